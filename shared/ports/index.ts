@@ -1,0 +1,192 @@
+/**
+ * Ports: what the use cases need from the outside world. Adapters implement them
+ * (DynamoDB, S3, SQS in shared/adapters/, in-memory fakes in shared/adapters/memory/).
+ */
+import type { Artifact, ArtifactFile, ArtifactRelation, RelationType } from '../domain/artifacts';
+import type { Role } from '../domain/roles';
+import type { AuditEntry, RoleGrant, Scope, Token, User, Workspace } from '../domain/tenancy';
+import type { Readable } from 'node:stream';
+
+export interface Clock {
+  now(): Date;
+}
+
+export interface IdGenerator {
+  /** A random, URL-safe, unguessable identifier. */
+  random(): string;
+}
+
+/** Monotonic integer ids, for Debusine-compatible artifact and relation ids. */
+export interface Sequences {
+  next(name: 'artifact' | 'artifact-relation'): Promise<number>;
+}
+
+export interface Page<T> {
+  items: T[];
+  /** Opaque cursor for the next page, absent on the last page. */
+  next?: string;
+}
+
+export interface IdentityRepository {
+  getScope(name: string): Promise<Scope | undefined>;
+  /** Creates the scope unless it exists; returns whether it was created. */
+  createScopeIfAbsent(scope: Scope): Promise<boolean>;
+
+  getWorkspace(scope: string, name: string): Promise<Workspace | undefined>;
+  /** Fails with ConflictError when the name is taken. */
+  createWorkspace(ws: Workspace): Promise<void>;
+  /** Conditional on `expectedVersion`; fails with ConflictError when it moved. */
+  updateWorkspace(ws: Workspace, expectedVersion: number): Promise<void>;
+  listWorkspaces(scope: string): Promise<Workspace[]>;
+
+  getUser(username: string): Promise<User | undefined>;
+  createUser(user: User): Promise<void>;
+  listUsers(): Promise<User[]>;
+
+  getTokenByHash(hash: string): Promise<Token | undefined>;
+  getTokenById(id: string): Promise<Token | undefined>;
+  createToken(token: Token): Promise<void>;
+  /** Conditional on `expectedVersion`. */
+  updateToken(token: Token, expectedVersion: number): Promise<void>;
+  /** Records use, at most once per `minIntervalMs` (saves a write per request). */
+  touchToken(hash: string, at: Date, minIntervalMs: number): Promise<void>;
+  listTokens(username?: string): Promise<Token[]>;
+
+  getRole(scope: string, workspace: string, username: string): Promise<Role | undefined>;
+  putRole(grant: RoleGrant): Promise<void>;
+  /** Returns whether a grant existed. */
+  deleteRole(scope: string, workspace: string, username: string): Promise<boolean>;
+  listRoles(scope: string, workspace: string): Promise<RoleGrant[]>;
+  /** Workspaces (scope/name) where the user holds a role. */
+  listRolesOfUser(username: string): Promise<RoleGrant[]>;
+}
+
+export interface AuditLog {
+  append(entry: AuditEntry): Promise<void>;
+  /** Newest first. */
+  list(opts: { limit: number; cursor?: string }): Promise<Page<AuditEntry>>;
+}
+
+/** Where an in-progress upload of one file stands. */
+export interface FileUploadState {
+  /** Object key the client uploads to. */
+  key: string;
+  /** S3 multipart upload id, for multipart presigned uploads. */
+  multipartUploadId?: string;
+  /** Bytes received so far through the ranged (Content-Range) protocol. */
+  rangedReceived?: number;
+  /** Keys of the chunk objects received through the ranged protocol, in order. */
+  rangedChunks?: string[];
+  /** Set while a queued read-back verification is outstanding. */
+  verifying?: boolean;
+  /** Why the last verification failed, shown to the client. */
+  lastError?: string;
+}
+
+export interface StoredFile extends ArtifactFile {
+  upload?: FileUploadState;
+}
+
+export interface ArtifactWithFiles {
+  artifact: Artifact;
+  files: StoredFile[];
+}
+
+export interface ArtifactListFilter {
+  scope: string;
+  workspace: string;
+  category?: string;
+  createdBy?: string;
+  limit: number;
+  cursor?: string;
+}
+
+export interface ArtifactRepository {
+  /** Fails with ConflictError if the id exists. */
+  create(artifact: Artifact, files: StoredFile[]): Promise<void>;
+  get(id: number): Promise<ArtifactWithFiles | undefined>;
+  list(filter: ArtifactListFilter): Promise<Page<Artifact>>;
+  /**
+   * Replaces mutable fields of the artifact item (data, immutable, expireAt, updatedAt),
+   * conditional on `expectedVersion` and on the artifact not being immutable.
+   */
+  update(artifact: Artifact, expectedVersion: number): Promise<void>;
+  /** Adds a file row and bumps the artifact's version (and incomplete count). */
+  attachFile(artifact: Artifact, expectedVersion: number, file: StoredFile): Promise<void>;
+  removeFile(artifact: Artifact, expectedVersion: number, file: StoredFile): Promise<void>;
+  /**
+   * Marks the file complete, conditional on it being incomplete, and decrements the
+   * artifact's incomplete count in the same transaction. Returns false if it was already complete.
+   */
+  completeFile(artifactId: number, path: string, at: string): Promise<boolean>;
+  /** Conditional on the file being incomplete. */
+  setUploadState(artifactId: number, path: string, upload: FileUploadState | undefined): Promise<void>;
+  /** Deletes the artifact, its files and every relation from or to it. */
+  delete(artifact: Artifact): Promise<void>;
+  /** Whether a complete file with these bytes exists in the workspace. */
+  blobVisibleInWorkspace(scope: string, workspace: string, sha256: string, size: number): Promise<boolean>;
+
+  /** Whether verified bytes for this content are in the file store. */
+  isBlobStored(sha256: string, size: number): Promise<boolean>;
+  markBlobStored(sha256: string, size: number, at: string): Promise<void>;
+
+  /** Creates the relation unless the (artifact, target, type) triple exists; returns the stored one. */
+  createRelation(relation: ArtifactRelation): Promise<{ relation: ArtifactRelation; created: boolean }>;
+  getRelation(id: number): Promise<ArtifactRelation | undefined>;
+  listRelations(by: { artifact: number } | { target: number }): Promise<ArtifactRelation[]>;
+  deleteRelation(relation: ArtifactRelation): Promise<boolean>;
+}
+
+export interface PresignedPart {
+  partNumber: number;
+  url: string;
+  size: number;
+}
+
+export interface ObjectInfo {
+  size: number;
+}
+
+export interface FileStore {
+  /** A URL for one PUT of exactly `size` bytes whose SHA-256 is `sha256Hex`; returns headers the client must send. */
+  presignPut(key: string, size: number, sha256Hex: string, expiresInSeconds: number): Promise<{ url: string; headers: Record<string, string> }>;
+  createMultipartUpload(key: string): Promise<string>;
+  presignUploadPart(key: string, uploadId: string, partNumber: number, size: number, expiresInSeconds: number): Promise<string>;
+  listUploadedParts(key: string, uploadId: string): Promise<{ partNumber: number; etag: string; size: number }[]>;
+  completeMultipartUpload(key: string, uploadId: string, parts: { partNumber: number; etag: string }[]): Promise<void>;
+  abortMultipartUpload(key: string, uploadId: string): Promise<void>;
+  /**
+   * Checks that the object holds exactly these bytes: `ok`, `mismatch`, or `missing`.
+   * `cheapOnly` asks for a check that does not read the bytes; `unknown` means that needs a read-back.
+   */
+  verify(key: string, size: number, sha256Hex: string, opts?: { cheapOnly?: boolean }): Promise<'ok' | 'mismatch' | 'missing' | 'unknown'>;
+  head(key: string): Promise<ObjectInfo | undefined>;
+  presignGet(key: string, opts: { filename?: string; contentType?: string; expiresInSeconds: number }): Promise<string>;
+  put(key: string, body: Buffer, contentType?: string): Promise<void>;
+  /** Streams `body` to the key (length unknown in advance). */
+  putStream(key: string, body: Readable, contentType?: string): Promise<void>;
+  getStream(key: string): Promise<Readable>;
+  copy(fromKey: string, toKey: string): Promise<void>;
+  delete(key: string): Promise<void>;
+}
+
+export interface FileVerificationJob {
+  artifactId: number;
+  path: string;
+}
+
+export interface JobQueues {
+  enqueueFileVerification(job: FileVerificationJob): Promise<void>;
+}
+
+/** Everything a use case may touch. */
+export interface Deps {
+  identity: IdentityRepository;
+  artifacts: ArtifactRepository;
+  audit: AuditLog;
+  files: FileStore;
+  queues: JobQueues;
+  sequences: Sequences;
+  clock: Clock;
+  ids: IdGenerator;
+}
