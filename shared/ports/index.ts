@@ -69,8 +69,8 @@ export interface AuditLog {
 
 /** Where an in-progress upload of one file stands. */
 export interface FileUploadState {
-  /** Object key the client uploads to. */
-  key: string;
+  /** Staging object key the client uploads to (absent after a failed attempt was discarded). */
+  key?: string;
   /** S3 multipart upload id, for multipart presigned uploads. */
   multipartUploadId?: string;
   /** Bytes received so far through the ranged (Content-Range) protocol. */

@@ -1,0 +1,74 @@
+import { createHash } from 'node:crypto';
+import { NotFoundError, UnauthorizedError, ForbiddenError } from '../domain/errors';
+import { roleAtLeast, workspaceAccess, type Role } from '../domain/roles';
+import { tokenUnusableReason, type Token, type User, type Workspace } from '../domain/tenancy';
+import type { Deps } from '../ports';
+
+export type Caller = { kind: 'anonymous' } | { kind: 'user'; user: User; token: Token };
+
+/** Recording `last_seen_at` on every request would double the writes; once per 5 minutes is enough. */
+const LAST_SEEN_RESOLUTION_MS = 5 * 60 * 1000;
+
+export function hashTokenKey(key: string): string {
+  return createHash('sha256').update(key, 'utf8').digest('hex');
+}
+
+/** Identifies the caller from the `Token` header; no header means anonymous. */
+export async function authenticate(deps: Deps, tokenKey: string | undefined): Promise<Caller> {
+  if (tokenKey === undefined || tokenKey === '') return { kind: 'anonymous' };
+  const hash = hashTokenKey(tokenKey.trim());
+  const token = await deps.identity.getTokenByHash(hash);
+  if (!token) throw new UnauthorizedError('Invalid token', 'the token is not known');
+  const now = deps.clock.now();
+  const unusable = tokenUnusableReason(token, now);
+  if (unusable) throw new UnauthorizedError('Invalid token', unusable);
+  if (!token.username) throw new UnauthorizedError('Invalid token', 'the token is not a user token');
+  const user = await deps.identity.getUser(token.username);
+  if (!user) throw new UnauthorizedError('Invalid token', 'the token has no user');
+  await deps.identity.touchToken(hash, now, LAST_SEEN_RESOLUTION_MS);
+  return { kind: 'user', user, token };
+}
+
+export function requireUser(caller: Caller): asserts caller is Extract<Caller, { kind: 'user' }> {
+  if (caller.kind !== 'user') throw new UnauthorizedError('Authentication required', 'send a "Token" header');
+}
+
+/** How the caller appears in `created_by` and the audit log. */
+export function callerId(caller: Caller): string | undefined {
+  return caller.kind === 'user' ? `user:${caller.user.username}` : undefined;
+}
+
+export function isAdmin(caller: Caller): boolean {
+  return caller.kind === 'user' && caller.user.isAdmin;
+}
+
+export interface WorkspaceContext {
+  workspace: Workspace;
+  role: Role | undefined;
+}
+
+/**
+ * Loads a workspace the caller may see and checks the role the operation needs.
+ * A workspace the caller cannot see answers 404 exactly like a missing one, so its
+ * existence never leaks; a visible one with too low a role answers 403 (401 when
+ * the caller is anonymous and logging in could help).
+ */
+export async function accessWorkspace(
+  deps: Deps,
+  caller: Caller,
+  scope: string,
+  name: string,
+  needed: Role,
+  notFound: () => Error = () => new NotFoundError('Not found', `workspace "${name}" not found in scope "${scope}"`),
+): Promise<WorkspaceContext> {
+  const workspace = await deps.identity.getWorkspace(scope, name);
+  if (!workspace) throw notFound();
+  const granted = caller.kind === 'user' ? await deps.identity.getRole(scope, name, caller.user.username) : undefined;
+  const access = workspaceAccess({ isAdmin: isAdmin(caller), granted, workspacePublic: workspace.public });
+  if (!access.canSee) throw notFound();
+  if (!roleAtLeast(access.role, needed)) {
+    if (caller.kind === 'anonymous') throw new UnauthorizedError('Authentication required', `this needs the ${needed} role`);
+    throw new ForbiddenError('Permission denied', `this needs the ${needed} role in workspace "${name}"`);
+  }
+  return { workspace, role: access.role };
+}

@@ -1,0 +1,61 @@
+import { isArtifactComplete, type ArtifactRelation, type RelationType } from '../domain/artifacts';
+import { NotFoundError, ValidationError } from '../domain/errors';
+import type { Deps } from '../ports';
+import { requireUser, type Caller } from './auth';
+import { assertMutable, loadArtifact, loadArtifactForChange } from './artifacts';
+
+export async function listRelations(
+  deps: Deps,
+  caller: Caller,
+  by: { artifact: number } | { target: number },
+): Promise<ArtifactRelation[]> {
+  await loadArtifact(deps, caller, 'artifact' in by ? by.artifact : by.target);
+  const relations = await deps.artifacts.listRelations(by);
+  // The other end may sit in a workspace the caller cannot see: leave those out.
+  const visible: ArtifactRelation[] = [];
+  for (const r of relations) {
+    const other = 'artifact' in by ? r.target : r.artifact;
+    try {
+      await loadArtifact(deps, caller, other);
+      visible.push(r);
+    } catch (err) {
+      if (!(err instanceof NotFoundError)) throw err;
+    }
+  }
+  return visible;
+}
+
+/**
+ * Relates two artifacts; an existing (artifact, target, type) is returned as is.
+ * Relations to incomplete artifacts are refused (Debusine #930: they let an artifact
+ * point at bytes nobody uploaded).
+ */
+export async function createRelation(
+  deps: Deps,
+  caller: Caller,
+  input: { artifact: number; target: number; type: RelationType },
+): Promise<{ relation: ArtifactRelation; created: boolean }> {
+  requireUser(caller);
+  const source = await loadArtifactForChange(deps, caller, input.artifact);
+  let target;
+  try {
+    target = await loadArtifact(deps, caller, input.target);
+  } catch (err) {
+    if (err instanceof NotFoundError) throw ValidationError.field('target', `artifact ${input.target} does not exist`, 'Invalid relation');
+    throw err;
+  }
+  if (input.artifact === input.target) throw ValidationError.field('target', 'an artifact cannot relate to itself', 'Invalid relation');
+  if (!isArtifactComplete(source.artifact)) throw ValidationError.field('artifact', `artifact ${input.artifact} has incomplete files`, 'Invalid relation');
+  if (!isArtifactComplete(target.artifact)) throw ValidationError.field('target', `artifact ${input.target} has incomplete files`, 'Invalid relation');
+  const id = await deps.sequences.next('artifact-relation');
+  return deps.artifacts.createRelation({ id, ...input, createdAt: deps.clock.now().toISOString() });
+}
+
+export async function deleteRelation(deps: Deps, caller: Caller, id: number): Promise<void> {
+  requireUser(caller);
+  const relation = await deps.artifacts.getRelation(id);
+  if (!relation) throw new NotFoundError('Not found', `no relation ${id}`);
+  const source = await loadArtifactForChange(deps, caller, relation.artifact);
+  assertMutable(source.artifact);
+  if (!(await deps.artifacts.deleteRelation(relation))) throw new NotFoundError('Not found', `no relation ${id}`);
+}

@@ -1,0 +1,266 @@
+import { createHash } from 'node:crypto';
+import { PassThrough, type Readable } from 'node:stream';
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../domain/errors';
+import { canModifyArtifact } from '../domain/roles';
+import type { Deps, FileUploadState, StoredFile } from '../ports';
+import { callerId, requireUser, type Caller } from './auth';
+import { loadArtifact } from './artifacts';
+import { blobObjectKey, stagingObjectKey } from './object-keys';
+
+const MiB = 1024 * 1024;
+/** Above this a file is uploaded in parts (S3 takes at most 5 GiB in one PUT; parts resume). */
+export const MULTIPART_THRESHOLD = 100 * MiB;
+const MIN_PART_SIZE = 16 * MiB;
+const MAX_PARTS = 10_000;
+const UPLOAD_URL_TTL_SECONDS = 3600;
+
+export type UploadPlan =
+  | { complete: true }
+  | { complete: false; method: 'single'; url: string; headers: Record<string, string> }
+  | {
+      complete: false;
+      method: 'multipart';
+      uploadId: string;
+      partSize: number;
+      parts: { partNumber: number; size: number; url: string; uploaded: boolean; etag?: string }[];
+    };
+
+export function partSizeFor(size: number): number {
+  const needed = Math.ceil(size / MAX_PARTS);
+  return Math.max(MIN_PART_SIZE, Math.ceil(needed / MiB) * MiB);
+}
+
+interface UploadTarget {
+  artifactId: number;
+  file: StoredFile;
+}
+
+/**
+ * Finds the file and checks the caller may upload its bytes. Uploading the declared
+ * content is allowed on immutable artifacts too: it completes them, it changes nothing.
+ */
+async function loadUploadTarget(deps: Deps, caller: Caller, id: number, path: string): Promise<UploadTarget> {
+  requireUser(caller);
+  const { artifact, files, role } = await loadArtifact(deps, caller, id);
+  if (!canModifyArtifact(role, callerId(caller), artifact.createdBy)) {
+    throw new ForbiddenError('Permission denied', 'uploading needs the contributor role, or the uploader role on your own artifact');
+  }
+  const file = files.find((f) => f.path === path);
+  if (!file) throw new NotFoundError('Not found', `artifact ${id} has no file "${path}"`);
+  return { artifactId: id, file };
+}
+
+/** Presigned URLs for the bytes of one file: one PUT, or parts for a big file (resumable). */
+export async function requestUpload(deps: Deps, caller: Caller, id: number, path: string): Promise<UploadPlan> {
+  const { artifactId, file } = await loadUploadTarget(deps, caller, id, path);
+  if (file.complete) return { complete: true };
+  const current = file.upload;
+  if (file.size > MULTIPART_THRESHOLD) {
+    let key = current?.key;
+    let uploadId = current?.multipartUploadId;
+    if (!key || !uploadId) {
+      key = stagingObjectKey(deps.ids.random());
+      uploadId = await deps.files.createMultipartUpload(key);
+      await deps.artifacts.setUploadState(artifactId, path, { key, multipartUploadId: uploadId });
+    }
+    const partSize = partSizeFor(file.size);
+    const done = new Map((await deps.files.listUploadedParts(key, uploadId)).map((p) => [p.partNumber, p]));
+    const parts = [];
+    for (let partNumber = 1, offset = 0; offset < file.size; partNumber++, offset += partSize) {
+      const size = Math.min(partSize, file.size - offset);
+      const uploaded = done.get(partNumber);
+      const ok = uploaded !== undefined && uploaded.size === size;
+      parts.push({
+        partNumber,
+        size,
+        uploaded: ok,
+        etag: ok ? uploaded.etag : undefined,
+        url: ok ? '' : await deps.files.presignUploadPart(key, uploadId, partNumber, size, UPLOAD_URL_TTL_SECONDS),
+      });
+    }
+    return { complete: false, method: 'multipart', uploadId, partSize, parts };
+  }
+  let key = current?.key;
+  if (!key || current?.multipartUploadId || current?.rangedChunks) {
+    key = stagingObjectKey(deps.ids.random());
+    await deps.artifacts.setUploadState(artifactId, path, { key });
+  }
+  const { url, headers } = await deps.files.presignPut(key, file.size, file.sha256, UPLOAD_URL_TTL_SECONDS);
+  return { complete: false, method: 'single', url, headers };
+}
+
+export type UploadOutcome = { complete: true } | { complete: false; verifying: true };
+
+/**
+ * The client says the bytes are in place. A single PUT is checked at once (S3 enforced
+ * the SHA-256 on AWS; the local stack reads the object back); a multipart upload is
+ * assembled and its full-object SHA-256 checked in the background, because S3 only
+ * checksums parts and reading gigabytes back does not fit in an API request.
+ */
+export async function completeUpload(deps: Deps, caller: Caller, id: number, path: string): Promise<UploadOutcome> {
+  const { artifactId, file } = await loadUploadTarget(deps, caller, id, path);
+  if (file.complete) return { complete: true };
+  const upload = file.upload;
+  if (!upload?.key || upload.rangedChunks) {
+    throw new ConflictError('No upload in progress', `request an upload URL for "${path}" first`);
+  }
+  if (upload.verifying) return { complete: false, verifying: true };
+  if (upload.multipartUploadId) {
+    const parts = await deps.files.listUploadedParts(upload.key, upload.multipartUploadId);
+    const received = parts.reduce((n, p) => n + p.size, 0);
+    if (received !== file.size) {
+      throw new ConflictError('Upload incomplete', `received ${received} of ${file.size} bytes; upload the missing parts`);
+    }
+    await deps.files.completeMultipartUpload(
+      upload.key,
+      upload.multipartUploadId,
+      parts.map((p) => ({ partNumber: p.partNumber, etag: p.etag })),
+    );
+    await deps.artifacts.setUploadState(artifactId, path, { key: upload.key, verifying: true });
+    await deps.queues.enqueueFileVerification({ artifactId, path });
+    return { complete: false, verifying: true };
+  }
+  const verdict = await deps.files.verify(upload.key, file.size, file.sha256);
+  if (verdict === 'missing') throw new ConflictError('Upload not received', `nothing was uploaded for "${path}" yet`);
+  if (verdict === 'unknown') {
+    await deps.artifacts.setUploadState(artifactId, path, { key: upload.key, verifying: true });
+    await deps.queues.enqueueFileVerification({ artifactId, path });
+    return { complete: false, verifying: true };
+  }
+  if (verdict === 'mismatch') {
+    await discardUpload(deps, artifactId, file, upload, 'the uploaded bytes do not match the declared size and SHA-256');
+    throw new ConflictError('Checksum mismatch', `the bytes uploaded for "${path}" do not match its size and SHA-256; upload it again`);
+  }
+  await acceptVerifiedBytes(deps, artifactId, file, upload.key);
+  return { complete: true };
+}
+
+/** The background half of `completeUpload`: reads the object back and settles the file. */
+export async function verifyQueuedUpload(deps: Deps, job: { artifactId: number; path: string }): Promise<'complete' | 'mismatch' | 'skipped'> {
+  const found = await deps.artifacts.get(job.artifactId);
+  const file = found?.files.find((f) => f.path === job.path);
+  // Replayed or stale messages find nothing to do: that is what makes this consumer idempotent.
+  if (!file || file.complete || !file.upload?.verifying || !file.upload.key) return 'skipped';
+  const verdict = await deps.files.verify(file.upload.key, file.size, file.sha256);
+  if (verdict === 'ok') {
+    await acceptVerifiedBytes(deps, job.artifactId, file, file.upload.key);
+    return 'complete';
+  }
+  await discardUpload(deps, job.artifactId, file, file.upload, `verification failed (${verdict}): upload the file again`);
+  return 'mismatch';
+}
+
+async function acceptVerifiedBytes(deps: Deps, artifactId: number, file: StoredFile, stagingKey: string): Promise<void> {
+  const now = deps.clock.now().toISOString();
+  if (!(await deps.artifacts.isBlobStored(file.sha256, file.size))) {
+    await deps.files.copy(stagingKey, blobObjectKey(file.sha256, file.size));
+    await deps.artifacts.markBlobStored(file.sha256, file.size, now);
+  }
+  await deps.artifacts.completeFile(artifactId, file.path, now);
+  await deps.files.delete(stagingKey);
+}
+
+async function discardUpload(deps: Deps, artifactId: number, file: StoredFile, upload: FileUploadState, reason: string): Promise<void> {
+  if (upload.key) await deps.files.delete(upload.key);
+  for (const chunk of upload.rangedChunks ?? []) await deps.files.delete(chunk);
+  await deps.artifacts.setUploadState(artifactId, file.path, { lastError: reason });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Debusine's ranged upload protocol: bytes arrive through the API in Content-Range chunks.
+// Each chunk is kept as a staging object; the last one triggers assembly, which hashes the
+// bytes as it writes them, so the SHA-256 check needs no second read.
+
+export type ContentRange = { kind: 'status'; size: number } | { kind: 'chunk'; start: number; end: number; size: number };
+
+export function parseContentRange(header: string | undefined, bodyLength: number, declaredSize: number): ContentRange {
+  if (header === undefined) return { kind: 'chunk', start: 0, end: bodyLength - 1, size: bodyLength };
+  const status = /^bytes \*\/(\d+)$/.exec(header.trim());
+  if (status) return { kind: 'status', size: Number(status[1]) };
+  const chunk = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(header.trim());
+  if (!chunk) throw ValidationError.field('Content-Range', 'must be "bytes */SIZE" or "bytes START-END/SIZE"', 'Invalid Content-Range');
+  const [start, end, size] = [Number(chunk[1]), Number(chunk[2]), Number(chunk[3])];
+  if (end < start) throw ValidationError.field('Content-Range', 'END must not be before START', 'Invalid Content-Range');
+  if (size !== declaredSize) {
+    throw ValidationError.field('Content-Range', `size ${size} differs from the declared size ${declaredSize}`, 'Invalid Content-Range');
+  }
+  return { kind: 'chunk', start, end, size };
+}
+
+export type RangedOutcome =
+  | { status: 200; complete: true }
+  | { status: 200 | 206; complete: false; received: number }
+  | { status: 201 };
+
+export async function rangedUpload(
+  deps: Deps,
+  caller: Caller,
+  id: number,
+  path: string,
+  contentRangeHeader: string | undefined,
+  body: Buffer,
+): Promise<RangedOutcome> {
+  const { artifactId, file } = await loadUploadTarget(deps, caller, id, path);
+  const range = parseContentRange(contentRangeHeader, body.length, file.size);
+  if (range.kind === 'status') {
+    if (range.size !== file.size) {
+      throw ValidationError.field('Content-Range', `size ${range.size} differs from the declared size ${file.size}`, 'Invalid Content-Range');
+    }
+    if (file.complete) return { status: 200, complete: true };
+    return { status: 206, complete: false, received: file.upload?.rangedReceived ?? 0 };
+  }
+  if (file.complete) return { status: 201 };
+  if (range.size !== file.size) {
+    throw ValidationError.field('Content-Range', `size ${range.size} differs from the declared size ${file.size}`, 'Invalid Content-Range');
+  }
+  const received = file.upload?.rangedChunks ? (file.upload.rangedReceived ?? 0) : 0;
+  if (range.end >= file.size) {
+    throw ValidationError.field('Content-Range', `END ${range.end} is beyond the file size ${file.size}`, 'Invalid Content-Range');
+  }
+  if (range.start !== received) {
+    throw ValidationError.field('Content-Range', `the upload stands at byte ${received}. Please continue from ${received}`, 'Invalid Content-Range');
+  }
+  if (body.length !== range.end - range.start + 1) {
+    throw ValidationError.field('body', `has ${body.length} bytes but the range names ${range.end - range.start + 1}`, 'Invalid Content-Range');
+  }
+  const chunkKey = stagingObjectKey(deps.ids.random());
+  await deps.files.put(chunkKey, body);
+  const chunks = [...(file.upload?.rangedChunks ?? []), chunkKey];
+  const nowReceived = range.end + 1;
+  if (nowReceived < file.size) {
+    await deps.artifacts.setUploadState(artifactId, path, { rangedReceived: nowReceived, rangedChunks: chunks });
+    return { status: 200, complete: false, received: nowReceived };
+  }
+  const assembledKey = stagingObjectKey(deps.ids.random());
+  const sha256 = await assembleChunks(deps, chunks, assembledKey);
+  for (const chunk of chunks) await deps.files.delete(chunk);
+  if (sha256 !== file.sha256) {
+    await discardUpload(deps, artifactId, file, { key: assembledKey }, 'the uploaded bytes do not match the declared SHA-256');
+    throw new ConflictError('Checksum mismatch', `the bytes uploaded for "${path}" do not match its SHA-256; upload it again from the start`);
+  }
+  await acceptVerifiedBytes(deps, artifactId, file, assembledKey);
+  return { status: 201 };
+}
+
+async function assembleChunks(deps: Deps, chunkKeys: string[], targetKey: string): Promise<string> {
+  const hash = createHash('sha256');
+  const out = new PassThrough();
+  const writing = deps.files.putStream(targetKey, out);
+  try {
+    for (const key of chunkKeys) {
+      const stream: Readable = await deps.files.getStream(key);
+      for await (const piece of stream) {
+        const buf = piece as Buffer;
+        hash.update(buf);
+        if (!out.write(buf)) await new Promise((resolve) => out.once('drain', resolve));
+      }
+    }
+    out.end();
+  } catch (err) {
+    out.destroy(err as Error);
+    await writing.catch(() => undefined);
+    throw err;
+  }
+  await writing;
+  return hash.digest('hex');
+}

@@ -1,0 +1,189 @@
+import { z } from 'zod';
+import {
+  attachFiles,
+  createArtifact,
+  deleteArtifact,
+  getArtifact,
+  listArtifacts,
+  removeFile,
+  updateArtifact,
+  type FileDeclaration,
+} from '../../app/artifacts';
+import { archiveDownloadUrl, fileDownloadUrl } from '../../app/downloads';
+import { createRelation, deleteRelation, listRelations } from '../../app/relations';
+import { completeUpload, rangedUpload, requestUpload } from '../../app/uploads';
+import { parseExpirationDelay, RELATION_TYPES } from '../../domain/artifacts';
+import { ForbiddenError, ValidationError } from '../../domain/errors';
+import { DEFAULT_WORKSPACE } from '../../domain/tenancy';
+import type { Deps } from '../../ports';
+import { artifactJson, artifactSummaryJson, relationJson, uploadPlanJson } from '../serializers';
+import { json, jsonBody, noContent, redirect, type HttpRequest, type RouteHandler } from '../request';
+import { parseId, parseWith } from '../validation';
+
+const fileDeclarationSchema = z.strictObject({
+  type: z.literal('file').optional(),
+  size: z.number().int().nonnegative(),
+  // Debusine clients may send more digests than sha256; sha256 is the one Conveyor checks.
+  checksums: z.object({ sha256: z.string() }).catchall(z.string()),
+  content_type: z.string().max(255).nullable().optional(),
+});
+
+const filesSchema = z.record(z.string(), fileDeclarationSchema);
+
+const createSchema = z.strictObject({
+  category: z.string().min(1),
+  workspace: z.string().min(1).optional(),
+  files: filesSchema.default({}),
+  data: z.record(z.string(), z.unknown()).default({}),
+  expiration_delay: z.union([z.number(), z.string()]).nullable().optional(),
+  immutable: z.boolean().optional(),
+  work_request: z.number().int().optional(),
+});
+
+const updateSchema = z
+  .strictObject({ data: z.record(z.string(), z.unknown()).optional(), immutable: z.boolean().optional() })
+  .refine((v) => v.data !== undefined || v.immutable !== undefined, { message: 'send "data" or "immutable"' });
+
+const attachSchema = z.strictObject({ files: filesSchema });
+const uploadRequestSchema = z.strictObject({});
+const uploadCompleteSchema = z.strictObject({
+  parts: z.array(z.strictObject({ part_number: z.number().int().positive(), etag: z.string() })).optional(),
+});
+
+const relationSchema = z.strictObject({
+  artifact: z.number().int().positive(),
+  target: z.number().int().positive(),
+  type: z.enum(RELATION_TYPES),
+});
+
+const listQuerySchema = z.strictObject({
+  workspace: z.string().min(1).default(DEFAULT_WORKSPACE),
+  category: z.string().min(1).optional(),
+  created_by: z.string().min(1).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(50),
+  cursor: z.string().min(1).optional(),
+});
+
+function declarations(files: z.output<typeof filesSchema>): Record<string, FileDeclaration> {
+  return Object.fromEntries(
+    Object.entries(files).map(([path, f]) => [
+      path,
+      { size: f.size, sha256: f.checksums.sha256.toLowerCase(), contentType: f.content_type ?? undefined },
+    ]),
+  );
+}
+
+/** The greedy `{path+}` parameter carries the trailing "/" of Debusine URLs: drop exactly one. */
+function filePathParam(req: HttpRequest): string {
+  const raw = req.params['path'] ?? '';
+  const path = raw.endsWith('/') ? raw.slice(0, -1) : raw;
+  if (!path) throw ValidationError.field('path', 'a file path is required', 'Invalid file path');
+  return path;
+}
+
+export function artifactRoutes(getDeps: () => Deps): Record<string, RouteHandler> {
+  const artifactId = (req: HttpRequest) => parseId(req.params['id']);
+  return {
+    'POST /api/1.0/artifact/': async (req) => {
+      const body = parseWith(createSchema, jsonBody(req), 'Invalid artifact');
+      if (body.work_request !== undefined) {
+        throw new ForbiddenError('Permission denied', '"work_request" may only be given with a worker token');
+      }
+      const created = await createArtifact(getDeps(), req.caller, {
+        scope: req.scope,
+        workspace: body.workspace ?? DEFAULT_WORKSPACE,
+        category: body.category,
+        data: body.data,
+        files: declarations(body.files),
+        expirationDelay: body.expiration_delay == null ? undefined : parseExpirationDelay(body.expiration_delay),
+        immutable: body.immutable,
+      });
+      return json(201, artifactJson(created, req.baseUrl));
+    },
+    'GET /api/1.0/artifact/': async (req) => {
+      const q = parseWith(listQuerySchema, req.query, 'Invalid query');
+      const page = await listArtifacts(getDeps(), req.caller, {
+        scope: req.scope,
+        workspace: q.workspace,
+        category: q.category,
+        createdBy: q.created_by,
+        limit: q.limit,
+        cursor: q.cursor,
+      });
+      let next: string | null = null;
+      if (page.next) {
+        const params = new URLSearchParams({ ...req.query, cursor: page.next });
+        next = `${req.baseUrl}/api/1.0/artifact/?${params.toString()}`;
+      }
+      return json(200, {
+        results: page.items.map((a) => artifactSummaryJson(a, req.baseUrl)),
+        next,
+        previous: null,
+        cursor: page.next ?? null,
+      });
+    },
+    'GET /api/1.0/artifact/{id}/': async (req) => json(200, artifactJson(await getArtifact(getDeps(), req.caller, artifactId(req)), req.baseUrl)),
+    'PATCH /api/1.0/artifact/{id}/': async (req) => {
+      const id = artifactId(req);
+      const body = parseWith(updateSchema, jsonBody(req), 'Invalid change');
+      return json(200, artifactJson(await updateArtifact(getDeps(), req.caller, id, body), req.baseUrl));
+    },
+    'DELETE /api/1.0/artifact/{id}/': async (req) => {
+      await deleteArtifact(getDeps(), req.caller, artifactId(req));
+      return noContent();
+    },
+    'POST /api/1.0/artifact/{id}/attach/': async (req) => {
+      const id = artifactId(req);
+      const body = parseWith(attachSchema, jsonBody(req), 'Invalid files');
+      return json(200, artifactJson(await attachFiles(getDeps(), req.caller, id, declarations(body.files)), req.baseUrl));
+    },
+    'DELETE /api/1.0/artifact/{id}/files/{path+}': async (req) => {
+      await removeFile(getDeps(), req.caller, artifactId(req), filePathParam(req));
+      return noContent();
+    },
+    'PUT /api/1.0/artifact/{id}/files/{path+}': async (req) => {
+      const outcome = await rangedUpload(getDeps(), req.caller, artifactId(req), filePathParam(req), req.headers['content-range'], req.rawBody);
+      if (outcome.status === 201) return json(201, { complete: true });
+      if (outcome.complete) return json(200, { complete: true });
+      // Debusine's quirk: the end of the range is the next offset, not an inclusive end.
+      return json(outcome.status, { complete: false, received: outcome.received }, { range: `bytes=0-${outcome.received}` });
+    },
+    'GET /api/1.0/artifact/{id}/files/{path+}': async (req) => redirect(await fileDownloadUrl(getDeps(), req.caller, artifactId(req), filePathParam(req))),
+    'POST /api/1.0/artifact/{id}/upload/{path+}': async (req) => {
+      const id = artifactId(req);
+      const path = filePathParam(req);
+      parseWith(uploadRequestSchema, jsonBody(req));
+      return json(200, uploadPlanJson(await requestUpload(getDeps(), req.caller, id, path)));
+    },
+    'POST /api/1.0/artifact/{id}/upload-complete/{path+}': async (req) => {
+      const id = artifactId(req);
+      const path = filePathParam(req);
+      // Part ETags are accepted for compatibility but S3's own list of parts is what gets assembled.
+      parseWith(uploadCompleteSchema, jsonBody(req));
+      const outcome = await completeUpload(getDeps(), req.caller, id, path);
+      return outcome.complete ? json(201, { complete: true }) : json(202, { complete: false, verifying: true });
+    },
+    'GET /api/1.0/artifact/{id}/download/': async (req) => {
+      const archive = req.query['archive'] ?? 'tar.gz';
+      if (archive !== 'tar.gz') throw ValidationError.field('archive', 'only "tar.gz" is supported', 'Invalid query');
+      return redirect(await archiveDownloadUrl(getDeps(), req.caller, artifactId(req)));
+    },
+    'GET /api/1.0/artifact-relation/': async (req) => {
+      const { artifact, target_artifact } = req.query;
+      if ((artifact === undefined) === (target_artifact === undefined)) {
+        throw ValidationError.field('artifact', 'give exactly one of "artifact" or "target_artifact"', 'Invalid query');
+      }
+      const by = artifact !== undefined ? { artifact: parseId(artifact, 'artifact') } : { target: parseId(target_artifact, 'target_artifact') };
+      return json(200, (await listRelations(getDeps(), req.caller, by)).map(relationJson));
+    },
+    'POST /api/1.0/artifact-relation/': async (req) => {
+      const body = parseWith(relationSchema, jsonBody(req), 'Invalid relation');
+      const { relation, created } = await createRelation(getDeps(), req.caller, body);
+      return json(created ? 201 : 200, relationJson(relation));
+    },
+    'DELETE /api/1.0/artifact-relation/{id}/': async (req) => {
+      await deleteRelation(getDeps(), req.caller, parseId(req.params['id']));
+      return noContent();
+    },
+  };
+}

@@ -1,0 +1,19 @@
+import { whoami, listVisibleWorkspaces } from '../../app/identity';
+import { json, type RouteHandler } from '../request';
+
+export const identityRoutes: (getDeps: () => import('../../ports').Deps) => Record<string, RouteHandler> = (getDeps) => ({
+  'GET /api/1.0/whoami/': async (req) => json(200, whoami(req.caller)),
+  'GET /api/1.0/workspace/': async (req) => {
+    const visible = await listVisibleWorkspaces(getDeps(), req.caller, req.scope);
+    return json(200, {
+      results: visible.map(({ workspace, role }) => ({
+        name: workspace.name,
+        scope: workspace.scope,
+        public: workspace.public,
+        default_expiration_delay: workspace.defaultExpirationDelay,
+        created_at: workspace.createdAt,
+        role: role ?? null,
+      })),
+    });
+  },
+});

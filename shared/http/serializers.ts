@@ -1,0 +1,69 @@
+import type { Artifact, ArtifactRelation } from '../domain/artifacts';
+import type { ArtifactWithFiles } from '../ports';
+import { filesToUpload } from '../app/artifacts';
+import type { UploadPlan } from '../app/uploads';
+
+export function encodePath(path: string): string {
+  return path.split('/').map(encodeURIComponent).join('/');
+}
+
+/** Debusine's artifact shape, plus Conveyor's `complete`, `immutable`, `created_by`, `updated_at`. */
+export function artifactJson({ artifact, files }: ArtifactWithFiles, baseUrl: string) {
+  const self = `${baseUrl}/api/1.0/artifact/${artifact.id}/`;
+  return {
+    ...artifactSummaryJson(artifact, baseUrl),
+    files_to_upload: filesToUpload(files),
+    files: Object.fromEntries(
+      [...files]
+        .sort((a, b) => (a.path < b.path ? -1 : 1))
+        .map((f) => [
+          f.path,
+          {
+            type: 'file',
+            size: f.size,
+            checksums: { sha256: f.sha256 },
+            content_type: f.contentType ?? null,
+            complete: f.complete,
+            url: `${self}files/${encodePath(f.path)}/`,
+            ...(f.upload?.verifying ? { verifying: true } : {}),
+            ...(f.upload?.lastError ? { upload_error: f.upload.lastError } : {}),
+          },
+        ]),
+    ),
+  };
+}
+
+export function artifactSummaryJson(artifact: Artifact, baseUrl: string) {
+  const self = `${baseUrl}/api/1.0/artifact/${artifact.id}/`;
+  return {
+    id: artifact.id,
+    url: self,
+    scope: artifact.scope,
+    workspace: artifact.workspace,
+    category: artifact.category,
+    data: artifact.data,
+    created_at: artifact.createdAt,
+    updated_at: artifact.updatedAt,
+    created_by: artifact.createdBy,
+    expire_at: artifact.expireAt,
+    immutable: artifact.immutable,
+    complete: artifact.incompleteFiles === 0,
+    download_tar_gz_url: `${self}download/?archive=tar.gz`,
+  };
+}
+
+export function relationJson(r: ArtifactRelation) {
+  return { id: r.id, artifact: r.artifact, target: r.target, type: r.type };
+}
+
+export function uploadPlanJson(plan: UploadPlan) {
+  if (plan.complete) return { complete: true };
+  if (plan.method === 'single') return { complete: false, method: 'single', url: plan.url, headers: plan.headers };
+  return {
+    complete: false,
+    method: 'multipart',
+    upload_id: plan.uploadId,
+    part_size: plan.partSize,
+    parts: plan.parts.map((p) => ({ part_number: p.partNumber, size: p.size, url: p.url, uploaded: p.uploaded, etag: p.etag ?? null })),
+  };
+}
