@@ -28,6 +28,8 @@ import type {
 } from '../../ports';
 
 const clone = <T>(v: T): T => structuredClone(v);
+/** DynamoDB sorts keys by code unit, not by locale. */
+const byCodeUnit = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 export class MemoryIdentityRepository implements IdentityRepository {
   scopes = new Map<string, Scope>();
@@ -58,7 +60,7 @@ export class MemoryIdentityRepository implements IdentityRepository {
     this.workspaces.set(key, clone(ws));
   }
   async listWorkspaces(scope: string) {
-    return [...this.workspaces.values()].filter((w) => w.scope === scope).map(clone).sort((a, b) => a.name.localeCompare(b.name));
+    return [...this.workspaces.values()].filter((w) => w.scope === scope).map(clone).sort((a, b) => byCodeUnit(a.name, b.name));
   }
   async getUser(username: string) {
     return clone(this.users.get(username));
@@ -68,7 +70,7 @@ export class MemoryIdentityRepository implements IdentityRepository {
     this.users.set(user.username, clone(user));
   }
   async listUsers() {
-    return [...this.users.values()].map(clone).sort((a, b) => a.username.localeCompare(b.username));
+    return [...this.users.values()].map(clone).sort((a, b) => byCodeUnit(a.username, b.username));
   }
   async getTokenByHash(hash: string) {
     return clone(this.tokens.get(hash));
