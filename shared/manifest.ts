@@ -140,3 +140,12 @@ export const FUNCTIONS: FunctionSpec[] = [
 export function routeTable(): { routeKey: string; functionName: string }[] {
   return FUNCTIONS.flatMap((f) => (f.routes ?? []).map((routeKey) => ({ routeKey, functionName: f.name })));
 }
+
+/**
+ * API Gateway HTTP APIs refuse route paths ending in "/", while Debusine's paths all do:
+ * the cloud deploys "GET /api/1.0/whoami" and hands the function that route key. Handlers
+ * therefore dispatch on this canonical form, which both the cloud and the local gateway map to.
+ */
+export function canonicalRouteKey(routeKey: string): string {
+  return routeKey.length > 1 && routeKey.endsWith('/') && !routeKey.endsWith(' /') ? routeKey.slice(0, -1) : routeKey;
+}

@@ -1,6 +1,7 @@
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { authenticate } from '../app/auth';
+import { canonicalRouteKey } from '../manifest';
 import { NotFoundError } from '../domain/errors';
 import type { Deps } from '../ports';
 import { problemResponse } from './problem';
@@ -14,8 +15,9 @@ type Ctx = Context & { request?: HttpRequest };
  * error handler that turns every failure into problem+json.
  */
 export function httpHandler(getDeps: () => Deps, routes: Record<string, RouteHandler>) {
+  const byCanonicalKey = new Map(Object.entries(routes).map(([key, route]) => [canonicalRouteKey(key), route]));
   const core = async (event: APIGatewayProxyEventV2, context: Ctx): Promise<APIGatewayProxyStructuredResultV2> => {
-    const route = routes[event.routeKey];
+    const route = byCanonicalKey.get(canonicalRouteKey(event.routeKey));
     if (!route || !context.request) throw new NotFoundError('Not Found', `no route ${event.routeKey}`);
     return route(context.request);
   };

@@ -1,0 +1,70 @@
+/**
+ * Composes the Conveyor cloud from the manifest.
+ *
+ * Layout: one stack per concern, wired with cross-stack references that all point one way
+ * (Api → Data, Api → Messaging, Schedules → Api), so IAM grants never form a cycle:
+ *  - DataStack      (stacks/data-stack.ts):      DynamoDB tables + S3 file-store bucket (stateful, RETAIN)
+ *  - MessagingStack (stacks/messaging-stack.ts): SQS queues, DLQs, DLQ alarms
+ *  - ApiStack       (stacks/api-stack.ts):       functions, their grants and triggers, the HTTP API
+ *  - SchedulesStack (stacks/schedules-stack.ts): EventBridge Scheduler schedules (only created
+ *    when some function declares a `schedule`; an empty stack cannot be deployed)
+ * Grants are added to the functions' roles (in ApiStack), never to resource policies in the
+ * producer stacks; encryption uses AWS-managed keys, so there are no key policies to update.
+ */
+import type { Environment } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+import { CONVEYOR_MANIFEST, validateManifest } from './manifest';
+import type { ConveyorManifest } from './manifest';
+import { ApiStack } from './stacks/api-stack';
+import { DataStack } from './stacks/data-stack';
+import { MessagingStack } from './stacks/messaging-stack';
+import { SchedulesStack, hasSchedules } from './stacks/schedules-stack';
+
+export interface ConveyorOptions {
+  manifest?: ConveyorManifest;
+  /** Stack names are `${prefix}-Data`, `${prefix}-Messaging`, ... Default "Conveyor". */
+  prefix?: string;
+  env?: Environment;
+  /** Where the entries of FUNCTIONS are resolved (default: this repository). */
+  repoRoot?: string;
+}
+
+export interface ConveyorStacks {
+  data: DataStack;
+  messaging: MessagingStack;
+  api: ApiStack;
+  schedules?: SchedulesStack;
+}
+
+export function createConveyor(scope: Construct, options: ConveyorOptions = {}): ConveyorStacks {
+  const manifest = options.manifest ?? CONVEYOR_MANIFEST;
+  validateManifest(manifest);
+  const prefix = options.prefix ?? 'Conveyor';
+  const common = options.env ? { env: options.env } : {};
+
+  const data = new DataStack(scope, `${prefix}-Data`, { ...common, manifest, description: 'Conveyor: tables and file store' });
+  const messaging = new MessagingStack(scope, `${prefix}-Messaging`, {
+    ...common,
+    manifest,
+    description: 'Conveyor: queues, dead-letter queues and alarms',
+  });
+  const api = new ApiStack(scope, `${prefix}-Api`, {
+    ...common,
+    manifest,
+    description: 'Conveyor: functions and HTTP API',
+    tables: data.tables,
+    bucket: data.bucket,
+    queues: Object.fromEntries(Object.entries(messaging.queues).map(([name, q]) => [name, q.queue])),
+    ...(options.repoRoot ? { repoRoot: options.repoRoot } : {}),
+  });
+  const stacks: ConveyorStacks = { data, messaging, api };
+  if (hasSchedules(manifest)) {
+    stacks.schedules = new SchedulesStack(scope, `${prefix}-Schedules`, {
+      ...common,
+      manifest,
+      description: 'Conveyor: schedules',
+      functions: Object.fromEntries(Object.entries(api.functions).map(([name, f]) => [name, f.fn])),
+    });
+  }
+  return stacks;
+}

@@ -1,0 +1,90 @@
+import { CfnOutput, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import type { StackProps } from 'aws-cdk-lib';
+import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
+import { BlockPublicAccess, Bucket, BucketEncryption, HttpMethods, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
+import type { Construct } from 'constructs';
+import { pascal } from '../manifest';
+import type { ConveyorManifest } from '../manifest';
+
+/** Incomplete multipart uploads are aborted after this many days (DESIGN: stale uploads are aborted). */
+export const ABORT_INCOMPLETE_MULTIPART_DAYS = 2;
+/** Staging objects live under this prefix and expire after a day. */
+export const STAGING_PREFIX = 'tmp/';
+export const STAGING_EXPIRATION_DAYS = 1;
+
+export interface DataStackProps extends StackProps {
+  manifest: ConveyorManifest;
+}
+
+/**
+ * Stateful resources: the DynamoDB tables of TABLES and the S3 file-store bucket.
+ * Everything here is RETAINed on stack deletion. Encryption is set explicitly to the
+ * AWS-owned/managed keys (DynamoDB: AWS managed KMS key; S3: SSE-S3): no customer key to
+ * manage, and no cross-stack key policies for the functions' grants.
+ */
+export class DataStack extends Stack {
+  readonly tables: Record<string, Table> = {};
+  readonly bucket: Bucket;
+
+  constructor(scope: Construct, id: string, props: DataStackProps) {
+    super(scope, id, props);
+
+    for (const spec of Object.values(props.manifest.tables)) {
+      const table = new Table(this, `Table${pascal(spec.name)}`, {
+        partitionKey: { name: spec.partitionKey, type: AttributeType.STRING },
+        sortKey: { name: spec.sortKey, type: AttributeType.STRING },
+        billingMode: BillingMode.PAY_PER_REQUEST,
+        pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+        encryption: TableEncryption.AWS_MANAGED,
+        deletionProtection: true,
+        removalPolicy: RemovalPolicy.RETAIN,
+        ...(spec.ttlAttribute ? { timeToLiveAttribute: spec.ttlAttribute } : {}),
+      });
+      for (const index of spec.indexes) {
+        table.addGlobalSecondaryIndex({
+          indexName: index.name,
+          partitionKey: { name: index.partitionKey, type: AttributeType.STRING },
+          sortKey: { name: index.sortKey, type: AttributeType.STRING },
+          projectionType: ProjectionType.ALL,
+        });
+      }
+      this.tables[spec.name] = table;
+      new CfnOutput(this, `Table${pascal(spec.name)}Name`, {
+        value: table.tableName,
+        description: `DynamoDB table "${spec.name}" (${spec.envVar})`,
+      });
+    }
+
+    this.bucket = new Bucket(this, 'FileStore', {
+      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      enforceSSL: true,
+      minimumTLSVersion: 1.2,
+      encryption: BucketEncryption.S3_MANAGED,
+      versioned: false,
+      removalPolicy: RemovalPolicy.RETAIN,
+      lifecycleRules: [
+        {
+          id: 'abort-incomplete-multipart-uploads',
+          abortIncompleteMultipartUploadAfter: Duration.days(ABORT_INCOMPLETE_MULTIPART_DAYS),
+        },
+        {
+          id: 'expire-staging-objects',
+          prefix: STAGING_PREFIX,
+          expiration: Duration.days(STAGING_EXPIRATION_DAYS),
+        },
+      ],
+      // Browsers upload and download directly with presigned URLs.
+      cors: [
+        {
+          allowedMethods: [HttpMethods.PUT, HttpMethods.GET, HttpMethods.HEAD],
+          allowedOrigins: ['*'],
+          allowedHeaders: ['*'],
+          exposedHeaders: ['ETag'],
+          maxAge: 3600,
+        },
+      ],
+    });
+    new CfnOutput(this, 'BucketName', { value: this.bucket.bucketName, description: 'S3 file-store bucket (CONVEYOR_BUCKET)' });
+  }
+}
