@@ -1,0 +1,350 @@
+/**
+ * Scopes, workspaces, users, tokens and role grants in the main table. Layout and access
+ * patterns: docs/data-model.md.
+ */
+import {
+  DeleteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { ConflictError, NotFoundError } from '../../domain/errors';
+import type { Role } from '../../domain/roles';
+import type { RoleGrant, Scope, Token, User, Workspace } from '../../domain/tenancy';
+import type { IdentityRepository } from '../../ports';
+import { attempt, failedAt, versionedWriteError } from './errors';
+import { GSI1, GSI2, type Key, indexKeys, keys, timeKey } from './keys';
+import { compact, type Item, names, queryAll } from './support';
+
+export class DynamoIdentityRepository implements IdentityRepository {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  // --- scopes -------------------------------------------------------------------------------
+
+  async getScope(name: string): Promise<Scope | undefined> {
+    const item = await this.get(keys.scope(name));
+    return item && { name: item.name, label: item.label, createdAt: item.createdAt };
+  }
+
+  async createScopeIfAbsent(scope: Scope): Promise<boolean> {
+    const item = { ...keys.scope(scope.name), entity: 'scope', name: scope.name, label: scope.label, createdAt: scope.createdAt };
+    const outcome = await attempt(() => this.doc.send(this.putNew(item)));
+    return outcome.ok;
+  }
+
+  // --- workspaces ---------------------------------------------------------------------------
+
+  async getWorkspace(scope: string, name: string): Promise<Workspace | undefined> {
+    const item = await this.get(keys.workspace(scope, name));
+    return item && toWorkspace(item);
+  }
+
+  async createWorkspace(ws: Workspace): Promise<void> {
+    const outcome = await attempt(() => this.doc.send(this.putNew(workspaceItem(ws, ws.version))));
+    if (!outcome.ok) throw new ConflictError('Workspace exists', `workspace "${ws.name}" already exists in scope "${ws.scope}"`);
+  }
+
+  async updateWorkspace(ws: Workspace, expectedVersion: number): Promise<void> {
+    const outcome = await attempt(() =>
+      this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: workspaceItem(ws, expectedVersion + 1),
+          ConditionExpression: 'attribute_exists(#pk) AND #version = :expected',
+          ExpressionAttributeNames: names('pk', 'version'),
+          ExpressionAttributeValues: { ':expected': expectedVersion },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      ),
+    );
+    const failed = failedAt(outcome);
+    if (failed) throw versionedWriteError('workspace', failed.item, expectedVersion);
+  }
+
+  async listWorkspaces(scope: string): Promise<Workspace[]> {
+    return (await this.queryIndex(GSI1, indexKeys.workspaces(scope))).map(toWorkspace);
+  }
+
+  // --- users --------------------------------------------------------------------------------
+
+  async getUser(username: string): Promise<User | undefined> {
+    const item = await this.get(keys.user(username));
+    return item && toUser(item);
+  }
+
+  async createUser(user: User): Promise<void> {
+    const item = compact({
+      ...keys.user(user.username),
+      entity: 'user',
+      username: user.username,
+      email: user.email,
+      isAdmin: user.isAdmin,
+      createdAt: user.createdAt,
+      gsi1pk: indexKeys.users(),
+      gsi1sk: user.username,
+    });
+    const outcome = await attempt(() => this.doc.send(this.putNew(item)));
+    if (!outcome.ok) throw new ConflictError('User exists', `user "${user.username}" already exists`);
+  }
+
+  async listUsers(): Promise<User[]> {
+    return (await this.queryIndex(GSI1, indexKeys.users())).map(toUser);
+  }
+
+  // --- tokens -------------------------------------------------------------------------------
+
+  async getTokenByHash(hash: string): Promise<Token | undefined> {
+    const item = await this.get(keys.token(hash));
+    return item && toToken(item);
+  }
+
+  /** Through gsi2 (`TOKENID#<id>`): eventually consistent, like every index read. */
+  async getTokenById(id: string): Promise<Token | undefined> {
+    const items = await this.queryIndex(GSI2, indexKeys.tokenById(id));
+    return items[0] && toToken(items[0]);
+  }
+
+  async createToken(token: Token): Promise<void> {
+    const item = compact({
+      ...keys.token(token.hash),
+      entity: 'token',
+      ...tokenAttributes(token),
+      id: token.id,
+      hash: token.hash,
+      createdAt: token.createdAt,
+      lastSeenAt: token.lastSeenAt,
+      version: token.version,
+      gsi2pk: indexKeys.tokenById(token.id),
+      gsi2sk: 'T',
+    });
+    const outcome = await attempt(() => this.doc.send(this.putNew(item)));
+    if (!outcome.ok) throw new ConflictError('Token exists', 'a token with this key already exists');
+  }
+
+  /**
+   * Writes every field except `lastSeenAt`, which only `touchToken` writes (so a concurrent
+   * touch neither conflicts with nor is undone by an update).
+   */
+  async updateToken(token: Token, expectedVersion: number): Promise<void> {
+    const attrs = tokenAttributes(token);
+    const set = Object.keys(attrs).filter((k) => attrs[k] !== undefined);
+    const remove = Object.keys(attrs).filter((k) => attrs[k] === undefined);
+    const values: Item = { ':expected': expectedVersion, ':next': expectedVersion + 1 };
+    for (const k of set) values[`:${k}`] = attrs[k];
+    const outcome = await attempt(() =>
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.token(token.hash),
+          UpdateExpression: `SET ${[...set.map((k) => `#${k} = :${k}`), '#version = :next'].join(', ')}${
+            remove.length ? ` REMOVE ${remove.map((k) => `#${k}`).join(', ')}` : ''
+          }`,
+          ConditionExpression: 'attribute_exists(#pk) AND #version = :expected',
+          ExpressionAttributeNames: names('pk', 'version', ...set, ...remove),
+          ExpressionAttributeValues: values,
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      ),
+    );
+    const failed = failedAt(outcome);
+    if (failed) throw versionedWriteError('token', failed.item, expectedVersion);
+  }
+
+  async touchToken(hash: string, at: Date, minIntervalMs: number): Promise<void> {
+    const threshold = new Date(at.getTime() - minIntervalMs).toISOString();
+    // A failed condition means "recently touched" (or no such token): exactly what saves the write.
+    await attempt(() =>
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.token(hash),
+          UpdateExpression: 'SET #lastSeenAt = :at',
+          ConditionExpression: 'attribute_exists(#pk) AND (attribute_not_exists(#lastSeenAt) OR #lastSeenAt < :threshold)',
+          ExpressionAttributeNames: names('pk', 'lastSeenAt'),
+          ExpressionAttributeValues: { ':at': at.toISOString(), ':threshold': threshold },
+        }),
+      ),
+    );
+  }
+
+  async listTokens(username?: string): Promise<Token[]> {
+    const items = await queryAll(this.doc, {
+      TableName: this.tableName,
+      IndexName: GSI1,
+      KeyConditionExpression: username === undefined ? '#gsi1pk = :pk' : '#gsi1pk = :pk AND begins_with(#gsi1sk, :prefix)',
+      ExpressionAttributeNames: username === undefined ? names('gsi1pk') : names('gsi1pk', 'gsi1sk'),
+      ExpressionAttributeValues: username === undefined ? { ':pk': indexKeys.tokens() } : { ':pk': indexKeys.tokens(), ':prefix': `${username}#` },
+    });
+    return items.map(toToken);
+  }
+
+  // --- roles --------------------------------------------------------------------------------
+
+  async getRole(scope: string, workspace: string, username: string): Promise<Role | undefined> {
+    const item = await this.get(keys.role(scope, workspace, username));
+    return item?.role as Role | undefined;
+  }
+
+  /** Grants (or changes) a role; the workspace and the user must exist. */
+  async putRole(grant: RoleGrant): Promise<void> {
+    const exists = (key: Key) => ({
+      ConditionCheck: {
+        TableName: this.tableName,
+        Key: key,
+        ConditionExpression: 'attribute_exists(#pk)',
+        ExpressionAttributeNames: names('pk'),
+      },
+    });
+    const item = {
+      ...keys.role(grant.scope, grant.workspace, grant.username),
+      entity: 'role',
+      scope: grant.scope,
+      workspace: grant.workspace,
+      username: grant.username,
+      role: grant.role,
+      grantedAt: grant.grantedAt,
+      gsi1pk: indexKeys.rolesOfUser(grant.username),
+      gsi1sk: `${grant.scope}#${grant.workspace}`,
+    };
+    const outcome = await attempt(() =>
+      this.doc.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            exists(keys.workspace(grant.scope, grant.workspace)),
+            exists(keys.user(grant.username)),
+            { Put: { TableName: this.tableName, Item: item } },
+          ],
+        }),
+      ),
+    );
+    if (failedAt(outcome, 0)) throw new NotFoundError('Workspace not found', `no workspace "${grant.workspace}" in scope "${grant.scope}"`);
+    if (failedAt(outcome, 1)) throw new NotFoundError('User not found', `no user "${grant.username}"`);
+  }
+
+  async deleteRole(scope: string, workspace: string, username: string): Promise<boolean> {
+    const res = await this.doc.send(
+      new DeleteCommand({ TableName: this.tableName, Key: keys.role(scope, workspace, username), ReturnValues: 'ALL_OLD' }),
+    );
+    return res.Attributes !== undefined;
+  }
+
+  async listRoles(scope: string, workspace: string): Promise<RoleGrant[]> {
+    const items = await queryAll(this.doc, {
+      TableName: this.tableName,
+      KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
+      ExpressionAttributeNames: names('pk', 'sk'),
+      ExpressionAttributeValues: { ':pk': keys.workspace(scope, workspace).pk, ':prefix': 'ROLE#' },
+      ConsistentRead: true,
+    });
+    return items.map(toRoleGrant);
+  }
+
+  async listRolesOfUser(username: string): Promise<RoleGrant[]> {
+    return (await this.queryIndex(GSI1, indexKeys.rolesOfUser(username))).map(toRoleGrant);
+  }
+
+  // --- helpers ------------------------------------------------------------------------------
+
+  private async get(key: Key): Promise<Item | undefined> {
+    const res = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true }));
+    return res.Item;
+  }
+
+  private putNew(item: Item): PutCommand {
+    return new PutCommand({
+      TableName: this.tableName,
+      Item: item,
+      ConditionExpression: 'attribute_not_exists(#pk)',
+      ExpressionAttributeNames: names('pk'),
+    });
+  }
+
+  private queryIndex(index: string, partition: string): Promise<Item[]> {
+    const pkName = `${index}pk`;
+    return queryAll(this.doc, {
+      TableName: this.tableName,
+      IndexName: index,
+      KeyConditionExpression: `#${pkName} = :pk`,
+      ExpressionAttributeNames: names(pkName),
+      ExpressionAttributeValues: { ':pk': partition },
+    });
+  }
+}
+
+// Items <-> domain objects. Every domain field is stored under its own name.
+
+function workspaceItem(ws: Workspace, version: number): Item {
+  return {
+    ...keys.workspace(ws.scope, ws.name),
+    entity: 'workspace',
+    scope: ws.scope,
+    name: ws.name,
+    public: ws.public,
+    defaultExpirationDelay: ws.defaultExpirationDelay ?? null,
+    defaultFileStore: ws.defaultFileStore,
+    otherFileStores: [...ws.otherFileStores],
+    createdAt: ws.createdAt,
+    version,
+    gsi1pk: indexKeys.workspaces(ws.scope),
+    gsi1sk: ws.name,
+  };
+}
+
+function toWorkspace(item: Item): Workspace {
+  return {
+    scope: item.scope,
+    name: item.name,
+    public: item.public,
+    defaultExpirationDelay: item.defaultExpirationDelay ?? null,
+    defaultFileStore: item.defaultFileStore,
+    otherFileStores: item.otherFileStores ?? [],
+    createdAt: item.createdAt,
+    version: item.version,
+  };
+}
+
+function toUser(item: Item): User {
+  return compact({ username: item.username, email: item.email, isAdmin: item.isAdmin, createdAt: item.createdAt });
+}
+
+/** The token fields an update may change, with the index key that depends on them. */
+function tokenAttributes(token: Token): Record<string, unknown> {
+  return {
+    username: token.username,
+    purpose: token.purpose,
+    status: token.status,
+    enabled: token.enabled,
+    comment: token.comment,
+    expireAt: token.expireAt,
+    gsi1pk: indexKeys.tokens(),
+    // By owner, then by creation: listTokens(username) is a begins_with on `<username>#`
+    // (usernames cannot contain "#"); tokens without an owner sort first.
+    gsi1sk: `${token.username ?? ''}#${timeKey(token.createdAt, 'createdAt')}#${token.id}`,
+  };
+}
+
+function toToken(item: Item): Token {
+  return compact({
+    id: item.id,
+    hash: item.hash,
+    username: item.username,
+    purpose: item.purpose,
+    status: item.status,
+    enabled: item.enabled,
+    comment: item.comment,
+    createdAt: item.createdAt,
+    expireAt: item.expireAt,
+    lastSeenAt: item.lastSeenAt,
+    version: item.version,
+  });
+}
+
+function toRoleGrant(item: Item): RoleGrant {
+  return { scope: item.scope, workspace: item.workspace, username: item.username, role: item.role, grantedAt: item.grantedAt };
+}

@@ -1,0 +1,97 @@
+/**
+ * Key and index values of every item Conveyor keeps in DynamoDB (see docs/data-model.md).
+ * One place builds them, so the repositories cannot disagree about a key.
+ */
+import { createHash } from 'node:crypto';
+import { blobKey } from '../../domain/artifacts';
+import { ValidationError } from '../../domain/errors';
+
+export interface Key {
+  pk: string;
+  sk: string;
+}
+
+/** Names of the two global secondary indexes of the main table (shared/manifest.ts). */
+export const GSI1 = 'gsi1';
+export const GSI2 = 'gsi2';
+
+/** Sort keys below this value in an `ART#` partition are the artifact item and its file rows. */
+export const RELATIONS_FROM = 'R#';
+
+/** A name that becomes part of a key must not contain the separator. */
+function part(value: string, field: string): string {
+  if (value.length === 0 || value.includes('#')) throw ValidationError.field(field, 'must be non-empty and must not contain "#"');
+  return value;
+}
+
+/** Artifact and relation ids, zero-padded so that they sort numerically inside a key. */
+export function padId(id: number): string {
+  if (!Number.isSafeInteger(id) || id < 0) throw ValidationError.field('id', 'must be a non-negative integer');
+  return String(id).padStart(16, '0');
+}
+
+/** An ISO timestamp in its canonical form (`toISOString`), so that keys sort by time. */
+export function timeKey(iso: string, field = 'at'): string {
+  const ms = Date.parse(iso);
+  if (Number.isNaN(ms)) throw ValidationError.field(field, 'must be an ISO 8601 timestamp');
+  return new Date(ms).toISOString();
+}
+
+/**
+ * Sort key of a file row. Keys are limited to 1,024 bytes while a path may take up to
+ * 2,000 (500 characters of UTF-8): longer ones are keyed by the SHA-256 of the path
+ * under `FL#`, which cannot clash with `F#<path>`. The `path` attribute always holds the path.
+ */
+export function fileSk(path: string): string {
+  const sk = `F#${path}`;
+  if (Buffer.byteLength(sk, 'utf8') <= 1024) return sk;
+  return `FL#${createHash('sha256').update(path, 'utf8').digest('hex')}`;
+}
+
+export const keys = {
+  scope: (name: string): Key => ({ pk: `SCOPE#${part(name, 'scope')}`, sk: 'S' }),
+  workspace: (scope: string, name: string): Key => ({ pk: workspacePk(scope, name), sk: 'W' }),
+  role: (scope: string, workspace: string, username: string): Key => ({
+    pk: workspacePk(scope, workspace),
+    sk: `ROLE#${part(username, 'username')}`,
+  }),
+  user: (username: string): Key => ({ pk: `USER#${part(username, 'username')}`, sk: 'U' }),
+  token: (hash: string): Key => ({ pk: `TOKEN#${part(hash, 'hash')}`, sk: 'T' }),
+  artifact: (id: number): Key => ({ pk: artifactPk(id), sk: 'A' }),
+  file: (artifactId: number, path: string): Key => ({ pk: artifactPk(artifactId), sk: fileSk(path) }),
+  relation: (artifact: number, target: number, type: string): Key => ({
+    pk: artifactPk(artifact),
+    sk: `${RELATIONS_FROM}${padId(target)}#${type}`,
+  }),
+  blob: (sha256: string, size: number): Key => ({ pk: `BLOB#${blobKey(sha256, size)}`, sk: 'B' }),
+  sequence: (name: string): Key => ({ pk: `SEQ#${name}`, sk: 'N' }),
+  /** Audit table: one partition per UTC day, entries sorted by time. */
+  auditEntry: (day: string, at: string, id: string): Key => ({ pk: `DAY#${day}`, sk: `${at}#${id}` }),
+  /** Audit table: one item per day that holds entries, so listing never walks empty days. */
+  auditDay: (day: string): Key => ({ pk: 'DAYS', sk: day }),
+};
+
+/** Partition values of the index entries (gsi1pk / gsi2pk). */
+export const indexKeys = {
+  users: () => 'USERS',
+  tokens: () => 'TOKENS',
+  tokenById: (id: string) => `TOKENID#${part(id, 'id')}`,
+  workspaces: (scope: string) => `WORKSPACES#${part(scope, 'scope')}`,
+  rolesOfUser: (username: string) => `USERROLES#${part(username, 'username')}`,
+  workspaceArtifacts: (scope: string, workspace: string) => `WSART#${part(scope, 'scope')}#${part(workspace, 'workspace')}`,
+  workspaceCategory: (scope: string, workspace: string, category: string) =>
+    `WSCAT#${part(scope, 'scope')}#${part(workspace, 'workspace')}#${part(category, 'category')}`,
+  workspaceBlob: (scope: string, workspace: string, sha256: string, size: number) =>
+    `WSBLOB#${part(scope, 'scope')}#${part(workspace, 'workspace')}#${blobKey(sha256, size)}`,
+  relationsTo: (target: number) => `RELTO#${target}`,
+  relationById: (id: number) => `REL#${id}`,
+};
+
+export function artifactPk(id: number): string {
+  padId(id); // validates
+  return `ART#${id}`;
+}
+
+function workspacePk(scope: string, name: string): string {
+  return `WS#${part(scope, 'scope')}#${part(name, 'workspace')}`;
+}
