@@ -1,0 +1,151 @@
+/**
+ * Wiring for AWS (and the local stack's emulators): reads the environment once and builds every adapter.
+ * Lambda handlers call `createAwsDeps()` once at module load; clients are cheap to build and connect lazily.
+ *
+ * Endpoints, region and credentials come from the usual AWS variables (`AWS_ENDPOINT_URL_DYNAMODB`,
+ * `AWS_ENDPOINT_URL_S3`, `AWS_ENDPOINT_URL_SQS`, `AWS_REGION`, ...). When `env` is not `process.env`
+ * (tests, tools), region, endpoints and static credentials are taken from `env` explicitly.
+ */
+import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
+import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
+import { SQSClient, type SQSClientConfig } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { randomBytes } from 'node:crypto';
+import { BUCKET_ENV_VAR, QUEUES, TABLES, VERIFY_MODE_ENV_VAR } from '../manifest';
+import type { Clock, Deps, IdGenerator } from '../ports';
+import { DynamoArtifactRepository } from './dynamodb/artifact-repository';
+import { DynamoAuditLog } from './dynamodb/audit-log';
+import { DynamoIdentityRepository } from './dynamodb/identity-repository';
+import { DynamoSequences } from './dynamodb/sequences';
+import { S3FileStore, type VerifyMode } from './s3/file-store';
+import { SqsJobQueues } from './sqs/job-queues';
+
+export const FORCE_PATH_STYLE_ENV_VAR = 'CONVEYOR_S3_FORCE_PATH_STYLE';
+
+/**
+ * Each function receives only the variables of what it uses (least privilege), so everything
+ * but the main table is optional here; using an adapter whose variable is missing fails loudly.
+ */
+export interface AwsConfig {
+  mainTable: string;
+  auditTable?: string;
+  bucket?: string;
+  queueUrls: { fileVerification?: string };
+  verifyMode: VerifyMode;
+  forcePathStyle: boolean;
+}
+
+/** Reads and checks Conveyor's variables; a missing one throws an Error naming it. */
+export function readAwsConfig(env: NodeJS.ProcessEnv = process.env): AwsConfig {
+  const verify = env[VERIFY_MODE_ENV_VAR] || 'checksum';
+  if (verify !== 'checksum' && verify !== 'readback') {
+    throw new Error(`${VERIFY_MODE_ENV_VAR} must be "checksum" or "readback", not ${JSON.stringify(verify)}`);
+  }
+  return {
+    mainTable: required(env, TABLES.main.envVar),
+    auditTable: env[TABLES.audit.envVar] || undefined,
+    bucket: env[BUCKET_ENV_VAR] || undefined,
+    queueUrls: { fileVerification: env[QUEUES['file-verification'].envVar] || undefined },
+    verifyMode: verify,
+    forcePathStyle: env[FORCE_PATH_STYLE_ENV_VAR] === '1',
+  };
+}
+
+export interface AwsClients {
+  dynamo: DynamoDBClient;
+  doc: DynamoDBDocumentClient;
+  s3: S3Client;
+  /** Presigns only: flexible checksums when required, so no CRC32 of an empty body lands in URLs. */
+  s3Presigner: S3Client;
+  sqs: SQSClient;
+}
+
+/** Clients to inject instead of the default ones (e.g. a DynamoDB client with a capacity-counting middleware). */
+export type AwsClientOverrides = Partial<Omit<AwsClients, 'doc'>>;
+
+export function createAwsClients(env: NodeJS.ProcessEnv = process.env, overrides: AwsClientOverrides = {}): AwsClients {
+  const config = readAwsConfig(env);
+  const explicit = env !== process.env;
+  const base = (service: 'DYNAMODB' | 'S3' | 'SQS') => {
+    const region = env['AWS_REGION'] || env['AWS_DEFAULT_REGION'];
+    const endpoint = env[`AWS_ENDPOINT_URL_${service}`] || env['AWS_ENDPOINT_URL'];
+    const key = env['AWS_ACCESS_KEY_ID'];
+    const secret = env['AWS_SECRET_ACCESS_KEY'];
+    const token = env['AWS_SESSION_TOKEN'];
+    return {
+      ...(region ? { region } : {}),
+      ...(endpoint ? { endpoint } : {}),
+      ...(explicit && key && secret ? { credentials: { accessKeyId: key, secretAccessKey: secret, ...(token ? { sessionToken: token } : {}) } } : {}),
+    };
+  };
+  const dynamo = overrides.dynamo ?? new DynamoDBClient(base('DYNAMODB') satisfies DynamoDBClientConfig);
+  const doc = DynamoDBDocumentClient.from(dynamo, {
+    marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
+  });
+  const s3Config: S3ClientConfig = { ...base('S3'), forcePathStyle: config.forcePathStyle };
+  const s3 = overrides.s3 ?? new S3Client(s3Config);
+  const s3Presigner =
+    overrides.s3Presigner ??
+    new S3Client({ ...s3Config, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
+  const sqs = overrides.sqs ?? new SQSClient(base('SQS') satisfies SQSClientConfig);
+  return { dynamo, doc, s3, s3Presigner, sqs };
+}
+
+export interface CreateAwsDepsOptions extends AwsClientOverrides {
+  /** Alias of `dynamo`, for benchmarks that wrap the DynamoDB client. */
+  dynamoClient?: DynamoDBClient;
+  clock?: Clock;
+  ids?: IdGenerator;
+}
+
+export function createAwsDeps(env: NodeJS.ProcessEnv = process.env, opts: CreateAwsDepsOptions = {}): Deps {
+  const config = readAwsConfig(env);
+  const { dynamoClient, clock, ids, ...overrides } = opts;
+  const clients = createAwsClients(env, { ...overrides, ...(dynamoClient ? { dynamo: dynamoClient } : {}) });
+  return createAwsDepsFromClients(config, clients, { ...(clock ? { clock } : {}), ...(ids ? { ids } : {}) });
+}
+
+export function createAwsDepsFromClients(
+  config: AwsConfig,
+  clients: Pick<AwsClients, 'doc' | 's3' | 'sqs'> & { s3Presigner?: S3Client },
+  extra: { clock?: Clock; ids?: IdGenerator } = {},
+): Deps {
+  return {
+    identity: new DynamoIdentityRepository(clients.doc, config.mainTable),
+    artifacts: new DynamoArtifactRepository(clients.doc, config.mainTable),
+    sequences: new DynamoSequences(clients.doc, config.mainTable),
+    audit: config.auditTable ? new DynamoAuditLog(clients.doc, config.auditTable) : unconfigured('the audit log', TABLES.audit.envVar),
+    files: config.bucket
+      ? new S3FileStore(clients.s3, config.bucket, {
+          verifyMode: config.verifyMode,
+          ...(clients.s3Presigner ? { presigner: clients.s3Presigner } : {}),
+        })
+      : unconfigured('the file store', BUCKET_ENV_VAR),
+    queues: config.queueUrls.fileVerification
+      ? new SqsJobQueues(clients.sqs, { fileVerification: config.queueUrls.fileVerification })
+      : unconfigured('the job queues', QUEUES['file-verification'].envVar),
+    clock: extra.clock ?? systemClock,
+    ids: extra.ids ?? randomIds,
+  };
+}
+
+export const systemClock: Clock = { now: () => new Date() };
+
+/** 22 characters of base64url: 128 random bits. */
+export const randomIds: IdGenerator = { random: () => randomBytes(16).toString('base64url') };
+
+/** Stands in for an adapter this function was given no access to: any use throws, naming the variable. */
+function unconfigured<T extends object>(what: string, envVar: string): T {
+  return new Proxy({} as T, {
+    get(_target, prop) {
+      if (prop === 'then') return undefined; // not a thenable
+      throw new Error(`${what} is not available here: ${envVar} is not set`);
+    },
+  });
+}
+
+function required(env: NodeJS.ProcessEnv, name: string): string {
+  const value = env[name];
+  if (!value) throw new Error(`Missing environment variable ${name}`);
+  return value;
+}
