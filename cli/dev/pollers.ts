@@ -1,0 +1,319 @@
+/**
+ * The local stand-ins for Lambda's SQS event source mapping and for EventBridge schedules, built
+ * from the `queue` and `schedule` triggers of shared/manifest.ts.
+ *
+ * Queue pollers behave like the event source mapping with ReportBatchItemFailures: one batch at a
+ * time per function, messages listed in `batchItemFailures` (or the whole batch when the handler
+ * throws) stay in the queue and come back after the visibility timeout, the rest are deleted.
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  DeleteMessageBatchCommand,
+  ReceiveMessageCommand,
+  type Message,
+  type MessageAttributeValue,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
+import type { SQSBatchResponse, SQSEvent, SQSMessageAttributes, SQSRecord, ScheduledEvent } from 'aws-lambda';
+import type { FunctionSpec, QueueName } from '../../shared/manifest';
+import { LOCAL_REGION, settlesWithin } from './emulators';
+import { LOCAL_ACCOUNT_ID, consoleLog, formatError, lambdaContext, type LoadHandler, type Log } from './handlers';
+
+export interface QueuePollersOptions {
+  functions: FunctionSpec[];
+  sqs: SQSClient;
+  queueUrls: Partial<Record<QueueName, string>>;
+  loadHandler: LoadHandler;
+  log?: Log;
+  /** Long-poll duration (SQS allows at most 20 s). */
+  waitTimeSeconds?: number;
+  /** Pause after a failed ReceiveMessage (e.g. the emulator is not up), so errors do not spin. */
+  errorBackoffMs?: number;
+  region?: string;
+}
+
+export interface Stoppable {
+  /** Stops taking new work and waits (up to `graceMs`) for the batch or tick in progress. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+export function startQueuePollers(options: QueuePollersOptions): Stoppable {
+  const log = options.log ?? consoleLog;
+  const abort = new AbortController();
+  const loops = options.functions
+    .filter((fn): fn is FunctionSpec & { queue: NonNullable<FunctionSpec['queue']> } => fn.queue !== undefined)
+    .map((fn) => {
+      const queueUrl = options.queueUrls[fn.queue.name];
+      if (queueUrl === undefined) throw new Error(`no URL for queue ${fn.queue.name} (function ${fn.name})`);
+      return pollQueue(fn, queueUrl, options, log, abort.signal);
+    });
+  let stopping: Promise<void> | undefined;
+  return {
+    stop(graceMs = 10_000) {
+      stopping ??= (async () => {
+        abort.abort();
+        if (!(await settlesWithin(Promise.allSettled(loops), graceMs))) {
+          log('warn', 'a queue handler was still running at shutdown; its messages will be delivered again');
+        }
+      })();
+      return stopping;
+    },
+  };
+}
+
+async function pollQueue(
+  fn: FunctionSpec & { queue: NonNullable<FunctionSpec['queue']> },
+  queueUrl: string,
+  options: QueuePollersOptions,
+  log: Log,
+  signal: AbortSignal,
+): Promise<void> {
+  const eventSourceARN = queueArnFromUrl(queueUrl, options.region ?? LOCAL_REGION);
+  while (!signal.aborted) {
+    let messages: Message[];
+    try {
+      messages = await receiveBatch(options.sqs, queueUrl, fn.queue, options.waitTimeSeconds ?? 20, signal);
+    } catch (err) {
+      if (signal.aborted) return;
+      log('error', `receiving from ${queueUrl} for ${fn.name} failed: ${formatError(err)}`);
+      await abortableDelay(options.errorBackoffMs ?? 1_000, signal);
+      continue;
+    }
+    if (messages.length === 0) continue;
+    // A batch already received is processed even during shutdown: its messages are invisible now.
+    await processBatch(fn, queueUrl, eventSourceARN, messages, options, log);
+  }
+}
+
+/**
+ * Lambda starts a batch as soon as one message is there, then fills it for up to the batching
+ * window. A single ReceiveMessage for `batchSize` messages cannot do that on local-aws-sqs, which
+ * waits the whole WaitTimeSeconds unless it has a full batch, so: long-poll for one message, then
+ * top up with a receive that waits at most the batching window.
+ */
+export async function receiveBatch(
+  sqs: SQSClient,
+  queueUrl: string,
+  trigger: { batchSize: number; maxBatchingWindowSeconds: number },
+  waitTimeSeconds: number,
+  signal: AbortSignal,
+): Promise<Message[]> {
+  const receive = async (maxMessages: number, waitSeconds: number): Promise<Message[]> => {
+    const { Messages } = await sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: queueUrl,
+        MaxNumberOfMessages: maxMessages,
+        WaitTimeSeconds: waitSeconds,
+        // local-aws-sqs ignores MessageSystemAttributeNames; `AttributeNames` works on both.
+        AttributeNames: ['All'],
+        MessageAttributeNames: ['All'],
+      }),
+      { abortSignal: signal },
+    );
+    return Messages ?? [];
+  };
+  const first = await receive(1, waitTimeSeconds);
+  if (first.length === 0 || trigger.batchSize <= 1) return first;
+  try {
+    return first.concat(await receive(trigger.batchSize - 1, Math.min(20, trigger.maxBatchingWindowSeconds)));
+  } catch (err) {
+    if (signal.aborted) return first; // shutting down: still handle what we hold
+    throw err;
+  }
+}
+
+async function processBatch(
+  fn: FunctionSpec,
+  queueUrl: string,
+  eventSourceARN: string,
+  messages: Message[],
+  options: QueuePollersOptions,
+  log: Log,
+): Promise<void> {
+  const event: SQSEvent = { Records: messages.map((m) => toSqsRecord(m, eventSourceARN, options.region ?? LOCAL_REGION)) };
+  let toDelete: SQSRecord[];
+  try {
+    const handler = await options.loadHandler(fn);
+    const result = await handler(event, lambdaContext(fn));
+    toDelete = recordsToDelete(event.Records, result);
+  } catch (err) {
+    log('error', `${fn.name} failed on a batch of ${messages.length}; the messages stay in the queue: ${formatError(err)}`);
+    return;
+  }
+  const failed = event.Records.length - toDelete.length;
+  if (failed > 0) log('warn', `${fn.name}: ${failed} of ${event.Records.length} messages failed and stay in the queue`);
+  await deleteMessages(options.sqs, queueUrl, toDelete, log);
+}
+
+/**
+ * The records a batch response lets us delete. As in Lambda, a response naming a message that is
+ * not in the batch (or with an empty id) counts as a failure of the whole batch.
+ */
+export function recordsToDelete(records: SQSRecord[], result: unknown): SQSRecord[] {
+  if (result === undefined || result === null) return records;
+  const failures = (result as Partial<SQSBatchResponse>).batchItemFailures;
+  if (failures === undefined || failures === null) return records;
+  if (!Array.isArray(failures)) throw new Error('batchItemFailures is not an array');
+  const ids = new Set(records.map((r) => r.messageId));
+  const failedIds = new Set<string>();
+  for (const failure of failures as unknown[]) {
+    const id = (failure as { itemIdentifier?: unknown } | null)?.itemIdentifier;
+    if (typeof id !== 'string' || !ids.has(id)) {
+      throw new Error(`batchItemFailures names ${JSON.stringify(id)}, which is not in the batch`);
+    }
+    failedIds.add(id);
+  }
+  return records.filter((r) => !failedIds.has(r.messageId));
+}
+
+async function deleteMessages(sqs: SQSClient, queueUrl: string, records: SQSRecord[], log: Log): Promise<void> {
+  for (let start = 0; start < records.length; start += 10) {
+    const chunk = records.slice(start, start + 10);
+    try {
+      const { Failed } = await sqs.send(
+        new DeleteMessageBatchCommand({
+          QueueUrl: queueUrl,
+          Entries: chunk.map((r, i) => ({ Id: String(i), ReceiptHandle: r.receiptHandle })),
+        }),
+      );
+      if (Failed && Failed.length > 0) {
+        log('warn', `could not delete ${Failed.length} processed messages from ${queueUrl}; they will be delivered again`);
+      }
+    } catch (err) {
+      log('warn', `could not delete processed messages from ${queueUrl}; they will be delivered again: ${formatError(err)}`);
+    }
+  }
+}
+
+export function toSqsRecord(message: Message, eventSourceARN: string, awsRegion: string): SQSRecord {
+  const attributes = (message.Attributes ?? {}) as Record<string, string | undefined>;
+  const messageAttributes: SQSMessageAttributes = {};
+  for (const [name, value] of Object.entries(message.MessageAttributes ?? {})) {
+    messageAttributes[name] = toLambdaMessageAttribute(value);
+  }
+  const record: SQSRecord = {
+    messageId: message.MessageId ?? '',
+    receiptHandle: message.ReceiptHandle ?? '',
+    body: message.Body ?? '',
+    attributes: {
+      ApproximateReceiveCount: attributes.ApproximateReceiveCount ?? '1',
+      SentTimestamp: attributes.SentTimestamp ?? String(Date.now()),
+      SenderId: attributes.SenderId ?? LOCAL_ACCOUNT_ID,
+      ApproximateFirstReceiveTimestamp: attributes.ApproximateFirstReceiveTimestamp ?? String(Date.now()),
+    },
+    messageAttributes,
+    md5OfBody: message.MD5OfBody ?? '',
+    eventSource: 'aws:sqs',
+    eventSourceARN,
+    awsRegion,
+  };
+  for (const optional of ['SequenceNumber', 'MessageGroupId', 'MessageDeduplicationId', 'AWSTraceHeader'] as const) {
+    const value = attributes[optional];
+    if (value !== undefined) record.attributes[optional] = value;
+  }
+  if (message.MD5OfMessageAttributes !== undefined) record.md5OfMessageAttributes = message.MD5OfMessageAttributes;
+  return record;
+}
+
+/** SDK shape (`StringValue`, binary as bytes) to Lambda's event shape (`stringValue`, binary as base64). */
+function toLambdaMessageAttribute(value: MessageAttributeValue): SQSMessageAttributes[string] {
+  const attribute: SQSMessageAttributes[string] = {
+    stringListValues: value.StringListValues ?? [],
+    binaryListValues: (value.BinaryListValues ?? []).map((b) => Buffer.from(b).toString('base64')),
+    dataType: value.DataType ?? 'String',
+  };
+  if (value.StringValue !== undefined) attribute.stringValue = value.StringValue;
+  if (value.BinaryValue !== undefined) attribute.binaryValue = Buffer.from(value.BinaryValue).toString('base64');
+  return attribute;
+}
+
+/** `https://host/123456789012/name` → `arn:aws:sqs:<region>:123456789012:name` (SQS and local-aws-sqs URLs). */
+export function queueArnFromUrl(queueUrl: string, region: string): string {
+  const [account = LOCAL_ACCOUNT_ID, name = ''] = new URL(queueUrl).pathname.split('/').filter(Boolean).slice(-2);
+  return `arn:aws:sqs:${region}:${account}:${name}`;
+}
+
+function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolveDelay) => {
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+    function done(): void {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolveDelay();
+    }
+  });
+}
+
+// ---------------------------------------------------------------- schedules
+
+export interface ScheduleTimersOptions {
+  functions: FunctionSpec[];
+  loadHandler: LoadHandler;
+  log?: Log;
+  region?: string;
+}
+
+/**
+ * One timer per `schedule` trigger, firing every `rateMinutes` like an EventBridge `rate()` rule
+ * (first run one period after start, as a new rule does). A tick that finds the previous run still
+ * going is skipped rather than stacked.
+ */
+export function startScheduleTimers(options: ScheduleTimersOptions): Stoppable {
+  const log = options.log ?? consoleLog;
+  const region = options.region ?? LOCAL_REGION;
+  const running = new Set<Promise<void>>();
+  const timers = options.functions
+    .filter((fn): fn is FunctionSpec & { schedule: NonNullable<FunctionSpec['schedule']> } => fn.schedule !== undefined)
+    .map((fn) => {
+      let current: Promise<void> | undefined;
+      const tick = (): void => {
+        if (current) {
+          log('warn', `${fn.name}: the previous scheduled run is still going; skipping this one`);
+          return;
+        }
+        const run = invokeScheduled(fn, region, options.loadHandler, log).finally(() => {
+          current = undefined;
+          running.delete(run);
+        });
+        current = run;
+        running.add(run);
+      };
+      return setInterval(tick, fn.schedule.rateMinutes * 60_000);
+    });
+  let stopping: Promise<void> | undefined;
+  return {
+    stop(graceMs = 10_000) {
+      stopping ??= (async () => {
+        for (const timer of timers) clearInterval(timer);
+        await settlesWithin(Promise.allSettled([...running]), graceMs);
+      })();
+      return stopping;
+    },
+  };
+}
+
+async function invokeScheduled(
+  fn: FunctionSpec & { schedule: NonNullable<FunctionSpec['schedule']> },
+  region: string,
+  loadHandler: LoadHandler,
+  log: Log,
+): Promise<void> {
+  const event: ScheduledEvent<Record<string, never>> = {
+    version: '0',
+    id: randomUUID(),
+    'detail-type': 'Scheduled Event',
+    source: 'aws.events',
+    account: LOCAL_ACCOUNT_ID,
+    time: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    region,
+    resources: [`arn:aws:events:${region}:${LOCAL_ACCOUNT_ID}:rule/conveyor-${fn.schedule.id}`],
+    detail: {},
+  };
+  try {
+    const handler = await loadHandler(fn);
+    await handler(event, lambdaContext(fn));
+  } catch (err) {
+    log('error', `${fn.name} failed on schedule ${fn.schedule.id}: ${formatError(err)}`);
+  }
+}
