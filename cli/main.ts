@@ -3,6 +3,7 @@
  * client commands (artifact, ...), admin commands (direct database access, like
  * debusine-admin), and `dev` (the local stack).
  */
+import './node-warnings';
 import { Command } from 'commander';
 import { registerClientCommands } from './client/commands';
 import { registerAdminCommands } from './admin/commands';

@@ -16,7 +16,7 @@ import { formatBytes, formatJson, formatTable, yesNo } from './format';
 import { createProgressReporter, silentProgress, type ProgressReporter, type ProgressStream } from './progress';
 import { ResumeStateStore, resumeKey, resumeStateDir, type CreateIdentity } from './resume-state';
 import { DEFAULT_UPLOAD_TUNING, uploadFiles, type UploadSummary, type UploadTuning } from './upload';
-import type { WireArtifact, WireRelation } from './wire';
+import type { WireArtifact, WireArtifactSummary, WireRelation } from './wire';
 
 /** Everything the commands take from the process, so tests can run them in-process. */
 export interface ClientContext {
@@ -348,7 +348,7 @@ export function registerClientCommands(program: Command, ctx: ClientContext = de
       const { api, opts } = connect(cmd);
       const limit = cmdOpts.all ? Number.POSITIVE_INFINITY : parseId(cmdOpts.limit, '--limit');
       const createdBy = cmdOpts.createdBy && !cmdOpts.createdBy.includes(':') ? `user:${cmdOpts.createdBy}` : cmdOpts.createdBy;
-      const results: WireArtifact[] = [];
+      const results: WireArtifactSummary[] = [];
       let cursor: string | undefined;
       let more = false;
       // Pages of at most 50 (the documented page size); the cursor leads to the next one.
@@ -369,8 +369,8 @@ export function registerClientCommands(program: Command, ctx: ClientContext = de
       print(opts, results, () => {
         if (results.length === 0) return 'No artifacts.\n';
         const table = formatTable(
-          ['ID', 'CATEGORY', 'CREATED', 'CREATED BY', 'FILES', 'COMPLETE'],
-          results.map((a) => [String(a.id), a.category, a.created_at, a.created_by, String(Object.keys(a.files).length), yesNo(a.complete)]),
+          ['ID', 'CATEGORY', 'CREATED', 'CREATED BY', 'COMPLETE'],
+          results.map((a) => [String(a.id), a.category, a.created_at, a.created_by, yesNo(a.complete)]),
         );
         return more ? `${table}(more: raise --limit or use --all)\n` : table;
       });

@@ -10,7 +10,8 @@ export interface WireFile {
   url: string;
 }
 
-export interface WireArtifact {
+/** What listings return for each artifact: everything but the files (that would cost a read per artifact). */
+export interface WireArtifactSummary {
   id: number;
   url: string;
   scope: string;
@@ -24,6 +25,9 @@ export interface WireArtifact {
   immutable: boolean;
   complete: boolean;
   download_tar_gz_url: string;
+}
+
+export interface WireArtifact extends WireArtifactSummary {
   files_to_upload: string[];
   files: Record<string, WireFile>;
 }
@@ -45,7 +49,7 @@ export interface CreateArtifactRequest {
 }
 
 export interface ArtifactPage {
-  results: WireArtifact[];
+  results: WireArtifactSummary[];
   next: string | null;
   cursor: string | null;
 }
