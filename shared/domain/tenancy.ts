@@ -40,10 +40,15 @@ export interface Token {
   id: string;
   /** SHA-256 (hex) of the key. The key itself is never stored. */
   hash: string;
-  /** The owning user, or absent for a worker token (later capability). */
+  /** The owning user; absent for worker and activation tokens. */
   username?: string;
-  /** `user` for the one per-user token of a purpose, `api` for named API tokens. */
-  purpose: 'user' | 'api' | 'worker';
+  /** The worker this token authenticates (purpose `worker`). */
+  workerName?: string;
+  /**
+   * `user` for the one per-user token of a purpose, `api` for named API tokens, `worker` for a
+   * worker's own token, `activation` for a 15-minute token that lets a pool worker register enabled.
+   */
+  purpose: 'user' | 'api' | 'worker' | 'activation';
   status: TokenStatus;
   enabled: boolean;
   comment: string;

@@ -6,6 +6,8 @@ import type { Artifact, ArtifactFile, ArtifactRelation, RelationType } from '../
 import type { Role } from '../domain/roles';
 import type { AuditEntry, RoleGrant, Scope, Token, User, Workspace } from '../domain/tenancy';
 import type { Readable } from 'node:stream';
+import type { WorkRequest, WorkRequestStatus, TaskType } from '../domain/work-requests';
+import type { Worker } from '../domain/workers';
 
 export interface Clock {
   now(): Date;
@@ -18,7 +20,7 @@ export interface IdGenerator {
 
 /** Monotonic integer ids, for Debusine-compatible artifact and relation ids. */
 export interface Sequences {
-  next(name: 'artifact' | 'artifact-relation'): Promise<number>;
+  next(name: 'artifact' | 'artifact-relation' | 'work-request'): Promise<number>;
 }
 
 export interface Page<T> {
@@ -175,8 +177,114 @@ export interface FileVerificationJob {
   path: string;
 }
 
+/** Why the scheduler should look again; every event triggers a full (bounded) scheduling pass. */
+export type SchedulerEvent =
+  | { type: 'work-request-pending'; workRequestId: number }
+  | { type: 'work-request-finished'; workRequestId: number }
+  | { type: 'worker-available'; worker: string }
+  | { type: 'periodic' };
+
+/** A heartbeat accepted by the API, applied later in batches. */
+export interface HeartbeatMessage {
+  workRequestId: number;
+  worker: string;
+  /** Server receive time (ISO): an older heartbeat never overwrites a newer one. */
+  at: string;
+  logtail: string[];
+}
+
 export interface JobQueues {
   enqueueFileVerification(job: FileVerificationJob): Promise<void>;
+  enqueueSchedulerEvent(event: SchedulerEvent): Promise<void>;
+  enqueueHeartbeat(heartbeat: HeartbeatMessage): Promise<void>;
+  /** A Server task to run in the server-task Lambda. */
+  enqueueServerTask(job: { workRequestId: number }): Promise<void>;
+}
+
+/** What the server tells a worker through the worker's own queue. */
+export type WorkerMessage = { type: 'work_request_available'; workRequestId: number } | { type: 'abort'; workRequestId: number };
+
+/** How a worker reaches its queue: URL, and on AWS temporary credentials limited to that queue. */
+export interface QueueAccess {
+  queueUrl: string;
+  region: string;
+  endpoint?: string;
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string; expiration?: string };
+}
+
+/** One SQS queue per worker: it long-polls it for assignments and abort orders. */
+export interface WorkerChannels {
+  /** Creates (idempotently) the queue of a worker; returns its URL. */
+  createQueue(workerName: string): Promise<string>;
+  send(queueUrl: string, message: WorkerMessage): Promise<void>;
+  access(queueUrl: string): Promise<QueueAccess>;
+}
+
+export interface WorkRequestListFilter {
+  scope: string;
+  workspace?: string;
+  status?: WorkRequestStatus;
+  taskName?: string;
+  limit: number;
+  cursor?: string;
+}
+
+/** Taking (+1) or giving back (-1) one of a worker's concurrency slots, atomically with a request change. */
+export interface SlotChange {
+  worker: string;
+  delta: 1 | -1;
+}
+
+/**
+ * A set of changes written in one transaction: all happen or none. Every update is conditional
+ * on the version it was read at; a slot +1 is conditional on the worker being enabled and under
+ * its concurrency, a slot -1 on it holding a slot.
+ */
+export interface WorkRequestChanges {
+  create?: WorkRequest[];
+  update?: { workRequest: WorkRequest; expectedVersion: number }[];
+  slots?: SlotChange[];
+  /** Reverse-dependency links (dependency → dependent) to add or remove. */
+  addReverseDependencies?: { dependency: number; dependent: number }[];
+  removeReverseDependencies?: { dependency: number; dependent: number }[];
+}
+
+export interface WorkRequestRepository {
+  get(id: number): Promise<WorkRequest | undefined>;
+  getMany(ids: number[]): Promise<WorkRequest[]>;
+  /** Newest first, with cursor pagination. */
+  list(filter: WorkRequestListFilter): Promise<Page<WorkRequest>>;
+  /** Fails with ConflictError when a condition does not hold (nothing is written then). */
+  commit(changes: WorkRequestChanges): Promise<void>;
+  reverseDependencies(id: number): Promise<number[]>;
+  /**
+   * Unassigned pending requests of one scheduling partition, highest effective priority first,
+   * then oldest. `architecture` null means requests with no host architecture.
+   */
+  pendingCandidates(taskType: TaskType, architecture: string | null, limit: number): Promise<WorkRequest[]>;
+  /** Requests assigned to a worker and not finished (pending-assigned or running). */
+  activeForWorker(worker: string): Promise<WorkRequest[]>;
+  /** Running Worker tasks whose last heartbeat is older than `before`. */
+  staleRunning(before: string, limit: number): Promise<WorkRequest[]>;
+  /** Running Wait tasks whose `delay_until` is at or before `now`. */
+  dueWaits(now: string, limit: number): Promise<WorkRequest[]>;
+  /**
+   * Applies a heartbeat if the request is still running on that worker and the heartbeat is
+   * newer than the stored one. Returns whether it was applied.
+   */
+  applyHeartbeat(heartbeat: HeartbeatMessage): Promise<boolean>;
+}
+
+export interface WorkerRepository {
+  /** Fails with ConflictError when the name is taken. */
+  create(worker: Worker): Promise<void>;
+  get(name: string): Promise<Worker | undefined>;
+  /** Every worker (a small set: the scheduler reads it once per pass). */
+  list(): Promise<Worker[]>;
+  /** Conditional on version; never changes `assigned` (slots change only through WorkRequestChanges). */
+  update(worker: Worker, expectedVersion: number): Promise<void>;
+  /** Records contact, at most once per `minIntervalMs`. */
+  touch(name: string, at: Date, minIntervalMs: number): Promise<void>;
 }
 
 /** Everything a use case may touch. */
@@ -186,6 +294,9 @@ export interface Deps {
   audit: AuditLog;
   files: FileStore;
   queues: JobQueues;
+  workRequests: WorkRequestRepository;
+  workers: WorkerRepository;
+  workerChannels: WorkerChannels;
   sequences: Sequences;
   clock: Clock;
   ids: IdGenerator;

@@ -1,0 +1,176 @@
+/**
+ * Work requests: the state machine, priorities, dependency rules and retry rules (SPEC §3,
+ * reference/debusine.md §3-4). Pure functions over plain data; the use cases persist the results
+ * with conditional writes.
+ */
+import { ConflictError, ValidationError } from './errors';
+
+export const STATUSES = ['blocked', 'pending', 'running', 'completed', 'aborted'] as const;
+export type WorkRequestStatus = (typeof STATUSES)[number];
+
+export const RESULTS = ['', 'success', 'failure', 'error', 'skipped'] as const;
+export type WorkRequestResult = (typeof RESULTS)[number];
+export type FinalResult = Exclude<WorkRequestResult, ''>;
+
+export const TASK_TYPES = ['Worker', 'Server', 'Internal', 'Workflow', 'Signing', 'Wait'] as const;
+export type TaskType = (typeof TASK_TYPES)[number];
+
+export interface OutputError {
+  message: string;
+  code: string;
+}
+
+export interface OutputData {
+  runtime_statistics?: Record<string, unknown>;
+  errors?: OutputError[];
+  skip_reason?: string;
+  [key: string]: unknown;
+}
+
+export interface WorkflowData {
+  allow_failure?: boolean;
+  display_name?: string;
+  step?: string;
+  [key: string]: unknown;
+}
+
+export type EventName = 'on_creation' | 'on_unblock' | 'on_assignment' | 'on_success' | 'on_failure';
+export type EventReactions = Partial<Record<EventName, Record<string, unknown>[]>>;
+
+export interface WorkRequest {
+  id: number;
+  scope: string;
+  workspace: string;
+  /** `user:<name>`. */
+  createdBy: string;
+  taskType: TaskType;
+  taskName: string;
+  taskData: Record<string, unknown>;
+  /** The architecture the task must run on (from its task data), or null: the scheduler partitions by it. */
+  hostArchitecture: string | null;
+  dynamicTaskData: Record<string, unknown> | null;
+  status: WorkRequestStatus;
+  result: WorkRequestResult;
+  /** Name of the assigned worker; set from assignment until the request finishes. */
+  worker: string | null;
+  createdAt: string;
+  startedAt: string | null;
+  completedAt: string | null;
+  priorityBase: number;
+  priorityAdjustment: number;
+  parent: number | null;
+  dependencies: number[];
+  unblockStrategy: 'deps' | 'manual';
+  eventReactions: EventReactions;
+  workflowData: WorkflowData;
+  outputData: OutputData | null;
+  retryCount: number;
+  supersedes: number | null;
+  supersededBy: number | null;
+  abortedBy: string | null;
+  /** Last heartbeat applied (worker clock is not trusted: the time the server received it). */
+  heartbeatAt: string | null;
+  /** The last lines of the task's log, from the latest heartbeat. */
+  logtail: string[];
+  version: number;
+}
+
+export const MAX_AUTOMATIC_RETRIES = 3;
+/** Priorities are kept within this range so that they fit the scheduler's sort key. */
+export const PRIORITY_LIMIT = 1_000_000;
+
+export function effectivePriority(wr: Pick<WorkRequest, 'priorityBase' | 'priorityAdjustment'>): number {
+  return wr.priorityBase + wr.priorityAdjustment;
+}
+
+/** Seconds between start and completion, or null while either is missing. */
+export function durationSeconds(wr: Pick<WorkRequest, 'startedAt' | 'completedAt'>): number | null {
+  if (!wr.startedAt || !wr.completedAt) return null;
+  return Math.max(0, (Date.parse(wr.completedAt) - Date.parse(wr.startedAt)) / 1000);
+}
+
+const LEGAL: Record<WorkRequestStatus, readonly WorkRequestStatus[]> = {
+  blocked: ['pending', 'aborted'],
+  pending: ['running', 'aborted'],
+  running: ['completed', 'aborted'],
+  completed: [],
+  aborted: [],
+};
+
+export function canTransition(from: WorkRequestStatus, to: WorkRequestStatus): boolean {
+  return LEGAL[from].includes(to);
+}
+
+export function assertTransition(wr: Pick<WorkRequest, 'id' | 'status'>, to: WorkRequestStatus): void {
+  if (!canTransition(wr.status, to)) {
+    throw new ConflictError('Illegal transition', `work request ${wr.id} is ${wr.status} and cannot become ${to}`);
+  }
+}
+
+export function isFinished(wr: Pick<WorkRequest, 'status'>): boolean {
+  return wr.status === 'completed' || wr.status === 'aborted';
+}
+
+/** Whether a finished dependency lets its dependents go ahead. */
+export function dependencySatisfied(dep: Pick<WorkRequest, 'status' | 'result' | 'workflowData'>): boolean {
+  if (dep.status !== 'completed') return false;
+  if (dep.result === 'success' || dep.result === 'skipped') return true;
+  return dep.workflowData.allow_failure === true;
+}
+
+/**
+ * What a finished dependency means for a blocked dependent: `abort` when it can never be
+ * satisfied (failed without allow_failure), `wait` while it (or a sibling) is unfinished or a
+ * superseding retry may still succeed, `unblock` when every dependency is satisfied.
+ * Debusine behaviour 23: an aborted dependency with allow_failure leaves the dependent blocked.
+ */
+export function unblockDecision(
+  dependent: Pick<WorkRequest, 'status' | 'unblockStrategy'>,
+  dependencies: Pick<WorkRequest, 'status' | 'result' | 'workflowData' | 'supersededBy'>[],
+): 'unblock' | 'abort' | 'wait' {
+  if (dependent.status !== 'blocked') return 'wait';
+  for (const dep of dependencies) {
+    if (dep.supersededBy !== null) continue; // its successor stands in for it
+    const failed =
+      (dep.status === 'completed' && !dependencySatisfied(dep)) || (dep.status === 'aborted' && dep.workflowData.allow_failure !== true);
+    if (failed) return 'abort';
+  }
+  if (dependent.unblockStrategy === 'manual') return 'wait';
+  return dependencies.every((d) => dependencySatisfied(d)) ? 'unblock' : 'wait';
+}
+
+export type RetryReason = 'manual' | 'worker-failed' | 'delay';
+
+/** Why a request cannot be retried, or undefined if it can (Debusine's `WorkRequest.retry`). */
+export function retryProblem(wr: Pick<WorkRequest, 'status' | 'result' | 'supersededBy' | 'retryCount' | 'taskType'>, reason: RetryReason): string | undefined {
+  if (wr.supersededBy !== null) return 'Cannot retry a work request that has already been retried';
+  if (wr.taskType === 'Server' || wr.taskType === 'Wait') {
+    if (reason !== 'worker-failed') return `Cannot retry ${wr.taskType} tasks`;
+  }
+  const failed = wr.status === 'aborted' || (wr.status === 'completed' && (wr.result === 'failure' || wr.result === 'error'));
+  if (reason === 'manual' && !failed) return 'Only aborted or failed tasks can be retried';
+  if (reason === 'worker-failed' && wr.retryCount >= MAX_AUTOMATIC_RETRIES) return 'Maximum number of automatic retries exceeded';
+  return undefined;
+}
+
+/** `retry_count` of a successor: automatic retries count up, a manual one starts again. */
+export function successorRetryCount(wr: Pick<WorkRequest, 'retryCount'>, reason: RetryReason): number {
+  return reason === 'manual' ? 0 : wr.retryCount + 1;
+}
+
+/** Who may change a request's priority adjustment (Debusine PATCH semantics). */
+export function priorityChangeProblem(opts: { isAdmin: boolean; isCreator: boolean; value: number }): string | undefined {
+  if (!Number.isInteger(opts.value) || Math.abs(opts.value) > PRIORITY_LIMIT) {
+    return `must be an integer between -${PRIORITY_LIMIT} and ${PRIORITY_LIMIT}`;
+  }
+  if (opts.isAdmin) return undefined;
+  if (opts.value > 0) return 'only administrators may raise a priority';
+  if (!opts.isCreator) return 'only the creator or an administrator may change this priority';
+  return undefined;
+}
+
+export function assertPriority(value: number, field: string): void {
+  if (!Number.isInteger(value) || Math.abs(value) > PRIORITY_LIMIT) {
+    throw ValidationError.field(field, `must be an integer between -${PRIORITY_LIMIT} and ${PRIORITY_LIMIT}`);
+  }
+}
