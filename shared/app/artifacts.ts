@@ -12,6 +12,7 @@ import { canModifyArtifact, type Role } from '../domain/roles';
 import type { ArtifactWithFiles, Deps, Page, StoredFile } from '../ports';
 import { accessWorkspace, callerId, requireUser, type Caller } from './auth';
 import { recordAudit } from './audit';
+import { withRetries } from './lifecycle';
 import { blobObjectKey } from './object-keys';
 
 export interface FileDeclaration {
@@ -29,6 +30,8 @@ export interface CreateArtifactInput {
   /** Seconds; absent means the workspace default, 0 means never. */
   expirationDelay?: number;
   immutable?: boolean;
+  /** With a worker token: the running request this artifact is an output of. */
+  workRequest?: number;
 }
 
 /** S3's single-object limit; larger files would need a multipart copy on verification. */
@@ -92,12 +95,42 @@ async function ensureEmptyBlob(deps: Deps): Promise<void> {
   await deps.artifacts.markBlobStored(EMPTY_SHA256, 0, deps.clock.now().toISOString());
 }
 
+/** The request a worker is creating outputs for: it must be running on that worker. */
+async function runningRequestOf(deps: Deps, caller: Extract<Caller, { kind: 'worker' }>, id: number) {
+  const wr = await deps.workRequests.get(id);
+  if (!wr) throw ValidationError.field('work_request', `work request ${id} does not exist`, 'Invalid artifact');
+  if (wr.worker !== caller.worker.name || wr.status !== 'running') {
+    throw new ForbiddenError('Permission denied', `work request ${id} is not running on worker ${caller.worker.name}`);
+  }
+  return wr;
+}
+
 export async function createArtifact(deps: Deps, caller: Caller, input: CreateArtifactInput): Promise<ArtifactWithFiles> {
-  requireUser(caller);
   const categoryIssue = categoryProblem(input.category);
   if (categoryIssue) throw ValidationError.field('category', categoryIssue, 'Invalid artifact');
   validateDeclarations(input.files);
-  const { workspace } = await accessWorkspace(deps, caller, input.scope, input.workspace, 'uploader');
+  if (caller.kind === 'worker') {
+    if (input.workRequest === undefined) throw ValidationError.field('work_request', 'a worker must say which work request this artifact comes from', 'Invalid artifact');
+    const wr = await runningRequestOf(deps, caller, input.workRequest);
+    const created = await storeNewArtifact(deps, { ...input, scope: wr.scope, workspace: wr.workspace }, `work-request:${wr.id}`);
+    await withRetries(async () => {
+      const current = (await deps.workRequests.get(wr.id))!;
+      await deps.workRequests.commit({
+        update: [{ workRequest: { ...current, outputArtifacts: [...current.outputArtifacts, created.artifact.id], version: current.version + 1 }, expectedVersion: current.version }],
+      });
+    });
+    return created;
+  }
+  requireUser(caller);
+  if (input.workRequest !== undefined) throw new ForbiddenError('Permission denied', '"work_request" may only be given with a worker token');
+  return storeNewArtifact(deps, input, callerId(caller)!, caller);
+}
+
+async function storeNewArtifact(deps: Deps, input: CreateArtifactInput, createdBy: string, caller?: Caller): Promise<ArtifactWithFiles> {
+  const workspace = caller
+    ? (await accessWorkspace(deps, caller, input.scope, input.workspace, 'uploader')).workspace
+    : await deps.identity.getWorkspace(input.scope, input.workspace);
+  if (!workspace) throw new NotFoundError('Not found', `workspace "${input.workspace}" not found`);
   const files = await prepareFiles(deps, input.scope, input.workspace, input.files);
   const now = deps.clock.now();
   const id = await deps.sequences.next('artifact');
@@ -109,7 +142,7 @@ export async function createArtifact(deps: Deps, caller: Caller, input: CreateAr
     data: input.data,
     createdAt: now.toISOString(),
     updatedAt: now.toISOString(),
-    createdBy: callerId(caller)!,
+    createdBy,
     expireAt: computeExpireAt(now, input.expirationDelay ?? workspace.defaultExpirationDelay),
     immutable: input.immutable ?? false,
     incompleteFiles: files.filter((f) => !f.complete).length,
@@ -133,7 +166,21 @@ export async function loadArtifact(
 }
 
 /** Loads an artifact the caller may change: contributors any, uploaders their own; never an immutable one. */
-export async function loadArtifactForChange(deps: Deps, caller: Caller, id: number): Promise<ArtifactWithFiles> {
+export async function loadArtifactForChange(
+  deps: Deps,
+  caller: Caller,
+  id: number,
+  opts: { allowImmutable?: boolean } = {},
+): Promise<ArtifactWithFiles> {
+  if (caller.kind === 'worker') {
+    // A worker changes only the outputs of a request it is running (uploads, relations).
+    const loaded = await loadArtifact(deps, caller, id, 'viewer');
+    const m = /^work-request:(\d+)$/.exec(loaded.artifact.createdBy);
+    if (!m) throw new ForbiddenError('Permission denied', 'a worker may only change the outputs of its own work requests');
+    await runningRequestOf(deps, caller, Number(m[1]));
+    if (!opts.allowImmutable) assertMutable(loaded.artifact);
+    return loaded;
+  }
   requireUser(caller);
   const loaded = await loadArtifact(deps, caller, id, 'viewer');
   if (!canModifyArtifact(loaded.role, callerId(caller), loaded.artifact.createdBy)) {

@@ -2,9 +2,13 @@ import { createHash } from 'node:crypto';
 import { NotFoundError, UnauthorizedError, ForbiddenError } from '../domain/errors';
 import { roleAtLeast, workspaceAccess, type Role } from '../domain/roles';
 import { tokenUnusableReason, type Token, type User, type Workspace } from '../domain/tenancy';
+import type { Worker } from '../domain/workers';
 import type { Deps } from '../ports';
 
-export type Caller = { kind: 'anonymous' } | { kind: 'user'; user: User; token: Token };
+export type Caller =
+  | { kind: 'anonymous' }
+  | { kind: 'user'; user: User; token: Token }
+  | { kind: 'worker'; worker: Worker; token: Token };
 
 /** Recording `last_seen_at` on every request would double the writes; once per 5 minutes is enough. */
 const LAST_SEEN_RESOLUTION_MS = 5 * 60 * 1000;
@@ -22,6 +26,13 @@ export async function authenticate(deps: Deps, tokenKey: string | undefined): Pr
   const now = deps.clock.now();
   const unusable = tokenUnusableReason(token, now);
   if (unusable) throw new UnauthorizedError('Invalid token', unusable);
+  if (token.purpose === 'worker' && token.workerName) {
+    const worker = await deps.workers.get(token.workerName);
+    if (!worker) throw new UnauthorizedError('Invalid token', 'the token has no worker');
+    await deps.identity.touchToken(hash, now, LAST_SEEN_RESOLUTION_MS);
+    return { kind: 'worker', worker, token };
+  }
+  // An activation token only lets a pool worker register; it authenticates nothing else.
   if (!token.username) throw new UnauthorizedError('Invalid token', 'the token is not a user token');
   const user = await deps.identity.getUser(token.username);
   if (!user) throw new UnauthorizedError('Invalid token', 'the token has no user');
@@ -30,7 +41,13 @@ export async function authenticate(deps: Deps, tokenKey: string | undefined): Pr
 }
 
 export function requireUser(caller: Caller): asserts caller is Extract<Caller, { kind: 'user' }> {
+  if (caller.kind === 'worker') throw new ForbiddenError('Permission denied', 'this endpoint needs a user token, not a worker token');
   if (caller.kind !== 'user') throw new UnauthorizedError('Authentication required', 'send a "Token" header');
+}
+
+export function requireWorker(caller: Caller): asserts caller is Extract<Caller, { kind: 'worker' }> {
+  if (caller.kind === 'user') throw new ForbiddenError('Permission denied', 'this endpoint needs a worker token, not a user token');
+  if (caller.kind !== 'worker') throw new UnauthorizedError('Authentication required', 'send the worker\'s token in a "Token" header');
 }
 
 /** How the caller appears in `created_by` and the audit log. */
@@ -63,6 +80,11 @@ export async function accessWorkspace(
 ): Promise<WorkspaceContext> {
   const workspace = await deps.identity.getWorkspace(scope, name);
   if (!workspace) throw notFound();
+  if (caller.kind === 'worker') {
+    // Workers pass every display check (Debusine); they change nothing through user endpoints.
+    if (needed !== 'viewer') throw new ForbiddenError('Permission denied', 'this endpoint needs a user token, not a worker token');
+    return { workspace, role: 'viewer' };
+  }
   const granted = caller.kind === 'user' ? await deps.identity.getRole(scope, name, caller.user.username) : undefined;
   const access = workspaceAccess({ isAdmin: isAdmin(caller), granted, workspacePublic: workspace.public });
   if (!access.canSee) throw notFound();

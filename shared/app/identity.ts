@@ -5,8 +5,9 @@ import { isAdmin, type Caller } from './auth';
 export function whoami(caller: Caller) {
   return {
     user: caller.kind === 'user' ? caller.user.username : null,
-    auth: caller.kind === 'user',
-    worker_token: false,
+    auth: caller.kind !== 'anonymous',
+    worker_token: caller.kind === 'worker',
+    ...(caller.kind === 'worker' ? { worker: caller.worker.name } : {}),
     is_admin: isAdmin(caller),
   };
 }

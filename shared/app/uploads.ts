@@ -4,7 +4,7 @@ import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '.
 import { canModifyArtifact } from '../domain/roles';
 import type { Deps, FileUploadState, StoredFile } from '../ports';
 import { callerId, requireUser, type Caller } from './auth';
-import { loadArtifact } from './artifacts';
+import { loadArtifact, loadArtifactForChange } from './artifacts';
 import { blobObjectKey, stagingObjectKey } from './object-keys';
 
 const MiB = 1024 * 1024;
@@ -40,10 +40,16 @@ interface UploadTarget {
  * content is allowed on immutable artifacts too: it completes them, it changes nothing.
  */
 async function loadUploadTarget(deps: Deps, caller: Caller, id: number, path: string): Promise<UploadTarget> {
-  requireUser(caller);
-  const { artifact, files, role } = await loadArtifact(deps, caller, id);
-  if (!canModifyArtifact(role, callerId(caller), artifact.createdBy)) {
-    throw new ForbiddenError('Permission denied', 'uploading needs the contributor role, or the uploader role on your own artifact');
+  let files: StoredFile[];
+  if (caller.kind === 'worker') {
+    files = (await loadArtifactForChange(deps, caller, id, { allowImmutable: true })).files;
+  } else {
+    requireUser(caller);
+    const loaded = await loadArtifact(deps, caller, id);
+    if (!canModifyArtifact(loaded.role, callerId(caller), loaded.artifact.createdBy)) {
+      throw new ForbiddenError('Permission denied', 'uploading needs the contributor role, or the uploader role on your own artifact');
+    }
+    files = loaded.files;
   }
   const file = files.find((f) => f.path === path);
   if (!file) throw new NotFoundError('Not found', `artifact ${id} has no file "${path}"`);

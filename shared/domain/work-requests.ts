@@ -51,8 +51,10 @@ export interface WorkRequest {
   dynamicTaskData: Record<string, unknown> | null;
   status: WorkRequestStatus;
   result: WorkRequestResult;
-  /** Name of the assigned worker; set from assignment until the request finishes. */
+  /** Name of the assigned worker; set from assignment on (kept once finished, for the record). */
   worker: string | null;
+  /** When the scheduler assigned it to `worker`. */
+  assignedAt: string | null;
   createdAt: string;
   startedAt: string | null;
   completedAt: string | null;
@@ -72,6 +74,8 @@ export interface WorkRequest {
   heartbeatAt: string | null;
   /** The last lines of the task's log, from the latest heartbeat. */
   logtail: string[];
+  /** Artifacts the task produced (created by its worker with `work_request`). */
+  outputArtifacts: number[];
   version: number;
 }
 

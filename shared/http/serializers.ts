@@ -1,3 +1,4 @@
+import { durationSeconds, effectivePriority, type WorkRequest } from '../domain/work-requests';
 import type { Artifact, ArtifactRelation } from '../domain/artifacts';
 import type { ArtifactWithFiles } from '../ports';
 import { filesToUpload } from '../app/artifacts';
@@ -65,5 +66,42 @@ export function uploadPlanJson(plan: UploadPlan) {
     upload_id: plan.uploadId,
     part_size: plan.partSize,
     parts: plan.parts.map((p) => ({ part_number: p.partNumber, size: p.size, url: p.url, uploaded: p.uploaded, etag: p.etag ?? null })),
+  };
+}
+
+/** Debusine's work-request shape, plus Conveyor's heartbeat, logtail, retry and supersession fields. */
+export function workRequestJson(wr: WorkRequest, baseUrl: string) {
+  return {
+    id: wr.id,
+    url: `${baseUrl}/api/1.0/work-request/${wr.id}/`,
+    task_name: wr.taskName,
+    task_type: wr.taskType,
+    task_data: wr.taskData,
+    dynamic_task_data: wr.dynamicTaskData,
+    status: wr.status,
+    result: wr.result,
+    worker: wr.worker,
+    created_at: wr.createdAt,
+    created_by: wr.createdBy,
+    aborted_by: wr.abortedBy,
+    started_at: wr.startedAt,
+    completed_at: wr.completedAt,
+    duration: durationSeconds(wr),
+    priority_base: wr.priorityBase,
+    priority_adjustment: wr.priorityAdjustment,
+    effective_priority: effectivePriority(wr),
+    parent: wr.parent,
+    dependencies: wr.dependencies,
+    workflow_data: wr.workflowData,
+    event_reactions: wr.eventReactions,
+    output_data: wr.outputData,
+    retry_count: wr.retryCount,
+    supersedes: wr.supersedes,
+    superseded_by: wr.supersededBy,
+    artifacts: wr.outputArtifacts,
+    scope: wr.scope,
+    workspace: wr.workspace,
+    heartbeat_at: wr.heartbeatAt,
+    logtail: wr.logtail,
   };
 }

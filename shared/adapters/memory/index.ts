@@ -9,6 +9,8 @@ import type { Artifact, ArtifactRelation } from '../../domain/artifacts';
 import { ConflictError, NotFoundError, ValidationError } from '../../domain/errors';
 import type { Role } from '../../domain/roles';
 import type { AuditEntry, RoleGrant, Scope, Token, User, Workspace } from '../../domain/tenancy';
+import type { TaskType, WorkRequest } from '../../domain/work-requests';
+import type { Worker } from '../../domain/workers';
 import type {
   ArtifactListFilter,
   ArtifactRepository,
@@ -19,7 +21,16 @@ import type {
   FileStore,
   FileUploadState,
   FileVerificationJob,
+  HeartbeatMessage,
   IdentityRepository,
+  QueueAccess,
+  SchedulerEvent,
+  WorkerChannels,
+  WorkerMessage,
+  WorkerRepository,
+  WorkRequestChanges,
+  WorkRequestListFilter,
+  WorkRequestRepository,
   IdGenerator,
   JobQueues,
   Page,
@@ -320,8 +331,156 @@ export class MemoryFileStore implements FileStore {
 
 export class MemoryJobQueues implements JobQueues {
   fileVerification: FileVerificationJob[] = [];
+  schedulerEvents: SchedulerEvent[] = [];
+  heartbeats: HeartbeatMessage[] = [];
+  serverTasks: { workRequestId: number }[] = [];
   async enqueueFileVerification(job: FileVerificationJob) {
     this.fileVerification.push(clone(job));
+  }
+  async enqueueSchedulerEvent(event: SchedulerEvent) {
+    this.schedulerEvents.push(clone(event));
+  }
+  async enqueueHeartbeat(heartbeat: HeartbeatMessage) {
+    this.heartbeats.push(clone(heartbeat));
+  }
+  async enqueueServerTask(job: { workRequestId: number }) {
+    this.serverTasks.push(clone(job));
+  }
+}
+
+export class MemoryWorkRequestRepository implements WorkRequestRepository {
+  items = new Map<number, WorkRequest>();
+  reverse = new Map<number, Set<number>>();
+  /** Counts reads by method: tests check that scheduling reads stay bounded. */
+  reads = { pendingCandidates: 0, itemsReturned: 0 };
+
+  constructor(private readonly workers: MemoryWorkerRepository) {}
+
+  async get(id: number) {
+    return clone(this.items.get(id));
+  }
+  async getMany(ids: number[]) {
+    return ids.flatMap((id) => (this.items.has(id) ? [clone(this.items.get(id)!)] : []));
+  }
+  async list(filter: WorkRequestListFilter): Promise<Page<WorkRequest>> {
+    const start = filter.cursor ? Number(filter.cursor) : 0;
+    if (filter.cursor !== undefined && !/^\d+$/.test(filter.cursor)) throw ValidationError.field('cursor', 'is not a cursor this server issued', 'Invalid query');
+    const all = [...this.items.values()]
+      .filter((w) => w.scope === filter.scope)
+      .filter((w) => !filter.workspace || w.workspace === filter.workspace)
+      .filter((w) => !filter.status || w.status === filter.status)
+      .filter((w) => !filter.taskName || w.taskName === filter.taskName)
+      .sort((a, b) => b.id - a.id);
+    const items = all.slice(start, start + filter.limit).map(clone);
+    return { items, next: start + filter.limit < all.length ? String(start + filter.limit) : undefined };
+  }
+  async commit(changes: WorkRequestChanges) {
+    // Check every condition first: all or nothing, like TransactWriteItems.
+    for (const wr of changes.create ?? []) if (this.items.has(wr.id)) throw new ConflictError('Conflict', `work request ${wr.id} exists`);
+    for (const { workRequest, expectedVersion } of changes.update ?? []) {
+      const current = this.items.get(workRequest.id);
+      if (!current) throw new NotFoundError('Not found', `work request ${workRequest.id} not found`);
+      if (current.version !== expectedVersion) {
+        throw new ConflictError('Conflict', `work request ${workRequest.id}: expected version ${expectedVersion}, found ${current.version}`);
+      }
+    }
+    const pendingSlots = new Map<string, number>();
+    for (const slot of changes.slots ?? []) {
+      const w = this.workers.items.get(slot.worker);
+      if (!w) throw new NotFoundError('Not found', `worker ${slot.worker} not found`);
+      const after = (pendingSlots.get(slot.worker) ?? w.assigned) + slot.delta;
+      if (slot.delta > 0 && (!w.enabled || after > w.concurrency)) throw new ConflictError('Conflict', `worker ${slot.worker} has no free slot`);
+      if (after < 0) throw new ConflictError('Conflict', `worker ${slot.worker} holds no slot`);
+      pendingSlots.set(slot.worker, after);
+    }
+    for (const wr of changes.create ?? []) this.items.set(wr.id, clone(wr));
+    for (const { workRequest } of changes.update ?? []) this.items.set(workRequest.id, clone(workRequest));
+    for (const [name, assigned] of pendingSlots) this.workers.items.get(name)!.assigned = assigned;
+    for (const { dependency, dependent } of changes.addReverseDependencies ?? []) {
+      if (!this.reverse.has(dependency)) this.reverse.set(dependency, new Set());
+      this.reverse.get(dependency)!.add(dependent);
+    }
+    for (const { dependency, dependent } of changes.removeReverseDependencies ?? []) this.reverse.get(dependency)?.delete(dependent);
+  }
+  async reverseDependencies(id: number) {
+    return [...(this.reverse.get(id) ?? [])].sort((a, b) => a - b);
+  }
+  async pendingCandidates(taskType: TaskType, architecture: string | null, limit: number) {
+    this.reads.pendingCandidates++;
+    const found = [...this.items.values()]
+      .filter((w) => w.status === 'pending' && w.worker === null && w.taskType === taskType && w.hostArchitecture === architecture)
+      .sort((a, b) => b.priorityBase + b.priorityAdjustment - (a.priorityBase + a.priorityAdjustment) || byCodeUnit(a.createdAt, b.createdAt) || a.id - b.id)
+      .slice(0, limit)
+      .map(clone);
+    this.reads.itemsReturned += found.length;
+    return found;
+  }
+  async activeForWorker(worker: string) {
+    return [...this.items.values()].filter((w) => w.worker === worker && (w.status === 'pending' || w.status === 'running')).map(clone);
+  }
+  async staleRunning(before: string, limit: number) {
+    return [...this.items.values()]
+      .filter((w) => w.status === 'running' && w.taskType === 'Worker' && (w.heartbeatAt ?? w.startedAt ?? '') < before)
+      .slice(0, limit)
+      .map(clone);
+  }
+  async dueWaits(now: string, limit: number) {
+    return [...this.items.values()]
+      .filter((w) => w.status === 'running' && w.taskType === 'Wait' && new Date(String(w.taskData['delay_until'])).toISOString() <= now)
+      .slice(0, limit)
+      .map(clone);
+  }
+  async applyHeartbeat(h: HeartbeatMessage) {
+    const wr = this.items.get(h.workRequestId);
+    if (!wr || wr.status !== 'running' || wr.worker !== h.worker) return false;
+    if (wr.heartbeatAt !== null && wr.heartbeatAt >= h.at) return false;
+    wr.heartbeatAt = h.at;
+    wr.logtail = [...h.logtail];
+    return true;
+  }
+}
+
+export class MemoryWorkerRepository implements WorkerRepository {
+  items = new Map<string, Worker>();
+  async create(worker: Worker) {
+    if (this.items.has(worker.name)) throw new ConflictError('Name taken', `worker ${worker.name} exists`);
+    this.items.set(worker.name, clone(worker));
+  }
+  async get(name: string) {
+    return clone(this.items.get(name));
+  }
+  async list() {
+    return [...this.items.values()].map(clone).sort((a, b) => byCodeUnit(a.name, b.name));
+  }
+  async update(worker: Worker, expectedVersion: number) {
+    const current = this.items.get(worker.name);
+    if (!current) throw new NotFoundError('Not found', `worker ${worker.name} not found`);
+    if (current.version !== expectedVersion) throw new ConflictError('Conflict', `worker ${worker.name} changed concurrently`);
+    this.items.set(worker.name, { ...clone(worker), assigned: current.assigned });
+  }
+  async touch(name: string, at: Date, minIntervalMs: number) {
+    const w = this.items.get(name);
+    if (!w) return;
+    if (!w.lastSeenAt || Date.parse(w.lastSeenAt) < at.getTime() - minIntervalMs) w.lastSeenAt = at.toISOString();
+  }
+}
+
+/** Worker queues in memory: tests read what each worker was told. */
+export class MemoryWorkerChannels implements WorkerChannels {
+  queues = new Map<string, WorkerMessage[]>();
+  async createQueue(workerName: string) {
+    const url = `memory://queues/conveyor-worker-${workerName}`;
+    if (!this.queues.has(url)) this.queues.set(url, []);
+    return url;
+  }
+  async send(queueUrl: string, message: WorkerMessage) {
+    this.queues.get(queueUrl)?.push(clone(message));
+  }
+  async access(queueUrl: string): Promise<QueueAccess> {
+    return { queueUrl, region: 'local' };
+  }
+  messagesFor(workerName: string): WorkerMessage[] {
+    return this.queues.get(`memory://queues/conveyor-worker-${workerName}`) ?? [];
   }
 }
 
@@ -357,11 +516,18 @@ export type MemoryDeps = Deps & {
   audit: MemoryAuditLog;
   files: MemoryFileStore;
   queues: MemoryJobQueues;
+  workRequests: MemoryWorkRequestRepository;
+  workers: MemoryWorkerRepository;
+  workerChannels: MemoryWorkerChannels;
   clock: ManualClock;
 };
 
 export function createMemoryDeps(): MemoryDeps {
+  const workers = new MemoryWorkerRepository();
   return {
+    workRequests: new MemoryWorkRequestRepository(workers),
+    workers,
+    workerChannels: new MemoryWorkerChannels(),
     identity: new MemoryIdentityRepository(),
     artifacts: new MemoryArtifactRepository(),
     audit: new MemoryAuditLog(),

@@ -13,7 +13,7 @@ import { archiveDownloadUrl, fileDownloadUrl } from '../../app/downloads';
 import { createRelation, deleteRelation, listRelations } from '../../app/relations';
 import { completeUpload, rangedUpload, requestUpload } from '../../app/uploads';
 import { parseExpirationDelay, RELATION_TYPES } from '../../domain/artifacts';
-import { ForbiddenError, ValidationError } from '../../domain/errors';
+import { ValidationError } from '../../domain/errors';
 import { DEFAULT_WORKSPACE } from '../../domain/tenancy';
 import type { Deps } from '../../ports';
 import { artifactJson, artifactSummaryJson, relationJson, uploadPlanJson } from '../serializers';
@@ -86,9 +86,6 @@ export function artifactRoutes(getDeps: () => Deps): Record<string, RouteHandler
   return {
     'POST /api/1.0/artifact/': async (req) => {
       const body = parseWith(createSchema, jsonBody(req), 'Invalid artifact');
-      if (body.work_request !== undefined) {
-        throw new ForbiddenError('Permission denied', '"work_request" may only be given with a worker token');
-      }
       const created = await createArtifact(getDeps(), req.caller, {
         scope: req.scope,
         workspace: body.workspace ?? DEFAULT_WORKSPACE,
@@ -97,6 +94,7 @@ export function artifactRoutes(getDeps: () => Deps): Record<string, RouteHandler
         files: declarations(body.files),
         expirationDelay: body.expiration_delay == null ? undefined : parseExpirationDelay(body.expiration_delay),
         immutable: body.immutable,
+        workRequest: body.work_request,
       });
       return json(201, artifactJson(created, req.baseUrl));
     },

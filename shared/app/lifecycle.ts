@@ -1,0 +1,222 @@
+/**
+ * The moves every work-request use case shares: finishing a request and what follows from it
+ * (unblocking or aborting dependents), retrying it, and reclaiming it from a lost worker. Each
+ * change is one conditional transaction; a lost race surfaces as ConflictError.
+ */
+import { ConflictError, ValidationError } from '../domain/errors';
+import {
+  assertTransition,
+  isFinished,
+  retryProblem,
+  successorRetryCount,
+  unblockDecision,
+  type FinalResult,
+  type OutputData,
+  type OutputError,
+  type RetryReason,
+  type WorkRequest,
+} from '../domain/work-requests';
+import type { Deps, SlotChange, WorkRequestChanges } from '../ports';
+
+/** How many times a use case re-reads and retries after losing a race on the same item. */
+const RACE_RETRIES = 5;
+
+export function bump(wr: WorkRequest, changes: Partial<WorkRequest>): WorkRequest {
+  return { ...wr, ...changes, version: wr.version + 1 };
+}
+
+export function mergeOutput(current: OutputData | null, extra: OutputData | undefined, error?: OutputError): OutputData | null {
+  if (!extra && !error) return current;
+  const merged: OutputData = { ...(current ?? {}), ...(extra ?? {}) };
+  if (error) merged.errors = [...(current?.errors ?? []), ...(extra?.errors ?? []), error];
+  return merged;
+}
+
+/** Re-reads and retries `attempt` when it loses a race; gives up with the last ConflictError. */
+export async function withRetries<T>(attempt: () => Promise<T>): Promise<T> {
+  let last: unknown;
+  for (let i = 0; i < RACE_RETRIES; i++) {
+    try {
+      return await attempt();
+    } catch (err) {
+      if (!(err instanceof ConflictError)) throw err;
+      last = err;
+    }
+  }
+  throw last;
+}
+
+export interface FinishOptions {
+  status: 'completed' | 'aborted';
+  result?: FinalResult;
+  outputData?: OutputData;
+  error?: OutputError;
+  abortedBy?: string;
+  /** Give the worker's slot back (the request held one). */
+  releaseSlot?: boolean;
+  extra?: WorkRequestChanges;
+}
+
+/** Finishes a request in one transaction, then settles its dependents. */
+export async function finish(deps: Deps, wr: WorkRequest, opts: FinishOptions): Promise<WorkRequest> {
+  if (opts.status === 'completed' && wr.status === 'pending') {
+    // Debusine completes some requests straight from pending; Conveyor keeps to the legal path.
+    wr = await startServerSide(deps, wr);
+  }
+  assertTransition(wr, opts.status);
+  const now = deps.clock.now().toISOString();
+  const finished = bump(wr, {
+    status: opts.status,
+    result: opts.status === 'completed' ? (opts.result ?? 'success') : '',
+    completedAt: now,
+    outputData: mergeOutput(wr.outputData, opts.outputData, opts.error),
+    abortedBy: opts.abortedBy ?? wr.abortedBy,
+  });
+  const slots: SlotChange[] = opts.releaseSlot && wr.worker ? [{ worker: wr.worker, delta: -1 }] : [];
+  await deps.workRequests.commit({
+    ...opts.extra,
+    update: [{ workRequest: finished, expectedVersion: wr.version }, ...(opts.extra?.update ?? [])],
+    slots: [...slots, ...(opts.extra?.slots ?? [])],
+  });
+  await afterFinish(deps, finished);
+  return finished;
+}
+
+/** Marks a request running without a worker (Internal, Server and Wait tasks). */
+export async function startServerSide(deps: Deps, wr: WorkRequest): Promise<WorkRequest> {
+  assertTransition(wr, 'running');
+  const now = deps.clock.now().toISOString();
+  const running = bump(wr, { status: 'running', startedAt: now, heartbeatAt: now });
+  await deps.workRequests.commit({ update: [{ workRequest: running, expectedVersion: wr.version }] });
+  return running;
+}
+
+/** A dependency finished: dependents that can go ahead become pending, doomed ones are aborted. */
+export async function afterFinish(deps: Deps, finished: WorkRequest): Promise<void> {
+  const dependentIds = await deps.workRequests.reverseDependencies(finished.id);
+  for (const id of dependentIds) await settleDependent(deps, id);
+  await deps.queues.enqueueSchedulerEvent({ type: 'work-request-finished', workRequestId: finished.id });
+}
+
+/** Re-evaluates one blocked request against its dependencies. */
+export async function settleDependent(deps: Deps, id: number): Promise<void> {
+  await withRetries(async () => {
+    const dependent = await deps.workRequests.get(id);
+    if (!dependent || dependent.status !== 'blocked') return;
+    const dependencies = await deps.workRequests.getMany(dependent.dependencies);
+    const decision = unblockDecision(dependent, dependencies);
+    if (decision === 'unblock') {
+      await deps.workRequests.commit({ update: [{ workRequest: bump(dependent, { status: 'pending' }), expectedVersion: dependent.version }] });
+      await deps.queues.enqueueSchedulerEvent({ type: 'work-request-pending', workRequestId: id });
+    } else if (decision === 'abort') {
+      await finish(deps, dependent, { status: 'aborted', error: { code: 'dependency-failed', message: 'a dependency failed or was aborted' } });
+    }
+  });
+}
+
+/** Follows `supersededBy` to the request that stands for `id` now. */
+async function latestSuccessor(deps: Deps, id: number): Promise<number> {
+  let current = id;
+  for (let i = 0; i < 50; i++) {
+    const wr = await deps.workRequests.get(current);
+    if (!wr || wr.supersededBy === null) return current;
+    current = wr.supersededBy;
+  }
+  return current;
+}
+
+export interface RetryOptions {
+  reason: RetryReason;
+  /** Changes to write in the same transaction (e.g. aborting the lost original). */
+  extra?: WorkRequestChanges;
+}
+
+/**
+ * Creates the successor of a finished request: same task, dependencies moved to their latest
+ * successors, and blocked dependents re-pointed to it (Debusine's `WorkRequest.retry`).
+ * `original` must be the state after `extra` is applied (e.g. already aborted).
+ */
+export async function createSuccessor(deps: Deps, original: WorkRequest, opts: RetryOptions): Promise<WorkRequest> {
+  const problem = retryProblem(original, opts.reason);
+  if (problem) throw new ValidationError('Cannot retry work request', {}, problem);
+  const dependencies = await Promise.all(original.dependencies.map((d) => latestSuccessor(deps, d)));
+  const id = await deps.sequences.next('work-request');
+  const now = deps.clock.now().toISOString();
+  const draft: WorkRequest = {
+    ...original,
+    id,
+    status: 'blocked',
+    result: '',
+    worker: null,
+    assignedAt: null,
+    createdAt: now,
+    startedAt: null,
+    completedAt: null,
+    dependencies,
+    outputData: null,
+    retryCount: successorRetryCount(original, opts.reason),
+    supersedes: original.id,
+    supersededBy: null,
+    abortedBy: null,
+    heartbeatAt: null,
+    logtail: [],
+    outputArtifacts: [],
+    version: 1,
+  };
+  const depStates = await deps.workRequests.getMany(dependencies);
+  const decision = unblockDecision(draft, depStates);
+  if (decision === 'abort') throw new ValidationError('Cannot retry work request', {}, 'Task dependencies cannot be satisfied');
+  const successor: WorkRequest = { ...draft, status: decision === 'unblock' || dependencies.length === 0 ? 'pending' : 'blocked' };
+  const superseded = bump(original, { supersededBy: id });
+  const dependentIds = await deps.workRequests.reverseDependencies(original.id);
+  const dependents = (await deps.workRequests.getMany(dependentIds)).filter((r) => !isFinished(r));
+  const extraUpdates = opts.extra?.update ?? [];
+  // `original` may already be in `extra` (e.g. aborted by the same transaction): supersede that copy.
+  const originalInExtra = extraUpdates.find((u) => u.workRequest.id === original.id);
+  const updates = originalInExtra
+    ? extraUpdates.map((u) => (u.workRequest.id === original.id ? { workRequest: { ...u.workRequest, supersededBy: id }, expectedVersion: u.expectedVersion } : u))
+    : [...extraUpdates, { workRequest: superseded, expectedVersion: original.version }];
+  await deps.workRequests.commit({
+    ...opts.extra,
+    create: [successor, ...(opts.extra?.create ?? [])],
+    update: [
+      ...updates,
+      ...dependents.map((r) => ({
+        workRequest: bump(r, { dependencies: r.dependencies.map((d) => (d === original.id ? id : d)) }),
+        expectedVersion: r.version,
+      })),
+    ],
+    addReverseDependencies: [
+      ...dependencies.map((d) => ({ dependency: d, dependent: id })),
+      ...dependents.map((r) => ({ dependency: id, dependent: r.id })),
+      ...(opts.extra?.addReverseDependencies ?? []),
+    ],
+    removeReverseDependencies: [...dependents.map((r) => ({ dependency: original.id, dependent: r.id })), ...(opts.extra?.removeReverseDependencies ?? [])],
+  });
+  if (successor.status === 'pending') await deps.queues.enqueueSchedulerEvent({ type: 'work-request-pending', workRequestId: id });
+  return successor;
+}
+
+/**
+ * Takes a request away from a worker that lost it (no heartbeat, or it asked for new work
+ * without it): the request is aborted with a `worker-failed` record and retried, up to three
+ * automatic retries; after that it completes with `error`.
+ */
+export async function reclaim(deps: Deps, wr: WorkRequest, message: string): Promise<WorkRequest | undefined> {
+  const error: OutputError = { code: 'worker-failed', message };
+  if (retryProblem(wr, 'worker-failed')) {
+    await finish(deps, wr, { status: 'completed', result: 'error', error, releaseSlot: true });
+    return undefined;
+  }
+  const now = deps.clock.now().toISOString();
+  const aborted = bump(wr, { status: 'aborted', result: '', completedAt: now, outputData: mergeOutput(wr.outputData, undefined, error) });
+  const successor = await createSuccessor(deps, aborted, {
+    reason: 'worker-failed',
+    extra: {
+      update: [{ workRequest: aborted, expectedVersion: wr.version }],
+      slots: wr.worker ? [{ worker: wr.worker, delta: -1 }] : [],
+    },
+  });
+  await deps.queues.enqueueSchedulerEvent({ type: 'work-request-finished', workRequestId: wr.id });
+  return successor;
+}

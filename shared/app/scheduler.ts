@@ -1,0 +1,220 @@
+/**
+ * The scheduler (a queue consumer plus a periodic fallback), the heartbeat applier and the
+ * watchdog. A scheduling pass is bounded: it reads a fixed number of candidates per worker and
+ * partition, never the whole backlog.
+ */
+import { ConflictError } from '../domain/errors';
+import { effectivePriority, type WorkRequest } from '../domain/work-requests';
+import { hasSpareCapacity, isConnected, workerArchitectures, effectiveMetadata, type Worker } from '../domain/workers';
+import { cannotRunReason, findTask, validateTaskData } from '../tasks';
+import type { Deps, HeartbeatMessage } from '../ports';
+import { bump, finish, reclaim, startServerSide } from './lifecycle';
+import { notifyWorker } from './work-requests';
+
+/** Candidates read per partition and shard per assignment: the bound that keeps reads flat. */
+export const CANDIDATES_PER_PARTITION = 10;
+/** Requests handled per pass for server-side task types (the rest wait for the next event). */
+const SERVER_SIDE_BATCH = 25;
+export const DEFAULT_STALE_AFTER_MS = 300_000;
+
+export interface ScheduleSummary {
+  assigned: { workRequestId: number; worker: string }[];
+  completed: number[];
+  started: number[];
+}
+
+export async function schedule(deps: Deps): Promise<ScheduleSummary> {
+  const summary: ScheduleSummary = { assigned: [], completed: [], started: [] };
+  await completeDueWaits(deps, summary);
+  await runInternalTasks(deps, summary);
+  await startWaitTasks(deps, summary);
+  await startServerTasks(deps, summary);
+  const now = deps.clock.now();
+  const workers = (await deps.workers.list())
+    .filter((w) => w.enabled && isConnected(w, now) && hasSpareCapacity(w))
+    // Least loaded first spreads work; then the longest connected (Debusine orders by connected_at).
+    .sort((a, b) => a.assigned / a.concurrency - b.assigned / b.concurrency || (a.connectedAt ?? '').localeCompare(b.connectedAt ?? ''));
+  for (const worker of workers) {
+    summary.assigned.push(...(await scheduleForWorker(deps, worker)));
+  }
+  return summary;
+}
+
+function byPriorityThenAge(a: WorkRequest, b: WorkRequest): number {
+  return effectivePriority(b) - effectivePriority(a) || a.createdAt.localeCompare(b.createdAt) || a.id - b.id;
+}
+
+/** Fills a worker's free slots with the best pending requests it can run. */
+export async function scheduleForWorker(deps: Deps, initial: Worker): Promise<{ workRequestId: number; worker: string }[]> {
+  const assigned: { workRequestId: number; worker: string }[] = [];
+  let worker = initial;
+  const architectures = [...workerArchitectures(effectiveMetadata(worker)), null];
+  const skipped = new Set<number>();
+  while (hasSpareCapacity(worker)) {
+    const lists = await Promise.all(architectures.map((arch) => deps.workRequests.pendingCandidates('Worker', arch, CANDIDATES_PER_PARTITION)));
+    const candidates = lists.flat().filter((wr) => !skipped.has(wr.id)).sort(byPriorityThenAge);
+    let taken = false;
+    for (const wr of candidates) {
+      skipped.add(wr.id);
+      const task = findTask(wr.taskType, wr.taskName);
+      let data: Record<string, unknown>;
+      try {
+        if (!task) throw new Error(`task ${wr.taskType}/${wr.taskName} is not registered`);
+        data = validateTaskData(task, wr.taskData);
+      } catch (err) {
+        // Debusine behaviour 17: a request whose task cannot be configured ends in error.
+        await finish(deps, wr, {
+          status: 'completed',
+          result: 'error',
+          error: { code: 'configure-failed', message: err instanceof Error ? err.message : String(err) },
+        }).catch(ignoreConflict);
+        continue;
+      }
+      if (cannotRunReason(task, data, worker)) continue;
+      const now = deps.clock.now().toISOString();
+      try {
+        await deps.workRequests.commit({
+          update: [{ workRequest: bump(wr, { worker: worker.name, assignedAt: now }), expectedVersion: wr.version }],
+          slots: [{ worker: worker.name, delta: 1 }],
+        });
+      } catch (err) {
+        if (!(err instanceof ConflictError)) throw err;
+        // Either the request went elsewhere (try the next) or the worker filled up (re-read it).
+        const fresh = await deps.workers.get(worker.name);
+        if (!fresh || !fresh.enabled || !hasSpareCapacity(fresh)) return assigned;
+        worker = fresh;
+        continue;
+      }
+      worker = { ...worker, assigned: worker.assigned + 1 };
+      assigned.push({ workRequestId: wr.id, worker: worker.name });
+      await notifyWorker(deps, worker.name, { type: 'work_request_available', workRequestId: wr.id });
+      taken = true;
+      break;
+    }
+    if (!taken) break;
+  }
+  return assigned;
+}
+
+function ignoreConflict(err: unknown): void {
+  if (!(err instanceof ConflictError)) throw err;
+}
+
+/** Debusine behaviour 18: a pending synchronization point completes at once, unblocking its dependents. */
+async function runInternalTasks(deps: Deps, summary: ScheduleSummary): Promise<void> {
+  for (const wr of await deps.workRequests.pendingCandidates('Internal', null, SERVER_SIDE_BATCH)) {
+    if (wr.taskName !== 'synchronization_point') continue; // workflow callbacks belong to the orchestrator
+    await finish(deps, wr, { status: 'completed', result: 'success' }).then(() => summary.completed.push(wr.id), ignoreConflict);
+  }
+}
+
+async function startWaitTasks(deps: Deps, summary: ScheduleSummary): Promise<void> {
+  for (const wr of await deps.workRequests.pendingCandidates('Wait', null, SERVER_SIDE_BATCH)) {
+    await startServerSide(deps, wr).then(() => summary.started.push(wr.id), ignoreConflict);
+  }
+  await completeDueWaits(deps, summary);
+}
+
+/** Debusine behaviour 19: `Wait/delay` completes once `delay_until` has passed. */
+async function completeDueWaits(deps: Deps, summary: ScheduleSummary): Promise<void> {
+  const now = deps.clock.now().toISOString();
+  for (const wr of await deps.workRequests.dueWaits(now, SERVER_SIDE_BATCH)) {
+    if (summary.completed.includes(wr.id)) continue;
+    await finish(deps, wr, { status: 'completed', result: 'success' }).then(() => summary.completed.push(wr.id), ignoreConflict);
+  }
+}
+
+async function startServerTasks(deps: Deps, summary: ScheduleSummary): Promise<void> {
+  for (const wr of await deps.workRequests.pendingCandidates('Server', null, SERVER_SIDE_BATCH)) {
+    try {
+      await startServerSide(deps, wr);
+    } catch (err) {
+      ignoreConflict(err);
+      continue;
+    }
+    summary.started.push(wr.id);
+    await deps.queues.enqueueServerTask({ workRequestId: wr.id });
+  }
+}
+
+/** Runs one Server task (in its own Lambda): success, failure, or error with `execute-failed`. */
+export async function runServerTask(deps: Deps, workRequestId: number): Promise<void> {
+  const wr = await deps.workRequests.get(workRequestId);
+  if (!wr || wr.status !== 'running' || wr.taskType !== 'Server') return; // replayed message
+  const task = findTask('Server', wr.taskName);
+  try {
+    if (!task?.execute) throw new Error(`server task ${wr.taskName} is not registered`);
+    const outcome = await task.execute(validateTaskData(task, wr.taskData), {
+      workDir: '/tmp',
+      log: () => undefined,
+      signal: new AbortController().signal,
+      downloadArtifact: () => Promise.reject(new Error('server tasks cannot download artifacts')),
+      uploadArtifact: () => Promise.reject(new Error('server tasks cannot upload artifacts')),
+      run: () => Promise.reject(new Error('server tasks cannot run programs')),
+    });
+    await finish(deps, wr, { status: 'completed', result: outcome.result, outputData: outcome.outputData }).catch(ignoreConflict);
+  } catch (err) {
+    await finish(deps, wr, {
+      status: 'completed',
+      result: 'error',
+      error: { code: 'execute-failed', message: err instanceof Error ? err.message : String(err) },
+    }).catch(ignoreConflict);
+  }
+}
+
+/** Applies accepted heartbeats; each is conditional, so replays and stale ones change nothing. */
+export async function applyHeartbeats(deps: Deps, messages: HeartbeatMessage[]): Promise<{ applied: number; ignored: number }> {
+  // Within a batch only the newest heartbeat per request matters.
+  const newest = new Map<number, HeartbeatMessage>();
+  for (const m of messages) {
+    const seen = newest.get(m.workRequestId);
+    if (!seen || seen.at < m.at) newest.set(m.workRequestId, m);
+  }
+  let applied = 0;
+  for (const m of newest.values()) if (await deps.workRequests.applyHeartbeat(m)) applied++;
+  return { applied, ignored: messages.length - applied };
+}
+
+/**
+ * The watchdog: running requests without a heartbeat for `staleAfterMs` are reclaimed and their
+ * worker is marked disconnected (it evidently stopped talking); requests assigned to a
+ * disconnected worker that never started go back to the queue.
+ */
+export async function reclaimStale(deps: Deps, opts: { staleAfterMs?: number } = {}): Promise<number[]> {
+  const staleAfterMs = opts.staleAfterMs ?? DEFAULT_STALE_AFTER_MS;
+  const now = deps.clock.now();
+  const before = new Date(now.getTime() - staleAfterMs).toISOString();
+  const reclaimed: number[] = [];
+  const lostWorkers = new Set<string>();
+  for (const wr of await deps.workRequests.staleRunning(before, 100)) {
+    const fresh = await deps.workRequests.get(wr.id);
+    if (!fresh || fresh.status !== 'running' || (fresh.heartbeatAt ?? fresh.startedAt ?? '') >= before) continue;
+    try {
+      await reclaim(deps, fresh, `no heartbeat from worker ${fresh.worker} for ${Math.round(staleAfterMs / 1000)} s`);
+      reclaimed.push(fresh.id);
+      if (fresh.worker) lostWorkers.add(fresh.worker);
+    } catch (err) {
+      ignoreConflict(err);
+    }
+  }
+  for (const name of lostWorkers) {
+    const w = await deps.workers.get(name);
+    if (w && w.connectedAt !== null && (w.lastSeenAt ?? '') < before) {
+      await deps.workers.update({ ...w, connectedAt: null, version: w.version + 1 }, w.version).catch(ignoreConflict);
+    }
+  }
+  for (const w of await deps.workers.list()) {
+    if (w.assigned === 0 || isConnected(w, now)) continue;
+    for (const wr of await deps.workRequests.activeForWorker(w.name)) {
+      if (wr.status !== 'pending') continue;
+      await deps.workRequests
+        .commit({
+          update: [{ workRequest: bump(wr, { worker: null, assignedAt: null }), expectedVersion: wr.version }],
+          slots: [{ worker: w.name, delta: -1 }],
+        })
+        .then(() => deps.queues.enqueueSchedulerEvent({ type: 'work-request-pending', workRequestId: wr.id }), ignoreConflict);
+    }
+  }
+  if (reclaimed.length) await deps.queues.enqueueSchedulerEvent({ type: 'periodic' });
+  return reclaimed;
+}

@@ -1,0 +1,233 @@
+/** Work-request use cases for users (the Debusine `work-request/` API). */
+import { z } from 'zod';
+import { ForbiddenError, NotFoundError, ValidationError } from '../domain/errors';
+import { roleAtLeast } from '../domain/roles';
+import {
+  isFinished,
+  priorityChangeProblem,
+  type EventReactions,
+  type WorkRequest,
+  type WorkRequestStatus,
+} from '../domain/work-requests';
+import { findTask, validateTaskData } from '../tasks';
+import type { Deps, Page } from '../ports';
+import { accessWorkspace, callerId, isAdmin, requireUser, type Caller } from './auth';
+import { bump, createSuccessor, finish, withRetries } from './lifecycle';
+
+export const workRequestNotFound = (id: number) => new NotFoundError('Not found', `No WorkRequest matches the given query (id ${id}).`);
+
+/** API users may only ask for notifications (Debusine); the other actions are for workflows. */
+const eventReactionsSchema = z.strictObject(
+  Object.fromEntries(
+    ['on_creation', 'on_unblock', 'on_assignment', 'on_success', 'on_failure'].map((event) => [
+      event,
+      z
+        .array(
+          z.strictObject({
+            action: z.literal('send-notification'),
+            channel: z.string().min(1),
+            data: z
+              .strictObject({
+                from: z.string().optional(),
+                to: z.array(z.string()).optional(),
+                cc: z.array(z.string()).optional(),
+                subject: z.string().optional(),
+              })
+              .optional(),
+          }),
+        )
+        .optional(),
+    ]),
+  ),
+);
+
+export interface CreateWorkRequestInput {
+  scope: string;
+  workspace: string;
+  taskName: string;
+  taskData: unknown;
+  eventReactions?: unknown;
+}
+
+export async function createWorkRequest(deps: Deps, caller: Caller, input: CreateWorkRequestInput): Promise<WorkRequest> {
+  requireUser(caller);
+  // Worker tasks for contributors; Server and Wait tasks only for administrators (Debusine: superusers).
+  const task =
+    findTask('Worker', input.taskName) ??
+    (isAdmin(caller) ? (findTask('Server', input.taskName) ?? findTask('Wait', input.taskName)) : undefined);
+  if (!task) throw ValidationError.field('task_name', `${input.taskName}: task name is not registered`, 'Cannot create work request');
+  const taskData = validateTaskData(task, input.taskData);
+  let eventReactions: EventReactions = {};
+  if (input.eventReactions !== undefined) {
+    const parsed = eventReactionsSchema.safeParse(input.eventReactions);
+    if (!parsed.success) {
+      throw ValidationError.field('event_reactions', 'only send-notification actions with a channel are allowed', 'Invalid event_reactions');
+    }
+    eventReactions = parsed.data as EventReactions;
+  }
+  await accessWorkspace(deps, caller, input.scope, input.workspace, 'contributor');
+  const id = await deps.sequences.next('work-request');
+  const now = deps.clock.now().toISOString();
+  const wr: WorkRequest = {
+    id,
+    scope: input.scope,
+    workspace: input.workspace,
+    createdBy: callerId(caller)!,
+    taskType: task.taskType,
+    taskName: task.name,
+    taskData,
+    hostArchitecture: task.hostArchitecture?.(taskData) ?? null,
+    dynamicTaskData: null,
+    status: 'pending',
+    result: '',
+    worker: null,
+    assignedAt: null,
+    createdAt: now,
+    startedAt: null,
+    completedAt: null,
+    priorityBase: 0,
+    priorityAdjustment: 0,
+    parent: null,
+    dependencies: [],
+    unblockStrategy: 'deps',
+    eventReactions,
+    workflowData: {},
+    outputData: null,
+    retryCount: 0,
+    supersedes: null,
+    supersededBy: null,
+    abortedBy: null,
+    heartbeatAt: null,
+    logtail: [],
+    outputArtifacts: [],
+    version: 1,
+  };
+  await deps.workRequests.commit({ create: [wr] });
+  await deps.queues.enqueueSchedulerEvent({ type: 'work-request-pending', workRequestId: id });
+  return wr;
+}
+
+/** Loads a request the caller may see (workers see everything, like in Debusine). */
+export async function loadWorkRequest(deps: Deps, caller: Caller, id: number): Promise<{ wr: WorkRequest; role: ReturnType<typeof roleOf> }> {
+  const wr = await deps.workRequests.get(id);
+  if (!wr) throw workRequestNotFound(id);
+  const { role } = await accessWorkspace(deps, caller, wr.scope, wr.workspace, 'viewer', () => workRequestNotFound(id));
+  return { wr, role };
+}
+const roleOf = (r: Awaited<ReturnType<typeof accessWorkspace>>) => r.role;
+
+export async function getWorkRequest(deps: Deps, caller: Caller, id: number): Promise<WorkRequest> {
+  return (await loadWorkRequest(deps, caller, id)).wr;
+}
+
+export interface ListWorkRequestsInput {
+  scope: string;
+  workspace?: string;
+  status?: WorkRequestStatus;
+  taskName?: string;
+  limit: number;
+  cursor?: string;
+}
+
+/** Newest first; without a workspace, the requests of every workspace the caller can see. */
+export async function listWorkRequests(deps: Deps, caller: Caller, input: ListWorkRequestsInput): Promise<Page<WorkRequest>> {
+  if (input.workspace) {
+    await accessWorkspace(deps, caller, input.scope, input.workspace, 'viewer');
+    return deps.workRequests.list(input);
+  }
+  const page = await deps.workRequests.list(input);
+  const visible = new Map<string, boolean>();
+  const items: WorkRequest[] = [];
+  for (const wr of page.items) {
+    if (!visible.has(wr.workspace)) {
+      visible.set(
+        wr.workspace,
+        await accessWorkspace(deps, caller, wr.scope, wr.workspace, 'viewer').then(
+          () => true,
+          (err) => {
+            if (err instanceof NotFoundError) return false;
+            throw err;
+          },
+        ),
+      );
+    }
+    if (visible.get(wr.workspace)) items.push(wr);
+  }
+  return { items, next: page.next };
+}
+
+export async function setPriorityAdjustment(deps: Deps, caller: Caller, id: number, value: number): Promise<WorkRequest> {
+  requireUser(caller);
+  return withRetries(async () => {
+    const { wr } = await loadWorkRequest(deps, caller, id);
+    const problem = priorityChangeProblem({ isAdmin: isAdmin(caller), isCreator: wr.createdBy === callerId(caller), value });
+    if (problem) {
+      if (problem.startsWith('must be')) throw ValidationError.field('priority_adjustment', problem, 'Invalid priority');
+      throw new ForbiddenError('Permission denied', problem);
+    }
+    const next = bump(wr, { priorityAdjustment: value });
+    await deps.workRequests.commit({ update: [{ workRequest: next, expectedVersion: wr.version }] });
+    return next;
+  });
+}
+
+export async function retryWorkRequest(deps: Deps, caller: Caller, id: number): Promise<WorkRequest> {
+  requireUser(caller);
+  const { wr, role } = await loadWorkRequest(deps, caller, id);
+  if (!roleAtLeast(role, 'contributor')) throw new ForbiddenError('Permission denied', 'retrying needs the contributor role');
+  return createSuccessor(deps, wr, { reason: 'manual' });
+}
+
+/**
+ * Aborts a pending, blocked or running request (creator or workspace owner); its dependents
+ * are aborted in turn, and a worker running it is told to stop.
+ */
+export async function abortWorkRequest(deps: Deps, caller: Caller, id: number): Promise<WorkRequest> {
+  requireUser(caller);
+  return withRetries(async () => {
+    const { wr, role } = await loadWorkRequest(deps, caller, id);
+    if (wr.createdBy !== callerId(caller) && !roleAtLeast(role, 'owner')) {
+      throw new ForbiddenError('Permission denied', 'only the creator or a workspace owner may abort a work request');
+    }
+    if (isFinished(wr)) throw new ValidationError('Cannot abort work request', {}, `work request ${id} is already ${wr.status}`);
+    const holdsSlot = wr.worker !== null && (wr.status === 'running' || wr.status === 'pending');
+    const aborted = await finish(deps, wr, { status: 'aborted', abortedBy: callerId(caller), releaseSlot: holdsSlot });
+    if (holdsSlot) await notifyWorker(deps, wr.worker!, { type: 'abort', workRequestId: id });
+    return aborted;
+  });
+}
+
+export async function notifyWorker(deps: Deps, workerName: string, message: Parameters<Deps['workerChannels']['send']>[1]): Promise<void> {
+  const worker = await deps.workers.get(workerName);
+  if (worker?.queueUrl) await deps.workerChannels.send(worker.queueUrl, message);
+}
+
+/** Manual unblock (workspace owner): accept → pending, reject → aborted, notes → logged. */
+export async function unblockWorkRequest(
+  deps: Deps,
+  caller: Caller,
+  id: number,
+  input: { action?: 'accept' | 'reject'; notes?: string },
+): Promise<WorkRequest> {
+  requireUser(caller);
+  if (input.action === undefined && input.notes === undefined) {
+    throw ValidationError.field('(body)', 'give "action" or "notes"', 'Cannot unblock work request');
+  }
+  return withRetries(async () => {
+    const { wr, role } = await loadWorkRequest(deps, caller, id);
+    if (!roleAtLeast(role, 'owner')) throw new ForbiddenError('Permission denied', 'unblocking needs the owner role');
+    if (wr.unblockStrategy !== 'manual') throw new ValidationError('Cannot unblock work request', {}, 'it is not waiting for a manual unblock');
+    if (wr.status !== 'blocked') throw new ValidationError('Cannot unblock work request', {}, `it is ${wr.status}, not blocked`);
+    const manual = (wr.workflowData['manual_unblock'] as { log?: unknown[] } | undefined) ?? {};
+    const log = [
+      ...(manual.log ?? []),
+      { user: callerId(caller), timestamp: deps.clock.now().toISOString(), notes: input.notes ?? null, action: input.action ?? null },
+    ];
+    const noted = bump(wr, { workflowData: { ...wr.workflowData, manual_unblock: { ...manual, log } } });
+    if (input.action === 'reject') return finish(deps, { ...noted, version: wr.version }, { status: 'aborted', abortedBy: callerId(caller) });
+    const next = input.action === 'accept' ? { ...noted, status: 'pending' as const } : noted;
+    await deps.workRequests.commit({ update: [{ workRequest: next, expectedVersion: wr.version }] });
+    if (next.status === 'pending') await deps.queues.enqueueSchedulerEvent({ type: 'work-request-pending', workRequestId: id });
+    return next;
+  });
+}

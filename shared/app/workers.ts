@@ -1,0 +1,312 @@
+/** Worker use cases: registration, metadata, dispatch (get-next), completion, heartbeats, administration. */
+import { ConflictError, NotFoundError, UnauthorizedError, ValidationError } from '../domain/errors';
+import { tokenUnusableReason, type Token } from '../domain/tenancy';
+import { isFinished, type FinalResult, type OutputData, type WorkRequest } from '../domain/work-requests';
+import { isConnected, workerNameCandidates, WORKER_TYPES, type Metadata, type Worker, type WorkerType } from '../domain/workers';
+import type { Deps, QueueAccess } from '../ports';
+import { generateTokenKey } from './admin';
+import { recordAudit } from './audit';
+import { hashTokenKey, requireWorker, type Caller } from './auth';
+import { bump, finish, reclaim, withRetries } from './lifecycle';
+import { workRequestNotFound } from './work-requests';
+
+const ACTIVATION_TOKEN_TTL_MS = 15 * 60 * 1000;
+const LAST_SEEN_RESOLUTION_MS = 30 * 1000;
+
+export interface RegisterWorkerInput {
+  tokenKey: string;
+  fqdn: string;
+  workerType?: WorkerType;
+  concurrency?: number;
+}
+
+/**
+ * Registers a worker under the slug of its FQDN (`-2`, `-3` on clashes) with its own queue.
+ * Its token starts disabled, unless the worker presents a valid activation token (pool workers).
+ */
+export async function registerWorker(deps: Deps, input: RegisterWorkerInput, activationKey?: string): Promise<Worker> {
+  if (!/^[0-9a-f]{64}$/.test(input.tokenKey)) throw ValidationError.field('token', 'must be 64 lowercase hex characters', 'Invalid worker');
+  const workerType = input.workerType ?? 'external';
+  if (!WORKER_TYPES.includes(workerType)) throw ValidationError.field('worker_type', `must be one of ${WORKER_TYPES.join(', ')}`, 'Invalid worker');
+  const hash = hashTokenKey(input.tokenKey);
+  if (await deps.identity.getTokenByHash(hash)) throw new ConflictError('Token exists', 'that token is already registered');
+  let activation: Token | undefined;
+  if (activationKey) {
+    activation = await deps.identity.getTokenByHash(hashTokenKey(activationKey));
+    const problem = activation ? tokenUnusableReason(activation, deps.clock.now()) : 'the token is not known';
+    if (!activation || activation.purpose !== 'activation' || problem) {
+      throw new UnauthorizedError('Invalid token', problem ?? 'not an activation token');
+    }
+  }
+  const enabled = activation !== undefined;
+  const now = deps.clock.now().toISOString();
+  let worker: Worker | undefined;
+  for (const name of workerNameCandidates(input.fqdn)) {
+    const candidate: Worker = {
+      name,
+      tokenHash: hash,
+      workerType,
+      enabled,
+      registeredAt: now,
+      connectedAt: null,
+      lastSeenAt: null,
+      staticMetadata: {},
+      dynamicMetadata: {},
+      dynamicMetadataUpdatedAt: null,
+      concurrency: input.concurrency ?? 1,
+      assigned: 0,
+      queueUrl: null,
+      version: 1,
+    };
+    try {
+      await deps.workers.create(candidate);
+      worker = candidate;
+      break;
+    } catch (err) {
+      if (!(err instanceof ConflictError)) throw err;
+    }
+  }
+  if (!worker) throw new ConflictError('Name taken', `too many workers named after ${input.fqdn}`);
+  const queueUrl = await deps.workerChannels.createQueue(worker.name);
+  const withQueue = { ...worker, queueUrl, version: worker.version + 1 };
+  await deps.workers.update(withQueue, worker.version);
+  await deps.identity.createToken({
+    id: deps.ids.random().slice(0, 12),
+    hash,
+    workerName: worker.name,
+    purpose: 'worker',
+    status: enabled ? 'active' : 'requested',
+    enabled,
+    comment: `worker ${worker.name}`,
+    createdAt: now,
+    version: 1,
+  });
+  if (activation) {
+    // One use only: Debusine deletes the activation token once it has enabled a worker.
+    await deps.identity.updateToken({ ...activation, status: 'revoked', enabled: false, version: activation.version + 1 }, activation.version);
+    await recordAudit(deps, `activation-token:${activation.id}`, 'worker.register', { worker: worker.name, enabled: true });
+  }
+  return withQueue;
+}
+
+async function updateWorker(deps: Deps, name: string, change: (w: Worker) => Partial<Worker>): Promise<Worker> {
+  return withRetries(async () => {
+    const current = await deps.workers.get(name);
+    if (!current) throw new NotFoundError('Not found', `no worker "${name}"`);
+    const next = { ...current, ...change(current), version: current.version + 1 };
+    await deps.workers.update(next, current.version);
+    return next;
+  });
+}
+
+/** The worker reports what it can do; this is also its keep-alive. */
+export async function updateDynamicMetadata(deps: Deps, caller: Caller, metadata: Metadata): Promise<void> {
+  requireWorker(caller);
+  const now = deps.clock.now();
+  const wasConnected = isConnected(caller.worker, now);
+  const iso = now.toISOString();
+  await updateWorker(deps, caller.worker.name, (w) => ({
+    dynamicMetadata: metadata,
+    dynamicMetadataUpdatedAt: iso,
+    connectedAt: w.connectedAt ?? iso,
+    lastSeenAt: iso,
+  }));
+  if (!wasConnected || caller.worker.assigned < caller.worker.concurrency) {
+    await deps.queues.enqueueSchedulerEvent({ type: 'worker-available', worker: caller.worker.name });
+  }
+}
+
+export async function disconnectWorker(deps: Deps, caller: Caller): Promise<void> {
+  requireWorker(caller);
+  await updateWorker(deps, caller.worker.name, () => ({ connectedAt: null }));
+}
+
+export async function workerQueueAccess(deps: Deps, caller: Caller): Promise<QueueAccess> {
+  requireWorker(caller);
+  let queueUrl = caller.worker.queueUrl;
+  if (!queueUrl) {
+    queueUrl = await deps.workerChannels.createQueue(caller.worker.name);
+    await updateWorker(deps, caller.worker.name, () => ({ queueUrl }));
+  }
+  return deps.workerChannels.access(queueUrl);
+}
+
+/** Records that the worker is alive (and connected again, if it had been dropped). */
+async function markSeen(deps: Deps, worker: Worker): Promise<void> {
+  const now = deps.clock.now();
+  if (worker.connectedAt === null) {
+    await updateWorker(deps, worker.name, () => ({ connectedAt: now.toISOString(), lastSeenAt: now.toISOString() }));
+  } else {
+    await deps.workers.touch(worker.name, now, LAST_SEEN_RESOLUTION_MS);
+  }
+}
+
+/**
+ * Debusine's get-next: running requests the worker no longer runs (all of them, unless it lists
+ * the ones it still runs) are lost work and get retried; then the best request already assigned
+ * to it starts running and is returned.
+ */
+export async function getNextForWorker(deps: Deps, caller: Caller, stillRunning?: number[]): Promise<WorkRequest | undefined> {
+  requireWorker(caller);
+  await markSeen(deps, caller.worker);
+  const keep = new Set(stillRunning ?? []);
+  const active = await deps.workRequests.activeForWorker(caller.worker.name);
+  for (const wr of active) {
+    if (wr.status === 'running' && !keep.has(wr.id)) {
+      await reclaim(deps, wr, `worker ${caller.worker.name} asked for new work while this request was running on it`).catch((err) => {
+        if (!(err instanceof ConflictError)) throw err; // finished concurrently: nothing lost
+      });
+    }
+  }
+  const assigned = active
+    .filter((wr) => wr.status === 'pending')
+    .sort((a, b) => b.priorityBase + b.priorityAdjustment - (a.priorityBase + a.priorityAdjustment) || a.createdAt.localeCompare(b.createdAt) || a.id - b.id);
+  for (const wr of assigned) {
+    const now = deps.clock.now().toISOString();
+    const running = bump(wr, { status: 'running', startedAt: now, heartbeatAt: now, logtail: [] });
+    try {
+      await deps.workRequests.commit({ update: [{ workRequest: running, expectedVersion: wr.version }] });
+      return running;
+    } catch (err) {
+      if (!(err instanceof ConflictError)) throw err; // aborted or reassigned meanwhile: try the next
+    }
+  }
+  return undefined;
+}
+
+async function loadOwnRequest(deps: Deps, worker: Worker, id: number): Promise<WorkRequest> {
+  const wr = await deps.workRequests.get(id);
+  if (!wr) throw workRequestNotFound(id);
+  if (wr.worker !== worker.name) throw new UnauthorizedError('Not your work request', `work request ${id} is not assigned to worker ${worker.name}`);
+  return wr;
+}
+
+export async function completeWorkRequest(
+  deps: Deps,
+  caller: Caller,
+  id: number,
+  input: { result: FinalResult; outputData?: OutputData },
+): Promise<WorkRequest> {
+  requireWorker(caller);
+  await markSeen(deps, caller.worker);
+  return withRetries(async () => {
+    const wr = await loadOwnRequest(deps, caller.worker, id);
+    if (wr.status !== 'running') {
+      throw new ConflictError('Not running', `work request ${id} is ${wr.status}${wr.supersededBy ? ` (retried as ${wr.supersededBy})` : ''}`);
+    }
+    return finish(deps, wr, { status: 'completed', result: input.result, outputData: input.outputData, releaseSlot: true });
+  });
+}
+
+export const MAX_LOGTAIL_LINES = 5;
+
+/** Accepts a heartbeat for a request running on this worker; the applier writes it later, in batches. */
+export async function recordHeartbeat(deps: Deps, caller: Caller, id: number, logtail: string[]): Promise<void> {
+  requireWorker(caller);
+  const wr = await loadOwnRequest(deps, caller.worker, id);
+  if (wr.status !== 'running') throw new ConflictError('Not running', `work request ${id} is ${wr.status}; stop working on it`);
+  await markSeen(deps, caller.worker);
+  await deps.queues.enqueueHeartbeat({
+    workRequestId: id,
+    worker: caller.worker.name,
+    at: deps.clock.now().toISOString(),
+    logtail: logtail.slice(-MAX_LOGTAIL_LINES).map((l) => l.slice(0, 1000)),
+  });
+}
+
+export type WorkerView = Worker & { connected: boolean; currentWork: number[] };
+
+async function view(deps: Deps, w: Worker): Promise<WorkerView> {
+  const active = await deps.workRequests.activeForWorker(w.name);
+  return { ...w, connected: isConnected(w, deps.clock.now()), currentWork: active.filter((r) => !isFinished(r)).map((r) => r.id) };
+}
+
+export async function listWorkers(deps: Deps): Promise<WorkerView[]> {
+  return Promise.all((await deps.workers.list()).map((w) => view(deps, w)));
+}
+
+export async function getWorker(deps: Deps, name: string): Promise<WorkerView> {
+  const w = await deps.workers.get(name);
+  if (!w) throw new NotFoundError('Not found', `no worker "${name}"`);
+  return view(deps, w);
+}
+
+async function setWorkerToken(deps: Deps, worker: Worker, enabled: boolean): Promise<void> {
+  await withRetries(async () => {
+    const token = await deps.identity.getTokenByHash(worker.tokenHash);
+    if (!token) throw new NotFoundError('Not found', `worker "${worker.name}" has no token`);
+    await deps.identity.updateToken({ ...token, enabled, status: enabled ? 'active' : token.status, version: token.version + 1 }, token.version);
+  });
+}
+
+export async function enableWorker(deps: Deps, actor: string, name: string): Promise<Worker> {
+  const worker = await deps.workers.get(name);
+  if (!worker) throw new NotFoundError('Not found', `no worker "${name}"`);
+  await setWorkerToken(deps, worker, true);
+  const next = await updateWorker(deps, name, () => ({ enabled: true }));
+  await recordAudit(deps, actor, 'worker.enable', { worker: name });
+  await deps.queues.enqueueSchedulerEvent({ type: 'worker-available', worker: name });
+  return next;
+}
+
+/** Disables the token and takes the worker's work away: assigned requests go back to the queue, running ones are retried. */
+export async function disableWorker(deps: Deps, actor: string, name: string): Promise<Worker> {
+  const worker = await deps.workers.get(name);
+  if (!worker) throw new NotFoundError('Not found', `no worker "${name}"`);
+  await setWorkerToken(deps, worker, false);
+  const next = await updateWorker(deps, name, () => ({ enabled: false }));
+  for (const wr of await deps.workRequests.activeForWorker(name)) {
+    await withRetries(async () => {
+      const current = await deps.workRequests.get(wr.id);
+      if (!current || current.worker !== name || isFinished(current)) return;
+      if (current.status === 'running') {
+        await reclaim(deps, current, `worker ${name} was disabled`);
+      } else {
+        await deps.workRequests.commit({
+          update: [{ workRequest: bump(current, { worker: null, assignedAt: null }), expectedVersion: current.version }],
+          slots: [{ worker: name, delta: -1 }],
+        });
+        await deps.queues.enqueueSchedulerEvent({ type: 'work-request-pending', workRequestId: current.id });
+      }
+    });
+  }
+  await recordAudit(deps, actor, 'worker.disable', { worker: name });
+  return next;
+}
+
+export async function setWorkerStaticMetadata(deps: Deps, actor: string, name: string, metadata: Metadata): Promise<Worker> {
+  const next = await updateWorker(deps, name, () => ({ staticMetadata: metadata }));
+  await recordAudit(deps, actor, 'worker.static-metadata', { worker: name, metadata });
+  await deps.queues.enqueueSchedulerEvent({ type: 'worker-available', worker: name });
+  return next;
+}
+
+export async function setWorkerConcurrency(deps: Deps, actor: string, name: string, concurrency: number): Promise<Worker> {
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) {
+    throw ValidationError.field('concurrency', 'must be an integer from 1 to 64', 'Invalid worker');
+  }
+  const next = await updateWorker(deps, name, () => ({ concurrency }));
+  await recordAudit(deps, actor, 'worker.concurrency', { worker: name, concurrency });
+  await deps.queues.enqueueSchedulerEvent({ type: 'worker-available', worker: name });
+  return next;
+}
+
+/** A 15-minute token that lets one pool worker register already enabled. */
+export async function createActivationToken(deps: Deps, actor: string): Promise<{ token: Token; key: string }> {
+  const key = generateTokenKey();
+  const now = deps.clock.now();
+  const token: Token = {
+    id: deps.ids.random().slice(0, 12),
+    hash: hashTokenKey(key),
+    purpose: 'activation',
+    status: 'active',
+    enabled: true,
+    comment: 'worker activation token',
+    createdAt: now.toISOString(),
+    expireAt: new Date(now.getTime() + ACTIVATION_TOKEN_TTL_MS).toISOString(),
+    version: 1,
+  };
+  await deps.identity.createToken(token);
+  await recordAudit(deps, actor, 'worker.activation-token', { token: token.id, expireAt: token.expireAt });
+  return { token, key };
+}
