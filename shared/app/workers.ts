@@ -188,14 +188,17 @@ export async function completeWorkRequest(
   input: { result: FinalResult; outputData?: OutputData },
 ): Promise<WorkRequest> {
   requireWorker(caller);
-  await markSeen(deps, caller.worker);
-  return withRetries(async () => {
+  // A late report from a worker that lost the request is refused and changes nothing at all,
+  // so the worker is only marked as seen once the completion is accepted.
+  const finished = await withRetries(async () => {
     const wr = await loadOwnRequest(deps, caller.worker, id);
     if (wr.status !== 'running') {
       throw new ConflictError('Not running', `work request ${id} is ${wr.status}${wr.supersededBy ? ` (retried as ${wr.supersededBy})` : ''}`);
     }
     return finish(deps, wr, { status: 'completed', result: input.result, outputData: input.outputData, releaseSlot: true });
   });
+  await markSeen(deps, caller.worker);
+  return finished;
 }
 
 export const MAX_LOGTAIL_LINES = 5;
