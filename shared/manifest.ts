@@ -34,6 +34,7 @@ export const TABLES: Record<TableName, TableSpec> = {
     indexes: [
       { name: 'gsi1', partitionKey: 'gsi1pk', sortKey: 'gsi1sk' },
       { name: 'gsi2', partitionKey: 'gsi2pk', sortKey: 'gsi2sk' },
+      { name: 'gsi3', partitionKey: 'gsi3pk', sortKey: 'gsi3sk' },
     ],
     ttlAttribute: 'ttl',
   },
@@ -46,7 +47,7 @@ export const TABLES: Record<TableName, TableSpec> = {
   },
 };
 
-export type QueueName = 'file-verification';
+export type QueueName = 'file-verification' | 'scheduler' | 'heartbeats' | 'server-tasks';
 
 export interface QueueSpec {
   name: QueueName;
@@ -60,13 +61,32 @@ export const QUEUES: Record<QueueName, QueueSpec> = {
   // Full-object SHA-256 checks that need the bytes read back (multipart uploads, and every
   // upload on the local stack, whose S3 emulator checks nothing): too slow for a request.
   'file-verification': { name: 'file-verification', envVar: 'CONVEYOR_QUEUE_FILE_VERIFICATION_URL', fifo: false, maxReceiveCount: 5 },
+  // "Look again" nudges for the scheduler (request pending or finished, worker available). Every
+  // batch triggers one full, bounded scheduling pass, so order and duplicates do not matter.
+  scheduler: { name: 'scheduler', envVar: 'CONVEYOR_QUEUE_SCHEDULER_URL', fifo: false, maxReceiveCount: 5 },
+  // Heartbeats accepted by the API (202), applied in batches; newer-wins, so order does not matter.
+  heartbeats: { name: 'heartbeats', envVar: 'CONVEYOR_QUEUE_HEARTBEATS_URL', fifo: false, maxReceiveCount: 5 },
+  // Server tasks (e.g. servernoop), one request per message, run by their own function.
+  'server-tasks': { name: 'server-tasks', envVar: 'CONVEYOR_QUEUE_SERVER_TASKS_URL', fifo: false, maxReceiveCount: 5 },
 };
 
 export const BUCKET_ENV_VAR = 'CONVEYOR_BUCKET';
 /** How uploaded bytes are checked: `checksum` trusts S3's SHA-256 check (AWS), `readback` hashes the object (s3rver). */
 export const VERIFY_MODE_ENV_VAR = 'CONVEYOR_S3_VERIFY';
 
+/**
+ * Every worker has its own SQS queue `<prefix><worker name>`, created at registration (not declared
+ * here: workers come and go). The cloud scopes IAM to `arn:aws:sqs:<region>:<account>:<prefix>*`.
+ */
+export const WORKER_QUEUE_PREFIX_ENV_VAR = 'CONVEYOR_WORKER_QUEUE_PREFIX';
+export const DEFAULT_WORKER_QUEUE_PREFIX = 'conveyor-worker-';
+/** The role a function assumes to hand a worker credentials limited to its own queue (cloud only). */
+export const WORKER_QUEUE_ROLE_ENV_VAR = 'CONVEYOR_WORKER_QUEUE_ROLE_ARN';
+
 export type Access = 'read' | 'readwrite';
+
+/** `manage`: create worker queues, send to them and hand out access to one; `send`: send only. */
+export type WorkerQueueAccess = 'manage' | 'send';
 
 export interface FunctionSpec {
   /** Logical name, also the CDK construct id. */
@@ -78,13 +98,21 @@ export interface FunctionSpec {
   memoryMb: number;
   /** HTTP API routes, as API Gateway route keys ("METHOD /path/{param}/{greedy+}"). */
   routes?: string[];
-  queue?: { name: QueueName; batchSize: number; maxBatchingWindowSeconds: number };
+  queue?: {
+    name: QueueName;
+    batchSize: number;
+    maxBatchingWindowSeconds: number;
+    /** Most concurrent invocations the event source starts (Lambda: 2-1000; default unlimited). */
+    maxConcurrency?: number;
+  };
   schedule?: { id: string; rateMinutes: number };
   uses: {
     tables: Partial<Record<TableName, Access>>;
     bucket?: Access;
     /** Queues this function sends to (consumption is implied by `queue`). */
     sendsTo?: QueueName[];
+    /** The per-worker queues (see WORKER_QUEUE_PREFIX_ENV_VAR). */
+    workerQueues?: WorkerQueueAccess;
   };
 }
 
@@ -124,6 +152,87 @@ export const FUNCTIONS: FunctionSpec[] = [
       'DELETE /api/1.0/artifact-relation/{id}/',
     ],
     uses: { tables: { main: 'readwrite', audit: 'readwrite' }, bucket: 'readwrite', sendsTo: ['file-verification'] },
+  },
+  {
+    name: 'work-requests-api',
+    entry: 'functions/work-requests-api.ts',
+    description: 'Work requests: create, list, show, priority, retry, abort, unblock; worker get-next, completed, heartbeat',
+    timeoutSeconds: API_TIMEOUT,
+    memoryMb: 1024,
+    // API Gateway (and the local gateway) prefer literal segments: get-next-for-worker is not an {id}.
+    routes: [
+      'POST /api/1.0/work-request/',
+      'GET /api/1.0/work-request/',
+      'GET /api/1.0/work-request/get-next-for-worker/',
+      'GET /api/1.0/work-request/{id}/',
+      'PATCH /api/1.0/work-request/{id}/',
+      'POST /api/1.0/work-request/{id}/retry/',
+      'POST /api/1.0/work-request/{id}/abort/',
+      'POST /api/1.0/work-request/{id}/unblock/',
+      'PUT /api/1.0/work-request/{id}/completed/',
+      'POST /api/1.0/work-request/{id}/heartbeat/',
+    ],
+    // Abort tells the worker through its queue; creation, completion and retries nudge the scheduler.
+    uses: { tables: { main: 'readwrite' }, sendsTo: ['scheduler', 'heartbeats'], workerQueues: 'send' },
+  },
+  {
+    name: 'workers-api',
+    entry: 'functions/workers-api.ts',
+    description: 'Workers: registration, dynamic metadata, disconnect, queue access; listing',
+    timeoutSeconds: API_TIMEOUT,
+    memoryMb: 512,
+    routes: [
+      'POST /api/1.0/worker/register/',
+      'PUT /api/1.0/worker/dynamic-metadata/',
+      'POST /api/1.0/worker/disconnect/',
+      'GET /api/1.0/worker/queue/',
+      'GET /api/1.0/worker/',
+      'GET /api/1.0/worker/{name}/',
+    ],
+    // Registration with an activation token is audited.
+    uses: { tables: { main: 'readwrite', audit: 'readwrite' }, sendsTo: ['scheduler'], workerQueues: 'manage' },
+  },
+  {
+    name: 'scheduler',
+    entry: 'functions/scheduler.ts',
+    description: 'One bounded scheduling pass per batch of scheduler events, and every minute as a fallback (Wait tasks)',
+    timeoutSeconds: 60,
+    memoryMb: 1024,
+    // Two passes at a time at most: more would only race for the same candidates.
+    queue: { name: 'scheduler', batchSize: 10, maxBatchingWindowSeconds: 1, maxConcurrency: 2 },
+    schedule: { id: 'scheduler-tick', rateMinutes: 1 },
+    // Finishing requests (Wait, synchronization points) nudges the scheduler itself again.
+    uses: { tables: { main: 'readwrite' }, sendsTo: ['scheduler', 'server-tasks'], workerQueues: 'send' },
+  },
+  {
+    name: 'heartbeat-applier',
+    entry: 'functions/heartbeat-applier.ts',
+    description: 'Applies queued worker heartbeats in batches (newer wins)',
+    timeoutSeconds: 60,
+    memoryMb: 512,
+    // Lambda needs a batching window for batches above 10 (standard queues allow up to 10,000).
+    queue: { name: 'heartbeats', batchSize: 100, maxBatchingWindowSeconds: 5 },
+    uses: { tables: { main: 'readwrite' } },
+  },
+  {
+    name: 'watchdog',
+    entry: 'functions/watchdog.ts',
+    description: 'Reclaims running work requests whose heartbeat is too old and retries them',
+    timeoutSeconds: 60,
+    memoryMb: 512,
+    schedule: { id: 'watchdog', rateMinutes: 1 },
+    // A reclaimed request is retried: the scheduler is nudged.
+    uses: { tables: { main: 'readwrite' }, sendsTo: ['scheduler'] },
+  },
+  {
+    name: 'server-task-runner',
+    entry: 'functions/server-task-runner.ts',
+    description: 'Runs one Server task (e.g. servernoop) per message',
+    timeoutSeconds: 300,
+    memoryMb: 1024,
+    queue: { name: 'server-tasks', batchSize: 1, maxBatchingWindowSeconds: 0 },
+    // Finishing a request unblocks dependents: the scheduler is nudged.
+    uses: { tables: { main: 'readwrite' }, sendsTo: ['scheduler'] },
   },
   {
     name: 'file-verifier',

@@ -59,6 +59,13 @@ export function failedAt(outcome: Outcome<unknown>, index = 0): FailureReason | 
   return reason?.code === CONDITION_FAILED ? reason : undefined;
 }
 
+/** The first transaction item whose condition failed (its index in the transaction, and why). */
+export function firstFailure(outcome: Outcome<unknown>): { index: number; reason: FailureReason } | undefined {
+  if (outcome.ok) return undefined;
+  const index = outcome.reasons.findIndex((r) => r.code === CONDITION_FAILED);
+  return index < 0 ? undefined : { index, reason: outcome.reasons[index]! };
+}
+
 /** Whether an error is DynamoDB's answer to a failed condition (for callers that swallow it). */
 export function isConditionFailure(err: unknown): boolean {
   return failureReasons(err)?.some((r) => r.code === CONDITION_FAILED) ?? false;

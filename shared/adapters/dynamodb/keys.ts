@@ -14,6 +14,23 @@ export interface Key {
 /** Names of the two global secondary indexes of the main table (shared/manifest.ts). */
 export const GSI1 = 'gsi1';
 export const GSI2 = 'gsi2';
+/** Third index of the main table: scheduling (pending by partition, running by heartbeat, waits by due time). */
+export const GSI3 = 'gsi3';
+
+/** Sort-key prefix of the reverse-dependency links in a work request's partition. */
+export const REVERSE_DEPENDENCIES = 'RDEP#';
+
+/**
+ * Number of shards of each scheduling partition (`PENDING#…`, `RUNNING#…`, `WAIT#…`): a request
+ * goes to shard `id % 4`, readers query every shard and merge. Spreads hot writes over four
+ * index partitions (DESIGN: shard any key that could exceed 1,000 writes/s).
+ */
+export const WORK_REQUEST_SHARDS = 4;
+
+export function workRequestShard(id: number): number {
+  padId(id); // validates
+  return id % WORK_REQUEST_SHARDS;
+}
 
 /** Sort keys below this value in an `ART#` partition are the artifact item and its file rows. */
 export const RELATIONS_FROM = 'R#';
@@ -65,6 +82,13 @@ export const keys = {
   }),
   blob: (sha256: string, size: number): Key => ({ pk: `BLOB#${blobKey(sha256, size)}`, sk: 'B' }),
   sequence: (name: string): Key => ({ pk: `SEQ#${name}`, sk: 'N' }),
+  workRequest: (id: number): Key => ({ pk: workRequestPk(id), sk: 'W' }),
+  /** Link dependency → dependent, in the dependency's partition. */
+  reverseDependency: (dependency: number, dependent: number): Key => ({
+    pk: workRequestPk(dependency),
+    sk: `${REVERSE_DEPENDENCIES}${padId(dependent)}`,
+  }),
+  worker: (name: string): Key => ({ pk: `WORKER#${part(name, 'name')}`, sk: 'K' }),
   /** Audit table: one partition per UTC day, entries sorted by time. */
   auditEntry: (day: string, at: string, id: string): Key => ({ pk: `DAY#${day}`, sk: `${at}#${id}` }),
   /** Audit table: one item per day that holds entries, so listing never walks empty days. */
@@ -85,7 +109,31 @@ export const indexKeys = {
     `WSBLOB#${part(scope, 'scope')}#${part(workspace, 'workspace')}#${blobKey(sha256, size)}`,
   relationsTo: (target: number) => `RELTO#${target}`,
   relationById: (id: number) => `REL#${id}`,
+  /** gsi1: every work request of a scope, sorted by creation. */
+  scopeWorkRequests: (scope: string) => `WRS#${part(scope, 'scope')}`,
+  /** gsi2: requests assigned to a worker and not finished. */
+  workerActive: (worker: string) => `WORKERWR#${part(worker, 'worker')}`,
+  /** gsi1: every worker, sorted by name. */
+  workers: () => 'WORKERS',
+  /** gsi3: unassigned pending requests of one scheduling partition (`-` stands for no architecture). */
+  pending: (taskType: string, architecture: string | null, shard: number) =>
+    `PENDING#${part(taskType, 'taskType')}#${architecture === null ? '-' : architecturePart(architecture)}#${shard}`,
+  /** gsi3: running Worker tasks, sorted by last sign of life. */
+  running: (shard: number) => `RUNNING#${shard}`,
+  /** gsi3: running Wait tasks, sorted by due time. */
+  waiting: (shard: number) => `WAIT#${shard}`,
 };
+
+export function workRequestPk(id: number): string {
+  padId(id); // validates
+  return `WR#${id}`;
+}
+
+/** `-` is the key's stand-in for "no architecture": a real architecture may not be spelled so. */
+function architecturePart(architecture: string): string {
+  if (architecture === '-') throw ValidationError.field('hostArchitecture', 'must not be "-"');
+  return part(architecture, 'hostArchitecture');
+}
 
 export function artifactPk(id: number): string {
   padId(id); // validates

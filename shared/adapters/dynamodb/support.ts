@@ -1,5 +1,6 @@
 /** Small helpers shared by the DynamoDB repositories: expressions, paging, cursors, batch deletes. */
 import {
+  BatchGetCommand,
   BatchWriteCommand,
   type DynamoDBDocumentClient,
   type NativeAttributeValue,
@@ -89,4 +90,77 @@ export function decodeCursor(cursor: string, fields: readonly string[], optional
 /** Checks a page size: a whole number from 1 to `max`. */
 export function checkLimit(limit: number, max = 1000): void {
   if (!Number.isInteger(limit) || limit < 1 || limit > max) throw ValidationError.field('limit', `must be a whole number from 1 to ${max}`);
+}
+
+/**
+ * Reads items by key with BatchGetItem (100 keys a request, duplicates asked once), retrying
+ * unprocessed keys with backoff. Returns the items found, in no particular order.
+ */
+export async function batchGet(doc: DynamoDBDocumentClient, table: string, itemKeys: Key[], opts: { consistent?: boolean } = {}): Promise<Item[]> {
+  const unique = [...new Map(itemKeys.map((k) => [`${k.pk}\u0000${k.sk}`, k])).values()];
+  const found: Item[] = [];
+  for (let i = 0; i < unique.length; i += 100) {
+    let pending: Record<string, unknown>[] = unique.slice(i, i + 100).map((k) => ({ pk: k.pk, sk: k.sk }));
+    for (let attemptNo = 1; pending.length > 0; attemptNo++) {
+      if (attemptNo > 10) throw new Error(`BatchGetItem left ${pending.length} keys unprocessed on ${table}`);
+      const res = await doc.send(
+        new BatchGetCommand({ RequestItems: { [table]: { Keys: pending, ...(opts.consistent ? { ConsistentRead: true } : {}) } } }),
+      );
+      found.push(...(res.Responses?.[table] ?? []));
+      pending = (res.UnprocessedKeys?.[table]?.Keys ?? []) as Record<string, unknown>[];
+      if (pending.length > 0) await new Promise((r) => setTimeout(r, Math.random() * 20 * 2 ** attemptNo));
+    }
+  }
+  return found;
+}
+
+/** Default number of queries one filtered listing call may spend before it returns a short page. */
+export const LIST_QUERY_BUDGET = 10;
+
+/**
+ * One page of a listing Query (`base` carries the key condition, order and any FilterExpression).
+ * Each query asks for one item more than the page needs (100 at a time when `filtered`): if it
+ * arrives, the page is full and the cursor is the key of the last item returned; otherwise the
+ * LastEvaluatedKey carries on, for at most `budget` queries. A selective filter may therefore give a
+ * short (even empty) page that still has a cursor. `keyNames` are the table and index key attributes
+ * (what a LastEvaluatedKey of that index holds).
+ */
+export async function queryPage(
+  doc: DynamoDBDocumentClient,
+  base: QueryCommandInput,
+  opts: { limit: number; start?: Record<string, string>; keyNames: readonly string[]; filtered: boolean; budget?: number },
+): Promise<{ items: Item[]; next?: string }> {
+  const found: Item[] = [];
+  let start: Record<string, unknown> | undefined = opts.start;
+  for (let round = 0; round < (opts.budget ?? LIST_QUERY_BUDGET); round++) {
+    const need = opts.limit - found.length;
+    const limit = opts.filtered ? Math.max(need + 1, 100) : need + 1;
+    const res = await doc.send(new QueryCommand({ ...base, Limit: limit, ...(start ? { ExclusiveStartKey: start } : {}) }));
+    found.push(...(res.Items ?? []));
+    if (found.length > opts.limit) {
+      const page = found.slice(0, opts.limit);
+      return { items: page, next: encodeCursor(pick(page[page.length - 1]!, opts.keyNames)) };
+    }
+    if (!res.LastEvaluatedKey) return { items: found };
+    start = res.LastEvaluatedKey;
+  }
+  return { items: found, next: encodeCursor(pick(start as Item, opts.keyNames)) };
+}
+
+/**
+ * Queries several partitions (shards) of an index with the same sort-key condition, `limit` items
+ * each, and merges them by `sortAttribute` ascending (ties by `pk`): the first `limit` of the union.
+ */
+export async function queryShards(
+  doc: DynamoDBDocumentClient,
+  inputs: QueryCommandInput[],
+  sortAttribute: string,
+  limit: number,
+): Promise<Item[]> {
+  const pages = await Promise.all(inputs.map((input) => doc.send(new QueryCommand({ ...input, Limit: limit }))));
+  const key = (i: Item) => `${String(i[sortAttribute])}\u0000${String(i.pk)}`;
+  return pages
+    .flatMap((p) => p.Items ?? [])
+    .sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0))
+    .slice(0, limit);
 }

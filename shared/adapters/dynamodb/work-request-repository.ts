@@ -1,0 +1,477 @@
+/**
+ * Work requests, their reverse-dependency links and the worker slot counters they move, in the
+ * main table. Layout, index derivation and access patterns: docs/data-model.md ("Work requests").
+ */
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  type QueryCommandInput,
+  TransactWriteCommand,
+  type TransactWriteCommandInput,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { ConflictError, ValidationError } from '../../domain/errors';
+import { effectivePriority, type TaskType, type WorkRequest } from '../../domain/work-requests';
+import type { HeartbeatMessage, Page, WorkRequestChanges, WorkRequestListFilter, WorkRequestRepository } from '../../ports';
+import { attempt, firstFailure, type RawItem, rawBool, rawNumber } from './errors';
+import {
+  GSI1,
+  GSI2,
+  GSI3,
+  REVERSE_DEPENDENCIES,
+  WORK_REQUEST_SHARDS,
+  indexKeys,
+  keys,
+  padId,
+  timeKey,
+  workRequestPk,
+  workRequestShard,
+} from './keys';
+import { batchGet, checkLimit, compact, decodeCursor, type Item, names, queryAll, queryPage, queryShards } from './support';
+
+type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
+
+/** TransactWriteItems takes at most 100 items; a commit is never split (it must stay atomic). */
+export const MAX_COMMIT_ITEMS = 100;
+
+/** Task types the scheduler picks from the pending index (Workflow requests are orchestrated, never scheduled). */
+export const SCHEDULED_TASK_TYPES: readonly TaskType[] = ['Worker', 'Server', 'Signing', 'Internal', 'Wait'];
+
+/** The pending sort key stores `PRIORITY_BASE - priority`, so that ascending order is highest priority first. */
+const PRIORITY_BASE = 1_000_000_000;
+
+/** The index attributes of a work request item; absent ones are not stored (the item leaves that index). */
+export interface WorkRequestIndexAttributes {
+  gsi1pk: string;
+  gsi1sk: string;
+  gsi2pk?: string;
+  gsi2sk?: string;
+  gsi3pk?: string;
+  gsi3sk?: string;
+}
+
+/**
+ * Every index attribute of a work request, derived from its state alone. Called on every write of
+ * the item (create and update Put the whole item), so the indexes can never disagree with the state:
+ * - gsi1 (listing): `WRS#<scope>` / `<createdAt>#<id16>`, always.
+ * - gsi2 (active per worker): `WORKERWR#<worker>` / `<id16>` while assigned and pending or running.
+ * - gsi3 (scheduling), at most one of:
+ *   - pending, unassigned, scheduled task type: `PENDING#<taskType>#<arch or ->#<id % 4>` /
+ *     `<1e9 − effective priority, 10 digits>#<createdAt>#<id16>`;
+ *   - running Worker task: `RUNNING#<id % 4>` / `<heartbeatAt ?? startedAt ?? createdAt>#<id16>`;
+ *   - running Wait task with a valid `task_data.delay_until`: `WAIT#<id % 4>` / `<delay_until>#<id16>`.
+ */
+export function workRequestIndexes(wr: WorkRequest): WorkRequestIndexAttributes {
+  const id16 = padId(wr.id);
+  const shard = workRequestShard(wr.id);
+  const createdAt = timeKey(wr.createdAt, 'createdAt');
+  const attrs: WorkRequestIndexAttributes = { gsi1pk: indexKeys.scopeWorkRequests(wr.scope), gsi1sk: `${createdAt}#${id16}` };
+  if (wr.worker !== null && (wr.status === 'pending' || wr.status === 'running')) {
+    attrs.gsi2pk = indexKeys.workerActive(wr.worker);
+    attrs.gsi2sk = id16;
+  }
+  if (wr.status === 'pending' && wr.worker === null && SCHEDULED_TASK_TYPES.includes(wr.taskType)) {
+    attrs.gsi3pk = indexKeys.pending(wr.taskType, wr.hostArchitecture, shard);
+    attrs.gsi3sk = `${priorityKey(effectivePriority(wr))}#${createdAt}#${id16}`;
+  } else if (wr.status === 'running' && wr.taskType === 'Worker') {
+    attrs.gsi3pk = indexKeys.running(shard);
+    attrs.gsi3sk = runningSortKey(wr.id, wr.heartbeatAt ?? wr.startedAt ?? wr.createdAt);
+  } else if (wr.status === 'running' && wr.taskType === 'Wait') {
+    const due = delayUntil(wr.taskData);
+    if (due !== undefined) {
+      attrs.gsi3pk = indexKeys.waiting(shard);
+      attrs.gsi3sk = `${due}#${id16}`;
+    }
+  }
+  return attrs;
+}
+
+/** `1e9 − priority`, zero-padded to 10 digits: ascending order is descending priority. */
+export function priorityKey(priority: number): string {
+  if (!Number.isSafeInteger(priority) || Math.abs(priority) >= PRIORITY_BASE) {
+    throw ValidationError.field('priority', `effective priority must be an integer strictly between -${PRIORITY_BASE} and ${PRIORITY_BASE}`);
+  }
+  return String(PRIORITY_BASE - priority).padStart(10, '0');
+}
+
+function runningSortKey(id: number, lastSignOfLife: string): string {
+  return `${timeKey(lastSignOfLife, 'heartbeatAt')}#${padId(id)}`;
+}
+
+/** `task_data.delay_until` in canonical ISO form, or undefined when missing or not a date. */
+function delayUntil(taskData: Record<string, unknown>): string | undefined {
+  const value = taskData['delay_until'];
+  if (typeof value !== 'string') return undefined;
+  const ms = Date.parse(value);
+  return Number.isNaN(ms) ? undefined : new Date(ms).toISOString();
+}
+
+export class DynamoWorkRequestRepository implements WorkRequestRepository {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  async get(id: number): Promise<WorkRequest | undefined> {
+    const res = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: keys.workRequest(id), ConsistentRead: true }));
+    return res.Item && toWorkRequest(res.Item);
+  }
+
+  /** BatchGetItem, consistent; in the order asked (a repeated id is returned again), missing ones skipped. */
+  async getMany(ids: number[]): Promise<WorkRequest[]> {
+    if (ids.length === 0) return [];
+    const items = await batchGet(
+      this.doc,
+      this.tableName,
+      ids.map((id) => keys.workRequest(id)),
+      { consistent: true },
+    );
+    const byId = new Map(items.map((i) => [Number(i.id), toWorkRequest(i)]));
+    return ids.flatMap((id) => {
+      const wr = byId.get(id);
+      return wr ? [wr] : [];
+    });
+  }
+
+  /**
+   * Newest first from gsi1 (`WRS#<scope>`). Workspace, status and task name are FilterExpressions:
+   * a selective filter may return a short (even empty) page that still has a `next` cursor.
+   */
+  async list(filter: WorkRequestListFilter): Promise<Page<WorkRequest>> {
+    checkLimit(filter.limit);
+    const partition = indexKeys.scopeWorkRequests(filter.scope);
+    const keyNames = ['pk', 'sk', 'gsi1pk', 'gsi1sk'];
+    let start: Record<string, string> | undefined;
+    if (filter.cursor !== undefined) {
+      start = decodeCursor(filter.cursor, keyNames);
+      if (start.gsi1pk !== partition || start.sk !== 'W' || !start.pk?.startsWith('WR#')) {
+        throw ValidationError.field('cursor', 'does not belong to this listing (scope and filters must stay the same)');
+      }
+    }
+    const conditions: string[] = [];
+    const attributeNames = names('gsi1pk');
+    const values: Item = { ':pk': partition };
+    for (const [field, value] of [
+      ['workspace', filter.workspace],
+      ['status', filter.status],
+      ['taskName', filter.taskName],
+    ] as const) {
+      if (value === undefined) continue;
+      conditions.push(`#${field} = :${field}`);
+      attributeNames[`#${field}`] = field;
+      values[`:${field}`] = value;
+    }
+    const base: QueryCommandInput = {
+      TableName: this.tableName,
+      IndexName: GSI1,
+      KeyConditionExpression: '#gsi1pk = :pk',
+      ExpressionAttributeNames: attributeNames,
+      ExpressionAttributeValues: values,
+      ScanIndexForward: false,
+      ...(conditions.length > 0 ? { FilterExpression: conditions.join(' AND ') } : {}),
+    };
+    const page = await queryPage(this.doc, base, { limit: filter.limit, start, keyNames, filtered: conditions.length > 0 });
+    return { items: page.items.map(toWorkRequest), ...(page.next !== undefined ? { next: page.next } : {}) };
+  }
+
+  /**
+   * One TransactWriteItems, in this order: creates (Put, `attribute_not_exists(pk)`), updates (Put
+   * of the whole item with `version` = expected + 1, condition `attribute_exists(pk) AND version =
+   * :expected`), slot changes (Update of the worker's `assigned`), reverse-dependency links added
+   * (Put) and removed (Delete). A failed condition becomes a ConflictError naming the item.
+   */
+  async commit(changes: WorkRequestChanges): Promise<void> {
+    const ops: { item: TransactItem; conflict: (old: RawItem | undefined) => ConflictError }[] = [];
+    const seen = new Set<string>();
+    const once = (key: { pk: string; sk: string }, what: string) => {
+      const id = `${key.pk}\u0000${key.sk}`;
+      if (seen.has(id)) throw new Error(`commit: ${what} appears twice in one transaction`);
+      seen.add(id);
+    };
+
+    for (const wr of changes.create ?? []) {
+      once(keys.workRequest(wr.id), `work request ${wr.id}`);
+      ops.push({
+        item: {
+          Put: {
+            TableName: this.tableName,
+            Item: workRequestItem(wr, wr.version),
+            ConditionExpression: 'attribute_not_exists(#pk)',
+            ExpressionAttributeNames: names('pk'),
+          },
+        },
+        conflict: () => new ConflictError('Work request exists', `work request ${wr.id} already exists`),
+      });
+    }
+    for (const { workRequest: wr, expectedVersion } of changes.update ?? []) {
+      once(keys.workRequest(wr.id), `work request ${wr.id}`);
+      ops.push({
+        item: {
+          Put: {
+            TableName: this.tableName,
+            Item: workRequestItem(wr, expectedVersion + 1),
+            ConditionExpression: 'attribute_exists(#pk) AND #version = :expected',
+            ExpressionAttributeNames: names('pk', 'version'),
+            ExpressionAttributeValues: { ':expected': expectedVersion },
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          },
+        },
+        conflict: (old) =>
+          old
+            ? new ConflictError(
+                'Work request was changed concurrently',
+                `work request ${wr.id}: expected version ${expectedVersion}, found ${rawNumber(old, 'version') ?? 'none'}; reload and try again`,
+              )
+            : new ConflictError('Work request was changed concurrently', `work request ${wr.id} does not exist`),
+      });
+    }
+    for (const slot of changes.slots ?? []) {
+      once(keys.worker(slot.worker), `worker ${slot.worker}`);
+      ops.push(slot.delta === 1 ? this.takeSlot(slot.worker) : this.giveBackSlot(slot.worker));
+    }
+    for (const link of changes.addReverseDependencies ?? []) {
+      const key = keys.reverseDependency(link.dependency, link.dependent);
+      once(key, `reverse dependency ${link.dependency} → ${link.dependent}`);
+      ops.push({
+        item: {
+          Put: {
+            TableName: this.tableName,
+            Item: { ...key, entity: 'reverseDependency', dependency: link.dependency, dependent: link.dependent },
+          },
+        },
+        conflict: () => new ConflictError('Concurrent update', 'reload and try again'), // unconditional: never fails
+      });
+    }
+    for (const link of changes.removeReverseDependencies ?? []) {
+      const key = keys.reverseDependency(link.dependency, link.dependent);
+      once(key, `reverse dependency ${link.dependency} → ${link.dependent}`);
+      ops.push({
+        item: { Delete: { TableName: this.tableName, Key: key } },
+        conflict: () => new ConflictError('Concurrent update', 'reload and try again'), // unconditional: never fails
+      });
+    }
+
+    if (ops.length === 0) return;
+    if (ops.length > MAX_COMMIT_ITEMS) {
+      // Splitting would give up atomicity: callers keep their changes small.
+      throw new Error(`commit: ${ops.length} items exceed the ${MAX_COMMIT_ITEMS} items of one transaction`);
+    }
+    const outcome = await attempt(() => this.doc.send(new TransactWriteCommand({ TransactItems: ops.map((o) => o.item) })));
+    if (outcome.ok) return;
+    const failure = firstFailure(outcome);
+    if (!failure) throw new ConflictError('Concurrent update', 'the transaction was cancelled; reload and try again');
+    throw ops[failure.index]!.conflict(failure.reason.item);
+  }
+
+  /** Consistent Query of the dependency's partition: `begins_with(sk, 'RDEP#')`; ids ascending. */
+  async reverseDependencies(id: number): Promise<number[]> {
+    const items = await queryAll(this.doc, {
+      TableName: this.tableName,
+      KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
+      ExpressionAttributeNames: names('pk', 'sk'),
+      ExpressionAttributeValues: { ':pk': workRequestPk(id), ':prefix': REVERSE_DEPENDENCIES },
+      ConsistentRead: true,
+    });
+    return items.map((i) => Number(i.dependent));
+  }
+
+  /** gsi3 `PENDING#<type>#<arch>#<0..3>`: `limit` from each shard, merged by sort key, first `limit`. */
+  async pendingCandidates(taskType: TaskType, architecture: string | null, limit: number): Promise<WorkRequest[]> {
+    checkLimit(limit);
+    if (!SCHEDULED_TASK_TYPES.includes(taskType)) return [];
+    return this.shards((shard) => indexKeys.pending(taskType, architecture, shard), limit);
+  }
+
+  /** gsi2 `WORKERWR#<worker>` (eventually consistent), by id. */
+  async activeForWorker(worker: string): Promise<WorkRequest[]> {
+    const items = await queryAll(this.doc, {
+      TableName: this.tableName,
+      IndexName: GSI2,
+      KeyConditionExpression: '#gsi2pk = :pk',
+      ExpressionAttributeNames: names('gsi2pk'),
+      ExpressionAttributeValues: { ':pk': indexKeys.workerActive(worker) },
+    });
+    return items.map(toWorkRequest);
+  }
+
+  /** gsi3 `RUNNING#<0..3>` with `gsi3sk < :before`: oldest sign of life first. */
+  async staleRunning(before: string, limit: number): Promise<WorkRequest[]> {
+    checkLimit(limit);
+    return this.shards(indexKeys.running, limit, { condition: '#gsi3sk < :bound', bound: timeKey(before, 'before') });
+  }
+
+  /** gsi3 `WAIT#<0..3>` with `gsi3sk <= '<now>~'` (`~` sorts after `#<id>`): earliest due first. */
+  async dueWaits(now: string, limit: number): Promise<WorkRequest[]> {
+    checkLimit(limit);
+    return this.shards(indexKeys.waiting, limit, { condition: '#gsi3sk <= :bound', bound: `${timeKey(now, 'now')}~` });
+  }
+
+  /**
+   * UpdateItem SET heartbeatAt, logtail and gsi3sk (the RUNNING index position), conditioned on the
+   * request running on that worker and the heartbeat being newer than the stored one. It does not
+   * bump `version`: heartbeats never conflict with state changes.
+   */
+  async applyHeartbeat(heartbeat: HeartbeatMessage): Promise<boolean> {
+    const at = timeKey(heartbeat.at, 'at');
+    const outcome = await attempt(() =>
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.workRequest(heartbeat.workRequestId),
+          UpdateExpression: 'SET #heartbeatAt = :at, #logtail = :logtail, #gsi3sk = :sk',
+          ConditionExpression: '#status = :running AND #worker = :worker AND (attribute_not_exists(#heartbeatAt) OR #heartbeatAt < :at)',
+          ExpressionAttributeNames: names('heartbeatAt', 'logtail', 'gsi3sk', 'status', 'worker'),
+          ExpressionAttributeValues: {
+            ':at': at,
+            ':logtail': [...heartbeat.logtail],
+            ':sk': runningSortKey(heartbeat.workRequestId, at),
+            ':running': 'running',
+            ':worker': heartbeat.worker,
+          },
+        }),
+      ),
+    );
+    return outcome.ok;
+  }
+
+  // --- helpers ------------------------------------------------------------------------------
+
+  private takeSlot(worker: string): { item: TransactItem; conflict: (old: RawItem | undefined) => ConflictError } {
+    return {
+      item: {
+        Update: {
+          TableName: this.tableName,
+          Key: keys.worker(worker),
+          UpdateExpression: 'SET #assigned = #assigned + :one',
+          ConditionExpression: 'attribute_exists(#pk) AND #enabled = :true AND #assigned < #concurrency',
+          ExpressionAttributeNames: names('pk', 'assigned', 'enabled', 'concurrency'),
+          ExpressionAttributeValues: { ':one': 1, ':true': true },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        },
+      },
+      conflict: (old) => {
+        if (!old) return new ConflictError('Worker not found', `worker "${worker}" does not exist`);
+        if (rawBool(old, 'enabled') !== true) return new ConflictError('Worker disabled', `worker "${worker}" is disabled`);
+        return new ConflictError(
+          'Worker at capacity',
+          `worker "${worker}" has no free slot (${rawNumber(old, 'assigned') ?? '?'} of ${rawNumber(old, 'concurrency') ?? '?'} in use)`,
+        );
+      },
+    };
+  }
+
+  private giveBackSlot(worker: string): { item: TransactItem; conflict: (old: RawItem | undefined) => ConflictError } {
+    return {
+      item: {
+        Update: {
+          TableName: this.tableName,
+          Key: keys.worker(worker),
+          UpdateExpression: 'SET #assigned = #assigned - :one',
+          ConditionExpression: 'attribute_exists(#pk) AND #assigned > :zero',
+          ExpressionAttributeNames: names('pk', 'assigned'),
+          ExpressionAttributeValues: { ':one': 1, ':zero': 0 },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        },
+      },
+      conflict: (old) =>
+        old
+          ? new ConflictError('Worker holds no slot', `worker "${worker}" has no slot in use to give back`)
+          : new ConflictError('Worker not found', `worker "${worker}" does not exist`),
+    };
+  }
+
+  /** Queries the four shards of a gsi3 partition family (optionally bounded on gsi3sk) and merges them. */
+  private async shards(partition: (shard: number) => string, limit: number, range?: { condition: string; bound: string }): Promise<WorkRequest[]> {
+    const inputs: QueryCommandInput[] = Array.from({ length: WORK_REQUEST_SHARDS }, (_, shard) => ({
+      TableName: this.tableName,
+      IndexName: GSI3,
+      KeyConditionExpression: range ? `#gsi3pk = :pk AND ${range.condition}` : '#gsi3pk = :pk',
+      ExpressionAttributeNames: range ? names('gsi3pk', 'gsi3sk') : names('gsi3pk'),
+      ExpressionAttributeValues: range ? { ':pk': partition(shard), ':bound': range.bound } : { ':pk': partition(shard) },
+      ScanIndexForward: true,
+    }));
+    return (await queryShards(this.doc, inputs, 'gsi3sk', limit)).map(toWorkRequest);
+  }
+}
+
+// Items <-> domain objects. Every field is stored under its own name, except the free-form JSON
+// objects (taskData, dynamicTaskData, eventReactions, workflowData, outputData), kept as JSON text
+// (`<field>Json`) so that any JSON value round-trips exactly. Null scalar fields are not stored.
+
+/** The whole item of a work request, with its derived index attributes, at `version`. */
+export function workRequestItem(wr: WorkRequest, version: number): Item {
+  return compact({
+    ...keys.workRequest(wr.id),
+    entity: 'workRequest',
+    id: wr.id,
+    scope: wr.scope,
+    workspace: wr.workspace,
+    createdBy: wr.createdBy,
+    taskType: wr.taskType,
+    taskName: wr.taskName,
+    taskDataJson: JSON.stringify(wr.taskData ?? {}),
+    hostArchitecture: wr.hostArchitecture ?? undefined,
+    dynamicTaskDataJson: JSON.stringify(wr.dynamicTaskData ?? null),
+    status: wr.status,
+    result: wr.result,
+    worker: wr.worker ?? undefined,
+    assignedAt: wr.assignedAt ?? undefined,
+    createdAt: wr.createdAt,
+    startedAt: wr.startedAt ?? undefined,
+    completedAt: wr.completedAt ?? undefined,
+    priorityBase: wr.priorityBase,
+    priorityAdjustment: wr.priorityAdjustment,
+    parent: wr.parent ?? undefined,
+    dependencies: [...wr.dependencies],
+    unblockStrategy: wr.unblockStrategy,
+    eventReactionsJson: JSON.stringify(wr.eventReactions ?? {}),
+    workflowDataJson: JSON.stringify(wr.workflowData ?? {}),
+    outputDataJson: JSON.stringify(wr.outputData ?? null),
+    retryCount: wr.retryCount,
+    supersedes: wr.supersedes ?? undefined,
+    supersededBy: wr.supersededBy ?? undefined,
+    abortedBy: wr.abortedBy ?? undefined,
+    heartbeatAt: wr.heartbeatAt ?? undefined,
+    logtail: [...wr.logtail],
+    outputArtifacts: [...wr.outputArtifacts],
+    version,
+    ...workRequestIndexes(wr),
+  });
+}
+
+export function toWorkRequest(item: Item): WorkRequest {
+  return {
+    id: Number(item.id),
+    scope: item.scope,
+    workspace: item.workspace,
+    createdBy: item.createdBy,
+    taskType: item.taskType,
+    taskName: item.taskName,
+    taskData: JSON.parse(item.taskDataJson ?? '{}'),
+    hostArchitecture: item.hostArchitecture ?? null,
+    dynamicTaskData: JSON.parse(item.dynamicTaskDataJson ?? 'null'),
+    status: item.status,
+    result: item.result ?? '',
+    worker: item.worker ?? null,
+    assignedAt: item.assignedAt ?? null,
+    createdAt: item.createdAt,
+    startedAt: item.startedAt ?? null,
+    completedAt: item.completedAt ?? null,
+    priorityBase: Number(item.priorityBase ?? 0),
+    priorityAdjustment: Number(item.priorityAdjustment ?? 0),
+    parent: item.parent ?? null,
+    dependencies: ((item.dependencies ?? []) as unknown[]).map(Number),
+    unblockStrategy: item.unblockStrategy,
+    eventReactions: JSON.parse(item.eventReactionsJson ?? '{}'),
+    workflowData: JSON.parse(item.workflowDataJson ?? '{}'),
+    outputData: JSON.parse(item.outputDataJson ?? 'null'),
+    retryCount: Number(item.retryCount ?? 0),
+    supersedes: item.supersedes ?? null,
+    supersededBy: item.supersededBy ?? null,
+    abortedBy: item.abortedBy ?? null,
+    heartbeatAt: item.heartbeatAt ?? null,
+    logtail: [...((item.logtail ?? []) as string[])],
+    outputArtifacts: ((item.outputArtifacts ?? []) as unknown[]).map(Number),
+    version: Number(item.version),
+  };
+}

@@ -1,0 +1,146 @@
+/**
+ * Workers in the main table. The `assigned` slot counter lives on this item but is changed only by
+ * DynamoWorkRequestRepository.commit (atomically with the request it concerns); this repository
+ * never writes it after the create. Layout: docs/data-model.md ("Workers").
+ */
+import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { ConflictError } from '../../domain/errors';
+import type { Worker } from '../../domain/workers';
+import type { WorkerRepository } from '../../ports';
+import { attempt, failedAt, versionedWriteError } from './errors';
+import { GSI1, indexKeys, keys } from './keys';
+import { compact, type Item, names, queryAll } from './support';
+
+export class DynamoWorkerRepository implements WorkerRepository {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  async create(worker: Worker): Promise<void> {
+    const outcome = await attempt(() =>
+      this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: compact({
+            ...keys.worker(worker.name),
+            entity: 'worker',
+            name: worker.name,
+            ...workerAttributes(worker),
+            assigned: worker.assigned,
+            version: worker.version,
+          }),
+          ConditionExpression: 'attribute_not_exists(#pk)',
+          ExpressionAttributeNames: names('pk'),
+        }),
+      ),
+    );
+    if (!outcome.ok) throw new ConflictError('Worker exists', `a worker named "${worker.name}" already exists`);
+  }
+
+  async get(name: string): Promise<Worker | undefined> {
+    const res = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: keys.worker(name), ConsistentRead: true }));
+    return res.Item && toWorker(res.Item);
+  }
+
+  /** gsi1 `WORKERS`, by name (eventually consistent: `assigned` may lag; the slot conditions do not). */
+  async list(): Promise<Worker[]> {
+    const items = await queryAll(this.doc, {
+      TableName: this.tableName,
+      IndexName: GSI1,
+      KeyConditionExpression: '#gsi1pk = :pk',
+      ExpressionAttributeNames: names('gsi1pk'),
+      ExpressionAttributeValues: { ':pk': indexKeys.workers() },
+    });
+    return items.map(toWorker);
+  }
+
+  /**
+   * UpdateItem: SET every field but `assigned` (REMOVE the null ones), `version` = expected + 1,
+   * conditioned on `attribute_exists(pk) AND version = :expected`. `assigned` is left alone so that
+   * a concurrent slot change (which does not bump the version) is never overwritten.
+   */
+  async update(worker: Worker, expectedVersion: number): Promise<void> {
+    const attrs = workerAttributes(worker);
+    const set = Object.keys(attrs).filter((k) => attrs[k] !== undefined);
+    const remove = Object.keys(attrs).filter((k) => attrs[k] === undefined);
+    const values: Item = { ':expected': expectedVersion, ':next': expectedVersion + 1 };
+    for (const k of set) values[`:${k}`] = attrs[k];
+    const outcome = await attempt(() =>
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.worker(worker.name),
+          UpdateExpression: `SET ${[...set.map((k) => `#${k} = :${k}`), '#version = :next'].join(', ')}${
+            remove.length ? ` REMOVE ${remove.map((k) => `#${k}`).join(', ')}` : ''
+          }`,
+          ConditionExpression: 'attribute_exists(#pk) AND #version = :expected',
+          ExpressionAttributeNames: names('pk', 'version', ...set, ...remove),
+          ExpressionAttributeValues: values,
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      ),
+    );
+    const failed = failedAt(outcome);
+    if (failed) throw versionedWriteError('worker', failed.item, expectedVersion);
+  }
+
+  /** Like touchToken: SET lastSeenAt unless it is younger than `minIntervalMs`; no version bump. */
+  async touch(name: string, at: Date, minIntervalMs: number): Promise<void> {
+    const threshold = new Date(at.getTime() - minIntervalMs).toISOString();
+    // A failed condition means "recently touched" (or no such worker): exactly what saves the write.
+    await attempt(() =>
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.worker(name),
+          UpdateExpression: 'SET #lastSeenAt = :at',
+          ConditionExpression: 'attribute_exists(#pk) AND (attribute_not_exists(#lastSeenAt) OR #lastSeenAt < :threshold)',
+          ExpressionAttributeNames: names('pk', 'lastSeenAt'),
+          ExpressionAttributeValues: { ':at': at.toISOString(), ':threshold': threshold },
+        }),
+      ),
+    );
+  }
+}
+
+/**
+ * Every stored field that `update` writes (all but the key, `assigned` and `version`); undefined
+ * means null (not stored). Metadata are JSON text: workers report arbitrary JSON.
+ */
+function workerAttributes(w: Worker): Record<string, unknown> {
+  return {
+    tokenHash: w.tokenHash,
+    workerType: w.workerType,
+    enabled: w.enabled,
+    registeredAt: w.registeredAt,
+    connectedAt: w.connectedAt ?? undefined,
+    lastSeenAt: w.lastSeenAt ?? undefined,
+    staticMetadataJson: JSON.stringify(w.staticMetadata ?? {}),
+    dynamicMetadataJson: JSON.stringify(w.dynamicMetadata ?? {}),
+    dynamicMetadataUpdatedAt: w.dynamicMetadataUpdatedAt ?? undefined,
+    concurrency: w.concurrency,
+    queueUrl: w.queueUrl ?? undefined,
+    gsi1pk: indexKeys.workers(),
+    gsi1sk: w.name,
+  };
+}
+
+function toWorker(item: Item): Worker {
+  return {
+    name: item.name,
+    tokenHash: item.tokenHash,
+    workerType: item.workerType,
+    enabled: item.enabled,
+    registeredAt: item.registeredAt,
+    connectedAt: item.connectedAt ?? null,
+    lastSeenAt: item.lastSeenAt ?? null,
+    staticMetadata: JSON.parse(item.staticMetadataJson ?? '{}'),
+    dynamicMetadata: JSON.parse(item.dynamicMetadataJson ?? '{}'),
+    dynamicMetadataUpdatedAt: item.dynamicMetadataUpdatedAt ?? null,
+    concurrency: Number(item.concurrency),
+    assigned: Number(item.assigned ?? 0),
+    queueUrl: item.queueUrl ?? null,
+    version: Number(item.version),
+  };
+}

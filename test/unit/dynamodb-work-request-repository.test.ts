@@ -1,0 +1,452 @@
+/**
+ * DynamoWorkRequestRepository with a mocked document client: the index keys derived from each
+ * state, the exact transactions commit sends, and how cancellation reasons become ConflictErrors.
+ */
+import 'aws-sdk-client-mock-jest';
+import { ConditionalCheckFailedException, DynamoDBClient, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { BatchGetCommand, DynamoDBDocumentClient, GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import {
+  DynamoWorkRequestRepository,
+  priorityKey,
+  workRequestIndexes,
+  workRequestItem,
+  type WorkRequestIndexAttributes,
+} from '../../shared/adapters/dynamodb/work-request-repository';
+import { ConflictError, ValidationError } from '../../shared/domain/errors';
+import type { WorkRequest } from '../../shared/domain/work-requests';
+
+const ddb = mockClient(DynamoDBDocumentClient);
+const doc = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } }));
+const repo = new DynamoWorkRequestRepository(doc, 'main');
+
+beforeEach(() => ddb.reset());
+
+const CREATED = '2026-11-22T10:00:00.000Z';
+
+function wr(overrides: Partial<WorkRequest> = {}): WorkRequest {
+  return {
+    id: 42,
+    scope: 'debusine',
+    workspace: 'System',
+    createdBy: 'user:alice',
+    taskType: 'Worker',
+    taskName: 'noop',
+    taskData: { result: true },
+    hostArchitecture: 'amd64',
+    dynamicTaskData: null,
+    status: 'pending',
+    result: '',
+    worker: null,
+    assignedAt: null,
+    createdAt: CREATED,
+    startedAt: null,
+    completedAt: null,
+    priorityBase: 10,
+    priorityAdjustment: 5,
+    parent: null,
+    dependencies: [],
+    unblockStrategy: 'deps',
+    eventReactions: {},
+    workflowData: {},
+    outputData: null,
+    retryCount: 0,
+    supersedes: null,
+    supersededBy: null,
+    abortedBy: null,
+    heartbeatAt: null,
+    logtail: [],
+    outputArtifacts: [],
+    version: 1,
+    ...overrides,
+  };
+}
+
+const cancelled = (...reasons: { Code: string; Item?: Record<string, unknown> }[]) =>
+  new TransactionCanceledException({ message: 'Transaction cancelled', $metadata: {}, CancellationReasons: reasons as never });
+
+const ID16 = '0000000000000042'; // 42 % 4 = shard 2
+const LISTING = { gsi1pk: 'WRS#debusine', gsi1sk: `${CREATED}#${ID16}` };
+
+describe('workRequestIndexes: index keys derived from the state', () => {
+  const cases: [string, Partial<WorkRequest>, WorkRequestIndexAttributes][] = [
+    ['blocked: listing only', { status: 'blocked' }, LISTING],
+    [
+      'pending unassigned Worker: its scheduling partition, by priority then age',
+      {},
+      { ...LISTING, gsi3pk: 'PENDING#Worker#amd64#2', gsi3sk: `0999999985#${CREATED}#${ID16}` },
+    ],
+    [
+      'pending unassigned, no architecture, negative priority',
+      { taskType: 'Server', hostArchitecture: null, priorityBase: -100, priorityAdjustment: 0 },
+      { ...LISTING, gsi3pk: 'PENDING#Server#-#2', gsi3sk: `1000000100#${CREATED}#${ID16}` },
+    ],
+    ['pending Signing', { taskType: 'Signing', id: 7 }, expectFor(7, { gsi3pk: 'PENDING#Signing#amd64#3', gsi3sk: `0999999985#${CREATED}#0000000000000007` })],
+    ['pending Internal', { taskType: 'Internal', id: 8, hostArchitecture: null }, expectFor(8, { gsi3pk: 'PENDING#Internal#-#0', gsi3sk: `0999999985#${CREATED}#0000000000000008` })],
+    ['pending Wait', { taskType: 'Wait', id: 9, hostArchitecture: null }, expectFor(9, { gsi3pk: 'PENDING#Wait#-#1', gsi3sk: `0999999985#${CREATED}#0000000000000009` })],
+    ['pending Workflow: never scheduled', { taskType: 'Workflow', hostArchitecture: null }, LISTING],
+    [
+      'pending assigned: active for its worker, out of the pending index',
+      { worker: 'bee', assignedAt: CREATED },
+      { ...LISTING, gsi2pk: 'WORKERWR#bee', gsi2sk: ID16 },
+    ],
+    [
+      'running Worker with a heartbeat: active, and in RUNNING by heartbeat',
+      { status: 'running', worker: 'bee', startedAt: '2026-11-22T10:01:00.000Z', heartbeatAt: '2026-11-22T10:05:00.000Z' },
+      { ...LISTING, gsi2pk: 'WORKERWR#bee', gsi2sk: ID16, gsi3pk: 'RUNNING#2', gsi3sk: `2026-11-22T10:05:00.000Z#${ID16}` },
+    ],
+    [
+      'running Worker without heartbeat: RUNNING by start',
+      { status: 'running', worker: 'bee', startedAt: '2026-11-22T10:01:00.000Z' },
+      { ...LISTING, gsi2pk: 'WORKERWR#bee', gsi2sk: ID16, gsi3pk: 'RUNNING#2', gsi3sk: `2026-11-22T10:01:00.000Z#${ID16}` },
+    ],
+    [
+      'running Wait/delay: WAIT by normalised delay_until',
+      { status: 'running', taskType: 'Wait', taskName: 'delay', taskData: { delay_until: '2026-11-22T12:00:00+01:00' }, startedAt: CREATED },
+      { ...LISTING, gsi3pk: 'WAIT#2', gsi3sk: `2026-11-22T11:00:00.000Z#${ID16}` },
+    ],
+    ['running Wait without delay_until (externaldebsign)', { status: 'running', taskType: 'Wait', taskName: 'externaldebsign', taskData: {} }, LISTING],
+    ['running Wait with a bad delay_until', { status: 'running', taskType: 'Wait', taskData: { delay_until: 'soon' } }, LISTING],
+    ['running Server with a worker: active only', { status: 'running', taskType: 'Server', worker: 'celery' }, { ...LISTING, gsi2pk: 'WORKERWR#celery', gsi2sk: ID16 }],
+    ['completed (worker kept for the record): listing only', { status: 'completed', result: 'success', worker: 'bee' }, LISTING],
+    ['aborted: listing only', { status: 'aborted', worker: 'bee' }, LISTING],
+  ];
+  test.each(cases)('%s', (_name, state, expected) => {
+    expect(workRequestIndexes(wr(state))).toEqual(expected);
+  });
+
+  function expectFor(id: number, gsi3: { gsi3pk: string; gsi3sk: string }): WorkRequestIndexAttributes {
+    return { gsi1pk: 'WRS#debusine', gsi1sk: `${CREATED}#${String(id).padStart(16, '0')}`, ...gsi3 };
+  }
+
+  test('priority keys sort highest priority first', () => {
+    const keys = [1_000_000, 5, 0, -3, -1_000_000, 2_000_000, -2_000_000].map((p) => [p, priorityKey(p)] as const);
+    const sorted = [...keys].sort((a, b) => (a[1] < b[1] ? -1 : 1)).map(([p]) => p);
+    expect(sorted).toEqual([2_000_000, 1_000_000, 5, 0, -3, -1_000_000, -2_000_000]);
+    for (const [, k] of keys) expect(k).toHaveLength(10);
+  });
+
+  test('a priority that does not fit the key is refused', () => {
+    expect(() => priorityKey(1_000_000_000)).toThrow(ValidationError);
+    expect(() => priorityKey(1.5)).toThrow(ValidationError);
+  });
+
+  test('an architecture that would be ambiguous in the key is refused', () => {
+    expect(() => workRequestIndexes(wr({ hostArchitecture: '-' }))).toThrow(ValidationError);
+    expect(() => workRequestIndexes(wr({ hostArchitecture: 'a#b' }))).toThrow(ValidationError);
+  });
+});
+
+describe('commit', () => {
+  test('an assignment is one transaction: the request at version+1 conditioned on the version read, and slot +1 on the worker', async () => {
+    ddb.on(TransactWriteCommand).resolves({});
+    const assigned = wr({ worker: 'bee', assignedAt: '2026-11-22T10:02:00.000Z', version: 4 });
+    await repo.commit({ update: [{ workRequest: assigned, expectedVersion: 3 }], slots: [{ worker: 'bee', delta: 1 }] });
+
+    expect(ddb).toHaveReceivedCommandTimes(TransactWriteCommand, 1);
+    const items = ddb.commandCalls(TransactWriteCommand)[0]!.args[0].input.TransactItems!;
+    expect(items).toEqual([
+      {
+        Put: {
+          TableName: 'main',
+          Item: workRequestItem(assigned, 4),
+          ConditionExpression: 'attribute_exists(#pk) AND #version = :expected',
+          ExpressionAttributeNames: { '#pk': 'pk', '#version': 'version' },
+          ExpressionAttributeValues: { ':expected': 3 },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        },
+      },
+      {
+        Update: {
+          TableName: 'main',
+          Key: { pk: 'WORKER#bee', sk: 'K' },
+          UpdateExpression: 'SET #assigned = #assigned + :one',
+          ConditionExpression: 'attribute_exists(#pk) AND #enabled = :true AND #assigned < #concurrency',
+          ExpressionAttributeNames: { '#pk': 'pk', '#assigned': 'assigned', '#enabled': 'enabled', '#concurrency': 'concurrency' },
+          ExpressionAttributeValues: { ':one': 1, ':true': true },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        },
+      },
+    ]);
+    // The whole item: out of the pending index (no gsi3 attributes), into the worker's active index.
+    const item = (items[0]!.Put!.Item ?? {}) as Record<string, unknown>;
+    expect(item).toMatchObject({ pk: 'WR#42', sk: 'W', version: 4, worker: 'bee', gsi2pk: 'WORKERWR#bee', gsi2sk: ID16 });
+    expect(item).not.toHaveProperty('gsi3pk');
+    expect(item).not.toHaveProperty('gsi3sk');
+  });
+
+  test('the stored version is expected + 1, whatever the passed request says', async () => {
+    ddb.on(TransactWriteCommand).resolves({});
+    await repo.commit({ update: [{ workRequest: wr({ version: 99 }), expectedVersion: 3 }] });
+    const put = ddb.commandCalls(TransactWriteCommand)[0]!.args[0].input.TransactItems![0]!.Put!;
+    expect(put.Item!.version).toBe(4);
+  });
+
+  test('creates are conditioned on attribute_not_exists and store every field (JSON for free-form objects, nulls omitted)', async () => {
+    ddb.on(TransactWriteCommand).resolves({});
+    const created = wr({ taskData: { big: 12345678901234567890, nested: { a: [1, null] } }, dependencies: [40, 41], parent: 30 });
+    await repo.commit({ create: [created] });
+    const put = ddb.commandCalls(TransactWriteCommand)[0]!.args[0].input.TransactItems![0]!.Put!;
+    expect(put.ConditionExpression).toBe('attribute_not_exists(#pk)');
+    expect(put.ExpressionAttributeNames).toEqual({ '#pk': 'pk' });
+    expect(put.Item).toEqual({
+      pk: 'WR#42',
+      sk: 'W',
+      entity: 'workRequest',
+      id: 42,
+      scope: 'debusine',
+      workspace: 'System',
+      createdBy: 'user:alice',
+      taskType: 'Worker',
+      taskName: 'noop',
+      taskDataJson: JSON.stringify(created.taskData),
+      hostArchitecture: 'amd64',
+      dynamicTaskDataJson: 'null',
+      status: 'pending',
+      result: '',
+      createdAt: CREATED,
+      priorityBase: 10,
+      priorityAdjustment: 5,
+      parent: 30,
+      dependencies: [40, 41],
+      unblockStrategy: 'deps',
+      eventReactionsJson: '{}',
+      workflowDataJson: '{}',
+      outputDataJson: 'null',
+      retryCount: 0,
+      logtail: [],
+      outputArtifacts: [],
+      version: 1,
+      gsi1pk: 'WRS#debusine',
+      gsi1sk: `${CREATED}#${ID16}`,
+      gsi3pk: 'PENDING#Worker#amd64#2',
+      gsi3sk: `0999999985#${CREATED}#${ID16}`,
+    });
+  });
+
+  test('slot -1 refuses to go below zero; reverse dependencies are Put and Delete in the dependency partition', async () => {
+    ddb.on(TransactWriteCommand).resolves({});
+    await repo.commit({
+      slots: [{ worker: 'bee', delta: -1 }],
+      addReverseDependencies: [{ dependency: 5, dependent: 42 }],
+      removeReverseDependencies: [{ dependency: 6, dependent: 42 }],
+    });
+    const items = ddb.commandCalls(TransactWriteCommand)[0]!.args[0].input.TransactItems!;
+    expect(items).toEqual([
+      {
+        Update: {
+          TableName: 'main',
+          Key: { pk: 'WORKER#bee', sk: 'K' },
+          UpdateExpression: 'SET #assigned = #assigned - :one',
+          ConditionExpression: 'attribute_exists(#pk) AND #assigned > :zero',
+          ExpressionAttributeNames: { '#pk': 'pk', '#assigned': 'assigned' },
+          ExpressionAttributeValues: { ':one': 1, ':zero': 0 },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        },
+      },
+      {
+        Put: {
+          TableName: 'main',
+          Item: { pk: 'WR#5', sk: `RDEP#${ID16}`, entity: 'reverseDependency', dependency: 5, dependent: 42 },
+        },
+      },
+      { Delete: { TableName: 'main', Key: { pk: 'WR#6', sk: `RDEP#${ID16}` } } },
+    ]);
+  });
+
+  test('an empty change set sends nothing', async () => {
+    await repo.commit({});
+    expect(ddb).toHaveReceivedCommandTimes(TransactWriteCommand, 0);
+  });
+
+  test('more than 100 items is refused without writing (never split: it must stay atomic)', async () => {
+    const creates = Array.from({ length: 101 }, (_, i) => wr({ id: 1000 + i }));
+    await expect(repo.commit({ create: creates })).rejects.toThrow(/100/);
+    expect(ddb).toHaveReceivedCommandTimes(TransactWriteCommand, 0);
+    ddb.on(TransactWriteCommand).resolves({});
+    await repo.commit({ create: creates.slice(0, 100) });
+    expect(ddb).toHaveReceivedCommandTimes(TransactWriteCommand, 1);
+  });
+
+  test('the same item twice in one commit is refused before writing', async () => {
+    await expect(repo.commit({ create: [wr()], update: [{ workRequest: wr(), expectedVersion: 1 }] })).rejects.toThrow(/twice/);
+    await expect(
+      repo.commit({
+        slots: [
+          { worker: 'bee', delta: 1 },
+          { worker: 'bee', delta: -1 },
+        ],
+      }),
+    ).rejects.toThrow(/twice/);
+    expect(ddb).toHaveReceivedCommandTimes(TransactWriteCommand, 0);
+  });
+
+  describe('cancellation reasons become a ConflictError naming the failed item', () => {
+    const assignment = () =>
+      repo.commit({
+        update: [{ workRequest: wr({ worker: 'bee' }), expectedVersion: 3 }],
+        slots: [{ worker: 'bee', delta: 1 }],
+      });
+
+    test('the request moved', async () => {
+      ddb.on(TransactWriteCommand).rejects(cancelled({ Code: 'ConditionalCheckFailed', Item: { version: { N: '5' } } }, { Code: 'None' }));
+      const err = await assignment().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ConflictError);
+      expect((err as ConflictError).detail).toBe('work request 42: expected version 3, found 5; reload and try again');
+    });
+
+    test('the request does not exist', async () => {
+      ddb.on(TransactWriteCommand).rejects(cancelled({ Code: 'ConditionalCheckFailed' }, { Code: 'None' }));
+      await expect(assignment()).rejects.toThrow('work request 42 does not exist');
+    });
+
+    test('the worker is at capacity', async () => {
+      ddb.on(TransactWriteCommand).rejects(
+        cancelled(
+          { Code: 'None' },
+          { Code: 'ConditionalCheckFailed', Item: { enabled: { BOOL: true }, assigned: { N: '2' }, concurrency: { N: '2' } } },
+        ),
+      );
+      const err = await assignment().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ConflictError);
+      expect((err as ConflictError).title).toBe('Worker at capacity');
+      expect((err as ConflictError).detail).toBe('worker "bee" has no free slot (2 of 2 in use)');
+    });
+
+    test('the worker is disabled, or gone', async () => {
+      ddb.on(TransactWriteCommand).rejects(
+        cancelled({ Code: 'None' }, { Code: 'ConditionalCheckFailed', Item: { enabled: { BOOL: false }, assigned: { N: '0' }, concurrency: { N: '2' } } }),
+      );
+      await expect(assignment()).rejects.toThrow('worker "bee" is disabled');
+      ddb.reset();
+      ddb.on(TransactWriteCommand).rejects(cancelled({ Code: 'None' }, { Code: 'ConditionalCheckFailed' }));
+      await expect(assignment()).rejects.toThrow('worker "bee" does not exist');
+    });
+
+    test('slot -1 on a worker holding none', async () => {
+      ddb.on(TransactWriteCommand).rejects(cancelled({ Code: 'ConditionalCheckFailed', Item: { assigned: { N: '0' } } }));
+      await expect(repo.commit({ slots: [{ worker: 'bee', delta: -1 }] })).rejects.toThrow('worker "bee" has no slot in use to give back');
+    });
+
+    test('a create whose id exists', async () => {
+      ddb.on(TransactWriteCommand).rejects(cancelled({ Code: 'ConditionalCheckFailed' }));
+      await expect(repo.commit({ create: [wr()] })).rejects.toThrow('work request 42 already exists');
+    });
+
+    test('a collision with another transaction is retried, then succeeds', async () => {
+      ddb
+        .on(TransactWriteCommand)
+        .rejectsOnce(cancelled({ Code: 'TransactionConflict' }, { Code: 'None' }))
+        .resolves({});
+      await assignment();
+      expect(ddb).toHaveReceivedCommandTimes(TransactWriteCommand, 2);
+    });
+  });
+});
+
+describe('applyHeartbeat', () => {
+  test('sets heartbeat, logtail and RUNNING position, only if running on that worker and newer; no version bump', async () => {
+    ddb.on(UpdateCommand).resolves({});
+    const applied = await repo.applyHeartbeat({ workRequestId: 42, worker: 'bee', at: '2026-11-22T11:00:00+01:00', logtail: ['line 1', 'line 2'] });
+    expect(applied).toBe(true);
+    expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
+      TableName: 'main',
+      Key: { pk: 'WR#42', sk: 'W' },
+      UpdateExpression: 'SET #heartbeatAt = :at, #logtail = :logtail, #gsi3sk = :sk',
+      ConditionExpression: '#status = :running AND #worker = :worker AND (attribute_not_exists(#heartbeatAt) OR #heartbeatAt < :at)',
+      ExpressionAttributeNames: { '#heartbeatAt': 'heartbeatAt', '#logtail': 'logtail', '#gsi3sk': 'gsi3sk', '#status': 'status', '#worker': 'worker' },
+      ExpressionAttributeValues: {
+        ':at': '2026-11-22T10:00:00.000Z',
+        ':logtail': ['line 1', 'line 2'],
+        ':sk': `2026-11-22T10:00:00.000Z#${ID16}`,
+        ':running': 'running',
+        ':worker': 'bee',
+      },
+    });
+    const input = ddb.commandCalls(UpdateCommand)[0]!.args[0].input;
+    expect(input.UpdateExpression).not.toMatch(/version/);
+  });
+
+  test('a failed condition is "not applied"', async () => {
+    ddb.on(UpdateCommand).rejects(new ConditionalCheckFailedException({ message: 'failed', $metadata: {} }));
+    await expect(repo.applyHeartbeat({ workRequestId: 42, worker: 'bee', at: CREATED, logtail: [] })).resolves.toBe(false);
+  });
+});
+
+describe('reads', () => {
+  test('get is a consistent GetItem', async () => {
+    ddb.on(GetCommand).resolves({ Item: workRequestItem(wr(), 1) });
+    expect(await repo.get(42)).toEqual(wr());
+    expect(ddb).toHaveReceivedCommandWith(GetCommand, { TableName: 'main', Key: { pk: 'WR#42', sk: 'W' }, ConsistentRead: true });
+  });
+
+  test('getMany retries unprocessed keys and answers in the order asked, skipping missing ones', async () => {
+    ddb
+      .on(BatchGetCommand)
+      .resolvesOnce({
+        Responses: { main: [workRequestItem(wr({ id: 3 }), 1)] },
+        UnprocessedKeys: { main: { Keys: [{ pk: 'WR#1', sk: 'W' }] } },
+      })
+      .resolvesOnce({ Responses: { main: [workRequestItem(wr({ id: 1 }), 1)] } });
+    const found = await repo.getMany([3, 2, 1]);
+    expect(found.map((w) => w.id)).toEqual([3, 1]);
+    const calls = ddb.commandCalls(BatchGetCommand);
+    expect(calls).toHaveLength(2);
+    expect(calls[0]!.args[0].input.RequestItems!.main).toEqual({
+      Keys: [
+        { pk: 'WR#3', sk: 'W' },
+        { pk: 'WR#2', sk: 'W' },
+        { pk: 'WR#1', sk: 'W' },
+      ],
+      ConsistentRead: true,
+    });
+    expect(calls[1]!.args[0].input.RequestItems!.main!.Keys).toEqual([{ pk: 'WR#1', sk: 'W' }]);
+  });
+
+  test('pendingCandidates queries the four shards and merges them by sort key', async () => {
+    const byShard: Record<string, WorkRequest[]> = {
+      'PENDING#Worker#amd64#0': [wr({ id: 8, priorityBase: 1 }), wr({ id: 4, priorityBase: 0 })],
+      'PENDING#Worker#amd64#1': [wr({ id: 1, priorityBase: 5 })],
+      'PENDING#Worker#amd64#2': [],
+      'PENDING#Worker#amd64#3': [wr({ id: 3, priorityBase: 1, createdAt: '2026-11-22T09:00:00.000Z' })],
+    };
+    ddb.on(QueryCommand).callsFake((input: { ExpressionAttributeValues: { ':pk': string } }) => ({
+      Items: (byShard[input.ExpressionAttributeValues[':pk']] ?? []).map((w) => workRequestItem({ ...w, priorityAdjustment: 0 }, 1)),
+    }));
+    const found = await repo.pendingCandidates('Worker', 'amd64', 3);
+    expect(found.map((w) => w.id)).toEqual([1, 3, 8]);
+    const calls = ddb.commandCalls(QueryCommand).map((c) => c.args[0].input);
+    expect(calls).toHaveLength(4);
+    for (const input of calls) expect(input).toMatchObject({ IndexName: 'gsi3', KeyConditionExpression: '#gsi3pk = :pk', Limit: 3, ScanIndexForward: true });
+  });
+
+  test('staleRunning and dueWaits bound the sort key', async () => {
+    ddb.on(QueryCommand).resolves({ Items: [] });
+    await repo.staleRunning('2026-11-22T10:00:00.000Z', 10);
+    await repo.dueWaits('2026-11-22T10:00:00.000Z', 10);
+    const calls = ddb.commandCalls(QueryCommand).map((c) => c.args[0].input);
+    expect(calls[0]).toMatchObject({
+      KeyConditionExpression: '#gsi3pk = :pk AND #gsi3sk < :bound',
+      ExpressionAttributeValues: { ':pk': 'RUNNING#0', ':bound': '2026-11-22T10:00:00.000Z' },
+    });
+    expect(calls[4]).toMatchObject({
+      KeyConditionExpression: '#gsi3pk = :pk AND #gsi3sk <= :bound',
+      ExpressionAttributeValues: { ':pk': 'WAIT#0', ':bound': '2026-11-22T10:00:00.000Z~' },
+    });
+  });
+
+  test('list filters with a FilterExpression and refuses foreign or malformed cursors', async () => {
+    ddb.on(QueryCommand).resolves({ Items: [] });
+    await repo.list({ scope: 'debusine', workspace: 'System', status: 'pending', limit: 5 });
+    expect(ddb).toHaveReceivedCommandWith(QueryCommand, {
+      IndexName: 'gsi1',
+      KeyConditionExpression: '#gsi1pk = :pk',
+      FilterExpression: '#workspace = :workspace AND #status = :status',
+      ExpressionAttributeValues: { ':pk': 'WRS#debusine', ':workspace': 'System', ':status': 'pending' },
+      ScanIndexForward: false,
+    });
+    await expect(repo.list({ scope: 'debusine', limit: 5, cursor: 'not a cursor!' })).rejects.toThrow(ValidationError);
+    const foreign = Buffer.from(JSON.stringify({ pk: 'WR#1', sk: 'W', gsi1pk: 'WRS#other', gsi1sk: 'x' })).toString('base64url');
+    await expect(repo.list({ scope: 'debusine', limit: 5, cursor: foreign })).rejects.toThrow(ValidationError);
+  });
+});
