@@ -165,6 +165,11 @@ async function uploadOnce(
     progress.advance(file.size);
     return { outcome: 'already stored' };
   }
+  if ('verifying' in plan) {
+    // Uploaded before (e.g. by an interrupted run) and being checked: wait for it, send nothing.
+    progress.advance(file.size);
+    return { outcome: 'verifying' };
+  }
   let completion;
   if (plan.method === 'single') {
     await putRange(api.fetchImpl, plan, file.localPath, 0, file.size, progress, tuning, `PUT ${file.path}`);

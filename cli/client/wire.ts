@@ -46,6 +46,8 @@ export interface CreateArtifactRequest {
   data?: Record<string, unknown>;
   expiration_delay?: number | string;
   immutable?: boolean;
+  /** With a worker token: the running work request this artifact is an output of. */
+  work_request?: number;
 }
 
 export interface ArtifactPage {
@@ -64,6 +66,7 @@ export interface MultipartPartPlan {
 
 export type UploadPlan =
   | { complete: true }
+  | { complete: false; verifying: true; method?: undefined }
   | { complete: false; method: 'single'; url: string; headers: Record<string, string> }
   | { complete: false; method: 'multipart'; upload_id: string; part_size: number; parts: MultipartPartPlan[] };
 
@@ -95,4 +98,110 @@ export interface Problem {
   status?: number;
   detail?: string;
   validation_errors?: Record<string, string[] | string>;
+}
+
+// ---- Work requests and workers (docs/api.md "Work requests", "Workers") ----
+
+export type WireWorkRequestStatus = 'blocked' | 'pending' | 'running' | 'completed' | 'aborted';
+export type WireWorkRequestResult = '' | 'success' | 'failure' | 'error' | 'skipped';
+export type WireFinalResult = Exclude<WireWorkRequestResult, ''>;
+
+export interface WireWorkRequest {
+  id: number;
+  url: string;
+  task_name: string;
+  task_type: string;
+  task_data: Record<string, unknown>;
+  dynamic_task_data: Record<string, unknown> | null;
+  status: WireWorkRequestStatus;
+  result: WireWorkRequestResult;
+  worker: string | null;
+  created_at: string;
+  created_by: string;
+  aborted_by: string | null;
+  started_at: string | null;
+  completed_at: string | null;
+  duration: number | null;
+  priority_base: number;
+  priority_adjustment: number;
+  effective_priority: number;
+  parent: number | null;
+  dependencies: number[];
+  workflow_data: Record<string, unknown>;
+  event_reactions: Record<string, unknown>;
+  output_data: Record<string, unknown> | null;
+  retry_count: number;
+  supersedes: number | null;
+  superseded_by: number | null;
+  artifacts: number[];
+  scope: string;
+  workspace: string;
+  heartbeat_at: string | null;
+  logtail: string[];
+}
+
+export interface WorkRequestPage {
+  results: WireWorkRequest[];
+  next: string | null;
+  cursor: string | null;
+}
+
+export interface CreateWorkRequestRequest {
+  task_name: string;
+  task_data?: Record<string, unknown>;
+  event_reactions?: Record<string, unknown>;
+  workspace?: string;
+}
+
+export interface UnblockRequest {
+  action?: 'accept' | 'reject';
+  notes?: string;
+}
+
+export interface WireOutputError {
+  code: string;
+  message: string;
+}
+
+/** What a worker reports in `PUT work-request/<id>/completed/`. */
+export interface WorkRequestCompletion {
+  result: WireFinalResult;
+  output_data?: {
+    runtime_statistics?: Record<string, unknown>;
+    errors?: WireOutputError[];
+    [key: string]: unknown;
+  };
+}
+
+export interface RegisterWorkerRequest {
+  token: string;
+  fqdn: string;
+  worker_type?: 'external' | 'celery' | 'signing';
+  concurrency?: number;
+}
+
+export interface RegisteredWorker {
+  name: string;
+  enabled: boolean;
+}
+
+/** `GET worker/queue/`: where the worker long-polls for its messages. */
+export interface WireQueueAccess {
+  queue_url: string;
+  region: string;
+  endpoint?: string | null;
+  credentials?: { access_key_id: string; secret_access_key: string; session_token?: string; expiration?: string } | null;
+}
+
+export interface WireWorker {
+  name: string;
+  worker_type: string;
+  enabled: boolean;
+  connected: boolean;
+  connected_at: string | null;
+  last_seen_at: string | null;
+  concurrency: number;
+  assigned: number;
+  metadata: Record<string, unknown>;
+  current_work: number[];
 }

@@ -16,6 +16,8 @@ const UPLOAD_URL_TTL_SECONDS = 3600;
 
 export type UploadPlan =
   | { complete: true }
+  /** The bytes are in and being checked in the background: wait, do not upload again. */
+  | { complete: false; verifying: true }
   | { complete: false; method: 'single'; url: string; headers: Record<string, string> }
   | {
       complete: false;
@@ -61,6 +63,7 @@ export async function requestUpload(deps: Deps, caller: Caller, id: number, path
   const { artifactId, file } = await loadUploadTarget(deps, caller, id, path);
   if (file.complete) return { complete: true };
   const current = file.upload;
+  if (current?.verifying) return { complete: false, verifying: true };
   if (file.size > MULTIPART_THRESHOLD) {
     let key = current?.key;
     let uploadId = current?.multipartUploadId;

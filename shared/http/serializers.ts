@@ -59,6 +59,7 @@ export function relationJson(r: ArtifactRelation) {
 
 export function uploadPlanJson(plan: UploadPlan) {
   if (plan.complete) return { complete: true };
+  if ('verifying' in plan) return { complete: false, verifying: true };
   if (plan.method === 'single') return { complete: false, method: 'single', url: plan.url, headers: plan.headers };
   return {
     complete: false,

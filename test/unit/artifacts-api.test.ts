@@ -115,6 +115,9 @@ describe('presigned uploads', () => {
     const done = await http('POST', `/api/1.0/artifact/${a.json.id}/upload-complete/big.bin/`, { token: world.keys['uploader'], body: {} });
     expect(done.status).toBe(202);
     expect(world.deps.queues.fileVerification).toEqual([{ artifactId: a.json.id, path: 'big.bin' }]);
+    // Asking again while the check runs must not start a new upload over the one being checked.
+    const during = await http('POST', `/api/1.0/artifact/${a.json.id}/upload/big.bin/`, { token: world.keys['uploader'], body: {} });
+    expect(during.json).toEqual({ complete: false, verifying: true });
     expect(await verifyQueuedUpload(world.deps, world.deps.queues.fileVerification[0]!)).toBe('complete');
     // A replayed message changes nothing.
     expect(await verifyQueuedUpload(world.deps, world.deps.queues.fileVerification[0]!)).toBe('skipped');

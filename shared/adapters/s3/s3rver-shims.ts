@@ -84,7 +84,8 @@ export function installS3rverMultipartShims(s3rver: object): void {
       );
       last = n;
     }
-    const truncated = numbers.some((n) => n > last);
+    // Truncated only when the page is full: parts still arriving (no .md5 yet) are skipped, not pending.
+    const truncated = parts.length === maxParts && numbers.some((n) => n > last);
     ctx.status = 200;
     ctx.type = 'application/xml';
     ctx.body = xml(
