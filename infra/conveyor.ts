@@ -10,6 +10,9 @@
  *    when some function declares a `schedule`; an empty stack cannot be deployed)
  * Grants are added to the functions' roles (in ApiStack), never to resource policies in the
  * producer stacks; encryption uses AWS-managed keys, so there are no key policies to update.
+ * Per-worker queues are created at run time (worker registration), not by CloudFormation: IAM is
+ * scoped to their name prefix (`<prefix lower-cased>-worker-*`, e.g. `conveyor-worker-*`), and
+ * workers receive temporary credentials for their own queue only (ApiStack.workerQueueAccessRole).
  */
 import type { Environment } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
@@ -36,6 +39,11 @@ export interface ConveyorStacks {
   schedules?: SchedulesStack;
 }
 
+/** `Conveyor` → `conveyor-worker-`: one deployment's worker queues never mix with another's. */
+export function workerQueuePrefix(stackPrefix: string): string {
+  return `${stackPrefix.toLowerCase().replace(/[^a-z0-9_-]+/g, '-')}-worker-`;
+}
+
 export function createConveyor(scope: Construct, options: ConveyorOptions = {}): ConveyorStacks {
   const manifest = options.manifest ?? CONVEYOR_MANIFEST;
   validateManifest(manifest);
@@ -55,6 +63,7 @@ export function createConveyor(scope: Construct, options: ConveyorOptions = {}):
     tables: data.tables,
     bucket: data.bucket,
     queues: Object.fromEntries(Object.entries(messaging.queues).map(([name, q]) => [name, q.queue])),
+    workerQueuePrefix: workerQueuePrefix(prefix),
     ...(options.repoRoot ? { repoRoot: options.repoRoot } : {}),
   });
   const stacks: ConveyorStacks = { data, messaging, api };

@@ -36,9 +36,16 @@ export function consumersOf(manifest: ConveyorManifest, queueName: string): Func
   return manifest.functions.filter((f) => f.queue?.name === queueName);
 }
 
+/**
+ * 6 × the consumer's timeout, plus its batching window (AWS's advice for batch windows: a message
+ * may wait that long in a filling batch before the function even starts).
+ */
 export function visibilityTimeoutSeconds(manifest: ConveyorManifest, queueName: string): number {
-  const timeouts = consumersOf(manifest, queueName).map((f) => f.timeoutSeconds);
-  const seconds = timeouts.length === 0 ? DEFAULT_VISIBILITY_TIMEOUT_SECONDS : VISIBILITY_TIMEOUT_FACTOR * Math.max(...timeouts);
+  const consumers = consumersOf(manifest, queueName);
+  const seconds =
+    consumers.length === 0
+      ? DEFAULT_VISIBILITY_TIMEOUT_SECONDS
+      : Math.max(...consumers.map((f) => VISIBILITY_TIMEOUT_FACTOR * f.timeoutSeconds + (f.queue?.maxBatchingWindowSeconds ?? 0)));
   if (seconds > MAX_VISIBILITY_TIMEOUT_SECONDS) {
     throw new Error(
       `queue ${queueName}: visibility timeout ${seconds}s (${VISIBILITY_TIMEOUT_FACTOR} × consumer timeout) exceeds SQS's 12 hours`,
@@ -98,9 +105,34 @@ export function validateManifest(manifest: ConveyorManifest): void {
       routes.set(key, `${r} (${f.name})`);
     }
   }
+  for (const f of manifest.functions) {
+    if (f.queue) checkQueueTrigger(f, manifest.queues[f.queue.name]!.fifo);
+  }
   for (const q of Object.values(manifest.queues)) {
     if (q.maxReceiveCount < MIN_MAX_RECEIVE_COUNT) {
       throw new Error(`queue ${q.name}: maxReceiveCount ${q.maxReceiveCount} is below ${MIN_MAX_RECEIVE_COUNT}`);
     }
+  }
+}
+
+/**
+ * Lambda's limits on an SQS event source, checked up front with the function's name: batches above
+ * 10 need a batching window (standard queues only, up to 10,000), windows are at most 300 s, and a
+ * maximum concurrency is 2 to 1,000.
+ */
+function checkQueueTrigger(f: FunctionSpec, fifo: boolean): void {
+  const { batchSize, maxBatchingWindowSeconds: window, maxConcurrency } = f.queue!;
+  const maxBatch = fifo ? 10 : 10_000;
+  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > maxBatch) {
+    throw new Error(`function ${f.name}: batchSize ${batchSize} must be from 1 to ${maxBatch}`);
+  }
+  if (!Number.isInteger(window) || window < 0 || window > 300) {
+    throw new Error(`function ${f.name}: maxBatchingWindowSeconds ${window} must be from 0 to 300`);
+  }
+  if (batchSize > 10 && window < 1) {
+    throw new Error(`function ${f.name}: batchSize ${batchSize} above 10 needs a batching window (maxBatchingWindowSeconds ≥ 1)`);
+  }
+  if (maxConcurrency !== undefined && (!Number.isInteger(maxConcurrency) || maxConcurrency < 2 || maxConcurrency > 1000)) {
+    throw new Error(`function ${f.name}: maxConcurrency ${maxConcurrency} must be from 2 to 1000`);
   }
 }

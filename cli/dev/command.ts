@@ -10,10 +10,11 @@ import { join, resolve } from 'node:path';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Command } from 'commander';
 import { FUNCTIONS, QUEUES, type QueueName } from '../../shared/manifest';
+import type { Deps } from '../../shared/ports';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startEmulators, type EmulatorPorts } from './emulators';
 import { startGateway } from './gateway';
 import { consoleLog, createHandlerLoader, formatError, type Log } from './handlers';
-import { startQueuePollers, startScheduleTimers } from './pollers';
+import { schedulePeriodFromEnv, startQueuePollers, startScheduleTimers } from './pollers';
 import { provision, type LocalEnv } from './provision';
 
 type BootstrapModule = typeof import('../../shared/app/bootstrap');
@@ -28,6 +29,8 @@ export interface DevOptions {
   dataDir: string;
   /** Fixed emulator ports (default: any free port). */
   emulatorPorts?: EmulatorPorts;
+  /** Every schedule fires this often instead of its rate (env CONVEYOR_DEV_SCHEDULE_SECONDS; tests). */
+  schedulePeriodSeconds?: number;
   log?: Log;
 }
 
@@ -58,7 +61,12 @@ export function resolveDevOptions(flags: { port?: string; dataDir?: string }, en
   const portText = flags.port ?? env.CONVEYOR_PORT ?? String(DEFAULT_PORT);
   const port = Number(portText);
   if (!/^\d+$/.test(portText) || port > 65_535) throw new Error(`invalid port ${JSON.stringify(portText)}`);
-  return { port, dataDir: resolve(cwd, flags.dataDir ?? env.CONVEYOR_DATA_DIR ?? DEFAULT_DATA_DIR) };
+  const schedulePeriodSeconds = schedulePeriodFromEnv(env);
+  return {
+    port,
+    dataDir: resolve(cwd, flags.dataDir ?? env.CONVEYOR_DATA_DIR ?? DEFAULT_DATA_DIR),
+    ...(schedulePeriodSeconds !== undefined ? { schedulePeriodSeconds } : {}),
+  };
 }
 
 /** Runs the stack until SIGINT/SIGTERM/SIGHUP; resolves to the process exit code. */
@@ -159,6 +167,7 @@ export async function startLocalStack(options: DevOptions, abortSignal?: AbortSi
     await bootstrap.initDatabase(deps);
     const previousKey = typeof previous?.adminToken === 'string' && previous.adminToken !== '' ? previous.adminToken : undefined;
     const adminToken = await bootstrap.ensureAdminToken(deps, previousKey);
+    await restoreWorkerQueues(deps, log);
     checkpoint();
 
     // Stopped in reverse order: the gateway first (no new requests), then timers, pollers, emulators.
@@ -169,7 +178,9 @@ export async function startLocalStack(options: DevOptions, abortSignal?: AbortSi
     for (const queue of Object.values(QUEUES)) queueUrls[queue.name] = env[queue.envVar];
     const pollers = startQueuePollers({ functions: FUNCTIONS, sqs, queueUrls, loadHandler, log });
     cleanups.push(() => pollers.stop());
-    const timers = startScheduleTimers({ functions: FUNCTIONS, loadHandler, log });
+    const periodSeconds = options.schedulePeriodSeconds ?? schedulePeriodFromEnv(process.env);
+    if (periodSeconds !== undefined) log('info', `schedules fire every ${periodSeconds} s (CONVEYOR_DEV_SCHEDULE_SECONDS)`);
+    const timers = startScheduleTimers({ functions: FUNCTIONS, loadHandler, log, ...(periodSeconds !== undefined ? { periodSeconds } : {}) });
     cleanups.push(() => timers.stop());
     const gateway = await startGateway({ functions: FUNCTIONS, loadHandler, port: options.port, log, accessLog: true });
     cleanups.push(() => gateway.close());
@@ -191,6 +202,22 @@ export async function startLocalStack(options: DevOptions, abortSignal?: AbortSi
     await stopAll();
     throw err;
   }
+}
+
+/**
+ * local-aws-sqs keeps nothing across restarts, while the workers registered before are still in
+ * DynamoDB: their queues are created again (same names, so the URLs workers hold stay valid: the
+ * SDK sends to the configured endpoint and local-aws-sqs finds queues by name).
+ */
+export async function restoreWorkerQueues(deps: Pick<Deps, 'workers' | 'workerChannels'>, log: Log): Promise<number> {
+  let restored = 0;
+  for (const worker of await deps.workers.list()) {
+    if (worker.queueUrl === null) continue;
+    await deps.workerChannels.createQueue(worker.name);
+    restored++;
+  }
+  if (restored > 0) log('info', `re-created the queues of ${restored} registered worker(s)`);
+  return restored;
 }
 
 function readPreviousLocalJson(dataDir: string): Partial<LocalStackInfo> | undefined {

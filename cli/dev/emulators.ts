@@ -97,7 +97,7 @@ export async function startEmulators(options: StartEmulatorsOptions): Promise<Ru
   };
 }
 
-interface StartedEmulator {
+export interface StartedEmulator {
   endpoint: string;
   stop(): Promise<void>;
 }
@@ -273,7 +273,8 @@ async function startS3(directory: string, port: number): Promise<StartedEmulator
 
 // ---------------------------------------------------------------- local-aws-sqs
 
-async function startSqs(port: number): Promise<StartedEmulator> {
+/** local-aws-sqs on loopback (exported for tests of what runs on it). */
+export async function startSqs(port: number): Promise<StartedEmulator> {
   const server = await createSqsServer({
     port,
     hostname: LOOPBACK,

@@ -6,7 +6,6 @@
  * time per function, messages listed in `batchItemFailures` (or the whole batch when the handler
  * throws) stay in the queue and come back after the visibility timeout, the rest are deleted.
  */
-import { randomUUID } from 'node:crypto';
 import {
   DeleteMessageBatchCommand,
   ReceiveMessageCommand,
@@ -14,7 +13,7 @@ import {
   type MessageAttributeValue,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import type { SQSBatchResponse, SQSEvent, SQSMessageAttributes, SQSRecord, ScheduledEvent } from 'aws-lambda';
+import type { SQSBatchResponse, SQSEvent, SQSMessageAttributes, SQSRecord } from 'aws-lambda';
 import type { FunctionSpec, QueueName } from '../../shared/manifest';
 import { LOCAL_REGION, settlesWithin } from './emulators';
 import { LOCAL_ACCOUNT_ID, consoleLog, formatError, lambdaContext, type LoadHandler, type Log } from './handlers';
@@ -85,11 +84,15 @@ async function pollQueue(
   }
 }
 
+/** SQS's limit on MaxNumberOfMessages (local-aws-sqs enforces it too). */
+export const MAX_MESSAGES_PER_RECEIVE = 10;
+
 /**
  * Lambda starts a batch as soon as one message is there, then fills it for up to the batching
  * window. A single ReceiveMessage for `batchSize` messages cannot do that on local-aws-sqs, which
  * waits the whole WaitTimeSeconds unless it has a full batch, so: long-poll for one message, then
- * top up with a receive that waits at most the batching window.
+ * top up with receives (at most 10 messages each, SQS's limit: batches above 10 take several)
+ * until the batch is full, a receive comes back empty, or the batching window has passed.
  */
 export async function receiveBatch(
   sqs: SQSClient,
@@ -114,12 +117,22 @@ export async function receiveBatch(
   };
   const first = await receive(1, waitTimeSeconds);
   if (first.length === 0 || trigger.batchSize <= 1) return first;
+  const batch = [...first];
+  const deadline = Date.now() + trigger.maxBatchingWindowSeconds * 1000;
   try {
-    return first.concat(await receive(trigger.batchSize - 1, Math.min(20, trigger.maxBatchingWindowSeconds)));
+    for (let topUps = 0; batch.length < trigger.batchSize; topUps++) {
+      const remainingMs = deadline - Date.now();
+      if (remainingMs <= 0 && topUps > 0) break;
+      const wait = Math.min(20, Math.max(0, Math.ceil(remainingMs / 1000)));
+      const received = await receive(Math.min(MAX_MESSAGES_PER_RECEIVE, trigger.batchSize - batch.length), wait);
+      batch.push(...received);
+      if (received.length === 0) break;
+    }
   } catch (err) {
-    if (signal.aborted) return first; // shutting down: still handle what we hold
-    throw err;
+    if (!signal.aborted) throw err;
+    // Shutting down: still handle what we hold.
   }
+  return batch;
 }
 
 async function processBatch(
@@ -247,21 +260,43 @@ function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
 
 // ---------------------------------------------------------------- schedules
 
+/** What an EventBridge Scheduler schedule of the CDK app (infra/stacks/schedules-stack.ts) sends. */
+export interface ScheduleInvocationEvent {
+  scheduleId: string;
+  /** ISO time of the tick, to the second. */
+  scheduledTime: string;
+}
+
 export interface ScheduleTimersOptions {
   functions: FunctionSpec[];
   loadHandler: LoadHandler;
   log?: Log;
-  region?: string;
+  /** Fire every schedule this often instead of its `rateMinutes` (tests: CONVEYOR_DEV_SCHEDULE_SECONDS). */
+  periodSeconds?: number;
+}
+
+/** `CONVEYOR_DEV_SCHEDULE_SECONDS`: a shorter period for every schedule of the local stack (tests). */
+export const SCHEDULE_SECONDS_ENV_VAR = 'CONVEYOR_DEV_SCHEDULE_SECONDS';
+
+/** The period override from the environment, if any; anything but a positive number is refused. */
+export function schedulePeriodFromEnv(env: NodeJS.ProcessEnv): number | undefined {
+  const text = env[SCHEDULE_SECONDS_ENV_VAR];
+  if (text === undefined || text.trim() === '') return undefined;
+  const seconds = Number(text);
+  if (!Number.isFinite(seconds) || seconds < 0.1 || seconds > 24 * 3600) {
+    throw new Error(`${SCHEDULE_SECONDS_ENV_VAR} must be a number of seconds from 0.1 to 86400, not ${JSON.stringify(text)}`);
+  }
+  return seconds;
 }
 
 /**
- * One timer per `schedule` trigger, firing every `rateMinutes` like an EventBridge `rate()` rule
- * (first run one period after start, as a new rule does). A tick that finds the previous run still
- * going is skipped rather than stacked.
+ * One timer per `schedule` trigger, firing every `rateMinutes` (or `periodSeconds`) like an
+ * EventBridge Scheduler `rate()` schedule (first run one period after start, as a new schedule
+ * does), with the same event the cloud's schedule sends: `{scheduleId, scheduledTime}`. A tick
+ * that finds the previous run still going is skipped rather than stacked.
  */
 export function startScheduleTimers(options: ScheduleTimersOptions): Stoppable {
   const log = options.log ?? consoleLog;
-  const region = options.region ?? LOCAL_REGION;
   const running = new Set<Promise<void>>();
   const timers = options.functions
     .filter((fn): fn is FunctionSpec & { schedule: NonNullable<FunctionSpec['schedule']> } => fn.schedule !== undefined)
@@ -272,14 +307,14 @@ export function startScheduleTimers(options: ScheduleTimersOptions): Stoppable {
           log('warn', `${fn.name}: the previous scheduled run is still going; skipping this one`);
           return;
         }
-        const run = invokeScheduled(fn, region, options.loadHandler, log).finally(() => {
+        const run = invokeScheduled(fn, options.loadHandler, log).finally(() => {
           current = undefined;
           running.delete(run);
         });
         current = run;
         running.add(run);
       };
-      return setInterval(tick, fn.schedule.rateMinutes * 60_000);
+      return setInterval(tick, options.periodSeconds !== undefined ? options.periodSeconds * 1000 : fn.schedule.rateMinutes * 60_000);
     });
   let stopping: Promise<void> | undefined;
   return {
@@ -295,20 +330,12 @@ export function startScheduleTimers(options: ScheduleTimersOptions): Stoppable {
 
 async function invokeScheduled(
   fn: FunctionSpec & { schedule: NonNullable<FunctionSpec['schedule']> },
-  region: string,
   loadHandler: LoadHandler,
   log: Log,
 ): Promise<void> {
-  const event: ScheduledEvent<Record<string, never>> = {
-    version: '0',
-    id: randomUUID(),
-    'detail-type': 'Scheduled Event',
-    source: 'aws.events',
-    account: LOCAL_ACCOUNT_ID,
-    time: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
-    region,
-    resources: [`arn:aws:events:${region}:${LOCAL_ACCOUNT_ID}:rule/conveyor-${fn.schedule.id}`],
-    detail: {},
+  const event: ScheduleInvocationEvent = {
+    scheduleId: fn.schedule.id,
+    scheduledTime: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
   };
   try {
     const handler = await loadHandler(fn);

@@ -30,6 +30,7 @@ import {
   QUEUES,
   TABLES,
   VERIFY_MODE_ENV_VAR,
+  WORKER_QUEUE_PREFIX_ENV_VAR,
   type FunctionSpec,
   type QueueSpec,
   type TableSpec,
@@ -58,12 +59,18 @@ export function physicalQueueName(queue: QueueSpec, prefix = DEFAULT_NAME_PREFIX
 }
 
 /**
- * DESIGN: visibility timeout ≥ 6 × the consuming function's timeout, as in the cloud; a message
- * whose handler failed therefore comes back only after that long, locally too.
+ * DESIGN: visibility timeout ≥ 6 × the consuming function's timeout (plus its batching window), as
+ * in the cloud; a message whose handler failed therefore comes back only after that long, locally too.
  */
 export function visibilityTimeoutSeconds(queue: QueueSpec, functions: FunctionSpec[] = FUNCTIONS): number {
-  const consumerTimeouts = functions.filter((f) => f.queue?.name === queue.name).map((f) => f.timeoutSeconds);
-  return Math.min(43_200, 6 * Math.max(5, ...consumerTimeouts));
+  const consumers = functions.filter((f) => f.queue?.name === queue.name);
+  const seconds = consumers.map((f) => 6 * f.timeoutSeconds + (f.queue?.maxBatchingWindowSeconds ?? 0));
+  return Math.min(43_200, Math.max(30, ...seconds));
+}
+
+/** Per-worker queues are `<prefix>-worker-<name>`, created at registration (local-aws-sqs, in memory). */
+export function workerQueuePrefix(prefix = DEFAULT_NAME_PREFIX): string {
+  return `${prefix}-worker-`;
 }
 
 export function localEnv(endpoints: EmulatorEndpoints, queueUrls: Record<string, string>, prefix = DEFAULT_NAME_PREFIX): LocalEnv {
@@ -77,6 +84,8 @@ export function localEnv(endpoints: EmulatorEndpoints, queueUrls: Record<string,
     [BUCKET_ENV_VAR]: physicalBucketName(prefix),
     [VERIFY_MODE_ENV_VAR]: 'readback', // s3rver checks no checksum: the verifier reads objects back
     CONVEYOR_S3_FORCE_PATH_STYLE: '1', // s3rver has no virtual-host buckets on 127.0.0.1
+    // No CONVEYOR_WORKER_QUEUE_ROLE_ARN: workers get the queue URL and this endpoint, no credentials.
+    [WORKER_QUEUE_PREFIX_ENV_VAR]: workerQueuePrefix(prefix),
   };
   for (const table of Object.values(TABLES)) env[table.envVar] = physicalTableName(table, prefix);
   for (const queue of Object.values(QUEUES)) {

@@ -1,13 +1,20 @@
-import { CfnOutput, Duration, Stack } from 'aws-cdk-lib';
+import { ArnFormat, CfnOutput, Duration, Stack } from 'aws-cdk-lib';
 import type { StackProps } from 'aws-cdk-lib';
 import { CorsHttpMethod, HttpApi, HttpMethod, PayloadFormatVersion } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import { PolicyStatement, Role, type IRole } from 'aws-cdk-lib/aws-iam';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
-import { BUCKET_ENV_VAR, VERIFY_MODE_ENV_VAR } from '../../shared/manifest';
+import {
+  BUCKET_ENV_VAR,
+  DEFAULT_WORKER_QUEUE_PREFIX,
+  VERIFY_MODE_ENV_VAR,
+  WORKER_QUEUE_PREFIX_ENV_VAR,
+  WORKER_QUEUE_ROLE_ENV_VAR,
+} from '../../shared/manifest';
 import type { FunctionSpec } from '../../shared/manifest';
 import { ConveyorFunction } from '../constructs/conveyor-function';
 import { parseRouteKey, validateManifest } from '../manifest';
@@ -16,11 +23,19 @@ import type { ConveyorManifest } from '../manifest';
 /** Request headers the browser may send to the API (Debusine's client headers and uploads). */
 export const CORS_ALLOW_HEADERS = ['Token', 'X-Debusine-Scope', 'Content-Type', 'Content-Range'];
 
+/** What a function may do on the per-worker queues (`workerQueues` in the manifest). */
+export const WORKER_QUEUE_MANAGE_ACTIONS = ['sqs:CreateQueue', 'sqs:GetQueueUrl', 'sqs:SetQueueAttributes', 'sqs:SendMessage'];
+export const WORKER_QUEUE_SEND_ACTIONS = ['sqs:SendMessage'];
+/** What the worker-queue access role allows (a worker's session narrows it to its own queue). */
+export const WORKER_QUEUE_CONSUMER_ACTIONS = ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes'];
+
 export interface ApiStackProps extends StackProps {
   manifest: ConveyorManifest;
   tables: Record<string, ITable>;
   bucket: IBucket;
   queues: Record<string, IQueue>;
+  /** Name prefix of the per-worker queues, which IAM is scoped to (default `conveyor-worker-`). */
+  workerQueuePrefix?: string;
   /** Passed to ConveyorFunction (tests). */
   repoRoot?: string;
 }
@@ -33,11 +48,33 @@ export interface ApiStackProps extends StackProps {
 export class ApiStack extends Stack {
   readonly functions: Record<string, ConveyorFunction> = {};
   readonly api: HttpApi;
+  readonly workerQueuePrefix: string;
+  /** `arn:<partition>:sqs:<region>:<account>:<prefix>*`: every per-worker queue, nothing else. */
+  readonly workerQueueArnPattern: string;
+  private accessRole?: Role;
+
+  /**
+   * Assumed by the functions that `manage` worker queues, with a session policy naming one
+   * worker's queue: the temporary credentials a worker gets from `GET worker/queue/`.
+   * Absent when no function manages worker queues.
+   */
+  get workerQueueAccessRole(): Role | undefined {
+    return this.accessRole;
+  }
 
   constructor(scope: Construct, id: string, props: ApiStackProps) {
     super(scope, id, props);
     const { manifest } = props;
     validateManifest(manifest);
+    this.workerQueuePrefix = props.workerQueuePrefix ?? DEFAULT_WORKER_QUEUE_PREFIX;
+    if (!/^[A-Za-z0-9_-]{1,40}$/.test(this.workerQueuePrefix)) {
+      throw new Error(`ApiStack: invalid worker queue prefix ${JSON.stringify(this.workerQueuePrefix)}`);
+    }
+    this.workerQueueArnPattern = this.formatArn({
+      service: 'sqs',
+      resource: `${this.workerQueuePrefix}*`,
+      arnFormat: ArnFormat.NO_RESOURCE_NAME,
+    });
 
     this.api = new HttpApi(this, 'HttpApi', {
       description: 'Conveyor: Debusine-compatible REST API',
@@ -71,6 +108,7 @@ export class ApiStack extends Stack {
         fn.fn.addEventSource(
           new SqsEventSource(this.queue(props, spec.queue.name), {
             batchSize: spec.queue.batchSize,
+            ...(spec.queue.maxConcurrency !== undefined ? { maxConcurrency: spec.queue.maxConcurrency } : {}),
             // FIFO event sources do not support a batching window.
             ...(queueSpec.fifo ? {} : { maxBatchingWindow: Duration.seconds(spec.queue.maxBatchingWindowSeconds) }),
             reportBatchItemFailures: true,
@@ -106,6 +144,8 @@ export class ApiStack extends Stack {
     for (const name of spec.uses.sendsTo ?? []) {
       env[props.manifest.queues[name]!.envVar] = this.queue(props, name).queueUrl;
     }
+    // The role ARN (`manage`) is added once the role exists: it trusts the function's role.
+    if (spec.uses.workerQueues) env[WORKER_QUEUE_PREFIX_ENV_VAR] = this.workerQueuePrefix;
     return env;
   }
 
@@ -118,6 +158,39 @@ export class ApiStack extends Stack {
     if (spec.uses.bucket === 'readwrite') props.bucket.grantReadWrite(fn.fn);
     else if (spec.uses.bucket === 'read') props.bucket.grantRead(fn.fn);
     for (const name of spec.uses.sendsTo ?? []) this.queue(props, name).grantSendMessages(fn.fn);
+    if (spec.uses.workerQueues) {
+      const manage = spec.uses.workerQueues === 'manage';
+      fn.fn.addToRolePolicy(
+        new PolicyStatement({
+          actions: manage ? WORKER_QUEUE_MANAGE_ACTIONS : WORKER_QUEUE_SEND_ACTIONS,
+          resources: [this.workerQueueArnPattern],
+        }),
+      );
+      if (manage) {
+        const accessRole = this.accessRoleTrusting(fn.fn.role!);
+        accessRole.grantAssumeRole(fn.fn.role!);
+        fn.fn.addEnvironment(WORKER_QUEUE_ROLE_ENV_VAR, accessRole.roleArn);
+      }
+    }
+  }
+
+  /**
+   * The worker-queue access role, created with the first function that manages worker queues;
+   * its trust policy names exactly those functions' roles.
+   */
+  private accessRoleTrusting(role: IRole): Role {
+    if (!this.accessRole) {
+      this.accessRole = new Role(this, 'WorkerQueueAccessRole', {
+        description: `Conveyor workers' access to their own queue (${this.workerQueuePrefix}*); each session is narrowed to one queue`,
+        assumedBy: role,
+        // Role chaining (a Lambda role assuming this one) is limited to one hour anyway.
+        maxSessionDuration: Duration.hours(1),
+      });
+      this.accessRole.addToPolicy(new PolicyStatement({ actions: WORKER_QUEUE_CONSUMER_ACTIONS, resources: [this.workerQueueArnPattern] }));
+      return this.accessRole;
+    }
+    this.accessRole.assumeRolePolicy!.addStatements(new PolicyStatement({ actions: ['sts:AssumeRole'], principals: [role] }));
+    return this.accessRole;
   }
 
   private table(props: ApiStackProps, name: string): ITable {

@@ -9,16 +9,28 @@
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { SQSClient, type SQSClientConfig } from '@aws-sdk/client-sqs';
+import { STSClient, type STSClientConfig } from '@aws-sdk/client-sts';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { randomBytes } from 'node:crypto';
-import { BUCKET_ENV_VAR, QUEUES, TABLES, VERIFY_MODE_ENV_VAR } from '../manifest';
+import {
+  BUCKET_ENV_VAR,
+  DEFAULT_WORKER_QUEUE_PREFIX,
+  QUEUES,
+  TABLES,
+  VERIFY_MODE_ENV_VAR,
+  WORKER_QUEUE_PREFIX_ENV_VAR,
+  WORKER_QUEUE_ROLE_ENV_VAR,
+} from '../manifest';
 import type { Clock, Deps, IdGenerator } from '../ports';
 import { DynamoArtifactRepository } from './dynamodb/artifact-repository';
 import { DynamoAuditLog } from './dynamodb/audit-log';
 import { DynamoIdentityRepository } from './dynamodb/identity-repository';
 import { DynamoSequences } from './dynamodb/sequences';
+import { DynamoWorkRequestRepository } from './dynamodb/work-request-repository';
+import { DynamoWorkerRepository } from './dynamodb/worker-repository';
 import { S3FileStore, type VerifyMode } from './s3/file-store';
-import { SqsJobQueues } from './sqs/job-queues';
+import { SqsJobQueues, type JobQueueUrls } from './sqs/job-queues';
+import { SqsWorkerChannels } from './sqs/worker-channels';
 
 export const FORCE_PATH_STYLE_ENV_VAR = 'CONVEYOR_S3_FORCE_PATH_STYLE';
 
@@ -30,9 +42,16 @@ export interface AwsConfig {
   mainTable: string;
   auditTable?: string;
   bucket?: string;
-  queueUrls: { fileVerification?: string };
+  queueUrls: JobQueueUrls;
   verifyMode: VerifyMode;
   forcePathStyle: boolean;
+  /** Region of this deployment (the workers' queues live there). */
+  region: string;
+  workerQueuePrefix: string;
+  /** The role handing workers credentials for their own queue (cloud only). */
+  workerQueueRoleArn?: string;
+  /** The SQS endpoint when not AWS's (local stack): workers are told to use it too. */
+  sqsEndpoint?: string;
 }
 
 /** Reads and checks Conveyor's variables; a missing one throws an Error naming it. */
@@ -45,9 +64,18 @@ export function readAwsConfig(env: NodeJS.ProcessEnv = process.env): AwsConfig {
     mainTable: required(env, TABLES.main.envVar),
     auditTable: env[TABLES.audit.envVar] || undefined,
     bucket: env[BUCKET_ENV_VAR] || undefined,
-    queueUrls: { fileVerification: env[QUEUES['file-verification'].envVar] || undefined },
+    queueUrls: {
+      fileVerification: env[QUEUES['file-verification'].envVar] || undefined,
+      scheduler: env[QUEUES.scheduler.envVar] || undefined,
+      heartbeats: env[QUEUES.heartbeats.envVar] || undefined,
+      serverTasks: env[QUEUES['server-tasks'].envVar] || undefined,
+    },
     verifyMode: verify,
     forcePathStyle: env[FORCE_PATH_STYLE_ENV_VAR] === '1',
+    region: env['AWS_REGION'] || env['AWS_DEFAULT_REGION'] || 'us-east-1',
+    workerQueuePrefix: env[WORKER_QUEUE_PREFIX_ENV_VAR] || DEFAULT_WORKER_QUEUE_PREFIX,
+    workerQueueRoleArn: env[WORKER_QUEUE_ROLE_ENV_VAR] || undefined,
+    sqsEndpoint: env['AWS_ENDPOINT_URL_SQS'] || env['AWS_ENDPOINT_URL'] || undefined,
   };
 }
 
@@ -58,6 +86,8 @@ export interface AwsClients {
   /** Presigns only: flexible checksums when required, so no CRC32 of an empty body lands in URLs. */
   s3Presigner: S3Client;
   sqs: SQSClient;
+  /** Only called with a worker-queue role (cloud); building it costs nothing until then. */
+  sts: STSClient;
 }
 
 /** Clients to inject instead of the default ones (e.g. a DynamoDB client with a capacity-counting middleware). */
@@ -66,7 +96,7 @@ export type AwsClientOverrides = Partial<Omit<AwsClients, 'doc'>>;
 export function createAwsClients(env: NodeJS.ProcessEnv = process.env, overrides: AwsClientOverrides = {}): AwsClients {
   const config = readAwsConfig(env);
   const explicit = env !== process.env;
-  const base = (service: 'DYNAMODB' | 'S3' | 'SQS') => {
+  const base = (service: 'DYNAMODB' | 'S3' | 'SQS' | 'STS') => {
     const region = env['AWS_REGION'] || env['AWS_DEFAULT_REGION'];
     const endpoint = env[`AWS_ENDPOINT_URL_${service}`] || env['AWS_ENDPOINT_URL'];
     const key = env['AWS_ACCESS_KEY_ID'];
@@ -88,7 +118,8 @@ export function createAwsClients(env: NodeJS.ProcessEnv = process.env, overrides
     overrides.s3Presigner ??
     new S3Client({ ...s3Config, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
   const sqs = overrides.sqs ?? new SQSClient(base('SQS') satisfies SQSClientConfig);
-  return { dynamo, doc, s3, s3Presigner, sqs };
+  const sts = overrides.sts ?? new STSClient(base('STS') satisfies STSClientConfig);
+  return { dynamo, doc, s3, s3Presigner, sqs, sts };
 }
 
 export interface CreateAwsDepsOptions extends AwsClientOverrides {
@@ -107,7 +138,7 @@ export function createAwsDeps(env: NodeJS.ProcessEnv = process.env, opts: Create
 
 export function createAwsDepsFromClients(
   config: AwsConfig,
-  clients: Pick<AwsClients, 'doc' | 's3' | 'sqs'> & { s3Presigner?: S3Client },
+  clients: Pick<AwsClients, 'doc' | 's3' | 'sqs'> & { s3Presigner?: S3Client; sts?: STSClient },
   extra: { clock?: Clock; ids?: IdGenerator } = {},
 ): Deps {
   return {
@@ -121,9 +152,17 @@ export function createAwsDepsFromClients(
           ...(clients.s3Presigner ? { presigner: clients.s3Presigner } : {}),
         })
       : unconfigured('the file store', BUCKET_ENV_VAR),
-    queues: config.queueUrls.fileVerification
-      ? new SqsJobQueues(clients.sqs, { fileVerification: config.queueUrls.fileVerification })
-      : unconfigured('the job queues', QUEUES['file-verification'].envVar),
+    // Each method fails on use, naming the variable, when its queue's URL is not set.
+    queues: new SqsJobQueues(clients.sqs, config.queueUrls),
+    workRequests: new DynamoWorkRequestRepository(clients.doc, config.mainTable),
+    workers: new DynamoWorkerRepository(clients.doc, config.mainTable),
+    workerChannels: new SqsWorkerChannels(clients.sqs, {
+      prefix: config.workerQueuePrefix,
+      roleArn: config.workerQueueRoleArn,
+      sts: config.workerQueueRoleArn ? (clients.sts ?? new STSClient({ region: config.region })) : undefined,
+      region: config.region,
+      endpoint: config.sqsEndpoint,
+    }),
     clock: extra.clock ?? systemClock,
     ids: extra.ids ?? randomIds,
   };

@@ -32,7 +32,9 @@ export async function authenticate(deps: Deps, tokenKey: string | undefined): Pr
     await deps.identity.touchToken(hash, now, LAST_SEEN_RESOLUTION_MS);
     return { kind: 'worker', worker, token };
   }
-  // An activation token only lets a pool worker register; it authenticates nothing else.
+  // An activation token only lets a pool worker register (the register use case reads it
+  // itself); for everything else the caller is anonymous.
+  if (token.purpose === 'activation') return { kind: 'anonymous' };
   if (!token.username) throw new UnauthorizedError('Invalid token', 'the token is not a user token');
   const user = await deps.identity.getUser(token.username);
   if (!user) throw new UnauthorizedError('Invalid token', 'the token has no user');

@@ -1,8 +1,22 @@
 import 'aws-cdk-lib/testhelpers/jest-autoclean';
 import type { CfnRole } from 'aws-cdk-lib/aws-iam';
-import { BUCKET_ENV_VAR, FUNCTIONS, QUEUES, TABLES, VERIFY_MODE_ENV_VAR, routeTable } from '../../shared/manifest';
+import {
+  BUCKET_ENV_VAR,
+  FUNCTIONS,
+  QUEUES,
+  TABLES,
+  VERIFY_MODE_ENV_VAR,
+  WORKER_QUEUE_PREFIX_ENV_VAR,
+  WORKER_QUEUE_ROLE_ENV_VAR,
+  routeTable,
+} from '../../shared/manifest';
 import type { FunctionSpec } from '../../shared/manifest';
-import { CORS_ALLOW_HEADERS } from '../../infra/stacks/api-stack';
+import {
+  CORS_ALLOW_HEADERS,
+  WORKER_QUEUE_CONSUMER_ACTIONS,
+  WORKER_QUEUE_MANAGE_ACTIONS,
+  WORKER_QUEUE_SEND_ACTIONS,
+} from '../../infra/stacks/api-stack';
 import { CONVEYOR_MANIFEST, awsRouteKey } from '../../infra/manifest';
 import type { ConveyorManifest } from '../../infra/manifest';
 import type { Synth } from './helpers';
@@ -41,7 +55,10 @@ describe('ApiStack: functions from FUNCTIONS', () => {
       const expected = ['NODE_OPTIONS', ...Object.keys(spec.uses.tables).map((t) => TABLES[t as keyof typeof TABLES].envVar)];
       if (spec.uses.bucket) expected.push(BUCKET_ENV_VAR, VERIFY_MODE_ENV_VAR);
       for (const q of spec.uses.sendsTo ?? []) expected.push(QUEUES[q].envVar);
+      if (spec.uses.workerQueues) expected.push(WORKER_QUEUE_PREFIX_ENV_VAR);
+      if (spec.uses.workerQueues === 'manage') expected.push(WORKER_QUEUE_ROLE_ENV_VAR);
       expect(Object.keys(vars).sort()).toEqual(expected.sort());
+      if (spec.uses.workerQueues) expect(vars[WORKER_QUEUE_PREFIX_ENV_VAR]).toBe('conveyor-worker-');
       expect(vars.NODE_OPTIONS).toBe('--enable-source-maps');
       if (spec.uses.bucket) {
         expect(vars[VERIFY_MODE_ENV_VAR]).toBe('checksum');
@@ -54,6 +71,35 @@ describe('ApiStack: functions from FUNCTIONS', () => {
         expect(JSON.stringify(vars[QUEUES[q].envVar])).toContain(logicalId(stacks.messaging.queues[q]!.queue));
       }
     });
+  });
+
+  it('each work-request function sees exactly its tables and queues (concrete)', () => {
+    const names = (fn: string) => Object.keys(fnProps(fn).Environment.Variables).sort();
+    expect(names('work-requests-api')).toEqual([
+      'CONVEYOR_QUEUE_HEARTBEATS_URL',
+      'CONVEYOR_QUEUE_SCHEDULER_URL',
+      'CONVEYOR_TABLE_MAIN',
+      'CONVEYOR_WORKER_QUEUE_PREFIX',
+      'NODE_OPTIONS',
+    ]);
+    expect(names('workers-api')).toEqual([
+      'CONVEYOR_QUEUE_SCHEDULER_URL',
+      'CONVEYOR_TABLE_AUDIT',
+      'CONVEYOR_TABLE_MAIN',
+      'CONVEYOR_WORKER_QUEUE_PREFIX',
+      'CONVEYOR_WORKER_QUEUE_ROLE_ARN',
+      'NODE_OPTIONS',
+    ]);
+    expect(names('scheduler')).toEqual([
+      'CONVEYOR_QUEUE_SCHEDULER_URL',
+      'CONVEYOR_QUEUE_SERVER_TASKS_URL',
+      'CONVEYOR_TABLE_MAIN',
+      'CONVEYOR_WORKER_QUEUE_PREFIX',
+      'NODE_OPTIONS',
+    ]);
+    expect(names('heartbeat-applier')).toEqual(['CONVEYOR_TABLE_MAIN', 'NODE_OPTIONS']);
+    expect(names('watchdog')).toEqual(['CONVEYOR_QUEUE_SCHEDULER_URL', 'CONVEYOR_TABLE_MAIN', 'NODE_OPTIONS']);
+    expect(names('server-task-runner')).toEqual(['CONVEYOR_QUEUE_SCHEDULER_URL', 'CONVEYOR_TABLE_MAIN', 'NODE_OPTIONS']);
   });
 
   it('identity-api sees only the main table (concrete)', () => {
@@ -118,6 +164,16 @@ function checkLeastPrivilege(synthResult: Synth, manifest: ConveyorManifest, spe
   } else {
     expect(actions(statements).filter((a) => a.startsWith('s3:'))).toEqual([]);
   }
+  // Per-worker queues: exactly the actions of its `workerQueues` access, on the prefix only.
+  const onWorkerQueues = statements.filter((st) => JSON.stringify(st.Resource).includes(':conveyor-worker-*'));
+  const expectedWorkerActions =
+    spec.uses.workerQueues === 'manage' ? WORKER_QUEUE_MANAGE_ACTIONS : spec.uses.workerQueues === 'send' ? WORKER_QUEUE_SEND_ACTIONS : [];
+  expect([...new Set(actions(onWorkerQueues))].sort()).toEqual([...expectedWorkerActions].sort());
+  expect(actions(statements).filter((a) => a === 'sts:AssumeRole').length).toBe(spec.uses.workerQueues === 'manage' ? 1 : 0);
+  for (const st of statements) {
+    // No statement reaches every queue, or worker queues beyond the prefix.
+    expect(JSON.stringify(st.Resource)).not.toMatch(/:sqs:[^"]*:\*"|:\*"\]/);
+  }
   for (const q of Object.keys(manifest.queues)) {
     const acts = actions(statementsOn(`queue:${q}`));
     if ((spec.uses.sendsTo ?? []).includes(q as never)) expect(acts).toContain('sqs:SendMessage');
@@ -148,6 +204,16 @@ describe('ApiStack: least-privilege IAM', () => {
     expect(acts).toContain('sqs:DeleteMessage');
   });
 
+  it('the heartbeat applier can only write the main table and read its own queue (concrete)', () => {
+    const { statements } = policyOf(s, 'heartbeat-applier');
+    const text = JSON.stringify(statements);
+    expect(text).toContain(logicalId(stacks.data.tables.main!));
+    expect(text).not.toContain(logicalId(stacks.data.tables.audit!));
+    expect(actions(statements)).not.toContain('sqs:SendMessage');
+    expect(text).not.toContain('worker-');
+    expect(text).toContain(logicalId(stacks.messaging.queues.heartbeats!.queue));
+  });
+
   it('roles carry only the basic execution managed policy', () => {
     for (const f of FUNCTIONS) {
       const role = resources(api)[policyOf(s, f.name).roleId]!;
@@ -176,6 +242,93 @@ describe('ApiStack: least-privilege IAM', () => {
   });
 });
 
+describe('ApiStack: per-worker queues', () => {
+  const accessRole = () => stacks.api.workerQueueAccessRole!;
+  const accessRoleId = () => logicalId(accessRole());
+  const managers = FUNCTIONS.filter((f) => f.uses.workerQueues === 'manage');
+  const fnRoleId = (name: string) => logicalId(stacks.api.functions[name]!.fn.role!.node.defaultChild as CfnRole);
+  /** `{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},":sqs:",...,":conveyor-worker-*"]]}` */
+  const PATTERN = {
+    'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':sqs:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':conveyor-worker-*']],
+  };
+
+  it('workers-api manages them; work-requests-api and the scheduler only send (concrete)', () => {
+    expect(managers.map((f) => f.name)).toEqual(['workers-api']);
+    const send = FUNCTIONS.filter((f) => f.uses.workerQueues === 'send').map((f) => f.name).sort();
+    expect(send).toEqual(['scheduler', 'work-requests-api']);
+  });
+
+  it('scopes the grants to this account and region and the conveyor-worker- prefix', () => {
+    const { statements } = policyOf(s, 'workers-api');
+    const manage = statements.filter((st) => JSON.stringify(st.Resource) === JSON.stringify(PATTERN));
+    expect(manage).toHaveLength(1);
+    expect([...(manage[0]!.Action as string[])].sort()).toEqual(
+      ['sqs:CreateQueue', 'sqs:GetQueueUrl', 'sqs:SendMessage', 'sqs:SetQueueAttributes'].sort(),
+    );
+    const send = policyOf(s, 'work-requests-api').statements.filter((st) => JSON.stringify(st.Resource) === JSON.stringify(PATTERN));
+    expect(send.map((st) => st.Action)).toEqual(['sqs:SendMessage']);
+    // Senders can neither create queues nor read from them.
+    expect(actions(policyOf(s, 'scheduler').statements)).not.toContain('sqs:CreateQueue');
+    for (const f of FUNCTIONS) {
+      const onPattern = policyOf(s, f.name).statements.filter((st) => JSON.stringify(st.Resource) === JSON.stringify(PATTERN));
+      expect(actions(onPattern)).not.toContain('sqs:ReceiveMessage');
+    }
+  });
+
+  it('has one WorkerQueueAccessRole that only the managing functions may assume, for at most an hour', () => {
+    const roles = resources(api, 'AWS::IAM::Role');
+    const role = roles[accessRoleId()]!;
+    expect(role).toBeDefined();
+    expect(role.Properties!.MaxSessionDuration).toBe(3600);
+    expect(role.Properties!.ManagedPolicyArns).toBeUndefined();
+    const trust = role.Properties!.AssumeRolePolicyDocument.Statement as { Action: string; Effect: string; Principal: { AWS: unknown } }[];
+    expect(trust.map((t) => t.Action)).toEqual(managers.map(() => 'sts:AssumeRole'));
+    expect(trust.map((t) => JSON.stringify(t.Principal.AWS)).sort()).toEqual(
+      managers.map((f) => JSON.stringify({ 'Fn::GetAtt': [fnRoleId(f.name), 'Arn'] })).sort(),
+    );
+    for (const f of FUNCTIONS) {
+      const assume = policyOf(s, f.name).statements.filter((st) => actions([st]).includes('sts:AssumeRole'));
+      if (f.uses.workerQueues === 'manage') {
+        expect(assume).toHaveLength(1);
+        expect(assume[0]!.Resource).toEqual({ 'Fn::GetAtt': [accessRoleId(), 'Arn'] });
+      } else {
+        expect(assume).toHaveLength(0);
+      }
+    }
+  });
+
+  it('lets the access role only consume worker queues', () => {
+    const statements = statementsOfRole(api, accessRoleId());
+    expect(statements).toHaveLength(1);
+    expect(statements[0]!.Effect).toBe('Allow');
+    expect([...(statements[0]!.Action as string[])].sort()).toEqual([...WORKER_QUEUE_CONSUMER_ACTIONS].sort());
+    expect(statements[0]!.Resource).toEqual(PATTERN);
+    expect(actions(statements)).not.toContain('sqs:SendMessage');
+    expect(actions(statements)).not.toContain('sqs:CreateQueue');
+  });
+
+  it('tells workers-api which role to assume', () => {
+    const vars = fnProps('workers-api').Environment.Variables as Record<string, unknown>;
+    expect(vars[WORKER_QUEUE_ROLE_ENV_VAR]).toEqual({ 'Fn::GetAtt': [accessRoleId(), 'Arn'] });
+  });
+
+  it('derives the prefix from the stack prefix, and creates no role when nobody manages worker queues', () => {
+    const staging = synth({ prefix: 'Conveyor-Staging' });
+    expect(staging.stacks.api.workerQueuePrefix).toBe('conveyor-staging-worker-');
+    expect(JSON.stringify(statementsOfRole(staging.api, logicalId(staging.stacks.api.workerQueueAccessRole!)))).toContain(
+      ':conveyor-staging-worker-*',
+    );
+    const manifest: ConveyorManifest = {
+      ...CONVEYOR_MANIFEST,
+      functions: CONVEYOR_MANIFEST.functions.map((f) => (f.uses.workerQueues === 'manage' ? { ...f, uses: { ...f.uses, workerQueues: 'send' as const } } : f)),
+    };
+    const noManager = synth({ manifest });
+    expect(noManager.stacks.api.workerQueueAccessRole).toBeUndefined();
+    const roles = Object.keys(resources(noManager.api, 'AWS::IAM::Role'));
+    expect(roles).toHaveLength(FUNCTIONS.length);
+  });
+});
+
 describe('ApiStack: SQS triggers', () => {
   const consumers = FUNCTIONS.filter((f) => f.queue);
 
@@ -193,6 +346,37 @@ describe('ApiStack: SQS triggers', () => {
     expect(p.BatchSize).toBe(spec.queue!.batchSize);
     expect(p.MaximumBatchingWindowInSeconds ?? 0).toBe(spec.queue!.maxBatchingWindowSeconds);
     expect(JSON.stringify(p.EventSourceArn)).toContain(logicalId(stacks.messaging.queues[spec.queue!.name]!.queue));
+  });
+
+  it('applies heartbeats 100 at a time within a 5 s window, and runs at most 2 scheduling passes at once (concrete)', () => {
+    api.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: { Ref: fnId('heartbeat-applier') },
+      BatchSize: 100,
+      MaximumBatchingWindowInSeconds: 5,
+    });
+    api.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: { Ref: fnId('scheduler') },
+      BatchSize: 10,
+      MaximumBatchingWindowInSeconds: 1,
+      ScalingConfig: { MaximumConcurrency: 2 },
+    });
+    api.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: { Ref: fnId('server-task-runner') },
+      BatchSize: 1,
+    });
+  });
+
+  it.each([
+    [{ batchSize: 100, maxBatchingWindowSeconds: 0 }, /above 10 needs a batching window/],
+    [{ batchSize: 10_001, maxBatchingWindowSeconds: 5 }, /batchSize 10001 must be from 1 to 10000/],
+    [{ batchSize: 10, maxBatchingWindowSeconds: 301 }, /maxBatchingWindowSeconds 301/],
+    [{ batchSize: 10, maxBatchingWindowSeconds: 1, maxConcurrency: 1 }, /maxConcurrency 1 must be from 2 to 1000/],
+  ])('refuses a queue trigger outside Lambda limits: %j', (trigger, message) => {
+    const manifest: ConveyorManifest = {
+      ...CONVEYOR_MANIFEST,
+      functions: CONVEYOR_MANIFEST.functions.map((f) => (f.name === 'heartbeat-applier' ? { ...f, queue: { ...f.queue!, ...trigger } } : f)),
+    };
+    expect(() => synth({ manifest })).toThrow(message);
   });
 
   it('file-verifier takes one message at a time (concrete)', () => {

@@ -76,6 +76,30 @@ describe('MessagingStack: queues from QUEUES', () => {
   });
 });
 
+describe('MessagingStack: work-request queues (concrete)', () => {
+  const props = (name: keyof typeof QUEUES) => resources(messaging)[logicalId(stacks.messaging.queues[name]!.queue)]!.Properties!;
+
+  it.each([
+    // 6 × the consumer timeout, plus its batching window.
+    ['scheduler', 6 * 60 + 1],
+    ['heartbeats', 6 * 60 + 5],
+    ['server-tasks', 6 * 300],
+  ] as const)('%s is a standard queue with a DLQ after 5 receives, visible again after %i s', (name, visibility) => {
+    expect(props(name).FifoQueue).toBeUndefined();
+    expect(props(name).RedrivePolicy.maxReceiveCount).toBe(5);
+    expect(props(name).VisibilityTimeout).toBe(visibility);
+    expect(props(name).SqsManagedSseEnabled).toBe(true);
+  });
+
+  it('adds the batching window to the visibility timeout', () => {
+    for (const spec of Object.values(QUEUES)) {
+      for (const f of FUNCTIONS.filter((fn) => fn.queue?.name === spec.name)) {
+        expect(props(spec.name).VisibilityTimeout).toBeGreaterThanOrEqual(6 * f.timeoutSeconds + f.queue!.maxBatchingWindowSeconds);
+      }
+    }
+  });
+});
+
 describe('MessagingStack: manifest variants', () => {
   const withQueue = (queue: QueueSpec): ConveyorManifest => ({
     ...CONVEYOR_MANIFEST,

@@ -5,11 +5,51 @@ import { CONVEYOR_MANIFEST } from '../../infra/manifest';
 import { actions, logicalId, resources, statementsOfRole, synth } from './helpers';
 
 describe('SchedulesStack', () => {
-  it('is not created while no function has a schedule (the real manifest today)', () => {
+  it('has one schedule per scheduled function of the real manifest', () => {
     const scheduled = CONVEYOR_MANIFEST.functions.filter((f) => f.schedule);
     const s = synth();
-    if (scheduled.length === 0) expect(s.stacks.schedules).toBeUndefined();
-    else expect(Object.keys(resources(s.schedules!, 'AWS::Scheduler::Schedule'))).toHaveLength(scheduled.length);
+    expect(scheduled.length).toBeGreaterThan(0);
+    expect(Object.keys(resources(s.schedules!, 'AWS::Scheduler::Schedule'))).toHaveLength(scheduled.length);
+  });
+
+  it('is not created when no function has a schedule (manifest variant)', () => {
+    const functions = CONVEYOR_MANIFEST.functions.map(({ schedule: _schedule, ...f }) => f);
+    expect(synth({ manifest: { ...CONVEYOR_MANIFEST, functions } }).stacks.schedules).toBeUndefined();
+  });
+
+  describe('the real manifest', () => {
+    const s = synth();
+    const template = s.schedules!;
+    const schedules = () => Object.values(resources(template, 'AWS::Scheduler::Schedule')).map((r) => r.Properties!);
+    const fnId = (name: string) => logicalId(s.stacks.api.functions[name]!.fn);
+    const targeting = (name: string) => schedules().filter((p) => JSON.stringify(p.Target.Arn).includes(fnId(name)));
+
+    it.each([
+      ['scheduler', 'scheduler-tick'],
+      ['watchdog', 'watchdog'],
+    ])('runs %s every minute (schedule %s)', (name, scheduleId) => {
+      const found = targeting(name);
+      expect(found).toHaveLength(1);
+      expect(found[0]).toMatchObject({ ScheduleExpression: 'rate(1 minute)', State: 'ENABLED', FlexibleTimeWindow: { Mode: 'OFF' } });
+      expect(JSON.parse(found[0]!.Target.Input)).toMatchObject({ scheduleId });
+      // A tick older than the period is superseded by the next one.
+      expect(found[0]!.Target.RetryPolicy).toEqual({ MaximumEventAgeInSeconds: 60, MaximumRetryAttempts: 2 });
+    });
+
+    it('schedules nothing else', () => {
+      for (const other of ['identity-api', 'artifacts-api', 'file-verifier', 'work-requests-api', 'workers-api', 'heartbeat-applier', 'server-task-runner']) {
+        expect(targeting(other)).toHaveLength(0);
+      }
+    });
+
+    it("lets each schedule's role invoke only its own function", () => {
+      for (const role of Object.keys(resources(template, 'AWS::IAM::Role'))) {
+        const statements = statementsOfRole(template, role);
+        expect([...new Set(actions(statements))]).toEqual(['lambda:InvokeFunction']);
+        const targets = ['scheduler', 'watchdog'].filter((n) => JSON.stringify(statements).includes(fnId(n)));
+        expect(targets).toHaveLength(1);
+      }
+    });
   });
 
   describe('with a scheduled function (manifest variant)', () => {
@@ -27,8 +67,11 @@ describe('SchedulesStack', () => {
     const template = s.schedules!;
     const fnId = logicalId(s.stacks.api.functions.sweeper!.fn);
 
+    const sweeperSchedules = () =>
+      Object.values(resources(template, 'AWS::Scheduler::Schedule')).filter((r) => JSON.stringify(r.Properties!.Target.Arn).includes(fnId));
+
     it('creates one EventBridge schedule at the declared rate, invoking that function', () => {
-      const schedules = Object.values(resources(template, 'AWS::Scheduler::Schedule'));
+      const schedules = sweeperSchedules();
       expect(schedules).toHaveLength(1);
       const p = schedules[0]!.Properties!;
       expect(p.ScheduleExpression).toBe('rate(5 minutes)');
@@ -40,7 +83,7 @@ describe('SchedulesStack', () => {
     it('gives the scheduler role only lambda:InvokeFunction on that function', () => {
       const schedule = s.stacks.schedules!.schedules['expire-leases']!;
       expect(schedule).toBeDefined();
-      const roleIds = Object.keys(resources(template, 'AWS::IAM::Role'));
+      const roleIds = Object.keys(resources(template, 'AWS::IAM::Role')).filter((id) => JSON.stringify(statementsOfRole(template, id)).includes(fnId));
       expect(roleIds).toHaveLength(1);
       const statements = statementsOfRole(template, roleIds[0]!);
       expect([...new Set(actions(statements))]).toEqual(['lambda:InvokeFunction']);

@@ -3,12 +3,21 @@ import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { createAwsClients, createAwsDeps, readAwsConfig } from '../../shared/adapters/aws';
 import { S3FileStore } from '../../shared/adapters/s3/file-store';
 import { SqsJobQueues } from '../../shared/adapters/sqs/job-queues';
+import { SqsWorkerChannels } from '../../shared/adapters/sqs/worker-channels';
+import { DynamoWorkRequestRepository } from '../../shared/adapters/dynamodb/work-request-repository';
+import { DynamoWorkerRepository } from '../../shared/adapters/dynamodb/worker-repository';
+import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
+import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { mockClient } from 'aws-sdk-client-mock';
 
 const env: NodeJS.ProcessEnv = {
   CONVEYOR_TABLE_MAIN: 'main-table',
   CONVEYOR_TABLE_AUDIT: 'audit-table',
   CONVEYOR_BUCKET: 'files-bucket',
   CONVEYOR_QUEUE_FILE_VERIFICATION_URL: 'http://127.0.0.1:9324/000000000000/file-verification',
+  CONVEYOR_QUEUE_SCHEDULER_URL: 'http://127.0.0.1:9324/000000000000/scheduler',
+  CONVEYOR_QUEUE_HEARTBEATS_URL: 'http://127.0.0.1:9324/000000000000/heartbeats',
+  CONVEYOR_QUEUE_SERVER_TASKS_URL: 'http://127.0.0.1:9324/000000000000/server-tasks',
   AWS_REGION: 'us-east-1',
   AWS_ACCESS_KEY_ID: 'local',
   AWS_SECRET_ACCESS_KEY: 'local',
@@ -29,10 +38,22 @@ describe('createAwsDeps', () => {
   it.each([
     ['CONVEYOR_TABLE_AUDIT', (d: ReturnType<typeof createAwsDeps>) => d.audit.list({ limit: 1 })],
     ['CONVEYOR_BUCKET', (d: ReturnType<typeof createAwsDeps>) => d.files.head('x')],
-    ['CONVEYOR_QUEUE_FILE_VERIFICATION_URL', (d: ReturnType<typeof createAwsDeps>) => d.queues.enqueueFileVerification({ artifactId: 1, path: 'p' })],
   ])('builds without %s and refuses to use it', (name, use) => {
     const deps = createAwsDeps(without(name));
     expect(() => use(deps)).toThrow(new RegExp(`${name} is not set`));
+  });
+
+  // Queues fail on the send (async), naming the variable; the other queues keep working.
+  it.each([
+    ['CONVEYOR_QUEUE_FILE_VERIFICATION_URL', (d: ReturnType<typeof createAwsDeps>) => d.queues.enqueueFileVerification({ artifactId: 1, path: 'p' })],
+    ['CONVEYOR_QUEUE_SCHEDULER_URL', (d: ReturnType<typeof createAwsDeps>) => d.queues.enqueueSchedulerEvent({ type: 'periodic' })],
+    [
+      'CONVEYOR_QUEUE_HEARTBEATS_URL',
+      (d: ReturnType<typeof createAwsDeps>) => d.queues.enqueueHeartbeat({ workRequestId: 1, worker: 'w', at: '2026-01-01T00:00:00Z', logtail: [] }),
+    ],
+    ['CONVEYOR_QUEUE_SERVER_TASKS_URL', (d: ReturnType<typeof createAwsDeps>) => d.queues.enqueueServerTask({ workRequestId: 1 })],
+  ])('builds without %s and refuses to send to it', async (name, use) => {
+    await expect(use(createAwsDeps(without(name)))).rejects.toThrow(new RegExp(`${name} is not set`));
   });
 
   it('refuses an unknown verification mode', () => {
@@ -44,9 +65,18 @@ describe('createAwsDeps', () => {
       mainTable: 'main-table',
       auditTable: 'audit-table',
       bucket: 'files-bucket',
-      queueUrls: { fileVerification: env['CONVEYOR_QUEUE_FILE_VERIFICATION_URL'] },
+      queueUrls: {
+        fileVerification: env['CONVEYOR_QUEUE_FILE_VERIFICATION_URL'],
+        scheduler: env['CONVEYOR_QUEUE_SCHEDULER_URL'],
+        heartbeats: env['CONVEYOR_QUEUE_HEARTBEATS_URL'],
+        serverTasks: env['CONVEYOR_QUEUE_SERVER_TASKS_URL'],
+      },
       verifyMode: 'checksum',
       forcePathStyle: false,
+      region: 'us-east-1',
+      workerQueuePrefix: 'conveyor-worker-',
+      workerQueueRoleArn: undefined,
+      sqsEndpoint: undefined,
     });
     expect(readAwsConfig({ ...env, CONVEYOR_S3_VERIFY: 'readback', CONVEYOR_S3_FORCE_PATH_STYLE: '1' })).toMatchObject({
       verifyMode: 'readback',
@@ -58,6 +88,9 @@ describe('createAwsDeps', () => {
     const deps = createAwsDeps(env);
     expect(deps.files).toBeInstanceOf(S3FileStore);
     expect(deps.queues).toBeInstanceOf(SqsJobQueues);
+    expect(deps.workRequests).toBeInstanceOf(DynamoWorkRequestRepository);
+    expect(deps.workers).toBeInstanceOf(DynamoWorkerRepository);
+    expect(deps.workerChannels).toBeInstanceOf(SqsWorkerChannels);
     for (const port of ['identity', 'artifacts', 'audit', 'sequences'] as const) expect(deps[port]).toBeDefined();
     const before = Date.now();
     expect(deps.clock.now().getTime()).toBeGreaterThanOrEqual(before);
@@ -104,5 +137,42 @@ describe('createAwsDeps', () => {
     expect(await clients.s3Presigner.config.requestChecksumCalculation()).toBe('WHEN_REQUIRED');
     expect(clients.s3.config.forcePathStyle).toBe(true);
     expect(await clients.s3.config.region()).toBe('us-east-1');
+  });
+
+  describe('worker queues', () => {
+    const sqsMock = mockClient(SQSClient);
+    const stsMock = mockClient(STSClient);
+    afterAll(() => {
+      sqsMock.restore();
+      stsMock.restore();
+    });
+    beforeEach(() => {
+      sqsMock.reset();
+      stsMock.reset();
+    });
+    const url = 'https://sqs.eu-west-1.amazonaws.com/123456789012/conveyor-worker-bee';
+
+    it('locally: the prefix and SQS endpoint from the environment, no credentials', async () => {
+      const deps = createAwsDeps({ ...env, CONVEYOR_WORKER_QUEUE_PREFIX: 'dev-worker-', AWS_ENDPOINT_URL_SQS: 'http://127.0.0.1:9324' });
+      sqsMock.on(CreateQueueCommand).resolves({ QueueUrl: 'http://127.0.0.1:9324/000000000000/dev-worker-bee' });
+      const queueUrl = await deps.workerChannels.createQueue('bee');
+      expect(sqsMock.commandCalls(CreateQueueCommand)[0]!.args[0].input.QueueName).toBe('dev-worker-bee');
+      expect(await deps.workerChannels.access(queueUrl)).toEqual({ queueUrl, region: 'us-east-1', endpoint: 'http://127.0.0.1:9324' });
+      expect(stsMock.commandCalls(AssumeRoleCommand)).toHaveLength(0);
+    });
+
+    it('on AWS: assumes the role named by CONVEYOR_WORKER_QUEUE_ROLE_ARN', async () => {
+      const role = 'arn:aws:iam::123456789012:role/access';
+      const deps = createAwsDeps({ ...env, AWS_REGION: 'eu-west-1', CONVEYOR_WORKER_QUEUE_ROLE_ARN: role });
+      sqsMock.on(CreateQueueCommand).resolves({ QueueUrl: url });
+      stsMock.on(AssumeRoleCommand).resolves({ Credentials: { AccessKeyId: 'k', SecretAccessKey: 's', SessionToken: 't', Expiration: new Date(0) } });
+      const access = await deps.workerChannels.access(url);
+      expect(access.credentials).toMatchObject({ accessKeyId: 'k', secretAccessKey: 's', sessionToken: 't' });
+      expect(access.endpoint).toBeUndefined();
+      expect(stsMock.commandCalls(AssumeRoleCommand)[0]!.args[0].input.RoleArn).toBe(role);
+      expect(JSON.parse(stsMock.commandCalls(AssumeRoleCommand)[0]!.args[0].input.Policy!).Statement[0].Resource).toBe(
+        'arn:aws:sqs:eu-west-1:123456789012:conveyor-worker-bee',
+      );
+    });
   });
 });

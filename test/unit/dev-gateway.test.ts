@@ -89,6 +89,30 @@ describe('route matching', () => {
     expect(at('POST', '/api/1.0/artifact/12/upload-complete/a/b')?.key).toBe('POST /api/1.0/artifact/{id}/upload-complete/{path+}');
     expect(at('GET', '/api/1.0/nothing/')).toBeUndefined();
   });
+
+  it('routes the work-request and worker APIs, literal segments before {id} and {name}', () => {
+    const routes = routesOf(FUNCTIONS);
+    const at = (method: string, path: string) => {
+      const m = matchRoute(routes, method, path);
+      return m && { fn: m.route.fn.name, key: m.route.routeKey, params: m.pathParameters };
+    };
+    expect(at('GET', '/api/1.0/work-request/get-next-for-worker/')).toEqual({
+      fn: 'work-requests-api',
+      key: 'GET /api/1.0/work-request/get-next-for-worker/',
+      params: {},
+    });
+    expect(at('GET', '/api/1.0/work-request/7/')).toEqual({ fn: 'work-requests-api', key: 'GET /api/1.0/work-request/{id}/', params: { id: '7' } });
+    expect(at('PUT', '/api/1.0/work-request/7/completed/')?.key).toBe('PUT /api/1.0/work-request/{id}/completed/');
+    expect(at('POST', '/api/1.0/work-request/7/heartbeat/')?.key).toBe('POST /api/1.0/work-request/{id}/heartbeat/');
+    expect(at('GET', '/api/1.0/worker/queue/')).toEqual({ fn: 'workers-api', key: 'GET /api/1.0/worker/queue/', params: {} });
+    expect(at('GET', '/api/1.0/worker/bee-lan/')).toEqual({ fn: 'workers-api', key: 'GET /api/1.0/worker/{name}/', params: { name: 'bee-lan' } });
+    expect(at('POST', '/api/1.0/worker/register/')?.fn).toBe('workers-api');
+    expect(at('PUT', '/api/1.0/worker/dynamic-metadata/')?.fn).toBe('workers-api');
+    // Queue and schedule consumers have no route.
+    for (const fn of ['scheduler', 'heartbeat-applier', 'watchdog', 'server-task-runner']) {
+      expect(routes.filter((r) => r.fn.name === fn)).toEqual([]);
+    }
+  });
 });
 
 describe('API Gateway v2 events', () => {

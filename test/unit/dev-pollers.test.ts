@@ -1,14 +1,16 @@
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
-import type { SQSEvent, ScheduledEvent } from 'aws-lambda';
+import type { SQSEvent } from 'aws-lambda';
 import type { FunctionSpec } from '../../shared/manifest';
 import type { LambdaHandler, Log } from '../../cli/dev/handlers';
 import {
   queueArnFromUrl,
   receiveBatch,
   recordsToDelete,
+  schedulePeriodFromEnv,
   startQueuePollers,
   startScheduleTimers,
   toSqsRecord,
+  type ScheduleInvocationEvent,
 } from '../../cli/dev/pollers';
 
 const QUEUE_URL = 'http://127.0.0.1:9324/123456789012/conveyor-file-verification';
@@ -143,6 +145,45 @@ describe('receiveBatch', () => {
     ]);
   });
 
+  it('fills batches above 10 with several receives of at most 10 (SQS limit)', async () => {
+    const ids = Array.from({ length: 100 }, (_, i) => `m${i}`);
+    const sqs = new FakeSqs([[message(ids[0]!)], ...Array.from({ length: 10 }, (_, i) => ids.slice(1 + i * 10, 11 + i * 10).map(message))]);
+    const messages = await receiveBatch(sqs.asClient(), QUEUE_URL, { batchSize: 100, maxBatchingWindowSeconds: 5 }, 20, new AbortController().signal);
+    expect(messages.map((m) => m.MessageId)).toEqual(ids);
+    expect(sqs.receives[0]).toEqual({ MaxNumberOfMessages: 1, WaitTimeSeconds: 20 });
+    expect(sqs.receives.slice(1).map((r) => r.MaxNumberOfMessages)).toEqual([10, 10, 10, 10, 10, 10, 10, 10, 10, 9]);
+    for (const r of sqs.receives.slice(1)) {
+      expect(r.WaitTimeSeconds).toBeGreaterThanOrEqual(1);
+      expect(r.WaitTimeSeconds).toBeLessThanOrEqual(5);
+    }
+  });
+
+  it('stops topping up when a receive comes back empty', async () => {
+    const sqs = new FakeSqs([[message('a')], [message('b'), message('c')], []]);
+    const messages = await receiveBatch(sqs.asClient(), QUEUE_URL, { batchSize: 100, maxBatchingWindowSeconds: 5 }, 20, new AbortController().signal);
+    expect(messages.map((m) => m.MessageId)).toEqual(['a', 'b', 'c']);
+    expect(sqs.receives).toHaveLength(3);
+  });
+
+  it('stops topping up once the batching window has passed', async () => {
+    jest.useFakeTimers({ now: new Date('2026-03-01T00:00:00Z') });
+    try {
+      // Each top-up "waits" 3 s and returns 10 messages: a 5 s window allows two of them.
+      const sqs = new FakeSqs([[message('first')], ...Array.from({ length: 9 }, (_, b) => Array.from({ length: 10 }, (_, i) => message(`b${b}-${i}`)))]);
+      const client = {
+        send: async (command: unknown, options?: { abortSignal?: AbortSignal }) => {
+          if (sqs.receives.length > 0) jest.setSystemTime(Date.now() + 3_000);
+          return sqs.send(command, options);
+        },
+      } as unknown as SQSClient;
+      const messages = await receiveBatch(client, QUEUE_URL, { batchSize: 100, maxBatchingWindowSeconds: 5 }, 20, new AbortController().signal);
+      expect(messages).toHaveLength(21);
+      expect(sqs.receives.map((r) => r.WaitTimeSeconds)).toEqual([20, 5, 2]);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
   it('does a single receive for a batch size of one', async () => {
     const sqs = new FakeSqs([[message('a')]]);
     const messages = await receiveBatch(sqs.asClient(), QUEUE_URL, { batchSize: 1, maxBatchingWindowSeconds: 0 }, 5, new AbortController().signal);
@@ -234,14 +275,14 @@ describe('schedule timers', () => {
   };
 
   it('invokes the handler every rateMinutes with a scheduled event, never overlapping runs', async () => {
-    const events: ScheduledEvent[] = [];
+    const events: ScheduleInvocationEvent[] = [];
     let finishRun: (() => void) | undefined;
     const logged: string[] = [];
     const timers = startScheduleTimers({
       functions: [scheduled, consumer(1)],
       log: (_level, msg) => logged.push(msg),
       loadHandler: async () => (event) => {
-        events.push(event as ScheduledEvent);
+        events.push(event as ScheduleInvocationEvent);
         return new Promise<void>((resolve) => (finishRun = resolve));
       },
     });
@@ -249,15 +290,8 @@ describe('schedule timers', () => {
     expect(events).toHaveLength(0);
     await jest.advanceTimersByTimeAsync(60_000);
     expect(events).toHaveLength(1);
-    expect(events[0]).toMatchObject({
-      version: '0',
-      'detail-type': 'Scheduled Event',
-      source: 'aws.events',
-      time: '2026-03-01T00:05:00Z',
-      region: 'us-east-1',
-      resources: ['arn:aws:events:us-east-1:123456789012:rule/conveyor-sweep'],
-      detail: {},
-    });
+    // What the cloud's EventBridge Scheduler schedule sends (infra/stacks/schedules-stack.ts).
+    expect(events[0]).toEqual({ scheduleId: 'sweep', scheduledTime: '2026-03-01T00:05:00Z' });
     // The first run is still going at the next tick: skipped.
     await jest.advanceTimersByTimeAsync(5 * 60_000);
     expect(events).toHaveLength(1);
@@ -269,5 +303,49 @@ describe('schedule timers', () => {
     await timers.stop();
     await jest.advanceTimersByTimeAsync(60 * 60_000);
     expect(events).toHaveLength(2);
+  });
+});
+
+describe('schedule period override (CONVEYOR_DEV_SCHEDULE_SECONDS)', () => {
+  beforeEach(() => jest.useFakeTimers({ now: new Date('2026-03-01T00:00:00Z') }));
+  afterEach(() => jest.useRealTimers());
+
+  const every = (id: string, rateMinutes: number): FunctionSpec => ({
+    name: id,
+    entry: `functions/${id}.ts`,
+    description: 'test schedule',
+    timeoutSeconds: 60,
+    memoryMb: 128,
+    schedule: { id, rateMinutes },
+    uses: { tables: {} },
+  });
+
+  it('fires every schedule at the overriding period', async () => {
+    const seen: string[] = [];
+    const timers = startScheduleTimers({
+      functions: [every('scheduler-tick', 1), every('watchdog', 5)],
+      periodSeconds: 2,
+      log: () => undefined,
+      loadHandler: async (fn) => async () => {
+        seen.push(fn.name);
+      },
+    });
+    await jest.advanceTimersByTimeAsync(1_999);
+    expect(seen).toEqual([]);
+    await jest.advanceTimersByTimeAsync(1);
+    expect(seen.sort()).toEqual(['scheduler-tick', 'watchdog']);
+    await jest.advanceTimersByTimeAsync(4_000);
+    expect(seen).toHaveLength(6);
+    await timers.stop();
+  });
+
+  it('reads and checks the variable', () => {
+    expect(schedulePeriodFromEnv({})).toBeUndefined();
+    expect(schedulePeriodFromEnv({ CONVEYOR_DEV_SCHEDULE_SECONDS: '' })).toBeUndefined();
+    expect(schedulePeriodFromEnv({ CONVEYOR_DEV_SCHEDULE_SECONDS: '2' })).toBe(2);
+    expect(schedulePeriodFromEnv({ CONVEYOR_DEV_SCHEDULE_SECONDS: '0.5' })).toBe(0.5);
+    for (const bad of ['0', '-1', 'soon', 'Infinity', '1e9']) {
+      expect(() => schedulePeriodFromEnv({ CONVEYOR_DEV_SCHEDULE_SECONDS: bad })).toThrow(/CONVEYOR_DEV_SCHEDULE_SECONDS/);
+    }
   });
 });

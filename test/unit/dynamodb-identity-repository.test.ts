@@ -91,7 +91,7 @@ describe('tokens', () => {
     const input = ddb.commandCalls(UpdateCommand)[0]!.args[0].input;
     expect(input.ConditionExpression).toBe('attribute_exists(#pk) AND #version = :expected');
     expect(input.UpdateExpression).toBe(
-      'SET #username = :username, #purpose = :purpose, #status = :status, #enabled = :enabled, #comment = :comment, #gsi1pk = :gsi1pk, #gsi1sk = :gsi1sk, #version = :next REMOVE #expireAt',
+      'SET #username = :username, #purpose = :purpose, #status = :status, #enabled = :enabled, #comment = :comment, #gsi1pk = :gsi1pk, #gsi1sk = :gsi1sk, #version = :next REMOVE #workerName, #expireAt',
     );
     expect(input.ExpressionAttributeValues).toMatchObject({ ':expected': 2, ':next': 3 });
     expect(JSON.stringify(input)).not.toContain('lastSeenAt');

@@ -1,7 +1,7 @@
 import 'aws-sdk-client-mock-jest';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
-import { SqsJobQueues, parseJobMessage } from '../../shared/adapters/sqs/job-queues';
+import { SqsJobQueues, parseJobMessage, parseJobMessageOf } from '../../shared/adapters/sqs/job-queues';
 
 const sqsMock = mockClient(SQSClient);
 const sqs = new SQSClient({ region: 'eu-west-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } });
@@ -40,15 +40,74 @@ describe('SqsJobQueues', () => {
   });
 
   it('refuses an empty queue URL', () => {
-    expect(() => new SqsJobQueues(sqs, { fileVerification: '' })).toThrow(/queue URL/);
+    expect(() => new SqsJobQueues(sqs, { fileVerification: '' })).toThrow(/file-verification queue URL/);
+    expect(() => new SqsJobQueues(sqs, { heartbeats: '' })).toThrow(/heartbeats queue URL/);
+  });
+});
+
+describe('SqsJobQueues: work-request queues', () => {
+  const base = 'https://sqs.eu-west-1.amazonaws.com/123456789012/conveyor-';
+  const urls = { scheduler: `${base}scheduler`, heartbeats: `${base}heartbeats`, serverTasks: `${base}server-tasks` };
+  const sent = () => sqsMock.commandCalls(SendMessageCommand).map((c) => ({ url: c.args[0].input.QueueUrl, body: JSON.parse(c.args[0].input.MessageBody!) }));
+
+  it('sends each kind of message to its own queue', async () => {
+    sqsMock.on(SendMessageCommand).resolves({});
+    const queues = new SqsJobQueues(sqs, urls);
+    await queues.enqueueSchedulerEvent({ type: 'work-request-pending', workRequestId: 7 });
+    await queues.enqueueSchedulerEvent({ type: 'worker-available', worker: 'bee' });
+    await queues.enqueueHeartbeat({ workRequestId: 7, worker: 'bee', at: '2026-01-01T00:00:00.000Z', logtail: ['a', 'b'] });
+    await queues.enqueueServerTask({ workRequestId: 9 });
+    expect(sent()).toEqual([
+      { url: urls.scheduler, body: { type: 'scheduler-event', event: { type: 'work-request-pending', workRequestId: 7 } } },
+      { url: urls.scheduler, body: { type: 'scheduler-event', event: { type: 'worker-available', worker: 'bee' } } },
+      { url: urls.heartbeats, body: { type: 'heartbeat', workRequestId: 7, worker: 'bee', at: '2026-01-01T00:00:00.000Z', logtail: ['a', 'b'] } },
+      { url: urls.serverTasks, body: { type: 'server-task', workRequestId: 9 } },
+    ]);
+    // What is sent parses back as the message its consumer expects.
+    for (const c of sqsMock.commandCalls(SendMessageCommand)) expect(() => parseJobMessage(c.args[0].input.MessageBody!)).not.toThrow();
+  });
+
+  it('fails on use, naming the variable, when a queue was not configured for this function', async () => {
+    const queues = new SqsJobQueues(sqs, { scheduler: urls.scheduler });
+    await expect(queues.enqueueHeartbeat({ workRequestId: 1, worker: 'w', at: '2026-01-01T00:00:00Z', logtail: [] })).rejects.toThrow(
+      /CONVEYOR_QUEUE_HEARTBEATS_URL is not set/,
+    );
+    await expect(queues.enqueueServerTask({ workRequestId: 1 })).rejects.toThrow(/CONVEYOR_QUEUE_SERVER_TASKS_URL is not set/);
+    await expect(queues.enqueueFileVerification({ artifactId: 1, path: 'p' })).rejects.toThrow(/CONVEYOR_QUEUE_FILE_VERIFICATION_URL is not set/);
+    expect(sqsMock).toHaveReceivedCommandTimes(SendMessageCommand, 0);
   });
 });
 
 describe('parseJobMessage', () => {
   it('reads back what was sent', () => {
     expect(parseJobMessage('{"type":"file-verification","artifactId":3,"path":"x/y"}')).toEqual({ type: 'file-verification', artifactId: 3, path: 'x/y' });
+    expect(parseJobMessage('{"type":"scheduler-event","event":{"type":"periodic"}}')).toEqual({ type: 'scheduler-event', event: { type: 'periodic' } });
+    expect(parseJobMessage('{"type":"server-task","workRequestId":4,"extra":1}')).toEqual({ type: 'server-task', workRequestId: 4 });
+    expect(parseJobMessageOf('{"type":"heartbeat","workRequestId":4,"worker":"w","at":"2026-01-01T00:00:00Z","logtail":[]}', 'heartbeat')).toEqual({
+      type: 'heartbeat',
+      workRequestId: 4,
+      worker: 'w',
+      at: '2026-01-01T00:00:00Z',
+      logtail: [],
+    });
   });
-  it.each(['{}', '{"type":"file-verification","artifactId":"3","path":"x"}', '{"type":"other","artifactId":3,"path":"x"}', 'null', '[]'])(
+  it('checks the type a consumer expects', () => {
+    expect(() => parseJobMessageOf('{"type":"server-task","workRequestId":4}', 'heartbeat')).toThrow(/not a Conveyor heartbeat message/);
+  });
+  it.each([
+    '{}',
+    '{"type":"file-verification","artifactId":"3","path":"x"}',
+    '{"type":"other","artifactId":3,"path":"x"}',
+    'null',
+    '[]',
+    'not json',
+    '{"type":"scheduler-event","event":{"type":"work-request-pending"}}',
+    '{"type":"scheduler-event","event":{"type":"nonsense"}}',
+    '{"type":"heartbeat","workRequestId":4,"worker":"w","at":"yesterday","logtail":[]}',
+    '{"type":"heartbeat","workRequestId":4,"worker":"w","at":"2026-01-01T00:00:00Z","logtail":[1]}',
+    '{"type":"server-task","workRequestId":0}',
+    '{"type":"server-task","workRequestId":1.5}',
+  ])(
     'rejects %s',
     (body) => {
       expect(() => parseJobMessage(body)).toThrow(/not a Conveyor job message/);

@@ -317,6 +317,7 @@ function toUser(item: Item): User {
 function tokenAttributes(token: Token): Record<string, unknown> {
   return {
     username: token.username,
+    workerName: token.workerName,
     purpose: token.purpose,
     status: token.status,
     enabled: token.enabled,
@@ -334,6 +335,7 @@ function toToken(item: Item): Token {
     id: item.id,
     hash: item.hash,
     username: item.username,
+    workerName: item.workerName,
     purpose: item.purpose,
     status: item.status,
     enabled: item.enabled,

@@ -1,0 +1,164 @@
+/**
+ * The Debusine `work-request/` API: user operations (create, list, show, priority, retry, abort,
+ * unblock) and the worker side (get-next-for-worker, completed, heartbeat). Thin: validate, call
+ * the use case, shape the JSON.
+ */
+import { z } from 'zod';
+import {
+  abortWorkRequest,
+  createWorkRequest,
+  getWorkRequest,
+  listWorkRequests,
+  retryWorkRequest,
+  setPriorityAdjustment,
+  unblockWorkRequest,
+} from '../../app/work-requests';
+import { completeWorkRequest, getNextForWorker, MAX_LOGTAIL_LINES, recordHeartbeat } from '../../app/workers';
+import { ValidationError } from '../../domain/errors';
+import { DEFAULT_WORKSPACE } from '../../domain/tenancy';
+import { RESULTS, STATUSES, type FinalResult } from '../../domain/work-requests';
+import type { Deps } from '../../ports';
+import { workRequestJson } from '../serializers';
+import { json, jsonBody, noContent, type HttpRequest, type RouteHandler } from '../request';
+import { parseId, parseWith } from '../validation';
+
+/** Debusine accepts exactly these fields on creation; anything else is refused by name. */
+export const CREATE_FIELDS = ['task_name', 'task_data', 'event_reactions', 'workspace'] as const;
+/** A heartbeat line is cut to this many characters. */
+export const MAX_LOGTAIL_LINE_LENGTH = 1000;
+
+const jsonObject = z.record(z.string(), z.unknown());
+
+const createSchema = z.strictObject({
+  task_name: z.string().min(1).max(255),
+  task_data: jsonObject.default({}),
+  // Validated by the use case (only send-notification reactions are allowed).
+  event_reactions: z.unknown().optional(),
+  workspace: z.string().min(1).optional(),
+});
+
+const listQuerySchema = z.strictObject({
+  workspace: z.string().min(1).optional(),
+  status: z.enum(STATUSES).optional(),
+  task_name: z.string().min(1).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(50),
+  cursor: z.string().min(1).optional(),
+});
+
+const prioritySchema = z.strictObject({ priority_adjustment: z.number().int() });
+const emptySchema = z.strictObject({});
+const unblockSchema = z.strictObject({ action: z.enum(['accept', 'reject']).optional(), notes: z.string().max(10_000).optional() });
+
+const FINAL_RESULTS = RESULTS.filter((r): r is FinalResult => r !== '');
+const completedSchema = z.strictObject({ result: z.enum(FINAL_RESULTS), output_data: jsonObject.nullable().optional() });
+
+const heartbeatSchema = z.strictObject({ logtail: z.array(z.string()).optional() });
+
+const getNextQuerySchema = z.strictObject({
+  // `running=1,2,3`: the requests the worker still runs (an empty value: none).
+  running: z
+    .string()
+    .regex(/^([1-9][0-9]{0,15}(,[1-9][0-9]{0,15})*)?$/, 'must be a comma-separated list of work request ids')
+    .optional(),
+});
+
+/** The JSON object body; 400 naming the fields Debusine does not accept, before any other check. */
+function createBody(req: HttpRequest): z.output<typeof createSchema> {
+  const body = jsonBody(req);
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw ValidationError.field('(body)', 'must be a JSON object', 'Cannot create work request');
+  }
+  const invalid = Object.keys(body)
+    .filter((k) => !(CREATE_FIELDS as readonly string[]).includes(k))
+    .sort();
+  if (invalid.length) throw ValidationError.field('(body)', `Invalid fields: ${invalid.join(', ')}`, 'Cannot create work request');
+  return parseWith(createSchema, body, 'Cannot create work request');
+}
+
+/** The last lines a heartbeat carries, each cut to a bounded length. */
+export function boundedLogtail(lines: string[]): string[] {
+  return lines.slice(-MAX_LOGTAIL_LINES).map((line) => line.slice(0, MAX_LOGTAIL_LINE_LENGTH));
+}
+
+export function workRequestRoutes(getDeps: () => Deps): Record<string, RouteHandler> {
+  const id = (req: HttpRequest) => parseId(req.params['id']);
+  return {
+    'POST /api/1.0/work-request/': async (req) => {
+      const body = createBody(req);
+      const wr = await createWorkRequest(getDeps(), req.caller, {
+        scope: req.scope,
+        workspace: body.workspace ?? DEFAULT_WORKSPACE,
+        taskName: body.task_name,
+        taskData: body.task_data,
+        ...(body.event_reactions !== undefined ? { eventReactions: body.event_reactions } : {}),
+      });
+      return json(200, workRequestJson(wr, req.baseUrl));
+    },
+    'GET /api/1.0/work-request/': async (req) => {
+      const q = parseWith(listQuerySchema, req.query, 'Invalid query');
+      const page = await listWorkRequests(getDeps(), req.caller, {
+        scope: req.scope,
+        ...(q.workspace ? { workspace: q.workspace } : {}),
+        ...(q.status ? { status: q.status } : {}),
+        ...(q.task_name ? { taskName: q.task_name } : {}),
+        limit: q.limit,
+        ...(q.cursor ? { cursor: q.cursor } : {}),
+      });
+      let next: string | null = null;
+      if (page.next) {
+        const params = new URLSearchParams({ ...req.query, cursor: page.next });
+        next = `${req.baseUrl}/api/1.0/work-request/?${params.toString()}`;
+      }
+      return json(200, {
+        results: page.items.map((wr) => workRequestJson(wr, req.baseUrl)),
+        next,
+        previous: null,
+        cursor: page.next ?? null,
+      });
+    },
+    'GET /api/1.0/work-request/get-next-for-worker/': async (req) => {
+      const q = parseWith(getNextQuerySchema, req.query, 'Invalid query');
+      const stillRunning = q.running === undefined ? undefined : q.running === '' ? [] : q.running.split(',').map(Number);
+      const wr = await getNextForWorker(getDeps(), req.caller, stillRunning);
+      return wr ? json(200, workRequestJson(wr, req.baseUrl)) : noContent();
+    },
+    'GET /api/1.0/work-request/{id}/': async (req) => json(200, workRequestJson(await getWorkRequest(getDeps(), req.caller, id(req)), req.baseUrl)),
+    'PATCH /api/1.0/work-request/{id}/': async (req) => {
+      const wrId = id(req);
+      const body = parseWith(prioritySchema, jsonBody(req), 'Invalid change');
+      return json(200, workRequestJson(await setPriorityAdjustment(getDeps(), req.caller, wrId, body.priority_adjustment), req.baseUrl));
+    },
+    'POST /api/1.0/work-request/{id}/retry/': async (req) => {
+      const wrId = id(req);
+      parseWith(emptySchema, jsonBody(req), 'Invalid request');
+      return json(200, workRequestJson(await retryWorkRequest(getDeps(), req.caller, wrId), req.baseUrl));
+    },
+    'POST /api/1.0/work-request/{id}/abort/': async (req) => {
+      const wrId = id(req);
+      parseWith(emptySchema, jsonBody(req), 'Invalid request');
+      return json(200, workRequestJson(await abortWorkRequest(getDeps(), req.caller, wrId), req.baseUrl));
+    },
+    'POST /api/1.0/work-request/{id}/unblock/': async (req) => {
+      const wrId = id(req);
+      const body = parseWith(unblockSchema, jsonBody(req), 'Cannot unblock work request');
+      const input = { ...(body.action ? { action: body.action } : {}), ...(body.notes !== undefined ? { notes: body.notes } : {}) };
+      return json(200, workRequestJson(await unblockWorkRequest(getDeps(), req.caller, wrId, input), req.baseUrl));
+    },
+    'PUT /api/1.0/work-request/{id}/completed/': async (req) => {
+      const wrId = id(req);
+      const body = parseWith(completedSchema, jsonBody(req), 'Invalid completion');
+      const wr = await completeWorkRequest(getDeps(), req.caller, wrId, {
+        result: body.result,
+        ...(body.output_data ? { outputData: body.output_data } : {}),
+      });
+      return json(200, workRequestJson(wr, req.baseUrl));
+    },
+    'POST /api/1.0/work-request/{id}/heartbeat/': async (req) => {
+      const wrId = id(req);
+      const body = parseWith(heartbeatSchema, jsonBody(req), 'Invalid heartbeat');
+      await recordHeartbeat(getDeps(), req.caller, wrId, boundedLogtail(body.logtail ?? []));
+      // Accepted: the applier writes it shortly, in a batch.
+      return { statusCode: 202, headers: {}, body: '' };
+    },
+  };
+}
