@@ -8,6 +8,7 @@ import { Command } from 'commander';
 import { registerClientCommands } from './client/commands';
 import { registerAdminCommands } from './admin/commands';
 import { registerDevCommand } from './dev/command';
+import { registerWorkerCommand } from './worker/command';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -15,6 +16,7 @@ export function buildProgram(): Command {
   registerClientCommands(program);
   registerAdminCommands(program);
   registerDevCommand(program);
+  registerWorkerCommand(program);
   return program;
 }
 

@@ -27,6 +27,7 @@ import {
 import { initDatabase } from '../../shared/app/bootstrap';
 import { formatJson, formatTable, yesNo } from '../client/format';
 import { prepareAdminEnvironment, type AdminEnvironmentSource } from './environment';
+import { registerAdminWorkerCommands } from './workers';
 
 /** Everything the admin commands take from the process, so tests can run them on in-memory deps. */
 export interface AdminContext {
@@ -387,4 +388,5 @@ export function registerAdminCommands(program: Command, ctx: AdminContext = defa
         print({ results: page.items, cursor: page.next ?? null }, () => auditTable(page.items) + (page.next ? `(more: --cursor ${page.next})\n` : ''));
       }),
     );
+  registerAdminWorkerCommands(admin, run);
 }

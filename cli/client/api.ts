@@ -8,11 +8,20 @@ import type {
   ArtifactPage,
   CompletedPart,
   CreateArtifactRequest,
+  CreateWorkRequestRequest,
   Problem,
+  RegisterWorkerRequest,
+  RegisteredWorker,
+  UnblockRequest,
   UploadPlan,
   WhoAmI,
   WireArtifact,
+  WireQueueAccess,
   WireRelation,
+  WireWorker,
+  WireWorkRequest,
+  WorkRequestCompletion,
+  WorkRequestPage,
 } from './wire';
 import type { RelationType } from '../../shared/domain/artifacts';
 
@@ -213,5 +222,83 @@ export class ConveyorApi {
 
   async deleteRelation(id: number): Promise<void> {
     await this.json('DELETE', `artifact-relation/${id}/`);
+  }
+
+  // ---- Work requests (user side) ----
+
+  createWorkRequest(request: CreateWorkRequestRequest): Promise<WireWorkRequest> {
+    return this.json<WireWorkRequest>('POST', 'work-request/', request).then((r) => r.body);
+  }
+
+  listWorkRequests(query: { workspace?: string; status?: string; taskName?: string; limit?: number; cursor?: string }): Promise<WorkRequestPage> {
+    const params = new URLSearchParams();
+    if (query.workspace) params.set('workspace', query.workspace);
+    if (query.status) params.set('status', query.status);
+    if (query.taskName) params.set('task_name', query.taskName);
+    if (query.limit) params.set('limit', String(query.limit));
+    if (query.cursor) params.set('cursor', query.cursor);
+    const qs = params.toString();
+    return this.json<WorkRequestPage>('GET', `work-request/${qs ? `?${qs}` : ''}`).then((r) => r.body);
+  }
+
+  getWorkRequest(id: number): Promise<WireWorkRequest> {
+    return this.json<WireWorkRequest>('GET', `work-request/${id}/`).then((r) => r.body);
+  }
+
+  setWorkRequestPriority(id: number, priorityAdjustment: number): Promise<WireWorkRequest> {
+    return this.json<WireWorkRequest>('PATCH', `work-request/${id}/`, { priority_adjustment: priorityAdjustment }).then((r) => r.body);
+  }
+
+  retryWorkRequest(id: number): Promise<WireWorkRequest> {
+    return this.json<WireWorkRequest>('POST', `work-request/${id}/retry/`, {}).then((r) => r.body);
+  }
+
+  abortWorkRequest(id: number): Promise<WireWorkRequest> {
+    return this.json<WireWorkRequest>('POST', `work-request/${id}/abort/`, {}).then((r) => r.body);
+  }
+
+  unblockWorkRequest(id: number, request: UnblockRequest): Promise<WireWorkRequest> {
+    return this.json<WireWorkRequest>('POST', `work-request/${id}/unblock/`, request).then((r) => r.body);
+  }
+
+  listWorkers(): Promise<{ results: WireWorker[] }> {
+    return this.json<{ results: WireWorker[] }>('GET', 'worker/').then((r) => r.body);
+  }
+
+  // ---- Worker protocol (needs a worker token, except register) ----
+
+  registerWorker(request: RegisterWorkerRequest): Promise<RegisteredWorker> {
+    return this.json<RegisteredWorker>('POST', 'worker/register/', request).then((r) => r.body);
+  }
+
+  async putDynamicMetadata(metadata: Record<string, unknown>): Promise<void> {
+    const res = await this.request('PUT', 'worker/dynamic-metadata/', metadata);
+    await res.body?.cancel();
+  }
+
+  async disconnectWorker(): Promise<void> {
+    const res = await this.request('POST', 'worker/disconnect/', {});
+    await res.body?.cancel();
+  }
+
+  workerQueue(): Promise<WireQueueAccess> {
+    return this.json<WireQueueAccess>('GET', 'worker/queue/').then((r) => r.body);
+  }
+
+  /** The next request assigned to this worker (now running), or undefined on 204. */
+  async getNextWorkRequest(running: number[] = []): Promise<WireWorkRequest | undefined> {
+    const qs = running.length ? `?running=${running.join(',')}` : '';
+    const res = await this.json<WireWorkRequest | undefined>('GET', `work-request/get-next-for-worker/${qs}`);
+    return res.status === 204 || !res.body ? undefined : res.body;
+  }
+
+  async heartbeat(id: number, logtail: string[]): Promise<void> {
+    const res = await this.request('POST', `work-request/${id}/heartbeat/`, { logtail });
+    await res.body?.cancel();
+  }
+
+  async completeWorkRequest(id: number, completion: WorkRequestCompletion): Promise<void> {
+    const res = await this.request('PUT', `work-request/${id}/completed/`, completion);
+    await res.body?.cancel();
   }
 }

@@ -17,6 +17,7 @@ import { createProgressReporter, silentProgress, type ProgressReporter, type Pro
 import { ResumeStateStore, resumeKey, resumeStateDir, type CreateIdentity } from './resume-state';
 import { DEFAULT_UPLOAD_TUNING, uploadFiles, type UploadSummary, type UploadTuning } from './upload';
 import type { WireArtifact, WireArtifactSummary, WireRelation } from './wire';
+import { registerWorkRequestCommands } from './work-requests';
 
 /** Everything the commands take from the process, so tests can run them in-process. */
 export interface ClientContext {
@@ -432,6 +433,7 @@ export function registerClientCommands(program: Command, ctx: ClientContext = de
       return `${who} on ${config.server} (${tokenNote})\n`;
     });
   });
+  registerWorkRequestCommands(program, ctx);
 }
 
 /** The artifact a previous run of the same create command left incomplete, if it is still there. */

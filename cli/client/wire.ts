@@ -190,7 +190,7 @@ export interface WireQueueAccess {
   queue_url: string;
   region: string;
   endpoint?: string | null;
-  credentials?: { access_key_id: string; secret_access_key: string; session_token?: string; expiration?: string } | null;
+  credentials?: { access_key_id: string; secret_access_key: string; session_token?: string | null; expiration?: string | null } | null;
 }
 
 export interface WireWorker {

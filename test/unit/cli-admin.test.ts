@@ -117,7 +117,7 @@ describe('admin environment', () => {
 
   it('explains what to set when there is neither', () => {
     expect(() => prepareAdminEnvironment({ CONVEYOR_DATA_DIR: join(root, 'none') }, root)).toThrow(
-      /Set CONVEYOR_TABLE_MAIN, CONVEYOR_TABLE_AUDIT, CONVEYOR_BUCKET, CONVEYOR_QUEUE_FILE_VERIFICATION_URL .* from the CDK stack outputs, or start the local stack with `conveyor dev`/,
+      /Set CONVEYOR_TABLE_MAIN, CONVEYOR_TABLE_AUDIT, CONVEYOR_BUCKET, CONVEYOR_QUEUE_FILE_VERIFICATION_URL, CONVEYOR_QUEUE_SCHEDULER_URL, .* from the CDK stack outputs, or start the local stack with `conveyor dev`/,
     );
   });
 });

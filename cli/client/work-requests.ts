@@ -1,0 +1,273 @@
+/**
+ * `conveyor work-request ...`: create, list, show (and follow), retry, abort, unblock and
+ * re-prioritise work requests through the REST API (docs/api.md "Work requests").
+ */
+import { Command, Option } from 'commander';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { ConveyorApi } from './api';
+import type { ClientContext } from './commands';
+import { resolveClientConfig } from './config';
+import { formatJson, formatTable } from './format';
+import type { WireWorkRequest } from './wire';
+
+export interface WorkRequestCommandContext extends ClientContext {
+  /** Pause between polls of `show --follow` (tests pass a fake). */
+  sleep?: (ms: number) => Promise<void>;
+}
+
+interface GlobalOptions {
+  server?: string;
+  token?: string;
+  scope?: string;
+  json?: boolean;
+}
+
+export const FOLLOW_INTERVAL_MS = 2000;
+
+const STATUSES = ['blocked', 'pending', 'running', 'completed', 'aborted'];
+
+function parsePositiveId(value: string, what: string): number {
+  if (!/^\d+$/.test(value) || Number(value) <= 0 || !Number.isSafeInteger(Number(value))) {
+    throw new Error(`Invalid ${what} "${value}": expected a positive whole number`);
+  }
+  return Number(value);
+}
+
+function parseJsonObject(text: string, from: string): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`${from} is not valid JSON: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error(`${from} must be a JSON object`);
+  return parsed as Record<string, unknown>;
+}
+
+function readTaskData(opts: { data?: string; dataFile?: string }, cwd: string): Record<string, unknown> | undefined {
+  if (opts.data !== undefined && opts.dataFile !== undefined) throw new Error('Give --data or --data-file, not both');
+  if (opts.data !== undefined) return parseJsonObject(opts.data, '--data');
+  if (opts.dataFile === undefined) return undefined;
+  let text: string;
+  try {
+    text = readFileSync(resolve(cwd, opts.dataFile), 'utf8');
+  } catch (err) {
+    throw new Error(`Cannot read --data-file ${opts.dataFile}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  return parseJsonObject(text, `--data-file ${opts.dataFile}`);
+}
+
+function statusText(wr: Pick<WireWorkRequest, 'status' | 'result'>): string {
+  return wr.result ? `${wr.status} (${wr.result})` : wr.status;
+}
+
+function isFinished(wr: Pick<WireWorkRequest, 'status'>): boolean {
+  return wr.status === 'completed' || wr.status === 'aborted';
+}
+
+function indentBlock(value: string, width: number): string {
+  return value.split('\n').join(`\n  ${' '.repeat(width)}`);
+}
+
+export function describeWorkRequest(wr: WireWorkRequest): string {
+  const fields: [string, string][] = [
+    ['workspace', `${wr.scope}/${wr.workspace}`],
+    ['status', statusText(wr)],
+    ['worker', wr.worker ?? '-'],
+    ['created', `${wr.created_at} by ${wr.created_by}`],
+    ['started', wr.started_at ?? '-'],
+    ['completed', wr.completed_at ?? '-'],
+    ['duration', wr.duration === null ? '-' : `${wr.duration}s`],
+    ['priority', `${wr.effective_priority} (base ${wr.priority_base}, adjustment ${wr.priority_adjustment})`],
+  ];
+  if (wr.aborted_by) fields.push(['aborted by', wr.aborted_by]);
+  if (wr.dependencies.length) fields.push(['depends on', wr.dependencies.join(', ')]);
+  if (wr.parent !== null) fields.push(['parent', String(wr.parent)]);
+  if (wr.supersedes !== null || wr.superseded_by !== null || wr.retry_count) {
+    fields.push(['retries', `${wr.retry_count}; supersedes ${wr.supersedes ?? '-'}, superseded by ${wr.superseded_by ?? '-'}`]);
+  }
+  fields.push(['artifacts', wr.artifacts.length ? wr.artifacts.join(', ') : '-']);
+  fields.push(['task data', JSON.stringify(wr.task_data, null, 2)]);
+  if (wr.output_data) fields.push(['output data', JSON.stringify(wr.output_data, null, 2)]);
+  const width = Math.max(...fields.map(([label]) => label.length)) + 2;
+  const lines = [`Work request ${wr.id}  ${wr.task_name} (${wr.task_type})`];
+  for (const [label, value] of fields) lines.push(`  ${label.padEnd(width)}${indentBlock(value, width)}`);
+  if (wr.logtail.length) {
+    lines.push(`Log tail${wr.heartbeat_at ? ` (heartbeat at ${wr.heartbeat_at})` : ''}:`);
+    for (const line of wr.logtail) lines.push(`  ${line}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+/**
+ * The lines of `next` that were not in `previous`: each heartbeat carries only the last few log
+ * lines, so the new ones follow the longest end of `previous` that starts `next`.
+ */
+export function newLogLines(previous: string[], next: string[]): string[] {
+  for (let overlap = Math.min(previous.length, next.length); overlap > 0; overlap -= 1) {
+    const tail = previous.slice(previous.length - overlap);
+    if (tail.every((line, i) => line === next[i])) return next.slice(overlap);
+  }
+  return next;
+}
+
+export function registerWorkRequestCommands(program: Command, ctx: WorkRequestCommandContext): void {
+  const sleep = ctx.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const connect = (cmd: Command): { api: ConveyorApi; opts: GlobalOptions } => {
+    const opts = cmd.optsWithGlobals<GlobalOptions>();
+    const config = resolveClientConfig({ server: opts.server, token: opts.token, scope: opts.scope }, { env: ctx.env, homeDir: ctx.homeDir, cwd: ctx.cwd() });
+    return { api: new ConveyorApi(config, ctx.fetch), opts };
+  };
+  const print = (opts: GlobalOptions, json: unknown, human: () => string): void => {
+    ctx.stdout.write(opts.json ? formatJson(json) : human());
+  };
+
+  const group = program
+    .command('work-request')
+    .description('create, list, show, retry, abort and unblock work requests')
+    .option('--server <url>', 'Conveyor server URL (else $CONVEYOR_SERVER, the config file, or the local stack)')
+    .option('--token <key>', 'API token (else $CONVEYOR_TOKEN or the config file)')
+    .option('--scope <name>', 'scope, sent as X-Debusine-Scope (default: the server default, "debusine")')
+    .option('--json', 'print machine-readable JSON');
+
+  group
+    .command('create')
+    .description('create a work request and print its id')
+    .argument('<task-name>', 'task to run, e.g. noop or lintian')
+    .addOption(new Option('--data <json>', 'task data, a JSON object').conflicts('dataFile'))
+    .option('--data-file <file>', 'task data from a JSON file')
+    .option('--workspace <name>', 'workspace (default: the server default, "System")')
+    .action(async (taskName: string, cmdOpts: { data?: string; dataFile?: string; workspace?: string }, cmd: Command) => {
+      const { api, opts } = connect(cmd);
+      const taskData = readTaskData(cmdOpts, ctx.cwd()) ?? {};
+      const created = await api.createWorkRequest({
+        task_name: taskName,
+        task_data: taskData,
+        ...(cmdOpts.workspace ? { workspace: cmdOpts.workspace } : {}),
+      });
+      print(opts, created, () => `${created.id}\n`);
+    });
+
+  group
+    .command('list')
+    .description('list work requests, newest first')
+    .option('--workspace <name>', 'workspace (default: the server default, "System")')
+    .addOption(new Option('--status <status>', 'only requests in this status').choices(STATUSES))
+    .option('--task <name>', 'only requests of this task')
+    .option('--limit <n>', 'show at most this many', '50')
+    .option('--all', 'show every matching request')
+    .action(async (cmdOpts: { workspace?: string; status?: string; task?: string; limit: string; all?: boolean }, cmd: Command) => {
+      const { api, opts } = connect(cmd);
+      const limit = cmdOpts.all ? Number.POSITIVE_INFINITY : parsePositiveId(cmdOpts.limit, '--limit');
+      const results: WireWorkRequest[] = [];
+      let cursor: string | undefined;
+      let more = false;
+      for (;;) {
+        const page = await api.listWorkRequests({
+          workspace: cmdOpts.workspace,
+          status: cmdOpts.status,
+          taskName: cmdOpts.task,
+          limit: Math.min(50, limit - results.length),
+          cursor,
+        });
+        const room = limit - results.length;
+        results.push(...page.results.slice(0, room));
+        more = page.results.length > room || Boolean(page.cursor);
+        if (!page.cursor || results.length >= limit) break;
+        cursor = page.cursor;
+      }
+      print(opts, results, () => {
+        if (results.length === 0) return 'No work requests.\n';
+        const table = formatTable(
+          ['ID', 'TASK', 'STATUS', 'RESULT', 'WORKER', 'CREATED', 'CREATED BY'],
+          results.map((wr) => [String(wr.id), wr.task_name, wr.status, wr.result || '-', wr.worker ?? '-', wr.created_at, wr.created_by]),
+        );
+        return more ? `${table}(more: raise --limit or use --all)\n` : table;
+      });
+    });
+
+  group
+    .command('show')
+    .description('show a work request; --follow prints its log and status changes until it finishes')
+    .argument('<id>', 'work request id')
+    .option('--follow', `poll every ${FOLLOW_INTERVAL_MS / 1000}s until the request is completed or aborted`)
+    .action(async (idText: string, cmdOpts: { follow?: boolean }, cmd: Command) => {
+      const { api, opts } = connect(cmd);
+      const id = parsePositiveId(idText, 'work request id');
+      let current = await api.getWorkRequest(id);
+      if (!cmdOpts.follow) {
+        print(opts, current, () => describeWorkRequest(current));
+        return;
+      }
+      if (!opts.json) {
+        ctx.stdout.write(`Work request ${current.id} (${current.task_name}): ${statusText(current)}${current.worker ? ` on ${current.worker}` : ''}\n`);
+        for (const line of current.logtail) ctx.stdout.write(`  ${line}\n`);
+      }
+      while (!isFinished(current)) {
+        await sleep(FOLLOW_INTERVAL_MS);
+        const next = await api.getWorkRequest(id);
+        if (!opts.json) {
+          const changed = next.status !== current.status || next.result !== current.result || next.worker !== current.worker;
+          const statusLine = `Work request ${id}: ${statusText(next)}${next.worker ? ` on ${next.worker}` : ''}\n`;
+          // A new status comes before the lines logged under it; the final one after the last lines.
+          if (changed && !isFinished(next)) ctx.stdout.write(statusLine);
+          if (next.heartbeat_at !== current.heartbeat_at || next.logtail.join('\n') !== current.logtail.join('\n')) {
+            for (const line of newLogLines(current.logtail, next.logtail)) ctx.stdout.write(`  ${line}\n`);
+          }
+          if (changed && isFinished(next)) ctx.stdout.write(statusLine);
+        }
+        current = next;
+      }
+      if (opts.json) ctx.stdout.write(formatJson(current));
+    });
+
+  group
+    .command('retry')
+    .description('retry an aborted or failed work request (prints the new id)')
+    .argument('<id>', 'work request id')
+    .action(async (idText: string, _cmdOpts: unknown, cmd: Command) => {
+      const { api, opts } = connect(cmd);
+      const retried = await api.retryWorkRequest(parsePositiveId(idText, 'work request id'));
+      print(opts, retried, () => `Retried work request ${idText} as ${retried.id}\n`);
+    });
+
+  group
+    .command('abort')
+    .description('abort a pending, blocked or running work request (and its descendants)')
+    .argument('<id>', 'work request id')
+    .action(async (idText: string, _cmdOpts: unknown, cmd: Command) => {
+      const { api, opts } = connect(cmd);
+      const aborted = await api.abortWorkRequest(parsePositiveId(idText, 'work request id'));
+      print(opts, aborted, () => `Work request ${aborted.id}: ${statusText(aborted)}\n`);
+    });
+
+  group
+    .command('unblock')
+    .description('review a blocked work request: accept or reject it, with notes')
+    .argument('<id>', 'work request id')
+    .addOption(new Option('--accept', 'let it run').conflicts('reject'))
+    .option('--reject', 'abort it')
+    .option('--notes <text>', 'review notes')
+    .action(async (idText: string, cmdOpts: { accept?: boolean; reject?: boolean; notes?: string }, cmd: Command) => {
+      const { api, opts } = connect(cmd);
+      if (!cmdOpts.accept && !cmdOpts.reject && cmdOpts.notes === undefined) throw new Error('Give --accept, --reject or --notes');
+      const updated = await api.unblockWorkRequest(parsePositiveId(idText, 'work request id'), {
+        ...(cmdOpts.accept ? { action: 'accept' as const } : cmdOpts.reject ? { action: 'reject' as const } : {}),
+        ...(cmdOpts.notes !== undefined ? { notes: cmdOpts.notes } : {}),
+      });
+      print(opts, updated, () => `Work request ${updated.id}: ${statusText(updated)}\n`);
+    });
+
+  group
+    .command('priority')
+    .description("set a work request's priority adjustment (raising it above 0 needs an administrator)")
+    .argument('<id>', 'work request id')
+    .argument('<adjustment>', 'the new adjustment, e.g. 10 or -5')
+    .action(async (idText: string, adjustmentText: string, _cmdOpts: unknown, cmd: Command) => {
+      const { api, opts } = connect(cmd);
+      if (!/^[+-]?\d+$/.test(adjustmentText)) throw new Error(`Invalid priority adjustment "${adjustmentText}": expected a whole number`);
+      const updated = await api.setWorkRequestPriority(parsePositiveId(idText, 'work request id'), Number(adjustmentText));
+      print(opts, updated, () => `Work request ${updated.id}: priority ${updated.effective_priority} (adjustment ${updated.priority_adjustment})\n`);
+    });
+}

@@ -1,0 +1,116 @@
+/**
+ * The worker's side of a task subprocess: writes the request file, starts task-runner.ts in its
+ * own process group (so killing it also stops the programs the task started), turns its
+ * stdout and stderr into log lines and reads the outcome file when it ends.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { extname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { WireWorkRequest } from '../client/wire';
+import { LineSplitter } from './lines';
+import { parseChildOutcome, type ChildOutcome, type ChildRequest } from './protocol';
+
+export interface TaskSpec {
+  workRequest: Pick<WireWorkRequest, 'id' | 'task_name' | 'task_data'>;
+  /** A fresh directory for this request; the task's scratch directory is `<dir>/work`. */
+  dir: string;
+  server: string;
+  token: string;
+  scope?: string;
+}
+
+export interface TaskExit {
+  /** What the task reported, when it got as far as writing it. */
+  outcome?: ChildOutcome;
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  /** Set when the process could not be started at all. */
+  spawnError?: string;
+}
+
+export interface TaskHandle {
+  readonly done: Promise<TaskExit>;
+  kill(signal: NodeJS.Signals): void;
+}
+
+export type SpawnTask = (spec: TaskSpec, onLine: (line: string) => void) => Promise<TaskHandle>;
+
+/** How to start the task runner: through tsx when running from TypeScript sources. */
+export function taskRunnerCommand(): { command: string; args: string[] } {
+  const ext = extname(__filename);
+  const script = join(__dirname, `task-runner${ext}`);
+  if (ext !== '.ts') return { command: process.execPath, args: [script] };
+  return { command: process.execPath, args: ['--import', pathToFileURL(require.resolve('tsx')).href, script] };
+}
+
+/** After the process exits, how long to wait for its output pipes (a stray grandchild may hold them open). */
+const PIPE_GRACE_MS = 2000;
+
+export const spawnTaskProcess: SpawnTask = async (spec, onLine) => {
+  const workDir = join(spec.dir, 'work');
+  await mkdir(workDir, { recursive: true });
+  const requestFile = join(spec.dir, 'request.json');
+  const outcomeFile = join(spec.dir, 'outcome.json');
+  const request: ChildRequest = {
+    server: spec.server,
+    token: spec.token,
+    ...(spec.scope ? { scope: spec.scope } : {}),
+    work_request: { id: spec.workRequest.id, task_name: spec.workRequest.task_name, task_data: spec.workRequest.task_data ?? {} },
+    work_dir: workDir,
+  };
+  // It holds the worker token: readable by this user only.
+  await writeFile(requestFile, JSON.stringify(request), { mode: 0o600 });
+
+  const { command, args } = taskRunnerCommand();
+  const child = spawn(command, [...args, requestFile, outcomeFile], {
+    cwd: workDir,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, CONVEYOR_WORK_REQUEST_ID: String(spec.workRequest.id) },
+  });
+  const out = new LineSplitter(onLine);
+  const err = new LineSplitter(onLine);
+  child.stdout?.on('data', (chunk: Buffer) => out.push(chunk));
+  child.stderr?.on('data', (chunk: Buffer) => err.push(chunk));
+
+  const done = new Promise<TaskExit>((resolve) => {
+    let settled = false;
+    const finish = async (exit: Omit<TaskExit, 'outcome'>): Promise<void> => {
+      if (settled) return;
+      settled = true;
+      out.flush();
+      err.flush();
+      let outcome: ChildOutcome | undefined;
+      if (existsSync(outcomeFile)) outcome = parseChildOutcome(await readFile(outcomeFile, 'utf8').catch(() => ''));
+      resolve({ ...exit, ...(outcome ? { outcome } : {}) });
+    };
+    child.on('error', (e) => void finish({ exitCode: null, signal: null, spawnError: e.message }));
+    child.on('exit', (code, signal) => {
+      setTimeout(() => void finish({ exitCode: code, signal }), PIPE_GRACE_MS).unref();
+    });
+    child.on('close', (code, signal) => void finish({ exitCode: code, signal }));
+  });
+
+  return {
+    done,
+    kill(signal) {
+      if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) {
+        // The runner is gone; programs it left behind in its group still get the signal.
+        if (child.pid !== undefined) killGroup(child.pid, signal);
+        return;
+      }
+      if (!killGroup(child.pid, signal)) child.kill(signal);
+    },
+  };
+};
+
+function killGroup(pid: number, signal: NodeJS.Signals): boolean {
+  try {
+    process.kill(-pid, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}

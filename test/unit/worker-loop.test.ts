@@ -1,0 +1,554 @@
+/**
+ * The worker loop (cli/worker/worker.ts) against a fake Conveyor HTTP server on 127.0.0.1,
+ * a fake queue (the SQS long poll replaced) and fake task processes the test drives.
+ */
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { WireWorkRequest } from '../../cli/client/wire';
+import type { QueueMessage, WorkerQueue } from '../../cli/worker/queue';
+import { spawnTaskProcess, type SpawnTask, type TaskExit, type TaskHandle, type TaskSpec } from '../../cli/worker/task-process';
+import { ConveyorWorker, DEFAULT_WORKER_TIMINGS, completionFor, type WorkerSettings } from '../../cli/worker/worker';
+
+const KEY = 'a'.repeat(64);
+
+interface Call {
+  method: string;
+  path: string;
+  query: URLSearchParams;
+  headers: IncomingHttpHeaders;
+  body: unknown;
+}
+
+type Reply = { status: number; body?: unknown };
+
+/** Answers each API call with the handler for `METHOD path-pattern`; records every call. */
+class FakeServer {
+  server!: Server;
+  url = '';
+  calls: Call[] = [];
+  handlers = new Map<string, (call: Call) => Reply>();
+
+  async start(): Promise<void> {
+    this.server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const url = new URL(req.url ?? '/', 'http://x');
+        const text = Buffer.concat(chunks).toString('utf8');
+        const call: Call = {
+          method: req.method ?? 'GET',
+          path: url.pathname.replace(/^\/api\/1\.0\//, ''),
+          query: url.searchParams,
+          headers: req.headers,
+          body: text ? JSON.parse(text) : undefined,
+        };
+        this.calls.push(call);
+        const key = `${call.method} ${call.path.replace(/\d+/g, 'N')}`;
+        const handler = this.handlers.get(key);
+        const reply = handler ? handler(call) : { status: 404, body: { title: 'Not found', detail: key } };
+        if (reply.body === undefined) {
+          res.writeHead(reply.status).end();
+        } else {
+          res.writeHead(reply.status, { 'content-type': reply.status >= 400 ? 'application/problem+json' : 'application/json' }).end(JSON.stringify(reply.body));
+        }
+      });
+    });
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  async stop(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise((resolve) => this.server.close(resolve));
+  }
+
+  on(key: string, handler: (call: Call) => Reply): void {
+    this.handlers.set(key, handler);
+  }
+
+  callsTo(key: string): Call[] {
+    return this.calls.filter((c) => `${c.method} ${c.path.replace(/\d+/g, 'N')}` === key);
+  }
+}
+
+class FakeQueue implements WorkerQueue {
+  pending: QueueMessage[] = [];
+  deleted: string[] = [];
+  private wake: (() => void) | undefined;
+  private n = 0;
+
+  push(message: Record<string, unknown>): string {
+    const receiptHandle = `rh-${++this.n}`;
+    this.pending.push({ body: JSON.stringify(message), receiptHandle });
+    this.wake?.();
+    return receiptHandle;
+  }
+
+  receive(signal: AbortSignal): Promise<QueueMessage[]> {
+    return new Promise((resolve, reject) => {
+      const deliver = (): void => {
+        signal.removeEventListener('abort', onAbort);
+        this.wake = undefined;
+        resolve(this.pending.splice(0));
+      };
+      const onAbort = (): void => {
+        this.wake = undefined;
+        reject(new Error('aborted'));
+      };
+      if (signal.aborted) return onAbort();
+      if (this.pending.length) return deliver();
+      this.wake = deliver;
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  async delete(message: QueueMessage): Promise<void> {
+    this.deleted.push(message.receiptHandle);
+  }
+}
+
+/** A task process the test drives: it prints lines, finishes, and dies on the signals it is told to. */
+class FakeTask implements TaskHandle {
+  readonly done: Promise<TaskExit>;
+  kills: NodeJS.Signals[] = [];
+  finished = false;
+  /** Signals the fake dies on. */
+  diesOn: NodeJS.Signals[] = ['SIGTERM', 'SIGKILL'];
+  private resolveDone!: (exit: TaskExit) => void;
+
+  constructor(
+    readonly spec: TaskSpec,
+    private readonly onLine: (line: string) => void,
+  ) {
+    this.done = new Promise((resolve) => {
+      this.resolveDone = resolve;
+    });
+  }
+
+  print(...lines: string[]): void {
+    for (const line of lines) this.onLine(line);
+  }
+
+  finish(exit: TaskExit): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.resolveDone(exit);
+  }
+
+  kill(signal: NodeJS.Signals): void {
+    this.kills.push(signal);
+    if (this.diesOn.includes(signal)) this.finish({ exitCode: null, signal });
+  }
+}
+
+const success = (): TaskExit => ({ outcome: { result: 'success', output_data: { note: 'fine' }, resource_usage: { cpu_time: 1.4, memory: 5 * 1024 * 1024 } }, exitCode: 0, signal: null });
+
+function workRequest(id: number, task = 'noop'): WireWorkRequest {
+  return {
+    id,
+    url: `http://x/api/1.0/work-request/${id}/`,
+    task_name: task,
+    task_type: 'Worker',
+    task_data: { result: true },
+    dynamic_task_data: null,
+    status: 'running',
+    result: '',
+    worker: 'host-a',
+    created_at: '2030-01-01T00:00:00Z',
+    created_by: 'user:alice',
+    aborted_by: null,
+    started_at: '2030-01-01T00:00:01Z',
+    completed_at: null,
+    duration: null,
+    priority_base: 0,
+    priority_adjustment: 0,
+    effective_priority: 0,
+    parent: null,
+    dependencies: [],
+    workflow_data: {},
+    event_reactions: {},
+    output_data: null,
+    retry_count: 0,
+    supersedes: null,
+    superseded_by: null,
+    artifacts: [],
+    scope: 'debusine',
+    workspace: 'System',
+    heartbeat_at: null,
+    logtail: [],
+  };
+}
+
+async function waitFor(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+describe('conveyor worker loop', () => {
+  let server: FakeServer;
+  let dir: string;
+  let queue: FakeQueue;
+  let tasks: FakeTask[];
+  let logs: string[];
+  let assigned: WireWorkRequest[];
+  /** The signals the next fake tasks die on. */
+  let taskDiesOn: NodeJS.Signals[];
+
+  beforeEach(async () => {
+    server = new FakeServer();
+    await server.start();
+    dir = mkdtempSync(join(tmpdir(), 'conveyor-worker-test-'));
+    queue = new FakeQueue();
+    tasks = [];
+    logs = [];
+    assigned = [];
+    taskDiesOn = ['SIGTERM', 'SIGKILL'];
+    server.on('PUT worker/dynamic-metadata/', () => ({ status: 204 }));
+    server.on('POST worker/disconnect/', () => ({ status: 204 }));
+    server.on('GET work-request/get-next-for-worker/', () => {
+      const next = assigned.shift();
+      return next ? { status: 200, body: next } : { status: 204 };
+    });
+    server.on('POST work-request/N/heartbeat/', () => ({ status: 202, body: {} }));
+    server.on('PUT work-request/N/completed/', () => ({ status: 200, body: {} }));
+  });
+
+  const started: ConveyorWorker[] = [];
+
+  afterEach(async () => {
+    // A failed test must not leave its worker polling.
+    for (const w of started.splice(0)) w.forceStop();
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const settings = (overrides: Partial<WorkerSettings> = {}): WorkerSettings => ({
+    ...DEFAULT_WORKER_TIMINGS,
+    server: server.url,
+    fqdn: 'host-a.example.org',
+    tokenFile: join(dir, 'worker-token'),
+    workRoot: join(dir, 'work'),
+    heartbeatIntervalMs: 40,
+    keepAliveIntervalMs: 60_000,
+    graceMs: 2000,
+    killTimeoutMs: 100,
+    completionRetryMs: 5,
+    backoffInitialMs: 10,
+    backoffMaxMs: 20,
+    ...overrides,
+  });
+
+  const spawnTask: SpawnTask = async (spec, onLine) => {
+    const task = new FakeTask(spec, onLine);
+    task.diesOn = taskDiesOn;
+    tasks.push(task);
+    return task;
+  };
+
+  const makeWorker = (overrides: Partial<WorkerSettings> = {}, withToken = true, spawn: SpawnTask = spawnTask): ConveyorWorker => {
+    if (withToken) writeFileSync(join(dir, 'worker-token'), `${KEY}\n`, { mode: 0o600 });
+    const worker = new ConveyorWorker(settings(overrides), {
+      fetch: (input, init) => fetch(input, init),
+      log: (m) => logs.push(m),
+      spawnTask: spawn,
+      collectMetadata: async () => ({ 'system:worker_type': 'external', 'noop:available': true }),
+      machine: { cpuCount: () => 4, availableMemory: () => 8e9, freeDisk: async () => 5e10 },
+      generateKey: () => KEY,
+      openQueue: () => queue,
+    });
+    started.push(worker);
+    return worker;
+  };
+
+  it('registers with the activation token, keeps the key 0600, waits to be enabled, asks for work once, disconnects on stop', async () => {
+    server.on('POST worker/register/', () => ({ status: 201, body: { name: 'host-a-example-org', enabled: false } }));
+    let metadataAnswers = [401, 401, 204];
+    server.on('PUT worker/dynamic-metadata/', () => {
+      const status = metadataAnswers.shift() ?? 204;
+      return status === 401 ? { status, body: { title: 'Unauthorized', detail: 'worker token is disabled' } } : { status };
+    });
+    const worker = makeWorker({ activationToken: 'act1' }, false);
+    const running = worker.run();
+    await waitFor(() => server.callsTo('GET work-request/get-next-for-worker/').length === 1, 'the first get-next');
+
+    const [register] = server.callsTo('POST worker/register/');
+    expect(register!.headers.token).toBe('act1');
+    expect(register!.body).toEqual({ token: KEY, fqdn: 'host-a.example.org', worker_type: 'external', concurrency: 1 });
+    expect(readFileSync(join(dir, 'worker-token'), 'utf8').trim()).toBe(KEY);
+    expect(statSync(join(dir, 'worker-token')).mode & 0o777).toBe(0o600);
+    expect(logs).toContain('registered as host-a-example-org; waiting to be enabled (an administrator runs: conveyor admin worker enable host-a-example-org)');
+    const metadataCalls = server.callsTo('PUT worker/dynamic-metadata/');
+    expect(metadataCalls).toHaveLength(3);
+    expect(metadataCalls.every((c) => c.headers.token === KEY)).toBe(true);
+    expect(metadataCalls[2]!.body).toMatchObject({ 'system:worker_type': 'external' });
+    expect(logs.filter((l) => l.includes('waiting to be enabled')).length).toBe(2); // registration + the first 401 only
+
+    // Nothing on the queue: the API is never polled for work.
+    await pause(150);
+    expect(server.callsTo('GET work-request/get-next-for-worker/')).toHaveLength(1);
+
+    worker.requestStop();
+    await expect(running).resolves.toBe(0);
+    expect(server.callsTo('POST worker/disconnect/')).toHaveLength(1);
+    metadataAnswers = [];
+  });
+
+  it('refuses to start when the server refuses the registration', async () => {
+    server.on('POST worker/register/', () => ({ status: 401, body: { title: 'Unauthorized', detail: 'unknown activation token' } }));
+    const worker = makeWorker({ activationToken: 'bad' }, false);
+    await expect(worker.run()).rejects.toThrow(/refused to register this worker: 401 Unauthorized: unknown activation token/);
+    expect(existsSync(join(dir, 'worker-token'))).toBe(false);
+  });
+
+  it('runs a request on work_request_available, heartbeats the last 5 log lines, reports runtime statistics, deletes the message', async () => {
+    const worker = makeWorker();
+    const running = worker.run();
+    await waitFor(() => server.callsTo('GET work-request/get-next-for-worker/').length === 1, 'the startup get-next');
+    assigned.push(workRequest(7));
+    const handle = queue.push({ type: 'work_request_available', work_request_id: 7 });
+    await waitFor(() => tasks.length === 1, 'the task to start');
+    const task = tasks[0]!;
+    expect(task.spec.workRequest.id).toBe(7);
+    expect(task.spec.token).toBe(KEY);
+    expect(task.spec.server).toBe(server.url);
+    expect(task.spec.dir.startsWith(join(dir, 'work', 'wr-7-'))).toBe(true);
+    expect(existsSync(task.spec.dir)).toBe(true);
+
+    // The first heartbeat goes out at once, before any output.
+    await waitFor(() => server.callsTo('POST work-request/N/heartbeat/').length >= 1, 'the first heartbeat');
+    expect(server.callsTo('POST work-request/N/heartbeat/')[0]).toMatchObject({ path: 'work-request/7/heartbeat/', body: { logtail: [] } });
+
+    task.print('line 1', 'line 2', 'line 3', 'line 4', 'line 5', 'line 6', 'line 7');
+    await waitFor(
+      () => server.callsTo('POST work-request/N/heartbeat/').some((c) => JSON.stringify((c.body as { logtail: string[] }).logtail) === JSON.stringify(['line 3', 'line 4', 'line 5', 'line 6', 'line 7'])),
+      'a heartbeat with the last five lines',
+    );
+    expect(queue.deleted).toContain(handle);
+
+    task.finish(success());
+    await waitFor(() => server.callsTo('PUT work-request/N/completed/').length === 1, 'the completion');
+    const [completed] = server.callsTo('PUT work-request/N/completed/');
+    expect(completed!.path).toBe('work-request/7/completed/');
+    expect(completed!.headers.token).toBe(KEY);
+    expect(completed!.body).toEqual({
+      result: 'success',
+      output_data: {
+        note: 'fine',
+        runtime_statistics: {
+          duration: expect.any(Number),
+          cpu_time: 1,
+          memory: 5 * 1024 * 1024,
+          cpu_count: 4,
+          available_memory: 8e9,
+          available_disk: 5e10,
+        },
+      },
+    });
+    await waitFor(() => !existsSync(task.spec.dir), 'the request directory to be removed');
+    const beats = server.callsTo('POST work-request/N/heartbeat/').length;
+    await pause(120);
+    expect(server.callsTo('POST work-request/N/heartbeat/').length).toBe(beats);
+    expect(logs).toContain('[7] line 7');
+
+    worker.requestStop();
+    await expect(running).resolves.toBe(0);
+  });
+
+  it('never runs more than --concurrency tasks and tells get-next what it runs', async () => {
+    assigned.push(workRequest(1), workRequest(2), workRequest(3));
+    const worker = makeWorker({ concurrency: 2 });
+    const running = worker.run();
+    await waitFor(() => tasks.length === 2, 'two tasks');
+    const nextCalls = (): Call[] => server.callsTo('GET work-request/get-next-for-worker/');
+    expect(nextCalls().map((c) => c.query.get('running'))).toEqual([null, '1']);
+
+    // A message while both slots are busy: no get-next, the message is consumed.
+    const handle = queue.push({ type: 'work_request_available', work_request_id: 3 });
+    await waitFor(() => queue.deleted.includes(handle), 'the message to be deleted');
+    await pause(50);
+    expect(nextCalls()).toHaveLength(2);
+    expect(tasks).toHaveLength(2);
+
+    // A slot frees up: the worker asks again (with what it still runs) and gets request 3.
+    tasks[0]!.finish(success());
+    await waitFor(() => tasks.length === 3, 'the third task');
+    expect(nextCalls()[2]!.query.get('running')).toBe('2');
+    expect(worker.runningIds().sort()).toEqual([2, 3]);
+
+    tasks[1]!.finish(success());
+    tasks[2]!.finish(success());
+    await waitFor(() => server.callsTo('PUT work-request/N/completed/').length === 3, 'three completions');
+    worker.requestStop();
+    await expect(running).resolves.toBe(0);
+  });
+
+  it('kills the task and does not report it when a heartbeat answers 409 (SIGKILL if SIGTERM is ignored)', async () => {
+    server.on('POST work-request/N/heartbeat/', () => ({ status: 409, body: { title: 'Conflict', detail: 'not running on this worker' } }));
+    assigned.push(workRequest(5));
+    taskDiesOn = ['SIGKILL'];
+    const worker = makeWorker();
+    const running = worker.run();
+    await waitFor(() => tasks.length === 1, 'the task');
+    const task = tasks[0]!;
+    await waitFor(() => task.finished, 'the task to be killed');
+    expect(task.kills).toEqual(['SIGTERM', 'SIGKILL']);
+    await waitFor(() => worker.runningIds().length === 0, 'the slot to free up');
+    expect(server.callsTo('PUT work-request/N/completed/')).toHaveLength(0);
+    expect(logs.some((l) => l.includes('work request 5: stopped') && l.includes('409'))).toBe(true);
+    worker.requestStop();
+    await expect(running).resolves.toBe(0);
+  });
+
+  it('kills the task on an abort message and does not report it', async () => {
+    assigned.push(workRequest(9));
+    const worker = makeWorker();
+    const running = worker.run();
+    await waitFor(() => tasks.length === 1, 'the task');
+    const handle = queue.push({ type: 'abort', work_request_id: 9 });
+    await waitFor(() => tasks[0]!.finished, 'the task to be killed');
+    expect(tasks[0]!.kills).toEqual(['SIGTERM']);
+    await waitFor(() => queue.deleted.includes(handle) && worker.runningIds().length === 0, 'the abort to be handled');
+    expect(server.callsTo('PUT work-request/N/completed/')).toHaveLength(0);
+    worker.requestStop();
+    await expect(running).resolves.toBe(0);
+  });
+
+  it('on SIGTERM takes no new work, lets the running task finish and report, then disconnects', async () => {
+    assigned.push(workRequest(11));
+    const worker = makeWorker();
+    const running = worker.run();
+    await waitFor(() => tasks.length === 1, 'the task');
+    worker.requestStop();
+    assigned.push(workRequest(12));
+    queue.push({ type: 'work_request_available', work_request_id: 12 });
+    await pause(60);
+    expect(server.callsTo('GET work-request/get-next-for-worker/')).toHaveLength(1);
+    expect(server.callsTo('POST worker/disconnect/')).toHaveLength(0);
+
+    tasks[0]!.finish(success());
+    await expect(running).resolves.toBe(0);
+    expect(tasks[0]!.kills).toEqual([]);
+    const order = server.calls.map((c) => c.path).filter((p) => p === 'work-request/11/completed/' || p === 'worker/disconnect/');
+    expect(order).toEqual(['work-request/11/completed/', 'worker/disconnect/']);
+    expect(tasks).toHaveLength(1);
+  });
+
+  it('kills tasks still running at the end of the grace period and does not report them', async () => {
+    assigned.push(workRequest(13));
+    const worker = makeWorker({ graceMs: 100 });
+    const running = worker.run();
+    await waitFor(() => tasks.length === 1, 'the task');
+    const stoppedAt = Date.now();
+    worker.requestStop();
+    await expect(running).resolves.toBe(0);
+    expect(Date.now() - stoppedAt).toBeGreaterThanOrEqual(90);
+    expect(tasks[0]!.kills).toEqual(['SIGTERM']);
+    expect(server.callsTo('PUT work-request/N/completed/')).toHaveLength(0);
+    expect(server.callsTo('POST worker/disconnect/')).toHaveLength(1);
+  });
+
+  it('moves on when the server refuses a completion with 409', async () => {
+    server.on('PUT work-request/N/completed/', () => ({ status: 409, body: { title: 'Conflict', detail: 'work request 15 is aborted' } }));
+    assigned.push(workRequest(15));
+    const worker = makeWorker();
+    const running = worker.run();
+    await waitFor(() => tasks.length === 1, 'the task');
+    tasks[0]!.finish(success());
+    await waitFor(() => worker.runningIds().length === 0, 'the slot to free up');
+    expect(server.callsTo('PUT work-request/N/completed/')).toHaveLength(1);
+    expect(logs.some((l) => l.includes('work request 15: the server did not take the result (409 Conflict'))).toBe(true);
+    worker.requestStop();
+    await expect(running).resolves.toBe(0);
+  });
+
+  it('retries a completion on server errors and exits non-zero when it cannot report', async () => {
+    server.on('PUT work-request/N/completed/', () => ({ status: 503, body: { title: 'Service Unavailable' } }));
+    assigned.push(workRequest(17));
+    const worker = makeWorker({ completionAttempts: 3 });
+    const running = worker.run();
+    await waitFor(() => tasks.length === 1, 'the task');
+    tasks[0]!.finish(success());
+    await expect(running).resolves.toBe(1);
+    expect(server.callsTo('PUT work-request/N/completed/')).toHaveLength(3);
+    expect(logs.some((l) => l.includes('cannot report work request 17 after 3 attempts'))).toBe(true);
+  });
+
+  it('runs noop end to end in a real task subprocess', async () => {
+    assigned.push({ ...workRequest(21), task_data: { result: false } }, { ...workRequest(22), task_data: { result: 'maybe' } });
+    const worker = makeWorker({ concurrency: 2 }, true, spawnTaskProcess);
+    const running = worker.run();
+    await waitFor(() => server.callsTo('PUT work-request/N/completed/').length === 2, 'two completions', 30_000);
+    const byPath = Object.fromEntries(server.callsTo('PUT work-request/N/completed/').map((c) => [c.path, c.body]));
+    expect(byPath['work-request/21/completed/']).toEqual({
+      result: 'failure',
+      output_data: { runtime_statistics: expect.objectContaining({ duration: expect.any(Number), cpu_time: expect.any(Number), memory: expect.any(Number), cpu_count: 4 }) },
+    });
+    expect(byPath['work-request/22/completed/']).toMatchObject({ result: 'error', output_data: { errors: [{ code: 'configure-failed' }] } });
+    expect(logs).toContain('[21] noop: result failure');
+    worker.requestStop();
+    await expect(running).resolves.toBe(0);
+  }, 60_000);
+
+  it('reports setup-failed when it cannot create the working directory', async () => {
+    const worker = makeWorker();
+    const running = worker.run();
+    await waitFor(() => server.callsTo('GET work-request/get-next-for-worker/').length === 1, 'the startup get-next');
+    rmSync(join(dir, 'work'), { recursive: true });
+    writeFileSync(join(dir, 'work'), 'not a directory');
+    assigned.push(workRequest(23));
+    queue.push({ type: 'work_request_available', work_request_id: 23 });
+    await waitFor(() => server.callsTo('PUT work-request/N/completed/').length === 1, 'the completion');
+    expect(tasks).toHaveLength(0);
+    expect(server.callsTo('PUT work-request/N/completed/')[0]!.body).toMatchObject({
+      result: 'error',
+      output_data: { errors: [{ code: 'setup-failed', message: expect.stringContaining('cannot create a working directory') }] },
+    });
+    worker.requestStop();
+    await expect(running).resolves.toBe(0);
+  });
+
+  it('reports configure-failed without starting a task the worker was told not to run', async () => {
+    assigned.push(workRequest(19, 'noop'));
+    const worker = makeWorker({ onlyTasks: ['lintian'] });
+    const running = worker.run();
+    await waitFor(() => server.callsTo('PUT work-request/N/completed/').length === 1, 'the completion');
+    expect(tasks).toHaveLength(0);
+    expect(server.callsTo('PUT work-request/N/completed/')[0]!.body).toMatchObject({
+      result: 'error',
+      output_data: { errors: [{ code: 'configure-failed', message: 'this worker only runs lintian' }], runtime_statistics: expect.any(Object) },
+    });
+    worker.requestStop();
+    await expect(running).resolves.toBe(0);
+  });
+});
+
+describe('completion payload', () => {
+  const facts = { durationMs: 2600, cpuCount: 2, availableMemory: 1000, availableDisk: 2000 };
+
+  it("uses the task's outcome and adds runtime statistics", () => {
+    expect(completionFor({ outcome: { result: 'failure', resource_usage: { cpu_time: 0.6, memory: 4096 } }, exitCode: 0, signal: null }, facts)).toEqual({
+      result: 'failure',
+      output_data: { runtime_statistics: { duration: 3, cpu_time: 1, memory: 4096, cpu_count: 2, available_memory: 1000, available_disk: 2000 } },
+    });
+  });
+
+  it('turns a crash into an execute-failed error naming how the process ended', () => {
+    const crashed = completionFor({ exitCode: 1, signal: null }, facts, ['a', 'TypeError: boom']);
+    expect(crashed).toEqual({
+      result: 'error',
+      output_data: {
+        runtime_statistics: { duration: 3, cpu_count: 2, available_memory: 1000, available_disk: 2000 },
+        errors: [{ code: 'execute-failed', message: 'the task process exited with code 1 without reporting an outcome; last output: TypeError: boom' }],
+      },
+    });
+    expect(completionFor({ exitCode: null, signal: 'SIGKILL' }, facts).output_data?.errors?.[0]?.message).toBe('the task process was killed by SIGKILL');
+  });
+});
