@@ -29,7 +29,7 @@ export async function authenticate(deps: Deps, tokenKey: string | undefined): Pr
   if (token.purpose === 'worker' && token.workerName) {
     const worker = await deps.workers.get(token.workerName);
     if (!worker) throw new UnauthorizedError('Invalid token', 'the token has no worker');
-    await deps.identity.touchToken(hash, now, LAST_SEEN_RESOLUTION_MS);
+    await recordTokenUse(deps, token, now);
     return { kind: 'worker', worker, token };
   }
   // An activation token only lets a pool worker register (the register use case reads it
@@ -38,8 +38,17 @@ export async function authenticate(deps: Deps, tokenKey: string | undefined): Pr
   if (!token.username) throw new UnauthorizedError('Invalid token', 'the token is not a user token');
   const user = await deps.identity.getUser(token.username);
   if (!user) throw new UnauthorizedError('Invalid token', 'the token has no user');
-  await deps.identity.touchToken(hash, now, LAST_SEEN_RESOLUTION_MS);
+  await recordTokenUse(deps, token, now);
   return { kind: 'user', user, token };
+}
+
+/**
+ * The token just read says when it was last recorded: skip the write inside the resolution
+ * window (a conditional write that fails is still billed, so the check happens here first).
+ */
+async function recordTokenUse(deps: Deps, token: Token, now: Date): Promise<void> {
+  if (token.lastSeenAt && now.getTime() - Date.parse(token.lastSeenAt) < LAST_SEEN_RESOLUTION_MS) return;
+  await deps.identity.touchToken(token.hash, now, LAST_SEEN_RESOLUTION_MS);
 }
 
 export function requireUser(caller: Caller): asserts caller is Extract<Caller, { kind: 'user' }> {

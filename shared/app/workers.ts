@@ -136,7 +136,7 @@ async function markSeen(deps: Deps, worker: Worker): Promise<void> {
   const now = deps.clock.now();
   if (worker.connectedAt === null) {
     await updateWorker(deps, worker.name, () => ({ connectedAt: now.toISOString(), lastSeenAt: now.toISOString() }));
-  } else {
+  } else if (!worker.lastSeenAt || now.getTime() - Date.parse(worker.lastSeenAt) >= LAST_SEEN_RESOLUTION_MS) {
     await deps.workers.touch(worker.name, now, LAST_SEEN_RESOLUTION_MS);
   }
 }

@@ -1,0 +1,196 @@
+/**
+ * `npm run bench`: measures the artifact store on the local stack and writes BENCHMARKS.md.
+ *
+ *   npm run bench                 # full run (~3 minutes), overwrites BENCHMARKS.md
+ *   npm run bench -- --quick      # few iterations, for checking the benchmark itself
+ *   npm run bench -- --out FILE   # write the report elsewhere
+ *
+ * The local stack (emulators, gateway, queue pollers) starts in this process on a temporary data
+ * dir and a free port, and is stopped (and the data dir removed) at the end, on failure and on Ctrl-C.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, release, tmpdir, totalmem, type as osType } from 'node:os';
+import { join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { startLocalStack, type RunningLocalStack } from '../cli/dev/command';
+import { formatError, type Log } from '../cli/dev/handlers';
+import { createAwsDeps } from '../shared/adapters/aws';
+import { createToken, createUser, createWorkspace, grantRole } from '../shared/app/admin';
+import { DEFAULT_SCOPE } from '../shared/domain/tenancy';
+import { measureCapacity } from './capacity';
+import { costPerMillionArtifacts } from './cost';
+import { runPhase, type ApiTarget, type Payload, type PhaseOptions, type PhaseResult } from './http';
+import { measureHandlerTimes } from './lambda';
+import { startCountingProxy, type CountingProxy } from './proxy';
+import { renderReport } from './report';
+import { KiB, MiB, fmt, fmtMs } from './stats';
+
+const REPO_ROOT = resolve(__dirname, '..');
+const ACTOR = 'system:bench';
+const USERNAME = 'bench';
+const WORKSPACE = 'bench';
+
+interface Settings {
+  quick: boolean;
+  out: string;
+}
+
+function parseArgs(argv: string[]): Settings {
+  let quick = false;
+  let out = join(REPO_ROOT, 'BENCHMARKS.md');
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--quick') quick = true;
+    else if (arg === '--out' && argv[i + 1] !== undefined) out = resolve(argv[++i]!);
+    else throw new Error(`unknown argument ${arg} (use --quick, --out FILE)`);
+  }
+  return { quick, out };
+}
+
+function progress(message: string): void {
+  process.stdout.write(`[bench] ${message}\n`);
+}
+
+async function main(): Promise<void> {
+  const settings = parseArgs(process.argv.slice(2));
+  const started = performance.now();
+  const date = new Date();
+  const loadAtStart = loadavg();
+  const n = (full: number, quick: number): number => (settings.quick ? quick : full);
+
+  const warnings: string[] = [];
+  const log: Log = (level, message, error) => {
+    if (level === 'info') return; // one access-log line per request: far too many
+    const line = `${level}: ${message}${error === undefined ? '' : ` ${formatError(error)}`}`;
+    warnings.push(line);
+    process.stderr.write(`[local stack] ${line}\n`);
+  };
+
+  const dataDir = mkdtempSync(join(tmpdir(), 'conveyor-bench-'));
+  const abort = new AbortController();
+  let stack: RunningLocalStack | undefined;
+  let proxy: CountingProxy | undefined;
+  let cleaning: Promise<void> | undefined;
+  const cleanup = (): Promise<void> =>
+    (cleaning ??= (async () => {
+      await proxy?.close().catch(() => undefined);
+      await stack?.stop().catch((err: unknown) => process.stderr.write(`[bench] stopping the local stack: ${formatError(err)}\n`));
+      rmSync(dataDir, { recursive: true, force: true });
+    })());
+  const onSignal = (signal: NodeJS.Signals): void => {
+    progress(`${signal}: stopping`);
+    abort.abort();
+    void cleanup().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  try {
+    progress(`starting the local stack on ${dataDir}`);
+    stack = await startLocalStack({ port: 0, dataDir, log }, abort.signal);
+    progress(`local stack up at ${stack.url} (${fmtMs(performance.now() - started)})`);
+
+    // A plain user with a token and the contributor role in a workspace of its own.
+    const admin = createAwsDeps({ ...stack.env });
+    await createUser(admin, ACTOR, { username: USERNAME, email: 'bench@example.org' });
+    await createWorkspace(admin, ACTOR, { name: WORKSPACE });
+    await grantRole(admin, ACTOR, { workspace: WORKSPACE, username: USERNAME, role: 'contributor' });
+    const newKey = async (): Promise<string> => (await createToken(admin, ACTOR, { username: USERNAME, enabled: true, comment: 'bench' })).key;
+    const token = await newKey();
+
+    proxy = await startCountingProxy(new URL(stack.url));
+    const target: ApiTarget = { url: proxy.url, token, workspace: WORKSPACE };
+    const phases: PhaseResult[] = [];
+    const run = async (options: PhaseOptions): Promise<PhaseResult> => {
+      proxy!.reset();
+      const t = performance.now();
+      const result = await runPhase(target, { progress, ...options });
+      const counts = proxy!.counts();
+      result.apiBytesIn = counts.toApi;
+      result.apiBytesOut = counts.fromApi;
+      phases.push(result);
+      progress(
+        `${result.name}: ${fmt(result.artifactsPerSecond, 2)} artifacts/s, ${fmt(result.mibPerSecond, 2)} MiB/s, ` +
+          `p50 ${fmtMs(result.p50Ms)}, p95 ${fmtMs(result.p95Ms)} (${fmtMs(performance.now() - t)}); steps p50 ` +
+          Object.entries(result.stepsP50).map(([k, v]) => `${k} ${fmtMs(v)}`).join(', '),
+      );
+      return result;
+    };
+
+    // ---------------------------------------------------------------- 1 + 3: HTTP uploads
+    // Loads the handlers and warms up both JITs (Node's and DynamoDB Local's JVM): the first requests are much slower.
+    await runPhase(target, { name: 'warm-up', size: KiB, iterations: n(120, 10), concurrency: 4, expectUpload: true });
+    await run({ name: '1 KiB', size: KiB, iterations: n(200, 20), expectUpload: true });
+    await run({ name: '1 KiB, 8 clients', size: KiB, iterations: n(200, 20), concurrency: 8, expectUpload: true });
+    const oneMiB: Payload[] = [];
+    await run({ name: '1 MiB', size: MiB, iterations: n(50, 5), expectUpload: true, onUploaded: (p) => oneMiB.push(p) });
+    await run({
+      name: '1 MiB, dedup (same bytes again)',
+      size: MiB,
+      iterations: oneMiB.length,
+      payloadFor: (i) => oneMiB[i]!,
+      expectUpload: false,
+    });
+    oneMiB.length = 0;
+    await run({ name: '100 MiB', size: 100 * MiB, iterations: n(5, 1), expectUpload: true });
+    await run({ name: '150 MiB, multipart', size: 150 * MiB, iterations: n(2, 1), expectUpload: true });
+    await proxy.close();
+    proxy = undefined;
+
+    // ---------------------------------------------------------------- 2: capacity, Lambda time, cost
+    const capacityFileSize = KiB;
+    progress('measuring DynamoDB capacity per operation');
+    const capacity = await measureCapacity({
+      env: stack.env,
+      scope: DEFAULT_SCOPE,
+      workspace: WORKSPACE,
+      tokenKey: token,
+      freshTokenKey: newKey,
+      repetitions: n(10, 3),
+      fileSize: capacityFileSize,
+    });
+    progress('timing the artifacts-api handler in-process');
+    const lambda = await measureHandlerTimes({ token, workspace: WORKSPACE, iterations: n(60, 10), warmup: 5, fileSize: capacityFileSize });
+    const cost = costPerMillionArtifacts(capacity, lambda);
+    progress(`cost per million artifact creates: $${fmt(cost.totalPerMillion, 2)}`);
+
+    await cleanup();
+    const runSeconds = (performance.now() - started) / 1000;
+    const cpu = cpus();
+    const report = renderReport({
+      command: settings.quick ? 'npm run bench -- --quick' : 'npm run bench',
+      date,
+      runSeconds,
+      machine: {
+        cpuModel: cpu[0]?.model ?? 'unknown',
+        cores: cpu.length,
+        memoryGiB: totalmem() / 1024 ** 3,
+        node: process.version,
+        os: `${osType()} ${release()}`,
+        loadAtStart,
+        loadAtEnd: loadavg(),
+      },
+      phases,
+      capacity,
+      lambda,
+      cost,
+      capacityFileSize,
+      warnings,
+    });
+    writeFileSync(settings.out, report);
+    progress(`wrote ${settings.out} (${fmt(runSeconds, 0)} s)`);
+  } finally {
+    await cleanup();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`[bench] failed: ${formatError(err)}\n`);
+    process.exit(1);
+  },
+);
+
