@@ -20,6 +20,26 @@ export const noopTask: TaskDefinition<{ result: boolean; required_memory?: numbe
   },
 };
 
+/**
+ * Conveyor addition: a Worker task that takes `seconds` to finish, printing a line a second.
+ * It stands in for real work in tests, benchmarks and when trying out workers.
+ */
+export const sleepTask: TaskDefinition<{ seconds: number; result: boolean }> = {
+  name: 'sleep',
+  taskType: 'Worker',
+  version: 1,
+  schema: z.strictObject({ seconds: z.number().min(0).max(86_400), result: z.boolean().default(true) }),
+  async execute(data, ctx) {
+    const end = Date.now() + data.seconds * 1000;
+    while (Date.now() < end) {
+      if (ctx.signal.aborted) throw new Error('aborted');
+      ctx.log(`sleep: ${Math.ceil((end - Date.now()) / 1000)} s left`);
+      await new Promise((resolve) => setTimeout(resolve, Math.min(1000, Math.max(0, end - Date.now()))));
+    }
+    return { result: data.result ? 'success' : 'failure' };
+  },
+};
+
 export const serverNoopTask: TaskDefinition<{ result: boolean; exception: boolean }> = {
   name: 'servernoop',
   taskType: 'Server',
@@ -47,4 +67,4 @@ export const delayTask: TaskDefinition<{ delay_until: string }> = {
   }),
 };
 
-export const BUILTIN_TASKS: TaskDefinition<any>[] = [noopTask, serverNoopTask, synchronizationPointTask, delayTask, lintianTask];
+export const BUILTIN_TASKS: TaskDefinition<any>[] = [noopTask, sleepTask, serverNoopTask, synchronizationPointTask, delayTask, lintianTask];
