@@ -43,6 +43,8 @@ describe('worker metadata', () => {
       'executor:unshare:available': true,
       'noop:available': true,
       'noop:version': 1,
+      'sleep:available': true,
+      'sleep:version': 1,
       'lintian:available': true,
       'lintian:version': 1,
     });
@@ -74,7 +76,7 @@ describe('worker metadata', () => {
     expect(md['noop:available']).toBe(true);
     expect(md['lintian:available']).toBeUndefined();
     expect(md.tasks_allowlist).toEqual(['noop']);
-    expect(selectWorkerTasks().map((t) => t.name).sort()).toEqual(['lintian', 'noop']);
+    expect(selectWorkerTasks().map((t) => t.name).sort()).toEqual(['lintian', 'noop', 'sleep']);
     expect(() => selectWorkerTasks(['noop', 'sbuild'])).toThrow('Unknown worker task(s): sbuild');
     // Server tasks are not worker tasks.
     expect(() => selectWorkerTasks(['servernoop'])).toThrow(/servernoop/);
