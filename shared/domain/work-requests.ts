@@ -76,7 +76,18 @@ export interface WorkRequest {
   logtail: string[];
   /** Artifacts the task produced (created by its worker with `work_request`). */
   outputArtifacts: number[];
+  /** Root workflows only: the REANA-style run (name from the template, number, status). */
+  run: WorkflowRun | null;
+  /** Root workflows only: the id of their `debusine:workflow-internal` collection. */
+  internalCollection: number | null;
   version: number;
+}
+
+export interface WorkflowRun {
+  name: string;
+  major: number;
+  minor: number;
+  status: import('./workflows').RunStatus;
 }
 
 export const MAX_AUTOMATIC_RETRIES = 3;

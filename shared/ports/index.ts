@@ -8,6 +8,8 @@ import type { AuditEntry, RoleGrant, Scope, Token, User, Workspace } from '../do
 import type { Readable } from 'node:stream';
 import type { WorkRequest, WorkRequestStatus, TaskType } from '../domain/work-requests';
 import type { Worker } from '../domain/workers';
+import type { Collection, CollectionItem } from '../domain/collections';
+import type { RunNumber, WorkflowTemplate } from '../domain/workflows';
 
 export interface Clock {
   now(): Date;
@@ -20,7 +22,8 @@ export interface IdGenerator {
 
 /** Monotonic integer ids, for Debusine-compatible artifact and relation ids. */
 export interface Sequences {
-  next(name: 'artifact' | 'artifact-relation' | 'work-request'): Promise<number>;
+  /** Fixed names, plus `run:<scope>#<workspace>#<name>` and `run:<...>#<major>` counters for workflow run numbers. */
+  next(name: 'artifact' | 'artifact-relation' | 'work-request' | 'workflow-template' | 'collection' | 'collection-item' | `run:${string}`): Promise<number>;
 }
 
 export interface Page<T> {
@@ -193,8 +196,20 @@ export interface HeartbeatMessage {
   logtail: string[];
 }
 
+/**
+ * One orchestration step of a workflow. The orchestrator queue is FIFO with the root workflow as
+ * message group, so one root is orchestrated at a time.
+ */
+export interface OrchestrationMessage {
+  rootId: number;
+  kind: 'populate' | 'callback' | 'child-finished';
+  /** The workflow to populate, the callback request to run, or the finished child. */
+  workRequestId: number;
+}
+
 export interface JobQueues {
   enqueueFileVerification(job: FileVerificationJob): Promise<void>;
+  enqueueOrchestration(message: OrchestrationMessage): Promise<void>;
   enqueueSchedulerEvent(event: SchedulerEvent): Promise<void>;
   enqueueHeartbeat(heartbeat: HeartbeatMessage): Promise<void>;
   /** A Server task to run in the server-task Lambda. */
@@ -264,6 +279,8 @@ export interface WorkRequestRepository {
   pendingCandidates(taskType: TaskType, architecture: string | null, limit: number): Promise<WorkRequest[]>;
   /** Requests assigned to a worker and not finished (pending-assigned or running). */
   activeForWorker(worker: string): Promise<WorkRequest[]>;
+  /** Children of a workflow (every one, superseded included), by id. */
+  children(parentId: number): Promise<WorkRequest[]>;
   /** Running Worker tasks whose last heartbeat is older than `before`. */
   staleRunning(before: string, limit: number): Promise<WorkRequest[]>;
   /** Running Wait tasks whose `delay_until` is at or before `now`. */
@@ -273,6 +290,65 @@ export interface WorkRequestRepository {
    * newer than the stored one. Returns whether it was applied.
    */
   applyHeartbeat(heartbeat: HeartbeatMessage): Promise<boolean>;
+}
+
+export interface WorkflowTemplateRepository {
+  /** Fails with ConflictError when the workspace already has a template of that name. */
+  create(template: WorkflowTemplate): Promise<void>;
+  get(id: number): Promise<WorkflowTemplate | undefined>;
+  getByName(scope: string, workspace: string, name: string): Promise<WorkflowTemplate | undefined>;
+  list(scope: string, workspace: string): Promise<WorkflowTemplate[]>;
+  /** Conditional on version; a rename keeps names unique (ConflictError). */
+  update(template: WorkflowTemplate, expectedVersion: number): Promise<void>;
+  delete(template: WorkflowTemplate): Promise<void>;
+  /** Records that run `run` of workflow `name` in the workspace is work request `workRequestId`. */
+  recordRun(scope: string, workspace: string, name: string, run: RunNumber, workRequestId: number): Promise<void>;
+  /** The work request of a run; without `run`, the latest (highest major, then minor). */
+  findRun(scope: string, workspace: string, name: string, run?: RunNumber): Promise<{ run: RunNumber; workRequestId: number } | undefined>;
+}
+
+export interface CollectionRepository {
+  /** Fails with ConflictError when (workspace, name, category) exists. */
+  create(collection: Collection): Promise<void>;
+  get(id: number): Promise<Collection | undefined>;
+  getByName(scope: string, workspace: string, name: string, category: string): Promise<Collection | undefined>;
+  list(scope: string, workspace: string): Promise<Collection[]>;
+  /**
+   * Adds an item. One active item per name: with `replace` the active one (and, for an artifact,
+   * Debusine's rule: also bare items of that name) is soft-removed in the same transaction;
+   * without it an active item of that name is a ConflictError.
+   */
+  addItem(item: CollectionItem, opts: { replace: boolean }): Promise<void>;
+  /** Soft removal; returns the removed item, or undefined when there was no active one. */
+  removeItem(collectionId: number, name: string, at: string, by: string): Promise<CollectionItem | undefined>;
+  activeItem(collectionId: number, name: string): Promise<CollectionItem | undefined>;
+  /** Active items, ordered by id. */
+  activeItems(collectionId: number): Promise<CollectionItem[]>;
+}
+
+export interface Email {
+  from?: string;
+  to: string[];
+  cc?: string[];
+  subject: string;
+  body: string;
+}
+
+export interface NotificationChannel {
+  name: string;
+  method: 'email';
+  data: { from?: string; to?: string[]; cc?: string[] };
+}
+
+/** Sends notifications: SES in the cloud, a mailbox file on the local stack. */
+export interface Notifier {
+  send(email: Email): Promise<void>;
+}
+
+export interface NotificationChannelRepository {
+  get(name: string): Promise<NotificationChannel | undefined>;
+  put(channel: NotificationChannel): Promise<void>;
+  list(): Promise<NotificationChannel[]>;
 }
 
 export interface WorkerRepository {
@@ -297,6 +373,10 @@ export interface Deps {
   workRequests: WorkRequestRepository;
   workers: WorkerRepository;
   workerChannels: WorkerChannels;
+  templates: WorkflowTemplateRepository;
+  collections: CollectionRepository;
+  channels: NotificationChannelRepository;
+  notifier: Notifier;
   sequences: Sequences;
   clock: Clock;
   ids: IdGenerator;
