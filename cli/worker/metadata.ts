@@ -70,6 +70,7 @@ export function machineProbes(env: NodeJS.ProcessEnv = process.env): MachineProb
  */
 export const TASK_PROBES: Readonly<Record<string, (probes: MachineProbes) => Promise<boolean>>> = {
   lintian: async (probes) => (await probes.run('lintian', ['--version'])).ok,
+  mkdeb: async (probes) => (await probes.run('dpkg-deb', ['--version'])).ok,
 };
 
 /** The Worker tasks this worker may run: every one with an `execute`, or those named by `--tasks`. */

@@ -9,7 +9,7 @@ export interface ChildRequest {
   server: string;
   token: string;
   scope?: string;
-  work_request: { id: number; task_name: string; task_data: Record<string, unknown> };
+  work_request: { id: number; task_name: string; task_data: Record<string, unknown>; dynamic_task_data?: Record<string, unknown> | null };
   /** The task's scratch directory (removed by the worker afterwards). */
   work_dir: string;
 }

@@ -16,6 +16,8 @@ import { LineSplitter } from './lines';
 
 export interface TaskContextOptions {
   api: ConveyorApi;
+  /** The request's dynamic task data (lookups the server resolved at assignment). */
+  dynamicData?: Record<string, unknown>;
   workRequestId: number;
   /** The task's input artifacts: every output gets a `built-using` relation to each. */
   inputArtifacts: number[];
@@ -30,6 +32,7 @@ export function createTaskContext(opts: TaskContextOptions): TaskContext {
   const { api, workRequestId, workDir, log, signal } = opts;
   const inputs = [...new Set(opts.inputArtifacts)];
   return {
+    dynamicData: opts.dynamicData ?? {},
     workDir,
     log,
     signal,

@@ -13,7 +13,7 @@ import { LineSplitter } from './lines';
 import { parseChildOutcome, type ChildOutcome, type ChildRequest } from './protocol';
 
 export interface TaskSpec {
-  workRequest: Pick<WireWorkRequest, 'id' | 'task_name' | 'task_data'>;
+  workRequest: Pick<WireWorkRequest, 'id' | 'task_name' | 'task_data'> & Partial<Pick<WireWorkRequest, 'dynamic_task_data'>>;
   /** A fresh directory for this request; the task's scratch directory is `<dir>/work`. */
   dir: string;
   server: string;
@@ -57,7 +57,12 @@ export const spawnTaskProcess: SpawnTask = async (spec, onLine) => {
     server: spec.server,
     token: spec.token,
     ...(spec.scope ? { scope: spec.scope } : {}),
-    work_request: { id: spec.workRequest.id, task_name: spec.workRequest.task_name, task_data: spec.workRequest.task_data ?? {} },
+    work_request: {
+      id: spec.workRequest.id,
+      task_name: spec.workRequest.task_name,
+      task_data: spec.workRequest.task_data ?? {},
+      dynamic_task_data: spec.workRequest.dynamic_task_data ?? null,
+    },
     work_dir: workDir,
   };
   // It holds the worker token: readable by this user only.

@@ -23,6 +23,7 @@ export interface ChildIo {
 /** Runs one work request in this process and returns its outcome (never throws for task problems). */
 export async function executeChildRequest(request: ChildRequest, io: ChildIo): Promise<ChildOutcome> {
   const { task_name: taskName, task_data: taskData, id } = request.work_request;
+  const dynamicData = (request.work_request.dynamic_task_data ?? {}) as Record<string, unknown>;
   const task = findTask('Worker', taskName);
   if (!task || typeof task.execute !== 'function') {
     return errorOutcome('configure-failed', `${taskName} is not a Worker task this worker can run`);
@@ -36,12 +37,13 @@ export async function executeChildRequest(request: ChildRequest, io: ChildIo): P
   const api = new ConveyorApi({ server: request.server, token: request.token, scope: request.scope }, io.fetch ?? fetch);
   let inputArtifacts: number[];
   try {
-    inputArtifacts = task.inputArtifacts?.(data) ?? [];
+    inputArtifacts = task.inputArtifacts?.(data, dynamicData) ?? [];
   } catch (err) {
     return errorOutcome('configure-failed', errorMessage(err));
   }
   const ctx = createTaskContext({
     api,
+    dynamicData,
     workRequestId: id,
     inputArtifacts,
     workDir: request.work_dir,

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { TaskDefinition } from './types';
 import { lintianTask } from './lintian';
+import { mkdebTask } from './mkdeb';
 
 const requirementFields = {
   /** Conveyor extension: resources the worker must have. */
@@ -67,4 +68,4 @@ export const delayTask: TaskDefinition<{ delay_until: string }> = {
   }),
 };
 
-export const BUILTIN_TASKS: TaskDefinition<any>[] = [noopTask, sleepTask, serverNoopTask, synchronizationPointTask, delayTask, lintianTask];
+export const BUILTIN_TASKS: TaskDefinition<any>[] = [noopTask, sleepTask, mkdebTask, serverNoopTask, synchronizationPointTask, delayTask, lintianTask];

@@ -35,9 +35,10 @@ export function lintianResult(tags: LintianTag[], failOn: LintianSeverity | 'non
 
 const schema = z
   .strictObject({
+    // Lookups: artifact ids, or strings such as `internal@collections/name:build-amd64`.
     input: z.strictObject({
-      source_artifact: z.number().int().positive().optional(),
-      binary_artifacts: z.array(z.number().int().positive()).default([]),
+      source_artifact: z.union([z.number().int().positive(), z.string().min(1)]).optional(),
+      binary_artifacts: z.array(z.union([z.number().int().positive(), z.string().min(1), z.record(z.string(), z.unknown())])).default([]),
     }),
     output: z
       .strictObject({
@@ -70,10 +71,22 @@ export const lintianTask: TaskDefinition<LintianData> = {
   schema,
   hostArchitecture: (d) => d.host_architecture,
   requirements: () => ({ flags: ['lintian:available'] }),
-  inputArtifacts: (d) => [...(d.input.source_artifact ? [d.input.source_artifact] : []), ...d.input.binary_artifacts],
+  async computeDynamicData(d, resolve) {
+    return {
+      input_source_artifact_id: d.input.source_artifact === undefined ? null : ((await resolve(d.input.source_artifact))[0] ?? null),
+      input_binary_artifacts_ids: (await Promise.all(d.input.binary_artifacts.map((l) => resolve(l)))).flat(),
+    };
+  },
+  inputArtifacts: (d, dynamic) => {
+    const source = dynamic['input_source_artifact_id'] ?? (typeof d.input.source_artifact === 'number' ? d.input.source_artifact : null);
+    const binaries = Array.isArray(dynamic['input_binary_artifacts_ids'])
+      ? (dynamic['input_binary_artifacts_ids'] as number[])
+      : d.input.binary_artifacts.filter((b): b is number => typeof b === 'number');
+    return [...(typeof source === 'number' ? [source] : []), ...binaries];
+  },
   async execute(data, ctx): Promise<TaskOutcome> {
     const targets: string[] = [];
-    const inputs = lintianTask.inputArtifacts!(data);
+    const inputs = lintianTask.inputArtifacts!(data, ctx.dynamicData);
     for (const id of inputs) {
       const dir = join(ctx.workDir, `artifact-${id}`);
       const artifact = await ctx.downloadArtifact(id, dir);

@@ -35,6 +35,8 @@ export interface OutputArtifact {
 
 /** What a running task can use: its scratch directory, its log, and the artifact store. */
 export interface TaskContext {
+  /** What the server resolved when it assigned the request (lookups → artifact ids). */
+  dynamicData: Record<string, unknown>;
   workDir: string;
   log(line: string): void;
   signal: AbortSignal;
@@ -64,8 +66,13 @@ export interface TaskDefinition<D = Record<string, unknown>> {
   /** The architecture the task must run on, if any (Debusine's `host_architecture`). */
   hostArchitecture?(data: D): string | undefined;
   requirements?(data: D): TaskRequirements;
-  /** Artifact ids the task reads: outputs get `built-using` relations to them. */
-  inputArtifacts?(data: D): number[];
+  /**
+   * Resolves the task's lookups when the request is assigned (Debusine's dynamic task data);
+   * `resolve` turns a lookup into artifact ids.
+   */
+  computeDynamicData?(data: D, resolve: (lookup: unknown) => Promise<number[]>): Promise<Record<string, unknown>>;
+  /** Artifact ids the task reads (from its data or dynamic data): outputs get `built-using` relations to them. */
+  inputArtifacts?(data: D, dynamicData: Record<string, unknown>): number[];
   execute?(data: D, ctx: TaskContext): Promise<TaskOutcome>;
 }
 

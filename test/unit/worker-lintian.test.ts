@@ -22,6 +22,7 @@ function fakeContext(workDir: string, runExitCode = 1) {
     4: { category: 'debian:upload', files: ['hello.changes'] },
   };
   const ctx: TaskContext = {
+    dynamicData: {},
     workDir,
     signal: new AbortController().signal,
     log: (line) => logs.push(line),
@@ -80,7 +81,9 @@ describe('lintian task (execute)', () => {
       target_distribution: 'debian:unstable',
     });
     expect((report!.data.tags as unknown[]).length).toBe(4);
-    expect(lintian.inputArtifacts!(data({ input: { source_artifact: 1, binary_artifacts: [2, 3] } }))).toEqual([1, 2, 3]);
+    expect(lintian.inputArtifacts!(data({ input: { source_artifact: 1, binary_artifacts: [2, 3] } }), {})).toEqual([1, 2, 3]);
+    // Lookups resolved by the server at assignment win over the data.
+    expect(lintian.inputArtifacts!(data({ input: { binary_artifacts: ['internal@collections/name:build-amd64'] } }), { input_source_artifact_id: null, input_binary_artifacts_ids: [7] })).toEqual([7]);
   });
 
   it('honours fail_on_severity and the analysis switches', async () => {

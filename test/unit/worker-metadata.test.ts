@@ -31,7 +31,10 @@ describe('worker metadata', () => {
   it('reports the machine, the executor and every runnable task, lintian only when it runs', async () => {
     const md = await collectDynamicMetadata(
       { workDir: '/tmp' },
-      probes({ onPathNames: ['unshare'], commands: { lintian: { ok: true, stdout: 'Lintian v2.116.3\n' } } }),
+      probes({
+        onPathNames: ['unshare'],
+        commands: { lintian: { ok: true, stdout: 'Lintian v2.116.3\n' }, 'dpkg-deb': { ok: true, stdout: 'Debian dpkg-deb 1.21\n' } },
+      }),
     );
     expect(md).toEqual({
       'system:worker_type': 'external',
@@ -47,6 +50,8 @@ describe('worker metadata', () => {
       'sleep:version': 1,
       'lintian:available': true,
       'lintian:version': 1,
+      'mkdeb:available': true,
+      'mkdeb:version': 1,
     });
     // What the scheduler concludes from it.
     const lintian = findTask('Worker', 'lintian')!;
@@ -76,7 +81,7 @@ describe('worker metadata', () => {
     expect(md['noop:available']).toBe(true);
     expect(md['lintian:available']).toBeUndefined();
     expect(md.tasks_allowlist).toEqual(['noop']);
-    expect(selectWorkerTasks().map((t) => t.name).sort()).toEqual(['lintian', 'noop', 'sleep']);
+    expect(selectWorkerTasks().map((t) => t.name).sort()).toEqual(['lintian', 'mkdeb', 'noop', 'sleep']);
     expect(() => selectWorkerTasks(['noop', 'sbuild'])).toThrow('Unknown worker task(s): sbuild');
     // Server tasks are not worker tasks.
     expect(() => selectWorkerTasks(['servernoop'])).toThrow(/servernoop/);

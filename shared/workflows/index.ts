@@ -1,0 +1,11 @@
+import type { WorkflowDefinition } from './types';
+import { noopWorkflow } from './noop';
+import { buildAndLintWorkflow } from './build-and-lint';
+
+export * from './types';
+
+const REGISTRY = new Map<string, WorkflowDefinition<any>>([noopWorkflow, buildAndLintWorkflow].map((w) => [w.name, w]));
+
+export function findWorkflow(name: string): WorkflowDefinition<any> | undefined {
+  return REGISTRY.get(name);
+}
