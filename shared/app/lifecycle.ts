@@ -17,6 +17,8 @@ import {
   type WorkRequest,
 } from '../domain/work-requests';
 import type { Deps, SlotChange, WorkRequestChanges } from '../ports';
+import { canRunTransition, finishedRunStatus } from '../domain/workflows';
+import { rootWorkflowOf, runEventReactions } from './event-reactions';
 
 /** How many times a use case re-reads and retries after losing a race on the same item. */
 const RACE_RETRIES = 5;
@@ -65,12 +67,15 @@ export async function finish(deps: Deps, wr: WorkRequest, opts: FinishOptions): 
   }
   assertTransition(wr, opts.status);
   const now = deps.clock.now().toISOString();
+  const result = opts.status === 'completed' ? (opts.result ?? 'success') : '';
   const finished = bump(wr, {
     status: opts.status,
-    result: opts.status === 'completed' ? (opts.result ?? 'success') : '',
+    result,
     completedAt: now,
     outputData: mergeOutput(wr.outputData, opts.outputData, opts.error),
     abortedBy: opts.abortedBy ?? wr.abortedBy,
+    // A root workflow's REANA run status moves with it.
+    run: wr.run ? { ...wr.run, status: finishedRunStatus(wr.run.status, opts.status, result) } : wr.run,
   });
   const slots: SlotChange[] = opts.releaseSlot && wr.worker ? [{ worker: wr.worker, delta: -1 }] : [];
   await deps.workRequests.commit({
@@ -78,6 +83,9 @@ export async function finish(deps: Deps, wr: WorkRequest, opts: FinishOptions): 
     update: [{ workRequest: finished, expectedVersion: wr.version }, ...(opts.extra?.update ?? [])],
     slots: [...slots, ...(opts.extra?.slots ?? [])],
   });
+  if (finished.status === 'completed') {
+    await runEventReactions(deps, finished, finished.result === 'success' || finished.result === 'skipped' ? 'on_success' : 'on_failure');
+  }
   await afterFinish(deps, finished);
   return finished;
 }
@@ -86,7 +94,9 @@ export async function finish(deps: Deps, wr: WorkRequest, opts: FinishOptions): 
 export async function startServerSide(deps: Deps, wr: WorkRequest): Promise<WorkRequest> {
   assertTransition(wr, 'running');
   const now = deps.clock.now().toISOString();
-  const running = bump(wr, { status: 'running', startedAt: now, heartbeatAt: now });
+  // REANA: a queued run becomes pending when picked up, running once its orchestrator starts.
+  const run = wr.run && canRunTransition(wr.run.status, 'pending') ? { ...wr.run, status: 'pending' as const } : wr.run;
+  const running = bump(wr, { status: 'running', startedAt: now, heartbeatAt: now, run });
   await deps.workRequests.commit({ update: [{ workRequest: running, expectedVersion: wr.version }] });
   return running;
 }
@@ -95,6 +105,11 @@ export async function startServerSide(deps: Deps, wr: WorkRequest): Promise<Work
 export async function afterFinish(deps: Deps, finished: WorkRequest): Promise<void> {
   const dependentIds = await deps.workRequests.reverseDependencies(finished.id);
   for (const id of dependentIds) await settleDependent(deps, id);
+  if (finished.parent !== null) {
+    // The workflow may be complete now: its orchestrator decides, one root at a time.
+    const root = await rootWorkflowOf(deps, finished);
+    if (root) await deps.queues.enqueueOrchestration({ rootId: root.id, kind: 'child-finished', workRequestId: finished.id });
+  }
   await deps.queues.enqueueSchedulerEvent({ type: 'work-request-finished', workRequestId: finished.id });
 }
 
@@ -106,7 +121,11 @@ export async function settleDependent(deps: Deps, id: number): Promise<void> {
     const dependencies = await deps.workRequests.getMany(dependent.dependencies);
     const decision = unblockDecision(dependent, dependencies);
     if (decision === 'unblock') {
-      await deps.workRequests.commit({ update: [{ workRequest: bump(dependent, { status: 'pending' }), expectedVersion: dependent.version }] });
+      // Debusine behaviour 26: children wait while their workflow is not running.
+      if (dependent.parent !== null && (await deps.workRequests.get(dependent.parent))?.status !== 'running') return;
+      const unblocked = bump(dependent, { status: 'pending' });
+      await deps.workRequests.commit({ update: [{ workRequest: unblocked, expectedVersion: dependent.version }] });
+      await runEventReactions(deps, unblocked, 'on_unblock');
       await deps.queues.enqueueSchedulerEvent({ type: 'work-request-pending', workRequestId: id });
     } else if (decision === 'abort') {
       await finish(deps, dependent, { status: 'aborted', error: { code: 'dependency-failed', message: 'a dependency failed or was aborted' } });

@@ -10,6 +10,8 @@ import { cannotRunReason, findTask, validateTaskData } from '../tasks';
 import type { Deps, HeartbeatMessage } from '../ports';
 import { bump, finish, reclaim, startServerSide } from './lifecycle';
 import { notifyWorker } from './work-requests';
+import { creatorCaller, rootWorkflowOf, runEventReactions } from './event-reactions';
+import { resolveLookupMultiple } from './lookups';
 
 /** Candidates read per partition and shard per assignment: the bound that keeps reads flat. */
 export const CANDIDATES_PER_PARTITION = 10;
@@ -26,6 +28,7 @@ export interface ScheduleSummary {
 export async function schedule(deps: Deps): Promise<ScheduleSummary> {
   const summary: ScheduleSummary = { assigned: [], completed: [], started: [] };
   await completeDueWaits(deps, summary);
+  await startWorkflows(deps, summary);
   await runInternalTasks(deps, summary);
   await startWaitTasks(deps, summary);
   await startServerTasks(deps, summary);
@@ -72,9 +75,23 @@ export async function scheduleForWorker(deps: Deps, initial: Worker): Promise<{ 
       }
       if (cannotRunReason(task, data, worker)) continue;
       const now = deps.clock.now().toISOString();
+      let dynamicTaskData = wr.dynamicTaskData;
+      if (task.computeDynamicData) {
+        try {
+          dynamicTaskData = await computeDynamicData(deps, wr, task, data);
+        } catch (err) {
+          // Debusine: assignment errors are recorded, the request ends in error (#589).
+          await finish(deps, wr, {
+            status: 'completed',
+            result: 'error',
+            error: { code: 'dynamic-data-failed', message: err instanceof Error ? err.message : String(err) },
+          }).catch(ignoreConflict);
+          continue;
+        }
+      }
       try {
         await deps.workRequests.commit({
-          update: [{ workRequest: bump(wr, { worker: worker.name, assignedAt: now }), expectedVersion: wr.version }],
+          update: [{ workRequest: bump(wr, { worker: worker.name, assignedAt: now, dynamicTaskData }), expectedVersion: wr.version }],
           slots: [{ worker: worker.name, delta: 1 }],
         });
       } catch (err) {
@@ -86,6 +103,14 @@ export async function scheduleForWorker(deps: Deps, initial: Worker): Promise<{ 
         continue;
       }
       worker = { ...worker, assigned: worker.assigned + 1 };
+      const effects = await runEventReactions(deps, (await deps.workRequests.get(wr.id))!, 'on_assignment');
+      if (effects.skipReason) {
+        // Debusine behaviour 20: the request never runs; it completes as skipped.
+        const current = (await deps.workRequests.get(wr.id))!;
+        await finish(deps, current, { status: 'completed', result: 'skipped', outputData: { skip_reason: effects.skipReason }, releaseSlot: true }).catch(ignoreConflict);
+        worker = { ...worker, assigned: worker.assigned - 1 };
+        continue;
+      }
       assigned.push({ workRequestId: wr.id, worker: worker.name });
       await notifyWorker(deps, worker.name, { type: 'work_request_available', workRequestId: wr.id });
       taken = true;
@@ -100,11 +125,50 @@ function ignoreConflict(err: unknown): void {
   if (!(err instanceof ConflictError)) throw err;
 }
 
-/** Debusine behaviour 18: a pending synchronization point completes at once, unblocking its dependents. */
+/** Lookups in the task data become artifact ids, resolved as the request's creator. */
+async function computeDynamicData(deps: Deps, wr: WorkRequest, task: NonNullable<ReturnType<typeof findTask>>, data: Record<string, unknown>) {
+  const root = await rootWorkflowOf(deps, wr);
+  const ctx = { scope: wr.scope, workspace: wr.workspace, caller: await creatorCaller(deps, wr), workflowRootId: root?.id };
+  return task.computeDynamicData!(data, async (lookup) =>
+    (await resolveLookupMultiple(deps, ctx, lookup, 'artifact')).flatMap((r) => (r.artifact !== null ? [r.artifact] : [])),
+  );
+}
+
+/**
+ * Debusine behaviour 18: a pending synchronization point completes at once, unblocking its
+ * dependents; a workflow callback that became pending goes to the orchestrator.
+ */
 async function runInternalTasks(deps: Deps, summary: ScheduleSummary): Promise<void> {
   for (const wr of await deps.workRequests.pendingCandidates('Internal', null, SERVER_SIDE_BATCH)) {
-    if (wr.taskName !== 'synchronization_point') continue; // workflow callbacks belong to the orchestrator
-    await finish(deps, wr, { status: 'completed', result: 'success' }).then(() => summary.completed.push(wr.id), ignoreConflict);
+    if (wr.taskName === 'synchronization_point') {
+      await finish(deps, wr, { status: 'completed', result: 'success' }).then(() => summary.completed.push(wr.id), ignoreConflict);
+    } else if (wr.taskName === 'workflow') {
+      const root = await rootWorkflowOf(deps, wr);
+      if (!root) continue;
+      try {
+        await startServerSide(deps, wr);
+      } catch (err) {
+        ignoreConflict(err);
+        continue;
+      }
+      summary.started.push(wr.id);
+      await deps.queues.enqueueOrchestration({ rootId: root.id, kind: 'callback', workRequestId: wr.id });
+    }
+  }
+}
+
+/** A pending root workflow starts running and goes to the orchestrator (sub-workflows run inline). */
+async function startWorkflows(deps: Deps, summary: ScheduleSummary): Promise<void> {
+  for (const wr of await deps.workRequests.pendingCandidates('Workflow', null, SERVER_SIDE_BATCH)) {
+    if (wr.parent !== null) continue;
+    try {
+      await startServerSide(deps, wr);
+    } catch (err) {
+      ignoreConflict(err);
+      continue;
+    }
+    summary.started.push(wr.id);
+    await deps.queues.enqueueOrchestration({ rootId: wr.id, kind: 'populate', workRequestId: wr.id });
   }
 }
 
@@ -145,6 +209,7 @@ export async function runServerTask(deps: Deps, workRequestId: number): Promise<
   try {
     if (!task?.execute) throw new Error(`server task ${wr.taskName} is not registered`);
     const outcome = await task.execute(validateTaskData(task, wr.taskData), {
+      dynamicData: wr.dynamicTaskData ?? {},
       workDir: '/tmp',
       log: () => undefined,
       signal: new AbortController().signal,

@@ -13,6 +13,8 @@ import { findTask, validateTaskData } from '../tasks';
 import type { Deps, Page } from '../ports';
 import { accessWorkspace, callerId, isAdmin, requireUser, type Caller } from './auth';
 import { bump, createSuccessor, finish, withRetries } from './lifecycle';
+import { runEventReactions } from './event-reactions';
+import { reopenParents, restartWorkflow } from './workflows';
 
 export const workRequestNotFound = (id: number) => new NotFoundError('Not found', `No WorkRequest matches the given query (id ${id}).`);
 
@@ -100,9 +102,12 @@ export async function createWorkRequest(deps: Deps, caller: Caller, input: Creat
     heartbeatAt: null,
     logtail: [],
     outputArtifacts: [],
+    run: null,
+    internalCollection: null,
     version: 1,
   };
   await deps.workRequests.commit({ create: [wr] });
+  await runEventReactions(deps, wr, 'on_creation');
   await deps.queues.enqueueSchedulerEvent({ type: 'work-request-pending', workRequestId: id });
   return wr;
 }
@@ -175,7 +180,11 @@ export async function retryWorkRequest(deps: Deps, caller: Caller, id: number): 
   requireUser(caller);
   const { wr, role } = await loadWorkRequest(deps, caller, id);
   if (!roleAtLeast(role, 'contributor')) throw new ForbiddenError('Permission denied', 'retrying needs the contributor role');
-  return createSuccessor(deps, wr, { reason: 'manual' });
+  // A workflow is retried in place: populate again and retry its failed children.
+  if (wr.taskType === 'Workflow') return restartWorkflow(deps, caller, wr, { retryChildren: true });
+  const successor = await createSuccessor(deps, wr, { reason: 'manual' });
+  await reopenParents(deps, caller, successor);
+  return successor;
 }
 
 /**
@@ -190,11 +199,29 @@ export async function abortWorkRequest(deps: Deps, caller: Caller, id: number): 
       throw new ForbiddenError('Permission denied', 'only the creator or a workspace owner may abort a work request');
     }
     if (isFinished(wr)) throw new ValidationError('Cannot abort work request', {}, `work request ${id} is already ${wr.status}`);
-    const holdsSlot = wr.worker !== null && (wr.status === 'running' || wr.status === 'pending');
-    const aborted = await finish(deps, wr, { status: 'aborted', abortedBy: callerId(caller), releaseSlot: holdsSlot });
-    if (holdsSlot) await notifyWorker(deps, wr.worker!, { type: 'abort', workRequestId: id });
+    const aborted = await abortOne(deps, wr, callerId(caller)!);
+    if (wr.taskType === 'Workflow') await abortDescendants(deps, wr.id, callerId(caller)!);
     return aborted;
   });
+}
+
+async function abortOne(deps: Deps, wr: WorkRequest, by: string): Promise<WorkRequest> {
+  const holdsSlot = wr.worker !== null && (wr.status === 'running' || wr.status === 'pending');
+  const aborted = await finish(deps, wr, { status: 'aborted', abortedBy: by, releaseSlot: holdsSlot });
+  if (holdsSlot) await notifyWorker(deps, wr.worker!, { type: 'abort', workRequestId: wr.id });
+  return aborted;
+}
+
+/** Debusine behaviour 34: every pending, blocked or running descendant is aborted too. */
+async function abortDescendants(deps: Deps, workflowId: number, by: string): Promise<void> {
+  for (const child of await deps.workRequests.children(workflowId)) {
+    await withRetries(async () => {
+      const current = await deps.workRequests.get(child.id);
+      if (!current || current.supersededBy !== null || isFinished(current)) return;
+      await abortOne(deps, current, by);
+    });
+    if (child.taskType === 'Workflow') await abortDescendants(deps, child.id, by);
+  }
 }
 
 export async function notifyWorker(deps: Deps, workerName: string, message: Parameters<Deps['workerChannels']['send']>[1]): Promise<void> {

@@ -106,3 +106,15 @@ export function workflowOutcome(children: Pick<WorkRequest, 'status' | 'result' 
   const failed = current.some((c) => c.result !== 'success' && c.result !== 'skipped' && c.workflowData.allow_failure !== true);
   return { status: 'completed', result: failed ? 'failure' : 'success' };
 }
+
+/**
+ * The run status a finishing workflow moves to: finished or failed; an aborted one is stopped
+ * while running, otherwise failed (queued) or deleted (pending), whichever REANA's table allows.
+ */
+export function finishedRunStatus(current: RunStatus, status: 'completed' | 'aborted', result: string): RunStatus {
+  const wanted: RunStatus[] =
+    status === 'aborted' ? ['stopped', 'failed', 'deleted'] : result === 'success' || result === 'skipped' ? ['finished'] : ['failed'];
+  const next = wanted.find((s) => s === current || canRunTransition(current, s));
+  if (!next) throw new Error(`a ${current} run cannot finish as ${status}/${result}`);
+  return next;
+}

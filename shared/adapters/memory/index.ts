@@ -11,6 +11,8 @@ import type { Role } from '../../domain/roles';
 import type { AuditEntry, RoleGrant, Scope, Token, User, Workspace } from '../../domain/tenancy';
 import type { TaskType, WorkRequest } from '../../domain/work-requests';
 import type { Worker } from '../../domain/workers';
+import type { RunNumber, WorkflowTemplate } from '../../domain/workflows';
+import { MemoryCollectionRepository } from './collections';
 import type {
   ArtifactListFilter,
   ArtifactRepository,
@@ -20,8 +22,14 @@ import type {
   Deps,
   FileStore,
   FileUploadState,
+  Email,
   FileVerificationJob,
   HeartbeatMessage,
+  NotificationChannel,
+  NotificationChannelRepository,
+  Notifier,
+  OrchestrationMessage,
+  WorkflowTemplateRepository,
   IdentityRepository,
   QueueAccess,
   SchedulerEvent,
@@ -334,6 +342,10 @@ export class MemoryJobQueues implements JobQueues {
   schedulerEvents: SchedulerEvent[] = [];
   heartbeats: HeartbeatMessage[] = [];
   serverTasks: { workRequestId: number }[] = [];
+  orchestration: OrchestrationMessage[] = [];
+  async enqueueOrchestration(message: OrchestrationMessage) {
+    this.orchestration.push(clone(message));
+  }
   async enqueueFileVerification(job: FileVerificationJob) {
     this.fileVerification.push(clone(job));
   }
@@ -402,6 +414,9 @@ export class MemoryWorkRequestRepository implements WorkRequestRepository {
     }
     for (const { dependency, dependent } of changes.removeReverseDependencies ?? []) this.reverse.get(dependency)?.delete(dependent);
   }
+  async children(parentId: number) {
+    return [...this.items.values()].filter((w) => w.parent === parentId).sort((a, b) => a.id - b.id).map(clone);
+  }
   async reverseDependencies(id: number) {
     return [...(this.reverse.get(id) ?? [])].sort((a, b) => a - b);
   }
@@ -465,6 +480,65 @@ export class MemoryWorkerRepository implements WorkerRepository {
   }
 }
 
+export class MemoryWorkflowTemplateRepository implements WorkflowTemplateRepository {
+  items = new Map<number, WorkflowTemplate>();
+  runs = new Map<string, { run: RunNumber; workRequestId: number }[]>();
+  private taken(t: WorkflowTemplate) {
+    return [...this.items.values()].some((o) => o.id !== t.id && o.scope === t.scope && o.workspace === t.workspace && o.name === t.name);
+  }
+  async create(t: WorkflowTemplate) {
+    if (this.taken(t) || this.items.has(t.id)) throw new ConflictError('Template exists', `a workflow template "${t.name}" already exists`);
+    this.items.set(t.id, clone(t));
+  }
+  async get(id: number) {
+    return clone(this.items.get(id));
+  }
+  async getByName(scope: string, workspace: string, name: string) {
+    return clone([...this.items.values()].find((t) => t.scope === scope && t.workspace === workspace && t.name === name));
+  }
+  async list(scope: string, workspace: string) {
+    return [...this.items.values()].filter((t) => t.scope === scope && t.workspace === workspace).map(clone).sort((a, b) => byCodeUnit(a.name, b.name));
+  }
+  async update(t: WorkflowTemplate, expectedVersion: number) {
+    const current = this.items.get(t.id);
+    if (!current) throw new NotFoundError('Not found', 'Workflow template not found');
+    if (current.version !== expectedVersion) throw new ConflictError('Conflict', 'template changed concurrently');
+    if (this.taken(t)) throw new ConflictError('Template exists', `a workflow template "${t.name}" already exists`);
+    this.items.set(t.id, clone(t));
+  }
+  async delete(t: WorkflowTemplate) {
+    this.items.delete(t.id);
+  }
+  async recordRun(scope: string, workspace: string, name: string, run: RunNumber, workRequestId: number) {
+    const key = `${scope}/${workspace}/${name}`;
+    this.runs.set(key, [...(this.runs.get(key) ?? []).filter((r) => r.run.major !== run.major || r.run.minor !== run.minor), { run: { ...run }, workRequestId }]);
+  }
+  async findRun(scope: string, workspace: string, name: string, run?: RunNumber) {
+    const all = [...(this.runs.get(`${scope}/${workspace}/${name}`) ?? [])].sort((a, b) => b.run.major - a.run.major || b.run.minor - a.run.minor);
+    return clone(run ? all.find((r) => r.run.major === run.major && r.run.minor === run.minor) : all[0]);
+  }
+}
+
+export class MemoryChannels implements NotificationChannelRepository {
+  items = new Map<string, NotificationChannel>();
+  async get(name: string) {
+    return clone(this.items.get(name));
+  }
+  async put(channel: NotificationChannel) {
+    this.items.set(channel.name, clone(channel));
+  }
+  async list() {
+    return [...this.items.values()].map(clone);
+  }
+}
+
+export class MemoryNotifier implements Notifier {
+  sent: Email[] = [];
+  async send(email: Email) {
+    this.sent.push(clone(email));
+  }
+}
+
 /** Worker queues in memory: tests read what each worker was told. */
 export class MemoryWorkerChannels implements WorkerChannels {
   queues = new Map<string, WorkerMessage[]>();
@@ -519,6 +593,10 @@ export type MemoryDeps = Deps & {
   workRequests: MemoryWorkRequestRepository;
   workers: MemoryWorkerRepository;
   workerChannels: MemoryWorkerChannels;
+  templates: MemoryWorkflowTemplateRepository;
+  collections: MemoryCollectionRepository;
+  channels: MemoryChannels;
+  notifier: MemoryNotifier;
   clock: ManualClock;
 };
 
@@ -528,6 +606,10 @@ export function createMemoryDeps(): MemoryDeps {
     workRequests: new MemoryWorkRequestRepository(workers),
     workers,
     workerChannels: new MemoryWorkerChannels(),
+    templates: new MemoryWorkflowTemplateRepository(),
+    collections: new MemoryCollectionRepository(),
+    channels: new MemoryChannels(),
+    notifier: new MemoryNotifier(),
     identity: new MemoryIdentityRepository(),
     artifacts: new MemoryArtifactRepository(),
     audit: new MemoryAuditLog(),
