@@ -18,6 +18,7 @@ import {
 } from '../domain/work-requests';
 import type { Deps, SlotChange, WorkRequestChanges } from '../ports';
 import { canRunTransition, finishedRunStatus } from '../domain/workflows';
+import { PROMISE_CATEGORY } from '../domain/collections';
 import { rootWorkflowOf, runEventReactions } from './event-reactions';
 
 /** How many times a use case re-reads and retries after losing a race on the same item. */
@@ -75,7 +76,7 @@ export async function finish(deps: Deps, wr: WorkRequest, opts: FinishOptions): 
     outputData: mergeOutput(wr.outputData, opts.outputData, opts.error),
     abortedBy: opts.abortedBy ?? wr.abortedBy,
     // A root workflow's REANA run status moves with it.
-    run: wr.run ? { ...wr.run, status: finishedRunStatus(wr.run.status, opts.status, result) } : wr.run,
+    run: wr.run ? { ...wr.run, status: finishedRunStatus(wr.run.status, opts.status, result, opts.abortedBy !== undefined) } : wr.run,
   });
   const slots: SlotChange[] = opts.releaseSlot && wr.worker ? [{ worker: wr.worker, delta: -1 }] : [];
   await deps.workRequests.commit({
@@ -128,7 +129,9 @@ export async function settleDependent(deps: Deps, id: number): Promise<void> {
       await runEventReactions(deps, unblocked, 'on_unblock');
       await deps.queues.enqueueSchedulerEvent({ type: 'work-request-pending', workRequestId: id });
     } else if (decision === 'abort') {
-      await finish(deps, dependent, { status: 'aborted', error: { code: 'dependency-failed', message: 'a dependency failed or was aborted' } });
+      // Whoever aborted a dependency aborted this one too (Debusine sets aborted_by down the tree).
+      const abortedBy = dependencies.find((d) => d.status === 'aborted' && d.abortedBy)?.abortedBy ?? undefined;
+      await finish(deps, dependent, { status: 'aborted', abortedBy, error: { code: 'dependency-failed', message: 'a dependency failed or was aborted' } });
     }
   });
 }
@@ -212,8 +215,25 @@ export async function createSuccessor(deps: Deps, original: WorkRequest, opts: R
     ],
     removeReverseDependencies: [...dependents.map((r) => ({ dependency: original.id, dependent: r.id })), ...(opts.extra?.removeReverseDependencies ?? [])],
   });
+  await repointPromises(deps, original, successor);
   if (successor.status === 'pending') await deps.queues.enqueueSchedulerEvent({ type: 'work-request-pending', workRequestId: id });
   return successor;
+}
+
+/** Promises made by the original now name its successor as the producer (Debusine). */
+async function repointPromises(deps: Deps, original: WorkRequest, successor: WorkRequest): Promise<void> {
+  if (original.parent === null) return;
+  const root = await rootWorkflowOf(deps, original);
+  if (!root?.internalCollection) return;
+  const collection = await deps.collections.get(root.internalCollection);
+  if (!collection) return;
+  for (const item of await deps.collections.activeItems(collection.id)) {
+    if (item.category !== PROMISE_CATEGORY || item.data['promise_work_request_id'] !== original.id) continue;
+    await deps.collections.addItem(
+      { ...item, id: await deps.sequences.next('collection-item'), data: { ...item.data, promise_work_request_id: successor.id }, createdAt: deps.clock.now().toISOString(), createdBy: `workflow:${root.id}` },
+      { replace: true },
+    );
+  }
 }
 
 /**

@@ -3,7 +3,6 @@
  * shared/domain/collections.ts. Not found → NotFoundError "No matches" (404); malformed, or a result of
  * the wrong type → ValidationError "Lookup error" (400).
  */
-import { isDeepStrictEqual } from 'node:util';
 import {
   internalCollectionName,
   lookupError,
@@ -197,6 +196,20 @@ function itemNameOf(segment: string): string {
 
 type Filter = DictLookup['filters'][number];
 
+/** Equality of JSON values (no prototype checks: values may come from another realm). */
+function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (Array.isArray(a) || Array.isArray(b)) {
+    return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((v, i) => sameJson(v, b[i]));
+  }
+  if (a && b && typeof a === 'object' && typeof b === 'object') {
+    const ka = Object.keys(a);
+    const kb = Object.keys(b);
+    return ka.length === kb.length && ka.every((k) => Object.hasOwn(b, k) && sameJson((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+  }
+  return false;
+}
+
 /**
  * `data__KEY__contains` parses as an exact filter on field `data__KEY__contains` (the key pattern
  * swallows the suffix): split such a suffix off here.
@@ -218,15 +231,15 @@ function matches(item: CollectionItem, filter: Filter): boolean {
   const expected = filter.value;
   switch (filter.op) {
     case 'exact':
-      return isDeepStrictEqual(actual, expected);
+      return sameJson(actual, expected);
     case 'contains':
       if (typeof actual === 'string') return typeof expected === 'string' && actual.includes(expected);
       if (Array.isArray(actual)) {
         const wanted = Array.isArray(expected) ? expected : [expected];
-        return wanted.every((w) => actual.some((a) => isDeepStrictEqual(a, w)));
+        return wanted.every((w) => actual.some((a) => sameJson(a, w)));
       }
       if (actual && typeof actual === 'object' && expected && typeof expected === 'object' && !Array.isArray(expected)) {
-        return Object.entries(expected).every(([k, v]) => isDeepStrictEqual((actual as Record<string, unknown>)[k], v));
+        return Object.entries(expected).every(([k, v]) => sameJson((actual as Record<string, unknown>)[k], v));
       }
       return false;
     case 'startswith':

@@ -2,7 +2,6 @@
  * Workflows: templates, starting runs, and the orchestrator (a FIFO queue consumer, one root at a
  * time) that populates graphs, runs callbacks and completes workflows (reference/debusine.md §4).
  */
-import { isDeepStrictEqual } from 'node:util';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../domain/errors';
 import { roleAtLeast } from '../domain/roles';
 import { PROMISE_CATEGORY } from '../domain/collections';
@@ -283,12 +282,19 @@ export async function createDelayedSuccessor(deps: Deps, wr: WorkRequest, until:
 // ---------------------------------------------------------------------------------------------
 // Orchestration
 
+/** Key-order-independent JSON equality (task data is JSON, wherever it was built). */
+export function sameJson(a: unknown, b: unknown): boolean {
+  const canonical = (v: unknown): unknown =>
+    Array.isArray(v) ? v.map(canonical) : v && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, canonical((v as Record<string, unknown>)[k])])) : v;
+  return JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
+}
+
 function matchesSpec(child: WorkRequest, spec: ChildSpec): boolean {
   return (
     child.taskType === (spec.taskType ?? 'Worker') &&
     child.taskName === spec.taskName &&
-    isDeepStrictEqual(child.taskData, spec.taskData) &&
-    isDeepStrictEqual(child.workflowData, spec.workflowData)
+    sameJson(child.taskData, spec.taskData) &&
+    sameJson(child.workflowData, spec.workflowData)
   );
 }
 
@@ -415,7 +421,7 @@ async function buildContext(deps: Deps, workflow: WorkRequest): Promise<Workflow
           artifact_filters: { category },
         };
         const onSuccess = current.eventReactions.on_success ?? [];
-        if (onSuccess.some((r) => isDeepStrictEqual(r, reaction))) return;
+        if (onSuccess.some((r) => sameJson(r, reaction))) return;
         const next = bump(current, { eventReactions: { ...current.eventReactions, on_success: [...onSuccess, reaction] } });
         await deps.workRequests.commit({ update: [{ workRequest: next, expectedVersion: current.version }] });
       });

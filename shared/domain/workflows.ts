@@ -108,12 +108,17 @@ export function workflowOutcome(children: Pick<WorkRequest, 'status' | 'result' 
 }
 
 /**
- * The run status a finishing workflow moves to: finished or failed; an aborted one is stopped
- * while running, otherwise failed (queued) or deleted (pending), whichever REANA's table allows.
+ * The run status a finishing workflow moves to: finished or failed. A run a user aborted is
+ * stopped (REANA's meaning: stopped by someone); one aborted because a child failed is failed,
+ * which, unlike stopped, may restart.
  */
-export function finishedRunStatus(current: RunStatus, status: 'completed' | 'aborted', result: string): RunStatus {
+export function finishedRunStatus(current: RunStatus, status: 'completed' | 'aborted', result: string, stoppedByUser = false): RunStatus {
   const wanted: RunStatus[] =
-    status === 'aborted' ? ['stopped', 'failed', 'deleted'] : result === 'success' || result === 'skipped' ? ['finished'] : ['failed'];
+    status === 'aborted' && stoppedByUser
+      ? ['stopped', 'failed', 'deleted']
+      : status === 'aborted' || (result !== 'success' && result !== 'skipped')
+        ? ['failed', 'deleted']
+        : ['finished'];
   const next = wanted.find((s) => s === current || canRunTransition(current, s));
   if (!next) throw new Error(`a ${current} run cannot finish as ${status}/${result}`);
   return next;
