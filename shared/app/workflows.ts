@@ -500,14 +500,37 @@ async function populateWorkflow(deps: Deps, wf: WorkRequest): Promise<void> {
 export async function maybeFinishWorkflow(deps: Deps, workflowId: number): Promise<void> {
   const wf = await deps.workRequests.get(workflowId);
   if (!wf || wf.taskType !== 'Workflow' || wf.status !== 'running') return;
-  const children = await deps.workRequests.children(wf.id);
+  let children = await deps.workRequests.children(wf.id);
   if (children.length === 0) return; // not populated yet
+  if (await abortStrandedChildren(deps, children)) children = await deps.workRequests.children(wf.id);
   const outcome = workflowOutcome(children);
   if (!outcome) return;
   await finish(deps, wf, { status: outcome.status, result: outcome.result }).catch((err) => {
     if (!(err instanceof ConflictError)) throw err;
   });
   if (wf.parent !== null) await maybeFinishWorkflow(deps, wf.parent);
+}
+
+/**
+ * A blocked child whose dependencies have all finished but can never unblock it (an aborted
+ * dependency with allow_failure leaves it blocked: Debusine behaviour 23) would keep its workflow
+ * running forever. Once nothing else in the workflow is in progress, such children are aborted.
+ * Children waiting for a manual unblock are left for a human.
+ */
+async function abortStrandedChildren(deps: Deps, children: WorkRequest[]): Promise<boolean> {
+  const current = children.filter((c) => c.supersededBy === null);
+  if (current.some((c) => c.status === 'pending' || c.status === 'running')) return false;
+  let aborted = false;
+  for (const child of current) {
+    if (child.status !== 'blocked' || child.unblockStrategy !== 'deps') continue;
+    const dependencies = await deps.workRequests.getMany(child.dependencies);
+    if (!dependencies.every((d) => isFinished(d) && d.supersededBy === null)) continue;
+    await finish(deps, child, { status: 'aborted', error: { code: 'dependency-failed', message: 'its dependencies finished without letting it run' } }).catch((err) => {
+      if (!(err instanceof ConflictError)) throw err;
+    });
+    aborted = true;
+  }
+  return aborted;
 }
 
 /** The FIFO consumer: one message per step, one root at a time. Replays find nothing to do. */

@@ -9,3 +9,8 @@ const REGISTRY = new Map<string, WorkflowDefinition<any>>([noopWorkflow, buildAn
 export function findWorkflow(name: string): WorkflowDefinition<any> | undefined {
   return REGISTRY.get(name);
 }
+
+/** Adds a workflow definition (used by tests to orchestrate generated graphs). */
+export function registerWorkflow(def: WorkflowDefinition<any>): void {
+  REGISTRY.set(def.name, def);
+}
