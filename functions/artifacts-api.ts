@@ -1,10 +1,12 @@
 import { createAwsDeps } from '../shared/adapters/aws';
 import { httpHandler } from '../shared/http/handler';
 import { artifactRoutes } from '../shared/http/routes/artifacts';
+import { collectionRoutes } from '../shared/http/routes/collections';
 import type { Deps } from '../shared/ports';
 
 let deps: Deps | undefined;
 const getDeps = () => (deps ??= createAwsDeps());
 
-export const routes = artifactRoutes(getDeps);
+// Collections and lookups share this function: the same tables, and no separate cold start.
+export const routes = { ...artifactRoutes(getDeps), ...collectionRoutes(getDeps) };
 export const handler = httpHandler(getDeps, routes);

@@ -6,7 +6,7 @@ import { NotFoundError } from '../domain/errors';
 import type { EventName, WorkRequest } from '../domain/work-requests';
 import type { Deps } from '../ports';
 import { addItemAsWorkflow } from './collections';
-import { resolveLookupSingle } from './lookups';
+import { callerForCreator, resolveLookupSingle, rootWorkflowOf } from './lookups';
 import type { Caller } from './auth';
 
 const ORDER = ['skip-if-lookup-result-changed', 'send-notification', 'update-collection-with-artifacts', 'update-collection-with-data', 'retry-with-delays'];
@@ -16,25 +16,12 @@ export interface ReactionEffects {
   skipReason?: string;
 }
 
-/** The root workflow of a request (itself for a root), or undefined outside workflows. */
-export async function rootWorkflowOf(deps: Deps, wr: WorkRequest): Promise<WorkRequest | undefined> {
-  let current: WorkRequest | undefined = wr;
-  let root: WorkRequest | undefined = wr.taskType === 'Workflow' ? wr : undefined;
-  for (let i = 0; i < 50 && current?.parent != null; i++) {
-    current = await deps.workRequests.get(current.parent);
-    if (current?.taskType === 'Workflow') root = current;
-  }
-  return root;
+/** Workflow code acts as the request's creator (Debusine: lookups run as `created_by`). */
+export function creatorCaller(deps: Deps, wr: WorkRequest): Promise<Caller> {
+  return callerForCreator(deps, wr.createdBy);
 }
 
-/** Workflow code acts as the request's creator (Debusine: lookups run as `created_by`). */
-export async function creatorCaller(deps: Deps, wr: WorkRequest): Promise<Caller> {
-  const username = wr.createdBy.startsWith('user:') ? wr.createdBy.slice(5) : undefined;
-  const user = username ? await deps.identity.getUser(username) : undefined;
-  if (!user) return { kind: 'anonymous' };
-  // A synthetic token: authorisation looks at the user, never at this object's key.
-  return { kind: 'user', user, token: { id: 'workflow', hash: '', username: user.username, purpose: 'api', status: 'active', enabled: true, comment: '', createdAt: wr.createdAt, version: 1 } };
-}
+export { rootWorkflowOf };
 
 function render(template: string, vars: Record<string, unknown>): string {
   return template.replace(/\{(\w+)\}/g, (_m, key: string) => String(vars[key] ?? ''));

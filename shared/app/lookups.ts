@@ -20,6 +20,7 @@ import {
 import { ForbiddenError, NotFoundError, UnauthorizedError, ValidationError } from '../domain/errors';
 import { isFinished, type WorkRequest } from '../domain/work-requests';
 import type { Deps } from '../ports';
+import { sameJson } from '../domain/json';
 import { loadArtifact } from './artifacts';
 import { accessWorkspace, requireWorker, type Caller } from './auth';
 
@@ -196,30 +197,6 @@ function itemNameOf(segment: string): string {
 
 type Filter = DictLookup['filters'][number];
 
-/** Equality of JSON values (no prototype checks: values may come from another realm). */
-function sameJson(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (Array.isArray(a) || Array.isArray(b)) {
-    return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((v, i) => sameJson(v, b[i]));
-  }
-  if (a && b && typeof a === 'object' && typeof b === 'object') {
-    const ka = Object.keys(a);
-    const kb = Object.keys(b);
-    return ka.length === kb.length && ka.every((k) => Object.hasOwn(b, k) && sameJson((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
-  }
-  return false;
-}
-
-/**
- * `data__KEY__contains` parses as an exact filter on field `data__KEY__contains` (the key pattern
- * swallows the suffix): split such a suffix off here.
- */
-function normaliseFilter(f: Filter): Filter {
-  if (f.op !== 'exact' || !f.field.startsWith('data__')) return f;
-  const m = /^(data__.+?)__(contains|startswith|endswith)$/.exec(f.field);
-  return m ? { field: m[1]!, op: m[2] as Filter['op'], value: f.value } : f;
-}
-
 function matches(item: CollectionItem, filter: Filter): boolean {
   let actual: unknown;
   if (filter.field === 'name') actual = item.name;
@@ -255,7 +232,7 @@ async function resolveDict(deps: Deps, ctx: LookupContext, dict: DictLookup, exp
     throw lookupError(`child_type ${dict.childType} cannot give ${expect === 'any' ? 'anything' : `a ${expect}`}`);
   }
   const { collection } = await resolveLookupSingle(deps, ctx, dict.collection, 'collection', defaultCategory);
-  const filters = dict.filters.map(normaliseFilter);
+  const filters = dict.filters;
   const items = (await deps.collections.activeItems(collection!))
     .filter((i) => dict.childType === 'any' || i.childType === dict.childType)
     .filter((i) => dict.category === undefined || i.category === dict.category)
@@ -268,17 +245,20 @@ async function resolveDict(deps: Deps, ctx: LookupContext, dict: DictLookup, exp
 
 // --- lookups by workers (POST /api/1.0/lookup/single/ and /multiple/) ----------------------------
 
-/** The root workflow of a request (following `parent` up), or undefined outside a workflow. */
-export async function workflowRootOf(deps: Deps, wr: WorkRequest): Promise<number | undefined> {
-  if (wr.parent === null) return wr.taskType === 'Workflow' ? wr.id : undefined;
-  let current = wr;
-  for (let depth = 0; depth < 100 && current.parent !== null; depth++) {
-    const parent = await deps.workRequests.get(current.parent);
-    if (!parent) throw new Error(`work request ${current.id}: parent ${current.parent} does not exist`);
-    current = parent;
+/** The root workflow of a request (itself for a root workflow), or undefined outside workflows. */
+export async function rootWorkflowOf(deps: Deps, wr: WorkRequest): Promise<WorkRequest | undefined> {
+  let current: WorkRequest | undefined = wr;
+  let root: WorkRequest | undefined = wr.taskType === 'Workflow' ? wr : undefined;
+  for (let depth = 0; depth < 100 && current?.parent != null; depth++) {
+    current = await deps.workRequests.get(current.parent);
+    if (current?.taskType === 'Workflow') root = current;
   }
-  if (current.parent !== null) throw new Error(`work request ${wr.id}: workflow nesting too deep`);
-  return current.id;
+  return root;
+}
+
+/** The id of the root workflow of a request, or undefined outside workflows. */
+export async function workflowRootOf(deps: Deps, wr: WorkRequest): Promise<number | undefined> {
+  return (await rootWorkflowOf(deps, wr))?.id;
 }
 
 /**

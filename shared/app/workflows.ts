@@ -15,6 +15,7 @@ import {
   type WorkflowTemplate,
 } from '../domain/workflows';
 import { zodFieldErrors } from '../domain/zod-errors';
+import { sameJson } from '../domain/json';
 import { findTask, validateTaskData } from '../tasks';
 import { findWorkflow, type ChildSpec, type WorkflowContext } from '../workflows';
 import type { Deps, OrchestrationMessage } from '../ports';
@@ -281,13 +282,6 @@ export async function createDelayedSuccessor(deps: Deps, wr: WorkRequest, until:
 
 // ---------------------------------------------------------------------------------------------
 // Orchestration
-
-/** Key-order-independent JSON equality (task data is JSON, wherever it was built). */
-export function sameJson(a: unknown, b: unknown): boolean {
-  const canonical = (v: unknown): unknown =>
-    Array.isArray(v) ? v.map(canonical) : v && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, canonical((v as Record<string, unknown>)[k])])) : v;
-  return JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
-}
 
 function matchesSpec(child: WorkRequest, spec: ChildSpec): boolean {
   return (

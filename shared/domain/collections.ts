@@ -91,7 +91,8 @@ export function parseSingleLookup(lookup: string | number, defaultCategory?: str
   return { kind: 'named', name, category, path };
 }
 
-const FILTER_KEY = /^(name|data__[A-Za-z0-9_]+)(?:__(contains|startswith|endswith))?$/;
+// Lazy so that `data__KEY__contains` reads as KEY with `contains`, not as a key named `KEY__contains`.
+const FILTER_KEY = /^(name|data__[A-Za-z0-9_]+?)(?:__(contains|startswith|endswith))?$/;
 
 export function parseDictLookup(value: Record<string, unknown>): DictLookup {
   const collection = value['collection'];

@@ -32,6 +32,12 @@ export function workRequestShard(id: number): number {
   return id % WORK_REQUEST_SHARDS;
 }
 
+/** Sort-key prefixes of a collection's partition (`COL#<id>`): item history and active items. */
+export const ITEM_HISTORY = 'I#';
+export const ACTIVE_ITEMS = 'N#';
+/** Sort-key prefix of the collection-name claims in a workspace's partition. */
+export const COLLECTION_NAMES = 'COL#';
+
 /** Sort keys below this value in an `ART#` partition are the artifact item and its file rows. */
 export const RELATIONS_FROM = 'R#';
 
@@ -89,6 +95,16 @@ export const keys = {
     sk: `${REVERSE_DEPENDENCIES}${padId(dependent)}`,
   }),
   worker: (name: string): Key => ({ pk: `WORKER#${part(name, 'name')}`, sk: 'K' }),
+  collection: (id: number): Key => ({ pk: collectionPk(id), sk: 'C' }),
+  /** The claim of a (workspace, category, name) triple, in the workspace's partition; holds a copy of the collection. */
+  collectionName: (scope: string, workspace: string, category: string, name: string): Key => ({
+    pk: workspacePk(scope, workspace),
+    sk: `${COLLECTION_NAMES}${part(category, 'category')}#${part(name, 'name')}`,
+  }),
+  /** One version of an item (active or removed), by item id. */
+  collectionItem: (collectionId: number, itemId: number): Key => ({ pk: collectionPk(collectionId), sk: `${ITEM_HISTORY}${padId(itemId)}` }),
+  /** The active item of a name: at most one, so its key is the name. */
+  activeItem: (collectionId: number, name: string): Key => ({ pk: collectionPk(collectionId), sk: activeItemSk(name) }),
   /** Audit table: one partition per UTC day, entries sorted by time. */
   auditEntry: (day: string, at: string, id: string): Key => ({ pk: `DAY#${day}`, sk: `${at}#${id}` }),
   /** Audit table: one item per day that holds entries, so listing never walks empty days. */
@@ -133,6 +149,18 @@ export function workRequestPk(id: number): string {
 function architecturePart(architecture: string): string {
   if (architecture === '-') throw ValidationError.field('hostArchitecture', 'must not be "-"');
   return part(architecture, 'hostArchitecture');
+}
+
+export function collectionPk(id: number): string {
+  padId(id); // validates
+  return `COL#${id}`;
+}
+
+/** `N#<name>`; item names are at most 255 characters, so this fits the 1,024-byte key limit. */
+export function activeItemSk(name: string): string {
+  const sk = `${ACTIVE_ITEMS}${name}`;
+  if (name.length === 0 || Buffer.byteLength(sk, 'utf8') > 1024) throw ValidationError.field('name', 'must be non-empty and at most 1,022 bytes');
+  return sk;
 }
 
 export function artifactPk(id: number): string {

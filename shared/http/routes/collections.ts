@@ -1,0 +1,155 @@
+import { z } from 'zod';
+import {
+  addCollectionItem,
+  createCollection,
+  getCollection,
+  listCollectionItems,
+  listCollections,
+  removeCollectionItem,
+} from '../../app/collections';
+import { requireWorker } from '../../app/auth';
+import { lookupContextForWorker, resolveLookupMultiple, resolveLookupSingle, type LookupResult } from '../../app/lookups';
+import type { Collection, CollectionItem } from '../../domain/collections';
+import { ValidationError } from '../../domain/errors';
+import { DEFAULT_WORKSPACE } from '../../domain/tenancy';
+import type { Deps } from '../../ports';
+import { json, jsonBody, noContent, type HttpRequest, type RouteHandler } from '../request';
+import { parseId, parseWith } from '../validation';
+
+const createSchema = z.strictObject({
+  name: z.string(),
+  category: z.string().min(1),
+  workspace: z.string().min(1).optional(),
+  data: z.record(z.string(), z.unknown()).default({}),
+  retains_artifacts: z.enum(['never', 'workflow', 'always']).optional(),
+});
+
+const listQuerySchema = z.strictObject({
+  workspace: z.string().min(1).default(DEFAULT_WORKSPACE),
+  name: z.string().min(1).optional(),
+  category: z.string().min(1).optional(),
+});
+
+const addItemSchema = z.strictObject({
+  name: z.string(),
+  artifact: z.number().int().positive().optional(),
+  collection: z.number().int().positive().optional(),
+  category: z.string().min(1).optional(),
+  data: z.record(z.string(), z.unknown()).default({}),
+  replace: z.boolean().default(false),
+});
+
+const EXPECT_TYPES = ['bare', 'artifact', 'artifact-or-promise', 'collection', 'any'] as const;
+
+const lookupSingleSchema = z.strictObject({
+  lookup: z.union([z.string().min(1), z.number().int()]),
+  work_request: z.number().int().positive(),
+  default_category: z.string().min(1).nullable().optional(),
+  expect_type: z.enum(EXPECT_TYPES),
+});
+
+const lookupMultipleSchema = z.strictObject({
+  lookup: z.unknown().refine((v) => v !== undefined && v !== null, { message: 'a lookup is required' }),
+  work_request: z.number().int().positive(),
+  default_category: z.string().min(1).nullable().optional(),
+  expect_type: z.enum(EXPECT_TYPES),
+});
+
+export function collectionJson(c: Collection, baseUrl: string) {
+  return {
+    id: c.id,
+    url: `${baseUrl}/api/1.0/collection/${c.id}/`,
+    scope: c.scope,
+    workspace: c.workspace,
+    name: c.name,
+    category: c.category,
+    data: c.data,
+    retains_artifacts: c.retainsArtifacts,
+    workflow: c.workflowId,
+    created_at: c.createdAt,
+  };
+}
+
+export function collectionItemJson(i: CollectionItem) {
+  return {
+    id: i.id,
+    parent_collection: i.collectionId,
+    name: i.name,
+    child_type: i.childType,
+    category: i.category,
+    artifact: i.artifactId,
+    collection: i.collectionRef,
+    data: i.data,
+    created_at: i.createdAt,
+    created_by: i.createdBy,
+    removed_at: i.removedAt,
+    removed_by: i.removedBy,
+  };
+}
+
+/** Debusine's lookup response: ids of the item, artifact and collection found. */
+export function lookupResultJson(r: LookupResult) {
+  return { result_type: r.resultType, collection_item: r.collectionItem?.id ?? null, artifact: r.artifact, collection: r.collection };
+}
+
+/** `{name}` is one URL segment; Debusine-style URLs end with "/", which the route key already holds. */
+function itemNameParam(req: HttpRequest): string {
+  const name = req.params['name'];
+  if (!name) throw ValidationError.field('name', 'an item name is required', 'Invalid item name');
+  return name;
+}
+
+export function collectionRoutes(getDeps: () => Deps): Record<string, RouteHandler> {
+  const collectionId = (req: HttpRequest) => parseId(req.params['id']);
+  return {
+    'GET /api/1.0/collection/': async (req) => {
+      const q = parseWith(listQuerySchema, req.query, 'Invalid query');
+      const all = await listCollections(getDeps(), req.caller, { scope: req.scope, workspace: q.workspace });
+      const results = all.filter((c) => (q.name === undefined || c.name === q.name) && (q.category === undefined || c.category === q.category));
+      return json(200, { results: results.map((c) => collectionJson(c, req.baseUrl)), next: null, previous: null });
+    },
+    'POST /api/1.0/collection/': async (req) => {
+      const body = parseWith(createSchema, jsonBody(req), 'Invalid collection');
+      const created = await createCollection(getDeps(), req.caller, {
+        scope: req.scope,
+        workspace: body.workspace ?? DEFAULT_WORKSPACE,
+        name: body.name,
+        category: body.category,
+        data: body.data,
+        retainsArtifacts: body.retains_artifacts,
+      });
+      return json(201, collectionJson(created, req.baseUrl));
+    },
+    'GET /api/1.0/collection/{id}/': async (req) => json(200, collectionJson(await getCollection(getDeps(), req.caller, collectionId(req)), req.baseUrl)),
+    'GET /api/1.0/collection/{id}/items/': async (req) => {
+      const items = await listCollectionItems(getDeps(), req.caller, collectionId(req));
+      return json(200, { results: items.map(collectionItemJson), next: null, previous: null });
+    },
+    'POST /api/1.0/collection/{id}/items/': async (req) => {
+      const id = collectionId(req);
+      const body = parseWith(addItemSchema, jsonBody(req), 'Invalid item');
+      const item = await addCollectionItem(getDeps(), req.caller, id, body);
+      return json(201, collectionItemJson(item));
+    },
+    'DELETE /api/1.0/collection/{id}/items/{name}/': async (req) => {
+      await removeCollectionItem(getDeps(), req.caller, collectionId(req), itemNameParam(req));
+      return noContent();
+    },
+    'POST /api/1.0/lookup/single/': async (req) => {
+      requireWorker(req.caller); // before the body: a user learns nothing more than 403
+      const body = parseWith(lookupSingleSchema, jsonBody(req), 'Invalid lookup');
+      const deps = getDeps();
+      const ctx = await lookupContextForWorker(deps, req.caller, body.work_request);
+      const result = await resolveLookupSingle(deps, ctx, body.lookup, body.expect_type, body.default_category ?? undefined);
+      return json(200, lookupResultJson(result));
+    },
+    'POST /api/1.0/lookup/multiple/': async (req) => {
+      requireWorker(req.caller); // before the body: a user learns nothing more than 403
+      const body = parseWith(lookupMultipleSchema, jsonBody(req), 'Invalid lookup');
+      const deps = getDeps();
+      const ctx = await lookupContextForWorker(deps, req.caller, body.work_request);
+      const results = await resolveLookupMultiple(deps, ctx, body.lookup, body.expect_type, body.default_category ?? undefined);
+      return json(200, results.map(lookupResultJson));
+    },
+  };
+}
