@@ -11,7 +11,7 @@ const OUTPUT: Record<string, string> = {
   'hello-doc_1.0-1_all.deb': 'P: hello-doc: no-homepage-field\n',
 };
 
-function fakeContext(workDir: string, runExitCode = 1) {
+function fakeContext(workDir: string, runExitCode = 0) {
   const runs: { command: string; args: string[] }[] = [];
   const uploads: OutputArtifact[] = [];
   const logs: string[] = [];
@@ -101,8 +101,8 @@ describe('lintian task (execute)', () => {
   });
 
   it('fails when lintian cannot run or the input is not a package', async () => {
-    const broken = fakeContext(dir, 2);
-    await expect(lintian.execute!(data({ input: { binary_artifacts: [2] } }), broken.ctx)).rejects.toThrow(/lintian exited with 2/);
+    const broken = fakeContext(dir, 1);
+    await expect(lintian.execute!(data({ input: { binary_artifacts: [2] } }), broken.ctx)).rejects.toThrow(/lintian exited with 1/);
     const wrong = fakeContext(dir);
     await expect(lintian.execute!(data({ input: { binary_artifacts: [4] } }), wrong.ctx)).rejects.toThrow(/debian:upload/);
     expect(wrong.uploads).toHaveLength(0);
