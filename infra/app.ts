@@ -2,12 +2,19 @@
  * The CDK app: `npx cdk synth` / `npx cdk deploy --all` (cdk.json runs `node --import tsx infra/app.ts`).
  * Offline synth needs nothing but CDK_DISABLE_VERSION_CHECK=1 (cdk.json turns off notices and telemetry).
  * The account/region come from the CLI's environment (CDK_DEFAULT_ACCOUNT/REGION) when known.
+ * The default sender of notification e-mails (an SES-verified identity) comes from the context
+ * (`cdk deploy -c notifyFrom=conveyor@example.org`) or from CONVEYOR_NOTIFY_FROM.
  */
 import { App } from 'aws-cdk-lib';
+import { NOTIFY_FROM_ENV_VAR } from '../shared/manifest';
 import { createConveyor } from './conveyor';
 
 const app = new App();
 const account = process.env.CDK_DEFAULT_ACCOUNT;
 const region = process.env.CDK_DEFAULT_REGION;
-createConveyor(app, account || region ? { env: { account, region } } : {});
+const notifyFrom = (app.node.tryGetContext('notifyFrom') as string | undefined) || process.env[NOTIFY_FROM_ENV_VAR] || undefined;
+createConveyor(app, {
+  ...(account || region ? { env: { account, region } } : {}),
+  ...(notifyFrom ? { notifyFrom } : {}),
+});
 app.synth();

@@ -30,6 +30,8 @@ export interface ConveyorOptions {
   env?: Environment;
   /** Where the entries of FUNCTIONS are resolved (default: this repository). */
   repoRoot?: string;
+  /** Default sender of notification e-mails, an SES-verified identity (see ApiStackProps.notifyFrom). */
+  notifyFrom?: string;
 }
 
 export interface ConveyorStacks {
@@ -65,6 +67,7 @@ export function createConveyor(scope: Construct, options: ConveyorOptions = {}):
     queues: Object.fromEntries(Object.entries(messaging.queues).map(([name, q]) => [name, q.queue])),
     workerQueuePrefix: workerQueuePrefix(prefix),
     ...(options.repoRoot ? { repoRoot: options.repoRoot } : {}),
+    ...(options.notifyFrom ? { notifyFrom: options.notifyFrom } : {}),
   });
   const stacks: ConveyorStacks = { data, messaging, api };
   if (hasSchedules(manifest)) {

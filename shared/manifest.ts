@@ -47,7 +47,7 @@ export const TABLES: Record<TableName, TableSpec> = {
   },
 };
 
-export type QueueName = 'file-verification' | 'scheduler' | 'heartbeats' | 'server-tasks';
+export type QueueName = 'file-verification' | 'scheduler' | 'heartbeats' | 'server-tasks' | 'orchestrator';
 
 export interface QueueSpec {
   name: QueueName;
@@ -68,6 +68,9 @@ export const QUEUES: Record<QueueName, QueueSpec> = {
   heartbeats: { name: 'heartbeats', envVar: 'CONVEYOR_QUEUE_HEARTBEATS_URL', fifo: false, maxReceiveCount: 5 },
   // Server tasks (e.g. servernoop), one request per message, run by their own function.
   'server-tasks': { name: 'server-tasks', envVar: 'CONVEYOR_QUEUE_SERVER_TASKS_URL', fifo: false, maxReceiveCount: 5 },
+  // Workflow orchestration steps (populate, callback, child finished). FIFO with the root workflow as
+  // message group: one step per root at a time, in order; different roots run in parallel.
+  orchestrator: { name: 'orchestrator', envVar: 'CONVEYOR_QUEUE_ORCHESTRATOR_URL', fifo: true, maxReceiveCount: 5 },
 };
 
 export const BUCKET_ENV_VAR = 'CONVEYOR_BUCKET';
@@ -82,6 +85,11 @@ export const WORKER_QUEUE_PREFIX_ENV_VAR = 'CONVEYOR_WORKER_QUEUE_PREFIX';
 export const DEFAULT_WORKER_QUEUE_PREFIX = 'conveyor-worker-';
 /** The role a function assumes to hand a worker credentials limited to its own queue (cloud only). */
 export const WORKER_QUEUE_ROLE_ENV_VAR = 'CONVEYOR_WORKER_QUEUE_ROLE_ARN';
+
+/** Default sender of notification e-mails (a channel's `from` wins); an SES-verified identity in the cloud. */
+export const NOTIFY_FROM_ENV_VAR = 'CONVEYOR_NOTIFY_FROM';
+/** Local stack only: notifications are appended to this mbox file instead of being sent through SES. */
+export const MAILBOX_FILE_ENV_VAR = 'CONVEYOR_MAILBOX_FILE';
 
 export type Access = 'read' | 'readwrite';
 
@@ -113,6 +121,11 @@ export interface FunctionSpec {
     sendsTo?: QueueName[];
     /** The per-worker queues (see WORKER_QUEUE_PREFIX_ENV_VAR). */
     workerQueues?: WorkerQueueAccess;
+    /**
+     * Sends notification e-mails (send-notification event reactions, fired when work requests
+     * finish): `ses:SendEmail`, and NOTIFY_FROM_ENV_VAR when the deployment names a sender.
+     */
+    sendsEmail?: true;
   };
 }
 
@@ -131,7 +144,7 @@ export const FUNCTIONS: FunctionSpec[] = [
   {
     name: 'artifacts-api',
     entry: 'functions/artifacts-api.ts',
-    description: 'Artifacts, files, relations, presigned uploads and downloads',
+    description: 'Artifacts, files, relations, presigned uploads and downloads; collections and lookups',
     timeoutSeconds: API_TIMEOUT,
     memoryMb: 1024,
     routes: [
@@ -150,6 +163,14 @@ export const FUNCTIONS: FunctionSpec[] = [
       'GET /api/1.0/artifact-relation/',
       'POST /api/1.0/artifact-relation/',
       'DELETE /api/1.0/artifact-relation/{id}/',
+      'GET /api/1.0/collection/',
+      'POST /api/1.0/collection/',
+      'GET /api/1.0/collection/{id}/',
+      'GET /api/1.0/collection/{id}/items/',
+      'POST /api/1.0/collection/{id}/items/',
+      'DELETE /api/1.0/collection/{id}/items/{name}/',
+      'POST /api/1.0/lookup/single/',
+      'POST /api/1.0/lookup/multiple/',
     ],
     uses: { tables: { main: 'readwrite', audit: 'readwrite' }, bucket: 'readwrite', sendsTo: ['file-verification'] },
   },
@@ -173,7 +194,8 @@ export const FUNCTIONS: FunctionSpec[] = [
       'POST /api/1.0/work-request/{id}/heartbeat/',
     ],
     // Abort tells the worker through its queue; creation, completion and retries nudge the scheduler.
-    uses: { tables: { main: 'readwrite' }, sendsTo: ['scheduler', 'heartbeats'], workerQueues: 'send' },
+    // Finishing a workflow child triggers its root's orchestration, and may send notifications.
+    uses: { tables: { main: 'readwrite' }, sendsTo: ['scheduler', 'heartbeats', 'orchestrator'], workerQueues: 'send', sendsEmail: true },
   },
   {
     name: 'workers-api',
@@ -189,8 +211,13 @@ export const FUNCTIONS: FunctionSpec[] = [
       'GET /api/1.0/worker/',
       'GET /api/1.0/worker/{name}/',
     ],
-    // Registration with an activation token is audited.
-    uses: { tables: { main: 'readwrite', audit: 'readwrite' }, sendsTo: ['scheduler'], workerQueues: 'manage' },
+    // Registration with an activation token is audited. Disconnecting may finish the worker's requests.
+    uses: {
+      tables: { main: 'readwrite', audit: 'readwrite' },
+      sendsTo: ['scheduler', 'orchestrator'],
+      workerQueues: 'manage',
+      sendsEmail: true,
+    },
   },
   {
     name: 'scheduler',
@@ -201,8 +228,9 @@ export const FUNCTIONS: FunctionSpec[] = [
     // Two passes at a time at most: more would only race for the same candidates.
     queue: { name: 'scheduler', batchSize: 10, maxBatchingWindowSeconds: 1, maxConcurrency: 2 },
     schedule: { id: 'scheduler-tick', rateMinutes: 1 },
-    // Finishing requests (Wait, synchronization points) nudges the scheduler itself again.
-    uses: { tables: { main: 'readwrite' }, sendsTo: ['scheduler', 'server-tasks'], workerQueues: 'send' },
+    // Finishing requests (Wait, synchronization points) nudges the scheduler itself again, and
+    // triggers the orchestration of their root workflow (which populates workflows it started).
+    uses: { tables: { main: 'readwrite' }, sendsTo: ['scheduler', 'server-tasks', 'orchestrator'], workerQueues: 'send', sendsEmail: true },
   },
   {
     name: 'heartbeat-applier',
@@ -221,8 +249,9 @@ export const FUNCTIONS: FunctionSpec[] = [
     timeoutSeconds: 60,
     memoryMb: 512,
     schedule: { id: 'watchdog', rateMinutes: 1 },
-    // A reclaimed request is retried: the scheduler is nudged.
-    uses: { tables: { main: 'readwrite' }, sendsTo: ['scheduler'] },
+    // A reclaimed request is retried: the scheduler is nudged; one that cannot be retried fails,
+    // which triggers its root workflow's orchestration.
+    uses: { tables: { main: 'readwrite' }, sendsTo: ['scheduler', 'orchestrator'], sendsEmail: true },
   },
   {
     name: 'server-task-runner',
@@ -231,8 +260,39 @@ export const FUNCTIONS: FunctionSpec[] = [
     timeoutSeconds: 300,
     memoryMb: 1024,
     queue: { name: 'server-tasks', batchSize: 1, maxBatchingWindowSeconds: 0 },
-    // Finishing a request unblocks dependents: the scheduler is nudged.
-    uses: { tables: { main: 'readwrite' }, sendsTo: ['scheduler'] },
+    // Finishing a request unblocks dependents: the scheduler is nudged, the root workflow orchestrated.
+    uses: { tables: { main: 'readwrite' }, sendsTo: ['scheduler', 'orchestrator'], sendsEmail: true },
+  },
+  {
+    name: 'workflows-api',
+    entry: 'functions/workflows-api.ts',
+    description: 'Workflow templates (create, list, show, change, delete); start a workflow, show its tree, find a run',
+    timeoutSeconds: API_TIMEOUT,
+    memoryMb: 1024,
+    routes: [
+      'GET /api/1.0/workflow-template/',
+      'POST /api/1.0/workflow-template/',
+      'GET /api/1.0/workflow-template/{id}/',
+      'PATCH /api/1.0/workflow-template/{id}/',
+      'DELETE /api/1.0/workflow-template/{id}/',
+      'GET /api/1.0/workflow/',
+      'POST /api/1.0/workflow/',
+      'GET /api/1.0/workflow/{id}/',
+    ],
+    // Starting a workflow queues its first orchestration step (populate).
+    uses: { tables: { main: 'readwrite' }, sendsTo: ['orchestrator', 'scheduler'] },
+  },
+  {
+    name: 'orchestrator',
+    entry: 'functions/orchestrator.ts',
+    description: 'Runs workflow orchestration steps (populate, callbacks, completion), one at a time per root workflow',
+    // A failed step blocks its root's message group for the visibility timeout (6 × this): keep it short.
+    timeoutSeconds: 120,
+    memoryMb: 1024,
+    // FIFO: one message per invocation keeps a root's steps strictly in order (no batching window on FIFO).
+    queue: { name: 'orchestrator', batchSize: 1, maxBatchingWindowSeconds: 0 },
+    // Children it creates nudge the scheduler; a finished sub-workflow queues its parent's next step.
+    uses: { tables: { main: 'readwrite' }, sendsTo: ['scheduler', 'orchestrator'], sendsEmail: true },
   },
   {
     name: 'file-verifier',

@@ -28,6 +28,7 @@ import { initDatabase } from '../../shared/app/bootstrap';
 import { formatJson, formatTable, yesNo } from '../client/format';
 import { prepareAdminEnvironment, type AdminEnvironmentSource } from './environment';
 import { registerAdminWorkerCommands } from './workers';
+import { registerAdminChannelCommands } from './channels';
 
 /** Everything the admin commands take from the process, so tests can run them on in-memory deps. */
 export interface AdminContext {
@@ -389,4 +390,5 @@ export function registerAdminCommands(program: Command, ctx: AdminContext = defa
       }),
     );
   registerAdminWorkerCommands(admin, run);
+  registerAdminChannelCommands(admin, run);
 }

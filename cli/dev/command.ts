@@ -9,7 +9,7 @@ import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, write
 import { join, resolve } from 'node:path';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Command } from 'commander';
-import { FUNCTIONS, QUEUES, type QueueName } from '../../shared/manifest';
+import { FUNCTIONS, MAILBOX_FILE_ENV_VAR, QUEUES, type QueueName } from '../../shared/manifest';
 import type { Deps } from '../../shared/ports';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startEmulators, type EmulatorPorts } from './emulators';
 import { startGateway } from './gateway';
@@ -23,6 +23,8 @@ type AwsAdaptersModule = typeof import('../../shared/adapters/aws');
 export const DEFAULT_PORT = 8080;
 export const DEFAULT_DATA_DIR = '.conveyor';
 export const LOCAL_JSON = 'local.json';
+/** Notification e-mails of the local stack are appended to this mbox file in the data dir (no SES locally). */
+export const MAILBOX_FILE = 'mailbox';
 
 export interface DevOptions {
   port: number;
@@ -155,7 +157,7 @@ export async function startLocalStack(options: DevOptions, abortSignal?: AbortSi
     cleanups.push(() => emulators.stop());
     checkpoint();
 
-    const env = await provision(emulators.endpoints);
+    const env: LocalEnv = { ...(await provision(emulators.endpoints)), [MAILBOX_FILE_ENV_VAR]: join(dataDir, MAILBOX_FILE) };
     checkpoint();
     // Handlers, like Lambda, read their configuration when first loaded: set it before any load.
     for (const inherited of ['AWS_PROFILE', 'AWS_SESSION_TOKEN', 'AWS_ENDPOINT_URL']) delete process.env[inherited];

@@ -5,8 +5,17 @@
  * Queue pollers behave like the event source mapping with ReportBatchItemFailures: one batch at a
  * time per function, messages listed in `batchItemFailures` (or the whole batch when the handler
  * throws) stay in the queue and come back after the visibility timeout, the rest are deleted.
+ *
+ * FIFO queues (URL ending in `.fifo`): SQS never hands out a message of a group while an earlier one
+ * of that group is in flight or waiting to be redelivered; local-aws-sqs does (it returns any visible
+ * message). Since a poller runs one batch at a time, only failures can break the order, so the
+ * poller keeps a FifoGroupGate: after a message of a group fails, the group's later messages are put
+ * back (ChangeMessageVisibility) until the failed one is visible again, and they and any newcomer of
+ * the group wait until those put back have been handled. local-aws-sqs serves the earliest visible
+ * message first, so a group's messages then come back in the order they were sent.
  */
 import {
+  ChangeMessageVisibilityCommand,
   DeleteMessageBatchCommand,
   ReceiveMessageCommand,
   type Message,
@@ -14,9 +23,10 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent, SQSMessageAttributes, SQSRecord } from 'aws-lambda';
-import type { FunctionSpec, QueueName } from '../../shared/manifest';
+import { QUEUES, type FunctionSpec, type QueueName } from '../../shared/manifest';
 import { LOCAL_REGION, settlesWithin } from './emulators';
 import { LOCAL_ACCOUNT_ID, consoleLog, formatError, lambdaContext, type LoadHandler, type Log } from './handlers';
+import { visibilityTimeoutSeconds } from './provision';
 
 export interface QueuePollersOptions {
   functions: FunctionSpec[];
@@ -29,6 +39,8 @@ export interface QueuePollersOptions {
   /** Pause after a failed ReceiveMessage (e.g. the emulator is not up), so errors do not spin. */
   errorBackoffMs?: number;
   region?: string;
+  /** Visibility timeout of a queue (FIFO group discipline); default: what provisioning sets. */
+  visibilityTimeoutSeconds?: (queue: QueueName) => number;
 }
 
 export interface Stoppable {
@@ -68,6 +80,10 @@ async function pollQueue(
   signal: AbortSignal,
 ): Promise<void> {
   const eventSourceARN = queueArnFromUrl(queueUrl, options.region ?? LOCAL_REGION);
+  const visibility =
+    options.visibilityTimeoutSeconds?.(fn.queue.name) ??
+    (QUEUES[fn.queue.name] ? visibilityTimeoutSeconds(QUEUES[fn.queue.name], options.functions) : 30);
+  const gate = isFifoQueueUrl(queueUrl) ? new FifoGroupGate(visibility * 1000) : undefined;
   while (!signal.aborted) {
     let messages: Message[];
     try {
@@ -79,8 +95,123 @@ async function pollQueue(
       continue;
     }
     if (messages.length === 0) continue;
+    const receivedAt = Date.now();
+    if (gate) {
+      const { ready, putBack } = gate.admit(messages, receivedAt);
+      await putMessagesBack(options.sqs, queueUrl, putBack, log);
+      messages = ready;
+      if (messages.length === 0) continue;
+    }
     // A batch already received is processed even during shutdown: its messages are invisible now.
-    await processBatch(fn, queueUrl, eventSourceARN, messages, options, log);
+    const failed = await processBatch(fn, queueUrl, eventSourceARN, messages, options, log);
+    gate?.settle(messages, failed, receivedAt);
+  }
+}
+
+export function isFifoQueueUrl(queueUrl: string): boolean {
+  return queueUrl.endsWith('.fifo');
+}
+
+/**
+ * Keeps each message group of a FIFO queue in order on an emulator that does not (see the file
+ * comment). Pure bookkeeping: `admit` says which received messages to handle now and which to put
+ * back for how long, `settle` records what happened to the handled ones.
+ */
+export class FifoGroupGate {
+  /** Group → when its failed message becomes visible again (ms), and that message's id. */
+  private readonly blocked = new Map<string, { until: number; messageId: string }>();
+  /** Group → ids of messages that wait behind a failure (put back, or failed in the same batch). */
+  private readonly waiting = new Map<string, Set<string>>();
+  /** Group → when the messages put back become visible again (ms). */
+  private readonly releaseAt = new Map<string, number>();
+
+  constructor(private readonly visibilityTimeoutMs: number) {}
+
+  admit(messages: Message[], now: number): { ready: Message[]; putBack: { message: Message; seconds: number }[] } {
+    const ready: Message[] = [];
+    const putBack: { message: Message; seconds: number }[] = [];
+    const heldThisBatch = new Set<string>();
+    for (const message of messages) {
+      const group = groupOf(message);
+      const id = message.MessageId ?? '';
+      if (group === undefined) {
+        ready.push(message);
+        continue;
+      }
+      const block = this.blocked.get(group);
+      // Once `until` has passed, the failed message is visible again and is served before anything
+      // sent after it (local-aws-sqs serves the earliest visible message first).
+      const waiting = this.waiting.get(group);
+      let hold = false;
+      if (heldThisBatch.has(group)) hold = true; // an earlier one of this batch waits: keep the order
+      else if (block && block.messageId === id) hold = false; // the failed message is back: it goes first
+      else if (block && block.until > now) hold = true; // the failed message is not back yet
+      else if (waiting && waiting.size > 0 && !waiting.has(id)) hold = true; // a newcomer must not overtake those put back
+      if (!hold) {
+        ready.push(message);
+        continue;
+      }
+      heldThisBatch.add(group);
+      const target = Math.max(block && block.until > now ? block.until : now, this.releaseAt.get(group) ?? now) + 1000;
+      const seconds = Math.min(43_200, Math.max(1, Math.ceil((target - now) / 1000)));
+      this.releaseAt.set(group, now + seconds * 1000);
+      const set = waiting ?? new Set<string>();
+      set.add(id);
+      this.waiting.set(group, set);
+      putBack.push({ message, seconds });
+    }
+    return { ready, putBack };
+  }
+
+  settle(handled: Message[], failedIds: ReadonlySet<string>, receivedAt: number): void {
+    for (const message of handled) {
+      const group = groupOf(message);
+      if (group === undefined) continue;
+      const id = message.MessageId ?? '';
+      const waiting = this.waiting.get(group);
+      const block = this.blocked.get(group);
+      if (failedIds.has(id)) {
+        if (!block || block.messageId === id) {
+          // It stays in the queue and is visible again after the visibility timeout.
+          this.blocked.set(group, { until: receivedAt + this.visibilityTimeoutMs, messageId: id });
+          waiting?.delete(id);
+        } else {
+          // A later message of a group that already failed in this batch: it comes back with it.
+          const set = waiting ?? new Set<string>();
+          set.add(id);
+          this.waiting.set(group, set);
+        }
+        continue;
+      }
+      waiting?.delete(id);
+      if (block?.messageId === id) this.blocked.delete(group);
+    }
+    for (const [group, set] of this.waiting) {
+      if (set.size === 0) {
+        this.waiting.delete(group);
+        this.releaseAt.delete(group);
+      }
+    }
+  }
+
+  /** Whether the group waits behind a failure (tests and logs). */
+  isHeld(group: string): boolean {
+    return this.blocked.has(group) || (this.waiting.get(group)?.size ?? 0) > 0;
+  }
+}
+
+function groupOf(message: Message): string | undefined {
+  return (message.Attributes as Record<string, string | undefined> | undefined)?.MessageGroupId;
+}
+
+async function putMessagesBack(sqs: SQSClient, queueUrl: string, putBack: { message: Message; seconds: number }[], log: Log): Promise<void> {
+  for (const { message, seconds } of putBack) {
+    try {
+      await sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: queueUrl, ReceiptHandle: message.ReceiptHandle, VisibilityTimeout: seconds }));
+    } catch (err) {
+      // It then comes back after the queue's visibility timeout: later, but still after the failed one.
+      log('warn', `could not put message ${message.MessageId} back for ${seconds} s on ${queueUrl}: ${formatError(err)}`);
+    }
   }
 }
 
@@ -135,6 +266,7 @@ export async function receiveBatch(
   return batch;
 }
 
+/** Runs the handler on a batch and deletes what succeeded; returns the ids of the messages that failed. */
 async function processBatch(
   fn: FunctionSpec,
   queueUrl: string,
@@ -142,7 +274,7 @@ async function processBatch(
   messages: Message[],
   options: QueuePollersOptions,
   log: Log,
-): Promise<void> {
+): Promise<Set<string>> {
   const event: SQSEvent = { Records: messages.map((m) => toSqsRecord(m, eventSourceARN, options.region ?? LOCAL_REGION)) };
   let toDelete: SQSRecord[];
   try {
@@ -151,11 +283,13 @@ async function processBatch(
     toDelete = recordsToDelete(event.Records, result);
   } catch (err) {
     log('error', `${fn.name} failed on a batch of ${messages.length}; the messages stay in the queue: ${formatError(err)}`);
-    return;
+    return new Set(event.Records.map((r) => r.messageId));
   }
   const failed = event.Records.length - toDelete.length;
   if (failed > 0) log('warn', `${fn.name}: ${failed} of ${event.Records.length} messages failed and stay in the queue`);
   await deleteMessages(options.sqs, queueUrl, toDelete, log);
+  const deleted = new Set(toDelete.map((r) => r.messageId));
+  return new Set(event.Records.filter((r) => !deleted.has(r.messageId)).map((r) => r.messageId));
 }
 
 /**

@@ -11,6 +11,7 @@ import type { Construct } from 'constructs';
 import {
   BUCKET_ENV_VAR,
   DEFAULT_WORKER_QUEUE_PREFIX,
+  NOTIFY_FROM_ENV_VAR,
   VERIFY_MODE_ENV_VAR,
   WORKER_QUEUE_PREFIX_ENV_VAR,
   WORKER_QUEUE_ROLE_ENV_VAR,
@@ -28,6 +29,8 @@ export const WORKER_QUEUE_MANAGE_ACTIONS = ['sqs:CreateQueue', 'sqs:GetQueueUrl'
 export const WORKER_QUEUE_SEND_ACTIONS = ['sqs:SendMessage'];
 /** What the worker-queue access role allows (a worker's session narrows it to its own queue). */
 export const WORKER_QUEUE_CONSUMER_ACTIONS = ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes'];
+/** What a function that `sendsEmail` may do, on the SES identities of this account and region only. */
+export const SEND_EMAIL_ACTIONS = ['ses:SendEmail'];
 
 export interface ApiStackProps extends StackProps {
   manifest: ConveyorManifest;
@@ -36,6 +39,11 @@ export interface ApiStackProps extends StackProps {
   queues: Record<string, IQueue>;
   /** Name prefix of the per-worker queues, which IAM is scoped to (default `conveyor-worker-`). */
   workerQueuePrefix?: string;
+  /**
+   * Default sender of notification e-mails (an SES-verified identity), given to the functions that
+   * `sendsEmail` as CONVEYOR_NOTIFY_FROM. Without it, only channels that name a `from` can send.
+   */
+  notifyFrom?: string;
   /** Passed to ConveyorFunction (tests). */
   repoRoot?: string;
 }
@@ -51,6 +59,8 @@ export class ApiStack extends Stack {
   readonly workerQueuePrefix: string;
   /** `arn:<partition>:sqs:<region>:<account>:<prefix>*`: every per-worker queue, nothing else. */
   readonly workerQueueArnPattern: string;
+  /** `arn:<partition>:ses:<region>:<account>:identity/*`: the sending identities of this account and region. */
+  readonly sesIdentityArnPattern: string;
   private accessRole?: Role;
 
   /**
@@ -75,6 +85,10 @@ export class ApiStack extends Stack {
       resource: `${this.workerQueuePrefix}*`,
       arnFormat: ArnFormat.NO_RESOURCE_NAME,
     });
+    if (props.notifyFrom !== undefined && !/^[^\s@<>]+@[^\s@<>]+$/.test(props.notifyFrom)) {
+      throw new Error(`ApiStack: notifyFrom ${JSON.stringify(props.notifyFrom)} is not an e-mail address`);
+    }
+    this.sesIdentityArnPattern = this.formatArn({ service: 'ses', resource: 'identity', resourceName: '*', arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
 
     this.api = new HttpApi(this, 'HttpApi', {
       description: 'Conveyor: Debusine-compatible REST API',
@@ -146,6 +160,7 @@ export class ApiStack extends Stack {
     }
     // The role ARN (`manage`) is added once the role exists: it trusts the function's role.
     if (spec.uses.workerQueues) env[WORKER_QUEUE_PREFIX_ENV_VAR] = this.workerQueuePrefix;
+    if (spec.uses.sendsEmail && props.notifyFrom !== undefined) env[NOTIFY_FROM_ENV_VAR] = props.notifyFrom;
     return env;
   }
 
@@ -158,6 +173,9 @@ export class ApiStack extends Stack {
     if (spec.uses.bucket === 'readwrite') props.bucket.grantReadWrite(fn.fn);
     else if (spec.uses.bucket === 'read') props.bucket.grantRead(fn.fn);
     for (const name of spec.uses.sendsTo ?? []) this.queue(props, name).grantSendMessages(fn.fn);
+    if (spec.uses.sendsEmail) {
+      fn.fn.addToRolePolicy(new PolicyStatement({ actions: SEND_EMAIL_ACTIONS, resources: [this.sesIdentityArnPattern] }));
+    }
     if (spec.uses.workerQueues) {
       const manage = spec.uses.workerQueues === 'manage';
       fn.fn.addToRolePolicy(

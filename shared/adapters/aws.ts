@@ -8,6 +8,7 @@
  */
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
+import { SESv2Client, type SESv2ClientConfig } from '@aws-sdk/client-sesv2';
 import { SQSClient, type SQSClientConfig } from '@aws-sdk/client-sqs';
 import { STSClient, type STSClientConfig } from '@aws-sdk/client-sts';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -15,19 +16,26 @@ import { randomBytes } from 'node:crypto';
 import {
   BUCKET_ENV_VAR,
   DEFAULT_WORKER_QUEUE_PREFIX,
+  MAILBOX_FILE_ENV_VAR,
+  NOTIFY_FROM_ENV_VAR,
   QUEUES,
   TABLES,
   VERIFY_MODE_ENV_VAR,
   WORKER_QUEUE_PREFIX_ENV_VAR,
   WORKER_QUEUE_ROLE_ENV_VAR,
 } from '../manifest';
-import type { Clock, Deps, IdGenerator } from '../ports';
+import type { Clock, Deps, IdGenerator, Notifier } from '../ports';
 import { DynamoArtifactRepository } from './dynamodb/artifact-repository';
 import { DynamoAuditLog } from './dynamodb/audit-log';
+import { DynamoCollectionRepository } from './dynamodb/collection-repository';
 import { DynamoIdentityRepository } from './dynamodb/identity-repository';
+import { DynamoNotificationChannelRepository } from './dynamodb/notification-channel-repository';
 import { DynamoSequences } from './dynamodb/sequences';
 import { DynamoWorkRequestRepository } from './dynamodb/work-request-repository';
 import { DynamoWorkerRepository } from './dynamodb/worker-repository';
+import { DynamoWorkflowTemplateRepository } from './dynamodb/workflow-template-repository';
+import { MailboxNotifier } from './notify/mailbox-notifier';
+import { SesNotifier } from './notify/ses-notifier';
 import { S3FileStore, type VerifyMode } from './s3/file-store';
 import { SqsJobQueues, type JobQueueUrls } from './sqs/job-queues';
 import { SqsWorkerChannels } from './sqs/worker-channels';
@@ -52,6 +60,10 @@ export interface AwsConfig {
   workerQueueRoleArn?: string;
   /** The SQS endpoint when not AWS's (local stack): workers are told to use it too. */
   sqsEndpoint?: string;
+  /** Default sender of notification e-mails (CONVEYOR_NOTIFY_FROM). */
+  notifyFrom?: string;
+  /** Local stack: notifications go to this mbox file instead of SES (CONVEYOR_MAILBOX_FILE). */
+  mailboxFile?: string;
 }
 
 /** Reads and checks Conveyor's variables; a missing one throws an Error naming it. */
@@ -69,6 +81,7 @@ export function readAwsConfig(env: NodeJS.ProcessEnv = process.env): AwsConfig {
       scheduler: env[QUEUES.scheduler.envVar] || undefined,
       heartbeats: env[QUEUES.heartbeats.envVar] || undefined,
       serverTasks: env[QUEUES['server-tasks'].envVar] || undefined,
+      orchestrator: env[QUEUES.orchestrator.envVar] || undefined,
     },
     verifyMode: verify,
     forcePathStyle: env[FORCE_PATH_STYLE_ENV_VAR] === '1',
@@ -76,6 +89,8 @@ export function readAwsConfig(env: NodeJS.ProcessEnv = process.env): AwsConfig {
     workerQueuePrefix: env[WORKER_QUEUE_PREFIX_ENV_VAR] || DEFAULT_WORKER_QUEUE_PREFIX,
     workerQueueRoleArn: env[WORKER_QUEUE_ROLE_ENV_VAR] || undefined,
     sqsEndpoint: env['AWS_ENDPOINT_URL_SQS'] || env['AWS_ENDPOINT_URL'] || undefined,
+    notifyFrom: env[NOTIFY_FROM_ENV_VAR] || undefined,
+    mailboxFile: env[MAILBOX_FILE_ENV_VAR] || undefined,
   };
 }
 
@@ -88,6 +103,8 @@ export interface AwsClients {
   sqs: SQSClient;
   /** Only called with a worker-queue role (cloud); building it costs nothing until then. */
   sts: STSClient;
+  /** Notifications (cloud); unused when a mailbox file is configured. */
+  ses: SESv2Client;
 }
 
 /** Clients to inject instead of the default ones (e.g. a DynamoDB client with a capacity-counting middleware). */
@@ -96,7 +113,7 @@ export type AwsClientOverrides = Partial<Omit<AwsClients, 'doc'>>;
 export function createAwsClients(env: NodeJS.ProcessEnv = process.env, overrides: AwsClientOverrides = {}): AwsClients {
   const config = readAwsConfig(env);
   const explicit = env !== process.env;
-  const base = (service: 'DYNAMODB' | 'S3' | 'SQS' | 'STS') => {
+  const base = (service: 'DYNAMODB' | 'S3' | 'SQS' | 'STS' | 'SESV2') => {
     const region = env['AWS_REGION'] || env['AWS_DEFAULT_REGION'];
     const endpoint = env[`AWS_ENDPOINT_URL_${service}`] || env['AWS_ENDPOINT_URL'];
     const key = env['AWS_ACCESS_KEY_ID'];
@@ -119,7 +136,8 @@ export function createAwsClients(env: NodeJS.ProcessEnv = process.env, overrides
     new S3Client({ ...s3Config, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
   const sqs = overrides.sqs ?? new SQSClient(base('SQS') satisfies SQSClientConfig);
   const sts = overrides.sts ?? new STSClient(base('STS') satisfies STSClientConfig);
-  return { dynamo, doc, s3, s3Presigner, sqs, sts };
+  const ses = overrides.ses ?? new SESv2Client(base('SESV2') satisfies SESv2ClientConfig);
+  return { dynamo, doc, s3, s3Presigner, sqs, sts, ses };
 }
 
 export interface CreateAwsDepsOptions extends AwsClientOverrides {
@@ -138,7 +156,7 @@ export function createAwsDeps(env: NodeJS.ProcessEnv = process.env, opts: Create
 
 export function createAwsDepsFromClients(
   config: AwsConfig,
-  clients: Pick<AwsClients, 'doc' | 's3' | 'sqs'> & { s3Presigner?: S3Client; sts?: STSClient },
+  clients: Pick<AwsClients, 'doc' | 's3' | 'sqs'> & { s3Presigner?: S3Client; sts?: STSClient; ses?: SESv2Client },
   extra: { clock?: Clock; ids?: IdGenerator } = {},
 ): Deps {
   return {
@@ -163,8 +181,21 @@ export function createAwsDepsFromClients(
       region: config.region,
       endpoint: config.sqsEndpoint,
     }),
+    templates: new DynamoWorkflowTemplateRepository(clients.doc, config.mainTable),
+    collections: new DynamoCollectionRepository(clients.doc, config.mainTable),
+    channels: new DynamoNotificationChannelRepository(clients.doc, config.mainTable),
+    notifier: createNotifier(config, clients),
     clock: extra.clock ?? systemClock,
     ids: extra.ids ?? randomIds,
+  };
+}
+
+/** A mailbox file when one is configured (local stack), else SES (built lazily: most functions never send). */
+export function createNotifier(config: Pick<AwsConfig, 'mailboxFile' | 'notifyFrom' | 'region'>, clients: { ses?: SESv2Client } = {}): Notifier {
+  if (config.mailboxFile) return new MailboxNotifier(config.mailboxFile, { defaultFrom: config.notifyFrom });
+  let ses: SesNotifier | undefined;
+  return {
+    send: (email) => (ses ??= new SesNotifier(clients.ses ?? new SESv2Client({ region: config.region }), { defaultFrom: config.notifyFrom })).send(email),
   };
 }
 

@@ -1,4 +1,5 @@
 import { durationSeconds, effectivePriority, type WorkRequest } from '../domain/work-requests';
+import { formatRunNumber } from '../domain/workflows';
 import type { Artifact, ArtifactRelation } from '../domain/artifacts';
 import type { ArtifactWithFiles } from '../ports';
 import { filesToUpload } from '../app/artifacts';
@@ -70,7 +71,11 @@ export function uploadPlanJson(plan: UploadPlan) {
   };
 }
 
-/** Debusine's work-request shape, plus Conveyor's heartbeat, logtail, retry and supersession fields. */
+/**
+ * Debusine's work-request shape, plus Conveyor's heartbeat, logtail, retry and supersession fields,
+ * and for root workflows the REANA-style run (`{name, number: "1.2", status}`) and the id of the
+ * internal collection (both null otherwise).
+ */
 export function workRequestJson(wr: WorkRequest, baseUrl: string) {
   return {
     id: wr.id,
@@ -104,5 +109,7 @@ export function workRequestJson(wr: WorkRequest, baseUrl: string) {
     workspace: wr.workspace,
     heartbeat_at: wr.heartbeatAt,
     logtail: wr.logtail,
+    run: wr.run ? { name: wr.run.name, number: formatRunNumber(wr.run), status: wr.run.status } : null,
+    internal_collection: wr.internalCollection ?? null,
   };
 }

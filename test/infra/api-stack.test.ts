@@ -3,6 +3,7 @@ import type { CfnRole } from 'aws-cdk-lib/aws-iam';
 import {
   BUCKET_ENV_VAR,
   FUNCTIONS,
+  NOTIFY_FROM_ENV_VAR,
   QUEUES,
   TABLES,
   VERIFY_MODE_ENV_VAR,
@@ -13,6 +14,7 @@ import {
 import type { FunctionSpec } from '../../shared/manifest';
 import {
   CORS_ALLOW_HEADERS,
+  SEND_EMAIL_ACTIONS,
   WORKER_QUEUE_CONSUMER_ACTIONS,
   WORKER_QUEUE_MANAGE_ACTIONS,
   WORKER_QUEUE_SEND_ACTIONS,
@@ -77,12 +79,14 @@ describe('ApiStack: functions from FUNCTIONS', () => {
     const names = (fn: string) => Object.keys(fnProps(fn).Environment.Variables).sort();
     expect(names('work-requests-api')).toEqual([
       'CONVEYOR_QUEUE_HEARTBEATS_URL',
+      'CONVEYOR_QUEUE_ORCHESTRATOR_URL',
       'CONVEYOR_QUEUE_SCHEDULER_URL',
       'CONVEYOR_TABLE_MAIN',
       'CONVEYOR_WORKER_QUEUE_PREFIX',
       'NODE_OPTIONS',
     ]);
     expect(names('workers-api')).toEqual([
+      'CONVEYOR_QUEUE_ORCHESTRATOR_URL',
       'CONVEYOR_QUEUE_SCHEDULER_URL',
       'CONVEYOR_TABLE_AUDIT',
       'CONVEYOR_TABLE_MAIN',
@@ -91,6 +95,7 @@ describe('ApiStack: functions from FUNCTIONS', () => {
       'NODE_OPTIONS',
     ]);
     expect(names('scheduler')).toEqual([
+      'CONVEYOR_QUEUE_ORCHESTRATOR_URL',
       'CONVEYOR_QUEUE_SCHEDULER_URL',
       'CONVEYOR_QUEUE_SERVER_TASKS_URL',
       'CONVEYOR_TABLE_MAIN',
@@ -98,8 +103,10 @@ describe('ApiStack: functions from FUNCTIONS', () => {
       'NODE_OPTIONS',
     ]);
     expect(names('heartbeat-applier')).toEqual(['CONVEYOR_TABLE_MAIN', 'NODE_OPTIONS']);
-    expect(names('watchdog')).toEqual(['CONVEYOR_QUEUE_SCHEDULER_URL', 'CONVEYOR_TABLE_MAIN', 'NODE_OPTIONS']);
-    expect(names('server-task-runner')).toEqual(['CONVEYOR_QUEUE_SCHEDULER_URL', 'CONVEYOR_TABLE_MAIN', 'NODE_OPTIONS']);
+    expect(names('watchdog')).toEqual(['CONVEYOR_QUEUE_ORCHESTRATOR_URL', 'CONVEYOR_QUEUE_SCHEDULER_URL', 'CONVEYOR_TABLE_MAIN', 'NODE_OPTIONS']);
+    expect(names('server-task-runner')).toEqual(['CONVEYOR_QUEUE_ORCHESTRATOR_URL', 'CONVEYOR_QUEUE_SCHEDULER_URL', 'CONVEYOR_TABLE_MAIN', 'NODE_OPTIONS']);
+    expect(names('workflows-api')).toEqual(['CONVEYOR_QUEUE_ORCHESTRATOR_URL', 'CONVEYOR_QUEUE_SCHEDULER_URL', 'CONVEYOR_TABLE_MAIN', 'NODE_OPTIONS']);
+    expect(names('orchestrator')).toEqual(['CONVEYOR_QUEUE_ORCHESTRATOR_URL', 'CONVEYOR_QUEUE_SCHEDULER_URL', 'CONVEYOR_TABLE_MAIN', 'NODE_OPTIONS']);
   });
 
   it('identity-api sees only the main table (concrete)', () => {
@@ -130,6 +137,11 @@ function policyOf(synthResult: Synth, name: string) {
   const roleId = logicalId(fn.role!.node.defaultChild as CfnRole);
   return { roleId, statements: statementsOfRole(synthResult.api, roleId) };
 }
+
+/** `arn:<partition>:ses:<region>:<account>:identity/*` */
+const SES_PATTERN = {
+  'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':ses:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':identity/*']],
+};
 
 const TABLE_WRITES = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'];
 const BUCKET_WRITES = ['s3:PutObject', 's3:DeleteObject*'];
@@ -170,6 +182,15 @@ function checkLeastPrivilege(synthResult: Synth, manifest: ConveyorManifest, spe
     spec.uses.workerQueues === 'manage' ? WORKER_QUEUE_MANAGE_ACTIONS : spec.uses.workerQueues === 'send' ? WORKER_QUEUE_SEND_ACTIONS : [];
   expect([...new Set(actions(onWorkerQueues))].sort()).toEqual([...expectedWorkerActions].sort());
   expect(actions(statements).filter((a) => a === 'sts:AssumeRole').length).toBe(spec.uses.workerQueues === 'manage' ? 1 : 0);
+  // E-mail: ses:SendEmail on this account's identities, only for the functions that send notifications.
+  const onSes = statements.filter((st) => actions([st]).some((a) => a.startsWith('ses:')));
+  if (spec.uses.sendsEmail) {
+    expect(onSes).toHaveLength(1);
+    expect(actions(onSes)).toEqual(SEND_EMAIL_ACTIONS);
+    expect(onSes[0]!.Resource).toEqual(SES_PATTERN);
+  } else {
+    expect(onSes).toEqual([]);
+  }
   for (const st of statements) {
     // No statement reaches every queue, or worker queues beyond the prefix.
     expect(JSON.stringify(st.Resource)).not.toMatch(/:sqs:[^"]*:\*"|:\*"\]/);
@@ -448,5 +469,67 @@ describe('ApiStack: HTTP API', () => {
   it('refuses two manifest routes that collapse into one API Gateway route', () => {
     const dup: FunctionSpec = { ...FUNCTIONS[0]!, name: 'dup', routes: ['GET /api/1.0/whoami'] };
     expect(() => synth({ manifest: { ...CONVEYOR_MANIFEST, functions: [...FUNCTIONS, dup] } })).toThrow(/collides/);
+  });
+});
+
+describe('ApiStack: notifications (SES)', () => {
+  it('grants ses:SendEmail to every function that may finish work requests, and to no other (concrete)', () => {
+    expect(
+      FUNCTIONS.filter((f) => f.uses.sendsEmail)
+        .map((f) => f.name)
+        .sort(),
+    ).toEqual(['orchestrator', 'scheduler', 'server-task-runner', 'watchdog', 'work-requests-api', 'workers-api']);
+  });
+
+  it('gives the sending functions the default sender when the deployment names one, and only them', () => {
+    expect(JSON.stringify(resources(api, 'AWS::Lambda::Function'))).not.toContain(NOTIFY_FROM_ENV_VAR);
+    const withSender = synth({ notifyFrom: 'conveyor@example.org' });
+    for (const f of FUNCTIONS) {
+      const vars = resources(withSender.api)[logicalId(withSender.stacks.api.functions[f.name]!.fn)]!.Properties!.Environment.Variables;
+      expect(vars[NOTIFY_FROM_ENV_VAR]).toBe(f.uses.sendsEmail ? 'conveyor@example.org' : undefined);
+    }
+  });
+
+  it('refuses a sender that is not an e-mail address', () => {
+    expect(() => synth({ notifyFrom: 'not an address' })).toThrow(/notifyFrom/);
+  });
+});
+
+describe('ApiStack: workflows', () => {
+  it('serves the workflow and workflow-template routes from workflows-api (concrete)', () => {
+    const mine = routeTable()
+      .filter((r) => r.functionName === 'workflows-api')
+      .map((r) => r.routeKey)
+      .sort();
+    expect(mine).toEqual(
+      [
+        'GET /api/1.0/workflow-template/',
+        'POST /api/1.0/workflow-template/',
+        'GET /api/1.0/workflow-template/{id}/',
+        'PATCH /api/1.0/workflow-template/{id}/',
+        'DELETE /api/1.0/workflow-template/{id}/',
+        'GET /api/1.0/workflow/',
+        'POST /api/1.0/workflow/',
+        'GET /api/1.0/workflow/{id}/',
+      ].sort(),
+    );
+  });
+
+  it('feeds the orchestrator from the FIFO queue one message at a time, without a batching window', () => {
+    const mappings = Object.values(resources(api, 'AWS::Lambda::EventSourceMapping')).filter(
+      (m) => JSON.stringify(m.Properties!.FunctionName) === JSON.stringify({ Ref: fnId('orchestrator') }),
+    );
+    expect(mappings).toHaveLength(1);
+    expect(mappings[0]!.Properties).toMatchObject({ BatchSize: 1, FunctionResponseTypes: ['ReportBatchItemFailures'] });
+    expect(mappings[0]!.Properties!.MaximumBatchingWindowInSeconds).toBeUndefined();
+    expect(JSON.stringify(mappings[0]!.Properties!.EventSourceArn)).toContain(logicalId(stacks.messaging.queues.orchestrator!.queue));
+  });
+
+  it('lets every function that finishes work requests queue orchestration steps, and the scheduler too (concrete)', () => {
+    const senders = FUNCTIONS.filter((f) => f.uses.sendsTo?.includes('orchestrator'))
+      .map((f) => f.name)
+      .sort();
+    expect(senders).toEqual(['orchestrator', 'scheduler', 'server-task-runner', 'watchdog', 'work-requests-api', 'workers-api', 'workflows-api']);
+    expect(actions(policyOf(s, 'orchestrator').statements)).toEqual(expect.arrayContaining(['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:SendMessage']));
   });
 });

@@ -91,6 +91,13 @@ describe('MessagingStack: work-request queues (concrete)', () => {
     expect(props(name).SqsManagedSseEnabled).toBe(true);
   });
 
+  it('orchestrator is FIFO (content-based dedup as a default) with a DLQ after 5 receives, visible again after 6 × 120 s', () => {
+    expect(props('orchestrator')).toMatchObject({ FifoQueue: true, ContentBasedDeduplication: true, VisibilityTimeout: 720, SqsManagedSseEnabled: true });
+    expect(props('orchestrator').RedrivePolicy.maxReceiveCount).toBe(5);
+    const dlq = resources(messaging)[logicalId(stacks.messaging.queues.orchestrator!.deadLetterQueue)]!.Properties!;
+    expect(dlq).toMatchObject({ FifoQueue: true });
+  });
+
   it('adds the batching window to the visibility timeout', () => {
     for (const spec of Object.values(QUEUES)) {
       for (const f of FUNCTIONS.filter((fn) => fn.queue?.name === spec.name)) {

@@ -56,6 +56,8 @@ function wrOf(overrides: Partial<WorkRequest> = {}): WorkRequest {
     heartbeatAt: null,
     logtail: [],
     outputArtifacts: [],
+    run: null,
+    internalCollection: null,
     version: 1,
     ...overrides,
   };
@@ -226,7 +228,15 @@ describe('pendingCandidates', () => {
     const found = await requests.pendingCandidates('Signing', null, 1000);
     expect(found.map((r) => r.id)).toContain(mine.id);
     expect(found.every((r) => r.taskType === 'Signing' && r.hostArchitecture === null && r.status === 'pending' && r.worker === null)).toBe(true);
-    expect(await requests.pendingCandidates('Workflow', null, 10)).toEqual([]);
+    // Root workflows wait there for the scheduler to start them; sub-workflows never do.
+    const root = await created({ taskType: 'Workflow', hostArchitecture: null, priorityBase: 999_999 });
+    const sub = await created({ taskType: 'Workflow', hostArchitecture: null, priorityBase: 999_999, parent: root.id });
+    const workflows = (await requests.pendingCandidates('Workflow', null, 1000)).map((r) => r.id);
+    expect(workflows).toContain(root.id);
+    expect(workflows).not.toContain(sub.id);
+    // Leave nothing for other tests' scheduling passes to start.
+    await requests.commit({ update: [{ workRequest: { ...root, status: 'aborted', version: 2 }, expectedVersion: 1 }] });
+    expect((await requests.pendingCandidates('Workflow', null, 1000)).map((r) => r.id)).not.toContain(root.id);
   });
 
   test('a request leaves the partition when it is aborted, and returns when its priority changes', async () => {

@@ -6,6 +6,12 @@ import { SqsJobQueues } from '../../shared/adapters/sqs/job-queues';
 import { SqsWorkerChannels } from '../../shared/adapters/sqs/worker-channels';
 import { DynamoWorkRequestRepository } from '../../shared/adapters/dynamodb/work-request-repository';
 import { DynamoWorkerRepository } from '../../shared/adapters/dynamodb/worker-repository';
+import { DynamoWorkflowTemplateRepository } from '../../shared/adapters/dynamodb/workflow-template-repository';
+import { DynamoNotificationChannelRepository } from '../../shared/adapters/dynamodb/notification-channel-repository';
+import { SendEmailCommand, SESv2Client } from '@aws-sdk/client-sesv2';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -18,6 +24,7 @@ const env: NodeJS.ProcessEnv = {
   CONVEYOR_QUEUE_SCHEDULER_URL: 'http://127.0.0.1:9324/000000000000/scheduler',
   CONVEYOR_QUEUE_HEARTBEATS_URL: 'http://127.0.0.1:9324/000000000000/heartbeats',
   CONVEYOR_QUEUE_SERVER_TASKS_URL: 'http://127.0.0.1:9324/000000000000/server-tasks',
+  CONVEYOR_QUEUE_ORCHESTRATOR_URL: 'http://127.0.0.1:9324/000000000000/orchestrator.fifo',
   AWS_REGION: 'us-east-1',
   AWS_ACCESS_KEY_ID: 'local',
   AWS_SECRET_ACCESS_KEY: 'local',
@@ -52,6 +59,10 @@ describe('createAwsDeps', () => {
       (d: ReturnType<typeof createAwsDeps>) => d.queues.enqueueHeartbeat({ workRequestId: 1, worker: 'w', at: '2026-01-01T00:00:00Z', logtail: [] }),
     ],
     ['CONVEYOR_QUEUE_SERVER_TASKS_URL', (d: ReturnType<typeof createAwsDeps>) => d.queues.enqueueServerTask({ workRequestId: 1 })],
+    [
+      'CONVEYOR_QUEUE_ORCHESTRATOR_URL',
+      (d: ReturnType<typeof createAwsDeps>) => d.queues.enqueueOrchestration({ rootId: 1, kind: 'populate', workRequestId: 1 }),
+    ],
   ])('builds without %s and refuses to send to it', async (name, use) => {
     await expect(use(createAwsDeps(without(name)))).rejects.toThrow(new RegExp(`${name} is not set`));
   });
@@ -70,6 +81,7 @@ describe('createAwsDeps', () => {
         scheduler: env['CONVEYOR_QUEUE_SCHEDULER_URL'],
         heartbeats: env['CONVEYOR_QUEUE_HEARTBEATS_URL'],
         serverTasks: env['CONVEYOR_QUEUE_SERVER_TASKS_URL'],
+        orchestrator: env['CONVEYOR_QUEUE_ORCHESTRATOR_URL'],
       },
       verifyMode: 'checksum',
       forcePathStyle: false,
@@ -77,6 +89,8 @@ describe('createAwsDeps', () => {
       workerQueuePrefix: 'conveyor-worker-',
       workerQueueRoleArn: undefined,
       sqsEndpoint: undefined,
+      notifyFrom: undefined,
+      mailboxFile: undefined,
     });
     expect(readAwsConfig({ ...env, CONVEYOR_S3_VERIFY: 'readback', CONVEYOR_S3_FORCE_PATH_STYLE: '1' })).toMatchObject({
       verifyMode: 'readback',
@@ -91,7 +105,9 @@ describe('createAwsDeps', () => {
     expect(deps.workRequests).toBeInstanceOf(DynamoWorkRequestRepository);
     expect(deps.workers).toBeInstanceOf(DynamoWorkerRepository);
     expect(deps.workerChannels).toBeInstanceOf(SqsWorkerChannels);
-    for (const port of ['identity', 'artifacts', 'audit', 'sequences'] as const) expect(deps[port]).toBeDefined();
+    for (const port of ['identity', 'artifacts', 'audit', 'sequences', 'collections'] as const) expect(deps[port]).toBeDefined();
+    expect(deps.templates).toBeInstanceOf(DynamoWorkflowTemplateRepository);
+    expect(deps.channels).toBeInstanceOf(DynamoNotificationChannelRepository);
     const before = Date.now();
     expect(deps.clock.now().getTime()).toBeGreaterThanOrEqual(before);
     const ids = new Set(Array.from({ length: 100 }, () => deps.ids.random()));
@@ -137,6 +153,43 @@ describe('createAwsDeps', () => {
     expect(await clients.s3Presigner.config.requestChecksumCalculation()).toBe('WHEN_REQUIRED');
     expect(clients.s3.config.forcePathStyle).toBe(true);
     expect(await clients.s3.config.region()).toBe('us-east-1');
+  });
+
+  describe('notifier', () => {
+    const sesMock = mockClient(SESv2Client);
+    afterAll(() => sesMock.restore());
+    beforeEach(() => sesMock.reset());
+    const email = { to: ['alice@example.org'], subject: 'WorkRequest 7 completed in success', body: 'done\n' };
+
+    it('appends to the mailbox file when CONVEYOR_MAILBOX_FILE is set (local stack), never calling SES', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'conveyor-aws-mailbox-'));
+      try {
+        const deps = createAwsDeps({ ...env, CONVEYOR_MAILBOX_FILE: join(dir, 'mailbox'), CONVEYOR_NOTIFY_FROM: 'ci@conveyor.test' });
+        await deps.notifier.send(email);
+        const text = readFileSync(join(dir, 'mailbox'), 'utf8');
+        expect(text).toMatch(/^From ci@conveyor\.test /);
+        expect(text).toContain('\nTo: alice@example.org\n');
+        expect(sesMock.commandCalls(SendEmailCommand)).toHaveLength(0);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it('sends through SES otherwise, from CONVEYOR_NOTIFY_FROM unless the e-mail names a sender', async () => {
+      sesMock.on(SendEmailCommand).resolves({ MessageId: 'x' });
+      const deps = createAwsDeps({ ...env, CONVEYOR_NOTIFY_FROM: 'conveyor@example.org' });
+      await deps.notifier.send(email);
+      await deps.notifier.send({ ...email, from: 'team@example.org' });
+      const inputs = sesMock.commandCalls(SendEmailCommand).map((c) => c.args[0].input);
+      expect(inputs.map((i) => i.FromEmailAddress)).toEqual(['conveyor@example.org', 'team@example.org']);
+      expect(inputs[0]!.Destination).toEqual({ ToAddresses: ['alice@example.org'] });
+    });
+
+    it('without any sender, SES is not even asked', async () => {
+      const deps = createAwsDeps(env);
+      await expect(deps.notifier.send(email)).rejects.toThrow(/CONVEYOR_NOTIFY_FROM/);
+      expect(sesMock.commandCalls(SendEmailCommand)).toHaveLength(0);
+    });
   });
 
   describe('worker queues', () => {

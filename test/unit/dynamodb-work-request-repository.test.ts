@@ -11,6 +11,7 @@ import {
   priorityKey,
   workRequestIndexes,
   workRequestItem,
+  toWorkRequest,
   type WorkRequestIndexAttributes,
 } from '../../shared/adapters/dynamodb/work-request-repository';
 import { ConflictError, ValidationError } from '../../shared/domain/errors';
@@ -57,6 +58,8 @@ function wr(overrides: Partial<WorkRequest> = {}): WorkRequest {
     heartbeatAt: null,
     logtail: [],
     outputArtifacts: [],
+    run: null,
+    internalCollection: null,
     version: 1,
     ...overrides,
   };
@@ -84,7 +87,13 @@ describe('workRequestIndexes: index keys derived from the state', () => {
     ['pending Signing', { taskType: 'Signing', id: 7 }, expectFor(7, { gsi3pk: 'PENDING#Signing#amd64#3', gsi3sk: `0999999985#${CREATED}#0000000000000007` })],
     ['pending Internal', { taskType: 'Internal', id: 8, hostArchitecture: null }, expectFor(8, { gsi3pk: 'PENDING#Internal#-#0', gsi3sk: `0999999985#${CREATED}#0000000000000008` })],
     ['pending Wait', { taskType: 'Wait', id: 9, hostArchitecture: null }, expectFor(9, { gsi3pk: 'PENDING#Wait#-#1', gsi3sk: `0999999985#${CREATED}#0000000000000009` })],
-    ['pending Workflow: never scheduled', { taskType: 'Workflow', hostArchitecture: null }, LISTING],
+    [
+      'pending root Workflow: its partition, for the scheduler to start',
+      { taskType: 'Workflow', hostArchitecture: null },
+      { ...LISTING, gsi3pk: 'PENDING#Workflow#-#2', gsi3sk: `0999999985#${CREATED}#${ID16}` },
+    ],
+    ['pending sub-workflow: listing only (its parent orchestrates it inline)', { taskType: 'Workflow', hostArchitecture: null, parent: 30 }, LISTING],
+    ['running root Workflow: listing only', { taskType: 'Workflow', hostArchitecture: null, status: 'running' }, LISTING],
     [
       'pending assigned: active for its worker, out of the pending index',
       { worker: 'bee', assignedAt: CREATED },
@@ -268,6 +277,63 @@ describe('commit', () => {
     expect(ddb).toHaveReceivedCommandTimes(TransactWriteCommand, 1);
   });
 
+  test('a created child gets its link in the parent partition, in the same transaction; a root gets none', async () => {
+    ddb.on(TransactWriteCommand).resolves({});
+    const child = wr({ id: 42, parent: 30, status: 'blocked' });
+    const root = wr({ id: 30, taskType: 'Workflow', hostArchitecture: null });
+    await repo.commit({ create: [root, child] });
+    expect(ddb).toHaveReceivedCommandTimes(TransactWriteCommand, 1);
+    const items = ddb.commandCalls(TransactWriteCommand)[0]!.args[0].input.TransactItems!;
+    expect(items).toHaveLength(3);
+    expect(items.map((i) => (i.Put?.Item as { pk: string; sk: string }) && [i.Put!.Item!.pk, i.Put!.Item!.sk])).toEqual([
+      ['WR#30', 'W'],
+      ['WR#42', 'W'],
+      ['WR#30', `CHILD#${ID16}`],
+    ]);
+    expect(items[2]).toEqual({
+      Put: { TableName: 'main', Item: { pk: 'WR#30', sk: `CHILD#${ID16}`, entity: 'workflowChild', parent: 30, child: 42 } },
+    });
+  });
+
+  test('an update never writes a child link (the link is made once, at creation)', async () => {
+    ddb.on(TransactWriteCommand).resolves({});
+    await repo.commit({ update: [{ workRequest: wr({ parent: 30 }), expectedVersion: 1 }] });
+    const items = ddb.commandCalls(TransactWriteCommand)[0]!.args[0].input.TransactItems!;
+    expect(items).toHaveLength(1);
+  });
+
+  test('child links count toward the 100 items: 50 children fit, 51 do not', async () => {
+    ddb.on(TransactWriteCommand).resolves({});
+    const children = Array.from({ length: 51 }, (_, i) => wr({ id: 1000 + i, parent: 7 }));
+    await expect(repo.commit({ create: children })).rejects.toThrow(/102 items exceed/);
+    expect(ddb).toHaveReceivedCommandTimes(TransactWriteCommand, 0);
+    await repo.commit({ create: children.slice(0, 50) });
+    expect(ddb.commandCalls(TransactWriteCommand)[0]!.args[0].input.TransactItems).toHaveLength(100);
+  });
+
+  test("a root workflow's run and internal collection are stored (as a map and a number) and read back", async () => {
+    ddb.on(TransactWriteCommand).resolves({});
+    const root = wr({ taskType: 'Workflow', hostArchitecture: null, run: { name: 'nightly', major: 3, minor: 2, status: 'running' }, internalCollection: 77 });
+    await repo.commit({ create: [root] });
+    const item = ddb.commandCalls(TransactWriteCommand)[0]!.args[0].input.TransactItems![0]!.Put!.Item!;
+    expect(item.run).toEqual({ name: 'nightly', major: 3, minor: 2, status: 'running' });
+    expect(item.internalCollection).toBe(77);
+    ddb.on(GetCommand).resolves({ Item: item });
+    expect(await repo.get(42)).toEqual(root);
+  });
+
+  test('null run and internal collection are not stored, and read back as null', () => {
+    const item = workRequestItem(wr(), 1);
+    expect(item).not.toHaveProperty('run');
+    expect(item).not.toHaveProperty('internalCollection');
+    expect(toWorkRequest(item)).toMatchObject({ run: null, internalCollection: null });
+  });
+
+  test('a stored run with an unknown status is refused rather than passed on', () => {
+    const item = { ...workRequestItem(wr(), 1), run: { name: 'x', major: 1, minor: 0, status: 'exploded' } };
+    expect(() => toWorkRequest(item)).toThrow(/unknown run status/);
+  });
+
   test('the same item twice in one commit is refused before writing', async () => {
     await expect(repo.commit({ create: [wr()], update: [{ workRequest: wr(), expectedVersion: 1 }] })).rejects.toThrow(/twice/);
     await expect(
@@ -401,6 +467,44 @@ describe('reads', () => {
       ConsistentRead: true,
     });
     expect(calls[1]!.args[0].input.RequestItems!.main!.Keys).toEqual([{ pk: 'WR#1', sk: 'W' }]);
+  });
+
+  test("children: a consistent Query of the parent's CHILD# links (paged), then a consistent BatchGet, by id", async () => {
+    ddb
+      .on(QueryCommand)
+      .resolvesOnce({
+        Items: [{ pk: 'WR#30', sk: 'CHILD#0000000000000033', entity: 'workflowChild', parent: 30, child: 33 }],
+        LastEvaluatedKey: { pk: 'WR#30', sk: 'CHILD#0000000000000033' },
+      })
+      .resolvesOnce({ Items: [{ pk: 'WR#30', sk: 'CHILD#0000000000000031', entity: 'workflowChild', parent: 30, child: 31 }] });
+    ddb.on(BatchGetCommand).resolves({
+      Responses: { main: [workRequestItem(wr({ id: 33, parent: 30, supersedes: 31 }), 1), workRequestItem(wr({ id: 31, parent: 30, supersededBy: 33 }), 1)] },
+    });
+    const found = await repo.children(30);
+    expect(found.map((c) => c.id)).toEqual([31, 33]);
+    const queries = ddb.commandCalls(QueryCommand).map((c) => c.args[0].input);
+    expect(queries).toHaveLength(2);
+    expect(queries[0]).toEqual({
+      TableName: 'main',
+      KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
+      ExpressionAttributeNames: { '#pk': 'pk', '#sk': 'sk' },
+      ExpressionAttributeValues: { ':pk': 'WR#30', ':prefix': 'CHILD#' },
+      ConsistentRead: true,
+    });
+    expect(queries[1]!.ExclusiveStartKey).toEqual({ pk: 'WR#30', sk: 'CHILD#0000000000000033' });
+    expect(ddb.commandCalls(BatchGetCommand)[0]!.args[0].input.RequestItems!.main).toEqual({
+      Keys: [
+        { pk: 'WR#31', sk: 'W' },
+        { pk: 'WR#33', sk: 'W' },
+      ],
+      ConsistentRead: true,
+    });
+  });
+
+  test('children of a request without any: one Query, no BatchGet', async () => {
+    ddb.on(QueryCommand).resolves({ Items: [] });
+    expect(await repo.children(5)).toEqual([]);
+    expect(ddb).toHaveReceivedCommandTimes(BatchGetCommand, 0);
   });
 
   test('pendingCandidates queries the four shards and merges them by sort key', async () => {

@@ -78,6 +78,58 @@ describe('SqsJobQueues: work-request queues', () => {
   });
 });
 
+describe('SqsJobQueues: orchestration (FIFO)', () => {
+  const fifo = 'https://sqs.eu-west-1.amazonaws.com/123456789012/conveyor-orchestrator.fifo';
+  const inputs = () => sqsMock.commandCalls(SendMessageCommand).map((c) => c.args[0].input);
+
+  it('groups by root workflow and sends the typed message', async () => {
+    sqsMock.on(SendMessageCommand).resolves({});
+    const queues = new SqsJobQueues(sqs, { orchestrator: fifo });
+    await queues.enqueueOrchestration({ rootId: 3, kind: 'populate', workRequestId: 3 });
+    await queues.enqueueOrchestration({ rootId: 3, kind: 'child-finished', workRequestId: 12 });
+    await queues.enqueueOrchestration({ rootId: 40, kind: 'callback', workRequestId: 41 });
+    expect(inputs().map((i) => [i.QueueUrl, i.MessageGroupId, JSON.parse(i.MessageBody!)])).toEqual([
+      [fifo, '3', { type: 'orchestration', rootId: 3, kind: 'populate', workRequestId: 3 }],
+      [fifo, '3', { type: 'orchestration', rootId: 3, kind: 'child-finished', workRequestId: 12 }],
+      [fifo, '40', { type: 'orchestration', rootId: 40, kind: 'callback', workRequestId: 41 }],
+    ]);
+    for (const i of inputs()) expect(parseJobMessageOf(i.MessageBody!, 'orchestration')).toMatchObject({ type: 'orchestration' });
+  });
+
+  it('never lets SQS deduplicate a repeated event: a retried workflow is populated again under the same id', async () => {
+    sqsMock.on(SendMessageCommand).resolves({});
+    const queues = new SqsJobQueues(sqs, { orchestrator: fifo });
+    await queues.enqueueOrchestration({ rootId: 3, kind: 'populate', workRequestId: 3 });
+    await queues.enqueueOrchestration({ rootId: 3, kind: 'populate', workRequestId: 3 });
+    await queues.enqueueOrchestration({ rootId: 3, kind: 'child-finished', workRequestId: 9 });
+    await queues.enqueueOrchestration({ rootId: 3, kind: 'child-finished', workRequestId: 9 });
+    const ids = inputs().map((i) => i.MessageDeduplicationId!);
+    expect(new Set(ids).size).toBe(4);
+    expect(ids[0]).toMatch(/^populate-3-[0-9a-f-]{36}$/);
+    expect(ids[2]).toMatch(/^child-finished-9-[0-9a-f-]{36}$/);
+    for (const id of ids) expect(id.length).toBeLessThanOrEqual(128);
+  });
+
+  it('refuses a standard queue (ordering per root needs FIFO) and a missing URL', async () => {
+    await expect(
+      new SqsJobQueues(sqs, { orchestrator: fifo.replace('.fifo', '') }).enqueueOrchestration({ rootId: 1, kind: 'populate', workRequestId: 1 }),
+    ).rejects.toThrow(/must be FIFO/);
+    await expect(new SqsJobQueues(sqs, {}).enqueueOrchestration({ rootId: 1, kind: 'populate', workRequestId: 1 })).rejects.toThrow(
+      /CONVEYOR_QUEUE_ORCHESTRATOR_URL is not set/,
+    );
+    expect(sqsMock).toHaveReceivedCommandTimes(SendMessageCommand, 0);
+  });
+
+  it.each([
+    '{"type":"orchestration","rootId":3,"kind":"explode","workRequestId":3}',
+    '{"type":"orchestration","rootId":0,"kind":"populate","workRequestId":3}',
+    '{"type":"orchestration","kind":"populate","workRequestId":3}',
+    '{"type":"orchestration","rootId":3,"kind":"populate"}',
+  ])('rejects the malformed orchestration message %s', (body) => {
+    expect(() => parseJobMessage(body)).toThrow(/not a Conveyor job message/);
+  });
+});
+
 describe('parseJobMessage', () => {
   it('reads back what was sent', () => {
     expect(parseJobMessage('{"type":"file-verification","artifactId":3,"path":"x/y"}')).toEqual({ type: 'file-verification', artifactId: 3, path: 'x/y' });

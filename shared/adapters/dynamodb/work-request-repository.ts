@@ -1,6 +1,12 @@
 /**
- * Work requests, their reverse-dependency links and the worker slot counters they move, in the
- * main table. Layout, index derivation and access patterns: docs/data-model.md ("Work requests").
+ * Work requests, their reverse-dependency links, the child links of workflows and the worker slot
+ * counters they move, in the main table. Layout, index derivation and access patterns:
+ * docs/data-model.md ("Work requests").
+ *
+ * Child links: a created request whose `parent` is set gets `WR#<parent>` / `CHILD#<id16>`
+ * (`entity: workflowChild`, `parent`, `child`) in the same transaction, so a workflow's children are
+ * one consistent Query of its own partition (`CHILD#` < `RDEP#` < `W`), never an index read that may
+ * lag behind. The link is never removed: superseded children stay children (Debusine keeps them).
  */
 import {
   type DynamoDBDocumentClient,
@@ -11,7 +17,8 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { ConflictError, ValidationError } from '../../domain/errors';
-import { effectivePriority, type TaskType, type WorkRequest } from '../../domain/work-requests';
+import { effectivePriority, type TaskType, type WorkRequest, type WorkflowRun } from '../../domain/work-requests';
+import { RUN_STATUSES } from '../../domain/workflows';
 import type { HeartbeatMessage, Page, WorkRequestChanges, WorkRequestListFilter, WorkRequestRepository } from '../../ports';
 import { attempt, firstFailure, type RawItem, rawBool, rawNumber } from './errors';
 import {
@@ -31,11 +38,27 @@ import { batchGet, checkLimit, compact, decodeCursor, type Item, names, queryAll
 
 type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
 
-/** TransactWriteItems takes at most 100 items; a commit is never split (it must stay atomic). */
+/** Sort-key prefix of the child links in a workflow's partition. */
+export const CHILDREN = 'CHILD#';
+
+/** The link parent → child, in the parent's partition. */
+export function childLinkKey(parent: number, child: number): { pk: string; sk: string } {
+  return { pk: workRequestPk(parent), sk: `${CHILDREN}${padId(child)}` };
+}
+
+/** TransactWriteItems takes at most 100 items (a created child counts twice: request and link); a commit is never split (it must stay atomic). */
 export const MAX_COMMIT_ITEMS = 100;
 
-/** Task types the scheduler picks from the pending index (Workflow requests are orchestrated, never scheduled). */
-export const SCHEDULED_TASK_TYPES: readonly TaskType[] = ['Worker', 'Server', 'Signing', 'Internal', 'Wait'];
+/**
+ * Task types the scheduler picks from the pending index. A Workflow is there only as a root: the
+ * scheduler starts pending roots and hands them to the orchestrator, which runs sub-workflows inline.
+ */
+export const SCHEDULED_TASK_TYPES: readonly TaskType[] = ['Worker', 'Server', 'Signing', 'Internal', 'Wait', 'Workflow'];
+
+/** Whether a pending, unassigned request belongs in the pending index (sub-workflows do not). */
+function scheduledByIndex(wr: Pick<WorkRequest, 'taskType' | 'parent'>): boolean {
+  return SCHEDULED_TASK_TYPES.includes(wr.taskType) && (wr.taskType !== 'Workflow' || wr.parent === null);
+}
 
 /** The pending sort key stores `PRIORITY_BASE - priority`, so that ascending order is highest priority first. */
 const PRIORITY_BASE = 1_000_000_000;
@@ -56,7 +79,7 @@ export interface WorkRequestIndexAttributes {
  * - gsi1 (listing): `WRS#<scope>` / `<createdAt>#<id16>`, always.
  * - gsi2 (active per worker): `WORKERWR#<worker>` / `<id16>` while assigned and pending or running.
  * - gsi3 (scheduling), at most one of:
- *   - pending, unassigned, scheduled task type: `PENDING#<taskType>#<arch or ->#<id % 4>` /
+ *   - pending, unassigned, scheduled task type (a Workflow only as a root): `PENDING#<taskType>#<arch or ->#<id % 4>` /
  *     `<1e9 − effective priority, 10 digits>#<createdAt>#<id16>`;
  *   - running Worker task: `RUNNING#<id % 4>` / `<heartbeatAt ?? startedAt ?? createdAt>#<id16>`;
  *   - running Wait task with a valid `task_data.delay_until`: `WAIT#<id % 4>` / `<delay_until>#<id16>`.
@@ -70,7 +93,7 @@ export function workRequestIndexes(wr: WorkRequest): WorkRequestIndexAttributes 
     attrs.gsi2pk = indexKeys.workerActive(wr.worker);
     attrs.gsi2sk = id16;
   }
-  if (wr.status === 'pending' && wr.worker === null && SCHEDULED_TASK_TYPES.includes(wr.taskType)) {
+  if (wr.status === 'pending' && wr.worker === null && scheduledByIndex(wr)) {
     attrs.gsi3pk = indexKeys.pending(wr.taskType, wr.hostArchitecture, shard);
     attrs.gsi3sk = `${priorityKey(effectivePriority(wr))}#${createdAt}#${id16}`;
   } else if (wr.status === 'running' && wr.taskType === 'Worker') {
@@ -175,7 +198,8 @@ export class DynamoWorkRequestRepository implements WorkRequestRepository {
   }
 
   /**
-   * One TransactWriteItems, in this order: creates (Put, `attribute_not_exists(pk)`), updates (Put
+   * One TransactWriteItems, in this order: creates (Put, `attribute_not_exists(pk)`, followed by the
+   * child link `WR#<parent>` / `CHILD#<id16>` when `parent` is set: an unconditional Put), updates (Put
    * of the whole item with `version` = expected + 1, condition `attribute_exists(pk) AND version =
    * :expected`), slot changes (Update of the worker's `assigned`), reverse-dependency links added
    * (Put) and removed (Delete). A failed condition becomes a ConflictError naming the item.
@@ -202,6 +226,14 @@ export class DynamoWorkRequestRepository implements WorkRequestRepository {
         },
         conflict: () => new ConflictError('Work request exists', `work request ${wr.id} already exists`),
       });
+      if (wr.parent !== null) {
+        const link = childLinkKey(wr.parent, wr.id);
+        once(link, `child link ${wr.parent} → ${wr.id}`);
+        ops.push({
+          item: { Put: { TableName: this.tableName, Item: { ...link, entity: 'workflowChild', parent: wr.parent, child: wr.id } } },
+          conflict: () => new ConflictError('Concurrent update', 'reload and try again'), // unconditional: never fails
+        });
+      }
     }
     for (const { workRequest: wr, expectedVersion } of changes.update ?? []) {
       once(keys.workRequest(wr.id), `work request ${wr.id}`);
@@ -273,6 +305,22 @@ export class DynamoWorkRequestRepository implements WorkRequestRepository {
       ConsistentRead: true,
     });
     return items.map((i) => Number(i.dependent));
+  }
+
+  /**
+   * Consistent Query of the parent's partition (`begins_with(sk, 'CHILD#')`, paged), then a
+   * consistent BatchGet of the children: every child, superseded ones included, by id.
+   */
+  async children(parentId: number): Promise<WorkRequest[]> {
+    const links = await queryAll(this.doc, {
+      TableName: this.tableName,
+      KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
+      ExpressionAttributeNames: names('pk', 'sk'),
+      ExpressionAttributeValues: { ':pk': workRequestPk(parentId), ':prefix': CHILDREN },
+      ConsistentRead: true,
+    });
+    const ids = links.map((l) => Number(l.child)).sort((a, b) => a - b);
+    return this.getMany(ids);
   }
 
   /** gsi3 `PENDING#<type>#<arch>#<0..3>`: `limit` from each shard, merged by sort key, first `limit`. */
@@ -396,7 +444,9 @@ export class DynamoWorkRequestRepository implements WorkRequestRepository {
 
 // Items <-> domain objects. Every field is stored under its own name, except the free-form JSON
 // objects (taskData, dynamicTaskData, eventReactions, workflowData, outputData), kept as JSON text
-// (`<field>Json`) so that any JSON value round-trips exactly. Null scalar fields are not stored.
+// (`<field>Json`) so that any JSON value round-trips exactly. Null scalar fields are not stored; a
+// root workflow's `run` is a map `{name, major, minor, status}` (absent when null), and
+// `internalCollection` a number (absent when null).
 
 /** The whole item of a work request, with its derived index attributes, at `version`. */
 export function workRequestItem(wr: WorkRequest, version: number): Item {
@@ -434,6 +484,8 @@ export function workRequestItem(wr: WorkRequest, version: number): Item {
     heartbeatAt: wr.heartbeatAt ?? undefined,
     logtail: [...wr.logtail],
     outputArtifacts: [...wr.outputArtifacts],
+    run: wr.run ? { name: wr.run.name, major: wr.run.major, minor: wr.run.minor, status: wr.run.status } : undefined,
+    internalCollection: wr.internalCollection ?? undefined,
     version,
     ...workRequestIndexes(wr),
   });
@@ -472,6 +524,16 @@ export function toWorkRequest(item: Item): WorkRequest {
     heartbeatAt: item.heartbeatAt ?? null,
     logtail: [...((item.logtail ?? []) as string[])],
     outputArtifacts: ((item.outputArtifacts ?? []) as unknown[]).map(Number),
+    run: toRun(item.run),
+    internalCollection: item.internalCollection === undefined || item.internalCollection === null ? null : Number(item.internalCollection),
     version: Number(item.version),
   };
+}
+
+function toRun(value: unknown): WorkflowRun | null {
+  if (!value || typeof value !== 'object') return null;
+  const run = value as Record<string, unknown>;
+  const status = String(run.status);
+  if (!(RUN_STATUSES as readonly string[]).includes(status)) throw new Error(`work request item holds an unknown run status ${JSON.stringify(status)}`);
+  return { name: String(run.name), major: Number(run.major), minor: Number(run.minor), status: status as WorkflowRun['status'] };
 }

@@ -4,15 +4,26 @@
  * - scheduler:         `{"type":"scheduler-event","event":{"type":"work-request-pending","workRequestId":7}}`
  * - heartbeats:        `{"type":"heartbeat","workRequestId":7,"worker":"bee","at":"<ISO>","logtail":["..."]}`
  * - server-tasks:      `{"type":"server-task","workRequestId":7}`
+ * - orchestrator:      `{"type":"orchestration","rootId":3,"kind":"child-finished","workRequestId":7}`
+ *
+ * The orchestrator queue is FIFO: MessageGroupId is the root workflow's id, so the steps of one
+ * root run one at a time and in order while different roots run in parallel. Deduplication: every
+ * orchestration enqueue carries its own unique MessageDeduplicationId (`<kind>-<id>-<uuid>`), so SQS
+ * suppresses nothing (the queue's content-based deduplication is never used for these). A repeat of
+ * the same body within SQS's 5-minute window can be a new, legitimate event: a retried workflow goes
+ * back to running under the same id and is populated again, and a retried sub-workflow finishes
+ * again under the same id, so its parent must hear of it again. Suppressing those would stall the
+ * workflow; a true duplicate (a sender retrying after a crash) only costs one more orchestration
+ * step, which is idempotent anyway (SQS FIFO redelivers after a failure or timeout too).
  *
  * Each queue's URL is optional: a function only receives the variables of the queues it sends to
  * (least privilege), and sending to a queue whose URL is missing fails loudly, naming the variable.
  */
 import { SendMessageCommand, type SQSClient, type SendMessageCommandInput } from '@aws-sdk/client-sqs';
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { QUEUES, type QueueName } from '../../manifest';
-import type { FileVerificationJob, HeartbeatMessage, JobQueues, SchedulerEvent } from '../../ports';
+import type { FileVerificationJob, HeartbeatMessage, JobQueues, OrchestrationMessage, SchedulerEvent } from '../../ports';
 
 export interface FileVerificationMessage {
   type: 'file-verification';
@@ -32,13 +43,16 @@ export interface ServerTaskMessage {
   workRequestId: number;
 }
 
-export type JobMessage = FileVerificationMessage | SchedulerEventMessage | HeartbeatJobMessage | ServerTaskMessage;
+export type OrchestrationJobMessage = { type: 'orchestration' } & OrchestrationMessage;
+
+export type JobMessage = FileVerificationMessage | SchedulerEventMessage | HeartbeatJobMessage | ServerTaskMessage | OrchestrationJobMessage;
 
 export interface JobQueueUrls {
   fileVerification?: string | undefined;
   scheduler?: string | undefined;
   heartbeats?: string | undefined;
   serverTasks?: string | undefined;
+  orchestrator?: string | undefined;
 }
 
 const QUEUE_OF: Record<keyof JobQueueUrls, QueueName> = {
@@ -46,6 +60,7 @@ const QUEUE_OF: Record<keyof JobQueueUrls, QueueName> = {
   scheduler: 'scheduler',
   heartbeats: 'heartbeats',
   serverTasks: 'server-tasks',
+  orchestrator: 'orchestrator',
 };
 
 export class SqsJobQueues implements JobQueues {
@@ -82,7 +97,15 @@ export class SqsJobQueues implements JobQueues {
     await this.send('serverTasks', { type: 'server-task', workRequestId: job.workRequestId }, `work-request-${job.workRequestId}`);
   }
 
-  private async send(queue: keyof JobQueueUrls, message: JobMessage, group: string): Promise<void> {
+  /** FIFO: grouped by root workflow; a unique deduplication id per call (see the file comment). */
+  async enqueueOrchestration(message: OrchestrationMessage): Promise<void> {
+    const body: OrchestrationJobMessage = { type: 'orchestration', rootId: message.rootId, kind: message.kind, workRequestId: message.workRequestId };
+    const url = this.urls.orchestrator;
+    if (url && !isFifo(url)) throw new Error(`the orchestrator queue must be FIFO (its URL ends in .fifo): ${url}`);
+    await this.send('orchestrator', body, String(message.rootId), `${message.kind}-${message.workRequestId}-${randomUUID()}`);
+  }
+
+  private async send(queue: keyof JobQueueUrls, message: JobMessage, group: string, deduplicationId?: string): Promise<void> {
     const queueUrl = this.urls[queue];
     if (!queueUrl) {
       const spec = QUEUES[QUEUE_OF[queue]];
@@ -92,8 +115,9 @@ export class SqsJobQueues implements JobQueues {
     const input: SendMessageCommandInput = { QueueUrl: queueUrl, MessageBody: body };
     if (isFifo(queueUrl)) {
       input.MessageGroupId = group;
-      // Identical jobs within SQS's 5-minute window are one job (consumers are idempotent anyway).
-      input.MessageDeduplicationId = createHash('sha256').update(body).digest('hex');
+      // Unless the caller decides otherwise, identical jobs within SQS's 5-minute window are one job
+      // (consumers are idempotent anyway).
+      input.MessageDeduplicationId = deduplicationId ?? createHash('sha256').update(body).digest('hex');
     }
     await this.sqs.send(new SendMessageCommand(input));
   }
@@ -123,6 +147,12 @@ const jobMessageSchema = z.discriminatedUnion('type', [
     logtail: z.array(z.string()),
   }),
   z.object({ type: z.literal('server-task'), workRequestId: id }),
+  z.object({
+    type: z.literal('orchestration'),
+    rootId: id,
+    kind: z.enum(['populate', 'callback', 'child-finished']),
+    workRequestId: id,
+  }),
 ]);
 
 /** Parses a message body produced here; throws on anything else (the consumer drops or reports it). */

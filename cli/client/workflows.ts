@@ -1,0 +1,299 @@
+/**
+ * `conveyor workflow-template ...` (create, list, show, delete) and `conveyor workflow ...` (start,
+ * show the tree of a run, retry, abort) through the REST API. Task data comes from `--data JSON` or
+ * `--data-file F`: `.json` files are JSON, anything else is YAML (a superset of JSON; the `yaml`
+ * package parses it, because workflow parameters are usually written by hand).
+ */
+import { Command, Option } from 'commander';
+import { readFileSync } from 'node:fs';
+import { extname, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { ConveyorApi } from './api';
+import type { ClientContext } from './commands';
+import { resolveClientConfig } from './config';
+import { formatJson, formatTable } from './format';
+import type { WireWorkRequest } from './wire';
+
+interface GlobalOptions {
+  server?: string;
+  token?: string;
+  scope?: string;
+  json?: boolean;
+}
+
+export interface WireWorkflowTemplate {
+  id: number;
+  url: string;
+  name: string;
+  scope: string;
+  workspace: string;
+  task_name: string;
+  task_data: Record<string, unknown>;
+  priority: number;
+}
+
+export interface WireRun {
+  name: string;
+  number: string;
+  status: string;
+}
+
+/** A work request as the workflow endpoints return it: with the run of a root workflow. */
+export type WireWorkflowRequest = WireWorkRequest & { run?: WireRun | null; internal_collection?: number | null };
+
+export interface WireWorkflowTreeNode {
+  work_request: WireWorkflowRequest;
+  children: WireWorkflowTreeNode[];
+}
+
+export interface WireWorkflowTree {
+  workflow: WireWorkflowRequest;
+  children: WireWorkflowTreeNode[];
+}
+
+function parsePositiveId(value: string, what: string): number {
+  if (!/^\d+$/.test(value) || Number(value) <= 0 || !Number.isSafeInteger(Number(value))) {
+    throw new Error(`Invalid ${what} "${value}": expected a positive whole number`);
+  }
+  return Number(value);
+}
+
+function asObject(parsed: unknown, from: string): Record<string, unknown> {
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error(`${from} must be a JSON object (a YAML mapping)`);
+  return parsed as Record<string, unknown>;
+}
+
+/** `--data` (JSON) or `--data-file` (`.json`: JSON; otherwise YAML); undefined when neither is given. */
+export function readTaskDataOption(opts: { data?: string; dataFile?: string }, cwd: string): Record<string, unknown> | undefined {
+  if (opts.data !== undefined && opts.dataFile !== undefined) throw new Error('Give --data or --data-file, not both');
+  if (opts.data !== undefined) {
+    try {
+      return asObject(JSON.parse(opts.data), '--data');
+    } catch (err) {
+      if (err instanceof SyntaxError) throw new Error(`--data is not valid JSON: ${err.message}`);
+      throw err;
+    }
+  }
+  if (opts.dataFile === undefined) return undefined;
+  let text: string;
+  try {
+    text = readFileSync(resolve(cwd, opts.dataFile), 'utf8');
+  } catch (err) {
+    throw new Error(`Cannot read --data-file ${opts.dataFile}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const from = `--data-file ${opts.dataFile}`;
+  if (extname(opts.dataFile).toLowerCase() === '.json') {
+    try {
+      return asObject(JSON.parse(text), from);
+    } catch (err) {
+      if (err instanceof SyntaxError) throw new Error(`${from} is not valid JSON: ${err.message}`);
+      throw err;
+    }
+  }
+  let parsed: unknown;
+  try {
+    parsed = parseYaml(text);
+  } catch (err) {
+    throw new Error(`${from} is not valid YAML: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
+  }
+  return asObject(parsed, from);
+}
+
+function statusText(wr: Pick<WireWorkRequest, 'status' | 'result'>): string {
+  return wr.result ? `${wr.status} (${wr.result})` : wr.status;
+}
+
+function runText(run: WireRun | null | undefined): string {
+  return run ? `run ${run.name}.${run.number} ${run.status}` : '';
+}
+
+function nodeLine(wr: WireWorkflowRequest): string {
+  const parts = [`${wr.id}`, `${wr.task_type}/${wr.task_name}`, statusText(wr)];
+  const label = typeof wr.workflow_data?.display_name === 'string' ? wr.workflow_data.display_name : undefined;
+  if (label) parts.push(JSON.stringify(label));
+  if (wr.workflow_data?.allow_failure === true) parts.push('[allow failure]');
+  if (wr.superseded_by !== null) parts.push(`[superseded by ${wr.superseded_by}]`);
+  if (wr.dependencies.length) parts.push(`[after ${wr.dependencies.join(', ')}]`);
+  return parts.join('  ');
+}
+
+/** The tree of a run: the workflow, then every child indented under its parent, with status and result. */
+export function describeWorkflowTree(tree: WireWorkflowTree): string {
+  const wf = tree.workflow;
+  const header = [`Workflow ${wf.id}  ${wf.task_name}`, statusText(wf), runText(wf.run)].filter(Boolean).join('  ');
+  const lines = [header];
+  if (wf.workflow_data?.workflow_template_name) lines.push(`  template  ${String(wf.workflow_data.workflow_template_name)}`);
+  lines.push(`  workspace ${wf.scope}/${wf.workspace}`);
+  if (tree.children.length === 0) {
+    lines.push('  (no children yet)');
+  } else {
+    const walk = (nodes: WireWorkflowTreeNode[], depth: number): void => {
+      for (const n of nodes) {
+        lines.push(`${'  '.repeat(depth + 1)}${nodeLine(n.work_request)}`);
+        walk(n.children, depth + 1);
+      }
+    };
+    lines.push('Children:');
+    walk(tree.children, 0);
+  }
+  return lines.join('\n') + '\n';
+}
+
+export function describeTemplate(t: WireWorkflowTemplate): string {
+  const fields: [string, string][] = [
+    ['workspace', `${t.scope}/${t.workspace}`],
+    ['task name', t.task_name],
+    ['priority', String(t.priority)],
+    ['task data', JSON.stringify(t.task_data, null, 2)],
+  ];
+  const width = Math.max(...fields.map(([label]) => label.length)) + 2;
+  const lines = [`Workflow template ${t.id}  ${t.name}`];
+  for (const [label, value] of fields) lines.push(`  ${label.padEnd(width)}${value.split('\n').join(`\n  ${' '.repeat(width)}`)}`);
+  return lines.join('\n') + '\n';
+}
+
+function connectionOptions(cmd: Command): Command {
+  return cmd
+    .option('--server <url>', 'Conveyor server URL (else $CONVEYOR_SERVER, the config file, or the local stack)')
+    .option('--token <key>', 'API token (else $CONVEYOR_TOKEN or the config file)')
+    .option('--scope <name>', 'scope, sent as X-Debusine-Scope (default: the server default, "debusine")')
+    .option('--json', 'print machine-readable JSON');
+}
+
+export function registerWorkflowCommands(program: Command, ctx: ClientContext): void {
+  const connect = (cmd: Command): { api: ConveyorApi; opts: GlobalOptions } => {
+    const opts = cmd.optsWithGlobals<GlobalOptions>();
+    const config = resolveClientConfig({ server: opts.server, token: opts.token, scope: opts.scope }, { env: ctx.env, homeDir: ctx.homeDir, cwd: ctx.cwd() });
+    return { api: new ConveyorApi(config, ctx.fetch), opts };
+  };
+  const print = (opts: GlobalOptions, json: unknown, human: () => string): void => {
+    ctx.stdout.write(opts.json ? formatJson(json) : human());
+  };
+
+  // ---- templates ----
+  const templates = connectionOptions(program.command('workflow-template').description('create, list, show and delete workflow templates'));
+
+  templates
+    .command('create')
+    .description('register a workflow template in a workspace (workspace owners)')
+    .argument('<name>', 'template name (also the name of its runs: NAME.1, NAME.2, ...)')
+    .requiredOption('--task-name <workflow>', 'the workflow it starts, e.g. noop')
+    .addOption(new Option('--data <json>', 'fixed task data, a JSON object').conflicts('dataFile'))
+    .option('--data-file <file>', 'fixed task data from a file (.json: JSON, else YAML)')
+    .option('--priority <n>', 'priority of its runs (above 0 needs an administrator)', '0')
+    .requiredOption('--workspace <name>', 'workspace')
+    .action(async (name: string, cmdOpts: { taskName: string; data?: string; dataFile?: string; priority: string; workspace: string }, cmd: Command) => {
+      const { api, opts } = connect(cmd);
+      if (!/^[+-]?\d+$/.test(cmdOpts.priority)) throw new Error(`Invalid --priority "${cmdOpts.priority}": expected a whole number`);
+      const created = (
+        await api.json<WireWorkflowTemplate>('POST', 'workflow-template/', {
+          name,
+          task_name: cmdOpts.taskName,
+          task_data: readTaskDataOption(cmdOpts, ctx.cwd()) ?? {},
+          priority: Number(cmdOpts.priority),
+          workspace: cmdOpts.workspace,
+        })
+      ).body;
+      print(opts, created, () => `Created workflow template ${created.id} "${created.name}" in ${created.workspace}\n`);
+    });
+
+  templates
+    .command('list')
+    .description('list the workflow templates of a workspace')
+    .requiredOption('--workspace <name>', 'workspace')
+    .action(async (cmdOpts: { workspace: string }, cmd: Command) => {
+      const { api, opts } = connect(cmd);
+      const list = (await api.json<WireWorkflowTemplate[]>('GET', `workflow-template/?${new URLSearchParams({ workspace: cmdOpts.workspace })}`)).body;
+      print(opts, list, () =>
+        list.length === 0
+          ? 'No workflow templates.\n'
+          : formatTable(
+              ['ID', 'NAME', 'TASK', 'PRIORITY', 'TASK DATA'],
+              list.map((t) => [String(t.id), t.name, t.task_name, String(t.priority), JSON.stringify(t.task_data)]),
+            ),
+      );
+    });
+
+  templates
+    .command('show')
+    .description('show a workflow template')
+    .argument('<id>', 'template id')
+    .action(async (idText: string, _cmdOpts: unknown, cmd: Command) => {
+      const { api, opts } = connect(cmd);
+      const t = (await api.json<WireWorkflowTemplate>('GET', `workflow-template/${parsePositiveId(idText, 'template id')}/`)).body;
+      print(opts, t, () => describeTemplate(t));
+    });
+
+  templates
+    .command('delete')
+    .description('delete a workflow template (its past runs stay)')
+    .argument('<id>', 'template id')
+    .action(async (idText: string, _cmdOpts: unknown, cmd: Command) => {
+      const { api, opts } = connect(cmd);
+      const id = parsePositiveId(idText, 'template id');
+      const res = await api.request('DELETE', `workflow-template/${id}/`);
+      await res.body?.cancel();
+      print(opts, { deleted: id }, () => `Deleted workflow template ${id}\n`);
+    });
+
+  // ---- runs ----
+  const workflows = connectionOptions(program.command('workflow').description('start workflows, show their progress, retry or abort them'));
+
+  workflows
+    .command('start')
+    .description('start a workflow from a template (prints the workflow id and run)')
+    .argument('<template>', 'template name')
+    .requiredOption('--workspace <name>', 'workspace')
+    .addOption(new Option('--data <json>', 'run-time task data, a JSON object (the template wins on shared keys)').conflicts('dataFile'))
+    .option('--data-file <file>', 'run-time task data from a file (.json: JSON, else YAML)')
+    .action(async (template: string, cmdOpts: { workspace: string; data?: string; dataFile?: string }, cmd: Command) => {
+      const { api, opts } = connect(cmd);
+      const started = (
+        await api.json<WireWorkflowRequest>('POST', 'workflow/', {
+          template_name: template,
+          workspace: cmdOpts.workspace,
+          task_data: readTaskDataOption(cmdOpts, ctx.cwd()) ?? {},
+        })
+      ).body;
+      print(opts, started, () => `Started workflow ${started.id}${started.run ? ` (${started.run.name}.${started.run.number})` : ''}\n`);
+    });
+
+  workflows
+    .command('show')
+    .description('show a workflow and the tree of its children (by id, or by run: NAME, NAME.N, NAME.N.M)')
+    .argument('<workflow>', 'workflow id, or run name with an optional run number')
+    .option('--workspace <name>', 'workspace of a run looked up by name (default: the server default, "System")')
+    .action(async (ref: string, cmdOpts: { workspace?: string }, cmd: Command) => {
+      const { api, opts } = connect(cmd);
+      let id: number;
+      if (/^\d+$/.test(ref)) {
+        id = parsePositiveId(ref, 'workflow id');
+      } else {
+        const params = new URLSearchParams({ name: ref });
+        if (cmdOpts.workspace) params.set('workspace', cmdOpts.workspace);
+        id = (await api.json<WireWorkflowRequest>('GET', `workflow/?${params}`)).body.id;
+      }
+      const tree = (await api.json<WireWorkflowTree>('GET', `workflow/${id}/`)).body;
+      print(opts, tree, () => describeWorkflowTree(tree));
+    });
+
+  workflows
+    .command('retry')
+    .description('retry a failed or aborted workflow: it runs again (run N.M+1), retrying its failed children')
+    .argument('<id>', 'workflow id')
+    .action(async (idText: string, _cmdOpts: unknown, cmd: Command) => {
+      const { api, opts } = connect(cmd);
+      const retried = (await api.json<WireWorkflowRequest>('POST', `work-request/${parsePositiveId(idText, 'workflow id')}/retry/`, {})).body;
+      print(opts, retried, () => `Workflow ${retried.id}: ${statusText(retried)}${retried.run ? `  ${runText(retried.run)}` : ''}\n`);
+    });
+
+  workflows
+    .command('abort')
+    .description('abort a workflow and every unfinished child')
+    .argument('<id>', 'workflow id')
+    .action(async (idText: string, _cmdOpts: unknown, cmd: Command) => {
+      const { api, opts } = connect(cmd);
+      const aborted = (await api.json<WireWorkflowRequest>('POST', `work-request/${parsePositiveId(idText, 'workflow id')}/abort/`, {})).body;
+      print(opts, aborted, () => `Workflow ${aborted.id}: ${statusText(aborted)}${aborted.run ? `  ${runText(aborted.run)}` : ''}\n`);
+    });
+}

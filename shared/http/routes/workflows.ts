@@ -1,0 +1,149 @@
+/**
+ * The Debusine `workflow-template/` and `workflow/` APIs (reference/debusine.md §2), plus Conveyor's
+ * REANA-style run lookup. Thin: validate, call the use case (shared/app/workflows.ts), shape the JSON.
+ *
+ * - `GET workflow-template/?workspace=W` → `[template]`; `POST` → 201 template;
+ *   `GET/PATCH/DELETE workflow-template/<id>/` → template / template / 204.
+ *   A template is `{id, url, name, scope, workspace, task_name, task_data, priority}`.
+ * - `POST workflow/` `{template_name, workspace?, task_data?}` → 201 work request (with `run`).
+ * - `GET workflow/<id>/` → `{workflow: <work request>, children: [node]}`, each node
+ *   `{work_request: <work request>, children: [node]}` (sub-workflows nest; every child, superseded
+ *   ones included, by id).
+ * - `GET workflow/?workspace=W&name=LOOKUP` → the run's work request; LOOKUP is `name` (latest run),
+ *   `name.N` or `name.N.M`.
+ */
+import { z } from 'zod';
+import {
+  createTemplate,
+  deleteTemplate,
+  findWorkflowRun,
+  getTemplate,
+  listTemplates,
+  startWorkflow,
+  updateTemplate,
+  workflowTree,
+  type WorkflowTreeNode,
+} from '../../app/workflows';
+import { ValidationError } from '../../domain/errors';
+import { DEFAULT_WORKSPACE } from '../../domain/tenancy';
+import type { WorkflowTemplate } from '../../domain/workflows';
+import type { Deps } from '../../ports';
+import { workRequestJson } from '../serializers';
+import { json, jsonBody, noContent, type HttpRequest, type RouteHandler } from '../request';
+import { parseId, parseWith } from '../validation';
+
+const jsonObject = z.record(z.string(), z.unknown());
+const priority = z.number().int().min(-1_000_000).max(1_000_000);
+
+const templateCreateSchema = z.strictObject({
+  name: z.string().max(255),
+  task_name: z.string().min(1).max(255),
+  task_data: jsonObject.default({}),
+  priority: priority.default(0),
+  workspace: z.string().min(1).optional(),
+});
+
+const templatePatchSchema = z.strictObject({
+  name: z.string().max(255).optional(),
+  task_data: jsonObject.optional(),
+  priority: priority.optional(),
+});
+
+const templateListQuery = z.strictObject({ workspace: z.string().min(1) });
+
+const workflowCreateSchema = z.strictObject({
+  template_name: z.string().min(1).max(255),
+  workspace: z.string().min(1).optional(),
+  task_data: jsonObject.default({}),
+});
+
+const runLookupQuery = z.strictObject({ workspace: z.string().min(1).optional(), name: z.string().min(1).max(300) });
+
+export function workflowTemplateJson(t: WorkflowTemplate, baseUrl: string) {
+  return {
+    id: t.id,
+    url: `${baseUrl}/api/1.0/workflow-template/${t.id}/`,
+    name: t.name,
+    scope: t.scope,
+    workspace: t.workspace,
+    task_name: t.taskName,
+    task_data: t.taskData,
+    priority: t.priority,
+  };
+}
+
+export interface WorkflowTreeJson {
+  workflow: ReturnType<typeof workRequestJson>;
+  children: WorkflowTreeNodeJson[];
+}
+
+export interface WorkflowTreeNodeJson {
+  work_request: ReturnType<typeof workRequestJson>;
+  children: WorkflowTreeNodeJson[];
+}
+
+export function workflowTreeJson(tree: WorkflowTreeNode, baseUrl: string): WorkflowTreeJson {
+  const node = (n: WorkflowTreeNode): WorkflowTreeNodeJson => ({ work_request: workRequestJson(n.workRequest, baseUrl), children: n.children.map(node) });
+  return { workflow: workRequestJson(tree.workRequest, baseUrl), children: tree.children.map(node) };
+}
+
+/** A JSON object body, or a 400 with `title`. */
+function objectBody(req: HttpRequest, title: string): Record<string, unknown> {
+  const body = jsonBody(req);
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw ValidationError.field('(body)', 'must be a JSON object', title);
+  return body as Record<string, unknown>;
+}
+
+export function workflowRoutes(getDeps: () => Deps): Record<string, RouteHandler> {
+  const id = (req: HttpRequest) => parseId(req.params['id']);
+  return {
+    'GET /api/1.0/workflow-template/': async (req) => {
+      const q = parseWith(templateListQuery, req.query, 'Invalid query');
+      const templates = await listTemplates(getDeps(), req.caller, { scope: req.scope, workspace: q.workspace });
+      return json(200, templates.map((t) => workflowTemplateJson(t, req.baseUrl)));
+    },
+    'POST /api/1.0/workflow-template/': async (req) => {
+      const body = parseWith(templateCreateSchema, objectBody(req, 'Invalid workflow template'), 'Invalid workflow template');
+      const template = await createTemplate(getDeps(), req.caller, {
+        scope: req.scope,
+        workspace: body.workspace ?? DEFAULT_WORKSPACE,
+        name: body.name,
+        taskName: body.task_name,
+        taskData: body.task_data,
+        priority: body.priority,
+      });
+      return json(201, workflowTemplateJson(template, req.baseUrl));
+    },
+    'GET /api/1.0/workflow-template/{id}/': async (req) => json(200, workflowTemplateJson(await getTemplate(getDeps(), req.caller, id(req)), req.baseUrl)),
+    'PATCH /api/1.0/workflow-template/{id}/': async (req) => {
+      const templateId = id(req);
+      const body = parseWith(templatePatchSchema, objectBody(req, 'Invalid workflow template'), 'Invalid workflow template');
+      const updated = await updateTemplate(getDeps(), req.caller, templateId, {
+        ...(body.name !== undefined ? { name: body.name } : {}),
+        ...(body.task_data !== undefined ? { taskData: body.task_data } : {}),
+        ...(body.priority !== undefined ? { priority: body.priority } : {}),
+      });
+      return json(200, workflowTemplateJson(updated, req.baseUrl));
+    },
+    'DELETE /api/1.0/workflow-template/{id}/': async (req) => {
+      await deleteTemplate(getDeps(), req.caller, id(req));
+      return noContent();
+    },
+    'POST /api/1.0/workflow/': async (req) => {
+      const body = parseWith(workflowCreateSchema, objectBody(req, 'Cannot create workflow'), 'Cannot create workflow');
+      const wr = await startWorkflow(getDeps(), req.caller, {
+        scope: req.scope,
+        workspace: body.workspace ?? DEFAULT_WORKSPACE,
+        templateName: body.template_name,
+        taskData: body.task_data,
+      });
+      return json(201, workRequestJson(wr, req.baseUrl));
+    },
+    'GET /api/1.0/workflow/': async (req) => {
+      const q = parseWith(runLookupQuery, req.query, 'Invalid query');
+      const wr = await findWorkflowRun(getDeps(), req.caller, { scope: req.scope, workspace: q.workspace ?? DEFAULT_WORKSPACE, lookup: q.name });
+      return json(200, workRequestJson(wr, req.baseUrl));
+    },
+    'GET /api/1.0/workflow/{id}/': async (req) => json(200, workflowTreeJson(await workflowTree(getDeps(), req.caller, id(req)), req.baseUrl)),
+  };
+}
