@@ -5,6 +5,7 @@
 import { createAwsDeps } from '../../shared/adapters/aws';
 import { generateTokenKey, createToken, createUser, createWorkspace, grantRole } from '../../shared/app/admin';
 import { authenticate } from '../../shared/app/auth';
+import { createArtifact } from '../../shared/app/artifacts';
 import { initDatabase } from '../../shared/app/bootstrap';
 import { schedule } from '../../shared/app/scheduler';
 import { createWorkRequest } from '../../shared/app/work-requests';
@@ -40,9 +41,13 @@ it('never double-assigns under concurrent scheduler passes', async () => {
     await updateDynamicMetadata(deps, await authenticate(deps, tokenKey), metadata);
     workers.push(w);
   }
+  // lintian because it takes a host architecture: the requests land in this test's own partition.
+  const input = await createArtifact(deps, user, { scope: 'debusine', workspace, category: 'debian:binary-package', data: {}, files: {} });
   const requests = [];
   for (let i = 0; i < 12; i++) {
-    requests.push(await createWorkRequest(deps, user, { scope: 'debusine', workspace, taskName: 'lintian', taskData: { input: { binary_artifacts: [1] }, host_architecture: arch } }));
+    requests.push(
+      await createWorkRequest(deps, user, { scope: 'debusine', workspace, taskName: 'lintian', taskData: { input: { binary_artifacts: [input.artifact.id] }, host_architecture: arch } }),
+    );
   }
   const passes = await Promise.all(Array.from({ length: 6 }, () => schedule(deps)));
   const assignments = passes.flatMap((p) => p.assigned).filter((a) => workers.some((w) => w.name === a.worker));
