@@ -4,6 +4,7 @@ import { ForbiddenError, NotFoundError, ValidationError } from '../domain/errors
 import { roleAtLeast } from '../domain/roles';
 import {
   isFinished,
+  newWorkRequest,
   priorityChangeProblem,
   type EventReactions,
   type WorkRequest,
@@ -70,7 +71,7 @@ export async function createWorkRequest(deps: Deps, caller: Caller, input: Creat
   await accessWorkspace(deps, caller, input.scope, input.workspace, 'contributor');
   const id = await deps.sequences.next('work-request');
   const now = deps.clock.now().toISOString();
-  const wr: WorkRequest = {
+  const wr = newWorkRequest({
     id,
     scope: input.scope,
     workspace: input.workspace,
@@ -79,33 +80,9 @@ export async function createWorkRequest(deps: Deps, caller: Caller, input: Creat
     taskName: task.name,
     taskData,
     hostArchitecture: task.hostArchitecture?.(taskData) ?? null,
-    dynamicTaskData: null,
-    status: 'pending',
-    result: '',
-    worker: null,
-    assignedAt: null,
     createdAt: now,
-    startedAt: null,
-    completedAt: null,
-    priorityBase: 0,
-    priorityAdjustment: 0,
-    parent: null,
-    dependencies: [],
-    unblockStrategy: 'deps',
     eventReactions,
-    workflowData: {},
-    outputData: null,
-    retryCount: 0,
-    supersedes: null,
-    supersededBy: null,
-    abortedBy: null,
-    heartbeatAt: null,
-    logtail: [],
-    outputArtifacts: [],
-    run: null,
-    internalCollection: null,
-    version: 1,
-  };
+  });
   await deps.workRequests.commit({ create: [wr] });
   await runEventReactions(deps, wr, 'on_creation');
   await deps.queues.enqueueSchedulerEvent({ type: 'work-request-pending', workRequestId: id });

@@ -5,7 +5,7 @@
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../domain/errors';
 import { roleAtLeast } from '../domain/roles';
 import { PROMISE_CATEGORY } from '../domain/collections';
-import { effectivePriority, isFinished, type TaskType, type WorkflowData, type WorkRequest } from '../domain/work-requests';
+import { effectivePriority, isFinished, newWorkRequest, type TaskType, type WorkflowData, type WorkRequest } from '../domain/work-requests';
 import {
   canRunTransition,
   normaliseWorkflowName,
@@ -147,7 +147,7 @@ export async function startWorkflow(
   const now = deps.clock.now().toISOString();
   const id = await deps.sequences.next('work-request');
   const major = await deps.sequences.next(`run:${input.scope}#${input.workspace}#${template.name}`);
-  const root: WorkRequest = {
+  const root = newWorkRequest({
     id,
     scope: input.scope,
     workspace: input.workspace,
@@ -155,34 +155,11 @@ export async function startWorkflow(
     taskType: 'Workflow',
     taskName: template.taskName,
     taskData: parsed.data as Record<string, unknown>,
-    hostArchitecture: null,
-    dynamicTaskData: null,
-    status: 'pending',
-    result: '',
-    worker: null,
-    assignedAt: null,
     createdAt: now,
-    startedAt: null,
-    completedAt: null,
     priorityBase: template.priority,
-    priorityAdjustment: 0,
-    parent: null,
-    dependencies: [],
-    unblockStrategy: 'deps',
-    eventReactions: {},
     workflowData: { workflow_template_name: template.name },
-    outputData: null,
-    retryCount: 0,
-    supersedes: null,
-    supersededBy: null,
-    abortedBy: null,
-    heartbeatAt: null,
-    logtail: [],
-    outputArtifacts: [],
     run: { name: template.name, major, minor: 0, status: 'created' },
-    internalCollection: null,
-    version: 1,
-  };
+  });
   await deps.workRequests.commit({ create: [root] });
   const collection = await ensureInternalCollection(deps, root);
   const queued = bump(root, { internalCollection: collection.id, run: moveRun(root, 'queued') });
@@ -321,7 +298,7 @@ async function buildContext(deps: Deps, workflow: WorkRequest): Promise<Workflow
         taskData = def.schema.parse(spec.taskData) as Record<string, unknown>;
       }
       const now = deps.clock.now().toISOString();
-      const child: WorkRequest = {
+      const child = newWorkRequest({
         id: await deps.sequences.next('work-request'),
         scope: workflow.scope,
         workspace: workflow.workspace,
@@ -330,34 +307,13 @@ async function buildContext(deps: Deps, workflow: WorkRequest): Promise<Workflow
         taskName: spec.taskName,
         taskData,
         hostArchitecture,
-        dynamicTaskData: null,
+        createdAt: now,
         // Sub-workflows start pending and are orchestrated inline; other children wait for populate to finish.
         status: taskType === 'Workflow' ? 'pending' : 'blocked',
-        result: '',
-        worker: null,
-        assignedAt: null,
-        createdAt: now,
-        startedAt: null,
-        completedAt: null,
         priorityBase: effectivePriority(workflow) + (spec.relativePriority ?? 0),
-        priorityAdjustment: 0,
         parent: workflow.id,
-        dependencies: [],
-        unblockStrategy: 'deps',
-        eventReactions: {},
         workflowData: spec.workflowData,
-        outputData: null,
-        retryCount: 0,
-        supersedes: null,
-        supersededBy: null,
-        abortedBy: null,
-        heartbeatAt: null,
-        logtail: [],
-        outputArtifacts: [],
-        run: null,
-        internalCollection: null,
-        version: 1,
-      };
+      });
       await deps.workRequests.commit({ create: [child] });
       children = [...children, child];
       await runEventReactions(deps, child, 'on_creation');

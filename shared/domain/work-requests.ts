@@ -189,3 +189,39 @@ export function assertPriority(value: number, field: string): void {
     throw ValidationError.field(field, `must be an integer between -${PRIORITY_LIMIT} and ${PRIORITY_LIMIT}`);
   }
 }
+
+export type NewWorkRequest = Pick<WorkRequest, 'id' | 'scope' | 'workspace' | 'createdBy' | 'taskType' | 'taskName' | 'taskData' | 'createdAt'> &
+  Partial<WorkRequest>;
+
+/** A new request with every optional field at its starting value: pending, unassigned, no history. */
+export function newWorkRequest(fields: NewWorkRequest): WorkRequest {
+  return {
+    hostArchitecture: null,
+    dynamicTaskData: null,
+    status: 'pending',
+    result: '',
+    worker: null,
+    assignedAt: null,
+    startedAt: null,
+    completedAt: null,
+    priorityBase: 0,
+    priorityAdjustment: 0,
+    parent: null,
+    dependencies: [],
+    unblockStrategy: 'deps',
+    eventReactions: {},
+    workflowData: {},
+    outputData: null,
+    retryCount: 0,
+    supersedes: null,
+    supersededBy: null,
+    abortedBy: null,
+    heartbeatAt: null,
+    logtail: [],
+    outputArtifacts: [],
+    run: null,
+    internalCollection: null,
+    version: 1,
+    ...fields,
+  };
+}
