@@ -55,7 +55,7 @@ interface Sample {
   sqs: TallySnapshot;
 }
 
-function averageSnapshots(samples: TallySnapshot[]): TallySnapshot {
+export function averageSnapshots(samples: TallySnapshot[]): TallySnapshot {
   const n = samples.length;
   const total = samples.reduce(sum, emptySnapshot());
   const scale = (counts: Record<string, number>): Record<string, number> =>
@@ -67,6 +67,9 @@ function averageSnapshots(samples: TallySnapshot[]): TallySnapshot {
     wcu: Math.round((total.wcu / n) * 1000) / 1000,
     reportedWcu: Math.round((total.reportedWcu / n) * 1000) / 1000,
     unreported: total.unreported / n,
+    itemsReturned: Math.round((total.itemsReturned / n) * 100) / 100,
+    itemsScanned: Math.round((total.itemsScanned / n) * 100) / 100,
+    rcuBilled: Math.round((total.rcuBilled / n) * 1000) / 1000,
   };
 }
 

@@ -120,3 +120,72 @@ export function costPerMillionArtifacts(capacity: CapacityResults, lambda: Handl
 function round(n: number): number {
   return Math.round(n * 100) / 100;
 }
+
+// ---------------------------------------------------------------- work requests
+
+export interface WorkRequestCostInput {
+  /** DynamoDB and SQS counts of one noop request's life (bench/lifecycle-cost.ts). */
+  /** `rcu`: with AWS's minimum charge per read request; `reportedRcu`: what DynamoDB Local reported. */
+  dynamo: { rcu: number; reportedRcu: number; wcu: number; failedConditionalWrites: number };
+  sqsRequests: number;
+  /** Lambda invocations per request by function, and their mean billed ms and memory (measured on the stack). */
+  functions: { name: string; invocationsPerRequest: number; billedMs: number; memoryMb: number; apiGateway: boolean }[];
+}
+
+export interface WorkRequestCost {
+  lines: CostLine[];
+  totalPerMillion: number;
+  apiRequests: number;
+  invocations: number;
+  gbSeconds: number;
+}
+
+export function costPerMillionWorkRequests(input: WorkRequestCostInput): WorkRequestCost {
+  const apiRequests = input.functions.filter((f) => f.apiGateway).reduce((n, f) => n + f.invocationsPerRequest, 0);
+  const invocations = input.functions.reduce((n, f) => n + f.invocationsPerRequest, 0);
+  const gbSeconds = input.functions.reduce((n, f) => n + f.invocationsPerRequest * (f.billedMs / 1000) * (f.memoryMb / 1024), 0);
+  const wru = input.dynamo.wcu + input.dynamo.failedConditionalWrites;
+  const computeDetail = input.functions
+    .filter((f) => f.invocationsPerRequest > 0)
+    .map((f) => `${f.name} ${round(f.invocationsPerRequest)} × ${f.billedMs.toFixed(1)} ms × ${f.memoryMb} MB`)
+    .join('; ');
+  const lines: CostLine[] = [
+    {
+      item: 'API Gateway HTTP API requests',
+      perArtifact: `${round(apiRequests)}`,
+      unitPrice: `$${PRICES.apiGatewayHttpPerMillion.toFixed(2)} / million`,
+      perMillion: apiRequests * PRICES.apiGatewayHttpPerMillion,
+    },
+    {
+      item: 'Lambda invocations (arm64)',
+      perArtifact: `${round(invocations)}`,
+      unitPrice: `$${PRICES.lambdaRequestsPerMillion.toFixed(2)} / million`,
+      perMillion: invocations * PRICES.lambdaRequestsPerMillion,
+    },
+    {
+      item: `Lambda compute (${computeDetail})`,
+      perArtifact: `${gbSeconds.toFixed(4)} GB-s`,
+      unitPrice: `$${PRICES.lambdaGbSecond} / GB-s`,
+      perMillion: gbSeconds * 1e6 * PRICES.lambdaGbSecond,
+    },
+    {
+      item: `DynamoDB write request units (${round(input.dynamo.wcu)} reported + ${round(input.dynamo.failedConditionalWrites)} failed conditional writes)`,
+      perArtifact: `${round(wru)}`,
+      unitPrice: `$${PRICES.dynamoWriteRequestUnitPerMillion.toFixed(2)} / million`,
+      perMillion: wru * PRICES.dynamoWriteRequestUnitPerMillion,
+    },
+    {
+      item: `DynamoDB read request units (${round(input.dynamo.reportedRcu)} reported + the minimum charge of the reads that found nothing)`,
+      perArtifact: `${round(input.dynamo.rcu)}`,
+      unitPrice: `$${PRICES.dynamoReadRequestUnitPerMillion.toFixed(2)} / million`,
+      perMillion: input.dynamo.rcu * PRICES.dynamoReadRequestUnitPerMillion,
+    },
+    {
+      item: 'SQS requests',
+      perArtifact: `${round(input.sqsRequests)}`,
+      unitPrice: `$${PRICES.sqsStandardPerMillion.toFixed(2)} / million`,
+      perMillion: input.sqsRequests * PRICES.sqsStandardPerMillion,
+    },
+  ];
+  return { lines, totalPerMillion: lines.reduce((n, l) => n + l.perMillion, 0), apiRequests, invocations, gbSeconds };
+}

@@ -37,6 +37,9 @@ const CAPACITY_COMMANDS = new Set([
   'ExecuteTransactionCommand',
 ]);
 
+/** The smallest read charge of one request (eventually consistent; strongly consistent is twice that). */
+const MINIMUM_READ: Record<string, number> = { GetItemCommand: 0.5, QueryCommand: 0.5, ScanCommand: 0.5 };
+
 const READ_COMMANDS = new Set(['GetItemCommand', 'QueryCommand', 'ScanCommand', 'BatchGetItemCommand', 'TransactGetItemsCommand']);
 
 /** One counter set; `snapshot()`/`since()` give the cost of one operation. */
@@ -49,6 +52,16 @@ export class Tally {
   unreported = 0;
   /** WCU as DynamoDB Local reported them (before the TransactWriteItems correction). */
   reportedWcu = 0;
+  /**
+   * Read units with AWS's minimum charge per read request applied: DynamoDB Local reports 0 for a
+   * GetItem or Query that finds nothing, AWS bills at least 0.5 (eventually consistent) or 1
+   * (strongly consistent) read unit for it.
+   */
+  rcuBilled = 0;
+  /** Items returned to the caller: `Count` of Query/Scan, 1 per GetItem hit, BatchGet/TransactGet responses. */
+  itemsReturned = 0;
+  /** Items DynamoDB read: `ScannedCount` of Query/Scan (before any filter), plus the items of Get* reads. */
+  itemsScanned = 0;
   /** Single-item writes where the computed units matched DynamoDB Local's report, out of `total`. */
   calibration = { agree: 0, total: 0, mismatches: [] as string[] };
 
@@ -70,6 +83,9 @@ export class Tally {
       wcu: this.wcu,
       reportedWcu: this.reportedWcu,
       unreported: this.unreported,
+      itemsReturned: this.itemsReturned,
+      itemsScanned: this.itemsScanned,
+      rcuBilled: this.rcuBilled,
     };
   }
 
@@ -87,10 +103,16 @@ export interface TallySnapshot {
   /** Write units as DynamoDB Local reported them. */
   reportedWcu: number;
   unreported: number;
+  /** Items returned by reads (see `Tally.itemsReturned`). */
+  itemsReturned: number;
+  /** Items read by DynamoDB (see `Tally.itemsScanned`). */
+  itemsScanned: number;
+  /** RCU with the minimum charge per read request (see `Tally.rcuBilled`). */
+  rcuBilled: number;
 }
 
 export function emptySnapshot(): TallySnapshot {
-  return { requests: {}, failures: {}, rcu: 0, wcu: 0, reportedWcu: 0, unreported: 0 };
+  return { requests: {}, failures: {}, rcu: 0, wcu: 0, reportedWcu: 0, unreported: 0, itemsReturned: 0, itemsScanned: 0, rcuBilled: 0 };
 }
 
 function diffCounts(after: Record<string, number>, before: Record<string, number>): Record<string, number> {
@@ -110,6 +132,9 @@ export function diff(after: TallySnapshot, before: TallySnapshot): TallySnapshot
     wcu: round(after.wcu - before.wcu),
     reportedWcu: round(after.reportedWcu - before.reportedWcu),
     unreported: after.unreported - before.unreported,
+    itemsReturned: after.itemsReturned - before.itemsReturned,
+    itemsScanned: after.itemsScanned - before.itemsScanned,
+    rcuBilled: round(after.rcuBilled - before.rcuBilled),
   };
 }
 
@@ -126,6 +151,9 @@ export function sum(a: TallySnapshot, b: TallySnapshot): TallySnapshot {
     wcu: round(a.wcu + b.wcu),
     reportedWcu: round(a.reportedWcu + b.reportedWcu),
     unreported: a.unreported + b.unreported,
+    itemsReturned: a.itemsReturned + b.itemsReturned,
+    itemsScanned: a.itemsScanned + b.itemsScanned,
+    rcuBilled: round(a.rcuBilled + b.rcuBilled),
   };
 }
 
@@ -144,13 +172,19 @@ interface ConsumedCapacityLike {
 }
 
 /** Adds one `ConsumedCapacity` (object or array) to the tally; false if there was none. */
-function addCapacity(tally: Tally, command: string, consumed: unknown): boolean {
+function addCapacity(tally: Tally, command: string, consumed: unknown, input: Record<string, unknown>): boolean {
   const entries: ConsumedCapacityLike[] = Array.isArray(consumed)
     ? (consumed as ConsumedCapacityLike[])
     : consumed && typeof consumed === 'object'
       ? [consumed as ConsumedCapacityLike]
       : [];
   if (entries.length === 0) return false;
+  let read = 0;
+  for (const entry of entries) {
+    read += entry.ReadCapacityUnits ?? (READ_COMMANDS.has(command) ? (entry.CapacityUnits ?? 0) : 0);
+  }
+  const minimum = MINIMUM_READ[command];
+  tally.rcuBilled += minimum === undefined ? read : Math.max(read, input['ConsistentRead'] === true ? minimum * 2 : minimum);
   for (const entry of entries) {
     const read = entry.ReadCapacityUnits;
     const write = entry.WriteCapacityUnits;
@@ -165,6 +199,28 @@ function addCapacity(tally: Tally, command: string, consumed: unknown): boolean 
     }
   }
   return true;
+}
+
+/** Counts the items a read returned and the items DynamoDB read for it. */
+function addItems(tally: Tally, command: string, output: unknown): void {
+  const out = (output ?? {}) as { Count?: number; ScannedCount?: number; Item?: unknown; Responses?: unknown };
+  if (command === 'QueryCommand' || command === 'ScanCommand') {
+    tally.itemsReturned += out.Count ?? 0;
+    tally.itemsScanned += out.ScannedCount ?? out.Count ?? 0;
+  } else if (command === 'GetItemCommand') {
+    const n = out.Item ? 1 : 0;
+    tally.itemsReturned += n;
+    tally.itemsScanned += n;
+  } else if (command === 'BatchGetItemCommand') {
+    const responses = (out.Responses ?? {}) as Record<string, unknown[]>;
+    const n = Object.values(responses).reduce((sum, items) => sum + (Array.isArray(items) ? items.length : 0), 0);
+    tally.itemsReturned += n;
+    tally.itemsScanned += n;
+  } else if (command === 'TransactGetItemsCommand') {
+    const n = Array.isArray(out.Responses) ? (out.Responses as { Item?: unknown }[]).filter((r) => r.Item).length : 0;
+    tally.itemsReturned += n;
+    tally.itemsScanned += n;
+  }
 }
 
 function reportedUnits(consumed: unknown): number {
@@ -327,7 +383,8 @@ export function countingDynamoClient(config: DynamoDBClientConfig, tally: Tally)
       try {
         const result = await next(request);
         const output = result.output as { ConsumedCapacity?: unknown };
-        if (wantsCapacity && !addCapacity(tally, command, output.ConsumedCapacity)) tally.unreported += 1;
+        if (wantsCapacity && !addCapacity(tally, command, output.ConsumedCapacity, request.input as Record<string, unknown>)) tally.unreported += 1;
+        addItems(tally, command, result.output);
         return result;
       } catch (err) {
         tally.countFailure(command, err);

@@ -27,6 +27,8 @@ export interface ReportInput {
   cost: CostModel;
   capacityFileSize: number;
   warnings: string[];
+  /** Sections 4–7 (work requests), rendered by bench/work-report.ts. */
+  workRequests?: string;
 }
 
 function table(header: string[], rows: string[][], align?: ('l' | 'r')[]): string {
@@ -100,6 +102,10 @@ export function renderReport(input: ReportInput): string {
       '  bytes that do not match the signed SHA-256; the big-file latencies below therefore include a full local read-back and hash.',
       '- Latency is the wall time of the whole create → complete sequence of one artifact as the client sees it; generating the random',
       '  bytes and hashing them happen before the timer starts. Requests per second = artifacts completed per second.',
+      '- **Sections 4 and 5 (work-request dispatch and throughput) also run on the local stack**, with real `conveyor worker` processes on',
+      '  the same machine: they show where the time goes (batching window, queue hops, task process start) and how it scales here, not on AWS.',
+      '  **Sections 6 and 7 count DynamoDB and SQS requests exactly**, like section 2; Lambda invocations per request are counted on the',
+      '  stack by wrapping the handlers it loads, and their durations are local estimates.',
     ].join('\n'),
   );
   out.push('');
@@ -302,6 +308,10 @@ export function renderReport(input: ReportInput): string {
       `For the big files (${big.map((p) => `${p.iterations} × ${sizeLabel(p.size)}`).join(' and ')}): the API received ` +
         `${apiIn.toLocaleString('en-US')} bytes while ${s3.toLocaleString('en-US')} bytes went to S3 (ratio ${ratio(apiIn / s3)}).`,
     );
+  }
+  if (input.workRequests) {
+    out.push('');
+    out.push(input.workRequests.trimEnd());
   }
   if (input.warnings.length > 0) {
     out.push('');

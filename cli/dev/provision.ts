@@ -15,7 +15,7 @@ import {
   type AttributeDefinition,
   type TableDescription,
 } from '@aws-sdk/client-dynamodb';
-import { CreateBucketCommand, HeadBucketCommand, PutBucketCorsCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, HeadBucketCommand, PutBucketCorsCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import {
   CreateQueueCommand,
   GetQueueAttributesCommand,
@@ -218,6 +218,10 @@ async function ensureBucket(client: S3Client, bucket: string): Promise<void> {
     () => false,
   );
   if (!exists) await client.send(new CreateBucketCommand({ Bucket: bucket }));
+  // s3rver removes a directory when its last object is deleted, and a PUT racing that removal
+  // dies with ENOENT on an unhandled stream error, taking the process down. Staging objects come
+  // and go under tmp/uploads/: an object that is never deleted keeps that directory alive.
+  await client.send(new PutObjectCommand({ Bucket: bucket, Key: 'tmp/uploads/.keep', Body: 'kept by the local stack (see cli/dev/provision.ts)' }));
   // Browsers upload straight to presigned URLs, from whatever origin serves the page.
   await client.send(
     new PutBucketCorsCommand({

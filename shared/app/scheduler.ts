@@ -27,7 +27,6 @@ export interface ScheduleSummary {
 
 export async function schedule(deps: Deps): Promise<ScheduleSummary> {
   const summary: ScheduleSummary = { assigned: [], completed: [], started: [] };
-  await completeDueWaits(deps, summary);
   await startWorkflows(deps, summary);
   await runInternalTasks(deps, summary);
   await startWaitTasks(deps, summary);
@@ -172,6 +171,7 @@ async function startWorkflows(deps: Deps, summary: ScheduleSummary): Promise<voi
   }
 }
 
+/** Starts pending waits, then completes every due one (the new ones included). */
 async function startWaitTasks(deps: Deps, summary: ScheduleSummary): Promise<void> {
   for (const wr of await deps.workRequests.pendingCandidates('Wait', null, SERVER_SIDE_BATCH)) {
     await startServerSide(deps, wr).then(() => summary.started.push(wr.id), ignoreConflict);
