@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { DynamoWorkRequestRepository } from '../../shared/adapters/dynamodb/work-request-repository';
 import { DynamoWorkerRepository } from '../../shared/adapters/dynamodb/worker-repository';
 import { ConflictError, NotFoundError, ValidationError } from '../../shared/domain/errors';
-import type { WorkRequest } from '../../shared/domain/work-requests';
+import { newWorkRequest, type WorkRequest } from '../../shared/domain/work-requests';
 import type { Worker } from '../../shared/domain/workers';
 
 const table = process.env.CONVEYOR_TABLE_MAIN!;
@@ -24,7 +24,7 @@ const newId = () => ++nextId;
 const unique = (prefix: string) => `${prefix}-${randomUUID().slice(0, 8)}`;
 
 function wrOf(overrides: Partial<WorkRequest> = {}): WorkRequest {
-  return {
+  return newWorkRequest({
     id: newId(),
     scope: 'debusine',
     workspace: 'System',
@@ -33,34 +33,9 @@ function wrOf(overrides: Partial<WorkRequest> = {}): WorkRequest {
     taskName: 'noop',
     taskData: {},
     hostArchitecture: 'amd64',
-    dynamicTaskData: null,
-    status: 'pending',
-    result: '',
-    worker: null,
-    assignedAt: null,
     createdAt: '2026-11-22T10:00:00.000Z',
-    startedAt: null,
-    completedAt: null,
-    priorityBase: 0,
-    priorityAdjustment: 0,
-    parent: null,
-    dependencies: [],
-    unblockStrategy: 'deps',
-    eventReactions: {},
-    workflowData: {},
-    outputData: null,
-    retryCount: 0,
-    supersedes: null,
-    supersededBy: null,
-    abortedBy: null,
-    heartbeatAt: null,
-    logtail: [],
-    outputArtifacts: [],
-    run: null,
-    internalCollection: null,
-    version: 1,
     ...overrides,
-  };
+  });
 }
 
 function workerOf(overrides: Partial<Worker> = {}): Worker {

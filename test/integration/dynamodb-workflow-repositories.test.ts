@@ -9,7 +9,7 @@ import { DynamoNotificationChannelRepository } from '../../shared/adapters/dynam
 import { DynamoWorkRequestRepository } from '../../shared/adapters/dynamodb/work-request-repository';
 import { DynamoWorkflowTemplateRepository } from '../../shared/adapters/dynamodb/workflow-template-repository';
 import { ConflictError } from '../../shared/domain/errors';
-import type { WorkRequest } from '../../shared/domain/work-requests';
+import { newWorkRequest, type WorkRequest } from '../../shared/domain/work-requests';
 import type { WorkflowTemplate } from '../../shared/domain/workflows';
 
 const table = process.env.CONVEYOR_TABLE_MAIN!;
@@ -40,7 +40,7 @@ function templateOf(workspace: string, overrides: Partial<WorkflowTemplate> = {}
 }
 
 function wrOf(overrides: Partial<WorkRequest> = {}): WorkRequest {
-  return {
+  return newWorkRequest({
     id: newId(),
     scope: 'debusine',
     workspace: 'System',
@@ -48,35 +48,10 @@ function wrOf(overrides: Partial<WorkRequest> = {}): WorkRequest {
     taskType: 'Worker',
     taskName: 'noop',
     taskData: {},
-    hostArchitecture: null,
-    dynamicTaskData: null,
     status: 'blocked',
-    result: '',
-    worker: null,
-    assignedAt: null,
     createdAt: '2026-11-22T10:00:00.000Z',
-    startedAt: null,
-    completedAt: null,
-    priorityBase: 0,
-    priorityAdjustment: 0,
-    parent: null,
-    dependencies: [],
-    unblockStrategy: 'deps',
-    eventReactions: {},
-    workflowData: {},
-    outputData: null,
-    retryCount: 0,
-    supersedes: null,
-    supersededBy: null,
-    abortedBy: null,
-    heartbeatAt: null,
-    logtail: [],
-    outputArtifacts: [],
-    run: null,
-    internalCollection: null,
-    version: 1,
     ...overrides,
-  };
+  });
 }
 
 describe('workflow templates on DynamoDB Local', () => {

@@ -7,50 +7,10 @@ import { registerClientCommands } from '../../cli/client/commands';
 import { DEFAULT_UPLOAD_TUNING } from '../../cli/client/upload';
 import type { WireWorkRequest } from '../../cli/client/wire';
 import { newLogLines, registerWorkRequestCommands } from '../../cli/client/work-requests';
+import { fakeApiFetch, type ApiCall } from '../support/fake-api';
+import { wireWorkRequest as wr } from '../support/wire';
 
-function wr(id: number, overrides: Partial<WireWorkRequest> = {}): WireWorkRequest {
-  return {
-    id,
-    url: `https://c.example/api/1.0/work-request/${id}/`,
-    task_name: 'noop',
-    task_type: 'Worker',
-    task_data: { result: true },
-    dynamic_task_data: null,
-    status: 'pending',
-    result: '',
-    worker: null,
-    created_at: '2030-01-01T00:00:00Z',
-    created_by: 'user:alice',
-    aborted_by: null,
-    started_at: null,
-    completed_at: null,
-    duration: null,
-    priority_base: 0,
-    priority_adjustment: 0,
-    effective_priority: 0,
-    parent: null,
-    dependencies: [],
-    workflow_data: {},
-    event_reactions: {},
-    output_data: null,
-    retry_count: 0,
-    supersedes: null,
-    superseded_by: null,
-    artifacts: [],
-    scope: 'debusine',
-    workspace: 'System',
-    heartbeat_at: null,
-    logtail: [],
-    ...overrides,
-  };
-}
-
-interface Seen {
-  method: string;
-  path: string;
-  headers: Record<string, string>;
-  body?: unknown;
-}
+type Seen = ApiCall;
 
 describe('conveyor work-request', () => {
   let seen: Seen[];
@@ -71,21 +31,10 @@ describe('conveyor work-request', () => {
   const run = async (...args: string[]): Promise<string> => {
     stdout = '';
     const program = new Command().exitOverride().configureOutput({ writeErr: () => {} });
-    const fakeFetch: typeof fetch = async (input, init) => {
-      const url = new URL(String(input));
-      const s: Seen = {
-        method: init?.method ?? 'GET',
-        path: url.pathname.replace('/api/1.0/', '') + url.search,
-        headers: init?.headers as Record<string, string>,
-        ...(typeof init?.body === 'string' ? { body: JSON.parse(init.body) } : {}),
-      };
+    const fakeFetch = fakeApiFetch((s) => {
       seen.push(s);
-      const a = answer(s);
-      return new Response(a.body === undefined ? null : JSON.stringify(a.body), {
-        status: a.status,
-        headers: { 'content-type': a.status >= 400 ? 'application/problem+json' : 'application/json' },
-      });
-    };
+      return answer(s);
+    });
     registerWorkRequestCommands(program, {
       env: { CONVEYOR_SERVER: 'https://c.example', CONVEYOR_TOKEN: 't'.repeat(64) },
       cwd: () => dir,

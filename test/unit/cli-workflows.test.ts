@@ -13,44 +13,11 @@ import {
   type WireWorkflowTemplate,
   type WireWorkflowTree,
 } from '../../cli/client/workflows';
+import { fakeApiFetch, type ApiCall } from '../support/fake-api';
+import { wireWorkRequest } from '../support/wire';
 
 function wr(id: number, overrides: Partial<WireWorkflowRequest> = {}): WireWorkflowRequest {
-  return {
-    id,
-    url: `https://c.example/api/1.0/work-request/${id}/`,
-    task_name: 'noop',
-    task_type: 'Worker',
-    task_data: {},
-    dynamic_task_data: null,
-    status: 'pending',
-    result: '',
-    worker: null,
-    created_at: '2030-01-01T00:00:00Z',
-    created_by: 'user:alice',
-    aborted_by: null,
-    started_at: null,
-    completed_at: null,
-    duration: null,
-    priority_base: 0,
-    priority_adjustment: 0,
-    effective_priority: 0,
-    parent: null,
-    dependencies: [],
-    workflow_data: {},
-    event_reactions: {},
-    output_data: null,
-    retry_count: 0,
-    supersedes: null,
-    superseded_by: null,
-    artifacts: [],
-    scope: 'debusine',
-    workspace: 'team',
-    heartbeat_at: null,
-    logtail: [],
-    run: null,
-    internal_collection: null,
-    ...overrides,
-  };
+  return { ...wireWorkRequest(id, { task_data: {}, workspace: 'team' }), run: null, internal_collection: null, ...overrides };
 }
 
 const TEMPLATE: WireWorkflowTemplate = {
@@ -64,11 +31,7 @@ const TEMPLATE: WireWorkflowTemplate = {
   priority: 0,
 };
 
-interface Seen {
-  method: string;
-  path: string;
-  body?: unknown;
-}
+type Seen = Omit<ApiCall, 'headers'>;
 
 describe('conveyor workflow-template / workflow', () => {
   let seen: Seen[];
@@ -86,20 +49,11 @@ describe('conveyor workflow-template / workflow', () => {
   const run = async (...args: string[]): Promise<string> => {
     stdout = '';
     const program = new Command().exitOverride().configureOutput({ writeErr: () => {} });
-    const fakeFetch: typeof fetch = async (input, init) => {
-      const url = new URL(String(input));
-      const s: Seen = {
-        method: init?.method ?? 'GET',
-        path: url.pathname.replace('/api/1.0/', '') + url.search,
-        ...(typeof init?.body === 'string' ? { body: JSON.parse(init.body) } : {}),
-      };
+    // The workflow commands' calls are compared whole, without their headers.
+    const fakeFetch = fakeApiFetch(({ headers: _headers, ...s }) => {
       seen.push(s);
-      const a = answer(s);
-      return new Response(a.body === undefined ? null : JSON.stringify(a.body), {
-        status: a.status,
-        headers: { 'content-type': a.status >= 400 ? 'application/problem+json' : 'application/json' },
-      });
-    };
+      return answer(s);
+    });
     registerWorkflowCommands(program, {
       env: { CONVEYOR_SERVER: 'https://c.example', CONVEYOR_TOKEN: 't'.repeat(64) },
       cwd: () => dir,

@@ -17,7 +17,7 @@ import {
 } from '../../shared/app/collections';
 import { PROMISE_CATEGORY, WORKFLOW_INTERNAL } from '../../shared/domain/collections';
 import { ConflictError, ForbiddenError, ValidationError } from '../../shared/domain/errors';
-import type { WorkRequest } from '../../shared/domain/work-requests';
+import { newWorkRequest, type WorkRequest } from '../../shared/domain/work-requests';
 import { httpHandler } from '../../shared/http/handler';
 import { collectionRoutes } from '../../shared/http/routes/collections';
 import { createWorld, type World } from '../support/world';
@@ -68,7 +68,7 @@ async function newCollection(name = 'bookworm', category = 'debian:suite', works
 }
 
 function rootWorkflow(id: number, overrides: Partial<WorkRequest> = {}): WorkRequest {
-  return {
+  return newWorkRequest({
     id,
     scope: 'debusine',
     workspace: 'priv',
@@ -76,35 +76,10 @@ function rootWorkflow(id: number, overrides: Partial<WorkRequest> = {}): WorkReq
     taskType: 'Workflow',
     taskName: 'noop',
     taskData: {},
-    hostArchitecture: null,
-    dynamicTaskData: null,
     status: 'running',
-    result: '',
-    worker: null,
-    assignedAt: null,
     createdAt: '2026-01-01T00:00:00.000Z',
-    startedAt: null,
-    completedAt: null,
-    priorityBase: 0,
-    priorityAdjustment: 0,
-    parent: null,
-    dependencies: [],
-    unblockStrategy: 'deps',
-    eventReactions: {},
-    workflowData: {},
-    outputData: null,
-    retryCount: 0,
-    supersedes: null,
-    supersededBy: null,
-    abortedBy: null,
-    heartbeatAt: null,
-    logtail: [],
-    outputArtifacts: [],
-    run: null,
-    internalCollection: null,
-    version: 1,
     ...overrides,
-  };
+  });
 }
 
 describe('creating collections', () => {

@@ -19,7 +19,7 @@ import {
 } from '../../shared/app/lookups';
 import { PROMISE_CATEGORY, type Collection, type ExpectType } from '../../shared/domain/collections';
 import { DomainError, ForbiddenError, NotFoundError, ValidationError } from '../../shared/domain/errors';
-import type { WorkRequest } from '../../shared/domain/work-requests';
+import { newWorkRequest, type WorkRequest } from '../../shared/domain/work-requests';
 import { httpHandler } from '../../shared/http/handler';
 import { collectionRoutes } from '../../shared/http/routes/collections';
 import { createSchedulingWorld, type SchedulingWorld } from '../support/scheduling';
@@ -180,7 +180,7 @@ describe('single lookups', () => {
 
 describe('workflow-internal lookups and promises', () => {
   function workflow(id: number, overrides: Partial<WorkRequest> = {}): WorkRequest {
-    return {
+    return newWorkRequest({
       id,
       scope: 'debusine',
       workspace: 'priv',
@@ -188,35 +188,10 @@ describe('workflow-internal lookups and promises', () => {
       taskType: 'Workflow',
       taskName: 'noop',
       taskData: {},
-      hostArchitecture: null,
-      dynamicTaskData: null,
       status: 'running',
-      result: '',
-      worker: null,
-      assignedAt: null,
       createdAt: '2026-01-01T00:00:00.000Z',
-      startedAt: null,
-      completedAt: null,
-      priorityBase: 0,
-      priorityAdjustment: 0,
-      parent: null,
-      dependencies: [],
-      unblockStrategy: 'deps',
-      eventReactions: {},
-      workflowData: {},
-      outputData: null,
-      retryCount: 0,
-      supersedes: null,
-      supersededBy: null,
-      abortedBy: null,
-      heartbeatAt: null,
-      logtail: [],
-      outputArtifacts: [],
-      run: null,
-      internalCollection: null,
-      version: 1,
       ...overrides,
-    };
+    });
   }
 
   it('resolves internal@collections to the root\'s collection; a promise until the artifact replaces it', async () => {

@@ -11,6 +11,7 @@ import type { WireWorkRequest } from '../../cli/client/wire';
 import type { QueueMessage, WorkerQueue } from '../../cli/worker/queue';
 import { spawnTaskProcess, type SpawnTask, type TaskExit, type TaskHandle, type TaskSpec } from '../../cli/worker/task-process';
 import { ConveyorWorker, DEFAULT_WORKER_TIMINGS, completionFor, type WorkerSettings } from '../../cli/worker/worker';
+import { wireWorkRequest } from '../support/wire';
 
 const KEY = 'a'.repeat(64);
 
@@ -147,39 +148,7 @@ class FakeTask implements TaskHandle {
 const success = (): TaskExit => ({ outcome: { result: 'success', output_data: { note: 'fine' }, resource_usage: { cpu_time: 1.4, memory: 5 * 1024 * 1024 } }, exitCode: 0, signal: null });
 
 function workRequest(id: number, task = 'noop'): WireWorkRequest {
-  return {
-    id,
-    url: `http://x/api/1.0/work-request/${id}/`,
-    task_name: task,
-    task_type: 'Worker',
-    task_data: { result: true },
-    dynamic_task_data: null,
-    status: 'running',
-    result: '',
-    worker: 'host-a',
-    created_at: '2030-01-01T00:00:00Z',
-    created_by: 'user:alice',
-    aborted_by: null,
-    started_at: '2030-01-01T00:00:01Z',
-    completed_at: null,
-    duration: null,
-    priority_base: 0,
-    priority_adjustment: 0,
-    effective_priority: 0,
-    parent: null,
-    dependencies: [],
-    workflow_data: {},
-    event_reactions: {},
-    output_data: null,
-    retry_count: 0,
-    supersedes: null,
-    superseded_by: null,
-    artifacts: [],
-    scope: 'debusine',
-    workspace: 'System',
-    heartbeat_at: null,
-    logtail: [],
-  };
+  return wireWorkRequest(id, { url: `http://x/api/1.0/work-request/${id}/`, task_name: task, status: 'running', worker: 'host-a', started_at: '2030-01-01T00:00:01Z' });
 }
 
 async function waitFor(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
