@@ -5,7 +5,7 @@
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../domain/errors';
 import { roleAtLeast } from '../domain/roles';
 import { PROMISE_CATEGORY } from '../domain/collections';
-import { effectivePriority, isFinished, newWorkRequest, type TaskType, type WorkflowData, type WorkRequest } from '../domain/work-requests';
+import { effectivePriority, isFinished, newWorkRequest, unblockDecision, type TaskType, type WorkflowData, type WorkRequest } from '../domain/work-requests';
 import {
   canRunTransition,
   normaliseWorkflowName,
@@ -468,6 +468,7 @@ export async function maybeFinishWorkflow(deps: Deps, workflowId: number): Promi
  * Children waiting for a manual unblock are left for a human.
  */
 async function abortStrandedChildren(deps: Deps, children: WorkRequest[]): Promise<boolean> {
+  // Returns whether any child changed (unblocked or aborted), so the caller reloads them.
   const current = children.filter((c) => c.supersededBy === null);
   if (current.some((c) => c.status === 'pending' || c.status === 'running')) return false;
   let aborted = false;
@@ -475,6 +476,13 @@ async function abortStrandedChildren(deps: Deps, children: WorkRequest[]): Promi
     if (child.status !== 'blocked' || child.unblockStrategy !== 'deps') continue;
     const dependencies = await deps.workRequests.getMany(child.dependencies);
     if (!dependencies.every((d) => isFinished(d) && d.supersededBy === null)) continue;
+    // A dependency may have just finished with its own unblocking still on its way: settle the
+    // child like that would; only a child that still cannot move is stranded.
+    if (unblockDecision(child, dependencies) !== 'wait') {
+      await settleDependent(deps, child.id);
+      aborted = true;
+      continue;
+    }
     await finish(deps, child, { status: 'aborted', error: { code: 'dependency-failed', message: 'its dependencies finished without letting it run' } }).catch((err) => {
       if (!(err instanceof ConflictError)) throw err;
     });
