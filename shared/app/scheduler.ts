@@ -144,38 +144,41 @@ async function runInternalTasks(deps: Deps, summary: ScheduleSummary): Promise<v
     } else if (wr.taskName === 'workflow') {
       const root = await rootWorkflowOf(deps, wr);
       if (!root) continue;
-      try {
-        await startServerSide(deps, wr);
-      } catch (err) {
-        ignoreConflict(err);
-        continue;
+      if (await startForHandOff(deps, wr, summary)) {
+        await deps.queues.enqueueOrchestration({ rootId: root.id, kind: 'callback', workRequestId: wr.id });
       }
-      summary.started.push(wr.id);
-      await deps.queues.enqueueOrchestration({ rootId: root.id, kind: 'callback', workRequestId: wr.id });
     }
   }
+}
+
+/**
+ * Marks a server-side request running before handing it to its runner; false when another
+ * scheduler pass got there first (the request is then that pass's to hand off).
+ */
+async function startForHandOff(deps: Deps, wr: WorkRequest, summary: ScheduleSummary): Promise<boolean> {
+  try {
+    await startServerSide(deps, wr);
+  } catch (err) {
+    ignoreConflict(err);
+    return false;
+  }
+  summary.started.push(wr.id);
+  return true;
 }
 
 /** A pending root workflow starts running and goes to the orchestrator (sub-workflows run inline). */
 async function startWorkflows(deps: Deps, summary: ScheduleSummary): Promise<void> {
   for (const wr of await deps.workRequests.pendingCandidates('Workflow', null, SERVER_SIDE_BATCH)) {
     if (wr.parent !== null) continue;
-    try {
-      await startServerSide(deps, wr);
-    } catch (err) {
-      ignoreConflict(err);
-      continue;
+    if (await startForHandOff(deps, wr, summary)) {
+      await deps.queues.enqueueOrchestration({ rootId: wr.id, kind: 'populate', workRequestId: wr.id });
     }
-    summary.started.push(wr.id);
-    await deps.queues.enqueueOrchestration({ rootId: wr.id, kind: 'populate', workRequestId: wr.id });
   }
 }
 
 /** Starts pending waits, then completes every due one (the new ones included). */
 async function startWaitTasks(deps: Deps, summary: ScheduleSummary): Promise<void> {
-  for (const wr of await deps.workRequests.pendingCandidates('Wait', null, SERVER_SIDE_BATCH)) {
-    await startServerSide(deps, wr).then(() => summary.started.push(wr.id), ignoreConflict);
-  }
+  for (const wr of await deps.workRequests.pendingCandidates('Wait', null, SERVER_SIDE_BATCH)) await startForHandOff(deps, wr, summary);
   await completeDueWaits(deps, summary);
 }
 
@@ -190,14 +193,7 @@ async function completeDueWaits(deps: Deps, summary: ScheduleSummary): Promise<v
 
 async function startServerTasks(deps: Deps, summary: ScheduleSummary): Promise<void> {
   for (const wr of await deps.workRequests.pendingCandidates('Server', null, SERVER_SIDE_BATCH)) {
-    try {
-      await startServerSide(deps, wr);
-    } catch (err) {
-      ignoreConflict(err);
-      continue;
-    }
-    summary.started.push(wr.id);
-    await deps.queues.enqueueServerTask({ workRequestId: wr.id });
+    if (await startForHandOff(deps, wr, summary)) await deps.queues.enqueueServerTask({ workRequestId: wr.id });
   }
 }
 
