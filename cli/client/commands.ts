@@ -4,15 +4,14 @@
  * on the `artifact` group, before or after the subcommand.
  */
 import { Command, Option } from 'commander';
-import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { resolve } from 'node:path';
 import { RELATION_TYPES, type RelationType } from '../../shared/domain/artifacts';
-import { ApiError, ConveyorApi, type FetchFn } from './api';
-import { resolveClientConfig, type ClientConfig } from './config';
+import { ApiError, type ConveyorApi, type FetchFn } from './api';
 import { downloadArtifactFiles, downloadArtifactTarball } from './download';
 import { collectLocalFiles, hashFiles, type HashedFile } from './files';
-import { formatBytes, formatJson, formatTable, yesNo } from './format';
+import { formatBytes, formatTable, yesNo } from './format';
+import { addConnectionOptions, commandHelpers, parseId, readJsonDataOption, type GlobalOptions } from './options';
 import { createProgressReporter, silentProgress, type ProgressReporter, type ProgressStream } from './progress';
 import { ResumeStateStore, resumeKey, resumeStateDir, type CreateIdentity } from './resume-state';
 import { DEFAULT_UPLOAD_TUNING, uploadFiles, type UploadSummary, type UploadTuning } from './upload';
@@ -43,54 +42,7 @@ export function defaultClientContext(): ClientContext {
   };
 }
 
-interface GlobalOptions {
-  server?: string;
-  token?: string;
-  scope?: string;
-  json?: boolean;
-}
-
-function addConnectionOptions(cmd: Command): Command {
-  return cmd
-    .option('--server <url>', 'Conveyor server URL (else $CONVEYOR_SERVER, the config file, or the local stack)')
-    .option('--token <key>', 'API token (else $CONVEYOR_TOKEN or the config file)')
-    .option('--scope <name>', 'scope, sent as X-Debusine-Scope (default: the server default, "debusine")')
-    .option('--json', 'print machine-readable JSON');
-}
-
-export function parseId(value: string, what = 'id'): number {
-  if (!/^\d+$/.test(value) || Number(value) <= 0 || !Number.isSafeInteger(Number(value))) {
-    throw new Error(`Invalid ${what} "${value}": expected a positive whole number`);
-  }
-  return Number(value);
-}
-
-function parseDataObject(text: string, from: string): Record<string, unknown> {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (err) {
-    throw new Error(`${from} is not valid JSON: ${err instanceof Error ? err.message : String(err)}`);
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error(`${from} must be a JSON object`);
-  return parsed as Record<string, unknown>;
-}
-
-function readDataOption(opts: { data?: string; dataFile?: string }, cwd: string): Record<string, unknown> | undefined {
-  if (opts.data !== undefined && opts.dataFile !== undefined) throw new Error('Give --data or --data-file, not both');
-  if (opts.data !== undefined) return parseDataObject(opts.data, '--data');
-  if (opts.dataFile !== undefined) {
-    const path = resolve(cwd, opts.dataFile);
-    let text: string;
-    try {
-      text = readFileSync(path, 'utf8');
-    } catch (err) {
-      throw new Error(`Cannot read --data-file ${opts.dataFile}: ${err instanceof Error ? err.message : String(err)}`);
-    }
-    return parseDataObject(text, `--data-file ${opts.dataFile}`);
-  }
-  return undefined;
-}
+export { parseId } from './options';
 
 /** Seconds, or a Django duration "D HH:MM:SS" that the server parses itself. */
 function parseExpirationDelay(value: string): number | string {
@@ -187,16 +139,7 @@ async function uploadWhatIsPending(
 }
 
 export function registerClientCommands(program: Command, ctx: ClientContext = defaultClientContext()): void {
-  const configFor = (opts: GlobalOptions): ClientConfig =>
-    resolveClientConfig({ server: opts.server, token: opts.token, scope: opts.scope }, { env: ctx.env, homeDir: ctx.homeDir, cwd: ctx.cwd() });
-  const connect = (cmd: Command): { api: ConveyorApi; opts: GlobalOptions; config: ClientConfig } => {
-    const opts = cmd.optsWithGlobals<GlobalOptions>();
-    const config = configFor(opts);
-    return { api: new ConveyorApi(config, ctx.fetch), opts, config };
-  };
-  const print = (opts: GlobalOptions, json: unknown, human: () => string): void => {
-    ctx.stdout.write(opts.json ? formatJson(json) : human());
-  };
+  const { connect, print } = commandHelpers(ctx);
   const progressFor = (opts: GlobalOptions): ProgressReporter => (opts.json ? silentProgress : createProgressReporter(ctx.stderr));
 
   const artifact = addConnectionOptions(program.command('artifact').description('create, upload, show, download and relate artifacts'));
@@ -215,7 +158,7 @@ export function registerClientCommands(program: Command, ctx: ClientContext = de
     .action(async (files: string[], cmdOpts: { workspace?: string; category: string; data?: string; dataFile?: string; immutable?: boolean; expirationDelay?: string; baseDir?: string }, cmd: Command) => {
       const { api, opts, config } = connect(cmd);
       const cwd = ctx.cwd();
-      const data = readDataOption(cmdOpts, cwd) ?? {};
+      const data = readJsonDataOption(cmdOpts, cwd) ?? {};
       const expirationDelay = cmdOpts.expirationDelay !== undefined ? parseExpirationDelay(cmdOpts.expirationDelay) : undefined;
       const local = await hashFiles(await collectLocalFiles(files, { cwd, baseDir: cmdOpts.baseDir }));
 
@@ -386,7 +329,7 @@ export function registerClientCommands(program: Command, ctx: ClientContext = de
     .option('--data-file <file>', 'the new data from a JSON file')
     .action(async (idText: string, cmdOpts: { data?: string; dataFile?: string }, cmd: Command) => {
       const { api, opts } = connect(cmd);
-      const data = readDataOption(cmdOpts, ctx.cwd());
+      const data = readJsonDataOption(cmdOpts, ctx.cwd());
       if (!data) throw new Error('Give the new data with --data JSON or --data-file FILE');
       const updated = await api.patchArtifact(parseId(idText, 'artifact id'), { data });
       print(opts, updated, () => `Updated the data of artifact ${updated.id}\n`);

@@ -3,12 +3,9 @@
  * re-prioritise work requests through the REST API (docs/api.md "Work requests").
  */
 import { Command, Option } from 'commander';
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { ConveyorApi } from './api';
 import type { ClientContext } from './commands';
-import { resolveClientConfig } from './config';
 import { formatJson, formatTable } from './format';
+import { addConnectionOptions, commandHelpers, parseId, readJsonDataOption } from './options';
 import type { WireWorkRequest } from './wire';
 
 export interface WorkRequestCommandContext extends ClientContext {
@@ -16,47 +13,9 @@ export interface WorkRequestCommandContext extends ClientContext {
   sleep?: (ms: number) => Promise<void>;
 }
 
-interface GlobalOptions {
-  server?: string;
-  token?: string;
-  scope?: string;
-  json?: boolean;
-}
-
 export const FOLLOW_INTERVAL_MS = 2000;
 
 const STATUSES = ['blocked', 'pending', 'running', 'completed', 'aborted'];
-
-function parsePositiveId(value: string, what: string): number {
-  if (!/^\d+$/.test(value) || Number(value) <= 0 || !Number.isSafeInteger(Number(value))) {
-    throw new Error(`Invalid ${what} "${value}": expected a positive whole number`);
-  }
-  return Number(value);
-}
-
-function parseJsonObject(text: string, from: string): Record<string, unknown> {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (err) {
-    throw new Error(`${from} is not valid JSON: ${err instanceof Error ? err.message : String(err)}`);
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error(`${from} must be a JSON object`);
-  return parsed as Record<string, unknown>;
-}
-
-function readTaskData(opts: { data?: string; dataFile?: string }, cwd: string): Record<string, unknown> | undefined {
-  if (opts.data !== undefined && opts.dataFile !== undefined) throw new Error('Give --data or --data-file, not both');
-  if (opts.data !== undefined) return parseJsonObject(opts.data, '--data');
-  if (opts.dataFile === undefined) return undefined;
-  let text: string;
-  try {
-    text = readFileSync(resolve(cwd, opts.dataFile), 'utf8');
-  } catch (err) {
-    throw new Error(`Cannot read --data-file ${opts.dataFile}: ${err instanceof Error ? err.message : String(err)}`);
-  }
-  return parseJsonObject(text, `--data-file ${opts.dataFile}`);
-}
 
 function statusText(wr: Pick<WireWorkRequest, 'status' | 'result'>): string {
   return wr.result ? `${wr.status} (${wr.result})` : wr.status;
@@ -114,22 +73,9 @@ export function newLogLines(previous: string[], next: string[]): string[] {
 
 export function registerWorkRequestCommands(program: Command, ctx: WorkRequestCommandContext): void {
   const sleep = ctx.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
-  const connect = (cmd: Command): { api: ConveyorApi; opts: GlobalOptions } => {
-    const opts = cmd.optsWithGlobals<GlobalOptions>();
-    const config = resolveClientConfig({ server: opts.server, token: opts.token, scope: opts.scope }, { env: ctx.env, homeDir: ctx.homeDir, cwd: ctx.cwd() });
-    return { api: new ConveyorApi(config, ctx.fetch), opts };
-  };
-  const print = (opts: GlobalOptions, json: unknown, human: () => string): void => {
-    ctx.stdout.write(opts.json ? formatJson(json) : human());
-  };
+  const { connect, print } = commandHelpers(ctx);
 
-  const group = program
-    .command('work-request')
-    .description('create, list, show, retry, abort and unblock work requests')
-    .option('--server <url>', 'Conveyor server URL (else $CONVEYOR_SERVER, the config file, or the local stack)')
-    .option('--token <key>', 'API token (else $CONVEYOR_TOKEN or the config file)')
-    .option('--scope <name>', 'scope, sent as X-Debusine-Scope (default: the server default, "debusine")')
-    .option('--json', 'print machine-readable JSON');
+  const group = addConnectionOptions(program.command('work-request').description('create, list, show, retry, abort and unblock work requests'));
 
   group
     .command('create')
@@ -140,7 +86,7 @@ export function registerWorkRequestCommands(program: Command, ctx: WorkRequestCo
     .option('--workspace <name>', 'workspace (default: the server default, "System")')
     .action(async (taskName: string, cmdOpts: { data?: string; dataFile?: string; workspace?: string }, cmd: Command) => {
       const { api, opts } = connect(cmd);
-      const taskData = readTaskData(cmdOpts, ctx.cwd()) ?? {};
+      const taskData = readJsonDataOption(cmdOpts, ctx.cwd()) ?? {};
       const created = await api.createWorkRequest({
         task_name: taskName,
         task_data: taskData,
@@ -159,7 +105,7 @@ export function registerWorkRequestCommands(program: Command, ctx: WorkRequestCo
     .option('--all', 'show every matching request')
     .action(async (cmdOpts: { workspace?: string; status?: string; task?: string; limit: string; all?: boolean }, cmd: Command) => {
       const { api, opts } = connect(cmd);
-      const limit = cmdOpts.all ? Number.POSITIVE_INFINITY : parsePositiveId(cmdOpts.limit, '--limit');
+      const limit = cmdOpts.all ? Number.POSITIVE_INFINITY : parseId(cmdOpts.limit, '--limit');
       const results: WireWorkRequest[] = [];
       let cursor: string | undefined;
       let more = false;
@@ -194,7 +140,7 @@ export function registerWorkRequestCommands(program: Command, ctx: WorkRequestCo
     .option('--follow', `poll every ${FOLLOW_INTERVAL_MS / 1000}s until the request is completed or aborted`)
     .action(async (idText: string, cmdOpts: { follow?: boolean }, cmd: Command) => {
       const { api, opts } = connect(cmd);
-      const id = parsePositiveId(idText, 'work request id');
+      const id = parseId(idText, 'work request id');
       let current = await api.getWorkRequest(id);
       if (!cmdOpts.follow) {
         print(opts, current, () => describeWorkRequest(current));
@@ -228,7 +174,7 @@ export function registerWorkRequestCommands(program: Command, ctx: WorkRequestCo
     .argument('<id>', 'work request id')
     .action(async (idText: string, _cmdOpts: unknown, cmd: Command) => {
       const { api, opts } = connect(cmd);
-      const retried = await api.retryWorkRequest(parsePositiveId(idText, 'work request id'));
+      const retried = await api.retryWorkRequest(parseId(idText, 'work request id'));
       print(opts, retried, () => `Retried work request ${idText} as ${retried.id}\n`);
     });
 
@@ -238,7 +184,7 @@ export function registerWorkRequestCommands(program: Command, ctx: WorkRequestCo
     .argument('<id>', 'work request id')
     .action(async (idText: string, _cmdOpts: unknown, cmd: Command) => {
       const { api, opts } = connect(cmd);
-      const aborted = await api.abortWorkRequest(parsePositiveId(idText, 'work request id'));
+      const aborted = await api.abortWorkRequest(parseId(idText, 'work request id'));
       print(opts, aborted, () => `Work request ${aborted.id}: ${statusText(aborted)}\n`);
     });
 
@@ -252,7 +198,7 @@ export function registerWorkRequestCommands(program: Command, ctx: WorkRequestCo
     .action(async (idText: string, cmdOpts: { accept?: boolean; reject?: boolean; notes?: string }, cmd: Command) => {
       const { api, opts } = connect(cmd);
       if (!cmdOpts.accept && !cmdOpts.reject && cmdOpts.notes === undefined) throw new Error('Give --accept, --reject or --notes');
-      const updated = await api.unblockWorkRequest(parsePositiveId(idText, 'work request id'), {
+      const updated = await api.unblockWorkRequest(parseId(idText, 'work request id'), {
         ...(cmdOpts.accept ? { action: 'accept' as const } : cmdOpts.reject ? { action: 'reject' as const } : {}),
         ...(cmdOpts.notes !== undefined ? { notes: cmdOpts.notes } : {}),
       });
@@ -267,7 +213,7 @@ export function registerWorkRequestCommands(program: Command, ctx: WorkRequestCo
     .action(async (idText: string, adjustmentText: string, _cmdOpts: unknown, cmd: Command) => {
       const { api, opts } = connect(cmd);
       if (!/^[+-]?\d+$/.test(adjustmentText)) throw new Error(`Invalid priority adjustment "${adjustmentText}": expected a whole number`);
-      const updated = await api.setWorkRequestPriority(parsePositiveId(idText, 'work request id'), Number(adjustmentText));
+      const updated = await api.setWorkRequestPriority(parseId(idText, 'work request id'), Number(adjustmentText));
       print(opts, updated, () => `Work request ${updated.id}: priority ${updated.effective_priority} (adjustment ${updated.priority_adjustment})\n`);
     });
 }

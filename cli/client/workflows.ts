@@ -5,21 +5,12 @@
  * package parses it, because workflow parameters are usually written by hand).
  */
 import { Command, Option } from 'commander';
-import { readFileSync } from 'node:fs';
-import { extname, resolve } from 'node:path';
+import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { ConveyorApi } from './api';
 import type { ClientContext } from './commands';
-import { resolveClientConfig } from './config';
-import { formatJson, formatTable } from './format';
+import { formatTable } from './format';
+import { addConnectionOptions, commandHelpers, parseId, readDataFile } from './options';
 import type { WireWorkRequest } from './wire';
-
-interface GlobalOptions {
-  server?: string;
-  token?: string;
-  scope?: string;
-  json?: boolean;
-}
 
 export interface WireWorkflowTemplate {
   id: number;
@@ -51,13 +42,6 @@ export interface WireWorkflowTree {
   children: WireWorkflowTreeNode[];
 }
 
-function parsePositiveId(value: string, what: string): number {
-  if (!/^\d+$/.test(value) || Number(value) <= 0 || !Number.isSafeInteger(Number(value))) {
-    throw new Error(`Invalid ${what} "${value}": expected a positive whole number`);
-  }
-  return Number(value);
-}
-
 function asObject(parsed: unknown, from: string): Record<string, unknown> {
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error(`${from} must be a JSON object (a YAML mapping)`);
   return parsed as Record<string, unknown>;
@@ -75,12 +59,7 @@ export function readTaskDataOption(opts: { data?: string; dataFile?: string }, c
     }
   }
   if (opts.dataFile === undefined) return undefined;
-  let text: string;
-  try {
-    text = readFileSync(resolve(cwd, opts.dataFile), 'utf8');
-  } catch (err) {
-    throw new Error(`Cannot read --data-file ${opts.dataFile}: ${err instanceof Error ? err.message : String(err)}`);
-  }
+  const text = readDataFile(opts.dataFile, cwd);
   const from = `--data-file ${opts.dataFile}`;
   if (extname(opts.dataFile).toLowerCase() === '.json') {
     try {
@@ -152,26 +131,11 @@ export function describeTemplate(t: WireWorkflowTemplate): string {
   return lines.join('\n') + '\n';
 }
 
-function connectionOptions(cmd: Command): Command {
-  return cmd
-    .option('--server <url>', 'Conveyor server URL (else $CONVEYOR_SERVER, the config file, or the local stack)')
-    .option('--token <key>', 'API token (else $CONVEYOR_TOKEN or the config file)')
-    .option('--scope <name>', 'scope, sent as X-Debusine-Scope (default: the server default, "debusine")')
-    .option('--json', 'print machine-readable JSON');
-}
-
 export function registerWorkflowCommands(program: Command, ctx: ClientContext): void {
-  const connect = (cmd: Command): { api: ConveyorApi; opts: GlobalOptions } => {
-    const opts = cmd.optsWithGlobals<GlobalOptions>();
-    const config = resolveClientConfig({ server: opts.server, token: opts.token, scope: opts.scope }, { env: ctx.env, homeDir: ctx.homeDir, cwd: ctx.cwd() });
-    return { api: new ConveyorApi(config, ctx.fetch), opts };
-  };
-  const print = (opts: GlobalOptions, json: unknown, human: () => string): void => {
-    ctx.stdout.write(opts.json ? formatJson(json) : human());
-  };
+  const { connect, print } = commandHelpers(ctx);
 
   // ---- templates ----
-  const templates = connectionOptions(program.command('workflow-template').description('create, list, show and delete workflow templates'));
+  const templates = addConnectionOptions(program.command('workflow-template').description('create, list, show and delete workflow templates'));
 
   templates
     .command('create')
@@ -220,7 +184,7 @@ export function registerWorkflowCommands(program: Command, ctx: ClientContext): 
     .argument('<id>', 'template id')
     .action(async (idText: string, _cmdOpts: unknown, cmd: Command) => {
       const { api, opts } = connect(cmd);
-      const t = (await api.json<WireWorkflowTemplate>('GET', `workflow-template/${parsePositiveId(idText, 'template id')}/`)).body;
+      const t = (await api.json<WireWorkflowTemplate>('GET', `workflow-template/${parseId(idText, 'template id')}/`)).body;
       print(opts, t, () => describeTemplate(t));
     });
 
@@ -230,14 +194,14 @@ export function registerWorkflowCommands(program: Command, ctx: ClientContext): 
     .argument('<id>', 'template id')
     .action(async (idText: string, _cmdOpts: unknown, cmd: Command) => {
       const { api, opts } = connect(cmd);
-      const id = parsePositiveId(idText, 'template id');
+      const id = parseId(idText, 'template id');
       const res = await api.request('DELETE', `workflow-template/${id}/`);
       await res.body?.cancel();
       print(opts, { deleted: id }, () => `Deleted workflow template ${id}\n`);
     });
 
   // ---- runs ----
-  const workflows = connectionOptions(program.command('workflow').description('start workflows, show their progress, retry or abort them'));
+  const workflows = addConnectionOptions(program.command('workflow').description('start workflows, show their progress, retry or abort them'));
 
   workflows
     .command('start')
@@ -267,7 +231,7 @@ export function registerWorkflowCommands(program: Command, ctx: ClientContext): 
       const { api, opts } = connect(cmd);
       let id: number;
       if (/^\d+$/.test(ref)) {
-        id = parsePositiveId(ref, 'workflow id');
+        id = parseId(ref, 'workflow id');
       } else {
         const params = new URLSearchParams({ name: ref });
         if (cmdOpts.workspace) params.set('workspace', cmdOpts.workspace);
@@ -283,7 +247,7 @@ export function registerWorkflowCommands(program: Command, ctx: ClientContext): 
     .argument('<id>', 'workflow id')
     .action(async (idText: string, _cmdOpts: unknown, cmd: Command) => {
       const { api, opts } = connect(cmd);
-      const retried = (await api.json<WireWorkflowRequest>('POST', `work-request/${parsePositiveId(idText, 'workflow id')}/retry/`, {})).body;
+      const retried = (await api.json<WireWorkflowRequest>('POST', `work-request/${parseId(idText, 'workflow id')}/retry/`, {})).body;
       print(opts, retried, () => `Workflow ${retried.id}: ${statusText(retried)}${retried.run ? `  ${runText(retried.run)}` : ''}\n`);
     });
 
@@ -293,7 +257,7 @@ export function registerWorkflowCommands(program: Command, ctx: ClientContext): 
     .argument('<id>', 'workflow id')
     .action(async (idText: string, _cmdOpts: unknown, cmd: Command) => {
       const { api, opts } = connect(cmd);
-      const aborted = (await api.json<WireWorkflowRequest>('POST', `work-request/${parsePositiveId(idText, 'workflow id')}/abort/`, {})).body;
+      const aborted = (await api.json<WireWorkflowRequest>('POST', `work-request/${parseId(idText, 'workflow id')}/abort/`, {})).body;
       print(opts, aborted, () => `Workflow ${aborted.id}: ${statusText(aborted)}${aborted.run ? `  ${runText(aborted.run)}` : ''}\n`);
     });
 }

@@ -8,81 +8,31 @@
  * tests fail rather than skip.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { createAwsClients, createAwsDepsFromClients, readAwsConfig, type AwsClients } from '../../shared/adapters/aws';
-import { createActivationToken } from '../../shared/app/workers';
-import type { Deps } from '../../shared/ports';
-import { seedUsers, sha256 } from '../support/world';
-import { fetchClient, type FetchClient, type FetchClientResponse } from './http-client';
-import { startLocalStack, type LocalStack } from './stack';
-import { startWorker, waitFor, type WorkerProcess } from './worker-process';
+import { sha256 } from '../support/world';
+import { E2eHarness, WORKSPACE, requireTool } from './harness';
+import { waitFor, type WorkerProcess } from './worker-process';
 
 jest.setTimeout(300_000);
 
-const API = '/api/1.0';
-const WORKSPACE = 'priv';
+const NEEDS_TOOLS = "the lintian e2e tests need Debian's lintian and dpkg-deb; CI installs them via .ci/run (apt-get install lintian)";
 
-let stack: LocalStack | undefined;
-let clients: AwsClients | undefined;
-let deps: Deps;
-let keys: Record<string, string>;
-let http: FetchClient;
-let work: string;
+const h = new E2eHarness({ tmpPrefix: 'conveyor-e2e-lintian-', workerLogChars: 8000, stackLogChars: 4000 });
+const { expectStatus, diagnostics } = h;
 let worker: WorkerProcess | undefined;
 
-/** Fails (does not skip) when a tool is missing: CI installs them. */
-function requireTool(command: string, args: string[]): void {
-  const probe = spawnSync(command, args, { encoding: 'utf8' });
-  if (probe.error || probe.status !== 0) {
-    throw new Error(
-      `\`${command} ${args.join(' ')}\` failed (${probe.error?.message ?? `exit ${probe.status}: ${probe.stderr}`}): ` +
-        'the lintian e2e tests need Debian\'s lintian and dpkg-deb; CI installs them via .ci/run (apt-get install lintian)',
-    );
-  }
-}
-
 beforeAll(async () => {
-  requireTool('lintian', ['--version']);
-  requireTool('dpkg-deb', ['--version']);
-  work = mkdtempSync(join(tmpdir(), 'conveyor-e2e-lintian-'));
-  stack = await startLocalStack({ env: { CONVEYOR_DEV_SCHEDULE_SECONDS: '1' } });
-  clients = createAwsClients(stack.env);
-  deps = createAwsDepsFromClients(readAwsConfig(stack.env), clients);
-  keys = await seedUsers(deps);
-  http = fetchClient(stack.url);
-  const { key } = await createActivationToken(deps, 'test');
-  worker = await startWorker({ server: stack.url, fqdn: 'lintian-worker.e2e.test', activationToken: key, heartbeatIntervalSeconds: 1 });
+  requireTool('lintian', ['--version'], NEEDS_TOOLS);
+  requireTool('dpkg-deb', ['--version'], NEEDS_TOOLS);
+  await h.start({ CONVEYOR_DEV_SCHEDULE_SECONDS: '1' });
+  [worker] = await h.startWorkers(['lintian-worker.e2e.test']);
 }, 240_000);
 
-afterAll(async () => {
-  try {
-    if (worker && !worker.exitStatus()) await worker.stop();
-  } finally {
-    await worker?.dispose();
-    clients?.dynamo.destroy();
-    clients?.s3.destroy();
-    clients?.s3Presigner.destroy();
-    clients?.sqs.destroy();
-    try {
-      await stack?.stop();
-    } finally {
-      if (work) rmSync(work, { recursive: true, force: true });
-    }
-  }
-}, 180_000);
+afterAll(() => h.stop({ stopWorkers: 'assert' }), 180_000);
 
 // ------------------------------------------------------------------------------------ helpers
-
-function expectStatus(res: FetchClientResponse, status: number): void {
-  expect(res.status === status ? status : `${res.status} ${res.text.slice(0, 500)}`).toBe(status);
-}
-
-function diagnostics(): string {
-  return `--- worker ---\n${worker?.output().slice(-8000) ?? ''}\n--- conveyor dev ---\n${stack?.output().slice(-4000) ?? ''}`;
-}
 
 interface DebPackage {
   name: string;
@@ -97,7 +47,7 @@ interface DebPackage {
  * copyright file and a changelog.Debian.gz (without them lintian reports errors).
  */
 function buildDeb(name: string, opts: { documented: boolean }): DebPackage {
-  const root = join(work, name);
+  const root = join(h.work, name);
   const doc = join(root, 'usr', 'share', 'doc', name);
   mkdirSync(join(root, 'DEBIAN'), { recursive: true });
   mkdirSync(doc, { recursive: true });
@@ -131,7 +81,7 @@ function buildDeb(name: string, opts: { documented: boolean }): DebPackage {
     writeFileSync(join(doc, 'changelog.Debian.gz'), gzipSync(changelog, { level: 9 }));
   }
   const fileName = `${name}_1.0-1_all.deb`;
-  const out = join(work, fileName);
+  const out = join(h.work, fileName);
   const built = spawnSync('dpkg-deb', ['--root-owner-group', '--build', root, out], { encoding: 'utf8' });
   if (built.status !== 0) throw new Error(`dpkg-deb --build failed: ${built.stderr}`);
   return { name, fileName, bytes: readFileSync(out) };
@@ -139,25 +89,21 @@ function buildDeb(name: string, opts: { documented: boolean }): DebPackage {
 
 /** Creates a complete `debian:binary-package` artifact holding the .deb (presigned single PUT). */
 async function uploadBinaryPackage(deb: DebPackage): Promise<number> {
-  const token = keys['contributor']!;
-  const created = await http('POST', `${API}/artifact/`, {
-    token,
-    body: {
-      category: 'debian:binary-package',
-      workspace: WORKSPACE,
-      data: {
-        srcpkg_name: deb.name,
-        srcpkg_version: '1.0-1',
-        deb_fields: { Package: deb.name, Version: '1.0-1', Architecture: 'all' },
-        deb_control_files: ['control'],
-      },
-      files: { [deb.fileName]: { type: 'file', size: deb.bytes.length, checksums: { sha256: sha256(deb.bytes) } } },
+  const created = await h.api('POST', 'artifact/', 'contributor', {
+    category: 'debian:binary-package',
+    workspace: WORKSPACE,
+    data: {
+      srcpkg_name: deb.name,
+      srcpkg_version: '1.0-1',
+      deb_fields: { Package: deb.name, Version: '1.0-1', Architecture: 'all' },
+      deb_control_files: ['control'],
     },
+    files: { [deb.fileName]: { type: 'file', size: deb.bytes.length, checksums: { sha256: sha256(deb.bytes) } } },
   });
   expectStatus(created, 201);
   const id = created.json.id as number;
   if ((created.json.files_to_upload as string[]).includes(deb.fileName)) {
-    const plan = await http('POST', `${API}/artifact/${id}/upload/${encodeURIComponent(deb.fileName)}/`, { token, body: {} });
+    const plan = await h.api('POST', `artifact/${id}/upload/${encodeURIComponent(deb.fileName)}/`, 'contributor', {});
     expectStatus(plan, 200);
     expect(plan.json).toMatchObject({ complete: false, method: 'single' });
     const put = await fetch(plan.json.url as string, {
@@ -168,12 +114,12 @@ async function uploadBinaryPackage(deb: DebPackage): Promise<number> {
     });
     await put.arrayBuffer();
     expect(put.status).toBe(200);
-    const done = await http('POST', `${API}/artifact/${id}/upload-complete/${encodeURIComponent(deb.fileName)}/`, { token, body: {} });
+    const done = await h.api('POST', `artifact/${id}/upload-complete/${encodeURIComponent(deb.fileName)}/`, 'contributor', {});
     expect([201, 202]).toContain(done.status);
   }
   await waitFor(
     `artifact ${id} to be complete`,
-    async () => (await http('GET', `${API}/artifact/${id}/`, { token })).json,
+    async () => (await h.api('GET', `artifact/${id}/`, 'contributor')).json,
     (a: any) => a?.complete === true,
     { timeoutMs: 60_000 },
   );
@@ -181,22 +127,13 @@ async function uploadBinaryPackage(deb: DebPackage): Promise<number> {
 }
 
 async function runLintian(binaryArtifact: number, failOnSeverity: string): Promise<any> {
-  const res = await http('POST', `${API}/work-request/`, {
-    token: keys['contributor'],
-    body: { task_name: 'lintian', workspace: WORKSPACE, task_data: { input: { binary_artifacts: [binaryArtifact] }, fail_on_severity: failOnSeverity } },
+  const res = await h.api('POST', 'work-request/', 'contributor', {
+    task_name: 'lintian',
+    workspace: WORKSPACE,
+    task_data: { input: { binary_artifacts: [binaryArtifact] }, fail_on_severity: failOnSeverity },
   });
   expectStatus(res, 200);
-  const id = res.json.id as number;
-  return waitFor(
-    `lintian work request ${id} to finish`,
-    async () => {
-      const got = await http('GET', `${API}/work-request/${id}/`, { token: keys['contributor'] });
-      expectStatus(got, 200);
-      return got.json;
-    },
-    (wr: any) => wr.status === 'completed' || wr.status === 'aborted',
-    { timeoutMs: 180_000, describe: diagnostics },
-  );
+  return h.waitForFinished(res.json.id as number, 180_000);
 }
 
 /** The outcome, with the errors and worker log when it is not the expected one. */
@@ -210,25 +147,19 @@ function expectOutcome(wr: any, status: string, result: string): void {
 
 async function lintianArtifactOf(wr: any): Promise<any> {
   const artifacts = [];
-  for (const id of wr.artifacts as number[]) {
-    const res = await http('GET', `${API}/artifact/${id}/`, { token: keys['contributor'] });
-    expectStatus(res, 200);
-    artifacts.push(res.json);
-  }
+  for (const id of wr.artifacts as number[]) artifacts.push(await h.getJson(`artifact/${id}/`));
   const lintian = artifacts.filter((a) => a.category === 'debian:lintian');
   expect(lintian).toHaveLength(1);
   return lintian[0];
 }
 
 async function expectBuiltUsing(artifact: number, input: number): Promise<void> {
-  const res = await http('GET', `${API}/artifact-relation/?artifact=${artifact}`, { token: keys['contributor'] });
-  expectStatus(res, 200);
-  expect(res.json).toEqual(expect.arrayContaining([expect.objectContaining({ artifact, target: input, type: 'built-using' })]));
+  expect(await h.getJson(`artifact-relation/?artifact=${artifact}`)).toEqual(expect.arrayContaining([expect.objectContaining({ artifact, target: input, type: 'built-using' })]));
 }
 
 /** The report file's bytes, through the presigned download URL. */
 async function downloadReport(artifact: number): Promise<string> {
-  const res = await http('GET', `${API}/artifact/${artifact}/files/lintian.txt/`, { token: keys['contributor'] });
+  const res = await h.api('GET', `artifact/${artifact}/files/lintian.txt/`, 'contributor');
   expectStatus(res, 302);
   const got = await fetch(res.headers['location']!, { signal: AbortSignal.timeout(60_000) });
   expect(got.status).toBe(200);
@@ -242,9 +173,7 @@ const DOCUMENTED_PACKAGE_TAGS = ['empty-binary-package', 'recommended-field', 'i
 
 describe('lintian on a real worker', () => {
   it('the worker reports lintian as available', async () => {
-    const res = await http('GET', `${API}/worker/${worker!.name}/`, { token: keys['contributor'] });
-    expectStatus(res, 200);
-    expect(res.json.metadata).toMatchObject({ 'lintian:available': true });
+    expect((await h.getJson(`worker/${worker!.name}/`)).metadata).toMatchObject({ 'lintian:available': true });
   });
 
   /*

@@ -8,109 +8,35 @@
  * every second. The tests run in order and share the workers: after the kill -9 test only the
  * survivor is left, which the abort and graceful-stop tests use.
  */
-import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createAwsClients, createAwsDepsFromClients, readAwsConfig, type AwsClients } from '../../shared/adapters/aws';
-import { createActivationToken } from '../../shared/app/workers';
-import type { Deps } from '../../shared/ports';
-import { seedUsers } from '../support/world';
-import { fetchClient, type FetchClient, type FetchClientResponse } from './http-client';
-import { REPO_ROOT, startLocalStack, type LocalStack } from './stack';
-import { cleanEnv, describeProcesses, startWorker, waitFor, type WorkerProcess } from './worker-process';
+import { API, E2eHarness, WORKSPACE, isFinished } from './harness';
+import { describeProcesses, waitFor, type WorkerProcess } from './worker-process';
 
 jest.setTimeout(300_000);
 
-const API = '/api/1.0';
-const WORKSPACE = 'priv';
 const STACK_ENV = { CONVEYOR_DEV_SCHEDULE_SECONDS: '1', CONVEYOR_WATCHDOG_STALE_SECONDS: '15' };
 
-let stack: LocalStack | undefined;
-let clients: AwsClients | undefined;
-let deps: Deps;
-let keys: Record<string, string>;
-let http: FetchClient;
-let work: string;
-const workers: WorkerProcess[] = [];
+const h = new E2eHarness({ tmpPrefix: 'conveyor-e2e-workers-', dirs: ['home', 'config', 'cache'] });
+const { workers, expectStatus, diagnostics } = h;
 /** Workers still running (the kill -9 test removes its victim). */
 let live: WorkerProcess[] = [];
 
 beforeAll(async () => {
-  work = mkdtempSync(join(tmpdir(), 'conveyor-e2e-workers-'));
-  for (const dir of ['home', 'config', 'cache']) mkdirSync(join(work, dir), { recursive: true });
-  stack = await startLocalStack({ env: STACK_ENV });
-  clients = createAwsClients(stack.env);
-  deps = createAwsDepsFromClients(readAwsConfig(stack.env), clients);
-  keys = await seedUsers(deps);
-  http = fetchClient(stack.url);
-  // One activation token each (they are single-use): both workers are enabled at once.
-  const activations = [await createActivationToken(deps, 'test'), await createActivationToken(deps, 'test')];
-  const started = await Promise.allSettled(
-    ['worker-a.e2e.test', 'worker-b.e2e.test'].map((fqdn, i) =>
-      startWorker({ server: stack!.url, fqdn, activationToken: activations[i]!.key, heartbeatIntervalSeconds: 1 }),
-    ),
-  );
-  for (const s of started) if (s.status === 'fulfilled') workers.push(s.value);
-  const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-  if (failed) throw failed.reason;
-  live = [...workers];
+  await h.start(STACK_ENV);
+  live = await h.startWorkers(['worker-a.e2e.test', 'worker-b.e2e.test']);
 }, 240_000);
 
-afterAll(async () => {
-  for (const w of workers) await w.dispose();
-  clients?.dynamo.destroy();
-  clients?.s3.destroy();
-  clients?.s3Presigner.destroy();
-  clients?.sqs.destroy();
-  try {
-    await stack?.stop();
-  } finally {
-    if (work) rmSync(work, { recursive: true, force: true });
-  }
-}, 120_000);
+afterAll(() => h.stop(), 120_000);
 
 // ------------------------------------------------------------------------------------ helpers
 
-function expectStatus(res: FetchClientResponse, status: number): void {
-  // On a mismatch the received value carries the body, which says why.
-  expect(res.status === status ? status : `${res.status} ${res.text.slice(0, 500)}`).toBe(status);
-}
-
-/** Everything the workers and the stack logged: attached to timeouts, so a failure says what happened. */
-function diagnostics(): string {
-  return [
-    ...workers.map((w) => `--- worker ${w.name} (pid ${w.pid}) ---\n${w.output().slice(-6000)}`),
-    `--- conveyor dev ---\n${stack?.output().slice(-6000) ?? ''}`,
-  ].join('\n');
-}
-
-async function createWorkRequest(taskName: string, taskData: Record<string, unknown>, token = keys['contributor']!): Promise<any> {
-  const res = await http('POST', `${API}/work-request/`, { token, body: { task_name: taskName, task_data: taskData, workspace: WORKSPACE } });
+async function createWorkRequest(taskName: string, taskData: Record<string, unknown>): Promise<any> {
+  const res = await h.api('POST', 'work-request/', 'contributor', { task_name: taskName, task_data: taskData, workspace: WORKSPACE });
   expectStatus(res, 200);
   expect(res.json).toMatchObject({ id: expect.any(Number), task_name: taskName, workspace: WORKSPACE });
   return res.json;
 }
 
-async function getWorkRequest(id: number): Promise<any> {
-  const res = await http('GET', `${API}/work-request/${id}/`, { token: keys['contributor'] });
-  expectStatus(res, 200);
-  return res.json;
-}
-
-const isFinished = (wr: { status: string }) => wr.status === 'completed' || wr.status === 'aborted';
-
-function waitForWorkRequest(id: number, done: (wr: any) => boolean, what: string, timeoutMs = 120_000): Promise<any> {
-  return waitFor(`work request ${id} ${what}`, () => getWorkRequest(id), done, { timeoutMs, describe: diagnostics });
-}
-
-const waitFinished = (id: number, timeoutMs?: number) => waitForWorkRequest(id, isFinished, 'to finish', timeoutMs);
-
-async function getWorker(name: string): Promise<any> {
-  const res = await http('GET', `${API}/worker/${name}/`, { token: keys['contributor'] });
-  expectStatus(res, 200);
-  return res.json;
-}
+const getWorker = (name: string): Promise<any> => h.getJson(`worker/${name}/`);
 
 function workerByName(name: string | null): WorkerProcess {
   const found = workers.find((w) => w.name === name);
@@ -139,7 +65,7 @@ describe('work requests on two real workers', () => {
     await waitFor(
       'the 50 noop requests to finish',
       async () => {
-        const res = await http('GET', `${API}/work-request/?workspace=${WORKSPACE}&task_name=noop&limit=200`, { token: keys['contributor'] });
+        const res = await h.api('GET', `work-request/?workspace=${WORKSPACE}&task_name=noop&limit=200`, 'contributor');
         expectStatus(res, 200);
         const mine = (res.json.results as any[]).filter((wr) => ids.has(wr.id));
         return { seen: mine.length, finished: mine.filter(isFinished).length, statuses: mine.map((wr) => `${wr.id}:${wr.status}`) };
@@ -149,7 +75,7 @@ describe('work requests on two real workers', () => {
     );
 
     const finished = [];
-    for (const id of created) finished.push(await getWorkRequest(id));
+    for (const id of created) finished.push(await h.getWorkRequest(id));
     for (const wr of finished) {
       expect({ id: wr.id, status: wr.status, result: wr.result }).toEqual({ id: wr.id, status: 'completed', result: 'success' });
       expect(workers.map((w) => w.name)).toContain(wr.worker);
@@ -164,7 +90,7 @@ describe('work requests on two real workers', () => {
     // Both workers took part (the scheduler spreads work to the least loaded worker first).
     expect(Object.keys(perWorker).sort()).toEqual(workers.map((w) => w.name).sort());
 
-    const res = await http('GET', `${API}/worker/`, { token: keys['contributor'] });
+    const res = await h.api('GET', 'worker/', 'contributor');
     expectStatus(res, 200);
     for (const w of workers) {
       expect((res.json.results as any[]).find((r) => r.name === w.name)).toMatchObject({ name: w.name, enabled: true, connected: true });
@@ -173,7 +99,7 @@ describe('work requests on two real workers', () => {
 
   it('reports a failing noop as completed/failure', async () => {
     const wr = await createWorkRequest('noop', { result: false });
-    const done = await waitFinished(wr.id);
+    const done = await h.waitForFinished(wr.id);
     expect({ status: done.status, result: done.result }).toEqual({ status: 'completed', result: 'failure' });
     expect(workers.map((w) => w.name)).toContain(done.worker);
     expect(done.output_data?.runtime_statistics).toEqual(expect.any(Object));
@@ -183,33 +109,14 @@ describe('work requests on two real workers', () => {
     // Not 4 s: heartbeats are applied in batches (a 5 s window), and one applied after the request
     // completed is dropped, so a task of 4-5 s in all often leaves an empty log tail.
     const wr = await createWorkRequest('sleep', { seconds: 8 });
-    const child = spawn(process.execPath, ['--import', join(REPO_ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs'), join(REPO_ROOT, 'cli', 'main.ts'), 'work-request', 'show', String(wr.id), '--follow'], {
-      cwd: work,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: cleanEnv({
-        HOME: join(work, 'home'),
-        XDG_CONFIG_HOME: join(work, 'config'),
-        XDG_CACHE_HOME: join(work, 'cache'),
-        CONVEYOR_SERVER: stack!.url,
-        CONVEYOR_TOKEN: keys['contributor']!,
-      }),
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 180_000);
-    const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolveExit, reject) => {
-      child.once('error', reject);
-      child.once('close', (code, signal) => resolveExit({ code, signal }));
-    }).finally(() => clearTimeout(timer));
-    const report = `exit ${exit.code ?? exit.signal}\nstdout:\n${stdout}\nstderr:\n${stderr}`;
-    if (exit.code !== 0) throw new Error(`show --follow did not exit 0: ${report}`);
+    const run = await h.cli(['work-request', 'show', String(wr.id), '--follow'], { timeoutMs: 180_000 });
+    const report = `exit ${run.code ?? run.signal}\nstdout:\n${run.stdout}\nstderr:\n${run.stderr}`;
+    if (run.code !== 0) throw new Error(`show --follow did not exit 0: ${report}`);
     // The heartbeats' log tail: the sleep task prints "sleep: N s left" every second.
-    const logLines = stdout.split('\n').filter((l) => /^\s+.*sleep:/.test(l));
+    const logLines = run.stdout.split('\n').filter((l) => /^\s+.*sleep:/.test(l));
     if (logLines.length === 0) throw new Error(`show --follow printed no "sleep:" log line: ${report}\n${diagnostics()}`);
-    expect(stdout).toMatch(new RegExp(`Work request ${wr.id}.*completed \\(success\\)`));
-    const done = await getWorkRequest(wr.id);
+    expect(run.stdout).toMatch(new RegExp(`Work request ${wr.id}.*completed \\(success\\)`));
+    const done = await h.getWorkRequest(wr.id);
     expect({ status: done.status, result: done.result }).toEqual({ status: 'completed', result: 'success' });
   });
 
@@ -221,66 +128,60 @@ describe('work requests on two real workers', () => {
     beforeAll(async () => {
       // A finished request and the worker that ran it, and the other worker.
       const wr = await createWorkRequest('noop', {});
-      finishedByA = await waitFinished(wr.id);
+      finishedByA = await h.waitForFinished(wr.id);
       expect(finishedByA).toMatchObject({ status: 'completed', result: 'success' });
       workerA = workerByName(finishedByA.worker);
       workerB = workers.find((w) => w !== workerA)!;
     });
 
     it('refuses a field Debusine does not accept, naming it', async () => {
-      const res = await http('POST', `${API}/work-request/`, {
-        token: keys['contributor'],
-        body: { task_name: 'noop', task_data: {}, workspace: WORKSPACE, result: 'success' },
-      });
+      const res = await h.api('POST', 'work-request/', 'contributor', { task_name: 'noop', task_data: {}, workspace: WORKSPACE, result: 'success' });
       expectStatus(res, 400);
       expect(res.headers['content-type']).toBe('application/problem+json');
       expect(JSON.stringify(res.json.validation_errors)).toContain('Invalid fields: result');
     });
 
     it('refuses an unknown task', async () => {
-      const res = await http('POST', `${API}/work-request/`, { token: keys['contributor'], body: { task_name: 'no-such-task', workspace: WORKSPACE } });
+      const res = await h.api('POST', 'work-request/', 'contributor', { task_name: 'no-such-task', workspace: WORKSPACE });
       expectStatus(res, 400);
       expect(JSON.stringify(res.json)).toMatch(/task_name/);
     });
 
     it('refuses task_data with an unknown key', async () => {
-      const res = await http('POST', `${API}/work-request/`, {
-        token: keys['contributor'],
-        body: { task_name: 'sleep', task_data: { seconds: 1, bogus: true }, workspace: WORKSPACE },
-      });
+      const res = await h.api('POST', 'work-request/', 'contributor', { task_name: 'sleep', task_data: { seconds: 1, bogus: true }, workspace: WORKSPACE });
       expectStatus(res, 400);
       expect(JSON.stringify(res.json)).toContain('task_data.bogus');
     });
 
     it('refuses a worker token on POST work-request/ (403)', async () => {
-      const res = await http('POST', `${API}/work-request/`, { token: workerA.token(), body: { task_name: 'noop', workspace: WORKSPACE } });
+      const res = await h.http('POST', `${API}/work-request/`, { token: workerA.token(), body: { task_name: 'noop', workspace: WORKSPACE } });
       expectStatus(res, 403);
     });
 
     it('refuses a user token on get-next-for-worker (403)', async () => {
-      const res = await http('GET', `${API}/work-request/get-next-for-worker/`, { token: keys['contributor'] });
+      const res = await h.api('GET', 'work-request/get-next-for-worker/', 'contributor');
       expectStatus(res, 403);
       expect(res.json.detail).toMatch(/worker token/);
     });
 
     it("refuses a completion of another worker's request (401) and changes nothing", async () => {
-      const res = await http('PUT', `${API}/work-request/${finishedByA.id}/completed/`, { token: workerB.token(), body: { result: 'failure' } });
+      const res = await h.http('PUT', `${API}/work-request/${finishedByA.id}/completed/`, { token: workerB.token(), body: { result: 'failure' } });
       expectStatus(res, 401);
-      expect(await getWorkRequest(finishedByA.id)).toMatchObject({ status: 'completed', result: 'success', worker: workerA.name });
+      expect(await h.getWorkRequest(finishedByA.id)).toMatchObject({ status: 'completed', result: 'success', worker: workerA.name });
     });
 
     it('answers 409 to a heartbeat or a second completion for a request that is not running', async () => {
-      const beat = await http('POST', `${API}/work-request/${finishedByA.id}/heartbeat/`, { token: workerA.token(), body: { logtail: ['late'] } });
+      const beat = await h.http('POST', `${API}/work-request/${finishedByA.id}/heartbeat/`, { token: workerA.token(), body: { logtail: ['late'] } });
       expectStatus(beat, 409);
-      const again = await http('PUT', `${API}/work-request/${finishedByA.id}/completed/`, { token: workerA.token(), body: { result: 'failure' } });
+      const again = await h.http('PUT', `${API}/work-request/${finishedByA.id}/completed/`, { token: workerA.token(), body: { result: 'failure' } });
       expectStatus(again, 409);
-      expect(await getWorkRequest(finishedByA.id)).toMatchObject({ status: 'completed', result: 'success' });
+      expect(await h.getWorkRequest(finishedByA.id)).toMatchObject({ status: 'completed', result: 'success' });
     });
   });
 
   it('kill -9 of a worker mid-task: the watchdog reclaims the request and the other worker runs its successor', async () => {
     const original = await createWorkRequest('sleep', { seconds: 8 });
-    const running = await waitForWorkRequest(original.id, (wr) => wr.status === 'running' && wr.worker !== null, 'to be running', 120_000);
+    const running = await h.waitForWorkRequest(original.id, (wr) => wr.status === 'running' && wr.worker !== null, 'to be running', 120_000);
     const victim = workerByName(running.worker);
     const survivor = workers.find((w) => w !== victim)!;
     // Mid-task: the task process has started and printed its first line.
@@ -292,11 +193,11 @@ describe('work requests on two real workers', () => {
     live = live.filter((w) => w !== victim);
 
     // No heartbeat for 6 s: the watchdog aborts the original with worker-failed and retries it.
-    const reclaimed = await waitForWorkRequest(original.id, isFinished, 'to be reclaimed', 120_000);
+    const reclaimed = await h.waitForWorkRequest(original.id, isFinished, 'to be reclaimed', 120_000);
     expect(reclaimed).toMatchObject({ status: 'aborted', worker: victim.name, superseded_by: expect.any(Number) });
     expect(reclaimed.output_data?.errors?.[0]?.code).toBe('worker-failed');
 
-    const successor = await waitFinished(reclaimed.superseded_by, 120_000);
+    const successor = await h.waitForFinished(reclaimed.superseded_by, 120_000);
     expect(successor).toMatchObject({ supersedes: original.id, task_name: 'sleep', task_data: { seconds: 8 } });
     expect({ status: successor.status, result: successor.result, worker: successor.worker }).toEqual({
       status: 'completed',
@@ -305,11 +206,11 @@ describe('work requests on two real workers', () => {
     });
 
     // What the dead worker would send if it came back: refused, and nothing changes.
-    const late = await http('PUT', `${API}/work-request/${original.id}/completed/`, { token: victimToken, body: { result: 'success' } });
+    const late = await h.http('PUT', `${API}/work-request/${original.id}/completed/`, { token: victimToken, body: { result: 'success' } });
     expectStatus(late, 409);
-    const beat = await http('POST', `${API}/work-request/${original.id}/heartbeat/`, { token: victimToken, body: { logtail: ['still here'] } });
+    const beat = await h.http('POST', `${API}/work-request/${original.id}/heartbeat/`, { token: victimToken, body: { logtail: ['still here'] } });
     expectStatus(beat, 409);
-    expect(await getWorkRequest(original.id)).toMatchObject({ status: 'aborted', superseded_by: successor.id });
+    expect(await h.getWorkRequest(original.id)).toMatchObject({ status: 'aborted', superseded_by: successor.id });
 
     // The watchdog also marked the silent worker disconnected.
     await waitFor('the killed worker to show as disconnected', () => getWorker(victim.name), (w) => w.connected === false, {
@@ -322,13 +223,13 @@ describe('work requests on two real workers', () => {
     expect(live).toHaveLength(1); // the survivor of the kill -9 test: the follow-up noop can only run there
     const [worker] = live as [WorkerProcess];
     const wr = await createWorkRequest('sleep', { seconds: 60 });
-    const running = await waitForWorkRequest(wr.id, (r) => r.status === 'running', 'to be running', 120_000);
+    const running = await h.waitForWorkRequest(wr.id, (r) => r.status === 'running', 'to be running', 120_000);
     expect(running.worker).toBe(worker.name);
     await worker.waitForLog(new RegExp(`\\[${wr.id}\\] sleep:`), 60_000);
     const taskPids = worker.taskPids();
     expect(taskPids.length).toBeGreaterThan(0);
 
-    const res = await http('POST', `${API}/work-request/${wr.id}/abort/`, { token: keys['contributor'] });
+    const res = await h.api('POST', `work-request/${wr.id}/abort/`, 'contributor');
     expectStatus(res, 200);
     expect(res.json).toMatchObject({ id: wr.id, status: 'aborted', aborted_by: expect.stringContaining('contributor') });
 
@@ -340,10 +241,10 @@ describe('work requests on two real workers', () => {
       describe: () => `${describeProcesses(taskPids)}\n${diagnostics()}`,
     });
     expect(worker.exitStatus()).toBeUndefined();
-    expect(await getWorkRequest(wr.id)).toMatchObject({ status: 'aborted', result: '' });
+    expect(await h.getWorkRequest(wr.id)).toMatchObject({ status: 'aborted', result: '' });
 
     const next = await createWorkRequest('noop', {});
-    const done = await waitFinished(next.id);
+    const done = await h.waitForFinished(next.id);
     expect({ status: done.status, result: done.result, worker: done.worker }).toEqual({ status: 'completed', result: 'success', worker: worker.name });
     expect(await getWorker(worker.name)).toMatchObject({ connected: true, current_work: [] });
   }, 300_000);

@@ -12,124 +12,39 @@
  * lintian and dpkg-deb must be installed (CI installs lintian through .ci/run): without them the
  * tests fail rather than skip.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createAwsClients, createAwsDepsFromClients, readAwsConfig, type AwsClients } from '../../shared/adapters/aws';
 import { afterFinish, bump } from '../../shared/app/lifecycle';
 import { schedule } from '../../shared/app/scheduler';
-import { completeWorkRequest, createActivationToken, getNextForWorker } from '../../shared/app/workers';
+import { completeWorkRequest, getNextForWorker } from '../../shared/app/workers';
 import { createTemplate, orchestrate, startWorkflow } from '../../shared/app/workflows';
 import type { WorkRequest } from '../../shared/domain/work-requests';
-import type { Deps } from '../../shared/ports';
 import { AMD64_METADATA, createSchedulingWorld } from '../support/scheduling';
 import { defaultScript } from '../support/workflows';
-import { seedUsers } from '../support/world';
-import { fetchClient, type FetchClient, type FetchClientResponse } from './http-client';
-import { REPO_ROOT, startLocalStack, type LocalStack } from './stack';
-import { cleanEnv, sleep, startWorker, waitFor, type WorkerProcess } from './worker-process';
+import { E2eHarness, WORKSPACE, isFinished, requireTool, type CliResult } from './harness';
+import type { FetchClientResponse } from './http-client';
+import { sleep, waitFor } from './worker-process';
 
 jest.setTimeout(480_000);
 
-const API = '/api/1.0';
-const WORKSPACE = 'priv';
 const TEMPLATE = 'bl';
 const STACK_ENV = { CONVEYOR_DEV_SCHEDULE_SECONDS: '1', CONVEYOR_WATCHDOG_STALE_SECONDS: '30' };
-const TSX_LOADER = join(REPO_ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs');
-const CLI_MAIN = join(REPO_ROOT, 'cli', 'main.ts');
 const RUN_TIMEOUT_MS = 240_000;
+const NEEDS_TOOLS = "the workflow e2e tests need Debian's lintian and dpkg-deb on the workers; CI installs them via .ci/run (apt-get install lintian)";
 
-let stack: LocalStack | undefined;
-let clients: AwsClients | undefined;
-let deps: Deps;
-let keys: Record<string, string>;
-let http: FetchClient;
-let work: string;
-const workers: WorkerProcess[] = [];
-const cliChildren = new Set<ChildProcess>();
-
-/** Fails (does not skip) when a tool is missing: CI installs them. */
-function requireTool(command: string, args: string[]): void {
-  const probe = spawnSync(command, args, { encoding: 'utf8' });
-  if (probe.error || probe.status !== 0) {
-    throw new Error(
-      `\`${command} ${args.join(' ')}\` failed (${probe.error?.message ?? `exit ${probe.status}: ${probe.stderr}`}): ` +
-        "the workflow e2e tests need Debian's lintian and dpkg-deb on the workers; CI installs them via .ci/run (apt-get install lintian)",
-    );
-  }
-}
+const h = new E2eHarness({ tmpPrefix: 'conveyor-e2e-workflows-', dirs: ['home', 'config', 'cache', 'src'], bodyChars: 800, stackLogChars: 8000 });
+const { workers, expectStatus, diagnostics } = h;
 
 beforeAll(async () => {
-  requireTool('lintian', ['--version']);
-  requireTool('dpkg-deb', ['--version']);
-  work = mkdtempSync(join(tmpdir(), 'conveyor-e2e-workflows-'));
-  for (const dir of ['home', 'config', 'cache', 'src']) mkdirSync(join(work, dir), { recursive: true });
-  stack = await startLocalStack({ env: STACK_ENV });
-  clients = createAwsClients(stack.env);
-  deps = createAwsDepsFromClients(readAwsConfig(stack.env), clients);
-  keys = await seedUsers(deps);
-  http = fetchClient(stack.url);
-  // Activation tokens are single-use: one each, so both workers are enabled at once.
-  const activations = [await createActivationToken(deps, 'test'), await createActivationToken(deps, 'test')];
-  const started = await Promise.allSettled(
-    ['wf-worker-a.e2e.test', 'wf-worker-b.e2e.test'].map((fqdn, i) =>
-      startWorker({ server: stack!.url, fqdn, activationToken: activations[i]!.key, heartbeatIntervalSeconds: 1 }),
-    ),
-  );
-  for (const s of started) if (s.status === 'fulfilled') workers.push(s.value);
-  const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-  if (failed) throw failed.reason;
+  requireTool('lintian', ['--version'], NEEDS_TOOLS);
+  requireTool('dpkg-deb', ['--version'], NEEDS_TOOLS);
+  await h.start(STACK_ENV);
+  await h.startWorkers(['wf-worker-a.e2e.test', 'wf-worker-b.e2e.test']);
 }, 240_000);
 
-afterAll(async () => {
-  for (const child of cliChildren) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  for (const w of workers) {
-    try {
-      if (!w.exitStatus()) await w.stop();
-    } catch (err) {
-      console.error(err);
-    } finally {
-      await w.dispose();
-    }
-  }
-  clients?.dynamo.destroy();
-  clients?.s3.destroy();
-  clients?.s3Presigner.destroy();
-  clients?.sqs.destroy();
-  try {
-    await stack?.stop();
-  } finally {
-    if (work) rmSync(work, { recursive: true, force: true });
-  }
-}, 180_000);
+afterAll(() => h.stop({ stopWorkers: 'log' }), 180_000);
 
 // ------------------------------------------------------------------------------------ helpers
-
-function expectStatus(res: FetchClientResponse, status: number): void {
-  // On a mismatch the received value carries the body, which says why.
-  expect(res.status === status ? status : `${res.status} ${res.text.slice(0, 800)}`).toBe(status);
-}
-
-/** Everything the workers and the stack logged: attached to timeouts, so a failure says what happened. */
-function diagnostics(): string {
-  return [
-    ...workers.map((w) => `--- worker ${w.name} (pid ${w.pid}) ---\n${w.output().slice(-6000)}`),
-    `--- conveyor dev ---\n${stack?.output().slice(-8000) ?? ''}`,
-  ].join('\n');
-}
-
-async function api(method: string, path: string, user: string, body?: unknown): Promise<FetchClientResponse> {
-  return http(method, `${API}/${path}`, { token: keys[user], ...(body !== undefined ? { body } : {}) });
-}
-
-async function getJson(path: string, user = 'contributor'): Promise<any> {
-  const res = await api('GET', path, user);
-  expectStatus(res, 200);
-  return res.json;
-}
-
-const isFinished = (wr: { status: string }) => wr.status === 'completed' || wr.status === 'aborted';
 
 interface TreeNode {
   work_request: any;
@@ -151,12 +66,12 @@ function treeSummary(tree: { workflow: any; children: TreeNode[] }): string {
 }
 
 function waitForTree(id: number, done: (tree: any) => boolean, what: string, timeoutMs = RUN_TIMEOUT_MS): Promise<any> {
-  return waitFor(`workflow ${id} ${what}`, () => getJson(`workflow/${id}/`), done, {
+  return waitFor(`workflow ${id} ${what}`, () => h.getJson(`workflow/${id}/`), done, {
     timeoutMs,
     describe: () => diagnostics(),
   }).catch(async (err: Error) => {
     // The tree, readably, on top of the last JSON.
-    const last = await getJson(`workflow/${id}/`).catch(() => undefined);
+    const last = await h.getJson(`workflow/${id}/`).catch(() => undefined);
     throw new Error(`${err.message}\n--- tree ---\n${last ? treeSummary(last) : '(unavailable)'}`);
   });
 }
@@ -165,54 +80,17 @@ const waitForRunEnd = (id: number, timeoutMs?: number) => waitForTree(id, (t) =>
 
 /** Ids of the root `build-and-lint` requests in the workspace (children have other task names). */
 async function rootWorkflowIds(): Promise<number[]> {
-  const body = await getJson(`work-request/?workspace=${WORKSPACE}&task_name=build-and-lint&limit=200`);
+  const body = await h.getJson(`work-request/?workspace=${WORKSPACE}&task_name=build-and-lint&limit=200`);
   return (body.results as any[]).map((wr) => wr.id as number).sort((a, b) => a - b);
 }
 
 function startRun(taskData: Record<string, unknown>, user = 'contributor'): Promise<FetchClientResponse> {
-  return api('POST', 'workflow/', user, { template_name: TEMPLATE, workspace: WORKSPACE, task_data: taskData });
+  return h.api('POST', 'workflow/', user, { template_name: TEMPLATE, workspace: WORKSPACE, task_data: taskData });
 }
 
-interface CliResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** `conveyor ARGS` as a user runs it: a subprocess with a private HOME, talking to the stack. */
-async function cli(args: string[], opts: { user?: string; timeoutMs?: number } = {}): Promise<CliResult> {
-  const child = spawn(process.execPath, ['--import', TSX_LOADER, CLI_MAIN, ...args], {
-    cwd: join(work, 'src'),
-    env: cleanEnv({
-      HOME: join(work, 'home'),
-      XDG_CACHE_HOME: join(work, 'cache'),
-      XDG_CONFIG_HOME: join(work, 'config'),
-      CONVEYOR_SERVER: stack!.url,
-      CONVEYOR_TOKEN: keys[opts.user ?? 'contributor']!,
-      CONVEYOR_DATA_DIR: stack!.dataDir,
-    }),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  cliChildren.add(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-  const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 120_000);
-  try {
-    return await new Promise<CliResult>((resolveDone, reject) => {
-      child.once('error', reject);
-      child.once('close', (code, signal) => resolveDone({ code, signal, stdout, stderr }));
-    });
-  } finally {
-    clearTimeout(timer);
-    cliChildren.delete(child);
-  }
-}
-
+/** `conveyor ARGS` from the work dir's `src`, with the stack's data dir (for admin commands); fails unless it exits 0. */
 async function cliOk(args: string[], opts: { user?: string; timeoutMs?: number } = {}): Promise<CliResult> {
-  const result = await cli(args, opts);
+  const result = await h.cli(args, { ...opts, cwd: join(h.work, 'src'), env: { CONVEYOR_DATA_DIR: h.stack!.dataDir } });
   if (result.code !== 0) throw new Error(`conveyor ${args.join(' ')} exited with ${result.code ?? result.signal}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`);
   return result;
 }
@@ -230,7 +108,7 @@ describe('the build-and-lint workflow on two real workers', () => {
 
   it('templates over HTTP: an owner creates one, a duplicate and a contributor are refused, list and get', async () => {
     const fixed = { package: 'hello', fail_on_severity: 'none' };
-    const created = await api('POST', 'workflow-template/', 'owner', { name: TEMPLATE, task_name: 'build-and-lint', task_data: fixed, workspace: WORKSPACE });
+    const created = await h.api('POST', 'workflow-template/', 'owner', { name: TEMPLATE, task_name: 'build-and-lint', task_data: fixed, workspace: WORKSPACE });
     expectStatus(created, 201);
     expect(created.json).toMatchObject({
       id: expect.any(Number),
@@ -245,28 +123,28 @@ describe('the build-and-lint workflow on two real workers', () => {
     templateId = created.json.id;
 
     // Same name in the same workspace: refused, whoever asks.
-    const duplicate = await api('POST', 'workflow-template/', 'owner', { name: TEMPLATE, task_name: 'build-and-lint', task_data: {}, workspace: WORKSPACE });
+    const duplicate = await h.api('POST', 'workflow-template/', 'owner', { name: TEMPLATE, task_name: 'build-and-lint', task_data: {}, workspace: WORKSPACE });
     expect(duplicate.status).toBeGreaterThanOrEqual(400);
     expect(duplicate.status).toBeLessThan(500);
     expect(duplicate.headers['content-type']).toBe('application/problem+json');
 
     // Only owners register templates.
-    const byContributor = await api('POST', 'workflow-template/', 'contributor', { name: 'bl-contrib', task_name: 'build-and-lint', workspace: WORKSPACE });
+    const byContributor = await h.api('POST', 'workflow-template/', 'contributor', { name: 'bl-contrib', task_name: 'build-and-lint', workspace: WORKSPACE });
     expectStatus(byContributor, 403);
 
     // Fixed data the workflow's schema refuses: 400, naming the field.
-    const invalid = await api('POST', 'workflow-template/', 'owner', { name: 'bl-bad', task_name: 'build-and-lint', task_data: { fail_on_severity: 'loud' }, workspace: WORKSPACE });
+    const invalid = await h.api('POST', 'workflow-template/', 'owner', { name: 'bl-bad', task_name: 'build-and-lint', task_data: { fail_on_severity: 'loud' }, workspace: WORKSPACE });
     expectStatus(invalid, 400);
     expect(Object.keys(invalid.json.validation_errors ?? {})).toContain('task_data.fail_on_severity');
 
-    const list = await getJson(`workflow-template/?workspace=${WORKSPACE}`, 'contributor');
+    const list = await h.getJson(`workflow-template/?workspace=${WORKSPACE}`, 'contributor');
     expect(Array.isArray(list)).toBe(true);
     expect(list.map((t: any) => t.name)).toEqual([TEMPLATE]); // neither the duplicate nor the refused ones
     expect(list[0]).toMatchObject({ id: templateId, task_name: 'build-and-lint', task_data: fixed });
 
-    expect(await getJson(`workflow-template/${templateId}/`, 'contributor')).toEqual(created.json);
+    expect(await h.getJson(`workflow-template/${templateId}/`, 'contributor')).toEqual(created.json);
     // Invisible to a non-member.
-    expectStatus(await api('GET', `workflow-template/${templateId}/`, 'outsider'), 404);
+    expectStatus(await h.api('GET', `workflow-template/${templateId}/`, 'outsider'), 404);
   });
 
   it('starts run 1 over HTTP (the template wins on shared keys); an unknown template is 404, invalid data 400 and creates nothing', async () => {
@@ -289,7 +167,7 @@ describe('the build-and-lint workflow on two real workers', () => {
     const before = await rootWorkflowIds();
     expect(before).toEqual([run1.id]);
 
-    const unknown = await api('POST', 'workflow/', 'contributor', { template_name: 'no-such-template', workspace: WORKSPACE, task_data: { version: '1.0-1', architectures: ['amd64'] } });
+    const unknown = await h.api('POST', 'workflow/', 'contributor', { template_name: 'no-such-template', workspace: WORKSPACE, task_data: { version: '1.0-1', architectures: ['amd64'] } });
     expectStatus(unknown, 404);
 
     const invalid = await startRun({ version: '1.0-1', architectures: [] });
@@ -346,7 +224,7 @@ describe('the build-and-lint workflow on two real workers', () => {
     expect(byStep['summarise'].dependencies).toEqual([byStep['checks-done'].id]);
 
     // The internal collection: the promises were replaced by the artifacts.
-    const items = (await getJson(`collection/${wf.internal_collection}/items/`)).results as any[];
+    const items = (await h.getJson(`collection/${wf.internal_collection}/items/`)).results as any[];
     const byName = Object.fromEntries(items.map((i) => [i.name, i]));
     expect(Object.keys(byName).sort()).toEqual(['build-amd64', 'build-i386', 'lintian-amd64', 'lintian-i386']);
     for (const arch of ['amd64', 'i386']) {
@@ -355,14 +233,14 @@ describe('the build-and-lint workflow on two real workers', () => {
       expect(buildItem).toMatchObject({ child_type: 'artifact', category: 'debian:binary-package', artifact: byStep[`build-${arch}`].artifacts[0], removed_at: null });
       expect(lintItem).toMatchObject({ child_type: 'artifact', category: 'debian:lintian', artifact: byStep[`lintian-${arch}`].artifacts[0], removed_at: null });
 
-      const buildArtifact = await getJson(`artifact/${buildItem.artifact}/`);
+      const buildArtifact = await h.getJson(`artifact/${buildItem.artifact}/`);
       expect(buildArtifact).toMatchObject({ category: 'debian:binary-package', workspace: WORKSPACE, complete: true, data: { architecture: arch, srcpkg_name: 'hello' } });
       expect(Object.keys(buildArtifact.files)).toEqual([`hello_1.0-1_${arch}.deb`]);
-      const lintArtifact = await getJson(`artifact/${lintItem.artifact}/`);
+      const lintArtifact = await h.getJson(`artifact/${lintItem.artifact}/`);
       expect(lintArtifact).toMatchObject({ category: 'debian:lintian', workspace: WORKSPACE });
 
       // Each check's artifact is built-using its build's package.
-      const relations = (await getJson(`artifact-relation/?artifact=${lintItem.artifact}`)) as any[];
+      const relations = (await h.getJson(`artifact-relation/?artifact=${lintItem.artifact}`)) as any[];
       expect(relations).toContainEqual(expect.objectContaining({ artifact: lintItem.artifact, target: buildItem.artifact, type: 'built-using' }));
     }
 
@@ -392,7 +270,7 @@ describe('the build-and-lint workflow on two real workers', () => {
     expect(lines.filter((l) => /Worker\/mkdeb/.test(l))).toHaveLength(2);
     expect(lines.filter((l) => /Worker\/lintian/.test(l))).toHaveLength(2);
 
-    const params = join(work, 'src', 'params.yaml');
+    const params = join(h.work, 'src', 'params.yaml');
     writeFileSync(params, ['# run-time parameters', 'version: "2.0-1"', 'architectures:', '  - amd64', ''].join('\n'));
     const start = await cliOk(['workflow', 'start', TEMPLATE, '--workspace', WORKSPACE, '--data-file', 'params.yaml']);
     const m = /^Started workflow (\d+) \(bl\.2\)$/m.exec(start.stdout);
@@ -417,11 +295,11 @@ describe('the build-and-lint workflow on two real workers', () => {
     expect(Object.keys(tree.workflow.output_data.summary.architectures)).toEqual(['amd64']);
 
     // REANA lookups: NAME.1 is run 1, NAME (the latest) is now run 2, an unknown run is 404.
-    const first = await getJson(`workflow/?workspace=${WORKSPACE}&name=${TEMPLATE}.1`);
+    const first = await h.getJson(`workflow/?workspace=${WORKSPACE}&name=${TEMPLATE}.1`);
     expect(first).toMatchObject({ id: run1.id, run: { name: TEMPLATE, number: '1', status: 'finished' } });
-    const latest = await getJson(`workflow/?workspace=${WORKSPACE}&name=${TEMPLATE}`);
+    const latest = await h.getJson(`workflow/?workspace=${WORKSPACE}&name=${TEMPLATE}`);
     expect(latest).toMatchObject({ id: run2Id, run: { number: '2' } });
-    expectStatus(await api('GET', `workflow/?workspace=${WORKSPACE}&name=${TEMPLATE}.9`, 'contributor'), 404);
+    expectStatus(await h.api('GET', `workflow/?workspace=${WORKSPACE}&name=${TEMPLATE}.9`, 'contributor'), 404);
 
     // And the CLI by run number.
     const showFirst = await cliOk(['workflow', 'show', `${TEMPLATE}.1`, '--workspace', WORKSPACE]);
@@ -437,7 +315,7 @@ describe('the build-and-lint workflow on two real workers', () => {
         'and every child to be finished after the abort',
       );
       await sleep(8_000);
-      const later = await getJson(`workflow/${id}/`);
+      const later = await h.getJson(`workflow/${id}/`);
       const left = flatten(later.children).filter((c) => !isFinished(c));
       expect(left.map((c) => `${c.id} ${c.task_name} ${c.status}`)).toEqual([]);
       expect(flatten(later.children).length).toBe(flatten(settled.children).length);
@@ -463,7 +341,7 @@ describe('the build-and-lint workflow on two real workers', () => {
       const unfinished = flatten(populated.children).filter((c) => !isFinished(c));
       expect(unfinished.length).toBeGreaterThan(0);
 
-      const aborted = await api('POST', `work-request/${wf.id}/abort/`, 'contributor');
+      const aborted = await h.api('POST', `work-request/${wf.id}/abort/`, 'contributor');
       expectStatus(aborted, 200);
       expect(aborted.json).toMatchObject({ id: wf.id, status: 'aborted', aborted_by: expect.stringContaining('contributor'), run: { number, status: 'stopped' } });
 
@@ -474,13 +352,13 @@ describe('the build-and-lint workflow on two real workers', () => {
       expect(flatten(later.children).find((c) => c.workflow_data.step === 'summarise')).toMatchObject({ status: 'aborted' });
       expect(later.workflow.output_data?.summary).toBeUndefined();
       // A second abort is refused.
-      expectStatus(await api('POST', `work-request/${wf.id}/abort/`, 'contributor'), 400);
+      expectStatus(await h.api('POST', `work-request/${wf.id}/abort/`, 'contributor'), 400);
     });
 
     it('a run aborted right after it was started: nothing is left pending, blocked or running', async () => {
       const res = await startRun({ version: '4.0-1', architectures: ['amd64'] });
       expectStatus(res, 201);
-      const aborted = await api('POST', `work-request/${res.json.id}/abort/`, 'contributor');
+      const aborted = await h.api('POST', `work-request/${res.json.id}/abort/`, 'contributor');
       expectStatus(aborted, 200);
       expect(aborted.json).toMatchObject({ id: res.json.id, status: 'aborted' });
       // Still queued when aborted: REANA's table allows queued → failed but not queued → stopped.
@@ -494,7 +372,7 @@ describe('the build-and-lint workflow on two real workers', () => {
     const created = await cliOk(['admin', 'notification-channel', 'create', 'team', '--to', 'team@example.org']);
     expect(created.stdout).toMatch(/notification channel team \(to team@example\.org\)/);
 
-    const res = await api('POST', 'work-request/', 'contributor', {
+    const res = await h.api('POST', 'work-request/', 'contributor', {
       task_name: 'noop',
       task_data: {},
       workspace: WORKSPACE,
@@ -502,10 +380,10 @@ describe('the build-and-lint workflow on two real workers', () => {
     });
     expectStatus(res, 200);
     const id = res.json.id as number;
-    const done: any = await waitFor(`work request ${id} to finish`, (): Promise<any> => getJson(`work-request/${id}/`), isFinished, { timeoutMs: 120_000, describe: diagnostics });
+    const done = await h.waitForFinished(id);
     expect({ status: done.status, result: done.result }).toEqual({ status: 'completed', result: 'success' });
 
-    const mailbox = join(stack!.dataDir, 'mailbox');
+    const mailbox = join(h.stack!.dataDir, 'mailbox');
     const subject = `Subject: WorkRequest ${id} completed in success`;
     const text = await waitFor(
       `a message in ${mailbox}`,

@@ -17,7 +17,7 @@ import type { RoleGrant, Scope, Token, User, Workspace } from '../../domain/tena
 import type { IdentityRepository } from '../../ports';
 import { attempt, failedAt, versionedWriteError } from './errors';
 import { GSI1, GSI2, type Key, indexKeys, keys, timeKey } from './keys';
-import { compact, type Item, names, queryAll } from './support';
+import { compact, type Item, names, queryAll, versionedUpdate } from './support';
 
 export class DynamoIdentityRepository implements IdentityRepository {
   constructor(
@@ -132,25 +132,8 @@ export class DynamoIdentityRepository implements IdentityRepository {
    * touch neither conflicts with nor is undone by an update).
    */
   async updateToken(token: Token, expectedVersion: number): Promise<void> {
-    const attrs = tokenAttributes(token);
-    const set = Object.keys(attrs).filter((k) => attrs[k] !== undefined);
-    const remove = Object.keys(attrs).filter((k) => attrs[k] === undefined);
-    const values: Item = { ':expected': expectedVersion, ':next': expectedVersion + 1 };
-    for (const k of set) values[`:${k}`] = attrs[k];
     const outcome = await attempt(() =>
-      this.doc.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: keys.token(token.hash),
-          UpdateExpression: `SET ${[...set.map((k) => `#${k} = :${k}`), '#version = :next'].join(', ')}${
-            remove.length ? ` REMOVE ${remove.map((k) => `#${k}`).join(', ')}` : ''
-          }`,
-          ConditionExpression: 'attribute_exists(#pk) AND #version = :expected',
-          ExpressionAttributeNames: names('pk', 'version', ...set, ...remove),
-          ExpressionAttributeValues: values,
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        }),
-      ),
+      this.doc.send(new UpdateCommand({ TableName: this.tableName, Key: keys.token(token.hash), ...versionedUpdate(tokenAttributes(token), expectedVersion) })),
     );
     const failed = failedAt(outcome);
     if (failed) throw versionedWriteError('token', failed.item, expectedVersion);

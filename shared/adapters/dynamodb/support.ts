@@ -6,6 +6,7 @@ import {
   type NativeAttributeValue,
   QueryCommand,
   type QueryCommandInput,
+  type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { ValidationError } from '../../domain/errors';
 import type { Key } from './keys';
@@ -15,6 +16,34 @@ export type Item = Record<string, NativeAttributeValue>;
 /** `ExpressionAttributeNames` for `#name` placeholders (every attribute is aliased: many are reserved words). */
 export function names(...attributes: string[]): Record<string, string> {
   return Object.fromEntries(attributes.map((a) => [`#${a}`, a]));
+}
+
+/**
+ * The expressions of an UpdateItem that writes `attrs` over a versioned item: SET each attribute
+ * that has a value and `version` = expected + 1, REMOVE those that are undefined (cleared), on
+ * condition that the item exists at `expectedVersion` (with the old item returned when it does
+ * not, for `versionedWriteError`). Attributes not in `attrs` are left alone.
+ */
+export function versionedUpdate(
+  attrs: Record<string, unknown>,
+  expectedVersion: number,
+): Pick<
+  UpdateCommandInput,
+  'UpdateExpression' | 'ConditionExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues' | 'ReturnValuesOnConditionCheckFailure'
+> {
+  const set = Object.keys(attrs).filter((k) => attrs[k] !== undefined);
+  const remove = Object.keys(attrs).filter((k) => attrs[k] === undefined);
+  const values: Item = { ':expected': expectedVersion, ':next': expectedVersion + 1 };
+  for (const k of set) values[`:${k}`] = attrs[k];
+  return {
+    UpdateExpression: `SET ${[...set.map((k) => `#${k} = :${k}`), '#version = :next'].join(', ')}${
+      remove.length ? ` REMOVE ${remove.map((k) => `#${k}`).join(', ')}` : ''
+    }`,
+    ConditionExpression: 'attribute_exists(#pk) AND #version = :expected',
+    ExpressionAttributeNames: names('pk', 'version', ...set, ...remove),
+    ExpressionAttributeValues: values,
+    ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+  };
 }
 
 /** A copy without `undefined` values, at any depth (the client may not be set to remove them). */

@@ -9,7 +9,7 @@ import type { Worker } from '../../domain/workers';
 import type { WorkerRepository } from '../../ports';
 import { attempt, failedAt, versionedWriteError } from './errors';
 import { GSI1, indexKeys, keys } from './keys';
-import { compact, type Item, names, queryAll } from './support';
+import { compact, type Item, names, queryAll, versionedUpdate } from './support';
 
 export class DynamoWorkerRepository implements WorkerRepository {
   constructor(
@@ -61,25 +61,8 @@ export class DynamoWorkerRepository implements WorkerRepository {
    * a concurrent slot change (which does not bump the version) is never overwritten.
    */
   async update(worker: Worker, expectedVersion: number): Promise<void> {
-    const attrs = workerAttributes(worker);
-    const set = Object.keys(attrs).filter((k) => attrs[k] !== undefined);
-    const remove = Object.keys(attrs).filter((k) => attrs[k] === undefined);
-    const values: Item = { ':expected': expectedVersion, ':next': expectedVersion + 1 };
-    for (const k of set) values[`:${k}`] = attrs[k];
     const outcome = await attempt(() =>
-      this.doc.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: keys.worker(worker.name),
-          UpdateExpression: `SET ${[...set.map((k) => `#${k} = :${k}`), '#version = :next'].join(', ')}${
-            remove.length ? ` REMOVE ${remove.map((k) => `#${k}`).join(', ')}` : ''
-          }`,
-          ConditionExpression: 'attribute_exists(#pk) AND #version = :expected',
-          ExpressionAttributeNames: names('pk', 'version', ...set, ...remove),
-          ExpressionAttributeValues: values,
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        }),
-      ),
+      this.doc.send(new UpdateCommand({ TableName: this.tableName, Key: keys.worker(worker.name), ...versionedUpdate(workerAttributes(worker), expectedVersion) })),
     );
     const failed = failedAt(outcome);
     if (failed) throw versionedWriteError('worker', failed.item, expectedVersion);

@@ -1,0 +1,91 @@
+/**
+ * What the client command groups (`artifact`, `whoami`, `work-request`, `workflow-template`,
+ * `workflow`) share: the connection options and --json, accepted on the group before or after the
+ * subcommand; turning them into a client configuration and an API client; printing JSON or text;
+ * ids and JSON task data given on the command line.
+ */
+import type { Command } from 'commander';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { ConveyorApi } from './api';
+import type { ClientContext } from './commands';
+import { resolveClientConfig, type ClientConfig } from './config';
+import { formatJson } from './format';
+
+export interface GlobalOptions {
+  server?: string;
+  token?: string;
+  scope?: string;
+  json?: boolean;
+}
+
+/** Adds --server, --token, --scope and --json to a command (group). */
+export function addConnectionOptions(cmd: Command): Command {
+  return cmd
+    .option('--server <url>', 'Conveyor server URL (else $CONVEYOR_SERVER, the config file, or the local stack)')
+    .option('--token <key>', 'API token (else $CONVEYOR_TOKEN or the config file)')
+    .option('--scope <name>', 'scope, sent as X-Debusine-Scope (default: the server default, "debusine")')
+    .option('--json', 'print machine-readable JSON');
+}
+
+export interface Connection {
+  api: ConveyorApi;
+  /** The options of the command and of the groups above it. */
+  opts: GlobalOptions;
+  config: ClientConfig;
+}
+
+export interface CommandHelpers {
+  /** The options a command was given (its own and its groups'), the configuration they resolve to and an API client for it. */
+  connect(cmd: Command): Connection;
+  /** Writes `json` as JSON with --json, else the text `human()` makes. */
+  print(opts: GlobalOptions, json: unknown, human: () => string): void;
+}
+
+export function commandHelpers(ctx: ClientContext): CommandHelpers {
+  return {
+    connect(cmd) {
+      const opts = cmd.optsWithGlobals<GlobalOptions>();
+      const config = resolveClientConfig({ server: opts.server, token: opts.token, scope: opts.scope }, { env: ctx.env, homeDir: ctx.homeDir, cwd: ctx.cwd() });
+      return { api: new ConveyorApi(config, ctx.fetch), opts, config };
+    },
+    print(opts, json, human) {
+      ctx.stdout.write(opts.json ? formatJson(json) : human());
+    },
+  };
+}
+
+export function parseId(value: string, what = 'id'): number {
+  if (!/^\d+$/.test(value) || Number(value) <= 0 || !Number.isSafeInteger(Number(value))) {
+    throw new Error(`Invalid ${what} "${value}": expected a positive whole number`);
+  }
+  return Number(value);
+}
+
+function parseJsonObject(text: string, from: string): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`${from} is not valid JSON: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error(`${from} must be a JSON object`);
+  return parsed as Record<string, unknown>;
+}
+
+/** `--data` (a JSON object) or `--data-file` (a file holding one, relative to `cwd`); undefined when neither is given. */
+export function readJsonDataOption(opts: { data?: string; dataFile?: string }, cwd: string): Record<string, unknown> | undefined {
+  if (opts.data !== undefined && opts.dataFile !== undefined) throw new Error('Give --data or --data-file, not both');
+  if (opts.data !== undefined) return parseJsonObject(opts.data, '--data');
+  if (opts.dataFile === undefined) return undefined;
+  return parseJsonObject(readDataFile(opts.dataFile, cwd), `--data-file ${opts.dataFile}`);
+}
+
+/** The text of the `--data-file` (relative to `cwd`). */
+export function readDataFile(dataFile: string, cwd: string): string {
+  try {
+    return readFileSync(resolve(cwd, dataFile), 'utf8');
+  } catch (err) {
+    throw new Error(`Cannot read --data-file ${dataFile}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
