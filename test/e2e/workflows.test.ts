@@ -14,13 +14,6 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterFinish, bump } from '../../shared/app/lifecycle';
-import { schedule } from '../../shared/app/scheduler';
-import { completeWorkRequest, getNextForWorker } from '../../shared/app/workers';
-import { createTemplate, orchestrate, startWorkflow } from '../../shared/app/workflows';
-import type { WorkRequest } from '../../shared/domain/work-requests';
-import { AMD64_METADATA, createSchedulingWorld } from '../support/scheduling';
-import { defaultScript } from '../support/workflows';
 import { E2eHarness, WORKSPACE, isFinished, requireTool, type CliResult } from './harness';
 import type { FetchClientResponse } from './http-client';
 import { sleep, waitFor } from './worker-process';
