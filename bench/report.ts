@@ -29,6 +29,8 @@ export interface ReportInput {
   warnings: string[];
   /** Sections 4–7 (work requests), rendered by bench/work-report.ts. */
   workRequests?: string;
+  /** Section 8 (workflows), rendered by bench/workflow-report.ts. */
+  workflows?: string;
 }
 
 function table(header: string[], rows: string[][], align?: ('l' | 'r')[]): string {
@@ -106,6 +108,8 @@ export function renderReport(input: ReportInput): string {
       '  the same machine: they show where the time goes (batching window, queue hops, task process start) and how it scales here, not on AWS.',
       '  **Sections 6 and 7 count DynamoDB and SQS requests exactly**, like section 2; Lambda invocations per request are counted on the',
       '  stack by wrapping the handlers it loads, and their durations are local estimates.',
+      '- **Section 8 (workflows) drives the orchestrator in-process** against DynamoDB Local: its DynamoDB counts are exact like section 2;',
+      '  its latencies are the in-process steps only, without any SQS queueing delay.',
     ].join('\n'),
   );
   out.push('');
@@ -312,6 +316,10 @@ export function renderReport(input: ReportInput): string {
   if (input.workRequests) {
     out.push('');
     out.push(input.workRequests.trimEnd());
+  }
+  if (input.workflows) {
+    out.push('');
+    out.push(input.workflows.trimEnd());
   }
   if (input.warnings.length > 0) {
     out.push('');

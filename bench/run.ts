@@ -2,7 +2,7 @@
  * `npm run bench`: measures the artifact store and work-request dispatch on the local stack and
  * writes BENCHMARKS.md.
  *
- *   npm run bench                 # full run (~6 minutes on 2 cores), overwrites BENCHMARKS.md
+ *   npm run bench                 # full run (~8 minutes on 2 cores), overwrites BENCHMARKS.md
  *   npm run bench -- --quick      # few iterations, for checking the benchmark itself
  *   npm run bench -- --out FILE   # write the report elsewhere
  *
@@ -26,6 +26,8 @@ import { setUpInProcess } from './inprocess';
 import { InvocationRecorder } from './invocations';
 import { measureLifecycle } from './lifecycle-cost';
 import { measureSchedulerReads } from './scheduler-reads';
+import { measureWorkflows } from './workflows';
+import { renderWorkflowSection } from './workflow-report';
 import { killWorkers, type WorkerProcess } from './worker-pool';
 import { renderWorkRequestSections, workRequestCostInput } from './work-report';
 import { runPhase, type ApiTarget, type Payload, type PhaseOptions, type PhaseResult } from './http';
@@ -203,6 +205,19 @@ async function main(): Promise<void> {
     const inProcess = await setUpInProcess(stack.env, ACTOR, admin);
     const lifecycle = await measureLifecycle(inProcess, { userToken: token, workspace: WORKSPACE, repetitions: n(10, 3) });
     const lifecycleMs = performance.now() - tLifecycle;
+    // ---------------------------------------------------------------- 8: workflows
+    // Before section 6: its backlog of pending noop requests would be assigned before the workflow's children.
+    progress('workflows: populate cost, orchestration latency, redelivery (orchestrator driven in-process)');
+    const workflows = await measureWorkflows(inProcess, {
+      admin,
+      actor: ACTOR,
+      workspace: WORKSPACE,
+      userToken: token,
+      children: n(100, 20),
+      latencySamples: n(30, 10),
+      progress,
+    });
+    progress(`workflows: ${fmt(workflows.ms / 1000, 1)} s`);
     progress('work requests: scheduler reads per assignment vs backlog');
     const tReads = performance.now();
     const reads = await measureSchedulerReads(inProcess, {
@@ -248,6 +263,7 @@ async function main(): Promise<void> {
       capacityFileSize,
       warnings,
       workRequests,
+      workflows: renderWorkflowSection(workflows),
     });
     writeFileSync(settings.out, report);
     progress(`wrote ${settings.out} (${fmt(runSeconds, 0)} s)`);
