@@ -1,10 +1,11 @@
 /**
  * The watchdog (every minute): running work requests without a heartbeat for too long are
- * reclaimed and retried on another worker. `CONVEYOR_WATCHDOG_STALE_SECONDS` overrides the limit
- * (default 300 s; tests of the local stack shorten it).
+ * reclaimed and retried on another worker, and running workflows older than a few minutes are
+ * handed to the orchestrator to check they are not stuck. `CONVEYOR_WATCHDOG_STALE_SECONDS`
+ * overrides the heartbeat limit (default 300 s; tests of the local stack shorten it).
  */
 import { createAwsDeps } from '../shared/adapters/aws';
-import { reclaimStale } from '../shared/app/scheduler';
+import { reclaimStale, reconcileWorkflows } from '../shared/app/scheduler';
 import type { Deps } from '../shared/ports';
 
 export const STALE_SECONDS_ENV_VAR = 'CONVEYOR_WATCHDOG_STALE_SECONDS';
@@ -20,12 +21,18 @@ export function staleAfterMs(env: NodeJS.ProcessEnv = process.env): number | und
   return seconds * 1000;
 }
 
-export function watchdogHandler(getDeps: () => Deps, reclaim: typeof reclaimStale = reclaimStale, env: NodeJS.ProcessEnv = process.env) {
-  return async (_event: unknown): Promise<{ reclaimed: number[] }> => {
+export function watchdogHandler(
+  getDeps: () => Deps,
+  reclaim: typeof reclaimStale = reclaimStale,
+  env: NodeJS.ProcessEnv = process.env,
+  reconcile: typeof reconcileWorkflows = reconcileWorkflows,
+) {
+  return async (_event: unknown): Promise<{ reclaimed: number[]; reconciled: number[] }> => {
     const after = staleAfterMs(env);
     const reclaimed = await reclaim(getDeps(), after === undefined ? {} : { staleAfterMs: after });
     if (reclaimed.length) console.log(JSON.stringify({ msg: 'reclaimed stale work requests', reclaimed }));
-    return { reclaimed };
+    const reconciled = await reconcile(getDeps());
+    return { reclaimed, reconciled };
   };
 }
 

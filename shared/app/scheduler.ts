@@ -144,18 +144,19 @@ async function runInternalTasks(deps: Deps, summary: ScheduleSummary): Promise<v
     } else if (wr.taskName === 'workflow') {
       const root = await rootWorkflowOf(deps, wr);
       if (!root) continue;
-      if (await startForHandOff(deps, wr, summary)) {
-        await deps.queues.enqueueOrchestration({ rootId: root.id, kind: 'callback', workRequestId: wr.id });
-      }
+      await handOff(deps, wr, summary, () => deps.queues.enqueueOrchestration({ rootId: root.id, kind: 'callback', workRequestId: wr.id }));
     }
   }
 }
 
 /**
- * Marks a server-side request running before handing it to its runner; false when another
- * scheduler pass got there first (the request is then that pass's to hand off).
+ * Hands a server-side request to its runner, then marks it running. In that order, a lost hand-off
+ * (the send fails) leaves the request pending for the next pass; the runner starts a request it
+ * receives still pending, and a duplicate hand-off finds it already running. Returns false when
+ * another pass got there first.
  */
-async function startForHandOff(deps: Deps, wr: WorkRequest, summary: ScheduleSummary): Promise<boolean> {
+async function handOff(deps: Deps, wr: WorkRequest, summary: ScheduleSummary, send: () => Promise<void>): Promise<boolean> {
+  await send();
   try {
     await startServerSide(deps, wr);
   } catch (err) {
@@ -170,15 +171,13 @@ async function startForHandOff(deps: Deps, wr: WorkRequest, summary: ScheduleSum
 async function startWorkflows(deps: Deps, summary: ScheduleSummary): Promise<void> {
   for (const wr of await deps.workRequests.pendingCandidates('Workflow', null, SERVER_SIDE_BATCH)) {
     if (wr.parent !== null) continue;
-    if (await startForHandOff(deps, wr, summary)) {
-      await deps.queues.enqueueOrchestration({ rootId: wr.id, kind: 'populate', workRequestId: wr.id });
-    }
+    await handOff(deps, wr, summary, () => deps.queues.enqueueOrchestration({ rootId: wr.id, kind: 'populate', workRequestId: wr.id }));
   }
 }
 
 /** Starts pending waits, then completes every due one (the new ones included). */
 async function startWaitTasks(deps: Deps, summary: ScheduleSummary): Promise<void> {
-  for (const wr of await deps.workRequests.pendingCandidates('Wait', null, SERVER_SIDE_BATCH)) await startForHandOff(deps, wr, summary);
+  for (const wr of await deps.workRequests.pendingCandidates('Wait', null, SERVER_SIDE_BATCH)) await handOff(deps, wr, summary, async () => {});
   await completeDueWaits(deps, summary);
 }
 
@@ -193,14 +192,22 @@ async function completeDueWaits(deps: Deps, summary: ScheduleSummary): Promise<v
 
 async function startServerTasks(deps: Deps, summary: ScheduleSummary): Promise<void> {
   for (const wr of await deps.workRequests.pendingCandidates('Server', null, SERVER_SIDE_BATCH)) {
-    if (await startForHandOff(deps, wr, summary)) await deps.queues.enqueueServerTask({ workRequestId: wr.id });
+    await handOff(deps, wr, summary, () => deps.queues.enqueueServerTask({ workRequestId: wr.id }));
   }
 }
 
 /** Runs one Server task (in its own Lambda): success, failure, or error with `execute-failed`. */
 export async function runServerTask(deps: Deps, workRequestId: number): Promise<void> {
-  const wr = await deps.workRequests.get(workRequestId);
-  if (!wr || wr.status !== 'running' || wr.taskType !== 'Server') return; // replayed message
+  let wr = await deps.workRequests.get(workRequestId);
+  if (!wr || wr.taskType !== 'Server') return;
+  if (wr.status === 'pending' && wr.worker === null) {
+    // Handed over before the scheduler marked it running: start it here (a lost race is fine).
+    wr = await startServerSide(deps, wr).catch(async (err) => {
+      ignoreConflict(err);
+      return (await deps.workRequests.get(workRequestId))!;
+    });
+  }
+  if (wr.status !== 'running') return; // replayed message
   const task = findTask('Server', wr.taskName);
   try {
     if (!task?.execute) throw new Error(`server task ${wr.taskName} is not registered`);
@@ -278,4 +285,24 @@ export async function reclaimStale(deps: Deps, opts: { staleAfterMs?: number } =
   }
   if (reclaimed.length) await deps.queues.enqueueSchedulerEvent({ type: 'periodic' });
   return reclaimed;
+}
+
+/** How long a running workflow may go without the watchdog checking it is not stuck. */
+export const WORKFLOW_RECONCILE_AFTER_MS = 5 * 60_000;
+
+/**
+ * Completing a request and settling what depends on it are separate writes: if a function dies
+ * between them, a workflow could wait for ever. The watchdog asks the orchestrator to reconcile
+ * running workflows started more than five minutes ago (the orchestrator re-reads their children
+ * and settles or completes what it can; for a healthy workflow that changes nothing).
+ */
+export async function reconcileWorkflows(deps: Deps, opts: { quietAfterMs?: number; limit?: number } = {}): Promise<number[]> {
+  const before = new Date(deps.clock.now().getTime() - (opts.quietAfterMs ?? WORKFLOW_RECONCILE_AFTER_MS)).toISOString();
+  const ids: number[] = [];
+  for (const wf of await deps.workRequests.runningWorkflows(before, opts.limit ?? 25)) {
+    const root = (await rootWorkflowOf(deps, wf)) ?? wf;
+    await deps.queues.enqueueOrchestration({ rootId: root.id, kind: 'reconcile', workRequestId: wf.id });
+    ids.push(wf.id);
+  }
+  return ids;
 }

@@ -22,7 +22,7 @@ import type { Deps, OrchestrationMessage } from '../ports';
 import { accessWorkspace, callerId, isAdmin, requireUser, type Caller } from './auth';
 import { addItemAsWorkflow, ensureInternalCollection } from './collections';
 import { creatorCaller, rootWorkflowOf, runEventReactions } from './event-reactions';
-import { bump, createSuccessor, finish, settleDependent, withRetries } from './lifecycle';
+import { bump, createSuccessor, finish, settleDependent, startServerSide, withRetries } from './lifecycle';
 import { resolveLookupMultiple } from './lookups';
 import { loadWorkRequest } from './work-requests';
 
@@ -493,15 +493,34 @@ async function abortStrandedChildren(deps: Deps, children: WorkRequest[]): Promi
 
 /** The FIFO consumer: one message per step, one root at a time. Replays find nothing to do. */
 export async function orchestrate(deps: Deps, message: OrchestrationMessage): Promise<void> {
-  const wr = await deps.workRequests.get(message.workRequestId);
+  let wr = await deps.workRequests.get(message.workRequestId);
   if (!wr) return;
+  // The scheduler hands a request over before marking it running (so that a lost hand-off can
+  // never leave it running with nobody to run it): a pending one is started here.
+  const startIfPending = async (current: WorkRequest) =>
+    current.status === 'pending' ? startServerSide(deps, current).catch(async (err) => {
+      if (!(err instanceof ConflictError)) throw err;
+      return (await deps.workRequests.get(current.id))!;
+    }) : current;
   switch (message.kind) {
     case 'populate':
-      if (wr.taskType === 'Workflow' && wr.status === 'running') await populateWorkflow(deps, wr);
+      if (wr.taskType !== 'Workflow' || (wr.status === 'pending' && wr.parent !== null)) return;
+      wr = await startIfPending(wr);
+      if (wr.status === 'running') await populateWorkflow(deps, wr);
+      return;
+    case 'reconcile':
+      // A running workflow nobody has touched for a while: populate again if it has no children
+      // (a lost populate), else settle its children and complete it if it is done.
+      if (wr.taskType !== 'Workflow' || wr.status !== 'running') return;
+      if ((await deps.workRequests.children(wr.id)).length === 0) await populateWorkflow(deps, wr);
+      else await maybeFinishWorkflow(deps, wr.id);
       return;
     case 'callback': {
-      if (wr.status !== 'running' || wr.parent === null) return;
-      const parent = await deps.workRequests.get(wr.parent);
+      const parentId = wr.parent;
+      if (parentId === null || wr.taskType !== 'Internal') return;
+      wr = await startIfPending(wr);
+      if (wr.status !== 'running') return;
+      const parent = await deps.workRequests.get(parentId);
       const def = parent ? findWorkflow(parent.taskName) : undefined;
       const step = String(wr.workflowData.step ?? '');
       const callback = def?.callbacks?.[step.replace(/-/g, '_')] ?? def?.callbacks?.[step];

@@ -202,7 +202,8 @@ export interface HeartbeatMessage {
  */
 export interface OrchestrationMessage {
   rootId: number;
-  kind: 'populate' | 'callback' | 'child-finished';
+  /** `reconcile`: the watchdog's check that a quiet running workflow is not stuck. */
+  kind: 'populate' | 'callback' | 'child-finished' | 'reconcile';
   /** The workflow to populate, the callback request to run, or the finished child. */
   workRequestId: number;
 }
@@ -283,6 +284,8 @@ export interface WorkRequestRepository {
   children(parentId: number): Promise<WorkRequest[]>;
   /** Running Worker tasks whose last heartbeat is older than `before`. */
   staleRunning(before: string, limit: number): Promise<WorkRequest[]>;
+  /** Running workflows started before `startedBefore`, oldest first (for the reconcile sweep). */
+  runningWorkflows(startedBefore: string, limit: number): Promise<WorkRequest[]>;
   /** Running Wait tasks whose `delay_until` is at or before `now`. */
   dueWaits(now: string, limit: number): Promise<WorkRequest[]>;
   /**

@@ -70,7 +70,11 @@ describe('workRequestIndexes: index keys derived from the state', () => {
       { ...LISTING, gsi3pk: 'PENDING#Workflow#-#2', gsi3sk: `0999999985#${CREATED}#${ID16}` },
     ],
     ['pending sub-workflow: listing only (its parent orchestrates it inline)', { taskType: 'Workflow', hostArchitecture: null, parent: 30 }, LISTING],
-    ['running root Workflow: listing only', { taskType: 'Workflow', hostArchitecture: null, status: 'running' }, LISTING],
+    [
+      'running Workflow: the running-workflows index, by start (for the reconcile sweep)',
+      { taskType: 'Workflow', hostArchitecture: null, status: 'running', startedAt: '2026-11-22T10:05:00.000Z' },
+      { ...LISTING, gsi3pk: 'WFRUNNING#2', gsi3sk: `2026-11-22T10:05:00.000Z#${ID16}` },
+    ],
     [
       'pending assigned: active for its worker, out of the pending index',
       { worker: 'bee', assignedAt: CREATED },

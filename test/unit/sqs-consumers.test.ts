@@ -132,9 +132,10 @@ describe('watchdog handler', () => {
 
   it('passes the limit to the use case', async () => {
     const reclaim = jest.fn(async () => [4]);
-    expect(await watchdogHandler(noDeps, reclaim, { CONVEYOR_WATCHDOG_STALE_SECONDS: '30' })({})).toEqual({ reclaimed: [4] });
+    const reconcile = jest.fn(async () => [9]);
+    expect(await watchdogHandler(noDeps, reclaim, { CONVEYOR_WATCHDOG_STALE_SECONDS: '30' }, reconcile)({})).toEqual({ reclaimed: [4], reconciled: [9] });
     expect(reclaim).toHaveBeenCalledWith(expect.anything(), { staleAfterMs: 30_000 });
-    await watchdogHandler(noDeps, reclaim, {})({});
+    await watchdogHandler(noDeps, reclaim, {}, reconcile)({});
     expect(reclaim).toHaveBeenLastCalledWith(expect.anything(), {});
   });
 
@@ -143,9 +144,9 @@ describe('watchdog handler', () => {
     const { id } = await runningRequest(world);
     const handler = watchdogHandler(() => world.deps, undefined, {});
     world.deps.clock.advance(299_000);
-    expect(await handler({})).toEqual({ reclaimed: [] });
+    expect(await handler({})).toEqual({ reclaimed: [], reconciled: [] });
     world.deps.clock.advance(2_000);
-    expect(await handler({})).toEqual({ reclaimed: [id] });
+    expect(await handler({})).toEqual({ reclaimed: [id], reconciled: [] });
     const reclaimed = (await world.deps.workRequests.get(id))!;
     expect(reclaimed.status).toBe('aborted');
     expect(reclaimed.supersededBy).toEqual(expect.any(Number));

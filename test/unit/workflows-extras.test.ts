@@ -131,3 +131,58 @@ describe('event reactions', () => {
     expect((await w.deps.workers.get(worker.name))!.assigned).toBe(0);
   });
 });
+
+describe('recovery from lost follow-up steps (found by the benchmark)', () => {
+  async function chain() {
+    registerWorkflow({
+      name: 'test-chain',
+      schema: z.strictObject({}),
+      async populate(ctx) {
+        const first = await ctx.ensureChild({ taskName: 'noop', taskData: { result: true }, workflowData: { step: 'first' } });
+        const second = await ctx.ensureChild({ taskName: 'noop', taskData: { result: true }, workflowData: { step: 'second' } });
+        await ctx.addDependency(second, first);
+      },
+    });
+    await createTemplate(w.deps, await w.caller('owner'), { scope: 'debusine', workspace: 'priv', name: 'c', taskName: 'test-chain' });
+    return startWorkflow(w.deps, await w.caller('contributor'), { scope: 'debusine', workspace: 'priv', templateName: 'c' });
+  }
+
+  it('a lost populate hand-off leaves the workflow pending for the next pass, not running for ever', async () => {
+    const wf = await chain();
+    const { schedule } = await import('../../shared/app/scheduler');
+    const queues = w.deps.queues;
+    const send = queues.enqueueOrchestration.bind(queues);
+    queues.enqueueOrchestration = async () => {
+      queues.enqueueOrchestration = send;
+      throw new Error('SQS is unavailable');
+    };
+    await expect(schedule(w.deps)).rejects.toThrow('SQS is unavailable');
+    expect((await w.deps.workRequests.get(wf.id))!.status).toBe('pending');
+    await drive(w, [await w.addWorker('a.lan')], defaultScript(w));
+    expect((await w.deps.workRequests.get(wf.id))!).toMatchObject({ status: 'completed', result: 'success' });
+  });
+
+  it('a completion whose follow-up was lost is settled by the watchdog reconcile', async () => {
+    const wf = await chain();
+    const worker = await w.addWorker('a.lan');
+    const repo = w.deps.workRequests;
+    const reverse = repo.reverseDependencies.bind(repo);
+    let failures = 1;
+    repo.reverseDependencies = async (id) => {
+      if (failures-- > 0) throw new Error('the function died here');
+      return reverse(id);
+    };
+    await expect(drive(w, [worker], defaultScript(w))).rejects.toThrow('the function died here');
+    // Everything settles that can; the second child waits behind the first's lost follow-up.
+    await drive(w, [worker], defaultScript(w));
+    const second = (await w.deps.workRequests.children(wf.id)).find((c) => c.workflowData.step === 'second')!;
+    expect(second.status).toBe('blocked');
+    const { reconcileWorkflows } = await import('../../shared/app/scheduler');
+    expect(await reconcileWorkflows(w.deps)).toEqual([]); // not quiet for long enough yet
+    w.deps.clock.advance(6 * 60_000);
+    await (await import('../../shared/app/workers')).updateDynamicMetadata(w.deps, await worker.caller(), AMD64_METADATA);
+    expect(await reconcileWorkflows(w.deps)).toEqual([wf.id]);
+    await drive(w, [worker], defaultScript(w));
+    expect((await w.deps.workRequests.get(wf.id))!).toMatchObject({ status: 'completed', result: 'success' });
+  });
+});

@@ -136,6 +136,8 @@ export const indexKeys = {
     `PENDING#${part(taskType, 'taskType')}#${architecture === null ? '-' : architecturePart(architecture)}#${shard}`,
   /** gsi3: running Worker tasks, sorted by last sign of life. */
   running: (shard: number) => `RUNNING#${shard}`,
+  /** gsi3: running workflows, sorted by start. */
+  runningWorkflows: (shard: number) => `WFRUNNING#${shard}`,
   /** gsi3: running Wait tasks, sorted by due time. */
   waiting: (shard: number) => `WAIT#${shard}`,
 };

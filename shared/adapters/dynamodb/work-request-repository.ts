@@ -83,7 +83,8 @@ export interface WorkRequestIndexAttributes {
  *   - pending, unassigned, scheduled task type (a Workflow only as a root): `PENDING#<taskType>#<arch or ->#<id % 4>` /
  *     `<1e9 − effective priority, 10 digits>#<createdAt>#<id16>`;
  *   - running Worker task: `RUNNING#<id % 4>` / `<heartbeatAt ?? startedAt ?? createdAt>#<id16>`;
- *   - running Wait task with a valid `task_data.delay_until`: `WAIT#<id % 4>` / `<delay_until>#<id16>`.
+ *   - running Wait task with a valid `task_data.delay_until`: `WAIT#<id % 4>` / `<delay_until>#<id16>`;
+ *   - running Workflow: `WFRUNNING#<id % 4>` / `<startedAt ?? createdAt>#<id16>` (the watchdog's reconcile sweep).
  */
 export function workRequestIndexes(wr: WorkRequest): WorkRequestIndexAttributes {
   const id16 = padId(wr.id);
@@ -100,6 +101,9 @@ export function workRequestIndexes(wr: WorkRequest): WorkRequestIndexAttributes 
   } else if (wr.status === 'running' && wr.taskType === 'Worker') {
     attrs.gsi3pk = indexKeys.running(shard);
     attrs.gsi3sk = runningSortKey(wr.id, wr.heartbeatAt ?? wr.startedAt ?? wr.createdAt);
+  } else if (wr.status === 'running' && wr.taskType === 'Workflow') {
+    attrs.gsi3pk = indexKeys.runningWorkflows(shard);
+    attrs.gsi3sk = runningSortKey(wr.id, wr.startedAt ?? wr.createdAt);
   } else if (wr.status === 'running' && wr.taskType === 'Wait') {
     const due = delayUntil(wr.taskData);
     if (due !== undefined) {
@@ -352,6 +356,12 @@ export class DynamoWorkRequestRepository implements WorkRequestRepository {
   async staleRunning(before: string, limit: number): Promise<WorkRequest[]> {
     checkLimit(limit);
     return this.shards(indexKeys.running, limit, { condition: '#gsi3sk < :bound', bound: timeKey(before, 'before') });
+  }
+
+  /** gsi3 `WFRUNNING#<0..3>` with `gsi3sk < :before`: running workflows started before `before`, oldest first. */
+  async runningWorkflows(startedBefore: string, limit: number): Promise<WorkRequest[]> {
+    checkLimit(limit);
+    return this.shards(indexKeys.runningWorkflows, limit, { condition: '#gsi3sk < :bound', bound: timeKey(startedBefore, 'before') });
   }
 
   /** gsi3 `WAIT#<0..3>` with `gsi3sk <= '<now>~'` (`~` sorts after `#<id>`): earliest due first. */

@@ -439,6 +439,13 @@ export class MemoryWorkRequestRepository implements WorkRequestRepository {
       .slice(0, limit)
       .map(clone);
   }
+  async runningWorkflows(startedBefore: string, limit: number) {
+    return [...this.items.values()]
+      .filter((w) => w.status === 'running' && w.taskType === 'Workflow' && (w.startedAt ?? w.createdAt) < startedBefore)
+      .sort((a, b) => byCodeUnit(a.startedAt ?? a.createdAt, b.startedAt ?? b.createdAt))
+      .slice(0, limit)
+      .map(clone);
+  }
   async dueWaits(now: string, limit: number) {
     return [...this.items.values()]
       .filter((w) => w.status === 'running' && w.taskType === 'Wait' && new Date(String(w.taskData['delay_until'])).toISOString() <= now)
