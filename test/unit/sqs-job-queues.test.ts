@@ -88,10 +88,12 @@ describe('SqsJobQueues: orchestration (FIFO)', () => {
     await queues.enqueueOrchestration({ rootId: 3, kind: 'populate', workRequestId: 3 });
     await queues.enqueueOrchestration({ rootId: 3, kind: 'child-finished', workRequestId: 12 });
     await queues.enqueueOrchestration({ rootId: 40, kind: 'callback', workRequestId: 41 });
+    await queues.enqueueOrchestration({ rootId: 40, kind: 'reconcile', workRequestId: 40 });
     expect(inputs().map((i) => [i.QueueUrl, i.MessageGroupId, JSON.parse(i.MessageBody!)])).toEqual([
       [fifo, '3', { type: 'orchestration', rootId: 3, kind: 'populate', workRequestId: 3 }],
       [fifo, '3', { type: 'orchestration', rootId: 3, kind: 'child-finished', workRequestId: 12 }],
       [fifo, '40', { type: 'orchestration', rootId: 40, kind: 'callback', workRequestId: 41 }],
+      [fifo, '40', { type: 'orchestration', rootId: 40, kind: 'reconcile', workRequestId: 40 }],
     ]);
     for (const i of inputs()) expect(parseJobMessageOf(i.MessageBody!, 'orchestration')).toMatchObject({ type: 'orchestration' });
   });
