@@ -16,7 +16,7 @@ import { keys } from '../shared/adapters/dynamodb/keys';
 import { schedule, scheduleForWorker, CANDIDATES_PER_PARTITION } from '../shared/app/scheduler';
 import { disconnectWorker, updateDynamicMetadata } from '../shared/app/workers';
 import { DEFAULT_SCOPE } from '../shared/domain/tenancy';
-import type { WorkRequest } from '../shared/domain/work-requests';
+import { newWorkRequest, type WorkRequest } from '../shared/domain/work-requests';
 import { AMD64_METADATA } from '../test/support/scheduling';
 import type { TallySnapshot } from './counters';
 import { freeSlot, drainAll, type InProcessBench } from './inprocess';
@@ -77,42 +77,8 @@ export async function measureSchedulerReads(
     return last - n + 1;
   };
 
-  const noop = (id: number, createdAt: string): WorkRequest => ({
-    id,
-    scope: DEFAULT_SCOPE,
-    workspace: options.workspace,
-    createdBy: options.createdBy,
-    taskType: 'Worker',
-    taskName: 'noop',
-    taskData: { result: true },
-    hostArchitecture: null,
-    dynamicTaskData: null,
-    status: 'pending',
-    result: '',
-    worker: null,
-    assignedAt: null,
-    createdAt,
-    startedAt: null,
-    completedAt: null,
-    priorityBase: 0,
-    priorityAdjustment: 0,
-    parent: null,
-    dependencies: [],
-    unblockStrategy: 'deps',
-    eventReactions: {},
-    workflowData: {},
-    outputData: null,
-    retryCount: 0,
-    supersedes: null,
-    supersededBy: null,
-    abortedBy: null,
-    heartbeatAt: null,
-    logtail: [],
-    outputArtifacts: [],
-    run: null,
-    internalCollection: null,
-    version: 1,
-  });
+  const noop = (id: number, createdAt: string): WorkRequest =>
+    newWorkRequest({ id, scope: DEFAULT_SCOPE, workspace: options.workspace, createdBy: options.createdBy, taskType: 'Worker', taskName: 'noop', taskData: { result: true }, createdAt });
 
   const fill = async (n: number): Promise<number> => {
     if (n <= 0) return 0;
