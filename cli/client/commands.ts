@@ -11,7 +11,7 @@ import { ApiError, type ConveyorApi, type FetchFn } from './api';
 import { downloadArtifactFiles, downloadArtifactTarball } from './download';
 import { collectLocalFiles, hashFiles, type HashedFile } from './files';
 import { formatBytes, formatTable, yesNo } from './format';
-import { addConnectionOptions, commandHelpers, parseId, readJsonDataOption, type GlobalOptions } from './options';
+import { addConnectionOptions, collectPages, commandHelpers, parseId, readJsonDataOption, type GlobalOptions } from './options';
 import { createProgressReporter, silentProgress, type ProgressReporter, type ProgressStream } from './progress';
 import { ResumeStateStore, resumeKey, resumeStateDir, type CreateIdentity } from './resume-state';
 import { DEFAULT_UPLOAD_TUNING, uploadFiles, type UploadSummary, type UploadTuning } from './upload';
@@ -293,24 +293,9 @@ export function registerClientCommands(program: Command, ctx: ClientContext = de
       const { api, opts } = connect(cmd);
       const limit = cmdOpts.all ? Number.POSITIVE_INFINITY : parseId(cmdOpts.limit, '--limit');
       const createdBy = cmdOpts.createdBy && !cmdOpts.createdBy.includes(':') ? `user:${cmdOpts.createdBy}` : cmdOpts.createdBy;
-      const results: WireArtifactSummary[] = [];
-      let cursor: string | undefined;
-      let more = false;
-      // Pages of at most 50 (the documented page size); the cursor leads to the next one.
-      for (;;) {
-        const page = await api.listArtifacts({
-          workspace: cmdOpts.workspace,
-          category: cmdOpts.category,
-          createdBy,
-          limit: Math.min(50, limit - results.length),
-          cursor,
-        });
-        const room = limit - results.length;
-        results.push(...page.results.slice(0, room));
-        more = page.results.length > room || Boolean(page.cursor);
-        if (!page.cursor || results.length >= limit) break;
-        cursor = page.cursor;
-      }
+      const { results, more } = await collectPages<WireArtifactSummary>(limit, (pageLimit, cursor) =>
+        api.listArtifacts({ workspace: cmdOpts.workspace, category: cmdOpts.category, createdBy, limit: pageLimit, cursor }),
+      );
       print(opts, results, () => {
         if (results.length === 0) return 'No artifacts.\n';
         const table = formatTable(

@@ -89,3 +89,25 @@ export function readDataFile(dataFile: string, cwd: string): string {
     throw new Error(`Cannot read --data-file ${dataFile}: ${err instanceof Error ? err.message : String(err)}`);
   }
 }
+
+/**
+ * Follows a listing's cursor in pages of at most 50 (the documented page size) until `limit`
+ * items are collected or the listing ends; `more` says whether anything was left out.
+ */
+export async function collectPages<T>(
+  limit: number,
+  fetchPage: (pageLimit: number, cursor: string | undefined) => Promise<{ results: T[]; cursor: string | null }>,
+): Promise<{ results: T[]; more: boolean }> {
+  const results: T[] = [];
+  let cursor: string | undefined;
+  let more = false;
+  for (;;) {
+    const page = await fetchPage(Math.min(50, limit - results.length), cursor);
+    const room = limit - results.length;
+    results.push(...page.results.slice(0, room));
+    more = page.results.length > room || Boolean(page.cursor);
+    if (!page.cursor || results.length >= limit) break;
+    cursor = page.cursor;
+  }
+  return { results, more };
+}

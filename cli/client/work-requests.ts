@@ -5,7 +5,7 @@
 import { Command, Option } from 'commander';
 import type { ClientContext } from './commands';
 import { formatJson, formatTable } from './format';
-import { addConnectionOptions, commandHelpers, parseId, readJsonDataOption } from './options';
+import { addConnectionOptions, collectPages, commandHelpers, parseId, readJsonDataOption } from './options';
 import type { WireWorkRequest } from './wire';
 
 export interface WorkRequestCommandContext extends ClientContext {
@@ -106,23 +106,9 @@ export function registerWorkRequestCommands(program: Command, ctx: WorkRequestCo
     .action(async (cmdOpts: { workspace?: string; status?: string; task?: string; limit: string; all?: boolean }, cmd: Command) => {
       const { api, opts } = connect(cmd);
       const limit = cmdOpts.all ? Number.POSITIVE_INFINITY : parseId(cmdOpts.limit, '--limit');
-      const results: WireWorkRequest[] = [];
-      let cursor: string | undefined;
-      let more = false;
-      for (;;) {
-        const page = await api.listWorkRequests({
-          workspace: cmdOpts.workspace,
-          status: cmdOpts.status,
-          taskName: cmdOpts.task,
-          limit: Math.min(50, limit - results.length),
-          cursor,
-        });
-        const room = limit - results.length;
-        results.push(...page.results.slice(0, room));
-        more = page.results.length > room || Boolean(page.cursor);
-        if (!page.cursor || results.length >= limit) break;
-        cursor = page.cursor;
-      }
+      const { results, more } = await collectPages<WireWorkRequest>(limit, (pageLimit, cursor) =>
+        api.listWorkRequests({ workspace: cmdOpts.workspace, status: cmdOpts.status, taskName: cmdOpts.task, limit: pageLimit, cursor }),
+      );
       print(opts, results, () => {
         if (results.length === 0) return 'No work requests.\n';
         const table = formatTable(
