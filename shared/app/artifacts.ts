@@ -12,7 +12,7 @@ import { canModifyArtifact, type Role } from '../domain/roles';
 import type { ArtifactWithFiles, Deps, Page, StoredFile } from '../ports';
 import { accessWorkspace, callerId, requireUser, type Caller } from './auth';
 import { recordAudit } from './audit';
-import { withRetries } from './lifecycle';
+import { withRetries } from './concurrency';
 import { blobObjectKey } from './object-keys';
 
 export interface FileDeclaration {

@@ -202,8 +202,11 @@ export interface HeartbeatMessage {
  */
 export interface OrchestrationMessage {
   rootId: number;
-  /** `reconcile`: the watchdog's check that a quiet running workflow is not stuck. */
-  kind: 'populate' | 'callback' | 'child-finished' | 'reconcile';
+  /**
+   * `reconcile`: the watchdog's check that a quiet running workflow is not stuck;
+   * `retry-delayed`: a failed child's retry-with-delays reaction (adds the wait and the successor).
+   */
+  kind: 'populate' | 'callback' | 'child-finished' | 'reconcile' | 'retry-delayed';
   /** The workflow to populate, the callback request to run, or the finished child. */
   workRequestId: number;
 }
