@@ -300,15 +300,22 @@ describe('blob garbage collection steps', () => {
     expect(blobClaimable(undefined)).toBe(false);
   });
   it('an upload creates, keeps or rescues the row, and waits while a delete is under way', () => {
-    expect(uploadClaim(undefined)).toBe('create');
-    expect(uploadClaim({ state: 'stored' })).toBe('keep');
-    expect(uploadClaim({ state: 'condemned', condemnedAt: iso(0) })).toBe('rescue');
+    expect(uploadClaim(undefined)).toBe('claim');
+    expect(uploadClaim({ state: 'uploading' })).toBe('claim');
+    expect(uploadClaim({ state: 'stored' })).toBe('already-stored');
+    expect(uploadClaim({ state: 'condemned', condemnedAt: iso(0) })).toBe('claim');
     expect(uploadClaim({ state: 'deleting', condemnedAt: iso(0) })).toBe('retry-later');
   });
   it('condemns, waits out the grace period, then deletes; a reference rescues', () => {
     expect(sweepStep(undefined, false, NOW)).toBe('forget');
+    // gone, but an upload of a deleted artifact may still claim it within the grace period
+    expect(sweepStep(undefined, false, at(99), 100, iso(0))).toBe('wait');
+    expect(sweepStep(undefined, false, at(100), 100, iso(0))).toBe('forget');
     expect(sweepStep({ state: 'stored' }, true, NOW)).toBe('forget');
     expect(sweepStep({ state: 'stored' }, false, NOW)).toBe('condemn');
+    expect(sweepStep({ state: 'uploading' }, false, NOW)).toBe('condemn');
+    expect(sweepStep({ state: 'uploading' }, true, NOW)).toBe('forget');
+    expect(blobClaimable({ state: 'uploading' })).toBe(false);
     expect(sweepStep({ state: 'condemned', condemnedAt: iso(0) }, true, at(1e6))).toBe('rescue');
     expect(sweepStep({ state: 'condemned', condemnedAt: iso(0) }, false, at(99), 100)).toBe('wait');
     expect(sweepStep({ state: 'condemned', condemnedAt: iso(0) }, false, at(100), 100)).toBe('delete');
