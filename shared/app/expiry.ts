@@ -36,6 +36,8 @@ export interface ExpiryOptions {
   recheckSeconds?: number;
   /** Time between condemning a blob and deleting it. */
   blobGraceSeconds?: number;
+  /** Stop starting new work after this instant (epoch ms): a Lambda's time budget; the rest waits. */
+  deadline?: number;
   /**
    * Called once per deleted file row with its bytes' size and workspace: quota accounting hooks in
    * here (disk usage drops when files go).
@@ -74,6 +76,8 @@ export interface ExpiryReport {
   blobs: { condemned: BlobRef[]; deleted: BlobRef[]; rescued: BlobRef[] };
   /** False when a limit stopped the pass: the rest is left for the next one. */
   finished: boolean;
+  /** Set when the store's items lack the expiry indexes (run the backfill): nothing was done. */
+  notReady?: boolean;
 }
 
 export const DEFAULT_EXPIRY_OPTIONS = {
@@ -174,6 +178,11 @@ export async function runExpiryPass(deps: Deps, store: ExpiryStore, options: Exp
     finished: true,
   };
 
+  if (!(await store.indexReady())) {
+    report.finished = false;
+    report.notReady = true;
+    return report;
+  }
   const candidates = await collectCandidates(store, now, opts.maxArtifacts);
   const { nodes, graph, complete } = await loadGraph(deps, store, candidates.ids, opts.maxGraph);
   report.finished = candidates.complete && complete;
@@ -196,7 +205,12 @@ export async function runExpiryPass(deps: Deps, store: ExpiryStore, options: Exp
 
   // With an incomplete graph, an artifact whose sources were not all read cannot be judged.
   const judged = plan.expired.filter((id) => complete || nodes.get(id)!.sources.every((s) => nodes.has(s)));
+  const outOfTime = () => opts.deadline !== undefined && Date.now() >= opts.deadline;
   for (const id of judged) {
+    if (outOfTime()) {
+      report.finished = false;
+      return report;
+    }
     const { state } = nodes.get(id)!;
     if (state.condemnedAt === null) {
       report.condemned.push(id);
@@ -220,6 +234,10 @@ export async function runExpiryPass(deps: Deps, store: ExpiryStore, options: Exp
     }
   }
 
+  if (outOfTime()) {
+    report.finished = false;
+    return report;
+  }
   await sweepBlobs(deps, store, report, opts.maxBlobs, opts.blobGraceSeconds, dryRun);
   return report;
 }
@@ -297,4 +315,37 @@ async function finishBlobDelete(deps: Deps, store: ExpiryStore, blob: BlobRef, r
   await store.setBlobRow(blob, row, undefined);
   await store.dropBlobCandidate(blob);
   await recordAudit(deps, 'system:expiry', 'blob.deleted', { sha256: blob.sha256, size: blob.size });
+}
+
+/** What artifact responses say about expiry (`retention`). */
+export interface RetentionView {
+  expire_at: string | null;
+  expired: boolean;
+  /** Whether something keeps it (for an unexpired artifact: its own expiry date does). */
+  kept: boolean;
+  /** Why, in words (the root that keeps it); null when nothing does. */
+  kept_because: string | null;
+  /** A pass condemned it: the next pass deletes it unless something keeps it by then. */
+  condemned: boolean;
+}
+
+/** Artifacts read at most to explain one artifact's retention (its backward closure). */
+const RETENTION_GRAPH_LIMIT = 200;
+
+/**
+ * Why an artifact is kept, as a pass would see it now. An unexpired one costs no read; an expired
+ * one reads its backward closure (bounded: past the bound, it says it cannot tell).
+ */
+export async function artifactRetention(deps: Deps, store: ExpiryStore, artifact: { id: number; expireAt: string | null }): Promise<RetentionView> {
+  const now = deps.clock.now();
+  const view = { expire_at: artifact.expireAt };
+  if (!artifact.expireAt || Date.parse(artifact.expireAt) > now.getTime()) {
+    const reason: KeepReason = { kind: 'unexpired', expireAt: artifact.expireAt };
+    return { ...view, expired: false, kept: true, kept_because: describeKeepReason(reason), condemned: false };
+  }
+  const { nodes, graph, complete } = await loadGraph(deps, store, [artifact.id], RETENTION_GRAPH_LIMIT);
+  const condemned = nodes.get(artifact.id)?.state.condemnedAt != null;
+  const reason = planArtifactExpiry(graph, now).kept.get(artifact.id);
+  if (reason) return { ...view, expired: true, kept: true, kept_because: describeKeepReason(reason), condemned };
+  return { ...view, expired: true, kept: false, kept_because: complete ? null : 'unknown: too many related artifacts to tell', condemned };
 }

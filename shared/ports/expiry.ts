@@ -27,6 +27,11 @@ export interface BlobRef {
 
 export interface ExpiryStore {
   /**
+   * Whether every stored item carries the expiry indexes: false on an installation older than
+   * expiry until its one-off backfill (`conveyor admin expire --backfill`) ran. A pass does nothing then.
+   */
+  indexReady(): Promise<boolean>;
+  /**
    * Buckets of the expiry index that hold entries, oldest first, up to `upToBucket` included. A
    * bucket is listed from the first entry written into it until a pass drops it once drained.
    */

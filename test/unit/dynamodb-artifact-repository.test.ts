@@ -3,6 +3,7 @@
  * conditions each important operation sends, and how failed conditions become domain errors.
  */
 import 'aws-sdk-client-mock-jest';
+import { createHash } from 'node:crypto';
 import { ConditionalCheckFailedException, DynamoDBClient, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
   BatchWriteCommand,
@@ -101,10 +102,14 @@ describe('create', () => {
           wsBlobSk: '0000000000000042',
           gsi1pk: `WSBLOB#debusine#System#${SHA}-12`,
           gsi1sk: '0000000000000042',
+          // every file row, complete or not: which rows hold these bytes (expiry's blob sweep)
+          gsi2pk: `BLOBREF#${SHA}-12`,
+          gsi2sk: `0000000000000042#${createHash('sha256').update('hello.dsc').digest('hex')}`,
         },
       },
     });
     expect(items[2]!.Put!.Item).not.toHaveProperty('gsi1pk');
+    expect(items[2]!.Put!.Item).toHaveProperty('gsi2pk', `BLOBREF#${SHA}-99`);
     expect(items[2]!.Put!.Item).toMatchObject({ sk: 'F#src/hello.c', complete: false, wsBlobPk: `WSBLOB#debusine#System#${SHA}-99` });
     // the complete file claims stored bytes: only while their blob row is `stored` (not condemned by expiry)
     expect(items[3]).toEqual({

@@ -18,7 +18,8 @@ import { blobClaimable, uploadClaim, type BlobRow } from '../../domain/blob-gc';
 import { BlobNotClaimableError, ConflictError, NotFoundError, ValidationError } from '../../domain/errors';
 import type { ArtifactListFilter, ArtifactRepository, ArtifactWithFiles, FileUploadState, Page, StoredFile } from '../../ports';
 import { attempt, failedAt, firstFailure, versionedWriteError } from './errors';
-import { ExpiryBucketList, expiryIndexAttributes, toBlobRow } from './expiry-keys';
+import { ExpiryBucketList, blobReferenceIndex, expiryIndexAttributes, toBlobRow } from './expiry-keys';
+import { DynamoExpiryStore } from './expiry-store';
 import { GSI1, GSI2, RELATIONS_FROM, artifactPk, fileSk, indexKeys, keys, padId, timeKey } from './keys';
 import { batchDelete, checkLimit, compact, decodeCursor, encodeCursor, type Item, names, pick, queryAll } from './support';
 
@@ -130,6 +131,17 @@ export class DynamoArtifactRepository implements ArtifactRepository {
 
   /** One Query on the artifact's partition: the artifact item and its file rows (sort keys below `R#`). */
   async get(id: number): Promise<ArtifactWithFiles | undefined> {
+    const found = await this.getForExpiry(id);
+    return found && { artifact: found.artifact, files: found.files };
+  }
+
+  /** The expiry pass's view of the same table. */
+  expiryStore(): DynamoExpiryStore {
+    return new DynamoExpiryStore(this.doc, this.tableName, this);
+  }
+
+  /** `get`, plus whether an expiry pass condemned the artifact (the same single Query). */
+  async getForExpiry(id: number): Promise<(ArtifactWithFiles & { condemnedAt: string | null }) | undefined> {
     const items = await queryAll(this.doc, {
       TableName: this.tableName,
       KeyConditionExpression: '#pk = :pk AND #sk < :relations',
@@ -143,7 +155,7 @@ export class DynamoArtifactRepository implements ArtifactRepository {
       .filter((i) => i.entity === 'file')
       .map(toStoredFile)
       .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-    return { artifact: toArtifact(item), files };
+    return { artifact: toArtifact(item), files, condemnedAt: typeof item.condemnedAt === 'string' ? item.condemnedAt : null };
   }
 
   /**
@@ -363,13 +375,21 @@ export class DynamoArtifactRepository implements ArtifactRepository {
       ExpressionAttributeValues: { ':pk': artifactPk(artifact.id) },
       ConsistentRead: true,
     });
+    await this.deleteRemains(artifact.id, own);
+  }
+
+  /**
+   * After the artifact item is gone: the given rows of its partition and every relation to it
+   * (gsi1 `RELTO#<id>`, eventually consistent: see docs/data-model.md, crash windows).
+   */
+  async deleteRemains(id: number, own: Item[]): Promise<void> {
     const incoming = await queryAll(this.doc, {
       TableName: this.tableName,
       IndexName: GSI1,
       KeyConditionExpression: '#gsi1pk = :pk',
       ProjectionExpression: '#pk, #sk',
       ExpressionAttributeNames: names('pk', 'sk', 'gsi1pk'),
-      ExpressionAttributeValues: { ':pk': indexKeys.relationsTo(artifact.id) },
+      ExpressionAttributeValues: { ':pk': indexKeys.relationsTo(id) },
     });
     await batchDelete(
       this.doc,
@@ -670,6 +690,7 @@ function fileItem(a: Artifact, f: StoredFile): Item {
     wsBlobPk,
     wsBlobSk,
     ...(f.complete ? { gsi1pk: wsBlobPk, gsi1sk: wsBlobSk } : {}),
+    ...blobReferenceIndex(a.id, f),
   });
 }
 

@@ -5,8 +5,9 @@
  * - `EXPBUCKETS` / `<bucket>` lists the buckets that hold entries, written before the entry, so a
  *   pass reads exactly the non-empty buckets that are due and never walks empty hours.
  */
+import { createHash } from 'node:crypto';
 import { type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
-import type { Artifact } from '../../domain/artifacts';
+import { blobKey, type Artifact } from '../../domain/artifacts';
 import type { BlobRow } from '../../domain/blob-gc';
 import { expiryBucket } from '../../domain/expiry';
 import { attempt } from './errors';
@@ -28,6 +29,19 @@ export function expiryIndexAttributes(a: Pick<Artifact, 'id' | 'expireAt'>, chec
   if (!checkAt) return undefined;
   const bucket = expiryBucket(checkAt);
   return { bucket, gsi3pk: expiryIndexPk(bucket), gsi3sk: expiryIndexSk(checkAt, a.id) };
+}
+
+/**
+ * gsi2 of every file row, complete or not, in any workspace: `BLOBREF#<sha256>-<size>` /
+ * `<artifact16>#<sha256 of path>`. One Query (Limit 1) tells whether any file row still needs the bytes.
+ */
+export function blobReferencePk(sha256: string, size: number): string {
+  return `BLOBREF#${blobKey(sha256, size)}`;
+}
+
+export function blobReferenceIndex(artifactId: number, f: { path: string; sha256: string; size: number }): Item {
+  // The path's hash keeps the key short whatever the path (keys are at most 1,024 bytes).
+  return { gsi2pk: blobReferencePk(f.sha256, f.size), gsi2sk: `${padId(artifactId)}#${createHash('sha256').update(f.path, 'utf8').digest('hex')}` };
 }
 
 export function toBlobRow(item: Item): BlobRow {

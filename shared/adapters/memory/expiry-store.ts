@@ -5,23 +5,14 @@
 import { blobKey } from '../../domain/artifacts';
 import type { BlobRow } from '../../domain/blob-gc';
 import { expiryBucket, type RetainingLink, type WorkRequestInputs } from '../../domain/expiry';
-import type { WorkRequest } from '../../domain/work-requests';
-import { findTask } from '../../tasks';
+import { inputArtifactsOf } from '../../tasks/inputs';
 import type { Page } from '../../ports';
 import type { ArtifactExpiryState, BlobRef, ExpiringArtifact, ExpiryStore } from '../../ports/expiry';
 import type { MemoryDeps } from './index';
 
 const clone = <T>(v: T): T => structuredClone(v);
 
-/** The artifacts a work request reads, as its task declares them (none for tasks that declare nothing). */
-export function inputArtifactsOf(wr: WorkRequest): number[] {
-  const task = findTask(wr.taskType, wr.taskName);
-  try {
-    return task?.inputArtifacts?.(wr.taskData, wr.dynamicTaskData ?? {}) ?? [];
-  } catch {
-    return []; // task data this task version cannot read declares no inputs
-  }
-}
+export { inputArtifactsOf };
 
 export class MemoryExpiryStore implements ExpiryStore {
   /** Blob candidates by key, with when they became candidates. */
@@ -33,6 +24,9 @@ export class MemoryExpiryStore implements ExpiryStore {
     return this.deps.artifacts;
   }
 
+  async indexReady() {
+    return true;
+  }
   async expiryBuckets(upToBucket: string, limit: number) {
     return [...this.repo.expiryBucketList]
       .filter((b) => b <= upToBucket)
