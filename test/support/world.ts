@@ -5,6 +5,7 @@ import { createToken, createUser, createWorkspace, grantRole } from '../../share
 import { authenticate, type Caller } from '../../shared/app/auth';
 import { initDatabase } from '../../shared/app/bootstrap';
 import { httpHandler } from '../../shared/http/handler';
+import { expiryStoreFor } from '../../shared/adapters/expiry';
 import { artifactRoutes } from '../../shared/http/routes/artifacts';
 import { identityRoutes } from '../../shared/http/routes/identity';
 import type { Role } from '../../shared/domain/roles';
@@ -78,7 +79,7 @@ const routePatterns = (routes: Record<string, unknown>) =>
 
 /** Calls the real HTTP handlers in-process with API Gateway v2 events, like the gateway does. */
 export function httpClient(deps: MemoryDeps) {
-  const routes = { ...artifactRoutes(() => deps), ...identityRoutes(() => deps) };
+  const routes = { ...artifactRoutes(() => deps, expiryStoreFor), ...identityRoutes(() => deps) };
   const handler = httpHandler(() => deps, routes);
   const patterns = routePatterns(routes);
   return async (
