@@ -3,6 +3,7 @@
  * (unblocking or aborting dependents), retrying it, and reclaiming it from a lost worker. Each
  * change is one conditional transaction; a lost race surfaces as ConflictError.
  */
+import { noteUsageChange, workRequestEvent } from './accounting';
 import { ConflictError, ValidationError } from '../domain/errors';
 import {
   assertTransition,
@@ -84,6 +85,7 @@ export async function finish(deps: Deps, wr: WorkRequest, opts: FinishOptions): 
     update: [{ workRequest: finished, expectedVersion: wr.version }, ...(opts.extra?.update ?? [])],
     slots: [...slots, ...(opts.extra?.slots ?? [])],
   });
+  await noteUsageChange(deps, workRequestEvent(finished));
   if (finished.status === 'completed') {
     await runEventReactions(deps, finished, finished.result === 'success' || finished.result === 'skipped' ? 'on_success' : 'on_failure');
   }

@@ -2,6 +2,7 @@
  * Workflows: templates, starting runs, and the orchestrator (a FIFO queue consumer, one root at a
  * time) that populates graphs, runs callbacks and completes workflows (reference/debusine.md §4).
  */
+import { enforceQuotas } from './quotas';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../domain/errors';
 import { roleAtLeast } from '../domain/roles';
 import { PROMISE_CATEGORY } from '../domain/collections';
@@ -136,6 +137,7 @@ export async function startWorkflow(
 ): Promise<WorkRequest> {
   requireUser(caller);
   await accessWorkspace(deps, caller, input.scope, input.workspace, 'contributor');
+  await enforceQuotas(deps, caller, input.scope, input.workspace);
   const template = await deps.templates.getByName(input.scope, input.workspace, input.templateName);
   if (!template) throw templateNotFound();
   const def = findWorkflow(template.taskName);

@@ -10,6 +10,9 @@ import type { WorkRequest, WorkRequestStatus, TaskType } from '../domain/work-re
 import type { Worker } from '../domain/workers';
 import type { Collection, CollectionItem } from '../domain/collections';
 import type { RunNumber, WorkflowTemplate } from '../domain/workflows';
+import type { QuotaSettings } from '../domain/quotas';
+import type { AccountingQueue, AccountsRepository } from './accounts';
+export type * from './accounts';
 
 export interface Clock {
   now(): Date;
@@ -383,4 +386,9 @@ export interface Deps {
   sequences: Sequences;
   clock: Clock;
   ids: IdGenerator;
+  /** Users' status, the token claims, quotas and accounting (REANA's model). */
+  accounts: AccountsRepository;
+  accountingQueue: AccountingQueue;
+  /** Absent: DEFAULT_QUOTA_SETTINGS. */
+  quotaSettings?: QuotaSettings;
 }

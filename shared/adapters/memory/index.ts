@@ -13,6 +13,7 @@ import type { TaskType, WorkRequest } from '../../domain/work-requests';
 import type { Worker } from '../../domain/workers';
 import type { RunNumber, WorkflowTemplate } from '../../domain/workflows';
 import { MemoryCollectionRepository } from './collections';
+import { MemoryAccountingQueue, MemoryAccountsRepository } from './accounts';
 import type {
   ArtifactListFilter,
   ArtifactRepository,
@@ -605,11 +606,16 @@ export type MemoryDeps = Deps & {
   channels: MemoryChannels;
   notifier: MemoryNotifier;
   clock: ManualClock;
+  accounts: MemoryAccountsRepository;
+  accountingQueue: MemoryAccountingQueue;
 };
 
 export function createMemoryDeps(): MemoryDeps {
   const workers = new MemoryWorkerRepository();
+  const identity = new MemoryIdentityRepository();
   return {
+    accounts: new MemoryAccountsRepository(identity),
+    accountingQueue: new MemoryAccountingQueue(),
     workRequests: new MemoryWorkRequestRepository(workers),
     workers,
     workerChannels: new MemoryWorkerChannels(),
@@ -617,7 +623,7 @@ export function createMemoryDeps(): MemoryDeps {
     collections: new MemoryCollectionRepository(),
     channels: new MemoryChannels(),
     notifier: new MemoryNotifier(),
-    identity: new MemoryIdentityRepository(),
+    identity,
     artifacts: new MemoryArtifactRepository(),
     audit: new MemoryAuditLog(),
     files: new MemoryFileStore(),
