@@ -17,6 +17,7 @@ import {
   type Quota,
   type QuotaSettings,
   type Resource,
+  type ResourceQuotaView,
 } from '../domain/quotas';
 import type { User } from '../domain/tenancy';
 import type { Deps } from '../ports';
@@ -52,8 +53,13 @@ function checkAccount(account: Account, quota: Quota, incoming: Partial<Record<R
 }
 
 /** REANA's quota output: per resource, usage with human-readable units, limit and health when limited. */
-export function describeQuota(quota: Quota): Record<Resource, Record<string, unknown>> {
+export function describeQuota(quota: Quota): Record<Resource, ResourceQuotaView> {
   return { cpu: describeResourceQuota('cpu', quota.cpu), disk: describeResourceQuota('disk', quota.disk) };
+}
+
+/** The API's and the CLI's view of an account's quota. */
+export function quotaView(account: Account, quota: Quota) {
+  return { ...(account.kind === 'user' ? { user: account.username } : { scope: account.scope, workspace: account.workspace }), quota: describeQuota(quota) };
 }
 
 export async function showQuota(deps: Deps, account: Account): Promise<Quota> {

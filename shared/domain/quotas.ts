@@ -90,8 +90,14 @@ export function humanAmount(resource: Resource, amount: number): string {
   return resource === 'disk' ? humanBytes(amount) : humanMilliseconds(amount);
 }
 
+export interface ResourceQuotaView {
+  usage: { raw: number; human_readable: string };
+  limit?: { raw: number; human_readable: string };
+  health?: QuotaHealth;
+}
+
 /** REANA's quota output for one resource: `limit` and `health` only when the limit is non-zero. */
-export function describeResourceQuota(resource: Resource, q: ResourceQuota): Record<string, unknown> {
+export function describeResourceQuota(resource: Resource, q: ResourceQuota): ResourceQuotaView {
   const health = quotaHealth(q);
   return {
     usage: { raw: q.used, human_readable: humanAmount(resource, q.used) },

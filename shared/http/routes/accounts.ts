@@ -6,10 +6,10 @@ import { z } from 'zod';
 import { recomputeUsage } from '../../app/accounting';
 import { isAdmin, requireUser, type Caller } from '../../app/auth';
 import { listTokens, listUsers } from '../../app/admin';
-import { describeQuota, setQuotaLimit, showQuota, userQuota } from '../../app/quotas';
+import { describeQuota, quotaView, setQuotaLimit, showQuota, userQuota } from '../../app/quotas';
 import { grantToken, listOwnTokens, requestToken, revokeUserToken, setUserDisabled } from '../../app/tokens';
 import { ForbiddenError, ValidationError } from '../../domain/errors';
-import type { Account, Quota } from '../../domain/quotas';
+import type { Account } from '../../domain/quotas';
 import type { Token, User } from '../../domain/tenancy';
 import type { Deps } from '../../ports';
 import { json, jsonBody, type HttpRequest, type RouteHandler } from '../request';
@@ -43,12 +43,7 @@ export function tokenJson(t: Token) {
   };
 }
 
-export function quotaJson(account: Account, quota: Quota) {
-  return {
-    ...(account.kind === 'user' ? { user: account.username } : { scope: account.scope, workspace: account.workspace }),
-    quota: describeQuota(quota),
-  };
-}
+const quotaJson = quotaView;
 
 function userJson(u: User) {
   return { username: u.username, email: u.email ?? null, is_admin: u.isAdmin, disabled: Boolean(u.disabled), created_at: u.createdAt, quota: describeQuota(userQuota(u)) };
