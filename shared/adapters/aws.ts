@@ -41,6 +41,7 @@ import { S3FileStore, type VerifyMode } from './s3/file-store';
 import { SqsJobQueues, type JobQueueUrls } from './sqs/job-queues';
 import { SqsAccountingQueue } from './sqs/accounting-queue';
 import { readQuotaSettings } from '../domain/quotas';
+import { readSchedulingPolicy } from '../domain/scheduling-policy';
 import { SqsWorkerChannels } from './sqs/worker-channels';
 
 export const FORCE_PATH_STYLE_ENV_VAR = 'CONVEYOR_S3_FORCE_PATH_STYLE';
@@ -70,6 +71,7 @@ export interface AwsConfig {
   /** The accounting queue (QUEUES.accounting), for functions that report usage changes. */
   accountingQueueUrl?: string;
   quotaSettings: ReturnType<typeof readQuotaSettings>;
+  schedulingPolicy: ReturnType<typeof readSchedulingPolicy>;
 }
 
 /** Reads and checks Conveyor's variables; a missing one throws an Error naming it. */
@@ -99,6 +101,7 @@ export function readAwsConfig(env: NodeJS.ProcessEnv = process.env): AwsConfig {
     mailboxFile: env[MAILBOX_FILE_ENV_VAR] || undefined,
     accountingQueueUrl: env[QUEUES.accounting.envVar] || undefined,
     quotaSettings: readQuotaSettings(env),
+    schedulingPolicy: readSchedulingPolicy(env),
   };
 }
 
@@ -198,6 +201,7 @@ export function createAwsDepsFromClients(
     accounts: new DynamoAccountsRepository(clients.doc, config.mainTable),
     accountingQueue: new SqsAccountingQueue(clients.sqs, config.accountingQueueUrl),
     quotaSettings: config.quotaSettings,
+    schedulingPolicy: config.schedulingPolicy,
   };
 }
 

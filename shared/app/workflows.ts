@@ -2,6 +2,8 @@
  * Workflows: templates, starting runs, and the orchestrator (a FIFO queue consumer, one root at a
  * time) that populates graphs, runs callbacks and completes workflows (reference/debusine.md §4).
  */
+import { workflowPolicyPriority } from './balanced-priority';
+import type { Complexity } from '../domain/scheduling-policy';
 import { enforceQuotas } from './quotas';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../domain/errors';
 import { roleAtLeast } from '../domain/roles';
@@ -133,7 +135,7 @@ function moveRun(wr: WorkRequest, to: RunStatus): WorkRequest['run'] {
 export async function startWorkflow(
   deps: Deps,
   caller: Caller,
-  input: { scope: string; workspace: string; templateName: string; taskData?: Record<string, unknown> },
+  input: { scope: string; workspace: string; templateName: string; taskData?: Record<string, unknown>; complexity?: Complexity },
 ): Promise<WorkRequest> {
   requireUser(caller);
   await accessWorkspace(deps, caller, input.scope, input.workspace, 'contributor');
@@ -158,7 +160,8 @@ export async function startWorkflow(
     taskName: template.taskName,
     taskData: parsed.data as Record<string, unknown>,
     createdAt: now,
-    priorityBase: template.priority,
+    // REANA's balanced policy adds its priority (0 under fifo); children inherit the effective priority.
+    priorityBase: template.priority + (await workflowPolicyPriority(deps, { scope: input.scope, workspace: input.workspace, createdBy: callerId(caller)!, complexity: input.complexity ?? [] })),
     workflowData: { workflow_template_name: template.name },
     run: { name: template.name, major, minor: 0, status: 'created' },
   });

@@ -391,4 +391,6 @@ export interface Deps {
   accountingQueue: AccountingQueue;
   /** Absent: DEFAULT_QUOTA_SETTINGS. */
   quotaSettings?: QuotaSettings;
+  /** REANA's workflow scheduling policy; absent: fifo. */
+  schedulingPolicy?: { policy: 'fifo' | 'balanced'; maxConcurrent: number };
 }
