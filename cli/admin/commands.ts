@@ -30,6 +30,7 @@ import { prepareAdminEnvironment, type AdminEnvironmentSource } from './environm
 import { registerAdminWorkerCommands } from './workers';
 import { registerAdminChannelCommands } from './channels';
 import { registerAdminAccountCommands } from './accounts';
+import { registerAdminMigrationCommands } from './migrations';
 
 /** Everything the admin commands take from the process, so tests can run them on in-memory deps. */
 export interface AdminContext {
@@ -393,4 +394,5 @@ export function registerAdminCommands(program: Command, ctx: AdminContext = defa
   registerAdminWorkerCommands(admin, run);
   registerAdminChannelCommands(admin, run);
   registerAdminAccountCommands(admin, run);
+  registerAdminMigrationCommands(admin, run);
 }

@@ -25,7 +25,7 @@ import {
   WORKER_QUEUE_ROLE_ENV_VAR,
 } from '../manifest';
 import type { Clock, Deps, IdGenerator, Notifier } from '../ports';
-import { DynamoAccountsRepository } from './dynamodb/accounts-repository';
+import { DynamoAccountsRepository, DynamoSchemaStore } from './dynamodb/accounts-repository';
 import { DynamoArtifactRepository } from './dynamodb/artifact-repository';
 import { DynamoAuditLog } from './dynamodb/audit-log';
 import { DynamoCollectionRepository } from './dynamodb/collection-repository';
@@ -200,6 +200,7 @@ export function createAwsDepsFromClients(
     ids: extra.ids ?? randomIds,
     accounts: new DynamoAccountsRepository(clients.doc, config.mainTable),
     accountingQueue: new SqsAccountingQueue(clients.sqs, config.accountingQueueUrl),
+    schema: new DynamoSchemaStore(clients.doc, config.mainTable),
     quotaSettings: config.quotaSettings,
     schedulingPolicy: config.schedulingPolicy,
   };

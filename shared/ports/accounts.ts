@@ -71,6 +71,14 @@ export interface AccountsRepository {
   revokeClaimedToken(token: Token, expectedVersion: number): Promise<void>;
   /** The token holding a user's slot for a purpose, if any. */
   claimedToken(username: string, purpose: string): Promise<string | undefined>;
+  /** Migrations: claims a free slot for an existing token (false when it is held). */
+  putClaim(username: string, purpose: string, tokenId: string): Promise<boolean>;
+  /** Migrations: frees a slot (false when nobody held it). */
+  deleteClaim(username: string, purpose: string): Promise<boolean>;
+  /** Migrations: gives a user without quota attributes its limits and zero usage. */
+  initialiseUserQuota(username: string, limits: Record<Resource, number>): Promise<void>;
+  /** Migrations: removes a user's quota attributes. */
+  removeUserQuota(username: string): Promise<void>;
 
   /** A user's quota (also on the user item, read by authentication) or a workspace's. */
   getQuota(account: Account): Promise<Quota>;
@@ -87,4 +95,23 @@ export interface AccountsRepository {
   listContributions(account: Account): Promise<{ source: UsageSource; contribution: Contribution }[]>;
   /** An account's file references (for the recompute). */
   listFileRefs(account: Account): Promise<FileReference[]>;
+}
+
+/** One change of the schema revision, as recorded in the table. */
+export interface SchemaChange {
+  at: string;
+  actor: string;
+  action: 'upgrade' | 'downgrade' | 'stamp';
+  from: string;
+  to: string;
+}
+
+/** The stored schema revision and its history. */
+export interface SchemaStore {
+  /** Undefined for a table never stamped (the version before migrations existed). */
+  current(): Promise<string | undefined>;
+  /** Moves the revision from `expected` (undefined: none stored) to `to` and records the change; ConflictError when it moved. */
+  move(expected: string | undefined, to: string, change: SchemaChange): Promise<void>;
+  /** Oldest first. */
+  history(): Promise<SchemaChange[]>;
 }

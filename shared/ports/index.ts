@@ -11,7 +11,7 @@ import type { Worker } from '../domain/workers';
 import type { Collection, CollectionItem } from '../domain/collections';
 import type { RunNumber, WorkflowTemplate } from '../domain/workflows';
 import type { QuotaSettings } from '../domain/quotas';
-import type { AccountingQueue, AccountsRepository } from './accounts';
+import type { AccountingQueue, AccountsRepository, SchemaStore } from './accounts';
 export type * from './accounts';
 
 export interface Clock {
@@ -389,6 +389,8 @@ export interface Deps {
   /** Users' status, the token claims, quotas and accounting (REANA's model). */
   accounts: AccountsRepository;
   accountingQueue: AccountingQueue;
+  /** The stored items' schema revision (migrations). */
+  schema: SchemaStore;
   /** Absent: DEFAULT_QUOTA_SETTINGS. */
   quotaSettings?: QuotaSettings;
   /** REANA's workflow scheduling policy; absent: fifo. */

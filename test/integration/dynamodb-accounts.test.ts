@@ -88,3 +88,25 @@ it('accounts distinct files once, replays and concurrent deliveries included, an
   expect(summary.corrected).toEqual(expect.arrayContaining([{ account: user, resource: 'disk', from: 999, to: 400 }]));
   expect((await showQuota(deps, user)).disk.used).toBe(400);
 });
+
+it('migration steps on DynamoDB: a previous-version user item gains quota attributes, a claim is put once, the revision moves conditionally', async () => {
+  const name = `mig-${suffix}`;
+  // The previous version's user item: no quota attributes.
+  await deps.identity.createUser({ username: name, isAdmin: false, createdAt: '2026-01-01T00:00:00.000Z' });
+  expect((await deps.identity.getUser(name))!.quota).toBeUndefined();
+  await deps.accounts.initialiseUserQuota(name, { cpu: 5, disk: 7 });
+  await deps.accounts.initialiseUserQuota(name, { cpu: 99, disk: 99 }); // idempotent: keeps what is there
+  expect((await deps.identity.getUser(name))!.quota).toEqual({ cpu: { limit: 5, used: 0 }, disk: { limit: 7, used: 0 } });
+  await deps.accounts.removeUserQuota(name);
+  expect((await deps.identity.getUser(name))!.quota).toBeUndefined();
+  expect(await deps.accounts.putClaim(name, 'user', 'tok1')).toBe(true);
+  expect(await deps.accounts.putClaim(name, 'user', 'tok2')).toBe(false);
+  expect(await deps.accounts.claimedToken(name, 'user')).toBe('tok1');
+  expect(await deps.accounts.deleteClaim(name, 'user')).toBe(true);
+  expect(await deps.accounts.deleteClaim(name, 'user')).toBe(false);
+  const current = await deps.schema.current();
+  const change = { at: new Date().toISOString(), actor: 'test', action: 'stamp' as const, from: 'base', to: current ?? 'base' };
+  await expect(deps.schema.move('not-the-current-one', 'x', change)).rejects.toThrow(ConflictError);
+  await deps.schema.move(current, current ?? 'base', change);
+  expect((await deps.schema.history()).some((c) => c.at === change.at)).toBe(true);
+});

@@ -9,15 +9,17 @@
  * Every accounting step is one TransactWriteItems conditioned on the versions read.
  */
 import {
+  DeleteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
+  PutCommand,
   TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { ConflictError, NotFoundError } from '../../domain/errors';
-import type { Account, Quota, Resource } from '../../domain/quotas';
+import { RESOURCES, type Account, type Quota, type Resource } from '../../domain/quotas';
 import type { Token, User } from '../../domain/tenancy';
-import type { AccountingChange, AccountsRepository, Contribution, FileReference, UsageSource } from '../../ports/accounts';
+import type { AccountingChange, AccountsRepository, Contribution, FileReference, SchemaChange, SchemaStore, UsageSource } from '../../ports/accounts';
 import { attempt, failedAt, firstFailure } from './errors';
 import { GSI1, indexKeys, keys, padId, type Key } from './keys';
 import { batchGet, compact, type Item, names, queryAll } from './support';
@@ -156,6 +158,49 @@ export class DynamoAccountsRepository implements AccountsRepository {
   async claimedToken(username: string, purpose: string): Promise<string | undefined> {
     const res = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: claimKey(username, purpose), ConsistentRead: true }));
     return res.Item?.tokenId as string | undefined;
+  }
+
+  async putClaim(username: string, purpose: string, tokenId: string): Promise<boolean> {
+    const outcome = await attempt(() => this.doc.send(new PutCommand({ TableName: this.tableName, Item: { ...claimKey(username, purpose), entity: 'token-claim', tokenId }, ConditionExpression: 'attribute_not_exists(#pk)', ExpressionAttributeNames: names('pk') })));
+    return outcome.ok;
+  }
+
+  async deleteClaim(username: string, purpose: string): Promise<boolean> {
+    const res = await this.doc.send(new DeleteCommand({ TableName: this.tableName, Key: claimKey(username, purpose), ReturnValues: 'ALL_OLD' }));
+    return res.Attributes !== undefined;
+  }
+
+  async initialiseUserQuota(username: string, limits: Record<Resource, number>): Promise<void> {
+    const sets = RESOURCES.flatMap((r) => [`#${QUOTA_ATTR[r].limit} = if_not_exists(#${QUOTA_ATTR[r].limit}, :${r}Limit)`, `#${QUOTA_ATTR[r].used} = if_not_exists(#${QUOTA_ATTR[r].used}, :zero)`]);
+    const values: Item = { ':zero': 0, ':schema': 1 };
+    for (const r of RESOURCES) values[`:${r}Limit`] = limits[r];
+    await attempt(() =>
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.user(username),
+          UpdateExpression: `SET ${[...sets, '#schemaVersion = :schema'].join(', ')}`,
+          ConditionExpression: 'attribute_exists(#pk)',
+          ExpressionAttributeNames: names('pk', 'schemaVersion', ...RESOURCES.flatMap((r) => [QUOTA_ATTR[r].limit, QUOTA_ATTR[r].used])),
+          ExpressionAttributeValues: values,
+        }),
+      ),
+    );
+  }
+
+  async removeUserQuota(username: string): Promise<void> {
+    const attrs = RESOURCES.flatMap((r) => [QUOTA_ATTR[r].limit, QUOTA_ATTR[r].used]);
+    await attempt(() =>
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.user(username),
+          UpdateExpression: `REMOVE ${[...attrs, 'schemaVersion'].map((a) => `#${a}`).join(', ')}`,
+          ConditionExpression: 'attribute_exists(#pk)',
+          ExpressionAttributeNames: names('pk', 'schemaVersion', ...attrs),
+        }),
+      ),
+    );
   }
 
   async getQuota(account: Account): Promise<Quota> {
@@ -297,3 +342,49 @@ function toFileRef(i: Item): FileReference {
   return { fileKey: i.fileKey as string, size: Number(i.size), artifacts: ((i.artifacts as number[]) ?? []).map(Number), version: Number(i.version) };
 }
 
+
+/** The schema revision: `SCHEMA`/`CURRENT` (`revision`), and one `SCHEMA`/`H#<at>#<n>` item per change. */
+export class DynamoSchemaStore implements SchemaStore {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  async current(): Promise<string | undefined> {
+    const res = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: { pk: 'SCHEMA', sk: 'CURRENT' }, ConsistentRead: true }));
+    return res.Item?.revision as string | undefined;
+  }
+
+  async move(expected: string | undefined, to: string, change: SchemaChange): Promise<void> {
+    const outcome = await attempt(() =>
+      this.doc.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: { pk: 'SCHEMA', sk: 'CURRENT', entity: 'schema', revision: to },
+                ...(expected === undefined
+                  ? { ConditionExpression: 'attribute_not_exists(#pk)', ExpressionAttributeNames: names('pk') }
+                  : { ConditionExpression: '#revision = :expected', ExpressionAttributeNames: names('revision'), ExpressionAttributeValues: { ':expected': expected } }),
+              },
+            },
+            { Put: { TableName: this.tableName, Item: { pk: 'SCHEMA', sk: `H#${change.at}#${Math.random().toString(36).slice(2, 8)}`, entity: 'schema-change', ...change } } },
+          ],
+        }),
+      ),
+    );
+    if (!outcome.ok) throw new ConflictError('Schema moved', `the schema revision is no longer ${expected ?? 'unset'}: another migration ran`);
+  }
+
+  async history(): Promise<SchemaChange[]> {
+    const items = await queryAll(this.doc, {
+      TableName: this.tableName,
+      KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :h)',
+      ExpressionAttributeNames: names('pk', 'sk'),
+      ExpressionAttributeValues: { ':pk': 'SCHEMA', ':h': 'H#' },
+      ConsistentRead: true,
+    });
+    return items.map((i) => ({ at: i.at, actor: i.actor, action: i.action, from: i.from, to: i.to }));
+  }
+}

@@ -87,6 +87,26 @@ export class MemoryAccountsRepository implements AccountsRepository {
     return this.claims.get(`${username}/${purpose}`);
   }
 
+  async putClaim(username: string, purpose: string, tokenId: string): Promise<boolean> {
+    const key = `${username}/${purpose}`;
+    if (this.claims.has(key)) return false;
+    this.claims.set(key, tokenId);
+    return true;
+  }
+
+  async deleteClaim(username: string, purpose: string): Promise<boolean> {
+    return this.claims.delete(`${username}/${purpose}`);
+  }
+
+  async initialiseUserQuota(username: string, limits: Record<Resource, number>): Promise<void> {
+    const user = this.user(username);
+    if (!user.quota) user.quota = emptyQuota(limits);
+  }
+
+  async removeUserQuota(username: string): Promise<void> {
+    delete this.user(username).quota;
+  }
+
   private quotaRef(account: Account, create: boolean): Quota {
     if (account.kind === 'user') {
       const user = this.user(account.username);
@@ -177,5 +197,22 @@ export class MemoryAccountingQueue {
   events: import('../../ports/accounts').AccountingEvent[] = [];
   async enqueue(events: import('../../ports/accounts').AccountingEvent[]): Promise<void> {
     this.events.push(...clone(events));
+  }
+}
+
+/** The schema revision in memory, with the same conditional move. */
+export class MemorySchemaStore {
+  revision: string | undefined;
+  changes: import('../../ports/accounts').SchemaChange[] = [];
+  async current() {
+    return this.revision;
+  }
+  async move(expected: string | undefined, to: string, change: import('../../ports/accounts').SchemaChange) {
+    if (this.revision !== expected) throw new ConflictError('Schema moved', `the schema revision is ${this.revision ?? 'unset'}, not ${expected ?? 'unset'}`);
+    this.revision = to;
+    this.changes.push(clone(change));
+  }
+  async history() {
+    return clone(this.changes);
   }
 }

@@ -13,7 +13,7 @@ import type { TaskType, WorkRequest } from '../../domain/work-requests';
 import type { Worker } from '../../domain/workers';
 import type { RunNumber, WorkflowTemplate } from '../../domain/workflows';
 import { MemoryCollectionRepository } from './collections';
-import { MemoryAccountingQueue, MemoryAccountsRepository } from './accounts';
+import { MemoryAccountingQueue, MemoryAccountsRepository, MemorySchemaStore } from './accounts';
 import type {
   ArtifactListFilter,
   ArtifactRepository,
@@ -608,6 +608,7 @@ export type MemoryDeps = Deps & {
   clock: ManualClock;
   accounts: MemoryAccountsRepository;
   accountingQueue: MemoryAccountingQueue;
+  schema: MemorySchemaStore;
 };
 
 export function createMemoryDeps(): MemoryDeps {
@@ -616,6 +617,7 @@ export function createMemoryDeps(): MemoryDeps {
   return {
     accounts: new MemoryAccountsRepository(identity),
     accountingQueue: new MemoryAccountingQueue(),
+    schema: new MemorySchemaStore(),
     workRequests: new MemoryWorkRequestRepository(workers),
     workers,
     workerChannels: new MemoryWorkerChannels(),
