@@ -27,6 +27,7 @@ import { InvocationRecorder } from './invocations';
 import { measureLifecycle } from './lifecycle-cost';
 import { measureSchedulerReads } from './scheduler-reads';
 import { measureWorkflows } from './workflows';
+import { measureAccounting, renderAccountingSection } from './accounting';
 import { renderWorkflowSection } from './workflow-report';
 import { killWorkers, type WorkerProcess } from './worker-pool';
 import { renderWorkRequestSections, workRequestCostInput } from './work-report';
@@ -240,6 +241,9 @@ async function main(): Promise<void> {
       artifactCostPerMillion: cost.totalPerMillion,
     });
 
+    // Quota accounting (bench/accounting.ts): hot-path and consumer cost, and a full recompute.
+    const accounting = await measureAccounting(stack.env, { artifacts: n(10_000, 500), progress });
+
     await cleanup();
     const runSeconds = (performance.now() - started) / 1000;
     const cpu = cpus();
@@ -265,7 +269,7 @@ async function main(): Promise<void> {
       workRequests,
       workflows: renderWorkflowSection(workflows),
     });
-    writeFileSync(settings.out, report);
+    writeFileSync(settings.out, `${report.trimEnd()}\n\n${renderAccountingSection(accounting, settings.quick ? 'npm run bench -- --quick' : 'npm run bench')}`);
     progress(`wrote ${settings.out} (${fmt(runSeconds, 0)} s)`);
   } finally {
     await cleanup();

@@ -203,22 +203,18 @@ export async function recomputeUsage(deps: Deps, opts: { actor?: string } = {}):
       let cursor: string | undefined;
       do {
         const page = await deps.artifacts.list({ scope, workspace: ws.name, limit: 500, ...(cursor ? { cursor } : {}) });
-        for (const artifact of page.items) {
-          seen.add(`artifact:${artifact.id}`);
-          await syncSource(deps, artifactEvent(artifact));
-          sources++;
-        }
+        for (const artifact of page.items) seen.add(`artifact:${artifact.id}`);
+        await inParallel(page.items, (artifact) => syncSource(deps, artifactEvent(artifact)));
+        sources += page.items.length;
         cursor = page.next;
       } while (cursor);
       cursor = undefined;
       do {
         const page = await deps.workRequests.list({ scope, workspace: ws.name, limit: 500, ...(cursor ? { cursor } : {}) });
-        for (const wr of page.items) {
-          if (wr.status !== 'completed' && wr.status !== 'aborted') continue;
-          seen.add(`work-request:${wr.id}`);
-          await syncSource(deps, workRequestEvent(wr));
-          sources++;
-        }
+        const finished = page.items.filter((wr) => wr.status === 'completed' || wr.status === 'aborted');
+        for (const wr of finished) seen.add(`work-request:${wr.id}`);
+        await inParallel(finished, (wr) => syncSource(deps, workRequestEvent(wr)));
+        sources += finished.length;
         cursor = page.next;
       } while (cursor);
     }
@@ -236,6 +232,17 @@ export async function recomputeUsage(deps: Deps, opts: { actor?: string } = {}):
   const corrected = await correctTotals(deps, await deps.accounts.listAccounts());
   if (opts.actor && corrected.length) await recordAudit(deps, opts.actor, 'quota.recompute', { sources, corrected });
   return { sources, corrected };
+}
+
+/** Sources synced at once by the recompute: conditional steps make concurrent syncs safe. */
+const RECOMPUTE_CONCURRENCY = 4;
+
+async function inParallel<T>(items: T[], work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await work(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(RECOMPUTE_CONCURRENCY, items.length) }, worker));
 }
 
 async function syncGoneSource(deps: Deps, account: Account, source: UsageSource): Promise<void> {
