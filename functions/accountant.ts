@@ -22,21 +22,29 @@ export function accountantHandler(getDeps: () => Deps) {
       console.log(JSON.stringify({ msg: 'quota recompute', sources: summary.sources, corrected: summary.corrected.length }));
       return;
     }
-    const failures: { itemIdentifier: string }[] = [];
+    const parsed: { messageId: string; events: AccountingEvent[] }[] = [];
     for (const record of event.Records) {
-      let events: AccountingEvent[];
       try {
-        events = parseAccountingMessage(record.body);
+        parsed.push({ messageId: record.messageId, events: parseAccountingMessage(record.body) });
       } catch (err) {
         // It can never become valid: drop it rather than retry it into the DLQ.
         console.error('dropping malformed accounting message', record.messageId, (err as Error).message, record.body.slice(0, 500));
-        continue;
       }
+    }
+    try {
+      // The whole batch at once: a source named by several messages is synced once.
+      await applyAccountingEvents(getDeps(), parsed.flatMap((p) => p.events));
+      return { batchItemFailures: [] };
+    } catch (err) {
+      console.error('accounting the batch failed; retrying message by message', err);
+    }
+    const failures: { itemIdentifier: string }[] = [];
+    for (const { messageId, events } of parsed) {
       try {
         await applyAccountingEvents(getDeps(), events);
       } catch (err) {
-        console.error('accounting failed; the message will be delivered again', record.messageId, err);
-        failures.push({ itemIdentifier: record.messageId });
+        console.error('accounting failed; the message will be delivered again', messageId, err);
+        failures.push({ itemIdentifier: messageId });
       }
     }
     return { batchItemFailures: failures };
