@@ -28,6 +28,7 @@ import { InvocationRecorder } from './invocations';
 import { measureLifecycle } from './lifecycle-cost';
 import { measureSchedulerReads } from './scheduler-reads';
 import { measureWorkflows } from './workflows';
+import { measureAccounting, renderAccountingSection } from './accounting';
 import { renderWorkflowSection } from './workflow-report';
 import { killWorkers, type WorkerProcess } from './worker-pool';
 import { renderWorkRequestSections, workRequestCostInput } from './work-report';
@@ -253,6 +254,8 @@ async function main(): Promise<void> {
     progress('web UI: bundle size and time to interactive in Chromium');
     const webUi = await measureWebUi(stack.url, n(5, 2));
     for (const line of summariseWebUi(webUi)) progress(line);
+    // Quota accounting (bench/accounting.ts): hot-path and consumer cost, and a full recompute.
+    const accounting = await measureAccounting(stack.env, { artifacts: n(10_000, 500), progress });
 
     await cleanup();
     const runSeconds = (performance.now() - started) / 1000;
@@ -279,7 +282,7 @@ async function main(): Promise<void> {
       workRequests,
       workflows: renderWorkflowSection(workflows),
     });
-    writeFileSync(settings.out, `${report.trimEnd()}\n\n${renderWebUiSection(webUi)}`);
+    writeFileSync(settings.out, `${report.trimEnd()}\n\n${renderWebUiSection(webUi)}\n\n${renderAccountingSection(accounting, settings.quick ? 'npm run bench -- --quick' : 'npm run bench')}`);
     progress(`wrote ${settings.out} (${fmt(runSeconds, 0)} s)`);
   } finally {
     await cleanup();

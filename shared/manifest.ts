@@ -47,7 +47,7 @@ export const TABLES: Record<TableName, TableSpec> = {
   },
 };
 
-export type QueueName = 'file-verification' | 'scheduler' | 'heartbeats' | 'server-tasks' | 'orchestrator';
+export type QueueName = 'file-verification' | 'scheduler' | 'heartbeats' | 'server-tasks' | 'orchestrator' | 'accounting';
 
 export interface QueueSpec {
   name: QueueName;
@@ -71,6 +71,9 @@ export const QUEUES: Record<QueueName, QueueSpec> = {
   // Workflow orchestration steps (populate, callback, child finished). FIFO with the root workflow as
   // message group: one step per root at a time, in order; different roots run in parallel.
   orchestrator: { name: 'orchestrator', envVar: 'CONVEYOR_QUEUE_ORCHESTRATOR_URL', fifo: true, maxReceiveCount: 5 },
+  // Usage changes (artifact files, finished work requests) for quota accounting, off the request
+  // path. Order and duplicates do not matter: the consumer syncs each source to its present state.
+  accounting: { name: 'accounting', envVar: 'CONVEYOR_QUEUE_ACCOUNTING_URL', fifo: false, maxReceiveCount: 5 },
 };
 
 export const BUCKET_ENV_VAR = 'CONVEYOR_BUCKET';
@@ -172,7 +175,7 @@ export const FUNCTIONS: FunctionSpec[] = [
       'POST /api/1.0/lookup/single/',
       'POST /api/1.0/lookup/multiple/',
     ],
-    uses: { tables: { main: 'readwrite', audit: 'readwrite' }, bucket: 'readwrite', sendsTo: ['file-verification'] },
+    uses: { tables: { main: 'readwrite', audit: 'readwrite' }, bucket: 'readwrite', sendsTo: ['file-verification', 'accounting'] },
   },
   {
     name: 'work-requests-api',
@@ -195,7 +198,7 @@ export const FUNCTIONS: FunctionSpec[] = [
     ],
     // Abort tells the worker through its queue; creation, completion and retries nudge the scheduler.
     // Finishing a workflow child triggers its root's orchestration, and may send notifications.
-    uses: { tables: { main: 'readwrite' }, sendsTo: ['scheduler', 'heartbeats', 'orchestrator'], workerQueues: 'send', sendsEmail: true },
+    uses: { tables: { main: 'readwrite' }, sendsTo: ['scheduler', 'heartbeats', 'orchestrator', 'accounting'], workerQueues: 'send', sendsEmail: true },
   },
   {
     name: 'workers-api',
@@ -214,7 +217,7 @@ export const FUNCTIONS: FunctionSpec[] = [
     // Registration with an activation token is audited. Disconnecting may finish the worker's requests.
     uses: {
       tables: { main: 'readwrite', audit: 'readwrite' },
-      sendsTo: ['scheduler', 'orchestrator'],
+      sendsTo: ['scheduler', 'orchestrator', 'accounting'],
       workerQueues: 'manage',
       sendsEmail: true,
     },
@@ -230,7 +233,7 @@ export const FUNCTIONS: FunctionSpec[] = [
     schedule: { id: 'scheduler-tick', rateMinutes: 1 },
     // Finishing requests (Wait, synchronization points) nudges the scheduler itself again, and
     // triggers the orchestration of their root workflow (which populates workflows it started).
-    uses: { tables: { main: 'readwrite' }, sendsTo: ['scheduler', 'server-tasks', 'orchestrator'], workerQueues: 'send', sendsEmail: true },
+    uses: { tables: { main: 'readwrite' }, sendsTo: ['scheduler', 'server-tasks', 'orchestrator', 'accounting'], workerQueues: 'send', sendsEmail: true },
   },
   {
     name: 'heartbeat-applier',
@@ -251,7 +254,7 @@ export const FUNCTIONS: FunctionSpec[] = [
     schedule: { id: 'watchdog', rateMinutes: 1 },
     // A reclaimed request is retried: the scheduler is nudged; one that cannot be retried fails,
     // which triggers its root workflow's orchestration.
-    uses: { tables: { main: 'readwrite' }, sendsTo: ['scheduler', 'orchestrator'], sendsEmail: true },
+    uses: { tables: { main: 'readwrite' }, sendsTo: ['scheduler', 'orchestrator', 'accounting'], sendsEmail: true },
   },
   {
     name: 'server-task-runner',
@@ -261,7 +264,7 @@ export const FUNCTIONS: FunctionSpec[] = [
     memoryMb: 1024,
     queue: { name: 'server-tasks', batchSize: 1, maxBatchingWindowSeconds: 0 },
     // Finishing a request unblocks dependents: the scheduler is nudged, the root workflow orchestrated.
-    uses: { tables: { main: 'readwrite' }, sendsTo: ['scheduler', 'orchestrator'], sendsEmail: true },
+    uses: { tables: { main: 'readwrite' }, sendsTo: ['scheduler', 'orchestrator', 'accounting'], sendsEmail: true },
   },
   {
     name: 'workflows-api',
@@ -280,7 +283,7 @@ export const FUNCTIONS: FunctionSpec[] = [
       'GET /api/1.0/workflow/{id}/',
     ],
     // Starting a workflow queues its first orchestration step (populate).
-    uses: { tables: { main: 'readwrite' }, sendsTo: ['orchestrator', 'scheduler'] },
+    uses: { tables: { main: 'readwrite' }, sendsTo: ['orchestrator', 'scheduler', 'accounting'] },
   },
   {
     name: 'orchestrator',
@@ -292,7 +295,7 @@ export const FUNCTIONS: FunctionSpec[] = [
     // FIFO: one message per invocation keeps a root's steps strictly in order (no batching window on FIFO).
     queue: { name: 'orchestrator', batchSize: 1, maxBatchingWindowSeconds: 0 },
     // Children it creates nudge the scheduler; a finished sub-workflow queues its parent's next step.
-    uses: { tables: { main: 'readwrite' }, sendsTo: ['scheduler', 'orchestrator'], sendsEmail: true },
+    uses: { tables: { main: 'readwrite' }, sendsTo: ['scheduler', 'orchestrator', 'accounting'], sendsEmail: true },
   },
   {
     name: 'file-verifier',
@@ -301,7 +304,39 @@ export const FUNCTIONS: FunctionSpec[] = [
     timeoutSeconds: 900,
     memoryMb: 1024,
     queue: { name: 'file-verification', batchSize: 1, maxBatchingWindowSeconds: 0 },
-    uses: { tables: { main: 'readwrite' }, bucket: 'readwrite' },
+    uses: { tables: { main: 'readwrite' }, bucket: 'readwrite', sendsTo: ['accounting'] },
+  },
+  {
+    name: 'accounts-api',
+    entry: 'functions/accounts-api.ts',
+    description: "Users' tokens and quotas (REANA's model); admin routes for users, tokens and quotas",
+    timeoutSeconds: API_TIMEOUT,
+    memoryMb: 512,
+    routes: [
+      'GET /api/1.0/user/token/',
+      'POST /api/1.0/user/token/',
+      'GET /api/1.0/user/quota/',
+      'GET /api/1.0/admin/user/',
+      'POST /api/1.0/admin/user/{username}/disable/',
+      'POST /api/1.0/admin/user/{username}/enable/',
+      'GET /api/1.0/admin/token/',
+      'POST /api/1.0/admin/token/grant/',
+      'POST /api/1.0/admin/token/{id}/revoke/',
+      'GET /api/1.0/admin/quota/',
+      'PUT /api/1.0/admin/quota/',
+      'POST /api/1.0/admin/quota/recompute/',
+    ],
+    uses: { tables: { main: 'readwrite', audit: 'readwrite' } },
+  },
+  {
+    name: 'accountant',
+    entry: 'functions/accountant.ts',
+    description: 'Quota accounting: applies usage events in batches (idempotent), and recomputes all usage periodically to correct drift',
+    timeoutSeconds: 300,
+    memoryMb: 512,
+    queue: { name: 'accounting', batchSize: 100, maxBatchingWindowSeconds: 5, maxConcurrency: 2 },
+    schedule: { id: 'quota-recompute', rateMinutes: 60 },
+    uses: { tables: { main: 'readwrite', audit: 'readwrite' } },
   },
   {
     name: 'expiry',

@@ -30,6 +30,8 @@ import { prepareAdminEnvironment, type AdminEnvironmentSource } from './environm
 import { registerAdminWorkerCommands } from './workers';
 import { registerAdminChannelCommands } from './channels';
 import { registerAdminExpireCommand } from './expire';
+import { registerAdminAccountCommands } from './accounts';
+import { registerAdminMigrationCommands } from './migrations';
 
 /** Everything the admin commands take from the process, so tests can run them on in-memory deps. */
 export interface AdminContext {
@@ -393,4 +395,6 @@ export function registerAdminCommands(program: Command, ctx: AdminContext = defa
   registerAdminWorkerCommands(admin, run);
   registerAdminChannelCommands(admin, run);
   registerAdminExpireCommand(admin, run);
+  registerAdminAccountCommands(admin, run);
+  registerAdminMigrationCommands(admin, run);
 }

@@ -18,6 +18,7 @@ import { uploadFiles, type UploadSummary, type UploadTuning } from './upload';
 import type { WireArtifact, WireArtifactSummary, WireRelation } from './wire';
 import { registerWorkRequestCommands } from './work-requests';
 import { registerWorkflowCommands } from './workflows';
+import { registerAccountCommands } from './accounts';
 
 /** Everything the commands take from the process, so tests can run them in-process. */
 
@@ -341,6 +342,7 @@ export function registerClientCommands(program: Command, ctx: ClientContext = de
   });
   registerWorkRequestCommands(program, ctx);
   registerWorkflowCommands(program, ctx);
+  registerAccountCommands(program, ctx);
 }
 
 /** The artifact a previous run of the same create command left incomplete, if it is still there. */

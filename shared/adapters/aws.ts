@@ -25,6 +25,7 @@ import {
   WORKER_QUEUE_ROLE_ENV_VAR,
 } from '../manifest';
 import type { Clock, Deps, IdGenerator, Notifier } from '../ports';
+import { DynamoAccountsRepository, DynamoSchemaStore } from './dynamodb/accounts-repository';
 import { DynamoArtifactRepository } from './dynamodb/artifact-repository';
 import { DynamoAuditLog } from './dynamodb/audit-log';
 import { DynamoCollectionRepository } from './dynamodb/collection-repository';
@@ -38,6 +39,9 @@ import { MailboxNotifier } from './notify/mailbox-notifier';
 import { SesNotifier } from './notify/ses-notifier';
 import { S3FileStore, type VerifyMode } from './s3/file-store';
 import { SqsJobQueues, type JobQueueUrls } from './sqs/job-queues';
+import { SqsAccountingQueue } from './sqs/accounting-queue';
+import { readQuotaSettings } from '../domain/quotas';
+import { readSchedulingPolicy } from '../domain/scheduling-policy';
 import { SqsWorkerChannels } from './sqs/worker-channels';
 
 export const FORCE_PATH_STYLE_ENV_VAR = 'CONVEYOR_S3_FORCE_PATH_STYLE';
@@ -64,6 +68,10 @@ export interface AwsConfig {
   notifyFrom?: string;
   /** Local stack: notifications go to this mbox file instead of SES (CONVEYOR_MAILBOX_FILE). */
   mailboxFile?: string;
+  /** The accounting queue (QUEUES.accounting), for functions that report usage changes. */
+  accountingQueueUrl?: string;
+  quotaSettings: ReturnType<typeof readQuotaSettings>;
+  schedulingPolicy: ReturnType<typeof readSchedulingPolicy>;
 }
 
 /** Reads and checks Conveyor's variables; a missing one throws an Error naming it. */
@@ -91,6 +99,9 @@ export function readAwsConfig(env: NodeJS.ProcessEnv = process.env): AwsConfig {
     sqsEndpoint: env['AWS_ENDPOINT_URL_SQS'] || env['AWS_ENDPOINT_URL'] || undefined,
     notifyFrom: env[NOTIFY_FROM_ENV_VAR] || undefined,
     mailboxFile: env[MAILBOX_FILE_ENV_VAR] || undefined,
+    accountingQueueUrl: env[QUEUES.accounting.envVar] || undefined,
+    quotaSettings: readQuotaSettings(env),
+    schedulingPolicy: readSchedulingPolicy(env),
   };
 }
 
@@ -187,6 +198,11 @@ export function createAwsDepsFromClients(
     notifier: createNotifier(config, clients),
     clock: extra.clock ?? systemClock,
     ids: extra.ids ?? randomIds,
+    accounts: new DynamoAccountsRepository(clients.doc, config.mainTable),
+    accountingQueue: new SqsAccountingQueue(clients.sqs, config.accountingQueueUrl),
+    schema: new DynamoSchemaStore(clients.doc, config.mainTable),
+    quotaSettings: config.quotaSettings,
+    schedulingPolicy: config.schedulingPolicy,
   };
 }
 

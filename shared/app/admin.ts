@@ -19,6 +19,7 @@ import {
 import type { Deps, Page } from '../ports';
 import { recordAudit } from './audit';
 import { hashTokenKey } from './auth';
+import { applyDefaultLimits } from './quotas';
 
 export async function createUser(
   deps: Deps,
@@ -34,6 +35,7 @@ export async function createUser(
     createdAt: deps.clock.now().toISOString(),
   };
   await deps.identity.createUser(user);
+  await applyDefaultLimits(deps, user.username);
   await recordAudit(deps, actor, 'user.create', { username: user.username, isAdmin: user.isAdmin });
   return user;
 }
@@ -108,7 +110,8 @@ export async function revokeToken(deps: Deps, actor: string, tokenId: string): P
   const token = await loadToken(deps, tokenId);
   if (token.status === 'revoked') return token;
   const next: Token = { ...token, enabled: false, status: 'revoked', version: token.version + 1 };
-  await deps.identity.updateToken(next, token.version);
+  // Also frees the user's (user, purpose) slot when this token held it (tokens.ts).
+  await deps.accounts.revokeClaimedToken(next, token.version);
   await recordAudit(deps, actor, 'token.revoke', { token: tokenId, username: token.username ?? null });
   return next;
 }

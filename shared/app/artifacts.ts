@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import { artifactEvent, noteUsageChange } from './accounting';
+import { enforceQuotas } from './quotas';
 import {
   categoryProblem,
   SHA256_HEX,
@@ -134,6 +136,7 @@ async function storeNewArtifact(deps: Deps, input: CreateArtifactInput, createdB
     ? (await accessWorkspace(deps, caller, input.scope, input.workspace, 'uploader')).workspace
     : await deps.identity.getWorkspace(input.scope, input.workspace);
   if (!workspace) throw new NotFoundError('Not found', `workspace "${input.workspace}" not found`);
+  if (caller) await enforceQuotas(deps, caller, input.scope, input.workspace, { disk: declaredBytes(input.files) });
   const id = await deps.sequences.next('artifact');
   try {
     return await writeNewArtifact(deps, input, createdBy, workspace, id);
@@ -163,6 +166,8 @@ async function writeNewArtifact(deps: Deps, input: CreateArtifactInput, createdB
     version: 1,
   };
   await deps.artifacts.create(artifact, files);
+  // Files whose bytes the workspace already holds are complete at once: they count now.
+  if (files.some((f) => f.complete)) await noteUsageChange(deps, artifactEvent(artifact));
   return { artifact, files };
 }
 
@@ -249,6 +254,7 @@ export async function updateArtifact(deps: Deps, caller: Caller, id: number, inp
 export async function deleteArtifact(deps: Deps, caller: Caller, id: number): Promise<void> {
   const { artifact, files } = await loadArtifactForChange(deps, caller, id);
   await deps.artifacts.delete(artifact);
+  await noteUsageChange(deps, artifactEvent(artifact));
   await recordAudit(deps, callerId(caller)!, 'artifact.delete', {
     artifact: id,
     scope: artifact.scope,
@@ -267,6 +273,7 @@ export async function attachFiles(
   validateDeclarations(declarations);
   if (Object.keys(declarations).length === 0) throw ValidationError.field('files', 'at least one file is required', 'Invalid files');
   let { artifact, files } = await loadArtifactForChange(deps, caller, id);
+  if (caller.kind === 'user') await enforceQuotas(deps, caller, artifact.scope, artifact.workspace, { disk: declaredBytes(declarations) });
   const existing = new Set(files.map((f) => f.path));
   const clash = Object.keys(declarations).find((p) => existing.has(p));
   if (clash) throw new ConflictError('File exists', `artifact ${id} already has a file at "${clash}"; remove it first`);
@@ -282,6 +289,7 @@ export async function attachFiles(
     artifact = next;
     files = [...files, row];
   }
+  if (rows.some((r) => r.complete)) await noteUsageChange(deps, artifactEvent(artifact));
   return { artifact, files };
 }
 
@@ -296,6 +304,12 @@ export async function removeFile(deps: Deps, caller: Caller, id: number, path: s
     version: artifact.version + 1,
   };
   await deps.artifacts.removeFile(next, artifact.version, file);
+  if (file.complete) await noteUsageChange(deps, artifactEvent(artifact));
+}
+
+/** The bytes an artifact's file declarations would add (the quota check's estimate). */
+function declaredBytes(declarations: Record<string, FileDeclaration>): number {
+  return Object.values(declarations).reduce((sum, d) => sum + (typeof d.size === 'number' ? d.size : 0), 0);
 }
 
 export function filesToUpload(files: ArtifactFile[]): string[] {

@@ -1,7 +1,9 @@
+import { auditAction, type AuditAction } from '../domain/audit-actions';
 import type { Deps } from '../ports';
 
-/** Appends one security-relevant action to the audit log. */
-export async function recordAudit(deps: Deps, actor: string, action: string, details: Record<string, unknown>): Promise<void> {
+/** Appends one security-relevant action to the audit log; an action not in AUDIT_ACTIONS is refused. */
+export async function recordAudit(deps: Deps, actor: string, action: AuditAction, details: Record<string, unknown>): Promise<void> {
+  const known = auditAction(action);
   const at = deps.clock.now().toISOString();
-  await deps.audit.append({ id: deps.ids.random(), at, actor, action, details });
+  await deps.audit.append({ id: deps.ids.random(), at, actor, action: known, details });
 }

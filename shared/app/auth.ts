@@ -4,6 +4,7 @@ import { roleAtLeast, workspaceAccess, type Role } from '../domain/roles';
 import { tokenUnusableReason, type Token, type User, type Workspace } from '../domain/tenancy';
 import type { Worker } from '../domain/workers';
 import type { Deps } from '../ports';
+import { refuseDisabledUser } from './user-status';
 
 export type Caller =
   | { kind: 'anonymous' }
@@ -38,6 +39,7 @@ export async function authenticate(deps: Deps, tokenKey: string | undefined): Pr
   if (!token.username) throw new UnauthorizedError('Invalid token', 'the token is not a user token');
   const user = await deps.identity.getUser(token.username);
   if (!user) throw new UnauthorizedError('Invalid token', 'the token has no user');
+  refuseDisabledUser(user);
   await recordTokenUse(deps, token, now);
   return { kind: 'user', user, token };
 }

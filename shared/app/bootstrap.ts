@@ -3,6 +3,7 @@ import type { Deps } from '../ports';
 import { createToken, createUser } from './admin';
 import { hashTokenKey } from './auth';
 import { ignoreConflict } from './concurrency';
+import { stampNewest } from './migrations';
 
 export const ADMIN_USERNAME = 'admin';
 const SYSTEM_ACTOR = 'system:bootstrap';
@@ -13,6 +14,8 @@ export async function initDatabase(deps: Deps): Promise<{ created: string[] }> {
   const now = deps.clock.now().toISOString();
   if (await deps.identity.createScopeIfAbsent({ name: DEFAULT_SCOPE, label: 'Debusine', createdAt: now })) {
     created.push(`scope ${DEFAULT_SCOPE}`);
+    // A fresh table: everything it will hold has the newest item shapes (Alembic's stamp).
+    await stampNewest(deps, SYSTEM_ACTOR).catch(ignoreConflict);
   }
   if (!(await deps.identity.getWorkspace(DEFAULT_SCOPE, DEFAULT_WORKSPACE))) {
     try {

@@ -21,6 +21,7 @@ import { BLOB_GRACE_PERIOD_SECONDS, sweepStep, type BlobRow } from '../domain/bl
 import type { Deps } from '../ports';
 import type { ArtifactExpiryState, BlobRef, ExpiryStore } from '../ports/expiry';
 import { blobObjectKey } from './object-keys';
+import { noteArtifactFilesChanged } from './accounting';
 import { recordAudit } from './audit';
 
 export interface ExpiryOptions {
@@ -260,6 +261,8 @@ async function deleteArtifact(deps: Deps, store: ExpiryStore, state: ArtifactExp
     expire_at: artifact.expireAt,
     files: state.files.length,
   });
+  // Quota accounting re-reads the (now gone) artifact and drops its disk usage.
+  await noteArtifactFilesChanged(deps, artifact);
   await opts.onFilesReleased?.({
     scope: artifact.scope,
     workspace: artifact.workspace,

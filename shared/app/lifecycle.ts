@@ -3,6 +3,7 @@
  * (unblocking or aborting dependents), retrying it, and reclaiming it from a lost worker. Each
  * change is one conditional transaction; a lost race surfaces as ConflictError.
  */
+import { noteUsageChange, workRequestEvent } from './accounting';
 import { ValidationError } from '../domain/errors';
 import {
   assertTransition,
@@ -63,6 +64,7 @@ export async function finish(deps: Deps, wr: WorkRequest, opts: FinishOptions): 
     update: [{ workRequest: finished, expectedVersion: wr.version }, ...(opts.extra?.update ?? [])],
     slots: [...slots, ...(opts.extra?.slots ?? [])],
   });
+  await noteUsageChange(deps, workRequestEvent(finished));
   if (finished.status === 'completed') {
     await runEventReactions(deps, finished, succeeded(finished) ? 'on_success' : 'on_failure');
   }

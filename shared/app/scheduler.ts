@@ -13,6 +13,7 @@ import { ignoreConflict } from './concurrency';
 import { runEventReactions } from './event-reactions';
 import { finish, notifyWorker, startServerSide } from './lifecycle';
 import { resolveLookupMultiple } from './lookups';
+import { isCreatorDisabled } from './user-status';
 
 /** Candidates read per partition and shard per assignment: the bound that keeps reads flat. */
 export const CANDIDATES_PER_PARTITION = 10;
@@ -27,7 +28,9 @@ export interface ScheduleSummary {
 
 export async function schedule(deps: Deps): Promise<ScheduleSummary> {
   const summary: ScheduleSummary = { assigned: [], completed: [], started: [] };
-  await startWorkflows(deps, summary);
+  // Disabled creators, read once per creator per pass (REANA: a disabled user's work does not start).
+  const disabledOwners = new Map<string, boolean>();
+  await startWorkflows(deps, summary, disabledOwners);
   await runInternalTasks(deps, summary);
   await startWaitTasks(deps, summary);
   await startServerTasks(deps, summary);
@@ -37,7 +40,7 @@ export async function schedule(deps: Deps): Promise<ScheduleSummary> {
     // Least loaded first spreads work; then the longest connected (Debusine orders by connected_at).
     .sort((a, b) => a.assigned / a.concurrency - b.assigned / b.concurrency || (a.connectedAt ?? '').localeCompare(b.connectedAt ?? ''));
   for (const worker of workers) {
-    summary.assigned.push(...(await scheduleForWorker(deps, worker)));
+    summary.assigned.push(...(await scheduleForWorker(deps, worker, disabledOwners)));
   }
   return summary;
 }
@@ -47,7 +50,11 @@ function byPriorityThenAge(a: WorkRequest, b: WorkRequest): number {
 }
 
 /** Fills a worker's free slots with the best pending requests it can run. */
-export async function scheduleForWorker(deps: Deps, initial: Worker): Promise<{ workRequestId: number; worker: string }[]> {
+export async function scheduleForWorker(
+  deps: Deps,
+  initial: Worker,
+  disabledOwners: Map<string, boolean> = new Map(),
+): Promise<{ workRequestId: number; worker: string }[]> {
   const assigned: { workRequestId: number; worker: string }[] = [];
   let worker = initial;
   const architectures = [...workerArchitectures(effectiveMetadata(worker)), null];
@@ -58,6 +65,7 @@ export async function scheduleForWorker(deps: Deps, initial: Worker): Promise<{ 
     let taken = false;
     for (const wr of candidates) {
       skipped.add(wr.id);
+      if (await isCreatorDisabled(deps, wr.createdBy, disabledOwners)) continue;
       const task = findTask(wr.taskType, wr.taskName);
       let data: Record<string, unknown>;
       try {
@@ -163,9 +171,10 @@ async function handOff(deps: Deps, wr: WorkRequest, summary: ScheduleSummary, se
 }
 
 /** A pending root workflow starts running and goes to the orchestrator (sub-workflows run inline). */
-async function startWorkflows(deps: Deps, summary: ScheduleSummary): Promise<void> {
+async function startWorkflows(deps: Deps, summary: ScheduleSummary, disabledOwners: Map<string, boolean>): Promise<void> {
   for (const wr of await deps.workRequests.pendingCandidates('Workflow', null, SERVER_SIDE_BATCH)) {
     if (wr.parent !== null) continue;
+    if (await isCreatorDisabled(deps, wr.createdBy, disabledOwners)) continue;
     await handOff(deps, wr, summary, () => deps.queues.enqueueOrchestration({ rootId: wr.id, kind: 'populate', workRequestId: wr.id }));
   }
 }

@@ -2,7 +2,9 @@ import { createHash } from 'node:crypto';
 import { PassThrough, type Readable } from 'node:stream';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../domain/errors';
 import { canModifyArtifact } from '../domain/roles';
+import type { Artifact } from '../domain/artifacts';
 import type { Deps, FileUploadState, StoredFile } from '../ports';
+import { artifactEvent, noteUsageChange } from './accounting';
 import { callerId, requireUser, type Caller } from './auth';
 import { loadArtifact, loadArtifactForChange } from './artifacts';
 import { blobObjectKey, stagingObjectKey } from './object-keys';
@@ -35,6 +37,7 @@ export function partSizeFor(size: number): number {
 interface UploadTarget {
   artifactId: number;
   file: StoredFile;
+  artifact: Artifact;
 }
 
 /**
@@ -43,8 +46,9 @@ interface UploadTarget {
  */
 async function loadUploadTarget(deps: Deps, caller: Caller, id: number, path: string): Promise<UploadTarget> {
   let files: StoredFile[];
+  let artifact: Artifact;
   if (caller.kind === 'worker') {
-    files = (await loadArtifactForChange(deps, caller, id, { allowImmutable: true })).files;
+    ({ files, artifact } = await loadArtifactForChange(deps, caller, id, { allowImmutable: true }));
   } else {
     requireUser(caller);
     const loaded = await loadArtifact(deps, caller, id);
@@ -52,15 +56,16 @@ async function loadUploadTarget(deps: Deps, caller: Caller, id: number, path: st
       throw new ForbiddenError('Permission denied', 'uploading needs the contributor role, or the uploader role on your own artifact');
     }
     files = loaded.files;
+    artifact = loaded.artifact;
   }
   const file = files.find((f) => f.path === path);
   if (!file) throw new NotFoundError('Not found', `artifact ${id} has no file "${path}"`);
-  return { artifactId: id, file };
+  return { artifactId: id, file, artifact };
 }
 
 /** Presigned URLs for the bytes of one file: one PUT, or parts for a big file (resumable). */
 export async function requestUpload(deps: Deps, caller: Caller, id: number, path: string): Promise<UploadPlan> {
-  const { artifactId, file } = await loadUploadTarget(deps, caller, id, path);
+  const { artifactId, file, artifact } = await loadUploadTarget(deps, caller, id, path);
   if (file.complete) return { complete: true };
   const current = file.upload;
   if (current?.verifying) return { complete: false, verifying: true };
@@ -107,7 +112,7 @@ export type UploadOutcome = { complete: true } | { complete: false; verifying: t
  * checksums parts and reading gigabytes back does not fit in an API request.
  */
 export async function completeUpload(deps: Deps, caller: Caller, id: number, path: string): Promise<UploadOutcome> {
-  const { artifactId, file } = await loadUploadTarget(deps, caller, id, path);
+  const { artifactId, file, artifact } = await loadUploadTarget(deps, caller, id, path);
   if (file.complete) return { complete: true };
   const upload = file.upload;
   if (!upload?.key || upload.rangedChunks) {
@@ -140,7 +145,7 @@ export async function completeUpload(deps: Deps, caller: Caller, id: number, pat
     await discardUpload(deps, artifactId, file, upload, 'the uploaded bytes do not match the declared size and SHA-256');
     throw new ConflictError('Checksum mismatch', `the bytes uploaded for "${path}" do not match its size and SHA-256; upload it again`);
   }
-  await acceptVerifiedBytes(deps, artifactId, file, upload.key);
+  await acceptVerifiedBytes(deps, artifact, file, upload.key);
   return { complete: true };
 }
 
@@ -152,14 +157,15 @@ export async function verifyQueuedUpload(deps: Deps, job: { artifactId: number; 
   if (!file || file.complete || !file.upload?.verifying || !file.upload.key) return 'skipped';
   const verdict = await deps.files.verify(file.upload.key, file.size, file.sha256);
   if (verdict === 'ok') {
-    await acceptVerifiedBytes(deps, job.artifactId, file, file.upload.key);
+    await acceptVerifiedBytes(deps, found!.artifact, file, file.upload.key);
     return 'complete';
   }
   await discardUpload(deps, job.artifactId, file, file.upload, `verification failed (${verdict}): upload the file again`);
   return 'mismatch';
 }
 
-async function acceptVerifiedBytes(deps: Deps, artifactId: number, file: StoredFile, stagingKey: string): Promise<void> {
+async function acceptVerifiedBytes(deps: Deps, artifact: Artifact, file: StoredFile, stagingKey: string): Promise<void> {
+  const artifactId = artifact.id;
   const now = deps.clock.now().toISOString();
   // Claim first, copy second (shared/domain/blob-gc.ts): an expiry pass deleting these bytes makes
   // the claim fail (ConflictError, retried later; the staging object stays), so a fresh copy can
@@ -170,6 +176,7 @@ async function acceptVerifiedBytes(deps: Deps, artifactId: number, file: StoredF
   }
   await deps.artifacts.completeFile(artifactId, file.path, now);
   await deps.files.delete(stagingKey);
+  await noteUsageChange(deps, artifactEvent(artifact));
 }
 
 async function discardUpload(deps: Deps, artifactId: number, file: StoredFile, upload: FileUploadState, reason: string): Promise<void> {
@@ -212,7 +219,7 @@ export async function rangedUpload(
   contentRangeHeader: string | undefined,
   body: Buffer,
 ): Promise<RangedOutcome> {
-  const { artifactId, file } = await loadUploadTarget(deps, caller, id, path);
+  const { artifactId, file, artifact } = await loadUploadTarget(deps, caller, id, path);
   const range = parseContentRange(contentRangeHeader, body.length, file.size);
   if (range.kind === 'status') {
     if (range.size !== file.size) {
@@ -250,7 +257,7 @@ export async function rangedUpload(
     await discardUpload(deps, artifactId, file, { key: assembledKey }, 'the uploaded bytes do not match the declared SHA-256');
     throw new ConflictError('Checksum mismatch', `the bytes uploaded for "${path}" do not match its SHA-256; upload it again from the start`);
   }
-  await acceptVerifiedBytes(deps, artifactId, file, assembledKey);
+  await acceptVerifiedBytes(deps, artifact, file, assembledKey);
   return { status: 201 };
 }
 

@@ -1,4 +1,5 @@
 /** Work-request use cases for users (the Debusine `work-request/` API). */
+import { enforceQuotas } from './quotas';
 import { z } from 'zod';
 import { ForbiddenError, NotFoundError, ValidationError } from '../domain/errors';
 import { roleAtLeast } from '../domain/roles';
@@ -52,6 +53,7 @@ export async function createWorkRequest(deps: Deps, caller: Caller, input: Creat
     eventReactions = parsed.data as EventReactions;
   }
   await accessWorkspace(deps, caller, input.scope, input.workspace, 'contributor');
+  await enforceQuotas(deps, caller, input.scope, input.workspace);
   const id = await deps.sequences.next('work-request');
   const now = deps.clock.now().toISOString();
   const wr = newWorkRequest({

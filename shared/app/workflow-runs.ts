@@ -3,6 +3,7 @@
  * restarting a failed one (REANA: failed → running, run number `M.m+1`).
  */
 import { NotFoundError, ValidationError } from '../domain/errors';
+import type { Complexity } from '../domain/scheduling-policy';
 import { bump, hasFailed, isFinished, newWorkRequest, type WorkRequest } from '../domain/work-requests';
 import { canRunTransition } from '../domain/run-status';
 import { moveRun, parseRunLookup } from '../domain/workflows';
@@ -11,19 +12,22 @@ import { findWorkflow } from '../workflows';
 import type { Deps } from '../ports';
 import { rootWorkflowOf } from './acting-as';
 import { accessWorkspace, callerId, requireUser, type Caller } from './auth';
+import { workflowPolicyPriority } from './balanced-priority';
 import { ensureInternalCollection } from './collections';
 import { createSuccessor } from './lifecycle';
 import { loadWorkRequest } from './loaders';
+import { enforceQuotas } from './quotas';
 import { templateNotFound } from './workflow-templates';
 
 
 export async function startWorkflow(
   deps: Deps,
   caller: Caller,
-  input: { scope: string; workspace: string; templateName: string; taskData?: Record<string, unknown> },
+  input: { scope: string; workspace: string; templateName: string; taskData?: Record<string, unknown>; complexity?: Complexity },
 ): Promise<WorkRequest> {
   requireUser(caller);
   await accessWorkspace(deps, caller, input.scope, input.workspace, 'contributor');
+  await enforceQuotas(deps, caller, input.scope, input.workspace);
   const template = await deps.templates.getByName(input.scope, input.workspace, input.templateName);
   if (!template) throw templateNotFound();
   const def = findWorkflow(template.taskName);
@@ -44,14 +48,16 @@ export async function startWorkflow(
     taskName: template.taskName,
     taskData: parsed.data as Record<string, unknown>,
     createdAt: now,
-    priorityBase: template.priority,
+    // REANA's balanced policy adds its priority (0 under fifo); children inherit the effective priority.
+    priorityBase: template.priority + (await workflowPolicyPriority(deps, { scope: input.scope, workspace: input.workspace, createdBy: callerId(caller)!, complexity: input.complexity ?? [] })),
     workflowData: { workflow_template_name: template.name },
     run: { name: template.name, major, minor: 0, status: 'created' },
   });
-  await deps.workRequests.commit({ create: [root] });
+  // The internal collection exists before the root does, so the root is written once, already
+  // queued: a scheduling pass that picks the new root up cannot race a second write of it.
   const collection = await ensureInternalCollection(deps, root);
-  const queued = bump(root, { internalCollection: collection.id, run: moveRun(root, 'queued') });
-  await deps.workRequests.commit({ update: [{ workRequest: queued, expectedVersion: root.version }] });
+  const queued = { ...root, internalCollection: collection.id, run: moveRun(root, 'queued') };
+  await deps.workRequests.commit({ create: [queued] });
   await deps.templates.recordRun(input.scope, input.workspace, template.name, { major, minor: 0 }, id);
   await deps.queues.enqueueSchedulerEvent({ type: 'work-request-pending', workRequestId: id });
   return queued;

@@ -27,6 +27,10 @@ export interface User {
   email?: string;
   isAdmin: boolean;
   createdAt: string;
+  /** A disabled user's tokens are all refused and their pending work is not started. */
+  disabled?: boolean;
+  /** The user's quota, kept on the user item so that authentication reads it for free. */
+  quota?: import('./quotas').Quota;
 }
 
 /**

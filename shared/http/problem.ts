@@ -17,6 +17,7 @@ export interface Problem {
   status: number;
   detail?: string;
   validation_errors?: Record<string, string[]>;
+  [extension: string]: unknown;
 }
 
 /**
@@ -30,6 +31,9 @@ export function problemResponse(err: unknown, log: (msg: string, err: unknown) =
     problem = { type: 'about:blank', title: err.title, status };
     if (err.detail) problem.detail = err.detail;
     if (err instanceof ValidationError && Object.keys(err.fieldErrors).length) problem.validation_errors = err.fieldErrors;
+    // RFC 7807 extension members (e.g. a quota error's resource, usage and limit); never overriding the standard ones.
+    const extensions = (err as { extensions?: unknown }).extensions;
+    if (extensions && typeof extensions === 'object') problem = { ...(extensions as Record<string, unknown>), ...problem };
   } else {
     log('unhandled error', err);
     problem = { type: 'about:blank', title: 'Internal Server Error', status: 500 };

@@ -10,6 +10,9 @@ import type { WorkRequest, WorkRequestStatus, TaskType } from '../domain/work-re
 import type { Worker } from '../domain/workers';
 import type { Collection, CollectionItem } from '../domain/collections';
 import type { RunNumber, WorkflowTemplate } from '../domain/workflows';
+import type { QuotaSettings } from '../domain/quotas';
+import type { AccountingQueue, AccountsRepository, SchemaStore } from './accounts';
+export type * from './accounts';
 
 export interface Clock {
   now(): Date;
@@ -396,4 +399,13 @@ export interface Deps {
   sequences: Sequences;
   clock: Clock;
   ids: IdGenerator;
+  /** Users' status, the token claims, quotas and accounting (REANA's model). */
+  accounts: AccountsRepository;
+  accountingQueue: AccountingQueue;
+  /** The stored items' schema revision (migrations). */
+  schema: SchemaStore;
+  /** Absent: DEFAULT_QUOTA_SETTINGS. */
+  quotaSettings?: QuotaSettings;
+  /** REANA's workflow scheduling policy; absent: fifo. */
+  schedulingPolicy?: { policy: 'fifo' | 'balanced'; maxConcurrent: number };
 }

@@ -78,6 +78,7 @@ describe('ApiStack: functions from FUNCTIONS', () => {
   it('each work-request function sees exactly its tables and queues (concrete)', () => {
     const names = (fn: string) => Object.keys(fnProps(fn).Environment.Variables).sort();
     expect(names('work-requests-api')).toEqual([
+      'CONVEYOR_QUEUE_ACCOUNTING_URL',
       'CONVEYOR_QUEUE_HEARTBEATS_URL',
       'CONVEYOR_QUEUE_ORCHESTRATOR_URL',
       'CONVEYOR_QUEUE_SCHEDULER_URL',
@@ -86,6 +87,7 @@ describe('ApiStack: functions from FUNCTIONS', () => {
       'NODE_OPTIONS',
     ]);
     expect(names('workers-api')).toEqual([
+      'CONVEYOR_QUEUE_ACCOUNTING_URL',
       'CONVEYOR_QUEUE_ORCHESTRATOR_URL',
       'CONVEYOR_QUEUE_SCHEDULER_URL',
       'CONVEYOR_TABLE_AUDIT',
@@ -95,6 +97,7 @@ describe('ApiStack: functions from FUNCTIONS', () => {
       'NODE_OPTIONS',
     ]);
     expect(names('scheduler')).toEqual([
+      'CONVEYOR_QUEUE_ACCOUNTING_URL',
       'CONVEYOR_QUEUE_ORCHESTRATOR_URL',
       'CONVEYOR_QUEUE_SCHEDULER_URL',
       'CONVEYOR_QUEUE_SERVER_TASKS_URL',
@@ -103,10 +106,10 @@ describe('ApiStack: functions from FUNCTIONS', () => {
       'NODE_OPTIONS',
     ]);
     expect(names('heartbeat-applier')).toEqual(['CONVEYOR_TABLE_MAIN', 'NODE_OPTIONS']);
-    expect(names('watchdog')).toEqual(['CONVEYOR_QUEUE_ORCHESTRATOR_URL', 'CONVEYOR_QUEUE_SCHEDULER_URL', 'CONVEYOR_TABLE_MAIN', 'NODE_OPTIONS']);
-    expect(names('server-task-runner')).toEqual(['CONVEYOR_QUEUE_ORCHESTRATOR_URL', 'CONVEYOR_QUEUE_SCHEDULER_URL', 'CONVEYOR_TABLE_MAIN', 'NODE_OPTIONS']);
-    expect(names('workflows-api')).toEqual(['CONVEYOR_QUEUE_ORCHESTRATOR_URL', 'CONVEYOR_QUEUE_SCHEDULER_URL', 'CONVEYOR_TABLE_MAIN', 'NODE_OPTIONS']);
-    expect(names('orchestrator')).toEqual(['CONVEYOR_QUEUE_ORCHESTRATOR_URL', 'CONVEYOR_QUEUE_SCHEDULER_URL', 'CONVEYOR_TABLE_MAIN', 'NODE_OPTIONS']);
+    expect(names('watchdog')).toEqual(['CONVEYOR_QUEUE_ACCOUNTING_URL', 'CONVEYOR_QUEUE_ORCHESTRATOR_URL', 'CONVEYOR_QUEUE_SCHEDULER_URL', 'CONVEYOR_TABLE_MAIN', 'NODE_OPTIONS']);
+    expect(names('server-task-runner')).toEqual(['CONVEYOR_QUEUE_ACCOUNTING_URL', 'CONVEYOR_QUEUE_ORCHESTRATOR_URL', 'CONVEYOR_QUEUE_SCHEDULER_URL', 'CONVEYOR_TABLE_MAIN', 'NODE_OPTIONS']);
+    expect(names('workflows-api')).toEqual(['CONVEYOR_QUEUE_ACCOUNTING_URL', 'CONVEYOR_QUEUE_ORCHESTRATOR_URL', 'CONVEYOR_QUEUE_SCHEDULER_URL', 'CONVEYOR_TABLE_MAIN', 'NODE_OPTIONS']);
+    expect(names('orchestrator')).toEqual(['CONVEYOR_QUEUE_ACCOUNTING_URL', 'CONVEYOR_QUEUE_ORCHESTRATOR_URL', 'CONVEYOR_QUEUE_SCHEDULER_URL', 'CONVEYOR_TABLE_MAIN', 'NODE_OPTIONS']);
   });
 
   it('identity-api sees only the main table (concrete)', () => {
@@ -218,11 +221,14 @@ describe('ApiStack: least-privilege IAM', () => {
     expect(text).not.toMatch(/"(s3|sqs):/);
   });
 
-  it('file-verifier consumes file-verification but may not send to it', () => {
-    const acts = actions(policyOf(s, 'file-verifier').statements);
+  it('file-verifier consumes file-verification but may not send to it (only to accounting)', () => {
+    const { statements } = policyOf(s, 'file-verifier');
+    const acts = actions(statements);
     expect(acts).toContain('sqs:ReceiveMessage');
-    expect(acts).not.toContain('sqs:SendMessage');
     expect(acts).toContain('sqs:DeleteMessage');
+    const sending = JSON.stringify(statements.filter((st) => actions([st]).includes('sqs:SendMessage')));
+    expect(sending).toContain(logicalId(s.stacks.messaging.queues['accounting']!.queue));
+    expect(sending).not.toContain(logicalId(s.stacks.messaging.queues['file-verification']!.queue));
   });
 
   it('the heartbeat applier can only write the main table and read its own queue (concrete)', () => {

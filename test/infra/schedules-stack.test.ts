@@ -36,6 +36,13 @@ describe('SchedulesStack', () => {
       expect(found[0]!.Target.RetryPolicy).toEqual({ MaximumEventAgeInSeconds: 60, MaximumRetryAttempts: 2 });
     });
 
+    it('runs the quota recompute (accountant) hourly', () => {
+      const found = targeting('accountant');
+      expect(found).toHaveLength(1);
+      expect(found[0]!.ScheduleExpression).toMatch(/^rate\((60 minutes|1 hour)\)$/);
+      expect(JSON.parse(found[0]!.Target.Input)).toMatchObject({ scheduleId: 'quota-recompute' });
+    });
+
     it('schedules nothing else', () => {
       for (const other of ['identity-api', 'artifacts-api', 'file-verifier', 'work-requests-api', 'workers-api', 'heartbeat-applier', 'server-task-runner']) {
         expect(targeting(other)).toHaveLength(0);

@@ -91,6 +91,9 @@ describe('createAwsDeps', () => {
       sqsEndpoint: undefined,
       notifyFrom: undefined,
       mailboxFile: undefined,
+      accountingQueueUrl: undefined,
+      quotaSettings: { defaultLimits: { cpu: 0, disk: 0 }, terminationPolicy: ['cpu', 'disk'], periodic: true },
+      schedulingPolicy: { policy: 'fifo', maxConcurrent: 30 },
     });
     expect(readAwsConfig({ ...env, CONVEYOR_S3_VERIFY: 'readback', CONVEYOR_S3_FORCE_PATH_STYLE: '1' })).toMatchObject({
       verifyMode: 'readback',

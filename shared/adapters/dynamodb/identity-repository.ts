@@ -18,6 +18,7 @@ import type { IdentityRepository } from '../../ports';
 import { attempt, failedAt, versionedWriteError } from './errors';
 import { GSI1, GSI2, type Key, indexKeys, keys, timeKey } from './keys';
 import { compact, type Item, names, queryAll, versionedUpdate } from './support';
+import { hasQuota, quotaFromItem } from './quota-attributes';
 
 export class DynamoIdentityRepository implements IdentityRepository {
   constructor(
@@ -111,18 +112,7 @@ export class DynamoIdentityRepository implements IdentityRepository {
   }
 
   async createToken(token: Token): Promise<void> {
-    const item = compact({
-      ...keys.token(token.hash),
-      entity: 'token',
-      ...tokenAttributes(token),
-      id: token.id,
-      hash: token.hash,
-      createdAt: token.createdAt,
-      lastSeenAt: token.lastSeenAt,
-      version: token.version,
-      gsi2pk: indexKeys.tokenById(token.id),
-      gsi2sk: 'T',
-    });
+    const item = newTokenItem(token);
     const outcome = await attempt(() => this.doc.send(this.putNew(item)));
     if (!outcome.ok) throw new ConflictError('Token exists', 'a token with this key already exists');
   }
@@ -293,7 +283,24 @@ function toWorkspace(item: Item): Workspace {
 }
 
 function toUser(item: Item): User {
-  return compact({ username: item.username, email: item.email, isAdmin: item.isAdmin, createdAt: item.createdAt });
+  // `disabled` and the quota attributes are written by accounts-repository.ts on the same item.
+  return compact({ username: item.username, email: item.email, isAdmin: item.isAdmin, createdAt: item.createdAt, disabled: item.disabled === true ? true : undefined, quota: hasQuota(item) ? quotaFromItem(item) : undefined });
+}
+
+/** A whole token item (also written by accounts-repository.ts for the token lifecycle). */
+export function newTokenItem(token: Token): Item {
+  return compact({
+    ...keys.token(token.hash),
+    entity: 'token',
+    ...tokenAttributes(token),
+    id: token.id,
+    hash: token.hash,
+    createdAt: token.createdAt,
+    lastSeenAt: token.lastSeenAt,
+    version: token.version,
+    gsi2pk: indexKeys.tokenById(token.id),
+    gsi2sk: 'T',
+  });
 }
 
 /** The token fields an update may change, with the index key that depends on them. */

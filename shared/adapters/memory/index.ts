@@ -15,6 +15,7 @@ import type { TaskType, WorkRequest } from '../../domain/work-requests';
 import type { Worker } from '../../domain/workers';
 import type { RunNumber, WorkflowTemplate } from '../../domain/workflows';
 import { MemoryCollectionRepository } from './collections';
+import { MemoryAccountingQueue, MemoryAccountsRepository, MemorySchemaStore } from './accounts';
 import type {
   ArtifactListFilter,
   ArtifactRepository,
@@ -645,12 +646,19 @@ export type MemoryDeps = Deps & {
   channels: MemoryChannels;
   notifier: MemoryNotifier;
   clock: ManualClock;
+  accounts: MemoryAccountsRepository;
+  accountingQueue: MemoryAccountingQueue;
+  schema: MemorySchemaStore;
 };
 
 export function createMemoryDeps(): MemoryDeps {
   const workers = new MemoryWorkerRepository();
   const artifacts = new MemoryArtifactRepository();
+  const identity = new MemoryIdentityRepository();
   return {
+    accounts: new MemoryAccountsRepository(identity),
+    accountingQueue: new MemoryAccountingQueue(),
+    schema: new MemorySchemaStore(),
     workRequests: new MemoryWorkRequestRepository(workers),
     workers,
     workerChannels: new MemoryWorkerChannels(),
@@ -658,7 +666,7 @@ export function createMemoryDeps(): MemoryDeps {
     collections: new MemoryCollectionRepository((id) => artifacts.condemned.has(id)),
     channels: new MemoryChannels(),
     notifier: new MemoryNotifier(),
-    identity: new MemoryIdentityRepository(),
+    identity,
     artifacts,
     audit: new MemoryAuditLog(),
     files: new MemoryFileStore(),

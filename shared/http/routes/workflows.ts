@@ -46,6 +46,8 @@ const workflowCreateSchema = z.strictObject({
   template_name: z.string().min(1).max(255),
   workspace: z.string().min(1).optional(),
   task_data: jsonObject.default({}),
+  // REANA's workflow complexity, [[jobs, memory_bytes], ...]: used by the balanced scheduling policy only.
+  complexity: z.array(z.tuple([z.number().int().min(0), z.number().min(0)])).max(1000).optional(),
 });
 
 const runLookupQuery = z.strictObject({ workspace: z.string().min(1).optional(), name: z.string().min(1).max(300) });
@@ -127,6 +129,7 @@ export function workflowRoutes(getDeps: () => Deps): Record<string, RouteHandler
         workspace: body.workspace ?? DEFAULT_WORKSPACE,
         templateName: body.template_name,
         taskData: body.task_data,
+        ...(body.complexity ? { complexity: body.complexity } : {}),
       });
       return json(201, workRequestJson(wr, req.baseUrl));
     },

@@ -1,0 +1,277 @@
+/**
+ * Accounting off the hot path. A committed change that alters usage (files of an artifact
+ * completed, attached, removed or the artifact deleted; a work request finished) sends one
+ * AccountingEvent naming the source; the consumer re-reads the source and brings the source's
+ * stored contribution to what it is now. Because it syncs to the present state instead of
+ * applying increments, a replayed, duplicated or out-of-order event changes nothing: usage is
+ * always the sum of the current contributions (a property test checks it against a recompute).
+ *
+ * Disk counts distinct files once per account: a file reference item lists the account's
+ * artifacts holding that file; the bytes are added when the first one appears and removed when
+ * the last one goes. CPU is the run time of Worker and Server work requests.
+ */
+import { blobKey, type Artifact } from '../domain/artifacts';
+import { ConflictError } from '../domain/errors';
+import { DEFAULT_SCOPE } from '../domain/tenancy';
+import { RESOURCES, type Account, type Resource } from '../domain/quotas';
+import type { WorkRequest } from '../domain/work-requests';
+import type { AccountingChange, AccountingEvent, Deps, FileReference, UsageSource } from '../ports';
+import { recordAudit } from './audit';
+import { quotaSettingsOf } from './quotas';
+
+/** File references changed per atomic step (DynamoDB transactions hold 100 items). */
+export const FILES_PER_STEP = 90;
+const MAX_ATTEMPTS = 8;
+
+// --- emitting (called right after the committed change) -----------------------------------
+
+/**
+ * Queues the accounting of a changed source. The change is already committed: a failure to
+ * queue is logged and swallowed (REANA does the same), and the periodic recompute repairs it.
+ */
+export async function noteUsageChange(deps: Deps, event: AccountingEvent): Promise<void> {
+  const resource: Resource = event.source.kind === 'artifact' ? 'disk' : 'cpu';
+  if (!quotaSettingsOf(deps).terminationPolicy.includes(resource)) return;
+  try {
+    await deps.accountingQueue.enqueue([event]);
+  } catch (err) {
+    console.error(JSON.stringify({ msg: 'accounting event not queued; the periodic recompute will correct usage', event, error: String(err) }));
+  }
+}
+
+export function artifactEvent(artifact: Pick<Artifact, 'id' | 'scope' | 'workspace' | 'createdBy'>): AccountingEvent {
+  return { source: { kind: 'artifact', id: artifact.id }, scope: artifact.scope, workspace: artifact.workspace, createdBy: artifact.createdBy };
+}
+
+export function workRequestEvent(wr: Pick<WorkRequest, 'id' | 'scope' | 'workspace' | 'createdBy'>): AccountingEvent {
+  return { source: { kind: 'work-request', id: wr.id }, scope: wr.scope, workspace: wr.workspace, createdBy: wr.createdBy };
+}
+
+/**
+ * For the expiry of artifacts (and anyone else who removes files outside these use cases): call
+ * after the artifact or its files are gone; disk usage drops once the consumer runs.
+ */
+export async function noteArtifactFilesChanged(deps: Deps, artifact: Pick<Artifact, 'id' | 'scope' | 'workspace' | 'createdBy'>): Promise<void> {
+  await noteUsageChange(deps, artifactEvent(artifact));
+}
+
+// --- consuming -------------------------------------------------------------------------------
+
+/** Applies a batch: each distinct source once (duplicates in a batch cost nothing more). */
+export async function applyAccountingEvents(deps: Deps, events: AccountingEvent[]): Promise<{ sources: number }> {
+  const distinct = new Map<string, AccountingEvent>();
+  for (const e of events) distinct.set(`${e.source.kind}:${e.source.id}`, e);
+  for (const event of distinct.values()) await syncSource(deps, event);
+  return { sources: distinct.size };
+}
+
+/**
+ * Brings one source's contributions (to its owner and its workspace) to the present. The source
+ * is read after the contribution, inside the conditional step: a step can only commit a state
+ * newer than the one the previous commit saw, so a late, stale event can never undo a newer one.
+ */
+export async function syncSource(deps: Deps, event: AccountingEvent): Promise<void> {
+  const owner = await ownerOf(deps, event.createdBy);
+  const accounts: Account[] = [{ kind: 'workspace', scope: event.scope, workspace: event.workspace }];
+  if (owner && (await deps.identity.getUser(owner))) accounts.push({ kind: 'user', username: owner });
+  for (const account of accounts) {
+    if (event.source.kind === 'artifact') await syncArtifact(deps, account, event.source);
+    else await syncCpu(deps, account, event.source);
+  }
+}
+
+/** The distinct complete files of an artifact now (none once it is deleted). */
+async function artifactFilesNow(deps: Deps, id: number): Promise<Map<string, number>> {
+  const found = await deps.artifacts.get(id);
+  const files = new Map<string, number>();
+  for (const f of found?.files ?? []) if (f.complete) files.set(blobKey(f.sha256, f.size), f.size);
+  return files;
+}
+
+async function cpuNow(deps: Deps, id: number): Promise<number> {
+  const wr = await deps.workRequests.get(id);
+  return wr ? runTimeMs(wr) : 0;
+}
+
+/** The user an artifact or request counts for: its creator, or the creator of the request that made it. */
+async function ownerOf(deps: Deps, createdBy: string): Promise<string | undefined> {
+  if (createdBy.startsWith('user:')) return createdBy.slice('user:'.length);
+  const m = /^work-request:(\d+)$/.exec(createdBy);
+  if (!m) return undefined;
+  const wr = await deps.workRequests.get(Number(m[1]));
+  return wr?.createdBy.startsWith('user:') ? wr.createdBy.slice('user:'.length) : undefined;
+}
+
+/** REANA's CPU: finished minus started, in milliseconds, only when both exist (Worker and Server tasks). */
+export function runTimeMs(wr: WorkRequest): number {
+  if (wr.taskType !== 'Worker' && wr.taskType !== 'Server') return 0;
+  if (!wr.startedAt || !wr.completedAt) return 0;
+  return Math.max(0, Date.parse(wr.completedAt) - Date.parse(wr.startedAt));
+}
+
+async function withConflictRetries(step: () => Promise<boolean>): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      if (await step()) return;
+    } catch (err) {
+      if (!(err instanceof ConflictError) || attempt >= MAX_ATTEMPTS) throw err;
+    }
+  }
+}
+
+async function syncCpu(deps: Deps, account: Account, source: UsageSource): Promise<void> {
+  await withConflictRetries(async () => {
+    const current = await deps.accounts.getContribution(account, source);
+    const cpu = await cpuNow(deps, source.id);
+    const previous = current?.cpu ?? 0;
+    if (current ? previous === cpu : cpu === 0) return true;
+    await deps.accounts.applyAccounting({
+      account,
+      source,
+      contribution: { expectedVersion: current?.version, next: cpu === 0 ? null : { cpu, files: [] } },
+      fileRefs: [],
+      usageDelta: { cpu: cpu - previous },
+    });
+    return true;
+  });
+}
+
+/** One bounded step at a time (at most FILES_PER_STEP file references); returns when in sync. */
+async function syncArtifact(deps: Deps, account: Account, source: UsageSource): Promise<void> {
+  const artifactId = source.id;
+  let done = false;
+  while (!done) {
+    await withConflictRetries(async () => {
+      const current = await deps.accounts.getContribution(account, source);
+      const files = await artifactFilesNow(deps, artifactId);
+      const previous = new Set(current?.files ?? []);
+      const added = [...files.keys()].filter((k) => !previous.has(k));
+      const removed = [...previous].filter((k) => !files.has(k));
+      const step = [...added, ...removed].slice(0, FILES_PER_STEP);
+      if (step.length === 0) {
+        done = true;
+        return true;
+      }
+      const refs = await deps.accounts.getFileRefs(account, step);
+      const change: AccountingChange = { account, source, contribution: { expectedVersion: current?.version, next: null }, fileRefs: [], usageDelta: {} };
+      let disk = 0;
+      const nextFiles = new Set(previous);
+      for (const key of step) {
+        const ref: FileReference | undefined = refs.get(key);
+        const holders = new Set(ref?.artifacts ?? []);
+        if (files.has(key)) {
+          const size = files.get(key)!;
+          if (holders.size === 0) disk += size;
+          holders.add(artifactId);
+          nextFiles.add(key);
+          change.fileRefs.push({ fileKey: key, expectedVersion: ref?.version, next: { size, artifacts: [...holders].sort((a, b) => a - b) } });
+        } else {
+          holders.delete(artifactId);
+          nextFiles.delete(key);
+          if (ref && holders.size === 0) disk -= ref.size;
+          change.fileRefs.push({ fileKey: key, expectedVersion: ref?.version, next: holders.size ? { size: ref!.size, artifacts: [...holders].sort((a, b) => a - b) } : null });
+        }
+      }
+      change.contribution.next = nextFiles.size ? { cpu: 0, files: [...nextFiles].sort() } : null;
+      if (disk !== 0) change.usageDelta.disk = disk;
+      await deps.accounts.applyAccounting(change);
+      return true;
+    });
+  }
+}
+
+// --- the periodic recompute --------------------------------------------------------------------
+
+export interface RecomputeSummary {
+  sources: number;
+  corrected: { account: Account; resource: Resource; from: number; to: number }[];
+}
+
+/**
+ * Corrects drift: syncs every existing source (every artifact and work request of every
+ * workspace) and every source that holds a contribution but is gone, then sets each account's
+ * `used` to the sum its contributions and file references say (conditional on the value read).
+ */
+export async function recomputeUsage(deps: Deps, opts: { actor?: string } = {}): Promise<RecomputeSummary> {
+  const seen = new Set<string>();
+  let sources = 0;
+  const scopes = new Set<string>([DEFAULT_SCOPE]);
+  const accounts = await deps.accounts.listAccounts();
+  for (const a of accounts) if (a.kind === 'workspace') scopes.add(a.scope);
+  for (const scope of scopes) {
+    for (const ws of await deps.identity.listWorkspaces(scope)) {
+      let cursor: string | undefined;
+      do {
+        const page = await deps.artifacts.list({ scope, workspace: ws.name, limit: 500, ...(cursor ? { cursor } : {}) });
+        for (const artifact of page.items) seen.add(`artifact:${artifact.id}`);
+        await inParallel(page.items, (artifact) => syncSource(deps, artifactEvent(artifact)));
+        sources += page.items.length;
+        cursor = page.next;
+      } while (cursor);
+      cursor = undefined;
+      do {
+        const page = await deps.workRequests.list({ scope, workspace: ws.name, limit: 500, ...(cursor ? { cursor } : {}) });
+        const finished = page.items.filter((wr) => wr.status === 'completed' || wr.status === 'aborted');
+        for (const wr of finished) seen.add(`work-request:${wr.id}`);
+        await inParallel(finished, (wr) => syncSource(deps, workRequestEvent(wr)));
+        sources += finished.length;
+        cursor = page.next;
+      } while (cursor);
+    }
+  }
+  // Sources that hold a contribution but no longer exist (deleted artifacts whose event was lost).
+  for (const account of accounts) {
+    for (const { source } of await deps.accounts.listContributions(account)) {
+      const key = `${source.kind}:${source.id}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      await syncGoneSource(deps, account, source);
+      sources++;
+    }
+  }
+  const corrected = await correctTotals(deps, await deps.accounts.listAccounts());
+  if (opts.actor && corrected.length) await recordAudit(deps, opts.actor, 'quota.recompute', { sources, corrected });
+  return { sources, corrected };
+}
+
+/** Sources synced at once by the recompute: conditional steps make concurrent syncs safe. */
+const RECOMPUTE_CONCURRENCY = 4;
+
+async function inParallel<T>(items: T[], work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await work(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(RECOMPUTE_CONCURRENCY, items.length) }, worker));
+}
+
+async function syncGoneSource(deps: Deps, account: Account, source: UsageSource): Promise<void> {
+  if (source.kind === 'artifact') await syncArtifact(deps, account, source);
+  else await syncCpu(deps, account, source);
+}
+
+/** What an account's usage must be, from its accounting items. */
+export async function expectedUsage(deps: Deps, account: Account): Promise<Record<Resource, number>> {
+  const cpu = (await deps.accounts.listContributions(account)).reduce((sum, c) => sum + c.contribution.cpu, 0);
+  const disk = (await deps.accounts.listFileRefs(account)).filter((r) => r.artifacts.length > 0).reduce((sum, r) => sum + r.size, 0);
+  return { cpu, disk };
+}
+
+async function correctTotals(deps: Deps, accounts: Account[]): Promise<RecomputeSummary['corrected']> {
+  const corrected: RecomputeSummary['corrected'] = [];
+  for (const account of accounts) {
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const quota = await deps.accounts.getQuota(account);
+      const expected = await expectedUsage(deps, account);
+      let moved = false;
+      for (const r of RESOURCES) {
+        if (quota[r].used === expected[r]) continue;
+        // The consumer may be adding at this very moment: only overwrite the value just read.
+        if (await deps.accounts.correctUsed(account, r, quota[r].used, expected[r])) corrected.push({ account, resource: r, from: quota[r].used, to: expected[r] });
+        else moved = true;
+      }
+      if (!moved) break;
+    }
+  }
+  return corrected;
+}

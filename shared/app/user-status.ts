@@ -1,0 +1,27 @@
+/**
+ * Whether a user may act: the small, isolated checks that authentication and the scheduler ask
+ * (REANA: a disabled user's tokens are refused and their work does not start).
+ */
+import { ForbiddenError } from '../domain/errors';
+import type { User } from '../domain/tenancy';
+import type { Deps } from '../ports';
+
+/** Authentication's one question about accounts: every token of a disabled user answers 403. */
+export function refuseDisabledUser(user: User): void {
+  if (user.disabled) throw new ForbiddenError('User disabled', `user "${user.username}" is disabled; ask an administrator to enable it`);
+}
+
+/**
+ * The scheduler's one question: is the creator of this work disabled? One read per distinct
+ * creator per pass (the cache lives for one pass).
+ */
+export async function isCreatorDisabled(deps: Deps, createdBy: string, cache: Map<string, boolean>): Promise<boolean> {
+  if (!createdBy.startsWith('user:')) return false;
+  const username = createdBy.slice('user:'.length);
+  let disabled = cache.get(username);
+  if (disabled === undefined) {
+    disabled = Boolean((await deps.identity.getUser(username))?.disabled);
+    cache.set(username, disabled);
+  }
+  return disabled;
+}
