@@ -18,6 +18,7 @@
  * 6. Stop (SIGTERM/SIGINT): no new work, running tasks get a grace period, then POST
  *    worker/disconnect/ and exit 0.
  */
+import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ApiError, ConveyorApi, NetworkError, type FetchFn } from '../client/api';
@@ -257,7 +258,7 @@ export class ConveyorWorker {
         log(
           registered.enabled
             ? `registered as ${registered.name} (enabled); token saved in ${this.settings.tokenFile}`
-            : `registered as ${registered.name}; waiting to be enabled (an administrator runs: conveyor admin worker enable ${registered.name})`,
+            : `registered as ${registered.name}; waiting to be enabled (an administrator runs: conveyor admin worker enable ${registered.name} --fingerprint ${createHash('sha256').update(key).digest('hex').slice(0, 16)})`,
         );
         return key;
       } catch (err) {

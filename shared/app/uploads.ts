@@ -165,7 +165,8 @@ async function acceptVerifiedBytes(deps: Deps, artifactId: number, file: StoredF
     await deps.files.copy(stagingKey, blobObjectKey(file.sha256, file.size));
     await deps.artifacts.markBlobStored(file.sha256, file.size, now);
   }
-  await deps.artifacts.completeFile(artifactId, file.path, now);
+  // Conditional on the row still being the one verified (SHA-256, size, upload key): see completeFile.
+  await deps.artifacts.completeFile(artifactId, file.path, now, { sha256: file.sha256, size: file.size, uploadKey: stagingKey });
   await deps.files.delete(stagingKey);
 }
 
@@ -241,6 +242,9 @@ export async function rangedUpload(
     return { status: 200, complete: false, received: nowReceived };
   }
   const assembledKey = stagingObjectKey(deps.ids.random());
+  // Recorded before assembly so that completing is conditional on this upload (see completeFile):
+  // a file deleted and attached again while the chunks are assembled has no such key.
+  await deps.artifacts.setUploadState(artifactId, path, { key: assembledKey, rangedReceived: nowReceived, rangedChunks: chunks });
   const sha256 = await assembleChunks(deps, chunks, assembledKey);
   for (const chunk of chunks) await deps.files.delete(chunk);
   if (sha256 !== file.sha256) {

@@ -1,12 +1,13 @@
 /** Worker use cases: registration, metadata, dispatch (get-next), completion, heartbeats, administration. */
 import { ConflictError, NotFoundError, UnauthorizedError, ValidationError } from '../domain/errors';
-import { tokenUnusableReason, type Token } from '../domain/tenancy';
+import type { Token } from '../domain/tenancy';
 import { isFinished, type FinalResult, type OutputData, type WorkRequest } from '../domain/work-requests';
 import { isConnected, workerNameCandidates, WORKER_TYPES, type Metadata, type Worker, type WorkerType } from '../domain/workers';
 import type { Deps, QueueAccess } from '../ports';
 import { generateTokenKey } from './admin';
 import { recordAudit } from './audit';
 import { hashTokenKey, requireWorker, type Caller } from './auth';
+import { admitUnactivatedRegistration, checkEnableIsUnambiguous, consumeActivationToken } from './worker-registration';
 import { bump, finish, reclaim, withRetries } from './lifecycle';
 import { workRequestNotFound } from './work-requests';
 
@@ -21,8 +22,10 @@ export interface RegisterWorkerInput {
 }
 
 /**
- * Registers a worker under the slug of its FQDN (`-2`, `-3` on clashes) with its own queue.
- * Its token starts disabled, unless the worker presents a valid activation token (pool workers).
+ * Registers a worker under the slug of its FQDN (`-2`, `-3` on clashes). With a valid activation
+ * token (pool workers) it starts enabled; without one (Debusine's own flow) its token starts
+ * disabled until an administrator enables it, and the registration is rate-limited. The worker's
+ * queue is created when it is first enabled, never for an unapproved registration.
  */
 export async function registerWorker(deps: Deps, input: RegisterWorkerInput, activationKey?: string): Promise<Worker> {
   if (!/^[0-9a-f]{64}$/.test(input.tokenKey)) throw ValidationError.field('token', 'must be 64 lowercase hex characters', 'Invalid worker');
@@ -30,14 +33,9 @@ export async function registerWorker(deps: Deps, input: RegisterWorkerInput, act
   if (!WORKER_TYPES.includes(workerType)) throw ValidationError.field('worker_type', `must be one of ${WORKER_TYPES.join(', ')}`, 'Invalid worker');
   const hash = hashTokenKey(input.tokenKey);
   if (await deps.identity.getTokenByHash(hash)) throw new ConflictError('Token exists', 'that token is already registered');
-  let activation: Token | undefined;
-  if (activationKey) {
-    activation = await deps.identity.getTokenByHash(hashTokenKey(activationKey));
-    const problem = activation ? tokenUnusableReason(activation, deps.clock.now()) : 'the token is not known';
-    if (!activation || activation.purpose !== 'activation' || problem) {
-      throw new UnauthorizedError('Invalid token', problem ?? 'not an activation token');
-    }
-  }
+  // The activation token is spent before anything is created: one conditional write decides.
+  const activation: Token | undefined = activationKey ? await consumeActivationToken(deps, activationKey) : undefined;
+  if (!activation) await admitUnactivatedRegistration(deps);
   const enabled = activation !== undefined;
   const now = deps.clock.now().toISOString();
   let worker: Worker | undefined;
@@ -67,9 +65,12 @@ export async function registerWorker(deps: Deps, input: RegisterWorkerInput, act
     }
   }
   if (!worker) throw new ConflictError('Name taken', `too many workers named after ${input.fqdn}`);
-  const queueUrl = await deps.workerChannels.createQueue(worker.name);
-  const withQueue = { ...worker, queueUrl, version: worker.version + 1 };
-  await deps.workers.update(withQueue, worker.version);
+  let registered = worker;
+  if (enabled) {
+    const queueUrl = await deps.workerChannels.createQueue(worker.name);
+    registered = { ...worker, queueUrl, version: worker.version + 1 };
+    await deps.workers.update(registered, worker.version);
+  }
   await deps.identity.createToken({
     id: deps.ids.random().slice(0, 12),
     hash,
@@ -82,11 +83,9 @@ export async function registerWorker(deps: Deps, input: RegisterWorkerInput, act
     version: 1,
   });
   if (activation) {
-    // One use only: Debusine deletes the activation token once it has enabled a worker.
-    await deps.identity.updateToken({ ...activation, status: 'revoked', enabled: false, version: activation.version + 1 }, activation.version);
     await recordAudit(deps, `activation-token:${activation.id}`, 'worker.register', { worker: worker.name, enabled: true });
   }
-  return withQueue;
+  return registered;
 }
 
 async function updateWorker(deps: Deps, name: string, change: (w: Worker) => Partial<Worker>): Promise<Worker> {
@@ -224,8 +223,10 @@ async function view(deps: Deps, w: Worker): Promise<WorkerView> {
   return { ...w, connected: isConnected(w, deps.clock.now()), currentWork: active.filter((r) => !isFinished(r)).map((r) => r.id) };
 }
 
+/** Enabled and disabled workers (the scheduler reads only the enabled ones). */
 export async function listWorkers(deps: Deps): Promise<WorkerView[]> {
-  return Promise.all((await deps.workers.list()).map((w) => view(deps, w)));
+  const all = [...(await deps.workers.list()), ...(await deps.workers.listDisabled())];
+  return Promise.all(all.map((w) => view(deps, w)));
 }
 
 export async function getWorker(deps: Deps, name: string): Promise<WorkerView> {
@@ -242,11 +243,18 @@ async function setWorkerToken(deps: Deps, worker: Worker, enabled: boolean): Pro
   });
 }
 
-export async function enableWorker(deps: Deps, actor: string, name: string): Promise<Worker> {
+/**
+ * Enables a worker. When another unapproved registration claims the same machine name, the
+ * administrator must give the token fingerprint shown on the machine (see worker-registration.ts).
+ * The worker's queue is created here (again, if it was lost: creating is idempotent).
+ */
+export async function enableWorker(deps: Deps, actor: string, name: string, expectedFingerprint?: string): Promise<Worker> {
   const worker = await deps.workers.get(name);
   if (!worker) throw new NotFoundError('Not found', `no worker "${name}"`);
+  await checkEnableIsUnambiguous(deps, worker, expectedFingerprint);
+  const queueUrl = await deps.workerChannels.createQueue(worker.name);
   await setWorkerToken(deps, worker, true);
-  const next = await updateWorker(deps, name, () => ({ enabled: true }));
+  const next = await updateWorker(deps, name, () => ({ enabled: true, queueUrl }));
   await recordAudit(deps, actor, 'worker.enable', { worker: name });
   await deps.queues.enqueueSchedulerEvent({ type: 'worker-available', worker: name });
   return next;

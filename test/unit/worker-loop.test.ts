@@ -253,7 +253,9 @@ describe('conveyor worker loop', () => {
     expect(register!.body).toEqual({ token: KEY, fqdn: 'host-a.example.org', worker_type: 'external', concurrency: 1 });
     expect(readFileSync(join(dir, 'worker-token'), 'utf8').trim()).toBe(KEY);
     expect(statSync(join(dir, 'worker-token')).mode & 0o777).toBe(0o600);
-    expect(logs).toContain('registered as host-a-example-org; waiting to be enabled (an administrator runs: conveyor admin worker enable host-a-example-org)');
+    expect(logs).toContainEqual(
+      expect.stringMatching(/^registered as host-a-example-org; waiting to be enabled \(an administrator runs: conveyor admin worker enable host-a-example-org --fingerprint [0-9a-f]{16}\)$/),
+    );
     const metadataCalls = server.callsTo('PUT worker/dynamic-metadata/');
     expect(metadataCalls).toHaveLength(3);
     expect(metadataCalls.every((c) => c.headers.token === KEY)).toBe(true);
