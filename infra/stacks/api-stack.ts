@@ -59,8 +59,12 @@ export class ApiStack extends Stack {
   readonly workerQueuePrefix: string;
   /** `arn:<partition>:sqs:<region>:<account>:<prefix>*`: every per-worker queue, nothing else. */
   readonly workerQueueArnPattern: string;
-  /** `arn:<partition>:ses:<region>:<account>:identity/*`: the sending identities of this account and region. */
-  readonly sesIdentityArnPattern: string;
+  /**
+   * The SES identities the sending functions may use: the configured sender's address and its
+   * domain (`identity/<address>`, `identity/<domain>`), never `identity/*` (security finding 3).
+   * Empty without `notifyFrom`: then no function may send e-mail.
+   */
+  readonly sesSenderIdentityArns: string[];
   private accessRole?: Role;
 
   /**
@@ -88,7 +92,10 @@ export class ApiStack extends Stack {
     if (props.notifyFrom !== undefined && !/^[^\s@<>]+@[^\s@<>]+$/.test(props.notifyFrom)) {
       throw new Error(`ApiStack: notifyFrom ${JSON.stringify(props.notifyFrom)} is not an e-mail address`);
     }
-    this.sesIdentityArnPattern = this.formatArn({ service: 'ses', resource: 'identity', resourceName: '*', arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
+    const senderIdentities = props.notifyFrom !== undefined ? [props.notifyFrom, props.notifyFrom.split('@')[1]!] : [];
+    this.sesSenderIdentityArns = senderIdentities.map((identity) =>
+      this.formatArn({ service: 'ses', resource: 'identity', resourceName: identity, arnFormat: ArnFormat.SLASH_RESOURCE_NAME }),
+    );
 
     this.api = new HttpApi(this, 'HttpApi', {
       description: 'Conveyor: Debusine-compatible REST API',
@@ -173,8 +180,15 @@ export class ApiStack extends Stack {
     if (spec.uses.bucket === 'readwrite') props.bucket.grantReadWrite(fn.fn);
     else if (spec.uses.bucket === 'read') props.bucket.grantRead(fn.fn);
     for (const name of spec.uses.sendsTo ?? []) this.queue(props, name).grantSendMessages(fn.fn);
-    if (spec.uses.sendsEmail) {
-      fn.fn.addToRolePolicy(new PolicyStatement({ actions: SEND_EMAIL_ACTIONS, resources: [this.sesIdentityArnPattern] }));
+    if (spec.uses.sendsEmail && props.notifyFrom !== undefined) {
+      // Only the configured sender: a contributor's reaction cannot make SES send as another identity.
+      fn.fn.addToRolePolicy(
+        new PolicyStatement({
+          actions: SEND_EMAIL_ACTIONS,
+          resources: this.sesSenderIdentityArns,
+          conditions: { StringEquals: { 'ses:FromAddress': props.notifyFrom } },
+        }),
+      );
     }
     if (spec.uses.workerQueues) {
       const manage = spec.uses.workerQueues === 'manage';

@@ -6,6 +6,7 @@ import { NotFoundError } from '../domain/errors';
 import type { EventName, WorkRequest } from '../domain/work-requests';
 import type { Deps } from '../ports';
 import { addItemAsWorkflow } from './collections';
+import { notificationEnvelope } from './notification-policy';
 import { callerForCreator, resolveLookupSingle, rootWorkflowOf } from './lookups';
 import type { Caller } from './auth';
 
@@ -87,15 +88,14 @@ async function sendNotification(deps: Deps, wr: WorkRequest, action: Record<stri
   const channel = await deps.channels.get(String(action['channel']));
   if (!channel) throw new NotFoundError('Not found', `no notification channel ${String(action['channel'])}`);
   const data = (action['data'] ?? {}) as { from?: string; to?: string[]; cc?: string[]; subject?: string };
-  const to = data.to ?? channel.data.to ?? [];
-  if (!to.length) return;
+  // Recipients and sender are the channel's (an administrator's choice), never the request's.
+  const envelope = notificationEnvelope(channel, data);
+  if (!envelope.to.length) return;
   const subject = (data.subject ?? 'WorkRequest $work_request_id completed in $work_request_result')
     .replace('$work_request_id', String(wr.id))
     .replace('$work_request_result', wr.result || wr.status);
   await deps.notifier.send({
-    from: data.from ?? channel.data.from,
-    to,
-    cc: data.cc ?? channel.data.cc,
+    ...envelope,
     subject,
     body: `Work request ${wr.id} (${wr.taskType}/${wr.taskName}) in ${wr.scope}/${wr.workspace} is ${wr.status}${wr.result ? ` with result ${wr.result}` : ''}.\n`,
   });

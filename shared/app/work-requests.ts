@@ -15,6 +15,7 @@ import type { Deps, Page } from '../ports';
 import { accessWorkspace, callerId, isAdmin, requireUser, type Caller } from './auth';
 import { bump, createSuccessor, finish, withRetries } from './lifecycle';
 import { runEventReactions } from './event-reactions';
+import { notificationEnvelope, type NotificationOverrides } from './notification-policy';
 import { reopenParents, restartWorkflow } from './workflows';
 
 export const workRequestNotFound = (id: number) => new NotFoundError('Not found', `No WorkRequest matches the given query (id ${id}).`);
@@ -44,6 +45,18 @@ const eventReactionsSchema = z.strictObject(
   ),
 );
 
+/** Each send-notification reaction stays within its channel's addresses (finding 3): 400 at once. */
+async function checkNotificationReactions(deps: Deps, reactions: EventReactions): Promise<void> {
+  for (const [event, actions] of Object.entries(reactions)) {
+    for (const [i, action] of (actions ?? []).entries()) {
+      const field = `event_reactions.${event}[${i}]`;
+      const channel = await deps.channels.get(String(action['channel']));
+      // A channel created later is checked when sending (event-reactions.ts), as before.
+      if (channel) notificationEnvelope(channel, (action['data'] ?? {}) as NotificationOverrides, `${field}.data`);
+    }
+  }
+}
+
 export interface CreateWorkRequestInput {
   scope: string;
   workspace: string;
@@ -67,6 +80,7 @@ export async function createWorkRequest(deps: Deps, caller: Caller, input: Creat
       throw ValidationError.field('event_reactions', 'only send-notification actions with a channel are allowed', 'Invalid event_reactions');
     }
     eventReactions = parsed.data as EventReactions;
+    await checkNotificationReactions(deps, eventReactions);
   }
   await accessWorkspace(deps, caller, input.scope, input.workspace, 'contributor');
   const id = await deps.sequences.next('work-request');

@@ -138,10 +138,10 @@ function policyOf(synthResult: Synth, name: string) {
   return { roleId, statements: statementsOfRole(synthResult.api, roleId) };
 }
 
-/** `arn:<partition>:ses:<region>:<account>:identity/*` */
-const SES_PATTERN = {
-  'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':ses:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':identity/*']],
-};
+/** `arn:<partition>:ses:<region>:<account>:identity/<identity>` */
+const sesIdentityArn = (identity: string) => ({
+  'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':ses:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, `:identity/${identity}`]],
+});
 
 const TABLE_WRITES = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'];
 const BUCKET_WRITES = ['s3:PutObject', 's3:DeleteObject*'];
@@ -182,15 +182,9 @@ function checkLeastPrivilege(synthResult: Synth, manifest: ConveyorManifest, spe
     spec.uses.workerQueues === 'manage' ? WORKER_QUEUE_MANAGE_ACTIONS : spec.uses.workerQueues === 'send' ? WORKER_QUEUE_SEND_ACTIONS : [];
   expect([...new Set(actions(onWorkerQueues))].sort()).toEqual([...expectedWorkerActions].sort());
   expect(actions(statements).filter((a) => a === 'sts:AssumeRole').length).toBe(spec.uses.workerQueues === 'manage' ? 1 : 0);
-  // E-mail: ses:SendEmail on this account's identities, only for the functions that send notifications.
+  // E-mail: without a configured sender nobody may send (security finding 3; see the SES tests).
   const onSes = statements.filter((st) => actions([st]).some((a) => a.startsWith('ses:')));
-  if (spec.uses.sendsEmail) {
-    expect(onSes).toHaveLength(1);
-    expect(actions(onSes)).toEqual(SEND_EMAIL_ACTIONS);
-    expect(onSes[0]!.Resource).toEqual(SES_PATTERN);
-  } else {
-    expect(onSes).toEqual([]);
-  }
+  expect(onSes).toEqual([]);
   for (const st of statements) {
     // No statement reaches every queue, or worker queues beyond the prefix.
     expect(JSON.stringify(st.Resource)).not.toMatch(/:sqs:[^"]*:\*"|:\*"\]/);
@@ -487,6 +481,23 @@ describe('ApiStack: notifications (SES)', () => {
     for (const f of FUNCTIONS) {
       const vars = resources(withSender.api)[logicalId(withSender.stacks.api.functions[f.name]!.fn)]!.Properties!.Environment.Variables;
       expect(vars[NOTIFY_FROM_ENV_VAR]).toBe(f.uses.sendsEmail ? 'conveyor@example.org' : undefined);
+    }
+  });
+
+  it('grants ses:SendEmail only on the configured sender and its domain, From-address conditioned (security finding 3)', () => {
+    const withSender = synth({ notifyFrom: 'conveyor@example.org' });
+    for (const f of FUNCTIONS) {
+      const { statements } = policyOf(withSender, f.name);
+      const onSes = statements.filter((st) => actions([st]).some((a) => a.startsWith('ses:')));
+      if (!f.uses.sendsEmail) {
+        expect(onSes).toEqual([]);
+        continue;
+      }
+      expect(onSes).toHaveLength(1);
+      expect(actions(onSes)).toEqual(SEND_EMAIL_ACTIONS);
+      expect(onSes[0]!.Resource).toEqual([sesIdentityArn('conveyor@example.org'), sesIdentityArn('example.org')]);
+      expect(onSes[0]!.Condition).toEqual({ StringEquals: { 'ses:FromAddress': 'conveyor@example.org' } });
+      expect(JSON.stringify(onSes)).not.toContain('identity/*');
     }
   });
 
