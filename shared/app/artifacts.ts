@@ -6,7 +6,8 @@ import {
   type Artifact,
   type ArtifactFile,
 } from '../domain/artifacts';
-import { ConflictError, NotFoundError, ForbiddenError, ValidationError, type FieldErrors } from '../domain/errors';
+import { ConflictError, NotFoundError, ForbiddenError, PayloadTooLargeError, ValidationError, type FieldErrors } from '../domain/errors';
+import { MAX_FILES_PER_ARTIFACT, tooMany } from '../domain/limits';
 import { filePathProblem } from '../domain/paths';
 import { canModifyArtifact, type Role } from '../domain/roles';
 import type { ArtifactWithFiles, Deps, Page, StoredFile } from '../ports';
@@ -253,6 +254,13 @@ export async function attachFiles(
   validateDeclarations(declarations);
   if (Object.keys(declarations).length === 0) throw ValidationError.field('files', 'at least one file is required', 'Invalid files');
   let { artifact, files } = await loadArtifactForChange(deps, caller, id);
+  const total = files.length + Object.keys(declarations).length;
+  if (total > MAX_FILES_PER_ARTIFACT) {
+    throw new PayloadTooLargeError(
+      'Too many files',
+      `artifact ${id} would hold ${total} files; ${tooMany('MAX_FILES_PER_ARTIFACT', MAX_FILES_PER_ARTIFACT, 'files')} per artifact`,
+    );
+  }
   const existing = new Set(files.map((f) => f.path));
   const clash = Object.keys(declarations).find((p) => existing.has(p));
   if (clash) throw new ConflictError('File exists', `artifact ${id} already has a file at "${clash}"; remove it first`);

@@ -1,5 +1,6 @@
 /** Work-request use cases for users (the Debusine `work-request/` API). */
 import { z } from 'zod';
+import { MAX_NOTIFICATION_ADDRESSES, MAX_REACTIONS_PER_EVENT, tooMany } from '../domain/limits';
 import { ForbiddenError, NotFoundError, ValidationError } from '../domain/errors';
 import { roleAtLeast } from '../domain/roles';
 import {
@@ -33,13 +34,14 @@ const eventReactionsSchema = z.strictObject(
             data: z
               .strictObject({
                 from: z.string().optional(),
-                to: z.array(z.string()).optional(),
-                cc: z.array(z.string()).optional(),
+                to: z.array(z.string()).max(MAX_NOTIFICATION_ADDRESSES, tooMany('MAX_NOTIFICATION_ADDRESSES', MAX_NOTIFICATION_ADDRESSES, 'addresses')).optional(),
+                cc: z.array(z.string()).max(MAX_NOTIFICATION_ADDRESSES, tooMany('MAX_NOTIFICATION_ADDRESSES', MAX_NOTIFICATION_ADDRESSES, 'addresses')).optional(),
                 subject: z.string().optional(),
               })
               .optional(),
           }),
         )
+        .max(MAX_REACTIONS_PER_EVENT, tooMany('MAX_REACTIONS_PER_EVENT', MAX_REACTIONS_PER_EVENT, 'reactions'))
         .optional(),
     ]),
   ),
@@ -77,6 +79,11 @@ export async function createWorkRequest(deps: Deps, caller: Caller, input: Creat
   if (input.eventReactions !== undefined) {
     const parsed = eventReactionsSchema.safeParse(input.eventReactions);
     if (!parsed.success) {
+      // A limit is named where it was exceeded; anything else keeps Debusine's one message.
+      const overLimit = parsed.error.issues.find((issue) => issue.code === 'too_big');
+      if (overLimit) {
+        throw ValidationError.field(['event_reactions', ...overLimit.path.map(String)].join('.'), overLimit.message, 'Invalid event_reactions');
+      }
       throw ValidationError.field('event_reactions', 'only send-notification actions with a channel are allowed', 'Invalid event_reactions');
     }
     eventReactions = parsed.data as EventReactions;

@@ -84,6 +84,8 @@ export interface FileUploadState {
   rangedChunks?: string[];
   /** Set while a queued read-back verification is outstanding. */
   verifying?: boolean;
+  /** When the verification was queued: a check lost on the way is queued again after a while. */
+  verifyingSince?: string;
   /** Why the last verification failed, shown to the client. */
   lastError?: string;
 }

@@ -606,6 +606,7 @@ function toStoredFile(item: Item): StoredFile {
       rangedReceived: upload.rangedReceived,
       rangedChunks: upload.rangedChunks,
       verifying: upload.verifying,
+      verifyingSince: upload.verifyingSince,
       lastError: upload.lastError,
     },
   });
