@@ -192,6 +192,7 @@ export const FUNCTIONS: FunctionSpec[] = [
       'POST /api/1.0/work-request/{id}/unblock/',
       'PUT /api/1.0/work-request/{id}/completed/',
       'POST /api/1.0/work-request/{id}/heartbeat/',
+      'POST /api/1.0/work-request/{id}/task-token/',
     ],
     // Abort tells the worker through its queue; creation, completion and retries nudge the scheduler.
     // Finishing a workflow child triggers its root's orchestration, and may send notifications.

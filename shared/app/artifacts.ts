@@ -11,7 +11,7 @@ import { MAX_FILES_PER_ARTIFACT, tooMany } from '../domain/limits';
 import { filePathProblem } from '../domain/paths';
 import { canModifyArtifact, type Role } from '../domain/roles';
 import type { ArtifactWithFiles, Deps, Page, StoredFile } from '../ports';
-import { accessWorkspace, callerId, requireUser, type Caller } from './auth';
+import { accessWorkspace, callerId, checkTaskRequest, requireUser, type Caller } from './auth';
 import { recordAudit } from './audit';
 import { withRetries } from './lifecycle';
 import { blobObjectKey } from './object-keys';
@@ -98,6 +98,7 @@ async function ensureEmptyBlob(deps: Deps): Promise<void> {
 
 /** The request a worker is creating outputs for: it must be running on that worker. */
 async function runningRequestOf(deps: Deps, caller: Extract<Caller, { kind: 'worker' }>, id: number) {
+  checkTaskRequest(caller, id);
   const wr = await deps.workRequests.get(id);
   if (!wr) throw ValidationError.field('work_request', `work request ${id} does not exist`, 'Invalid artifact');
   if (wr.worker !== caller.worker.name || wr.status !== 'running') {

@@ -22,7 +22,7 @@ import { isFinished, type WorkRequest } from '../domain/work-requests';
 import type { Deps } from '../ports';
 import { sameJson } from '../domain/json';
 import { loadArtifact } from './artifacts';
-import { accessWorkspace, requireWorker, type Caller } from './auth';
+import { accessWorkspace, checkTaskRequest, requireWorkerOrTask, type Caller } from './auth';
 
 export interface LookupContext {
   scope: string;
@@ -292,7 +292,8 @@ export async function callerForCreator(deps: Deps, createdBy: string): Promise<C
  * (otherwise 401); the lookup runs as the request's creator in its workspace, inside its root workflow.
  */
 export async function lookupContextForWorker(deps: Deps, caller: Caller, workRequestId: number): Promise<LookupContext> {
-  requireWorker(caller);
+  requireWorkerOrTask(caller);
+  checkTaskRequest(caller, workRequestId);
   const wr = await deps.workRequests.get(workRequestId);
   if (!wr) throw ValidationError.field('work_request', `work request ${workRequestId} does not exist`, 'Invalid lookup');
   if (wr.worker !== caller.worker.name || isFinished(wr)) {

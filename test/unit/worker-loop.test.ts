@@ -14,6 +14,8 @@ import { ConveyorWorker, DEFAULT_WORKER_TIMINGS, completionFor, type WorkerSetti
 import { wireWorkRequest } from '../support/wire';
 
 const KEY = 'a'.repeat(64);
+/** The fake server's task token for a request: distinct from KEY and from request to request. */
+const taskTokenFor = (path: string) => `task-${/\d+/.exec(path)![0]}`.padEnd(64, 'b');
 
 interface Call {
   method: string;
@@ -188,6 +190,7 @@ describe('conveyor worker loop', () => {
     });
     server.on('POST work-request/N/heartbeat/', () => ({ status: 202, body: {} }));
     server.on('PUT work-request/N/completed/', () => ({ status: 200, body: {} }));
+    server.on('POST work-request/N/task-token/', (call) => ({ status: 201, body: { token: taskTokenFor(call.path), expire_at: '2030-01-01T12:00:00Z' } }));
   });
 
   const started: ConveyorWorker[] = [];
@@ -288,7 +291,10 @@ describe('conveyor worker loop', () => {
     await waitFor(() => tasks.length === 1, 'the task to start');
     const task = tasks[0]!;
     expect(task.spec.workRequest.id).toBe(7);
-    expect(task.spec.token).toBe(KEY);
+    // Security finding 4: the task gets a token for its own request, never the worker's.
+    expect(task.spec.token).toBe(taskTokenFor('work-request/7/task-token/'));
+    expect(task.spec.token).not.toBe(KEY);
+    expect(server.callsTo('POST work-request/N/task-token/')[0]!.headers.token).toBe(KEY);
     expect(task.spec.server).toBe(server.url);
     expect(task.spec.dir.startsWith(join(dir, 'work', 'wr-7-'))).toBe(true);
     expect(existsSync(task.spec.dir)).toBe(true);
