@@ -91,7 +91,8 @@ export const NOTIFY_FROM_ENV_VAR = 'CONVEYOR_NOTIFY_FROM';
 /** Local stack only: notifications are appended to this mbox file instead of being sent through SES. */
 export const MAILBOX_FILE_ENV_VAR = 'CONVEYOR_MAILBOX_FILE';
 
-export type Access = 'read' | 'readwrite';
+/** `append`: PutItem only (the audit log: entries are added, never changed or deleted). */
+export type Access = 'read' | 'readwrite' | 'append';
 
 /** `manage`: create worker queues, send to them and hand out access to one; `send`: send only. */
 export type WorkerQueueAccess = 'manage' | 'send';
@@ -172,7 +173,7 @@ export const FUNCTIONS: FunctionSpec[] = [
       'POST /api/1.0/lookup/single/',
       'POST /api/1.0/lookup/multiple/',
     ],
-    uses: { tables: { main: 'readwrite', audit: 'readwrite' }, bucket: 'readwrite', sendsTo: ['file-verification'] },
+    uses: { tables: { main: 'readwrite', audit: 'append' }, bucket: 'readwrite', sendsTo: ['file-verification'] },
   },
   {
     name: 'work-requests-api',
@@ -214,7 +215,7 @@ export const FUNCTIONS: FunctionSpec[] = [
     ],
     // Registration with an activation token is audited. Disconnecting may finish the worker's requests.
     uses: {
-      tables: { main: 'readwrite', audit: 'readwrite' },
+      tables: { main: 'readwrite', audit: 'append' },
       sendsTo: ['scheduler', 'orchestrator'],
       workerQueues: 'manage',
       sendsEmail: true,

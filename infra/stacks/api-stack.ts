@@ -31,6 +31,8 @@ export const WORKER_QUEUE_SEND_ACTIONS = ['sqs:SendMessage'];
 export const WORKER_QUEUE_CONSUMER_ACTIONS = ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes'];
 /** What a function that `sendsEmail` may do, on the SES identities of this account and region only. */
 export const SEND_EMAIL_ACTIONS = ['ses:SendEmail'];
+/** What `append` access to a table allows (the audit log). */
+export const TABLE_APPEND_ACTIONS = ['dynamodb:PutItem'];
 
 export interface ApiStackProps extends StackProps {
   manifest: ConveyorManifest;
@@ -176,6 +178,8 @@ export class ApiStack extends Stack {
       const table = this.table(props, name);
       if (access === 'readwrite') table.grantReadWriteData(fn.fn);
       else if (access === 'read') table.grantReadData(fn.fn);
+      // Append-only (security finding 7): the function can add audit entries, not read, change or delete them.
+      else if (access === 'append') fn.fn.addToRolePolicy(new PolicyStatement({ actions: TABLE_APPEND_ACTIONS, resources: [table.tableArn] }));
     }
     if (spec.uses.bucket === 'readwrite') props.bucket.grantReadWrite(fn.fn);
     else if (spec.uses.bucket === 'read') props.bucket.grantRead(fn.fn);

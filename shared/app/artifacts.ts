@@ -237,7 +237,8 @@ export async function updateArtifact(deps: Deps, caller: Caller, id: number, inp
 export async function deleteArtifact(deps: Deps, caller: Caller, id: number): Promise<void> {
   const { artifact, files } = await loadArtifactForChange(deps, caller, id);
   await deps.artifacts.delete(artifact);
-  await recordAudit(deps, callerId(caller)!, 'artifact.delete', {
+  const actor = caller.kind === 'worker' ? `worker:${caller.worker.name}` : callerId(caller)!;
+  await recordAudit(deps, actor, 'artifact.delete', {
     artifact: id,
     scope: artifact.scope,
     workspace: artifact.workspace,

@@ -7,7 +7,12 @@ const schema = z.strictObject({
   package: z.string().regex(/^[a-z0-9][a-z0-9+.-]+$/, 'must be a Debian package name'),
   version: z.string().regex(/^[0-9][A-Za-z0-9.+~:-]*$/, 'must be a Debian version'),
   architecture: z.string().regex(/^[a-z0-9-]+$/),
-  description: z.string().max(200).default('package built by Conveyor'),
+  // One line: a newline would add fields to DEBIAN/control (security finding 7).
+  description: z
+    .string()
+    .max(200)
+    .regex(/^[^\u0000-\u001f\u007f]*\S[^\u0000-\u001f\u007f]*$/, 'must be one line of text without control characters')
+    .default('package built by Conveyor'),
 });
 
 export type MkdebData = z.output<typeof schema>;

@@ -15,6 +15,7 @@ import type { FunctionSpec } from '../../shared/manifest';
 import {
   CORS_ALLOW_HEADERS,
   SEND_EMAIL_ACTIONS,
+  TABLE_APPEND_ACTIONS,
   WORKER_QUEUE_CONSUMER_ACTIONS,
   WORKER_QUEUE_MANAGE_ACTIONS,
   WORKER_QUEUE_SEND_ACTIONS,
@@ -164,6 +165,11 @@ function checkLeastPrivilege(synthResult: Synth, manifest: ConveyorManifest, spe
   const statementsOn = (key: string) => statements.filter((st) => JSON.stringify(st.Resource).includes(guarded[key]!));
   for (const [t, access] of Object.entries(spec.uses.tables)) {
     const acts = actions(statementsOn(`table:${t}`));
+    if (access === 'append') {
+      // Append-only (security finding 7): PutItem and nothing else.
+      expect([...new Set(acts)]).toEqual(TABLE_APPEND_ACTIONS);
+      continue;
+    }
     expect(acts).toEqual(expect.arrayContaining(['dynamodb:GetItem', 'dynamodb:Query']));
     if (access === 'readwrite') expect(acts).toEqual(expect.arrayContaining(TABLE_WRITES));
     else for (const w of TABLE_WRITES) expect(acts).not.toContain(w);
@@ -199,6 +205,16 @@ function checkLeastPrivilege(synthResult: Synth, manifest: ConveyorManifest, spe
 }
 
 describe('ApiStack: least-privilege IAM', () => {
+  it('the audit table is append-only for every function that writes it (security finding 7)', () => {
+    const writers = FUNCTIONS.filter((f) => f.uses.tables.audit !== undefined);
+    expect(writers.map((f) => f.uses.tables.audit)).toEqual(writers.map(() => 'append'));
+    for (const f of writers) {
+      const auditId = logicalId(stacks.data.tables.audit!);
+      const onAudit = policyOf(s, f.name).statements.filter((st) => JSON.stringify(st.Resource).includes(auditId));
+      expect([...new Set(actions(onAudit))]).toEqual(['dynamodb:PutItem']);
+    }
+  });
+
   it.each(FUNCTIONS.map((f) => [f.name, f] as const))('%s is granted exactly what it uses', (_name, spec) => {
     checkLeastPrivilege(s, CONVEYOR_MANIFEST, spec);
   });
