@@ -340,6 +340,7 @@ export class ConveyorWorker {
 
   private async pollQueue(queue: WorkerQueue): Promise<void> {
     let delay = this.settings.backoffInitialMs;
+    let lostContact = false;
     while (!this.stopping) {
       let messages: QueueMessage[];
       try {
@@ -347,10 +348,18 @@ export class ConveyorWorker {
         delay = this.settings.backoffInitialMs;
       } catch (err) {
         if (this.stopping) break;
+        lostContact = true;
         this.deps.log(`cannot read the work queue (${errorMessage(err)}); retrying in ${Math.round(delay / 1000)}s`);
         await this.pause(delay);
         delay = Math.min(delay * 2, this.settings.backoffMaxMs);
         continue;
+      }
+      if (lostContact) {
+        // Messages sent while the queue was unreachable (or before it was re-created) are lost:
+        // ask the server for what is assigned to this worker (finding 8).
+        lostContact = false;
+        this.deps.log('the work queue is reachable again; asking the server for assigned work');
+        await this.fillSlots();
       }
       for (const message of messages) await this.handleMessage(queue, message);
     }

@@ -120,13 +120,15 @@ export async function disconnectWorker(deps: Deps, caller: Caller): Promise<void
   await updateWorker(deps, caller.worker.name, () => ({ connectedAt: null }));
 }
 
+/**
+ * Where the worker long-polls. The queue is created again if it was lost (deleted, or an emulator
+ * restarted without it): creating an existing queue is idempotent, and workers ask only at start,
+ * to refresh credentials and after their queue failed them (finding 8).
+ */
 export async function workerQueueAccess(deps: Deps, caller: Caller): Promise<QueueAccess> {
   requireWorker(caller);
-  let queueUrl = caller.worker.queueUrl;
-  if (!queueUrl) {
-    queueUrl = await deps.workerChannels.createQueue(caller.worker.name);
-    await updateWorker(deps, caller.worker.name, () => ({ queueUrl }));
-  }
+  const queueUrl = await deps.workerChannels.createQueue(caller.worker.name);
+  if (queueUrl !== caller.worker.queueUrl) await updateWorker(deps, caller.worker.name, () => ({ queueUrl }));
   return deps.workerChannels.access(queueUrl);
 }
 

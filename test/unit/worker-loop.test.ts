@@ -80,6 +80,8 @@ class FakeServer {
 class FakeQueue implements WorkerQueue {
   pending: QueueMessage[] = [];
   deleted: string[] = [];
+  /** The next receives fail with these (an emulator gone, a queue deleted). */
+  failures: Error[] = [];
   private wake: (() => void) | undefined;
   private n = 0;
 
@@ -91,6 +93,8 @@ class FakeQueue implements WorkerQueue {
   }
 
   receive(signal: AbortSignal): Promise<QueueMessage[]> {
+    const failure = this.failures.shift();
+    if (failure) return Promise.reject(failure);
     return new Promise((resolve, reject) => {
       const deliver = (): void => {
         signal.removeEventListener('abort', onAbort);
@@ -338,6 +342,26 @@ describe('conveyor worker loop', () => {
     worker.requestStop();
     await expect(running).resolves.toBe(0);
   });
+
+  it('after its queue failed (stack restarted, queue lost) asks the server for assigned work once it is back (finding 8)', async () => {
+    const worker = makeWorker();
+    const running = worker.run();
+    await waitFor(() => server.callsTo('GET work-request/get-next-for-worker/').length === 1, 'the startup get-next');
+    // The stack restarts: the message about request 9 went to a queue that no longer exists.
+    assigned.push(workRequest(9));
+    queue.failures.push(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9324'), { code: 'ECONNREFUSED' }));
+    queue.push({ type: 'abort', work_request_id: 12345 }); // wakes the poll that is waiting
+    await waitFor(() => logs.some((l) => l.startsWith('cannot read the work queue (connect ECONNREFUSED')), 'the failed poll');
+    // The next poll succeeds (SQS answers an empty long poll after 20 s; the fake needs a message).
+    queue.push({ type: 'abort', work_request_id: 12346 });
+    await waitFor(() => tasks.length === 1, 'the assigned request to start without any message about it');
+    expect(tasks[0]!.spec.workRequest.id).toBe(9);
+    expect(logs).toContain('the work queue is reachable again; asking the server for assigned work');
+    tasks[0]!.finish(success());
+    await waitFor(() => server.callsTo('PUT work-request/N/completed/').length === 1, 'the completion');
+    worker.requestStop();
+    await expect(running).resolves.toBe(0);
+  }, 20_000);
 
   it('never runs more than --concurrency tasks and tells get-next what it runs', async () => {
     assigned.push(workRequest(1), workRequest(2), workRequest(3));

@@ -87,4 +87,33 @@ describe('the worker SQS queue', () => {
     await queue.receive(signal);
     expect(fetched).toBe(3);
   });
+
+  it('asks the server for its channel again after the queue failed it (a restarted stack, a lost queue: finding 8)', async () => {
+    let fetched = 0;
+    const clients: FakeSqs[] = [];
+    const endpoints = ['http://127.0.0.1:9324', 'http://127.0.0.1:9555'];
+    const queue = new SqsWorkerQueue(
+      async () => ({ ...local, endpoint: endpoints[fetched++]! }),
+      () => 0,
+      (config) => {
+        const c = new FakeSqs(config);
+        clients.push(c);
+        return c as unknown as SQSClient;
+      },
+    );
+    const signal = new AbortController().signal;
+    await queue.receive(signal);
+    clients[0]!.failNext = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9324'), { code: 'ECONNREFUSED' });
+    await expect(queue.receive(signal)).rejects.toThrow('ECONNREFUSED');
+    await queue.receive(signal);
+    expect(fetched).toBe(2);
+    expect(clients[1]!.config.endpoint).toBe('http://127.0.0.1:9555');
+    // Our own stop is not a failure of the queue.
+    const stop = new AbortController();
+    stop.abort();
+    clients[1]!.failNext = new Error('aborted');
+    await expect(queue.receive(stop.signal)).rejects.toThrow('aborted');
+    await queue.receive(signal);
+    expect(fetched).toBe(2);
+  });
 });
