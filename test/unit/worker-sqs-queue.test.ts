@@ -22,6 +22,13 @@ class FakeSqs {
   }
 }
 
+/** A client factory that keeps every FakeSqs it makes in `clients`. */
+const recordingClients = (clients: FakeSqs[]) => (config: SQSClientConfig) => {
+  const c = new FakeSqs(config);
+  clients.push(c);
+  return c as unknown as SQSClient;
+};
+
 describe('the worker SQS queue', () => {
   const local: WireQueueAccess = { queue_url: 'http://127.0.0.1:9324/000000000000/conveyor-worker-a', region: 'us-east-1', endpoint: 'http://127.0.0.1:9324' };
   const aws = (expiration: string, n: number): WireQueueAccess => ({
@@ -65,11 +72,7 @@ describe('the worker SQS queue', () => {
     const queue = new SqsWorkerQueue(
       async () => aws(new Date(now + 60 * 60 * 1000).toISOString(), ++fetched),
       () => now,
-      (config) => {
-        const c = new FakeSqs(config);
-        clients.push(c);
-        return c as unknown as SQSClient;
-      },
+      recordingClients(clients),
     );
     const signal = new AbortController().signal;
     await queue.receive(signal);
@@ -92,15 +95,7 @@ describe('the worker SQS queue', () => {
     let fetched = 0;
     const clients: FakeSqs[] = [];
     const endpoints = ['http://127.0.0.1:9324', 'http://127.0.0.1:9555'];
-    const queue = new SqsWorkerQueue(
-      async () => ({ ...local, endpoint: endpoints[fetched++]! }),
-      () => 0,
-      (config) => {
-        const c = new FakeSqs(config);
-        clients.push(c);
-        return c as unknown as SQSClient;
-      },
-    );
+    const queue = new SqsWorkerQueue(async () => ({ ...local, endpoint: endpoints[fetched++]! }), () => 0, recordingClients(clients));
     const signal = new AbortController().signal;
     await queue.receive(signal);
     clients[0]!.failNext = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9324'), { code: 'ECONNREFUSED' });
