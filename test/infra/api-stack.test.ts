@@ -14,6 +14,9 @@ import {
 import type { FunctionSpec } from '../../shared/manifest';
 import {
   CORS_ALLOW_HEADERS,
+  API_ACCESS_LOG_FORMAT,
+  API_THROTTLE_BURST,
+  API_THROTTLE_RATE_PER_SECOND,
   SEND_EMAIL_ACTIONS,
   TABLE_APPEND_ACTIONS,
   WORKER_QUEUE_CONSUMER_ACTIONS,
@@ -334,6 +337,8 @@ describe('ApiStack: per-worker queues', () => {
     expect(statements[0]!.Effect).toBe('Allow');
     expect([...(statements[0]!.Action as string[])].sort()).toEqual([...WORKER_QUEUE_CONSUMER_ACTIONS].sort());
     expect(statements[0]!.Resource).toEqual(PATTERN);
+    // TLS only (security finding 7).
+    expect(statements[0]!.Condition).toEqual({ Bool: { 'aws:SecureTransport': 'true' } });
     expect(actions(statements)).not.toContain('sqs:SendMessage');
     expect(actions(statements)).not.toContain('sqs:CreateQueue');
   });
@@ -479,6 +484,20 @@ describe('ApiStack: HTTP API', () => {
   it('refuses two manifest routes that collapse into one API Gateway route', () => {
     const dup: FunctionSpec = { ...FUNCTIONS[0]!, name: 'dup', routes: ['GET /api/1.0/whoami'] };
     expect(() => synth({ manifest: { ...CONVEYOR_MANIFEST, functions: [...FUNCTIONS, dup] } })).toThrow(/collides/);
+  });
+});
+
+describe('ApiStack: access logs and throttling (security findings 2 and 7)', () => {
+  it('logs every request of the default stage as JSON without headers, and throttles the API', () => {
+    const stages = Object.values(resources(api, 'AWS::ApiGatewayV2::Stage'));
+    expect(stages).toHaveLength(1);
+    const props = stages[0]!.Properties!;
+    const format = JSON.parse(props.AccessLogSettings.Format);
+    expect(format).toEqual(API_ACCESS_LOG_FORMAT);
+    expect(props.AccessLogSettings.Format).not.toMatch(/header|token/i);
+    const logGroupId = props.AccessLogSettings.DestinationArn['Fn::GetAtt'][0];
+    expect(resources(api)[logGroupId]).toMatchObject({ Type: 'AWS::Logs::LogGroup', Properties: { RetentionInDays: 30 } });
+    expect(props.DefaultRouteSettings).toEqual({ ThrottlingRateLimit: API_THROTTLE_RATE_PER_SECOND, ThrottlingBurstLimit: API_THROTTLE_BURST });
   });
 });
 
