@@ -94,7 +94,8 @@ export const NOTIFY_FROM_ENV_VAR = 'CONVEYOR_NOTIFY_FROM';
 /** Local stack only: notifications are appended to this mbox file instead of being sent through SES. */
 export const MAILBOX_FILE_ENV_VAR = 'CONVEYOR_MAILBOX_FILE';
 
-export type Access = 'read' | 'readwrite';
+/** `append`: PutItem only (the audit log: entries are added, never changed or deleted). */
+export type Access = 'read' | 'readwrite' | 'append';
 
 /** `manage`: create worker queues, send to them and hand out access to one; `send`: send only. */
 export type WorkerQueueAccess = 'manage' | 'send';
@@ -175,7 +176,7 @@ export const FUNCTIONS: FunctionSpec[] = [
       'POST /api/1.0/lookup/single/',
       'POST /api/1.0/lookup/multiple/',
     ],
-    uses: { tables: { main: 'readwrite', audit: 'readwrite' }, bucket: 'readwrite', sendsTo: ['file-verification', 'accounting'] },
+    uses: { tables: { main: 'readwrite', audit: 'append' }, bucket: 'readwrite', sendsTo: ['file-verification', 'accounting'] },
   },
   {
     name: 'work-requests-api',
@@ -195,6 +196,7 @@ export const FUNCTIONS: FunctionSpec[] = [
       'POST /api/1.0/work-request/{id}/unblock/',
       'PUT /api/1.0/work-request/{id}/completed/',
       'POST /api/1.0/work-request/{id}/heartbeat/',
+      'POST /api/1.0/work-request/{id}/task-token/',
     ],
     // Abort tells the worker through its queue; creation, completion and retries nudge the scheduler.
     // Finishing a workflow child triggers its root's orchestration, and may send notifications.
@@ -216,7 +218,7 @@ export const FUNCTIONS: FunctionSpec[] = [
     ],
     // Registration with an activation token is audited. Disconnecting may finish the worker's requests.
     uses: {
-      tables: { main: 'readwrite', audit: 'readwrite' },
+      tables: { main: 'readwrite', audit: 'append' },
       sendsTo: ['scheduler', 'orchestrator', 'accounting'],
       workerQueues: 'manage',
       sendsEmail: true,
@@ -326,7 +328,7 @@ export const FUNCTIONS: FunctionSpec[] = [
       'PUT /api/1.0/admin/quota/',
       'POST /api/1.0/admin/quota/recompute/',
     ],
-    uses: { tables: { main: 'readwrite', audit: 'readwrite' } },
+    uses: { tables: { main: 'readwrite', audit: 'append' } },
   },
   {
     name: 'accountant',
@@ -336,7 +338,7 @@ export const FUNCTIONS: FunctionSpec[] = [
     memoryMb: 512,
     queue: { name: 'accounting', batchSize: 100, maxBatchingWindowSeconds: 5, maxConcurrency: 2 },
     schedule: { id: 'quota-recompute', rateMinutes: 60 },
-    uses: { tables: { main: 'readwrite', audit: 'readwrite' } },
+    uses: { tables: { main: 'readwrite', audit: 'append' } },
   },
   {
     name: 'expiry',
@@ -346,7 +348,7 @@ export const FUNCTIONS: FunctionSpec[] = [
     memoryMb: 1024,
     // Each run handles at most a bounded slice from the expiry index; the next run continues.
     schedule: { id: 'expiry', rateMinutes: 15 },
-    uses: { tables: { main: 'readwrite', audit: 'readwrite' }, bucket: 'readwrite' },
+    uses: { tables: { main: 'readwrite', audit: 'append' }, bucket: 'readwrite' },
   },
 ];
 

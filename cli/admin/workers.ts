@@ -121,9 +121,10 @@ export function registerAdminWorkerCommands(admin: Command, run: AdminRun): void
     .command('enable')
     .description('enable a worker (its token starts working)')
     .argument('<name>', 'worker name')
+    .option('--fingerprint <hex>', 'the start of sha256 of the worker token, as shown on the machine (needed when a name is contested)')
     .action(
-      run<object, [string]>(async ({ deps, actor, print }, name) => {
-        const updated = await enableWorker(deps, actor, name);
+      run<{ fingerprint?: string }, [string]>(async ({ deps, actor, print, options }, name) => {
+        const updated = await enableWorker(deps, actor, name, options.fingerprint);
         print(publicWorkerView(updated), () => `Enabled worker ${updated.name}\n`);
       }),
     );

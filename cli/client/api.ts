@@ -292,6 +292,11 @@ export class ConveyorApi {
     return res.status === 204 || !res.body ? undefined : res.body;
   }
 
+  /** A short-lived token acting for this one running request only: what the task process gets. */
+  async taskToken(id: number): Promise<{ token: string; expire_at: string }> {
+    return this.json<{ token: string; expire_at: string }>('POST', `work-request/${id}/task-token/`, {}).then((r) => r.body);
+  }
+
   async heartbeat(id: number, logtail: string[]): Promise<void> {
     const res = await this.request('POST', `work-request/${id}/heartbeat/`, { logtail });
     await res.body?.cancel();

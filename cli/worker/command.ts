@@ -21,6 +21,8 @@ export interface WorkerCommandOptions {
   concurrency?: string;
   heartbeatInterval?: string;
   workDir?: string;
+  /** `--task-user UID[:GID]`: run tasks as this (unprivileged) user; recommended when the worker runs as root. */
+  taskUser?: string;
   tasks?: string;
   grace?: string;
 }
@@ -61,6 +63,8 @@ export function resolveWorkerSettings(opts: WorkerCommandOptions, where: WorkerE
   }
   const heartbeat = opts.heartbeatInterval ?? env.CONVEYOR_HEARTBEAT_INTERVAL;
   const activationToken = opts.activationToken ?? env.CONVEYOR_ACTIVATION_TOKEN;
+  const taskUserOption = opts.taskUser ?? env.CONVEYOR_TASK_USER;
+  const taskUser = taskUserOption ? parseTaskUser(taskUserOption) : undefined;
   return {
     ...DEFAULT_WORKER_TIMINGS,
     server,
@@ -75,7 +79,15 @@ export function resolveWorkerSettings(opts: WorkerCommandOptions, where: WorkerE
     graceMs: opts.grace !== undefined ? Math.round(nonNegativeNumber(opts.grace, '--grace') * 1000) : DEFAULT_WORKER_TIMINGS.graceMs,
     workRoot: resolve(where.cwd, opts.workDir ?? join(where.tmpDir, 'conveyor-worker')),
     ...(onlyTasks ? { onlyTasks } : {}),
+    ...(taskUser ? { taskUser } : {}),
   };
+}
+
+/** `UID[:GID]` (GID defaults to UID): numeric ids only, so that nothing is looked up at run time. */
+export function parseTaskUser(value: string): { uid: number; gid: number } {
+  const m = /^(\d+)(?::(\d+))?$/.exec(value.trim());
+  if (!m) throw new Error(`--task-user must be UID or UID:GID (numbers), not ${JSON.stringify(value)}`);
+  return { uid: Number(m[1]), gid: Number(m[2] ?? m[1]) };
 }
 
 export function defaultWorkerDeps(settings: WorkerSettings, log: WorkerLog, fetchImpl: FetchFn = (input, init) => fetch(input, init)): WorkerDeps {
@@ -101,6 +113,7 @@ export function registerWorkerCommand(program: Command): void {
     .option('--concurrency <n>', 'tasks run at once (default 1)')
     .option('--heartbeat-interval <seconds>', 'seconds between heartbeats of a running task (default 30, or $CONVEYOR_HEARTBEAT_INTERVAL)')
     .option('--work-dir <dir>', 'where each request gets its scratch directory (default: a directory in the system temp dir)')
+    .option('--task-user <uid[:gid]>', 'run tasks as this unprivileged user (e.g. 65534 for nobody); recommended when the worker runs as root')
     .option('--tasks <names>', 'only run these tasks, comma-separated (e.g. noop,lintian)')
     .option('--grace <seconds>', 'on SIGTERM/SIGINT, how long running tasks may finish before they are killed (default 60)')
     .action(async (opts: WorkerCommandOptions) => {

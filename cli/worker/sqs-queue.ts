@@ -12,8 +12,6 @@ export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local
 /** Refresh temporary credentials this long before they expire. */
 const REFRESH_MARGIN_MS = 5 * 60 * 1000;
 
-const EXPIRED_CREDENTIAL_ERRORS = new Set(['ExpiredToken', 'ExpiredTokenException', 'InvalidClientTokenId', 'UnrecognizedClientException', 'RequestExpired']);
-
 export function sqsClientConfig(access: WireQueueAccess): SQSClientConfig {
   const c = access.credentials;
   return {
@@ -67,7 +65,10 @@ export class SqsWorkerQueue implements WorkerQueue {
       );
       return (out.Messages ?? []).flatMap((m) => (m.Body !== undefined && m.ReceiptHandle ? [{ body: m.Body, receiptHandle: m.ReceiptHandle }] : []));
     } catch (err) {
-      if (EXPIRED_CREDENTIAL_ERRORS.has((err as { name?: string }).name ?? '')) this.access = undefined; // fetch new ones next time
+      // Any failure but our own stop asks the server for the channel again next time: expired
+      // credentials, and also a queue that is gone or an endpoint that moved (the local stack
+      // restarted, the queue was deleted): the server re-creates the queue when asked (finding 8).
+      if (!signal.aborted) this.access = undefined;
       throw err;
     }
   }

@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chown, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { WireWorkRequest } from '../client/wire';
@@ -17,8 +17,11 @@ export interface TaskSpec {
   /** A fresh directory for this request; the task's scratch directory is `<dir>/work`. */
   dir: string;
   server: string;
+  /** A token acting for this one work request (never the worker's own). */
   token: string;
   scope?: string;
+  /** Run the task as this user (the worker runs as root): the directory is handed over to it. */
+  runAs?: { uid: number; gid: number };
 }
 
 export interface TaskExit {
@@ -65,15 +68,18 @@ export const spawnTaskProcess: SpawnTask = async (spec, onLine) => {
     },
     work_dir: workDir,
   };
-  // It holds the worker token: readable by this user only.
+  // It holds the task's token: readable by the task's user only.
   await writeFile(requestFile, JSON.stringify(request), { mode: 0o600 });
+  const identity = spec.runAs;
+  if (identity) await chownTree(spec.dir, identity.uid, identity.gid);
 
   const { command, args } = taskRunnerCommand();
   const child = spawn(command, [...args, requestFile, outcomeFile], {
     cwd: workDir,
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, CONVEYOR_WORK_REQUEST_ID: String(spec.workRequest.id) },
+    env: taskEnvironment(process.env, workDir, spec.workRequest.id),
+    ...(identity ?? {}),
   });
   const out = new LineSplitter(onLine);
   const err = new LineSplitter(onLine);
@@ -110,6 +116,31 @@ export const spawnTaskProcess: SpawnTask = async (spec, onLine) => {
     },
   };
 };
+
+/**
+ * What of the worker's environment a task sees (security finding 4): enough to run programs
+ * and reach the server, nothing else (no credentials, no CONVEYOR_* settings of the worker).
+ */
+export const TASK_ENVIRONMENT_PASSED = ['PATH', 'LANG', 'LC_ALL', 'TZ', 'http_proxy', 'https_proxy', 'no_proxy', 'HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY'];
+
+export function taskEnvironment(parent: NodeJS.ProcessEnv, workDir: string, workRequestId: number): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const name of TASK_ENVIRONMENT_PASSED) if (parent[name] !== undefined) env[name] = parent[name];
+  env['PATH'] ??= '/usr/local/bin:/usr/bin:/bin';
+  env['HOME'] = workDir;
+  env['TMPDIR'] = workDir;
+  env['CONVEYOR_WORK_REQUEST_ID'] = String(workRequestId);
+  return env;
+}
+
+async function chownTree(path: string, uid: number, gid: number): Promise<void> {
+  await chown(path, uid, gid);
+  for (const entry of await readdir(path, { withFileTypes: true })) {
+    const child = join(path, entry.name);
+    if (entry.isDirectory()) await chownTree(child, uid, gid);
+    else await chown(child, uid, gid);
+  }
+}
 
 function killGroup(pid: number, signal: NodeJS.Signals): boolean {
   try {

@@ -18,7 +18,8 @@
  * 6. Stop (SIGTERM/SIGINT): no new work, running tasks get a grace period, then POST
  *    worker/disconnect/ and exit 0.
  */
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ApiError, ConveyorApi, NetworkError, type FetchFn } from '../client/api';
 import type { WireWorkRequest, WorkRequestCompletion } from '../client/wire';
@@ -48,6 +49,8 @@ export interface WorkerSettings {
   workRoot: string;
   /** `--tasks`: the only tasks this worker runs. */
   onlyTasks?: string[];
+  /** `--task-user`: tasks run as this user (their directory is given to it). */
+  taskUser?: { uid: number; gid: number };
   /** Attempts at reporting a completion before the worker gives up and exits. */
   completionAttempts: number;
   /** First pause between completion attempts (doubling). */
@@ -218,6 +221,12 @@ export class ConveyorWorker {
   async run(): Promise<number> {
     const { log } = this.deps;
     await mkdir(this.settings.workRoot, { recursive: true });
+    if (this.settings.taskUser) {
+      // The task user must reach its own directory, and list no other.
+      await chmod(this.settings.workRoot, 0o711);
+    } else if (process.getuid?.() === 0) {
+      log('warning: running as root without --task-user: tasks run as root too');
+    }
     const key = await this.obtainToken();
     if (key === undefined) return this.shutdown();
     const api = new ConveyorApi({ server: this.settings.server, token: key, scope: this.settings.scope }, this.deps.fetch);
@@ -257,7 +266,7 @@ export class ConveyorWorker {
         log(
           registered.enabled
             ? `registered as ${registered.name} (enabled); token saved in ${this.settings.tokenFile}`
-            : `registered as ${registered.name}; waiting to be enabled (an administrator runs: conveyor admin worker enable ${registered.name})`,
+            : `registered as ${registered.name}; waiting to be enabled (an administrator runs: conveyor admin worker enable ${registered.name} --fingerprint ${createHash('sha256').update(key).digest('hex').slice(0, 16)})`,
         );
         return key;
       } catch (err) {
@@ -331,6 +340,7 @@ export class ConveyorWorker {
 
   private async pollQueue(queue: WorkerQueue): Promise<void> {
     let delay = this.settings.backoffInitialMs;
+    let lostContact = false;
     while (!this.stopping) {
       let messages: QueueMessage[];
       try {
@@ -338,10 +348,18 @@ export class ConveyorWorker {
         delay = this.settings.backoffInitialMs;
       } catch (err) {
         if (this.stopping) break;
+        lostContact = true;
         this.deps.log(`cannot read the work queue (${errorMessage(err)}); retrying in ${Math.round(delay / 1000)}s`);
         await this.pause(delay);
         delay = Math.min(delay * 2, this.settings.backoffMaxMs);
         continue;
+      }
+      if (lostContact) {
+        // Messages sent while the queue was unreachable (or before it was re-created) are lost:
+        // ask the server for what is assigned to this worker (finding 8).
+        lostContact = false;
+        this.deps.log('the work queue is reachable again; asking the server for assigned work');
+        await this.fillSlots();
       }
       for (const message of messages) await this.handleMessage(queue, message);
     }
@@ -455,8 +473,17 @@ export class ConveyorWorker {
         exit = { outcome: errorOutcome('configure-failed', `this worker only runs ${[...this.allowedTasks].join(', ')}`), exitCode: 0, signal: null };
       } else {
         try {
+          // The task gets a token for this request only, never the worker's own (finding 4).
+          const taskToken = (await this.api!.taskToken(id)).token;
           const handle = await this.deps.spawnTask(
-            { workRequest, dir, server: this.settings.server, token: this.tokenOf(), scope: this.settings.scope },
+            {
+              workRequest,
+              dir,
+              server: this.settings.server,
+              token: taskToken,
+              scope: this.settings.scope,
+              ...(this.settings.taskUser ? { runAs: this.settings.taskUser } : {}),
+            },
             (line) => {
               entry.tail.push(line);
               this.deps.log(`[${id}] ${line}`);
@@ -487,12 +514,6 @@ export class ConveyorWorker {
       this.stopTimers(entry);
       await rm(dir, { recursive: true, force: true }).catch((err: unknown) => this.deps.log(`cannot remove ${dir}: ${errorMessage(err)}`));
     }
-  }
-
-  private tokenOf(): string {
-    const token = this.api?.config.token;
-    if (!token) throw new Error('the worker has no token');
-    return token;
   }
 
   private startHeartbeat(entry: RunningTask): void {

@@ -1,6 +1,7 @@
 import { ArnFormat, CfnOutput, Duration, Stack } from 'aws-cdk-lib';
 import type { StackProps } from 'aws-cdk-lib';
-import { CorsHttpMethod, HttpApi, HttpMethod, PayloadFormatVersion } from 'aws-cdk-lib/aws-apigatewayv2';
+import { CfnStage, CorsHttpMethod, HttpApi, HttpMethod, PayloadFormatVersion } from 'aws-cdk-lib/aws-apigatewayv2';
+import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement, Role, type IRole } from 'aws-cdk-lib/aws-iam';
@@ -17,7 +18,7 @@ import {
   WORKER_QUEUE_ROLE_ENV_VAR,
 } from '../../shared/manifest';
 import type { FunctionSpec } from '../../shared/manifest';
-import { ConveyorFunction } from '../constructs/conveyor-function';
+import { ConveyorFunction, FUNCTION_LOG_RETENTION } from '../constructs/conveyor-function';
 import { parseRouteKey, validateManifest } from '../manifest';
 import type { ConveyorManifest } from '../manifest';
 
@@ -31,6 +32,24 @@ export const WORKER_QUEUE_SEND_ACTIONS = ['sqs:SendMessage'];
 export const WORKER_QUEUE_CONSUMER_ACTIONS = ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes'];
 /** What a function that `sendsEmail` may do, on the SES identities of this account and region only. */
 export const SEND_EMAIL_ACTIONS = ['ses:SendEmail'];
+/** Requests per second over the whole API, and the burst above it (API Gateway throttling, 429). */
+export const API_THROTTLE_RATE_PER_SECOND = 200;
+export const API_THROTTLE_BURST = 400;
+/** One JSON line per request in the access log: no headers, so no tokens. */
+export const API_ACCESS_LOG_FORMAT = {
+  requestId: '$context.requestId',
+  ip: '$context.identity.sourceIp',
+  requestTime: '$context.requestTime',
+  method: '$context.httpMethod',
+  routeKey: '$context.routeKey',
+  path: '$context.path',
+  status: '$context.status',
+  responseLength: '$context.responseLength',
+  integrationLatency: '$context.integrationLatency',
+  userAgent: '$context.identity.userAgent',
+};
+/** What `append` access to a table allows (the audit log). */
+export const TABLE_APPEND_ACTIONS = ['dynamodb:PutItem'];
 
 export interface ApiStackProps extends StackProps {
   manifest: ConveyorManifest;
@@ -59,8 +78,12 @@ export class ApiStack extends Stack {
   readonly workerQueuePrefix: string;
   /** `arn:<partition>:sqs:<region>:<account>:<prefix>*`: every per-worker queue, nothing else. */
   readonly workerQueueArnPattern: string;
-  /** `arn:<partition>:ses:<region>:<account>:identity/*`: the sending identities of this account and region. */
-  readonly sesIdentityArnPattern: string;
+  /**
+   * The SES identities the sending functions may use: the configured sender's address and its
+   * domain (`identity/<address>`, `identity/<domain>`), never `identity/*` (security finding 3).
+   * Empty without `notifyFrom`: then no function may send e-mail.
+   */
+  readonly sesSenderIdentityArns: string[];
   private accessRole?: Role;
 
   /**
@@ -88,7 +111,10 @@ export class ApiStack extends Stack {
     if (props.notifyFrom !== undefined && !/^[^\s@<>]+@[^\s@<>]+$/.test(props.notifyFrom)) {
       throw new Error(`ApiStack: notifyFrom ${JSON.stringify(props.notifyFrom)} is not an e-mail address`);
     }
-    this.sesIdentityArnPattern = this.formatArn({ service: 'ses', resource: 'identity', resourceName: '*', arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
+    const senderIdentities = props.notifyFrom !== undefined ? [props.notifyFrom, props.notifyFrom.split('@')[1]!] : [];
+    this.sesSenderIdentityArns = senderIdentities.map((identity) =>
+      this.formatArn({ service: 'ses', resource: 'identity', resourceName: identity, arnFormat: ArnFormat.SLASH_RESOURCE_NAME }),
+    );
 
     this.api = new HttpApi(this, 'HttpApi', {
       description: 'Conveyor: Debusine-compatible REST API',
@@ -107,6 +133,7 @@ export class ApiStack extends Stack {
         maxAge: Duration.days(1),
       },
     });
+    this.guardDefaultStage();
 
     for (const spec of manifest.functions) {
       const fn = new ConveyorFunction(this, spec.name, {
@@ -169,12 +196,21 @@ export class ApiStack extends Stack {
       const table = this.table(props, name);
       if (access === 'readwrite') table.grantReadWriteData(fn.fn);
       else if (access === 'read') table.grantReadData(fn.fn);
+      // Append-only (security finding 7): the function can add audit entries, not read, change or delete them.
+      else if (access === 'append') fn.fn.addToRolePolicy(new PolicyStatement({ actions: TABLE_APPEND_ACTIONS, resources: [table.tableArn] }));
     }
     if (spec.uses.bucket === 'readwrite') props.bucket.grantReadWrite(fn.fn);
     else if (spec.uses.bucket === 'read') props.bucket.grantRead(fn.fn);
     for (const name of spec.uses.sendsTo ?? []) this.queue(props, name).grantSendMessages(fn.fn);
-    if (spec.uses.sendsEmail) {
-      fn.fn.addToRolePolicy(new PolicyStatement({ actions: SEND_EMAIL_ACTIONS, resources: [this.sesIdentityArnPattern] }));
+    if (spec.uses.sendsEmail && props.notifyFrom !== undefined) {
+      // Only the configured sender: a contributor's reaction cannot make SES send as another identity.
+      fn.fn.addToRolePolicy(
+        new PolicyStatement({
+          actions: SEND_EMAIL_ACTIONS,
+          resources: this.sesSenderIdentityArns,
+          conditions: { StringEquals: { 'ses:FromAddress': props.notifyFrom } },
+        }),
+      );
     }
     if (spec.uses.workerQueues) {
       const manage = spec.uses.workerQueues === 'manage';
@@ -196,6 +232,17 @@ export class ApiStack extends Stack {
    * The worker-queue access role, created with the first function that manages worker queues;
    * its trust policy names exactly those functions' roles.
    */
+  /**
+   * Access logs and throttling on the API's stage (security findings 2 and 7): every request is
+   * logged (who, what, status; never the Token header), and no caller can flood the functions.
+   */
+  private guardDefaultStage(): void {
+    const stage = this.api.defaultStage!.node.defaultChild as CfnStage;
+    const accessLogs = new LogGroup(this, 'HttpApiAccessLogs', { retention: FUNCTION_LOG_RETENTION });
+    stage.accessLogSettings = { destinationArn: accessLogs.logGroupArn, format: JSON.stringify(API_ACCESS_LOG_FORMAT) };
+    stage.defaultRouteSettings = { throttlingRateLimit: API_THROTTLE_RATE_PER_SECOND, throttlingBurstLimit: API_THROTTLE_BURST };
+  }
+
   private accessRoleTrusting(role: IRole): Role {
     if (!this.accessRole) {
       this.accessRole = new Role(this, 'WorkerQueueAccessRole', {
@@ -204,7 +251,14 @@ export class ApiStack extends Stack {
         // Role chaining (a Lambda role assuming this one) is limited to one hour anyway.
         maxSessionDuration: Duration.hours(1),
       });
-      this.accessRole.addToPolicy(new PolicyStatement({ actions: WORKER_QUEUE_CONSUMER_ACTIONS, resources: [this.workerQueueArnPattern] }));
+      // TLS only (security finding 7): a worker's session cannot read its queue over plain HTTP.
+      this.accessRole.addToPolicy(
+        new PolicyStatement({
+          actions: WORKER_QUEUE_CONSUMER_ACTIONS,
+          resources: [this.workerQueueArnPattern],
+          conditions: { Bool: { 'aws:SecureTransport': 'true' } },
+        }),
+      );
       return this.accessRole;
     }
     this.accessRole.assumeRolePolicy!.addStatements(new PolicyStatement({ actions: ['sts:AssumeRole'], principals: [role] }));

@@ -5,7 +5,7 @@
 import { ForbiddenError, UnauthorizedError, ValidationError } from '../domain/errors';
 import { isFinished, type WorkRequest } from '../domain/work-requests';
 import type { Deps } from '../ports';
-import { requireWorker, type Caller } from './auth';
+import { checkTaskRequest, requireWorkerOrTask, type Caller } from './auth';
 
 /** Where a lookup runs: as whom, in which workspace, and inside which root workflow (for `internal@collections`). */
 export interface LookupContext {
@@ -78,7 +78,8 @@ export async function lookupContextOf(deps: Deps, wr: WorkRequest, root?: WorkRe
  * (otherwise 401); the lookup runs as the request's creator in its workspace, inside its root workflow.
  */
 export async function lookupContextForWorker(deps: Deps, caller: Caller, workRequestId: number): Promise<LookupContext> {
-  requireWorker(caller);
+  requireWorkerOrTask(caller);
+  checkTaskRequest(caller, workRequestId);
   const wr = await deps.workRequests.get(workRequestId);
   if (!wr) throw ValidationError.field('work_request', `work request ${workRequestId} does not exist`, 'Invalid lookup');
   if (wr.worker !== caller.worker.name || isFinished(wr)) {

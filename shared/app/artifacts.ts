@@ -7,13 +7,14 @@ import {
   type Artifact,
   type ArtifactFile,
 } from '../domain/artifacts';
-import { BlobNotClaimableError, ConflictError, NotFoundError, ForbiddenError, ValidationError, type FieldErrors } from '../domain/errors';
+import { BlobNotClaimableError, ConflictError, NotFoundError, ForbiddenError, PayloadTooLargeError, ValidationError, type FieldErrors } from '../domain/errors';
+import { MAX_FILES_PER_ARTIFACT, tooMany } from '../domain/limits';
 import type { Workspace } from '../domain/tenancy';
 import { artifactExpireAt } from '../domain/expiry';
 import { filePathProblem } from '../domain/paths';
 import { canModifyArtifact, type Role } from '../domain/roles';
 import type { ArtifactWithFiles, Deps, Page, StoredFile } from '../ports';
-import { accessWorkspace, callerId, requireUser, type Caller } from './auth';
+import { accessWorkspace, callerId, checkTaskRequest, requireUser, type Caller } from './auth';
 import { recordAudit } from './audit';
 import { withRetries } from './concurrency';
 import { blobObjectKey } from './object-keys';
@@ -102,6 +103,7 @@ async function ensureEmptyBlob(deps: Deps): Promise<void> {
 
 /** The request a worker is creating outputs for: it must be running on that worker. */
 async function runningRequestOf(deps: Deps, caller: Extract<Caller, { kind: 'worker' }>, id: number) {
+  checkTaskRequest(caller, id);
   const wr = await deps.workRequests.get(id);
   if (!wr) throw ValidationError.field('work_request', `work request ${id} does not exist`, 'Invalid artifact');
   if (wr.worker !== caller.worker.name || wr.status !== 'running') {
@@ -255,7 +257,8 @@ export async function deleteArtifact(deps: Deps, caller: Caller, id: number): Pr
   const { artifact, files } = await loadArtifactForChange(deps, caller, id);
   await deps.artifacts.delete(artifact);
   await noteUsageChange(deps, artifactEvent(artifact));
-  await recordAudit(deps, callerId(caller)!, 'artifact.delete', {
+  const actor = caller.kind === 'worker' ? `worker:${caller.worker.name}` : callerId(caller)!;
+  await recordAudit(deps, actor, 'artifact.delete', {
     artifact: id,
     scope: artifact.scope,
     workspace: artifact.workspace,
@@ -273,6 +276,13 @@ export async function attachFiles(
   validateDeclarations(declarations);
   if (Object.keys(declarations).length === 0) throw ValidationError.field('files', 'at least one file is required', 'Invalid files');
   let { artifact, files } = await loadArtifactForChange(deps, caller, id);
+  const total = files.length + Object.keys(declarations).length;
+  if (total > MAX_FILES_PER_ARTIFACT) {
+    throw new PayloadTooLargeError(
+      'Too many files',
+      `artifact ${id} would hold ${total} files; ${tooMany('MAX_FILES_PER_ARTIFACT', MAX_FILES_PER_ARTIFACT, 'files')} per artifact`,
+    );
+  }
   if (caller.kind === 'user') await enforceQuotas(deps, caller, artifact.scope, artifact.workspace, { disk: declaredBytes(declarations) });
   const existing = new Set(files.map((f) => f.path));
   const clash = Object.keys(declarations).find((p) => existing.has(p));

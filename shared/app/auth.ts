@@ -9,7 +9,18 @@ import { refuseDisabledUser } from './user-status';
 export type Caller =
   | { kind: 'anonymous' }
   | { kind: 'user'; user: User; token: Token }
-  | { kind: 'worker'; worker: Worker; token: Token };
+  | { kind: 'worker'; worker: Worker; token: Token; task?: TaskScope };
+
+/**
+ * A task token (security finding 4) acts for one work request running on the worker: it may
+ * read that request's workspace (and public ones), run its lookups and create and upload its
+ * outputs, but none of the worker's own calls (get-next, completion, metadata, its queue).
+ */
+export interface TaskScope {
+  workRequestId: number;
+  scope: string;
+  workspace: string;
+}
 
 /** Recording `last_seen_at` on every request would double the writes; once per 5 minutes is enough. */
 const LAST_SEEN_RESOLUTION_MS = 5 * 60 * 1000;
@@ -32,6 +43,11 @@ export async function authenticate(deps: Deps, tokenKey: string | undefined): Pr
     if (!worker) throw new UnauthorizedError('Invalid token', 'the token has no worker');
     await recordTokenUse(deps, token, now);
     return { kind: 'worker', worker, token };
+  }
+  if (token.purpose === 'task' && token.workerName && token.workRequestId !== undefined) {
+    const task = await authenticateTask(deps, token);
+    await recordTokenUse(deps, token, now);
+    return task;
   }
   // An activation token only lets a pool worker register (the register use case reads it
   // itself); for everything else the caller is anonymous.
@@ -58,9 +74,34 @@ export function requireUser(caller: Caller): asserts caller is Extract<Caller, {
   if (caller.kind !== 'user') throw new UnauthorizedError('Authentication required', 'send a "Token" header');
 }
 
+/** The worker itself: a task token is refused (it never gets work, completes it or reads the queue). */
 export function requireWorker(caller: Caller): asserts caller is Extract<Caller, { kind: 'worker' }> {
+  requireWorkerOrTask(caller);
+  if (caller.task) throw new ForbiddenError('Permission denied', 'a task token cannot do this; only the worker itself can');
+}
+
+/** The worker, or a task acting for one of its running requests (lookups, outputs). */
+export function requireWorkerOrTask(caller: Caller): asserts caller is Extract<Caller, { kind: 'worker' }> {
   if (caller.kind === 'user') throw new ForbiddenError('Permission denied', 'this endpoint needs a worker token, not a user token');
   if (caller.kind !== 'worker') throw new UnauthorizedError('Authentication required', 'send the worker\'s token in a "Token" header');
+}
+
+/** A task token acts only for its own work request: anything else is 403. */
+export function checkTaskRequest(caller: Extract<Caller, { kind: 'worker' }>, workRequestId: number): void {
+  if (caller.task && caller.task.workRequestId !== workRequestId) {
+    throw new ForbiddenError('Permission denied', `this task token acts for work request ${caller.task.workRequestId} only`);
+  }
+}
+
+/** A task token is valid while its request runs on its worker: it dies with the request. */
+async function authenticateTask(deps: Deps, token: Token): Promise<Caller> {
+  const worker = await deps.workers.get(token.workerName!);
+  if (!worker || !worker.enabled) throw new UnauthorizedError('Invalid token', 'the task token has no enabled worker');
+  const wr = await deps.workRequests.get(token.workRequestId!);
+  if (!wr || wr.worker !== worker.name || wr.status !== 'running') {
+    throw new UnauthorizedError('Invalid token', `work request ${token.workRequestId} is no longer running on worker ${worker.name}`);
+  }
+  return { kind: 'worker', worker, token, task: { workRequestId: wr.id, scope: wr.scope, workspace: wr.workspace } };
 }
 
 /** How the caller appears in `created_by` and the audit log. */
@@ -96,6 +137,9 @@ export async function accessWorkspace(
   if (caller.kind === 'worker') {
     // Workers pass every display check (Debusine); they change nothing through user endpoints.
     if (needed !== 'viewer') throw new ForbiddenError('Permission denied', 'this endpoint needs a user token, not a worker token');
+    // A task sees its own workspace, and public ones like anybody.
+    const ownWorkspace = !caller.task || (caller.task.scope === scope && caller.task.workspace === name);
+    if (!ownWorkspace && !workspace.public) throw notFound();
     return { workspace, role: 'viewer' };
   }
   const granted = caller.kind === 'user' ? await deps.identity.getRole(scope, name, caller.user.username) : undefined;

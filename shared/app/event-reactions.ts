@@ -21,6 +21,7 @@ import type { Deps } from '../ports';
 import { lookupContextOf, rootWorkflowOf } from './acting-as';
 import { addItemAsWorkflow } from './collections';
 import { resolveLookupSingle } from './lookups';
+import { notificationEnvelope } from './notification-policy';
 
 export interface ReactionFailure {
   action: unknown;
@@ -72,14 +73,12 @@ async function runAction(deps: Deps, wr: WorkRequest, event: EventName, action: 
 async function sendNotification(deps: Deps, wr: WorkRequest, action: ReactionOf<'send-notification'>): Promise<void> {
   const channel = await deps.channels.get(action.channel);
   if (!channel) throw new NotFoundError('Not found', `no notification channel ${action.channel}`);
-  const data = action.data ?? {};
-  const to = data.to ?? channel.data.to ?? [];
-  if (!to.length) return;
+  // Recipients and sender are the channel's (an administrator's choice), never the request's.
+  const envelope = notificationEnvelope(channel, action.data ?? {});
+  if (!envelope.to.length) return;
   await deps.notifier.send({
-    from: data.from ?? channel.data.from,
-    to,
-    cc: data.cc ?? channel.data.cc,
-    subject: notificationSubject(wr, data.subject),
+    ...envelope,
+    subject: notificationSubject(wr, action.data?.subject),
     body: notificationBody(wr),
   });
 }

@@ -118,7 +118,10 @@ export async function completeUpload(deps: Deps, caller: Caller, id: number, pat
   if (!upload?.key || upload.rangedChunks) {
     throw new ConflictError('No upload in progress', `request an upload URL for "${path}" first`);
   }
-  if (upload.verifying) return { complete: false, verifying: true };
+  if (upload.verifying) {
+    await requeueLostVerification(deps, artifactId, path, upload);
+    return { complete: false, verifying: true };
+  }
   if (upload.multipartUploadId) {
     const parts = await deps.files.listUploadedParts(upload.key, upload.multipartUploadId);
     const received = parts.reduce((n, p) => n + p.size, 0);
@@ -130,15 +133,13 @@ export async function completeUpload(deps: Deps, caller: Caller, id: number, pat
       upload.multipartUploadId,
       parts.map((p) => ({ partNumber: p.partNumber, etag: p.etag })),
     );
-    await deps.artifacts.setUploadState(artifactId, path, { key: upload.key, verifying: true });
-    await deps.queues.enqueueFileVerification({ artifactId, path });
+    await queueVerification(deps, artifactId, path, upload.key);
     return { complete: false, verifying: true };
   }
   const verdict = await deps.files.verify(upload.key, file.size, file.sha256);
   if (verdict === 'missing') throw new ConflictError('Upload not received', `nothing was uploaded for "${path}" yet`);
   if (verdict === 'unknown') {
-    await deps.artifacts.setUploadState(artifactId, path, { key: upload.key, verifying: true });
-    await deps.queues.enqueueFileVerification({ artifactId, path });
+    await queueVerification(deps, artifactId, path, upload.key);
     return { complete: false, verifying: true };
   }
   if (verdict === 'mismatch') {
@@ -147,6 +148,31 @@ export async function completeUpload(deps: Deps, caller: Caller, id: number, pat
   }
   await acceptVerifiedBytes(deps, artifact, file, upload.key);
   return { complete: true };
+}
+
+/** After this long a verification still outstanding is taken as lost and queued again. */
+export const VERIFICATION_REQUEUE_AFTER_MS = 15 * 60 * 1000;
+
+/**
+ * Marks the file as being verified and queues the check. If queueing fails the mark is taken
+ * back, so that the file is not left "verifying" with no check coming (finding 6): the client's
+ * retry of upload-complete starts again.
+ */
+async function queueVerification(deps: Deps, artifactId: number, path: string, key: string): Promise<void> {
+  await deps.artifacts.setUploadState(artifactId, path, { key, verifying: true, verifyingSince: deps.clock.now().toISOString() });
+  try {
+    await deps.queues.enqueueFileVerification({ artifactId, path });
+  } catch (err) {
+    await deps.artifacts.setUploadState(artifactId, path, { key }).catch(() => undefined);
+    throw err;
+  }
+}
+
+/** A verification queued long ago and never settled (a lost message, a crash) is queued again. */
+async function requeueLostVerification(deps: Deps, artifactId: number, path: string, upload: FileUploadState): Promise<void> {
+  const since = upload.verifyingSince ? Date.parse(upload.verifyingSince) : 0;
+  if (!upload.key || deps.clock.now().getTime() - since < VERIFICATION_REQUEUE_AFTER_MS) return;
+  await queueVerification(deps, artifactId, path, upload.key);
 }
 
 /** The background half of `completeUpload`: reads the object back and settles the file. */
@@ -174,7 +200,8 @@ async function acceptVerifiedBytes(deps: Deps, artifact: Artifact, file: StoredF
     await deps.files.copy(stagingKey, blobObjectKey(file.sha256, file.size));
     await deps.artifacts.markBlobStored(file.sha256, file.size, now);
   }
-  await deps.artifacts.completeFile(artifactId, file.path, now);
+  // Conditional on the row still being the one verified (SHA-256, size, upload key): see completeFile.
+  await deps.artifacts.completeFile(artifactId, file.path, now, { sha256: file.sha256, size: file.size, uploadKey: stagingKey });
   await deps.files.delete(stagingKey);
   await noteUsageChange(deps, artifactEvent(artifact));
 }
@@ -251,6 +278,9 @@ export async function rangedUpload(
     return { status: 200, complete: false, received: nowReceived };
   }
   const assembledKey = stagingObjectKey(deps.ids.random());
+  // Recorded before assembly so that completing is conditional on this upload (see completeFile):
+  // a file deleted and attached again while the chunks are assembled has no such key.
+  await deps.artifacts.setUploadState(artifactId, path, { key: assembledKey, rangedReceived: nowReceived, rangedChunks: chunks });
   const sha256 = await assembleChunks(deps, chunks, assembledKey);
   for (const chunk of chunks) await deps.files.delete(chunk);
   if (sha256 !== file.sha256) {

@@ -1,6 +1,7 @@
 /** Work-request use cases for users (the Debusine `work-request/` API). */
 import { enforceQuotas } from './quotas';
 import { z } from 'zod';
+import { MAX_NOTIFICATION_ADDRESSES, MAX_REACTIONS_PER_EVENT, tooMany } from '../domain/limits';
 import { ForbiddenError, NotFoundError, ValidationError } from '../domain/errors';
 import { roleAtLeast } from '../domain/roles';
 import { sendNotificationAction } from '../domain/event-reactions';
@@ -21,12 +22,28 @@ import { withRetries } from './concurrency';
 import { runEventReactions } from './event-reactions';
 import { createSuccessor, finish, notifyWorker } from './lifecycle';
 import { loadWorkRequest } from './loaders';
+import { notificationEnvelope, type NotificationOverrides } from './notification-policy';
 import { reopenParents, restartWorkflow } from './workflow-runs';
 
 /** API users may only ask for notifications (Debusine); the other actions are for workflows. */
 const eventReactionsSchema = z.strictObject(
-  Object.fromEntries(EVENT_NAMES.map((event) => [event, z.array(sendNotificationAction).optional()])),
+  Object.fromEntries(EVENT_NAMES.map((event) => [
+    event,
+    z.array(sendNotificationAction).max(MAX_REACTIONS_PER_EVENT, tooMany('MAX_REACTIONS_PER_EVENT', MAX_REACTIONS_PER_EVENT, 'reactions')).optional(),
+  ])),
 );
+
+/** Each send-notification reaction stays within its channel's addresses (finding 3): 400 at once. */
+async function checkNotificationReactions(deps: Deps, reactions: EventReactions): Promise<void> {
+  for (const [event, actions] of Object.entries(reactions)) {
+    for (const [i, action] of (actions ?? []).entries()) {
+      const field = `event_reactions.${event}[${i}]`;
+      const channel = await deps.channels.get(String(action['channel']));
+      // A channel created later is checked when sending (event-reactions.ts), as before.
+      if (channel) notificationEnvelope(channel, (action['data'] ?? {}) as NotificationOverrides, `${field}.data`);
+    }
+  }
+}
 
 export interface CreateWorkRequestInput {
   scope: string;
@@ -48,9 +65,15 @@ export async function createWorkRequest(deps: Deps, caller: Caller, input: Creat
   if (input.eventReactions !== undefined) {
     const parsed = eventReactionsSchema.safeParse(input.eventReactions);
     if (!parsed.success) {
+      // A limit is named where it was exceeded; anything else keeps Debusine's one message.
+      const overLimit = parsed.error.issues.find((issue) => issue.code === 'too_big');
+      if (overLimit) {
+        throw ValidationError.field(['event_reactions', ...overLimit.path.map(String)].join('.'), overLimit.message, 'Invalid event_reactions');
+      }
       throw ValidationError.field('event_reactions', 'only send-notification actions with a channel are allowed', 'Invalid event_reactions');
     }
     eventReactions = parsed.data as EventReactions;
+    await checkNotificationReactions(deps, eventReactions);
   }
   await accessWorkspace(deps, caller, input.scope, input.workspace, 'contributor');
   await enforceQuotas(deps, caller, input.scope, input.workspace);

@@ -10,6 +10,7 @@ import { hashTokenKey, requireWorker, type Caller } from './auth';
 import { ignoreConflict, withRetries } from './concurrency';
 import { finish, reclaim } from './lifecycle';
 import { workRequestNotFound } from './loaders';
+import { admitUnactivatedRegistration, checkEnableIsUnambiguous, consumeActivationToken } from './worker-registration';
 
 const ACTIVATION_TOKEN_TTL_MS = 15 * 60 * 1000;
 const LAST_SEEN_RESOLUTION_MS = 30 * 1000;
@@ -22,8 +23,10 @@ export interface RegisterWorkerInput {
 }
 
 /**
- * Registers a worker under the slug of its FQDN (`-2`, `-3` on clashes) with its own queue.
- * Its token starts disabled, unless the worker presents a valid activation token (pool workers).
+ * Registers a worker under the slug of its FQDN (`-2`, `-3` on clashes). With a valid activation
+ * token (pool workers) it starts enabled; without one (Debusine's own flow) its token starts
+ * disabled until an administrator enables it, and the registration is rate-limited. The worker's
+ * queue is created when it is first enabled, never for an unapproved registration.
  */
 export async function registerWorker(deps: Deps, input: RegisterWorkerInput, activationKey?: string): Promise<Worker> {
   if (!/^[0-9a-f]{64}$/.test(input.tokenKey)) throw ValidationError.field('token', 'must be 64 lowercase hex characters', 'Invalid worker');
@@ -31,14 +34,9 @@ export async function registerWorker(deps: Deps, input: RegisterWorkerInput, act
   if (!WORKER_TYPES.includes(workerType)) throw ValidationError.field('worker_type', `must be one of ${WORKER_TYPES.join(', ')}`, 'Invalid worker');
   const hash = hashTokenKey(input.tokenKey);
   if (await deps.identity.getTokenByHash(hash)) throw new ConflictError('Token exists', 'that token is already registered');
-  let activation: Token | undefined;
-  if (activationKey) {
-    activation = await deps.identity.getTokenByHash(hashTokenKey(activationKey));
-    const problem = activation ? tokenUnusableReason(activation, deps.clock.now()) : 'the token is not known';
-    if (!activation || activation.purpose !== 'activation' || problem) {
-      throw new UnauthorizedError('Invalid token', problem ?? 'not an activation token');
-    }
-  }
+  // The activation token is spent before anything is created: one conditional write decides.
+  const activation: Token | undefined = activationKey ? await consumeActivationToken(deps, activationKey) : undefined;
+  if (!activation) await admitUnactivatedRegistration(deps);
   const enabled = activation !== undefined;
   const now = deps.clock.now().toISOString();
   let worker: Worker | undefined;
@@ -68,9 +66,12 @@ export async function registerWorker(deps: Deps, input: RegisterWorkerInput, act
     }
   }
   if (!worker) throw new ConflictError('Name taken', `too many workers named after ${input.fqdn}`);
-  const queueUrl = await deps.workerChannels.createQueue(worker.name);
-  const withQueue = { ...worker, queueUrl, version: worker.version + 1 };
-  await deps.workers.update(withQueue, worker.version);
+  let registered = worker;
+  if (enabled) {
+    const queueUrl = await deps.workerChannels.createQueue(worker.name);
+    registered = { ...worker, queueUrl, version: worker.version + 1 };
+    await deps.workers.update(registered, worker.version);
+  }
   await deps.identity.createToken({
     id: deps.ids.random().slice(0, 12),
     hash,
@@ -83,11 +84,9 @@ export async function registerWorker(deps: Deps, input: RegisterWorkerInput, act
     version: 1,
   });
   if (activation) {
-    // One use only: Debusine deletes the activation token once it has enabled a worker.
-    await deps.identity.updateToken({ ...activation, status: 'revoked', enabled: false, version: activation.version + 1 }, activation.version);
     await recordAudit(deps, `activation-token:${activation.id}`, 'worker.register', { worker: worker.name, enabled: true });
   }
-  return withQueue;
+  return registered;
 }
 
 async function updateWorker(deps: Deps, name: string, change: (w: Worker) => Partial<Worker>): Promise<Worker> {
@@ -122,13 +121,15 @@ export async function disconnectWorker(deps: Deps, caller: Caller): Promise<void
   await updateWorker(deps, caller.worker.name, () => ({ connectedAt: null }));
 }
 
+/**
+ * Where the worker long-polls. The queue is created again if it was lost (deleted, or an emulator
+ * restarted without it): creating an existing queue is idempotent, and workers ask only at start,
+ * to refresh credentials and after their queue failed them (finding 8).
+ */
 export async function workerQueueAccess(deps: Deps, caller: Caller): Promise<QueueAccess> {
   requireWorker(caller);
-  let queueUrl = caller.worker.queueUrl;
-  if (!queueUrl) {
-    queueUrl = await deps.workerChannels.createQueue(caller.worker.name);
-    await updateWorker(deps, caller.worker.name, () => ({ queueUrl }));
-  }
+  const queueUrl = await deps.workerChannels.createQueue(caller.worker.name);
+  if (queueUrl !== caller.worker.queueUrl) await updateWorker(deps, caller.worker.name, () => ({ queueUrl }));
   return deps.workerChannels.access(queueUrl);
 }
 
@@ -223,8 +224,10 @@ async function view(deps: Deps, w: Worker): Promise<WorkerView> {
   return { ...w, connected: isConnected(w, deps.clock.now()), currentWork: active.filter((r) => !isFinished(r)).map((r) => r.id) };
 }
 
+/** Enabled and disabled workers (the scheduler reads only the enabled ones). */
 export async function listWorkers(deps: Deps): Promise<WorkerView[]> {
-  return Promise.all((await deps.workers.list()).map((w) => view(deps, w)));
+  const all = [...(await deps.workers.list()), ...(await deps.workers.listDisabled())];
+  return Promise.all(all.map((w) => view(deps, w)));
 }
 
 export async function getWorker(deps: Deps, name: string): Promise<WorkerView> {
@@ -241,11 +244,18 @@ async function setWorkerToken(deps: Deps, worker: Worker, enabled: boolean): Pro
   });
 }
 
-export async function enableWorker(deps: Deps, actor: string, name: string): Promise<Worker> {
+/**
+ * Enables a worker. When another unapproved registration claims the same machine name, the
+ * administrator must give the token fingerprint shown on the machine (see worker-registration.ts).
+ * The worker's queue is created here (again, if it was lost: creating is idempotent).
+ */
+export async function enableWorker(deps: Deps, actor: string, name: string, expectedFingerprint?: string): Promise<Worker> {
   const worker = await deps.workers.get(name);
   if (!worker) throw new NotFoundError('Not found', `no worker "${name}"`);
+  await checkEnableIsUnambiguous(deps, worker, expectedFingerprint);
+  const queueUrl = await deps.workerChannels.createQueue(worker.name);
   await setWorkerToken(deps, worker, true);
-  const next = await updateWorker(deps, name, () => ({ enabled: true }));
+  const next = await updateWorker(deps, name, () => ({ enabled: true, queueUrl }));
   await recordAudit(deps, actor, 'worker.enable', { worker: name });
   await deps.queues.enqueueSchedulerEvent({ type: 'worker-available', worker: name });
   return next;

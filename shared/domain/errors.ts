@@ -12,7 +12,8 @@ export abstract class DomainError extends Error {
     | 'not-found'
     | 'conflict'
     | 'payload-too-large'
-    | 'unsupported-media-type';
+    | 'unsupported-media-type'
+    | 'too-many-requests';
   constructor(
     readonly title: string,
     readonly detail?: string,
@@ -60,6 +61,11 @@ export class PayloadTooLargeError extends DomainError {
 
 export class UnsupportedMediaTypeError extends DomainError {
   readonly kind = 'unsupported-media-type' as const;
+}
+
+/** A rate limit was reached: names the limit; the caller may retry later. */
+export class TooManyRequestsError extends DomainError {
+  readonly kind = 'too-many-requests' as const;
 }
 
 function describeFieldErrors(errors: FieldErrors): string | undefined {

@@ -4,9 +4,12 @@
  * retry delays). The app layer (shared/app/event-reactions.ts) does the I/O.
  */
 import { z } from 'zod';
+import { MAX_NOTIFICATION_ADDRESSES, tooMany } from './limits';
 import { succeeded, type EventName, type WorkRequest } from './work-requests';
 
 const lookupText = z.union([z.string().min(1), z.number().int()]).transform(String);
+
+const addressList = z.array(z.string()).max(MAX_NOTIFICATION_ADDRESSES, tooMany('MAX_NOTIFICATION_ADDRESSES', MAX_NOTIFICATION_ADDRESSES, 'addresses')).optional();
 
 /** The only action API users may ask for (Debusine); the others come from workflows. */
 export const sendNotificationAction = z.strictObject({
@@ -15,8 +18,8 @@ export const sendNotificationAction = z.strictObject({
   data: z
     .strictObject({
       from: z.string().optional(),
-      to: z.array(z.string()).optional(),
-      cc: z.array(z.string()).optional(),
+      to: addressList,
+      cc: addressList,
       subject: z.string().optional(),
     })
     .optional(),

@@ -52,7 +52,9 @@ export interface Token {
    * `user` for the one per-user token of a purpose, `api` for named API tokens, `worker` for a
    * worker's own token, `activation` for a 15-minute token that lets a pool worker register enabled.
    */
-  purpose: 'user' | 'api' | 'worker' | 'activation';
+  purpose: 'user' | 'api' | 'worker' | 'activation' | 'task';
+  /** Purpose `task`: the one work request (running on `workerName`) this short-lived token acts for. */
+  workRequestId?: number;
   status: TokenStatus;
   enabled: boolean;
   comment: string;

@@ -96,7 +96,16 @@ export function paxRecord(key: string, value: string): string {
 /** ASCII, at most 100 bytes: what readers without PAX support see. */
 function fallbackName(path: string): string {
   const ascii = path.replace(/[^\x20-\x7e]/gu, '_');
-  return ascii.length <= MAX_USTAR_NAME ? ascii : ascii.slice(ascii.length - MAX_USTAR_NAME);
+  let name = ascii;
+  if (ascii.length > MAX_USTAR_NAME) {
+    // Keep the tail from a segment boundary: a cut inside "x../y" must not leave "../y".
+    const tail = ascii.slice(ascii.length - MAX_USTAR_NAME);
+    const boundary = tail.indexOf('/');
+    name = boundary >= 0 && boundary < tail.length - 1 ? tail.slice(boundary + 1) : tail;
+  }
+  // Never absolute, never climbing out of the extraction directory (security finding 7).
+  name = name.replace(/^(?:\/|\.\.?(?:\/|$))+/, '');
+  return name || 'entry';
 }
 
 function paxHeaderName(name: string): string {

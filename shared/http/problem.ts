@@ -9,6 +9,7 @@ const STATUS_BY_KIND: Record<DomainError['kind'], number> = {
   conflict: 409,
   'payload-too-large': 413,
   'unsupported-media-type': 415,
+  'too-many-requests': 429,
 };
 
 export interface Problem {

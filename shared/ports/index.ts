@@ -26,7 +26,7 @@ export interface IdGenerator {
 /** Monotonic integer ids, for Debusine-compatible artifact and relation ids. */
 export interface Sequences {
   /** Fixed names, plus `run:<scope>#<workspace>#<name>` and `run:<...>#<major>` counters for workflow run numbers. */
-  next(name: 'artifact' | 'artifact-relation' | 'work-request' | 'workflow-template' | 'collection' | 'collection-item' | `run:${string}`): Promise<number>;
+  next(name: 'artifact' | 'artifact-relation' | 'work-request' | 'workflow-template' | 'collection' | 'collection-item' | `run:${string}` | `rate:${string}`): Promise<number>;
 }
 
 export interface Page<T> {
@@ -87,12 +87,22 @@ export interface FileUploadState {
   rangedChunks?: string[];
   /** Set while a queued read-back verification is outstanding. */
   verifying?: boolean;
+  /** When the verification was queued: a check lost on the way is queued again after a while. */
+  verifyingSince?: string;
   /** Why the last verification failed, shown to the client. */
   lastError?: string;
 }
 
 export interface StoredFile extends ArtifactFile {
   upload?: FileUploadState;
+}
+
+/** What a verification checked: the file row must still declare these to be completed. */
+export interface VerifiedUpload {
+  sha256: string;
+  size: number;
+  /** The staging object key recorded in the row's upload state whose bytes were verified. */
+  uploadKey: string;
 }
 
 export interface ArtifactWithFiles {
@@ -126,10 +136,12 @@ export interface ArtifactRepository {
   attachFile(artifact: Artifact, expectedVersion: number, file: StoredFile): Promise<void>;
   removeFile(artifact: Artifact, expectedVersion: number, file: StoredFile): Promise<void>;
   /**
-   * Marks the file complete, conditional on it being incomplete, and decrements the
-   * artifact's incomplete count in the same transaction. Returns false if it was already complete.
+   * Marks the file complete, conditional on it being incomplete AND still being the row whose
+   * bytes were verified (same SHA-256, size and upload key: a row deleted and attached again
+   * meanwhile is a different row), and decrements the artifact's incomplete count in the same
+   * transaction. Returns false if it was already complete or is no longer the verified upload.
    */
-  completeFile(artifactId: number, path: string, at: string): Promise<boolean>;
+  completeFile(artifactId: number, path: string, at: string, verified: VerifiedUpload): Promise<boolean>;
   /** Conditional on the file being incomplete. */
   setUploadState(artifactId: number, path: string, upload: FileUploadState | undefined): Promise<void>;
   /** Deletes the artifact, its files and every relation from or to it. */
@@ -374,8 +386,14 @@ export interface WorkerRepository {
   /** Fails with ConflictError when the name is taken. */
   create(worker: Worker): Promise<void>;
   get(name: string): Promise<Worker | undefined>;
-  /** Every worker (a small set: the scheduler reads it once per pass). */
+  /**
+   * Every ENABLED worker (a small set: the scheduler and the watchdog read it once per pass).
+   * Disabled workers (among them unapproved registrations, which anyone may create) are kept
+   * out of this index so that they cost a scheduling pass nothing.
+   */
   list(): Promise<Worker[]>;
+  /** The disabled workers, for administrators (never read by the scheduler or the watchdog). */
+  listDisabled(): Promise<Worker[]>;
   /** Conditional on version; never changes `assigned` (slots change only through WorkRequestChanges). */
   update(worker: Worker, expectedVersion: number): Promise<void>;
   /** Records contact, at most once per `minIntervalMs`. */

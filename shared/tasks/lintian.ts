@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { writeFile } from 'node:fs/promises';
 import { z } from 'zod';
+import { MAX_LOOKUPS_PER_LIST, MAX_TAGS_PER_LIST, tooMany } from '../domain/limits';
 import type { TaskDefinition, TaskOutcome } from './types';
 
 /** Strongest first; `fail_on_severity` fails the task on a tag at that level or stronger. */
@@ -38,7 +39,10 @@ const schema = z
     // Lookups: artifact ids, or strings such as `internal@collections/name:build-amd64`.
     input: z.strictObject({
       source_artifact: z.union([z.number().int().positive(), z.string().min(1)]).optional(),
-      binary_artifacts: z.array(z.union([z.number().int().positive(), z.string().min(1), z.record(z.string(), z.unknown())])).default([]),
+      binary_artifacts: z
+        .array(z.union([z.number().int().positive(), z.string().min(1), z.record(z.string(), z.unknown())]))
+        .max(MAX_LOOKUPS_PER_LIST, tooMany('MAX_LOOKUPS_PER_LIST', MAX_LOOKUPS_PER_LIST, 'lookups'))
+        .default([]),
     }),
     output: z
       .strictObject({
@@ -48,8 +52,8 @@ const schema = z
       })
       .default({ source_analysis: true, binary_all_analysis: true, binary_any_analysis: true }),
     target_distribution: z.string().default('debian:unstable'),
-    include_tags: z.array(z.string()).default([]),
-    exclude_tags: z.array(z.string()).default([]),
+    include_tags: z.array(z.string()).max(MAX_TAGS_PER_LIST, tooMany('MAX_TAGS_PER_LIST', MAX_TAGS_PER_LIST, 'tags')).default([]),
+    exclude_tags: z.array(z.string()).max(MAX_TAGS_PER_LIST, tooMany('MAX_TAGS_PER_LIST', MAX_TAGS_PER_LIST, 'tags')).default([]),
     fail_on_severity: z.enum([...LINTIAN_SEVERITIES, 'none']).default('error'),
     host_architecture: z.string().optional(),
   })

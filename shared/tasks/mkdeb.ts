@@ -9,13 +9,12 @@ const schema = z.strictObject({
   package: z.string().regex(/^[a-z0-9][a-z0-9+.-]+$/, 'must be a Debian package name'),
   version: z.string().regex(/^[0-9][A-Za-z0-9.+~:-]*$/, 'must be a Debian version'),
   architecture: z.string().regex(/^[a-z0-9-]+$/),
-  // The control file's synopsis line: one line (a newline would start a new field), at most 80
-  // characters (lintian's synopsis-too-long).
+  // The control file's synopsis line: one line of text (a newline would add fields to DEBIAN/control,
+  // security finding 7), at most 80 characters (lintian's synopsis-too-long).
   description: z
     .string()
-    .min(1)
     .max(80)
-    .regex(/^[^\r\n]*$/, 'must be one line (no newline)')
+    .regex(/^[^\u0000-\u001f\u007f]*\S[^\u0000-\u001f\u007f]*$/, 'must be one line of text without control characters')
     .default('stand-in package built by Conveyor'),
 });
 

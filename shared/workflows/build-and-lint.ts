@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MAX_WORKFLOW_ARCHITECTURES, tooMany } from '../domain/limits';
 import { LINTIAN_SEVERITIES } from '../tasks/lintian';
 import type { WorkflowDefinition } from './types';
 import { lookupResultArchitecture } from './utils';
@@ -6,7 +7,10 @@ import { lookupResultArchitecture } from './utils';
 const schema = z.strictObject({
   package: z.string().regex(/^[a-z0-9][a-z0-9+.-]+$/, 'must be a Debian package name'),
   version: z.string().regex(/^[0-9][A-Za-z0-9.+~:-]*$/, 'must be a Debian version'),
-  architectures: z.array(z.string().regex(/^[a-z0-9-]+$/)).min(1),
+  architectures: z
+    .array(z.string().regex(/^[a-z0-9-]+$/))
+    .min(1)
+    .max(MAX_WORKFLOW_ARCHITECTURES, tooMany('MAX_WORKFLOW_ARCHITECTURES', MAX_WORKFLOW_ARCHITECTURES, 'architectures')),
   fail_on_severity: z.enum([...LINTIAN_SEVERITIES, 'none']).default('error'),
   /** Prefix of the item names in the internal collection (Debusine uses `|` by convention). */
   prefix: z.string().max(50).default(''),

@@ -14,7 +14,11 @@ import {
 import type { FunctionSpec } from '../../shared/manifest';
 import {
   CORS_ALLOW_HEADERS,
+  API_ACCESS_LOG_FORMAT,
+  API_THROTTLE_BURST,
+  API_THROTTLE_RATE_PER_SECOND,
   SEND_EMAIL_ACTIONS,
+  TABLE_APPEND_ACTIONS,
   WORKER_QUEUE_CONSUMER_ACTIONS,
   WORKER_QUEUE_MANAGE_ACTIONS,
   WORKER_QUEUE_SEND_ACTIONS,
@@ -141,10 +145,10 @@ function policyOf(synthResult: Synth, name: string) {
   return { roleId, statements: statementsOfRole(synthResult.api, roleId) };
 }
 
-/** `arn:<partition>:ses:<region>:<account>:identity/*` */
-const SES_PATTERN = {
-  'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':ses:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':identity/*']],
-};
+/** `arn:<partition>:ses:<region>:<account>:identity/<identity>` */
+const sesIdentityArn = (identity: string) => ({
+  'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':ses:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, `:identity/${identity}`]],
+});
 
 const TABLE_WRITES = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'];
 const BUCKET_WRITES = ['s3:PutObject', 's3:DeleteObject*'];
@@ -167,6 +171,11 @@ function checkLeastPrivilege(synthResult: Synth, manifest: ConveyorManifest, spe
   const statementsOn = (key: string) => statements.filter((st) => JSON.stringify(st.Resource).includes(guarded[key]!));
   for (const [t, access] of Object.entries(spec.uses.tables)) {
     const acts = actions(statementsOn(`table:${t}`));
+    if (access === 'append') {
+      // Append-only (security finding 7): PutItem and nothing else.
+      expect([...new Set(acts)]).toEqual(TABLE_APPEND_ACTIONS);
+      continue;
+    }
     expect(acts).toEqual(expect.arrayContaining(['dynamodb:GetItem', 'dynamodb:Query']));
     if (access === 'readwrite') expect(acts).toEqual(expect.arrayContaining(TABLE_WRITES));
     else for (const w of TABLE_WRITES) expect(acts).not.toContain(w);
@@ -185,15 +194,9 @@ function checkLeastPrivilege(synthResult: Synth, manifest: ConveyorManifest, spe
     spec.uses.workerQueues === 'manage' ? WORKER_QUEUE_MANAGE_ACTIONS : spec.uses.workerQueues === 'send' ? WORKER_QUEUE_SEND_ACTIONS : [];
   expect([...new Set(actions(onWorkerQueues))].sort()).toEqual([...expectedWorkerActions].sort());
   expect(actions(statements).filter((a) => a === 'sts:AssumeRole').length).toBe(spec.uses.workerQueues === 'manage' ? 1 : 0);
-  // E-mail: ses:SendEmail on this account's identities, only for the functions that send notifications.
+  // E-mail: without a configured sender nobody may send (security finding 3; see the SES tests).
   const onSes = statements.filter((st) => actions([st]).some((a) => a.startsWith('ses:')));
-  if (spec.uses.sendsEmail) {
-    expect(onSes).toHaveLength(1);
-    expect(actions(onSes)).toEqual(SEND_EMAIL_ACTIONS);
-    expect(onSes[0]!.Resource).toEqual(SES_PATTERN);
-  } else {
-    expect(onSes).toEqual([]);
-  }
+  expect(onSes).toEqual([]);
   for (const st of statements) {
     // No statement reaches every queue, or worker queues beyond the prefix.
     expect(JSON.stringify(st.Resource)).not.toMatch(/:sqs:[^"]*:\*"|:\*"\]/);
@@ -208,6 +211,16 @@ function checkLeastPrivilege(synthResult: Synth, manifest: ConveyorManifest, spe
 }
 
 describe('ApiStack: least-privilege IAM', () => {
+  it('the audit table is append-only for every function that writes it (security finding 7)', () => {
+    const writers = FUNCTIONS.filter((f) => f.uses.tables.audit !== undefined);
+    expect(writers.map((f) => f.uses.tables.audit)).toEqual(writers.map(() => 'append'));
+    for (const f of writers) {
+      const auditId = logicalId(stacks.data.tables.audit!);
+      const onAudit = policyOf(s, f.name).statements.filter((st) => JSON.stringify(st.Resource).includes(auditId));
+      expect([...new Set(actions(onAudit))]).toEqual(['dynamodb:PutItem']);
+    }
+  });
+
   it.each(FUNCTIONS.map((f) => [f.name, f] as const))('%s is granted exactly what it uses', (_name, spec) => {
     checkLeastPrivilege(s, CONVEYOR_MANIFEST, spec);
   });
@@ -330,6 +343,8 @@ describe('ApiStack: per-worker queues', () => {
     expect(statements[0]!.Effect).toBe('Allow');
     expect([...(statements[0]!.Action as string[])].sort()).toEqual([...WORKER_QUEUE_CONSUMER_ACTIONS].sort());
     expect(statements[0]!.Resource).toEqual(PATTERN);
+    // TLS only (security finding 7).
+    expect(statements[0]!.Condition).toEqual({ Bool: { 'aws:SecureTransport': 'true' } });
     expect(actions(statements)).not.toContain('sqs:SendMessage');
     expect(actions(statements)).not.toContain('sqs:CreateQueue');
   });
@@ -478,6 +493,20 @@ describe('ApiStack: HTTP API', () => {
   });
 });
 
+describe('ApiStack: access logs and throttling (security findings 2 and 7)', () => {
+  it('logs every request of the default stage as JSON without headers, and throttles the API', () => {
+    const stages = Object.values(resources(api, 'AWS::ApiGatewayV2::Stage'));
+    expect(stages).toHaveLength(1);
+    const props = stages[0]!.Properties!;
+    const format = JSON.parse(props.AccessLogSettings.Format);
+    expect(format).toEqual(API_ACCESS_LOG_FORMAT);
+    expect(props.AccessLogSettings.Format).not.toMatch(/header|token/i);
+    const logGroupId = props.AccessLogSettings.DestinationArn['Fn::GetAtt'][0];
+    expect(resources(api)[logGroupId]).toMatchObject({ Type: 'AWS::Logs::LogGroup', Properties: { RetentionInDays: 30 } });
+    expect(props.DefaultRouteSettings).toEqual({ ThrottlingRateLimit: API_THROTTLE_RATE_PER_SECOND, ThrottlingBurstLimit: API_THROTTLE_BURST });
+  });
+});
+
 describe('ApiStack: notifications (SES)', () => {
   it('grants ses:SendEmail to every function that may finish work requests, and to no other (concrete)', () => {
     expect(
@@ -493,6 +522,23 @@ describe('ApiStack: notifications (SES)', () => {
     for (const f of FUNCTIONS) {
       const vars = resources(withSender.api)[logicalId(withSender.stacks.api.functions[f.name]!.fn)]!.Properties!.Environment.Variables;
       expect(vars[NOTIFY_FROM_ENV_VAR]).toBe(f.uses.sendsEmail ? 'conveyor@example.org' : undefined);
+    }
+  });
+
+  it('grants ses:SendEmail only on the configured sender and its domain, From-address conditioned (security finding 3)', () => {
+    const withSender = synth({ notifyFrom: 'conveyor@example.org' });
+    for (const f of FUNCTIONS) {
+      const { statements } = policyOf(withSender, f.name);
+      const onSes = statements.filter((st) => actions([st]).some((a) => a.startsWith('ses:')));
+      if (!f.uses.sendsEmail) {
+        expect(onSes).toEqual([]);
+        continue;
+      }
+      expect(onSes).toHaveLength(1);
+      expect(actions(onSes)).toEqual(SEND_EMAIL_ACTIONS);
+      expect(onSes[0]!.Resource).toEqual([sesIdentityArn('conveyor@example.org'), sesIdentityArn('example.org')]);
+      expect(onSes[0]!.Condition).toEqual({ StringEquals: { 'ses:FromAddress': 'conveyor@example.org' } });
+      expect(JSON.stringify(onSes)).not.toContain('identity/*');
     }
   });
 

@@ -62,6 +62,7 @@ export interface Statement {
   Effect: string;
   Action: string | string[];
   Resource: unknown;
+  Condition?: unknown;
 }
 
 /** Every statement of the AWS::IAM::Policy resources attached to a role. */

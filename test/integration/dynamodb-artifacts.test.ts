@@ -9,7 +9,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { DynamoArtifactRepository } from '../../shared/adapters/dynamodb/artifact-repository';
 import type { Artifact, ArtifactRelation } from '../../shared/domain/artifacts';
 import { ConflictError, NotFoundError, ValidationError } from '../../shared/domain/errors';
-import type { StoredFile } from '../../shared/ports';
+import type { StoredFile, VerifiedUpload } from '../../shared/ports';
 
 const table = process.env.CONVEYOR_TABLE_MAIN!;
 // Default marshalling (no removeUndefinedValues): the adapter must strip undefined itself.
@@ -42,7 +42,12 @@ function artifactOf(overrides: Partial<Artifact> = {}): Artifact {
 }
 
 function fileOf(path: string, complete: boolean, extra: Partial<StoredFile> = {}): StoredFile {
-  return { path, sha256: sha(), size: 10 + path.length, complete, ...extra };
+  return { path, sha256: sha(), size: 10 + path.length, complete, ...(complete ? {} : { upload: { key: `staging/${path}` } }), ...extra };
+}
+
+/** What completeFile is conditioned on: the file as verified. */
+function verified(f: StoredFile, uploadKey = f.upload?.key ?? `staging/${f.path}`): VerifiedUpload {
+  return { sha256: f.sha256, size: f.size, uploadKey };
 }
 
 /** Creates an artifact whose incomplete count matches its files. */
@@ -102,8 +107,9 @@ describe('create and get', () => {
 
   test('a path too long for a sort key is stored and found', async () => {
     const path = `${'日本'.repeat(200)}/file`; // 1,600+ bytes of UTF-8
-    const a = await created([fileOf(path, false)]);
-    expect(await repo.completeFile(a.id, path, '2026-11-22T11:00:00.000Z')).toBe(true);
+    const f = fileOf(path, false);
+    const a = await created([f]);
+    expect(await repo.completeFile(a.id, path, '2026-11-22T11:00:00.000Z', verified(f))).toBe(true);
     expect((await repo.get(a.id))!.files[0]).toMatchObject({ path, complete: true });
   });
 });
@@ -239,18 +245,19 @@ describe('files', () => {
   test('remove refuses a file that was completed since it was read', async () => {
     const f = fileOf('f', false);
     const a = await created([f]);
-    await repo.completeFile(a.id, 'f', '2026-11-22T10:00:00.000Z');
+    await repo.completeFile(a.id, 'f', '2026-11-22T10:00:00.000Z', verified(f));
     await expect(repo.removeFile({ ...a, version: 2 }, 1, f)).rejects.toThrow(/completed meanwhile/);
     expect((await repo.get(a.id))!.artifact).toMatchObject({ version: 1, incompleteFiles: 0 });
   });
 
   test('completeFile: concurrent calls complete a file exactly once', async () => {
     for (let round = 0; round < 4; round++) {
-      const a = await created([fileOf('a', false), fileOf('b', false)]);
+      const fa = fileOf('a', false);
+      const a = await created([fa, fileOf('b', false)]);
       const results = await Promise.all([
-        repo.completeFile(a.id, 'a', '2026-11-22T10:00:00.000Z'),
-        repo.completeFile(a.id, 'a', '2026-11-22T10:00:00.001Z'),
-        repo.completeFile(a.id, 'a', '2026-11-22T10:00:00.002Z'),
+        repo.completeFile(a.id, 'a', '2026-11-22T10:00:00.000Z', verified(fa)),
+        repo.completeFile(a.id, 'a', '2026-11-22T10:00:00.001Z', verified(fa)),
+        repo.completeFile(a.id, 'a', '2026-11-22T10:00:00.002Z', verified(fa)),
       ]);
       expect(results.filter(Boolean)).toHaveLength(1);
       const got = (await repo.get(a.id))!;
@@ -260,13 +267,32 @@ describe('files', () => {
   });
 
   test('completeFile of a missing file or artifact is a NotFoundError', async () => {
-    const a = await created([fileOf('a', false)]);
-    await expect(repo.completeFile(a.id, 'nope', '2026-11-22T10:00:00.000Z')).rejects.toBeInstanceOf(NotFoundError);
-    await expect(repo.completeFile(newId(), 'a', '2026-11-22T10:00:00.000Z')).rejects.toBeInstanceOf(NotFoundError);
+    const fa = fileOf('a', false);
+    const a = await created([fa]);
+    await expect(repo.completeFile(a.id, 'nope', '2026-11-22T10:00:00.000Z', verified(fa))).rejects.toBeInstanceOf(NotFoundError);
+    await expect(repo.completeFile(newId(), 'a', '2026-11-22T10:00:00.000Z', verified(fa))).rejects.toBeInstanceOf(NotFoundError);
+  });
+
+  test('completeFile leaves alone a row deleted and attached again with other bytes or another upload (security finding 1)', async () => {
+    const junk = fileOf('P', false, { upload: { key: 'staging/junk', verifying: true } });
+    const a = await created([junk]);
+    // While the junk is verified, the uploader deletes P and attaches it again declaring a victim's SHA-256.
+    await repo.removeFile({ ...a, version: 2, incompleteFiles: 0 }, 1, junk);
+    const victim = { ...fileOf('P', false), sha256: sha(), size: junk.size };
+    await repo.attachFile({ ...a, version: 3, incompleteFiles: 1 }, 2, victim);
+    expect(await repo.completeFile(a.id, 'P', '2026-11-22T10:00:00.000Z', verified(junk))).toBe(false);
+    // Same declared bytes but another upload in progress is not the verified row either.
+    await repo.removeFile({ ...a, version: 4, incompleteFiles: 0 }, 3, victim);
+    await repo.attachFile({ ...a, version: 5, incompleteFiles: 1 }, 4, { ...junk, upload: { key: 'staging/other' } });
+    expect(await repo.completeFile(a.id, 'P', '2026-11-22T10:00:00.000Z', verified(junk))).toBe(false);
+    const got = (await repo.get(a.id))!;
+    expect(got.files[0]).toMatchObject({ complete: false });
+    expect(got.artifact.incompleteFiles).toBe(1);
   });
 
   test('setUploadState sets and removes the state of an incomplete file only', async () => {
-    const a = await created([fileOf('up', false), fileOf('done', true)]);
+    const up = fileOf('up', false);
+    const a = await created([up, fileOf('done', true)]);
     await repo.setUploadState(a.id, 'up', { key: 'k', rangedChunks: [], rangedReceived: 0, verifying: undefined });
     expect((await repo.get(a.id))!.files.find((f) => f.path === 'up')!.upload).toEqual({ key: 'k', rangedChunks: [], rangedReceived: 0 });
     await repo.setUploadState(a.id, 'up', undefined);
@@ -275,7 +301,7 @@ describe('files', () => {
     await expect(repo.setUploadState(a.id, 'missing', { key: 'k' })).rejects.toBeInstanceOf(NotFoundError);
     // completion drops the upload state
     await repo.setUploadState(a.id, 'up', { key: 'k2', verifying: true });
-    await repo.completeFile(a.id, 'up', '2026-11-22T10:00:00.000Z');
+    await repo.completeFile(a.id, 'up', '2026-11-22T10:00:00.000Z', verified(up, 'k2'));
     expect((await repo.get(a.id))!.files.find((f) => f.path === 'up')).toEqual(expect.not.objectContaining({ upload: expect.anything() }));
   });
 });
@@ -288,7 +314,7 @@ describe('blobs', () => {
     const a = await created([f], { workspace: w1 });
     await created([{ ...f, path: 'y' }], { workspace: w2 }); // same bytes, incomplete in w2
     expect(await repo.blobVisibleInWorkspace('debusine', w1, f.sha256, f.size)).toBe(false);
-    await repo.completeFile(a.id, 'x', '2026-11-22T10:00:00.000Z');
+    await repo.completeFile(a.id, 'x', '2026-11-22T10:00:00.000Z', verified(f));
     expect(await repo.blobVisibleInWorkspace('debusine', w1, f.sha256, f.size)).toBe(true);
     expect(await repo.blobVisibleInWorkspace('debusine', w2, f.sha256, f.size)).toBe(false);
     expect(await repo.blobVisibleInWorkspace('debusine', w1, f.sha256, f.size + 1)).toBe(false);

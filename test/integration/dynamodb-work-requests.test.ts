@@ -433,6 +433,9 @@ describe('workers', () => {
     const next: Worker = { ...w, enabled: false, connectedAt: null, queueUrl: null, dynamicMetadata: { x: 1 }, version: 2 };
     await workers.update(next, 1);
     expect(await workers.get(w.name)).toEqual(next);
+    // A disabled worker leaves the index the scheduler reads (security finding 2).
+    expect((await workers.list()).find((x) => x.name === w.name)).toBeUndefined();
+    expect((await workers.listDisabled()).find((x) => x.name === w.name)).toEqual(next);
     await expect(workers.update({ ...next, concurrency: 1 }, 1)).rejects.toThrow(/expected version 1, found 2/);
     await expect(workers.update(workerOf(), 1)).rejects.toThrow(NotFoundError);
     expect(await workers.get(unique('nobody'))).toBeUndefined();

@@ -362,16 +362,17 @@ describe('attachFile / removeFile', () => {
 });
 
 describe('completeFile', () => {
-  it('is one transaction: the file conditioned on being incomplete, the artifact count -1 conditioned on existing', async () => {
+  const asVerified = { sha256: SHA, size: 99, uploadKey: 'staging/k' };
+  it('is one transaction: the file conditioned on being incomplete and the verified row, the artifact count -1 conditioned on existing', async () => {
     ddb.on(TransactWriteCommand).resolves({});
-    expect(await repo.completeFile(42, 'src/hello.c', '2026-11-22T11:00:00.000Z')).toBe(true);
+    expect(await repo.completeFile(42, 'src/hello.c', '2026-11-22T11:00:00.000Z', asVerified)).toBe(true);
     expect(ddb.commandCalls(TransactWriteCommand)[0]!.args[0].input.TransactItems).toEqual([
       {
         Update: {
           TableName: 'main',
           Key: { pk: 'ART#42', sk: 'F#src/hello.c' },
           UpdateExpression: 'SET #complete = :true, #completedAt = :at, #gsi1pk = #wsBlobPk, #gsi1sk = #wsBlobSk REMOVE #upload',
-          ConditionExpression: '#complete = :false',
+          ConditionExpression: '#complete = :false AND #sha256 = :sha256 AND #size = :size AND #upload.#key = :uploadKey',
           ExpressionAttributeNames: {
             '#complete': 'complete',
             '#completedAt': 'completedAt',
@@ -380,8 +381,18 @@ describe('completeFile', () => {
             '#wsBlobPk': 'wsBlobPk',
             '#wsBlobSk': 'wsBlobSk',
             '#upload': 'upload',
+            '#sha256': 'sha256',
+            '#size': 'size',
+            '#key': 'key',
           },
-          ExpressionAttributeValues: { ':true': true, ':false': false, ':at': '2026-11-22T11:00:00.000Z' },
+          ExpressionAttributeValues: {
+            ':true': true,
+            ':false': false,
+            ':at': '2026-11-22T11:00:00.000Z',
+            ':sha256': SHA,
+            ':size': 99,
+            ':uploadKey': 'staging/k',
+          },
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         },
       },
@@ -400,7 +411,7 @@ describe('completeFile', () => {
 
   it('returns false when the file was already complete', async () => {
     ddb.on(TransactWriteCommand).rejects(cancelled({ Code: 'ConditionalCheckFailed', Item: { complete: { BOOL: true } } }, { Code: 'None' }));
-    expect(await repo.completeFile(42, 'src/hello.c', '2026-11-22T11:00:00.000Z')).toBe(false);
+    expect(await repo.completeFile(42, 'src/hello.c', '2026-11-22T11:00:00.000Z', asVerified)).toBe(false);
   });
 
   it('a missing file or artifact is a NotFoundError', async () => {
@@ -408,8 +419,8 @@ describe('completeFile', () => {
       .on(TransactWriteCommand)
       .rejectsOnce(cancelled({ Code: 'ConditionalCheckFailed' }, { Code: 'None' }))
       .rejectsOnce(cancelled({ Code: 'None' }, { Code: 'ConditionalCheckFailed' }));
-    await expect(repo.completeFile(42, 'nope', 'x')).rejects.toThrow(/File not found/);
-    await expect(repo.completeFile(42, 'src/hello.c', 'x')).rejects.toThrow(/Artifact not found/);
+    await expect(repo.completeFile(42, 'nope', 'x', asVerified)).rejects.toThrow(/File not found/);
+    await expect(repo.completeFile(42, 'src/hello.c', 'x', asVerified)).rejects.toThrow(/Artifact not found/);
   });
 
   it('retries a transaction that collided with another one', async () => {
@@ -418,13 +429,13 @@ describe('completeFile', () => {
       .rejectsOnce(cancelled({ Code: 'TransactionConflict' }, { Code: 'None' }))
       .rejectsOnce(cancelled({ Code: 'None' }, { Code: 'TransactionConflict' }))
       .resolves({});
-    expect(await repo.completeFile(42, 'src/hello.c', 'x')).toBe(true);
+    expect(await repo.completeFile(42, 'src/hello.c', 'x', asVerified)).toBe(true);
     expect(ddb).toHaveReceivedCommandTimes(TransactWriteCommand, 3);
   });
 
   it('gives up on endless collisions with a ConflictError, not a raw SDK error', async () => {
     ddb.on(TransactWriteCommand).rejects(cancelled({ Code: 'TransactionConflict' }, { Code: 'None' }));
-    await expect(repo.completeFile(42, 'src/hello.c', 'x')).rejects.toBeInstanceOf(ConflictError);
+    await expect(repo.completeFile(42, 'src/hello.c', 'x', asVerified)).rejects.toBeInstanceOf(ConflictError);
   }, 10_000);
 });
 

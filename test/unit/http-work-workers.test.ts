@@ -20,13 +20,13 @@ beforeEach(async () => {
 const register = (body: Record<string, unknown>, token?: string) => http('POST', '/api/1.0/worker/register/', { body, ...(token ? { token } : {}) });
 
 describe('POST worker/register/', () => {
-  it('registers under the slug of the FQDN, disabled, with its own queue: 201 {name, enabled}', async () => {
+  it('registers under the slug of the FQDN, disabled, its queue not created until enabled: 201 {name, enabled}', async () => {
     const res = await register({ token: generateTokenKey(), fqdn: 'Worker-Bee.lan' });
     expect(res.status).toBe(201);
     expect(res.json).toEqual({ name: 'worker-bee-lan', enabled: false });
     const stored = await world.deps.workers.get('worker-bee-lan');
     expect(stored).toMatchObject({ enabled: false, workerType: 'external', concurrency: 1 });
-    expect(stored!.queueUrl).toBe('memory://queues/conveyor-worker-worker-bee-lan');
+    expect(stored!.queueUrl).toBeNull();
     const again = await register({ token: generateTokenKey(), fqdn: 'worker-bee.lan', worker_type: 'celery', concurrency: 4 });
     expect(again.json).toEqual({ name: 'worker-bee-lan-2', enabled: false });
     expect(await world.deps.workers.get('worker-bee-lan-2')).toMatchObject({ workerType: 'celery', concurrency: 4 });

@@ -14,6 +14,8 @@ import { ConveyorWorker, DEFAULT_WORKER_TIMINGS, completionFor, type WorkerSetti
 import { wireWorkRequest } from '../support/wire';
 
 const KEY = 'a'.repeat(64);
+/** The fake server's task token for a request: distinct from KEY and from request to request. */
+const taskTokenFor = (path: string) => `task-${/\d+/.exec(path)![0]}`.padEnd(64, 'b');
 
 interface Call {
   method: string;
@@ -78,6 +80,8 @@ class FakeServer {
 class FakeQueue implements WorkerQueue {
   pending: QueueMessage[] = [];
   deleted: string[] = [];
+  /** The next receives fail with these (an emulator gone, a queue deleted). */
+  failures: Error[] = [];
   private wake: (() => void) | undefined;
   private n = 0;
 
@@ -89,6 +93,8 @@ class FakeQueue implements WorkerQueue {
   }
 
   receive(signal: AbortSignal): Promise<QueueMessage[]> {
+    const failure = this.failures.shift();
+    if (failure) return Promise.reject(failure);
     return new Promise((resolve, reject) => {
       const deliver = (): void => {
         signal.removeEventListener('abort', onAbort);
@@ -188,6 +194,7 @@ describe('conveyor worker loop', () => {
     });
     server.on('POST work-request/N/heartbeat/', () => ({ status: 202, body: {} }));
     server.on('PUT work-request/N/completed/', () => ({ status: 200, body: {} }));
+    server.on('POST work-request/N/task-token/', (call) => ({ status: 201, body: { token: taskTokenFor(call.path), expire_at: '2030-01-01T12:00:00Z' } }));
   });
 
   const started: ConveyorWorker[] = [];
@@ -253,7 +260,9 @@ describe('conveyor worker loop', () => {
     expect(register!.body).toEqual({ token: KEY, fqdn: 'host-a.example.org', worker_type: 'external', concurrency: 1 });
     expect(readFileSync(join(dir, 'worker-token'), 'utf8').trim()).toBe(KEY);
     expect(statSync(join(dir, 'worker-token')).mode & 0o777).toBe(0o600);
-    expect(logs).toContain('registered as host-a-example-org; waiting to be enabled (an administrator runs: conveyor admin worker enable host-a-example-org)');
+    expect(logs).toContainEqual(
+      expect.stringMatching(/^registered as host-a-example-org; waiting to be enabled \(an administrator runs: conveyor admin worker enable host-a-example-org --fingerprint [0-9a-f]{16}\)$/),
+    );
     const metadataCalls = server.callsTo('PUT worker/dynamic-metadata/');
     expect(metadataCalls).toHaveLength(3);
     expect(metadataCalls.every((c) => c.headers.token === KEY)).toBe(true);
@@ -286,7 +295,10 @@ describe('conveyor worker loop', () => {
     await waitFor(() => tasks.length === 1, 'the task to start');
     const task = tasks[0]!;
     expect(task.spec.workRequest.id).toBe(7);
-    expect(task.spec.token).toBe(KEY);
+    // Security finding 4: the task gets a token for its own request, never the worker's.
+    expect(task.spec.token).toBe(taskTokenFor('work-request/7/task-token/'));
+    expect(task.spec.token).not.toBe(KEY);
+    expect(server.callsTo('POST work-request/N/task-token/')[0]!.headers.token).toBe(KEY);
     expect(task.spec.server).toBe(server.url);
     expect(task.spec.dir.startsWith(join(dir, 'work', 'wr-7-'))).toBe(true);
     expect(existsSync(task.spec.dir)).toBe(true);
@@ -330,6 +342,26 @@ describe('conveyor worker loop', () => {
     worker.requestStop();
     await expect(running).resolves.toBe(0);
   });
+
+  it('after its queue failed (stack restarted, queue lost) asks the server for assigned work once it is back (finding 8)', async () => {
+    const worker = makeWorker();
+    const running = worker.run();
+    await waitFor(() => server.callsTo('GET work-request/get-next-for-worker/').length === 1, 'the startup get-next');
+    // The stack restarts: the message about request 9 went to a queue that no longer exists.
+    assigned.push(workRequest(9));
+    queue.failures.push(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9324'), { code: 'ECONNREFUSED' }));
+    queue.push({ type: 'abort', work_request_id: 12345 }); // wakes the poll that is waiting
+    await waitFor(() => logs.some((l) => l.startsWith('cannot read the work queue (connect ECONNREFUSED')), 'the failed poll');
+    // The next poll succeeds (SQS answers an empty long poll after 20 s; the fake needs a message).
+    queue.push({ type: 'abort', work_request_id: 12346 });
+    await waitFor(() => tasks.length === 1, 'the assigned request to start without any message about it');
+    expect(tasks[0]!.spec.workRequest.id).toBe(9);
+    expect(logs).toContain('the work queue is reachable again; asking the server for assigned work');
+    tasks[0]!.finish(success());
+    await waitFor(() => server.callsTo('PUT work-request/N/completed/').length === 1, 'the completion');
+    worker.requestStop();
+    await expect(running).resolves.toBe(0);
+  }, 20_000);
 
   it('never runs more than --concurrency tasks and tells get-next what it runs', async () => {
     assigned.push(workRequest(1), workRequest(2), workRequest(3));

@@ -22,6 +22,13 @@ class FakeSqs {
   }
 }
 
+/** A client factory that keeps every FakeSqs it makes in `clients`. */
+const recordingClients = (clients: FakeSqs[]) => (config: SQSClientConfig) => {
+  const c = new FakeSqs(config);
+  clients.push(c);
+  return c as unknown as SQSClient;
+};
+
 describe('the worker SQS queue', () => {
   const local: WireQueueAccess = { queue_url: 'http://127.0.0.1:9324/000000000000/conveyor-worker-a', region: 'us-east-1', endpoint: 'http://127.0.0.1:9324' };
   const aws = (expiration: string, n: number): WireQueueAccess => ({
@@ -65,11 +72,7 @@ describe('the worker SQS queue', () => {
     const queue = new SqsWorkerQueue(
       async () => aws(new Date(now + 60 * 60 * 1000).toISOString(), ++fetched),
       () => now,
-      (config) => {
-        const c = new FakeSqs(config);
-        clients.push(c);
-        return c as unknown as SQSClient;
-      },
+      recordingClients(clients),
     );
     const signal = new AbortController().signal;
     await queue.receive(signal);
@@ -86,5 +89,26 @@ describe('the worker SQS queue', () => {
     await expect(queue.receive(signal)).rejects.toThrow('expired');
     await queue.receive(signal);
     expect(fetched).toBe(3);
+  });
+
+  it('asks the server for its channel again after the queue failed it (a restarted stack, a lost queue: finding 8)', async () => {
+    let fetched = 0;
+    const clients: FakeSqs[] = [];
+    const endpoints = ['http://127.0.0.1:9324', 'http://127.0.0.1:9555'];
+    const queue = new SqsWorkerQueue(async () => ({ ...local, endpoint: endpoints[fetched++]! }), () => 0, recordingClients(clients));
+    const signal = new AbortController().signal;
+    await queue.receive(signal);
+    clients[0]!.failNext = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9324'), { code: 'ECONNREFUSED' });
+    await expect(queue.receive(signal)).rejects.toThrow('ECONNREFUSED');
+    await queue.receive(signal);
+    expect(fetched).toBe(2);
+    expect(clients[1]!.config.endpoint).toBe('http://127.0.0.1:9555');
+    // Our own stop is not a failure of the queue.
+    const stop = new AbortController();
+    stop.abort();
+    clients[1]!.failNext = new Error('aborted');
+    await expect(queue.receive(stop.signal)).rejects.toThrow('aborted');
+    await queue.receive(signal);
+    expect(fetched).toBe(2);
   });
 });

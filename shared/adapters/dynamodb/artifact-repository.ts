@@ -16,7 +16,7 @@ import {
 import { blobKey, type Artifact, type ArtifactRelation } from '../../domain/artifacts';
 import { blobClaimable, uploadClaim, type BlobRow } from '../../domain/blob-gc';
 import { BlobNotClaimableError, ConflictError, NotFoundError, ValidationError } from '../../domain/errors';
-import type { ArtifactListFilter, ArtifactRepository, ArtifactWithFiles, FileUploadState, Page, StoredFile } from '../../ports';
+import type { ArtifactListFilter, ArtifactRepository, ArtifactWithFiles, FileUploadState, Page, StoredFile, VerifiedUpload } from '../../ports';
 import { attempt, failedAt, firstFailure, versionedWriteError } from './errors';
 import { ExpiryBucketList, blobReferenceIndex, expiryIndexAttributes, toBlobRow } from './expiry-keys';
 import { DynamoExpiryStore } from './expiry-store';
@@ -295,7 +295,7 @@ export class DynamoArtifactRepository implements ArtifactRepository {
    * One transaction: the file row becomes complete (condition `complete = false`), enters the
    * workspace blob index and loses its upload state; the artifact's incomplete count drops by one.
    */
-  async completeFile(artifactId: number, path: string, at: string): Promise<boolean> {
+  async completeFile(artifactId: number, path: string, at: string, verified: VerifiedUpload): Promise<boolean> {
     const outcome = await attempt(() =>
       this.transact([
         {
@@ -303,9 +303,19 @@ export class DynamoArtifactRepository implements ArtifactRepository {
             TableName: this.tableName,
             Key: keys.file(artifactId, path),
             UpdateExpression: 'SET #complete = :true, #completedAt = :at, #gsi1pk = #wsBlobPk, #gsi1sk = #wsBlobSk REMOVE #upload',
-            ConditionExpression: '#complete = :false',
-            ExpressionAttributeNames: names('complete', 'completedAt', 'gsi1pk', 'gsi1sk', 'wsBlobPk', 'wsBlobSk', 'upload'),
-            ExpressionAttributeValues: { ':true': true, ':false': false, ':at': at },
+            // Not only "incomplete": the row must still be the one whose bytes were verified. A row
+            // deleted and attached again meanwhile (declaring someone else's SHA-256) must not be
+            // completed by this verification, or it would hand out another workspace's blob.
+            ConditionExpression: '#complete = :false AND #sha256 = :sha256 AND #size = :size AND #upload.#key = :uploadKey',
+            ExpressionAttributeNames: names('complete', 'completedAt', 'gsi1pk', 'gsi1sk', 'wsBlobPk', 'wsBlobSk', 'upload', 'sha256', 'size', 'key'),
+            ExpressionAttributeValues: {
+              ':true': true,
+              ':false': false,
+              ':at': at,
+              ':sha256': verified.sha256,
+              ':size': verified.size,
+              ':uploadKey': verified.uploadKey,
+            },
             ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
           },
         },
@@ -323,7 +333,7 @@ export class DynamoArtifactRepository implements ArtifactRepository {
     );
     if (outcome.ok) return true;
     const fileFailed = failedAt(outcome, 0);
-    if (fileFailed?.item) return false; // already complete
+    if (fileFailed?.item) return false; // already complete, or no longer the verified upload
     if (fileFailed) throw new NotFoundError('File not found', `artifact ${artifactId} has no file "${path}"`);
     throw new NotFoundError('Artifact not found', `artifact ${artifactId} does not exist`);
   }
@@ -708,6 +718,7 @@ function toStoredFile(item: Item): StoredFile {
       rangedReceived: upload.rangedReceived,
       rangedChunks: upload.rangedChunks,
       verifying: upload.verifying,
+      verifyingSince: upload.verifyingSince,
       lastError: upload.lastError,
     },
   });

@@ -308,6 +308,8 @@ function tokenAttributes(token: Token): Record<string, unknown> {
   return {
     username: token.username,
     workerName: token.workerName,
+    // Only task tokens have one; it never changes, so other tokens need no REMOVE for it.
+    ...(token.workRequestId !== undefined ? { workRequestId: token.workRequestId } : {}),
     purpose: token.purpose,
     status: token.status,
     enabled: token.enabled,
@@ -326,6 +328,7 @@ function toToken(item: Item): Token {
     hash: item.hash,
     username: item.username,
     workerName: item.workerName,
+    workRequestId: item.workRequestId === undefined ? undefined : Number(item.workRequestId),
     purpose: item.purpose,
     status: item.status,
     enabled: item.enabled,

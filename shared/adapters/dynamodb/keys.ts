@@ -131,6 +131,8 @@ export const indexKeys = {
   workerActive: (worker: string) => `WORKERWR#${part(worker, 'worker')}`,
   /** gsi1: every worker, sorted by name. */
   workers: () => 'WORKERS',
+  /** gsi1: disabled workers (unapproved registrations among them), kept out of `WORKERS`. */
+  disabledWorkers: () => 'WORKERS#DISABLED',
   /** gsi3: unassigned pending requests of one scheduling partition (`-` stands for no architecture). */
   pending: (taskType: string, architecture: string | null, shard: number) =>
     `PENDING#${part(taskType, 'taskType')}#${architecture === null ? '-' : architecturePart(architecture)}#${shard}`,

@@ -45,14 +45,24 @@ export class DynamoWorkerRepository implements WorkerRepository {
 
   /** gsi1 `WORKERS`, by name (eventually consistent: `assigned` may lag; the slot conditions do not). */
   async list(): Promise<Worker[]> {
+    return this.listIndexed(indexKeys.workers());
+  }
+
+  /** gsi1 `WORKERS#DISABLED`: a separate partition, so that the scheduler's query never reads them. */
+  async listDisabled(): Promise<Worker[]> {
+    return this.listIndexed(indexKeys.disabledWorkers());
+  }
+
+  private async listIndexed(partition: string): Promise<Worker[]> {
     const items = await queryAll(this.doc, {
       TableName: this.tableName,
       IndexName: GSI1,
       KeyConditionExpression: '#gsi1pk = :pk',
       ExpressionAttributeNames: names('gsi1pk'),
-      ExpressionAttributeValues: { ':pk': indexKeys.workers() },
+      ExpressionAttributeValues: { ':pk': partition },
     });
-    return items.map(toWorker);
+    // Items written before disabled workers moved out of `WORKERS` may still be there.
+    return items.map(toWorker).filter((w) => (partition === indexKeys.workers() ? w.enabled : !w.enabled));
   }
 
   /**
@@ -104,7 +114,7 @@ function workerAttributes(w: Worker): Record<string, unknown> {
     dynamicMetadataUpdatedAt: w.dynamicMetadataUpdatedAt ?? undefined,
     concurrency: w.concurrency,
     queueUrl: w.queueUrl ?? undefined,
-    gsi1pk: indexKeys.workers(),
+    gsi1pk: w.enabled ? indexKeys.workers() : indexKeys.disabledWorkers(),
     gsi1sk: w.name,
   };
 }

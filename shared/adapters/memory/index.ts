@@ -47,6 +47,7 @@ import type {
   Page,
   Sequences,
   StoredFile,
+  VerifiedUpload,
 } from '../../ports';
 
 const clone = <T>(v: T): T => structuredClone(v);
@@ -222,10 +223,12 @@ export class MemoryArtifactRepository implements ArtifactRepository {
     if (!this.files.get(artifact.id)!.delete(file.path)) throw new NotFoundError('Not found', `file "${file.path}" not found`);
     this.artifacts.set(artifact.id, clone(artifact));
   }
-  async completeFile(artifactId: number, path: string, _at: string) {
+  async completeFile(artifactId: number, path: string, _at: string, verified: VerifiedUpload) {
     const file = this.files.get(artifactId)?.get(path);
     const artifact = this.artifacts.get(artifactId);
     if (!file || !artifact || file.complete) return false;
+    // Same condition as the DynamoDB adapter: still the row whose bytes were verified.
+    if (file.sha256 !== verified.sha256 || file.size !== verified.size || file.upload?.key !== verified.uploadKey) return false;
     file.complete = true;
     delete file.upload;
     artifact.incompleteFiles -= 1;
@@ -513,7 +516,10 @@ export class MemoryWorkerRepository implements WorkerRepository {
     return clone(this.items.get(name));
   }
   async list() {
-    return [...this.items.values()].map(clone).sort((a, b) => byCodeUnit(a.name, b.name));
+    return [...this.items.values()].filter((w) => w.enabled).map(clone).sort((a, b) => byCodeUnit(a.name, b.name));
+  }
+  async listDisabled() {
+    return [...this.items.values()].filter((w) => !w.enabled).map(clone).sort((a, b) => byCodeUnit(a.name, b.name));
   }
   async update(worker: Worker, expectedVersion: number) {
     const current = this.items.get(worker.name);

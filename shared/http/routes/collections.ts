@@ -7,7 +7,7 @@ import {
   listCollections,
   removeCollectionItem,
 } from '../../app/collections';
-import { requireWorker } from '../../app/auth';
+import { requireWorkerOrTask } from '../../app/auth';
 import { lookupContextForWorker } from '../../app/acting-as';
 import { resolveLookupMultiple, resolveLookupSingle } from '../../app/lookups';
 import type { Collection, CollectionItem, LookupResult } from '../../domain/collections';
@@ -137,7 +137,7 @@ export function collectionRoutes(getDeps: () => Deps): Record<string, RouteHandl
       return noContent();
     },
     'POST /api/1.0/lookup/single/': async (req) => {
-      requireWorker(req.caller); // before the body: a user learns nothing more than 403
+      requireWorkerOrTask(req.caller); // before the body: a user learns nothing more than 403
       const body = parseWith(lookupSingleSchema, jsonBody(req), 'Invalid lookup');
       const deps = getDeps();
       const ctx = await lookupContextForWorker(deps, req.caller, body.work_request);
@@ -145,7 +145,7 @@ export function collectionRoutes(getDeps: () => Deps): Record<string, RouteHandl
       return json(200, lookupResultJson(result));
     },
     'POST /api/1.0/lookup/multiple/': async (req) => {
-      requireWorker(req.caller); // before the body: a user learns nothing more than 403
+      requireWorkerOrTask(req.caller); // before the body: a user learns nothing more than 403
       const body = parseWith(lookupMultipleSchema, jsonBody(req), 'Invalid lookup');
       const deps = getDeps();
       const ctx = await lookupContextForWorker(deps, req.caller, body.work_request);

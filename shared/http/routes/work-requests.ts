@@ -14,6 +14,7 @@ import {
   unblockWorkRequest,
 } from '../../app/work-requests';
 import { completeWorkRequest, getNextForWorker, MAX_LOGTAIL_LINES, recordHeartbeat } from '../../app/workers';
+import { issueTaskToken } from '../../app/task-tokens';
 import { ValidationError } from '../../domain/errors';
 import { DEFAULT_WORKSPACE } from '../../domain/tenancy';
 import { RESULTS, STATUSES, type FinalResult } from '../../domain/work-requests';
@@ -159,6 +160,11 @@ export function workRequestRoutes(getDeps: () => Deps): Record<string, RouteHand
       await recordHeartbeat(getDeps(), req.caller, wrId, boundedLogtail(body.logtail ?? []));
       // Accepted: the applier writes it shortly, in a batch.
       return { statusCode: 202, headers: {}, body: '' };
+    },
+    'POST /api/1.0/work-request/{id}/task-token/': async (req) => {
+      parseWith(z.strictObject({}), jsonBody(req) ?? {}, 'Invalid request');
+      const issued = await issueTaskToken(getDeps(), req.caller, id(req));
+      return json(201, { token: issued.key, expire_at: issued.expireAt }, { 'cache-control': 'no-store' });
     },
   };
 }

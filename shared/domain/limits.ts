@@ -1,0 +1,22 @@
+/**
+ * Size limits on what one caller may ask for (security findings 5 and 6). Each is named in the
+ * 400/413 problem it causes, and documented in docs/api.md ("Limits").
+ */
+
+/** Lookups in one list of a task's input (`binary_artifacts`): each is resolved while scheduling. */
+export const MAX_LOOKUPS_PER_LIST = 100;
+/** Architectures of one build-and-lint workflow: each one is a build and a lint child. */
+export const MAX_WORKFLOW_ARCHITECTURES = 32;
+/** Tags in a lintian `include_tags` / `exclude_tags` list. */
+export const MAX_TAGS_PER_LIST = 1_000;
+/** Event reactions of one event of one work request. */
+export const MAX_REACTIONS_PER_EVENT = 20;
+/** Addresses in a send-notification reaction's `to` or `cc`. */
+export const MAX_NOTIFICATION_ADDRESSES = 50;
+/** Files one artifact may hold in total, across its creation and every later attach. */
+export const MAX_FILES_PER_ARTIFACT = 10_000;
+
+/** The message of a list that is too long, naming the limit. */
+export function tooMany(limitName: string, limit: number, what = 'entries'): string {
+  return `at most ${limit} ${what} (${limitName})`;
+}
