@@ -20,6 +20,7 @@ import type { Deps, SlotChange, WorkRequestChanges } from '../ports';
 import { canRunTransition, finishedRunStatus } from '../domain/workflows';
 import { PROMISE_CATEGORY } from '../domain/collections';
 import { rootWorkflowOf, runEventReactions } from './event-reactions';
+import { recurringRunFinished, recurringRunOf } from './recurring-runs';
 
 /** How many times a use case re-reads and retries after losing a race on the same item. */
 const RACE_RETRIES = 5;
@@ -88,6 +89,8 @@ export async function finish(deps: Deps, wr: WorkRequest, opts: FinishOptions): 
     await runEventReactions(deps, finished, finished.result === 'success' || finished.result === 'skipped' ? 'on_success' : 'on_failure');
   }
   await afterFinish(deps, finished);
+  // A recurring job's run follows its request: a result, and the next run (SPEC §5).
+  if (recurringRunOf(finished)) await recurringRunFinished(deps, finished);
   return finished;
 }
 
@@ -243,6 +246,11 @@ async function repointPromises(deps: Deps, original: WorkRequest, successor: Wor
  */
 export async function reclaim(deps: Deps, wr: WorkRequest, message: string): Promise<WorkRequest | undefined> {
   const error: OutputError = { code: 'worker-failed', message };
+  if (recurringRunOf(wr)) {
+    // Launchpad's reclaimJob: no retry of the request; the job records RECLAIMED and a new run is due now.
+    await finish(deps, wr, { status: 'aborted', error, releaseSlot: true });
+    return undefined;
+  }
   if (retryProblem(wr, 'worker-failed')) {
     await finish(deps, wr, { status: 'completed', result: 'error', error, releaseSlot: true });
     return undefined;

@@ -8,6 +8,7 @@ import { generateTokenKey } from './admin';
 import { recordAudit } from './audit';
 import { hashTokenKey, requireWorker, type Caller } from './auth';
 import { bump, finish, reclaim, withRetries } from './lifecycle';
+import { recurringRunOf, recurringRunStarted } from './recurring-runs';
 import { workRequestNotFound } from './work-requests';
 
 const ACTIVATION_TOKEN_TTL_MS = 15 * 60 * 1000;
@@ -166,6 +167,7 @@ export async function getNextForWorker(deps: Deps, caller: Caller, stillRunning?
     const running = bump(wr, { status: 'running', startedAt: now, heartbeatAt: now, logtail: [] });
     try {
       await deps.workRequests.commit({ update: [{ workRequest: running, expectedVersion: wr.version }] });
+      if (recurringRunOf(running)) await recurringRunStarted(deps, running);
       return running;
     } catch (err) {
       if (!(err instanceof ConflictError)) throw err; // aborted or reassigned meanwhile: try the next

@@ -114,8 +114,10 @@ export interface JobRun {
   logtail: string | null;
   dateStarted: string | null;
   machine: string | null;
-  /** The work request that carries the run once it was released to the scheduler. */
+  /** The work request that carries the run: reserved first, then created (see releasedAt). */
   workRequestId: number | null;
+  /** When the work request was created and the run left the due index; null while it waits there. */
+  releasedAt: string | null;
 }
 
 export interface RecurringJob {
@@ -342,6 +344,7 @@ export function newJob(job: RecurringJob, now: Date, intervalSeconds?: number): 
     dateStarted: null,
     machine: null,
     workRequestId: null,
+    releasedAt: null,
   };
   return noChange({ ...job, run, lastRunId: run.id });
 }
@@ -548,6 +551,11 @@ export function compareDueRuns(a: Pick<JobRun, 'requestingUser' | 'dateDue'>, b:
   const rb = b.requestingUser ? 0 : 1;
   if (ra !== rb) return ra - rb;
   return Date.parse(a.dateDue) - Date.parse(b.dateDue);
+}
+
+/** Whether the run waits in the due index: pending, not yet released, and the job REVIEWED. */
+export function waitsForRelease(job: Pick<RecurringJob, 'reviewStatus' | 'run'>): boolean {
+  return job.reviewStatus === 'REVIEWED' && job.run !== null && job.run.state === 'PENDING' && job.run.releasedAt === null;
 }
 
 /** Validation shared by the API and the CLI: a positive whole number of seconds. */

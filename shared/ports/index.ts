@@ -10,6 +10,7 @@ import type { WorkRequest, WorkRequestStatus, TaskType } from '../domain/work-re
 import type { Worker } from '../domain/workers';
 import type { Collection, CollectionItem } from '../domain/collections';
 import type { RunNumber, WorkflowTemplate } from '../domain/workflows';
+import type { RecurringJobRepository } from './recurring-jobs';
 
 export interface Clock {
   now(): Date;
@@ -23,7 +24,7 @@ export interface IdGenerator {
 /** Monotonic integer ids, for Debusine-compatible artifact and relation ids. */
 export interface Sequences {
   /** Fixed names, plus `run:<scope>#<workspace>#<name>` and `run:<...>#<major>` counters for workflow run numbers. */
-  next(name: 'artifact' | 'artifact-relation' | 'work-request' | 'workflow-template' | 'collection' | 'collection-item' | `run:${string}`): Promise<number>;
+  next(name: 'artifact' | 'artifact-relation' | 'work-request' | 'workflow-template' | 'collection' | 'collection-item' | 'recurring-job' | `run:${string}`): Promise<number>;
 }
 
 export interface Page<T> {
@@ -383,4 +384,6 @@ export interface Deps {
   sequences: Sequences;
   clock: Clock;
   ids: IdGenerator;
+  /** Recurring jobs (SPEC §5); optional so that deps built for other concerns need not carry it. */
+  recurringJobs?: RecurringJobRepository;
 }

@@ -3,6 +3,7 @@
  * the same conditional semantics as the real adapters (version checks, immutability,
  * completeness), so a use case that forgets a condition fails here too.
  */
+import { MemoryRecurringJobRepository } from './recurring-jobs';
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { Artifact, ArtifactRelation } from '../../domain/artifacts';
@@ -605,6 +606,7 @@ export type MemoryDeps = Deps & {
   channels: MemoryChannels;
   notifier: MemoryNotifier;
   clock: ManualClock;
+  recurringJobs: MemoryRecurringJobRepository;
 };
 
 export function createMemoryDeps(): MemoryDeps {
@@ -625,5 +627,6 @@ export function createMemoryDeps(): MemoryDeps {
     sequences: new MemorySequences(),
     clock: new ManualClock(),
     ids: new CountingIds(),
+    recurringJobs: new MemoryRecurringJobRepository(),
   };
 }
