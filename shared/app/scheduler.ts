@@ -12,6 +12,7 @@ import { bump, finish, reclaim, startServerSide } from './lifecycle';
 import { notifyWorker } from './work-requests';
 import { creatorCaller, rootWorkflowOf, runEventReactions } from './event-reactions';
 import { resolveLookupMultiple } from './lookups';
+import { acceptsNewWork } from '../domain/machines';
 
 /** Candidates read per partition and shard per assignment: the bound that keeps reads flat. */
 export const CANDIDATES_PER_PARTITION = 10;
@@ -52,7 +53,8 @@ export async function scheduleForWorker(deps: Deps, initial: Worker): Promise<{ 
   let worker = initial;
   const architectures = [...workerArchitectures(effectiveMetadata(worker)), null];
   const skipped = new Set<number>();
-  while (hasSpareCapacity(worker)) {
+  // A QUIESCING or OFFLINE machine gets no new work (Launchpad's shouldLookForJob).
+  while (hasSpareCapacity(worker) && acceptsNewWork(worker.machineState)) {
     const lists = await Promise.all(architectures.map((arch) => deps.workRequests.pendingCandidates('Worker', arch, CANDIDATES_PER_PARTITION)));
     const candidates = lists.flat().filter((wr) => !skipped.has(wr.id)).sort(byPriorityThenAge);
     let taken = false;

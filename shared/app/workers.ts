@@ -9,6 +9,7 @@ import { recordAudit } from './audit';
 import { hashTokenKey, requireWorker, type Caller } from './auth';
 import { bump, finish, reclaim, withRetries } from './lifecycle';
 import { recurringRunOf, recurringRunStarted } from './recurring-runs';
+import { machineAskedForWork } from './machines';
 import { workRequestNotFound } from './work-requests';
 
 const ACTIVATION_TOKEN_TTL_MS = 15 * 60 * 1000;
@@ -173,6 +174,8 @@ export async function getNextForWorker(deps: Deps, caller: Caller, stillRunning?
       if (!(err instanceof ConflictError)) throw err; // aborted or reassigned meanwhile: try the next
     }
   }
+  // Nothing left to start: a QUIESCING machine with nothing running goes OFFLINE (QUIESCED).
+  if (caller.worker.machineState === 'QUIESCING') await machineAskedForWork(deps, caller.worker);
   return undefined;
 }
 

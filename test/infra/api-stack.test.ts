@@ -478,7 +478,7 @@ describe('ApiStack: notifications (SES)', () => {
       FUNCTIONS.filter((f) => f.uses.sendsEmail)
         .map((f) => f.name)
         .sort(),
-    ).toEqual(['orchestrator', 'scheduler', 'server-task-runner', 'watchdog', 'work-requests-api', 'workers-api']);
+    ).toEqual(['orchestrator', 'recurring-jobs-api', 'scheduler', 'server-task-runner', 'watchdog', 'work-requests-api', 'workers-api']);
   });
 
   it('gives the sending functions the default sender when the deployment names one, and only them', () => {

@@ -27,6 +27,7 @@ describe('SchedulesStack', () => {
     it.each([
       ['scheduler', 'scheduler-tick'],
       ['watchdog', 'watchdog'],
+      ['recurring-release', 'recurring-release'],
     ])('runs %s every minute (schedule %s)', (name, scheduleId) => {
       const found = targeting(name);
       expect(found).toHaveLength(1);
@@ -37,7 +38,7 @@ describe('SchedulesStack', () => {
     });
 
     it('schedules nothing else', () => {
-      for (const other of ['identity-api', 'artifacts-api', 'file-verifier', 'work-requests-api', 'workers-api', 'heartbeat-applier', 'server-task-runner']) {
+      for (const other of ['identity-api', 'artifacts-api', 'file-verifier', 'work-requests-api', 'workers-api', 'heartbeat-applier', 'server-task-runner', 'recurring-jobs-api']) {
         expect(targeting(other)).toHaveLength(0);
       }
     });
@@ -46,7 +47,7 @@ describe('SchedulesStack', () => {
       for (const role of Object.keys(resources(template, 'AWS::IAM::Role'))) {
         const statements = statementsOfRole(template, role);
         expect([...new Set(actions(statements))]).toEqual(['lambda:InvokeFunction']);
-        const targets = ['scheduler', 'watchdog'].filter((n) => JSON.stringify(statements).includes(fnId(n)));
+        const targets = ['scheduler', 'watchdog', 'recurring-release'].filter((n) => JSON.stringify(statements).includes(fnId(n)));
         expect(targets).toHaveLength(1);
       }
     });
