@@ -18,6 +18,7 @@ import { DEFAULT_UPLOAD_TUNING, uploadFiles, type UploadSummary, type UploadTuni
 import type { WireArtifact, WireArtifactSummary, WireRelation } from './wire';
 import { registerWorkRequestCommands } from './work-requests';
 import { registerWorkflowCommands } from './workflows';
+import { registerRecurringJobCommands } from './recurring-jobs';
 
 /** Everything the commands take from the process, so tests can run them in-process. */
 export interface ClientContext {
@@ -364,6 +365,7 @@ export function registerClientCommands(program: Command, ctx: ClientContext = de
   });
   registerWorkRequestCommands(program, ctx);
   registerWorkflowCommands(program, ctx);
+  registerRecurringJobCommands(program, ctx);
 }
 
 /** The artifact a previous run of the same create command left incomplete, if it is still there. */

@@ -30,6 +30,11 @@ async function writeMachine(deps: Deps, worker: Worker, change: MachineChange): 
 export async function changeMachineState(deps: Deps, caller: Caller, name: string, action: unknown, message?: unknown): Promise<Worker> {
   requireUser(caller);
   if (!isAdmin(caller)) throw new ForbiddenError('Permission denied', 'only an admin changes the state of a worker');
+  return setMachineState(deps, callerId(caller)!, name, action, message);
+}
+
+/** The change itself, by `person` (the admin CLI passes its actor; the API an admin caller). */
+export async function setMachineState(deps: Deps, person: string, name: string, action: unknown, message?: unknown): Promise<Worker> {
   if (typeof action !== 'string' || !(MACHINE_ACTIONS as readonly string[]).includes(action)) {
     throw ValidationError.field('action', `must be one of ${MACHINE_ACTIONS.join(', ')}`);
   }
@@ -37,10 +42,9 @@ export async function changeMachineState(deps: Deps, caller: Caller, name: strin
   const worker = await deps.workers.get(name);
   if (!worker) throw new NotFoundError('Worker not found', `no worker named "${name}"`);
   const now = deps.clock.now();
-  const person = callerId(caller)!;
+  const text = message as string | undefined;
   const m = machineStatus(worker);
-  const change =
-    action === 'online' ? setOnline(m, now, person, message as string | undefined) : action === 'offline' ? setOffline(m, 'STOPPED', now, person, message as string | undefined) : setQuiescing(m, person, now, message as string | undefined);
+  const change = action === 'online' ? setOnline(m, now, person, text) : action === 'offline' ? setOffline(m, 'STOPPED', now, person, text) : setQuiescing(m, person, now, text);
   const updated = await writeMachine(deps, worker, change);
   // A QUIESCING worker with nothing to finish goes OFFLINE at once.
   if (updated.machineState === 'QUIESCING') return machineAskedForWork(deps, updated);
