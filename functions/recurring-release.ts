@@ -3,7 +3,7 @@
  * index (never a scan of the jobs), as work requests for the ordinary scheduler.
  */
 import { createAwsDeps } from '../shared/adapters/aws';
-import { releaseDueRuns } from '../shared/app/recurring-runs';
+import { releaseDueRuns } from '../shared/app/recurring-release';
 import type { Deps } from '../shared/ports';
 
 let deps: Deps | undefined;

@@ -324,8 +324,8 @@ export const FUNCTIONS: FunctionSpec[] = [
       'POST /api/1.0/worker/{name}/quiesce/',
       'GET /api/1.0/worker/{name}/events/',
     ],
-    // A request releases the run at once (a work request: the scheduler is nudged); FAILING notifies.
-    uses: { tables: { main: 'readwrite' }, sendsTo: ['scheduler'], sendsEmail: true },
+    // A request releases the run at once (a work request, or a workflow run: scheduler and orchestrator); FAILING notifies.
+    uses: { tables: { main: 'readwrite' }, sendsTo: ['scheduler', 'orchestrator'], sendsEmail: true },
   },
   {
     name: 'recurring-release',
@@ -334,7 +334,9 @@ export const FUNCTIONS: FunctionSpec[] = [
     timeoutSeconds: 60,
     memoryMb: 512,
     schedule: { id: 'recurring-release', rateMinutes: 1 },
-    uses: { tables: { main: 'readwrite' }, sendsTo: ['scheduler'] },
+    // Git-import runs are work requests (scheduler); workflow runs start workflows (orchestrator). A run that
+    // cannot start fails at once, and may turn its job FAILING (notification).
+    uses: { tables: { main: 'readwrite' }, sendsTo: ['scheduler', 'orchestrator'], sendsEmail: true },
   },
 ];
 

@@ -19,7 +19,8 @@ import {
 import type { Deps, Page } from '../ports';
 import { accessWorkspace, callerId, requireUser, type Caller } from './auth';
 import { bump } from './lifecycle';
-import { commitChange, ignoreConflict, recurringJobsOf, releaseRun, REQUESTED_RUN_PRIORITY } from './recurring-runs';
+import { commitChange, ignoreConflict, recurringJobsOf, REQUESTED_RUN_PRIORITY } from './recurring-runs';
+import { releaseAnyRun } from './recurring-release';
 
 function notFound(id: number): NotFoundError {
   return new NotFoundError('Recurring job not found', `recurring job ${id} not found`);
@@ -141,7 +142,7 @@ export async function requestRecurringJob(deps: Deps, caller: Caller, id: number
   const job = await loadRecurringJob(deps, caller, id, 'contributor');
   const written = await commitChange(deps, job, requestImport(job, callerId(caller)!, deps.clock.now()));
   await prioritiseRequestedRun(deps, written);
-  await releaseRun(deps, written).catch(ignoreConflict);
+  await releaseAnyRun(deps, written).catch(ignoreConflict);
   return (await recurringJobsOf(deps).get(id)) ?? written;
 }
 
@@ -150,7 +151,7 @@ export async function tryRecurringJobAgain(deps: Deps, caller: Caller, id: numbe
   requireUser(caller);
   const job = await loadRecurringJob(deps, caller, id, 'owner');
   const written = await commitChange(deps, job, tryFailingImportAgain(job, callerId(caller)!, deps.clock.now()));
-  await releaseRun(deps, written).catch(ignoreConflict);
+  await releaseAnyRun(deps, written).catch(ignoreConflict);
   return (await recurringJobsOf(deps).get(id)) ?? written;
 }
 

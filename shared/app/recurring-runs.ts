@@ -6,13 +6,13 @@
  */
 import { ConflictError } from '../domain/errors';
 import {
-  compareDueRuns,
   finishJob,
   logTail,
   reclaimJob,
   RESULT_STATUSES,
   startJob,
   updateHeartbeat,
+  waitsForRelease,
   type JobChange,
   type RecurringJob,
   type ResultStatus,
@@ -21,8 +21,6 @@ import { newWorkRequest, type WorkRequest } from '../domain/work-requests';
 import type { Deps } from '../ports';
 import type { RecurringJobRepository } from '../ports/recurring-jobs';
 
-/** Due runs released per tick; the rest wait for the next tick (every minute). */
-export const RELEASE_BATCH = 100;
 /** The work request's data item naming the job and run it carries. */
 export const RECURRING_RUN_KEY = 'recurring_job';
 /** Comma-separated hosts git-import refuses (FAILURE_FORBIDDEN), like Launchpad's `blacklisted_hostnames`. */
@@ -55,31 +53,6 @@ export async function commitChange(deps: Deps, before: RecurringJob, change: Job
 // The release tick
 
 /**
- * Hook for quotas (REANA model): a recurring job whose owner may not run work now (e.g. a disabled
- * user) keeps its run due and is not released. Always true until the quota module plugs in here.
- */
-export async function recurringJobOwnerMayRun(_deps: Deps, _job: RecurringJob): Promise<boolean> {
-  return true;
-}
-
-/**
- * One tick: reads the due runs from the due index (never the jobs that are not due), most urgent
- * first (user-requested, then oldest due), and releases each as a work request.
- */
-export async function releaseDueRuns(deps: Deps, opts: { limit?: number } = {}): Promise<number[]> {
-  const now = deps.clock.now().toISOString();
-  const due = await recurringJobsOf(deps).dueRuns(now, opts.limit ?? RELEASE_BATCH);
-  due.sort((a, b) => compareDueRuns(a.run!, b.run!) || a.id - b.id);
-  const released: number[] = [];
-  for (const job of due) {
-    if (!(await recurringJobOwnerMayRun(deps, job))) continue;
-    const wrId = await releaseRun(deps, job).catch(ignoreConflict);
-    if (typeof wrId === 'number') released.push(wrId);
-  }
-  return released;
-}
-
-/**
  * Releases one due run, in steps that each survive a crash or a racing tick: reserve a work-request id
  * on the run (conditional on the job's version), create the work request with that id (idempotent),
  * then mark the run released, which takes it out of the due index. A run found with a reserved id
@@ -89,12 +62,12 @@ export async function releaseRun(deps: Deps, job: RecurringJob): Promise<number 
   const repo = recurringJobsOf(deps);
   const now = deps.clock.now();
   let current = job;
-  if (!current.run || current.run.state !== 'PENDING' || current.run.releasedAt !== null || current.reviewStatus !== 'REVIEWED') return undefined;
-  if (Date.parse(current.run.dateDue) > now.getTime()) return undefined;
-  let wrId = current.run.workRequestId;
+  // A workflow run starts a workflow: recurring-release.ts does that (it may import the workflow use cases).
+  if (job.kind !== 'git-import' || !isReleasable(current, now)) return undefined;
+  let wrId = current.run!.workRequestId;
   if (wrId === null) {
     wrId = await deps.sequences.next('work-request');
-    const reserved = { ...current, run: { ...current.run, workRequestId: wrId }, version: current.version + 1 };
+    const reserved: RecurringJob = { ...current, run: { ...current.run!, workRequestId: wrId }, version: current.version + 1 };
     await repo.commit({ job: reserved, expectedVersion: current.version });
     current = reserved;
   }
@@ -107,25 +80,43 @@ export async function releaseRun(deps: Deps, job: RecurringJob): Promise<number 
   return wrId;
 }
 
-/** The work request that carries a run: the kind's worker task with the job's target and state. */
+/** A run waiting in the due index whose time has come. */
+export function isReleasable(job: RecurringJob, now: Date): boolean {
+  return waitsForRelease(job) && Date.parse(job.run!.dateDue) <= now.getTime();
+}
+
+/** The work request that carries a git-import run: the `git-import` worker task with the job's target and refs. */
 export function runWorkRequest(job: RecurringJob, id: number, now: Date): WorkRequest {
   const run = job.run!;
-  const taskData: Record<string, unknown> =
-    job.kind === 'git-import'
-      ? { url: job.target['url'], previous_refs: job.kindState['refs'] ?? {}, denied_hosts: gitImportDeniedHosts() }
-      : { template: job.target['template'], parameters: job.target['parameters'] ?? {} };
   return newWorkRequest({
     id,
     scope: job.scope,
     workspace: job.workspace,
     createdBy: run.requestingUser ?? job.owner,
-    taskType: job.kind === 'git-import' ? 'Worker' : 'Server',
-    taskName: job.kind === 'git-import' ? 'git-import' : 'recurring-workflow',
-    taskData,
+    taskType: 'Worker',
+    taskName: 'git-import',
+    taskData: { url: job.target['url'], previous_refs: job.kindState['refs'] ?? {}, denied_hosts: gitImportDeniedHosts() },
     createdAt: now.toISOString(),
     priorityBase: run.requestingUser ? REQUESTED_RUN_PRIORITY : 0,
-    workflowData: { [RECURRING_RUN_KEY]: { job: job.id, run: run.id }, display_name: `recurring job ${job.id} run ${run.id}` },
+    workflowData: recurringRunData(job),
   });
+}
+
+/** The `workflow_data` items that tie a work request to the run it carries. */
+export function recurringRunData(job: RecurringJob): Record<string, unknown> {
+  return { [RECURRING_RUN_KEY]: { job: job.id, run: job.run!.id }, display_name: `recurring job ${job.id} run ${job.run!.id}` };
+}
+
+/**
+ * A run that could not even start (its workflow template is gone, its owner lost the right to run it):
+ * started on the server and finished at once with `status`, the reason as its log excerpt.
+ */
+export async function failRunAtRelease(deps: Deps, job: RecurringJob, status: ResultStatus, reason: string): Promise<RecurringJob> {
+  const now = deps.clock.now();
+  const started = startJob(job, { name: 'server', state: 'ONLINE' }, now);
+  const withReason = updateHeartbeat(started.job, logTail(reason), now).job;
+  const finished = finishJob(withReason, status, now);
+  return commitChange(deps, job, { ...finished, events: [...started.events, ...finished.events] });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -13,13 +13,13 @@ describe('recurring jobs in the manifest and the CDK app', () => {
     expect(routes.map((r) => r.routeKey)).toEqual(expect.arrayContaining(['POST /api/1.0/recurring-job/{id}/try-again/', 'POST /api/1.0/worker/{name}/quiesce/']));
   });
 
-  it('releases due runs every minute with a function that only reads and writes the main table and nudges the scheduler', () => {
+  it('releases due runs every minute with a function that only uses the main table, the scheduler and orchestrator queues and SES', () => {
     const release = byName('recurring-release');
     expect(release.schedule).toEqual({ id: 'recurring-release', rateMinutes: 1 });
-    expect(release.uses).toEqual({ tables: { main: 'readwrite' }, sendsTo: ['scheduler'] });
+    expect(release.uses).toEqual({ tables: { main: 'readwrite' }, sendsTo: ['scheduler', 'orchestrator'], sendsEmail: true });
     const fn = s.stacks.api.functions['recurring-release']!.fn;
     const vars = resources(s.api)[logicalId(fn)]!.Properties!.Environment.Variables;
-    expect(Object.keys(vars).sort()).toEqual(['CONVEYOR_QUEUE_SCHEDULER_URL', 'CONVEYOR_TABLE_MAIN', 'NODE_OPTIONS']);
+    expect(Object.keys(vars).sort()).toEqual(['CONVEYOR_QUEUE_ORCHESTRATOR_URL', 'CONVEYOR_QUEUE_SCHEDULER_URL', 'CONVEYOR_TABLE_MAIN', 'NODE_OPTIONS']);
   });
 
   it('keeps the due index on the main table (gsi3), which the data stack declares', () => {

@@ -5,7 +5,7 @@
 import { createSchedulingWorld, AMD64_METADATA, type SchedulingWorld } from '../support/scheduling';
 import { httpClient } from '../support/world';
 import { recurringJobRoutes } from '../../shared/http/routes/recurring-jobs';
-import { releaseDueRuns } from '../../shared/app/recurring-runs';
+import { releaseDueRuns } from '../../shared/app/recurring-release';
 import { schedule } from '../../shared/app/scheduler';
 import { completeWorkRequest, getNextForWorker } from '../../shared/app/workers';
 

@@ -5,11 +5,14 @@
  */
 import { createSchedulingWorld, AMD64_METADATA, type SchedulingWorld } from '../support/scheduling';
 import { createRecurringJob, requestRecurringJob, tryRecurringJobAgain, updateRecurringJobAs, recurringJobResults, recurringJobEvents, deleteRecurringJob } from '../../shared/app/recurring-jobs';
-import { releaseDueRuns, runWorkRequest } from '../../shared/app/recurring-runs';
+import { runWorkRequest } from '../../shared/app/recurring-runs';
+import { releaseDueRuns } from '../../shared/app/recurring-release';
 import { schedule, reclaimStale } from '../../shared/app/scheduler';
 import { completeWorkRequest, getNextForWorker } from '../../shared/app/workers';
 import { ConflictError, ForbiddenError, ValidationError } from '../../shared/domain/errors';
 import type { RecurringJob } from '../../shared/domain/recurring-jobs';
+import { createTemplate } from '../../shared/app/workflows';
+import { drive } from '../support/workflows';
 
 const MIN = 60_000;
 let world: SchedulingWorld;
@@ -171,4 +174,36 @@ test('runWorkRequest: a requested run gets the higher priority', () => {
   const run = { id: 1, state: 'PENDING' as const, dateCreated: base.createdAt, dateDue: base.createdAt, requestingUser: null, heartbeat: null, logtail: null, dateStarted: null, machine: null, workRequestId: null, releasedAt: null };
   expect(runWorkRequest({ ...base, run }, 5, new Date()).priorityBase).toBe(0);
   expect(runWorkRequest({ ...base, run: { ...run, requestingUser: 'user:x' } }, 5, new Date())).toMatchObject({ priorityBase: 1, createdBy: 'user:x' });
+});
+
+describe('workflow kind', () => {
+  async function nightly(script: Parameters<typeof drive>[2], template = 'nightly') {
+    const owner = await world.caller('owner');
+    await createTemplate(world.deps, owner, { scope: 'debusine', workspace: 'priv', name: 'nightly', taskName: 'noop', taskData: {}, priority: 0 });
+    const job = await createRecurringJob(world.deps, owner, { scope: 'debusine', workspace: 'priv', kind: 'workflow', target: { template, parameters: {} }, updateInterval: 86_400 });
+    const worker = await world.addWorker('bee.lan', { metadata: AMD64_METADATA });
+    const [rootId] = await releaseDueRuns(world.deps);
+    await drive(world, [worker], script);
+    return { job, rootId };
+  }
+
+  test('each run starts the template as a new workflow run; the result is the workflow\'s', async () => {
+    const { job: j, rootId } = await nightly(async () => 'success');
+    const root = (await world.deps.workRequests.get(rootId!))!;
+    expect(root).toMatchObject({ taskType: 'Workflow', status: 'completed', result: 'success', run: { name: 'nightly', major: 1 }, workflowData: { recurring_job: { job: j.id, run: 1 } } });
+    const after = await job(j.id);
+    expect((await repo().results(j.id, 5)).items[0]).toMatchObject({ status: 'SUCCESS' });
+    expect(after.run).toMatchObject({ id: 2, state: 'PENDING', dateDue: new Date(Date.parse(root.startedAt!) + 86_400_000).toISOString() });
+    expect((await repo().events(j.id, 10)).items.map((e) => e.type)).toEqual(['CREATE', 'START', 'FINISH']);
+  });
+
+  test('a template that is gone makes a FAILURE_INVALID result without starting anything', async () => {
+    const { job: j, rootId } = await nightly(async () => 'success', 'nightly');
+    await world.deps.templates.delete((await world.deps.templates.getByName('debusine', 'priv', 'nightly'))!);
+    world.deps.clock.advance(86_400_000);
+    expect(rootId).toBeDefined();
+    expect(await releaseDueRuns(world.deps)).toEqual([]);
+    expect((await repo().results(j.id, 5)).items[0]).toMatchObject({ status: 'FAILURE_INVALID', logExcerpt: expect.stringMatching(/template/i) });
+    expect((await job(j.id)).consecutiveFailures).toBe(1);
+  });
 });
