@@ -5,6 +5,7 @@
  *   npm run bench                 # full run (~8 minutes on 2 cores), overwrites BENCHMARKS.md
  *   npm run bench -- --quick      # few iterations, for checking the benchmark itself
  *   npm run bench -- --out FILE   # write the report elsewhere
+ *   npm run bench -- --only web-ui  # only the web UI's bundle size and time to interactive (printed)
  *
  * The local stack (emulators, gateway, queue pollers) starts in this process on a temporary data
  * dir and a free port, and is stopped (and the data dir removed) at the end, on failure and on Ctrl-C.
@@ -35,6 +36,7 @@ import { measureHandlerTimes } from './lambda';
 import { startCountingProxy, type CountingProxy } from './proxy';
 import { renderReport } from './report';
 import { KiB, MiB, fmt, fmtMs } from './stats';
+import { measureWebUi, renderWebUiSection, summariseWebUi } from './web-ui';
 
 const REPO_ROOT = resolve(__dirname, '..');
 const ACTOR = 'system:bench';
@@ -44,18 +46,22 @@ const WORKSPACE = 'bench';
 interface Settings {
   quick: boolean;
   out: string;
+  /** Run only this module and print its results (BENCHMARKS.md is left alone). */
+  only?: 'web-ui';
 }
 
 function parseArgs(argv: string[]): Settings {
   let quick = false;
   let out = join(REPO_ROOT, 'BENCHMARKS.md');
+  let only: Settings['only'];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
-    if (arg === '--quick') quick = true;
+    if (arg === '--only' && argv[i + 1] === 'web-ui') only = argv[++i] as 'web-ui';
+    else if (arg === '--quick') quick = true;
     else if (arg === '--out' && argv[i + 1] !== undefined) out = resolve(argv[++i]!);
-    else throw new Error(`unknown argument ${arg} (use --quick, --out FILE)`);
+    else throw new Error(`unknown argument ${arg} (use --quick, --out FILE, --only web-ui)`);
   }
-  return { quick, out };
+  return { quick, out, ...(only ? { only } : {}) };
 }
 
 function progress(message: string): void {
@@ -110,6 +116,10 @@ async function main(): Promise<void> {
     progress(`starting the local stack on ${dataDir}`);
     stack = await startLocalStack({ port: 0, dataDir, log }, abort.signal);
     progress(`local stack up at ${stack.url} (${fmtMs(performance.now() - started)})`);
+    if (settings.only === 'web-ui') {
+      for (const line of summariseWebUi(await measureWebUi(stack.url, settings.quick ? 2 : 5))) progress(line);
+      return;
+    }
     // Before any work-request handler is loaded: count and time what the stack invokes.
     const recorder = new InvocationRecorder();
     recorder.install(REPO_ROOT, ['work-requests-api', 'workers-api', 'scheduler', 'heartbeat-applier', 'watchdog']);
@@ -240,6 +250,10 @@ async function main(): Promise<void> {
       artifactCostPerMillion: cost.totalPerMillion,
     });
 
+    progress('web UI: bundle size and time to interactive in Chromium');
+    const webUi = await measureWebUi(stack.url, n(5, 2));
+    for (const line of summariseWebUi(webUi)) progress(line);
+
     await cleanup();
     const runSeconds = (performance.now() - started) / 1000;
     const cpu = cpus();
@@ -265,7 +279,7 @@ async function main(): Promise<void> {
       workRequests,
       workflows: renderWorkflowSection(workflows),
     });
-    writeFileSync(settings.out, report);
+    writeFileSync(settings.out, `${report.trimEnd()}\n\n${renderWebUiSection(webUi)}`);
     progress(`wrote ${settings.out} (${fmt(runSeconds, 0)} s)`);
   } finally {
     await cleanup();

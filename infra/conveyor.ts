@@ -8,13 +8,15 @@
  *  - ApiStack       (stacks/api-stack.ts):       functions, their grants and triggers, the HTTP API
  *  - SchedulesStack (stacks/schedules-stack.ts): EventBridge Scheduler schedules (only created
  *    when some function declares a `schedule`; an empty stack cannot be deployed)
+ *  - Web stack (constructs/web-ui-distribution.ts): the web UI's bucket and the CloudFront
+ *    distribution serving it at `/` and the HTTP API at `/api/*` (Web → Api)
  * Grants are added to the functions' roles (in ApiStack), never to resource policies in the
  * producer stacks; encryption uses AWS-managed keys, so there are no key policies to update.
  * Per-worker queues are created at run time (worker registration), not by CloudFormation: IAM is
  * scoped to their name prefix (`<prefix lower-cased>-worker-*`, e.g. `conveyor-worker-*`), and
  * workers receive temporary credentials for their own queue only (ApiStack.workerQueueAccessRole).
  */
-import type { Environment } from 'aws-cdk-lib';
+import { Stack, type Environment } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { CONVEYOR_MANIFEST, validateManifest } from './manifest';
 import type { ConveyorManifest } from './manifest';
@@ -22,6 +24,7 @@ import { ApiStack } from './stacks/api-stack';
 import { DataStack } from './stacks/data-stack';
 import { MessagingStack } from './stacks/messaging-stack';
 import { SchedulesStack, hasSchedules } from './stacks/schedules-stack';
+import { WebUiDistribution } from './constructs/web-ui-distribution';
 
 export interface ConveyorOptions {
   manifest?: ConveyorManifest;
@@ -39,6 +42,8 @@ export interface ConveyorStacks {
   messaging: MessagingStack;
   api: ApiStack;
   schedules?: SchedulesStack;
+  /** The web UI's bucket and the CloudFront distribution serving it and the API on one host. */
+  web: Stack & { webUi: WebUiDistribution };
 }
 
 /** `Conveyor` → `conveyor-worker-`: one deployment's worker queues never mix with another's. */
@@ -69,7 +74,9 @@ export function createConveyor(scope: Construct, options: ConveyorOptions = {}):
     ...(options.repoRoot ? { repoRoot: options.repoRoot } : {}),
     ...(options.notifyFrom ? { notifyFrom: options.notifyFrom } : {}),
   });
-  const stacks: ConveyorStacks = { data, messaging, api };
+  const web = new Stack(scope, `${prefix}-Web`, { ...common, description: 'Conveyor: web UI and API on one CloudFront host' });
+  const webUi = new WebUiDistribution(web, 'WebUi', { api: api.api });
+  const stacks: ConveyorStacks = { data, messaging, api, web: Object.assign(web, { webUi }) };
   if (hasSchedules(manifest)) {
     stacks.schedules = new SchedulesStack(scope, `${prefix}-Schedules`, {
       ...common,

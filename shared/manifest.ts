@@ -304,6 +304,16 @@ export const FUNCTIONS: FunctionSpec[] = [
     uses: { tables: { main: 'readwrite' }, bucket: 'readwrite' },
   },
   {
+    name: 'expiry',
+    entry: 'functions/expiry.ts',
+    description: 'Expiry pass: deletes expired artifacts nothing keeps, then stored bytes no file needs (bounded, resumable)',
+    timeoutSeconds: 300,
+    memoryMb: 1024,
+    // Each run handles at most a bounded slice from the expiry index; the next run continues.
+    schedule: { id: 'expiry', rateMinutes: 15 },
+    uses: { tables: { main: 'readwrite', audit: 'readwrite' }, bucket: 'readwrite' },
+  },
+  {
     name: 'recurring-jobs-api',
     entry: 'functions/recurring-jobs-api.ts',
     description: 'Recurring jobs (create, list, show, change, delete, request, try again, results, events) and machine states of workers',

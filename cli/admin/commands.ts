@@ -28,7 +28,9 @@ import { initDatabase } from '../../shared/app/bootstrap';
 import { formatJson, formatTable, yesNo } from '../client/format';
 import { prepareAdminEnvironment, type AdminEnvironmentSource } from './environment';
 import { registerAdminWorkerCommands } from './workers';
+import { registerAdminMachineCommands } from './machines';
 import { registerAdminChannelCommands } from './channels';
+import { registerAdminExpireCommand } from './expire';
 
 /** Everything the admin commands take from the process, so tests can run them on in-memory deps. */
 export interface AdminContext {
@@ -390,5 +392,7 @@ export function registerAdminCommands(program: Command, ctx: AdminContext = defa
       }),
     );
   registerAdminWorkerCommands(admin, run);
+  registerAdminMachineCommands(admin.commands.find((c) => c.name() === 'worker')!, run);
   registerAdminChannelCommands(admin, run);
+  registerAdminExpireCommand(admin, run);
 }

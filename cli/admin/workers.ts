@@ -17,7 +17,6 @@ import {
   type WorkerView,
 } from '../../shared/app/workers';
 import { formatTable, yesNo } from '../client/format';
-import { registerAdminMachineCommands } from './machines';
 
 /** What registerAdminCommands' `run` hands each command body. */
 export interface AdminRunEnvironment<O> {
@@ -96,7 +95,6 @@ function parseConcurrency(text: string): number {
 
 export function registerAdminWorkerCommands(admin: Command, run: AdminRun): void {
   const worker = admin.command('worker').description('workers: list, enable, disable, metadata, concurrency, activation tokens');
-  registerAdminMachineCommands(worker, run);
 
   worker
     .command('list')

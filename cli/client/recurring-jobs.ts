@@ -3,7 +3,7 @@
  * API (docs/api.md, "Recurring jobs").
  */
 import type { Command } from 'commander';
-import type { ClientContext } from './commands';
+import type { ClientContext } from './context';
 import { formatTable } from './format';
 import { addConnectionOptions, collectPages, commandHelpers, parseId } from './options';
 

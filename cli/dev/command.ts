@@ -13,6 +13,7 @@ import { FUNCTIONS, MAILBOX_FILE_ENV_VAR, QUEUES, type QueueName } from '../../s
 import type { Deps } from '../../shared/ports';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startEmulators, type EmulatorPorts } from './emulators';
 import { startGateway } from './gateway';
+import { WEB_DIR } from './static-site';
 import { consoleLog, createHandlerLoader, formatError, type Log } from './handlers';
 import { schedulePeriodFromEnv, startQueuePollers, startScheduleTimers } from './pollers';
 import { provision, type LocalEnv } from './provision';
@@ -184,7 +185,7 @@ export async function startLocalStack(options: DevOptions, abortSignal?: AbortSi
     if (periodSeconds !== undefined) log('info', `schedules fire every ${periodSeconds} s (CONVEYOR_DEV_SCHEDULE_SECONDS)`);
     const timers = startScheduleTimers({ functions: FUNCTIONS, loadHandler, log, ...(periodSeconds !== undefined ? { periodSeconds } : {}) });
     cleanups.push(() => timers.stop());
-    const gateway = await startGateway({ functions: FUNCTIONS, loadHandler, port: options.port, log, accessLog: true });
+    const gateway = await startGateway({ functions: FUNCTIONS, loadHandler, port: options.port, log, accessLog: true, staticDir: WEB_DIR });
     cleanups.push(() => gateway.close());
 
     const info: LocalStackInfo = { url: gateway.url, adminToken, env };

@@ -10,6 +10,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import type { FunctionSpec } from '../../shared/manifest';
 import { LOCAL_ACCOUNT_ID, consoleLog, formatError, lambdaContext, type LoadHandler, type Log } from './handlers';
 import { LOOPBACK, settlesWithin } from './emulators';
+import { staticFile } from './static-site';
 
 /** API Gateway's request payload limit. */
 export const MAX_REQUEST_BODY_BYTES = 10 * 1024 * 1024;
@@ -279,6 +280,8 @@ export interface GatewayOptions {
   /** Log one line per request. */
   accessLog?: boolean;
   integrationTimeoutMs?: number;
+  /** Serves the web UI's files from this folder for GETs no route matches (as CloudFront does from S3). */
+  staticDir?: string;
 }
 
 export interface Gateway {
@@ -321,7 +324,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     if (body === 'too-large') return problem(413, 'Content Too Large');
     const rawPath = url.split('?')[0] ?? '/';
     const match = matchRoute(routes, method, rawPath);
-    if (match === undefined) return problem(404, 'Not Found');
+    if (match === undefined) {
+      const file = options.staticDir === undefined ? undefined : await staticFile(options.staticDir, method, rawPath);
+      return file ?? problem(404, 'Not Found');
+    }
     const address = server.address() as AddressInfo;
     const event = buildEvent(
       {

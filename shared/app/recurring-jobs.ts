@@ -16,9 +16,9 @@ import {
   type RecurringJobKind,
   type ReviewStatus,
 } from '../domain/recurring-jobs';
+import { bump } from '../domain/work-requests';
 import type { Deps, Page } from '../ports';
 import { accessWorkspace, callerId, requireUser, type Caller } from './auth';
-import { bump } from './lifecycle';
 import { commitChange, ignoreConflict, recurringJobsOf, REQUESTED_RUN_PRIORITY } from './recurring-runs';
 import { releaseAnyRun } from './recurring-release';
 

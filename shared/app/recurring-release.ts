@@ -7,12 +7,12 @@
  */
 import { ConflictError, DomainError } from '../domain/errors';
 import { compareDueRuns, type RecurringJob } from '../domain/recurring-jobs';
-import { isFinished, type WorkRequest } from '../domain/work-requests';
+import { bump, isFinished, type WorkRequest } from '../domain/work-requests';
 import type { Deps } from '../ports';
-import { bump, finish } from './lifecycle';
-import { callerForCreator } from './lookups';
+import { finish } from './lifecycle';
+import { callerForCreator } from './acting-as';
 import { failRunAtRelease, ignoreConflict, isReleasable, recurringJobsOf, recurringRunData, recurringRunFinished, releaseRun } from './recurring-runs';
-import { startWorkflow } from './workflows';
+import { startWorkflow } from './workflow-runs';
 
 /** Due runs released per tick; the rest wait for the next tick (every minute). */
 export const RELEASE_BATCH = 100;

@@ -4,6 +4,7 @@ import { authenticate } from '../app/auth';
 import { canonicalRouteKey } from '../manifest';
 import { NotFoundError } from '../domain/errors';
 import type { Deps } from '../ports';
+import { conditionalGet } from './etag';
 import { problemResponse } from './problem';
 import { baseUrlOf, decodeBody, normaliseHeaders, scopeOf, type HttpRequest, type RouteHandler } from './request';
 
@@ -43,5 +44,6 @@ export function httpHandler(getDeps: () => Deps, routes: Record<string, RouteHan
       onError: async (request) => {
         request.response = problemResponse(request.error);
       },
-    });
+    })
+    .use(conditionalGet());
 }

@@ -4,7 +4,6 @@
  * recurring-job-repository.ts) and the in-memory fake (shared/adapters/memory/recurring-jobs.ts).
  */
 import type { RecurringJob, RecurringJobEvent, RecurringJobResult } from '../domain/recurring-jobs';
-import type { Page } from './index';
 
 /** One write of a job: the new state, conditional on the version it was read at, with what it appends. */
 export interface RecurringJobWrite {
@@ -13,6 +12,12 @@ export interface RecurringJobWrite {
   expectedVersion: number;
   result?: RecurringJobResult | null;
   events?: RecurringJobEvent[];
+}
+
+/** A page of a listing (the same shape as ports' Page; declared here so this port stands alone). */
+export interface Page<T> {
+  items: T[];
+  next?: string;
 }
 
 export interface RecurringJobRepository {

@@ -1,5 +1,7 @@
+import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { z } from 'zod';
 import type { TaskDefinition } from './types';
 
@@ -7,7 +9,14 @@ const schema = z.strictObject({
   package: z.string().regex(/^[a-z0-9][a-z0-9+.-]+$/, 'must be a Debian package name'),
   version: z.string().regex(/^[0-9][A-Za-z0-9.+~:-]*$/, 'must be a Debian version'),
   architecture: z.string().regex(/^[a-z0-9-]+$/),
-  description: z.string().max(200).default('package built by Conveyor'),
+  // The control file's synopsis line: one line (a newline would start a new field), at most 80
+  // characters (lintian's synopsis-too-long).
+  description: z
+    .string()
+    .min(1)
+    .max(80)
+    .regex(/^[^\r\n]*$/, 'must be one line (no newline)')
+    .default('stand-in package built by Conveyor'),
 });
 
 export type MkdebData = z.output<typeof schema>;
@@ -25,22 +34,12 @@ export const mkdebTask: TaskDefinition<MkdebData> = {
   requirements: () => ({ flags: ['mkdeb:available'] }),
   async execute(data, ctx) {
     const root = join(ctx.workDir, 'pkg');
-    const docDir = join(root, 'usr', 'share', 'doc', data.package);
     await mkdir(join(root, 'DEBIAN'), { recursive: true });
-    await mkdir(docDir, { recursive: true });
-    const control = [
-      `Package: ${data.package}`,
-      `Version: ${data.version}`,
-      `Architecture: ${data.architecture}`,
-      'Maintainer: Conveyor <conveyor@example.org>',
-      'Section: misc',
-      'Priority: optional',
-      `Description: ${data.description}`,
-      ` Built by the Conveyor mkdeb task for ${data.architecture}.`,
-      '',
-    ].join('\n');
-    await writeFile(join(root, 'DEBIAN', 'control'), control);
-    await writeFile(join(docDir, 'README'), `${data.package} ${data.version} (${data.architecture})\n`);
+    const files = debianPackageFiles(data, new Date());
+    for (const [path, content] of Object.entries(files)) {
+      await mkdir(join(root, path, '..'), { recursive: true });
+      await writeFile(join(root, path), content);
+    }
     const deb = `${data.package}_${data.version.replace(/^\d+:/, '')}_${data.architecture}.deb`;
     const { exitCode } = await ctx.run('dpkg-deb', ['--root-owner-group', '--build', root, join(ctx.workDir, deb)]);
     if (exitCode !== 0) throw new Error(`dpkg-deb exited with ${exitCode}`);
@@ -58,3 +57,67 @@ export const mkdebTask: TaskDefinition<MkdebData> = {
     return { result: 'success' };
   },
 };
+
+/**
+ * Every file of the package, by path under its root: what lintian wants of any binary package (a
+ * copyright file, a compressed changelog matching the version, an extended description, md5sums),
+ * so that the package is lintian-clean. Two tags are overridden, with the reason, because they are
+ * true of any stand-in build: there is no ITP bug to close, and nothing in it is architecture-specific.
+ */
+export function debianPackageFiles(data: MkdebData, now: Date): Record<string, string | Buffer> {
+  const name = data.package;
+  const doc = `usr/share/doc/${name}`;
+  const content: Record<string, string | Buffer> = {
+    [`usr/share/${name}/build-info`]: `${name} ${data.version} (${data.architecture})\n`,
+    [`${doc}/copyright`]: [
+      'Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/',
+      `Upstream-Name: ${name}`,
+      '',
+      'Files: *',
+      `Copyright: ${now.getUTCFullYear()} Conveyor`,
+      'License: MIT',
+      ' Permission is hereby granted, free of charge, to any person obtaining a copy of this',
+      ' software, to deal in it without restriction.',
+      '',
+    ].join('\n'),
+    [`${doc}/changelog.Debian.gz`]: gzipSync(
+      `${name} (${data.version}) unstable; urgency=medium\n\n  * Built by the Conveyor mkdeb task for ${data.architecture}.\n\n` +
+        ` -- Conveyor <conveyor@example.org>  ${rfc2822(now)}\n`,
+      { level: 9 },
+    ),
+    [`usr/share/lintian/overrides/${name}`]: [
+      '# A stand-in build: there is no ITP bug to close, and its only content is its build information.',
+      `${name}: initial-upload-closes-no-bugs`,
+      `${name}: package-contains-no-arch-dependent-files`,
+      '',
+    ].join('\n'),
+  };
+  const md5sums = Object.entries(content)
+    .map(([path, bytes]) => `${createHash('md5').update(bytes).digest('hex')}  ${path}\n`)
+    .join('');
+  const control = [
+    `Package: ${name}`,
+    `Version: ${data.version}`,
+    `Architecture: ${data.architecture}`,
+    'Maintainer: Conveyor <conveyor@example.org>',
+    'Section: misc',
+    'Priority: optional',
+    `Description: ${data.description}`,
+    ` This package was built by the Conveyor mkdeb task for ${data.architecture}. It stands`,
+    ' in for a real build: it holds only its build information and documentation.',
+    '',
+  ].join('\n');
+  return { ...content, 'DEBIAN/md5sums': md5sums, 'DEBIAN/control': control };
+}
+
+const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/** `Thu, 01 Jan 2026 00:00:00 +0000`, the date format of a Debian changelog trailer. */
+function rfc2822(date: Date): string {
+  const pad = (n: number): string => String(n).padStart(2, '0');
+  return (
+    `${DAYS[date.getUTCDay()]}, ${pad(date.getUTCDate())} ${MONTHS[date.getUTCMonth()]} ${date.getUTCFullYear()} ` +
+    `${pad(date.getUTCHours())}:${pad(date.getUTCMinutes())}:${pad(date.getUTCSeconds())} +0000`
+  );
+}

@@ -44,6 +44,8 @@ beforeAll(() => {
 });
 
 afterAll(() => rmSync(root, { recursive: true, force: true }));
+// Real git processes: slow on a busy 2-core machine.
+jest.setTimeout(60_000);
 
 test('imports, then SUCCESS_NOCHANGE, then SUCCESS after a new commit', async () => {
   const url = `file://${join(root, 'repo')}`;

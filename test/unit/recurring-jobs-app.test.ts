@@ -7,11 +7,12 @@ import { createSchedulingWorld, AMD64_METADATA, type SchedulingWorld } from '../
 import { createRecurringJob, requestRecurringJob, tryRecurringJobAgain, updateRecurringJobAs, recurringJobResults, recurringJobEvents, deleteRecurringJob } from '../../shared/app/recurring-jobs';
 import { runWorkRequest } from '../../shared/app/recurring-runs';
 import { releaseDueRuns } from '../../shared/app/recurring-release';
-import { schedule, reclaimStale } from '../../shared/app/scheduler';
+import { schedule } from '../../shared/app/scheduler';
+import { reclaimStale } from '../../shared/app/watchdog';
 import { completeWorkRequest, getNextForWorker } from '../../shared/app/workers';
 import { ConflictError, ForbiddenError, ValidationError } from '../../shared/domain/errors';
 import type { RecurringJob } from '../../shared/domain/recurring-jobs';
-import { createTemplate } from '../../shared/app/workflows';
+import { createTemplate } from '../../shared/app/workflow-templates';
 import { drive } from '../support/workflows';
 
 const MIN = 60_000;

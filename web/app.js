@@ -1,0 +1,574 @@
+// Conveyor web UI: plain ES modules, no framework, no build step. Every read and action goes through
+// the REST API (docs/api.md) on the same origin, signed in with a Conveyor token kept in
+// sessionStorage and sent as the `Token` header. Pages poll the API with If-None-Match: an
+// unchanged answer is a body-less 304, and a page is only redrawn when something changed.
+
+const API = '/api/1.0/';
+const TOKEN_KEY = 'conveyor.token';
+const POLL_MS = Number(new URLSearchParams(location.search).get('poll')) || 2000;
+
+// ------------------------------------------------------------------ HTML with escaping
+
+class Raw {
+  constructor(text) {
+    this.text = text;
+  }
+}
+const raw = (text) => new Raw(text);
+const ESCAPES = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+const escape = (value) => String(value).replace(/[&<>"']/g, (c) => ESCAPES[c]);
+const piece = (value) =>
+  value instanceof Raw ? value.text : Array.isArray(value) ? value.map(piece).join('') : value === null || value === undefined || value === false ? '' : escape(value);
+/** Tagged template: interpolated values are escaped unless built by `html` or `raw`. */
+function html(strings, ...values) {
+  let out = strings[0];
+  values.forEach((value, i) => (out += piece(value) + strings[i + 1]));
+  return new Raw(out);
+}
+
+// ------------------------------------------------------------------ API client with ETags
+
+class ApiError extends Error {
+  constructor(status, problem) {
+    super(problem?.detail || problem?.title || `HTTP ${status}`);
+    this.status = status;
+    this.problem = problem;
+  }
+}
+
+const cache = new Map(); // url → {etag, data}
+let changed = false; // set when a GET answered with new data since the last render
+
+const token = () => sessionStorage.getItem(TOKEN_KEY);
+function headers(extra = {}) {
+  const h = { ...extra };
+  if (token()) h.Token = token();
+  return h;
+}
+
+async function problemOf(res) {
+  try {
+    return await res.json();
+  } catch {
+    return { title: res.statusText };
+  }
+}
+
+/** GET with If-None-Match: a 304 answers from the cache. */
+async function get(path) {
+  const url = API + path;
+  const key = `${token() ?? ''} ${url}`;
+  const cached = cache.get(key);
+  const res = await fetch(url, { headers: headers(cached ? { 'If-None-Match': cached.etag } : {}), cache: 'no-store' });
+  if (res.status === 304 && cached) return cached.data;
+  if (!res.ok) {
+    cache.delete(key);
+    throw new ApiError(res.status, await problemOf(res));
+  }
+  const data = res.status === 204 ? null : await res.json();
+  const etag = res.headers.get('ETag');
+  if (etag) cache.set(key, { etag, data });
+  changed = true;
+  return data;
+}
+
+async function send(method, path, body) {
+  const res = await fetch(API + path, {
+    method,
+    headers: headers(body === undefined ? {} : { 'Content-Type': 'application/json' }),
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  if (!res.ok) throw new ApiError(res.status, await problemOf(res));
+  return res.status === 204 ? null : res.json();
+}
+
+// ------------------------------------------------------------------ formatting
+
+const STATUS_CLASS = (s) => `badge s-${escape(s || 'none')}`;
+const badge = (text, kind = text) => html`<span class="${raw(STATUS_CLASS(kind))}">${text}</span>`;
+function wrBadge(wr) {
+  return wr.status === 'completed' ? badge(`completed: ${wr.result}`, wr.result) : badge(wr.status);
+}
+const when = (iso) => (iso ? html`<time datetime="${iso}">${iso.replace('T', ' ').replace(/\.\d+Z$|Z$/, ' UTC')}</time>` : '—');
+const size = (n) => (n < 1024 ? `${n} B` : n < 1048576 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1048576).toFixed(1)} MiB`);
+const jsonBlock = (value) => html`<pre>${JSON.stringify(value ?? null, null, 2)}</pre>`;
+const wrLink = (id) => html`<a href="#/work-request/${id}">#${id}</a>`;
+const artifactLink = (id) => html`<a href="#/artifact/${id}">#${id}</a>`;
+const query = (params) => {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== '') q.set(k, v);
+  const s = q.toString();
+  return s ? `?${s}` : '';
+};
+const table = (head, rows, empty = 'Nothing here yet.') =>
+  rows.length === 0
+    ? html`<p class="note">${empty}</p>`
+    : html`<div class="scroll"><table><thead><tr>${head.map((h) => html`<th scope="col">${h}</th>`)}</tr></thead><tbody>${rows}</tbody></table></div>`;
+
+// ------------------------------------------------------------------ session
+
+let me = { user: null, auth: false, is_admin: false };
+let workspaces = [];
+
+async function loadSession() {
+  // In parallel: the first page waits for both.
+  try {
+    [me, { results: workspaces }] = await Promise.all([get('whoami/'), get('workspace/')]);
+  } catch (err) {
+    if (err.status !== 401) throw err;
+    sessionStorage.removeItem(TOKEN_KEY); // expired or disabled: carry on as anonymous
+    [me, { results: workspaces }] = await Promise.all([get('whoami/'), get('workspace/')]);
+  }
+  document.getElementById('nav-audit').hidden = !me.is_admin;
+}
+
+function renderSession(message = '') {
+  const el = document.getElementById('session');
+  el.innerHTML = me.auth
+    ? html`<span>Signed in as <strong id="whoami">${me.user}</strong>${me.is_admin ? ' (admin)' : ''}</span>
+        <button type="button" class="secondary" id="sign-out">Sign out</button>`.text
+    : html`<form id="sign-in"><label>Conveyor token<input id="token" name="token" type="password" autocomplete="off" required></label>
+        <button type="submit">Sign in</button><span class="error" role="alert">${message}</span></form>`.text;
+}
+
+document.addEventListener('submit', async (event) => {
+  if (event.target.id !== 'sign-in') return;
+  event.preventDefault();
+  const value = event.target.token.value.trim();
+  const res = await fetch(API + 'whoami/', { headers: { Token: value } });
+  const body = res.ok ? await res.json() : null;
+  if (!body?.auth) return renderSession('That token was refused.');
+  sessionStorage.setItem(TOKEN_KEY, value);
+  await refresh(true);
+});
+document.addEventListener('click', async (event) => {
+  if (event.target.id === 'sign-out') {
+    sessionStorage.removeItem(TOKEN_KEY);
+    cache.clear();
+    await refresh(true);
+  }
+});
+
+const roleIn = (workspace) => workspaces.find((w) => w.name === workspace)?.role ?? null;
+const ROLES = ['viewer', 'uploader', 'contributor', 'owner'];
+const roleAtLeast = (workspace, role) => me.is_admin || ROLES.indexOf(roleIn(workspace)) >= ROLES.indexOf(role);
+const workspaceSelect = (current) =>
+  html`<label>Workspace<select name="workspace"><option value="">(default)</option>${workspaces.map(
+    (w) => html`<option ${w.name === current ? raw('selected') : ''}>${w.name}</option>`,
+  )}</select></label>`;
+
+// ------------------------------------------------------------------ pages
+
+async function workspacesPage() {
+  return html`<h1>Workspaces</h1>
+    ${table(
+      ['Name', 'Visibility', 'Your role', 'Default expiry', 'Browse'],
+      workspaces.map(
+        (w) => html`<tr><td>${w.name}</td><td>${w.public ? 'public' : 'private'}</td><td>${w.role ?? '—'}</td>
+          <td>${w.default_expiration_delay ? `${w.default_expiration_delay} s` : 'never'}</td>
+          <td><a href="#/artifacts${query({ workspace: w.name })}">artifacts</a> · <a href="#/work-requests${query({ workspace: w.name })}">work requests</a> ·
+          <a href="#/workflows${query({ workspace: w.name })}">workflows</a></td></tr>`,
+      ),
+      me.auth ? 'You are not a member of any workspace.' : 'No public workspace. Sign in to see yours.',
+    )}`;
+}
+
+async function artifactsPage(p) {
+  const list = await get(`artifact/${query({ workspace: p.workspace, category: p.category, limit: 100 })}`);
+  return html`<h1>Artifacts</h1>
+    <form class="filters" data-route="artifacts">${workspaceSelect(p.workspace)}
+      <label>Category<input name="category" id="f-category" value="${p.category ?? ''}" placeholder="debian:binary-package"></label>
+      <button type="submit">Filter</button></form>
+    ${table(
+      ['Id', 'Category', 'Workspace', 'Created', 'By', 'Expires'],
+      list.results.map(
+        (a) => html`<tr><td>${artifactLink(a.id)}</td><td>${a.category}</td><td>${a.workspace}</td><td>${when(a.created_at)}</td>
+          <td class="hide-narrow">${a.created_by}</td><td>${a.expire_at ? when(a.expire_at) : 'never'}</td></tr>`,
+      ),
+      'No artifacts match.',
+    )}`;
+}
+
+const TEXT_FILE = /\.(txt|log|json|md|dsc|changes|buildinfo|lintian|yaml|yml|csv)$/i;
+const textFiles = new Map(); // "id/path" → text (complete files never change)
+
+async function fileBytes(id, path) {
+  const res = await fetch(`${API}artifact/${id}/files/${path.split('/').map(encodeURIComponent).join('/')}/`, { headers: headers() });
+  if (!res.ok) throw new ApiError(res.status, await problemOf(res));
+  return res.blob();
+}
+
+async function inlineText(a, path, file) {
+  const key = `${a.id}/${path}`;
+  if (!textFiles.has(key)) {
+    try {
+      textFiles.set(key, await (await fileBytes(a.id, path)).text());
+    } catch (err) {
+      textFiles.set(key, `(could not read: ${err.message})`);
+    }
+  }
+  return html`<h3>${path}</h3><pre class="file-text" data-path="${path}">${textFiles.get(key)}</pre>`;
+}
+
+async function artifactPage(p) {
+  const a = await get(`artifact/${p.id}/`);
+  const [outgoing, incoming] = await Promise.all([get(`artifact-relation/?artifact=${a.id}`), get(`artifact-relation/?target_artifact=${a.id}`)]);
+  const files = Object.entries(a.files ?? {});
+  const shown = files.filter(([path, f]) => f.complete && f.size <= 65536 && (TEXT_FILE.test(path) || /^text\//.test(f.content_type ?? '')));
+  const texts = await Promise.all(shown.map(([path, f]) => inlineText(a, path, f)));
+  return html`<h1>Artifact #${a.id} <small>${a.category}</small></h1>
+    <dl><dt>Workspace</dt><dd>${a.workspace}</dd><dt>Created</dt><dd>${when(a.created_at)} by ${a.created_by}</dd>
+      <dt>Expires</dt><dd id="expire-at">${a.expire_at ? when(a.expire_at) : 'never'}</dd>
+      <dt>Complete</dt><dd>${a.complete ? 'yes' : 'no'}</dd><dt>Immutable</dt><dd>${a.immutable ? 'yes' : 'no'}</dd></dl>
+    <h2>Data</h2>${jsonBlock(a.data)}
+    <h2>Files</h2>
+    ${table(
+      ['Path', 'Size', 'SHA-256', 'Type', ''],
+      files.map(
+        ([path, f]) => html`<tr><td>${path}</td><td>${size(f.size)}</td><td class="hash">${f.checksums?.sha256 ?? ''}</td><td class="hide-narrow">${f.content_type ?? '—'}</td>
+          <td>${f.complete ? html`<a class="download" href="${f.url}" data-artifact="${a.id}" data-path="${path}">Download</a>` : 'uploading'}</td></tr>`,
+      ),
+      'No files.',
+    )}
+    ${a.complete && files.length > 0 ? html`<p><a class="download" href="${a.download_tar_gz_url}" data-artifact="${a.id}" data-archive="1">Download all (tar.gz)</a></p>` : ''}
+    ${texts}
+    <h2>Relations</h2>
+    ${table(
+      ['Direction', 'Type', 'Artifact'],
+      [
+        ...outgoing.map((r) => html`<tr class="rel-out"><td>this → other</td><td>${r.type}</td><td>${artifactLink(r.target)}</td></tr>`),
+        ...incoming.map((r) => html`<tr class="rel-in"><td>other → this</td><td>${r.type}</td><td>${artifactLink(r.artifact)}</td></tr>`),
+      ],
+      'No relations.',
+    )}`;
+}
+
+// Downloads carry the Token header, so they are fetched and handed to the browser as a blob.
+document.addEventListener('click', async (event) => {
+  const link = event.target.closest?.('a.download');
+  if (!link || !token()) return; // anonymous: a plain link works for public workspaces
+  event.preventDefault();
+  const res = await fetch(link.href, { headers: headers() });
+  if (!res.ok) return alert(`Download failed: HTTP ${res.status}`);
+  const url = URL.createObjectURL(await res.blob());
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = link.dataset.path?.split('/').pop() ?? `artifact-${link.dataset.artifact}.tar.gz`;
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+});
+
+const STATUSES = ['blocked', 'pending', 'running', 'completed', 'aborted'];
+
+async function workRequestsPage(p) {
+  const list = await get(`work-request/${query({ workspace: p.workspace, status: p.status, task_name: p.task_name, limit: 100 })}`);
+  // The API has no worker filter: the page of results is filtered here.
+  const rows = list.results.filter((wr) => !p.worker || wr.worker === p.worker);
+  return html`<h1>Work requests</h1>
+    <form class="filters" data-route="work-requests">${workspaceSelect(p.workspace)}
+      <label>Status<select name="status"><option value="">(any)</option>${STATUSES.map((s) => html`<option ${s === p.status ? raw('selected') : ''}>${s}</option>`)}</select></label>
+      <label>Task<input name="task_name" id="f-task" value="${p.task_name ?? ''}" placeholder="noop"></label>
+      <label>Worker<input name="worker" id="f-worker" value="${p.worker ?? ''}"></label>
+      <button type="submit">Filter</button></form>
+    ${table(
+      ['Id', 'Task', 'Status', 'Worker', 'Created', 'Priority'],
+      rows.map(
+        (wr) => html`<tr data-id="${wr.id}"><td>${wrLink(wr.id)}</td><td>${wr.task_type}/${wr.task_name}</td><td>${wrBadge(wr)}</td>
+          <td>${wr.worker ?? '—'}</td><td class="hide-narrow">${when(wr.created_at)}</td><td>${wr.effective_priority}</td></tr>`,
+      ),
+      'No work requests match.',
+    )}`;
+}
+
+async function workRequestPage(p) {
+  const wr = await get(`work-request/${p.id}/`);
+  const mine = me.user !== null && wr.created_by === `user:${me.user}`;
+  const unfinished = ['pending', 'blocked', 'running'].includes(wr.status);
+  const canAbort = me.auth && unfinished && (mine || roleAtLeast(wr.workspace, 'owner'));
+  const canRetry = me.auth && !unfinished && wr.superseded_by === null && (wr.status === 'aborted' || ['failure', 'error'].includes(wr.result)) && roleAtLeast(wr.workspace, 'contributor');
+  const canPrioritise = me.auth && unfinished && (me.is_admin || mine);
+  return html`<h1>Work request #${wr.id} <small>${wr.task_type}/${wr.task_name}</small></h1>
+    <p id="wr-status">${wrBadge(wr)}</p>
+    ${canRetry || canAbort || canPrioritise
+      ? html`<div class="actions" data-id="${wr.id}">
+          ${canRetry ? html`<button type="button" data-action="retry">Retry</button>` : ''}
+          ${canAbort ? html`<button type="button" class="danger" data-action="abort">Abort</button>` : ''}
+          ${canPrioritise
+            ? html`<label>Priority adjustment<input type="number" id="priority" value="${wr.priority_adjustment}" ${me.is_admin ? '' : raw('max="0"')}></label>
+                <button type="button" class="secondary" data-action="priority">Set priority</button>`
+            : ''}
+          <span class="error" role="alert" id="action-error"></span></div>`
+      : ''}
+    <dl><dt>Workspace</dt><dd>${wr.workspace}</dd><dt>Created</dt><dd>${when(wr.created_at)} by ${wr.created_by}</dd>
+      <dt>Worker</dt><dd>${wr.worker ?? '—'}</dd><dt>Started</dt><dd>${when(wr.started_at)}</dd><dt>Completed</dt><dd>${when(wr.completed_at)}</dd>
+      <dt>Duration</dt><dd>${wr.duration === null ? '—' : `${wr.duration} s`}</dd>
+      <dt>Priority</dt><dd>${wr.priority_base} + ${wr.priority_adjustment} = ${wr.effective_priority}</dd>
+      ${wr.aborted_by ? html`<dt>Aborted by</dt><dd>${wr.aborted_by}</dd>` : ''}
+      ${wr.parent ? html`<dt>Parent</dt><dd>${wrLink(wr.parent)}</dd>` : ''}
+      ${wr.task_type === 'Workflow' ? html`<dt>Graph</dt><dd><a href="#/workflow/${wr.id}">workflow graph</a></dd>` : ''}
+      ${wr.supersedes ? html`<dt>Supersedes</dt><dd>${wrLink(wr.supersedes)}</dd>` : ''}
+      ${wr.superseded_by ? html`<dt>Superseded by</dt><dd id="superseded-by">${wrLink(wr.superseded_by)}</dd>` : ''}
+      <dt>Dependencies</dt><dd>${wr.dependencies.length ? wr.dependencies.map((d) => html`${wrLink(d)} `) : 'none'}</dd>
+      <dt>Output artifacts</dt><dd id="wr-artifacts">${wr.artifacts.length ? wr.artifacts.map((a) => html`${artifactLink(a)} `) : 'none'}</dd></dl>
+    ${wr.status === 'running' || (wr.logtail ?? []).length ? html`<h2>Log tail${wr.status === 'running' ? ' (live)' : ''}</h2><pre id="logtail">${(wr.logtail ?? []).join('\n') || '(nothing yet)'}</pre>` : ''}
+    <h2>Task data</h2>${jsonBlock(wr.task_data)}
+    <h2>Dynamic data</h2>${jsonBlock(wr.dynamic_task_data)}
+    <h2>Output data</h2>${jsonBlock(wr.output_data)}
+    ${wr.workflow_data ? html`<h2>Workflow data</h2>${jsonBlock(wr.workflow_data)}` : ''}`;
+}
+
+document.addEventListener('click', async (event) => {
+  const button = event.target.closest?.('button[data-action]');
+  if (!button) return;
+  const id = button.closest('[data-id]').dataset.id;
+  const action = button.dataset.action;
+  try {
+    if (action === 'retry') {
+      const next = await send('POST', `work-request/${id}/retry/`);
+      location.hash = `#/work-request/${next.id}`;
+    } else if (action === 'abort') {
+      await send('POST', `work-request/${id}/abort/`);
+    } else if (action === 'priority') {
+      await send('PATCH', `work-request/${id}/`, { priority_adjustment: Number(document.getElementById('priority').value) });
+    }
+    await refresh(false);
+  } catch (err) {
+    const el = document.getElementById('action-error');
+    if (el) el.textContent = err.message;
+  }
+});
+
+async function workflowsPage(p) {
+  const list = await get(`work-request/${query({ workspace: p.workspace, limit: 200 })}`);
+  const roots = list.results.filter((wr) => wr.task_type === 'Workflow' && wr.parent === null);
+  const byRun = new Map();
+  for (const wr of roots) {
+    const name = wr.run?.name ?? wr.task_name;
+    if (!byRun.has(name)) byRun.set(name, []);
+    byRun.get(name).push(wr);
+  }
+  const rows = [...byRun].flatMap(([name, runs]) =>
+    runs
+      .sort((a, b) => a.id - b.id)
+      .map(
+        (wr) => html`<tr><td>${name}</td><td>${wr.run ? `${wr.run.name}.${wr.run.number}` : '—'}</td><td><a href="#/workflow/${wr.id}">#${wr.id} ${wr.task_name}</a></td>
+          <td>${wrBadge(wr)}</td><td>${wr.run?.status ?? '—'}</td><td class="hide-narrow">${when(wr.created_at)}</td></tr>`,
+      ),
+  );
+  return html`<h1>Workflows</h1>
+    <form class="filters" data-route="workflows">${workspaceSelect(p.workspace)}<button type="submit">Filter</button></form>
+    <p class="note">Run numbers: each start of a template is the next run (1, 2, …); a retry restarts the same run in place with the next minor number (1.1).</p>
+    ${table(['Template', 'Run', 'Workflow', 'Status', 'Run status', 'Created'], rows, 'No workflows yet.')}`;
+}
+
+/** Every descendant of a workflow tree, with its depth in the nesting. */
+function flatten(nodes, depth = 0, out = []) {
+  for (const node of nodes) {
+    out.push({ wr: node.work_request, depth });
+    flatten(node.children ?? [], depth + 1, out);
+  }
+  return out;
+}
+
+const COLOURS = { success: '#146c2e', failure: '#b3261e', error: '#b3261e', skipped: '#5f6368', running: '#0b57d0', pending: '#7a4d00', blocked: '#7a4d00', aborted: '#5f6368' };
+const colourOf = (wr) => COLOURS[wr.status === 'completed' ? wr.result : wr.status] ?? '#5f6368';
+
+/** Columns by dependency depth (a request sits right of everything it waits for), rows in order. */
+function graphSvg(nodes) {
+  const byId = new Map(nodes.map((n) => [n.wr.id, n]));
+  const level = new Map();
+  const levelOf = (n, seen = new Set()) => {
+    if (level.has(n.wr.id)) return level.get(n.wr.id);
+    if (seen.has(n.wr.id)) return 0;
+    seen.add(n.wr.id);
+    const parentLevel = n.wr.parent && byId.has(n.wr.parent) ? levelOf(byId.get(n.wr.parent), seen) + 1 : 0;
+    const deps = n.wr.dependencies.filter((d) => byId.has(d)).map((d) => levelOf(byId.get(d), seen) + 1);
+    const value = Math.max(parentLevel, ...deps, 0);
+    level.set(n.wr.id, value);
+    return value;
+  };
+  const columns = [];
+  for (const n of nodes) (columns[levelOf(n)] ??= []).push(n);
+  const W = 190, H = 50, GX = 50, GY = 16;
+  const pos = new Map();
+  columns.forEach((col, x) => col.forEach((n, y) => pos.set(n.wr.id, { x: 10 + x * (W + GX), y: 10 + y * (H + GY) })));
+  const width = 20 + columns.length * (W + GX) - GX;
+  const height = 20 + Math.max(...columns.map((c) => c.length)) * (H + GY) - GY;
+  const edges = nodes.flatMap((n) => {
+    const to = pos.get(n.wr.id);
+    const from = [...n.wr.dependencies.filter((d) => pos.has(d)).map((d) => [d, 'dep']), ...(n.wr.parent && pos.has(n.wr.parent) ? [[n.wr.parent, 'child']] : [])];
+    return from.map(([id, kind]) => {
+      const f = pos.get(id);
+      return html`<line class="edge-${kind}" x1="${f.x + W}" y1="${f.y + H / 2}" x2="${to.x}" y2="${to.y + H / 2}" stroke="${kind === 'dep' ? '#1a1a1a' : '#9aa0a6'}" stroke-width="1.5" ${kind === 'child' ? raw('stroke-dasharray="4 3"') : ''} marker-end="url(#arrow)"/>`;
+    });
+  });
+  const boxes = nodes.map((n) => {
+    const { x, y } = pos.get(n.wr.id);
+    const label = n.wr.workflow_data?.display_name ?? n.wr.task_name;
+    const state = n.wr.status === 'completed' ? n.wr.result : n.wr.status;
+    return html`<a href="#/work-request/${n.wr.id}" class="node" data-id="${n.wr.id}" aria-label="#${n.wr.id} ${label}: ${state}">
+      <rect x="${x}" y="${y}" width="${W}" height="${H}" rx="6" fill="${colourOf(n.wr)}"/>
+      <text x="${x + 8}" y="${y + 19}" fill="#fff">#${n.wr.id} ${label.slice(0, 24)}</text>
+      <text x="${x + 8}" y="${y + 37}" fill="#fff">${n.wr.task_type}/${n.wr.task_name.slice(0, 14)} · ${state}</text></a>`;
+  });
+  return html`<svg class="graph" role="img" aria-label="Workflow graph" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}">
+    <defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#1a1a1a"/></marker></defs>
+    ${edges}${boxes}</svg>`;
+}
+
+async function workflowPage(p) {
+  const tree = await get(`workflow/${p.id}/`);
+  const root = tree.workflow;
+  const nodes = flatten([{ work_request: root, children: tree.children }]);
+  // The workflow's internal collection: promises of its children's outputs, then the artifacts themselves.
+  let items = [];
+  if (root.internal_collection) {
+    const answer = await get(`collection/${root.internal_collection}/items/`);
+    items = answer.results ?? answer;
+  }
+  let history = [];
+  if (root.run) {
+    const list = await get(`work-request/${query({ workspace: root.workspace, task_name: root.task_name, limit: 200 })}`);
+    history = list.results.filter((wr) => wr.run?.name === root.run.name).sort((a, b) => a.id - b.id);
+  }
+  return html`<h1>Workflow #${root.id} <small>${root.task_name}${root.run ? ` · run ${root.run.name}.${root.run.number}` : ''}</small></h1>
+    <p>${wrBadge(root)} ${root.run ? html`run status <strong>${root.run.status}</strong>` : ''}
+      · <a href="#/work-request/${root.id}">details, retry and abort</a></p>
+    <div class="scroll">${graphSvg(nodes)}</div>
+    <p class="note">Solid arrows: dependencies; dashed: parent workflow to child. Green success, red failure or error, blue running, brown pending or blocked, grey aborted or skipped.</p>
+    <h2>Steps</h2>
+    ${table(
+      ['Id', 'Step', 'Task', 'Status', 'Waits for', 'Worker'],
+      nodes.map(
+        (n) => html`<tr class="step"><td>${wrLink(n.wr.id)}</td><td>${'· '.repeat(n.depth)}${n.wr.workflow_data?.display_name ?? n.wr.workflow_data?.step ?? '—'}</td>
+          <td>${n.wr.task_type}/${n.wr.task_name}</td><td>${wrBadge(n.wr)}</td><td>${n.wr.dependencies.map((d) => html`${wrLink(d)} `)}</td><td>${n.wr.worker ?? '—'}</td></tr>`,
+      ),
+    )}
+    <h2>Promises and results</h2>
+    ${table(
+      ['Name', 'Category', 'Artifact', 'Promised by'],
+      items.map(
+        (i) => html`<tr><td>${i.name}</td><td>${i.category}</td><td>${i.artifact ? artifactLink(i.artifact) : 'promised'}</td><td>${i.data?.promise_work_request_id ? wrLink(i.data.promise_work_request_id) : '—'}</td></tr>`,
+      ),
+      'The workflow has no internal collection items yet.',
+    )}
+    ${history.length
+      ? html`<h2>Runs of ${root.run.name}</h2>${table(
+          ['Run', 'Workflow', 'Status'],
+          history.map((wr) => html`<tr><td>${wr.run.name}.${wr.run.number}</td><td><a href="#/workflow/${wr.id}">#${wr.id}</a></td><td>${wrBadge(wr)} ${wr.run.status}</td></tr>`),
+        )}`
+      : ''}`;
+}
+
+async function workersPage() {
+  const list = await get('worker/');
+  return html`<h1>Workers</h1>
+    ${table(
+      ['Name', 'Type', 'State', 'Current work', 'Last seen', 'Concurrency'],
+      list.results.map(
+        (w) => html`<tr><td>${w.name}</td><td>${w.worker_type}</td><td>${w.enabled ? '' : badge('disabled', 'aborted')} ${w.connected ? badge('connected', 'success') : badge('disconnected', 'aborted')}</td>
+          <td>${(w.current_work ?? []).length ? w.current_work.map((id) => html`${wrLink(id)} `) : 'idle'}</td><td>${when(w.last_seen_at)}</td><td>${w.assigned ?? 0}/${w.concurrency}</td></tr>`,
+      ),
+      'No workers registered.',
+    )}
+    <p class="note">Enabling and disabling workers is an administrator command (<code>conveyor admin worker enable|disable NAME</code>): the REST API has no endpoint for it yet.</p>`;
+}
+
+async function auditPage() {
+  return html`<h1>Audit log</h1>
+    <p class="note">The audit log is read with <code>conveyor admin audit</code> for now: the REST API has no endpoint for it, and the UI only uses the REST API.</p>`;
+}
+
+function notFound(message = 'There is no such page.') {
+  return html`<h1>Not found</h1><p>${message}</p><p><a href="#/">Back to the workspaces</a></p>`;
+}
+
+const ROUTES = [
+  [/^\/$/, workspacesPage, '#/'],
+  [/^\/artifacts$/, artifactsPage, '#/artifacts'],
+  [/^\/artifact\/(?<id>\d+)$/, artifactPage, '#/artifacts'],
+  [/^\/work-requests$/, workRequestsPage, '#/work-requests'],
+  [/^\/work-request\/(?<id>\d+)$/, workRequestPage, '#/work-requests'],
+  [/^\/workflows$/, workflowsPage, '#/workflows'],
+  [/^\/workflow\/(?<id>\d+)$/, workflowPage, '#/workflows'],
+  [/^\/workers$/, workersPage, '#/workers'],
+  [/^\/audit$/, auditPage, '#/audit'],
+];
+
+// Filter forms navigate (so the URL can be shared), dropping empty fields.
+document.addEventListener('submit', (event) => {
+  const route = event.target.dataset?.route;
+  if (!route) return;
+  event.preventDefault();
+  location.hash = `#/${route}${query(Object.fromEntries(new FormData(event.target)))}`;
+});
+
+// ------------------------------------------------------------------ rendering and polling
+
+let lastHtml = '';
+let rendering = false;
+let queue = Promise.resolve();
+
+/** Renders the current page; calls are queued so that a navigation during a poll is not lost. */
+function refresh(navigated) {
+  queue = queue.then(() => render(navigated));
+  return queue;
+}
+
+async function render(navigated) {
+  rendering = true;
+  const main = document.getElementById('main');
+  try {
+    changed = false;
+    await loadSession();
+    const hash = location.hash.replace(/^#/, '') || '/';
+    const [path, search = ''] = hash.split('?');
+    const params = Object.fromEntries(new URLSearchParams(search));
+    const route = ROUTES.find(([pattern]) => pattern.test(path));
+    let content;
+    if (!route) content = notFound();
+    else {
+      try {
+        content = await route[1]({ ...params, ...(path.match(route[0]).groups ?? {}) });
+      } catch (err) {
+        if (!(err instanceof ApiError)) throw err;
+        content = err.status === 404 || err.status === 403 ? notFound(err.message) : html`<h1>Error</h1><p class="error">${err.message}</p>`;
+      }
+    }
+    for (const a of document.querySelectorAll('nav a')) {
+      if (route && a.getAttribute('href') === route[2]) a.setAttribute('aria-current', 'page');
+      else a.removeAttribute('aria-current');
+    }
+    if (navigated) renderSession();
+    if (navigated || content.text !== lastHtml) {
+      const focused = document.activeElement?.id;
+      const values = [...main.querySelectorAll('input[id]')].map((i) => [i.id, i.value]);
+      main.innerHTML = content.text;
+      lastHtml = content.text;
+      if (!navigated) {
+        for (const [id, value] of values) {
+          const input = document.getElementById(id);
+          if (input && id !== 'priority') input.value = value;
+        }
+        if (focused) document.getElementById(focused)?.focus();
+      }
+      document.title = `${main.querySelector('h1')?.textContent ?? 'Conveyor'} · Conveyor`;
+    }
+    document.getElementById('live').textContent = `Updated ${new Date().toLocaleTimeString()}`;
+    if (!document.body.dataset.ready) document.body.dataset.readyAt = String(Math.round(performance.now()));
+    document.body.dataset.ready = '1';
+  } catch (err) {
+    main.innerHTML = html`<h1>Error</h1><p class="error">${err.message}</p>`.text;
+  } finally {
+    rendering = false;
+  }
+}
+
+window.addEventListener('hashchange', async () => {
+  await refresh(true);
+  document.getElementById('main').focus({ preventScroll: true });
+});
+setInterval(() => {
+  if (!document.hidden && !rendering) refresh(false);
+}, POLL_MS);
+refresh(true);
