@@ -47,7 +47,7 @@ describe('SchedulesStack', () => {
       for (const role of Object.keys(resources(template, 'AWS::IAM::Role'))) {
         const statements = statementsOfRole(template, role);
         expect([...new Set(actions(statements))]).toEqual(['lambda:InvokeFunction']);
-        const targets = ['scheduler', 'watchdog', 'recurring-release'].filter((n) => JSON.stringify(statements).includes(fnId(n)));
+        const targets = ['scheduler', 'watchdog', 'expiry', 'recurring-release'].filter((n) => JSON.stringify(statements).includes(fnId(n)));
         expect(targets).toHaveLength(1);
       }
     });
