@@ -14,6 +14,7 @@ import { runEventReactions } from './event-reactions';
 import { finish, notifyWorker, startServerSide } from './lifecycle';
 import { resolveLookupMultiple } from './lookups';
 import { acceptsNewWork } from '../domain/machines';
+import { machineAskedForWork } from './machines';
 
 /** Candidates read per partition and shard per assignment: the bound that keeps reads flat. */
 export const CANDIDATES_PER_PARTITION = 10;
@@ -50,6 +51,11 @@ function byPriorityThenAge(a: WorkRequest, b: WorkRequest): number {
 /** Fills a worker's free slots with the best pending requests it can run. */
 export async function scheduleForWorker(deps: Deps, initial: Worker): Promise<{ workRequestId: number; worker: string }[]> {
   const assigned: { workRequestId: number; worker: string }[] = [];
+  // A draining machine takes nothing; once its work is done it goes OFFLINE (QUIESCED) on this pass.
+  if (initial.machineState === 'QUIESCING') {
+    await machineAskedForWork(deps, initial);
+    return assigned;
+  }
   let worker = initial;
   const architectures = [...workerArchitectures(effectiveMetadata(worker)), null];
   const skipped = new Set<number>();
