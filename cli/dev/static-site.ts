@@ -5,7 +5,6 @@
  */
 import { readFile } from 'node:fs/promises';
 import { extname, join, normalize, resolve, sep } from 'node:path';
-import type { HttpResponse } from './gateway';
 
 /** The UI's source folder: served as it is, no build step. */
 export const WEB_DIR = resolve(__dirname, '../../web');
@@ -19,6 +18,13 @@ const CONTENT_TYPES: Record<string, string> = {
   '.ico': 'image/x-icon',
   '.json': 'application/json',
 };
+
+/** What the local gateway answers on the wire. */
+export interface HttpResponse {
+  statusCode: number;
+  headers: Record<string, string | string[]>;
+  body: Buffer;
+}
 
 export async function staticFile(dir: string, method: string, rawPath: string): Promise<HttpResponse | undefined> {
   if (method !== 'GET' && method !== 'HEAD') return undefined;

@@ -1,4 +1,4 @@
-import { blobKey } from '../domain/artifacts';
+import { ARCHIVE_PREFIX, blobKey } from '../domain/artifacts';
 
 /** Where verified content lives: one object per distinct (sha256, size). */
 export function blobObjectKey(sha256: string, size: number): string {
@@ -14,11 +14,7 @@ export function stagingObjectKey(random: string): string {
   return `tmp/uploads/${random}`;
 }
 
-/**
- * Cached whole-artifact archives live under this prefix. They are a cache (rebuilt on the next
- * download when missing), so the bucket expires them (infra/stacks/data-stack.ts).
- */
-export const ARCHIVE_PREFIX = 'archives/';
+export { ARCHIVE_PREFIX };
 
 /** A whole-artifact archive is addressed by the list of files it holds. */
 export function archiveObjectKey(manifestSha256: string): string {

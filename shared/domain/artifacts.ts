@@ -82,3 +82,9 @@ export function parseExpirationDelay(value: unknown, field = 'expiration_delay')
   }
   throw ValidationError.field(field, 'must be seconds or a duration "D HH:MM:SS"');
 }
+
+/**
+ * Cached whole-artifact archives live under this prefix in the bucket. They are a cache (rebuilt
+ * on the next download when missing), so the bucket expires them (infra/stacks/data-stack.ts).
+ */
+export const ARCHIVE_PREFIX = 'archives/';

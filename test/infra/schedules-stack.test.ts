@@ -47,7 +47,8 @@ describe('SchedulesStack', () => {
       for (const role of Object.keys(resources(template, 'AWS::IAM::Role'))) {
         const statements = statementsOfRole(template, role);
         expect([...new Set(actions(statements))]).toEqual(['lambda:InvokeFunction']);
-        const targets = ['scheduler', 'watchdog', 'expiry', 'recurring-release'].filter((n) => JSON.stringify(statements).includes(fnId(n)));
+        const scheduledNames = CONVEYOR_MANIFEST.functions.filter((f) => f.schedule).map((f) => f.name);
+        const targets = scheduledNames.filter((n) => JSON.stringify(statements).includes(fnId(n)));
         expect(targets).toHaveLength(1);
       }
     });

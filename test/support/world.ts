@@ -5,6 +5,7 @@ import { createToken, createUser, createWorkspace, grantRole } from '../../share
 import { authenticate, type Caller } from '../../shared/app/auth';
 import { initDatabase } from '../../shared/app/bootstrap';
 import { httpHandler } from '../../shared/http/handler';
+import { expiryStoreFor } from '../../shared/adapters/expiry';
 import { artifactRoutes } from '../../shared/http/routes/artifacts';
 import { identityRoutes } from '../../shared/http/routes/identity';
 import type { Role } from '../../shared/domain/roles';
@@ -79,7 +80,7 @@ const routePatterns = (routes: Record<string, unknown>) =>
 
 /** Calls the real HTTP handlers in-process with API Gateway v2 events, like the gateway does. */
 export function httpClient(deps: MemoryDeps, extraRoutes: Record<string, RouteHandler> = {}) {
-  const routes = { ...artifactRoutes(() => deps), ...identityRoutes(() => deps), ...extraRoutes };
+  const routes = { ...artifactRoutes(() => deps, expiryStoreFor), ...identityRoutes(() => deps), ...extraRoutes };
   const handler = httpHandler(() => deps, routes);
   const patterns = routePatterns(routes);
   return async (

@@ -9,9 +9,8 @@ import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, PutCommand, Que
 import type { BlobRow } from '../../domain/blob-gc';
 import type { RetainingLink, WorkRequestInputs } from '../../domain/expiry';
 import type { WorkRequestStatus } from '../../domain/work-requests';
-import type { Page } from '../../ports';
+import type { ArtifactWithFiles, Page } from '../../ports';
 import type { ArtifactExpiryState, BlobRef, ExpiringArtifact, ExpiryStore } from '../../ports/expiry';
-import type { DynamoArtifactRepository } from './artifact-repository';
 import { attempt } from './errors';
 import { INPUT_PINS } from './expiry-pins';
 import { artifactLinkIndex } from './collection-repository';
@@ -23,13 +22,20 @@ export const BLOB_CANDIDATES_PK = 'BLOBCAND';
 /** Written once an installation's items all carry the expiry indexes (fresh, or after the backfill). */
 export const EXPIRY_READY_KEY = { pk: 'META', sk: 'expiry-index' };
 
+/** What the store needs of the artifact repository (which builds the store: an interface, not its class, keeps the two from importing each other). */
+export interface ArtifactRowsForExpiry {
+  getForExpiry(id: number): Promise<(ArtifactWithFiles & { condemnedAt: string | null }) | undefined>;
+  deleteRemains(id: number, own: Item[]): Promise<void>;
+  blobRow(sha256: string, size: number): Promise<BlobRow | undefined>;
+}
+
 export class DynamoExpiryStore implements ExpiryStore {
   private readonly buckets: ExpiryBucketList;
 
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     private readonly tableName: string,
-    private readonly artifacts: DynamoArtifactRepository,
+    private readonly artifacts: ArtifactRowsForExpiry,
   ) {
     this.buckets = new ExpiryBucketList(doc, tableName);
   }

@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { expiryStoreFor } from '../../adapters/expiry';
 import { artifactRetention } from '../../app/expiry';
 import {
   attachFiles,
@@ -18,6 +17,7 @@ import { parseExpirationDelay, RELATION_TYPES } from '../../domain/artifacts';
 import { ValidationError } from '../../domain/errors';
 import { DEFAULT_WORKSPACE } from '../../domain/tenancy';
 import type { Deps } from '../../ports';
+import type { ExpiryStore } from '../../ports/expiry';
 import { artifactJson, artifactSummaryJson, relationJson, uploadPlanJson } from '../serializers';
 import { json, jsonBody, noContent, redirect, type HttpRequest, type RouteHandler } from '../request';
 import { parseId, parseWith } from '../validation';
@@ -83,7 +83,11 @@ function filePathParam(req: HttpRequest): string {
   return path;
 }
 
-export function artifactRoutes(getDeps: () => Deps): Record<string, RouteHandler> {
+/**
+ * `expiryStoreOf` (wired by the handler, which knows the adapters) lets the single artifact view say
+ * whether something keeps the artifact; without it the view omits `retention`.
+ */
+export function artifactRoutes(getDeps: () => Deps, expiryStoreOf?: (deps: Deps) => ExpiryStore): Record<string, RouteHandler> {
   const artifactId = (req: HttpRequest) => parseId(req.params['id']);
   return {
     'POST /api/1.0/artifact/': async (req) => {
@@ -125,8 +129,9 @@ export function artifactRoutes(getDeps: () => Deps): Record<string, RouteHandler
     'GET /api/1.0/artifact/{id}/': async (req) => {
       const found = await getArtifact(getDeps(), req.caller, artifactId(req));
       // Only the single view says whether something keeps it (it may read the related artifacts).
-      const retention = await artifactRetention(getDeps(), expiryStoreFor(getDeps()), found.artifact);
-      return json(200, { ...artifactJson(found, req.baseUrl), retention });
+      const deps = getDeps();
+      const retention = expiryStoreOf ? await artifactRetention(deps, expiryStoreOf(deps), found.artifact) : undefined;
+      return json(200, { ...artifactJson(found, req.baseUrl), ...(retention ? { retention } : {}) });
     },
     'PATCH /api/1.0/artifact/{id}/': async (req) => {
       const id = artifactId(req);
