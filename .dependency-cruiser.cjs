@@ -15,7 +15,7 @@ const APP_LAYERS = [
   { name: 'artifacts', files: ['artifacts'] },
   { name: 'lookups-and-collections', files: ['lookups', 'collections'] },
   { name: 'event-reactions', files: ['event-reactions'] },
-  { name: 'lifecycle', files: ['lifecycle'] },
+  { name: 'lifecycle', files: ['lifecycle', 'recurring-runs'] },
   { name: 'orchestration', files: ['workflow-orchestration'] },
 ];
 

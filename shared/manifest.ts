@@ -350,6 +350,41 @@ export const FUNCTIONS: FunctionSpec[] = [
     schedule: { id: 'expiry', rateMinutes: 15 },
     uses: { tables: { main: 'readwrite', audit: 'append' }, bucket: 'readwrite' },
   },
+  {
+    name: 'recurring-jobs-api',
+    entry: 'functions/recurring-jobs-api.ts',
+    description: 'Recurring jobs (create, list, show, change, delete, request, try again, results, events) and machine states of workers',
+    timeoutSeconds: API_TIMEOUT,
+    memoryMb: 512,
+    routes: [
+      'POST /api/1.0/recurring-job/',
+      'GET /api/1.0/recurring-job/',
+      'GET /api/1.0/recurring-job/{id}/',
+      'PATCH /api/1.0/recurring-job/{id}/',
+      'DELETE /api/1.0/recurring-job/{id}/',
+      'POST /api/1.0/recurring-job/{id}/request/',
+      'POST /api/1.0/recurring-job/{id}/try-again/',
+      'GET /api/1.0/recurring-job/{id}/results/',
+      'GET /api/1.0/recurring-job/{id}/events/',
+      'POST /api/1.0/worker/{name}/online/',
+      'POST /api/1.0/worker/{name}/offline/',
+      'POST /api/1.0/worker/{name}/quiesce/',
+      'GET /api/1.0/worker/{name}/events/',
+    ],
+    // A request releases the run at once (a work request, or a workflow run: scheduler and orchestrator); FAILING notifies.
+    uses: { tables: { main: 'readwrite' }, sendsTo: ['scheduler', 'orchestrator'], sendsEmail: true },
+  },
+  {
+    name: 'recurring-release',
+    entry: 'functions/recurring-release.ts',
+    description: 'Releases due recurring-job runs as work requests, from the sparse date_due index',
+    timeoutSeconds: 60,
+    memoryMb: 512,
+    schedule: { id: 'recurring-release', rateMinutes: 1 },
+    // Git-import runs are work requests (scheduler); workflow runs start workflows (orchestrator). A run that
+    // cannot start fails at once, and may turn its job FAILING (notification).
+    uses: { tables: { main: 'readwrite' }, sendsTo: ['scheduler', 'orchestrator'], sendsEmail: true },
+  },
 ];
 
 /** Every route with the function that serves it: the one table a reader looks routes up in. */

@@ -28,6 +28,7 @@ import { initDatabase } from '../../shared/app/bootstrap';
 import { formatJson, formatTable, yesNo } from '../client/format';
 import { prepareAdminEnvironment, type AdminEnvironmentSource } from './environment';
 import { registerAdminWorkerCommands } from './workers';
+import { registerAdminMachineCommands } from './machines';
 import { registerAdminChannelCommands } from './channels';
 import { registerAdminExpireCommand } from './expire';
 import { registerAdminAccountCommands } from './accounts';
@@ -393,6 +394,7 @@ export function registerAdminCommands(program: Command, ctx: AdminContext = defa
       }),
     );
   registerAdminWorkerCommands(admin, run);
+  registerAdminMachineCommands(admin.commands.find((c) => c.name() === 'worker')!, run);
   registerAdminChannelCommands(admin, run);
   registerAdminExpireCommand(admin, run);
   registerAdminAccountCommands(admin, run);

@@ -19,6 +19,7 @@ import type { WireArtifact, WireArtifactSummary, WireRelation } from './wire';
 import { registerWorkRequestCommands } from './work-requests';
 import { registerWorkflowCommands } from './workflows';
 import { registerAccountCommands } from './accounts';
+import { registerRecurringJobCommands } from './recurring-jobs';
 
 /** Everything the commands take from the process, so tests can run them in-process. */
 
@@ -343,6 +344,7 @@ export function registerClientCommands(program: Command, ctx: ClientContext = de
   registerWorkRequestCommands(program, ctx);
   registerWorkflowCommands(program, ctx);
   registerAccountCommands(program, ctx);
+  registerRecurringJobCommands(program, ctx);
 }
 
 /** The artifact a previous run of the same create command left incomplete, if it is still there. */

@@ -32,6 +32,7 @@ import { DynamoCollectionRepository } from './dynamodb/collection-repository';
 import { DynamoIdentityRepository } from './dynamodb/identity-repository';
 import { DynamoNotificationChannelRepository } from './dynamodb/notification-channel-repository';
 import { DynamoSequences } from './dynamodb/sequences';
+import { DynamoRecurringJobRepository } from './dynamodb/recurring-job-repository';
 import { DynamoWorkRequestRepository } from './dynamodb/work-request-repository';
 import { DynamoWorkerRepository } from './dynamodb/worker-repository';
 import { DynamoWorkflowTemplateRepository } from './dynamodb/workflow-template-repository';
@@ -194,6 +195,7 @@ export function createAwsDepsFromClients(
     }),
     templates: new DynamoWorkflowTemplateRepository(clients.doc, config.mainTable),
     collections: new DynamoCollectionRepository(clients.doc, config.mainTable),
+    recurringJobs: new DynamoRecurringJobRepository(clients.doc, config.mainTable),
     channels: new DynamoNotificationChannelRepository(clients.doc, config.mainTable),
     notifier: createNotifier(config, clients),
     clock: extra.clock ?? systemClock,

@@ -28,6 +28,7 @@ import { delayedRetryOf } from '../domain/event-reactions';
 import { rootWorkflowOf } from './acting-as';
 import { withRetries } from './concurrency';
 import { runEventReactions } from './event-reactions';
+import { recurringRunFinished, recurringRunOf } from './recurring-runs';
 
 export interface FinishOptions {
   status: 'completed' | 'aborted';
@@ -69,6 +70,8 @@ export async function finish(deps: Deps, wr: WorkRequest, opts: FinishOptions): 
     await runEventReactions(deps, finished, succeeded(finished) ? 'on_success' : 'on_failure');
   }
   await afterFinish(deps, finished);
+  // A recurring job's run follows its request: a result, and the next run (SPEC §5).
+  if (recurringRunOf(finished)) await recurringRunFinished(deps, finished);
   return finished;
 }
 
@@ -206,6 +209,11 @@ async function repointPromises(deps: Deps, original: WorkRequest, successor: Wor
  */
 export async function reclaim(deps: Deps, wr: WorkRequest, message: string): Promise<WorkRequest | undefined> {
   const error: OutputError = { code: 'worker-failed', message };
+  if (recurringRunOf(wr)) {
+    // Launchpad's reclaimJob: no retry of the request; the job records RECLAIMED and a new run is due now.
+    await finish(deps, wr, { status: 'aborted', error, releaseSlot: true });
+    return undefined;
+  }
   if (retryProblem(wr, 'worker-failed')) {
     await finish(deps, wr, { status: 'completed', result: 'error', error, releaseSlot: true });
     return undefined;

@@ -14,6 +14,8 @@ import { runEventReactions } from './event-reactions';
 import { finish, notifyWorker, startServerSide } from './lifecycle';
 import { resolveLookupMultiple } from './lookups';
 import { isCreatorDisabled } from './user-status';
+import { acceptsNewWork } from '../domain/machines';
+import { machineAskedForWork } from './machines';
 
 /** Candidates read per partition and shard per assignment: the bound that keeps reads flat. */
 export const CANDIDATES_PER_PARTITION = 10;
@@ -56,10 +58,16 @@ export async function scheduleForWorker(
   disabledOwners: Map<string, boolean> = new Map(),
 ): Promise<{ workRequestId: number; worker: string }[]> {
   const assigned: { workRequestId: number; worker: string }[] = [];
+  // A draining machine takes nothing; once its work is done it goes OFFLINE (QUIESCED) on this pass.
+  if (initial.machineState === 'QUIESCING') {
+    await machineAskedForWork(deps, initial);
+    return assigned;
+  }
   let worker = initial;
   const architectures = [...workerArchitectures(effectiveMetadata(worker)), null];
   const skipped = new Set<number>();
-  while (hasSpareCapacity(worker)) {
+  // A QUIESCING or OFFLINE machine gets no new work (Launchpad's shouldLookForJob).
+  while (hasSpareCapacity(worker) && acceptsNewWork(worker.machineState)) {
     const lists = await Promise.all(architectures.map((arch) => deps.workRequests.pendingCandidates('Worker', arch, CANDIDATES_PER_PARTITION)));
     const candidates = lists.flat().filter((wr) => !skipped.has(wr.id)).sort(byPriorityThenAge);
     let taken = false;

@@ -11,6 +11,8 @@ import { ignoreConflict, withRetries } from './concurrency';
 import { finish, reclaim } from './lifecycle';
 import { workRequestNotFound } from './loaders';
 import { admitUnactivatedRegistration, checkEnableIsUnambiguous, consumeActivationToken } from './worker-registration';
+import { machineAskedForWork } from './machines';
+import { recurringRunOf, recurringRunStarted } from './recurring-runs';
 
 const ACTIVATION_TOKEN_TTL_MS = 15 * 60 * 1000;
 const LAST_SEEN_RESOLUTION_MS = 30 * 1000;
@@ -166,11 +168,15 @@ export async function getNextForWorker(deps: Deps, caller: Caller, stillRunning?
     const running = bump(wr, { status: 'running', startedAt: now, heartbeatAt: now, logtail: [] });
     try {
       await deps.workRequests.commit({ update: [{ workRequest: running, expectedVersion: wr.version }] });
+      // A lost race on the job leaves its run PENDING; finishing the run starts it then.
+      if (recurringRunOf(running)) await recurringRunStarted(deps, running).catch(ignoreConflict);
       return running;
     } catch (err) {
       ignoreConflict(err); // aborted or reassigned meanwhile: try the next
     }
   }
+  // Nothing left to start: a QUIESCING machine with nothing running goes OFFLINE (QUIESCED).
+  if (caller.worker.machineState === 'QUIESCING') await machineAskedForWork(deps, caller.worker);
   return undefined;
 }
 

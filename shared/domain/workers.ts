@@ -2,6 +2,8 @@
  * Workers: naming, metadata merging, availability and the task requirements check
  * (Debusine's `can_run_on`, reference/debusine.md §1, §3).
  */
+import type { MachineState, OfflineReason } from './machines';
+
 export const WORKER_TYPES = ['external', 'celery', 'signing'] as const;
 export type WorkerType = (typeof WORKER_TYPES)[number];
 
@@ -28,6 +30,9 @@ export interface Worker {
   /** The worker's own SQS queue, where it learns of assignments and aborts. */
   queueUrl: string | null;
   version: number;
+  /** Launchpad machine state (shared/domain/machines.ts); absent means ONLINE. */
+  machineState?: MachineState;
+  offlineReason?: OfflineReason | null;
 }
 
 /** A worker that has not been seen for this long is treated as disconnected by the scheduler. */

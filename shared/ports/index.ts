@@ -13,6 +13,7 @@ import type { RunNumber, WorkflowTemplate } from '../domain/workflows';
 import type { QuotaSettings } from '../domain/quotas';
 import type { AccountingQueue, AccountsRepository, SchemaStore } from './accounts';
 export type * from './accounts';
+import type { RecurringJobRepository } from './recurring-jobs';
 
 export interface Clock {
   now(): Date;
@@ -26,7 +27,7 @@ export interface IdGenerator {
 /** Monotonic integer ids, for Debusine-compatible artifact and relation ids. */
 export interface Sequences {
   /** Fixed names, plus `run:<scope>#<workspace>#<name>` and `run:<...>#<major>` counters for workflow run numbers. */
-  next(name: 'artifact' | 'artifact-relation' | 'work-request' | 'workflow-template' | 'collection' | 'collection-item' | `run:${string}` | `rate:${string}`): Promise<number>;
+  next(name: 'artifact' | 'artifact-relation' | 'work-request' | 'workflow-template' | 'collection' | 'collection-item' | 'recurring-job' | `run:${string}` | `rate:${string}`): Promise<number>;
 }
 
 export interface Page<T> {
@@ -426,4 +427,6 @@ export interface Deps {
   quotaSettings?: QuotaSettings;
   /** REANA's workflow scheduling policy; absent: fifo. */
   schedulingPolicy?: { policy: 'fifo' | 'balanced'; maxConcurrent: number };
+  /** Recurring jobs (SPEC §5); optional so that deps built for other concerns need not carry it. */
+  recurringJobs?: RecurringJobRepository;
 }

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { TaskDefinition } from './types';
 import { lintianTask } from './lintian';
 import { mkdebTask } from './mkdeb';
+import { gitImportTask } from './git-import';
 
 const requirementFields = {
   /** Conveyor extension: resources the worker must have. */
@@ -68,4 +69,4 @@ export const delayTask: TaskDefinition<{ delay_until: string }> = {
   }),
 };
 
-export const BUILTIN_TASKS: TaskDefinition<any>[] = [noopTask, sleepTask, mkdebTask, serverNoopTask, synchronizationPointTask, delayTask, lintianTask];
+export const BUILTIN_TASKS: TaskDefinition<any>[] = [noopTask, sleepTask, mkdebTask, serverNoopTask, synchronizationPointTask, delayTask, lintianTask, gitImportTask];

@@ -513,7 +513,7 @@ describe('ApiStack: notifications (SES)', () => {
       FUNCTIONS.filter((f) => f.uses.sendsEmail)
         .map((f) => f.name)
         .sort(),
-    ).toEqual(['orchestrator', 'scheduler', 'server-task-runner', 'watchdog', 'work-requests-api', 'workers-api']);
+    ).toEqual(['orchestrator', 'recurring-jobs-api', 'recurring-release', 'scheduler', 'server-task-runner', 'watchdog', 'work-requests-api', 'workers-api']);
   });
 
   it('gives the sending functions the default sender when the deployment names one, and only them', () => {
@@ -581,7 +581,7 @@ describe('ApiStack: workflows', () => {
     const senders = FUNCTIONS.filter((f) => f.uses.sendsTo?.includes('orchestrator'))
       .map((f) => f.name)
       .sort();
-    expect(senders).toEqual(['orchestrator', 'scheduler', 'server-task-runner', 'watchdog', 'work-requests-api', 'workers-api', 'workflows-api']);
+    expect(senders).toEqual(['orchestrator', 'recurring-jobs-api', 'recurring-release', 'scheduler', 'server-task-runner', 'watchdog', 'work-requests-api', 'workers-api', 'workflows-api']);
     expect(actions(policyOf(s, 'orchestrator').statements)).toEqual(expect.arrayContaining(['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:SendMessage']));
   });
 });

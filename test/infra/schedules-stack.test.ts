@@ -27,6 +27,7 @@ describe('SchedulesStack', () => {
     it.each([
       ['scheduler', 'scheduler-tick'],
       ['watchdog', 'watchdog'],
+      ['recurring-release', 'recurring-release'],
     ])('runs %s every minute (schedule %s)', (name, scheduleId) => {
       const found = targeting(name);
       expect(found).toHaveLength(1);
@@ -44,7 +45,7 @@ describe('SchedulesStack', () => {
     });
 
     it('schedules nothing else', () => {
-      for (const other of ['identity-api', 'artifacts-api', 'file-verifier', 'work-requests-api', 'workers-api', 'heartbeat-applier', 'server-task-runner']) {
+      for (const other of ['identity-api', 'artifacts-api', 'file-verifier', 'work-requests-api', 'workers-api', 'heartbeat-applier', 'server-task-runner', 'recurring-jobs-api']) {
         expect(targeting(other)).toHaveLength(0);
       }
     });

@@ -90,7 +90,7 @@ describe('update', () => {
       'SET #tokenHash = :tokenHash, #workerType = :workerType, #enabled = :enabled, #registeredAt = :registeredAt, ' +
         '#connectedAt = :connectedAt, #lastSeenAt = :lastSeenAt, #staticMetadataJson = :staticMetadataJson, ' +
         '#dynamicMetadataJson = :dynamicMetadataJson, #concurrency = :concurrency, #gsi1pk = :gsi1pk, #gsi1sk = :gsi1sk, ' +
-        '#version = :next REMOVE #dynamicMetadataUpdatedAt, #queueUrl',
+        '#version = :next REMOVE #dynamicMetadataUpdatedAt, #queueUrl, #machineState, #offlineReason',
     );
     expect(input.ExpressionAttributeValues).toMatchObject({ ':expected': 3, ':next': 4, ':connectedAt': '2026-11-22T10:05:00.000Z' });
     expect(JSON.stringify(input)).not.toMatch(/assigned/);

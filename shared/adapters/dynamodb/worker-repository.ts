@@ -114,6 +114,8 @@ function workerAttributes(w: Worker): Record<string, unknown> {
     dynamicMetadataUpdatedAt: w.dynamicMetadataUpdatedAt ?? undefined,
     concurrency: w.concurrency,
     queueUrl: w.queueUrl ?? undefined,
+    machineState: w.machineState ?? undefined,
+    offlineReason: w.offlineReason ?? undefined,
     gsi1pk: w.enabled ? indexKeys.workers() : indexKeys.disabledWorkers(),
     gsi1sk: w.name,
   };
@@ -135,5 +137,6 @@ function toWorker(item: Item): Worker {
     assigned: Number(item.assigned ?? 0),
     queueUrl: item.queueUrl ?? null,
     version: Number(item.version),
+    ...(item.machineState ? { machineState: item.machineState, offlineReason: item.offlineReason ?? null } : {}),
   };
 }

@@ -3,6 +3,7 @@
  * the same conditional semantics as the real adapters (version checks, immutability,
  * completeness), so a use case that forgets a condition fails here too.
  */
+import { MemoryRecurringJobRepository } from './recurring-jobs';
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { blobKey, type Artifact, type ArtifactRelation } from '../../domain/artifacts';
@@ -655,6 +656,7 @@ export type MemoryDeps = Deps & {
   accounts: MemoryAccountsRepository;
   accountingQueue: MemoryAccountingQueue;
   schema: MemorySchemaStore;
+  recurringJobs: MemoryRecurringJobRepository;
 };
 
 export function createMemoryDeps(): MemoryDeps {
@@ -680,5 +682,6 @@ export function createMemoryDeps(): MemoryDeps {
     sequences: new MemorySequences(),
     clock: new ManualClock(),
     ids: new CountingIds(),
+    recurringJobs: new MemoryRecurringJobRepository(),
   };
 }
