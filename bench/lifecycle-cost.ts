@@ -11,7 +11,8 @@
  * source waits for its 5 s batching window, and a noop is done long before.
  */
 import { authenticate } from '../shared/app/auth';
-import { applyHeartbeats, schedule } from '../shared/app/scheduler';
+import { schedule } from '../shared/app/scheduler';
+import { applyHeartbeats } from '../shared/app/heartbeats';
 import { createWorkRequest } from '../shared/app/work-requests';
 import { completeWorkRequest, getNextForWorker, recordHeartbeat } from '../shared/app/workers';
 import { parseJobMessageOf } from '../shared/adapters/sqs/job-queues';

@@ -5,7 +5,7 @@
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { createAwsDeps } from '../shared/adapters/aws';
 import { parseJobMessageOf } from '../shared/adapters/sqs/job-queues';
-import { applyHeartbeats } from '../shared/app/scheduler';
+import { applyHeartbeats } from '../shared/app/heartbeats';
 import type { Deps, HeartbeatMessage } from '../shared/ports';
 
 let deps: Deps | undefined;

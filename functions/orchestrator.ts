@@ -8,7 +8,7 @@
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { createAwsDeps } from '../shared/adapters/aws';
 import { parseJobMessageOf } from '../shared/adapters/sqs/job-queues';
-import { orchestrate } from '../shared/app/workflows';
+import { orchestrate } from '../shared/app/workflow-orchestration';
 import type { Deps, OrchestrationMessage } from '../shared/ports';
 
 let deps: Deps | undefined;

@@ -2,7 +2,7 @@
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { createAwsDeps } from '../shared/adapters/aws';
 import { parseJobMessageOf } from '../shared/adapters/sqs/job-queues';
-import { runServerTask } from '../shared/app/scheduler';
+import { runServerTask } from '../shared/app/server-tasks';
 import type { Deps } from '../shared/ports';
 
 let deps: Deps | undefined;

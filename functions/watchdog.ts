@@ -5,7 +5,7 @@
  * overrides the heartbeat limit (default 300 s; tests of the local stack shorten it).
  */
 import { createAwsDeps } from '../shared/adapters/aws';
-import { reclaimStale, reconcileWorkflows } from '../shared/app/scheduler';
+import { reclaimStale, reconcileWorkflows } from '../shared/app/watchdog';
 import type { Deps } from '../shared/ports';
 
 export const STALE_SECONDS_ENV_VAR = 'CONVEYOR_WATCHDOG_STALE_SECONDS';

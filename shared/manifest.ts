@@ -303,6 +303,16 @@ export const FUNCTIONS: FunctionSpec[] = [
     queue: { name: 'file-verification', batchSize: 1, maxBatchingWindowSeconds: 0 },
     uses: { tables: { main: 'readwrite' }, bucket: 'readwrite' },
   },
+  {
+    name: 'expiry',
+    entry: 'functions/expiry.ts',
+    description: 'Expiry pass: deletes expired artifacts nothing keeps, then stored bytes no file needs (bounded, resumable)',
+    timeoutSeconds: 300,
+    memoryMb: 1024,
+    // Each run handles at most a bounded slice from the expiry index; the next run continues.
+    schedule: { id: 'expiry', rateMinutes: 15 },
+    uses: { tables: { main: 'readwrite', audit: 'readwrite' }, bucket: 'readwrite' },
+  },
 ];
 
 /** Every route with the function that serves it: the one table a reader looks routes up in. */

@@ -29,6 +29,7 @@ import { formatJson, formatTable, yesNo } from '../client/format';
 import { prepareAdminEnvironment, type AdminEnvironmentSource } from './environment';
 import { registerAdminWorkerCommands } from './workers';
 import { registerAdminChannelCommands } from './channels';
+import { registerAdminExpireCommand } from './expire';
 
 /** Everything the admin commands take from the process, so tests can run them on in-memory deps. */
 export interface AdminContext {
@@ -391,4 +392,5 @@ export function registerAdminCommands(program: Command, ctx: AdminContext = defa
     );
   registerAdminWorkerCommands(admin, run);
   registerAdminChannelCommands(admin, run);
+  registerAdminExpireCommand(admin, run);
 }

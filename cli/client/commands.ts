@@ -4,45 +4,22 @@
  * on the `artifact` group, before or after the subcommand.
  */
 import { Command, Option } from 'commander';
-import { homedir } from 'node:os';
 import { resolve } from 'node:path';
 import { RELATION_TYPES, type RelationType } from '../../shared/domain/artifacts';
-import { ApiError, type ConveyorApi, type FetchFn } from './api';
+import { ApiError, type ConveyorApi } from './api';
+import { defaultClientContext, type ClientContext } from './context';
 import { downloadArtifactFiles, downloadArtifactTarball } from './download';
 import { collectLocalFiles, hashFiles, type HashedFile } from './files';
 import { formatBytes, formatTable, yesNo } from './format';
 import { addConnectionOptions, collectPages, commandHelpers, parseId, readJsonDataOption, type GlobalOptions } from './options';
-import { createProgressReporter, silentProgress, type ProgressReporter, type ProgressStream } from './progress';
+import { createProgressReporter, silentProgress, type ProgressReporter } from './progress';
 import { ResumeStateStore, resumeKey, resumeStateDir, type CreateIdentity } from './resume-state';
-import { DEFAULT_UPLOAD_TUNING, uploadFiles, type UploadSummary, type UploadTuning } from './upload';
+import { uploadFiles, type UploadSummary, type UploadTuning } from './upload';
 import type { WireArtifact, WireArtifactSummary, WireRelation } from './wire';
 import { registerWorkRequestCommands } from './work-requests';
 import { registerWorkflowCommands } from './workflows';
 
 /** Everything the commands take from the process, so tests can run them in-process. */
-export interface ClientContext {
-  env: NodeJS.ProcessEnv;
-  cwd: () => string;
-  homeDir: string;
-  stdout: { write(chunk: string): unknown };
-  stderr: ProgressStream;
-  fetch: FetchFn;
-  uploadTuning: UploadTuning;
-}
-
-export function defaultClientContext(): ClientContext {
-  return {
-    env: process.env,
-    cwd: () => process.cwd(),
-    homeDir: homedir(),
-    stdout: process.stdout,
-    stderr: process.stderr,
-    fetch: (input, init) => fetch(input, init),
-    uploadTuning: DEFAULT_UPLOAD_TUNING,
-  };
-}
-
-export { parseId } from './options';
 
 /** Seconds, or a Django duration "D HH:MM:SS" that the server parses itself. */
 function parseExpirationDelay(value: string): number | string {

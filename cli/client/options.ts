@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ConveyorApi } from './api';
-import type { ClientContext } from './commands';
+import type { ClientContext } from './context';
 import { resolveClientConfig, type ClientConfig } from './config';
 import { formatJson } from './format';
 

@@ -3,7 +3,7 @@
  * re-prioritise work requests through the REST API (docs/api.md "Work requests").
  */
 import { Command, Option } from 'commander';
-import type { ClientContext } from './commands';
+import type { ClientContext } from './context';
 import { formatJson, formatTable } from './format';
 import { addConnectionOptions, collectPages, commandHelpers, parseId, readJsonDataOption } from './options';
 import type { WireWorkRequest } from './wire';

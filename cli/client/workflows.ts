@@ -7,7 +7,7 @@
 import { Command, Option } from 'commander';
 import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import type { ClientContext } from './commands';
+import type { ClientContext } from './context';
 import { formatTable } from './format';
 import { addConnectionOptions, commandHelpers, parseId, readDataFile } from './options';
 import type { WireWorkRequest } from './wire';

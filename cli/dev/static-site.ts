@@ -5,7 +5,13 @@
  */
 import { readFile } from 'node:fs/promises';
 import { extname, join, normalize, resolve, sep } from 'node:path';
-import type { HttpResponse } from './gateway';
+
+/** What the gateway writes back (the shape of its HttpResponse; declared here so the two files do not import each other). */
+export interface StaticFileResponse {
+  statusCode: number;
+  headers: Record<string, string>;
+  body: Buffer;
+}
 
 /** The UI's source folder: served as it is, no build step. */
 export const WEB_DIR = resolve(__dirname, '../../web');
@@ -20,7 +26,7 @@ const CONTENT_TYPES: Record<string, string> = {
   '.json': 'application/json',
 };
 
-export async function staticFile(dir: string, method: string, rawPath: string): Promise<HttpResponse | undefined> {
+export async function staticFile(dir: string, method: string, rawPath: string): Promise<StaticFileResponse | undefined> {
   if (method !== 'GET' && method !== 'HEAD') return undefined;
   if (rawPath.startsWith('/api/')) return undefined;
   let relative: string;

@@ -3,6 +3,7 @@ import type { StackProps } from 'aws-cdk-lib';
 import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import { BlockPublicAccess, Bucket, BucketEncryption, HttpMethods, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
+import { ARCHIVE_PREFIX } from '../../shared/app/object-keys';
 import { pascal } from '../manifest';
 import type { ConveyorManifest } from '../manifest';
 
@@ -11,6 +12,12 @@ export const ABORT_INCOMPLETE_MULTIPART_DAYS = 2;
 /** Staging objects live under this prefix and expire after a day. */
 export const STAGING_PREFIX = 'tmp/';
 export const STAGING_EXPIRATION_DAYS = 1;
+/**
+ * Cached tar.gz archives (a download rebuilds a missing one) expire after this many days, so an
+ * expired artifact's archive does not outlive it by more than that.
+ */
+export const ARCHIVE_EXPIRATION_DAYS = 7;
+export { ARCHIVE_PREFIX };
 
 export interface DataStackProps extends StackProps {
   manifest: ConveyorManifest;
@@ -72,6 +79,11 @@ export class DataStack extends Stack {
           id: 'expire-staging-objects',
           prefix: STAGING_PREFIX,
           expiration: Duration.days(STAGING_EXPIRATION_DAYS),
+        },
+        {
+          id: 'expire-cached-archives',
+          prefix: ARCHIVE_PREFIX,
+          expiration: Duration.days(ARCHIVE_EXPIRATION_DAYS),
         },
       ],
       // Browsers upload and download directly with presigned URLs.

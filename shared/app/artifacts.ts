@@ -1,18 +1,19 @@
 import { createHash } from 'node:crypto';
 import {
   categoryProblem,
-  computeExpireAt,
   SHA256_HEX,
   type Artifact,
   type ArtifactFile,
 } from '../domain/artifacts';
-import { ConflictError, NotFoundError, ForbiddenError, ValidationError, type FieldErrors } from '../domain/errors';
+import { BlobNotClaimableError, ConflictError, NotFoundError, ForbiddenError, ValidationError, type FieldErrors } from '../domain/errors';
+import type { Workspace } from '../domain/tenancy';
+import { artifactExpireAt } from '../domain/expiry';
 import { filePathProblem } from '../domain/paths';
 import { canModifyArtifact, type Role } from '../domain/roles';
 import type { ArtifactWithFiles, Deps, Page, StoredFile } from '../ports';
 import { accessWorkspace, callerId, requireUser, type Caller } from './auth';
 import { recordAudit } from './audit';
-import { withRetries } from './lifecycle';
+import { withRetries } from './concurrency';
 import { blobObjectKey } from './object-keys';
 
 export interface FileDeclaration {
@@ -91,8 +92,10 @@ async function prepareFiles(
 
 async function ensureEmptyBlob(deps: Deps): Promise<void> {
   if (await deps.artifacts.isBlobStored(EMPTY_SHA256, 0)) return;
+  const at = deps.clock.now().toISOString();
+  if ((await deps.artifacts.claimBlobForUpload(EMPTY_SHA256, 0, at)) === 'already-stored') return;
   await deps.files.put(blobObjectKey(EMPTY_SHA256, 0), Buffer.alloc(0));
-  await deps.artifacts.markBlobStored(EMPTY_SHA256, 0, deps.clock.now().toISOString());
+  await deps.artifacts.markBlobStored(EMPTY_SHA256, 0, at);
 }
 
 /** The request a worker is creating outputs for: it must be running on that worker. */
@@ -131,9 +134,20 @@ async function storeNewArtifact(deps: Deps, input: CreateArtifactInput, createdB
     ? (await accessWorkspace(deps, caller, input.scope, input.workspace, 'uploader')).workspace
     : await deps.identity.getWorkspace(input.scope, input.workspace);
   if (!workspace) throw new NotFoundError('Not found', `workspace "${input.workspace}" not found`);
+  const id = await deps.sequences.next('artifact');
+  try {
+    return await writeNewArtifact(deps, input, createdBy, workspace, id);
+  } catch (err) {
+    // Bytes it meant to claim were condemned by an expiry pass in between: look again (they are
+    // no longer claimable, so this time those files wait for an upload).
+    if (!(err instanceof BlobNotClaimableError)) throw err;
+    return writeNewArtifact(deps, input, createdBy, workspace, id);
+  }
+}
+
+async function writeNewArtifact(deps: Deps, input: CreateArtifactInput, createdBy: string, workspace: Workspace, id: number): Promise<ArtifactWithFiles> {
   const files = await prepareFiles(deps, input.scope, input.workspace, input.files);
   const now = deps.clock.now();
-  const id = await deps.sequences.next('artifact');
   const artifact: Artifact = {
     id,
     scope: input.scope,
@@ -143,7 +157,7 @@ async function storeNewArtifact(deps: Deps, input: CreateArtifactInput, createdB
     createdAt: now.toISOString(),
     updatedAt: now.toISOString(),
     createdBy,
-    expireAt: computeExpireAt(now, input.expirationDelay ?? workspace.defaultExpirationDelay),
+    expireAt: artifactExpireAt({ createdAt: now, delaySeconds: input.expirationDelay, workspaceDefaultDelay: workspace.defaultExpirationDelay }),
     immutable: input.immutable ?? false,
     incompleteFiles: files.filter((f) => !f.complete).length,
     version: 1,

@@ -1,8 +1,8 @@
 import { DEFAULT_FILE_STORE, DEFAULT_SCOPE, DEFAULT_WORKSPACE, tokenUnusableReason } from '../domain/tenancy';
-import { ConflictError } from '../domain/errors';
 import type { Deps } from '../ports';
 import { createToken, createUser } from './admin';
 import { hashTokenKey } from './auth';
+import { ignoreConflict } from './concurrency';
 
 export const ADMIN_USERNAME = 'admin';
 const SYSTEM_ACTOR = 'system:bootstrap';
@@ -28,7 +28,7 @@ export async function initDatabase(deps: Deps): Promise<{ created: string[] }> {
       });
       created.push(`workspace ${DEFAULT_WORKSPACE}`);
     } catch (err) {
-      if (!(err instanceof ConflictError)) throw err; // created concurrently: fine
+      ignoreConflict(err); // created concurrently: fine
     }
   }
   if (!(await deps.identity.getUser(ADMIN_USERNAME))) {
@@ -36,7 +36,7 @@ export async function initDatabase(deps: Deps): Promise<{ created: string[] }> {
       await createUser(deps, SYSTEM_ACTOR, { username: ADMIN_USERNAME, isAdmin: true });
       created.push(`user ${ADMIN_USERNAME}`);
     } catch (err) {
-      if (!(err instanceof ConflictError)) throw err;
+      ignoreConflict(err);
     }
   }
   return { created };

@@ -13,12 +13,13 @@ import {
   type CollectionItem,
   type RetainsArtifacts,
 } from '../domain/collections';
-import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../domain/errors';
+import { ForbiddenError, NotFoundError, ValidationError } from '../domain/errors';
 import type { Role } from '../domain/roles';
 import type { WorkRequest } from '../domain/work-requests';
 import type { Deps } from '../ports';
 import { loadArtifact } from './artifacts';
 import { accessWorkspace, callerId, requireUser, type Caller } from './auth';
+import { ignoreConflict } from './concurrency';
 
 /** Categories of which a workspace holds at most one collection, named exactly `_`. */
 export const SINGLETON_CATEGORIES: readonly string[] = ['debian:archive', 'debian:package-build-logs', 'debusine:task-history'];
@@ -172,7 +173,7 @@ export async function ensureInternalCollection(deps: Deps, root: WorkRequest): P
     await deps.collections.create(collection);
     return collection;
   } catch (err) {
-    if (!(err instanceof ConflictError)) throw err;
+    ignoreConflict(err);
     const existing = await deps.collections.getByName(root.scope, root.workspace, name, WORKFLOW_INTERNAL);
     if (!existing) throw err;
     return existing;

@@ -4,6 +4,7 @@ import type { Deps } from '../ports';
 import type { Caller } from './auth';
 import { loadArtifact } from './artifacts';
 import { archiveObjectKey, blobObjectKey } from './object-keys';
+import { createTarGzStream } from '../formats/tar';
 
 const DOWNLOAD_URL_TTL_SECONDS = 300;
 
@@ -37,7 +38,6 @@ export async function archiveDownloadUrl(deps: Deps, caller: Caller, id: number)
     .digest('hex');
   const key = archiveObjectKey(manifest);
   if (!(await deps.files.head(key))) {
-    const { createTarGzStream } = await import('../adapters/tar');
     const mtime = deps.clock.now();
     async function* entries() {
       for (const f of sorted) {

@@ -3,12 +3,15 @@
  * (unblocking or aborting dependents), retrying it, and reclaiming it from a lost worker. Each
  * change is one conditional transaction; a lost race surfaces as ConflictError.
  */
-import { ConflictError, ValidationError } from '../domain/errors';
+import { ValidationError } from '../domain/errors';
 import {
   assertTransition,
+  bump,
   isFinished,
+  mergeOutput,
   retryProblem,
-  successorRetryCount,
+  succeeded,
+  successorDraft,
   unblockDecision,
   type FinalResult,
   type OutputData,
@@ -16,38 +19,14 @@ import {
   type RetryReason,
   type WorkRequest,
 } from '../domain/work-requests';
-import type { Deps, SlotChange, WorkRequestChanges } from '../ports';
-import { canRunTransition, finishedRunStatus } from '../domain/workflows';
+import type { Deps, SlotChange, WorkerMessage, WorkRequestChanges } from '../ports';
+import { canRunTransition } from '../domain/run-status';
+import { finishedRunStatus } from '../domain/workflows';
 import { PROMISE_CATEGORY } from '../domain/collections';
-import { rootWorkflowOf, runEventReactions } from './event-reactions';
-
-/** How many times a use case re-reads and retries after losing a race on the same item. */
-const RACE_RETRIES = 5;
-
-export function bump(wr: WorkRequest, changes: Partial<WorkRequest>): WorkRequest {
-  return { ...wr, ...changes, version: wr.version + 1 };
-}
-
-export function mergeOutput(current: OutputData | null, extra: OutputData | undefined, error?: OutputError): OutputData | null {
-  if (!extra && !error) return current;
-  const merged: OutputData = { ...(current ?? {}), ...(extra ?? {}) };
-  if (error) merged.errors = [...(current?.errors ?? []), ...(extra?.errors ?? []), error];
-  return merged;
-}
-
-/** Re-reads and retries `attempt` when it loses a race; gives up with the last ConflictError. */
-export async function withRetries<T>(attempt: () => Promise<T>): Promise<T> {
-  let last: unknown;
-  for (let i = 0; i < RACE_RETRIES; i++) {
-    try {
-      return await attempt();
-    } catch (err) {
-      if (!(err instanceof ConflictError)) throw err;
-      last = err;
-    }
-  }
-  throw last;
-}
+import { delayedRetryOf } from '../domain/event-reactions';
+import { rootWorkflowOf } from './acting-as';
+import { withRetries } from './concurrency';
+import { runEventReactions } from './event-reactions';
 
 export interface FinishOptions {
   status: 'completed' | 'aborted';
@@ -85,7 +64,7 @@ export async function finish(deps: Deps, wr: WorkRequest, opts: FinishOptions): 
     slots: [...slots, ...(opts.extra?.slots ?? [])],
   });
   if (finished.status === 'completed') {
-    await runEventReactions(deps, finished, finished.result === 'success' || finished.result === 'skipped' ? 'on_success' : 'on_failure');
+    await runEventReactions(deps, finished, succeeded(finished) ? 'on_success' : 'on_failure');
   }
   await afterFinish(deps, finished);
   return finished;
@@ -104,8 +83,10 @@ export async function startServerSide(deps: Deps, wr: WorkRequest): Promise<Work
 
 /** A dependency finished: dependents that can go ahead become pending, doomed ones are aborted. */
 export async function afterFinish(deps: Deps, finished: WorkRequest): Promise<void> {
-  const dependentIds = await deps.workRequests.reverseDependencies(finished.id);
-  for (const id of dependentIds) await settleDependent(deps, id);
+  // A failed child about to be retried after a delay keeps its dependents: the retry takes them over.
+  if (!delayedRetryOf(finished)) {
+    for (const id of await deps.workRequests.reverseDependencies(finished.id)) await settleDependent(deps, id);
+  }
   if (finished.parent !== null) {
     // The workflow may be complete now: its orchestrator decides, one root at a time.
     const root = await rootWorkflowOf(deps, finished);
@@ -164,27 +145,7 @@ export async function createSuccessor(deps: Deps, original: WorkRequest, opts: R
   const dependencies = await Promise.all(original.dependencies.map((d) => latestSuccessor(deps, d)));
   const id = await deps.sequences.next('work-request');
   const now = deps.clock.now().toISOString();
-  const draft: WorkRequest = {
-    ...original,
-    id,
-    status: 'blocked',
-    result: '',
-    worker: null,
-    assignedAt: null,
-    createdAt: now,
-    startedAt: null,
-    completedAt: null,
-    dependencies,
-    outputData: null,
-    retryCount: successorRetryCount(original, opts.reason),
-    supersedes: original.id,
-    supersededBy: null,
-    abortedBy: null,
-    heartbeatAt: null,
-    logtail: [],
-    outputArtifacts: [],
-    version: 1,
-  };
+  const draft = successorDraft(original, { id, now, dependencies, reason: opts.reason });
   const depStates = await deps.workRequests.getMany(dependencies);
   const decision = unblockDecision(draft, depStates);
   if (decision === 'abort') throw new ValidationError('Cannot retry work request', {}, 'Task dependencies cannot be satisfied');
@@ -258,4 +219,10 @@ export async function reclaim(deps: Deps, wr: WorkRequest, message: string): Pro
   });
   await deps.queues.enqueueSchedulerEvent({ type: 'work-request-finished', workRequestId: wr.id });
   return successor;
+}
+
+/** Tells a worker through its own queue (new work, or stop one it runs); a worker without a queue polls. */
+export async function notifyWorker(deps: Deps, workerName: string, message: WorkerMessage): Promise<void> {
+  const worker = await deps.workers.get(workerName);
+  if (worker?.queueUrl) await deps.workerChannels.send(worker.queueUrl, message);
 }

@@ -15,28 +15,15 @@ import {
   type CollectionItem,
   type DictLookup,
   type ExpectType,
+  type LookupResult,
   type SingleLookup,
 } from '../domain/collections';
-import { ForbiddenError, NotFoundError, UnauthorizedError, ValidationError } from '../domain/errors';
-import { isFinished, type WorkRequest } from '../domain/work-requests';
+import { NotFoundError } from '../domain/errors';
 import type { Deps } from '../ports';
 import { sameJson } from '../domain/json';
 import { loadArtifact } from './artifacts';
-import { accessWorkspace, requireWorker, type Caller } from './auth';
-
-export interface LookupContext {
-  scope: string;
-  workspace: string;
-  caller: Caller;
-  workflowRootId?: number;
-}
-
-export interface LookupResult {
-  resultType: 'a' | 'b' | 'c';
-  collectionItem: CollectionItem | null;
-  artifact: number | null;
-  collection: number | null;
-}
+import { accessWorkspace } from './auth';
+import type { LookupContext } from './acting-as';
 
 export const noMatches = (detail: string) => new NotFoundError('No matches', detail);
 
@@ -241,68 +228,4 @@ async function resolveDict(deps: Deps, ctx: LookupContext, dict: DictLookup, exp
   const results = items.map(itemResult);
   for (const r of results) checkExpected(r, expect, `item ${r.collectionItem!.name} of collection ${collection}`);
   return results;
-}
-
-// --- lookups by workers (POST /api/1.0/lookup/single/ and /multiple/) ----------------------------
-
-/** The root workflow of a request (itself for a root workflow), or undefined outside workflows. */
-export async function rootWorkflowOf(deps: Deps, wr: WorkRequest): Promise<WorkRequest | undefined> {
-  let current: WorkRequest | undefined = wr;
-  let root: WorkRequest | undefined = wr.taskType === 'Workflow' ? wr : undefined;
-  for (let depth = 0; depth < 100 && current?.parent != null; depth++) {
-    current = await deps.workRequests.get(current.parent);
-    if (current?.taskType === 'Workflow') root = current;
-  }
-  return root;
-}
-
-/** The id of the root workflow of a request, or undefined outside workflows. */
-export async function workflowRootOf(deps: Deps, wr: WorkRequest): Promise<number | undefined> {
-  return (await rootWorkflowOf(deps, wr))?.id;
-}
-
-/**
- * The caller a request's lookups run as: its creator (`user:<name>`), so that they see exactly what
- * the creator may see. The token is a stand-in: nothing authenticates with it.
- */
-export async function callerForCreator(deps: Deps, createdBy: string): Promise<Caller> {
-  const m = /^user:(.+)$/.exec(createdBy);
-  if (!m) throw new ForbiddenError('Permission denied', `lookups cannot act for "${createdBy}"`);
-  const user = await deps.identity.getUser(m[1]!);
-  if (!user) throw new ForbiddenError('Permission denied', `user "${m[1]}" no longer exists`);
-  return {
-    kind: 'user',
-    user,
-    token: {
-      id: `acting-for-${user.username}`,
-      hash: '',
-      username: user.username,
-      purpose: 'user',
-      status: 'active',
-      enabled: true,
-      comment: 'stand-in: a work request acting for its creator',
-      createdAt: user.createdAt,
-      version: 0,
-    },
-  };
-}
-
-/**
- * The context of a worker's lookup: the request must be assigned to the calling worker and not finished
- * (otherwise 401); the lookup runs as the request's creator in its workspace, inside its root workflow.
- */
-export async function lookupContextForWorker(deps: Deps, caller: Caller, workRequestId: number): Promise<LookupContext> {
-  requireWorker(caller);
-  const wr = await deps.workRequests.get(workRequestId);
-  if (!wr) throw ValidationError.field('work_request', `work request ${workRequestId} does not exist`, 'Invalid lookup');
-  if (wr.worker !== caller.worker.name || isFinished(wr)) {
-    throw new UnauthorizedError('Not assigned', `work request ${workRequestId} is not assigned to worker ${caller.worker.name}`);
-  }
-  const workflowRootId = await workflowRootOf(deps, wr);
-  return {
-    scope: wr.scope,
-    workspace: wr.workspace,
-    caller: await callerForCreator(deps, wr.createdBy),
-    ...(workflowRootId !== undefined ? { workflowRootId } : {}),
-  };
 }

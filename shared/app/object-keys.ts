@@ -14,7 +14,13 @@ export function stagingObjectKey(random: string): string {
   return `tmp/uploads/${random}`;
 }
 
+/**
+ * Cached whole-artifact archives live under this prefix. They are a cache (rebuilt on the next
+ * download when missing), so the bucket expires them (infra/stacks/data-stack.ts).
+ */
+export const ARCHIVE_PREFIX = 'archives/';
+
 /** A whole-artifact archive is addressed by the list of files it holds. */
 export function archiveObjectKey(manifestSha256: string): string {
-  return `archives/${manifestSha256}.tar.gz`;
+  return `${ARCHIVE_PREFIX}${manifestSha256}.tar.gz`;
 }

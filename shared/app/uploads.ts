@@ -161,7 +161,10 @@ export async function verifyQueuedUpload(deps: Deps, job: { artifactId: number; 
 
 async function acceptVerifiedBytes(deps: Deps, artifactId: number, file: StoredFile, stagingKey: string): Promise<void> {
   const now = deps.clock.now().toISOString();
-  if (!(await deps.artifacts.isBlobStored(file.sha256, file.size))) {
+  // Claim first, copy second (shared/domain/blob-gc.ts): an expiry pass deleting these bytes makes
+  // the claim fail (ConflictError, retried later; the staging object stays), so a fresh copy can
+  // never land before the old object's delete.
+  if ((await deps.artifacts.claimBlobForUpload(file.sha256, file.size, now)) === 'claim') {
     await deps.files.copy(stagingKey, blobObjectKey(file.sha256, file.size));
     await deps.artifacts.markBlobStored(file.sha256, file.size, now);
   }

@@ -2,7 +2,10 @@
 import { z } from 'zod';
 import { ForbiddenError, NotFoundError, ValidationError } from '../domain/errors';
 import { roleAtLeast } from '../domain/roles';
+import { sendNotificationAction } from '../domain/event-reactions';
 import {
+  bump,
+  EVENT_NAMES,
   isFinished,
   newWorkRequest,
   priorityChangeProblem,
@@ -13,35 +16,15 @@ import {
 import { findTask, validateTaskData } from '../tasks';
 import type { Deps, Page } from '../ports';
 import { accessWorkspace, callerId, isAdmin, requireUser, type Caller } from './auth';
-import { bump, createSuccessor, finish, withRetries } from './lifecycle';
+import { withRetries } from './concurrency';
 import { runEventReactions } from './event-reactions';
-import { reopenParents, restartWorkflow } from './workflows';
-
-export const workRequestNotFound = (id: number) => new NotFoundError('Not found', `No WorkRequest matches the given query (id ${id}).`);
+import { createSuccessor, finish, notifyWorker } from './lifecycle';
+import { loadWorkRequest } from './loaders';
+import { reopenParents, restartWorkflow } from './workflow-runs';
 
 /** API users may only ask for notifications (Debusine); the other actions are for workflows. */
 const eventReactionsSchema = z.strictObject(
-  Object.fromEntries(
-    ['on_creation', 'on_unblock', 'on_assignment', 'on_success', 'on_failure'].map((event) => [
-      event,
-      z
-        .array(
-          z.strictObject({
-            action: z.literal('send-notification'),
-            channel: z.string().min(1),
-            data: z
-              .strictObject({
-                from: z.string().optional(),
-                to: z.array(z.string()).optional(),
-                cc: z.array(z.string()).optional(),
-                subject: z.string().optional(),
-              })
-              .optional(),
-          }),
-        )
-        .optional(),
-    ]),
-  ),
+  Object.fromEntries(EVENT_NAMES.map((event) => [event, z.array(sendNotificationAction).optional()])),
 );
 
 export interface CreateWorkRequestInput {
@@ -88,15 +71,6 @@ export async function createWorkRequest(deps: Deps, caller: Caller, input: Creat
   await deps.queues.enqueueSchedulerEvent({ type: 'work-request-pending', workRequestId: id });
   return wr;
 }
-
-/** Loads a request the caller may see (workers see everything, like in Debusine). */
-export async function loadWorkRequest(deps: Deps, caller: Caller, id: number): Promise<{ wr: WorkRequest; role: ReturnType<typeof roleOf> }> {
-  const wr = await deps.workRequests.get(id);
-  if (!wr) throw workRequestNotFound(id);
-  const { role } = await accessWorkspace(deps, caller, wr.scope, wr.workspace, 'viewer', () => workRequestNotFound(id));
-  return { wr, role };
-}
-const roleOf = (r: Awaited<ReturnType<typeof accessWorkspace>>) => r.role;
 
 export async function getWorkRequest(deps: Deps, caller: Caller, id: number): Promise<WorkRequest> {
   return (await loadWorkRequest(deps, caller, id)).wr;
@@ -199,11 +173,6 @@ async function abortDescendants(deps: Deps, workflowId: number, by: string): Pro
     });
     if (child.taskType === 'Workflow') await abortDescendants(deps, child.id, by);
   }
-}
-
-export async function notifyWorker(deps: Deps, workerName: string, message: Parameters<Deps['workerChannels']['send']>[1]): Promise<void> {
-  const worker = await deps.workers.get(workerName);
-  if (worker?.queueUrl) await deps.workerChannels.send(worker.queueUrl, message);
 }
 
 /** Manual unblock (workspace owner): accept → pending, reject → aborted, notes → logged. */

@@ -1,14 +1,15 @@
 /** Worker use cases: registration, metadata, dispatch (get-next), completion, heartbeats, administration. */
 import { ConflictError, NotFoundError, UnauthorizedError, ValidationError } from '../domain/errors';
 import { tokenUnusableReason, type Token } from '../domain/tenancy';
-import { isFinished, type FinalResult, type OutputData, type WorkRequest } from '../domain/work-requests';
+import { bump, isFinished, type FinalResult, type OutputData, type WorkRequest } from '../domain/work-requests';
 import { isConnected, workerNameCandidates, WORKER_TYPES, type Metadata, type Worker, type WorkerType } from '../domain/workers';
 import type { Deps, QueueAccess } from '../ports';
 import { generateTokenKey } from './admin';
 import { recordAudit } from './audit';
 import { hashTokenKey, requireWorker, type Caller } from './auth';
-import { bump, finish, reclaim, withRetries } from './lifecycle';
-import { workRequestNotFound } from './work-requests';
+import { ignoreConflict, withRetries } from './concurrency';
+import { finish, reclaim } from './lifecycle';
+import { workRequestNotFound } from './loaders';
 
 const ACTIVATION_TOKEN_TTL_MS = 15 * 60 * 1000;
 const LAST_SEEN_RESOLUTION_MS = 30 * 1000;
@@ -63,7 +64,7 @@ export async function registerWorker(deps: Deps, input: RegisterWorkerInput, act
       worker = candidate;
       break;
     } catch (err) {
-      if (!(err instanceof ConflictError)) throw err;
+      ignoreConflict(err); // the name was taken meanwhile: try the next
     }
   }
   if (!worker) throw new ConflictError('Name taken', `too many workers named after ${input.fqdn}`);
@@ -153,9 +154,7 @@ export async function getNextForWorker(deps: Deps, caller: Caller, stillRunning?
   const active = await deps.workRequests.activeForWorker(caller.worker.name);
   for (const wr of active) {
     if (wr.status === 'running' && !keep.has(wr.id)) {
-      await reclaim(deps, wr, `worker ${caller.worker.name} asked for new work while this request was running on it`).catch((err) => {
-        if (!(err instanceof ConflictError)) throw err; // finished concurrently: nothing lost
-      });
+      await reclaim(deps, wr, `worker ${caller.worker.name} asked for new work while this request was running on it`).catch(ignoreConflict); // finished concurrently: nothing lost
     }
   }
   const assigned = active
@@ -168,7 +167,7 @@ export async function getNextForWorker(deps: Deps, caller: Caller, stillRunning?
       await deps.workRequests.commit({ update: [{ workRequest: running, expectedVersion: wr.version }] });
       return running;
     } catch (err) {
-      if (!(err instanceof ConflictError)) throw err; // aborted or reassigned meanwhile: try the next
+      ignoreConflict(err); // aborted or reassigned meanwhile: try the next
     }
   }
   return undefined;

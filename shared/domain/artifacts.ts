@@ -1,4 +1,5 @@
 import { ValidationError } from './errors';
+import { expireAfter } from './expiry';
 
 export interface ArtifactFile {
   path: string;
@@ -58,8 +59,7 @@ export function categoryProblem(category: string): string | undefined {
  * default; a delay of 0 or null means "keep forever".
  */
 export function computeExpireAt(createdAt: Date, delaySeconds: number | null | undefined): string | null {
-  if (!delaySeconds) return null;
-  return new Date(createdAt.getTime() + delaySeconds * 1000).toISOString();
+  return expireAfter(createdAt, delaySeconds);
 }
 
 /**

@@ -128,3 +128,11 @@ export function parseMultipleLookup(value: unknown, defaultCategory?: string): M
 export function lookupError(detail: string): ValidationError {
   return ValidationError.field('lookup', detail, 'Lookup error');
 }
+
+/** One result of a lookup (Debusine's `LookupResult`): a, b or c for artifact, bare item, collection. */
+export interface LookupResult {
+  resultType: 'a' | 'b' | 'c';
+  collectionItem: CollectionItem | null;
+  artifact: number | null;
+  collection: number | null;
+}

@@ -66,3 +66,13 @@ function describeFieldErrors(errors: FieldErrors): string | undefined {
   const parts = Object.entries(errors).map(([field, reasons]) => `${field}: ${reasons.join('; ')}`);
   return parts.length ? parts.join('. ') : undefined;
 }
+
+/**
+ * A new file row claimed stored bytes (complete without an upload) but the blob is no longer
+ * claimable: an expiry pass condemned it meanwhile. The caller reads again and asks for an upload.
+ */
+export class BlobNotClaimableError extends ConflictError {
+  constructor(readonly path: string) {
+    super('Stored bytes are expiring', `the stored bytes of "${path}" are being deleted: upload them`);
+  }
+}

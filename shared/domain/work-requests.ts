@@ -34,7 +34,8 @@ export interface WorkflowData {
   [key: string]: unknown;
 }
 
-export type EventName = 'on_creation' | 'on_unblock' | 'on_assignment' | 'on_success' | 'on_failure';
+export const EVENT_NAMES = ['on_creation', 'on_unblock', 'on_assignment', 'on_success', 'on_failure'] as const;
+export type EventName = (typeof EVENT_NAMES)[number];
 export type EventReactions = Partial<Record<EventName, Record<string, unknown>[]>>;
 
 export interface WorkRequest {
@@ -87,7 +88,7 @@ export interface WorkflowRun {
   name: string;
   major: number;
   minor: number;
-  status: import('./workflows').RunStatus;
+  status: import('./run-status').RunStatus;
 }
 
 export const MAX_AUTOMATIC_RETRIES = 3;
@@ -154,6 +155,29 @@ export function unblockDecision(
   return dependencies.every((d) => dependencySatisfied(d)) ? 'unblock' : 'wait';
 }
 
+/** Aborted, or completed with failure or error: what a retry may replace. */
+export function hasFailed(wr: Pick<WorkRequest, 'status' | 'result'>): boolean {
+  return wr.status === 'aborted' || (wr.status === 'completed' && (wr.result === 'failure' || wr.result === 'error'));
+}
+
+/** A completed request counts as successful for `on_success` (skipped included, as in Debusine). */
+export function succeeded(wr: Pick<WorkRequest, 'result'>): boolean {
+  return wr.result === 'success' || wr.result === 'skipped';
+}
+
+/** The next version of `wr` with `changes`: every write is conditional on the version it read. */
+export function bump(wr: WorkRequest, changes: Partial<WorkRequest>): WorkRequest {
+  return { ...wr, ...changes, version: wr.version + 1 };
+}
+
+/** Output data after a finish: extra keys on top, errors appended (never lost). */
+export function mergeOutput(current: OutputData | null, extra: OutputData | undefined, error?: OutputError): OutputData | null {
+  if (!extra && !error) return current;
+  const merged: OutputData = { ...(current ?? {}), ...(extra ?? {}) };
+  if (error) merged.errors = [...(current?.errors ?? []), ...(extra?.errors ?? []), error];
+  return merged;
+}
+
 export type RetryReason = 'manual' | 'worker-failed' | 'delay';
 
 /** Why a request cannot be retried, or undefined if it can (Debusine's `WorkRequest.retry`). */
@@ -162,8 +186,7 @@ export function retryProblem(wr: Pick<WorkRequest, 'status' | 'result' | 'supers
   if (wr.taskType === 'Server' || wr.taskType === 'Wait') {
     if (reason !== 'worker-failed') return `Cannot retry ${wr.taskType} tasks`;
   }
-  const failed = wr.status === 'aborted' || (wr.status === 'completed' && (wr.result === 'failure' || wr.result === 'error'));
-  if (reason === 'manual' && !failed) return 'Only aborted or failed tasks can be retried';
+  if (reason === 'manual' && !hasFailed(wr)) return 'Only aborted or failed tasks can be retried';
   if (reason === 'worker-failed' && wr.retryCount >= MAX_AUTOMATIC_RETRIES) return 'Maximum number of automatic retries exceeded';
   return undefined;
 }
@@ -223,5 +246,33 @@ export function newWorkRequest(fields: NewWorkRequest): WorkRequest {
     internalCollection: null,
     version: 1,
     ...fields,
+  };
+}
+
+/**
+ * The successor of a retried request before its status is decided: the same task with a fresh
+ * history, pointing back at `original` (Debusine's `WorkRequest.retry`).
+ */
+export function successorDraft(original: WorkRequest, fields: { id: number; now: string; dependencies: number[]; reason: RetryReason }): WorkRequest {
+  return {
+    ...original,
+    id: fields.id,
+    status: 'blocked',
+    result: '',
+    worker: null,
+    assignedAt: null,
+    createdAt: fields.now,
+    startedAt: null,
+    completedAt: null,
+    dependencies: fields.dependencies,
+    outputData: null,
+    retryCount: successorRetryCount(original, fields.reason),
+    supersedes: original.id,
+    supersededBy: null,
+    abortedBy: null,
+    heartbeatAt: null,
+    logtail: [],
+    outputArtifacts: [],
+    version: 1,
   };
 }

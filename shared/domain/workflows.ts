@@ -2,8 +2,9 @@
  * Workflows: templates, REANA's run statuses with their transition table, run numbers and
  * names (SPEC §4, reference/launchpad_reana.md §B.2, §B.5), and the Debusine completion rule.
  */
-import { ValidationError } from './errors';
+import { ConflictError, ValidationError } from './errors';
 import type { WorkRequest } from './work-requests';
+import { canRunTransition, type RunStatus } from './run-status';
 
 export interface WorkflowTemplate {
   id: number;
@@ -18,25 +19,6 @@ export interface WorkflowTemplate {
   priority: number;
   createdAt: string;
   version: number;
-}
-
-export const RUN_STATUSES = ['created', 'queued', 'pending', 'running', 'finished', 'failed', 'stopped', 'deleted'] as const;
-export type RunStatus = (typeof RUN_STATUSES)[number];
-
-const RUN_TRANSITIONS: Record<RunStatus, readonly RunStatus[]> = {
-  created: ['deleted', 'queued'],
-  queued: ['deleted', 'pending', 'failed'],
-  pending: ['running', 'deleted'],
-  running: ['failed', 'finished', 'stopped', 'running'],
-  stopped: ['deleted'],
-  failed: ['deleted', 'running'],
-  finished: ['deleted', 'running'],
-  deleted: [],
-};
-
-/** REANA's `can_transition_to`. */
-export function canRunTransition(from: RunStatus, to: RunStatus): boolean {
-  return RUN_TRANSITIONS[from].includes(to);
 }
 
 export interface RunNumber {
@@ -122,4 +104,13 @@ export function finishedRunStatus(current: RunStatus, status: 'completed' | 'abo
   const next = wanted.find((s) => s === current || canRunTransition(current, s));
   if (!next) throw new Error(`a ${current} run cannot finish as ${status}/${result}`);
   return next;
+}
+
+/** The REANA status a run moves to next, or a ConflictError when REANA's table forbids it. */
+export function moveRun(wr: Pick<WorkRequest, 'id' | 'run'>, to: RunStatus): WorkRequest['run'] {
+  if (!wr.run || wr.run.status === to) return wr.run;
+  if (!canRunTransition(wr.run.status, to)) {
+    throw new ConflictError('Illegal run transition', `workflow ${wr.id} is ${wr.run.status} and cannot become ${to}`);
+  }
+  return { ...wr.run, status: to };
 }

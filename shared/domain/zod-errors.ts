@@ -20,3 +20,8 @@ export function zodFieldErrors(error: z.ZodError): FieldErrors {
   }
   return errors;
 }
+
+/** The same errors under a parent field (`task_data.x`); a whole-body error becomes the parent. */
+export function prefixFields(prefix: string, errors: FieldErrors): FieldErrors {
+  return Object.fromEntries(Object.entries(errors).map(([k, v]) => [k === '(body)' ? prefix : `${prefix}.${k}`, v]));
+}

@@ -107,7 +107,10 @@ export interface ArtifactListFilter {
 }
 
 export interface ArtifactRepository {
-  /** Fails with ConflictError if the id exists. */
+  /**
+   * Fails with ConflictError if the id exists, and with BlobNotClaimableError when a complete file's
+   * blob is not `stored` (an expiry pass condemned it meanwhile). Writes the expiry-index entry.
+   */
   create(artifact: Artifact, files: StoredFile[]): Promise<void>;
   get(id: number): Promise<ArtifactWithFiles | undefined>;
   list(filter: ArtifactListFilter): Promise<Page<Artifact>>;
@@ -131,8 +134,15 @@ export interface ArtifactRepository {
   /** Whether a complete file with these bytes exists in the workspace. */
   blobVisibleInWorkspace(scope: string, workspace: string, sha256: string, size: number): Promise<boolean>;
 
-  /** Whether verified bytes for this content are in the file store. */
+  /** Whether verified bytes for this content are in the file store and may be claimed without an upload. */
   isBlobStored(sha256: string, size: number): Promise<boolean>;
+  /**
+   * Before verified bytes are copied to their content address: `already-stored` (no copy needed),
+   * or `claim` (the row is now `uploading`: copy, then markBlobStored). ConflictError while an
+   * expiry pass is deleting the stored copy (try again later). See shared/domain/blob-gc.ts.
+   */
+  claimBlobForUpload(sha256: string, size: number, at: string): Promise<'already-stored' | 'claim'>;
+  /** After the copy: `uploading` → `stored` (nothing otherwise). */
   markBlobStored(sha256: string, size: number, at: string): Promise<void>;
 
   /** Creates the relation unless the (artifact, target, type) triple exists; returns the stored one. */
@@ -202,8 +212,11 @@ export interface HeartbeatMessage {
  */
 export interface OrchestrationMessage {
   rootId: number;
-  /** `reconcile`: the watchdog's check that a quiet running workflow is not stuck. */
-  kind: 'populate' | 'callback' | 'child-finished' | 'reconcile';
+  /**
+   * `reconcile`: the watchdog's check that a quiet running workflow is not stuck;
+   * `retry-delayed`: a failed child's retry-with-delays reaction (adds the wait and the successor).
+   */
+  kind: 'populate' | 'callback' | 'child-finished' | 'reconcile' | 'retry-delayed';
   /** The workflow to populate, the callback request to run, or the finished child. */
   workRequestId: number;
 }

@@ -29,7 +29,7 @@ export interface WorkflowContext {
   /** Makes `child` depend on the producers of the promises `lookup` finds. */
   requiresArtifact(child: WorkRequest, lookup: unknown): Promise<WorkRequest>;
   /** Resolves a lookup as the workflow's creator (artifacts and promises). */
-  lookupArtifacts(lookup: unknown): Promise<import('../app/lookups').LookupResult[]>;
+  lookupArtifacts(lookup: unknown): Promise<import('../domain/collections').LookupResult[]>;
   /** Stores a summary in the workflow's output data. */
   recordOutput(output: Record<string, unknown>): Promise<void>;
   /** The workflow's current children (every one, superseded included). */

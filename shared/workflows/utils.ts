@@ -3,7 +3,7 @@
  * package names and source packages out of lookup results, artifacts and promises.
  */
 import { PROMISE_CATEGORY } from '../domain/collections';
-import type { LookupResult } from '../app/lookups';
+import type { LookupResult } from '../domain/collections';
 
 /** What the utilities need to know about an artifact. */
 export interface ArtifactView {

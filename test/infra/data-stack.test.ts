@@ -2,7 +2,8 @@ import 'aws-cdk-lib/testhelpers/jest-autoclean';
 import { Match } from 'aws-cdk-lib/assertions';
 import { TABLES } from '../../shared/manifest';
 import { pascal } from '../../infra/manifest';
-import { ABORT_INCOMPLETE_MULTIPART_DAYS, STAGING_PREFIX } from '../../infra/stacks/data-stack';
+import { ABORT_INCOMPLETE_MULTIPART_DAYS, ARCHIVE_EXPIRATION_DAYS, ARCHIVE_PREFIX, STAGING_PREFIX } from '../../infra/stacks/data-stack';
+import { archiveObjectKey, blobObjectKey } from '../../shared/app/object-keys';
 import { logicalId, resources, synth } from './helpers';
 
 const { stacks, data } = synth();
@@ -106,6 +107,16 @@ describe('DataStack: file-store bucket', () => {
     const staging = rules.find((r) => r.Prefix === STAGING_PREFIX);
     expect(STAGING_PREFIX).toBe('tmp/');
     expect(staging).toMatchObject({ Status: 'Enabled', ExpirationInDays: 1 });
+  });
+
+  it('expires cached archives (a cache: rebuilt on download) but never blobs', () => {
+    const rules = bucket().Properties!.LifecycleConfiguration.Rules as any[];
+    const archives = rules.find((r) => r.Prefix === ARCHIVE_PREFIX);
+    expect(archiveObjectKey('a'.repeat(64)).startsWith(ARCHIVE_PREFIX)).toBe(true);
+    expect(archives).toMatchObject({ Status: 'Enabled', ExpirationInDays: ARCHIVE_EXPIRATION_DAYS });
+    // Only the expiry pass may delete a blob: no lifecycle rule may match its key.
+    const blob = blobObjectKey('b'.repeat(64), 1);
+    expect(rules.filter((r) => r.ExpirationInDays !== undefined && blob.startsWith(r.Prefix ?? ''))).toEqual([]);
   });
 
   it('allows browser uploads and downloads (CORS)', () => {

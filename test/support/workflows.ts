@@ -1,5 +1,5 @@
 /** Drives workflows in memory: scheduler passes, orchestrator messages and scripted workers. */
-import { orchestrate } from '../../shared/app/workflows';
+import { orchestrate } from '../../shared/app/workflow-orchestration';
 import { schedule } from '../../shared/app/scheduler';
 import { completeWorkRequest, getNextForWorker } from '../../shared/app/workers';
 import { createArtifact } from '../../shared/app/artifacts';

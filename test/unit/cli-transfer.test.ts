@@ -10,7 +10,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { registerClientCommands, type ClientContext } from '../../cli/client/commands';
+import { registerClientCommands } from '../../cli/client/commands';
+import type { ClientContext } from '../../cli/client/context';
 import { DEFAULT_UPLOAD_TUNING } from '../../cli/client/upload';
 
 const sha256 = (bytes: Buffer | string): string => createHash('sha256').update(bytes).digest('hex');

@@ -119,7 +119,12 @@ describe('addItem', () => {
     await repo.addItem(item(), { replace: false });
     expect(ddb).toHaveReceivedCommandTimes(GetCommand, 0);
     const writes = transactItems();
-    expect(writes).toHaveLength(2);
+    expect(writes).toHaveLength(3);
+    // the history row is findable by artifact (expiry), and the artifact must not be condemned
+    expect(writes[0]!.Put!.Item).toMatchObject({ gsi1pk: 'ARTLINKS#3', gsi1sk: '0000000000000007#0000000000000042' });
+    expect(writes[2]).toEqual({
+      ConditionCheck: { TableName: 'main', Key: { pk: 'ART#3', sk: 'A' }, ConditionExpression: 'attribute_not_exists(#condemnedAt)', ExpressionAttributeNames: { '#condemnedAt': 'condemnedAt' } },
+    });
     expect(writes[0]!.Put).toMatchObject({ Item: { pk: 'COL#7', sk: 'I#0000000000000042', entity: 'collection-item', artifactId: 3 }, ConditionExpression: 'attribute_not_exists(#pk)' });
     expect(writes[0]!.Put!.Item).not.toHaveProperty('removedAt');
     expect(writes[0]!.Put!.Item).not.toHaveProperty('collectionRef');
@@ -153,7 +158,7 @@ describe('addItem', () => {
     ddb.on(GetCommand).resolves({});
     ddb.on(TransactWriteCommand).resolves({});
     await repo.addItem(item(), { replace: true });
-    expect(transactItems()).toHaveLength(2);
+    expect(transactItems()).toHaveLength(3);
     expect(transactItems()[1]!.Put!.ConditionExpression).toBe('attribute_not_exists(#pk)');
   });
 

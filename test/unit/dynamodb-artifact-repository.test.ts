@@ -3,6 +3,7 @@
  * conditions each important operation sends, and how failed conditions become domain errors.
  */
 import 'aws-sdk-client-mock-jest';
+import { createHash } from 'node:crypto';
 import { ConditionalCheckFailedException, DynamoDBClient, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
   BatchWriteCommand,
@@ -17,7 +18,7 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { DynamoArtifactRepository } from '../../shared/adapters/dynamodb/artifact-repository';
 import type { Artifact, ArtifactRelation } from '../../shared/domain/artifacts';
-import { ConflictError, NotFoundError, ValidationError } from '../../shared/domain/errors';
+import { BlobNotClaimableError, ConflictError, NotFoundError, ValidationError } from '../../shared/domain/errors';
 import type { StoredFile } from '../../shared/ports';
 
 const ddb = mockClient(DynamoDBDocumentClient);
@@ -55,7 +56,7 @@ describe('create', () => {
     await repo.create(artifact, [done, pending]);
     expect(ddb).toHaveReceivedCommandTimes(TransactWriteCommand, 1);
     const items = ddb.commandCalls(TransactWriteCommand)[0]!.args[0].input.TransactItems!;
-    expect(items).toHaveLength(3);
+    expect(items).toHaveLength(4);
     expect(items[0]).toEqual({
       Put: {
         TableName: 'main',
@@ -101,11 +102,39 @@ describe('create', () => {
           wsBlobSk: '0000000000000042',
           gsi1pk: `WSBLOB#debusine#System#${SHA}-12`,
           gsi1sk: '0000000000000042',
+          // every file row, complete or not: which rows hold these bytes (expiry's blob sweep)
+          gsi2pk: `BLOBREF#${SHA}-12`,
+          gsi2sk: `0000000000000042#${createHash('sha256').update('hello.dsc').digest('hex')}`,
         },
       },
     });
     expect(items[2]!.Put!.Item).not.toHaveProperty('gsi1pk');
+    expect(items[2]!.Put!.Item).toHaveProperty('gsi2pk', `BLOBREF#${SHA}-99`);
     expect(items[2]!.Put!.Item).toMatchObject({ sk: 'F#src/hello.c', complete: false, wsBlobPk: `WSBLOB#debusine#System#${SHA}-99` });
+    // the complete file claims stored bytes: only while their blob row is `stored` (not condemned by expiry)
+    expect(items[3]).toEqual({
+      ConditionCheck: {
+        TableName: 'main',
+        Key: { pk: `BLOB#${SHA}-12`, sk: 'B' },
+        ConditionExpression: '#state = :stored OR (attribute_exists(#pk) AND attribute_not_exists(#state))',
+        ExpressionAttributeNames: { '#pk': 'pk', '#state': 'state' },
+        ExpressionAttributeValues: { ':stored': 'stored' },
+      },
+    });
+  });
+
+  it('a condemned blob is a BlobNotClaimableError naming the file', async () => {
+    ddb.on(TransactWriteCommand).rejects(cancelled({ Code: 'None' }, { Code: 'None' }, { Code: 'None' }, { Code: 'ConditionalCheckFailed' }));
+    await expect(repo.create(artifact, [done, pending])).rejects.toBeInstanceOf(BlobNotClaimableError);
+    await expect(repo.create(artifact, [done, pending])).rejects.toMatchObject({ path: 'hello.dsc' });
+  });
+
+  it('an expiring artifact is indexed in its expiry hour bucket (gsi3), after the bucket is listed', async () => {
+    ddb.on(TransactWriteCommand).resolves({}).on(PutCommand).resolves({});
+    await repo.create({ ...artifact, expireAt: '2099-01-01T05:30:00.000Z' }, [done, pending]);
+    expect(ddb.commandCalls(PutCommand)[0]!.args[0].input.Item).toEqual({ pk: 'EXPBUCKETS', sk: '2099-01-01T05', entity: 'expiry-bucket' });
+    const items = ddb.commandCalls(TransactWriteCommand)[0]!.args[0].input.TransactItems!;
+    expect(items[0]!.Put!.Item).toMatchObject({ gsi3pk: 'EXP#2099-01-01T05', gsi3sk: '2099-01-01T05:30:00.000Z#0000000000000042' });
   });
 
   it('a taken id is a ConflictError', async () => {
@@ -118,8 +147,10 @@ describe('create', () => {
     const files = Array.from({ length: 250 }, (_, i) => ({ ...done, path: `f${i}` }));
     await repo.create({ ...artifact, incompleteFiles: 0 }, files);
     const calls = ddb.calls().map((c) => c.args[0]);
-    expect(calls.map((c) => c.constructor.name)).toEqual(['TransactWriteCommand', 'TransactWriteCommand', 'TransactWriteCommand', 'PutCommand']);
-    const txs = ddb.commandCalls(TransactWriteCommand).map((c) => c.args[0].input.TransactItems!);
+    expect(calls.map((c) => c.constructor.name)).toEqual(['TransactWriteCommand', 'TransactWriteCommand', 'TransactWriteCommand', 'TransactWriteCommand', 'PutCommand']);
+    const [claims, ...txs] = ddb.commandCalls(TransactWriteCommand).map((c) => c.args[0].input.TransactItems!);
+    // one check per distinct blob claimed (all 250 files hold the same bytes)
+    expect(claims!.map((i) => i.ConditionCheck?.Key)).toEqual([{ pk: `BLOB#${SHA}-12`, sk: 'B' }]);
     expect(txs.map((t) => t.length)).toEqual([100, 100, 53]);
     for (const t of txs) {
       expect(t[0]).toEqual({
@@ -250,15 +281,19 @@ describe('update', () => {
     expect(ddb.commandCalls(UpdateCommand)[0]!.args[0].input).toEqual({
       TableName: 'main',
       Key: { pk: 'ART#42', sk: 'A' },
-      UpdateExpression: 'SET #dataJson = :data, #immutable = :immutable, #expireAt = :expireAt, #updatedAt = :updatedAt, #version = :next',
-      ConditionExpression: 'attribute_exists(#pk) AND #version = :expected AND #immutable = :false',
+      // no expireAt: out of the expiry index
+      UpdateExpression: 'SET #dataJson = :data, #immutable = :immutable, #expireAt = :expireAt, #updatedAt = :updatedAt, #version = :next REMOVE #gsi3pk, #gsi3sk',
+      ConditionExpression: 'attribute_exists(#pk) AND #version = :expected AND #immutable = :false AND attribute_not_exists(#condemnedAt)',
       ExpressionAttributeNames: {
         '#pk': 'pk',
         '#version': 'version',
         '#immutable': 'immutable',
+        '#condemnedAt': 'condemnedAt',
         '#dataJson': 'dataJson',
         '#expireAt': 'expireAt',
         '#updatedAt': 'updatedAt',
+        '#gsi3pk': 'gsi3pk',
+        '#gsi3sk': 'gsi3sk',
       },
       ExpressionAttributeValues: {
         ':data': '{"x":1}',
@@ -301,8 +336,8 @@ describe('attachFile / removeFile', () => {
       TableName: 'main',
       Key: { pk: 'ART#42', sk: 'A' },
       UpdateExpression: 'SET #version = :next, #updatedAt = :updatedAt ADD #incompleteFiles :delta',
-      ConditionExpression: 'attribute_exists(#pk) AND #version = :expected AND #immutable = :false',
-      ExpressionAttributeNames: { '#pk': 'pk', '#version': 'version', '#immutable': 'immutable', '#updatedAt': 'updatedAt', '#incompleteFiles': 'incompleteFiles' },
+      ConditionExpression: 'attribute_exists(#pk) AND #version = :expected AND #immutable = :false AND attribute_not_exists(#condemnedAt)',
+      ExpressionAttributeNames: { '#pk': 'pk', '#version': 'version', '#immutable': 'immutable', '#condemnedAt': 'condemnedAt', '#updatedAt': 'updatedAt', '#incompleteFiles': 'incompleteFiles' },
       ExpressionAttributeValues: { ':expected': 3, ':next': 4, ':false': false, ':updatedAt': '2026-11-23T00:00:00.000Z', ':delta': 1 },
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     });
@@ -429,8 +464,8 @@ describe('delete', () => {
     expect(ddb.commandCalls(DeleteCommand)[0]!.args[0].input).toEqual({
       TableName: 'main',
       Key: { pk: 'ART#42', sk: 'A' },
-      ConditionExpression: 'attribute_exists(#pk) AND #version = :expected AND #immutable = :false',
-      ExpressionAttributeNames: { '#pk': 'pk', '#version': 'version', '#immutable': 'immutable' },
+      ConditionExpression: 'attribute_exists(#pk) AND #version = :expected AND #immutable = :false AND attribute_not_exists(#condemnedAt)',
+      ExpressionAttributeNames: { '#pk': 'pk', '#version': 'version', '#immutable': 'immutable', '#condemnedAt': 'condemnedAt' },
       ExpressionAttributeValues: { ':expected': 3, ':false': false },
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     });
@@ -499,7 +534,7 @@ describe('createRelation', () => {
     });
     expect(items.slice(1).map((i) => [i.ConditionCheck!.Key, i.ConditionCheck!.ConditionExpression])).toEqual([
       [{ pk: 'ART#42', sk: 'A' }, 'attribute_exists(#pk)'],
-      [{ pk: 'ART#43', sk: 'A' }, 'attribute_exists(#pk)'],
+      [{ pk: 'ART#43', sk: 'A' }, 'attribute_exists(#pk) AND attribute_not_exists(#condemnedAt)'],
     ]);
   });
 

@@ -9,15 +9,9 @@ import { createWorkspace } from '../../shared/app/admin';
 import { createArtifact } from '../../shared/app/artifacts';
 import type { Caller } from '../../shared/app/auth';
 import { addCollectionItem, addItemAsWorkflow, createCollection, ensureInternalCollection, removeCollectionItem } from '../../shared/app/collections';
-import {
-  callerForCreator,
-  resolveLookupMultiple,
-  resolveLookupSingle,
-  workflowRootOf,
-  type LookupContext,
-  type LookupResult,
-} from '../../shared/app/lookups';
-import { PROMISE_CATEGORY, type Collection, type ExpectType } from '../../shared/domain/collections';
+import { callerForCreator, workflowRootOf, type LookupContext } from '../../shared/app/acting-as';
+import { resolveLookupMultiple, resolveLookupSingle } from '../../shared/app/lookups';
+import { PROMISE_CATEGORY, type Collection, type ExpectType, type LookupResult } from '../../shared/domain/collections';
 import { DomainError, ForbiddenError, NotFoundError, ValidationError } from '../../shared/domain/errors';
 import { newWorkRequest, type WorkRequest } from '../../shared/domain/work-requests';
 import { httpHandler } from '../../shared/http/handler';

@@ -5,7 +5,9 @@
  */
 import fc from 'fast-check';
 import { canTransition, isFinished, type WorkRequest } from '../../shared/domain/work-requests';
-import { applyHeartbeats, reclaimStale, schedule } from '../../shared/app/scheduler';
+import { schedule } from '../../shared/app/scheduler';
+import { applyHeartbeats } from '../../shared/app/heartbeats';
+import { reclaimStale } from '../../shared/app/watchdog';
 import { completeWorkRequest, getNextForWorker, recordHeartbeat, updateDynamicMetadata } from '../../shared/app/workers';
 import { abortWorkRequest } from '../../shared/app/work-requests';
 import { ConflictError, UnauthorizedError, ValidationError } from '../../shared/domain/errors';

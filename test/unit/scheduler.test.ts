@@ -1,5 +1,8 @@
 import { ConflictError, ForbiddenError, UnauthorizedError, ValidationError } from '../../shared/domain/errors';
-import { applyHeartbeats, reclaimStale, runServerTask, schedule } from '../../shared/app/scheduler';
+import { schedule } from '../../shared/app/scheduler';
+import { runServerTask } from '../../shared/app/server-tasks';
+import { applyHeartbeats } from '../../shared/app/heartbeats';
+import { reclaimStale } from '../../shared/app/watchdog';
 import { completeWorkRequest, disableWorker, getNextForWorker, recordHeartbeat, registerWorker } from '../../shared/app/workers';
 import { abortWorkRequest, createWorkRequest, retryWorkRequest, setPriorityAdjustment } from '../../shared/app/work-requests';
 import { authenticate } from '../../shared/app/auth';

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
-import { createTarGzStream, paxRecord, type TarEntry } from '../../shared/adapters/tar';
+import { createTarGzStream, paxRecord, type TarEntry } from '../../shared/formats/tar';
 
 const mtime = new Date('2026-01-02T03:04:05Z');
 const longPath = `deep/${'d'.repeat(40)}/${'e'.repeat(40)}/${'f'.repeat(59)}.txt`; // 150 characters

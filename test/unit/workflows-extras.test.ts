@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { createCollection, addCollectionItem } from '../../shared/app/collections';
-import { createTemplate, startWorkflow } from '../../shared/app/workflows';
+import { createTemplate } from '../../shared/app/workflow-templates';
+import { startWorkflow } from '../../shared/app/workflow-runs';
 import { createWorkRequest } from '../../shared/app/work-requests';
 import { createArtifact } from '../../shared/app/artifacts';
 import { registerWorkflow } from '../../shared/workflows';
@@ -14,7 +15,7 @@ import {
   lookupResultBinaryPackageName,
   type ArtifactView,
 } from '../../shared/workflows/utils';
-import type { LookupResult } from '../../shared/app/lookups';
+import type { LookupResult } from '../../shared/domain/collections';
 import type { CollectionItem } from '../../shared/domain/collections';
 import { AMD64_METADATA, createSchedulingWorld, type SchedulingWorld } from '../support/scheduling';
 import { defaultScript, drive } from '../support/workflows';
@@ -177,7 +178,7 @@ describe('recovery from lost follow-up steps (found by the benchmark)', () => {
     await drive(w, [worker], defaultScript(w));
     const second = (await w.deps.workRequests.children(wf.id)).find((c) => c.workflowData.step === 'second')!;
     expect(second.status).toBe('blocked');
-    const { reconcileWorkflows } = await import('../../shared/app/scheduler');
+    const { reconcileWorkflows } = await import('../../shared/app/watchdog');
     expect(await reconcileWorkflows(w.deps)).toEqual([]); // not quiet for long enough yet
     w.deps.clock.advance(6 * 60_000);
     await (await import('../../shared/app/workers')).updateDynamicMetadata(w.deps, await worker.caller(), AMD64_METADATA);

@@ -5,7 +5,9 @@
 import fc from 'fast-check';
 import { z } from 'zod';
 import { registerWorkflow } from '../../shared/workflows';
-import { createTemplate, orchestrate, startWorkflow } from '../../shared/app/workflows';
+import { createTemplate } from '../../shared/app/workflow-templates';
+import { startWorkflow } from '../../shared/app/workflow-runs';
+import { orchestrate } from '../../shared/app/workflow-orchestration';
 import { schedule } from '../../shared/app/scheduler';
 import { completeWorkRequest, getNextForWorker } from '../../shared/app/workers';
 import { workflowOutcome } from '../../shared/domain/workflows';

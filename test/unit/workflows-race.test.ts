@@ -4,10 +4,13 @@
  * but before the second one settled its dependents. The synchronization point, whose
  * dependencies all succeeded, must then be unblocked, not aborted as stranded.
  */
-import { afterFinish, bump } from '../../shared/app/lifecycle';
+import { afterFinish } from '../../shared/app/lifecycle';
+import { bump } from '../../shared/domain/work-requests';
 import { schedule } from '../../shared/app/scheduler';
 import { completeWorkRequest, getNextForWorker } from '../../shared/app/workers';
-import { createTemplate, orchestrate, startWorkflow } from '../../shared/app/workflows';
+import { createTemplate } from '../../shared/app/workflow-templates';
+import { startWorkflow } from '../../shared/app/workflow-runs';
+import { orchestrate } from '../../shared/app/workflow-orchestration';
 import type { WorkRequest } from '../../shared/domain/work-requests';
 import { AMD64_METADATA, createSchedulingWorld } from '../support/scheduling';
 import { defaultScript } from '../support/workflows';

@@ -1,5 +1,8 @@
-import { canRunTransition, normaliseWorkflowName, parseRunLookup, workflowOutcome, RUN_STATUSES } from '../../shared/domain/workflows';
-import { createTemplate, findWorkflowRun, orchestrate, startWorkflow, workflowTree } from '../../shared/app/workflows';
+import { canRunTransition, RUN_STATUSES } from '../../shared/domain/run-status';
+import { normaliseWorkflowName, parseRunLookup, workflowOutcome } from '../../shared/domain/workflows';
+import { createTemplate } from '../../shared/app/workflow-templates';
+import { findWorkflowRun, startWorkflow, workflowTree } from '../../shared/app/workflow-runs';
+import { orchestrate } from '../../shared/app/workflow-orchestration';
 import { abortWorkRequest, retryWorkRequest, unblockWorkRequest } from '../../shared/app/work-requests';
 import { AMD64_METADATA, createSchedulingWorld, type SchedulingWorld } from '../support/scheduling';
 import { defaultScript, drive, type Script } from '../support/workflows';

@@ -13,10 +13,13 @@ import {
   type TransactWriteCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import type { Artifact, ArtifactRelation } from '../../domain/artifacts';
-import { ConflictError, NotFoundError, ValidationError } from '../../domain/errors';
+import { blobKey, type Artifact, type ArtifactRelation } from '../../domain/artifacts';
+import { blobClaimable, uploadClaim, type BlobRow } from '../../domain/blob-gc';
+import { BlobNotClaimableError, ConflictError, NotFoundError, ValidationError } from '../../domain/errors';
 import type { ArtifactListFilter, ArtifactRepository, ArtifactWithFiles, FileUploadState, Page, StoredFile } from '../../ports';
-import { attempt, failedAt, versionedWriteError } from './errors';
+import { attempt, failedAt, firstFailure, versionedWriteError } from './errors';
+import { ExpiryBucketList, blobReferenceIndex, expiryIndexAttributes, toBlobRow } from './expiry-keys';
+import { DynamoExpiryStore } from './expiry-store';
 import { GSI1, GSI2, RELATIONS_FROM, artifactPk, fileSk, indexKeys, keys, padId, timeKey } from './keys';
 import { batchDelete, checkLimit, compact, decodeCursor, encodeCursor, type Item, names, pick, queryAll } from './support';
 
@@ -31,14 +34,24 @@ const LIST_QUERY_BUDGET = 10;
 /** Index entries `blobVisibleInWorkspace` checks before answering false (each left-over entry costs a read). */
 const BLOB_PROBES = 20;
 
-/** Condition of every change to an artifact item through the API. */
-const VERSIONED_MUTABLE = 'attribute_exists(#pk) AND #version = :expected AND #immutable = :false';
+/**
+ * Condition of every change to an artifact item through the API. An artifact an expiry pass
+ * condemned is frozen (shared/app/expiry.ts): nothing may change it until it is deleted or reprieved.
+ */
+const VERSIONED_MUTABLE = 'attribute_exists(#pk) AND #version = :expected AND #immutable = :false AND attribute_not_exists(#condemnedAt)';
+/** A blob row that may be claimed without an upload (rows written before expiry existed have no state). */
+const BLOB_CLAIMABLE = '#state = :stored OR (attribute_exists(#pk) AND attribute_not_exists(#state))';
 
 export class DynamoArtifactRepository implements ArtifactRepository {
+  /** Buckets of the expiry index in use (written before the entries, cached per process). */
+  private readonly expiryBuckets: ExpiryBucketList;
+
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     private readonly tableName: string,
-  ) {}
+  ) {
+    this.expiryBuckets = new ExpiryBucketList(doc, tableName);
+  }
 
   // --- artifacts ----------------------------------------------------------------------------
 
@@ -69,11 +82,35 @@ export class DynamoArtifactRepository implements ArtifactRepository {
       ExpressionAttributeNames: names('pk'),
     };
     const rows: TransactItem[] = files.map((f) => ({ Put: { TableName: this.tableName, Item: fileItem(artifact, f) } }));
+    // A file complete without an upload claims stored bytes: only while the blob is `stored`
+    // (shared/domain/blob-gc.ts). One check per distinct blob (a transaction touches an item once).
+    const claimed = new Map(files.filter((f) => f.complete).map((f) => [blobKey(f.sha256, f.size), f]));
+    const claims: TransactItem[] = [...claimed.values()].map((f) => ({
+      ConditionCheck: {
+        TableName: this.tableName,
+        Key: keys.blob(f.sha256, f.size),
+        ConditionExpression: BLOB_CLAIMABLE,
+        ExpressionAttributeNames: names('pk', 'state'),
+        ExpressionAttributeValues: { ':stored': 'stored' },
+      },
+    }));
+    const claimFailure = (outcome: Awaited<ReturnType<typeof attempt>>, offset: number) => {
+      const failure = firstFailure(outcome);
+      if (failure && failure.index >= offset) return new BlobNotClaimableError([...claimed.values()][failure.index - offset]!.path);
+      return undefined;
+    };
+    const index = expiryIndexAttributes(artifact);
+    if (index) await this.expiryBuckets.ensure(index.bucket);
 
-    if (rows.length < TRANSACTION_ITEMS) {
-      const outcome = await attempt(() => this.transact([{ Put: artifactPut }, ...rows]));
-      if (!outcome.ok) throw exists();
+    if (rows.length + claims.length < TRANSACTION_ITEMS) {
+      const outcome = await attempt(() => this.transact([{ Put: artifactPut }, ...rows, ...claims]));
+      if (!outcome.ok) throw claimFailure(outcome, 1 + rows.length) ?? exists();
       return;
+    }
+    // Many files: the claims are checked once more with the artifact item, below.
+    for (let i = 0; i < claims.length; i += TRANSACTION_ITEMS) {
+      const outcome = await attempt(() => this.transact(claims.slice(i, i + TRANSACTION_ITEMS)));
+      if (!outcome.ok) throw claimFailure(outcome, -i)!;
     }
     const absent: TransactItem = {
       ConditionCheck: {
@@ -91,8 +128,20 @@ export class DynamoArtifactRepository implements ArtifactRepository {
     if (!outcome.ok) throw exists();
   }
 
+
   /** One Query on the artifact's partition: the artifact item and its file rows (sort keys below `R#`). */
   async get(id: number): Promise<ArtifactWithFiles | undefined> {
+    const found = await this.getForExpiry(id);
+    return found && { artifact: found.artifact, files: found.files };
+  }
+
+  /** The expiry pass's view of the same table. */
+  expiryStore(): DynamoExpiryStore {
+    return new DynamoExpiryStore(this.doc, this.tableName, this);
+  }
+
+  /** `get`, plus whether an expiry pass condemned the artifact (the same single Query). */
+  async getForExpiry(id: number): Promise<(ArtifactWithFiles & { condemnedAt: string | null }) | undefined> {
     const items = await queryAll(this.doc, {
       TableName: this.tableName,
       KeyConditionExpression: '#pk = :pk AND #sk < :relations',
@@ -106,7 +155,7 @@ export class DynamoArtifactRepository implements ArtifactRepository {
       .filter((i) => i.entity === 'file')
       .map(toStoredFile)
       .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-    return { artifact: toArtifact(item), files };
+    return { artifact: toArtifact(item), files, condemnedAt: typeof item.condemnedAt === 'string' ? item.condemnedAt : null };
   }
 
   /**
@@ -166,14 +215,20 @@ export class DynamoArtifactRepository implements ArtifactRepository {
    * that makes it immutable).
    */
   async update(artifact: Artifact, expectedVersion: number): Promise<void> {
+    // The expiry index entry follows expireAt (a pass that postponed its check loses that: harmless).
+    const index = expiryIndexAttributes(artifact);
+    if (index) await this.expiryBuckets.ensure(index.bucket);
+    const expiryNames = ['gsi3pk', 'gsi3sk'];
+    const expiryUpdate = index ? ', #gsi3pk = :gsi3pk, #gsi3sk = :gsi3sk' : ' REMOVE #gsi3pk, #gsi3sk';
+    const expiryValues = index ? { ':gsi3pk': index.gsi3pk, ':gsi3sk': index.gsi3sk } : {};
     const outcome = await attempt(() =>
       this.doc.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: keys.artifact(artifact.id),
-          UpdateExpression: 'SET #dataJson = :data, #immutable = :immutable, #expireAt = :expireAt, #updatedAt = :updatedAt, #version = :next',
+          UpdateExpression: `SET #dataJson = :data, #immutable = :immutable, #expireAt = :expireAt, #updatedAt = :updatedAt, #version = :next${expiryUpdate}`,
           ConditionExpression: VERSIONED_MUTABLE,
-          ExpressionAttributeNames: names('pk', 'version', 'immutable', 'dataJson', 'expireAt', 'updatedAt'),
+          ExpressionAttributeNames: names('pk', 'version', 'immutable', 'condemnedAt', 'dataJson', 'expireAt', 'updatedAt', ...expiryNames),
           ExpressionAttributeValues: {
             ':data': JSON.stringify(artifact.data ?? {}),
             ':immutable': artifact.immutable,
@@ -182,6 +237,7 @@ export class DynamoArtifactRepository implements ArtifactRepository {
             ':expected': expectedVersion,
             ':next': expectedVersion + 1,
             ':false': false,
+            ...expiryValues,
           },
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
@@ -303,7 +359,7 @@ export class DynamoArtifactRepository implements ArtifactRepository {
           TableName: this.tableName,
           Key: keys.artifact(artifact.id),
           ConditionExpression: VERSIONED_MUTABLE,
-          ExpressionAttributeNames: names('pk', 'version', 'immutable'),
+          ExpressionAttributeNames: names('pk', 'version', 'immutable', 'condemnedAt'),
           ExpressionAttributeValues: { ':expected': artifact.version, ':false': false },
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
@@ -319,13 +375,21 @@ export class DynamoArtifactRepository implements ArtifactRepository {
       ExpressionAttributeValues: { ':pk': artifactPk(artifact.id) },
       ConsistentRead: true,
     });
+    await this.deleteRemains(artifact.id, own);
+  }
+
+  /**
+   * After the artifact item is gone: the given rows of its partition and every relation to it
+   * (gsi1 `RELTO#<id>`, eventually consistent: see docs/data-model.md, crash windows).
+   */
+  async deleteRemains(id: number, own: Item[]): Promise<void> {
     const incoming = await queryAll(this.doc, {
       TableName: this.tableName,
       IndexName: GSI1,
       KeyConditionExpression: '#gsi1pk = :pk',
       ProjectionExpression: '#pk, #sk',
       ExpressionAttributeNames: names('pk', 'sk', 'gsi1pk'),
-      ExpressionAttributeValues: { ':pk': indexKeys.relationsTo(artifact.id) },
+      ExpressionAttributeValues: { ':pk': indexKeys.relationsTo(id) },
     });
     await batchDelete(
       this.doc,
@@ -375,19 +439,49 @@ export class DynamoArtifactRepository implements ArtifactRepository {
   // --- blob registry ------------------------------------------------------------------------
 
   async isBlobStored(sha256: string, size: number): Promise<boolean> {
-    const res = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: keys.blob(sha256, size), ConsistentRead: true }));
-    return res.Item !== undefined;
+    return blobClaimable(await this.blobRow(sha256, size));
   }
 
-  /** Idempotent: the first record (and its `storedAt`) wins. */
+  /** The blob row's expiry state; rows written before expiry existed have none and are `stored`. */
+  async blobRow(sha256: string, size: number): Promise<BlobRow | undefined> {
+    const res = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: keys.blob(sha256, size), ConsistentRead: true }));
+    return res.Item && toBlobRow(res.Item);
+  }
+
+  /** UpdateItem `SET state = uploading`, conditional on the row being absent, `uploading` or `condemned`. */
+  async claimBlobForUpload(sha256: string, size: number, at: string): Promise<'already-stored' | 'claim'> {
+    for (let round = 0; round < 3; round++) {
+      const claim = uploadClaim(await this.blobRow(sha256, size));
+      if (claim === 'retry-later') throw new ConflictError('Blob is being deleted', `the stored copy of ${blobKey(sha256, size)} is being deleted: try again later`);
+      if (claim === 'already-stored') return claim;
+      const outcome = await attempt(() =>
+        this.doc.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: keys.blob(sha256, size),
+            UpdateExpression: 'SET #entity = :entity, #sha256 = :sha256, #size = :size, #state = :uploading, #claimedAt = :at REMOVE #condemnedAt',
+            ConditionExpression: 'attribute_not_exists(#pk) OR #state IN (:uploading, :condemned)',
+            ExpressionAttributeNames: names('pk', 'entity', 'sha256', 'size', 'state', 'claimedAt', 'condemnedAt'),
+            ExpressionAttributeValues: { ':entity': 'blob', ':sha256': sha256, ':size': size, ':uploading': 'uploading', ':condemned': 'condemned', ':at': at },
+          }),
+        ),
+      );
+      if (outcome.ok) return 'claim';
+    }
+    throw new ConflictError('Blob changed concurrently', `the stored copy of ${blobKey(sha256, size)} is changing: try again`);
+  }
+
+  /** `uploading` → `stored`, after the copy; a failed condition means a pass condemned it meanwhile (nobody needs it). */
   async markBlobStored(sha256: string, size: number, at: string): Promise<void> {
     await attempt(() =>
       this.doc.send(
-        new PutCommand({
+        new UpdateCommand({
           TableName: this.tableName,
-          Item: { ...keys.blob(sha256, size), entity: 'blob', sha256, size, storedAt: at },
-          ConditionExpression: 'attribute_not_exists(#pk)',
-          ExpressionAttributeNames: names('pk'),
+          Key: keys.blob(sha256, size),
+          UpdateExpression: 'SET #state = :stored, #storedAt = :at',
+          ConditionExpression: '#state = :uploading',
+          ExpressionAttributeNames: names('state', 'storedAt'),
+          ExpressionAttributeValues: { ':stored': 'stored', ':uploading': 'uploading', ':at': at },
         }),
       ),
     );
@@ -410,6 +504,16 @@ export class DynamoArtifactRepository implements ArtifactRepository {
         ExpressionAttributeNames: names('pk'),
       },
     });
+    // Nothing may relate to an artifact an expiry pass condemned (it would become reachable again).
+    const relatable = (id: number): TransactItem => ({
+      ConditionCheck: {
+        TableName: this.tableName,
+        Key: keys.artifact(id),
+        ConditionExpression: 'attribute_exists(#pk) AND attribute_not_exists(#condemnedAt)',
+        ExpressionAttributeNames: names('pk', 'condemnedAt'),
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      },
+    });
     const items: TransactItem[] = [
       {
         Put: {
@@ -419,14 +523,16 @@ export class DynamoArtifactRepository implements ArtifactRepository {
           ExpressionAttributeNames: names('pk'),
         },
       },
-      exists(relation.artifact),
+      relation.target === relation.artifact ? relatable(relation.artifact) : exists(relation.artifact),
     ];
-    if (relation.target !== relation.artifact) items.push(exists(relation.target));
+    if (relation.target !== relation.artifact) items.push(relatable(relation.target));
     for (let round = 0; round < 3; round++) {
       const outcome = await attempt(() => this.transact(items));
       if (outcome.ok) return { relation, created: true };
+      const targetFailed = failedAt(outcome, relation.target === relation.artifact ? 1 : 2);
+      if (targetFailed?.item) throw new ConflictError('Artifact is expiring', `artifact ${relation.target} has expired and is being deleted`);
       if (failedAt(outcome, 1)) throw new NotFoundError('Artifact not found', `artifact ${relation.artifact} does not exist`);
-      if (failedAt(outcome, 2)) throw new NotFoundError('Artifact not found', `artifact ${relation.target} does not exist`);
+      if (targetFailed) throw new NotFoundError('Artifact not found', `artifact ${relation.target} does not exist`);
       const existing = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true }));
       if (existing.Item) return { relation: toRelation(existing.Item), created: false };
       // deleted between our write and our read: try again
@@ -500,7 +606,7 @@ export class DynamoArtifactRepository implements ArtifactRepository {
         Key: keys.artifact(artifact.id),
         UpdateExpression: `SET #version = :next, #updatedAt = :updatedAt${incompleteDelta ? ' ADD #incompleteFiles :delta' : ''}`,
         ConditionExpression: VERSIONED_MUTABLE,
-        ExpressionAttributeNames: names('pk', 'version', 'immutable', 'updatedAt', ...(incompleteDelta ? ['incompleteFiles'] : [])),
+        ExpressionAttributeNames: names('pk', 'version', 'immutable', 'condemnedAt', 'updatedAt', ...(incompleteDelta ? ['incompleteFiles'] : [])),
         ExpressionAttributeValues: {
           ':expected': expectedVersion,
           ':next': expectedVersion + 1,
@@ -539,7 +645,12 @@ function artifactItem(a: Artifact): Item {
     gsi1sk: sortKey,
     gsi2pk: indexKeys.workspaceCategory(a.scope, a.workspace, a.category),
     gsi2sk: sortKey,
+    ...pickIndex(expiryIndexAttributes(a)),
   };
+}
+
+function pickIndex(index: ReturnType<typeof expiryIndexAttributes>): Item {
+  return index ? { gsi3pk: index.gsi3pk, gsi3sk: index.gsi3sk } : {};
 }
 
 function toArtifact(item: Item): Artifact {
@@ -579,6 +690,7 @@ function fileItem(a: Artifact, f: StoredFile): Item {
     wsBlobPk,
     wsBlobSk,
     ...(f.complete ? { gsi1pk: wsBlobPk, gsi1sk: wsBlobSk } : {}),
+    ...blobReferenceIndex(a.id, f),
   });
 }
 

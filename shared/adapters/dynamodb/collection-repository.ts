@@ -15,7 +15,7 @@ import type { Collection, CollectionItem } from '../../domain/collections';
 import { ConflictError } from '../../domain/errors';
 import type { CollectionRepository } from '../../ports';
 import { attempt, firstFailure } from './errors';
-import { ACTIVE_ITEMS, COLLECTION_NAMES, ITEM_HISTORY, collectionPk, keys } from './keys';
+import { ACTIVE_ITEMS, COLLECTION_NAMES, ITEM_HISTORY, collectionPk, keys, padId } from './keys';
 import { compact, type Item, names, queryAll } from './support';
 
 type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
@@ -105,7 +105,7 @@ export class DynamoCollectionRepository implements CollectionRepository {
         {
           Put: {
             TableName: this.tableName,
-            Item: { ...keys.collectionItem(item.collectionId, item.id), entity: 'collection-item', ...itemAttributes(item) },
+            Item: { ...keys.collectionItem(item.collectionId, item.id), entity: 'collection-item', ...itemAttributes(item), ...artifactLinkIndex(item) },
             ConditionExpression: 'attribute_not_exists(#pk)',
             ExpressionAttributeNames: names('pk'),
           },
@@ -121,9 +121,14 @@ export class DynamoCollectionRepository implements CollectionRepository {
         },
       ];
       if (old) writes.push(this.softRemoval(old, item.createdAt, item.createdBy));
+      // An artifact an expiry pass condemned is frozen: no new item may retain it.
+      if (item.artifactId !== null) writes.push(notCondemned(this.tableName, item.artifactId));
       const outcome = await attempt(() => this.transact(writes));
       const failed = firstFailure(outcome);
       if (!failed) return;
+      if (item.artifactId !== null && failed.index === writes.length - 1) {
+        throw new ConflictError('Artifact is expiring', `artifact ${item.artifactId} has expired and is being deleted`);
+      }
       if (failed.index === 0) throw new ConflictError('Item exists', `collection item ${item.id} already exists`);
       if (!opts.replace) {
         throw new ConflictError('Item exists', `collection ${item.collectionId} already has an active item named "${item.name}"`);
@@ -242,6 +247,26 @@ export function toCollection(item: Item): Collection {
     workflowId: item.workflowId === undefined || item.workflowId === null ? null : Number(item.workflowId),
     createdAt: String(item.createdAt),
     version: Number(item.version),
+  };
+}
+
+/**
+ * gsi1 of an item's history row that links an artifact: `ARTLINKS#<artifact>` / `<collection16>#<item16>`,
+ * so expiry finds every item (active or removed) that still links an artifact with one Query.
+ */
+export function artifactLinkIndex(i: Pick<CollectionItem, 'artifactId' | 'collectionId' | 'id'>): Item {
+  if (i.artifactId === null) return {};
+  return { gsi1pk: `ARTLINKS#${i.artifactId}`, gsi1sk: `${padId(i.collectionId)}#${padId(i.id)}` };
+}
+
+function notCondemned(tableName: string, artifactId: number): TransactItem {
+  return {
+    ConditionCheck: {
+      TableName: tableName,
+      Key: keys.artifact(artifactId),
+      ConditionExpression: 'attribute_not_exists(#condemnedAt)',
+      ExpressionAttributeNames: names('condemnedAt'),
+    },
   };
 }
 

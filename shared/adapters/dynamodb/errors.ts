@@ -77,6 +77,7 @@ export function isConditionFailure(err: unknown): boolean {
  */
 export function versionedWriteError(what: string, old: RawItem | undefined, expectedVersion: number): DomainError {
   if (!old) return new NotFoundError(`${capitalise(what)} not found`);
+  if (rawString(old, 'condemnedAt') !== undefined) return new ConflictError(`${capitalise(what)} is expiring`, `the ${what} has expired and is being deleted`);
   if (rawBool(old, 'immutable') === true) return new ConflictError(`${capitalise(what)} is immutable`, `an immutable ${what} cannot be changed`);
   const found = rawNumber(old, 'version');
   if (found !== expectedVersion) {

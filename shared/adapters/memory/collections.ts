@@ -14,6 +14,9 @@ export class MemoryCollectionRepository implements CollectionRepository {
   /** Every version of every item, by item id. */
   items = new Map<number, CollectionItem>();
 
+  /** `isCondemned`: whether expiry condemned an artifact (then no item may link it). */
+  constructor(private readonly isCondemned: (artifactId: number) => boolean = () => false) {}
+
   private nameKey(c: Pick<Collection, 'scope' | 'workspace' | 'name' | 'category'>) {
     return `${c.scope}\u0000${c.workspace}\u0000${c.category}\u0000${c.name}`;
   }
@@ -48,6 +51,9 @@ export class MemoryCollectionRepository implements CollectionRepository {
   }
   async addItem(item: CollectionItem, opts: { replace: boolean }) {
     if (this.items.has(item.id)) throw new ConflictError('Item exists', `collection item ${item.id} already exists`);
+    if (item.artifactId !== null && this.isCondemned(item.artifactId)) {
+      throw new ConflictError('Artifact is expiring', `artifact ${item.artifactId} has expired and is being deleted`);
+    }
     const old = this.active(item.collectionId, item.name);
     if (old && !opts.replace) {
       throw new ConflictError('Item exists', `collection ${item.collectionId} already has an active item named "${item.name}"`);

@@ -5,8 +5,10 @@
  */
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import type { Artifact, ArtifactRelation } from '../../domain/artifacts';
-import { ConflictError, NotFoundError, ValidationError } from '../../domain/errors';
+import { blobKey, type Artifact, type ArtifactRelation } from '../../domain/artifacts';
+import { blobClaimable, uploadClaim, type BlobRow } from '../../domain/blob-gc';
+import { expiryBucket } from '../../domain/expiry';
+import { BlobNotClaimableError, ConflictError, NotFoundError, ValidationError } from '../../domain/errors';
 import type { Role } from '../../domain/roles';
 import type { AuditEntry, RoleGrant, Scope, Token, User, Workspace } from '../../domain/tenancy';
 import type { TaskType, WorkRequest } from '../../domain/work-requests';
@@ -147,19 +149,41 @@ export class MemoryAuditLog implements AuditLog {
 export class MemoryArtifactRepository implements ArtifactRepository {
   artifacts = new Map<number, Artifact>();
   files = new Map<number, Map<string, StoredFile>>();
-  blobs = new Set<string>();
+  /** Blob rows by `<sha256>-<size>` (see shared/domain/blob-gc.ts for the states). */
+  blobs = new Map<string, BlobRow>();
   relations = new Map<number, ArtifactRelation>();
+  /** Artifacts an expiry pass condemned (id → condemnedAt): frozen until deleted or reprieved. */
+  condemned = new Map<number, string>();
+  /** The expiry index: id → when a pass should look at it (its expireAt, or later when postponed). */
+  expiryIndex = new Map<number, string>();
+  /** Buckets of the expiry index that have held entries since a pass last drained them. */
+  expiryBucketList = new Set<string>();
 
   private immutableGuard(id: number, expectedVersion: number) {
     const current = this.artifacts.get(id);
     if (!current) throw new NotFoundError('Not found', `artifact ${id} not found`);
     if (current.version !== expectedVersion) throw new ConflictError('Conflict', `artifact ${id} changed concurrently`);
     if (current.immutable) throw new ConflictError('Artifact is immutable', `artifact ${id} is immutable`);
+    this.condemnedGuard(id);
+  }
+  private condemnedGuard(id: number) {
+    if (this.condemned.has(id)) throw new ConflictError('Artifact is expiring', `artifact ${id} has expired and is being deleted`);
+  }
+  /** Writes the expiry-index entry of an artifact (as the DynamoDB adapter's gsi3 attributes). */
+  indexExpiry(id: number, checkAt: string | null) {
+    if (checkAt === null) this.expiryIndex.delete(id);
+    else {
+      this.expiryIndex.set(id, checkAt);
+      this.expiryBucketList.add(expiryBucket(checkAt));
+    }
   }
   async create(artifact: Artifact, files: StoredFile[]) {
     if (this.artifacts.has(artifact.id)) throw new ConflictError('Conflict', `artifact ${artifact.id} exists`);
+    const unclaimable = files.find((f) => f.complete && !blobClaimable(this.blobs.get(blobKey(f.sha256, f.size))));
+    if (unclaimable) throw new BlobNotClaimableError(unclaimable.path);
     this.artifacts.set(artifact.id, clone(artifact));
     this.files.set(artifact.id, new Map(files.map((f) => [f.path, clone(f)])));
+    this.indexExpiry(artifact.id, artifact.expireAt);
   }
   async get(id: number): Promise<ArtifactWithFiles | undefined> {
     const artifact = this.artifacts.get(id);
@@ -183,6 +207,7 @@ export class MemoryArtifactRepository implements ArtifactRepository {
   async update(artifact: Artifact, expectedVersion: number) {
     this.immutableGuard(artifact.id, expectedVersion);
     this.artifacts.set(artifact.id, clone(artifact));
+    this.indexExpiry(artifact.id, artifact.expireAt);
   }
   async attachFile(artifact: Artifact, expectedVersion: number, file: StoredFile) {
     this.immutableGuard(artifact.id, expectedVersion);
@@ -213,9 +238,15 @@ export class MemoryArtifactRepository implements ArtifactRepository {
   }
   async delete(artifact: Artifact) {
     this.immutableGuard(artifact.id, artifact.version);
-    this.artifacts.delete(artifact.id);
-    this.files.delete(artifact.id);
-    for (const [id, r] of this.relations) if (r.artifact === artifact.id || r.target === artifact.id) this.relations.delete(id);
+    this.forget(artifact.id);
+  }
+  /** Removes the artifact, its files, its relations both ways and its expiry-index entry. */
+  forget(id: number) {
+    this.artifacts.delete(id);
+    this.files.delete(id);
+    this.condemned.delete(id);
+    this.expiryIndex.delete(id);
+    for (const [relationId, r] of this.relations) if (r.artifact === id || r.target === id) this.relations.delete(relationId);
   }
   async blobVisibleInWorkspace(scope: string, workspace: string, sha256: string, size: number) {
     for (const a of this.artifacts.values()) {
@@ -225,12 +256,21 @@ export class MemoryArtifactRepository implements ArtifactRepository {
     return false;
   }
   async isBlobStored(sha256: string, size: number) {
-    return this.blobs.has(`${sha256}-${size}`);
+    return blobClaimable(this.blobs.get(blobKey(sha256, size)));
+  }
+  async claimBlobForUpload(sha256: string, size: number) {
+    const key = blobKey(sha256, size);
+    const claim = uploadClaim(this.blobs.get(key));
+    if (claim === 'retry-later') throw new ConflictError('Blob is being deleted', `the stored copy of ${key} is being deleted: try again later`);
+    if (claim === 'claim') this.blobs.set(key, { state: 'uploading' });
+    return claim;
   }
   async markBlobStored(sha256: string, size: number) {
-    this.blobs.add(`${sha256}-${size}`);
+    const key = blobKey(sha256, size);
+    if (this.blobs.get(key)?.state === 'uploading') this.blobs.set(key, { state: 'stored' });
   }
   async createRelation(relation: ArtifactRelation) {
+    this.condemnedGuard(relation.target);
     const existing = [...this.relations.values()].find(
       (r) => r.artifact === relation.artifact && r.target === relation.target && r.type === relation.type,
     );
@@ -609,16 +649,17 @@ export type MemoryDeps = Deps & {
 
 export function createMemoryDeps(): MemoryDeps {
   const workers = new MemoryWorkerRepository();
+  const artifacts = new MemoryArtifactRepository();
   return {
     workRequests: new MemoryWorkRequestRepository(workers),
     workers,
     workerChannels: new MemoryWorkerChannels(),
     templates: new MemoryWorkflowTemplateRepository(),
-    collections: new MemoryCollectionRepository(),
+    collections: new MemoryCollectionRepository((id) => artifacts.condemned.has(id)),
     channels: new MemoryChannels(),
     notifier: new MemoryNotifier(),
     identity: new MemoryIdentityRepository(),
-    artifacts: new MemoryArtifactRepository(),
+    artifacts,
     audit: new MemoryAuditLog(),
     files: new MemoryFileStore(),
     queues: new MemoryJobQueues(),

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { expiryStoreFor } from '../../adapters/expiry';
+import { artifactRetention } from '../../app/expiry';
 import {
   attachFiles,
   createArtifact,
@@ -120,7 +122,12 @@ export function artifactRoutes(getDeps: () => Deps): Record<string, RouteHandler
         cursor: page.next ?? null,
       });
     },
-    'GET /api/1.0/artifact/{id}/': async (req) => json(200, artifactJson(await getArtifact(getDeps(), req.caller, artifactId(req)), req.baseUrl)),
+    'GET /api/1.0/artifact/{id}/': async (req) => {
+      const found = await getArtifact(getDeps(), req.caller, artifactId(req));
+      // Only the single view says whether something keeps it (it may read the related artifacts).
+      const retention = await artifactRetention(getDeps(), expiryStoreFor(getDeps()), found.artifact);
+      return json(200, { ...artifactJson(found, req.baseUrl), retention });
+    },
     'PATCH /api/1.0/artifact/{id}/': async (req) => {
       const id = artifactId(req);
       const body = parseWith(updateSchema, jsonBody(req), 'Invalid change');

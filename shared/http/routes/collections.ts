@@ -8,8 +8,9 @@ import {
   removeCollectionItem,
 } from '../../app/collections';
 import { requireWorker } from '../../app/auth';
-import { lookupContextForWorker, resolveLookupMultiple, resolveLookupSingle, type LookupResult } from '../../app/lookups';
-import type { Collection, CollectionItem } from '../../domain/collections';
+import { lookupContextForWorker } from '../../app/acting-as';
+import { resolveLookupMultiple, resolveLookupSingle } from '../../app/lookups';
+import type { Collection, CollectionItem, LookupResult } from '../../domain/collections';
 import { ValidationError } from '../../domain/errors';
 import { DEFAULT_WORKSPACE } from '../../domain/tenancy';
 import type { Deps } from '../../ports';

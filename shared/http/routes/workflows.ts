@@ -13,17 +13,8 @@
  *   `name.N` or `name.N.M`.
  */
 import { z } from 'zod';
-import {
-  createTemplate,
-  deleteTemplate,
-  findWorkflowRun,
-  getTemplate,
-  listTemplates,
-  startWorkflow,
-  updateTemplate,
-  workflowTree,
-  type WorkflowTreeNode,
-} from '../../app/workflows';
+import { createTemplate, deleteTemplate, getTemplate, listTemplates, updateTemplate } from '../../app/workflow-templates';
+import { findWorkflowRun, startWorkflow, workflowTree, type WorkflowTreeNode } from '../../app/workflow-runs';
 import { ValidationError } from '../../domain/errors';
 import { DEFAULT_WORKSPACE } from '../../domain/tenancy';
 import type { WorkflowTemplate } from '../../domain/workflows';

@@ -1,264 +1,25 @@
 /**
- * Workflows: templates, starting runs, and the orchestrator (a FIFO queue consumer, one root at a
- * time) that populates graphs, runs callbacks and completes workflows (reference/debusine.md §4).
+ * The orchestrator (a FIFO queue consumer, one root workflow at a time): populates workflow
+ * graphs through the plug-ins' WorkflowContext, runs callbacks, adds delayed retries and
+ * completes workflows (reference/debusine.md §4).
  */
-import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../domain/errors';
-import { roleAtLeast } from '../domain/roles';
+import { NotFoundError, ValidationError } from '../domain/errors';
 import { PROMISE_CATEGORY } from '../domain/collections';
-import { effectivePriority, isFinished, newWorkRequest, unblockDecision, type TaskType, type WorkflowData, type WorkRequest } from '../domain/work-requests';
-import {
-  canRunTransition,
-  normaliseWorkflowName,
-  parseRunLookup,
-  workflowOutcome,
-  type RunStatus,
-  type WorkflowTemplate,
-} from '../domain/workflows';
+import { delayedRetryOf } from '../domain/event-reactions';
+import { bump, effectivePriority, isFinished, newWorkRequest, unblockDecision, type TaskType, type WorkRequest } from '../domain/work-requests';
+import { moveRun, workflowOutcome } from '../domain/workflows';
 import { zodFieldErrors } from '../domain/zod-errors';
 import { sameJson } from '../domain/json';
 import { findTask, validateTaskData } from '../tasks';
 import { findWorkflow, type ChildSpec, type WorkflowContext } from '../workflows';
 import type { Deps, OrchestrationMessage } from '../ports';
-import { accessWorkspace, callerId, isAdmin, requireUser, type Caller } from './auth';
+import { lookupContextOf, rootWorkflowOf } from './acting-as';
+import { ignoreConflict, withRetries } from './concurrency';
 import { addItemAsWorkflow, ensureInternalCollection } from './collections';
-import { creatorCaller, rootWorkflowOf, runEventReactions } from './event-reactions';
-import { bump, createSuccessor, finish, settleDependent, startServerSide, withRetries } from './lifecycle';
+import { runEventReactions } from './event-reactions';
+import { createSuccessor, finish, settleDependent, startServerSide } from './lifecycle';
 import { resolveLookupMultiple } from './lookups';
-import { loadWorkRequest } from './work-requests';
 
-// ---------------------------------------------------------------------------------------------
-// Templates
-
-export const templateNotFound = () => new NotFoundError('Not found', 'Workflow template not found');
-
-function checkTemplateData(taskName: string, data: Record<string, unknown>): void {
-  const def = findWorkflow(taskName);
-  if (!def) throw ValidationError.field('task_name', `${taskName}: no such workflow`, 'Invalid workflow template');
-  // The template holds fixed parameters only: check what it has, not what run-time data adds.
-  const schema = def.schema as unknown as { partial?: () => { safeParse(v: unknown): { success: boolean; error?: any } } };
-  const parsed = schema.partial ? schema.partial().safeParse(data) : { success: true };
-  if (!parsed.success) throw new ValidationError('Invalid workflow template', prefixFields('task_data', zodFieldErrors(parsed.error)));
-  def.validateTemplateData?.(data);
-}
-
-function prefixFields(prefix: string, errors: Record<string, string[]>): Record<string, string[]> {
-  return Object.fromEntries(Object.entries(errors).map(([k, v]) => [k === '(body)' ? prefix : `${prefix}.${k}`, v]));
-}
-
-function checkPriority(caller: Caller, priority: number): void {
-  if (!Number.isInteger(priority)) throw ValidationError.field('priority', 'must be an integer', 'Invalid workflow template');
-  if (priority > 0 && !isAdmin(caller)) throw new ForbiddenError('Permission denied', 'only administrators may give a template a priority above 0');
-}
-
-export async function createTemplate(
-  deps: Deps,
-  caller: Caller,
-  input: { scope: string; workspace: string; name: string; taskName: string; taskData?: Record<string, unknown>; priority?: number },
-): Promise<WorkflowTemplate> {
-  requireUser(caller);
-  await accessWorkspace(deps, caller, input.scope, input.workspace, 'owner');
-  const name = normaliseWorkflowName(input.name);
-  checkTemplateData(input.taskName, input.taskData ?? {});
-  checkPriority(caller, input.priority ?? 0);
-  const template: WorkflowTemplate = {
-    id: await deps.sequences.next('workflow-template'),
-    scope: input.scope,
-    workspace: input.workspace,
-    name,
-    taskName: input.taskName,
-    taskData: input.taskData ?? {},
-    priority: input.priority ?? 0,
-    createdAt: deps.clock.now().toISOString(),
-    version: 1,
-  };
-  await deps.templates.create(template);
-  return template;
-}
-
-export async function listTemplates(deps: Deps, caller: Caller, input: { scope: string; workspace: string }): Promise<WorkflowTemplate[]> {
-  await accessWorkspace(deps, caller, input.scope, input.workspace, 'viewer');
-  return deps.templates.list(input.scope, input.workspace);
-}
-
-async function loadTemplate(deps: Deps, caller: Caller, id: number, needed: 'viewer' | 'owner'): Promise<WorkflowTemplate> {
-  const template = await deps.templates.get(id);
-  if (!template) throw templateNotFound();
-  await accessWorkspace(deps, caller, template.scope, template.workspace, needed, templateNotFound);
-  return template;
-}
-
-export function getTemplate(deps: Deps, caller: Caller, id: number): Promise<WorkflowTemplate> {
-  return loadTemplate(deps, caller, id, 'viewer');
-}
-
-export async function updateTemplate(
-  deps: Deps,
-  caller: Caller,
-  id: number,
-  patch: { name?: string; taskData?: Record<string, unknown>; priority?: number },
-): Promise<WorkflowTemplate> {
-  requireUser(caller);
-  const template = await loadTemplate(deps, caller, id, 'owner');
-  const next: WorkflowTemplate = {
-    ...template,
-    name: patch.name !== undefined ? normaliseWorkflowName(patch.name) : template.name,
-    taskData: patch.taskData ?? template.taskData,
-    priority: patch.priority ?? template.priority,
-    version: template.version + 1,
-  };
-  checkTemplateData(next.taskName, next.taskData);
-  if (patch.priority !== undefined) checkPriority(caller, patch.priority);
-  await deps.templates.update(next, template.version);
-  return next;
-}
-
-export async function deleteTemplate(deps: Deps, caller: Caller, id: number): Promise<void> {
-  requireUser(caller);
-  await deps.templates.delete(await loadTemplate(deps, caller, id, 'owner'));
-}
-
-// ---------------------------------------------------------------------------------------------
-// Runs
-
-/** The REANA status a run moves to next, or a ConflictError when REANA's table forbids it. */
-function moveRun(wr: WorkRequest, to: RunStatus): WorkRequest['run'] {
-  if (!wr.run || wr.run.status === to) return wr.run;
-  if (!canRunTransition(wr.run.status, to)) {
-    throw new ConflictError('Illegal run transition', `workflow ${wr.id} is ${wr.run.status} and cannot become ${to}`);
-  }
-  return { ...wr.run, status: to };
-}
-
-export async function startWorkflow(
-  deps: Deps,
-  caller: Caller,
-  input: { scope: string; workspace: string; templateName: string; taskData?: Record<string, unknown> },
-): Promise<WorkRequest> {
-  requireUser(caller);
-  await accessWorkspace(deps, caller, input.scope, input.workspace, 'contributor');
-  const template = await deps.templates.getByName(input.scope, input.workspace, input.templateName);
-  if (!template) throw templateNotFound();
-  const def = findWorkflow(template.taskName);
-  if (!def) throw new ValidationError('Cannot create workflow', {}, `workflow ${template.taskName} is not registered`);
-  // Run-time data goes under the template's: the template wins.
-  const merged = { ...(input.taskData ?? {}), ...template.taskData };
-  const parsed = def.schema.safeParse(merged);
-  if (!parsed.success) throw new ValidationError('Cannot create workflow', prefixFields('task_data', zodFieldErrors(parsed.error)));
-  const now = deps.clock.now().toISOString();
-  const id = await deps.sequences.next('work-request');
-  const major = await deps.sequences.next(`run:${input.scope}#${input.workspace}#${template.name}`);
-  const root = newWorkRequest({
-    id,
-    scope: input.scope,
-    workspace: input.workspace,
-    createdBy: callerId(caller)!,
-    taskType: 'Workflow',
-    taskName: template.taskName,
-    taskData: parsed.data as Record<string, unknown>,
-    createdAt: now,
-    priorityBase: template.priority,
-    workflowData: { workflow_template_name: template.name },
-    run: { name: template.name, major, minor: 0, status: 'created' },
-  });
-  await deps.workRequests.commit({ create: [root] });
-  const collection = await ensureInternalCollection(deps, root);
-  const queued = bump(root, { internalCollection: collection.id, run: moveRun(root, 'queued') });
-  await deps.workRequests.commit({ update: [{ workRequest: queued, expectedVersion: root.version }] });
-  await deps.templates.recordRun(input.scope, input.workspace, template.name, { major, minor: 0 }, id);
-  await deps.queues.enqueueSchedulerEvent({ type: 'work-request-pending', workRequestId: id });
-  return queued;
-}
-
-/** A run by REANA lookup: `name` (latest), `name.N`, `name.N.M`. */
-export async function findWorkflowRun(deps: Deps, caller: Caller, input: { scope: string; workspace: string; lookup: string }): Promise<WorkRequest> {
-  await accessWorkspace(deps, caller, input.scope, input.workspace, 'viewer');
-  const { name, run } = parseRunLookup(input.lookup);
-  const found = await deps.templates.findRun(input.scope, input.workspace, name, run);
-  if (!found) throw new NotFoundError('Not found', `no workflow run "${input.lookup}" in ${input.workspace}`);
-  return (await loadWorkRequest(deps, caller, found.workRequestId)).wr;
-}
-
-export interface WorkflowTreeNode {
-  workRequest: WorkRequest;
-  children: WorkflowTreeNode[];
-}
-
-export async function workflowTree(deps: Deps, caller: Caller, id: number): Promise<WorkflowTreeNode> {
-  const { wr } = await loadWorkRequest(deps, caller, id);
-  const build = async (node: WorkRequest, depth: number): Promise<WorkflowTreeNode> => ({
-    workRequest: node,
-    children: node.taskType === 'Workflow' && depth < 20 ? await Promise.all((await deps.workRequests.children(node.id)).map((c) => build(c, depth + 1))) : [],
-  });
-  return build(wr, 0);
-}
-
-/**
- * Retrying a workflow restarts it (REANA: failed → running, run number `M.m+1`), retries its
- * failed and aborted children, and populates again. A stopped (aborted) run cannot restart:
- * REANA's table has no stopped → running.
- */
-export async function restartWorkflow(deps: Deps, caller: Caller, wf: WorkRequest, opts: { retryChildren: boolean }): Promise<WorkRequest> {
-  if (wf.status === 'running') return wf;
-  if (wf.supersededBy !== null) throw new ValidationError('Cannot retry work request', {}, 'Cannot retry a work request that has already been retried');
-  const failed = wf.status === 'aborted' || (wf.status === 'completed' && (wf.result === 'failure' || wf.result === 'error'));
-  if (!failed) throw new ValidationError('Cannot retry work request', {}, 'Only aborted or failed tasks can be retried');
-  let run = wf.run;
-  if (run) {
-    if (!canRunTransition(run.status, 'running')) {
-      throw new ValidationError('Cannot retry work request', {}, `a ${run.status} workflow run cannot be restarted`);
-    }
-    const minor = await deps.sequences.next(`run:${wf.scope}#${wf.workspace}#${run.name}#${run.major}`);
-    run = { ...run, minor, status: 'running' };
-  }
-  const restarted = bump(wf, { status: 'running', result: '', completedAt: null, abortedBy: null, run });
-  await deps.workRequests.commit({ update: [{ workRequest: restarted, expectedVersion: wf.version }] });
-  if (run) await deps.templates.recordRun(wf.scope, wf.workspace, run.name, { major: run.major, minor: run.minor }, wf.id);
-  if (wf.parent !== null) {
-    const parent = await deps.workRequests.get(wf.parent);
-    if (parent && isFinished(parent)) await restartWorkflow(deps, caller, parent, { retryChildren: false });
-  }
-  if (opts.retryChildren) {
-    for (const child of await deps.workRequests.children(wf.id)) {
-      const current = (await deps.workRequests.get(child.id))!;
-      const childFailed = current.status === 'aborted' || (current.status === 'completed' && (current.result === 'failure' || current.result === 'error'));
-      if (current.supersededBy !== null || !childFailed) continue;
-      if (current.taskType === 'Workflow') await restartWorkflow(deps, caller, current, { retryChildren: true });
-      else await createSuccessor(deps, current, { reason: 'manual' }).catch((err) => {
-        if (!(err instanceof ValidationError)) throw err;
-      });
-    }
-  }
-  const root = (await rootWorkflowOf(deps, restarted)) ?? restarted;
-  await deps.queues.enqueueOrchestration({ rootId: root.id, kind: 'populate', workRequestId: restarted.id });
-  return (await deps.workRequests.get(wf.id))!;
-}
-
-/** Debusine behaviour 36: retrying a failed child of a finished workflow puts the workflow back to running. */
-export async function reopenParents(deps: Deps, caller: Caller, child: WorkRequest): Promise<void> {
-  if (child.parent === null) return;
-  const parent = await deps.workRequests.get(child.parent);
-  if (parent && isFinished(parent)) await restartWorkflow(deps, caller, parent, { retryChildren: false });
-}
-
-/** retry-with-delays: a `Wait/delay` sibling, and a successor that waits for it. */
-export async function createDelayedSuccessor(deps: Deps, wr: WorkRequest, until: Date): Promise<WorkRequest> {
-  const parent = wr.parent !== null ? await deps.workRequests.get(wr.parent) : undefined;
-  if (!parent) throw new ValidationError('Cannot retry work request', {}, 'retry-with-delays works on workflow children only');
-  const ctx = await buildContext(deps, parent);
-  const delay = await ctx.ensureChild({
-    taskType: 'Wait',
-    taskName: 'delay',
-    taskData: { delay_until: until.toISOString() },
-    workflowData: { display_name: `wait before retrying ${wr.id}`, step: `retry-delay-${wr.id}`, needs_input: false },
-  });
-  const successor = await createSuccessor(deps, wr, { reason: 'delay' });
-  await ctx.addDependency(successor, delay);
-  await settleDependent(deps, delay.id);
-  return successor;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Orchestration
 
 function matchesSpec(child: WorkRequest, spec: ChildSpec): boolean {
   return (
@@ -271,8 +32,7 @@ function matchesSpec(child: WorkRequest, spec: ChildSpec): boolean {
 
 async function buildContext(deps: Deps, workflow: WorkRequest): Promise<WorkflowContext> {
   const root = (await rootWorkflowOf(deps, workflow)) ?? workflow;
-  const caller = await creatorCaller(deps, workflow);
-  const lookupCtx = { scope: workflow.scope, workspace: workflow.workspace, caller, workflowRootId: root.id };
+  const lookupCtx = await lookupContextOf(deps, workflow, root);
   let children = await deps.workRequests.children(workflow.id);
 
   const refresh = async (wr: WorkRequest) => (await deps.workRequests.get(wr.id)) ?? wr;
@@ -357,9 +117,7 @@ async function buildContext(deps: Deps, workflow: WorkRequest): Promise<Workflow
           },
           root.id,
           { replace: false },
-        ).catch((err) => {
-          if (!(err instanceof ConflictError)) throw err; // added concurrently: same promise
-        });
+        ).catch(ignoreConflict); // added concurrently: the same promise
       }
       await withRetries(async () => {
         const current = await refresh(child);
@@ -452,13 +210,27 @@ export async function maybeFinishWorkflow(deps: Deps, workflowId: number): Promi
   if (!wf || wf.taskType !== 'Workflow' || wf.status !== 'running') return;
   let children = await deps.workRequests.children(wf.id);
   if (children.length === 0) return; // not populated yet
+  if (await retryDueChildren(deps, children)) children = await deps.workRequests.children(wf.id);
   if (await abortStrandedChildren(deps, children)) children = await deps.workRequests.children(wf.id);
   const outcome = workflowOutcome(children);
   if (!outcome) return;
-  await finish(deps, wf, { status: outcome.status, result: outcome.result }).catch((err) => {
-    if (!(err instanceof ConflictError)) throw err;
-  });
+  await finish(deps, wf, { status: outcome.status, result: outcome.result }).catch(ignoreConflict);
   if (wf.parent !== null) await maybeFinishWorkflow(deps, wf.parent);
+}
+
+/**
+ * Failed children whose delayed retry is due but not made yet (its orchestrator message lost or
+ * still queued) are retried before the workflow's outcome is judged. Returns whether any was.
+ */
+async function retryDueChildren(deps: Deps, children: WorkRequest[]): Promise<boolean> {
+  let retried = false;
+  for (const child of children) {
+    const until = delayedRetryOf(child);
+    if (!until) continue;
+    await createDelayedSuccessor(deps, child, until);
+    retried = true;
+  }
+  return retried;
 }
 
 /**
@@ -483,9 +255,7 @@ async function abortStrandedChildren(deps: Deps, children: WorkRequest[]): Promi
       aborted = true;
       continue;
     }
-    await finish(deps, child, { status: 'aborted', error: { code: 'dependency-failed', message: 'its dependencies finished without letting it run' } }).catch((err) => {
-      if (!(err instanceof ConflictError)) throw err;
-    });
+    await finish(deps, child, { status: 'aborted', error: { code: 'dependency-failed', message: 'its dependencies finished without letting it run' } }).catch(ignoreConflict);
     aborted = true;
   }
   return aborted;
@@ -499,7 +269,7 @@ export async function orchestrate(deps: Deps, message: OrchestrationMessage): Pr
   // never leave it running with nobody to run it): a pending one is started here.
   const startIfPending = async (current: WorkRequest) =>
     current.status === 'pending' ? startServerSide(deps, current).catch(async (err) => {
-      if (!(err instanceof ConflictError)) throw err;
+      ignoreConflict(err);
       return (await deps.workRequests.get(current.id))!;
     }) : current;
   switch (message.kind) {
@@ -540,13 +310,28 @@ export async function orchestrate(deps: Deps, message: OrchestrationMessage): Pr
     case 'child-finished':
       if (wr.parent !== null) await maybeFinishWorkflow(deps, wr.parent);
       return;
+    case 'retry-delayed': {
+      // Replays find the request already superseded (retried): nothing is due any more.
+      const until = delayedRetryOf(wr);
+      if (until) await createDelayedSuccessor(deps, wr, until);
+      return;
+    }
   }
 }
 
-/** Checks a caller may retry a workflow (contributor), for the retry use case. */
-export async function assertCanRetryWorkflow(deps: Deps, caller: Caller, wf: WorkRequest): Promise<void> {
-  const { role } = await accessWorkspace(deps, caller, wf.scope, wf.workspace, 'viewer');
-  if (!roleAtLeast(role, 'contributor')) throw new ForbiddenError('Permission denied', 'retrying needs the contributor role');
+/** retry-with-delays: a `Wait/delay` sibling, and a successor that waits for it. */
+async function createDelayedSuccessor(deps: Deps, wr: WorkRequest, until: Date): Promise<WorkRequest> {
+  const parent = wr.parent !== null ? await deps.workRequests.get(wr.parent) : undefined;
+  if (!parent) throw new ValidationError('Cannot retry work request', {}, 'retry-with-delays works on workflow children only');
+  const ctx = await buildContext(deps, parent);
+  const delay = await ctx.ensureChild({
+    taskType: 'Wait',
+    taskName: 'delay',
+    taskData: { delay_until: until.toISOString() },
+    workflowData: { display_name: `wait before retrying ${wr.id}`, step: `retry-delay-${wr.id}`, needs_input: false },
+  });
+  const successor = await createSuccessor(deps, wr, { reason: 'delay' });
+  await ctx.addDependency(successor, delay);
+  await settleDependent(deps, delay.id);
+  return successor;
 }
-
-export type { WorkflowData };

@@ -1,0 +1,53 @@
+/**
+ * `conveyor admin expire`: one expiry pass against the database (what the scheduled `expiry`
+ * function runs). `--dry-run` writes nothing and lists what would go and why each expired artifact
+ * looked at is kept (which root keeps it). `--backfill` gives items written before expiry existed
+ * their index entries (once per installation). Registered by registerAdminCommands.
+ */
+import type { Command } from 'commander';
+import { backfillExpiryIndexes, expiryStoreFor } from '../../shared/adapters/expiry';
+import { runExpiryPass, type ExpiryReport } from '../../shared/app/expiry';
+import { formatTable } from '../client/format';
+import type { AdminRun } from './workers';
+
+export function expiryReportText(report: ExpiryReport): string {
+  if (report.notReady) return 'Nothing done: this table predates expiry. Run `conveyor admin expire --backfill` once first.\n';
+  const verb = report.dryRun ? 'would be' : 'were';
+  const lines: string[] = [];
+  const ids = (list: number[]) => (list.length ? list.join(', ') : '-');
+  lines.push(`Expiry pass at ${report.now}${report.dryRun ? ' (dry run: nothing changed)' : ''}`);
+  lines.push(`Deleted (${verb} deleted now, condemned by an earlier pass): ${ids(report.deleted)}`);
+  lines.push(`Condemned (${verb} condemned now, deleted by the next pass unless something keeps them): ${ids(report.condemned)}`);
+  if (report.reprieved.length) lines.push(`Reprieved (${verb} kept again): ${ids(report.reprieved)}`);
+  if (report.waiting.length) lines.push(`Waiting (condemned, but something relating to them is not condemned yet): ${ids(report.waiting)}`);
+  const blobs = report.blobs;
+  lines.push(`Stored bytes: ${blobs.deleted.length} ${verb} deleted, ${blobs.condemned.length} condemned, ${blobs.rescued.length} rescued`);
+  let text = lines.join('\n') + '\n';
+  if (report.kept.length) {
+    text += `\nExpired but kept:\n` + formatTable(['ARTIFACT', 'KEPT BECAUSE'], report.kept.map((k) => [String(k.id), k.why]));
+  }
+  if (!report.finished) text += '\n(more to do: the next pass continues)\n';
+  return text;
+}
+
+export function registerAdminExpireCommand(admin: Command, run: AdminRun): void {
+  admin
+    .command('expire')
+    .description('run one expiry pass: delete expired artifacts nothing keeps, and stored bytes no file needs')
+    .option('--dry-run', 'change nothing: list what would go and why each expired artifact is kept')
+    .option('--max <n>', 'most expired artifacts to look at', '500')
+    .option('--backfill', 'once, on a table written before expiry existed: add the expiry index entries')
+    .action(
+      run<{ dryRun?: boolean; max: string; backfill?: boolean }>(async ({ deps, options, print }) => {
+        if (options.backfill) {
+          const counts = await backfillExpiryIndexes(deps);
+          print(counts, () => `Backfilled expiry indexes: ${counts.artifacts} artifacts, ${counts.files} file rows, ${counts.items} collection items\n`);
+          return;
+        }
+        const max = Number(options.max);
+        if (!Number.isInteger(max) || max <= 0) throw new Error(`--max must be a positive whole number, not ${JSON.stringify(options.max)}`);
+        const report = await runExpiryPass(deps, expiryStoreFor(deps), { dryRun: Boolean(options.dryRun), maxArtifacts: max });
+        print(report, () => expiryReportText(report));
+      }),
+    );
+}

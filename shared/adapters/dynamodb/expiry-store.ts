@@ -1,0 +1,393 @@
+/**
+ * ExpiryStore on the main table (docs/data-model.md, "Expiry"). Every read is a Query of one
+ * partition or a GetItem: the expiry index (gsi3 `EXP#<hour>`), the bucket list (`EXPBUCKETS`), an
+ * artifact's own partition (files, input pins `W#…`), its incoming relations (gsi1 `RELTO#`), the
+ * collection items linking it (gsi1 `ARTLINKS#`), the file rows holding some bytes (gsi2
+ * `BLOBREF#`), blob rows and the candidate list (`BLOBCAND`). No Scan.
+ */
+import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { BlobRow } from '../../domain/blob-gc';
+import type { RetainingLink, WorkRequestInputs } from '../../domain/expiry';
+import type { WorkRequestStatus } from '../../domain/work-requests';
+import type { Page } from '../../ports';
+import type { ArtifactExpiryState, BlobRef, ExpiringArtifact, ExpiryStore } from '../../ports/expiry';
+import type { DynamoArtifactRepository } from './artifact-repository';
+import { attempt } from './errors';
+import { INPUT_PINS } from './expiry-pins';
+import { artifactLinkIndex } from './collection-repository';
+import { EXPIRY_BUCKETS_PK, ExpiryBucketList, blobReferenceIndex, blobReferencePk, expiryIndexAttributes, expiryIndexPk } from './expiry-keys';
+import { GSI1, GSI2, GSI3, artifactPk, keys } from './keys';
+import { batchDelete, batchGet, decodeCursor, encodeCursor, type Item, names, queryAll } from './support';
+
+export const BLOB_CANDIDATES_PK = 'BLOBCAND';
+/** Written once an installation's items all carry the expiry indexes (fresh, or after the backfill). */
+export const EXPIRY_READY_KEY = { pk: 'META', sk: 'expiry-index' };
+
+export class DynamoExpiryStore implements ExpiryStore {
+  private readonly buckets: ExpiryBucketList;
+
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly tableName: string,
+    private readonly artifacts: DynamoArtifactRepository,
+  ) {
+    this.buckets = new ExpiryBucketList(doc, tableName);
+  }
+
+  /**
+   * Whether every file row carries the blob reference index (without it a blob could look unused).
+   * A table where no artifact was ever created is ready at once; an older one after the backfill.
+   */
+  async indexReady(): Promise<boolean> {
+    const marker = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: EXPIRY_READY_KEY, ConsistentRead: true }));
+    if (marker.Item) return true;
+    const sequence = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: keys.sequence('artifact'), ConsistentRead: true }));
+    if (sequence.Item) return false;
+    await this.markIndexReady();
+    return true;
+  }
+
+  /**
+   * One-off, for tables written before expiry existed (`conveyor admin expire --backfill`): a Scan
+   * (the one place that reads the whole table: an admin command, once) that gives artifacts their
+   * expiry-index entry, file rows their blob-reference entry and collection items their artifact
+   * link entry, then marks the table ready. Safe to run again (it only fills what is missing).
+   */
+  async backfill(): Promise<{ artifacts: number; files: number; items: number }> {
+    const counts = { artifacts: 0, files: 0, items: 0 };
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.doc.send(
+        new ScanCommand({
+          TableName: this.tableName,
+          FilterExpression: '#entity IN (:artifact, :file, :item)',
+          ExpressionAttributeNames: names('entity'),
+          ExpressionAttributeValues: { ':artifact': 'artifact', ':file': 'file', ':item': 'collection-item' },
+          ...(start ? { ExclusiveStartKey: start } : {}),
+        }),
+      );
+      for (const item of page.Items ?? []) {
+        let set: Item | undefined;
+        if (item.entity === 'artifact' && item.gsi3pk === undefined && typeof item.expireAt === 'string') {
+          const index = expiryIndexAttributes({ id: Number(item.id), expireAt: item.expireAt })!;
+          await this.buckets.ensure(index.bucket);
+          set = { gsi3pk: index.gsi3pk, gsi3sk: index.gsi3sk };
+          counts.artifacts++;
+        } else if (item.entity === 'file' && item.gsi2pk === undefined) {
+          set = blobReferenceIndex(Number(item.artifactId), { path: String(item.path), sha256: String(item.sha256), size: Number(item.size) });
+          counts.files++;
+        } else if (item.entity === 'collection-item' && item.gsi1pk === undefined && item.artifactId !== undefined) {
+          set = artifactLinkIndex({ artifactId: Number(item.artifactId), collectionId: Number(item.collectionId), id: Number(item.id) });
+          counts.items++;
+        }
+        if (!set) continue;
+        const attrs = Object.keys(set);
+        await attempt(() =>
+          this.doc.send(
+            new UpdateCommand({
+              TableName: this.tableName,
+              Key: { pk: item.pk, sk: item.sk },
+              UpdateExpression: `SET ${attrs.map((a) => `#${a} = :${a}`).join(', ')}`,
+              ConditionExpression: 'attribute_exists(#pk)',
+              ExpressionAttributeNames: names('pk', ...attrs),
+              ExpressionAttributeValues: Object.fromEntries(attrs.map((a) => [`:${a}`, set![a]])),
+            }),
+          ),
+        );
+      }
+      start = page.LastEvaluatedKey;
+    } while (start);
+    await this.markIndexReady();
+    return counts;
+  }
+
+  async markIndexReady(): Promise<void> {
+    await this.doc.send(new PutCommand({ TableName: this.tableName, Item: { ...EXPIRY_READY_KEY, entity: 'meta', version: 1 } }));
+  }
+
+  // --- the expiry index -----------------------------------------------------------------------
+
+  async expiryBuckets(upToBucket: string, limit: number): Promise<string[]> {
+    const res = await this.doc.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        KeyConditionExpression: '#pk = :pk AND #sk <= :upTo',
+        ExpressionAttributeNames: names('pk', 'sk'),
+        ExpressionAttributeValues: { ':pk': EXPIRY_BUCKETS_PK, ':upTo': upToBucket },
+        ConsistentRead: true,
+        Limit: limit,
+      }),
+    );
+    return (res.Items ?? []).map((i) => String(i.sk));
+  }
+
+  async dropExpiryBucket(bucket: string): Promise<void> {
+    await this.doc.send(new DeleteCommand({ TableName: this.tableName, Key: { pk: EXPIRY_BUCKETS_PK, sk: bucket } }));
+  }
+
+  async expiringArtifacts(bucket: string, upTo: string, limit: number, cursor?: string): Promise<Page<ExpiringArtifact>> {
+    const keyNames = ['pk', 'sk', 'gsi3pk', 'gsi3sk'];
+    const res = await this.doc.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: GSI3,
+        KeyConditionExpression: '#gsi3pk = :pk AND #gsi3sk <= :upTo',
+        ProjectionExpression: '#pk, #sk, #gsi3pk, #gsi3sk, #id',
+        ExpressionAttributeNames: names('pk', 'sk', 'gsi3pk', 'gsi3sk', 'id'),
+        // `<time>#<id16>`: every entry of that time sorts below `<time>#~`.
+        ExpressionAttributeValues: { ':pk': expiryIndexPk(bucket), ':upTo': `${upTo}#~` },
+        Limit: limit,
+        ...(cursor ? { ExclusiveStartKey: decodeCursor(cursor, keyNames) } : {}),
+      }),
+    );
+    return {
+      items: (res.Items ?? []).map((i) => ({ id: Number(i.id), expireAt: String(i.gsi3sk).split('#')[0]! })),
+      next: res.LastEvaluatedKey ? encodeCursor(res.LastEvaluatedKey as Item) : undefined,
+    };
+  }
+
+  async postponeCheck(id: number, until: string): Promise<void> {
+    const index = expiryIndexAttributes({ id, expireAt: until })!;
+    await this.buckets.ensure(index.bucket);
+    await attempt(() =>
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.artifact(id),
+          UpdateExpression: 'SET #gsi3pk = :pk, #gsi3sk = :sk',
+          ConditionExpression: 'attribute_exists(#pk)',
+          ExpressionAttributeNames: names('pk', 'gsi3pk', 'gsi3sk'),
+          ExpressionAttributeValues: { ':pk': index.gsi3pk, ':sk': index.gsi3sk },
+        }),
+      ),
+    );
+  }
+
+  // --- facts about one artifact ---------------------------------------------------------------
+
+  async artifactState(id: number): Promise<ArtifactExpiryState | undefined> {
+    return this.artifacts.getForExpiry(id);
+  }
+
+  async retainingLinks(artifactId: number): Promise<RetainingLink[]> {
+    const rows = await this.linkRows(artifactId);
+    const collectionIds = [...new Set(rows.filter((r) => r.artifactId === artifactId).map((r) => Number(r.collectionId)))];
+    const collections = await batchGet(this.doc, this.tableName, collectionIds.map((c) => keys.collection(c)), { consistent: true });
+    const workflowIds = [...new Set(collections.flatMap((c) => (c.workflowId === undefined || c.workflowId === null ? [] : [Number(c.workflowId)])))];
+    const workflows = await batchGet(this.doc, this.tableName, workflowIds.map((w) => keys.workRequest(w)), { consistent: true });
+    const statusOf = new Map(workflows.map((w) => [Number(w.id), String(w.status) as WorkRequestStatus]));
+    return collections.map((c) => {
+      const workflowId = c.workflowId === undefined || c.workflowId === null ? null : Number(c.workflowId);
+      return {
+        artifactId,
+        collectionId: Number(c.id),
+        retains: c.retainsArtifacts,
+        workflowId,
+        workflowStatus: workflowId === null ? null : (statusOf.get(workflowId) ?? null),
+      };
+    });
+  }
+
+  async workRequestInputs(artifactId: number): Promise<WorkRequestInputs[]> {
+    const pins = (await this.ownItems(artifactId)).filter((i) => String(i.sk).startsWith(INPUT_PINS));
+    const requests = await batchGet(this.doc, this.tableName, pins.map((p) => keys.workRequest(Number(p.workRequestId))), { consistent: true });
+    return requests.map((wr) => ({ workRequestId: Number(wr.id), status: String(wr.status) as WorkRequestStatus, artifactIds: [artifactId] }));
+  }
+
+  // --- condemn, reprieve, delete --------------------------------------------------------------
+
+  async condemnArtifact(id: number, version: number, at: string): Promise<boolean> {
+    const outcome = await attempt(() =>
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.artifact(id),
+          UpdateExpression: 'SET #condemnedAt = :at',
+          ConditionExpression: 'attribute_exists(#pk) AND #version = :version AND attribute_not_exists(#condemnedAt)',
+          ExpressionAttributeNames: names('pk', 'version', 'condemnedAt'),
+          ExpressionAttributeValues: { ':at': at, ':version': version },
+        }),
+      ),
+    );
+    return outcome.ok;
+  }
+
+  async reprieveArtifact(id: number, condemnedAt: string): Promise<boolean> {
+    const outcome = await attempt(() =>
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.artifact(id),
+          UpdateExpression: 'REMOVE #condemnedAt',
+          ConditionExpression: '#condemnedAt = :at',
+          ExpressionAttributeNames: names('condemnedAt'),
+          ExpressionAttributeValues: { ':at': condemnedAt },
+        }),
+      ),
+    );
+    return outcome.ok;
+  }
+
+  /**
+   * The artifact item first (conditional on the condemnation: from then on nothing can attach to
+   * it), then its partition (files, relations from it, input pins), relations to it, and the links
+   * of collection items to it. A crash in between leaves invisible rows, as a plain delete does;
+   * their blob references keep the bytes (the safe side).
+   */
+  async deleteCondemnedArtifact(id: number, condemnedAt: string): Promise<{ blobs: BlobRef[] } | undefined> {
+    const own = await this.ownItems(id);
+    const outcome = await attempt(() =>
+      this.doc.send(
+        new DeleteCommand({
+          TableName: this.tableName,
+          Key: keys.artifact(id),
+          ConditionExpression: '#condemnedAt = :at',
+          ExpressionAttributeNames: names('condemnedAt'),
+          ExpressionAttributeValues: { ':at': condemnedAt },
+        }),
+      ),
+    );
+    if (!outcome.ok) return undefined;
+    await this.artifacts.deleteRemains(id, own.filter((i) => i.sk !== 'A'));
+    await this.unlinkCollectionItems(id);
+    const blobs = own.filter((i) => i.entity === 'file').map((f) => ({ sha256: String(f.sha256), size: Number(f.size) }));
+    return { blobs };
+  }
+
+  /** Everything in the artifact's partition (item, files, relations from it, input pins), consistently. */
+  private ownItems(id: number): Promise<Item[]> {
+    return queryAll(this.doc, {
+      TableName: this.tableName,
+      KeyConditionExpression: '#pk = :pk',
+      ExpressionAttributeNames: names('pk'),
+      ExpressionAttributeValues: { ':pk': artifactPk(id) },
+      ConsistentRead: true,
+    });
+  }
+
+  /** History rows of collection items that link the artifact (gsi1 `ARTLINKS#<id>`). */
+  private linkRows(artifactId: number): Promise<Item[]> {
+    return queryAll(this.doc, {
+      TableName: this.tableName,
+      IndexName: GSI1,
+      KeyConditionExpression: '#gsi1pk = :pk',
+      ExpressionAttributeNames: names('gsi1pk'),
+      ExpressionAttributeValues: { ':pk': `ARTLINKS#${artifactId}` },
+    });
+  }
+
+  /** Items keep their metadata; their link to the deleted artifact goes (history row and active row). */
+  private async unlinkCollectionItems(artifactId: number): Promise<void> {
+    const rows = await this.linkRows(artifactId);
+    for (const row of rows) {
+      const unlink = (key: { pk: string; sk: string }, condition: string, values: Record<string, unknown>) =>
+        attempt(() =>
+          this.doc.send(
+            new UpdateCommand({
+              TableName: this.tableName,
+              Key: key,
+              UpdateExpression: 'REMOVE #artifactId, #gsi1pk, #gsi1sk',
+              ConditionExpression: condition,
+              ExpressionAttributeNames: names('artifactId', 'gsi1pk', 'gsi1sk', ...(values[':id'] !== undefined ? ['id'] : [])),
+              ExpressionAttributeValues: values,
+            }),
+          ),
+        );
+      await unlink({ pk: String(row.pk), sk: String(row.sk) }, '#artifactId = :artifact', { ':artifact': artifactId });
+      if (row.removedAt === undefined) {
+        await unlink(keys.activeItem(Number(row.collectionId), String(row.name)), '#artifactId = :artifact AND #id = :id', {
+          ':artifact': artifactId,
+          ':id': Number(row.id),
+        });
+      }
+    }
+  }
+
+  // --- blobs ----------------------------------------------------------------------------------
+
+  async addBlobCandidates(blobs: BlobRef[], at: string): Promise<void> {
+    for (const blob of blobs) {
+      await attempt(() =>
+        this.doc.send(
+          new PutCommand({
+            TableName: this.tableName,
+            Item: { pk: BLOB_CANDIDATES_PK, sk: candidateSk(blob), entity: 'blob-candidate', sha256: blob.sha256, size: blob.size, since: at },
+            ConditionExpression: 'attribute_not_exists(#pk)',
+            ExpressionAttributeNames: names('pk'),
+          }),
+        ),
+      );
+    }
+  }
+
+  async blobCandidates(limit: number): Promise<{ blob: BlobRef; since: string }[]> {
+    const res = await this.doc.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        KeyConditionExpression: '#pk = :pk',
+        ExpressionAttributeNames: names('pk'),
+        ExpressionAttributeValues: { ':pk': BLOB_CANDIDATES_PK },
+        ConsistentRead: true,
+        Limit: limit,
+      }),
+    );
+    return (res.Items ?? []).map((i) => ({ blob: { sha256: String(i.sha256), size: Number(i.size) }, since: String(i.since) }));
+  }
+
+  async dropBlobCandidate(blob: BlobRef): Promise<void> {
+    await this.doc.send(new DeleteCommand({ TableName: this.tableName, Key: { pk: BLOB_CANDIDATES_PK, sk: candidateSk(blob) } }));
+  }
+
+  async blobRow(blob: BlobRef): Promise<BlobRow | undefined> {
+    return this.artifacts.blobRow(blob.sha256, blob.size);
+  }
+
+  /** gsi2 `BLOBREF#…`, Limit 1. Eventually consistent: the grace period covers index lag. */
+  async blobReferenced(blob: BlobRef): Promise<boolean> {
+    const res = await this.doc.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: GSI2,
+        KeyConditionExpression: '#gsi2pk = :pk',
+        ExpressionAttributeNames: names('gsi2pk'),
+        ExpressionAttributeValues: { ':pk': blobReferencePk(blob.sha256, blob.size) },
+        Limit: 1,
+      }),
+    );
+    return (res.Items ?? []).length > 0;
+  }
+
+  async setBlobRow(blob: BlobRef, from: BlobRow, to: BlobRow | undefined): Promise<boolean> {
+    const key = keys.blob(blob.sha256, blob.size);
+    // Rows from before expiry have no state: `stored` matches them too.
+    const stateMatches = from.state === 'stored' ? '(#state = :from OR attribute_not_exists(#state))' : '#state = :from';
+    const condemnedMatches = from.condemnedAt === undefined ? 'attribute_not_exists(#condemnedAt)' : '#condemnedAt = :condemnedAt';
+    const condition = `attribute_exists(#pk) AND ${stateMatches} AND ${condemnedMatches}`;
+    const values: Record<string, unknown> = { ':from': from.state, ...(from.condemnedAt === undefined ? {} : { ':condemnedAt': from.condemnedAt }) };
+    const outcome = await attempt(() =>
+      this.doc.send(
+        to
+          ? new UpdateCommand({
+              TableName: this.tableName,
+              Key: key,
+              UpdateExpression: to.condemnedAt === undefined ? 'SET #state = :to REMOVE #condemnedAt' : 'SET #state = :to, #condemnedAt = :newCondemnedAt',
+              ConditionExpression: condition,
+              ExpressionAttributeNames: names('pk', 'state', 'condemnedAt'),
+              ExpressionAttributeValues: { ...values, ':to': to.state, ...(to.condemnedAt === undefined ? {} : { ':newCondemnedAt': to.condemnedAt }) },
+            })
+          : new DeleteCommand({
+              TableName: this.tableName,
+              Key: key,
+              ConditionExpression: condition,
+              ExpressionAttributeNames: names('pk', 'state', 'condemnedAt'),
+              ExpressionAttributeValues: values,
+            }),
+      ),
+    );
+    return outcome.ok;
+  }
+}
+
+function candidateSk(blob: BlobRef): string {
+  return `${blob.sha256}-${blob.size}`;
+}
