@@ -307,14 +307,7 @@ describe('the web UI in Chromium', () => {
     await expect(contributor.locator('#nav-audit').isVisible()).resolves.toBe(false);
   });
 
-  it('is usable by keyboard and at phone width', async () => {
-    const phone = await session('contributor', { width: 390, height: 760 });
-    await open(phone, `#/work-request/${watchedId}`, `Work request #${watchedId}`);
-    // Nothing wider than the screen but the scrollable tables and code blocks.
-    const overflow = await phone.evaluate(() => document.documentElement.scrollWidth);
-    expect(overflow).toBeLessThanOrEqual(390);
-    await screenshot(phone, 'phone-work-request');
-
+  it('is usable by keyboard: Tab to a menu link, Enter opens its page', async () => {
     // Tab through the skip link and the menu to "Artifacts", then Enter.
     const page = await session('contributor');
     await page.reload(); // focus starts at the top of the document (signed in: the token is in sessionStorage)
@@ -322,6 +315,15 @@ describe('the web UI in Chromium', () => {
     for (let i = 0; i < 10 && (await page.evaluate(() => document.activeElement?.textContent)) !== 'Artifacts'; i++) await page.keyboard.press('Tab');
     await page.keyboard.press('Enter');
     await page.getByRole('heading', { level: 1, name: 'Artifacts' }).waitFor();
+  });
+
+  it('is sensible at phone width: nothing wider than the screen', async () => {
+    const phone = await session('contributor', { width: 390, height: 760 });
+    await open(phone, `#/work-request/${watchedId}`, `Work request #${watchedId}`);
+    // Nothing wider than the screen but the scrollable tables and code blocks.
+    const overflow = await phone.evaluate(() => document.documentElement.scrollWidth);
+    expect(overflow).toBeLessThanOrEqual(390);
+    await screenshot(phone, 'phone-work-request');
   });
 
   it('answers "Not found" to a stranger on every page of a private workspace', async () => {
