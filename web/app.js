@@ -152,8 +152,10 @@ document.addEventListener('click', async (event) => {
 const roleIn = (workspace) => workspaces.find((w) => w.name === workspace)?.role ?? null;
 const ROLES = ['viewer', 'uploader', 'contributor', 'owner'];
 const roleAtLeast = (workspace, role) => me.is_admin || ROLES.indexOf(roleIn(workspace)) >= ROLES.indexOf(role);
+/** The workspace a list shows: the one asked for, else the first the caller can see. */
+const workspaceOf = (p) => p.workspace || workspaces[0]?.name || '';
 const workspaceSelect = (current) =>
-  html`<label>Workspace<select name="workspace"><option value="">(default)</option>${workspaces.map(
+  html`<label>Workspace<select name="workspace">${workspaces.map(
     (w) => html`<option ${w.name === current ? raw('selected') : ''}>${w.name}</option>`,
   )}</select></label>`;
 
@@ -174,9 +176,10 @@ async function workspacesPage() {
 }
 
 async function artifactsPage(p) {
-  const list = await get(`artifact/${query({ workspace: p.workspace, category: p.category, limit: 100 })}`);
+  const workspace = workspaceOf(p);
+  const list = await get(`artifact/${query({ workspace, category: p.category, limit: 100 })}`);
   return html`<h1>Artifacts</h1>
-    <form class="filters" data-route="artifacts">${workspaceSelect(p.workspace)}
+    <form class="filters" data-route="artifacts">${workspaceSelect(workspace)}
       <label>Category<input name="category" id="f-category" value="${p.category ?? ''}" placeholder="debian:binary-package"></label>
       <button type="submit">Filter</button></form>
     ${table(
@@ -261,11 +264,12 @@ document.addEventListener('click', async (event) => {
 const STATUSES = ['blocked', 'pending', 'running', 'completed', 'aborted'];
 
 async function workRequestsPage(p) {
-  const list = await get(`work-request/${query({ workspace: p.workspace, status: p.status, task_name: p.task_name, limit: 100 })}`);
+  const workspace = workspaceOf(p);
+  const list = await get(`work-request/${query({ workspace, status: p.status, task_name: p.task_name, limit: 100 })}`);
   // The API has no worker filter: the page of results is filtered here.
   const rows = list.results.filter((wr) => !p.worker || wr.worker === p.worker);
   return html`<h1>Work requests</h1>
-    <form class="filters" data-route="work-requests">${workspaceSelect(p.workspace)}
+    <form class="filters" data-route="work-requests">${workspaceSelect(workspace)}
       <label>Status<select name="status"><option value="">(any)</option>${STATUSES.map((s) => html`<option ${s === p.status ? raw('selected') : ''}>${s}</option>`)}</select></label>
       <label>Task<input name="task_name" id="f-task" value="${p.task_name ?? ''}" placeholder="noop"></label>
       <label>Worker<input name="worker" id="f-worker" value="${p.worker ?? ''}"></label>
@@ -339,7 +343,8 @@ document.addEventListener('click', async (event) => {
 });
 
 async function workflowsPage(p) {
-  const list = await get(`work-request/${query({ workspace: p.workspace, limit: 200 })}`);
+  const workspace = workspaceOf(p);
+  const list = await get(`work-request/${query({ workspace, limit: 200 })}`);
   const roots = list.results.filter((wr) => wr.task_type === 'Workflow' && wr.parent === null);
   const byRun = new Map();
   for (const wr of roots) {
@@ -356,7 +361,7 @@ async function workflowsPage(p) {
       ),
   );
   return html`<h1>Workflows</h1>
-    <form class="filters" data-route="workflows">${workspaceSelect(p.workspace)}<button type="submit">Filter</button></form>
+    <form class="filters" data-route="workflows">${workspaceSelect(workspace)}<button type="submit">Filter</button></form>
     <p class="note">Run numbers: each start of a template is the next run (1, 2, …); a retry restarts the same run in place with the next minor number (1.1).</p>
     ${table(['Template', 'Run', 'Workflow', 'Status', 'Run status', 'Created'], rows, 'No workflows yet.')}`;
 }
@@ -408,8 +413,9 @@ function graphSvg(nodes) {
     const state = n.wr.status === 'completed' ? n.wr.result : n.wr.status;
     return html`<a href="#/work-request/${n.wr.id}" class="node" data-id="${n.wr.id}" aria-label="#${n.wr.id} ${label}: ${state}">
       <rect x="${x}" y="${y}" width="${W}" height="${H}" rx="6" fill="${colourOf(n.wr)}"/>
+      <title>#${n.wr.id} ${label} (${n.wr.task_type}/${n.wr.task_name}): ${state}</title>
       <text x="${x + 8}" y="${y + 19}" fill="#fff">#${n.wr.id} ${label.slice(0, 24)}</text>
-      <text x="${x + 8}" y="${y + 37}" fill="#fff">${n.wr.task_type}/${n.wr.task_name.slice(0, 14)} · ${state}</text></a>`;
+      <text x="${x + 8}" y="${y + 37}" fill="#fff">${n.wr.task_name.slice(0, 16)} · ${state}</text></a>`;
   });
   return html`<svg class="graph" role="img" aria-label="Workflow graph" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}">
     <defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#1a1a1a"/></marker></defs>
