@@ -46,8 +46,11 @@ function byPriorityThenAge(a: WorkRequest, b: WorkRequest): number {
   return effectivePriority(b) - effectivePriority(a) || a.createdAt.localeCompare(b.createdAt) || a.id - b.id;
 }
 
-/** Fills a worker's free slots with the best pending requests it can run. */
-export async function scheduleForWorker(deps: Deps, initial: Worker): Promise<{ workRequestId: number; worker: string }[]> {
+/**
+ * Fills a worker's free slots with the best pending requests it can run. `notify: false` is the
+ * worker's own get-next pulling work: it is answered directly, so no queue message is sent.
+ */
+export async function scheduleForWorker(deps: Deps, initial: Worker, opts: { notify?: boolean } = {}): Promise<{ workRequestId: number; worker: string }[]> {
   const assigned: { workRequestId: number; worker: string }[] = [];
   let worker = initial;
   const architectures = [...workerArchitectures(effectiveMetadata(worker)), null];
@@ -111,7 +114,7 @@ export async function scheduleForWorker(deps: Deps, initial: Worker): Promise<{ 
         continue;
       }
       assigned.push({ workRequestId: wr.id, worker: worker.name });
-      await notifyWorker(deps, worker.name, { type: 'work_request_available', workRequestId: wr.id });
+      if (opts.notify ?? true) await notifyWorker(deps, worker.name, { type: 'work_request_available', workRequestId: wr.id });
       taken = true;
       break;
     }
