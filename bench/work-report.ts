@@ -17,7 +17,8 @@ export interface WorkRequestReportInput {
   cost: WorkRequestCost;
   /** Wall time of each part, for the reader's budget. */
   timings: { dispatchMs: number; readsMs: number; lifecycleMs: number };
-  artifactCostPerMillion: number;
+  /** Section 2's figure, when it ran (`--only` may leave it out). */
+  artifactCostPerMillion?: number;
 }
 
 const SCHEDULER = FUNCTIONS.find((f) => f.name === 'scheduler');
@@ -342,9 +343,12 @@ export function renderWorkRequestSections(input: WorkRequestReportInput): string
     .sort((a, b) => b.perMillion - a.perMillion)
     .slice(0, 3)
     .map((l) => `${l.item.replace(/ \(.*\)$/, '')} ${fmt((100 * l.perMillion) / cost.totalPerMillion, 0)} %`);
+  const artifact = input.artifactCostPerMillion;
   out.push(
-    `Largest shares: ${shares.join(', ')}. For comparison, one artifact create (section 2) costs ${fmtUsd(input.artifactCostPerMillion)} per million: ` +
-      `a noop request costs ${fmt(cost.totalPerMillion / input.artifactCostPerMillion, 2)}× that.`,
+    `Largest shares: ${shares.join(', ')}.` +
+      (artifact === undefined
+        ? ''
+        : ` For comparison, one artifact create (section 2) costs ${fmtUsd(artifact)} per million: a noop request costs ${fmt(cost.totalPerMillion / artifact, 2)}× that.`),
   );
   out.push('');
   out.push(
