@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ConveyorApi } from '../cli/client/api';
-import { spawnTaskProcess } from '../cli/worker/task-process';
+import { taskProcessSpawner } from '../cli/worker/task-process';
 import type { WireWorkRequest } from '../cli/client/wire';
 import { createActivationToken, disableWorker } from '../shared/app/workers';
 import type { WorkRequest } from '../shared/domain/work-requests';
@@ -96,9 +96,12 @@ const POLL_MS = 20;
 const MAX_TICK_SAMPLES = 10;
 const BURST_POLL_MS = 100;
 const COMPLETION_TIMEOUT_MS = 60_000;
-/** After a completion, the scheduler pass it triggers runs once the 1 s batching window has passed. */
+/** The longest wait for a scheduling pass in flight to end. */
 const SETTLE_TIMEOUT_MS = 4_000;
 const HEARTBEAT_SETTLE_MS = ((FUNCTIONS.find((f) => f.name === 'heartbeat-applier')?.queue?.maxBatchingWindowSeconds ?? 5) + 0.5) * 1000;
+
+/** The task process as the compiled worker (bin/conveyor → dist/cli.js) starts it. */
+const spawnCompiledTask = taskProcessSpawner({ command: process.execPath, args: [join(__dirname, '..', 'dist', 'task-runner.js')] });
 
 const sleep = (ms: number): Promise<void> => new Promise((resolveSleep) => setTimeout(resolveSleep, ms));
 const ms = (iso: string | null | undefined): number => (iso ? Date.parse(iso) : Number.NaN);
@@ -123,10 +126,13 @@ async function waitCompleted(deps: Deps, id: number): Promise<WorkRequest> {
   }
 }
 
-/** Waits for the scheduling pass triggered by the last completion, so the next request finds an idle system. */
+/**
+ * Waits until no queue-triggered scheduling pass is running, so the next request finds an idle
+ * system (a worker's completion sends no scheduler event: the worker pulls its next request).
+ */
 async function settle(recorder: InvocationRecorder): Promise<void> {
-  // Queue-triggered passes only: a timer tick finishing meanwhile says nothing about the completion's event.
-  await recorder.waitForFinished('scheduler:sqs', recorder.finished('scheduler:sqs'), SETTLE_TIMEOUT_MS);
+  const deadline = performance.now() + SETTLE_TIMEOUT_MS;
+  while (recorder.started('scheduler:sqs') > recorder.finished('scheduler:sqs') && performance.now() < deadline) await sleep(10);
   await sleep(50);
 }
 
@@ -173,7 +179,7 @@ export async function runDispatch(options: DispatchOptions): Promise<DispatchRes
       const dir = join(tmp, `task-${i}`);
       mkdirSync(dir, { recursive: true });
       const t = performance.now();
-      const handle = await spawnTaskProcess(
+      const handle = await spawnCompiledTask(
         { workRequest: { id: 0, task_name: 'noop', task_data: {} }, dir, server: options.server, token: 'unused' },
         () => undefined,
       );

@@ -22,15 +22,20 @@ export interface ReportInput {
   runSeconds: number;
   machine: Machine;
   phases: PhaseResult[];
-  capacity: CapacityResults;
-  lambda: HandlerTimings;
-  cost: CostModel;
+  /** Sections 1–3; absent when `--only` left them out. */
+  capacity?: CapacityResults;
+  lambda?: HandlerTimings;
+  cost?: CostModel;
   capacityFileSize: number;
   warnings: string[];
   /** Sections 4–7 (work requests), rendered by bench/work-report.ts. */
   workRequests?: string;
   /** Section 8 (workflows), rendered by bench/workflow-report.ts. */
   workflows?: string;
+  /** Section 9 (floor, start-up, bundles), rendered by bench/speed.ts. */
+  speed?: string;
+  /** The sections `--only` picked, when not all. */
+  only?: string[];
 }
 
 function table(header: string[], rows: string[][], align?: ('l' | 'r')[]): string {
@@ -63,9 +68,9 @@ function total(counts: Record<string, number>): number {
 }
 
 export function renderReport(input: ReportInput): string {
-  const { machine, phases, capacity, lambda, cost } = input;
+  const { machine } = input;
   const out: string[] = [];
-  out.push('# Benchmarks');
+  out.push(input.only ? `# Benchmarks (partial: ${input.only.join(', ')})` : '# Benchmarks');
   out.push('');
   out.push(
     `Produced by \`${input.command}\` on ${input.date.toISOString().replace(/\.\d+Z$/, 'Z')} (whole run: ${fmt(input.runSeconds, 0)} s). ` +
@@ -115,204 +120,7 @@ export function renderReport(input: ReportInput): string {
   out.push('');
 
   // ------------------------------------------------------------------ 1
-  out.push('## 1. Uploads through the HTTP API (presigned URLs)');
-  out.push('');
-  out.push(
-    'Each iteration: `POST artifact/` (one file, fresh random bytes so that nothing is deduplicated) → `POST upload/<path>/` → ' +
-      '`PUT` of the bytes to the presigned S3 URL → `POST upload-complete/<path>/`. Files above 100 MiB get a multipart plan ' +
-      '(16 MiB parts, 4 PUTs in flight): `upload-complete` answers 202 and the client polls `GET artifact/<id>/` (every 50 ms) until the ' +
-      'background verifier (SQS → file-verifier) marks the file complete; that wait is inside the measured time. The dedup row creates ' +
-      'artifacts whose bytes the workspace already holds: the server answers with no `files_to_upload`, so one request completes the artifact.',
-  );
-  out.push('');
-  out.push(
-    table(
-      ['case', 'iterations', 'concurrency', 'upload path', 'artifacts/s', 'MiB/s', 'p50', 'p95', 'mean'],
-      phases.map((p) => [
-        p.name,
-        String(p.iterations),
-        String(p.concurrency),
-        p.methods.join(', ') === 'none' ? 'none (dedup)' : p.methods.join(', '),
-        fmt(p.artifactsPerSecond, p.artifactsPerSecond < 10 ? 2 : 1),
-        fmt(p.mibPerSecond, p.mibPerSecond < 10 ? 2 : 1),
-        fmtMs(p.p50Ms),
-        fmtMs(p.p95Ms),
-        fmtMs(p.meanMs),
-      ]),
-      ['l', 'r', 'r', 'l', 'r', 'r', 'r', 'r', 'r'],
-    ),
-  );
-  out.push('');
-  out.push('Median wall time of each step (client side, through the proxy):');
-  out.push('');
-  out.push(
-    table(
-      ['case', '`POST artifact/`', '`POST upload/`', 'PUT to S3', '`POST upload-complete/` (+ verification wait)'],
-      phases.map((p) => [
-        p.name,
-        fmtMs(p.stepsP50.create),
-        p.uploadedCount > 0 ? fmtMs(p.stepsP50.plan) : '–',
-        p.uploadedCount > 0 ? fmtMs(p.stepsP50.put) : '–',
-        p.uploadedCount > 0 ? fmtMs(p.stepsP50.complete) : '–',
-      ]),
-      ['l', 'r', 'r', 'r', 'r'],
-    ),
-  );
-  const multipart = phases.filter((p) => p.meanVerifyMs !== undefined);
-  for (const p of multipart) {
-    out.push('');
-    out.push(`${p.name}: of the mean ${fmtMs(p.meanMs)}, ${fmtMs(p.meanVerifyMs ?? Number.NaN)} is the wait for the background verification after \`upload-complete\` answered 202.`);
-  }
-  const dedup = phases.find((p) => p.methods.join() === 'none');
-  const mib = phases.find((p) => p.size === dedup?.size && p.methods.includes('single') && p.concurrency === 1);
-  if (dedup && mib) {
-    out.push('');
-    out.push(
-      `Dedup vs upload at ${sizeLabel(dedup.size)}: p50 ${fmtMs(dedup.p50Ms)} vs ${fmtMs(mib.p50Ms)} ` +
-        `(${fmt(mib.p50Ms / dedup.p50Ms, 1)}× faster; 1 API request instead of 3 plus the PUT).`,
-    );
-  }
-  out.push('');
-
-  // ------------------------------------------------------------------ 2
-  out.push('## 2. DynamoDB capacity and requests per operation');
-  out.push('');
-  out.push(
-    `Use cases from \`shared/app/\` called in-process with a user caller (token of a \`contributor\`), through clients built by ` +
-      '`createAwsDeps(env, { dynamoClient, s3, sqs })` whose middlewares add `ReturnConsumedCapacity: TOTAL` and tally requests by command, ' +
-      `\`ConsumedCapacity\` (objects and arrays), and failed requests. Files are ${sizeLabel(input.capacityFileSize)}; ` +
-      'each operation is repeated and averaged (a range in brackets means the repetitions differed).',
-  );
-  out.push('');
-  const rows = [...capacity.operations, capacity.fullSequence].map((op) => [
-    op.label,
-    String(op.repetitions),
-    commands(op.dynamo.requests),
-    spread(op, 'requests', total(op.dynamo.requests)),
-    spread(op, 'rcu', op.dynamo.rcu),
-    spread(op, 'wcu', op.dynamo.wcu),
-    fmtCount(op.dynamo.reportedWcu),
-    failures(op.dynamo),
-    commands(op.s3.requests),
-    commands(op.sqs.requests),
-  ]);
-  out.push(
-    table(
-      ['operation', 'reps', 'DynamoDB requests by command', 'DynamoDB requests', 'RCU', 'WCU', 'WCU as DynamoDB Local reports', 'failed conditional writes', 'S3 requests', 'SQS requests'],
-      rows,
-      ['l', 'r', 'l', 'r', 'r', 'r', 'r', 'r', 'l', 'l'],
-    ),
-  );
-  out.push('');
-  out.push(
-    [
-      '- RCU: 1 unit per 4 KB strongly consistent read, half for eventually consistent ones (GSI queries). WCU: 1 unit per 1 KB written per',
-      '  item, doubled inside `TransactWriteItems`, plus the writes to every global secondary index entry the item has (two when its index',
-      '  keys change). On-demand tables bill the same numbers as read/write request units.',
-      '- **DynamoDB Local under-reports `TransactWriteItems`**: it reports the units of a single item per table whatever the number of',
-      '  actions (a transaction of 1, 2, 3 or 10 small puts reports 2 WCU). The WCU column therefore replaces, for transactions only, the',
-      '  reported figure by units computed from the items themselves (each item read back before and after the write with an uncounted',
-      '  client, sized by DynamoDB\'s rules, 2 units per KB, plus the GSI entries). The same computation run on every single-item write of',
-      `  this section matched DynamoDB Local's own report ${input.capacity.calibration.agree} times out of ${input.capacity.calibration.total}` +
-        (input.capacity.calibration.mismatches.length > 0 ? ` (mismatches: ${input.capacity.calibration.mismatches.join('; ')})` : '') +
-        '; the reported column shows what DynamoDB Local said.',
-      '- **Failed conditional writes** answer with an error that carries no `ConsumedCapacity`, so DynamoDB Local (and AWS) report nothing for them,',
-      '  but AWS still bills a failed conditional write (at least 1 write unit for an item up to 1 KB). The cost below adds 1 WRU for each.',
-      '  Every authenticated request sends one: `touchToken` (`shared/adapters/dynamodb/identity-repository.ts`) is an `UpdateItem` with a',
-      '  "not written in the last 5 minutes" condition, which fails on all but one request per token per 5 minutes.',
-      `- The last row is one artifact as a client creates it: ${cost.apiRequestsPerArtifact} API requests, each authenticated, plus the client's presigned PUT`,
-      '  (counted by hand, it does not go through the service\'s S3 client). `GetObject` in `completeUpload` is the local read-back (see above).',
-    ].join('\n'),
-  );
-  out.push('');
-  out.push('### Lambda handler time (artifacts-api, in-process, warm)');
-  out.push('');
-  out.push(
-    `The handler of \`functions/artifacts-api.ts\` (middy stack with authentication, then the route) invoked in-process with the API Gateway v2 events the local gateway builds, ` +
-      `${sizeLabel(input.capacityFileSize)} files, against the local emulators. Memory from \`shared/manifest.ts\`: ${lambda.fn.memoryMb} MB. ` +
-      'Billed = each invocation rounded up to the next ms.',
-  );
-  out.push('');
-  out.push(
-    table(
-      ['route', 'invocations', 'p50', 'p95', 'mean', 'billed mean'],
-      lambda.routes.map((r) => [`\`${r.routeKey}\``, String(r.invocations), fmtMs(r.p50Ms), fmtMs(r.p95Ms), fmtMs(r.meanMs), fmtMs(r.billedMeanMs)]),
-      ['l', 'r', 'r', 'r', 'r', 'r'],
-    ),
-  );
-  out.push('');
-  out.push('### Cost per million artifact creates (1 file: create + upload + complete)');
-  out.push('');
-  out.push(
-    'AWS on-demand list prices, us-east-1, no free tier; counts from the last row of the table above, Lambda duration from the handler ' +
-      'timings (create + upload + upload-complete). Storage, data transfer and CloudWatch Logs are not included.',
-  );
-  out.push('');
-  out.push(
-    table(
-      ['item', 'per artifact', 'unit price', '$ per million artifacts'],
-      [...cost.lines.map((l) => [l.item, l.perArtifact, l.unitPrice, fmtUsd(l.perMillion)]), ['**total**', '', '', `**${fmtUsd(cost.totalPerMillion)}**`]],
-      ['l', 'r', 'l', 'r'],
-    ),
-  );
-  if (cost.s3Unclassified.length > 0) {
-    out.push('');
-    out.push(`S3 commands not priced (unknown class): ${cost.s3Unclassified.join(', ')}.`);
-  }
-  const shares = [...cost.lines]
-    .filter((l) => l.perMillion > 0)
-    .sort((a, b) => b.perMillion - a.perMillion)
-    .slice(0, 3)
-    .map((l) => `${l.item.replace(/ \(.*\)$/, '')} ${fmt((100 * l.perMillion) / cost.totalPerMillion, 0)} %`);
-  out.push('');
-  out.push(`Largest shares: ${shares.join(', ')}.`);
-  out.push('');
-  out.push(
-    [
-      'Observations from these counts:',
-      '',
-      '- Each API request authenticates with 2 `GetItem` (token, user) and 1 `UpdateItem` (`touchToken`), which fails its condition in the',
-      '  steady state and is still billed. The token read by `getTokenByHash` already carries `lastSeenAt`, so checking the 5-minute',
-      '  window in code before sending the update would save 1 request and 1 WRU per API call (3 of the WRU above per artifact).',
-      '- `completeUpload` copies the verified object from its staging key to its content-addressed key (`CopyObject`, billed as a PUT)',
-      '  and deletes the staging object: each new file costs two PUT-class S3 requests, the client\'s PUT and the copy.',
-    ].join('\n'),
-  );
-  out.push('');
-
-  // ------------------------------------------------------------------ 3
-  out.push('## 3. File bytes bypass the API');
-  out.push('');
-  out.push(
-    'Every API request of section 1 went through a counting TCP proxy (node:net) in front of the API port, so the bytes the API ' +
-      'received are counted on the wire (request lines, headers and JSON bodies). The file bytes went from the client to the ' +
-      'presigned S3 URLs directly.',
-  );
-  out.push('');
-  out.push(
-    table(
-      ['case', 'iterations', 'bytes client → API', 'bytes API → client', 'file bytes client → S3', 'client → API : client → S3'],
-      phases.map((p) => [
-        p.name,
-        String(p.iterations),
-        fmtBytes(p.apiBytesIn ?? 0),
-        fmtBytes(p.apiBytesOut ?? 0),
-        fmtBytes(p.s3Bytes),
-        p.s3Bytes > 0 ? ratio((p.apiBytesIn ?? 0) / p.s3Bytes) : 'no upload',
-      ]),
-      ['l', 'r', 'r', 'r', 'r', 'r'],
-    ),
-  );
-  const big = phases.filter((p) => p.size >= 100 * 1024 * 1024);
-  if (big.length > 0) {
-    const apiIn = big.reduce((n, p) => n + (p.apiBytesIn ?? 0), 0);
-    const s3 = big.reduce((n, p) => n + p.s3Bytes, 0);
-    out.push('');
-    out.push(
-      `For the big files (${big.map((p) => `${p.iterations} × ${sizeLabel(p.size)}`).join(' and ')}): the API received ` +
-        `${apiIn.toLocaleString('en-US')} bytes while ${s3.toLocaleString('en-US')} bytes went to S3 (ratio ${ratio(apiIn / s3)}).`,
-    );
-  }
+  if (input.capacity && input.lambda && input.cost) renderArtifactSections(out, { ...input, capacity: input.capacity, lambda: input.lambda, cost: input.cost });
   if (input.workRequests) {
     out.push('');
     out.push(input.workRequests.trimEnd());
@@ -320,6 +128,10 @@ export function renderReport(input: ReportInput): string {
   if (input.workflows) {
     out.push('');
     out.push(input.workflows.trimEnd());
+  }
+  if (input.speed) {
+    out.push('');
+    out.push(input.speed.trimEnd());
   }
   if (input.warnings.length > 0) {
     out.push('');
@@ -330,6 +142,209 @@ export function renderReport(input: ReportInput): string {
   }
   out.push('');
   return out.join('\n');
+}
+
+/** Sections 1–3: uploads, DynamoDB capacity and cost per artifact, file bytes. */
+function renderArtifactSections(out: string[], input: ReportInput & Required<Pick<ReportInput, 'capacity' | 'lambda' | 'cost'>>): void {
+  const { phases, capacity, lambda, cost } = input;
+    out.push('## 1. Uploads through the HTTP API (presigned URLs)');
+    out.push('');
+    out.push(
+      'Each iteration: `POST artifact/` (one file, fresh random bytes so that nothing is deduplicated) → `POST upload/<path>/` → ' +
+        '`PUT` of the bytes to the presigned S3 URL → `POST upload-complete/<path>/`. Files above 100 MiB get a multipart plan ' +
+        '(16 MiB parts, 4 PUTs in flight): `upload-complete` answers 202 and the client polls `GET artifact/<id>/` (every 50 ms) until the ' +
+        'background verifier (SQS → file-verifier) marks the file complete; that wait is inside the measured time. The dedup row creates ' +
+        'artifacts whose bytes the workspace already holds: the server answers with no `files_to_upload`, so one request completes the artifact.',
+    );
+    out.push('');
+    out.push(
+      table(
+        ['case', 'iterations', 'concurrency', 'upload path', 'artifacts/s', 'MiB/s', 'p50', 'p95', 'mean'],
+        phases.map((p) => [
+          p.name,
+          String(p.iterations),
+          String(p.concurrency),
+          p.methods.join(', ') === 'none' ? 'none (dedup)' : p.methods.join(', '),
+          fmt(p.artifactsPerSecond, p.artifactsPerSecond < 10 ? 2 : 1),
+          fmt(p.mibPerSecond, p.mibPerSecond < 10 ? 2 : 1),
+          fmtMs(p.p50Ms),
+          fmtMs(p.p95Ms),
+          fmtMs(p.meanMs),
+        ]),
+        ['l', 'r', 'r', 'l', 'r', 'r', 'r', 'r', 'r'],
+      ),
+    );
+    out.push('');
+    out.push('Median wall time of each step (client side, through the proxy):');
+    out.push('');
+    out.push(
+      table(
+        ['case', '`POST artifact/`', '`POST upload/`', 'PUT to S3', '`POST upload-complete/` (+ verification wait)'],
+        phases.map((p) => [
+          p.name,
+          fmtMs(p.stepsP50.create),
+          p.uploadedCount > 0 ? fmtMs(p.stepsP50.plan) : '–',
+          p.uploadedCount > 0 ? fmtMs(p.stepsP50.put) : '–',
+          p.uploadedCount > 0 ? fmtMs(p.stepsP50.complete) : '–',
+        ]),
+        ['l', 'r', 'r', 'r', 'r'],
+      ),
+    );
+    const multipart = phases.filter((p) => p.meanVerifyMs !== undefined);
+    for (const p of multipart) {
+      out.push('');
+      out.push(`${p.name}: of the mean ${fmtMs(p.meanMs)}, ${fmtMs(p.meanVerifyMs ?? Number.NaN)} is the wait for the background verification after \`upload-complete\` answered 202.`);
+    }
+    const dedup = phases.find((p) => p.methods.join() === 'none');
+    const mib = phases.find((p) => p.size === dedup?.size && p.methods.includes('single') && p.concurrency === 1);
+    if (dedup && mib) {
+      out.push('');
+      out.push(
+        `Dedup vs upload at ${sizeLabel(dedup.size)}: p50 ${fmtMs(dedup.p50Ms)} vs ${fmtMs(mib.p50Ms)} ` +
+          `(${fmt(mib.p50Ms / dedup.p50Ms, 1)}× faster; 1 API request instead of 3 plus the PUT).`,
+      );
+    }
+    out.push('');
+
+    // ------------------------------------------------------------------ 2
+    out.push('## 2. DynamoDB capacity and requests per operation');
+    out.push('');
+    out.push(
+      `Use cases from \`shared/app/\` called in-process with a user caller (token of a \`contributor\`), through clients built by ` +
+        '`createAwsDeps(env, { dynamoClient, s3, sqs })` whose middlewares add `ReturnConsumedCapacity: TOTAL` and tally requests by command, ' +
+        `\`ConsumedCapacity\` (objects and arrays), and failed requests. Files are ${sizeLabel(input.capacityFileSize)}; ` +
+        'each operation is repeated and averaged (a range in brackets means the repetitions differed).',
+    );
+    out.push('');
+    const rows = [...capacity.operations, capacity.fullSequence].map((op) => [
+      op.label,
+      String(op.repetitions),
+      commands(op.dynamo.requests),
+      spread(op, 'requests', total(op.dynamo.requests)),
+      spread(op, 'rcu', op.dynamo.rcu),
+      spread(op, 'wcu', op.dynamo.wcu),
+      fmtCount(op.dynamo.reportedWcu),
+      failures(op.dynamo),
+      commands(op.s3.requests),
+      commands(op.sqs.requests),
+    ]);
+    out.push(
+      table(
+        ['operation', 'reps', 'DynamoDB requests by command', 'DynamoDB requests', 'RCU', 'WCU', 'WCU as DynamoDB Local reports', 'failed conditional writes', 'S3 requests', 'SQS requests'],
+        rows,
+        ['l', 'r', 'l', 'r', 'r', 'r', 'r', 'r', 'l', 'l'],
+      ),
+    );
+    out.push('');
+    out.push(
+      [
+        '- RCU: 1 unit per 4 KB strongly consistent read, half for eventually consistent ones (GSI queries). WCU: 1 unit per 1 KB written per',
+        '  item, doubled inside `TransactWriteItems`, plus the writes to every global secondary index entry the item has (two when its index',
+        '  keys change). On-demand tables bill the same numbers as read/write request units.',
+        '- **DynamoDB Local under-reports `TransactWriteItems`**: it reports the units of a single item per table whatever the number of',
+        '  actions (a transaction of 1, 2, 3 or 10 small puts reports 2 WCU). The WCU column therefore replaces, for transactions only, the',
+        '  reported figure by units computed from the items themselves (each item read back before and after the write with an uncounted',
+        '  client, sized by DynamoDB\'s rules, 2 units per KB, plus the GSI entries). The same computation run on every single-item write of',
+        `  this section matched DynamoDB Local's own report ${input.capacity.calibration.agree} times out of ${input.capacity.calibration.total}` +
+          (input.capacity.calibration.mismatches.length > 0 ? ` (mismatches: ${input.capacity.calibration.mismatches.join('; ')})` : '') +
+          '; the reported column shows what DynamoDB Local said.',
+        '- **Failed conditional writes** answer with an error that carries no `ConsumedCapacity`, so DynamoDB Local (and AWS) report nothing for them,',
+        '  but AWS still bills a failed conditional write (at least 1 write unit for an item up to 1 KB). The cost below adds 1 WRU for each.',
+        '  Every authenticated request sends one: `touchToken` (`shared/adapters/dynamodb/identity-repository.ts`) is an `UpdateItem` with a',
+        '  "not written in the last 5 minutes" condition, which fails on all but one request per token per 5 minutes.',
+        `- The last row is one artifact as a client creates it: ${cost.apiRequestsPerArtifact} API requests, each authenticated, plus the client's presigned PUT`,
+        '  (counted by hand, it does not go through the service\'s S3 client). `GetObject` in `completeUpload` is the local read-back (see above).',
+      ].join('\n'),
+    );
+    out.push('');
+    out.push('### Lambda handler time (artifacts-api, in-process, warm)');
+    out.push('');
+    out.push(
+      `The handler of \`functions/artifacts-api.ts\` (middy stack with authentication, then the route) invoked in-process with the API Gateway v2 events the local gateway builds, ` +
+        `${sizeLabel(input.capacityFileSize)} files, against the local emulators. Memory from \`shared/manifest.ts\`: ${lambda.fn.memoryMb} MB. ` +
+        'Billed = each invocation rounded up to the next ms.',
+    );
+    out.push('');
+    out.push(
+      table(
+        ['route', 'invocations', 'p50', 'p95', 'mean', 'billed mean'],
+        lambda.routes.map((r) => [`\`${r.routeKey}\``, String(r.invocations), fmtMs(r.p50Ms), fmtMs(r.p95Ms), fmtMs(r.meanMs), fmtMs(r.billedMeanMs)]),
+        ['l', 'r', 'r', 'r', 'r', 'r'],
+      ),
+    );
+    out.push('');
+    out.push('### Cost per million artifact creates (1 file: create + upload + complete)');
+    out.push('');
+    out.push(
+      'AWS on-demand list prices, us-east-1, no free tier; counts from the last row of the table above, Lambda duration from the handler ' +
+        'timings (create + upload + upload-complete). Storage, data transfer and CloudWatch Logs are not included.',
+    );
+    out.push('');
+    out.push(
+      table(
+        ['item', 'per artifact', 'unit price', '$ per million artifacts'],
+        [...cost.lines.map((l) => [l.item, l.perArtifact, l.unitPrice, fmtUsd(l.perMillion)]), ['**total**', '', '', `**${fmtUsd(cost.totalPerMillion)}**`]],
+        ['l', 'r', 'l', 'r'],
+      ),
+    );
+    if (cost.s3Unclassified.length > 0) {
+      out.push('');
+      out.push(`S3 commands not priced (unknown class): ${cost.s3Unclassified.join(', ')}.`);
+    }
+    const shares = [...cost.lines]
+      .filter((l) => l.perMillion > 0)
+      .sort((a, b) => b.perMillion - a.perMillion)
+      .slice(0, 3)
+      .map((l) => `${l.item.replace(/ \(.*\)$/, '')} ${fmt((100 * l.perMillion) / cost.totalPerMillion, 0)} %`);
+    out.push('');
+    out.push(`Largest shares: ${shares.join(', ')}.`);
+    out.push('');
+    out.push(
+      [
+        'Observations from these counts:',
+        '',
+        '- Each API request authenticates with 2 `GetItem` (token, user) and 1 `UpdateItem` (`touchToken`), which fails its condition in the',
+        '  steady state and is still billed. The token read by `getTokenByHash` already carries `lastSeenAt`, so checking the 5-minute',
+        '  window in code before sending the update would save 1 request and 1 WRU per API call (3 of the WRU above per artifact).',
+        '- `completeUpload` copies the verified object from its staging key to its content-addressed key (`CopyObject`, billed as a PUT)',
+        '  and deletes the staging object: each new file costs two PUT-class S3 requests, the client\'s PUT and the copy.',
+      ].join('\n'),
+    );
+    out.push('');
+
+    // ------------------------------------------------------------------ 3
+    out.push('## 3. File bytes bypass the API');
+    out.push('');
+    out.push(
+      'Every API request of section 1 went through a counting TCP proxy (node:net) in front of the API port, so the bytes the API ' +
+        'received are counted on the wire (request lines, headers and JSON bodies). The file bytes went from the client to the ' +
+        'presigned S3 URLs directly.',
+    );
+    out.push('');
+    out.push(
+      table(
+        ['case', 'iterations', 'bytes client → API', 'bytes API → client', 'file bytes client → S3', 'client → API : client → S3'],
+        phases.map((p) => [
+          p.name,
+          String(p.iterations),
+          fmtBytes(p.apiBytesIn ?? 0),
+          fmtBytes(p.apiBytesOut ?? 0),
+          fmtBytes(p.s3Bytes),
+          p.s3Bytes > 0 ? ratio((p.apiBytesIn ?? 0) / p.s3Bytes) : 'no upload',
+        ]),
+        ['l', 'r', 'r', 'r', 'r', 'r'],
+      ),
+    );
+    const big = phases.filter((p) => p.size >= 100 * 1024 * 1024);
+    if (big.length > 0) {
+      const apiIn = big.reduce((n, p) => n + (p.apiBytesIn ?? 0), 0);
+      const s3 = big.reduce((n, p) => n + p.s3Bytes, 0);
+      out.push('');
+      out.push(
+        `For the big files (${big.map((p) => `${p.iterations} × ${sizeLabel(p.size)}`).join(' and ')}): the API received ` +
+          `${apiIn.toLocaleString('en-US')} bytes while ${s3.toLocaleString('en-US')} bytes went to S3 (ratio ${ratio(apiIn / s3)}).`,
+      );
+    }
 }
 
 /** API bytes : S3 bytes, as `1 : N` when the API got less. */

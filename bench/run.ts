@@ -5,7 +5,8 @@
  *   npm run bench                 # full run (~8 minutes on 2 cores), overwrites BENCHMARKS.md
  *   npm run bench -- --quick      # few iterations, for checking the benchmark itself
  *   npm run bench -- --out FILE   # write the report elsewhere
- *   npm run bench -- --only web-ui  # only the web UI's bundle size and time to interactive (printed)
+ *   npm run bench -- --only work,speed   # only some sections (uploads, capacity, work, workflows,
+ *                                 # speed, web-ui, accounting); writes bench-partial.md unless --out is given
  *
  * The local stack (emulators, gateway, queue pollers) starts in this process on a temporary data
  * dir and a free port, and is stopped (and the data dir removed) at the end, on failure and on Ctrl-C.
@@ -36,33 +37,45 @@ import { runPhase, type ApiTarget, type Payload, type PhaseOptions, type PhaseRe
 import { measureHandlerTimes } from './lambda';
 import { startCountingProxy, type CountingProxy } from './proxy';
 import { renderReport } from './report';
-import { KiB, MiB, fmt, fmtMs } from './stats';
+import { KiB, MiB, fmt, fmtMs, percentile } from './stats';
 import { measureWebUi, renderWebUiSection, summariseWebUi } from './web-ui';
+import { measureSpeed, renderSpeedSection } from './speed';
+import { compile } from '../build/compile';
 
 const REPO_ROOT = resolve(__dirname, '..');
 const ACTOR = 'system:bench';
 const USERNAME = 'bench';
 const WORKSPACE = 'bench';
 
+/** Sections `--only` can pick: 1 + 3, 2, 4–7, 8, 9. */
+const SECTIONS = ['uploads', 'capacity', 'work', 'workflows', 'speed', 'web-ui', 'accounting'] as const;
+type Section = (typeof SECTIONS)[number];
+
 interface Settings {
   quick: boolean;
   out: string;
-  /** Run only this module and print its results (BENCHMARKS.md is left alone). */
-  only?: 'web-ui';
+  /** Undefined: every section (the full report). */
+  only?: Set<Section>;
 }
 
 function parseArgs(argv: string[]): Settings {
   let quick = false;
-  let out = join(REPO_ROOT, 'BENCHMARKS.md');
-  let only: Settings['only'];
+  let out: string | undefined;
+  let only: Set<Section> | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
-    if (arg === '--only' && argv[i + 1] === 'web-ui') only = argv[++i] as 'web-ui';
-    else if (arg === '--quick') quick = true;
+    if (arg === '--quick') quick = true;
     else if (arg === '--out' && argv[i + 1] !== undefined) out = resolve(argv[++i]!);
-    else throw new Error(`unknown argument ${arg} (use --quick, --out FILE, --only web-ui)`);
+    else if (arg === '--only' && argv[i + 1] !== undefined) {
+      const names = argv[++i]!.split(',').filter(Boolean);
+      const unknown = names.filter((n) => !(SECTIONS as readonly string[]).includes(n));
+      if (unknown.length || names.length === 0) throw new Error(`--only takes a comma-separated list of ${SECTIONS.join(', ')} (not ${unknown.join(', ')})`);
+      only = new Set(names as Section[]);
+    } else throw new Error(`unknown argument ${arg} (use --quick, --out FILE, --only ${SECTIONS.join(',')})`);
   }
-  return { quick, out, ...(only ? { only } : {}) };
+  // The uploads' cost (section 2) and the report's first sections go together.
+  if (only && only.has('uploads') !== only.has('capacity')) throw new Error('--only: uploads and capacity go together');
+  return { quick, out: out ?? join(REPO_ROOT, only ? 'bench-partial.md' : 'BENCHMARKS.md'), ...(only ? { only } : {}) };
 }
 
 function progress(message: string): void {
@@ -78,6 +91,7 @@ async function main(): Promise<void> {
   const date = new Date();
   const loadAtStart = loadavg();
   const n = (full: number, quick: number): number => (settings.quick ? quick : full);
+  const want = (section: Section): boolean => settings.only?.has(section) ?? true;
 
   const warnings: string[] = [];
   const log: Log = (level, message, error) => {
@@ -114,13 +128,12 @@ async function main(): Promise<void> {
       progress('ignoring CONVEYOR_DEV_SCHEDULE_SECONDS: the benchmark measures the scheduler event path with the default tick');
       delete process.env['CONVEYOR_DEV_SCHEDULE_SECONDS'];
     }
+    // The worker processes run bin/conveyor: compile first, so that they run today's code, compiled.
+    progress('compiling dist/ (build/compile.ts)');
+    await compile();
     progress(`starting the local stack on ${dataDir}`);
     stack = await startLocalStack({ port: 0, dataDir, log }, abort.signal);
     progress(`local stack up at ${stack.url} (${fmtMs(performance.now() - started)})`);
-    if (settings.only === 'web-ui') {
-      for (const line of summariseWebUi(await measureWebUi(stack.url, settings.quick ? 2 : 5))) progress(line);
-      return;
-    }
     // Before any work-request handler is loaded: count and time what the stack invokes.
     const recorder = new InvocationRecorder();
     recorder.install(REPO_ROOT, ['work-requests-api', 'workers-api', 'scheduler', 'heartbeat-applier', 'watchdog']);
@@ -154,114 +167,157 @@ async function main(): Promise<void> {
     };
 
     // ---------------------------------------------------------------- 1 + 3: HTTP uploads
-    // Loads the handlers and warms up both JITs (Node's and DynamoDB Local's JVM): the first requests are much slower.
-    await runPhase(target, { name: 'warm-up', size: KiB, iterations: n(120, 10), concurrency: 4, expectUpload: true });
-    await run({ name: '1 KiB', size: KiB, iterations: n(200, 20), expectUpload: true });
-    await run({ name: '1 KiB, 8 clients', size: KiB, iterations: n(200, 20), concurrency: 8, expectUpload: true });
-    const oneMiB: Payload[] = [];
-    await run({ name: '1 MiB', size: MiB, iterations: n(50, 5), expectUpload: true, onUploaded: (p) => oneMiB.push(p) });
-    await run({
-      name: '1 MiB, dedup (same bytes again)',
-      size: MiB,
-      iterations: oneMiB.length,
-      payloadFor: (i) => oneMiB[i]!,
-      expectUpload: false,
-    });
-    oneMiB.length = 0;
-    await run({ name: '100 MiB', size: 100 * MiB, iterations: n(5, 1), expectUpload: true });
-    await run({ name: '150 MiB, multipart', size: 150 * MiB, iterations: n(2, 1), expectUpload: true });
-    await proxy.close();
-    proxy = undefined;
+    if (want('uploads')) {
+      // Loads the handlers and warms up both JITs (Node's and DynamoDB Local's JVM): the first requests are much slower.
+      await runPhase(target, { name: 'warm-up', size: KiB, iterations: n(120, 10), concurrency: 4, expectUpload: true });
+      await run({ name: '1 KiB', size: KiB, iterations: n(200, 20), expectUpload: true });
+      await run({ name: '1 KiB, 8 clients', size: KiB, iterations: n(200, 20), concurrency: 8, expectUpload: true });
+      const oneMiB: Payload[] = [];
+      await run({ name: '1 MiB', size: MiB, iterations: n(50, 5), expectUpload: true, onUploaded: (p) => oneMiB.push(p) });
+      await run({
+        name: '1 MiB, dedup (same bytes again)',
+        size: MiB,
+        iterations: oneMiB.length,
+        payloadFor: (i) => oneMiB[i]!,
+        expectUpload: false,
+      });
+      oneMiB.length = 0;
+      await run({ name: '100 MiB', size: 100 * MiB, iterations: n(5, 1), expectUpload: true });
+      await run({ name: '150 MiB, multipart', size: 150 * MiB, iterations: n(2, 1), expectUpload: true });
+      await proxy.close();
+      proxy = undefined;
+    }
 
     // ---------------------------------------------------------------- 2: capacity, Lambda time, cost
+    let capacity: Awaited<ReturnType<typeof measureCapacity>> | undefined;
+    let lambda: Awaited<ReturnType<typeof measureHandlerTimes>> | undefined;
+    let cost: ReturnType<typeof costPerMillionArtifacts> | undefined;
     const capacityFileSize = KiB;
-    progress('measuring DynamoDB capacity per operation');
-    const capacity = await measureCapacity({
-      env: stack.env,
-      scope: DEFAULT_SCOPE,
-      workspace: WORKSPACE,
-      tokenKey: token,
-      freshTokenKey: newKey,
-      repetitions: n(10, 3),
-      fileSize: capacityFileSize,
-    });
-    progress('timing the artifacts-api handler in-process');
-    const lambda = await measureHandlerTimes({ token, workspace: WORKSPACE, iterations: n(60, 10), warmup: 5, fileSize: capacityFileSize });
-    const cost = costPerMillionArtifacts(capacity, lambda);
-    progress(`cost per million artifact creates: $${fmt(cost.totalPerMillion, 2)}`);
+    if (want('capacity')) {
+      progress('measuring DynamoDB capacity per operation');
+      capacity = await measureCapacity({
+        env: stack.env,
+        scope: DEFAULT_SCOPE,
+        workspace: WORKSPACE,
+        tokenKey: token,
+        freshTokenKey: newKey,
+        repetitions: n(10, 3),
+        fileSize: capacityFileSize,
+      });
+      progress('timing the artifacts-api handler in-process');
+      lambda = await measureHandlerTimes({ token, workspace: WORKSPACE, iterations: n(60, 10), warmup: 5, fileSize: capacityFileSize });
+      cost = costPerMillionArtifacts(capacity, lambda);
+      progress(`cost per million artifact creates: $${fmt(cost.totalPerMillion, 2)}`);
+    }
+
+    // Registers an in-process worker: only after the dispatch runs, whose requests it would otherwise take.
+    let inProcessSetUp: ReturnType<typeof setUpInProcess> | undefined;
+    const inProcess = () => (inProcessSetUp ??= setUpInProcess(stack!.env, ACTOR, admin));
+
+    // ---------------------------------------------------------------- 8: workflows
+    let workflowsSection: string | undefined;
+    const runWorkflows = async (): Promise<string> => {
+      progress('workflows: populate cost, orchestration latency, redelivery (orchestrator driven in-process)');
+      const workflows = await measureWorkflows(await inProcess(), {
+        admin,
+        actor: ACTOR,
+        workspace: WORKSPACE,
+        userToken: token,
+        children: n(100, 20),
+        latencySamples: n(30, 10),
+        progress,
+      });
+      progress(`workflows: ${fmt(workflows.ms / 1000, 1)} s`);
+      return renderWorkflowSection(workflows);
+    };
 
     // ---------------------------------------------------------------- 4–7: work requests
-    progress('work requests: dispatch latency and throughput with conveyor worker processes');
-    const tDispatch = performance.now();
-    const dispatch = await runDispatch({
-      repoRoot: REPO_ROOT,
-      server: stack.url,
-      userToken: token,
-      workspace: WORKSPACE,
-      deps: admin,
-      actor: ACTOR,
-      recorder,
-      latencyIterations: n(60, 10),
-      warmup: 2,
-      burst: n(20, 10),
-      workerCounts: [1, 2, 4],
-      progress,
-      track: (set) => workerSets.push(set),
-    });
-    const dispatchMs = performance.now() - tDispatch;
-    const p50 = [...dispatch.latency.samples.map((s) => s.dispatchMs)].sort((a, b) => a - b)[Math.ceil(dispatch.latency.samples.length / 2) - 1];
-    progress(`dispatch latency p50 ${fmtMs(p50 ?? Number.NaN)} (${fmtMs(dispatchMs)} for dispatch and throughput)`);
-    progress('work requests: DynamoDB and SQS requests of one noop request, in-process');
-    const tLifecycle = performance.now();
-    const inProcess = await setUpInProcess(stack.env, ACTOR, admin);
-    const lifecycle = await measureLifecycle(inProcess, { userToken: token, workspace: WORKSPACE, repetitions: n(10, 3) });
-    const lifecycleMs = performance.now() - tLifecycle;
-    // ---------------------------------------------------------------- 8: workflows
-    // Before section 6: its backlog of pending noop requests would be assigned before the workflow's children.
-    progress('workflows: populate cost, orchestration latency, redelivery (orchestrator driven in-process)');
-    const workflows = await measureWorkflows(inProcess, {
-      admin,
-      actor: ACTOR,
-      workspace: WORKSPACE,
-      userToken: token,
-      children: n(100, 20),
-      latencySamples: n(30, 10),
-      progress,
-    });
-    progress(`workflows: ${fmt(workflows.ms / 1000, 1)} s`);
-    progress('work requests: scheduler reads per assignment vs backlog');
-    const tReads = performance.now();
-    const reads = await measureSchedulerReads(inProcess, {
-      sizes: settings.quick ? [100, 1000] : [100, 1000, 10000],
-      workspace: WORKSPACE,
-      createdBy: `user:${USERNAME}`,
-      progress,
-    });
-    const readsMs = performance.now() - tReads;
-    const costInput = workRequestCostInput(dispatch, lifecycle);
-    const workRequestCost = costPerMillionWorkRequests(costInput);
-    progress(`cost per million noop work requests: $${fmt(workRequestCost.totalPerMillion, 2)}`);
-    const workRequests = renderWorkRequestSections({
-      dispatch,
-      reads,
-      lifecycle,
-      costInput,
-      cost: workRequestCost,
-      timings: { dispatchMs, readsMs, lifecycleMs },
-      artifactCostPerMillion: cost.totalPerMillion,
-    });
+    let workRequests: string | undefined;
+    let dispatchP50P95: { p50: number; p95: number } | undefined;
+    if (want('work')) {
+      progress('work requests: dispatch latency and throughput with conveyor worker processes');
+      const tDispatch = performance.now();
+      const dispatch = await runDispatch({
+        repoRoot: REPO_ROOT,
+        server: stack.url,
+        userToken: token,
+        workspace: WORKSPACE,
+        deps: admin,
+        actor: ACTOR,
+        recorder,
+        latencyIterations: n(60, 10),
+        warmup: 2,
+        burst: n(40, 10),
+        workerCounts: [1, 2, 4],
+        progress,
+        track: (set) => workerSets.push(set),
+      });
+      const dispatchMs = performance.now() - tDispatch;
+      const dispatchSamples = dispatch.latency.samples.map((s) => s.dispatchMs);
+      dispatchP50P95 = { p50: percentile(dispatchSamples, 50), p95: percentile(dispatchSamples, 95) };
+      progress(`dispatch latency p50 ${fmtMs(dispatchP50P95.p50)}, p95 ${fmtMs(dispatchP50P95.p95)} (${fmtMs(dispatchMs)} for dispatch and throughput)`);
+      progress('work requests: DynamoDB and SQS requests of one noop request, in-process');
+      const tLifecycle = performance.now();
+      const lifecycle = await measureLifecycle(await inProcess(), { userToken: token, workspace: WORKSPACE, repetitions: n(10, 3) });
+      const lifecycleMs = performance.now() - tLifecycle;
+      // Section 8 runs before section 6 (below): its backlog of pending noop requests would be assigned before the workflow's children.
+      workflowsSection = await runWorkflows();
+      progress('work requests: scheduler reads per assignment vs backlog');
+      const tReads = performance.now();
+      const reads = await measureSchedulerReads(await inProcess(), {
+        sizes: settings.quick ? [100, 1000] : [100, 1000, 10000],
+        workspace: WORKSPACE,
+        createdBy: `user:${USERNAME}`,
+        progress,
+      });
+      const readsMs = performance.now() - tReads;
+      const costInput = workRequestCostInput(dispatch, lifecycle);
+      const workRequestCost = costPerMillionWorkRequests(costInput);
+      progress(`cost per million noop work requests: $${fmt(workRequestCost.totalPerMillion, 2)}`);
+      workRequests = renderWorkRequestSections({
+        dispatch,
+        reads,
+        lifecycle,
+        costInput,
+        cost: workRequestCost,
+        timings: { dispatchMs, readsMs, lifecycleMs },
+        ...(cost ? { artifactCostPerMillion: cost.totalPerMillion } : {}),
+      });
+    }
+    if (want('workflows') && workflowsSection === undefined) workflowsSection = await runWorkflows();
 
-    progress('web UI: bundle size and time to interactive in Chromium');
-    const webUi = await measureWebUi(stack.url, n(5, 2));
-    for (const line of summariseWebUi(webUi)) progress(line);
-    // Quota accounting (bench/accounting.ts): hot-path and consumer cost, and a full recompute.
-    const accounting = await measureAccounting(stack.env, { artifacts: n(10_000, 500), progress });
+    // ---------------------------------------------------------------- 9: floor, start-up, bundles
+    let speedSection: string | undefined;
+    if (want('speed')) {
+      progress('the floor, start-up of the compiled CLI and task runner, Lambda bundles');
+      const speed = await measureSpeed(stack.env, {
+        parts: new Set(['floor', 'startup', 'bundles']),
+        floorIterations: n(40, 10),
+        startupRuns: n(15, 5),
+        bundleRuns: n(5, 2),
+        progress,
+      });
+      speedSection = renderSpeedSection(speed, dispatchP50P95);
+    }
+
+    const extraSections: string[] = [];
+    if (want('web-ui')) {
+      progress('web UI: bundle size and time to interactive in Chromium');
+      const webUi = await measureWebUi(stack.url, n(5, 2));
+      for (const line of summariseWebUi(webUi)) progress(line);
+      extraSections.push(renderWebUiSection(webUi));
+    }
+    if (want('accounting')) {
+      // Quota accounting (bench/accounting.ts): hot-path and consumer cost, and a full recompute.
+      const accounting = await measureAccounting(stack.env, { artifacts: n(10_000, 500), progress });
+      extraSections.push(renderAccountingSection(accounting, settings.quick ? 'npm run bench -- --quick' : 'npm run bench'));
+    }
 
     await cleanup();
     const runSeconds = (performance.now() - started) / 1000;
     const cpu = cpus();
     const report = renderReport({
-      command: settings.quick ? 'npm run bench -- --quick' : 'npm run bench',
+      command: `npm run bench${settings.quick || settings.only ? ' --' : ''}${settings.quick ? ' --quick' : ''}${settings.only ? ` --only ${[...settings.only].join(',')}` : ''}`,
       date,
       runSeconds,
       machine: {
@@ -280,9 +336,11 @@ async function main(): Promise<void> {
       capacityFileSize,
       warnings,
       workRequests,
-      workflows: renderWorkflowSection(workflows),
+      workflows: workflowsSection,
+      speed: speedSection,
+      ...(settings.only ? { only: [...settings.only] } : {}),
     });
-    writeFileSync(settings.out, `${report.trimEnd()}\n\n${renderWebUiSection(webUi)}\n\n${renderAccountingSection(accounting, settings.quick ? 'npm run bench -- --quick' : 'npm run bench')}`);
+    writeFileSync(settings.out, [report.trimEnd(), ...extraSections].join('\n\n') + '\n');
     progress(`wrote ${settings.out} (${fmt(runSeconds, 0)} s)`);
   } finally {
     await cleanup();

@@ -17,7 +17,8 @@ export interface WorkRequestReportInput {
   cost: WorkRequestCost;
   /** Wall time of each part, for the reader's budget. */
   timings: { dispatchMs: number; readsMs: number; lifecycleMs: number };
-  artifactCostPerMillion: number;
+  /** Section 2's figure, when it ran (`--only` may leave it out). */
+  artifactCostPerMillion?: number;
 }
 
 const SCHEDULER = FUNCTIONS.find((f) => f.name === 'scheduler');
@@ -117,7 +118,6 @@ export function renderWorkRequestSections(input: WorkRequestReportInput): string
   const out: string[] = [];
   const lat = dispatch.latency;
   const n = lat.samples.length;
-  const dispatchP50 = percentile(lat.samples.map((s) => s.dispatchMs), 50);
   const taskP50 = percentile(dispatch.taskProcessMs, 50);
 
   // ------------------------------------------------------------------ 4
@@ -140,7 +140,7 @@ export function renderWorkRequestSections(input: WorkRequestReportInput): string
       ['', 'p50', 'p95', 'p99', 'mean', 'min', 'max'],
       [
         statsRow('**dispatch: `started_at − created_at`**', lat.samples.map((s) => s.dispatchMs)),
-        statsRow('  created → assigned (scheduler event, batching window, pass)', lat.samples.map((s) => s.createdToAssignedMs)),
+        statsRow('  created → assigned (scheduler event, pass)', lat.samples.map((s) => s.createdToAssignedMs)),
         statsRow('  assigned → started (worker queue, long poll, get-next)', lat.samples.map((s) => s.assignedToStartedMs)),
         statsRow('server end to end: `completed_at − created_at`', lat.samples.map((s) => s.serverEndToEndMs)),
         statsRow('client end to end: POST sent → completion seen', lat.samples.map((s) => s.clientEndToEndMs)),
@@ -153,16 +153,12 @@ export function renderWorkRequestSections(input: WorkRequestReportInput): string
   out.push(
     [
       `- p99 of ${n} samples is the ${Math.ceil(0.99 * n)}th smallest (nearest rank)${Math.ceil(0.99 * n) === n ? ', i.e. the maximum' : ''}.`,
-      `- **Reference: the scheduler queue's batching window**, \`maxBatchingWindowSeconds: ${BATCHING_WINDOW_S}\` in \`shared/manifest.ts\`. ` +
-        `The local poller, like Lambda's event source, holds a batch open for up to that long unless 10 messages arrive: ` +
-        `the p50 dispatch latency is ${fmt(dispatchP50 / (BATCHING_WINDOW_S * 1000), 2)}× the window, ` +
-        `and the window is ${fmt((100 * BATCHING_WINDOW_S * 1000) / dispatchP50, 0)} % of it. ` +
-        'On AWS the same window applies (Lambda waits for it before invoking when the batch is not full), so an idle system ' +
-        'dispatches in about the window plus a few tens of ms; a window of 0 would cut dispatch to the pass and the two queue hops.',
-      `- **Reference: one noop task subprocess alone** (the worker's \`spawnTaskProcess\`: \`node --import tsx cli/worker/task-runner.ts\`, ` +
+      `- **The scheduler queue's batching window** is \`maxBatchingWindowSeconds: ${BATCHING_WINDOW_S}\` in \`shared/manifest.ts\`: ` +
+        'a pass starts as soon as the creation event arrives. An idle dispatch is two queue hops (scheduler event, worker notification), ' +
+        'one scheduling pass and the worker\'s get-next; section 9 gives the floor (one hop and one conditional write) from the same run.',
+      `- **Reference: one noop task subprocess alone** (the compiled worker's task process, \`node dist/task-runner.js\`, ` +
         `spawn → outcome) took ${dispatch.taskProcessMs.map((t) => fmtMs(t)).join(', ')} in this run (p50 ${fmtMs(taskP50)}): ` +
-        `${fmt((100 * taskP50) / percentile(lat.samples.map((s) => s.serverEndToEndMs), 50), 0)} % of the server end-to-end p50. ` +
-        'Every task runs in a fresh Node process that loads TypeScript through tsx.',
+        `${fmt((100 * taskP50) / percentile(lat.samples.map((s) => s.serverEndToEndMs), 50), 0)} % of the server end-to-end p50.`,
     ].join('\n'),
   );
   out.push('');
@@ -176,9 +172,9 @@ export function renderWorkRequestSections(input: WorkRequestReportInput): string
   out.push(callsTable(lat.calls, inWindow));
   out.push('');
   out.push(
-    `The worker asks \`get-next-for-worker\` twice per request: once on the queue message (200) and once when its only slot frees (204). ` +
-      `The heartbeat-applier's event source waits up to ${HEARTBEAT_WINDOW_S} s for a batch, so the heartbeat of a noop is applied after ` +
-      'the request completed (its conditional write fails, harmlessly).',
+    'The worker asks `get-next-for-worker` once on the queue message (200) and once when its slot frees: that second call pulls the ' +
+      'next pending request it can run (200) or answers 204 when there is none, as here. A worker\'s completion sends no scheduler event, ' +
+      `and a noop ends within the heartbeat interval, so it sends no heartbeat (the applier's ${HEARTBEAT_WINDOW_S} s window no longer matters).`,
   );
   out.push('');
 
@@ -215,8 +211,8 @@ export function renderWorkRequestSections(input: WorkRequestReportInput): string
   out.push('');
   out.push(
     [
-      `- With one slot per worker, each request costs its worker a full cycle: scheduling pass (after the ${BATCHING_WINDOW_S} s batching window), queue message, ` +
-        `get-next, a new task process (${fmtMs(taskP50)} here), heartbeat, completion; the next assignment waits for the pass the completion triggers. ` +
+      `- With one slot per worker, a busy worker's cycle is: task process (${fmtMs(taskP50)} here), completion, get-next that pulls and starts ` +
+        'the next request (no scheduling pass, no queue hop in between). Only requests created while a worker is idle go through a pass and the worker\'s queue. ' +
         'More workers overlap these cycles; on 2 shared cores the task processes and the stack then compete for CPU, which bounds the gain.',
       '- During a burst the scheduler batches events (several per invocation), so there are fewer passes per request than one at a time.',
     ].join('\n'),
@@ -342,9 +338,12 @@ export function renderWorkRequestSections(input: WorkRequestReportInput): string
     .sort((a, b) => b.perMillion - a.perMillion)
     .slice(0, 3)
     .map((l) => `${l.item.replace(/ \(.*\)$/, '')} ${fmt((100 * l.perMillion) / cost.totalPerMillion, 0)} %`);
+  const artifact = input.artifactCostPerMillion;
   out.push(
-    `Largest shares: ${shares.join(', ')}. For comparison, one artifact create (section 2) costs ${fmtUsd(input.artifactCostPerMillion)} per million: ` +
-      `a noop request costs ${fmt(cost.totalPerMillion / input.artifactCostPerMillion, 2)}× that.`,
+    `Largest shares: ${shares.join(', ')}.` +
+      (artifact === undefined
+        ? ''
+        : ` For comparison, one artifact create (section 2) costs ${fmtUsd(artifact)} per million: a noop request costs ${fmt(cost.totalPerMillion / artifact, 2)}× that.`),
   );
   out.push('');
   out.push(
@@ -353,12 +352,12 @@ export function renderWorkRequestSections(input: WorkRequestReportInput): string
       '',
       `- **Lambda invocations and duration are measured on the stack** in section 4 (requests one at a time, the worst case for batching): ` +
         `${input.costInput.functions.map((f) => `\`${f.name}\` ${n2(Math.round(f.invocationsPerRequest * 100) / 100)} per request`).join(', ')}. ` +
-        'API Gateway requests are the API invocations (create, get-next ×2, heartbeat, completed). Billed duration = the measured handler ' +
+        'API Gateway requests are the API invocations (create, get-next ×2, completed). Billed duration = the measured handler ' +
         'time rounded up to the ms, on this shared machine against local emulators: an estimate of AWS durations. arm64 prices, memory from `shared/manifest.ts`.',
-      '- **One scheduling pass per scheduler event** (2 per request: created, finished), as happens one at a time; under load the event ' +
+      '- **One scheduling pass per scheduler event** (1 per request: created; a worker\'s completion sends none), as happens one at a time; under load the event ' +
         'source batches up to 10 events per pass (section 5), which divides the scheduler\'s DynamoDB reads and invocations.',
       '- **SQS: every message is received once and deleted once** (counted above: 1 ReceiveMessage + 1 DeleteMessage(Batch) for each of the ' +
-        '2 scheduler events, the worker message and the heartbeat), besides the 4 SendMessage. Empty long polls are a fixed cost per poller, not ' +
+        'scheduler event and the worker message), besides the 2 SendMessage. Empty long polls are a fixed cost per poller, not ' +
         'per request: each idle worker makes one 20 s `ReceiveMessage` at a time (≈ 130,000 a month, $0.05), and Lambda\'s event source ' +
         'polls each queue likewise.',
       '- Not included: the 1-minute scheduler and watchdog ticks (≈ 43,800 invocations a month each, with their bounded reads), the ' +
@@ -368,21 +367,18 @@ export function renderWorkRequestSections(input: WorkRequestReportInput): string
   );
   out.push('');
   const stepWcu = (i: number): number => lifecycle.steps[i]?.dynamo.wcu ?? Number.NaN;
-  const passQueries = lifecycle.steps[8]?.dynamo.requests['QueryCommand'] ?? Number.NaN;
+  const passQueries = lifecycle.steps[1]?.dynamo.requests['QueryCommand'] ?? Number.NaN;
+  const pullQueries = lifecycle.steps[5]?.dynamo.requests['QueryCommand'] ?? Number.NaN;
   out.push(
     [
       'Observations from these counts:',
       '',
-      `- Writes are ${fmt((100 * (cost.lines[3]?.perMillion ?? 0)) / cost.totalPerMillion, 0)} % of the cost. Every work-request write is a ` +
-        '`TransactWriteItems` (`commit()` in `shared/adapters/dynamodb/work-request-repository.ts`), which DynamoDB bills at twice the units ' +
-        'of a plain write, and each rewrites the whole item plus its index entries (gsi1, and gsi2/gsi3 whose keys change with the state). ' +
-        `The creation (${n2(stepWcu(0))} WCU with the sequence update) and get-next (${n2(stepWcu(3))} WCU) commit a single item: ` +
-        'a conditional `PutItem` would cost half of their transaction units, with the same atomicity.',
-      `- A scheduling pass with nothing to do still sends ${n2(passQueries)} Queries: the Worker partitions of each free worker, the bounded ` +
-        'Internal, Wait and Server candidates, `workers.list()`, and the due Wait tasks twice (`schedule()` calls `completeDueWaits` first, and ' +
-        '`startWaitTasks()` calls it again). On AWS each empty Query is still billed half a read unit.',
-      '- The heartbeat of a short task is sent, queued and applied for nothing: it reaches the applier after the completion, and its ' +
-        'conditional write fails (1 failed write billed).',
+      `- Writes are ${fmt((100 * (cost.lines[3]?.perMillion ?? 0)) / cost.totalPerMillion, 0)} % of the cost. A one-item change is a conditional ` +
+        '`PutItem` that rewrites the whole item and its index entries; the assignment and the completion are `TransactWriteItems` with the ' +
+        `worker's slot (billed double). Creation ${n2(stepWcu(0))} WCU (with the id counter), assignment ${n2(stepWcu(1))}, start ${n2(stepWcu(3))}, completion ${n2(stepWcu(4))}.`,
+      `- The creation's scheduling pass sends ${n2(passQueries)} Queries (the Worker partitions of each free worker, the bounded Internal, Wait, ` +
+        `Server and Workflow candidates, \`workers.list()\`); the pulling get-next after the completion sends ${n2(pullQueries)} (its own partitions only). ` +
+        'On AWS each empty Query is still billed half a read unit.',
     ].join('\n'),
   );
   out.push('');

@@ -231,7 +231,9 @@ export const FUNCTIONS: FunctionSpec[] = [
     timeoutSeconds: 60,
     memoryMb: 1024,
     // Two passes at a time at most: more would only race for the same candidates.
-    queue: { name: 'scheduler', batchSize: 10, maxBatchingWindowSeconds: 1, maxConcurrency: 2 },
+    // No batching window: a pass starts as soon as an event arrives (dispatch latency when idle);
+    // under load the events that queued up during a pass still come in batches of up to 10.
+    queue: { name: 'scheduler', batchSize: 10, maxBatchingWindowSeconds: 0, maxConcurrency: 2 },
     schedule: { id: 'scheduler-tick', rateMinutes: 1 },
     // Finishing requests (Wait, synchronization points) nudges the scheduler itself again, and
     // triggers the orchestration of their root workflow (which populates workflows it started).

@@ -7,19 +7,30 @@
  */
 import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Command } from 'commander';
 import { FUNCTIONS, MAILBOX_FILE_ENV_VAR, QUEUES, type QueueName } from '../../shared/manifest';
 import type { Deps } from '../../shared/ports';
-import { LOCAL_CREDENTIALS, LOCAL_REGION, startEmulators, type EmulatorPorts } from './emulators';
-import { startGateway } from './gateway';
+import type { EmulatorPorts } from './emulators';
 import { WEB_DIR } from './static-site';
 import { consoleLog, createHandlerLoader, formatError, type Log } from './handlers';
-import { schedulePeriodFromEnv, startQueuePollers, startScheduleTimers } from './pollers';
-import { provision, type LocalEnv } from './provision';
+import type { LocalEnv } from './provision';
 
 type BootstrapModule = typeof import('../../shared/app/bootstrap');
 type AwsAdaptersModule = typeof import('../../shared/adapters/aws');
+
+/**
+ * The stack's parts (emulators, AWS SDK clients, pollers) load when the stack starts, not with
+ * every CLI command: they are most of the CLI's start-up time otherwise.
+ */
+function stackModules() {
+  return {
+    ...(require('@aws-sdk/client-sqs') as Pick<typeof import('@aws-sdk/client-sqs'), 'SQSClient'>),
+    ...(require('./emulators') as typeof import('./emulators')),
+    ...(require('./gateway') as typeof import('./gateway')),
+    ...(require('./pollers') as typeof import('./pollers')),
+    ...(require('./provision') as typeof import('./provision')),
+  };
+}
 
 export const DEFAULT_PORT = 8080;
 export const DEFAULT_DATA_DIR = '.conveyor';
@@ -64,7 +75,7 @@ export function resolveDevOptions(flags: { port?: string; dataDir?: string }, en
   const portText = flags.port ?? env.CONVEYOR_PORT ?? String(DEFAULT_PORT);
   const port = Number(portText);
   if (!/^\d+$/.test(portText) || port > 65_535) throw new Error(`invalid port ${JSON.stringify(portText)}`);
-  const schedulePeriodSeconds = schedulePeriodFromEnv(env);
+  const schedulePeriodSeconds = stackModules().schedulePeriodFromEnv(env);
   return {
     port,
     dataDir: resolve(cwd, flags.dataDir ?? env.CONVEYOR_DATA_DIR ?? DEFAULT_DATA_DIR),
@@ -149,6 +160,7 @@ export async function startLocalStack(options: DevOptions, abortSignal?: AbortSi
     cleanups.push(releaseLock);
 
     const started = Date.now();
+    const { SQSClient, LOCAL_CREDENTIALS, LOCAL_REGION, startEmulators, startGateway, schedulePeriodFromEnv, startQueuePollers, startScheduleTimers, provision } = stackModules();
     const previous = readPreviousLocalJson(dataDir);
     const emulators = await startEmulators({
       dataDir,

@@ -18,9 +18,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
-import { createSqsServer } from 'local-aws-sqs';
-import S3rver from 's3rver';
-import AWSAccount from 's3rver/lib/models/account';
+// The emulators are loaded when `conveyor dev` starts them, not with every CLI command (s3rver
+// alone takes about 0.4 s of CPU to load).
+import type S3rver from 's3rver';
 import { installS3rverMultipartShims } from '../../shared/adapters/s3/s3rver-shims';
 
 export const LOOPBACK = '127.0.0.1';
@@ -255,9 +255,12 @@ async function dynamoDbAnswers(endpoint: string): Promise<boolean> {
 
 async function startS3(directory: string, port: number): Promise<StartedEmulator> {
   mkdirSync(directory, { recursive: true });
+  // Both are CommonJS classes (module.exports = class …).
+  const S3rverServer = require('s3rver') as typeof S3rver;
+  const AWSAccount = require('s3rver/lib/models/account') as { DUMMY_ACCOUNT: { createKeyPair(id: string, secret: string): void } };
   // s3rver rejects unknown access key ids (it does not check SigV4 signatures themselves).
   AWSAccount.DUMMY_ACCOUNT.createKeyPair(LOCAL_CREDENTIALS.accessKeyId, LOCAL_CREDENTIALS.secretAccessKey);
-  const server = new S3rver({ address: LOOPBACK, port, directory, silent: true });
+  const server: S3rver = new S3rverServer({ address: LOOPBACK, port, directory, silent: true });
   // s3rver answers ListParts and AbortMultipartUpload with 405; resumable uploads need both.
   installS3rverMultipartShims(server);
   const address = await server.run();
@@ -275,6 +278,7 @@ async function startS3(directory: string, port: number): Promise<StartedEmulator
 
 /** local-aws-sqs on loopback (exported for tests of what runs on it). */
 export async function startSqs(port: number): Promise<StartedEmulator> {
+  const { createSqsServer } = require('local-aws-sqs') as typeof import('local-aws-sqs');
   const server = await createSqsServer({
     port,
     hostname: LOOPBACK,

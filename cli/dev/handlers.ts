@@ -3,7 +3,7 @@
  * does (once, lazily, after the environment is set) and the Lambda `Context` it receives.
  */
 import { randomUUID } from 'node:crypto';
-import { resolve } from 'node:path';
+import { extname, resolve } from 'node:path';
 import type { Context } from 'aws-lambda';
 import type { FunctionSpec } from '../../shared/manifest';
 
@@ -15,7 +15,13 @@ export type LoadHandler = (fn: FunctionSpec) => Promise<LambdaHandler>;
 export type LogLevel = 'info' | 'warn' | 'error';
 export type Log = (level: LogLevel, message: string, error?: unknown) => void;
 
-export const REPO_ROOT = resolve(__dirname, '../..');
+/** Compiled (dist/cli.js, see build/compile.ts): the handlers are the bundles beside it, dist/functions/*.js. */
+const COMPILED = extname(__filename) === '.js';
+export const REPO_ROOT = COMPILED ? resolve(__dirname, '..') : resolve(__dirname, '../..');
+
+function handlerModulePath(repoRoot: string, entry: string): string {
+  return COMPILED && repoRoot === REPO_ROOT ? resolve(__dirname, entry.replace(/\.ts$/, '.js')) : resolve(repoRoot, entry);
+}
 export const LOCAL_ACCOUNT_ID = '123456789012';
 
 export const consoleLog: Log = (level, message, error) => {
@@ -39,7 +45,7 @@ export function createHandlerLoader(repoRoot: string = REPO_ROOT): LoadHandler {
   return async (fn) => {
     const cached = cache.get(fn.name);
     if (cached) return cached;
-    const mod = require(resolve(repoRoot, fn.entry)) as { handler?: unknown };
+    const mod = require(handlerModulePath(repoRoot, fn.entry)) as { handler?: unknown };
     if (typeof mod.handler !== 'function') throw new Error(`${fn.entry} does not export a handler function`);
     const handler = mod.handler as LambdaHandler;
     cache.set(fn.name, handler);

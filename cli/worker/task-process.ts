@@ -51,7 +51,15 @@ export function taskRunnerCommand(): { command: string; args: string[] } {
 /** After the process exits, how long to wait for its output pipes (a stray grandchild may hold them open). */
 const PIPE_GRACE_MS = 2000;
 
-export const spawnTaskProcess: SpawnTask = async (spec, onLine) => {
+/** Starts each task with `runner` (default: the runner beside this module, compiled or TypeScript). */
+export const taskProcessSpawner =
+  (runner?: { command: string; args: string[] }): SpawnTask =>
+  (spec, onLine) =>
+    spawnWith(runner ?? taskRunnerCommand(), spec, onLine);
+
+export const spawnTaskProcess: SpawnTask = taskProcessSpawner();
+
+async function spawnWith(runner: { command: string; args: string[] }, spec: TaskSpec, onLine: (line: string) => void): Promise<TaskHandle> {
   const workDir = join(spec.dir, 'work');
   await mkdir(workDir, { recursive: true });
   const requestFile = join(spec.dir, 'request.json');
@@ -73,7 +81,7 @@ export const spawnTaskProcess: SpawnTask = async (spec, onLine) => {
   const identity = spec.runAs;
   if (identity) await chownTree(spec.dir, identity.uid, identity.gid);
 
-  const { command, args } = taskRunnerCommand();
+  const { command, args } = runner;
   const child = spawn(command, [...args, requestFile, outcomeFile], {
     cwd: workDir,
     detached: true,
@@ -115,7 +123,7 @@ export const spawnTaskProcess: SpawnTask = async (spec, onLine) => {
       if (!killGroup(child.pid, signal)) child.kill(signal);
     },
   };
-};
+}
 
 /**
  * What of the worker's environment a task sees (security finding 4): enough to run programs

@@ -181,8 +181,6 @@ export class ConveyorWorker {
   private exitCode = 0;
   private filling: Promise<boolean> | undefined;
   private refillRequested = false;
-  /** Set when slots were full: there may be more assigned work to fetch once one frees up. */
-  private missedWhileFull = false;
   private keepAliveTimer: NodeJS.Timeout | undefined;
   private readonly allowedTasks: Set<string> | undefined;
 
@@ -406,10 +404,8 @@ export class ConveyorWorker {
     const api = this.api;
     if (!api) return false;
     while (!this.stopping) {
-      if (this.running.size >= this.settings.concurrency) {
-        this.missedWhileFull = true;
-        return true;
-      }
+      // Full: the next get-next goes out when a task ends.
+      if (this.running.size >= this.settings.concurrency) return true;
       let next: WireWorkRequest | undefined;
       try {
         next = await api.getNextWorkRequest(this.runningIds());
@@ -446,10 +442,9 @@ export class ConveyorWorker {
       .catch((err: unknown) => this.deps.log(`work request ${workRequest.id}: ${errorMessage(err)}`))
       .finally(() => {
         this.running.delete(workRequest.id);
-        if (!this.stopping && this.missedWhileFull) {
-          this.missedWhileFull = false;
-          void this.fillSlots();
-        }
+        // A freed slot is refilled by asking at once: get-next assigns the best pending request
+        // in the same round trip (the server sends no scheduling pass for a worker's completion).
+        if (!this.stopping) void this.fillSlots();
       });
   }
 
@@ -533,7 +528,8 @@ export class ConveyorWorker {
         entry.heartbeatInFlight = false;
       }
     };
-    void beat();
+    // get-next recorded the start as the first heartbeat: a task that ends within one interval
+    // sends none at all.
     entry.heartbeatTimer = setInterval(() => void beat(), this.settings.heartbeatIntervalMs);
   }
 

@@ -38,6 +38,8 @@ export interface FinishOptions {
   abortedBy?: string;
   /** Give the worker's slot back (the request held one). */
   releaseSlot?: boolean;
+  /** The worker itself refills the freed slot (get-next after its completion): no scheduler event. */
+  slotRefilledByWorker?: boolean;
   extra?: WorkRequestChanges;
 }
 
@@ -69,7 +71,7 @@ export async function finish(deps: Deps, wr: WorkRequest, opts: FinishOptions): 
   if (finished.status === 'completed') {
     await runEventReactions(deps, finished, succeeded(finished) ? 'on_success' : 'on_failure');
   }
-  await afterFinish(deps, finished);
+  await afterFinish(deps, finished, { nudgeScheduler: !opts.slotRefilledByWorker });
   // A recurring job's run follows its request: a result, and the next run (SPEC §5).
   if (recurringRunOf(finished)) await recurringRunFinished(deps, finished);
   return finished;
@@ -87,7 +89,7 @@ export async function startServerSide(deps: Deps, wr: WorkRequest): Promise<Work
 }
 
 /** A dependency finished: dependents that can go ahead become pending, doomed ones are aborted. */
-export async function afterFinish(deps: Deps, finished: WorkRequest): Promise<void> {
+export async function afterFinish(deps: Deps, finished: WorkRequest, opts: { nudgeScheduler?: boolean } = {}): Promise<void> {
   // A failed child about to be retried after a delay keeps its dependents: the retry takes them over.
   if (!delayedRetryOf(finished)) {
     for (const id of await deps.workRequests.reverseDependencies(finished.id)) await settleDependent(deps, id);
@@ -97,7 +99,7 @@ export async function afterFinish(deps: Deps, finished: WorkRequest): Promise<vo
     const root = await rootWorkflowOf(deps, finished);
     if (root) await deps.queues.enqueueOrchestration({ rootId: root.id, kind: 'child-finished', workRequestId: finished.id });
   }
-  await deps.queues.enqueueSchedulerEvent({ type: 'work-request-finished', workRequestId: finished.id });
+  if (opts.nudgeScheduler ?? true) await deps.queues.enqueueSchedulerEvent({ type: 'work-request-finished', workRequestId: finished.id });
 }
 
 /** Re-evaluates one blocked request against its dependencies. */

@@ -42,7 +42,7 @@ export async function schedule(deps: Deps): Promise<ScheduleSummary> {
     // Least loaded first spreads work; then the longest connected (Debusine orders by connected_at).
     .sort((a, b) => a.assigned / a.concurrency - b.assigned / b.concurrency || (a.connectedAt ?? '').localeCompare(b.connectedAt ?? ''));
   for (const worker of workers) {
-    summary.assigned.push(...(await scheduleForWorker(deps, worker, disabledOwners)));
+    summary.assigned.push(...(await scheduleForWorker(deps, worker, { disabledOwners })));
   }
   return summary;
 }
@@ -51,12 +51,17 @@ function byPriorityThenAge(a: WorkRequest, b: WorkRequest): number {
   return effectivePriority(b) - effectivePriority(a) || a.createdAt.localeCompare(b.createdAt) || a.id - b.id;
 }
 
-/** Fills a worker's free slots with the best pending requests it can run. */
+/**
+ * Fills a worker's free slots with the best pending requests it can run. `notify: false` is the
+ * worker's own get-next pulling work: it is answered directly, so no queue message is sent.
+ * `disabledOwners` caches, for one pass, whether a request's creator is disabled.
+ */
 export async function scheduleForWorker(
   deps: Deps,
   initial: Worker,
-  disabledOwners: Map<string, boolean> = new Map(),
+  opts: { notify?: boolean; disabledOwners?: Map<string, boolean> } = {},
 ): Promise<{ workRequestId: number; worker: string }[]> {
+  const disabledOwners = opts.disabledOwners ?? new Map<string, boolean>();
   const assigned: { workRequestId: number; worker: string }[] = [];
   // A draining machine takes nothing; once its work is done it goes OFFLINE (QUIESCED) on this pass.
   if (initial.machineState === 'QUIESCING') {
@@ -127,7 +132,7 @@ export async function scheduleForWorker(
         continue;
       }
       assigned.push({ workRequestId: wr.id, worker: worker.name });
-      await notifyWorker(deps, worker.name, { type: 'work_request_available', workRequestId: wr.id });
+      if (opts.notify ?? true) await notifyWorker(deps, worker.name, { type: 'work_request_available', workRequestId: wr.id });
       taken = true;
       break;
     }

@@ -2,7 +2,7 @@
 import { ConflictError, NotFoundError, UnauthorizedError, ValidationError } from '../domain/errors';
 import { tokenUnusableReason, type Token } from '../domain/tenancy';
 import { bump, isFinished, type FinalResult, type OutputData, type WorkRequest } from '../domain/work-requests';
-import { isConnected, workerNameCandidates, WORKER_TYPES, type Metadata, type Worker, type WorkerType } from '../domain/workers';
+import { hasSpareCapacity, isConnected, workerNameCandidates, WORKER_TYPES, type Metadata, type Worker, type WorkerType } from '../domain/workers';
 import type { Deps, QueueAccess } from '../ports';
 import { generateTokenKey } from './admin';
 import { recordAudit } from './audit';
@@ -13,6 +13,7 @@ import { workRequestNotFound } from './loaders';
 import { admitUnactivatedRegistration, checkEnableIsUnambiguous, consumeActivationToken } from './worker-registration';
 import { machineAskedForWork } from './machines';
 import { recurringRunOf, recurringRunStarted } from './recurring-runs';
+import { scheduleForWorker } from './scheduler';
 
 const ACTIVATION_TOKEN_TTL_MS = 15 * 60 * 1000;
 const LAST_SEEN_RESOLUTION_MS = 30 * 1000;
@@ -148,19 +149,41 @@ async function markSeen(deps: Deps, worker: Worker): Promise<void> {
 /**
  * Debusine's get-next: running requests the worker no longer runs (all of them, unless it lists
  * the ones it still runs) are lost work and get retried; then the best request already assigned
- * to it starts running and is returned.
+ * to it starts running and is returned. With nothing assigned and a slot free, the worker pulls:
+ * the best pending request it can run is assigned and started in this same round trip (as
+ * Debusine's get-next schedules on demand), under the same conditional slot rule as a pass.
  */
 export async function getNextForWorker(deps: Deps, caller: Caller, stillRunning?: number[]): Promise<WorkRequest | undefined> {
   requireWorker(caller);
   await markSeen(deps, caller.worker);
   const keep = new Set(stillRunning ?? []);
   const active = await deps.workRequests.activeForWorker(caller.worker.name);
+  let held = active.length;
   for (const wr of active) {
     if (wr.status === 'running' && !keep.has(wr.id)) {
-      await reclaim(deps, wr, `worker ${caller.worker.name} asked for new work while this request was running on it`).catch(ignoreConflict); // finished concurrently: nothing lost
+      await reclaim(deps, wr, `worker ${caller.worker.name} asked for new work while this request was running on it`).then(
+        () => held--,
+        ignoreConflict, // finished concurrently: nothing lost
+      );
     }
   }
-  const assigned = active
+  const started = await startFirst(deps, active.filter((wr) => wr.status === 'pending'));
+  if (started) return started;
+  // Nothing left to start: a QUIESCING machine takes no new work, and with nothing running goes OFFLINE (QUIESCED).
+  if (caller.worker.machineState === 'QUIESCING') {
+    await machineAskedForWork(deps, caller.worker);
+    return undefined;
+  }
+  const worker = { ...caller.worker, assigned: held };
+  if (!hasSpareCapacity(worker)) return undefined;
+  const pulled = await scheduleForWorker(deps, worker, { notify: false });
+  if (pulled.length === 0) return undefined;
+  return startFirst(deps, await deps.workRequests.getMany(pulled.map((a) => a.workRequestId)));
+}
+
+/** Starts the best of the requests assigned to a worker that are still pending; undefined if none could be. */
+async function startFirst(deps: Deps, candidates: WorkRequest[]): Promise<WorkRequest | undefined> {
+  const assigned = candidates
     .filter((wr) => wr.status === 'pending')
     .sort((a, b) => b.priorityBase + b.priorityAdjustment - (a.priorityBase + a.priorityAdjustment) || a.createdAt.localeCompare(b.createdAt) || a.id - b.id);
   for (const wr of assigned) {
@@ -175,8 +198,6 @@ export async function getNextForWorker(deps: Deps, caller: Caller, stillRunning?
       ignoreConflict(err); // aborted or reassigned meanwhile: try the next
     }
   }
-  // Nothing left to start: a QUIESCING machine with nothing running goes OFFLINE (QUIESCED).
-  if (caller.worker.machineState === 'QUIESCING') await machineAskedForWork(deps, caller.worker);
   return undefined;
 }
 
@@ -201,7 +222,9 @@ export async function completeWorkRequest(
     if (wr.status !== 'running') {
       throw new ConflictError('Not running', `work request ${id} is ${wr.status}${wr.supersededBy ? ` (retried as ${wr.supersededBy})` : ''}`);
     }
-    return finish(deps, wr, { status: 'completed', result: input.result, outputData: input.outputData, releaseSlot: true });
+    // The worker pulls its next request with get-next once it has reported (it always asks after a
+    // completion), so the freed slot needs no scheduling pass: no scheduler event is sent for it.
+    return finish(deps, wr, { status: 'completed', result: input.result, outputData: input.outputData, releaseSlot: true, slotRefilledByWorker: true });
   });
   await markSeen(deps, caller.worker);
   return finished;

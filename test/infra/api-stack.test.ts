@@ -390,7 +390,7 @@ describe('ApiStack: SQS triggers', () => {
     expect(JSON.stringify(p.EventSourceArn)).toContain(logicalId(stacks.messaging.queues[spec.queue!.name]!.queue));
   });
 
-  it('applies heartbeats 100 at a time within a 5 s window, and runs at most 2 scheduling passes at once (concrete)', () => {
+  it('applies heartbeats 100 at a time within a 5 s window, and runs at most 2 scheduling passes at once, with no batching window (concrete)', () => {
     api.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       FunctionName: { Ref: fnId('heartbeat-applier') },
       BatchSize: 100,
@@ -399,7 +399,7 @@ describe('ApiStack: SQS triggers', () => {
     api.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       FunctionName: { Ref: fnId('scheduler') },
       BatchSize: 10,
-      MaximumBatchingWindowInSeconds: 1,
+      MaximumBatchingWindowInSeconds: 0,
       ScalingConfig: { MaximumConcurrency: 2 },
     });
     api.hasResourceProperties('AWS::Lambda::EventSourceMapping', {

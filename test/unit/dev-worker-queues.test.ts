@@ -36,7 +36,7 @@ describe('the local environment map', () => {
   });
 
   it('uses the cloud visibility timeouts (6 × consumer timeout + batching window)', () => {
-    expect(visibilityTimeoutSeconds(QUEUES.scheduler, FUNCTIONS)).toBe(6 * 60 + 1);
+    expect(visibilityTimeoutSeconds(QUEUES.scheduler, FUNCTIONS)).toBe(6 * 60); // no batching window
     expect(visibilityTimeoutSeconds(QUEUES.heartbeats, FUNCTIONS)).toBe(6 * 60 + 5);
     expect(visibilityTimeoutSeconds(QUEUES['server-tasks'], FUNCTIONS)).toBe(6 * 300);
     expect(visibilityTimeoutSeconds(QUEUES['file-verification'], FUNCTIONS)).toBe(5400);

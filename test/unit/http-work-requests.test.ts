@@ -179,11 +179,15 @@ describe('the worker side', () => {
 
   it('get-next retries what the worker no longer runs, unless it lists it', async () => {
     const { worker, id } = await running();
-    const none = await http('GET', '/api/1.0/work-request/get-next-for-worker/?running=', { token: worker.key });
-    expect(none.status).toBe(204);
+    // The lost request is retried, and its successor is the one pending request the worker can pull.
+    const next = await http('GET', '/api/1.0/work-request/get-next-for-worker/?running=', { token: worker.key });
     const lost = await http('GET', `/api/1.0/work-request/${id}/`, { token: key('viewer') });
     expect(lost.json.status).toBe('aborted');
     expect(lost.json.superseded_by).toEqual(expect.any(Number));
+    expect(next.status).toBe(200);
+    expect(next.json).toMatchObject({ id: lost.json.superseded_by, status: 'running' });
+    const kept = await http('GET', `/api/1.0/work-request/get-next-for-worker/?running=${next.json.id}`, { token: worker.key });
+    expect(kept.status).toBe(204);
   });
 
   it('get-next refuses users and bad running lists', async () => {

@@ -303,7 +303,7 @@ describe('conveyor worker loop', () => {
     expect(task.spec.dir.startsWith(join(dir, 'work', 'wr-7-'))).toBe(true);
     expect(existsSync(task.spec.dir)).toBe(true);
 
-    // The first heartbeat goes out at once, before any output.
+    // The first heartbeat goes out one interval after the start (get-next recorded the start).
     await waitFor(() => server.callsTo('POST work-request/N/heartbeat/').length >= 1, 'the first heartbeat');
     expect(server.callsTo('POST work-request/N/heartbeat/')[0]).toMatchObject({ path: 'work-request/7/heartbeat/', body: { logtail: [] } });
 
