@@ -73,15 +73,24 @@ function decodeSegment(segment: string): string {
   }
 }
 
+/** A trailing slash is an empty last segment; API Gateway matches with or without it. */
+function withoutTrailingSlash<T>(segments: T[], isEmpty: (segment: T) => boolean): T[] {
+  return segments.length > 1 && isEmpty(segments[segments.length - 1]!) ? segments.slice(0, -1) : segments;
+}
+
 /**
  * Matches a path (still percent-encoded, so that an encoded `/` stays inside its segment) against
- * one route. A route ending in `/` has an empty last segment, so it requires the trailing slash.
+ * one route. As in the cloud (where route paths are deployed without Debusine's trailing slash),
+ * `/x` and `/x/` both match the route `/x/`; a greedy `{path+}` keeps the slash in its value.
  */
 function matchPath(route: Route, rawPath: string): Record<string, string> | undefined {
-  const requestSegments = rawPath.split('/').slice(1);
+  const greedy = route.segments.some((s) => s.kind === 'greedy');
+  const rawSegments = rawPath.split('/').slice(1);
+  const requestSegments = greedy ? rawSegments : withoutTrailingSlash(rawSegments, (s) => s === '');
+  const routeSegments = greedy ? route.segments : withoutTrailingSlash(route.segments, (s) => s.kind === 'literal' && s.value === '');
   const pathParameters: Record<string, string> = {};
-  for (let i = 0; i < route.segments.length; i++) {
-    const segment = route.segments[i];
+  for (let i = 0; i < routeSegments.length; i++) {
+    const segment = routeSegments[i];
     if (segment === undefined) return undefined;
     if (segment.kind === 'greedy') {
       const rest = requestSegments.slice(i).join('/');
@@ -98,7 +107,7 @@ function matchPath(route: Route, rawPath: string): Record<string, string> | unde
       pathParameters[segment.name] = decodeSegment(requestSegment);
     }
   }
-  return requestSegments.length === route.segments.length ? pathParameters : undefined;
+  return requestSegments.length === routeSegments.length ? pathParameters : undefined;
 }
 
 const SEGMENT_RANK = { literal: 0, param: 1, greedy: 2 } as const;

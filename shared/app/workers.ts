@@ -9,6 +9,7 @@ import { recordAudit } from './audit';
 import { hashTokenKey, requireWorker, type Caller } from './auth';
 import { bump, finish, reclaim, withRetries } from './lifecycle';
 import { workRequestNotFound } from './work-requests';
+import { scheduleForWorker } from './scheduler';
 
 const ACTIVATION_TOKEN_TTL_MS = 15 * 60 * 1000;
 const LAST_SEEN_RESOLUTION_MS = 30 * 1000;
@@ -41,9 +42,11 @@ export async function registerWorker(deps: Deps, input: RegisterWorkerInput, act
   const enabled = activation !== undefined;
   const now = deps.clock.now().toISOString();
   let worker: Worker | undefined;
+  const id = await deps.sequences.next('worker');
   for (const name of workerNameCandidates(input.fqdn)) {
     const candidate: Worker = {
       name,
+      id,
       tokenHash: hash,
       workerType,
       enabled,
@@ -158,6 +161,17 @@ export async function getNextForWorker(deps: Deps, caller: Caller, stillRunning?
       });
     }
   }
+  const started = await startBestAssigned(deps, active);
+  if (started || !caller.worker.enabled) return started;
+  // Nothing assigned yet: schedule for this worker now, as Debusine's get-next does, instead of
+  // leaving a worker that just connected to wait for the next scheduling event.
+  const fresh = await deps.workers.get(caller.worker.name);
+  if (!fresh?.enabled || (await scheduleForWorker(deps, fresh)).length === 0) return undefined;
+  return startBestAssigned(deps, await deps.workRequests.activeForWorker(caller.worker.name));
+}
+
+/** Starts the best request already assigned to the worker (pending), if any. */
+async function startBestAssigned(deps: Deps, active: WorkRequest[]): Promise<WorkRequest | undefined> {
   const assigned = active
     .filter((wr) => wr.status === 'pending')
     .sort((a, b) => b.priorityBase + b.priorityAdjustment - (a.priorityBase + a.priorityAdjustment) || a.createdAt.localeCompare(b.createdAt) || a.id - b.id);

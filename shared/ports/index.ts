@@ -23,7 +23,7 @@ export interface IdGenerator {
 /** Monotonic integer ids, for Debusine-compatible artifact and relation ids. */
 export interface Sequences {
   /** Fixed names, plus `run:<scope>#<workspace>#<name>` and `run:<...>#<major>` counters for workflow run numbers. */
-  next(name: 'artifact' | 'artifact-relation' | 'work-request' | 'workflow-template' | 'collection' | 'collection-item' | `run:${string}`): Promise<number>;
+  next(name: 'artifact' | 'artifact-relation' | 'work-request' | 'workflow-template' | 'collection' | 'collection-item' | 'worker' | `run:${string}`): Promise<number>;
 }
 
 export interface Page<T> {

@@ -31,6 +31,7 @@ const emptySchema = z.strictObject({});
 
 export function workerJson(w: WorkerView) {
   return {
+    id: w.id ?? null,
     name: w.name,
     worker_type: w.workerType,
     enabled: w.enabled,
@@ -84,7 +85,7 @@ export function workerRoutes(getDeps: () => Deps): Record<string, RouteHandler> 
         },
         activationKey,
       );
-      return json(201, { name: worker.name, enabled: worker.enabled });
+      return json(201, { id: worker.id ?? null, name: worker.name, enabled: worker.enabled });
     },
     'PUT /api/1.0/worker/dynamic-metadata/': async (req) => {
       const body = jsonBody(req);

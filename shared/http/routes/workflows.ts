@@ -29,6 +29,7 @@ import { DEFAULT_WORKSPACE } from '../../domain/tenancy';
 import type { WorkflowTemplate } from '../../domain/workflows';
 import type { Deps } from '../../ports';
 import { workRequestJson } from '../serializers';
+import { workerIdsOf, type WorkerIds } from '../../app/worker-ids';
 import { json, jsonBody, noContent, type HttpRequest, type RouteHandler } from '../request';
 import { parseId, parseWith } from '../validation';
 
@@ -82,9 +83,13 @@ export interface WorkflowTreeNodeJson {
   children: WorkflowTreeNodeJson[];
 }
 
-export function workflowTreeJson(tree: WorkflowTreeNode, baseUrl: string): WorkflowTreeJson {
-  const node = (n: WorkflowTreeNode): WorkflowTreeNodeJson => ({ work_request: workRequestJson(n.workRequest, baseUrl), children: n.children.map(node) });
-  return { workflow: workRequestJson(tree.workRequest, baseUrl), children: tree.children.map(node) };
+export function workflowTreeJson(tree: WorkflowTreeNode, baseUrl: string, workerIds: WorkerIds = new Map()): WorkflowTreeJson {
+  const node = (n: WorkflowTreeNode): WorkflowTreeNodeJson => ({ work_request: workRequestJson(n.workRequest, baseUrl, workerIds), children: n.children.map(node) });
+  return { workflow: workRequestJson(tree.workRequest, baseUrl, workerIds), children: tree.children.map(node) };
+}
+
+function treeWorkers(n: WorkflowTreeNode): (string | null)[] {
+  return [n.workRequest.worker, ...n.children.flatMap(treeWorkers)];
 }
 
 /** A JSON object body, or a 400 with `title`. */
@@ -137,13 +142,16 @@ export function workflowRoutes(getDeps: () => Deps): Record<string, RouteHandler
         templateName: body.template_name,
         taskData: body.task_data,
       });
-      return json(201, workRequestJson(wr, req.baseUrl));
+      return json(201, workRequestJson(wr, req.baseUrl, await workerIdsOf(getDeps(), [wr.worker])));
     },
     'GET /api/1.0/workflow/': async (req) => {
       const q = parseWith(runLookupQuery, req.query, 'Invalid query');
       const wr = await findWorkflowRun(getDeps(), req.caller, { scope: req.scope, workspace: q.workspace ?? DEFAULT_WORKSPACE, lookup: q.name });
-      return json(200, workRequestJson(wr, req.baseUrl));
+      return json(200, workRequestJson(wr, req.baseUrl, await workerIdsOf(getDeps(), [wr.worker])));
     },
-    'GET /api/1.0/workflow/{id}/': async (req) => json(200, workflowTreeJson(await workflowTree(getDeps(), req.caller, id(req)), req.baseUrl)),
+    'GET /api/1.0/workflow/{id}/': async (req) => {
+      const tree = await workflowTree(getDeps(), req.caller, id(req));
+      return json(200, workflowTreeJson(tree, req.baseUrl, await workerIdsOf(getDeps(), treeWorkers(tree))));
+    },
   };
 }
