@@ -9,10 +9,11 @@ import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, write
 import { join, resolve } from 'node:path';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Command } from 'commander';
-import { FUNCTIONS, MAILBOX_FILE_ENV_VAR, QUEUES, type QueueName } from '../../shared/manifest';
+import { FUNCTIONS, MAILBOX_FILE_ENV_VAR, QUEUES, WS_MANAGEMENT_ENDPOINT_ENV_VAR, type QueueName } from '../../shared/manifest';
 import type { Deps } from '../../shared/ports';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startEmulators, type EmulatorPorts } from './emulators';
 import { startGateway } from './gateway';
+import { attachWebSockets, type LocalWebSockets } from './websockets';
 import { consoleLog, createHandlerLoader, formatError, type Log } from './handlers';
 import { schedulePeriodFromEnv, startQueuePollers, startScheduleTimers } from './pollers';
 import { provision, type LocalEnv } from './provision';
@@ -184,8 +185,21 @@ export async function startLocalStack(options: DevOptions, abortSignal?: AbortSi
     if (periodSeconds !== undefined) log('info', `schedules fire every ${periodSeconds} s (CONVEYOR_DEV_SCHEDULE_SECONDS)`);
     const timers = startScheduleTimers({ functions: FUNCTIONS, loadHandler, log, ...(periodSeconds !== undefined ? { periodSeconds } : {}) });
     cleanups.push(() => timers.stop());
-    const gateway = await startGateway({ functions: FUNCTIONS, loadHandler, port: options.port, log, accessLog: true });
+    let webSockets: LocalWebSockets | undefined;
+    const gateway = await startGateway({
+      functions: FUNCTIONS,
+      loadHandler,
+      port: options.port,
+      log,
+      accessLog: true,
+      intercept: (req, res, body) => webSockets?.handleManagementRequest(req, res, body) ?? false,
+    });
     cleanups.push(() => gateway.close());
+    // Debusine's WebSockets on the same port; functions reach them through the management API there.
+    webSockets = attachWebSockets(gateway.server, { functions: FUNCTIONS, loadHandler, log });
+    cleanups.push(() => webSockets?.close());
+    process.env[WS_MANAGEMENT_ENDPOINT_ENV_VAR] = gateway.url;
+    env[WS_MANAGEMENT_ENDPOINT_ENV_VAR] = gateway.url;
 
     const info: LocalStackInfo = { url: gateway.url, adminToken, env };
     writeLocalJson(dataDir, info);

@@ -288,6 +288,8 @@ export interface GatewayOptions {
   /** Log one line per request. */
   accessLog?: boolean;
   integrationTimeoutMs?: number;
+  /** Answers a request itself before routing (the WebSocket management API); false passes it on. */
+  intercept?: (req: IncomingMessage, res: ServerResponse, body: Buffer) => boolean;
 }
 
 export interface Gateway {
@@ -320,6 +322,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     const started = Date.now();
     const method = req.method ?? 'GET';
     const url = req.url ?? '/';
+    if (options.intercept && url.startsWith('/@connections/')) {
+      const body = await readBody(req);
+      if (body !== 'too-large' && options.intercept(req, res, body)) return;
+    }
     const response = await respond(req, method, url);
     writeResponse(res, response);
     if (options.accessLog) log('info', `${method} ${url} → ${response.statusCode} (${Date.now() - started} ms)`);

@@ -39,6 +39,8 @@ import { SesNotifier } from './notify/ses-notifier';
 import { S3FileStore, type VerifyMode } from './s3/file-store';
 import { SqsJobQueues, type JobQueueUrls } from './sqs/job-queues';
 import { SqsWorkerChannels } from './sqs/worker-channels';
+import { DynamoSocketConnections } from './sockets/dynamo-connections';
+import { ManagementApiPusher } from './sockets/management-api-pusher';
 
 export const FORCE_PATH_STYLE_ENV_VAR = 'CONVEYOR_S3_FORCE_PATH_STYLE';
 
@@ -64,6 +66,8 @@ export interface AwsConfig {
   notifyFrom?: string;
   /** Local stack: notifications go to this mbox file instead of SES (CONVEYOR_MAILBOX_FILE). */
   mailboxFile?: string;
+  /** Debusine's WebSocket connections (functions that talk to sockets only). */
+  connectionsTable?: string;
 }
 
 /** Reads and checks Conveyor's variables; a missing one throws an Error naming it. */
@@ -91,6 +95,7 @@ export function readAwsConfig(env: NodeJS.ProcessEnv = process.env): AwsConfig {
     sqsEndpoint: env['AWS_ENDPOINT_URL_SQS'] || env['AWS_ENDPOINT_URL'] || undefined,
     notifyFrom: env[NOTIFY_FROM_ENV_VAR] || undefined,
     mailboxFile: env[MAILBOX_FILE_ENV_VAR] || undefined,
+    connectionsTable: env[TABLES.connections.envVar] || undefined,
   };
 }
 
@@ -187,6 +192,9 @@ export function createAwsDepsFromClients(
     notifier: createNotifier(config, clients),
     clock: extra.clock ?? systemClock,
     ids: extra.ids ?? randomIds,
+    ...(config.connectionsTable
+      ? { sockets: { connections: new DynamoSocketConnections(clients.doc, config.connectionsTable), pusher: new ManagementApiPusher(undefined, config.region) } }
+      : {}),
   };
 }
 

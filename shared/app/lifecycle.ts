@@ -20,6 +20,7 @@ import type { Deps, SlotChange, WorkRequestChanges } from '../ports';
 import { canRunTransition, finishedRunStatus } from '../domain/workflows';
 import { PROMISE_CATEGORY } from '../domain/collections';
 import { rootWorkflowOf, runEventReactions } from './event-reactions';
+import { notifyCompletionListeners } from './sockets';
 
 /** How many times a use case re-reads and retries after losing a race on the same item. */
 const RACE_RETRIES = 5;
@@ -88,6 +89,8 @@ export async function finish(deps: Deps, wr: WorkRequest, opts: FinishOptions): 
     await runEventReactions(deps, finished, finished.result === 'success' || finished.result === 'skipped' ? 'on_success' : 'on_failure');
   }
   await afterFinish(deps, finished);
+  // Debusine's on-completed WebSocket listeners; a failure to tell them never undoes the completion.
+  await notifyCompletionListeners(deps, finished).catch((err: unknown) => console.error('cannot notify completion listeners', finished.id, err));
   return finished;
 }
 

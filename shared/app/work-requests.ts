@@ -16,6 +16,7 @@ import { accessWorkspace, callerId, isAdmin, requireUser, type Caller } from './
 import { bump, createSuccessor, finish, withRetries } from './lifecycle';
 import { runEventReactions } from './event-reactions';
 import { reopenParents, restartWorkflow } from './workflows';
+import { notifyWorkerSockets } from './sockets';
 
 export const workRequestNotFound = (id: number) => new NotFoundError('Not found', `No WorkRequest matches the given query (id ${id}).`);
 
@@ -201,9 +202,11 @@ async function abortDescendants(deps: Deps, workflowId: number, by: string): Pro
   }
 }
 
+/** Tells a worker on its own channels: its SQS queue (`conveyor worker`), its WebSocket (Debusine's worker). */
 export async function notifyWorker(deps: Deps, workerName: string, message: Parameters<Deps['workerChannels']['send']>[1]): Promise<void> {
   const worker = await deps.workers.get(workerName);
   if (worker?.queueUrl) await deps.workerChannels.send(worker.queueUrl, message);
+  await notifyWorkerSockets(deps, workerName, message.type);
 }
 
 /** Manual unblock (workspace owner): accept → pending, reject → aborted, notes → logged. */
