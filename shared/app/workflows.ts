@@ -162,8 +162,15 @@ export async function startWorkflow(
   });
   await deps.workRequests.commit({ create: [root] });
   const collection = await ensureInternalCollection(deps, root);
-  const queued = bump(root, { internalCollection: collection.id, run: moveRun(root, 'queued') });
-  await deps.workRequests.commit({ update: [{ workRequest: queued, expectedVersion: root.version }] });
+  // A scheduling pass may start the new root meanwhile (it is pending): write over what is stored
+  // now, and only move a run that is still `created`, instead of answering 409 to its creator.
+  const queued = await withRetries(async () => {
+    const current = (await deps.workRequests.get(id))!;
+    const run = current.run?.status === 'created' ? moveRun(current, 'queued') : current.run;
+    const next = bump(current, { internalCollection: collection.id, run });
+    await deps.workRequests.commit({ update: [{ workRequest: next, expectedVersion: current.version }] });
+    return next;
+  });
   await deps.templates.recordRun(input.scope, input.workspace, template.name, { major, minor: 0 }, id);
   await deps.queues.enqueueSchedulerEvent({ type: 'work-request-pending', workRequestId: id });
   return queued;

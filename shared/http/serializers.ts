@@ -95,7 +95,8 @@ export function workRequestJson(wr: WorkRequest, baseUrl: string, workerIds: Wor
     aborted_by: wr.abortedBy,
     started_at: wr.startedAt,
     completed_at: wr.completedAt,
-    duration: durationSeconds(wr),
+    // Whole seconds: Debusine's models declare an int.
+    duration: wholeSeconds(durationSeconds(wr)),
     priority_base: wr.priorityBase,
     priority_adjustment: wr.priorityAdjustment,
     effective_priority: effectivePriority(wr),
@@ -115,4 +116,8 @@ export function workRequestJson(wr: WorkRequest, baseUrl: string, workerIds: Wor
     run: wr.run ? { name: wr.run.name, number: formatRunNumber(wr.run), status: wr.run.status } : null,
     internal_collection: wr.internalCollection ?? null,
   };
+}
+
+function wholeSeconds(seconds: number | null): number | null {
+  return seconds === null ? null : Math.round(seconds);
 }
