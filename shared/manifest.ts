@@ -160,7 +160,7 @@ export const FUNCTIONS: FunctionSpec[] = [
     description: 'whoami and the read side of tenancy (workspaces visible to the caller)',
     timeoutSeconds: API_TIMEOUT,
     memoryMb: 512,
-    routes: ['GET /api/1.0/whoami/', 'GET /api/1.0/workspace/'],
+    routes: ['GET /api/1.0/whoami/', 'GET /api/1.0/workspace/', 'GET /api/1.0/openapi.json'],
     uses: { tables: { main: 'readwrite' } },
   },
   {

@@ -195,3 +195,14 @@ export function artifactRoutes(getDeps: () => Deps): Record<string, RouteHandler
     },
   };
 }
+
+/** The zod schemas that validate these routes' inputs, for the OpenAPI document (shared/http/openapi.ts). */
+export const artifactRequestSchemas: Record<string, { body?: z.ZodType; query?: z.ZodType }> = {
+  'POST /api/1.0/artifact/': { body: createSchema },
+  'GET /api/1.0/artifact/': { query: listQuerySchema },
+  'PATCH /api/1.0/artifact/{id}/': { body: updateSchema },
+  'POST /api/1.0/artifact/{id}/attach/': { body: attachSchema },
+  'POST /api/1.0/artifact/{id}/upload/{path+}': { body: uploadRequestSchema },
+  'POST /api/1.0/artifact/{id}/upload-complete/{path+}': { body: uploadCompleteSchema },
+  'POST /api/1.0/artifact-relation/': { body: relationSchema },
+};

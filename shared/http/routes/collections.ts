@@ -153,3 +153,12 @@ export function collectionRoutes(getDeps: () => Deps): Record<string, RouteHandl
     },
   };
 }
+
+/** The zod schemas that validate these routes' inputs, for the OpenAPI document (shared/http/openapi.ts). */
+export const collectionRequestSchemas: Record<string, { body?: z.ZodType; query?: z.ZodType }> = {
+  'POST /api/1.0/collection/': { body: createSchema },
+  'GET /api/1.0/collection/': { query: listQuerySchema },
+  'POST /api/1.0/collection/{id}/items/': { body: addItemSchema },
+  'POST /api/1.0/lookup/single/': { body: lookupSingleSchema },
+  'POST /api/1.0/lookup/multiple/': { body: lookupMultipleSchema },
+};

@@ -167,3 +167,16 @@ export function workRequestRoutes(getDeps: () => Deps): Record<string, RouteHand
     },
   };
 }
+
+/** The zod schemas that validate these routes' inputs, for the OpenAPI document (shared/http/openapi.ts). */
+export const workRequestRequestSchemas: Record<string, { body?: z.ZodType; query?: z.ZodType }> = {
+  'POST /api/1.0/work-request/': { body: createSchema },
+  'GET /api/1.0/work-request/': { query: listQuerySchema },
+  'GET /api/1.0/work-request/get-next-for-worker/': { query: getNextQuerySchema },
+  'PATCH /api/1.0/work-request/{id}/': { body: prioritySchema },
+  'POST /api/1.0/work-request/{id}/retry/': { body: emptySchema },
+  'POST /api/1.0/work-request/{id}/abort/': { body: emptySchema },
+  'POST /api/1.0/work-request/{id}/unblock/': { body: unblockSchema },
+  'PUT /api/1.0/work-request/{id}/completed/': { body: completedSchema },
+  'POST /api/1.0/work-request/{id}/heartbeat/': { body: heartbeatSchema },
+};

@@ -115,3 +115,10 @@ export function workerRoutes(getDeps: () => Deps): Record<string, RouteHandler> 
     },
   };
 }
+
+/** The zod schemas that validate these routes' inputs, for the OpenAPI document (shared/http/openapi.ts). */
+export const workerRequestSchemas: Record<string, { body?: z.ZodType; query?: z.ZodType }> = {
+  'POST /api/1.0/worker/register/': { body: registerSchema },
+  'PUT /api/1.0/worker/dynamic-metadata/': { body: metadataSchema },
+  'POST /api/1.0/worker/disconnect/': { body: emptySchema },
+};

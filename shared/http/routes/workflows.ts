@@ -155,3 +155,12 @@ export function workflowRoutes(getDeps: () => Deps): Record<string, RouteHandler
     },
   };
 }
+
+/** The zod schemas that validate these routes' inputs, for the OpenAPI document (shared/http/openapi.ts). */
+export const workflowRequestSchemas: Record<string, { body?: z.ZodType; query?: z.ZodType }> = {
+  'POST /api/1.0/workflow-template/': { body: templateCreateSchema },
+  'GET /api/1.0/workflow-template/': { query: templateListQuery },
+  'PATCH /api/1.0/workflow-template/{id}/': { body: templatePatchSchema },
+  'POST /api/1.0/workflow/': { body: workflowCreateSchema },
+  'GET /api/1.0/workflow/': { query: runLookupQuery },
+};
