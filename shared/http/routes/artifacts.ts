@@ -18,7 +18,7 @@ import { DEFAULT_WORKSPACE } from '../../domain/tenancy';
 import type { Deps } from '../../ports';
 import { artifactJson, artifactSummaryJson, relationJson, uploadPlanJson } from '../serializers';
 import { json, jsonBody, noContent, redirect, type HttpRequest, type RouteHandler } from '../request';
-import { parseId, parseWith } from '../validation';
+import { parseId, parseWith, type RouteInputSchemas } from '../validation';
 
 const fileDeclarationSchema = z.strictObject({
   type: z.literal('file').optional(),
@@ -196,8 +196,8 @@ export function artifactRoutes(getDeps: () => Deps): Record<string, RouteHandler
   };
 }
 
-/** The zod schemas that validate these routes' inputs, for the OpenAPI document (shared/http/openapi.ts). */
-export const artifactRequestSchemas: Record<string, { body?: z.ZodType; query?: z.ZodType }> = {
+/** For shared/http/openapi.ts. */
+export const artifactRequestSchemas: RouteInputSchemas = {
   'POST /api/1.0/artifact/': { body: createSchema },
   'GET /api/1.0/artifact/': { query: listQuerySchema },
   'PATCH /api/1.0/artifact/{id}/': { body: updateSchema },

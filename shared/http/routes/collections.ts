@@ -14,7 +14,7 @@ import { ValidationError } from '../../domain/errors';
 import { DEFAULT_WORKSPACE } from '../../domain/tenancy';
 import type { Deps } from '../../ports';
 import { json, jsonBody, noContent, type HttpRequest, type RouteHandler } from '../request';
-import { parseId, parseWith } from '../validation';
+import { parseId, parseWith, type RouteInputSchemas } from '../validation';
 
 const createSchema = z.strictObject({
   name: z.string(),
@@ -154,8 +154,8 @@ export function collectionRoutes(getDeps: () => Deps): Record<string, RouteHandl
   };
 }
 
-/** The zod schemas that validate these routes' inputs, for the OpenAPI document (shared/http/openapi.ts). */
-export const collectionRequestSchemas: Record<string, { body?: z.ZodType; query?: z.ZodType }> = {
+/** For shared/http/openapi.ts. */
+export const collectionRequestSchemas: RouteInputSchemas = {
   'POST /api/1.0/collection/': { body: createSchema },
   'GET /api/1.0/collection/': { query: listQuerySchema },
   'POST /api/1.0/collection/{id}/items/': { body: addItemSchema },

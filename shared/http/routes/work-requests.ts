@@ -22,7 +22,7 @@ import { workRequestJson } from '../serializers';
 import { workerIdsOf } from '../../app/worker-ids';
 import type { WorkRequest } from '../../domain/work-requests';
 import { json, jsonBody, noContent, type HttpRequest, type RouteHandler } from '../request';
-import { parseId, parseWith } from '../validation';
+import { parseId, parseWith, type RouteInputSchemas } from '../validation';
 
 /** Debusine accepts exactly these fields on creation; anything else is refused by name. */
 export const CREATE_FIELDS = ['task_name', 'task_data', 'event_reactions', 'workspace'] as const;
@@ -168,8 +168,8 @@ export function workRequestRoutes(getDeps: () => Deps): Record<string, RouteHand
   };
 }
 
-/** The zod schemas that validate these routes' inputs, for the OpenAPI document (shared/http/openapi.ts). */
-export const workRequestRequestSchemas: Record<string, { body?: z.ZodType; query?: z.ZodType }> = {
+/** For shared/http/openapi.ts. */
+export const workRequestRequestSchemas: RouteInputSchemas = {
   'POST /api/1.0/work-request/': { body: createSchema },
   'GET /api/1.0/work-request/': { query: listQuerySchema },
   'GET /api/1.0/work-request/get-next-for-worker/': { query: getNextQuerySchema },

@@ -17,7 +17,7 @@ import {
 import type { Caller } from '../../app/auth';
 import type { Deps, QueueAccess } from '../../ports';
 import { json, jsonBody, noContent, type RouteHandler } from '../request';
-import { parseWith } from '../validation';
+import { parseWith, type RouteInputSchemas } from '../validation';
 
 const registerSchema = z.strictObject({
   token: z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex characters'),
@@ -116,8 +116,8 @@ export function workerRoutes(getDeps: () => Deps): Record<string, RouteHandler> 
   };
 }
 
-/** The zod schemas that validate these routes' inputs, for the OpenAPI document (shared/http/openapi.ts). */
-export const workerRequestSchemas: Record<string, { body?: z.ZodType; query?: z.ZodType }> = {
+/** For shared/http/openapi.ts. */
+export const workerRequestSchemas: RouteInputSchemas = {
   'POST /api/1.0/worker/register/': { body: registerSchema },
   'PUT /api/1.0/worker/dynamic-metadata/': { body: metadataSchema },
   'POST /api/1.0/worker/disconnect/': { body: emptySchema },

@@ -31,7 +31,7 @@ import type { Deps } from '../../ports';
 import { workRequestJson } from '../serializers';
 import { workerIdsOf, type WorkerIds } from '../../app/worker-ids';
 import { json, jsonBody, noContent, type HttpRequest, type RouteHandler } from '../request';
-import { parseId, parseWith } from '../validation';
+import { parseId, parseWith, type RouteInputSchemas } from '../validation';
 
 const jsonObject = z.record(z.string(), z.unknown());
 const priority = z.number().int().min(-1_000_000).max(1_000_000);
@@ -156,8 +156,8 @@ export function workflowRoutes(getDeps: () => Deps): Record<string, RouteHandler
   };
 }
 
-/** The zod schemas that validate these routes' inputs, for the OpenAPI document (shared/http/openapi.ts). */
-export const workflowRequestSchemas: Record<string, { body?: z.ZodType; query?: z.ZodType }> = {
+/** For shared/http/openapi.ts. */
+export const workflowRequestSchemas: RouteInputSchemas = {
   'POST /api/1.0/workflow-template/': { body: templateCreateSchema },
   'GET /api/1.0/workflow-template/': { query: templateListQuery },
   'PATCH /api/1.0/workflow-template/{id}/': { body: templatePatchSchema },
