@@ -6,6 +6,7 @@
  */
 import { createAwsDeps } from '../shared/adapters/aws';
 import { reclaimStale, reconcileWorkflows } from '../shared/app/watchdog';
+import { refreshSocketWorkers } from '../shared/app/sockets';
 import type { Deps } from '../shared/ports';
 
 export const STALE_SECONDS_ENV_VAR = 'CONVEYOR_WATCHDOG_STALE_SECONDS';
@@ -29,6 +30,8 @@ export function watchdogHandler(
 ) {
   return async (_event: unknown): Promise<{ reclaimed: number[]; reconciled: number[] }> => {
     const after = staleAfterMs(env);
+    // Debusine's workers send no heartbeats: their open WebSocket keeps them (and their work) alive.
+    await refreshSocketWorkers(getDeps());
     const reclaimed = await reclaim(getDeps(), after === undefined ? {} : { staleAfterMs: after });
     if (reclaimed.length) console.log(JSON.stringify({ msg: 'reclaimed stale work requests', reclaimed }));
     const reconciled = await reconcile(getDeps());

@@ -23,7 +23,7 @@ export interface TableSpec {
   ttlAttribute?: string;
 }
 
-export type TableName = 'main' | 'audit';
+export type TableName = 'main' | 'audit' | 'connections';
 
 export const TABLES: Record<TableName, TableSpec> = {
   main: {
@@ -45,9 +45,25 @@ export const TABLES: Record<TableName, TableSpec> = {
     sortKey: 'sk',
     indexes: [],
   },
+  // Open WebSockets of Debusine's protocol (workers, on-completed listeners); gsi1 finds a worker's
+  // connections and the listeners. API Gateway closes every socket within 2 hours: the TTL is a backstop.
+  connections: {
+    name: 'connections',
+    envVar: 'CONVEYOR_TABLE_CONNECTIONS',
+    partitionKey: 'pk',
+    sortKey: 'sk',
+    indexes: [{ name: 'gsi1', partitionKey: 'gsi1pk', sortKey: 'gsi1sk' }],
+    ttlAttribute: 'ttl',
+  },
 };
 
-export type QueueName = 'file-verification' | 'scheduler' | 'heartbeats' | 'server-tasks' | 'orchestrator' | 'accounting';
+/**
+ * Where functions post to WebSockets: API Gateway's management endpoint of the WebSocket API
+ * (`https://<id>.execute-api.<region>.amazonaws.com/<stage>`), or the local gateway's URL.
+ */
+export const WS_MANAGEMENT_ENDPOINT_ENV_VAR = 'CONVEYOR_WS_MANAGEMENT_ENDPOINT';
+
+export type QueueName = 'file-verification' | 'scheduler' | 'heartbeats' | 'server-tasks' | 'orchestrator' | 'accounting' | 'socket-greetings';
 
 export interface QueueSpec {
   name: QueueName;
@@ -74,6 +90,8 @@ export const QUEUES: Record<QueueName, QueueSpec> = {
   // Usage changes (artifact files, finished work requests) for quota accounting, off the request
   // path. Order and duplicates do not matter: the consumer syncs each source to its present state.
   accounting: { name: 'accounting', envVar: 'CONVEYOR_QUEUE_ACCOUNTING_URL', fifo: false, maxReceiveCount: 5 },
+  // Greetings of new WebSockets (`connected`, or the rejection): nothing can be sent during `$connect`.
+  'socket-greetings': { name: 'socket-greetings', envVar: 'CONVEYOR_QUEUE_SOCKET_GREETINGS_URL', fifo: false, maxReceiveCount: 5 },
 };
 
 export const BUCKET_ENV_VAR = 'CONVEYOR_BUCKET';
@@ -110,6 +128,8 @@ export interface FunctionSpec {
   memoryMb: number;
   /** HTTP API routes, as API Gateway route keys ("METHOD /path/{param}/{greedy+}"). */
   routes?: string[];
+  /** WebSocket API routes (`$connect`, `$disconnect`, `$default`): Debusine's `/api/ws/…` endpoints. */
+  websocketRoutes?: string[];
   queue?: {
     name: QueueName;
     batchSize: number;
@@ -125,6 +145,8 @@ export interface FunctionSpec {
     sendsTo?: QueueName[];
     /** The per-worker queues (see WORKER_QUEUE_PREFIX_ENV_VAR). */
     workerQueues?: WorkerQueueAccess;
+    /** Reads the WebSocket connections table and posts to sockets (API Gateway's management API). */
+    sockets?: true;
     /**
      * Sends notification e-mails (send-notification event reactions, fired when work requests
      * finish): `ses:SendEmail`, and NOTIFY_FROM_ENV_VAR when the deployment names a sender.
@@ -142,7 +164,7 @@ export const FUNCTIONS: FunctionSpec[] = [
     description: 'whoami and the read side of tenancy (workspaces visible to the caller)',
     timeoutSeconds: API_TIMEOUT,
     memoryMb: 512,
-    routes: ['GET /api/1.0/whoami/', 'GET /api/1.0/workspace/'],
+    routes: ['GET /api/1.0/whoami/', 'GET /api/1.0/workspace/', 'GET /api/1.0/openapi.json'],
     uses: { tables: { main: 'readwrite' } },
   },
   {
@@ -388,6 +410,39 @@ export const FUNCTIONS: FunctionSpec[] = [
     uses: { tables: { main: 'readwrite' }, sendsTo: ['scheduler', 'orchestrator'], sendsEmail: true },
   },
 ];
+
+/**
+ * Debusine's WebSocket channel: the functions that assign or finish work requests also tell
+ * Debusine's workers (work_request_available) and on-completed listeners over their sockets.
+ * Declared here, after FUNCTIONS, so that the entries above stay as they are.
+ */
+export const SOCKET_NOTIFYING_FUNCTIONS = ['work-requests-api', 'workers-api', 'scheduler', 'watchdog', 'server-task-runner', 'workflows-api', 'orchestrator'];
+for (const f of FUNCTIONS) {
+  if (!SOCKET_NOTIFYING_FUNCTIONS.includes(f.name)) continue;
+  f.uses.sockets = true;
+  f.uses.tables.connections = 'readwrite';
+}
+FUNCTIONS.push(
+  {
+    name: 'websocket-api',
+    entry: 'functions/websocket-api.ts',
+    description: "Debusine's WebSockets: $connect (token check, path), $disconnect; greetings are queued",
+    timeoutSeconds: API_TIMEOUT,
+    memoryMb: 512,
+    websocketRoutes: ['$connect', '$disconnect', '$default'],
+    uses: { tables: { main: 'readwrite', connections: 'readwrite' }, sendsTo: ['socket-greetings'], sockets: true },
+  },
+  {
+    name: 'socket-greeter',
+    entry: 'functions/socket-greeter.ts',
+    description: 'Greets new WebSockets: connected, request_dynamic_metadata, work_request_available, or the rejection',
+    timeoutSeconds: 60,
+    memoryMb: 512,
+    queue: { name: 'socket-greetings', batchSize: 10, maxBatchingWindowSeconds: 0 },
+    // Greeting a worker schedules for it at once (a worker that connects while work waits gets it).
+    uses: { tables: { main: 'readwrite', connections: 'readwrite' }, sendsTo: ['scheduler', 'orchestrator'], workerQueues: 'send', sockets: true, sendsEmail: true },
+  },
+);
 
 /** Every route with the function that serves it: the one table a reader looks routes up in. */
 export function routeTable(): { routeKey: string; functionName: string }[] {

@@ -115,7 +115,9 @@ export interface WireWorkRequest {
   dynamic_task_data: Record<string, unknown> | null;
   status: WireWorkRequestStatus;
   result: WireWorkRequestResult;
-  worker: string | null;
+  /** The worker's integer id (Debusine's models); `worker_name` names it. */
+  worker: number | null;
+  worker_name: string | null;
   created_at: string;
   created_by: string;
   aborted_by: string | null;

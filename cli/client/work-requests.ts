@@ -33,7 +33,7 @@ export function describeWorkRequest(wr: WireWorkRequest): string {
   const fields: [string, string][] = [
     ['workspace', `${wr.scope}/${wr.workspace}`],
     ['status', statusText(wr)],
-    ['worker', wr.worker ?? '-'],
+    ['worker', wr.worker_name ?? '-'],
     ['created', `${wr.created_at} by ${wr.created_by}`],
     ['started', wr.started_at ?? '-'],
     ['completed', wr.completed_at ?? '-'],
@@ -113,7 +113,7 @@ export function registerWorkRequestCommands(program: Command, ctx: WorkRequestCo
         if (results.length === 0) return 'No work requests.\n';
         const table = formatTable(
           ['ID', 'TASK', 'STATUS', 'RESULT', 'WORKER', 'CREATED', 'CREATED BY'],
-          results.map((wr) => [String(wr.id), wr.task_name, wr.status, wr.result || '-', wr.worker ?? '-', wr.created_at, wr.created_by]),
+          results.map((wr) => [String(wr.id), wr.task_name, wr.status, wr.result || '-', wr.worker_name ?? '-', wr.created_at, wr.created_by]),
         );
         return more ? `${table}(more: raise --limit or use --all)\n` : table;
       });
@@ -133,15 +133,15 @@ export function registerWorkRequestCommands(program: Command, ctx: WorkRequestCo
         return;
       }
       if (!opts.json) {
-        ctx.stdout.write(`Work request ${current.id} (${current.task_name}): ${statusText(current)}${current.worker ? ` on ${current.worker}` : ''}\n`);
+        ctx.stdout.write(`Work request ${current.id} (${current.task_name}): ${statusText(current)}${current.worker_name ? ` on ${current.worker_name}` : ''}\n`);
         for (const line of current.logtail) ctx.stdout.write(`  ${line}\n`);
       }
       while (!isFinished(current)) {
         await sleep(FOLLOW_INTERVAL_MS);
         const next = await api.getWorkRequest(id);
         if (!opts.json) {
-          const changed = next.status !== current.status || next.result !== current.result || next.worker !== current.worker;
-          const statusLine = `Work request ${id}: ${statusText(next)}${next.worker ? ` on ${next.worker}` : ''}\n`;
+          const changed = next.status !== current.status || next.result !== current.result || next.worker_name !== current.worker_name;
+          const statusLine = `Work request ${id}: ${statusText(next)}${next.worker_name ? ` on ${next.worker_name}` : ''}\n`;
           // A new status comes before the lines logged under it; the final one after the last lines.
           if (changed && !isFinished(next)) ctx.stdout.write(statusLine);
           if (next.heartbeat_at !== current.heartbeat_at || next.logtail.join('\n') !== current.logtail.join('\n')) {

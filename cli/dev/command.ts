@@ -8,10 +8,11 @@
 import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { FUNCTIONS, MAILBOX_FILE_ENV_VAR, QUEUES, type QueueName } from '../../shared/manifest';
+import { FUNCTIONS, MAILBOX_FILE_ENV_VAR, QUEUES, WS_MANAGEMENT_ENDPOINT_ENV_VAR, type QueueName } from '../../shared/manifest';
 import type { Deps } from '../../shared/ports';
 import type { EmulatorPorts } from './emulators';
 import { WEB_DIR } from './static-site';
+import { attachWebSockets, type LocalWebSockets } from './websockets';
 import { consoleLog, createHandlerLoader, formatError, type Log } from './handlers';
 import type { LocalEnv } from './provision';
 
@@ -197,8 +198,22 @@ export async function startLocalStack(options: DevOptions, abortSignal?: AbortSi
     if (periodSeconds !== undefined) log('info', `schedules fire every ${periodSeconds} s (CONVEYOR_DEV_SCHEDULE_SECONDS)`);
     const timers = startScheduleTimers({ functions: FUNCTIONS, loadHandler, log, ...(periodSeconds !== undefined ? { periodSeconds } : {}) });
     cleanups.push(() => timers.stop());
-    const gateway = await startGateway({ functions: FUNCTIONS, loadHandler, port: options.port, log, accessLog: true, staticDir: WEB_DIR });
+    let webSockets: LocalWebSockets | undefined;
+    const gateway = await startGateway({
+      functions: FUNCTIONS,
+      loadHandler,
+      port: options.port,
+      log,
+      accessLog: true,
+      staticDir: WEB_DIR,
+      intercept: (req, res, body) => webSockets?.handleManagementRequest(req, res, body) ?? false,
+    });
     cleanups.push(() => gateway.close());
+    // Debusine's WebSockets on the same port; functions reach them through the management API there.
+    webSockets = attachWebSockets(gateway.server, { functions: FUNCTIONS, loadHandler, log });
+    cleanups.push(() => webSockets?.close());
+    process.env[WS_MANAGEMENT_ENDPOINT_ENV_VAR] = gateway.url;
+    env[WS_MANAGEMENT_ENDPOINT_ENV_VAR] = gateway.url;
 
     const info: LocalStackInfo = { url: gateway.url, adminToken, env };
     writeLocalJson(dataDir, info);

@@ -74,15 +74,24 @@ function decodeSegment(segment: string): string {
   }
 }
 
+/** A trailing slash is an empty last segment; API Gateway matches with or without it. */
+function withoutTrailingSlash<T>(segments: T[], isEmpty: (segment: T) => boolean): T[] {
+  return segments.length > 1 && isEmpty(segments[segments.length - 1]!) ? segments.slice(0, -1) : segments;
+}
+
 /**
  * Matches a path (still percent-encoded, so that an encoded `/` stays inside its segment) against
- * one route. A route ending in `/` has an empty last segment, so it requires the trailing slash.
+ * one route. As in the cloud (where route paths are deployed without Debusine's trailing slash),
+ * `/x` and `/x/` both match the route `/x/`; a greedy `{path+}` keeps the slash in its value.
  */
 function matchPath(route: Route, rawPath: string): Record<string, string> | undefined {
-  const requestSegments = rawPath.split('/').slice(1);
+  const greedy = route.segments.some((s) => s.kind === 'greedy');
+  const rawSegments = rawPath.split('/').slice(1);
+  const requestSegments = greedy ? rawSegments : withoutTrailingSlash(rawSegments, (s) => s === '');
+  const routeSegments = greedy ? route.segments : withoutTrailingSlash(route.segments, (s) => s.kind === 'literal' && s.value === '');
   const pathParameters: Record<string, string> = {};
-  for (let i = 0; i < route.segments.length; i++) {
-    const segment = route.segments[i];
+  for (let i = 0; i < routeSegments.length; i++) {
+    const segment = routeSegments[i];
     if (segment === undefined) return undefined;
     if (segment.kind === 'greedy') {
       const rest = requestSegments.slice(i).join('/');
@@ -99,7 +108,7 @@ function matchPath(route: Route, rawPath: string): Record<string, string> | unde
       pathParameters[segment.name] = decodeSegment(requestSegment);
     }
   }
-  return requestSegments.length === route.segments.length ? pathParameters : undefined;
+  return requestSegments.length === routeSegments.length ? pathParameters : undefined;
 }
 
 const SEGMENT_RANK = { literal: 0, param: 1, greedy: 2 } as const;
@@ -277,6 +286,8 @@ export interface GatewayOptions {
   integrationTimeoutMs?: number;
   /** Serves the web UI's files from this folder for GETs no route matches (as CloudFront does from S3). */
   staticDir?: string;
+  /** Answers a request itself before routing (the WebSocket management API); false passes it on. */
+  intercept?: (req: IncomingMessage, res: ServerResponse, body: Buffer) => boolean;
 }
 
 export interface Gateway {
@@ -309,6 +320,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     const started = Date.now();
     const method = req.method ?? 'GET';
     const url = req.url ?? '/';
+    if (options.intercept && url.startsWith('/@connections/')) {
+      const body = await readBody(req);
+      if (body !== 'too-large' && options.intercept(req, res, body)) return;
+    }
     const response = await respond(req, method, url);
     writeResponse(res, response);
     if (options.accessLog) log('info', `${method} ${url} → ${response.statusCode} (${Date.now() - started} ms)`);

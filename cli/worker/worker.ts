@@ -277,7 +277,7 @@ export class ConveyorWorker {
     return undefined;
   }
 
-  /** PUTs the dynamic metadata until the server accepts the token (401 while the worker is disabled). */
+  /** PUTs the dynamic metadata until the server accepts the token (403, or 401 from older servers, while disabled). */
   private async announce(api: ConveyorApi): Promise<boolean> {
     const { log } = this.deps;
     let delay = this.settings.backoffInitialMs;
@@ -289,7 +289,7 @@ export class ConveyorWorker {
         this.announced = true;
         return true;
       } catch (err) {
-        if (err instanceof ApiError && err.status === 401) {
+        if (err instanceof ApiError && tokenRefused(err.status)) {
           if (!toldDisabled) log(`the server does not accept this worker's token yet (${err.message}); waiting to be enabled`);
           toldDisabled = true;
         } else if (transient(err)) {
@@ -314,7 +314,7 @@ export class ConveyorWorker {
     try {
       await api.putDynamicMetadata(await this.deps.collectMetadata());
     } catch (err) {
-      const disabled = err instanceof ApiError && err.status === 401;
+      const disabled = err instanceof ApiError && tokenRefused(err.status);
       this.deps.log(`keep-alive failed: ${errorMessage(err)}${disabled ? ' (has the worker been disabled?)' : ''}`);
     }
   }
@@ -518,8 +518,8 @@ export class ConveyorWorker {
       try {
         await this.api.heartbeat(entry.workRequest.id, entry.tail.lines());
       } catch (err) {
-        if (err instanceof ApiError && (err.status === 409 || err.status === 401)) {
-          // 409: reclaimed or aborted; 401: the worker was disabled (which takes its work away).
+        if (err instanceof ApiError && (err.status === 409 || tokenRefused(err.status))) {
+          // 409: reclaimed or aborted; 403 (401 before): the worker was disabled (which takes its work away).
           this.cancel(entry, `the server no longer has it running on this worker (${err.status} on heartbeat)`);
         } else {
           this.deps.log(`work request ${entry.workRequest.id}: heartbeat failed: ${errorMessage(err)}`);
@@ -616,4 +616,9 @@ export class ConveyorWorker {
     log(`worker stopped${this.exitCode ? ` (exit code ${this.exitCode})` : ''}`);
     return this.exitCode;
   }
+}
+
+/** How the server refuses a disabled worker token: 403 as Debusine does (401 from older Conveyor servers). */
+function tokenRefused(status: number): boolean {
+  return status === 403 || status === 401;
 }

@@ -16,9 +16,11 @@ import {
   VERIFY_MODE_ENV_VAR,
   WORKER_QUEUE_PREFIX_ENV_VAR,
   WORKER_QUEUE_ROLE_ENV_VAR,
+  WS_MANAGEMENT_ENDPOINT_ENV_VAR,
 } from '../../shared/manifest';
 import type { FunctionSpec } from '../../shared/manifest';
 import { ConveyorFunction, FUNCTION_LOG_RETENTION } from '../constructs/conveyor-function';
+import { DebusineWebSockets } from '../constructs/debusine-websockets';
 import { parseRouteKey, validateManifest } from '../manifest';
 import type { ConveyorManifest } from '../manifest';
 
@@ -75,6 +77,8 @@ export interface ApiStackProps extends StackProps {
 export class ApiStack extends Stack {
   readonly functions: Record<string, ConveyorFunction> = {};
   readonly api: HttpApi;
+  /** Debusine's WebSocket API and the CloudFront host in front of both APIs. */
+  websockets?: DebusineWebSockets;
   readonly workerQueuePrefix: string;
   /** `arn:<partition>:sqs:<region>:<account>:<prefix>*`: every per-worker queue, nothing else. */
   readonly workerQueueArnPattern: string;
@@ -171,6 +175,20 @@ export class ApiStack extends Stack {
     }
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.url!, description: 'Base URL of the HTTP API' });
+    this.addDebusineWebSockets(manifest);
+  }
+
+  /** Debusine's WebSockets and the single host (infra/constructs/debusine-websockets.ts). */
+  private addDebusineWebSockets(manifest: ConveyorManifest): void {
+    const socketSpec = manifest.functions.find((f) => f.websocketRoutes?.length);
+    if (!socketSpec) return;
+    this.websockets = new DebusineWebSockets(this, 'DebusineWebSockets', { handler: this.functions[socketSpec.name]!.fn, httpApi: this.api });
+    for (const spec of manifest.functions) {
+      if (!spec.uses.sockets) continue;
+      const fn = this.functions[spec.name]!.fn;
+      fn.addEnvironment(WS_MANAGEMENT_ENDPOINT_ENV_VAR, this.websockets.managementEndpoint);
+      this.websockets.grantManageConnections(fn);
+    }
   }
 
   private environmentFor(spec: FunctionSpec, props: ApiStackProps): Record<string, string> {

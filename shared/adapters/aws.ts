@@ -44,6 +44,8 @@ import { SqsAccountingQueue } from './sqs/accounting-queue';
 import { readQuotaSettings } from '../domain/quotas';
 import { readSchedulingPolicy } from '../domain/scheduling-policy';
 import { SqsWorkerChannels } from './sqs/worker-channels';
+import { DynamoSocketConnections } from './sockets/dynamo-connections';
+import { ManagementApiPusher } from './sockets/management-api-pusher';
 
 export const FORCE_PATH_STYLE_ENV_VAR = 'CONVEYOR_S3_FORCE_PATH_STYLE';
 
@@ -73,6 +75,8 @@ export interface AwsConfig {
   accountingQueueUrl?: string;
   quotaSettings: ReturnType<typeof readQuotaSettings>;
   schedulingPolicy: ReturnType<typeof readSchedulingPolicy>;
+  /** Debusine's WebSocket connections (functions that talk to sockets only). */
+  connectionsTable?: string;
 }
 
 /** Reads and checks Conveyor's variables; a missing one throws an Error naming it. */
@@ -103,6 +107,7 @@ export function readAwsConfig(env: NodeJS.ProcessEnv = process.env): AwsConfig {
     accountingQueueUrl: env[QUEUES.accounting.envVar] || undefined,
     quotaSettings: readQuotaSettings(env),
     schedulingPolicy: readSchedulingPolicy(env),
+    connectionsTable: env[TABLES.connections.envVar] || undefined,
   };
 }
 
@@ -205,6 +210,9 @@ export function createAwsDepsFromClients(
     schema: new DynamoSchemaStore(clients.doc, config.mainTable),
     quotaSettings: config.quotaSettings,
     schedulingPolicy: config.schedulingPolicy,
+    ...(config.connectionsTable
+      ? { sockets: { connections: new DynamoSocketConnections(clients.doc, config.connectionsTable), pusher: new ManagementApiPusher(undefined, config.region) } }
+      : {}),
   };
 }
 

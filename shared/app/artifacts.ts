@@ -33,6 +33,8 @@ export interface CreateArtifactInput {
   files: Record<string, FileDeclaration>;
   /** Seconds; absent means the workspace default, 0 means never. */
   expirationDelay?: number;
+  /** An explicit expiry (ISO, in the future): wins over `expirationDelay` (Debusine's `expire_at`). */
+  expireAt?: string;
   immutable?: boolean;
   /** With a worker token: the running request this artifact is an output of. */
   workRequest?: number;
@@ -116,6 +118,9 @@ export async function createArtifact(deps: Deps, caller: Caller, input: CreateAr
   const categoryIssue = categoryProblem(input.category);
   if (categoryIssue) throw ValidationError.field('category', categoryIssue, 'Invalid artifact');
   validateDeclarations(input.files);
+  if (input.expireAt !== undefined && !(Date.parse(input.expireAt) > deps.clock.now().getTime())) {
+    throw ValidationError.field('expire_at', 'must be in the future', 'Invalid artifact');
+  }
   if (caller.kind === 'worker') {
     if (input.workRequest === undefined) throw ValidationError.field('work_request', 'a worker must say which work request this artifact comes from', 'Invalid artifact');
     const wr = await runningRequestOf(deps, caller, input.workRequest);
@@ -162,7 +167,7 @@ async function writeNewArtifact(deps: Deps, input: CreateArtifactInput, createdB
     createdAt: now.toISOString(),
     updatedAt: now.toISOString(),
     createdBy,
-    expireAt: artifactExpireAt({ createdAt: now, delaySeconds: input.expirationDelay, workspaceDefaultDelay: workspace.defaultExpirationDelay }),
+    expireAt: input.expireAt ?? artifactExpireAt({ createdAt: now, delaySeconds: input.expirationDelay, workspaceDefaultDelay: workspace.defaultExpirationDelay }),
     immutable: input.immutable ?? false,
     incompleteFiles: files.filter((f) => !f.complete).length,
     version: 1,

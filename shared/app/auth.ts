@@ -29,15 +29,26 @@ export function hashTokenKey(key: string): string {
   return createHash('sha256').update(key, 'utf8').digest('hex');
 }
 
-/** Identifies the caller from the `Token` header; no header means anonymous. */
+/** Debusine's answer (403, DRF's detail) to a token that is unknown, disabled or expired. */
+export const UNUSABLE_TOKEN_DETAIL = 'Authentication credentials were not provided.';
+
+export function unusableToken(reason: string): ForbiddenError {
+  return new ForbiddenError(`Invalid token: ${reason}`, UNUSABLE_TOKEN_DETAIL);
+}
+
+/**
+ * Identifies the caller from the `Token` header; no header means anonymous. A token that cannot
+ * authenticate gets 403 with Debusine's detail: its client reads 403 as "token invalid or disabled",
+ * and its worker keeps retrying until an admin enables the token.
+ */
 export async function authenticate(deps: Deps, tokenKey: string | undefined): Promise<Caller> {
   if (tokenKey === undefined || tokenKey === '') return { kind: 'anonymous' };
   const hash = hashTokenKey(tokenKey.trim());
   const token = await deps.identity.getTokenByHash(hash);
-  if (!token) throw new UnauthorizedError('Invalid token', 'the token is not known');
+  if (!token) throw unusableToken('the token is not known');
   const now = deps.clock.now();
   const unusable = tokenUnusableReason(token, now);
-  if (unusable) throw new UnauthorizedError('Invalid token', unusable);
+  if (unusable) throw unusableToken(unusable);
   if (token.purpose === 'worker' && token.workerName) {
     const worker = await deps.workers.get(token.workerName);
     if (!worker) throw new UnauthorizedError('Invalid token', 'the token has no worker');

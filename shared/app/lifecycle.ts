@@ -29,6 +29,7 @@ import { rootWorkflowOf } from './acting-as';
 import { withRetries } from './concurrency';
 import { runEventReactions } from './event-reactions';
 import { recurringRunFinished, recurringRunOf } from './recurring-runs';
+import { notifyCompletionListeners, notifyWorkerSockets } from './socket-notifications';
 
 export interface FinishOptions {
   status: 'completed' | 'aborted';
@@ -74,6 +75,8 @@ export async function finish(deps: Deps, wr: WorkRequest, opts: FinishOptions): 
   await afterFinish(deps, finished, { nudgeScheduler: !opts.slotRefilledByWorker });
   // A recurring job's run follows its request: a result, and the next run (SPEC §5).
   if (recurringRunOf(finished)) await recurringRunFinished(deps, finished);
+  // Debusine's on-completed WebSocket listeners; a failure to tell them never undoes the completion.
+  await notifyCompletionListeners(deps, finished).catch((err: unknown) => console.error('cannot notify completion listeners', finished.id, err));
   return finished;
 }
 
@@ -236,5 +239,7 @@ export async function reclaim(deps: Deps, wr: WorkRequest, message: string): Pro
 /** Tells a worker through its own queue (new work, or stop one it runs); a worker without a queue polls. */
 export async function notifyWorker(deps: Deps, workerName: string, message: WorkerMessage): Promise<void> {
   const worker = await deps.workers.get(workerName);
+  // Each worker on its own channels: its SQS queue (`conveyor worker`), its WebSocket (Debusine's worker).
   if (worker?.queueUrl) await deps.workerChannels.send(worker.queueUrl, message);
+  await notifyWorkerSockets(deps, workerName, message.type);
 }

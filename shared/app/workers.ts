@@ -43,9 +43,11 @@ export async function registerWorker(deps: Deps, input: RegisterWorkerInput, act
   const enabled = activation !== undefined;
   const now = deps.clock.now().toISOString();
   let worker: Worker | undefined;
+  const id = await deps.sequences.next('worker');
   for (const name of workerNameCandidates(input.fqdn)) {
     const candidate: Worker = {
       name,
+      id,
       tokenHash: hash,
       workerType,
       enabled,

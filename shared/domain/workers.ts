@@ -11,6 +11,11 @@ export type Metadata = Record<string, unknown>;
 
 export interface Worker {
   name: string;
+  /**
+   * Debusine's integer id (its models want `worker` in work requests to be one). Given at
+   * registration; workers registered before it existed get one on first use (workerIds).
+   */
+  id?: number;
   /** SHA-256 of the worker's token. */
   tokenHash: string;
   workerType: WorkerType;

@@ -4,6 +4,7 @@ import type { Artifact, ArtifactRelation } from '../domain/artifacts';
 import type { ArtifactWithFiles } from '../ports';
 import { filesToUpload } from '../app/artifacts';
 import type { UploadPlan } from '../app/uploads';
+import type { WorkerIds } from '../app/worker-ids';
 
 export function encodePath(path: string): string {
   return path.split('/').map(encodeURIComponent).join('/');
@@ -74,9 +75,10 @@ export function uploadPlanJson(plan: UploadPlan) {
 /**
  * Debusine's work-request shape, plus Conveyor's heartbeat, logtail, retry and supersession fields,
  * and for root workflows the REANA-style run (`{name, number: "1.2", status}`) and the id of the
- * internal collection (both null otherwise).
+ * internal collection (both null otherwise). `worker` is the worker's integer id (Debusine's
+ * models require one); `worker_name` names it.
  */
-export function workRequestJson(wr: WorkRequest, baseUrl: string) {
+export function workRequestJson(wr: WorkRequest, baseUrl: string, workerIds: WorkerIds = new Map()) {
   return {
     id: wr.id,
     url: `${baseUrl}/api/1.0/work-request/${wr.id}/`,
@@ -86,13 +88,15 @@ export function workRequestJson(wr: WorkRequest, baseUrl: string) {
     dynamic_task_data: wr.dynamicTaskData,
     status: wr.status,
     result: wr.result,
-    worker: wr.worker,
+    worker: wr.worker === null ? null : (workerIds.get(wr.worker) ?? null),
+    worker_name: wr.worker,
     created_at: wr.createdAt,
     created_by: wr.createdBy,
     aborted_by: wr.abortedBy,
     started_at: wr.startedAt,
     completed_at: wr.completedAt,
-    duration: durationSeconds(wr),
+    // Whole seconds: Debusine's models declare an int.
+    duration: wholeSeconds(durationSeconds(wr)),
     priority_base: wr.priorityBase,
     priority_adjustment: wr.priorityAdjustment,
     effective_priority: effectivePriority(wr),
@@ -112,4 +116,8 @@ export function workRequestJson(wr: WorkRequest, baseUrl: string) {
     run: wr.run ? { name: wr.run.name, number: formatRunNumber(wr.run), status: wr.run.status } : null,
     internal_collection: wr.internalCollection ?? null,
   };
+}
+
+function wholeSeconds(seconds: number | null): number | null {
+  return seconds === null ? null : Math.round(seconds);
 }

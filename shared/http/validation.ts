@@ -15,3 +15,6 @@ export function parseId(value: string | undefined, field = 'id'): number {
   if (value === undefined || !/^[1-9][0-9]{0,15}$/.test(value)) throw ValidationError.field(field, 'must be a positive integer', 'Invalid identifier');
   return Number(value);
 }
+
+/** The zod schemas that validate a route's body and query, by route key (for the OpenAPI document). */
+export type RouteInputSchemas = Record<string, { body?: z.ZodType; query?: z.ZodType }>;

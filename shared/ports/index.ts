@@ -27,7 +27,7 @@ export interface IdGenerator {
 /** Monotonic integer ids, for Debusine-compatible artifact and relation ids. */
 export interface Sequences {
   /** Fixed names, plus `run:<scope>#<workspace>#<name>` and `run:<...>#<major>` counters for workflow run numbers. */
-  next(name: 'artifact' | 'artifact-relation' | 'work-request' | 'workflow-template' | 'collection' | 'collection-item' | 'recurring-job' | `run:${string}` | `rate:${string}`): Promise<number>;
+  next(name: 'artifact' | 'artifact-relation' | 'work-request' | 'workflow-template' | 'collection' | 'collection-item' | 'recurring-job' | 'worker' | `run:${string}` | `rate:${string}`): Promise<number>;
 }
 
 export interface Page<T> {
@@ -429,4 +429,53 @@ export interface Deps {
   schedulingPolicy?: { policy: 'fifo' | 'balanced'; maxConcurrent: number };
   /** Recurring jobs (SPEC §5); optional so that deps built for other concerns need not carry it. */
   recurringJobs?: RecurringJobRepository;
+  /** Debusine's WebSocket channel (workers and on-completed listeners); absent where not deployed. */
+  sockets?: SocketChannels;
 }
+
+/**
+ * An open WebSocket (Debusine's protocol): a Debusine worker waiting for `work_request_available`,
+ * or a client waiting for `work_request_completed`. Stored while open (API Gateway keeps the socket).
+ */
+export interface SocketConnection {
+  connectionId: string;
+  kind: 'worker' | 'on-completed';
+  scope: string;
+  /** The worker (kind `worker`). */
+  worker?: string;
+  /** The workspaces whose completions the listener receives (kind `on-completed`). */
+  workspaces?: string[];
+  /** Why the connection is refused: sent once it is open, then it is closed (Debusine accepts, then rejects). */
+  rejection?: { reason: string; reasonCode?: string };
+  /** `completed_at_since` of a listener: completions since then are sent with the greeting. */
+  replaySince?: string;
+  connectedAt: string;
+}
+
+export interface SocketConnectionRepository {
+  put(connection: SocketConnection): Promise<void>;
+  get(connectionId: string): Promise<SocketConnection | undefined>;
+  /** Deletes and returns the connection (undefined when it was not stored). */
+  delete(connectionId: string): Promise<SocketConnection | undefined>;
+  forWorker(worker: string): Promise<SocketConnection[]>;
+  /** Every worker connection (the watchdog's liveness sweep). */
+  workers(): Promise<SocketConnection[]>;
+  /** Every on-completed listener. */
+  listeners(): Promise<SocketConnection[]>;
+}
+
+/** Sends on open sockets: API Gateway's management API (PostToConnection) in the cloud and locally. */
+export interface SocketPusher {
+  /** False when the connection is gone. */
+  send(connectionId: string, message: Record<string, unknown>): Promise<boolean>;
+  close(connectionId: string): Promise<void>;
+  isOpen(connectionId: string): Promise<boolean>;
+}
+
+export interface SocketChannels {
+  connections: SocketConnectionRepository;
+  pusher: SocketPusher;
+}
+
+/** Deps of the deployments with Debusine's WebSocket channel (absent: no sockets, SQS only). */
+export type DepsWithSockets = Deps & { sockets: SocketChannels };

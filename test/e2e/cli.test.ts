@@ -178,7 +178,7 @@ describe('conveyor admin', () => {
     expect((await cliOk(['admin', 'token', 'disable', tokenId!])).stdout).toContain(`Disabled token ${tokenId}`);
     const refused = await cli(['whoami'], { env: { CONVEYOR_TOKEN: key! } });
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toMatch(/401/);
+    expect(refused.stderr).toMatch(/403/);
     expect(refused.stdout).not.toContain('alice');
 
     const audit = parseJson((await cliOk(['admin', 'audit', 'list', '--json', '--limit', '500'])).stdout, 'admin audit list --json');

@@ -193,7 +193,7 @@ describe('lintian on a real worker', () => {
 
     const lenient = await runLintian(input, 'none');
     expectOutcome(lenient, 'completed', 'success');
-    expect(lenient.worker).toBe(worker!.name);
+    expect(lenient.worker_name).toBe(worker!.name);
     const report = await lintianArtifactOf(lenient);
     expect(report).toMatchObject({ created_by: `work-request:${lenient.id}`, workspace: WORKSPACE });
     const { summary, tags } = report.data;

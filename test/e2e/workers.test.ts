@@ -78,7 +78,7 @@ describe('work requests on two real workers', () => {
     for (const id of created) finished.push(await h.getWorkRequest(id));
     for (const wr of finished) {
       expect({ id: wr.id, status: wr.status, result: wr.result }).toEqual({ id: wr.id, status: 'completed', result: 'success' });
-      expect(workers.map((w) => w.name)).toContain(wr.worker);
+      expect(workers.map((w) => w.name)).toContain(wr.worker_name);
       expect(typeof wr.duration).toBe('number');
       expect(wr.duration).toBeGreaterThanOrEqual(0);
       expect(wr.started_at).toEqual(expect.any(String));
@@ -86,7 +86,7 @@ describe('work requests on two real workers', () => {
       expect(wr.output_data?.runtime_statistics).toMatchObject({ duration: expect.any(Number), cpu_count: expect.any(Number) });
     }
     const perWorker: Record<string, number> = {};
-    for (const wr of finished) perWorker[wr.worker] = (perWorker[wr.worker] ?? 0) + 1;
+    for (const wr of finished) perWorker[wr.worker_name] = (perWorker[wr.worker_name] ?? 0) + 1;
     // Both workers took part (the scheduler spreads work to the least loaded worker first).
     expect(Object.keys(perWorker).sort()).toEqual(workers.map((w) => w.name).sort());
 
@@ -101,7 +101,7 @@ describe('work requests on two real workers', () => {
     const wr = await createWorkRequest('noop', { result: false });
     const done = await h.waitForFinished(wr.id);
     expect({ status: done.status, result: done.result }).toEqual({ status: 'completed', result: 'failure' });
-    expect(workers.map((w) => w.name)).toContain(done.worker);
+    expect(workers.map((w) => w.name)).toContain(done.worker_name);
     expect(done.output_data?.runtime_statistics).toEqual(expect.any(Object));
   });
 
@@ -130,7 +130,7 @@ describe('work requests on two real workers', () => {
       const wr = await createWorkRequest('noop', {});
       finishedByA = await h.waitForFinished(wr.id);
       expect(finishedByA).toMatchObject({ status: 'completed', result: 'success' });
-      workerA = workerByName(finishedByA.worker);
+      workerA = workerByName(finishedByA.worker_name);
       workerB = workers.find((w) => w !== workerA)!;
     });
 
@@ -181,8 +181,8 @@ describe('work requests on two real workers', () => {
 
   it('kill -9 of a worker mid-task: the watchdog reclaims the request and the other worker runs its successor', async () => {
     const original = await createWorkRequest('sleep', { seconds: 8 });
-    const running = await h.waitForWorkRequest(original.id, (wr) => wr.status === 'running' && wr.worker !== null, 'to be running', 120_000);
-    const victim = workerByName(running.worker);
+    const running = await h.waitForWorkRequest(original.id, (wr) => wr.status === 'running' && wr.worker_name !== null, 'to be running', 120_000);
+    const victim = workerByName(running.worker_name);
     const survivor = workers.find((w) => w !== victim)!;
     // Mid-task: the task process has started and printed its first line.
     await victim.waitForLog(new RegExp(`\\[${original.id}\\] sleep:`), 60_000);
@@ -199,7 +199,7 @@ describe('work requests on two real workers', () => {
 
     const successor = await h.waitForFinished(reclaimed.superseded_by, 120_000);
     expect(successor).toMatchObject({ supersedes: original.id, task_name: 'sleep', task_data: { seconds: 8 } });
-    expect({ status: successor.status, result: successor.result, worker: successor.worker }).toEqual({
+    expect({ status: successor.status, result: successor.result, worker: successor.worker_name }).toEqual({
       status: 'completed',
       result: 'success',
       worker: survivor.name,
@@ -224,7 +224,7 @@ describe('work requests on two real workers', () => {
     const [worker] = live as [WorkerProcess];
     const wr = await createWorkRequest('sleep', { seconds: 60 });
     const running = await h.waitForWorkRequest(wr.id, (r) => r.status === 'running', 'to be running', 120_000);
-    expect(running.worker).toBe(worker.name);
+    expect(running.worker_name).toBe(worker.name);
     await worker.waitForLog(new RegExp(`\\[${wr.id}\\] sleep:`), 60_000);
     const taskPids = worker.taskPids();
     expect(taskPids.length).toBeGreaterThan(0);
@@ -245,7 +245,7 @@ describe('work requests on two real workers', () => {
 
     const next = await createWorkRequest('noop', {});
     const done = await h.waitForFinished(next.id);
-    expect({ status: done.status, result: done.result, worker: done.worker }).toEqual({ status: 'completed', result: 'success', worker: worker.name });
+    expect({ status: done.status, result: done.result, worker: done.worker_name }).toEqual({ status: 'completed', result: 'success', worker: worker.name });
     expect(await getWorker(worker.name)).toMatchObject({ connected: true, current_work: [] });
   }, 300_000);
 

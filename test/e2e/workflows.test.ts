@@ -54,7 +54,7 @@ function treeSummary(tree: { workflow: any; children: TreeNode[] }): string {
   const wf = tree.workflow;
   return [
     `${wf.id} ${wf.task_name} ${wf.status}/${wf.result} run=${JSON.stringify(wf.run)}`,
-    ...flatten(tree.children).map((c) => `  ${c.id} ${c.task_type}/${c.task_name} ${c.status}/${c.result} worker=${c.worker} deps=${c.dependencies}`),
+    ...flatten(tree.children).map((c) => `  ${c.id} ${c.task_type}/${c.task_name} ${c.status}/${c.result} worker=${c.worker_name} deps=${c.dependencies}`),
   ].join('\n');
 }
 
@@ -206,8 +206,8 @@ describe('the build-and-lint workflow on two real workers', () => {
       const build = byStep[`build-${arch}`];
       const lint = byStep[`lintian-${arch}`];
       expect(build.task_data).toMatchObject({ package: 'hello', version: '1.0-1', architecture: arch });
-      expect(workerNames).toContain(build.worker);
-      expect(workerNames).toContain(lint.worker);
+      expect(workerNames).toContain(build.worker_name);
+      expect(workerNames).toContain(lint.worker_name);
       // The check waited for its build (the promise's producer).
       expect(lint.dependencies).toContain(build.id);
       expect(build.artifacts).toHaveLength(1);
@@ -246,7 +246,7 @@ describe('the build-and-lint workflow on two real workers', () => {
     }
 
     // Which workers built what (the scheduler may or may not spread the two builds).
-    const placement = Object.fromEntries(children.filter((c) => c.task_type === 'Worker').map((c) => [c.workflow_data.step, c.worker]));
+    const placement = Object.fromEntries(children.filter((c) => c.task_type === 'Worker').map((c) => [c.workflow_data.step, c.worker_name]));
     console.log(`build-and-lint run 1 placement: ${JSON.stringify(placement)}`);
   });
 

@@ -9,6 +9,7 @@ import {
   VERIFY_MODE_ENV_VAR,
   WORKER_QUEUE_PREFIX_ENV_VAR,
   WORKER_QUEUE_ROLE_ENV_VAR,
+  WS_MANAGEMENT_ENDPOINT_ENV_VAR,
   routeTable,
 } from '../../shared/manifest';
 import type { FunctionSpec } from '../../shared/manifest';
@@ -63,6 +64,7 @@ describe('ApiStack: functions from FUNCTIONS', () => {
       for (const q of spec.uses.sendsTo ?? []) expected.push(QUEUES[q].envVar);
       if (spec.uses.workerQueues) expected.push(WORKER_QUEUE_PREFIX_ENV_VAR);
       if (spec.uses.workerQueues === 'manage') expected.push(WORKER_QUEUE_ROLE_ENV_VAR);
+      if (spec.uses.sockets) expected.push(WS_MANAGEMENT_ENDPOINT_ENV_VAR);
       expect(Object.keys(vars).sort()).toEqual(expected.sort());
       if (spec.uses.workerQueues) expect(vars[WORKER_QUEUE_PREFIX_ENV_VAR]).toBe('conveyor-worker-');
       expect(vars.NODE_OPTIONS).toBe('--enable-source-maps');
@@ -86,8 +88,10 @@ describe('ApiStack: functions from FUNCTIONS', () => {
       'CONVEYOR_QUEUE_HEARTBEATS_URL',
       'CONVEYOR_QUEUE_ORCHESTRATOR_URL',
       'CONVEYOR_QUEUE_SCHEDULER_URL',
+      'CONVEYOR_TABLE_CONNECTIONS',
       'CONVEYOR_TABLE_MAIN',
       'CONVEYOR_WORKER_QUEUE_PREFIX',
+      'CONVEYOR_WS_MANAGEMENT_ENDPOINT',
       'NODE_OPTIONS',
     ]);
     expect(names('workers-api')).toEqual([
@@ -95,12 +99,17 @@ describe('ApiStack: functions from FUNCTIONS', () => {
       'CONVEYOR_QUEUE_ORCHESTRATOR_URL',
       'CONVEYOR_QUEUE_SCHEDULER_URL',
       'CONVEYOR_TABLE_AUDIT',
+      'CONVEYOR_TABLE_CONNECTIONS',
       'CONVEYOR_TABLE_MAIN',
       'CONVEYOR_WORKER_QUEUE_PREFIX',
       'CONVEYOR_WORKER_QUEUE_ROLE_ARN',
+      'CONVEYOR_WS_MANAGEMENT_ENDPOINT',
       'NODE_OPTIONS',
     ]);
-    expect(names('scheduler')).toEqual([
+    // Debusine's WebSockets: the functions that assign or finish requests also read the connections and post to sockets.
+    const sockets = ['CONVEYOR_TABLE_CONNECTIONS', 'CONVEYOR_WS_MANAGEMENT_ENDPOINT'];
+    const withSockets = (vars: string[]) => [...vars, ...sockets].sort();
+    expect(names('scheduler')).toEqual(withSockets([
       'CONVEYOR_QUEUE_ACCOUNTING_URL',
       'CONVEYOR_QUEUE_ORCHESTRATOR_URL',
       'CONVEYOR_QUEUE_SCHEDULER_URL',
@@ -108,12 +117,12 @@ describe('ApiStack: functions from FUNCTIONS', () => {
       'CONVEYOR_TABLE_MAIN',
       'CONVEYOR_WORKER_QUEUE_PREFIX',
       'NODE_OPTIONS',
-    ]);
+    ]));
     expect(names('heartbeat-applier')).toEqual(['CONVEYOR_TABLE_MAIN', 'NODE_OPTIONS']);
-    expect(names('watchdog')).toEqual(['CONVEYOR_QUEUE_ACCOUNTING_URL', 'CONVEYOR_QUEUE_ORCHESTRATOR_URL', 'CONVEYOR_QUEUE_SCHEDULER_URL', 'CONVEYOR_TABLE_MAIN', 'NODE_OPTIONS']);
-    expect(names('server-task-runner')).toEqual(['CONVEYOR_QUEUE_ACCOUNTING_URL', 'CONVEYOR_QUEUE_ORCHESTRATOR_URL', 'CONVEYOR_QUEUE_SCHEDULER_URL', 'CONVEYOR_TABLE_MAIN', 'NODE_OPTIONS']);
-    expect(names('workflows-api')).toEqual(['CONVEYOR_QUEUE_ACCOUNTING_URL', 'CONVEYOR_QUEUE_ORCHESTRATOR_URL', 'CONVEYOR_QUEUE_SCHEDULER_URL', 'CONVEYOR_TABLE_MAIN', 'NODE_OPTIONS']);
-    expect(names('orchestrator')).toEqual(['CONVEYOR_QUEUE_ACCOUNTING_URL', 'CONVEYOR_QUEUE_ORCHESTRATOR_URL', 'CONVEYOR_QUEUE_SCHEDULER_URL', 'CONVEYOR_TABLE_MAIN', 'NODE_OPTIONS']);
+    expect(names('watchdog')).toEqual(withSockets(['CONVEYOR_QUEUE_ACCOUNTING_URL', 'CONVEYOR_QUEUE_ORCHESTRATOR_URL', 'CONVEYOR_QUEUE_SCHEDULER_URL', 'CONVEYOR_TABLE_MAIN', 'NODE_OPTIONS']));
+    expect(names('server-task-runner')).toEqual(withSockets(['CONVEYOR_QUEUE_ACCOUNTING_URL', 'CONVEYOR_QUEUE_ORCHESTRATOR_URL', 'CONVEYOR_QUEUE_SCHEDULER_URL', 'CONVEYOR_TABLE_MAIN', 'NODE_OPTIONS']));
+    expect(names('workflows-api')).toEqual(withSockets(['CONVEYOR_QUEUE_ACCOUNTING_URL', 'CONVEYOR_QUEUE_ORCHESTRATOR_URL', 'CONVEYOR_QUEUE_SCHEDULER_URL', 'CONVEYOR_TABLE_MAIN', 'NODE_OPTIONS']));
+    expect(names('orchestrator')).toEqual(withSockets(['CONVEYOR_QUEUE_ACCOUNTING_URL', 'CONVEYOR_QUEUE_ORCHESTRATOR_URL', 'CONVEYOR_QUEUE_SCHEDULER_URL', 'CONVEYOR_TABLE_MAIN', 'NODE_OPTIONS']));
   });
 
   it('identity-api sees only the main table (concrete)', () => {
@@ -295,7 +304,7 @@ describe('ApiStack: per-worker queues', () => {
   it('workers-api manages them; work-requests-api and the scheduler only send (concrete)', () => {
     expect(managers.map((f) => f.name)).toEqual(['workers-api']);
     const send = FUNCTIONS.filter((f) => f.uses.workerQueues === 'send').map((f) => f.name).sort();
-    expect(send).toEqual(['scheduler', 'work-requests-api']);
+    expect(send).toEqual(['scheduler', 'socket-greeter', 'work-requests-api']);
   });
 
   it('scopes the grants to this account and region and the conveyor-worker- prefix', () => {
@@ -431,7 +440,8 @@ describe('ApiStack: SQS triggers', () => {
 });
 
 describe('ApiStack: HTTP API', () => {
-  const routes = () => Object.values(resources(api, 'AWS::ApiGatewayV2::Route'));
+  // The HTTP API's routes (Debusine's WebSocket API has its own: test/infra/websockets.test.ts).
+  const routes = () => Object.values(resources(api, 'AWS::ApiGatewayV2::Route')).filter((r) => r.Properties?.ApiId?.Ref === logicalId(stacks.api.api));
 
   it('has one route per manifest route, each to the function that serves it', () => {
     const table = routeTable();
@@ -471,7 +481,7 @@ describe('ApiStack: HTTP API', () => {
   });
 
   it('allows the Debusine client headers in CORS', () => {
-    const apis = Object.values(resources(api, 'AWS::ApiGatewayV2::Api'));
+    const apis = Object.values(resources(api, 'AWS::ApiGatewayV2::Api')).filter((a) => a.Properties?.ProtocolType === 'HTTP');
     expect(apis).toHaveLength(1);
     const cors = apis[0]!.Properties!.CorsConfiguration;
     expect(CORS_ALLOW_HEADERS).toEqual(['Token', 'X-Debusine-Scope', 'Content-Type', 'Content-Range']);
@@ -513,7 +523,7 @@ describe('ApiStack: notifications (SES)', () => {
       FUNCTIONS.filter((f) => f.uses.sendsEmail)
         .map((f) => f.name)
         .sort(),
-    ).toEqual(['orchestrator', 'recurring-jobs-api', 'recurring-release', 'scheduler', 'server-task-runner', 'watchdog', 'work-requests-api', 'workers-api']);
+    ).toEqual(['orchestrator', 'recurring-jobs-api', 'recurring-release', 'scheduler', 'server-task-runner', 'socket-greeter', 'watchdog', 'work-requests-api', 'workers-api']);
   });
 
   it('gives the sending functions the default sender when the deployment names one, and only them', () => {
@@ -581,7 +591,7 @@ describe('ApiStack: workflows', () => {
     const senders = FUNCTIONS.filter((f) => f.uses.sendsTo?.includes('orchestrator'))
       .map((f) => f.name)
       .sort();
-    expect(senders).toEqual(['orchestrator', 'recurring-jobs-api', 'recurring-release', 'scheduler', 'server-task-runner', 'watchdog', 'work-requests-api', 'workers-api', 'workflows-api']);
+    expect(senders).toEqual(['orchestrator', 'recurring-jobs-api', 'recurring-release', 'scheduler', 'server-task-runner', 'socket-greeter', 'watchdog', 'work-requests-api', 'workers-api', 'workflows-api']);
     expect(actions(policyOf(s, 'orchestrator').statements)).toEqual(expect.arrayContaining(['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:SendMessage']));
   });
 });

@@ -13,6 +13,7 @@ export function wireWorkRequest(id: number, overrides: Partial<WireWorkRequest> 
     status: 'pending',
     result: '',
     worker: null,
+    worker_name: null,
     created_at: '2030-01-01T00:00:00Z',
     created_by: 'user:alice',
     aborted_by: null,

@@ -77,6 +77,23 @@ describe('creating artifacts', () => {
     const c = await create(world.keys['uploader']!, 'priv', {}, { expiration_delay: 0 });
     expect(c.json.expire_at).toBeNull();
   });
+
+  it("accepts Debusine's client body: work_request null, expire_at null (workspace default) or a datetime", async () => {
+    await world.deps.identity.updateWorkspace({ ...(await world.deps.identity.getWorkspace('debusine', 'priv'))!, defaultExpirationDelay: 3600, version: 2 }, 1);
+    const byDefault = await create(world.keys['uploader']!, 'priv', {}, { work_request: null, expire_at: null });
+    expect(byDefault.status).toBe(201);
+    expect(byDefault.json.expire_at).toBe('2026-01-01T01:00:00.000Z');
+    const zoned = await create(world.keys['uploader']!, 'priv', {}, { work_request: null, expire_at: '2026-03-01T12:00:00.250000+01:00' });
+    expect(zoned.json.expire_at).toBe('2026-03-01T11:00:00.250Z');
+    // pydantic sends a naive datetime as it is: UTC, as on Debusine's server.
+    const naive = await create(world.keys['uploader']!, 'priv', {}, { work_request: null, expire_at: '2026-02-01T00:00:00' });
+    expect(naive.json.expire_at).toBe('2026-02-01T00:00:00.000Z');
+    const past = await create(world.keys['uploader']!, 'priv', {}, { expire_at: '2025-12-31T23:59:59Z' });
+    expect(past.status).toBe(400);
+    expect(past.json.validation_errors).toEqual({ expire_at: ['must be in the future'] });
+    // A user may not claim a work request's output.
+    expect((await create(world.keys['uploader']!, 'priv', {}, { work_request: 5 })).status).toBe(403);
+  });
 });
 
 describe('presigned uploads', () => {

@@ -80,8 +80,8 @@ describe('conveyor work-request', () => {
   it('lists with filters, following cursors with --all', async () => {
     answer = (s) =>
       s.path.includes('cursor=c2')
-        ? { status: 200, body: { results: [wr(1, { status: 'completed', result: 'success', worker: 'w1' })], next: null, cursor: null } }
-        : { status: 200, body: { results: [wr(3), wr(2, { status: 'running', worker: 'w1' })], next: 'x', cursor: 'c2' } };
+        ? { status: 200, body: { results: [wr(1, { status: 'completed', result: 'success', worker: 1, worker_name: 'w1' })], next: null, cursor: null } }
+        : { status: 200, body: { results: [wr(3), wr(2, { status: 'running', worker: 1, worker_name: 'w1' })], next: 'x', cursor: 'c2' } };
     const table = await run('list', '--workspace', 'team', '--status', 'running', '--task', 'noop', '--all');
     expect(seen[0]!.path).toBe('work-request/?workspace=team&status=running&task_name=noop&limit=50');
     expect(seen[1]!.path).toContain('cursor=c2');
@@ -101,7 +101,7 @@ describe('conveyor work-request', () => {
   it('shows a request', async () => {
     answer = () => ({
       status: 200,
-      body: wr(7, { status: 'completed', result: 'failure', worker: 'w1', duration: 3, artifacts: [40], output_data: { runtime_statistics: { duration: 3 } }, logtail: ['noop: result failure'], heartbeat_at: '2030-01-01T00:00:02Z' }),
+      body: wr(7, { status: 'completed', result: 'failure', worker: 1, worker_name: 'w1', duration: 3, artifacts: [40], output_data: { runtime_statistics: { duration: 3 } }, logtail: ['noop: result failure'], heartbeat_at: '2030-01-01T00:00:02Z' }),
     });
     const shown = await run('show', '7');
     expect(shown).toContain('Work request 7  noop (Worker)\n');
@@ -117,10 +117,10 @@ describe('conveyor work-request', () => {
     const states = [
       wr(8),
       wr(8),
-      wr(8, { status: 'running', worker: 'w1', logtail: ['a', 'b'], heartbeat_at: 't1' }),
-      wr(8, { status: 'running', worker: 'w1', logtail: ['b', 'c', 'd'], heartbeat_at: 't2' }),
-      wr(8, { status: 'running', worker: 'w1', logtail: ['b', 'c', 'd'], heartbeat_at: 't2' }),
-      wr(8, { status: 'completed', result: 'success', worker: 'w1', logtail: ['c', 'd', 'e'], heartbeat_at: 't3' }),
+      wr(8, { status: 'running', worker: 1, worker_name: 'w1', logtail: ['a', 'b'], heartbeat_at: 't1' }),
+      wr(8, { status: 'running', worker: 1, worker_name: 'w1', logtail: ['b', 'c', 'd'], heartbeat_at: 't2' }),
+      wr(8, { status: 'running', worker: 1, worker_name: 'w1', logtail: ['b', 'c', 'd'], heartbeat_at: 't2' }),
+      wr(8, { status: 'completed', result: 'success', worker: 1, worker_name: 'w1', logtail: ['c', 'd', 'e'], heartbeat_at: 't3' }),
     ];
     answer = () => ({ status: 200, body: states.shift() });
     const out = await run('show', '8', '--follow');

@@ -23,12 +23,12 @@ describe('POST worker/register/', () => {
   it('registers under the slug of the FQDN, disabled, its queue not created until enabled: 201 {name, enabled}', async () => {
     const res = await register({ token: generateTokenKey(), fqdn: 'Worker-Bee.lan' });
     expect(res.status).toBe(201);
-    expect(res.json).toEqual({ name: 'worker-bee-lan', enabled: false });
+    expect(res.json).toEqual({ id: expect.any(Number), name: 'worker-bee-lan', enabled: false });
     const stored = await world.deps.workers.get('worker-bee-lan');
     expect(stored).toMatchObject({ enabled: false, workerType: 'external', concurrency: 1 });
     expect(stored!.queueUrl).toBeNull();
     const again = await register({ token: generateTokenKey(), fqdn: 'worker-bee.lan', worker_type: 'celery', concurrency: 4 });
-    expect(again.json).toEqual({ name: 'worker-bee-lan-2', enabled: false });
+    expect(again.json).toEqual({ id: expect.any(Number), name: 'worker-bee-lan-2', enabled: false });
     expect(await world.deps.workers.get('worker-bee-lan-2')).toMatchObject({ workerType: 'celery', concurrency: 4 });
   });
 
@@ -68,8 +68,8 @@ describe('POST worker/register/', () => {
     const { key: activation } = await createActivationToken(world.deps, 'admin');
     const res = await register({ token: generateTokenKey(), fqdn: 'pool.lan' }, activation);
     expect(res.status).toBe(201);
-    expect(res.json).toEqual({ name: 'pool-lan', enabled: true });
-    expect((await register({ token: generateTokenKey(), fqdn: 'pool.lan' }, activation)).status).toBe(401);
+    expect(res.json).toEqual({ id: expect.any(Number), name: 'pool-lan', enabled: true });
+    expect((await register({ token: generateTokenKey(), fqdn: 'pool.lan' }, activation)).status).toBe(403); // used up: Debusine's 403
   });
 });
 
@@ -143,7 +143,7 @@ describe('GET worker/ and worker/<name>/', () => {
     expect(shown.metadata['system:architectures']).toEqual(['s390x']); // static wins
     expect(shown.metadata['noop:available']).toBe(true);
     expect(Object.keys(shown).sort()).toEqual(
-      ['assigned', 'concurrency', 'connected', 'connected_at', 'current_work', 'enabled', 'last_seen_at', 'metadata', 'name', 'registered_at', 'worker_type'].sort(),
+      ['assigned', 'concurrency', 'connected', 'connected_at', 'current_work', 'enabled', 'id', 'last_seen_at', 'metadata', 'name', 'registered_at', 'worker_type'].sort(),
     );
     expect((await http('GET', '/api/1.0/worker/', { token: worker.key })).status).toBe(200);
     expect((await http('GET', '/api/1.0/worker/')).status).toBe(401);

@@ -154,7 +154,7 @@ describe('worker protocol', () => {
   it('refuses a disabled worker', async () => {
     const a = await w.addWorker('a.lan');
     await disableWorker(w.deps, 'test', a.name);
-    await expect(a.caller()).rejects.toThrow(UnauthorizedError);
+    await expect(a.caller()).rejects.toThrow(ForbiddenError); // Debusine: 403 for a disabled token
   });
 });
 

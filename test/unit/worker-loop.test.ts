@@ -154,7 +154,7 @@ class FakeTask implements TaskHandle {
 const success = (): TaskExit => ({ outcome: { result: 'success', output_data: { note: 'fine' }, resource_usage: { cpu_time: 1.4, memory: 5 * 1024 * 1024 } }, exitCode: 0, signal: null });
 
 function workRequest(id: number, task = 'noop'): WireWorkRequest {
-  return wireWorkRequest(id, { url: `http://x/api/1.0/work-request/${id}/`, task_name: task, status: 'running', worker: 'host-a', started_at: '2030-01-01T00:00:01Z' });
+  return wireWorkRequest(id, { url: `http://x/api/1.0/work-request/${id}/`, task_name: task, status: 'running', worker: 1, worker_name: 'host-a', started_at: '2030-01-01T00:00:01Z' });
 }
 
 async function waitFor(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {

@@ -14,7 +14,7 @@ export class DynamoSequences implements Sequences {
     private readonly tableName: string,
   ) {}
 
-  async next(name: 'artifact' | 'artifact-relation'): Promise<number> {
+  async next(name: Parameters<Sequences['next']>[0]): Promise<number> {
     const res = await this.doc.send(
       new UpdateCommand({
         TableName: this.tableName,

@@ -104,6 +104,8 @@ export class DynamoWorkerRepository implements WorkerRepository {
 function workerAttributes(w: Worker): Record<string, unknown> {
   return {
     tokenHash: w.tokenHash,
+    // Never removed once given (Debusine's integer id is permanent), so only written when known.
+    ...(w.id !== undefined ? { workerId: w.id } : {}),
     workerType: w.workerType,
     enabled: w.enabled,
     registeredAt: w.registeredAt,
@@ -124,6 +126,7 @@ function workerAttributes(w: Worker): Record<string, unknown> {
 function toWorker(item: Item): Worker {
   return {
     name: item.name,
+    ...(item.workerId !== undefined ? { id: Number(item.workerId) } : {}),
     tokenHash: item.tokenHash,
     workerType: item.workerType,
     enabled: item.enabled,

@@ -20,7 +20,7 @@ import type { Deps } from '../../ports';
 import type { ExpiryStore } from '../../ports/expiry';
 import { artifactJson, artifactSummaryJson, relationJson, uploadPlanJson } from '../serializers';
 import { json, jsonBody, noContent, redirect, type HttpRequest, type RouteHandler } from '../request';
-import { parseId, parseWith } from '../validation';
+import { parseId, parseWith, type RouteInputSchemas } from '../validation';
 
 const fileDeclarationSchema = z.strictObject({
   type: z.literal('file').optional(),
@@ -39,7 +39,10 @@ const createSchema = z.strictObject({
   data: z.record(z.string(), z.unknown()).default({}),
   expiration_delay: z.union([z.number(), z.string()]).nullable().optional(),
   immutable: z.boolean().optional(),
-  work_request: z.number().int().optional(),
+  // Debusine's client always sends both: `work_request` null unless a worker creates the artifact,
+  // `expire_at` an ISO datetime (naive means UTC) or null for the workspace's default delay.
+  work_request: z.number().int().positive().nullable().optional(),
+  expire_at: z.iso.datetime({ offset: true, local: true }).nullable().optional(),
 });
 
 const updateSchema = z
@@ -75,6 +78,12 @@ function declarations(files: z.output<typeof filesSchema>): Record<string, FileD
   );
 }
 
+/** A datetime without a zone is UTC, as on Debusine's server (Django's TIME_ZONE is UTC). */
+function isoWithZone(value: string): string {
+  const zoned = /(Z|[+-]\d{2}:?\d{2})$/i.test(value) ? value : `${value}Z`;
+  return new Date(zoned).toISOString();
+}
+
 /** The greedy `{path+}` parameter carries the trailing "/" of Debusine URLs: drop exactly one. */
 function filePathParam(req: HttpRequest): string {
   const raw = req.params['path'] ?? '';
@@ -100,7 +109,8 @@ export function artifactRoutes(getDeps: () => Deps, expiryStoreOf?: (deps: Deps)
         files: declarations(body.files),
         expirationDelay: body.expiration_delay == null ? undefined : parseExpirationDelay(body.expiration_delay),
         immutable: body.immutable,
-        workRequest: body.work_request,
+        workRequest: body.work_request ?? undefined,
+        expireAt: body.expire_at == null ? undefined : isoWithZone(body.expire_at),
       });
       return json(201, artifactJson(created, req.baseUrl));
     },
@@ -197,3 +207,14 @@ export function artifactRoutes(getDeps: () => Deps, expiryStoreOf?: (deps: Deps)
     },
   };
 }
+
+/** For shared/http/openapi.ts. */
+export const artifactRequestSchemas: RouteInputSchemas = {
+  'POST /api/1.0/artifact/': { body: createSchema },
+  'GET /api/1.0/artifact/': { query: listQuerySchema },
+  'PATCH /api/1.0/artifact/{id}/': { body: updateSchema },
+  'POST /api/1.0/artifact/{id}/attach/': { body: attachSchema },
+  'POST /api/1.0/artifact/{id}/upload/{path+}': { body: uploadRequestSchema },
+  'POST /api/1.0/artifact/{id}/upload-complete/{path+}': { body: uploadCompleteSchema },
+  'POST /api/1.0/artifact-relation/': { body: relationSchema },
+};

@@ -15,7 +15,7 @@ import { ValidationError } from '../../domain/errors';
 import { DEFAULT_WORKSPACE } from '../../domain/tenancy';
 import type { Deps } from '../../ports';
 import { json, jsonBody, noContent, type HttpRequest, type RouteHandler } from '../request';
-import { parseId, parseWith } from '../validation';
+import { parseId, parseWith, type RouteInputSchemas } from '../validation';
 
 const createSchema = z.strictObject({
   name: z.string(),
@@ -154,3 +154,12 @@ export function collectionRoutes(getDeps: () => Deps): Record<string, RouteHandl
     },
   };
 }
+
+/** For shared/http/openapi.ts. */
+export const collectionRequestSchemas: RouteInputSchemas = {
+  'POST /api/1.0/collection/': { body: createSchema },
+  'GET /api/1.0/collection/': { query: listQuerySchema },
+  'POST /api/1.0/collection/{id}/items/': { body: addItemSchema },
+  'POST /api/1.0/lookup/single/': { body: lookupSingleSchema },
+  'POST /api/1.0/lookup/multiple/': { body: lookupMultipleSchema },
+};

@@ -1,8 +1,11 @@
 import { whoami, listVisibleWorkspaces } from '../../app/identity';
 import { json, type RouteHandler } from '../request';
+import { openApiDocument } from '../openapi';
 
 export const identityRoutes: (getDeps: () => import('../../ports').Deps) => Record<string, RouteHandler> = (getDeps) => ({
   'GET /api/1.0/whoami/': async (req) => json(200, whoami(req.caller)),
+  // The OpenAPI document of the whole REST API (public, like Debusine's schema endpoint).
+  'GET /api/1.0/openapi.json': async () => json(200, openApiDocument()),
   'GET /api/1.0/workspace/': async (req) => {
     const visible = await listVisibleWorkspaces(getDeps(), req.caller, req.scope);
     return json(200, {

@@ -20,8 +20,10 @@ import { DEFAULT_WORKSPACE } from '../../domain/tenancy';
 import { RESULTS, STATUSES, type FinalResult } from '../../domain/work-requests';
 import type { Deps } from '../../ports';
 import { workRequestJson } from '../serializers';
+import { workerIdsOf } from '../../app/worker-ids';
+import type { WorkRequest } from '../../domain/work-requests';
 import { json, jsonBody, noContent, type HttpRequest, type RouteHandler } from '../request';
-import { parseId, parseWith } from '../validation';
+import { parseId, parseWith, type RouteInputSchemas } from '../validation';
 
 /** Debusine accepts exactly these fields on creation; anything else is refused by name. */
 export const CREATE_FIELDS = ['task_name', 'task_data', 'event_reactions', 'workspace'] as const;
@@ -83,6 +85,7 @@ export function boundedLogtail(lines: string[]): string[] {
 
 export function workRequestRoutes(getDeps: () => Deps): Record<string, RouteHandler> {
   const id = (req: HttpRequest) => parseId(req.params['id']);
+  const one = async (req: HttpRequest, wr: WorkRequest) => json(200, workRequestJson(wr, req.baseUrl, await workerIdsOf(getDeps(), [wr.worker])));
   return {
     'POST /api/1.0/work-request/': async (req) => {
       const body = createBody(req);
@@ -93,7 +96,7 @@ export function workRequestRoutes(getDeps: () => Deps): Record<string, RouteHand
         taskData: body.task_data,
         ...(body.event_reactions !== undefined ? { eventReactions: body.event_reactions } : {}),
       });
-      return json(200, workRequestJson(wr, req.baseUrl));
+      return one(req, wr);
     },
     'GET /api/1.0/work-request/': async (req) => {
       const q = parseWith(listQuerySchema, req.query, 'Invalid query');
@@ -110,8 +113,9 @@ export function workRequestRoutes(getDeps: () => Deps): Record<string, RouteHand
         const params = new URLSearchParams({ ...req.query, cursor: page.next });
         next = `${req.baseUrl}/api/1.0/work-request/?${params.toString()}`;
       }
+      const workerIds = await workerIdsOf(getDeps(), page.items.map((wr) => wr.worker));
       return json(200, {
-        results: page.items.map((wr) => workRequestJson(wr, req.baseUrl)),
+        results: page.items.map((wr) => workRequestJson(wr, req.baseUrl, workerIds)),
         next,
         previous: null,
         cursor: page.next ?? null,
@@ -121,38 +125,39 @@ export function workRequestRoutes(getDeps: () => Deps): Record<string, RouteHand
       const q = parseWith(getNextQuerySchema, req.query, 'Invalid query');
       const stillRunning = q.running === undefined ? undefined : q.running === '' ? [] : q.running.split(',').map(Number);
       const wr = await getNextForWorker(getDeps(), req.caller, stillRunning);
-      return wr ? json(200, workRequestJson(wr, req.baseUrl)) : noContent();
+      return wr ? one(req, wr) : noContent();
     },
-    'GET /api/1.0/work-request/{id}/': async (req) => json(200, workRequestJson(await getWorkRequest(getDeps(), req.caller, id(req)), req.baseUrl)),
+    'GET /api/1.0/work-request/{id}/': async (req) => one(req, await getWorkRequest(getDeps(), req.caller, id(req))),
     'PATCH /api/1.0/work-request/{id}/': async (req) => {
       const wrId = id(req);
       const body = parseWith(prioritySchema, jsonBody(req), 'Invalid change');
-      return json(200, workRequestJson(await setPriorityAdjustment(getDeps(), req.caller, wrId, body.priority_adjustment), req.baseUrl));
+      return one(req, await setPriorityAdjustment(getDeps(), req.caller, wrId, body.priority_adjustment));
     },
     'POST /api/1.0/work-request/{id}/retry/': async (req) => {
       const wrId = id(req);
       parseWith(emptySchema, jsonBody(req), 'Invalid request');
-      return json(200, workRequestJson(await retryWorkRequest(getDeps(), req.caller, wrId), req.baseUrl));
+      return one(req, await retryWorkRequest(getDeps(), req.caller, wrId));
     },
     'POST /api/1.0/work-request/{id}/abort/': async (req) => {
       const wrId = id(req);
       parseWith(emptySchema, jsonBody(req), 'Invalid request');
-      return json(200, workRequestJson(await abortWorkRequest(getDeps(), req.caller, wrId), req.baseUrl));
+      return one(req, await abortWorkRequest(getDeps(), req.caller, wrId));
     },
     'POST /api/1.0/work-request/{id}/unblock/': async (req) => {
       const wrId = id(req);
       const body = parseWith(unblockSchema, jsonBody(req), 'Cannot unblock work request');
       const input = { ...(body.action ? { action: body.action } : {}), ...(body.notes !== undefined ? { notes: body.notes } : {}) };
-      return json(200, workRequestJson(await unblockWorkRequest(getDeps(), req.caller, wrId, input), req.baseUrl));
+      return one(req, await unblockWorkRequest(getDeps(), req.caller, wrId, input));
     },
     'PUT /api/1.0/work-request/{id}/completed/': async (req) => {
       const wrId = id(req);
       const body = parseWith(completedSchema, jsonBody(req), 'Invalid completion');
-      const wr = await completeWorkRequest(getDeps(), req.caller, wrId, {
+      await completeWorkRequest(getDeps(), req.caller, wrId, {
         result: body.result,
         ...(body.output_data ? { outputData: body.output_data } : {}),
       });
-      return json(200, workRequestJson(wr, req.baseUrl));
+      // Debusine's client requires an empty body here (it fails on any content): 200, nothing.
+      return { statusCode: 200, headers: {}, body: '' };
     },
     'POST /api/1.0/work-request/{id}/heartbeat/': async (req) => {
       const wrId = id(req);
@@ -168,3 +173,16 @@ export function workRequestRoutes(getDeps: () => Deps): Record<string, RouteHand
     },
   };
 }
+
+/** For shared/http/openapi.ts. */
+export const workRequestRequestSchemas: RouteInputSchemas = {
+  'POST /api/1.0/work-request/': { body: createSchema },
+  'GET /api/1.0/work-request/': { query: listQuerySchema },
+  'GET /api/1.0/work-request/get-next-for-worker/': { query: getNextQuerySchema },
+  'PATCH /api/1.0/work-request/{id}/': { body: prioritySchema },
+  'POST /api/1.0/work-request/{id}/retry/': { body: emptySchema },
+  'POST /api/1.0/work-request/{id}/abort/': { body: emptySchema },
+  'POST /api/1.0/work-request/{id}/unblock/': { body: unblockSchema },
+  'PUT /api/1.0/work-request/{id}/completed/': { body: completedSchema },
+  'POST /api/1.0/work-request/{id}/heartbeat/': { body: heartbeatSchema },
+};

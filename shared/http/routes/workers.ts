@@ -17,7 +17,7 @@ import {
 import type { Caller } from '../../app/auth';
 import type { Deps, QueueAccess } from '../../ports';
 import { json, jsonBody, noContent, type RouteHandler } from '../request';
-import { parseWith } from '../validation';
+import { parseWith, type RouteInputSchemas } from '../validation';
 
 const registerSchema = z.strictObject({
   token: z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex characters'),
@@ -31,6 +31,7 @@ const emptySchema = z.strictObject({});
 
 export function workerJson(w: WorkerView) {
   return {
+    id: w.id ?? null,
     name: w.name,
     worker_type: w.workerType,
     enabled: w.enabled,
@@ -84,7 +85,7 @@ export function workerRoutes(getDeps: () => Deps): Record<string, RouteHandler> 
         },
         activationKey,
       );
-      return json(201, { name: worker.name, enabled: worker.enabled });
+      return json(201, { id: worker.id ?? null, name: worker.name, enabled: worker.enabled });
     },
     'PUT /api/1.0/worker/dynamic-metadata/': async (req) => {
       const body = jsonBody(req);
@@ -114,3 +115,10 @@ export function workerRoutes(getDeps: () => Deps): Record<string, RouteHandler> 
     },
   };
 }
+
+/** For shared/http/openapi.ts. */
+export const workerRequestSchemas: RouteInputSchemas = {
+  'POST /api/1.0/worker/register/': { body: registerSchema },
+  'PUT /api/1.0/worker/dynamic-metadata/': { body: metadataSchema },
+  'POST /api/1.0/worker/disconnect/': { body: emptySchema },
+};

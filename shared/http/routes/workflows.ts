@@ -20,8 +20,9 @@ import { DEFAULT_WORKSPACE } from '../../domain/tenancy';
 import type { WorkflowTemplate } from '../../domain/workflows';
 import type { Deps } from '../../ports';
 import { workRequestJson } from '../serializers';
+import { workerIdsOf, type WorkerIds } from '../../app/worker-ids';
 import { json, jsonBody, noContent, type HttpRequest, type RouteHandler } from '../request';
-import { parseId, parseWith } from '../validation';
+import { parseId, parseWith, type RouteInputSchemas } from '../validation';
 
 const jsonObject = z.record(z.string(), z.unknown());
 const priority = z.number().int().min(-1_000_000).max(1_000_000);
@@ -75,9 +76,13 @@ export interface WorkflowTreeNodeJson {
   children: WorkflowTreeNodeJson[];
 }
 
-export function workflowTreeJson(tree: WorkflowTreeNode, baseUrl: string): WorkflowTreeJson {
-  const node = (n: WorkflowTreeNode): WorkflowTreeNodeJson => ({ work_request: workRequestJson(n.workRequest, baseUrl), children: n.children.map(node) });
-  return { workflow: workRequestJson(tree.workRequest, baseUrl), children: tree.children.map(node) };
+export function workflowTreeJson(tree: WorkflowTreeNode, baseUrl: string, workerIds: WorkerIds = new Map()): WorkflowTreeJson {
+  const node = (n: WorkflowTreeNode): WorkflowTreeNodeJson => ({ work_request: workRequestJson(n.workRequest, baseUrl, workerIds), children: n.children.map(node) });
+  return { workflow: workRequestJson(tree.workRequest, baseUrl, workerIds), children: tree.children.map(node) };
+}
+
+function treeWorkers(n: WorkflowTreeNode): (string | null)[] {
+  return [n.workRequest.worker, ...n.children.flatMap(treeWorkers)];
 }
 
 /** A JSON object body, or a 400 with `title`. */
@@ -131,13 +136,25 @@ export function workflowRoutes(getDeps: () => Deps): Record<string, RouteHandler
         taskData: body.task_data,
         ...(body.complexity ? { complexity: body.complexity } : {}),
       });
-      return json(201, workRequestJson(wr, req.baseUrl));
+      return json(201, workRequestJson(wr, req.baseUrl, await workerIdsOf(getDeps(), [wr.worker])));
     },
     'GET /api/1.0/workflow/': async (req) => {
       const q = parseWith(runLookupQuery, req.query, 'Invalid query');
       const wr = await findWorkflowRun(getDeps(), req.caller, { scope: req.scope, workspace: q.workspace ?? DEFAULT_WORKSPACE, lookup: q.name });
-      return json(200, workRequestJson(wr, req.baseUrl));
+      return json(200, workRequestJson(wr, req.baseUrl, await workerIdsOf(getDeps(), [wr.worker])));
     },
-    'GET /api/1.0/workflow/{id}/': async (req) => json(200, workflowTreeJson(await workflowTree(getDeps(), req.caller, id(req)), req.baseUrl)),
+    'GET /api/1.0/workflow/{id}/': async (req) => {
+      const tree = await workflowTree(getDeps(), req.caller, id(req));
+      return json(200, workflowTreeJson(tree, req.baseUrl, await workerIdsOf(getDeps(), treeWorkers(tree))));
+    },
   };
 }
+
+/** For shared/http/openapi.ts. */
+export const workflowRequestSchemas: RouteInputSchemas = {
+  'POST /api/1.0/workflow-template/': { body: templateCreateSchema },
+  'GET /api/1.0/workflow-template/': { query: templateListQuery },
+  'PATCH /api/1.0/workflow-template/{id}/': { body: templatePatchSchema },
+  'POST /api/1.0/workflow/': { body: workflowCreateSchema },
+  'GET /api/1.0/workflow/': { query: runLookupQuery },
+};
