@@ -67,20 +67,22 @@ const objectExists = async (content: string) => (await deps.files.head(blobObjec
 const status = async (id: number) => (await http('GET', `/api/1.0/artifact/${id}/`, { token })).status;
 
 test('an artifact with a 1 s delay goes with its bytes; one a kept artifact relates to stays; bytes another workspace holds stay', async () => {
-  const doomed = await storedArtifact('priv', `doomed ${Date.now()}`, 1);
-  const target = await storedArtifact('priv', `target ${Date.now()}`, 1);
+  const doomedContent = `doomed ${Date.now()}`;
+  const doomed = await storedArtifact('priv', doomedContent, 1);
+  // Long enough to relate to it before it expires (a pass every 3 s would condemn, i.e. freeze, it).
+  const target = await storedArtifact('priv', `target ${Date.now()}`, 30);
   const keeper = await storedArtifact('priv', `keeper ${Date.now()}`);
   expect((await http('POST', '/api/1.0/artifact-relation/', { token, body: { artifact: keeper, target, type: 'built-using' } })).status).toBe(201);
   const shared = `shared ${Date.now()}`;
   const sharedHere = await storedArtifact('priv', shared, 1);
   const sharedThere = await storedArtifact('pub', shared);
-  const doomedFile = (await http('GET', `/api/1.0/artifact/${doomed}/`, { token })).json.files.f;
-  const doomedSha = doomedFile.checksums.sha256 as string;
-  const doomedSize = doomedFile.size as number;
 
   await until('the expired artifacts are deleted', async () => (await status(doomed)) === 404 && (await status(sharedHere)) === 404);
-  await until('the expired bytes are deleted', async () => (await deps.files.head(blobObjectKey(doomedSha, doomedSize))) === undefined);
+  await until('the expired bytes are deleted', async () => !(await objectExists(doomedContent)));
 
+  // The target expires too, and outlives several passes: a kept artifact relates to it.
+  await until('the related artifact has expired', async () => (await http('GET', `/api/1.0/artifact/${target}/`, { token })).json.retention.expired === true);
+  await new Promise((r) => setTimeout(r, 12_000));
   const kept = await http('GET', `/api/1.0/artifact/${target}/`, { token });
   expect(kept.status).toBe(200);
   expect(kept.json.retention).toMatchObject({ expired: true, kept: true, kept_because: expect.stringContaining(`root: artifact ${keeper}`) });
