@@ -36,6 +36,13 @@ describe('SchedulesStack', () => {
       expect(found[0]!.Target.RetryPolicy).toEqual({ MaximumEventAgeInSeconds: 60, MaximumRetryAttempts: 2 });
     });
 
+    it('runs the expiry pass every 15 minutes (schedule expiry)', () => {
+      const found = targeting('expiry');
+      expect(found).toHaveLength(1);
+      expect(found[0]).toMatchObject({ ScheduleExpression: 'rate(15 minutes)', State: 'ENABLED' });
+      expect(JSON.parse(found[0]!.Target.Input)).toMatchObject({ scheduleId: 'expiry' });
+    });
+
     it('schedules nothing else', () => {
       for (const other of ['identity-api', 'artifacts-api', 'file-verifier', 'work-requests-api', 'workers-api', 'heartbeat-applier', 'server-task-runner']) {
         expect(targeting(other)).toHaveLength(0);
@@ -46,7 +53,7 @@ describe('SchedulesStack', () => {
       for (const role of Object.keys(resources(template, 'AWS::IAM::Role'))) {
         const statements = statementsOfRole(template, role);
         expect([...new Set(actions(statements))]).toEqual(['lambda:InvokeFunction']);
-        const targets = ['scheduler', 'watchdog'].filter((n) => JSON.stringify(statements).includes(fnId(n)));
+        const targets = ['scheduler', 'watchdog', 'expiry'].filter((n) => JSON.stringify(statements).includes(fnId(n)));
         expect(targets).toHaveLength(1);
       }
     });
