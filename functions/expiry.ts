@@ -10,17 +10,25 @@ import { runExpiryPass, type ExpiryOptions, type ExpiryReport } from '../shared/
 import type { Deps } from '../shared/ports';
 
 export const MAX_ARTIFACTS_ENV_VAR = 'CONVEYOR_EXPIRY_MAX_ARTIFACTS';
+/** Seconds between condemning stored bytes and deleting them (default 3600; the e2e tests shorten it). */
+export const BLOB_GRACE_ENV_VAR = 'CONVEYOR_EXPIRY_BLOB_GRACE_SECONDS';
 const SAFETY_MARGIN_MS = 60_000;
 
 let deps: Deps | undefined;
 const getDeps = () => (deps ??= createAwsDeps());
 
-export function expiryOptionsFromEnv(env: NodeJS.ProcessEnv): ExpiryOptions {
-  const text = env[MAX_ARTIFACTS_ENV_VAR];
-  if (text === undefined || text === '') return {};
+function wholeNumber(env: NodeJS.ProcessEnv, name: string, min: number): number | undefined {
+  const text = env[name];
+  if (text === undefined || text === '') return undefined;
   const n = Number(text);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`${MAX_ARTIFACTS_ENV_VAR} must be a positive whole number, not ${JSON.stringify(text)}`);
-  return { maxArtifacts: n };
+  if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be a whole number of at least ${min}, not ${JSON.stringify(text)}`);
+  return n;
+}
+
+export function expiryOptionsFromEnv(env: NodeJS.ProcessEnv): ExpiryOptions {
+  const maxArtifacts = wholeNumber(env, MAX_ARTIFACTS_ENV_VAR, 1);
+  const blobGraceSeconds = wholeNumber(env, BLOB_GRACE_ENV_VAR, 0);
+  return { ...(maxArtifacts !== undefined ? { maxArtifacts } : {}), ...(blobGraceSeconds !== undefined ? { blobGraceSeconds } : {}) };
 }
 
 /** A one-line summary for the logs (the full report lists every id). */

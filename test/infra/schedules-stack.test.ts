@@ -44,6 +44,13 @@ describe('SchedulesStack', () => {
       expect(JSON.parse(found[0]!.Target.Input)).toMatchObject({ scheduleId: 'quota-recompute' });
     });
 
+    it('runs the expiry pass every 15 minutes (schedule expiry)', () => {
+      const found = targeting('expiry');
+      expect(found).toHaveLength(1);
+      expect(found[0]).toMatchObject({ ScheduleExpression: 'rate(15 minutes)', State: 'ENABLED' });
+      expect(JSON.parse(found[0]!.Target.Input)).toMatchObject({ scheduleId: 'expiry' });
+    });
+
     it('schedules nothing else', () => {
       for (const other of ['identity-api', 'artifacts-api', 'file-verifier', 'work-requests-api', 'workers-api', 'heartbeat-applier', 'server-task-runner', 'recurring-jobs-api']) {
         expect(targeting(other)).toHaveLength(0);

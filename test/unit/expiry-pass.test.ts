@@ -143,6 +143,7 @@ describe('the expiry pass', () => {
     expect(summary).toMatchObject({ condemned: 1, deleted: 0, finished: true });
     expect(world.deps.artifacts.condemned.has(id)).toBe(true);
     expect(expiryOptionsFromEnv({ CONVEYOR_EXPIRY_MAX_ARTIFACTS: '50' })).toEqual({ maxArtifacts: 50 });
-    expect(() => expiryOptionsFromEnv({ CONVEYOR_EXPIRY_MAX_ARTIFACTS: '-1' })).toThrow(/positive/);
+    expect(expiryOptionsFromEnv({ CONVEYOR_EXPIRY_BLOB_GRACE_SECONDS: '0' })).toEqual({ blobGraceSeconds: 0 });
+    expect(() => expiryOptionsFromEnv({ CONVEYOR_EXPIRY_MAX_ARTIFACTS: '-1' })).toThrow(/at least 1/);
   });
 });

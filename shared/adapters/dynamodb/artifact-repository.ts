@@ -634,7 +634,7 @@ export class DynamoArtifactRepository implements ArtifactRepository {
 // kept as JSON text (`dataJson`) so that any JSON value round-trips exactly (DynamoDB numbers
 // refuse integers beyond 2^53 and maps nest at most 32 levels).
 
-function artifactItem(a: Artifact): Item {
+export function artifactItem(a: Artifact): Item {
   const sortKey = `${timeKey(a.createdAt, 'createdAt')}#${padId(a.id)}`;
   return {
     ...keys.artifact(a.id),

@@ -1,0 +1,148 @@
+/**
+ * The expiry pass on DynamoDB Local, through DynamoExpiryStore and the real repositories (files in
+ * a memory store). Its own tables (prefix `expiry-it`): a pass reads every due bucket, so it must
+ * not see the other tests' artifacts.
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { createHash, randomBytes } from 'node:crypto';
+import { provision } from '../../cli/dev/provision';
+import { DynamoArtifactRepository } from '../../shared/adapters/dynamodb/artifact-repository';
+import { DynamoCollectionRepository } from '../../shared/adapters/dynamodb/collection-repository';
+import { DynamoWorkRequestRepository } from '../../shared/adapters/dynamodb/work-request-repository';
+import { createMemoryDeps, type MemoryDeps } from '../../shared/adapters/memory';
+import { runExpiryPass } from '../../shared/app/expiry';
+import { blobObjectKey } from '../../shared/app/object-keys';
+import type { Artifact } from '../../shared/domain/artifacts';
+import { ConflictError } from '../../shared/domain/errors';
+import { newWorkRequest } from '../../shared/domain/work-requests';
+import type { StoredFile } from '../../shared/ports';
+import type { DynamoExpiryStore } from '../../shared/adapters/dynamodb/expiry-store';
+
+let doc: DynamoDBDocumentClient;
+let table: string;
+let repo: DynamoArtifactRepository;
+let store: DynamoExpiryStore;
+let deps: MemoryDeps;
+let nextId = 1;
+const GRACE = 60;
+const T0 = new Date('2031-03-01T10:00:00.000Z');
+
+beforeAll(async () => {
+  const env = await provision(
+    { dynamodb: process.env.AWS_ENDPOINT_URL_DYNAMODB!, s3: process.env.AWS_ENDPOINT_URL_S3!, sqs: process.env.AWS_ENDPOINT_URL_SQS! },
+    { namePrefix: `expiry-it-${randomBytes(3).toString('hex')}` },
+  );
+  table = env.CONVEYOR_TABLE_MAIN!;
+  doc = DynamoDBDocumentClient.from(new DynamoDBClient({}));
+  repo = new DynamoArtifactRepository(doc, table);
+  store = repo.expiryStore();
+  deps = createMemoryDeps();
+  Object.assign(deps, { artifacts: repo, collections: new DynamoCollectionRepository(doc, table), workRequests: new DynamoWorkRequestRepository(doc, table) });
+  deps.clock.current = T0;
+}, 60_000);
+
+afterAll(() => doc?.destroy());
+
+const pass = () => runExpiryPass(deps, store, { recheckSeconds: 0, blobGraceSeconds: GRACE });
+const tick = (s: number) => deps.clock.advance(s * 1000);
+
+/** A complete artifact holding `content`, its bytes stored the way uploads store them. */
+async function artifactWith(content: string, expireInSeconds: number | null, workspace = 'System'): Promise<Artifact> {
+  const bytes = Buffer.from(content);
+  const file: StoredFile = { path: 'f', sha256: shaOf(content), size: bytes.length, complete: true };
+  const at = deps.clock.now().toISOString();
+  if ((await repo.claimBlobForUpload(file.sha256, file.size, at)) === 'claim') {
+    await deps.files.put(blobObjectKey(file.sha256, file.size), bytes);
+    await repo.markBlobStored(file.sha256, file.size, at);
+  }
+  const artifact: Artifact = {
+    id: nextId++,
+    scope: 'debusine',
+    workspace,
+    category: 'testing',
+    data: {},
+    createdAt: at,
+    updatedAt: at,
+    createdBy: 'user:alice',
+    expireAt: expireInSeconds === null ? null : new Date(deps.clock.now().getTime() + expireInSeconds * 1000).toISOString(),
+    immutable: false,
+    incompleteFiles: 0,
+    version: 1,
+  };
+  await repo.create(artifact, [file]);
+  return artifact;
+}
+
+function shaOf(content: string): string {
+  return createHash('sha256').update(content).digest('hex');
+}
+const blobKeyOf = (content: string) => blobObjectKey(shaOf(content), Buffer.byteLength(content));
+
+test('the index is ready on a table where no artifact was created before expiry existed', async () => {
+  expect(await store.indexReady()).toBe(true);
+  expect((await doc.send(new GetCommand({ TableName: table, Key: { pk: 'META', sk: 'expiry-index' } }))).Item).toBeDefined();
+});
+
+test('expire, keep by relation, by collection and by work-request input; freeze; blobs shared across workspaces', async () => {
+  const doomed = await artifactWith('doomed bytes', 1);
+  const kept = await artifactWith('kept bytes', 1);
+  const keeper = await artifactWith('keeper', null);
+  const retained = await artifactWith('retained', 1);
+  const input = await artifactWith('input', 1);
+  const sharedA = await artifactWith('shared', 1, 'System');
+  const sharedB = await artifactWith('shared', null, 'Other');
+  await repo.createRelation({ id: 1, artifact: keeper.id, target: kept.id, type: 'relates-to', createdAt: T0.toISOString() });
+  const collections = deps.collections;
+  await collections.create({ id: 500, scope: 'debusine', workspace: 'System', name: 'keep', category: 'testing:things', data: {}, retainsArtifacts: 'always', workflowId: null, createdAt: T0.toISOString(), version: 1 });
+  await collections.addItem(
+    { id: 501, collectionId: 500, name: 'r', childType: 'artifact', category: 'testing', artifactId: retained.id, collectionRef: null, data: {}, createdAt: T0.toISOString(), createdBy: 'user:alice', removedAt: null, removedBy: null },
+    { replace: false },
+  );
+  const wr = newWorkRequest({ id: 900, scope: 'debusine', workspace: 'System', createdBy: 'user:alice', taskType: 'Worker', taskName: 'lintian', taskData: { input: { source_artifact: input.id, binary_artifacts: [] } }, createdAt: T0.toISOString() });
+  await deps.workRequests.commit({ create: [wr] });
+
+  tick(5);
+  const first = await pass();
+  expect(first.condemned.sort()).toEqual([doomed.id, sharedA.id].sort());
+  expect(new Map(first.kept.map((k) => [k.id, k.reason.kind]))).toEqual(
+    new Map([
+      [kept.id, 'related-from'],
+      [retained.id, 'retained-by-collection'],
+      [input.id, 'work-request-input'],
+    ]),
+  );
+  // frozen: no change, no relation to it, no collection item for it
+  await expect(repo.update({ ...doomed, data: { x: 1 }, version: 2 }, 1)).rejects.toThrow(/expiring/);
+  await expect(repo.createRelation({ id: 2, artifact: keeper.id, target: doomed.id, type: 'relates-to', createdAt: T0.toISOString() })).rejects.toBeInstanceOf(ConflictError);
+  await expect(
+    collections.addItem(
+      { id: 502, collectionId: 500, name: 'd', childType: 'artifact', category: 'testing', artifactId: doomed.id, collectionRef: null, data: {}, createdAt: T0.toISOString(), createdBy: 'user:alice', removedAt: null, removedBy: null },
+      { replace: false },
+    ),
+  ).rejects.toThrow(/expiring/);
+
+  const second = await pass();
+  expect(second.deleted.sort()).toEqual([doomed.id, sharedA.id].sort());
+  expect(await repo.get(doomed.id)).toBeUndefined();
+  expect(await repo.get(kept.id)).toBeDefined();
+  // the blob of the doomed artifact is condemned, then deleted after the grace; the shared one stays
+  await pass();
+  tick(GRACE + 1);
+  const third = await pass();
+  expect(third.blobs.deleted.map((b) => b.size)).toEqual([Buffer.byteLength('doomed bytes')]);
+  expect(deps.files.objects.has(blobKeyOf('doomed bytes'))).toBe(false);
+  expect(deps.files.objects.has(blobKeyOf('shared'))).toBe(true);
+  expect(await repo.get(sharedB.id)).toBeDefined();
+  expect(await repo.isBlobStored(shaOf('shared'), Buffer.byteLength('shared'))).toBe(true);
+  expect(await repo.blobRow(shaOf('kept bytes'), Buffer.byteLength('kept bytes'))).toEqual({ state: 'stored' });
+
+  // finishing the work request lets its input go (kept ones were postponed only with recheck > 0)
+  const running = (await deps.workRequests.get(900))!;
+  await deps.workRequests.commit({ update: [{ workRequest: { ...running, status: 'completed', result: 'success', version: running.version + 1 }, expectedVersion: running.version }] });
+  expect((await pass()).condemned).toEqual([input.id]);
+  expect((await pass()).deleted).toEqual([input.id]);
+  // the pins went with the artifact's partition
+  const left = await doc.send(new QueryCommand({ TableName: table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `ART#${input.id}` } }));
+  expect(left.Items).toEqual([]);
+}, 60_000);
