@@ -11,7 +11,7 @@ const fs = require('node:fs');
  * sit beneath it, and only shared/http/, functions/ and cli/ import it.
  */
 const APP_LAYERS = [
-  { name: 'app-support', files: ['auth', 'audit', 'object-keys', 'concurrency', 'loaders', 'acting-as'] },
+  { name: 'app-support', files: ['auth', 'audit', 'concurrency', 'loaders', 'acting-as'] },
   { name: 'artifacts', files: ['artifacts'] },
   { name: 'lookups-and-collections', files: ['lookups', 'collections'] },
   { name: 'event-reactions', files: ['event-reactions'] },

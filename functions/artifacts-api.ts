@@ -1,4 +1,5 @@
 import { createAwsDeps } from '../shared/adapters/aws';
+import { expiryStoreFor } from '../shared/adapters/expiry';
 import { httpHandler } from '../shared/http/handler';
 import { artifactRoutes } from '../shared/http/routes/artifacts';
 import { collectionRoutes } from '../shared/http/routes/collections';
@@ -8,5 +9,5 @@ let deps: Deps | undefined;
 const getDeps = () => (deps ??= createAwsDeps());
 
 // Collections and lookups share this function: the same tables, and no separate cold start.
-export const routes = { ...artifactRoutes(getDeps), ...collectionRoutes(getDeps) };
+export const routes = { ...artifactRoutes(getDeps, expiryStoreFor), ...collectionRoutes(getDeps) };
 export const handler = httpHandler(getDeps, routes);

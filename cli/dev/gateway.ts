@@ -10,6 +10,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import type { FunctionSpec } from '../../shared/manifest';
 import { LOCAL_ACCOUNT_ID, consoleLog, formatError, lambdaContext, type LoadHandler, type Log } from './handlers';
 import { LOOPBACK, settlesWithin } from './emulators';
+import type { HttpResponse } from './http-response';
 import { staticFile } from './static-site';
 
 /** API Gateway's request payload limit. */
@@ -233,12 +234,6 @@ function apiGatewayTime(date: Date): string {
 }
 
 // ---------------------------------------------------------------- results
-
-export interface HttpResponse {
-  statusCode: number;
-  headers: Record<string, string | string[]>;
-  body: Buffer;
-}
 
 /**
  * Payload 2.0 results: a structured result is used as is; anything else (a string, an object

@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { extname, join, normalize, resolve, sep } from 'node:path';
-import type { HttpResponse } from './gateway';
+import type { HttpResponse } from './http-response';
 
 /** The UI's source folder: served as it is, no build step. */
 export const WEB_DIR = resolve(__dirname, '../../web');

@@ -3,7 +3,7 @@ import type { StackProps } from 'aws-cdk-lib';
 import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import { BlockPublicAccess, Bucket, BucketEncryption, HttpMethods, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
-import { ARCHIVE_PREFIX } from '../../shared/app/object-keys';
+import { ARCHIVE_PREFIX } from '../../shared/domain/object-keys';
 import { pascal } from '../manifest';
 import type { ConveyorManifest } from '../manifest';
 

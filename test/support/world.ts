@@ -9,6 +9,7 @@ import { artifactRoutes } from '../../shared/http/routes/artifacts';
 import { identityRoutes } from '../../shared/http/routes/identity';
 import type { Role } from '../../shared/domain/roles';
 import type { Deps } from '../../shared/ports';
+import { expiryStoreFor } from '../../shared/adapters/expiry';
 
 export const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
@@ -78,7 +79,7 @@ const routePatterns = (routes: Record<string, unknown>) =>
 
 /** Calls the real HTTP handlers in-process with API Gateway v2 events, like the gateway does. */
 export function httpClient(deps: MemoryDeps) {
-  const routes = { ...artifactRoutes(() => deps), ...identityRoutes(() => deps) };
+  const routes = { ...artifactRoutes(() => deps, expiryStoreFor), ...identityRoutes(() => deps) };
   const handler = httpHandler(() => deps, routes);
   const patterns = routePatterns(routes);
   return async (

@@ -9,15 +9,24 @@ import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, PutCommand, Que
 import type { BlobRow } from '../../domain/blob-gc';
 import type { RetainingLink, WorkRequestInputs } from '../../domain/expiry';
 import type { WorkRequestStatus } from '../../domain/work-requests';
-import type { Page } from '../../ports';
+import type { ArtifactWithFiles, Page } from '../../ports';
 import type { ArtifactExpiryState, BlobRef, ExpiringArtifact, ExpiryStore } from '../../ports/expiry';
-import type { DynamoArtifactRepository } from './artifact-repository';
 import { attempt } from './errors';
 import { INPUT_PINS } from './expiry-pins';
 import { artifactLinkIndex } from './collection-repository';
 import { EXPIRY_BUCKETS_PK, ExpiryBucketList, blobReferenceIndex, blobReferencePk, expiryIndexAttributes, expiryIndexPk } from './expiry-keys';
 import { GSI1, GSI2, GSI3, artifactPk, keys } from './keys';
 import { batchDelete, batchGet, decodeCursor, encodeCursor, type Item, names, queryAll } from './support';
+
+/**
+ * The artifact repository's row-level reads and deletes the expiry store builds on (the
+ * repository passes itself; a structural type keeps the two files from importing each other).
+ */
+export interface ArtifactRows {
+  getForExpiry(id: number): Promise<(ArtifactWithFiles & { condemnedAt: string | null }) | undefined>;
+  deleteRemains(id: number, own: Item[]): Promise<void>;
+  blobRow(sha256: string, size: number): Promise<BlobRow | undefined>;
+}
 
 export const BLOB_CANDIDATES_PK = 'BLOBCAND';
 /** Written once an installation's items all carry the expiry indexes (fresh, or after the backfill). */
@@ -29,7 +38,7 @@ export class DynamoExpiryStore implements ExpiryStore {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     private readonly tableName: string,
-    private readonly artifacts: DynamoArtifactRepository,
+    private readonly artifacts: ArtifactRows,
   ) {
     this.buckets = new ExpiryBucketList(doc, tableName);
   }

@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { expiryStoreFor } from '../../adapters/expiry';
 import { artifactRetention } from '../../app/expiry';
 import {
   attachFiles,
@@ -18,6 +17,7 @@ import { parseExpirationDelay, RELATION_TYPES } from '../../domain/artifacts';
 import { ValidationError } from '../../domain/errors';
 import { DEFAULT_WORKSPACE } from '../../domain/tenancy';
 import type { Deps } from '../../ports';
+import type { ExpiryStore } from '../../ports/expiry';
 import { artifactJson, artifactSummaryJson, relationJson, uploadPlanJson } from '../serializers';
 import { json, jsonBody, noContent, redirect, type HttpRequest, type RouteHandler } from '../request';
 import { parseId, parseWith } from '../validation';
@@ -83,7 +83,11 @@ function filePathParam(req: HttpRequest): string {
   return path;
 }
 
-export function artifactRoutes(getDeps: () => Deps): Record<string, RouteHandler> {
+/**
+ * `expiryStoreFor` comes from the composition root (functions/artifacts-api.ts): the ExpiryStore is
+ * chosen by the adapters the deps were built with, which HTTP code does not import.
+ */
+export function artifactRoutes(getDeps: () => Deps, expiryStoreFor: (deps: Deps) => ExpiryStore): Record<string, RouteHandler> {
   const artifactId = (req: HttpRequest) => parseId(req.params['id']);
   return {
     'POST /api/1.0/artifact/': async (req) => {

@@ -1,4 +1,4 @@
-import { blobKey } from '../domain/artifacts';
+import { blobKey } from './artifacts';
 
 /** Where verified content lives: one object per distinct (sha256, size). */
 export function blobObjectKey(sha256: string, size: number): string {
