@@ -65,10 +65,10 @@ module.exports = {
     },
     {
       name: 'app-uses-ports-not-adapters',
-      comment: 'use cases are written against shared/ports; adapters, HTTP and AWS stay outside',
+      comment: 'use cases are written against shared/ports; adapters, HTTP, AWS and logging stay outside (use cases return outcomes)',
       severity: 'error',
       from: { path: '^shared/app/' },
-      to: { path: ['^shared/(adapters|http)/', '^shared/manifest\\.ts$', OUTSIDE_SHARED, '(^|/)node_modules/(@aws-sdk|aws-lambda)/'] },
+      to: { path: ['^shared/(adapters|http|observability)/', '(^|/)node_modules/@aws-lambda-powertools/', '^shared/manifest\\.ts$', OUTSIDE_SHARED, '(^|/)node_modules/(@aws-sdk|aws-lambda)/'] },
     },
     ...layerRules,
     {

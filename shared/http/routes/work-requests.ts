@@ -18,6 +18,8 @@ import { ValidationError } from '../../domain/errors';
 import { DEFAULT_WORKSPACE } from '../../domain/tenancy';
 import { RESULTS, STATUSES, type FinalResult } from '../../domain/work-requests';
 import type { Deps } from '../../ports';
+import type { FollowUpFailure } from '../../app/lifecycle';
+import { logFollowUpFailures } from '../../observability/logger';
 import { workRequestJson } from '../serializers';
 import { json, jsonBody, noContent, type HttpRequest, type RouteHandler } from '../request';
 import { parseId, parseWith } from '../validation';
@@ -136,7 +138,10 @@ export function workRequestRoutes(getDeps: () => Deps): Record<string, RouteHand
     'POST /api/1.0/work-request/{id}/abort/': async (req) => {
       const wrId = id(req);
       parseWith(emptySchema, jsonBody(req), 'Invalid request');
-      return json(200, workRequestJson(await abortWorkRequest(getDeps(), req.caller, wrId), req.baseUrl));
+      const followUpFailures: FollowUpFailure[] = [];
+      const aborted = await abortWorkRequest(getDeps(), req.caller, wrId, followUpFailures);
+      logFollowUpFailures(followUpFailures, { workspace: aborted.workspace });
+      return json(200, workRequestJson(aborted, req.baseUrl));
     },
     'POST /api/1.0/work-request/{id}/unblock/': async (req) => {
       const wrId = id(req);
@@ -147,10 +152,16 @@ export function workRequestRoutes(getDeps: () => Deps): Record<string, RouteHand
     'PUT /api/1.0/work-request/{id}/completed/': async (req) => {
       const wrId = id(req);
       const body = parseWith(completedSchema, jsonBody(req), 'Invalid completion');
-      const wr = await completeWorkRequest(getDeps(), req.caller, wrId, {
-        result: body.result,
-        ...(body.output_data ? { outputData: body.output_data } : {}),
-      });
+      const followUpFailures: FollowUpFailure[] = [];
+      const wr = await completeWorkRequest(
+        getDeps(),
+        req.caller,
+        wrId,
+        { result: body.result, ...(body.output_data ? { outputData: body.output_data } : {}) },
+        followUpFailures,
+      );
+      // The completion is stored: a failed follow-up is reported, not answered with an error.
+      logFollowUpFailures(followUpFailures, { workspace: wr.workspace, ...(wr.worker ? { worker: wr.worker } : {}) });
       return json(200, workRequestJson(wr, req.baseUrl));
     },
     'POST /api/1.0/work-request/{id}/heartbeat/': async (req) => {
