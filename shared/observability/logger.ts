@@ -22,7 +22,7 @@ export interface WorkKeys {
 }
 
 /** Adds the Lambda context (request id, function name, cold start) to every entry of this invocation. */
-export function withLambdaContext<E, R>(handler: (event: E, context: Context) => Promise<R>): (event: E, context: Context) => Promise<R> {
+export function withLambdaContext<E, R>(handler: (event: E, context?: Context) => Promise<R>): (event: E, context?: Context) => Promise<R> {
   return async (event, context) => {
     if (context) logger.addContext(context);
     try {
