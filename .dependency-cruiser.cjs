@@ -11,7 +11,7 @@ const fs = require('node:fs');
  * sit beneath it, and only shared/http/, functions/ and cli/ import it.
  */
 const APP_LAYERS = [
-  { name: 'app-support', files: ['auth', 'audit', 'object-keys', 'concurrency', 'loaders', 'acting-as', 'user-status', 'quotas', 'accounting', 'notification-policy', 'socket-notifications'] },
+  { name: 'app-support', files: ['auth', 'audit', 'concurrency', 'loaders', 'acting-as', 'user-status', 'quotas', 'accounting', 'notification-policy', 'socket-notifications'] },
   { name: 'artifacts', files: ['artifacts'] },
   { name: 'lookups-and-collections', files: ['lookups', 'collections'] },
   { name: 'event-reactions', files: ['event-reactions'] },
@@ -65,10 +65,10 @@ module.exports = {
     },
     {
       name: 'app-uses-ports-not-adapters',
-      comment: 'use cases are written against shared/ports; adapters, HTTP and AWS stay outside',
+      comment: 'use cases are written against shared/ports; adapters, HTTP, AWS and logging stay outside (use cases return outcomes)',
       severity: 'error',
       from: { path: '^shared/app/' },
-      to: { path: ['^shared/(adapters|http)/', '^shared/manifest\\.ts$', OUTSIDE_SHARED, '(^|/)node_modules/(@aws-sdk|aws-lambda)/'] },
+      to: { path: ['^shared/(adapters|http|observability)/', '(^|/)node_modules/@aws-lambda-powertools/', '^shared/manifest\\.ts$', OUTSIDE_SHARED, '(^|/)node_modules/(@aws-sdk|aws-lambda)/'] },
     },
     ...layerRules,
     {

@@ -5,45 +5,39 @@
  * is redelivered (after the visibility timeout), then moves it to the DLQ after 5 receives.
  * Malformed messages are logged and dropped (they would only block their group).
  */
-import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { processPartialResponse, SqsFifoPartialProcessorAsync } from '@aws-lambda-powertools/batch';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { createAwsDeps } from '../shared/adapters/aws';
 import { parseJobMessageOf } from '../shared/adapters/sqs/job-queues';
 import { orchestrate } from '../shared/app/workflow-orchestration';
 import type { Deps, OrchestrationMessage } from '../shared/ports';
+import { errorKeys, logger, withLambdaContext } from '../shared/observability/logger';
 
 let deps: Deps | undefined;
 const getDeps = () => (deps ??= createAwsDeps());
 
 export function orchestratorHandler(getDeps: () => Deps, run: (deps: Deps, message: OrchestrationMessage) => Promise<void> = orchestrate) {
-  return async (event: SQSEvent): Promise<SQSBatchResponse> => {
-    const batchItemFailures: SQSBatchResponse['batchItemFailures'] = [];
-    const failedGroups = new Set<string>();
-    for (const record of event.Records) {
-      // FIFO: once a message of a group failed, the later ones of that group in the batch must not
-      // run before it; they are reported as failed too and come back after it.
-      const group = record.attributes.MessageGroupId;
-      if (group !== undefined && failedGroups.has(group)) {
-        batchItemFailures.push({ itemIdentifier: record.messageId });
-        continue;
-      }
-      let message: OrchestrationMessage;
-      try {
-        const { type: _type, ...parsed } = parseJobMessageOf(record.body, 'orchestration');
-        message = parsed;
-      } catch (err) {
-        console.error('dropping malformed orchestration message', record.messageId, (err as Error).message, record.body.slice(0, 500));
-        continue;
-      }
-      try {
-        await run(getDeps(), message);
-      } catch (err) {
-        console.error('orchestration step failed; it will be delivered again', message, err);
-        batchItemFailures.push({ itemIdentifier: record.messageId });
-        if (group !== undefined) failedGroups.add(group);
-      }
+  const recordHandler = async (record: SQSRecord): Promise<void> => {
+    let message: OrchestrationMessage;
+    try {
+      const { type: _type, ...parsed } = parseJobMessageOf(record.body, 'orchestration');
+      message = parsed;
+    } catch (err) {
+      logger.error('dropping malformed orchestration message', { message_id: record.messageId, body: record.body.slice(0, 500), ...errorKeys(err) });
+      return;
     }
-    return { batchItemFailures };
+    try {
+      await run(getDeps(), message);
+    } catch (err) {
+      logger.error('orchestration step failed; it will be delivered again', { work_request_id: message.workRequestId, root_id: message.rootId, kind: message.kind, ...errorKeys(err) });
+      throw err;
+    }
   };
+  // FIFO: once a message of a group failed, the later ones of that group in the batch must not run
+  // before it; Powertools reports them as failed too (skipGroupOnError) and they come back after it.
+  return withLambdaContext(async (event: SQSEvent, context?: Context): Promise<SQSBatchResponse> =>
+    processPartialResponse(event, recordHandler, new SqsFifoPartialProcessorAsync(), { ...(context ? { context } : {}), skipGroupOnError: true, throwOnFullBatchFailure: false }),
+  );
 }
 
 export const handler = orchestratorHandler(getDeps);

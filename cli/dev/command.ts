@@ -176,6 +176,8 @@ export async function startLocalStack(options: DevOptions, abortSignal?: AbortSi
     // Handlers, like Lambda, read their configuration when first loaded: set it before any load.
     for (const inherited of ['AWS_PROFILE', 'AWS_SESSION_TOKEN', 'AWS_ENDPOINT_URL']) delete process.env[inherited];
     Object.assign(process.env, env);
+    // Powertools' Logger indents each JSON entry here, so the local stack's log is readable (LOG_LEVEL sets the level).
+    process.env['POWERTOOLS_DEV'] ??= 'true';
 
     const bootstrap = require('../../shared/app/bootstrap') as BootstrapModule;
     const { createAwsDeps } = require('../../shared/adapters/aws') as AwsAdaptersModule;

@@ -17,7 +17,7 @@ import type { ArtifactWithFiles, Deps, Page, StoredFile } from '../ports';
 import { accessWorkspace, callerId, checkTaskRequest, requireUser, type Caller } from './auth';
 import { recordAudit } from './audit';
 import { withRetries } from './concurrency';
-import { blobObjectKey } from './object-keys';
+import { blobObjectKey } from '../domain/object-keys';
 
 export interface FileDeclaration {
   size: number;

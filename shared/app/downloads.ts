@@ -3,7 +3,7 @@ import { NotFoundError } from '../domain/errors';
 import type { Deps } from '../ports';
 import type { Caller } from './auth';
 import { loadArtifact } from './artifacts';
-import { archiveObjectKey, blobObjectKey } from './object-keys';
+import { archiveObjectKey, blobObjectKey } from '../domain/object-keys';
 import { createTarGzStream } from '../formats/tar';
 
 const DOWNLOAD_URL_TTL_SECONDS = 300;

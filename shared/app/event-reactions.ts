@@ -20,6 +20,7 @@ import type { EventName, WorkRequest } from '../domain/work-requests';
 import type { Deps } from '../ports';
 import { lookupContextOf, rootWorkflowOf } from './acting-as';
 import { addItemAsWorkflow } from './collections';
+import { withRetries } from './concurrency';
 import { resolveLookupSingle } from './lookups';
 import { notificationEnvelope } from './notification-policy';
 
@@ -42,14 +43,13 @@ export async function runEventReactions(deps: Deps, wr: WorkRequest, event: Even
   };
   for (const action of actions) {
     try {
-      await runAction(deps, wr, event, action, effects);
+      // Each action is idempotent (collection items are replaced, retries check `supersededBy`):
+      // a lost race retries that action alone.
+      await withRetries(() => runAction(deps, wr, event, action, effects));
     } catch (error) {
+      // Debusine reports reaction errors and carries on: the caller decides how to report them.
       effects.failures.push({ action: action.action, error });
     }
-  }
-  for (const failure of effects.failures) {
-    // Debusine logs reaction errors and carries on.
-    console.error(`event reaction ${String(failure.action)} of work request ${wr.id} failed`, failure.error);
   }
   return effects;
 }

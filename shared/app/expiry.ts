@@ -20,7 +20,7 @@ import { describeKeepReason, EXPIRY_BUCKET_MS, expiryBucket, planArtifactExpiry,
 import { BLOB_GRACE_PERIOD_SECONDS, sweepStep, type BlobRow } from '../domain/blob-gc';
 import type { Deps } from '../ports';
 import type { ArtifactExpiryState, BlobRef, ExpiryStore } from '../ports/expiry';
-import { blobObjectKey } from './object-keys';
+import { blobObjectKey } from '../domain/object-keys';
 import { noteArtifactFilesChanged } from './accounting';
 import { recordAudit } from './audit';
 

@@ -42,10 +42,32 @@ export interface FinishOptions {
   /** The worker itself refills the freed slot (get-next after its completion): no scheduler event. */
   slotRefilledByWorker?: boolean;
   extra?: WorkRequestChanges;
+  /** Collects the follow-ups that failed after the commit (for the caller to report); they never undo it. */
+  followUpFailures?: FollowUpFailure[];
 }
 
-/** Finishes a request in one transaction, then settles its dependents. */
+/** A step that follows a committed finish and failed even after its own retries. */
+export interface FollowUpFailure {
+  step: string;
+  workRequestId: number;
+  error: unknown;
+}
+
+/**
+ * Finishes a request: one conditional write (`commitFinish`, which a lost race makes throw
+ * ConflictError), then its follow-ups (`followUpFinish`), which never throw: each is retried on
+ * its own, and one that still fails is handed to the orchestrator where it can be. Callers retry
+ * the commit only, never what follows it.
+ */
 export async function finish(deps: Deps, wr: WorkRequest, opts: FinishOptions): Promise<WorkRequest> {
+  const finished = await commitFinish(deps, wr, opts);
+  const failures = await followUpFinish(deps, finished, { nudgeScheduler: !opts.slotRefilledByWorker });
+  opts.followUpFailures?.push(...failures);
+  return finished;
+}
+
+/** The conditional write of a finish (and of the start it may need first). */
+export async function commitFinish(deps: Deps, wr: WorkRequest, opts: FinishOptions): Promise<WorkRequest> {
   if (opts.status === 'completed' && wr.status === 'pending') {
     // Debusine completes some requests straight from pending; Conveyor keeps to the legal path.
     wr = await startServerSide(deps, wr);
@@ -68,16 +90,24 @@ export async function finish(deps: Deps, wr: WorkRequest, opts: FinishOptions): 
     update: [{ workRequest: finished, expectedVersion: wr.version }, ...(opts.extra?.update ?? [])],
     slots: [...slots, ...(opts.extra?.slots ?? [])],
   });
-  await noteUsageChange(deps, workRequestEvent(finished));
-  if (finished.status === 'completed') {
-    await runEventReactions(deps, finished, succeeded(finished) ? 'on_success' : 'on_failure');
-  }
-  await afterFinish(deps, finished, { nudgeScheduler: !opts.slotRefilledByWorker });
-  // A recurring job's run follows its request: a result, and the next run (SPEC §5).
-  if (recurringRunOf(finished)) await recurringRunFinished(deps, finished);
-  // Debusine's on-completed WebSocket listeners; a failure to tell them never undoes the completion.
-  await notifyCompletionListeners(deps, finished).catch((err: unknown) => console.error('cannot notify completion listeners', finished.id, err));
   return finished;
+}
+
+/** What follows a committed finish: its event reactions, then `afterFinish`. Never throws. */
+export async function followUpFinish(deps: Deps, finished: WorkRequest, opts: { nudgeScheduler?: boolean } = {}): Promise<FollowUpFailure[]> {
+  const failures: FollowUpFailure[] = [];
+  const step = followUpStep(failures, finished);
+  await step('usage accounting', () => noteUsageChange(deps, workRequestEvent(finished)));
+  if (finished.status === 'completed') {
+    const effects = await runEventReactions(deps, finished, succeeded(finished) ? 'on_success' : 'on_failure');
+    for (const f of effects.failures) failures.push({ step: `event reaction ${String(f.action)}`, workRequestId: finished.id, error: f.error });
+  }
+  failures.push(...(await afterFinish(deps, finished, opts)));
+  // A recurring job's run follows its request: a result, and the next run (SPEC §5).
+  if (recurringRunOf(finished)) await step('recurring job run', () => recurringRunFinished(deps, finished));
+  // Debusine's on-completed WebSocket listeners.
+  await step('completion listeners', () => notifyCompletionListeners(deps, finished));
+  return failures;
 }
 
 /** Marks a request running without a worker (Internal, Server and Wait tasks). */
@@ -91,18 +121,54 @@ export async function startServerSide(deps: Deps, wr: WorkRequest): Promise<Work
   return running;
 }
 
-/** A dependency finished: dependents that can go ahead become pending, doomed ones are aborted. */
-export async function afterFinish(deps: Deps, finished: WorkRequest, opts: { nudgeScheduler?: boolean } = {}): Promise<void> {
+/**
+ * A dependency finished: dependents that can go ahead become pending, doomed ones are aborted;
+ * the workflow is told; the scheduler looks again. Each step is idempotent and runs on its own:
+ * a failed unblock is handed to the orchestrator (`settle-dependents`), a lost workflow message is
+ * repaired by the watchdog's reconcile sweep. Returns the steps that failed; never throws.
+ */
+export async function afterFinish(deps: Deps, finished: WorkRequest, opts: { nudgeScheduler?: boolean } = {}): Promise<FollowUpFailure[]> {
+  const failures: FollowUpFailure[] = [];
+  const step = followUpStep(failures, finished);
+  const toOrchestrator = (kind: 'settle-dependents' | 'child-finished') => async () => {
+    const root = await rootWorkflowOf(deps, finished);
+    if (root) await deps.queues.enqueueOrchestration({ rootId: root.id, kind, workRequestId: finished.id });
+  };
   // A failed child about to be retried after a delay keeps its dependents: the retry takes them over.
   if (!delayedRetryOf(finished)) {
-    for (const id of await deps.workRequests.reverseDependencies(finished.id)) await settleDependent(deps, id);
+    await step('unblock dependents', () => settleDependentsOf(deps, finished.id), toOrchestrator('settle-dependents'));
   }
-  if (finished.parent !== null) {
-    // The workflow may be complete now: its orchestrator decides, one root at a time.
-    const root = await rootWorkflowOf(deps, finished);
-    if (root) await deps.queues.enqueueOrchestration({ rootId: root.id, kind: 'child-finished', workRequestId: finished.id });
+  // The workflow may be complete now: its orchestrator decides, one root at a time.
+  if (finished.parent !== null) await step('workflow completion', toOrchestrator('child-finished'));
+  // A worker that reported its completion asks for its next request itself: no scheduling pass needed.
+  if (opts.nudgeScheduler ?? true) {
+    await step('scheduler event', () => deps.queues.enqueueSchedulerEvent({ type: 'work-request-finished', workRequestId: finished.id }));
   }
-  if (opts.nudgeScheduler ?? true) await deps.queues.enqueueSchedulerEvent({ type: 'work-request-finished', workRequestId: finished.id });
+  return failures;
+}
+
+/**
+ * Runs one follow-up step on its own: a failure is recorded (and, where given, handed off) instead of
+ * thrown, so it never undoes or retries the commit before it.
+ */
+function followUpStep(failures: FollowUpFailure[], finished: WorkRequest) {
+  return async (name: string, run: () => Promise<void>, handOff?: () => Promise<void>): Promise<void> => {
+    try {
+      await run();
+    } catch (error) {
+      failures.push({ step: name, workRequestId: finished.id, error });
+      if (handOff) await handOff().catch((err: unknown) => failures.push({ step: `${name}: hand-off`, workRequestId: finished.id, error: err }));
+    }
+  };
+}
+
+/** Settles every request that depends on `id` (each on its own, so one failure does not stop the others). */
+export async function settleDependentsOf(deps: Deps, id: number): Promise<void> {
+  const errors: unknown[] = [];
+  for (const dependent of await deps.workRequests.reverseDependencies(id)) {
+    await settleDependent(deps, dependent).catch((err: unknown) => errors.push(err));
+  }
+  if (errors.length) throw new AggregateError(errors, `settling ${errors.length} dependent(s) of work request ${id} failed`, { cause: errors[0] });
 }
 
 /** Re-evaluates one blocked request against its dependencies. */

@@ -7,7 +7,7 @@ import type { Deps, FileUploadState, StoredFile } from '../ports';
 import { artifactEvent, noteUsageChange } from './accounting';
 import { callerId, requireUser, type Caller } from './auth';
 import { loadArtifact, loadArtifactForChange } from './artifacts';
-import { blobObjectKey, stagingObjectKey } from './object-keys';
+import { blobObjectKey, stagingObjectKey } from '../domain/object-keys';
 
 const MiB = 1024 * 1024;
 /** Above this a file is uploaded in parts (S3 takes at most 5 GiB in one PUT; parts resume). */

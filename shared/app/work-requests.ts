@@ -20,7 +20,7 @@ import type { Deps, Page } from '../ports';
 import { accessWorkspace, callerId, isAdmin, requireUser, type Caller } from './auth';
 import { withRetries } from './concurrency';
 import { runEventReactions } from './event-reactions';
-import { createSuccessor, finish, notifyWorker } from './lifecycle';
+import { commitFinish, createSuccessor, finish, followUpFinish, notifyWorker, type FollowUpFailure } from './lifecycle';
 import { loadWorkRequest } from './loaders';
 import { notificationEnvelope, type NotificationOverrides } from './notification-policy';
 import { reopenParents, restartWorkflow } from './workflow-runs';
@@ -167,36 +167,45 @@ export async function retryWorkRequest(deps: Deps, caller: Caller, id: number): 
  * Aborts a pending, blocked or running request (creator or workspace owner); its dependents
  * are aborted in turn, and a worker running it is told to stop.
  */
-export async function abortWorkRequest(deps: Deps, caller: Caller, id: number): Promise<WorkRequest> {
+export async function abortWorkRequest(deps: Deps, caller: Caller, id: number, followUpFailures: FollowUpFailure[] = []): Promise<WorkRequest> {
   requireUser(caller);
-  return withRetries(async () => {
+  // Only the commit is retried; the follow-ups (dependents, worker, descendants) run once it landed.
+  const { before, aborted } = await withRetries(async () => {
     const { wr, role } = await loadWorkRequest(deps, caller, id);
     if (wr.createdBy !== callerId(caller) && !roleAtLeast(role, 'owner')) {
       throw new ForbiddenError('Permission denied', 'only the creator or a workspace owner may abort a work request');
     }
     if (isFinished(wr)) throw new ValidationError('Cannot abort work request', {}, `work request ${id} is already ${wr.status}`);
-    const aborted = await abortOne(deps, wr, callerId(caller)!);
-    if (wr.taskType === 'Workflow') await abortDescendants(deps, wr.id, callerId(caller)!);
-    return aborted;
+    return { before: wr, aborted: await commitFinish(deps, wr, { status: 'aborted', abortedBy: callerId(caller)!, releaseSlot: holdsSlot(wr) }) };
   });
-}
-
-async function abortOne(deps: Deps, wr: WorkRequest, by: string): Promise<WorkRequest> {
-  const holdsSlot = wr.worker !== null && (wr.status === 'running' || wr.status === 'pending');
-  const aborted = await finish(deps, wr, { status: 'aborted', abortedBy: by, releaseSlot: holdsSlot });
-  if (holdsSlot) await notifyWorker(deps, wr.worker!, { type: 'abort', workRequestId: wr.id });
+  followUpFailures.push(...(await followUpAbort(deps, before, aborted)));
+  if (before.taskType === 'Workflow') await abortDescendants(deps, before.id, callerId(caller)!, followUpFailures);
   return aborted;
 }
 
+const holdsSlot = (wr: WorkRequest) => wr.worker !== null && (wr.status === 'running' || wr.status === 'pending');
+
+/** After an abort landed: its finish follow-ups, and the worker running it is told to stop. */
+async function followUpAbort(deps: Deps, before: WorkRequest, aborted: WorkRequest): Promise<FollowUpFailure[]> {
+  const failures = await followUpFinish(deps, aborted);
+  if (holdsSlot(before)) {
+    await notifyWorker(deps, before.worker!, { type: 'abort', workRequestId: before.id }).catch((error: unknown) =>
+      failures.push({ step: 'tell the worker to stop', workRequestId: before.id, error }),
+    );
+  }
+  return failures;
+}
+
 /** Debusine behaviour 34: every pending, blocked or running descendant is aborted too. */
-async function abortDescendants(deps: Deps, workflowId: number, by: string): Promise<void> {
+async function abortDescendants(deps: Deps, workflowId: number, by: string, followUpFailures: FollowUpFailure[]): Promise<void> {
   for (const child of await deps.workRequests.children(workflowId)) {
-    await withRetries(async () => {
+    const done = await withRetries(async () => {
       const current = await deps.workRequests.get(child.id);
-      if (!current || current.supersededBy !== null || isFinished(current)) return;
-      await abortOne(deps, current, by);
+      if (!current || current.supersededBy !== null || isFinished(current)) return undefined;
+      return { before: current, aborted: await commitFinish(deps, current, { status: 'aborted', abortedBy: by, releaseSlot: holdsSlot(current) }) };
     });
-    if (child.taskType === 'Workflow') await abortDescendants(deps, child.id, by);
+    if (done) followUpFailures.push(...(await followUpAbort(deps, done.before, done.aborted)));
+    if (child.taskType === 'Workflow') await abortDescendants(deps, child.id, by, followUpFailures);
   }
 }
 

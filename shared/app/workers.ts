@@ -8,7 +8,7 @@ import { generateTokenKey } from './admin';
 import { recordAudit } from './audit';
 import { hashTokenKey, requireWorker, type Caller } from './auth';
 import { ignoreConflict, withRetries } from './concurrency';
-import { finish, reclaim } from './lifecycle';
+import { commitFinish, finish, followUpFinish, reclaim, type FollowUpFailure } from './lifecycle';
 import { workRequestNotFound } from './loaders';
 import { admitUnactivatedRegistration, checkEnableIsUnambiguous, consumeActivationToken } from './worker-registration';
 import { machineAskedForWork } from './machines';
@@ -215,20 +215,24 @@ export async function completeWorkRequest(
   caller: Caller,
   id: number,
   input: { result: FinalResult; outputData?: OutputData },
+  followUpFailures?: FollowUpFailure[],
 ): Promise<WorkRequest> {
   requireWorker(caller);
   // A late report from a worker that lost the request is refused and changes nothing at all,
-  // so the worker is only marked as seen once the completion is accepted.
+  // so the worker is only marked as seen once the completion is accepted. Only the commit is
+  // retried: once it landed the worker gets its answer, whatever its follow-ups meet.
   const finished = await withRetries(async () => {
     const wr = await loadOwnRequest(deps, caller.worker, id);
     if (wr.status !== 'running') {
       throw new ConflictError('Not running', `work request ${id} is ${wr.status}${wr.supersededBy ? ` (retried as ${wr.supersededBy})` : ''}`);
     }
-    // The worker pulls its next request with get-next once it has reported (it always asks after a
-    // completion), so the freed slot needs no scheduling pass: no scheduler event is sent for it.
-    return finish(deps, wr, { status: 'completed', result: input.result, outputData: input.outputData, releaseSlot: true, slotRefilledByWorker: true });
+    return commitFinish(deps, wr, { status: 'completed', result: input.result, outputData: input.outputData, releaseSlot: true });
   });
-  await markSeen(deps, caller.worker);
+  // The worker pulls its next request with get-next once it has reported (it always asks after a
+  // completion), so the freed slot needs no scheduling pass: no scheduler event is sent for it.
+  const failures = await followUpFinish(deps, finished, { nudgeScheduler: false });
+  followUpFailures?.push(...failures);
+  await markSeen(deps, caller.worker).catch((error: unknown) => followUpFailures?.push({ step: 'mark worker seen', workRequestId: id, error }));
   return finished;
 }
 

@@ -17,7 +17,7 @@ import { lookupContextOf, rootWorkflowOf } from './acting-as';
 import { ignoreConflict, withRetries } from './concurrency';
 import { addItemAsWorkflow, ensureInternalCollection } from './collections';
 import { runEventReactions } from './event-reactions';
-import { createSuccessor, finish, settleDependent, startServerSide } from './lifecycle';
+import { createSuccessor, finish, settleDependent, settleDependentsOf, startServerSide } from './lifecycle';
 import { resolveLookupMultiple } from './lookups';
 
 
@@ -214,7 +214,12 @@ export async function maybeFinishWorkflow(deps: Deps, workflowId: number): Promi
   if (await abortStrandedChildren(deps, children)) children = await deps.workRequests.children(wf.id);
   const outcome = workflowOutcome(children);
   if (!outcome) return;
-  await finish(deps, wf, { status: outcome.status, result: outcome.result }).catch(ignoreConflict);
+  // Only this commit is retried (re-read on a lost race); its follow-ups never throw.
+  await withRetries(async () => {
+    const current = await deps.workRequests.get(wf.id);
+    if (!current || current.status !== 'running') return;
+    await finish(deps, current, { status: outcome.status, result: outcome.result });
+  });
   if (wf.parent !== null) await maybeFinishWorkflow(deps, wf.parent);
 }
 
@@ -309,6 +314,10 @@ export async function orchestrate(deps: Deps, message: OrchestrationMessage): Pr
     }
     case 'child-finished':
       if (wr.parent !== null) await maybeFinishWorkflow(deps, wr.parent);
+      return;
+    case 'settle-dependents':
+      // Idempotent: a dependent that was settled meanwhile is no longer blocked and is left alone.
+      await settleDependentsOf(deps, wr.id);
       return;
     case 'retry-delayed': {
       // Replays find the request already superseded (retried): nothing is due any more.

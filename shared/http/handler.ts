@@ -1,4 +1,6 @@
 import middy from '@middy/core';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logger } from '../observability/logger';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { authenticate } from '../app/auth';
 import { canonicalRouteKey } from '../manifest';
@@ -23,6 +25,8 @@ export function httpHandler(getDeps: () => Deps, routes: Record<string, RouteHan
     return route(context.request);
   };
   return middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Error, Ctx>(core)
+    // Every log entry of the invocation carries the Lambda request id.
+    .use(injectLambdaContext(logger, { resetKeys: true }))
     .use({
       before: async (request) => {
         const event = request.event;

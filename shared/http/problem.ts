@@ -1,5 +1,6 @@
 import { DomainError, ValidationError } from '../domain/errors';
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { errorKeys, logger } from '../observability/logger';
 
 const STATUS_BY_KIND: Record<DomainError['kind'], number> = {
   validation: 400,
@@ -45,5 +46,5 @@ export function problemResponse(err: unknown, log: (msg: string, err: unknown) =
 }
 
 function defaultLog(msg: string, err: unknown): void {
-  console.error(msg, err);
+  logger.error(msg, errorKeys(err));
 }

@@ -230,9 +230,11 @@ export interface OrchestrationMessage {
   rootId: number;
   /**
    * `reconcile`: the watchdog's check that a quiet running workflow is not stuck;
-   * `retry-delayed`: a failed child's retry-with-delays reaction (adds the wait and the successor).
+   * `retry-delayed`: a failed child's retry-with-delays reaction (adds the wait and the successor);
+   * `settle-dependents`: the dependents of a finished request, when settling them right after the
+   * finish failed.
    */
-  kind: 'populate' | 'callback' | 'child-finished' | 'reconcile' | 'retry-delayed';
+  kind: 'populate' | 'callback' | 'child-finished' | 'reconcile' | 'retry-delayed' | 'settle-dependents';
   /** The workflow to populate, the callback request to run, or the finished child. */
   workRequestId: number;
 }

@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createAwsClients, createAwsDepsFromClients, readAwsConfig, type AwsClients } from '../../shared/adapters/aws';
-import { blobObjectKey } from '../../shared/app/object-keys';
+import { blobObjectKey } from '../../shared/domain/object-keys';
 import type { Deps } from '../../shared/ports';
 import { seedUsers } from '../support/world';
 import { fetchClient, type FetchClient } from './http-client';

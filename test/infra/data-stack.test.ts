@@ -3,7 +3,7 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { TABLES } from '../../shared/manifest';
 import { pascal } from '../../infra/manifest';
 import { ABORT_INCOMPLETE_MULTIPART_DAYS, ARCHIVE_EXPIRATION_DAYS, ARCHIVE_PREFIX, STAGING_PREFIX } from '../../infra/stacks/data-stack';
-import { archiveObjectKey, blobObjectKey } from '../../shared/app/object-keys';
+import { archiveObjectKey, blobObjectKey } from '../../shared/domain/object-keys';
 import { logicalId, resources, synth } from './helpers';
 
 const { stacks, data } = synth();

@@ -12,7 +12,7 @@ import { DynamoCollectionRepository } from '../../shared/adapters/dynamodb/colle
 import { DynamoWorkRequestRepository } from '../../shared/adapters/dynamodb/work-request-repository';
 import { createMemoryDeps, type MemoryDeps } from '../../shared/adapters/memory';
 import { runExpiryPass } from '../../shared/app/expiry';
-import { blobObjectKey } from '../../shared/app/object-keys';
+import { blobObjectKey } from '../../shared/domain/object-keys';
 import type { Artifact } from '../../shared/domain/artifacts';
 import { ConflictError } from '../../shared/domain/errors';
 import { newWorkRequest } from '../../shared/domain/work-requests';

@@ -5,7 +5,7 @@
  */
 import { MemoryExpiryStore } from '../../shared/adapters/memory/expiry-store';
 import { runExpiryPass, type ExpiryOptions } from '../../shared/app/expiry';
-import { blobObjectKey } from '../../shared/app/object-keys';
+import { blobObjectKey } from '../../shared/domain/object-keys';
 import { expiryReportText } from '../../cli/admin/expire';
 import { expiryHandler, expiryOptionsFromEnv } from '../../functions/expiry';
 import { newWorkRequest } from '../../shared/domain/work-requests';

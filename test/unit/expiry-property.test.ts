@@ -17,7 +17,7 @@ import { MemoryExpiryStore, inputArtifactsOf } from '../../shared/adapters/memor
 import type { MemoryDeps } from '../../shared/adapters/memory';
 import { createArtifact } from '../../shared/app/artifacts';
 import { runExpiryPass } from '../../shared/app/expiry';
-import { blobObjectKey } from '../../shared/app/object-keys';
+import { blobObjectKey } from '../../shared/domain/object-keys';
 import { createRelation } from '../../shared/app/relations';
 import { completeUpload, requestUpload } from '../../shared/app/uploads';
 import type { Caller } from '../../shared/app/auth';

@@ -15,6 +15,7 @@ import { workflowRoutes } from '../../shared/http/routes/workflows';
 import { FUNCTIONS } from '../../shared/manifest';
 import type { OrchestrationMessage } from '../../shared/ports';
 import { createSchedulingWorld, type SchedulingWorld } from '../support/scheduling';
+import { logger } from '../../shared/observability/logger';
 
 const ROUTES = routesOf(FUNCTIONS);
 
@@ -237,7 +238,7 @@ describe('orchestrator handler', () => {
   const record = (body: string, group: string, id: string) => ({ messageId: id, body, attributes: { MessageGroupId: group } }) as unknown as SQSRecord;
 
   it('runs each step, reports a failed one, holds later steps of its root in the batch, and drops malformed ones', async () => {
-    const errors = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+    const errors = jest.spyOn(logger, 'error').mockImplementation(() => undefined);
     const seen: OrchestrationMessage[] = [];
     const handler = orchestratorHandler(
       () => world.deps,

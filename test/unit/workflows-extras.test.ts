@@ -173,8 +173,15 @@ describe('recovery from lost follow-up steps (found by the benchmark)', () => {
       if (failures-- > 0) throw new Error('the function died here');
       return reverse(id);
     };
-    await expect(drive(w, [worker], defaultScript(w))).rejects.toThrow('the function died here');
-    // Everything settles that can; the second child waits behind the first's lost follow-up.
+    // The function died: the hand-off of the failed unblock and the workflow's message are lost too.
+    const queues = w.deps.queues;
+    const enqueue = queues.enqueueOrchestration.bind(queues);
+    let lost = 2;
+    queues.enqueueOrchestration = async (message) => {
+      if ((message.kind === 'settle-dependents' || message.kind === 'child-finished') && lost-- > 0) throw new Error('the function died here');
+      return enqueue(message);
+    };
+    // The completion itself stands (follow-ups never undo it); the second child waits behind the lost follow-up.
     await drive(w, [worker], defaultScript(w));
     const second = (await w.deps.workRequests.children(wf.id)).find((c) => c.workflowData.step === 'second')!;
     expect(second.status).toBe('blocked');

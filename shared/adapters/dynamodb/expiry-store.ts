@@ -18,6 +18,16 @@ import { EXPIRY_BUCKETS_PK, ExpiryBucketList, blobReferenceIndex, blobReferenceP
 import { GSI1, GSI2, GSI3, artifactPk, keys } from './keys';
 import { batchDelete, batchGet, decodeCursor, encodeCursor, type Item, names, queryAll } from './support';
 
+/**
+ * The artifact repository's row-level reads and deletes the expiry store builds on (the
+ * repository passes itself; a structural type keeps the two files from importing each other).
+ */
+export interface ArtifactRows {
+  getForExpiry(id: number): Promise<(ArtifactWithFiles & { condemnedAt: string | null }) | undefined>;
+  deleteRemains(id: number, own: Item[]): Promise<void>;
+  blobRow(sha256: string, size: number): Promise<BlobRow | undefined>;
+}
+
 export const BLOB_CANDIDATES_PK = 'BLOBCAND';
 /** Written once an installation's items all carry the expiry indexes (fresh, or after the backfill). */
 export const EXPIRY_READY_KEY = { pk: 'META', sk: 'expiry-index' };

@@ -46,6 +46,21 @@ export function versionedUpdate(
   };
 }
 
+/**
+ * A transaction's Put of a whole versioned item over the one stored at `expectedVersion` (the
+ * old item is returned when the condition fails, to tell a lost race from a missing item).
+ */
+export function versionedPut(tableName: string, item: Item, expectedVersion: number) {
+  return {
+    TableName: tableName,
+    Item: item,
+    ConditionExpression: 'attribute_exists(#pk) AND #version = :expected',
+    ExpressionAttributeNames: names('pk', 'version'),
+    ExpressionAttributeValues: { ':expected': expectedVersion },
+    ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
+  };
+}
+
 /** A copy without `undefined` values, at any depth (the client may not be set to remove them). */
 export function compact<T>(value: T): T {
   if (Array.isArray(value)) return value.filter((v) => v !== undefined).map((v) => compact(v)) as T;

@@ -36,7 +36,7 @@ import {
   workRequestPk,
   workRequestShard,
 } from './keys';
-import { batchGet, checkLimit, compact, decodeCursor, type Item, names, queryAll, queryPage, queryShards } from './support';
+import { batchGet, checkLimit, compact, decodeCursor, type Item, names, queryAll, queryPage, queryShards, versionedPut } from './support';
 
 type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
 
@@ -245,14 +245,7 @@ export class DynamoWorkRequestRepository implements WorkRequestRepository {
       once(keys.workRequest(wr.id), `work request ${wr.id}`);
       ops.push({
         item: {
-          Put: {
-            TableName: this.tableName,
-            Item: workRequestItem(wr, expectedVersion + 1),
-            ConditionExpression: 'attribute_exists(#pk) AND #version = :expected',
-            ExpressionAttributeNames: names('pk', 'version'),
-            ExpressionAttributeValues: { ':expected': expectedVersion },
-            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-          },
+          Put: versionedPut(this.tableName, workRequestItem(wr, expectedVersion + 1), expectedVersion),
         },
         conflict: (old) =>
           old

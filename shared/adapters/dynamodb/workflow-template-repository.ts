@@ -21,7 +21,7 @@ import type { RunNumber, WorkflowTemplate } from '../../domain/workflows';
 import type { WorkflowTemplateRepository } from '../../ports';
 import { attempt, failedAt, firstFailure, rawNumber, type RawItem } from './errors';
 import { type Key, padId } from './keys';
-import { batchGet, type Item, names, queryAll } from './support';
+import { batchGet, type Item, names, queryAll, versionedPut } from './support';
 
 type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
 
@@ -127,14 +127,7 @@ export class DynamoWorkflowTemplateRepository implements WorkflowTemplateReposit
     const ops: Op[] = [
       {
         item: {
-          Put: {
-            TableName: this.tableName,
-            Item: templateItem(template, expectedVersion + 1),
-            ConditionExpression: 'attribute_exists(#pk) AND #version = :expected',
-            ExpressionAttributeNames: names('pk', 'version'),
-            ExpressionAttributeValues: { ':expected': expectedVersion },
-            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-          },
+          Put: versionedPut(this.tableName, templateItem(template, expectedVersion + 1), expectedVersion),
         },
         conflict: (old) =>
           old

@@ -150,7 +150,7 @@ const jobMessageSchema = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('orchestration'),
     rootId: id,
-    kind: z.enum(['populate', 'callback', 'child-finished', 'reconcile', 'retry-delayed']),
+    kind: z.enum(['populate', 'callback', 'child-finished', 'reconcile', 'retry-delayed', 'settle-dependents']),
     workRequestId: id,
   }),
 ]);

@@ -19,6 +19,8 @@ import { ValidationError } from '../../domain/errors';
 import { DEFAULT_WORKSPACE } from '../../domain/tenancy';
 import { RESULTS, STATUSES, type FinalResult } from '../../domain/work-requests';
 import type { Deps } from '../../ports';
+import type { FollowUpFailure } from '../../app/lifecycle';
+import { logFollowUpFailures } from '../../observability/logger';
 import { workRequestJson } from '../serializers';
 import { workerIdsOf } from '../../app/worker-ids';
 import type { WorkRequest } from '../../domain/work-requests';
@@ -141,7 +143,10 @@ export function workRequestRoutes(getDeps: () => Deps): Record<string, RouteHand
     'POST /api/1.0/work-request/{id}/abort/': async (req) => {
       const wrId = id(req);
       parseWith(emptySchema, jsonBody(req), 'Invalid request');
-      return one(req, await abortWorkRequest(getDeps(), req.caller, wrId));
+      const followUpFailures: FollowUpFailure[] = [];
+      const aborted = await abortWorkRequest(getDeps(), req.caller, wrId, followUpFailures);
+      logFollowUpFailures(followUpFailures, { workspace: aborted.workspace });
+      return json(200, workRequestJson(aborted, req.baseUrl));
     },
     'POST /api/1.0/work-request/{id}/unblock/': async (req) => {
       const wrId = id(req);
@@ -152,10 +157,16 @@ export function workRequestRoutes(getDeps: () => Deps): Record<string, RouteHand
     'PUT /api/1.0/work-request/{id}/completed/': async (req) => {
       const wrId = id(req);
       const body = parseWith(completedSchema, jsonBody(req), 'Invalid completion');
-      await completeWorkRequest(getDeps(), req.caller, wrId, {
-        result: body.result,
-        ...(body.output_data ? { outputData: body.output_data } : {}),
-      });
+      const followUpFailures: FollowUpFailure[] = [];
+      const wr = await completeWorkRequest(
+        getDeps(),
+        req.caller,
+        wrId,
+        { result: body.result, ...(body.output_data ? { outputData: body.output_data } : {}) },
+        followUpFailures,
+      );
+      // The completion is stored: a failed follow-up is reported, not answered with an error.
+      logFollowUpFailures(followUpFailures, { workspace: wr.workspace, ...(wr.worker ? { worker: wr.worker } : {}) });
       // Debusine's client requires an empty body here (it fails on any content): 200, nothing.
       return { statusCode: 200, headers: {}, body: '' };
     },

@@ -6,7 +6,7 @@
  */
 import { attachFiles, removeFile } from '../../../shared/app/artifacts';
 import { verifyQueuedUpload } from '../../../shared/app/uploads';
-import { blobObjectKey } from '../../../shared/app/object-keys';
+import { blobObjectKey } from '../../../shared/domain/object-keys';
 import { createWorld, httpClient, sha256, type World } from '../../support/world';
 
 let world: World;

@@ -1,4 +1,4 @@
-import { ARCHIVE_PREFIX, blobKey } from '../domain/artifacts';
+import { ARCHIVE_PREFIX, blobKey } from './artifacts';
 
 /** Where verified content lives: one object per distinct (sha256, size). */
 export function blobObjectKey(sha256: string, size: number): string {
