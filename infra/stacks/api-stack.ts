@@ -50,6 +50,16 @@ export const API_ACCESS_LOG_FORMAT = {
   integrationLatency: '$context.integrationLatency',
   userAgent: '$context.identity.userAgent',
 };
+/** The WebSocket stage's access log: one JSON line per connect, message and disconnect (no headers). */
+export const WEBSOCKET_ACCESS_LOG_FORMAT = {
+  requestId: '$context.requestId',
+  ip: '$context.identity.sourceIp',
+  requestTime: '$context.requestTime',
+  eventType: '$context.eventType',
+  routeKey: '$context.routeKey',
+  connectionId: '$context.connectionId',
+  status: '$context.status',
+};
 /** What `append` access to a table allows (the audit log). */
 export const TABLE_APPEND_ACTIONS = ['dynamodb:PutItem'];
 
@@ -183,6 +193,11 @@ export class ApiStack extends Stack {
     const socketSpec = manifest.functions.find((f) => f.websocketRoutes?.length);
     if (!socketSpec) return;
     this.websockets = new DebusineWebSockets(this, 'DebusineWebSockets', { handler: this.functions[socketSpec.name]!.fn, httpApi: this.api });
+    // The same guards as the HTTP API's stage: every connection logged, and no caller can flood the functions.
+    const wsStage = this.websockets.stage.node.defaultChild as CfnStage;
+    const wsLogs = new LogGroup(this, 'WebSocketAccessLogs', { retention: FUNCTION_LOG_RETENTION });
+    wsStage.accessLogSettings = { destinationArn: wsLogs.logGroupArn, format: JSON.stringify(WEBSOCKET_ACCESS_LOG_FORMAT) };
+    wsStage.defaultRouteSettings = { throttlingRateLimit: API_THROTTLE_RATE_PER_SECOND, throttlingBurstLimit: API_THROTTLE_BURST };
     for (const spec of manifest.functions) {
       if (!spec.uses.sockets) continue;
       const fn = this.functions[spec.name]!.fn;

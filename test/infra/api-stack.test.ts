@@ -16,6 +16,7 @@ import type { FunctionSpec } from '../../shared/manifest';
 import {
   CORS_ALLOW_HEADERS,
   API_ACCESS_LOG_FORMAT,
+  WEBSOCKET_ACCESS_LOG_FORMAT,
   API_THROTTLE_BURST,
   API_THROTTLE_RATE_PER_SECOND,
   SEND_EMAIL_ACTIONS,
@@ -505,8 +506,15 @@ describe('ApiStack: HTTP API', () => {
 
 describe('ApiStack: access logs and throttling (security findings 2 and 7)', () => {
   it('logs every request of the default stage as JSON without headers, and throttles the API', () => {
-    const stages = Object.values(resources(api, 'AWS::ApiGatewayV2::Stage'));
+    const allStages = Object.values(resources(api, 'AWS::ApiGatewayV2::Stage'));
+    const httpApiId = Object.keys(resources(api, 'AWS::ApiGatewayV2::Api')).find((id) => resources(api)[id]!.Properties!.ProtocolType === 'HTTP');
+    const stages = allStages.filter((s) => s.Properties!.ApiId.Ref === httpApiId);
     expect(stages).toHaveLength(1);
+    // Debusine's WebSocket stage has the same guards.
+    const wsStages = allStages.filter((s) => s.Properties!.ApiId.Ref !== httpApiId);
+    expect(wsStages).toHaveLength(1);
+    expect(JSON.parse(wsStages[0]!.Properties!.AccessLogSettings.Format)).toEqual(WEBSOCKET_ACCESS_LOG_FORMAT);
+    expect(wsStages[0]!.Properties!.DefaultRouteSettings).toEqual({ ThrottlingRateLimit: API_THROTTLE_RATE_PER_SECOND, ThrottlingBurstLimit: API_THROTTLE_BURST });
     const props = stages[0]!.Properties!;
     const format = JSON.parse(props.AccessLogSettings.Format);
     expect(format).toEqual(API_ACCESS_LOG_FORMAT);
