@@ -46,6 +46,11 @@ async function fillStored(doc: DynamoDBDocumentClient, table: string, from: numb
     const a = artifactAt(from + i, later);
     return { ...artifactItem(a), ...(expiryIndexAttributes(a) ? { gsi3pk: expiryIndexAttributes(a)!.gsi3pk, gsi3sk: expiryIndexAttributes(a)!.gsi3sk } : {}) };
   });
+  await batchPutItems(doc, table, items);
+}
+
+/** Writes items straight into a table, 25 a BatchWriteItem and 8 batches in flight, retrying what comes back unprocessed. */
+export async function batchPutItems(doc: DynamoDBDocumentClient, table: string, items: Record<string, unknown>[]): Promise<void> {
   const batches: Record<string, unknown>[][] = [];
   for (let i = 0; i < items.length; i += 25) batches.push(items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } })));
   // 8 batches in flight.
@@ -135,8 +140,9 @@ export function renderExpirySection(rows: Row[]): string {
   ].join('\n');
 }
 
-function replaceSection(markdown: string, section: string): string {
-  const start = markdown.indexOf('## Expiry\n');
+/** Replaces the section headed like `section`'s first line (or appends it). */
+export function replaceSection(markdown: string, section: string): string {
+  const start = markdown.indexOf(`${section.slice(0, section.indexOf('\n'))}\n`);
   if (start < 0) return `${markdown.trimEnd()}\n\n${section}`;
   const next = markdown.indexOf('\n## ', start + 1);
   return markdown.slice(0, start) + section + (next < 0 ? '' : markdown.slice(next + 1));
@@ -152,7 +158,11 @@ async function main(): Promise<void> {
     else throw new Error(`unknown argument ${args[i]} (use --sizes a,b,c and --out FILE)`);
   }
   const rows = await measureExpiry(sizes, (m) => process.stdout.write(`[bench] ${m}\n`));
-  const section = renderExpirySection(rows);
+  writeSection(out, renderExpirySection(rows));
+}
+
+/** Puts `section` into the markdown file `out` (replacing the section of the same heading) and prints it. */
+export function writeSection(out: string, section: string): void {
   let current = '';
   try {
     current = readFileSync(out, 'utf8');
@@ -163,9 +173,12 @@ async function main(): Promise<void> {
   process.stdout.write(section);
 }
 
-if (require.main === module) {
+/** Runs a standalone bench module's main, exiting 1 with the stack on failure. */
+export function runStandalone(main: () => Promise<void>): void {
   main().catch((err) => {
     process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     process.exit(1);
   });
 }
+
+if (require.main === module) runStandalone(main);

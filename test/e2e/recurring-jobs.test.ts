@@ -3,10 +3,14 @@
  * `conveyor worker`: a git-import job against a `file://` repository imports, then reports
  * SUCCESS_NOCHANGE, then SUCCESS after a new commit; a broken remote backs off 1×, 2×, 4×, 8× a 3 s
  * interval and turns FAILING at the 5th failure; try-again brings it back; a QUIESCING worker finishes
- * its run and goes OFFLINE (QUIESCED).
+ * its run and goes OFFLINE (QUIESCED); a worker killed (SIGKILL) mid-import against a loopback remote that
+ * never answers gets its run reclaimed (RECLAIMED, a new run due now). That test kills the only worker,
+ * so it runs last.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
 import { E2eHarness, WORKSPACE, requireTool } from './harness';
 import { waitFor, type WorkerProcess } from './worker-process';
@@ -119,4 +123,39 @@ test('a QUIESCING worker finishes what it runs, takes nothing new, then goes OFF
   expect((await h.getJson(`recurring-job/${job.id}/results/`)).results).toEqual([]);
   h.expectStatus(await h.api('POST', `worker/${worker.name}/online/`, 'admin'), 200);
   expect((await waitForResults(job.id, 1))[0]).toMatchObject({ status: 'SUCCESS' });
+});
+
+test('a worker killed (SIGKILL) mid-run: the watchdog reclaims the run, RECLAIMED, a new run due now', async () => {
+  // A slow remote: an HTTP git server on loopback that takes the request and never answers, so
+  // `git clone --mirror` is still waiting when the worker dies.
+  const requests: IncomingMessage[] = [];
+  const sockets = new Set<Socket>();
+  const slowRemote = createServer((req) => requests.push(req));
+  slowRemote.on('connection', (socket) => sockets.add(socket));
+  await new Promise<void>((resolve) => slowRemote.listen(0, '127.0.0.1', resolve));
+  try {
+    const { port } = slowRemote.address() as AddressInfo;
+    const job = await createJob(`http://127.0.0.1:${port}/slow.git`, 86_400);
+    await waitFor('git to ask the slow remote', async () => requests.length, (n) => n > 0, { timeoutMs: 120_000, describe: h.diagnostics });
+    expect(worker.taskPids().length).toBeGreaterThan(0);
+    const running = await h.getJson(`recurring-job/${job.id}/`);
+    expect(running.run).toMatchObject({ state: 'RUNNING', machine: worker.name });
+    expect((await worker.kill9()).signal).toBe('SIGKILL');
+    const killedAt = Date.now();
+
+    // No heartbeat for 15 s (CONVEYOR_WATCHDOG_STALE_SECONDS): the watchdog aborts the request as worker-failed.
+    const [reclaimed] = await waitForResults(job.id, 1, 120_000);
+    expect(reclaimed).toMatchObject({ status: 'RECLAIMED', machine: worker.name, log_artifact: null });
+    const shown = await h.getJson(`recurring-job/${job.id}/`);
+    expect(shown).toMatchObject({ review_status: 'REVIEWED', consecutive_failures: 1, run: { state: 'PENDING', machine: null } });
+    // Due now: not after the reclaim, not an interval (a day) or a back-off away.
+    expect(Date.parse(shown.run.date_due)).toBeGreaterThanOrEqual(killedAt - 1000);
+    expect(Date.parse(shown.run.date_due)).toBeLessThanOrEqual(Date.now());
+    const events = await h.getJson(`recurring-job/${job.id}/events/?limit=100`);
+    expect(events.results.map((e: any) => e.type)).toContain('RECLAIM');
+    h.expectStatus(await h.api('PATCH', `recurring-job/${job.id}/`, 'owner', { review_status: 'SUSPENDED' }), 200);
+  } finally {
+    for (const socket of sockets) socket.destroy();
+    await new Promise((resolve) => slowRemote.close(resolve));
+  }
 });

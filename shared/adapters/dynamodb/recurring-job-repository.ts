@@ -43,7 +43,7 @@ export function recurringJobIndexes(job: RecurringJob): Item {
   return attrs;
 }
 
-function jobItem(job: RecurringJob): Item {
+export function jobItem(job: RecurringJob): Item {
   return compact({ ...recurringKeys.job(job.id), entity: 'recurring-job', ...recurringJobIndexes(job), job, version: job.version });
 }
 
