@@ -399,6 +399,26 @@ export const FUNCTIONS: FunctionSpec[] = [
     uses: { tables: { main: 'readwrite' }, sendsTo: ['scheduler', 'orchestrator'], sendsEmail: true },
   },
   {
+    name: 'admin-workers-api',
+    entry: 'functions/admin-workers-api.ts',
+    description: 'Administrators: enable and disable workers (the web UI; the same use cases as `conveyor admin worker`)',
+    timeoutSeconds: API_TIMEOUT,
+    memoryMb: 512,
+    routes: ['POST /api/1.0/worker/{name}/enable/', 'POST /api/1.0/worker/{name}/disable/'],
+    // Audited (append only). Enabling creates the worker's queue and tells the scheduler; disabling gives its work back.
+    uses: { tables: { main: 'readwrite', audit: 'append' }, sendsTo: ['scheduler', 'orchestrator', 'accounting'], workerQueues: 'manage', sendsEmail: true },
+  },
+  {
+    name: 'audit-api',
+    entry: 'functions/audit-api.ts',
+    description: 'Administrators: the audit log, newest first',
+    timeoutSeconds: API_TIMEOUT,
+    memoryMb: 512,
+    routes: ['GET /api/1.0/audit/'],
+    // The only reader of the audit table; it writes nothing there. main: the caller's token and user.
+    uses: { tables: { main: 'readwrite', audit: 'read' } },
+  },
+  {
     name: 'recurring-release',
     entry: 'functions/recurring-release.ts',
     description: 'Releases due recurring-job runs as work requests, from the sparse date_due index',

@@ -469,20 +469,146 @@ async function workflowPage(p) {
 async function workersPage() {
   const list = await get('worker/');
   return html`<h1>Workers</h1>
+    <span class="error" role="alert" id="action-error"></span>
     ${table(
-      ['Name', 'Type', 'State', 'Current work', 'Last seen', 'Concurrency'],
+      ['Name', 'Type', 'State', 'Current work', 'Last seen', 'Concurrency', ...(me.is_admin ? [''] : [])],
       list.results.map(
-        (w) => html`<tr><td>${w.name}</td><td>${w.worker_type}</td><td>${w.enabled ? '' : badge('disabled', 'aborted')} ${w.connected ? badge('connected', 'success') : badge('disconnected', 'aborted')}</td>
-          <td>${(w.current_work ?? []).length ? w.current_work.map((id) => html`${wrLink(id)} `) : 'idle'}</td><td>${when(w.last_seen_at)}</td><td>${w.assigned ?? 0}/${w.concurrency}</td></tr>`,
+        (w) => html`<tr data-worker="${w.name}"><td>${w.name}</td><td>${w.worker_type}</td><td>${w.enabled ? '' : badge('disabled', 'aborted')} ${w.connected ? badge('connected', 'success') : badge('disconnected', 'aborted')}</td>
+          <td>${(w.current_work ?? []).length ? w.current_work.map((id) => html`${wrLink(id)} `) : 'idle'}</td><td>${when(w.last_seen_at)}</td><td>${w.assigned ?? 0}/${w.concurrency}</td>
+          ${me.is_admin ? html`<td>${w.enabled ? html`<button type="button" class="danger" data-worker-action="disable">Disable</button>` : html`<button type="button" data-worker-action="enable">Enable</button>`}</td>` : ''}</tr>`,
       ),
       'No workers registered.',
     )}
-    <p class="note">Enabling and disabling workers is an administrator command (<code>conveyor admin worker enable|disable NAME</code>): the REST API has no endpoint for it yet.</p>`;
+    ${me.is_admin ? html`<p class="note">Disabling a worker stops its token and gives its work back (running requests are retried elsewhere).</p>` : ''}`;
 }
 
-async function auditPage() {
+/** A button's action through the API, then a redraw; a refusal is shown in #action-error. */
+function onButton(selector, act) {
+  document.addEventListener('click', async (event) => {
+    const button = event.target.closest?.(selector);
+    if (!button) return;
+    try {
+      await act(button);
+      await refresh(false);
+    } catch (err) {
+      const el = document.getElementById('action-error');
+      if (el) el.textContent = err.message;
+    }
+  });
+}
+
+onButton('button[data-worker-action]', (button) =>
+  send('POST', `worker/${encodeURIComponent(button.closest('[data-worker]').dataset.worker)}/${button.dataset.workerAction}/`, {}),
+);
+
+async function auditPage(p) {
+  if (!me.is_admin) return notFound('The audit log is for administrators.');
+  const page = await get(`audit/${query({ limit: 50, cursor: p.cursor })}`);
   return html`<h1>Audit log</h1>
-    <p class="note">The audit log is read with <code>conveyor admin audit</code> for now: the REST API has no endpoint for it, and the UI only uses the REST API.</p>`;
+    ${table(
+      ['When', 'Actor', 'Action', 'Details'],
+      page.results.map((e) => html`<tr class="audit"><td>${when(e.at)}</td><td>${e.actor}</td><td>${e.action}</td><td><code>${JSON.stringify(e.details)}</code></td></tr>`),
+      'No audit entries.',
+    )}
+    ${p.cursor ? html`<a href="#/audit">Newest</a> ` : ''}${page.cursor ? html`<a href="#/audit${query({ cursor: page.cursor })}" id="audit-older">Older entries</a>` : ''}`;
+}
+
+// ------------------------------------------------------------------ recurring jobs and quotas
+
+const REVIEW_CLASS = { REVIEWED: 'success', FAILING: 'failure', NEW: 'pending', SUSPENDED: 'aborted', INVALID: 'aborted' };
+const RESULT_CLASS = (status) => (/^SUCCESS/.test(status) ? 'success' : 'failure');
+const jobTarget = (job) => job.target?.url ?? job.target?.template ?? JSON.stringify(job.target);
+const jobLink = (job) => html`<a href="#/recurring-job/${job.id}">#${job.id}</a>`;
+/** Launchpad's event data items, as "NAME: value" lines. */
+const eventItems = (items) =>
+  Object.entries(items ?? {})
+    .map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : v}`)
+    .join('\n');
+
+async function recurringJobsPage(p) {
+  const workspace = workspaceOf(p);
+  const list = await get(`recurring-job/${query({ workspace, limit: 100 })}`);
+  return html`<h1>Recurring jobs</h1>
+    <form class="filters" data-route="recurring-jobs">${workspaceSelect(workspace)}<button type="submit">Filter</button></form>
+    ${table(
+      ['Id', 'Kind', 'Target', 'Review status', 'Next due', 'Run', 'Failures in a row', 'Interval'],
+      list.results.map(
+        (job) => html`<tr data-id="${job.id}"><td>${jobLink(job)}</td><td>${job.kind}</td><td class="hash">${jobTarget(job)}</td>
+          <td>${badge(job.review_status, REVIEW_CLASS[job.review_status])}</td><td>${when(job.next_due)}</td>
+          <td>${job.run ? job.run.state : '—'}</td><td class="failures">${job.consecutive_failures}</td>
+          <td class="hide-narrow">${job.effective_update_interval} s</td></tr>`,
+      ),
+      'No recurring jobs in this workspace.',
+    )}
+    <p class="note">Back-off: after n failures in a row the next run waits the interval × 2<sup>n−1</sup>; the 5th failure makes the job FAILING until an owner tries again.</p>`;
+}
+
+async function recurringJobPage(p) {
+  const job = await get(`recurring-job/${p.id}/`);
+  const events = await get(`recurring-job/${p.id}/events/${query({ limit: 100 })}`);
+  // The API's rules (docs/api.md): contributors request a run of a REVIEWED job that has none
+  // requested or running; owners review (NEW → REVIEWED) and try a FAILING job again.
+  const canRequest = me.auth && roleAtLeast(job.workspace, 'contributor') && job.review_status === 'REVIEWED' && job.run?.state !== 'RUNNING' && !job.run?.requesting_user;
+  const isOwner = me.auth && roleAtLeast(job.workspace, 'owner');
+  const canReview = isOwner && job.review_status === 'NEW';
+  const canTryAgain = isOwner && job.review_status === 'FAILING';
+  return html`<h1>Recurring job #${job.id} <small>${job.kind}</small></h1>
+    <p id="job-status">${badge(job.review_status, REVIEW_CLASS[job.review_status])}</p>
+    ${canRequest || canReview || canTryAgain
+      ? html`<div class="actions" data-job="${job.id}">
+          ${canRequest ? html`<button type="button" data-job-action="request">Request a run now</button>` : ''}
+          ${canReview ? html`<button type="button" class="secondary" data-job-action="review">Mark reviewed</button>` : ''}
+          ${canTryAgain ? html`<button type="button" data-job-action="try-again">Try again</button>` : ''}
+          <span class="error" role="alert" id="action-error"></span></div>`
+      : ''}
+    <dl><dt>Workspace</dt><dd>${job.workspace}</dd><dt>Owner</dt><dd>${job.owner}</dd><dt>Target</dt><dd>${jobTarget(job)}</dd>
+      <dt>Interval</dt><dd>${job.effective_update_interval} s${job.update_interval === null ? ' (default)' : ''}</dd>
+      <dt>Next due</dt><dd id="next-due">${when(job.next_due)}</dd>
+      <dt>Failures in a row</dt><dd id="failures">${job.consecutive_failures}</dd>
+      <dt>Last success</dt><dd>${when(job.date_last_successful)}</dd><dt>Created</dt><dd>${when(job.date_created)}</dd>
+      <dt>Run</dt><dd id="job-run">${job.run
+        ? html`${job.run.state}, due ${when(job.run.date_due)}${job.run.requesting_user ? ` (requested by ${job.run.requesting_user})` : ''}${job.run.work_request ? html` · ${wrLink(job.run.work_request)}` : ''}${job.run.machine ? ` on ${job.run.machine}` : ''}`
+        : 'none'}</dd></dl>
+    ${job.run?.logtail ? html`<h2>Log tail</h2><pre>${job.run.logtail}</pre>` : ''}
+    <h2>Last results</h2>
+    ${(job.last_results ?? []).length
+      ? job.last_results.map(
+          (r) => html`<section class="result"><h3>${badge(r.status, RESULT_CLASS(r.status))} ${when(r.date_job_finished)} <small>${r.job_duration_seconds} s${r.machine ? ` on ${r.machine}` : ''}${r.requesting_user ? `, requested by ${r.requesting_user}` : ''}</small></h3>
+            ${r.log_artifact ? html`<p>Log: ${artifactLink(r.log_artifact)}${r.output_artifact ? html` · output ${artifactLink(r.output_artifact)}` : ''}</p>` : ''}
+            <pre class="log-excerpt">${r.log_excerpt || '(no log excerpt)'}</pre></section>`,
+        )
+      : html`<p class="note">No run has finished yet.</p>`}
+    <h2>Events</h2>
+    ${table(
+      ['When', 'Event', 'By', 'Machine', 'Details'],
+      events.results.map(
+        (e) => html`<tr class="event"><td>${when(e.date)}</td><td>${e.type}</td><td>${e.person ?? '—'}</td><td>${e.machine ?? '—'}</td><td><pre>${eventItems(e.items)}</pre></td></tr>`,
+      ),
+      'No events.',
+    )}`;
+}
+
+onButton('button[data-job-action]', async (button) => {
+  const id = button.closest('[data-job]').dataset.job;
+  const action = button.dataset.jobAction;
+  if (action === 'review') await send('PATCH', `recurring-job/${id}/`, { review_status: 'REVIEWED' });
+  else await send('POST', `recurring-job/${id}/${action}/`);
+});
+
+const HEALTH_CLASS = { healthy: 'success', warning: 'pending', critical: 'failure' };
+
+async function quotaPage() {
+  if (!me.auth) return html`<h1>Quota</h1><p class="note">Sign in to see your quota.</p>`;
+  const { quota } = await get('user/quota/');
+  const row = (name, what, q) =>
+    html`<tr data-resource="${name}"><th scope="row">${what}</th><td class="usage">${q.usage.human_readable}</td>
+      <td class="limit">${q.limit ? q.limit.human_readable : 'unlimited'}</td>
+      <td class="health">${q.health ? badge(q.health, HEALTH_CLASS[q.health]) : '—'}</td>
+      <td>${q.limit && q.limit.raw > 0 ? html`<meter min="0" max="${q.limit.raw}" low="${q.limit.raw * 0.8}" high="${q.limit.raw}" optimum="0" value="${Math.min(q.usage.raw, q.limit.raw)}">${Math.round((100 * q.usage.raw) / q.limit.raw)} %</meter>` : ''}</td></tr>`;
+  return html`<h1>Quota</h1>
+    <p>Usage of <strong>${me.user}</strong> against the limits an administrator set.</p>
+    ${table(['Resource', 'Used', 'Limit', 'Health', ''], [row('cpu', 'CPU time', quota.cpu), row('disk', 'Disk', quota.disk)])}
+    <p class="note">Health: warning from 80 % of a limit, critical from 100 % (new artifacts and work requests are then refused). Usage is updated within seconds of a change and recomputed hourly.</p>`;
 }
 
 function notFound(message = 'There is no such page.') {
@@ -499,6 +625,9 @@ const ROUTES = [
   [/^\/workflow\/(?<id>\d+)$/, workflowPage, '#/workflows'],
   [/^\/workers$/, workersPage, '#/workers'],
   [/^\/audit$/, auditPage, '#/audit'],
+  [/^\/recurring-jobs$/, recurringJobsPage, '#/recurring-jobs'],
+  [/^\/recurring-job\/(?<id>\d+)$/, recurringJobPage, '#/recurring-jobs'],
+  [/^\/quota$/, quotaPage, '#/quota'],
 ];
 
 // Filter forms navigate (so the URL can be shared), dropping empty fields.

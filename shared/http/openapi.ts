@@ -10,6 +10,7 @@ import { collectionRequestSchemas } from './routes/collections';
 import { workRequestRequestSchemas } from './routes/work-requests';
 import { workerRequestSchemas } from './routes/workers';
 import { workflowRequestSchemas } from './routes/workflows';
+import { adminRequestSchemas } from './routes/admin';
 
 const REQUEST_SCHEMAS: Record<string, { body?: z.ZodType; query?: z.ZodType }> = {
   ...artifactRequestSchemas,
@@ -17,6 +18,7 @@ const REQUEST_SCHEMAS: Record<string, { body?: z.ZodType; query?: z.ZodType }> =
   ...workRequestRequestSchemas,
   ...workerRequestSchemas,
   ...workflowRequestSchemas,
+  ...adminRequestSchemas,
 };
 
 const problem = { description: 'Problem (RFC 7807)', content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } };

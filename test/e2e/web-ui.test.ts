@@ -301,10 +301,73 @@ describe('the web UI in Chromium', () => {
     const row = page.locator('main tr', { hasText: 'web-worker-e2e-test' });
     await expect(row.locator('.badge').allTextContents()).resolves.toEqual(['connected']);
     await screenshot(page, 'workers');
+    // Admins get the enable/disable button (the worker is enabled: Disable); others none.
+    await expect(row.getByRole('button', { name: 'Disable' }).count()).resolves.toBe(1);
     await expect(page.locator('#nav-audit').isVisible()).resolves.toBe(true);
     await open(page, '#/audit', 'Audit log');
+    // The audit log through GET /api/1.0/audit/: the seeding and the workers' activation are in it.
+    await page.locator('main tr.audit').first().waitFor();
+    const shownActions = await page.locator('main tr.audit td:nth-child(3)').allTextContents();
+    const audited = await h.api('GET', 'audit/?limit=50', 'admin');
+    h.expectStatus(audited, 200);
+    expect(shownActions).toEqual(audited.json.results.map((e: { action: string }) => e.action));
+    await screenshot(page, 'audit');
     const contributor = await session('contributor');
     await expect(contributor.locator('#nav-audit').isVisible()).resolves.toBe(false);
+    await open(contributor, '#/workers', 'Workers');
+    await contributor.locator('main tr', { hasText: 'web-worker-e2e-test' }).waitFor();
+    await expect(contributor.locator('main button').count()).resolves.toBe(0);
+    await open(contributor, '#/audit', 'Not found');
+    h.expectStatus(await h.api('GET', 'audit/', 'contributor'), 403);
+  });
+
+  it('shows recurring jobs: review by an owner, a failed run with its log excerpt and events, Request for a contributor, no buttons for a viewer', async () => {
+    // A contributor's job is NEW until an owner reviews it; its repository does not exist, so its run fails.
+    const created = await h.api('POST', 'recurring-job/', 'contributor', { workspace: WORKSPACE, kind: 'git-import', target: { url: 'file:///nonexistent/web-ui.git' } });
+    h.expectStatus(created, 201);
+    const jobId = created.json.id as number;
+    expect(created.json.review_status).toBe('NEW');
+
+    const viewer = await session('viewer');
+    await open(viewer, `#/recurring-job/${jobId}`, `Recurring job #${jobId}`);
+    await expect(viewer.locator('main button').count()).resolves.toBe(0);
+
+    const owner = await session('owner');
+    await open(owner, `#/recurring-jobs?workspace=${WORKSPACE}`, 'Recurring jobs');
+    await owner.locator(`main tr[data-id="${jobId}"]`, { hasText: 'NEW' }).waitFor();
+    await owner.locator(`main tr[data-id="${jobId}"]`).getByRole('link', { name: `#${jobId}` }).click();
+    await owner.getByRole('heading', { level: 1, name: `Recurring job #${jobId}` }).waitFor();
+    await owner.getByRole('button', { name: 'Mark reviewed' }).click();
+    await owner.waitForFunction(() => document.getElementById('job-status')?.textContent === 'REVIEWED');
+    // The run goes to the worker and fails; the page shows the result without a reload.
+    try {
+      await owner.locator('section.result').first().waitFor({ timeout: 180_000 });
+    } catch (err) {
+      throw new Error(`${(err as Error).message}\n--- the page showed ---\n${(await owner.locator('main').innerText()).slice(0, 3000)}\n${h.diagnostics()}`);
+    }
+    await expect(owner.locator('section.result .badge').first().textContent()).resolves.toMatch(/FAILURE/);
+    expect((await owner.locator('section.result pre.log-excerpt').first().textContent())!.trim()).not.toBe('');
+    await owner.waitForFunction(() => document.getElementById('failures')?.textContent === '1');
+    const events = await owner.locator('main tr.event td:nth-child(2)').allTextContents();
+    expect(events[0]).toBe('CREATE');
+    expect(events).toEqual(expect.arrayContaining(['MODIFY', 'START', 'FINISH']));
+    await screenshot(owner, 'recurring-job');
+    await open(owner, `#/recurring-jobs?workspace=${WORKSPACE}`, 'Recurring jobs');
+    await expect(owner.locator(`main tr[data-id="${jobId}"] td.failures`).textContent()).resolves.toBe('1');
+    await screenshot(owner, 'recurring-jobs');
+
+    // After one failure the next run waits (back-off); a contributor may ask for it now.
+    const contributor = await session('contributor');
+    await open(contributor, `#/recurring-job/${jobId}`, `Recurring job #${jobId}`);
+    await expect(contributor.getByRole('button', { name: 'Try again' }).count()).resolves.toBe(0);
+    await contributor.getByRole('button', { name: 'Request a run now' }).click();
+    await contributor.waitForFunction(() => /requested by contributor|RUNNING/.test(document.getElementById('job-run')?.textContent ?? ''));
+    // The request went through the API: a REQUEST event (the run may already be running or done).
+    const events2 = await h.api('GET', `recurring-job/${jobId}/events/`, 'contributor');
+    h.expectStatus(events2, 200);
+    expect(events2.json.results.map((e: { type: string }) => e.type)).toContain('REQUEST');
+    // Leave it alone: suspended, nothing more runs.
+    h.expectStatus(await h.api('PATCH', `recurring-job/${jobId}/`, 'owner', { review_status: 'SUSPENDED' }), 200);
   });
 
   it('is usable by keyboard: Tab to a menu link, Enter opens its page', async () => {
@@ -324,6 +387,23 @@ describe('the web UI in Chromium', () => {
     const overflow = await phone.evaluate(() => document.documentElement.scrollWidth);
     expect(overflow).toBeLessThanOrEqual(390);
     await screenshot(phone, 'phone-work-request');
+  });
+
+  it('shows the signed-in user their cpu and disk usage against the limits, with health', async () => {
+    h.expectStatus(await h.api('PUT', 'admin/quota/', 'admin', { user: 'viewer', resource: 'disk', limit: 1024 ** 3 }), 200);
+    const page = await session('viewer');
+    await open(page, '#/quota', 'Quota');
+    const disk = page.locator('main tr[data-resource="disk"]');
+    await expect(disk.locator('td.limit').textContent()).resolves.toBe('1 GiB');
+    await expect(disk.locator('td.health').textContent()).resolves.toBe('healthy');
+    await expect(disk.locator('td.usage').textContent()).resolves.toMatch(/^[\d.]+ (Bytes|KiB|MiB)$/);
+    const cpu = page.locator('main tr[data-resource="cpu"]');
+    await expect(cpu.locator('td.limit').textContent()).resolves.toBe('unlimited');
+    await expect(cpu.locator('td.usage').textContent()).resolves.toMatch(/^(\d+[hms] ?)+$/);
+    await screenshot(page, 'quota');
+    const anonymous = await session();
+    await open(anonymous, '#/quota', 'Quota');
+    await anonymous.getByText('Sign in to see your quota.').waitFor();
   });
 
   it('answers "Not found" to a stranger on every page of a private workspace', async () => {

@@ -142,6 +142,8 @@ export class MemoryAuditLog implements AuditLog {
   }
   async list(opts: { limit: number; cursor?: string }): Promise<Page<AuditEntry>> {
     const newestFirst = [...this.entries].reverse();
+    // Same contract as DynamoDB: a cursor that did not come from a previous page is refused.
+    if (opts.cursor !== undefined && !/^\d+$/.test(opts.cursor)) throw ValidationError.field('cursor', 'is not a valid cursor (pass the cursor of the previous page unchanged)');
     const start = opts.cursor ? Number(opts.cursor) : 0;
     const items = newestFirst.slice(start, start + opts.limit);
     const next = start + opts.limit < newestFirst.length ? String(start + opts.limit) : undefined;
