@@ -4,7 +4,8 @@
  */
 import { createAwsDeps } from '../../shared/adapters/aws';
 import { MemoryAccountingQueue } from '../../shared/adapters/memory/accounts';
-import { applyAccountingEvents, artifactEvent, expectedUsage, recomputeUsage } from '../../shared/app/accounting';
+import { applyAccountingEvents, artifactEvent, expectedUsage } from '../../shared/app/accounting';
+import { recomputeUsageInBulk as recomputeUsage } from '../../shared/app/bulk-recompute';
 import { createUser, createWorkspace } from '../../shared/app/admin';
 import { authenticate } from '../../shared/app/auth';
 import { initDatabase } from '../../shared/app/bootstrap';
