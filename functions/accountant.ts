@@ -5,7 +5,8 @@
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { createAwsDeps } from '../shared/adapters/aws';
 import { parseAccountingMessage } from '../shared/adapters/sqs/accounting-queue';
-import { applyAccountingEvents, recomputeUsage } from '../shared/app/accounting';
+import { applyAccountingEvents } from '../shared/app/accounting';
+import { recomputeUsageInBulk as recomputeUsage } from '../shared/app/bulk-recompute';
 import { quotaSettingsOf } from '../shared/app/quotas';
 import type { AccountingEvent, Deps } from '../shared/ports';
 import { isSqsEvent, type ScheduleInvocation } from './scheduler';

@@ -4,7 +4,7 @@
  * `run` wrapper; `user` and `token` extend the groups it already made.
  */
 import { Argument, type Command } from 'commander';
-import { recomputeUsage } from '../../shared/app/accounting';
+import { recomputeUsageInBulk as recomputeUsage } from '../../shared/app/bulk-recompute';
 import { quotaView, setQuotaLimit, showQuota } from '../../shared/app/quotas';
 import { grantToken, setUserDisabled } from '../../shared/app/tokens';
 import { DEFAULT_SCOPE } from '../../shared/domain/tenancy';

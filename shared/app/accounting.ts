@@ -94,7 +94,7 @@ async function cpuNow(deps: Deps, id: number): Promise<number> {
 }
 
 /** The user an artifact or request counts for: its creator, or the creator of the request that made it. */
-async function ownerOf(deps: Deps, createdBy: string): Promise<string | undefined> {
+export async function ownerOf(deps: Deps, createdBy: string): Promise<string | undefined> {
   if (createdBy.startsWith('user:')) return createdBy.slice('user:'.length);
   const m = /^work-request:(\d+)$/.exec(createdBy);
   if (!m) return undefined;
@@ -188,11 +188,12 @@ export interface RecomputeSummary {
 }
 
 /**
- * Corrects drift: syncs every existing source (every artifact and work request of every
+ * The recompute source by source (the periodic job now runs recomputeUsageInBulk in
+ * bulk-recompute.ts; this stays as its reference in tests). Corrects drift: syncs every existing source (every artifact and work request of every
  * workspace) and every source that holds a contribution but is gone, then sets each account's
  * `used` to the sum its contributions and file references say (conditional on the value read).
  */
-export async function recomputeUsage(deps: Deps, opts: { actor?: string } = {}): Promise<RecomputeSummary> {
+export async function recomputeUsageBySource(deps: Deps, opts: { actor?: string } = {}): Promise<RecomputeSummary> {
   const seen = new Set<string>();
   let sources = 0;
   const scopes = new Set<string>([DEFAULT_SCOPE]);
@@ -219,14 +220,16 @@ export async function recomputeUsage(deps: Deps, opts: { actor?: string } = {}):
       } while (cursor);
     }
   }
-  // Sources that hold a contribution but no longer exist (deleted artifacts whose event was lost).
+  // Sources that hold a contribution but no longer exist (deleted artifacts whose event was lost):
+  // synced for every account holding one (a gone artifact counts for its user and its workspace).
+  const existing = new Set(seen);
   for (const account of accounts) {
     for (const { source } of await deps.accounts.listContributions(account)) {
       const key = `${source.kind}:${source.id}`;
-      if (seen.has(key)) continue;
-      seen.add(key);
+      if (existing.has(key)) continue;
       await syncGoneSource(deps, account, source);
-      sources++;
+      if (!seen.has(key)) sources++;
+      seen.add(key);
     }
   }
   const corrected = await correctTotals(deps, await deps.accounts.listAccounts());
@@ -237,12 +240,12 @@ export async function recomputeUsage(deps: Deps, opts: { actor?: string } = {}):
 /** Sources synced at once by the recompute: conditional steps make concurrent syncs safe. */
 const RECOMPUTE_CONCURRENCY = 4;
 
-async function inParallel<T>(items: T[], work: (item: T) => Promise<void>): Promise<void> {
+export async function inParallel<T>(items: T[], work: (item: T) => Promise<void>, concurrency = RECOMPUTE_CONCURRENCY): Promise<void> {
   let next = 0;
   const worker = async () => {
     while (next < items.length) await work(items[next++]!);
   };
-  await Promise.all(Array.from({ length: Math.min(RECOMPUTE_CONCURRENCY, items.length) }, worker));
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
 }
 
 async function syncGoneSource(deps: Deps, account: Account, source: UsageSource): Promise<void> {
@@ -257,7 +260,7 @@ export async function expectedUsage(deps: Deps, account: Account): Promise<Recor
   return { cpu, disk };
 }
 
-async function correctTotals(deps: Deps, accounts: Account[]): Promise<RecomputeSummary['corrected']> {
+export async function correctTotals(deps: Deps, accounts: Account[]): Promise<RecomputeSummary['corrected']> {
   const corrected: RecomputeSummary['corrected'] = [];
   for (const account of accounts) {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {

@@ -54,6 +54,18 @@ export interface AccountingChange {
   usageDelta: Partial<Record<Resource, number>>;
 }
 
+/**
+ * The bulk recompute's step for one account: several contributions and file references, each
+ * conditional on the version listed, and the usage change they imply, all or nothing (at most
+ * 99 items besides the usage counter: DynamoDB transactions hold 100).
+ */
+export interface AccountingRewrite {
+  account: Account;
+  contributions: { source: UsageSource; expectedVersion: number | undefined; next: Omit<Contribution, 'version'> | null }[];
+  fileRefs: AccountingChange['fileRefs'];
+  usageDelta: Partial<Record<Resource, number>>;
+}
+
 export interface AccountsRepository {
   /** Conditional on the user existing; returns the updated user. */
   setUserDisabled(username: string, disabled: boolean): Promise<User>;
@@ -89,6 +101,8 @@ export interface AccountsRepository {
   getContribution(account: Account, source: UsageSource): Promise<Contribution | undefined>;
   getFileRefs(account: Account, fileKeys: string[]): Promise<Map<string, FileReference>>;
   applyAccounting(change: AccountingChange): Promise<void>;
+  /** The bulk recompute's conditional step (ConflictError when any item moved). */
+  rewriteAccounting(rewrite: AccountingRewrite): Promise<void>;
   /** Every account holding accounting state or a limit (small: users and workspaces). */
   listAccounts(): Promise<Account[]>;
   /** An account's contributions (for the recompute). */

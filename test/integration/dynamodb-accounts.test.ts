@@ -4,7 +4,8 @@
  */
 import { createAwsDeps } from '../../shared/adapters/aws';
 import { MemoryAccountingQueue } from '../../shared/adapters/memory/accounts';
-import { applyAccountingEvents, artifactEvent, expectedUsage, recomputeUsage } from '../../shared/app/accounting';
+import { applyAccountingEvents, artifactEvent, expectedUsage } from '../../shared/app/accounting';
+import { recomputeUsageInBulk as recomputeUsage } from '../../shared/app/bulk-recompute';
 import { createUser, createWorkspace } from '../../shared/app/admin';
 import { authenticate } from '../../shared/app/auth';
 import { initDatabase } from '../../shared/app/bootstrap';
@@ -109,4 +110,29 @@ it('migration steps on DynamoDB: a previous-version user item gains quota attrib
   await expect(deps.schema.move('not-the-current-one', 'x', change)).rejects.toThrow(ConflictError);
   await deps.schema.move(current, current ?? 'base', change);
   expect((await deps.schema.history()).some((c) => c.at === change.at)).toBe(true);
+});
+
+it('the bulk recompute rewrites the items of lost events in conditional transactions; replaying those events then changes nothing', async () => {
+  const name = `bulk-${suffix}`;
+  const workspace = `bulk-${suffix}`;
+  await createWorkspace(deps, 'test', { name: workspace });
+  await createUser(deps, 'test', { username: name });
+  const base = 7_000_000 + Math.floor(Math.random() * 1_000_000) * 200;
+  // 120 artifacts, every event lost: more items than one transaction holds. Files 0..59 are each held twice.
+  const stored = await Promise.all(Array.from({ length: 120 }, (_, i) => storeArtifact(deps, base + i, name, [fileOf(base + (i % 60), 100)], workspace)));
+  const user = { kind: 'user' as const, username: name };
+  const ws = { kind: 'workspace' as const, scope: 'debusine', workspace };
+  await recomputeUsage(deps);
+  for (const account of [user, ws]) {
+    expect((await showQuota(deps, account)).disk.used).toBe(6000);
+    expect(await expectedUsage(deps, account)).toEqual({ cpu: 0, disk: 6000 });
+    expect(await deps.accounts.listContributions(account)).toHaveLength(120);
+  }
+  await applyAccountingEvents(deps, stored.map(artifactEvent));
+  expect((await showQuota(deps, user)).disk.used).toBe(6000);
+  await deps.artifacts.delete(stored[0]!);
+  await deps.artifacts.delete(stored[60]!);
+  await applyAccountingEvents(deps, [artifactEvent(stored[0]!), artifactEvent(stored[60]!)]);
+  expect((await showQuota(deps, user)).disk.used).toBe(5900);
+  expect((await recomputeUsage(deps)).corrected.filter((c) => JSON.stringify(c.account) === JSON.stringify(user))).toEqual([]);
 });

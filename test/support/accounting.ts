@@ -1,7 +1,8 @@
 /** Fixtures for the accounting tests: artifacts with complete files and finished requests, written straight to the repositories. */
 import type { Artifact } from '../../shared/domain/artifacts';
 import { newWorkRequest, type WorkRequest } from '../../shared/domain/work-requests';
-import type { Deps, StoredFile } from '../../shared/ports';
+import { artifactEvent } from '../../shared/app/accounting';
+import type { AccountingEvent, Deps, StoredFile } from '../../shared/ports';
 
 export const fileOf = (n: number, size: number): StoredFile => ({ path: `f${n}`, sha256: n.toString(16).padStart(64, '0'), size, complete: true });
 
@@ -50,4 +51,22 @@ export async function storeFinishedRequest(deps: Deps, id: number, owner: string
   });
   await deps.workRequests.commit({ create: [wr] });
   return wr;
+}
+
+/** Deletes the artifact at `pick` (modulo) of `live` (removing it there) and returns its accounting event. */
+export async function deleteOneOf(deps: Deps, live: number[], pick: number): Promise<AccountingEvent> {
+  const id = live.splice(pick % live.length, 1)[0]!;
+  const found = (await deps.artifacts.get(id))!;
+  await deps.artifacts.delete(found.artifact);
+  return artifactEvent(found.artifact);
+}
+
+/**
+ * Stores an artifact holding the numbered files (file n always has the same size: it is the same
+ * content), adds it to `live` and returns its accounting event.
+ */
+export async function storeOneOf(deps: Deps, live: number[], id: number, owner: string, fileNumbers: number[], workspace: string): Promise<AccountingEvent> {
+  const artifact = await storeArtifact(deps, id, owner, [...new Set(fileNumbers)].map((n) => fileOf(n, 10 + n * 7)), workspace);
+  live.push(artifact.id);
+  return artifactEvent(artifact);
 }

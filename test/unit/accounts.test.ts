@@ -3,7 +3,8 @@
  * request path (behaviours 29–31) and accounting that a replay never counts twice.
  */
 import fc from 'fast-check';
-import { applyAccountingEvents, artifactEvent, expectedUsage, recomputeUsage, workRequestEvent } from '../../shared/app/accounting';
+import { applyAccountingEvents, artifactEvent, expectedUsage, workRequestEvent } from '../../shared/app/accounting';
+import { recomputeUsageInBulk as recomputeUsage } from '../../shared/app/bulk-recompute';
 import { createToken, createUser } from '../../shared/app/admin';
 import { createArtifact, deleteArtifact } from '../../shared/app/artifacts';
 import { grantToken, listOwnTokens, requestToken, revokeUserToken, setUserDisabled } from '../../shared/app/tokens';
@@ -15,7 +16,7 @@ import { ConflictError, ForbiddenError } from '../../shared/domain/errors';
 import { QuotaExceededError } from '../../shared/domain/quotas';
 import { createWorld } from '../support/world';
 import { createSchedulingWorld } from '../support/scheduling';
-import { fileOf, storeArtifact, storeFinishedRequest } from '../support/accounting';
+import { deleteOneOf, fileOf, storeArtifact, storeFinishedRequest, storeOneOf } from '../support/accounting';
 import type { AccountingEvent } from '../../shared/ports';
 import { authenticate } from '../../shared/app/auth';
 
@@ -208,16 +209,9 @@ describe('accounting', () => {
         let nextId = 1;
         for (const o of ops) {
           if (o.kind === 'create') {
-            // The same file number always has the same size: it is the same content.
-            const files = [...new Map(o.files.map(([n]) => [n, fileOf(n, 10 + n * 7)])).values()];
-            const a = await storeArtifact(w.deps, nextId++, owners[o.owner]!, files, o.owner === 2 ? 'pub' : 'priv');
-            live.push(a.id);
-            events.push(artifactEvent(a));
+            events.push(await storeOneOf(w.deps, live, nextId++, owners[o.owner]!, o.files.map(([n]) => n), o.owner === 2 ? 'pub' : 'priv'));
           } else if (o.kind === 'delete' && live.length) {
-            const id = live.splice(o.pick % live.length, 1)[0]!;
-            const found = (await w.deps.artifacts.get(id))!;
-            await w.deps.artifacts.delete(found.artifact);
-            events.push(artifactEvent(found.artifact));
+            events.push(await deleteOneOf(w.deps, live, o.pick));
           } else if (o.kind === 'run') {
             const wr = await storeFinishedRequest(w.deps, 1000 + nextId++, owners[o.owner]!, o.ms);
             events.push(workRequestEvent(wr));

@@ -19,7 +19,7 @@ import {
 import { ConflictError, NotFoundError } from '../../domain/errors';
 import { RESOURCES, type Account, type Quota, type Resource } from '../../domain/quotas';
 import type { Token, User } from '../../domain/tenancy';
-import type { AccountingChange, AccountsRepository, Contribution, FileReference, SchemaChange, SchemaStore, UsageSource } from '../../ports/accounts';
+import type { AccountingChange, AccountingRewrite, AccountsRepository, Contribution, FileReference, SchemaChange, SchemaStore, UsageSource } from '../../ports/accounts';
 import { attempt, failedAt, firstFailure } from './errors';
 import { GSI1, indexKeys, keys, padId, type Key } from './keys';
 import { batchGet, compact, type Item, names, queryAll } from './support';
@@ -265,6 +265,10 @@ export class DynamoAccountsRepository implements AccountsRepository {
   }
 
   async applyAccounting(change: AccountingChange): Promise<void> {
+    await this.rewriteAccounting({ account: change.account, contributions: [{ source: change.source, ...change.contribution }], fileRefs: change.fileRefs, usageDelta: change.usageDelta });
+  }
+
+  async rewriteAccounting(change: AccountingRewrite): Promise<void> {
     const pk = accountPartition(change.account);
     const versioned = (expected: number | undefined) =>
       expected === undefined
@@ -277,7 +281,7 @@ export class DynamoAccountsRepository implements AccountsRepository {
           ? { ConditionCheck: { TableName: this.tableName, Key: key, ...versioned(expected) } }
           : { Delete: { TableName: this.tableName, Key: key, ...versioned(expected) } };
     const items: object[] = [
-      write({ pk, sk: sourceSortKey(change.source) }, change.contribution.expectedVersion, change.contribution.next && { entity: 'usage-contribution', ...change.contribution.next }),
+      ...change.contributions.map((c) => write({ pk, sk: sourceSortKey(c.source) }, c.expectedVersion, c.next && { entity: 'usage-contribution', ...c.next })),
       ...change.fileRefs.map((r) => write({ pk, sk: `FILE#${r.fileKey}` }, r.expectedVersion, r.next && { entity: 'file-reference', fileKey: r.fileKey, ...r.next })),
     ];
     const deltas = Object.entries(change.usageDelta).filter(([, d]) => d !== 0) as [Resource, number][];
@@ -286,6 +290,7 @@ export class DynamoAccountsRepository implements AccountsRepository {
       const values: Item = Object.fromEntries(deltas.map(([r, d]) => [`:${QUOTA_ATTR[r].used}`, d]));
       items.push({ Update: this.quotaUpdate(change.account, { add: attrs.map((a) => `#${a} :${a}`) }, values, attrs) });
     }
+    if (items.length === 0) return;
     const outcome = await attempt(() => this.doc.send(new TransactWriteCommand({ TransactItems: items as never })));
     if (!outcome.ok) {
       const failed = firstFailure(outcome);

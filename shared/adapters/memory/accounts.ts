@@ -5,7 +5,7 @@
 import { ConflictError, NotFoundError } from '../../domain/errors';
 import { emptyQuota, type Account, type Quota, type Resource } from '../../domain/quotas';
 import type { Token, User } from '../../domain/tenancy';
-import type { AccountingChange, AccountsRepository, Contribution, FileReference, UsageSource } from '../../ports/accounts';
+import type { AccountingChange, AccountingRewrite, AccountsRepository, Contribution, FileReference, UsageSource } from '../../ports/accounts';
 
 const clone = <T>(v: T): T => structuredClone(v);
 
@@ -159,19 +159,25 @@ export class MemoryAccountsRepository implements AccountsRepository {
   }
 
   async applyAccounting(change: AccountingChange): Promise<void> {
+    await this.rewriteAccounting({ account: change.account, contributions: [{ source: change.source, ...change.contribution }], fileRefs: change.fileRefs, usageDelta: change.usageDelta });
+  }
+
+  async rewriteAccounting(change: AccountingRewrite): Promise<void> {
     const key = accountKey(change.account);
     const contributions = this.contributions.get(key) ?? new Map<string, Contribution>();
     const refs = this.fileRefs.get(key) ?? new Map<string, FileReference>();
     // Check every condition first: all or nothing.
-    const current = contributions.get(sourceKey(change.source));
-    if (current?.version !== change.contribution.expectedVersion) throw new ConflictError('Conflict', 'the contribution changed concurrently');
+    for (const c of change.contributions) {
+      if (contributions.get(sourceKey(c.source))?.version !== c.expectedVersion) throw new ConflictError('Conflict', 'the contribution changed concurrently');
+    }
     for (const r of change.fileRefs) {
       if (refs.get(r.fileKey)?.version !== r.expectedVersion) throw new ConflictError('Conflict', 'a file reference changed concurrently');
     }
     if (change.account.kind === 'user') this.user(change.account.username);
-    const next = change.contribution.next;
-    if (next) contributions.set(sourceKey(change.source), { ...clone(next), version: (current?.version ?? 0) + 1 });
-    else contributions.delete(sourceKey(change.source));
+    for (const c of change.contributions) {
+      if (c.next) contributions.set(sourceKey(c.source), { ...clone(c.next), version: (c.expectedVersion ?? 0) + 1 });
+      else contributions.delete(sourceKey(c.source));
+    }
     for (const r of change.fileRefs) {
       if (r.next) refs.set(r.fileKey, { fileKey: r.fileKey, ...clone(r.next), version: (r.expectedVersion ?? 0) + 1 });
       else refs.delete(r.fileKey);

@@ -3,7 +3,7 @@
  * quotas, for administrators): REANA's account API on Conveyor's conventions.
  */
 import { z } from 'zod';
-import { recomputeUsage } from '../../app/accounting';
+import { recomputeUsageInBulk as recomputeUsage } from '../../app/bulk-recompute';
 import { isAdmin, requireUser, type Caller } from '../../app/auth';
 import { listTokens, listUsers } from '../../app/admin';
 import { describeQuota, quotaView, setQuotaLimit, showQuota, userQuota } from '../../app/quotas';
