@@ -13,9 +13,12 @@ export type WorkerIds = ReadonlyMap<string, number>;
 export async function workerIdsOf(deps: Deps, names: readonly (string | null)[]): Promise<WorkerIds> {
   const wanted = new Set(names.filter((n): n is string => n !== null));
   if (wanted.size === 0) return new Map();
-  // One worker: one read; several: the worker list (a small set) in one query.
+  // One worker: one read; several: the worker lists (small sets: enabled and disabled are indexed
+  // apart, and a request may have run on a worker that is disabled now) in two queries.
   const workers =
-    wanted.size === 1 ? [await deps.workers.get([...wanted][0]!)].filter((w): w is Worker => w !== undefined) : (await deps.workers.list()).filter((w) => wanted.has(w.name));
+    wanted.size === 1
+      ? [await deps.workers.get([...wanted][0]!)].filter((w): w is Worker => w !== undefined)
+      : [...(await deps.workers.list()), ...(await deps.workers.listDisabled())].filter((w) => wanted.has(w.name));
   const ids = new Map<string, number>();
   for (const worker of workers) ids.set(worker.name, worker.id ?? (await assignWorkerId(deps, worker)));
   return ids;

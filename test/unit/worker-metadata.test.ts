@@ -33,7 +33,11 @@ describe('worker metadata', () => {
       { workDir: '/tmp' },
       probes({
         onPathNames: ['unshare'],
-        commands: { lintian: { ok: true, stdout: 'Lintian v2.116.3\n' }, 'dpkg-deb': { ok: true, stdout: 'Debian dpkg-deb 1.21\n' } },
+        commands: {
+          lintian: { ok: true, stdout: 'Lintian v2.116.3\n' },
+          'dpkg-deb': { ok: true, stdout: 'Debian dpkg-deb 1.21\n' },
+          git: { ok: true, stdout: 'git version 2.39.5\n' },
+        },
       }),
     );
     expect(md).toEqual({
@@ -52,6 +56,8 @@ describe('worker metadata', () => {
       'lintian:version': 1,
       'mkdeb:available': true,
       'mkdeb:version': 1,
+      'git-import:available': true,
+      'git-import:version': 1,
     });
     // What the scheduler concludes from it.
     const lintian = findTask('Worker', 'lintian')!;
@@ -66,6 +72,7 @@ describe('worker metadata', () => {
     );
     expect(md['lintian:available']).toBe(false);
     expect(md['lintian:version']).toBeUndefined();
+
     expect(md['executor:unshare:available']).toBe(false);
     expect(md['system:architectures']).toEqual(['amd64', 'i386']);
     const lintian = findTask('Worker', 'lintian')!;
@@ -81,7 +88,7 @@ describe('worker metadata', () => {
     expect(md['noop:available']).toBe(true);
     expect(md['lintian:available']).toBeUndefined();
     expect(md.tasks_allowlist).toEqual(['noop']);
-    expect(selectWorkerTasks().map((t) => t.name).sort()).toEqual(['lintian', 'mkdeb', 'noop', 'sleep']);
+    expect(selectWorkerTasks().map((t) => t.name).sort()).toEqual(['git-import', 'lintian', 'mkdeb', 'noop', 'sleep']);
     expect(() => selectWorkerTasks(['noop', 'sbuild'])).toThrow('Unknown worker task(s): sbuild');
     // Server tasks are not worker tasks.
     expect(() => selectWorkerTasks(['servernoop'])).toThrow(/servernoop/);
