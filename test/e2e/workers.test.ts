@@ -167,7 +167,7 @@ describe('work requests on two real workers', () => {
     it("refuses a completion of another worker's request (401) and changes nothing", async () => {
       const res = await h.http('PUT', `${API}/work-request/${finishedByA.id}/completed/`, { token: workerB.token(), body: { result: 'failure' } });
       expectStatus(res, 401);
-      expect(await h.getWorkRequest(finishedByA.id)).toMatchObject({ status: 'completed', result: 'success', worker: workerA.name });
+      expect(await h.getWorkRequest(finishedByA.id)).toMatchObject({ status: 'completed', result: 'success', worker_name: workerA.name });
     });
 
     it('answers 409 to a heartbeat or a second completion for a request that is not running', async () => {
@@ -194,7 +194,7 @@ describe('work requests on two real workers', () => {
 
     // No heartbeat for 6 s: the watchdog aborts the original with worker-failed and retries it.
     const reclaimed = await h.waitForWorkRequest(original.id, isFinished, 'to be reclaimed', 120_000);
-    expect(reclaimed).toMatchObject({ status: 'aborted', worker: victim.name, superseded_by: expect.any(Number) });
+    expect(reclaimed).toMatchObject({ status: 'aborted', worker_name: victim.name, superseded_by: expect.any(Number) });
     expect(reclaimed.output_data?.errors?.[0]?.code).toBe('worker-failed');
 
     const successor = await h.waitForFinished(reclaimed.superseded_by, 120_000);
