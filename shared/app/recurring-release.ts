@@ -9,6 +9,7 @@ import { ConflictError, DomainError } from '../domain/errors';
 import { compareDueRuns, type RecurringJob } from '../domain/recurring-jobs';
 import { bump, isFinished, type WorkRequest } from '../domain/work-requests';
 import type { Deps } from '../ports';
+import { isCreatorDisabled } from './user-status';
 import { finish } from './lifecycle';
 import { callerForCreator } from './acting-as';
 import { failRunAtRelease, ignoreConflict, isReleasable, recurringJobsOf, recurringRunData, recurringRunFinished, releaseRun } from './recurring-runs';
@@ -18,11 +19,11 @@ import { startWorkflow } from './workflow-runs';
 export const RELEASE_BATCH = 100;
 
 /**
- * Hook for quotas (REANA model): a recurring job whose owner may not run work now (e.g. a disabled
- * user) keeps its run due and is not released. Always true until the quota module plugs in here.
+ * REANA's model: a recurring job whose owner is disabled keeps its run due and is not released
+ * (it runs again once the owner is enabled). `disabledOwners` caches the answer for one tick.
  */
-export async function recurringJobOwnerMayRun(_deps: Deps, _job: RecurringJob): Promise<boolean> {
-  return true;
+export async function recurringJobOwnerMayRun(deps: Deps, job: RecurringJob, disabledOwners: Map<string, boolean> = new Map()): Promise<boolean> {
+  return !(await isCreatorDisabled(deps, job.owner, disabledOwners));
 }
 
 export async function releaseDueRuns(deps: Deps, opts: { limit?: number } = {}): Promise<number[]> {
@@ -30,8 +31,9 @@ export async function releaseDueRuns(deps: Deps, opts: { limit?: number } = {}):
   const due = await recurringJobsOf(deps).dueRuns(now, opts.limit ?? RELEASE_BATCH);
   due.sort((a, b) => compareDueRuns(a.run!, b.run!) || a.id - b.id);
   const released: number[] = [];
+  const disabledOwners = new Map<string, boolean>();
   for (const job of due) {
-    if (!(await recurringJobOwnerMayRun(deps, job))) continue;
+    if (!(await recurringJobOwnerMayRun(deps, job, disabledOwners))) continue;
     const wrId = await releaseAnyRun(deps, job).catch(ignoreConflict);
     if (typeof wrId === 'number') released.push(wrId);
   }

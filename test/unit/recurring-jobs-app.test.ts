@@ -7,6 +7,7 @@ import { createSchedulingWorld, AMD64_METADATA, type SchedulingWorld } from '../
 import { createRecurringJob, requestRecurringJob, tryRecurringJobAgain, updateRecurringJobAs, recurringJobResults, recurringJobEvents, deleteRecurringJob } from '../../shared/app/recurring-jobs';
 import { runWorkRequest } from '../../shared/app/recurring-runs';
 import { releaseDueRuns } from '../../shared/app/recurring-release';
+import { setUserDisabled } from '../../shared/app/tokens';
 import { schedule } from '../../shared/app/scheduler';
 import { reclaimStale } from '../../shared/app/watchdog';
 import { completeWorkRequest, getNextForWorker } from '../../shared/app/workers';
@@ -74,6 +75,16 @@ test('the tick releases each due run once, as a work request; runs not due are n
   expect(wr).toMatchObject({ taskType: 'Worker', taskName: 'git-import', status: 'pending', workflowData: { recurring_job: { job: due.id, run: 1 } } });
   expect((await job(due.id)).run).toMatchObject({ workRequestId: wr!.id, releasedAt: expect.any(String) });
   expect(await releaseDueRuns(world.deps)).toEqual([]);
+});
+
+test("a disabled owner's due runs are not released until the owner is enabled again (REANA)", async () => {
+  const due = await newJob();
+  const owner = due.owner.slice('user:'.length);
+  await setUserDisabled(world.deps, 'user:admin', owner, true);
+  expect(await releaseDueRuns(world.deps)).toEqual([]);
+  expect((await job(due.id)).run).toMatchObject({ state: 'PENDING', releasedAt: null });
+  await setUserDisabled(world.deps, 'user:admin', owner, false);
+  expect(await releaseDueRuns(world.deps)).toHaveLength(1);
 });
 
 test('a run goes through the worker: START on get-next, then FINISH with the result and the next run', async () => {
