@@ -3,11 +3,23 @@
  * local gateway serves from web/ for every GET that no API route matches. `/` is index.html; paths
  * are resolved inside the directory only (no `..` escapes); unknown files are a 404 problem.
  */
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { extname, join, normalize, resolve, sep } from 'node:path';
+import { dirname, extname, join, normalize, resolve, sep } from 'node:path';
 
-/** The UI's source folder: served as it is, no build step. */
-export const WEB_DIR = resolve(__dirname, '../../web');
+/**
+ * The UI's source folder (served as it is, no build step): `web/` of the checkout this module runs
+ * from, found by walking up, because the module runs from `cli/dev/` (sources) or `dist/` (the
+ * compiled CLI that `npm start` uses).
+ */
+export const WEB_DIR = findWebDir(__dirname);
+
+export function findWebDir(from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'web', 'index.html'))) return join(dir, 'web');
+    if (dirname(dir) === dir) return resolve(from, '../../web');
+  }
+}
 
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startGateway, type Gateway } from '../../cli/dev/gateway';
-import { staticFile } from '../../cli/dev/static-site';
+import { findWebDir, staticFile, WEB_DIR } from '../../cli/dev/static-site';
 import type { FunctionSpec } from '../../shared/manifest';
 
 let dir: string;
@@ -57,5 +57,14 @@ describe('web UI files on the local gateway', () => {
     await expect(staticFile(join(dir, 'web'), 'POST', '/')).resolves.toBeUndefined();
     await expect(staticFile(join(dir, 'web'), 'GET', '/../secret.js')).resolves.toBeUndefined();
     expect((await staticFile(join(dir, 'web'), 'HEAD', '/'))?.body.length).toBe(0);
+  });
+});
+
+describe('the web folder', () => {
+  it('is found from the sources (cli/dev) and from the compiled CLI (dist/) alike', () => {
+    const root = join(__dirname, '..', '..');
+    expect(findWebDir(join(root, 'cli', 'dev'))).toBe(join(root, 'web'));
+    expect(findWebDir(join(root, 'dist'))).toBe(join(root, 'web'));
+    expect(WEB_DIR).toBe(join(root, 'web'));
   });
 });
