@@ -41,6 +41,8 @@ export function summarise(report: ExpiryReport) {
     waiting: report.waiting.length,
     blobsCondemned: report.blobs.condemned.length,
     blobsDeleted: report.blobs.deleted.length,
+    itemLinksDropped: report.items.linkDropped.length,
+    itemsDeleted: report.items.deleted.length,
     finished: report.finished,
     ...(report.notReady ? { notReady: 'run `conveyor admin expire --backfill` once' } : {}),
   };

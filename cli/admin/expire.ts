@@ -22,9 +22,16 @@ export function expiryReportText(report: ExpiryReport): string {
   if (report.waiting.length) lines.push(`Waiting (condemned, but something relating to them is not condemned yet): ${ids(report.waiting)}`);
   const blobs = report.blobs;
   lines.push(`Stored bytes: ${blobs.deleted.length} ${verb} deleted, ${blobs.condemned.length} condemned, ${blobs.rescued.length} rescued`);
+  const items = report.items;
+  const itemIds = (list: { collection: number; item: number }[]) => (list.length ? list.map((i) => `${i.collection}/${i.item}`).join(', ') : '-');
+  lines.push(`Removed collection items (collection/item) that ${verb} reduced to metadata: ${itemIds(items.linkDropped)}`);
+  lines.push(`Removed collection items (collection/item) that ${verb} deleted: ${itemIds(items.deleted)}`);
   let text = lines.join('\n') + '\n';
   if (report.kept.length) {
     text += `\nExpired but kept:\n` + formatTable(['ARTIFACT', 'KEPT BECAUSE'], report.kept.map((k) => [String(k.id), k.why]));
+  }
+  if (items.kept.length) {
+    text += `\nRemoved collection items kept as they are:\n` + formatTable(['COLLECTION', 'ITEM', 'NAME', 'KEPT BECAUSE'], items.kept.map((k) => [String(k.collection), String(k.item), k.name, k.why]));
   }
   if (!report.finished) text += '\n(more to do: the next pass continues)\n';
   return text;

@@ -54,6 +54,9 @@ export interface CreateCollectionInput {
   category: string;
   data?: Record<string, unknown>;
   retainsArtifacts?: RetainsArtifacts;
+  /** Seconds; null or absent: forever (shared/app/item-retention.ts). */
+  fullHistoryRetentionPeriod?: number | null;
+  metadataOnlyRetentionPeriod?: number | null;
 }
 
 export async function createCollection(deps: Deps, caller: Caller, input: CreateCollectionInput): Promise<Collection> {
@@ -75,6 +78,8 @@ export async function createCollection(deps: Deps, caller: Caller, input: Create
     data: input.data ?? {},
     retainsArtifacts: input.retainsArtifacts ?? 'always',
     workflowId: null,
+    ...(input.fullHistoryRetentionPeriod != null ? { fullHistoryRetentionPeriod: input.fullHistoryRetentionPeriod } : {}),
+    ...(input.metadataOnlyRetentionPeriod != null ? { metadataOnlyRetentionPeriod: input.metadataOnlyRetentionPeriod } : {}),
     createdAt: deps.clock.now().toISOString(),
     version: 1,
   };

@@ -23,6 +23,7 @@ import type { ArtifactExpiryState, BlobRef, ExpiryStore } from '../ports/expiry'
 import { blobObjectKey } from '../domain/object-keys';
 import { noteArtifactFilesChanged } from './accounting';
 import { recordAudit } from './audit';
+import { applyItemRetention, type ItemRetentionReport } from './item-retention';
 
 export interface ExpiryOptions {
   /** Only report: no write at all. */
@@ -33,6 +34,8 @@ export interface ExpiryOptions {
   maxGraph?: number;
   /** Most blob candidates swept in one pass. */
   maxBlobs?: number;
+  /** Most removed collection items looked at in one pass. */
+  maxItems?: number;
   /** Expired but kept artifacts are looked at again this much later (0: every pass). */
   recheckSeconds?: number;
   /** Time between condemning a blob and deleting it. */
@@ -75,6 +78,8 @@ export interface ExpiryReport {
   /** Condemned, unreachable, but something relating to them is not condemned yet: next pass. */
   waiting: number[];
   blobs: { condemned: BlobRef[]; deleted: BlobRef[]; rescued: BlobRef[] };
+  /** Removed collection items: links dropped, rows deleted, kept (collection retention periods). */
+  items: ItemRetentionReport;
   /** False when a limit stopped the pass: the rest is left for the next one. */
   finished: boolean;
   /** Set when the store's items lack the expiry indexes (run the backfill): nothing was done. */
@@ -85,6 +90,7 @@ export const DEFAULT_EXPIRY_OPTIONS = {
   maxArtifacts: 500,
   maxGraph: 5000,
   maxBlobs: 500,
+  maxItems: 500,
   recheckSeconds: 24 * 3600,
   blobGraceSeconds: BLOB_GRACE_PERIOD_SECONDS,
 };
@@ -176,6 +182,7 @@ export async function runExpiryPass(deps: Deps, store: ExpiryStore, options: Exp
     kept: [],
     waiting: [],
     blobs: { condemned: [], deleted: [], rescued: [] },
+    items: { linkDropped: [], deleted: [], kept: [], finished: true },
     finished: true,
   };
 
@@ -184,9 +191,13 @@ export async function runExpiryPass(deps: Deps, store: ExpiryStore, options: Exp
     report.notReady = true;
     return report;
   }
+  const outOfTime = () => opts.deadline !== undefined && Date.now() >= opts.deadline;
+  // Removed items first: a link dropped here stops retaining its artifact.
+  report.items = await applyItemRetention(deps, store.items, { dryRun, maxItems: opts.maxItems, outOfTime });
+  if (!report.items.finished) report.finished = false;
   const candidates = await collectCandidates(store, now, opts.maxArtifacts);
   const { nodes, graph, complete } = await loadGraph(deps, store, candidates.ids, opts.maxGraph);
-  report.finished = candidates.complete && complete;
+  report.finished = report.finished && candidates.complete && complete;
   const plan = planArtifactExpiry(graph, now);
   const candidateSet = new Set(candidates.ids);
 
@@ -206,7 +217,6 @@ export async function runExpiryPass(deps: Deps, store: ExpiryStore, options: Exp
 
   // With an incomplete graph, an artifact whose sources were not all read cannot be judged.
   const judged = plan.expired.filter((id) => complete || nodes.get(id)!.sources.every((s) => nodes.has(s)));
-  const outOfTime = () => opts.deadline !== undefined && Date.now() >= opts.deadline;
   for (const id of judged) {
     if (outOfTime()) {
       report.finished = false;

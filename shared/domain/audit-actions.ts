@@ -25,6 +25,9 @@ export const AUDIT_ACTIONS = [
   // The expiry pass (shared/app/expiry.ts): what it deleted, and each S3 object it removed.
   'artifact.expired',
   'blob.deleted',
+  // Its collection-item retention step: a removed item's artifact link dropped (metadata only), its row deleted.
+  'collection-item.link-dropped',
+  'collection-item.deleted',
   'worker.register',
   'worker.activation-token',
   'worker.concurrency',

@@ -16,6 +16,13 @@ export interface Collection {
   retainsArtifacts: RetainsArtifacts;
   /** For `debusine:workflow-internal`: the root workflow it belongs to. */
   workflowId: number | null;
+  /**
+   * Debusine's retention of removed items (seconds): a removed item keeps its artifact link this
+   * long (absent or null: forever), then only its metadata for `metadataOnlyRetentionPeriod` more
+   * (absent or null: forever), then it goes (the expiry pass, shared/app/item-retention.ts).
+   */
+  fullHistoryRetentionPeriod?: number | null;
+  metadataOnlyRetentionPeriod?: number | null;
   createdAt: string;
   version: number;
 }

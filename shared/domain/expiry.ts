@@ -223,6 +223,31 @@ export function collectionItemRetention(item: { removedAt: string | null }, peri
   return removed + full * 1000 <= now.getTime() ? 'drop-artifact-link' : 'keep';
 }
 
+/** When a removed item's retention next changes (link dropped, then row deleted), or null: never again. */
+export function nextItemRetentionCheck(item: { removedAt: string | null; artifactId: number | null }, periods: RetentionPeriods): string | null {
+  if (!item.removedAt || periods.fullHistoryRetentionPeriod === null) return null;
+  const removed = Date.parse(item.removedAt);
+  const dropLink = removed + periods.fullHistoryRetentionPeriod * 1000;
+  const metadata = periods.metadataOnlyRetentionPeriod;
+  const remove = metadata === null ? null : dropLink + metadata * 1000;
+  // An item whose link is already dropped (or that never linked an artifact) waits for its deletion only.
+  const next = item.artifactId !== null ? dropLink : remove;
+  return next === null ? null : new Date(next).toISOString();
+}
+
+/** The retention periods of a collection (Debusine's null = forever). */
+export function retentionPeriodsOf(c: { fullHistoryRetentionPeriod?: number | null; metadataOnlyRetentionPeriod?: number | null }): RetentionPeriods {
+  return { fullHistoryRetentionPeriod: c.fullHistoryRetentionPeriod ?? null, metadataOnlyRetentionPeriod: c.metadataOnlyRetentionPeriod ?? null };
+}
+
+/** One line for an operator: why a removed item is still kept as it is. */
+export function describeItemRetention(item: { removedAt: string | null; artifactId: number | null }, periods: RetentionPeriods): string {
+  if (periods.fullHistoryRetentionPeriod === null) return 'its collection keeps the full history of removed items forever';
+  const next = nextItemRetentionCheck(item, periods);
+  if (next === null) return 'its collection keeps the metadata of removed items forever';
+  return item.artifactId !== null ? `full history kept until ${next}` : `metadata kept until ${next}`;
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* Work requests                                                                               */
 /* ------------------------------------------------------------------------------------------ */

@@ -7,6 +7,7 @@ import type { Artifact } from '../domain/artifacts';
 import type { BlobRow } from '../domain/blob-gc';
 import type { RetainingLink, WorkRequestInputs } from '../domain/expiry';
 import type { Page, StoredFile } from './index';
+import type { ItemRetentionStore } from './item-retention';
 
 export interface ExpiringArtifact {
   id: number;
@@ -26,6 +27,8 @@ export interface BlobRef {
 }
 
 export interface ExpiryStore {
+  /** Removed collection items and their retention index (the pass's collection-item step). */
+  readonly items: ItemRetentionStore;
   /**
    * Whether every stored item carries the expiry indexes: false on an installation older than
    * expiry until its one-off backfill (`conveyor admin expire --backfill`) ran. A pass does nothing then.

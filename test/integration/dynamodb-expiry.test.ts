@@ -4,7 +4,7 @@
  * not see the other tests' artifacts.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { createHash, randomBytes } from 'node:crypto';
 import { provision } from '../../cli/dev/provision';
 import { DynamoArtifactRepository } from '../../shared/adapters/dynamodb/artifact-repository';
@@ -84,6 +84,31 @@ test('the index is ready on a table where no artifact was created before expiry 
   expect((await doc.send(new GetCommand({ TableName: table, Key: { pk: 'META', sk: 'expiry-index' } }))).Item).toBeDefined();
 });
 
+test('a new table whose first artifact is created before any pass is ready; one whose artifacts predate expiry is not', async () => {
+  const fresh = await provision(
+    { dynamodb: process.env.AWS_ENDPOINT_URL_DYNAMODB!, s3: process.env.AWS_ENDPOINT_URL_S3!, sqs: process.env.AWS_ENDPOINT_URL_SQS! },
+    { namePrefix: `expiry-first-${randomBytes(3).toString('hex')}` },
+  );
+  const freshRepo = new DynamoArtifactRepository(doc, fresh.CONVEYOR_TABLE_MAIN!);
+  const at = T0.toISOString();
+  const first: Artifact = { id: 1, scope: 'debusine', workspace: 'System', category: 'testing', data: {}, createdAt: at, updatedAt: at, createdBy: 'user:alice', expireAt: at, immutable: false, incompleteFiles: 0, version: 1 };
+  await doc.send(new UpdateCommand({ TableName: fresh.CONVEYOR_TABLE_MAIN!, Key: { pk: 'SEQ#artifact', sk: 'N' }, UpdateExpression: 'ADD #v :one', ExpressionAttributeNames: { '#v': 'value' }, ExpressionAttributeValues: { ':one': 1 } }));
+  await freshRepo.create(first, []);
+  expect(await freshRepo.expiryStore().indexReady()).toBe(true);
+
+  // An older installation: artifacts exist (here artifact 7) and no pass or backfill marked the table.
+  const old = await provision(
+    { dynamodb: process.env.AWS_ENDPOINT_URL_DYNAMODB!, s3: process.env.AWS_ENDPOINT_URL_S3!, sqs: process.env.AWS_ENDPOINT_URL_SQS! },
+    { namePrefix: `expiry-old-${randomBytes(3).toString('hex')}` },
+  );
+  const oldRepo = new DynamoArtifactRepository(doc, old.CONVEYOR_TABLE_MAIN!);
+  await doc.send(new UpdateCommand({ TableName: old.CONVEYOR_TABLE_MAIN!, Key: { pk: 'SEQ#artifact', sk: 'N' }, UpdateExpression: 'ADD #v :seven', ExpressionAttributeNames: { '#v': 'value' }, ExpressionAttributeValues: { ':seven': 7 } }));
+  await oldRepo.create({ ...first, id: 7 }, []);
+  expect(await oldRepo.expiryStore().indexReady()).toBe(false);
+  await oldRepo.expiryStore().backfill();
+  expect(await oldRepo.expiryStore().indexReady()).toBe(true);
+}, 60_000);
+
 test('expire, keep by relation, by collection and by work-request input; freeze; blobs shared across workspaces', async () => {
   const doomed = await artifactWith('doomed bytes', 1);
   const kept = await artifactWith('kept bytes', 1);
@@ -145,4 +170,31 @@ test('expire, keep by relation, by collection and by work-request input; freeze;
   // the pins went with the artifact's partition
   const left = await doc.send(new QueryCommand({ TableName: table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `ART#${input.id}` } }));
   expect(left.Items).toEqual([]);
+}, 60_000);
+
+test('removed collection items: the retention index is written at removal; the pass drops the link, then the row', async () => {
+  const collections = deps.collections;
+  const linked = await artifactWith('item-linked', 1);
+  await collections.create({ id: 600, scope: 'debusine', workspace: 'System', name: 'ret', category: 'testing:things', data: {}, retainsArtifacts: 'always', workflowId: null, fullHistoryRetentionPeriod: 10, metadataOnlyRetentionPeriod: 10, createdAt: T0.toISOString(), version: 1 });
+  expect(await collections.get(600)).toMatchObject({ fullHistoryRetentionPeriod: 10, metadataOnlyRetentionPeriod: 10 });
+  const at = deps.clock.now().toISOString();
+  await collections.addItem({ id: 601, collectionId: 600, name: 'x', childType: 'artifact', category: 'testing', artifactId: linked.id, collectionRef: null, data: {}, createdAt: at, createdBy: 'user:alice', removedAt: null, removedBy: null }, { replace: false });
+  // An active item is not in the retention index.
+  expect(await store.items.removedItemsDue('9999', 10)).toEqual([]);
+  await collections.removeItem(600, 'x', at, 'user:alice');
+  const row = async () => (await doc.send(new GetCommand({ TableName: table, Key: { pk: 'COL#600', sk: 'I#0000000000000601' } }))).Item;
+  expect((await row())!.gsi3pk).toBe('ITEMRET#0');
+
+  tick(5);
+  const early = await pass();
+  expect(early.items.kept.map((k) => k.item)).toEqual([601]);
+  expect(early.kept.map((k) => k.id)).toContain(linked.id); // the removed item still retains its artifact
+  tick(6);
+  expect((await pass()).items.linkDropped).toEqual([{ collection: 600, item: 601, name: 'x', artifact: linked.id }]);
+  expect(await row()).toMatchObject({ removedAt: at, name: 'x' });
+  expect((await row())!.artifactId).toBeUndefined();
+  expect(await store.retainingLinks(linked.id)).toEqual([]);
+  tick(10);
+  expect((await pass()).items.deleted).toEqual([{ collection: 600, item: 601, name: 'x' }]);
+  expect(await row()).toBeUndefined();
 }, 60_000);

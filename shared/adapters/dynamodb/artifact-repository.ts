@@ -99,6 +99,10 @@ export class DynamoArtifactRepository implements ArtifactRepository {
       if (failure && failure.index >= offset) return new BlobNotClaimableError([...claimed.values()][failure.index - offset]!.path);
       return undefined;
     };
+    // The installation's first artifact is written by code that indexes everything it writes: the
+    // table needs no backfill, whenever the first pass runs (it used to decide lazily, and an
+    // artifact created before the first pass left the pass waiting for a backfill forever).
+    if (artifact.id === 1) await this.expiryStore().markIndexReady();
     const index = expiryIndexAttributes(artifact);
     if (index) await this.expiryBuckets.ensure(index.bucket);
 

@@ -191,14 +191,16 @@ export class DynamoCollectionRepository implements CollectionRepository {
 
   /** Marks a history row removed, conditioned on it existing and still being active. */
   private softRemoval(old: CollectionItem, at: string, by: string): TransactItem {
+    const retention = itemRetentionIndex(old, at);
     return {
       Update: {
         TableName: this.tableName,
         Key: keys.collectionItem(old.collectionId, old.id),
-        UpdateExpression: 'SET #removedAt = :at, #removedBy = :by',
+        // The retention index entry: the expiry pass looks at the removed item from now on.
+        UpdateExpression: 'SET #removedAt = :at, #removedBy = :by, #gsi3pk = :retentionPk, #gsi3sk = :retentionSk',
         ConditionExpression: 'attribute_exists(#pk) AND attribute_not_exists(#removedAt)',
-        ExpressionAttributeNames: names('pk', 'removedAt', 'removedBy'),
-        ExpressionAttributeValues: { ':at': at, ':by': by },
+        ExpressionAttributeNames: names('pk', 'removedAt', 'removedBy', 'gsi3pk', 'gsi3sk'),
+        ExpressionAttributeValues: { ':at': at, ':by': by, ':retentionPk': retention.gsi3pk, ':retentionSk': retention.gsi3sk },
       },
     };
   }
@@ -230,6 +232,8 @@ export function collectionAttributes(c: Collection): Item {
     dataJson: JSON.stringify(c.data ?? {}),
     retainsArtifacts: c.retainsArtifacts,
     workflowId: c.workflowId ?? undefined,
+    fullHistoryRetentionPeriod: c.fullHistoryRetentionPeriod ?? undefined,
+    metadataOnlyRetentionPeriod: c.metadataOnlyRetentionPeriod ?? undefined,
     createdAt: c.createdAt,
     version: c.version,
   });
@@ -245,6 +249,8 @@ export function toCollection(item: Item): Collection {
     data: JSON.parse(String(item.dataJson ?? '{}')) as Record<string, unknown>,
     retainsArtifacts: item.retainsArtifacts as Collection['retainsArtifacts'],
     workflowId: item.workflowId === undefined || item.workflowId === null ? null : Number(item.workflowId),
+    ...(typeof item.fullHistoryRetentionPeriod === 'number' ? { fullHistoryRetentionPeriod: item.fullHistoryRetentionPeriod } : {}),
+    ...(typeof item.metadataOnlyRetentionPeriod === 'number' ? { metadataOnlyRetentionPeriod: item.metadataOnlyRetentionPeriod } : {}),
     createdAt: String(item.createdAt),
     version: Number(item.version),
   };
@@ -257,6 +263,18 @@ export function toCollection(item: Item): Collection {
 export function artifactLinkIndex(i: Pick<CollectionItem, 'artifactId' | 'collectionId' | 'id'>): Item {
   if (i.artifactId === null) return {};
   return { gsi1pk: `ARTLINKS#${i.artifactId}`, gsi1sk: `${padId(i.collectionId)}#${padId(i.id)}` };
+}
+
+export const ITEM_RETENTION_SHARDS = 4;
+
+/**
+ * gsi3 of a removed item's history row: `ITEMRET#<collection % 4>` / `<next retention check>#<item16>`
+ * (shared/adapters/dynamodb/item-retention-store.ts). Written at removal with the removal time; the
+ * expiry pass moves it along its collection's retention periods, and removes it when nothing more
+ * will happen to the item.
+ */
+export function itemRetentionIndex(item: Pick<CollectionItem, 'collectionId' | 'id'>, checkAt: string): { gsi3pk: string; gsi3sk: string } {
+  return { gsi3pk: `ITEMRET#${item.collectionId % ITEM_RETENTION_SHARDS}`, gsi3sk: `${new Date(checkAt).toISOString()}#${padId(item.id)}` };
 }
 
 function notCondemned(tableName: string, artifactId: number): TransactItem {

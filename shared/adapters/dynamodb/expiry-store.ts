@@ -13,7 +13,8 @@ import type { ArtifactWithFiles, Page } from '../../ports';
 import type { ArtifactExpiryState, BlobRef, ExpiringArtifact, ExpiryStore } from '../../ports/expiry';
 import { attempt } from './errors';
 import { INPUT_PINS } from './expiry-pins';
-import { artifactLinkIndex } from './collection-repository';
+import { DynamoItemRetentionStore } from './item-retention-store';
+import { artifactLinkIndex, itemRetentionIndex } from './collection-repository';
 import { EXPIRY_BUCKETS_PK, ExpiryBucketList, blobReferenceIndex, blobReferencePk, expiryIndexAttributes, expiryIndexPk } from './expiry-keys';
 import { GSI1, GSI2, GSI3, artifactPk, keys } from './keys';
 import { batchDelete, batchGet, decodeCursor, encodeCursor, type Item, names, queryAll } from './support';
@@ -41,6 +42,7 @@ export interface ArtifactRowsForExpiry {
 
 export class DynamoExpiryStore implements ExpiryStore {
   private readonly buckets: ExpiryBucketList;
+  readonly items: DynamoItemRetentionStore;
 
   constructor(
     private readonly doc: DynamoDBDocumentClient,
@@ -48,11 +50,14 @@ export class DynamoExpiryStore implements ExpiryStore {
     private readonly artifacts: ArtifactRowsForExpiry,
   ) {
     this.buckets = new ExpiryBucketList(doc, tableName);
+    this.items = new DynamoItemRetentionStore(doc, tableName);
   }
 
   /**
    * Whether every file row carries the blob reference index (without it a blob could look unused).
-   * A table where no artifact was ever created is ready at once; an older one after the backfill.
+   * Ready once marked: by the creation of artifact 1 (DynamoArtifactRepository.create), by the
+   * first pass on a table where no artifact was ever created, or by the backfill. A table whose
+   * artifacts predate expiry (sequence without marker) waits for the backfill.
    */
   async indexReady(): Promise<boolean> {
     const marker = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: EXPIRY_READY_KEY, ConsistentRead: true }));
@@ -92,9 +97,15 @@ export class DynamoExpiryStore implements ExpiryStore {
         } else if (item.entity === 'file' && item.gsi2pk === undefined) {
           set = blobReferenceIndex(Number(item.artifactId), { path: String(item.path), sha256: String(item.sha256), size: Number(item.size) });
           counts.files++;
-        } else if (item.entity === 'collection-item' && item.gsi1pk === undefined && item.artifactId !== undefined) {
-          set = artifactLinkIndex({ artifactId: Number(item.artifactId), collectionId: Number(item.collectionId), id: Number(item.id) });
-          counts.items++;
+        } else if (item.entity === 'collection-item') {
+          const ids = { collectionId: Number(item.collectionId), id: Number(item.id) };
+          const link = item.gsi1pk === undefined && item.artifactId !== undefined ? artifactLinkIndex({ ...ids, artifactId: Number(item.artifactId) }) : {};
+          // A removed item enters the retention index at its removal time (the pass moves it on).
+          const retention = item.gsi3pk === undefined && typeof item.removedAt === 'string' ? itemRetentionIndex(ids, item.removedAt) : {};
+          if (Object.keys(link).length + Object.keys(retention).length > 0) {
+            set = { ...link, ...retention };
+            counts.items++;
+          }
         }
         if (!set) continue;
         const attrs = Object.keys(set);

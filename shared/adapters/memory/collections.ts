@@ -13,6 +13,8 @@ export class MemoryCollectionRepository implements CollectionRepository {
   collections = new Map<number, Collection>();
   /** Every version of every item, by item id. */
   items = new Map<number, CollectionItem>();
+  /** The retention index: removed item id → its next retention check (as the DynamoDB gsi3 `ITEMRET#`). */
+  retentionChecks = new Map<number, string>();
 
   /** `isCondemned`: whether expiry condemned an artifact (then no item may link it). */
   constructor(private readonly isCondemned: (artifactId: number) => boolean = () => false) {}
@@ -61,6 +63,7 @@ export class MemoryCollectionRepository implements CollectionRepository {
     if (old) {
       old.removedAt = item.createdAt;
       old.removedBy = item.createdBy;
+      this.retentionChecks.set(old.id, item.createdAt);
     }
     this.items.set(item.id, clone(item));
   }
@@ -69,6 +72,7 @@ export class MemoryCollectionRepository implements CollectionRepository {
     if (!old) return undefined;
     old.removedAt = at;
     old.removedBy = by;
+    this.retentionChecks.set(old.id, at);
     return clone(old);
   }
   async activeItem(collectionId: number, name: string) {

@@ -9,6 +9,7 @@ import { inputArtifactsOf } from '../../tasks/inputs';
 import type { Page } from '../../ports';
 import type { ArtifactExpiryState, BlobRef, ExpiringArtifact, ExpiryStore } from '../../ports/expiry';
 import type { MemoryDeps } from './index';
+import { MemoryItemRetentionStore } from './item-retention-store';
 
 const clone = <T>(v: T): T => structuredClone(v);
 
@@ -18,7 +19,11 @@ export class MemoryExpiryStore implements ExpiryStore {
   /** Blob candidates by key, with when they became candidates. */
   candidates = new Map<string, { blob: BlobRef; at: string }>();
 
-  constructor(private readonly deps: MemoryDeps) {}
+  readonly items: MemoryItemRetentionStore;
+
+  constructor(private readonly deps: MemoryDeps) {
+    this.items = new MemoryItemRetentionStore(deps.collections);
+  }
 
   private get repo() {
     return this.deps.artifacts;

@@ -23,6 +23,9 @@ const createSchema = z.strictObject({
   workspace: z.string().min(1).optional(),
   data: z.record(z.string(), z.unknown()).default({}),
   retains_artifacts: z.enum(['never', 'workflow', 'always']).optional(),
+  // Debusine's retention of removed items, in seconds; null (the default) = forever.
+  full_history_retention_period: z.number().int().nonnegative().nullable().optional(),
+  metadata_only_retention_period: z.number().int().nonnegative().nullable().optional(),
 });
 
 const listQuerySchema = z.strictObject({
@@ -66,6 +69,8 @@ export function collectionJson(c: Collection, baseUrl: string) {
     category: c.category,
     data: c.data,
     retains_artifacts: c.retainsArtifacts,
+    full_history_retention_period: c.fullHistoryRetentionPeriod ?? null,
+    metadata_only_retention_period: c.metadataOnlyRetentionPeriod ?? null,
     workflow: c.workflowId,
     created_at: c.createdAt,
   };
@@ -118,6 +123,8 @@ export function collectionRoutes(getDeps: () => Deps): Record<string, RouteHandl
         category: body.category,
         data: body.data,
         retainsArtifacts: body.retains_artifacts,
+        fullHistoryRetentionPeriod: body.full_history_retention_period ?? null,
+        metadataOnlyRetentionPeriod: body.metadata_only_retention_period ?? null,
       });
       return json(201, collectionJson(created, req.baseUrl));
     },
