@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { PassThrough, type Readable } from 'node:stream';
-import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../domain/errors';
+import { BlobNotClaimableError, ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../domain/errors';
 import { canModifyArtifact } from '../domain/roles';
 import type { Artifact } from '../domain/artifacts';
 import type { Deps, FileUploadState, StoredFile } from '../ports';
@@ -190,18 +190,30 @@ export async function verifyQueuedUpload(deps: Deps, job: { artifactId: number; 
   return 'mismatch';
 }
 
+/** Claim-copy-complete rounds lost to an expiry sweep before the upload gives up (the client retries). */
+const MAX_COMPLETE_ATTEMPTS = 3;
+
 async function acceptVerifiedBytes(deps: Deps, artifact: Artifact, file: StoredFile, stagingKey: string): Promise<void> {
   const artifactId = artifact.id;
-  const now = deps.clock.now().toISOString();
-  // Claim first, copy second (shared/domain/blob-gc.ts): an expiry pass deleting these bytes makes
-  // the claim fail (ConflictError, retried later; the staging object stays), so a fresh copy can
-  // never land before the old object's delete.
-  if ((await deps.artifacts.claimBlobForUpload(file.sha256, file.size, now)) === 'claim') {
-    await deps.files.copy(stagingKey, blobObjectKey(file.sha256, file.size));
-    await deps.artifacts.markBlobStored(file.sha256, file.size, now);
+  for (let attemptNo = 1; ; attemptNo++) {
+    const now = deps.clock.now().toISOString();
+    // Claim first, copy second (shared/domain/blob-gc.ts): an expiry pass deleting these bytes makes
+    // the claim fail (ConflictError, retried later; the staging object stays), so a fresh copy can
+    // never land before the old object's delete.
+    if ((await deps.artifacts.claimBlobForUpload(file.sha256, file.size, now)) === 'claim') {
+      await deps.files.copy(stagingKey, blobObjectKey(file.sha256, file.size));
+      await deps.artifacts.markBlobStored(file.sha256, file.size, now);
+    }
+    try {
+      // Conditional on the row still being the one verified (SHA-256, size, upload key) and on the
+      // bytes being stored right now: bytes found stored above may have been condemned since; then
+      // they are copied in again from the staging object, which is kept until the file is complete.
+      await deps.artifacts.completeFile(artifactId, file.path, now, { sha256: file.sha256, size: file.size, uploadKey: stagingKey });
+      break;
+    } catch (err) {
+      if (!(err instanceof BlobNotClaimableError) || attemptNo >= MAX_COMPLETE_ATTEMPTS) throw err;
+    }
   }
-  // Conditional on the row still being the one verified (SHA-256, size, upload key): see completeFile.
-  await deps.artifacts.completeFile(artifactId, file.path, now, { sha256: file.sha256, size: file.size, uploadKey: stagingKey });
   await deps.files.delete(stagingKey);
   await noteUsageChange(deps, artifactEvent(artifact));
 }

@@ -141,6 +141,8 @@ export interface ArtifactRepository {
    * bytes were verified (same SHA-256, size and upload key: a row deleted and attached again
    * meanwhile is a different row), and decrements the artifact's incomplete count in the same
    * transaction. Returns false if it was already complete or is no longer the verified upload.
+   * Fails with BlobNotClaimableError when the blob row is not `stored` at that instant (an expiry
+   * sweep condemned the bytes since they were found stored): the caller copies them in again.
    */
   completeFile(artifactId: number, path: string, at: string, verified: VerifiedUpload): Promise<boolean>;
   /** Conditional on the file being incomplete. */

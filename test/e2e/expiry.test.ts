@@ -19,7 +19,10 @@ let clients: AwsClients | undefined;
 let deps: Deps;
 
 beforeAll(async () => {
-  stack = await startLocalStack({ env: { CONVEYOR_DEV_SCHEDULE_SECONDS: '3', CONVEYOR_EXPIRY_BLOB_GRACE_SECONDS: '2' } });
+  // A pass every 8 s: an artifact with a 1 s delay is condemned by the first pass after it expires
+  // and deleted by the next, so its upload must complete within about one period of its creation
+  // (3 s was too short on a loaded machine: the artifact went before its upload-complete, a 404).
+  stack = await startLocalStack({ env: { CONVEYOR_DEV_SCHEDULE_SECONDS: '8', CONVEYOR_EXPIRY_BLOB_GRACE_SECONDS: '2' } });
   http = fetchClient(stack.url);
   clients = createAwsClients(stack.env);
   deps = createAwsDepsFromClients(readAwsConfig(stack.env), clients);
@@ -54,7 +57,7 @@ async function storedArtifact(workspace: string, content: string, delay?: number
   return id;
 }
 
-async function until(what: string, check: () => Promise<boolean>, seconds = 90): Promise<void> {
+async function until(what: string, check: () => Promise<boolean>, seconds = 120): Promise<void> {
   const end = Date.now() + seconds * 1000;
   while (Date.now() < end) {
     if (await check()) return;
@@ -69,7 +72,7 @@ const status = async (id: number) => (await http('GET', `/api/1.0/artifact/${id}
 test('an artifact with a 1 s delay goes with its bytes; one a kept artifact relates to stays; bytes another workspace holds stay', async () => {
   const doomedContent = `doomed ${Date.now()}`;
   const doomed = await storedArtifact('priv', doomedContent, 1);
-  // Long enough to relate to it before it expires (a pass every 3 s would condemn, i.e. freeze, it).
+  // Long enough to relate to it before it expires (a pass would condemn, i.e. freeze, it).
   const target = await storedArtifact('priv', `target ${Date.now()}`, 30);
   const keeper = await storedArtifact('priv', `keeper ${Date.now()}`);
   expect((await http('POST', '/api/1.0/artifact-relation/', { token, body: { artifact: keeper, target, type: 'built-using' } })).status).toBe(201);
@@ -82,7 +85,7 @@ test('an artifact with a 1 s delay goes with its bytes; one a kept artifact rela
 
   // The target expires too, and outlives several passes: a kept artifact relates to it.
   await until('the related artifact has expired', async () => (await http('GET', `/api/1.0/artifact/${target}/`, { token })).json.retention.expired === true);
-  await new Promise((r) => setTimeout(r, 12_000));
+  await new Promise((r) => setTimeout(r, 20_000)); // two passes at least
   const kept = await http('GET', `/api/1.0/artifact/${target}/`, { token });
   expect(kept.status).toBe(200);
   expect(kept.json.retention).toMatchObject({ expired: true, kept: true, kept_because: expect.stringContaining(`root: artifact ${keeper}`) });

@@ -363,7 +363,7 @@ describe('attachFile / removeFile', () => {
 
 describe('completeFile', () => {
   const asVerified = { sha256: SHA, size: 99, uploadKey: 'staging/k' };
-  it('is one transaction: the file conditioned on being incomplete and the verified row, the artifact count -1 conditioned on existing', async () => {
+  it('is one transaction: the file conditioned on being incomplete and the verified row, the artifact count -1 conditioned on existing, the bytes on being stored', async () => {
     ddb.on(TransactWriteCommand).resolves({});
     expect(await repo.completeFile(42, 'src/hello.c', '2026-11-22T11:00:00.000Z', asVerified)).toBe(true);
     expect(ddb.commandCalls(TransactWriteCommand)[0]!.args[0].input.TransactItems).toEqual([
@@ -406,7 +406,21 @@ describe('completeFile', () => {
           ExpressionAttributeValues: { ':minusOne': -1 },
         },
       },
+      {
+        ConditionCheck: {
+          TableName: 'main',
+          Key: { pk: `BLOB#${SHA}-99`, sk: 'B' },
+          ConditionExpression: '#state = :stored OR (attribute_exists(#pk) AND attribute_not_exists(#state))',
+          ExpressionAttributeNames: { '#pk': 'pk', '#state': 'state' },
+          ExpressionAttributeValues: { ':stored': 'stored' },
+        },
+      },
     ]);
+  });
+
+  it('bytes no longer stored (a sweep condemned them) are a BlobNotClaimableError', async () => {
+    ddb.on(TransactWriteCommand).rejects(cancelled({ Code: 'None' }, { Code: 'None' }, { Code: 'ConditionalCheckFailed' }));
+    await expect(repo.completeFile(42, 'src/hello.c', '2026-11-22T11:00:00.000Z', asVerified)).rejects.toBeInstanceOf(BlobNotClaimableError);
   });
 
   it('returns false when the file was already complete', async () => {

@@ -297,7 +297,8 @@ export class DynamoArtifactRepository implements ArtifactRepository {
 
   /**
    * One transaction: the file row becomes complete (condition `complete = false`), enters the
-   * workspace blob index and loses its upload state; the artifact's incomplete count drops by one.
+   * workspace blob index and loses its upload state; the artifact's incomplete count drops by one;
+   * the blob row must be `stored` (else BlobNotClaimableError: the caller copies the bytes again).
    */
   async completeFile(artifactId: number, path: string, at: string, verified: VerifiedUpload): Promise<boolean> {
     const outcome = await attempt(() =>
@@ -333,9 +334,21 @@ export class DynamoArtifactRepository implements ArtifactRepository {
             ExpressionAttributeValues: { ':minusOne': -1 },
           },
         },
+        // The bytes must be stored at this instant (a sweep may have condemned them since the
+        // upload found them stored): the same claim as a create's complete file.
+        {
+          ConditionCheck: {
+            TableName: this.tableName,
+            Key: keys.blob(verified.sha256, verified.size),
+            ConditionExpression: BLOB_CLAIMABLE,
+            ExpressionAttributeNames: names('pk', 'state'),
+            ExpressionAttributeValues: { ':stored': 'stored' },
+          },
+        },
       ]),
     );
     if (outcome.ok) return true;
+    if (failedAt(outcome, 2)) throw new BlobNotClaimableError(path);
     const fileFailed = failedAt(outcome, 0);
     if (fileFailed?.item) return false; // already complete, or no longer the verified upload
     if (fileFailed) throw new NotFoundError('File not found', `artifact ${artifactId} has no file "${path}"`);

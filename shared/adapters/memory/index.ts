@@ -232,6 +232,7 @@ export class MemoryArtifactRepository implements ArtifactRepository {
     if (!file || !artifact || file.complete) return false;
     // Same condition as the DynamoDB adapter: still the row whose bytes were verified.
     if (file.sha256 !== verified.sha256 || file.size !== verified.size || file.upload?.key !== verified.uploadKey) return false;
+    if (!blobClaimable(this.blobs.get(blobKey(file.sha256, file.size)))) throw new BlobNotClaimableError(path);
     file.complete = true;
     delete file.upload;
     artifact.incompleteFiles -= 1;
