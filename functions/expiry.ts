@@ -43,6 +43,7 @@ export function summarise(report: ExpiryReport) {
     blobsDeleted: report.blobs.deleted.length,
     itemLinksDropped: report.items.linkDropped.length,
     itemsDeleted: report.items.deleted.length,
+    tokensDeleted: report.tokens.deleted.length,
     finished: report.finished,
     ...(report.notReady ? { notReady: 'run `conveyor admin expire --backfill` once' } : {}),
   };

@@ -26,6 +26,8 @@ export function expiryReportText(report: ExpiryReport): string {
   const itemIds = (list: { collection: number; item: number }[]) => (list.length ? list.map((i) => `${i.collection}/${i.item}`).join(', ') : '-');
   lines.push(`Removed collection items (collection/item) that ${verb} reduced to metadata: ${itemIds(items.linkDropped)}`);
   lines.push(`Removed collection items (collection/item) that ${verb} deleted: ${itemIds(items.deleted)}`);
+  const tokens = report.tokens.deleted;
+  lines.push(`Tokens past their expiry date that ${verb} deleted: ${tokens.length ? tokens.map((t) => `${t.id} (${t.purpose}, expired ${t.expire_at})`).join(', ') : '-'}`);
   let text = lines.join('\n') + '\n';
   if (report.kept.length) {
     text += `\nExpired but kept:\n` + formatTable(['ARTIFACT', 'KEPT BECAUSE'], report.kept.map((k) => [String(k.id), k.why]));

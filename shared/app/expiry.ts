@@ -24,6 +24,7 @@ import { blobObjectKey } from '../domain/object-keys';
 import { noteArtifactFilesChanged } from './accounting';
 import { recordAudit } from './audit';
 import { applyItemRetention, type ItemRetentionReport } from './item-retention';
+import { deleteExpiredTokens, type TokenExpiryReport } from './token-expiry';
 
 export interface ExpiryOptions {
   /** Only report: no write at all. */
@@ -36,6 +37,8 @@ export interface ExpiryOptions {
   maxBlobs?: number;
   /** Most removed collection items looked at in one pass. */
   maxItems?: number;
+  /** Most expired tokens deleted in one pass. */
+  maxTokens?: number;
   /** Expired but kept artifacts are looked at again this much later (0: every pass). */
   recheckSeconds?: number;
   /** Time between condemning a blob and deleting it. */
@@ -80,6 +83,8 @@ export interface ExpiryReport {
   blobs: { condemned: BlobRef[]; deleted: BlobRef[]; rescued: BlobRef[] };
   /** Removed collection items: links dropped, rows deleted, kept (collection retention periods). */
   items: ItemRetentionReport;
+  /** Tokens past their expiry date: deleted. */
+  tokens: TokenExpiryReport;
   /** False when a limit stopped the pass: the rest is left for the next one. */
   finished: boolean;
   /** Set when the store's items lack the expiry indexes (run the backfill): nothing was done. */
@@ -91,6 +96,7 @@ export const DEFAULT_EXPIRY_OPTIONS = {
   maxGraph: 5000,
   maxBlobs: 500,
   maxItems: 500,
+  maxTokens: 500,
   recheckSeconds: 24 * 3600,
   blobGraceSeconds: BLOB_GRACE_PERIOD_SECONDS,
 };
@@ -183,6 +189,7 @@ export async function runExpiryPass(deps: Deps, store: ExpiryStore, options: Exp
     waiting: [],
     blobs: { condemned: [], deleted: [], rescued: [] },
     items: { linkDropped: [], deleted: [], kept: [], finished: true },
+    tokens: { deleted: [], finished: true },
     finished: true,
   };
 
@@ -195,6 +202,8 @@ export async function runExpiryPass(deps: Deps, store: ExpiryStore, options: Exp
   // Removed items first: a link dropped here stops retaining its artifact.
   report.items = await applyItemRetention(deps, store.items, { dryRun, maxItems: opts.maxItems, outOfTime });
   if (!report.items.finished) report.finished = false;
+  report.tokens = await deleteExpiredTokens(deps, store.tokens, { dryRun, maxTokens: opts.maxTokens, outOfTime });
+  if (!report.tokens.finished) report.finished = false;
   const candidates = await collectCandidates(store, now, opts.maxArtifacts);
   const { nodes, graph, complete } = await loadGraph(deps, store, candidates.ids, opts.maxGraph);
   report.finished = report.finished && candidates.complete && complete;

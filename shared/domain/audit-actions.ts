@@ -28,6 +28,8 @@ export const AUDIT_ACTIONS = [
   // Its collection-item retention step: a removed item's artifact link dropped (metadata only), its row deleted.
   'collection-item.link-dropped',
   'collection-item.deleted',
+  // Its token step: a token past its expiry date deleted.
+  'token.expired',
   'worker.register',
   'worker.activation-token',
   'worker.concurrency',

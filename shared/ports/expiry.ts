@@ -8,6 +8,7 @@ import type { BlobRow } from '../domain/blob-gc';
 import type { RetainingLink, WorkRequestInputs } from '../domain/expiry';
 import type { Page, StoredFile } from './index';
 import type { ItemRetentionStore } from './item-retention';
+import type { TokenExpiryStore } from './token-expiry';
 
 export interface ExpiringArtifact {
   id: number;
@@ -29,6 +30,8 @@ export interface BlobRef {
 export interface ExpiryStore {
   /** Removed collection items and their retention index (the pass's collection-item step). */
   readonly items: ItemRetentionStore;
+  /** Tokens past their expiry date (the pass's token step). */
+  readonly tokens: TokenExpiryStore;
   /**
    * Whether every stored item carries the expiry indexes: false on an installation older than
    * expiry until its one-off backfill (`conveyor admin expire --backfill`) ran. A pass does nothing then.

@@ -10,6 +10,7 @@ import { provision } from '../../cli/dev/provision';
 import { DynamoArtifactRepository } from '../../shared/adapters/dynamodb/artifact-repository';
 import { DynamoCollectionRepository } from '../../shared/adapters/dynamodb/collection-repository';
 import { DynamoWorkRequestRepository } from '../../shared/adapters/dynamodb/work-request-repository';
+import { DynamoIdentityRepository } from '../../shared/adapters/dynamodb/identity-repository';
 import { createMemoryDeps, type MemoryDeps } from '../../shared/adapters/memory';
 import { runExpiryPass } from '../../shared/app/expiry';
 import { blobObjectKey } from '../../shared/domain/object-keys';
@@ -197,4 +198,22 @@ test('removed collection items: the retention index is written at removal; the p
   tick(10);
   expect((await pass()).items.deleted).toEqual([{ collection: 600, item: 601, name: 'x' }]);
   expect(await row()).toBeUndefined();
+}, 60_000);
+
+test('tokens past their expiry date: found through the token expiry index, deleted conditionally', async () => {
+  const identity = new DynamoIdentityRepository(doc, table);
+  const at = deps.clock.now();
+  const base = { username: 'alice', purpose: 'task' as const, status: 'active' as const, enabled: true, comment: '', createdAt: at.toISOString(), version: 1 };
+  const soon = { ...base, id: 'tok-soon', hash: 'a'.repeat(64), expireAt: new Date(at.getTime() + 5_000).toISOString() };
+  const later = { ...base, id: 'tok-later', hash: 'b'.repeat(64), expireAt: new Date(at.getTime() + 3_600_000).toISOString() };
+  await identity.createToken(soon);
+  await identity.createToken(later);
+  await identity.createToken({ ...base, id: 'tok-never', hash: 'c'.repeat(64) });
+  tick(10);
+  expect((await store.tokens.expiredTokens(deps.clock.now().toISOString(), 10)).map((t) => t.id)).toEqual(['tok-soon']);
+  expect(await store.tokens.deleteExpiredToken({ ...soon, version: 2 })).toBe(false);
+  expect((await pass()).tokens.deleted.map((t) => t.id)).toEqual(['tok-soon']);
+  expect(await identity.getTokenByHash(soon.hash)).toBeUndefined();
+  expect(await identity.getTokenByHash(later.hash)).toBeDefined();
+  expect(await identity.getTokenByHash('c'.repeat(64))).toBeDefined();
 }, 60_000);

@@ -14,6 +14,8 @@ import type { ArtifactExpiryState, BlobRef, ExpiringArtifact, ExpiryStore } from
 import { attempt } from './errors';
 import { INPUT_PINS } from './expiry-pins';
 import { DynamoItemRetentionStore } from './item-retention-store';
+import { DynamoTokenExpiryStore } from './token-expiry-store';
+import { tokenExpiryIndex } from './identity-repository';
 import { artifactLinkIndex, itemRetentionIndex } from './collection-repository';
 import { EXPIRY_BUCKETS_PK, ExpiryBucketList, blobReferenceIndex, blobReferencePk, expiryIndexAttributes, expiryIndexPk } from './expiry-keys';
 import { GSI1, GSI2, GSI3, artifactPk, keys } from './keys';
@@ -43,6 +45,7 @@ export interface ArtifactRowsForExpiry {
 export class DynamoExpiryStore implements ExpiryStore {
   private readonly buckets: ExpiryBucketList;
   readonly items: DynamoItemRetentionStore;
+  readonly tokens: DynamoTokenExpiryStore;
 
   constructor(
     private readonly doc: DynamoDBDocumentClient,
@@ -51,6 +54,7 @@ export class DynamoExpiryStore implements ExpiryStore {
   ) {
     this.buckets = new ExpiryBucketList(doc, tableName);
     this.items = new DynamoItemRetentionStore(doc, tableName);
+    this.tokens = new DynamoTokenExpiryStore(doc, tableName);
   }
 
   /**
@@ -81,9 +85,9 @@ export class DynamoExpiryStore implements ExpiryStore {
       const page = await this.doc.send(
         new ScanCommand({
           TableName: this.tableName,
-          FilterExpression: '#entity IN (:artifact, :file, :item)',
+          FilterExpression: '#entity IN (:artifact, :file, :item, :token)',
           ExpressionAttributeNames: names('entity'),
-          ExpressionAttributeValues: { ':artifact': 'artifact', ':file': 'file', ':item': 'collection-item' },
+          ExpressionAttributeValues: { ':artifact': 'artifact', ':file': 'file', ':item': 'collection-item', ':token': 'token' },
           ...(start ? { ExclusiveStartKey: start } : {}),
         }),
       );
@@ -97,6 +101,9 @@ export class DynamoExpiryStore implements ExpiryStore {
         } else if (item.entity === 'file' && item.gsi2pk === undefined) {
           set = blobReferenceIndex(Number(item.artifactId), { path: String(item.path), sha256: String(item.sha256), size: Number(item.size) });
           counts.files++;
+        } else if (item.entity === 'token' && item.gsi3pk === undefined && typeof item.expireAt === 'string') {
+          set = tokenExpiryIndex({ hash: String(item.hash), id: String(item.id), expireAt: item.expireAt });
+          counts.items++;
         } else if (item.entity === 'collection-item') {
           const ids = { collectionId: Number(item.collectionId), id: Number(item.id) };
           const link = item.gsi1pk === undefined && item.artifactId !== undefined ? artifactLinkIndex({ ...ids, artifactId: Number(item.artifactId) }) : {};

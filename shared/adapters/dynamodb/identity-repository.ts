@@ -303,9 +303,20 @@ export function newTokenItem(token: Token): Item {
   });
 }
 
+export const TOKEN_EXPIRY_SHARDS = 4;
+
+/** gsi3 of a token that expires: `TOKEXP#<hash's first hex digit % 4>` / `<expireAt>#<id>` (token-expiry-store.ts). */
+export function tokenExpiryIndex(token: Pick<Token, 'hash' | 'id' | 'expireAt'>): { gsi3pk: string; gsi3sk: string } | undefined {
+  if (!token.expireAt) return undefined;
+  const shard = (parseInt(token.hash.slice(0, 1), 16) || 0) % TOKEN_EXPIRY_SHARDS;
+  return { gsi3pk: `TOKEXP#${shard}`, gsi3sk: `${new Date(token.expireAt).toISOString()}#${token.id}` };
+}
+
 /** The token fields an update may change, with the index key that depends on them. */
 function tokenAttributes(token: Token): Record<string, unknown> {
   return {
+    // The expiry pass finds expired tokens through this index (a token's expiry never changes).
+    ...tokenExpiryIndex(token),
     username: token.username,
     workerName: token.workerName,
     // Only task tokens have one; it never changes, so other tokens need no REMOVE for it.
@@ -322,7 +333,7 @@ function tokenAttributes(token: Token): Record<string, unknown> {
   };
 }
 
-function toToken(item: Item): Token {
+export function toToken(item: Item): Token {
   return compact({
     id: item.id,
     hash: item.hash,

@@ -4,11 +4,12 @@
  * (collection-repository.ts, softRemoval) until its collection's periods say nothing more will
  * happen to it. The pass Queries the four shards up to now: what it reads is what is due.
  */
-import { DeleteCommand, type DynamoDBDocumentClient, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { CollectionItem } from '../../domain/collections';
 import type { ItemRetentionStore } from '../../ports/item-retention';
 import { attempt } from './errors';
-import { GSI3, keys } from './keys';
+import { dueEntries } from './due-index';
+import { keys } from './keys';
 import { ITEM_RETENTION_SHARDS, itemRetentionIndex, toItem } from './collection-repository';
 import { type Item, names } from './support';
 
@@ -19,25 +20,8 @@ export class DynamoItemRetentionStore implements ItemRetentionStore {
   ) {}
 
   async removedItemsDue(upTo: string, limit: number): Promise<CollectionItem[]> {
-    const rows: Item[] = [];
-    for (let shard = 0; shard < ITEM_RETENTION_SHARDS; shard++) {
-      const res = await this.doc.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          IndexName: GSI3,
-          KeyConditionExpression: '#gsi3pk = :pk AND #gsi3sk <= :upTo',
-          ExpressionAttributeNames: names('gsi3pk', 'gsi3sk'),
-          ExpressionAttributeValues: { ':pk': `ITEMRET#${shard}`, ':upTo': `${upTo}#~` },
-          Limit: limit,
-        }),
-      );
-      rows.push(...(res.Items ?? []));
-    }
-    return rows
-      .filter((r) => typeof r.removedAt === 'string')
-      .sort((a, b) => (String(a.gsi3sk) < String(b.gsi3sk) ? -1 : 1))
-      .slice(0, limit)
-      .map(toItem);
+    const rows = await dueEntries(this.doc, this.tableName, 'ITEMRET#', ITEM_RETENTION_SHARDS, upTo, limit);
+    return rows.filter((r) => typeof r.removedAt === 'string').map(toItem);
   }
 
   dropArtifactLink(item: CollectionItem, nextCheck: string | null): Promise<boolean> {

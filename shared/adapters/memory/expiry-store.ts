@@ -10,6 +10,7 @@ import type { Page } from '../../ports';
 import type { ArtifactExpiryState, BlobRef, ExpiringArtifact, ExpiryStore } from '../../ports/expiry';
 import type { MemoryDeps } from './index';
 import { MemoryItemRetentionStore } from './item-retention-store';
+import { MemoryTokenExpiryStore } from './token-expiry-store';
 
 const clone = <T>(v: T): T => structuredClone(v);
 
@@ -20,9 +21,11 @@ export class MemoryExpiryStore implements ExpiryStore {
   candidates = new Map<string, { blob: BlobRef; at: string }>();
 
   readonly items: MemoryItemRetentionStore;
+  readonly tokens: MemoryTokenExpiryStore;
 
   constructor(private readonly deps: MemoryDeps) {
     this.items = new MemoryItemRetentionStore(deps.collections);
+    this.tokens = new MemoryTokenExpiryStore(deps.identity);
   }
 
   private get repo() {
