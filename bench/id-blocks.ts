@@ -29,8 +29,10 @@ export async function measureIdBlocks(env: Record<string, string>, options: { us
   let counterWrites = 0;
   dynamo.middlewareStack.add(
     (next, context) => async (args) => {
-      const input = args.input as { Key?: { pk?: { S?: string } } };
-      if (context.commandName === 'UpdateItemCommand' && input.Key?.pk?.S === 'SEQ#work-request') counterWrites += 1;
+      // The document client's command may reach this step before or after marshalling: accept both key forms.
+      const pk = (args.input as { Key?: { pk?: string | { S?: string } } }).Key?.pk;
+      const key = typeof pk === 'string' ? pk : pk?.S;
+      if (/^Update(Item)?Command$/.test(context.commandName ?? '') && key === 'SEQ#work-request') counterWrites += 1;
       return next(args);
     },
     { step: 'initialize', name: 'benchCounterWrites' },
