@@ -6,7 +6,7 @@
  *   npm run bench -- --quick      # few iterations, for checking the benchmark itself
  *   npm run bench -- --out FILE   # write the report elsewhere
  *   npm run bench -- --only work,speed   # only some sections (uploads, capacity, work, workflows,
- *                                 # speed, web-ui, accounting, recurring); writes bench-partial.md unless --out is given
+ *                                 # speed, web-ui, accounting, recurring, ids, child-steps); writes bench-partial.md unless --out is given
  *
  * The local stack (emulators, gateway, queue pollers) starts in this process on a temporary data
  * dir and a free port, and is stopped (and the data dir removed) at the end, on failure and on Ctrl-C.
@@ -42,6 +42,8 @@ import { KiB, MiB, fmt, fmtMs, percentile } from './stats';
 import { measureWebUi, renderWebUiSection, summariseWebUi } from './web-ui';
 import { measureSpeed, renderSpeedSection } from './speed';
 import { compile } from '../build/compile';
+import { measureIdBlocks, renderIdBlocksSection } from './id-blocks';
+import { measureChildSteps, renderChildStepsSection } from './child-steps';
 
 const REPO_ROOT = resolve(__dirname, '..');
 const ACTOR = 'system:bench';
@@ -49,7 +51,7 @@ const USERNAME = 'bench';
 const WORKSPACE = 'bench';
 
 /** Sections `--only` can pick: 1 + 3, 2, 4–7, 8, 9. */
-const SECTIONS = ['uploads', 'capacity', 'work', 'workflows', 'speed', 'web-ui', 'accounting', 'recurring'] as const;
+const SECTIONS = ['uploads', 'capacity', 'work', 'workflows', 'speed', 'web-ui', 'accounting', 'recurring', 'ids', 'child-steps'] as const;
 type Section = (typeof SECTIONS)[number];
 
 interface Settings {
@@ -312,6 +314,19 @@ async function main(): Promise<void> {
       // Quota accounting (bench/accounting.ts): hot-path and consumer cost, and a full recompute.
       const accounting = await measureAccounting(stack.env, { artifacts: n(10_000, 500), progress });
       extraSections.push(renderAccountingSection(accounting, settings.quick ? 'npm run bench -- --quick' : 'npm run bench'));
+    }
+    if (want('ids')) {
+      // Hi/lo ids (bench/id-blocks.ts): counter writes per created request.
+      progress('ids: counter writes per created request');
+      const ids = await measureIdBlocks(stack.env, { userToken: token, workspace: WORKSPACE, requests: n(1_000, 200) });
+      progress(`ids: ${ids.counterWrites} counter writes for ${ids.requests} created requests`);
+      extraSections.push(renderIdBlocksSection(ids, settings.quick ? 'npm run bench -- --quick' : 'npm run bench'));
+    }
+    if (want('child-steps')) {
+      // Workflows (bench/child-steps.ts): orchestrator reads per child-finished step at 10, 100, 1,000 children.
+      progress('workflows: reads per child-finished step vs number of children');
+      const rows = await measureChildSteps(stack.env, { sizes: [10, 100, 1_000], workspace: WORKSPACE, createdBy: `user:${USERNAME}`, progress });
+      extraSections.push(renderChildStepsSection(rows, settings.quick ? 'npm run bench -- --quick' : 'npm run bench'));
     }
     if (want('recurring')) {
       // Recurring jobs (bench/recurring.ts, its own DynamoDB Local): release tick reads with 10 due, latency, cost per run.

@@ -20,7 +20,7 @@
  *      back), timing completion → dependent pending and the child-finished orchestration step.
  */
 import { performance } from 'node:perf_hooks';
-import { z } from 'zod';
+import * as z from 'zod';
 import { createToken, createUser, grantRole } from '../shared/app/admin';
 import { authenticate, type Caller } from '../shared/app/auth';
 import { schedule } from '../shared/app/scheduler';

@@ -2,7 +2,7 @@ import type { SQSEvent, SQSBatchResponse } from 'aws-lambda';
 import { createAwsDeps } from '../shared/adapters/aws';
 import { verifyQueuedUpload } from '../shared/app/uploads';
 import type { Deps } from '../shared/ports';
-import { z } from 'zod';
+import * as z from 'zod';
 
 let deps: Deps | undefined;
 const getDeps = () => (deps ??= createAwsDeps());

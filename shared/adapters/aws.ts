@@ -32,6 +32,7 @@ import { DynamoCollectionRepository } from './dynamodb/collection-repository';
 import { DynamoIdentityRepository } from './dynamodb/identity-repository';
 import { DynamoNotificationChannelRepository } from './dynamodb/notification-channel-repository';
 import { DynamoSequences } from './dynamodb/sequences';
+import { BlockSequences } from './dynamodb/id-blocks';
 import { DynamoRecurringJobRepository } from './dynamodb/recurring-job-repository';
 import { DynamoWorkRequestRepository } from './dynamodb/work-request-repository';
 import { DynamoWorkerRepository } from './dynamodb/worker-repository';
@@ -179,7 +180,7 @@ export function createAwsDepsFromClients(
   return {
     identity: new DynamoIdentityRepository(clients.doc, config.mainTable),
     artifacts: new DynamoArtifactRepository(clients.doc, config.mainTable),
-    sequences: new DynamoSequences(clients.doc, config.mainTable),
+    sequences: new BlockSequences(new DynamoSequences(clients.doc, config.mainTable)),
     audit: config.auditTable ? new DynamoAuditLog(clients.doc, config.auditTable) : unconfigured('the audit log', TABLES.audit.envVar),
     files: config.bucket
       ? new S3FileStore(clients.s3, config.bucket, {

@@ -87,7 +87,7 @@ export async function commitFinish(deps: Deps, wr: WorkRequest, opts: FinishOpti
   const slots: SlotChange[] = opts.releaseSlot && wr.worker ? [{ worker: wr.worker, delta: -1 }] : [];
   await deps.workRequests.commit({
     ...opts.extra,
-    update: [{ workRequest: finished, expectedVersion: wr.version }, ...(opts.extra?.update ?? [])],
+    update: [{ workRequest: finished, expectedVersion: wr.version, finishes: true }, ...(opts.extra?.update ?? [])],
     slots: [...slots, ...(opts.extra?.slots ?? [])],
   });
   return finished;
@@ -233,7 +233,7 @@ export async function createSuccessor(deps: Deps, original: WorkRequest, opts: R
   // `original` may already be in `extra` (e.g. aborted by the same transaction): supersede that copy.
   const originalInExtra = extraUpdates.find((u) => u.workRequest.id === original.id);
   const updates = originalInExtra
-    ? extraUpdates.map((u) => (u.workRequest.id === original.id ? { workRequest: { ...u.workRequest, supersededBy: id }, expectedVersion: u.expectedVersion } : u))
+    ? extraUpdates.map((u) => (u.workRequest.id === original.id ? { ...u, workRequest: { ...u.workRequest, supersededBy: id } } : u))
     : [...extraUpdates, { workRequest: superseded, expectedVersion: original.version }];
   await deps.workRequests.commit({
     ...opts.extra,
@@ -294,7 +294,7 @@ export async function reclaim(deps: Deps, wr: WorkRequest, message: string): Pro
   const successor = await createSuccessor(deps, aborted, {
     reason: 'worker-failed',
     extra: {
-      update: [{ workRequest: aborted, expectedVersion: wr.version }],
+      update: [{ workRequest: aborted, expectedVersion: wr.version, finishes: true }],
       slots: wr.worker ? [{ worker: wr.worker, delta: -1 }] : [],
     },
   });

@@ -170,7 +170,7 @@ async function withdrawRunRequest(deps: Deps, workRequestId: number | null, by: 
   const wr = await deps.workRequests.get(workRequestId);
   if (!wr || wr.status !== 'pending' || wr.worker !== null) return;
   const now = deps.clock.now().toISOString();
-  await deps.workRequests.commit({ update: [{ workRequest: bump(wr, { status: 'aborted', completedAt: now, abortedBy: by }), expectedVersion: wr.version }] }).catch(ignoreConflict);
+  await deps.workRequests.commit({ update: [{ workRequest: bump(wr, { status: 'aborted', completedAt: now, abortedBy: by }), expectedVersion: wr.version, finishes: true }] }).catch(ignoreConflict);
 }
 
 export async function recurringJobResults(deps: Deps, caller: Caller, id: number, limit: number, cursor?: string) {

@@ -1,6 +1,6 @@
 /** Work-request use cases for users (the Debusine `work-request/` API). */
 import { enforceQuotas } from './quotas';
-import { z } from 'zod';
+import * as z from 'zod';
 import { MAX_NOTIFICATION_ADDRESSES, MAX_REACTIONS_PER_EVENT, tooMany } from '../domain/limits';
 import { ForbiddenError, NotFoundError, ValidationError } from '../domain/errors';
 import { roleAtLeast } from '../domain/roles';

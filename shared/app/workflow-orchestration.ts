@@ -8,6 +8,7 @@ import { PROMISE_CATEGORY } from '../domain/collections';
 import { delayedRetryOf } from '../domain/event-reactions';
 import { bump, effectivePriority, isFinished, newWorkRequest, unblockDecision, type TaskType, type WorkRequest } from '../domain/work-requests';
 import { moveRun, workflowOutcome } from '../domain/workflows';
+import { childrenStillInProgress } from '../domain/child-progress';
 import { zodFieldErrors } from '../domain/zod-errors';
 import { sameJson } from '../domain/json';
 import { findTask, validateTaskData } from '../tasks';
@@ -204,8 +205,14 @@ async function populateWorkflow(deps: Deps, wf: WorkRequest): Promise<void> {
   await maybeFinishWorkflow(deps, current.id);
 }
 
-/** Completes a running workflow once none of its (current) children is in progress. */
-export async function maybeFinishWorkflow(deps: Deps, workflowId: number): Promise<void> {
+/**
+ * Completes a running workflow once none of its (current) children is in progress. The child
+ * progress counts answer the common step (a child finished, others still in progress, none failed)
+ * with one read; otherwise, and always on `recount` (the watchdog's reconcile sweep, which also
+ * repairs what a lost message left), every child is read.
+ */
+export async function maybeFinishWorkflow(deps: Deps, workflowId: number, opts: { recount?: boolean } = {}): Promise<void> {
+  if (!opts.recount && childrenStillInProgress(await deps.workRequests.childProgress(workflowId))) return;
   const wf = await deps.workRequests.get(workflowId);
   if (!wf || wf.taskType !== 'Workflow' || wf.status !== 'running') return;
   let children = await deps.workRequests.children(wf.id);
@@ -288,7 +295,7 @@ export async function orchestrate(deps: Deps, message: OrchestrationMessage): Pr
       // (a lost populate), else settle its children and complete it if it is done.
       if (wr.taskType !== 'Workflow' || wr.status !== 'running') return;
       if ((await deps.workRequests.children(wr.id)).length === 0) await populateWorkflow(deps, wr);
-      else await maybeFinishWorkflow(deps, wr.id);
+      else await maybeFinishWorkflow(deps, wr.id, { recount: true });
       return;
     case 'callback': {
       const parentId = wr.parent;

@@ -3,7 +3,7 @@
  * they run in, and the pure parts of running them (name templates, variables, artifact filters,
  * retry delays). The app layer (shared/app/event-reactions.ts) does the I/O.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { MAX_NOTIFICATION_ADDRESSES, tooMany } from './limits';
 import { succeeded, type EventName, type WorkRequest } from './work-requests';
 

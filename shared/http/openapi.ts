@@ -3,7 +3,7 @@
  * schemas that validate each route's body and query (z.toJSONSchema). Served at
  * `GET /api/1.0/openapi.json` and written to docs/openapi.json (`npm run openapi`).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { routeTable } from '../manifest';
 import { artifactRequestSchemas } from './routes/artifacts';
 import { collectionRequestSchemas } from './routes/collections';

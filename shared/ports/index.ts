@@ -279,6 +279,12 @@ export interface WorkRequestListFilter {
 }
 
 /** Taking (+1) or giving back (-1) one of a worker's concurrency slots, atomically with a request change. */
+export interface ChildProgress {
+  created: number;
+  finished: number;
+  unsuccessful: number;
+}
+
 export interface SlotChange {
   worker: string;
   delta: 1 | -1;
@@ -291,7 +297,12 @@ export interface SlotChange {
  */
 export interface WorkRequestChanges {
   create?: WorkRequest[];
-  update?: { workRequest: WorkRequest; expectedVersion: number }[];
+  /**
+   * `finishes`: this update moves the request from pending, running or blocked to completed or
+   * aborted (set by the finishing use cases): a workflow child's finish is counted in its
+   * workflow's child progress in the same transaction.
+   */
+  update?: { workRequest: WorkRequest; expectedVersion: number; finishes?: boolean }[];
   slots?: SlotChange[];
   /** Reverse-dependency links (dependency → dependent) to add or remove. */
   addReverseDependencies?: { dependency: number; dependent: number }[];
@@ -315,6 +326,12 @@ export interface WorkRequestRepository {
   activeForWorker(worker: string): Promise<WorkRequest[]>;
   /** Children of a workflow (every one, superseded included), by id. */
   children(parentId: number): Promise<WorkRequest[]>;
+  /**
+   * A workflow's child counts, kept by the children's own commits (a created child counts in
+   * `created`, a finishing one in `finished`, and in `unsuccessful` unless it completed with success
+   * or skipped): one read, whatever the number of children. Undefined before its first child.
+   */
+  childProgress(workflowId: number): Promise<ChildProgress | undefined>;
   /** Running Worker tasks whose last heartbeat is older than `before`. */
   staleRunning(before: string, limit: number): Promise<WorkRequest[]>;
   /** Running workflows started before `startedBefore`, oldest first (for the reconcile sweep). */

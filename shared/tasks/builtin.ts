@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { TaskDefinition } from './types';
 import { lintianTask } from './lintian';
 import { mkdebTask } from './mkdeb';

@@ -10,7 +10,7 @@
 import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { logTail, type ResultStatus } from '../domain/recurring-jobs';
 import type { TaskDefinition, TaskOutcome } from './types';
 

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { writeFile } from 'node:fs/promises';
-import { z } from 'zod';
+import * as z from 'zod';
 import { MAX_LOOKUPS_PER_LIST, MAX_TAGS_PER_LIST, tooMany } from '../domain/limits';
 import type { TaskDefinition, TaskOutcome } from './types';
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { MAX_WORKFLOW_ARCHITECTURES, tooMany } from '../domain/limits';
 import { LINTIAN_SEVERITIES } from '../tasks/lintian';
 import type { WorkflowDefinition } from './types';

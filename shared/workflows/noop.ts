@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { WorkflowDefinition } from './types';
 
 /** Debusine's `noop` workflow: no children, so it completes with success at once. */

@@ -105,9 +105,9 @@ describe('DynamoSequences', () => {
     expect(ddb.commandCalls(UpdateCommand)[0]!.args[0].input).toEqual({
       TableName: 'main',
       Key: { pk: 'SEQ#artifact-relation', sk: 'N' },
-      UpdateExpression: 'ADD #value :one',
+      UpdateExpression: 'ADD #value :count',
       ExpressionAttributeNames: { '#value': 'value' },
-      ExpressionAttributeValues: { ':one': 1 },
+      ExpressionAttributeValues: { ':count': 1 },
       ReturnValues: 'UPDATED_NEW',
     });
   });

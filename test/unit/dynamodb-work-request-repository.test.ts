@@ -268,15 +268,40 @@ describe('commit', () => {
     await repo.commit({ create: [root, child] });
     expect(ddb).toHaveReceivedCommandTimes(TransactWriteCommand, 1);
     const items = ddb.commandCalls(TransactWriteCommand)[0]!.args[0].input.TransactItems!;
-    expect(items).toHaveLength(3);
+    expect(items).toHaveLength(4);
     expect(items.map((i) => (i.Put?.Item as { pk: string; sk: string }) && [i.Put!.Item!.pk, i.Put!.Item!.sk])).toEqual([
       ['WR#30', 'W'],
       ['WR#42', 'W'],
       ['WR#30', `CHILD#${ID16}`],
+      undefined,
     ]);
     expect(items[2]).toEqual({
       Put: { TableName: 'main', Item: { pk: 'WR#30', sk: `CHILD#${ID16}`, entity: 'workflowChild', parent: 30, child: 42 } },
     });
+    // The workflow's child progress counts the new child in the same transaction.
+    expect(items[3]!.Update).toMatchObject({
+      Key: { pk: 'WR#30', sk: 'PROGRESS' },
+      UpdateExpression: 'SET #entity = :entity ADD #created :created, #finished :finished, #unsuccessful :unsuccessful',
+      ExpressionAttributeValues: { ':entity': 'childProgress', ':created': 1, ':finished': 0, ':unsuccessful': 0 },
+    });
+    expect(items[3]!.Update!.ConditionExpression).toBeUndefined();
+  });
+
+  test("a child's finish counts in its workflow's progress (unsuccessful unless success or skipped); other updates do not", async () => {
+    ddb.on(TransactWriteCommand).resolves({});
+    await repo.commit({
+      update: [
+        { workRequest: wr({ id: 51, parent: 7, status: 'completed', result: 'success' }), expectedVersion: 1, finishes: true },
+        { workRequest: wr({ id: 52, parent: 7, status: 'aborted', result: '' }), expectedVersion: 1, finishes: true },
+        { workRequest: wr({ id: 53, parent: 7, status: 'completed', result: 'success' }), expectedVersion: 1 },
+        { workRequest: wr({ id: 54, parent: 8, status: 'completed', result: 'failure' }), expectedVersion: 1, finishes: true },
+      ],
+    });
+    const updates = ddb.commandCalls(TransactWriteCommand)[0]!.args[0].input.TransactItems!.flatMap((i) => (i.Update ? [i.Update] : []));
+    expect(updates.map((u) => [u.Key, u.ExpressionAttributeValues])).toEqual([
+      [{ pk: 'WR#7', sk: 'PROGRESS' }, { ':entity': 'childProgress', ':created': 0, ':finished': 2, ':unsuccessful': 1 }],
+      [{ pk: 'WR#8', sk: 'PROGRESS' }, { ':entity': 'childProgress', ':created': 0, ':finished': 1, ':unsuccessful': 1 }],
+    ]);
   });
 
   test('an update never writes a child link (the link is made once, at creation)', async () => {
@@ -286,13 +311,13 @@ describe('commit', () => {
     expect(ddb.commandCalls(PutCommand)).toHaveLength(1);
   });
 
-  test('child links count toward the 100 items: 50 children fit, 51 do not', async () => {
+  test('child links and the progress count toward the 100 items: 49 children fit, 50 do not', async () => {
     ddb.on(TransactWriteCommand).resolves({});
-    const children = Array.from({ length: 51 }, (_, i) => wr({ id: 1000 + i, parent: 7 }));
-    await expect(repo.commit({ create: children })).rejects.toThrow(/102 items exceed/);
+    const children = Array.from({ length: 50 }, (_, i) => wr({ id: 1000 + i, parent: 7 }));
+    await expect(repo.commit({ create: children })).rejects.toThrow(/101 items exceed/);
     expect(ddb).toHaveReceivedCommandTimes(TransactWriteCommand, 0);
-    await repo.commit({ create: children.slice(0, 50) });
-    expect(ddb.commandCalls(TransactWriteCommand)[0]!.args[0].input.TransactItems).toHaveLength(100);
+    await repo.commit({ create: children.slice(0, 49) });
+    expect(ddb.commandCalls(TransactWriteCommand)[0]!.args[0].input.TransactItems).toHaveLength(99);
   });
 
   test("a root workflow's run and internal collection are stored (as a map and a number) and read back", async () => {

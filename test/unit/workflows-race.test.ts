@@ -53,7 +53,7 @@ describe('orchestrator racing a completion', () => {
     // Check B's completion, first half: the commit (what finish() does before afterFinish()).
     const b = (await w.deps.workRequests.get(checkB.id))!;
     const completedB = bump(b, { status: 'completed', result: 'success', completedAt: new Date().toISOString() });
-    await w.deps.workRequests.commit({ update: [{ workRequest: completedB, expectedVersion: b.version }], slots: [{ worker: b.worker!, delta: -1 }] });
+    await w.deps.workRequests.commit({ update: [{ workRequest: completedB, expectedVersion: b.version, finishes: true }], slots: [{ worker: b.worker!, delta: -1 }] });
     // Meanwhile the orchestrator consumes A's message.
     while (w.deps.queues.orchestration.length) await orchestrate(w.deps, w.deps.queues.orchestration.shift()!);
     // Check B's completion, second half.

@@ -20,7 +20,8 @@ import {
 import { ConflictError, ValidationError } from '../../domain/errors';
 import { effectivePriority, type TaskType, type WorkRequest, type WorkflowRun } from '../../domain/work-requests';
 import { RUN_STATUSES } from '../../domain/run-status';
-import type { HeartbeatMessage, Page, WorkRequestChanges, WorkRequestListFilter, WorkRequestRepository } from '../../ports';
+import { childProgressDeltas } from '../../domain/child-progress';
+import type { ChildProgress, HeartbeatMessage, Page, WorkRequestChanges, WorkRequestListFilter, WorkRequestRepository } from '../../ports';
 import { attempt, firstFailure, type RawItem, rawBool, rawNumber } from './errors';
 import { writeInputPins } from './expiry-pins';
 import {
@@ -46,6 +47,11 @@ export const CHILDREN = 'CHILD#';
 /** The link parent → child, in the parent's partition. */
 export function childLinkKey(parent: number, child: number): { pk: string; sk: string } {
   return { pk: workRequestPk(parent), sk: `${CHILDREN}${padId(child)}` };
+}
+
+/** A workflow's child counts, in its own partition (`CHILD#` < `PROGRESS` < `RDEP#` < `W`): the workflow item is Put whole, which would drop counts kept on it. */
+export function childProgressKey(workflow: number): { pk: string; sk: string } {
+  return { pk: workRequestPk(workflow), sk: 'PROGRESS' };
 }
 
 /** TransactWriteItems takes at most 100 items (a created child counts twice: request and link); a commit is never split (it must stay atomic). */
@@ -256,6 +262,23 @@ export class DynamoWorkRequestRepository implements WorkRequestRepository {
             : new ConflictError('Work request was changed concurrently', `work request ${wr.id} does not exist`),
       });
     }
+    // One ADD per workflow whose children this commit creates or finishes (no condition: never fails).
+    for (const [parent, d] of childProgressDeltas(changes.create ?? [], changes.update ?? [])) {
+      const key = childProgressKey(parent);
+      once(key, `child progress of ${parent}`);
+      ops.push({
+        item: {
+          Update: {
+            TableName: this.tableName,
+            Key: key,
+            UpdateExpression: 'SET #entity = :entity ADD #created :created, #finished :finished, #unsuccessful :unsuccessful',
+            ExpressionAttributeNames: names('entity', 'created', 'finished', 'unsuccessful'),
+            ExpressionAttributeValues: { ':entity': 'childProgress', ':created': d.created, ':finished': d.finished, ':unsuccessful': d.unsuccessful },
+          },
+        },
+        conflict: () => new ConflictError('Concurrent update', 'reload and try again'),
+      });
+    }
     for (const slot of changes.slots ?? []) {
       once(keys.worker(slot.worker), `worker ${slot.worker}`);
       ops.push(slot.delta === 1 ? this.takeSlot(slot.worker) : this.giveBackSlot(slot.worker));
@@ -327,6 +350,13 @@ export class DynamoWorkRequestRepository implements WorkRequestRepository {
     });
     const ids = links.map((l) => Number(l.child)).sort((a, b) => a - b);
     return this.getMany(ids);
+  }
+
+  /** One consistent GetItem of `WR#<workflow>` / `PROGRESS`. */
+  async childProgress(workflowId: number): Promise<ChildProgress | undefined> {
+    const res = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: childProgressKey(workflowId), ConsistentRead: true }));
+    if (!res.Item) return undefined;
+    return { created: Number(res.Item.created ?? 0), finished: Number(res.Item.finished ?? 0), unsuccessful: Number(res.Item.unsuccessful ?? 0) };
   }
 
   /** gsi3 `PENDING#<type>#<arch>#<0..3>`: `limit` from each shard, merged by sort key, first `limit`. */

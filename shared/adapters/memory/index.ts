@@ -49,7 +49,10 @@ import type {
   Sequences,
   StoredFile,
   VerifiedUpload,
+  ChildProgress,
 } from '../../ports';
+import { childProgressDeltas } from '../../domain/child-progress';
+import { isFinished } from '../../domain/work-requests';
 
 const clone = <T>(v: T): T => structuredClone(v);
 /** DynamoDB sorts keys by code unit, not by locale. */
@@ -411,6 +414,7 @@ export class MemoryJobQueues implements JobQueues {
 export class MemoryWorkRequestRepository implements WorkRequestRepository {
   items = new Map<number, WorkRequest>();
   reverse = new Map<number, Set<number>>();
+  progress = new Map<number, ChildProgress>();
   /** Counts reads by method: tests check that scheduling reads stay bounded. */
   reads = { pendingCandidates: 0, itemsReturned: 0 };
 
@@ -453,6 +457,19 @@ export class MemoryWorkRequestRepository implements WorkRequestRepository {
       if (after < 0) throw new ConflictError('Conflict', `worker ${slot.worker} holds no slot`);
       pendingSlots.set(slot.worker, after);
     }
+    for (const { workRequest, finishes } of changes.update ?? []) {
+      // The finishing use cases must say so (DynamoDB cannot see the state it overwrites): a child
+      // finished without `finishes` would keep its workflow's progress "in progress" forever.
+      const was = this.items.get(workRequest.id)!;
+      const finishing = workRequest.parent !== null && !isFinished(was) && isFinished(workRequest);
+      if (workRequest.parent !== null && finishing !== (finishes === true)) {
+        throw new Error(`commit: work request ${workRequest.id} ${finishing ? 'finishes without' : 'does not finish but has'} \`finishes\``);
+      }
+    }
+    for (const [parent, d] of childProgressDeltas(changes.create ?? [], changes.update ?? [])) {
+      const p = this.progress.get(parent) ?? { created: 0, finished: 0, unsuccessful: 0 };
+      this.progress.set(parent, { created: p.created + d.created, finished: p.finished + d.finished, unsuccessful: p.unsuccessful + d.unsuccessful });
+    }
     for (const wr of changes.create ?? []) this.items.set(wr.id, clone(wr));
     for (const { workRequest } of changes.update ?? []) this.items.set(workRequest.id, clone(workRequest));
     for (const [name, assigned] of pendingSlots) this.workers.items.get(name)!.assigned = assigned;
@@ -461,6 +478,10 @@ export class MemoryWorkRequestRepository implements WorkRequestRepository {
       this.reverse.get(dependency)!.add(dependent);
     }
     for (const { dependency, dependent } of changes.removeReverseDependencies ?? []) this.reverse.get(dependency)?.delete(dependent);
+  }
+  async childProgress(workflowId: number) {
+    const p = this.progress.get(workflowId);
+    return p && { ...p };
   }
   async children(parentId: number) {
     return [...this.items.values()].filter((w) => w.parent === parentId).sort((a, b) => a.id - b.id).map(clone);

@@ -4,7 +4,7 @@
  * duplicates do not matter, the consumer syncs each source to its present state.
  */
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { z } from 'zod';
+import * as z from 'zod';
 import { QUEUES } from '../../manifest';
 import type { AccountingEvent, AccountingQueue } from '../../ports/accounts';
 

@@ -21,7 +21,7 @@
  */
 import { SendMessageCommand, type SQSClient, type SendMessageCommandInput } from '@aws-sdk/client-sqs';
 import { createHash, randomUUID } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { QUEUES, type QueueName } from '../../manifest';
 import type { FileVerificationJob, HeartbeatMessage, JobQueues, OrchestrationMessage, SchedulerEvent } from '../../ports';
 

@@ -2,7 +2,7 @@
  * `/api/1.0/user/…` (a user's own tokens and quota) and `/api/1.0/admin/…` (users, tokens and
  * quotas, for administrators): REANA's account API on Conveyor's conventions.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { recomputeUsageInBulk as recomputeUsage } from '../../app/bulk-recompute';
 import { isAdmin, requireUser, type Caller } from '../../app/auth';
 import { listTokens, listUsers } from '../../app/admin';

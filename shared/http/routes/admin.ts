@@ -5,7 +5,7 @@
  * Enabling and disabling append to the audit log, listing reads it: two functions in the manifest,
  * so that every writer of the audit table stays append-only.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { listAuditAs, setWorkerEnabledAs } from '../../app/admin-api';
 import { getWorker } from '../../app/workers';
 import type { AuditEntry } from '../../domain/tenancy';

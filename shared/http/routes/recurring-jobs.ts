@@ -12,7 +12,7 @@
  * - `POST worker/<name>/online/`, `…/offline/`, `…/quiesce/` `{message?}` → worker state (admins);
  *   `GET worker/<name>/events/` → page of machine events
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import {
   createRecurringJob,
   deleteRecurringJob,

@@ -3,7 +3,7 @@
  * unblock) and the worker side (get-next-for-worker, completed, heartbeat). Thin: validate, call
  * the use case, shape the JSON.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import {
   abortWorkRequest,
   createWorkRequest,

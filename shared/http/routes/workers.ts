@@ -2,7 +2,7 @@
  * The Debusine `worker/` API: registration (no token, or an activation token), the worker's
  * own calls (dynamic metadata, disconnect, its queue) and the listing users see.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { UnauthorizedError, ValidationError } from '../../domain/errors';
 import { effectiveMetadata, WORKER_TYPES } from '../../domain/workers';
 import {

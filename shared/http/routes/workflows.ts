@@ -12,7 +12,7 @@
  * - `GET workflow/?workspace=W&name=LOOKUP` → the run's work request; LOOKUP is `name` (latest run),
  *   `name.N` or `name.N.M`.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { createTemplate, deleteTemplate, getTemplate, listTemplates, updateTemplate } from '../../app/workflow-templates';
 import { findWorkflowRun, startWorkflow, workflowTree, type WorkflowTreeNode } from '../../app/workflow-runs';
 import { ValidationError } from '../../domain/errors';
