@@ -16,6 +16,7 @@ import type { TaskType, WorkRequest } from '../../domain/work-requests';
 import type { Worker } from '../../domain/workers';
 import type { RunNumber, WorkflowTemplate } from '../../domain/workflows';
 import { MemoryCollectionRepository } from './collections';
+import { pageAfterKey } from './paging';
 import { MemoryAccountingQueue, MemoryAccountsRepository, MemorySchemaStore } from './accounts';
 import type {
   ArtifactListFilter,
@@ -555,6 +556,10 @@ export class MemoryWorkflowTemplateRepository implements WorkflowTemplateReposit
   }
   async list(scope: string, workspace: string) {
     return [...this.items.values()].filter((t) => t.scope === scope && t.workspace === workspace).map(clone).sort((a, b) => byCodeUnit(a.name, b.name));
+  }
+  async listPage(scope: string, workspace: string, opts: { limit: number; cursor?: string }) {
+    const mine = [...this.items.values()].filter((t) => t.scope === scope && t.workspace === workspace);
+    return pageAfterKey(mine, (t) => t.name, opts.limit, opts.cursor);
   }
   async update(t: WorkflowTemplate, expectedVersion: number) {
     const current = this.items.get(t.id);
