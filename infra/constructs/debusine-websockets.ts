@@ -77,7 +77,8 @@ export class DebusineWebSockets extends Construct {
     const wsHost = `${this.api.apiId}.execute-api.${region}.amazonaws.com`;
     this.distribution = new Distribution(this, 'SingleHost', {
       enableLogging: true,
-      logBucket: new AccessLogBucket(this, 'AccessLogs', RemovalPolicy.DESTROY),
+      // Kept when the stack goes (RETAIN also needs no auto-delete function in this stack).
+      logBucket: new AccessLogBucket(this, 'AccessLogs', RemovalPolicy.RETAIN),
       logFilePrefix: 'cloudfront/',
       comment: 'Conveyor: the REST API and the WebSocket API on one host (Debusine derives one from the other)',
       defaultBehavior: {

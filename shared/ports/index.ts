@@ -301,6 +301,8 @@ export interface WorkRequestRepository {
   getMany(ids: number[]): Promise<WorkRequest[]>;
   /** Newest first, with cursor pagination. */
   list(filter: WorkRequestListFilter): Promise<Page<WorkRequest>>;
+  /** The cursor of `filter`'s listing that continues right after `wr` (so a page can end on a request the caller may see). */
+  cursorAfter(wr: WorkRequest, filter: WorkRequestListFilter): string;
   /** Fails with ConflictError when a condition does not hold (nothing is written then). */
   commit(changes: WorkRequestChanges): Promise<void>;
   reverseDependencies(id: number): Promise<number[]>;
