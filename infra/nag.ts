@@ -75,6 +75,10 @@ export class ConveyorNagChecks extends AwsSolutionsChecks {
 }
 
 const IAM5 = 'AwsSolutions-IAM5';
+// ARN parts as synthesized without an environment (tokens) or with one (`cdk deploy` with an account and region).
+const PARTITION = '(<AWS::Partition>|aws[a-z-]*)';
+const REGION = '(<AWS::Region>|[a-z]{2}(-[a-z]+)+-\\d)';
+const ACCOUNT = '(<AWS::AccountId>|\\d{12})';
 
 /** Every finding Conveyor accepts, with why. Called by createConveyor, so `cdk synth` and the tests agree. */
 export function acknowledgeNagFindings(stacks: NaggedStacks): void {
@@ -115,15 +119,15 @@ export function acknowledgeNagFindings(stacks: NaggedStacks): void {
     acknowledgeWildcards(stack, IAM5, /^Action::s3:(Abort|DeleteObject|GetBucket|GetObject|List)\*$/, 'CDK\'s Bucket.grantRead/grantReadWrite/grantDelete action groups (s3:GetObject*, s3:List*, ...), scoped to one bucket.');
     acknowledgeWildcards(stack, IAM5, /"OutputName":"PublishOutputFnGetAttTable\w+Arn\w*"}}\/index\/\*$/, 'Table grants cover the table\'s own secondary indexes (<table arn>/index/*), which queries need.');
     acknowledgeWildcards(stack, IAM5, /"OutputName":"PublishOutputFnGetAttFileStore\w+Arn\w*"}}\/\*$/, 'Objects of the file-store bucket: blob keys are content hashes, not known in advance.');
-    acknowledgeWildcards(stack, IAM5, /^Resource::arn:<AWS::Partition>:sqs:<AWS::Region>:<AWS::AccountId>:[a-z0-9_-]+-worker-\*$/, 'Per-worker queues are created at run time on enable; the grant is limited to this deployment\'s worker-queue name prefix.');
-    acknowledgeWildcards(stack, IAM5, /^Resource::arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:<DebusineWebSockets\w+>\/ws\/(\*|POST)\/@connections\/\*$/, 'WebSocket connection ids are assigned by API Gateway at connect time; the grant is limited to this API\'s stage.');
+    acknowledgeWildcards(stack, IAM5, new RegExp(`^Resource::arn:${PARTITION}:sqs:${REGION}:${ACCOUNT}:[a-z0-9_-]+-worker-\\*$`), 'Per-worker queues are created at run time on enable; the grant is limited to this deployment\'s worker-queue name prefix.');
+    acknowledgeWildcards(stack, IAM5, new RegExp(`^Resource::arn:${PARTITION}:execute-api:${REGION}:${ACCOUNT}:<DebusineWebSockets\\w+>/ws/(\\*|POST)/@connections/\\*$`), 'WebSocket connection ids are assigned by API Gateway at connect time; the grant is limited to this API\'s stage.');
     acknowledgeWildcards(stack, IAM5, /"OutputName":"PublishOutputFnGetAtt[\w-]+Function[0-9A-F]{8}Arn\w*"}}:\*$/, 'The scheduler role may invoke the function and its versions/aliases (<function arn>:*), as CDK\'s grantInvoke writes it.');
   }
 
   // The web UI's BucketDeployment: a CDK-provided custom resource that copies the UI's files.
   const deployment = stacks.web.node.findAll().find((c) => c.node.id.startsWith('Custom::CDKBucketDeployment'));
   if (deployment) {
-    acknowledgeWildcards(deployment, IAM5, /^Resource::(\*|<WebUiFiles\w+\.Arn>\/\*|arn:<AWS::Partition>:s3:::cdk-[a-z0-9]+-assets-<AWS::AccountId>-<AWS::Region>\/\*)$/, 'CDK\'s BucketDeployment reads the bootstrap asset bucket, writes the UI bucket and invalidates the distribution (CloudFront invalidation has no resource-level permission).');
+    acknowledgeWildcards(deployment, IAM5, new RegExp(`^Resource::(\\*|<WebUiFiles\\w+\\.Arn>/\\*|arn:${PARTITION}:s3:::cdk-[a-z0-9]+-assets-${ACCOUNT}-${REGION}/\\*)$`), 'CDK\'s BucketDeployment reads the bootstrap asset bucket, writes the UI bucket and invalidates the distribution (CloudFront invalidation has no resource-level permission).');
     Validations.of(deployment).acknowledge({ id: 'AwsSolutions-L1', reason: 'The BucketDeployment function and its runtime are provided and updated by aws-cdk-lib.' });
   }
 }

@@ -6,14 +6,14 @@ import { Bucket } from 'aws-cdk-lib/aws-s3';
 import { ConveyorNagChecks } from '../../infra/nag';
 import { PLACEHOLDER_ENTRY_WARNING } from '../../infra/constructs/conveyor-function';
 import { createConveyor } from '../../infra/conveyor';
-import type { ConveyorStacks } from '../../infra/conveyor';
+import type { ConveyorOptions, ConveyorStacks } from '../../infra/conveyor';
 import { CDK_JSON } from './helpers';
 
 /** Builds and synthesizes the whole app (cross-stack references resolved), then runs AwsSolutions over it. */
-function nagFindings(change?: (stacks: ConveyorStacks) => void): PolicyViolationBeta1[] {
+function nagFindings(change?: (stacks: ConveyorStacks) => void, options: ConveyorOptions = {}): PolicyViolationBeta1[] {
   const app = new App({ context: { ...CDK_JSON.context, 'aws:cdk:bundling-stacks': [] }, builtinCloudFormationValidation: false });
   Validations.of(app).acknowledge({ id: PLACEHOLDER_ENTRY_WARNING, reason: 'tests skip bundling' });
-  const stacks = createConveyor(app);
+  const stacks = createConveyor(app, options);
   change?.(stacks);
   app.synth();
   return new ConveyorNagChecks().validateScope(app).violations as PolicyViolationBeta1[];
@@ -28,6 +28,11 @@ function describeFindings(violations: PolicyViolationBeta1[]): string[] {
 describe('cdk-nag AwsSolutions over the whole app', () => {
   it('has no unacknowledged error or warning', () => {
     expect(describeFindings(nagFindings())).toEqual([]);
+  });
+
+  it('has none either as deployed: with an account, a region and an e-mail sender (ARNs resolve to real values)', () => {
+    const deployed = { env: { account: '123456789012', region: 'eu-west-1' }, notifyFrom: 'conveyor@example.org' };
+    expect(describeFindings(nagFindings(undefined, deployed))).toEqual([]);
   });
 
   it('fails on a new finding: an unencrypted, unlogged bucket and a new wildcard grant', () => {
