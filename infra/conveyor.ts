@@ -25,6 +25,7 @@ import { DataStack } from './stacks/data-stack';
 import { MessagingStack } from './stacks/messaging-stack';
 import { SchedulesStack, hasSchedules } from './stacks/schedules-stack';
 import { WebUiDistribution } from './constructs/web-ui-distribution';
+import { acknowledgeNagFindings } from './nag';
 
 export interface ConveyorOptions {
   manifest?: ConveyorManifest;
@@ -85,5 +86,6 @@ export function createConveyor(scope: Construct, options: ConveyorOptions = {}):
       functions: Object.fromEntries(Object.entries(api.functions).map(([name, f]) => [name, f.fn])),
     });
   }
+  acknowledgeNagFindings(stacks);
   return stacks;
 }

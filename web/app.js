@@ -429,7 +429,7 @@ async function workflowPage(p) {
   // The workflow's internal collection: promises of its children's outputs, then the artifacts themselves.
   let items = [];
   if (root.internal_collection) {
-    const answer = await get(`collection/${root.internal_collection}/items/`);
+    const answer = await get(`collection/${root.internal_collection}/items/?limit=1000`);
     items = answer.results ?? answer;
   }
   let history = [];

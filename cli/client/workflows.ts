@@ -167,7 +167,14 @@ export function registerWorkflowCommands(program: Command, ctx: ClientContext): 
     .requiredOption('--workspace <name>', 'workspace')
     .action(async (cmdOpts: { workspace: string }, cmd: Command) => {
       const { api, opts } = connect(cmd);
-      const list = (await api.json<WireWorkflowTemplate[]>('GET', `workflow-template/?${new URLSearchParams({ workspace: cmdOpts.workspace })}`)).body;
+      // The list is paged (docs/api.md): follow the cursors to the last page.
+      const list: WireWorkflowTemplate[] = [];
+      for (let cursor: string | null | undefined; cursor !== null; ) {
+        const params = new URLSearchParams({ workspace: cmdOpts.workspace, ...(cursor ? { cursor } : {}) });
+        const page = (await api.json<{ results: WireWorkflowTemplate[]; cursor: string | null }>('GET', `workflow-template/?${params}`)).body;
+        list.push(...page.results);
+        cursor = page.cursor;
+      }
       print(opts, list, () =>
         list.length === 0
           ? 'No workflow templates.\n'

@@ -10,7 +10,7 @@ import type { FunctionSpec } from '../../shared/manifest';
 /** The repository root: entries in the manifest are relative to it. */
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 
-export const FUNCTION_RUNTIME = Runtime.NODEJS_22_X;
+export const FUNCTION_RUNTIME = Runtime.NODEJS_24_X;
 export const FUNCTION_ARCHITECTURE = Architecture.ARM_64;
 export const FUNCTION_LOG_RETENTION = RetentionDays.ONE_MONTH;
 

@@ -1,4 +1,4 @@
-import { CfnOutput, Fn, Stack } from 'aws-cdk-lib';
+import { CfnOutput, Fn, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { type HttpApi, WebSocketApi, WebSocketStage } from 'aws-cdk-lib/aws-apigatewayv2';
 import { WebSocketLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import {
@@ -17,6 +17,7 @@ import { HttpOrigin } from 'aws-cdk-lib/aws-cloudfront-origins';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
+import { AccessLogBucket } from './access-log-bucket';
 
 /** Where Debusine's clients open their WebSockets: `<api-url>/ws/1.0/…` (api-url is `<host>/api`). */
 export const WEBSOCKET_PATH_PATTERN = '/api/ws/*';
@@ -75,6 +76,10 @@ export class DebusineWebSockets extends Construct {
     const httpHost = Fn.select(2, Fn.split('/', props.httpApi.apiEndpoint));
     const wsHost = `${this.api.apiId}.execute-api.${region}.amazonaws.com`;
     this.distribution = new Distribution(this, 'SingleHost', {
+      enableLogging: true,
+      // Kept when the stack goes (RETAIN also needs no auto-delete function in this stack).
+      logBucket: new AccessLogBucket(this, 'AccessLogs', RemovalPolicy.RETAIN),
+      logFilePrefix: 'cloudfront/',
       comment: 'Conveyor: the REST API and the WebSocket API on one host (Debusine derives one from the other)',
       defaultBehavior: {
         origin: new HttpOrigin(httpHost, { protocolPolicy: OriginProtocolPolicy.HTTPS_ONLY }),

@@ -20,6 +20,7 @@ import { HttpOrigin, S3BucketOrigin } from 'aws-cdk-lib/aws-cloudfront-origins';
 import { BlockPublicAccess, Bucket, BucketEncryption } from 'aws-cdk-lib/aws-s3';
 import { BucketDeployment, Source } from 'aws-cdk-lib/aws-s3-deployment';
 import { Construct } from 'constructs';
+import { AccessLogBucket } from './access-log-bucket';
 import { resolve } from 'node:path';
 
 /** The UI's source folder, deployed as it is (no build step). */
@@ -40,7 +41,10 @@ export class WebUiDistribution extends Construct {
   constructor(scope: Construct, id: string, props: WebUiDistributionProps) {
     super(scope, id);
     // Only CloudFront reads it (origin access control); the files are rebuilt from the repository.
+    const accessLogs = new AccessLogBucket(this, 'AccessLogs', RemovalPolicy.DESTROY);
     this.bucket = new Bucket(this, 'Files', {
+      serverAccessLogsBucket: accessLogs,
+      serverAccessLogsPrefix: 'files/',
       blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
       encryption: BucketEncryption.S3_MANAGED,
       enforceSSL: true,
@@ -53,6 +57,9 @@ export class WebUiDistribution extends Construct {
       comment: 'Conveyor web UI (S3) and REST API (/api/*) on one origin',
       defaultRootObject: 'index.html',
       priceClass: PriceClass.PRICE_CLASS_100,
+      enableLogging: true,
+      logBucket: accessLogs,
+      logFilePrefix: 'cloudfront/',
       defaultBehavior: {
         origin: S3BucketOrigin.withOriginAccessControl(this.bucket),
         viewerProtocolPolicy: ViewerProtocolPolicy.REDIRECT_TO_HTTPS,

@@ -4,7 +4,7 @@ import { CfnStage, CorsHttpMethod, HttpApi, HttpMethod, PayloadFormatVersion } f
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
-import { PolicyStatement, Role, type IRole } from 'aws-cdk-lib/aws-iam';
+import { Effect, PolicyStatement, Role, type IRole } from 'aws-cdk-lib/aws-iam';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
@@ -34,6 +34,31 @@ export const WORKER_QUEUE_SEND_ACTIONS = ['sqs:SendMessage'];
 export const WORKER_QUEUE_CONSUMER_ACTIONS = ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes'];
 /** What a function that `sendsEmail` may do, on the SES identities of this account and region only. */
 export const SEND_EMAIL_ACTIONS = ['ses:SendEmail'];
+/**
+ * The oldest a presigned URL's signature may be when S3 receives the request (security finding 7):
+ * the longest URL Conveyor hands out (an upload part, 1 h). Enforced by IAM on every function role
+ * that can sign, whatever expiry the code asks for.
+ */
+export const PRESIGNED_URL_MAX_AGE_SECONDS = 3600;
+
+/**
+ * Presigned URLs are signed with the function's own role, and a URL can do only what its signature
+ * covers (one method on one key), so the role's reach over other keys is not the URL's. What the
+ * role can bound is the URL's life: a query-string-signed request older than
+ * PRESIGNED_URL_MAX_AGE_SECONDS is denied (docs/security.md).
+ */
+export function presignedUrlAgeLimit(bucket: IBucket, writes: boolean): PolicyStatement {
+  return new PolicyStatement({
+    effect: Effect.DENY,
+    // Only what the role could otherwise do: a read-only role's policy names no write action at all.
+    actions: writes ? ['s3:GetObject', 's3:PutObject'] : ['s3:GetObject'],
+    resources: [bucket.arnForObjects('*')],
+    conditions: {
+      StringEquals: { 's3:authType': 'REST-QUERY-STRING' },
+      NumericGreaterThan: { 's3:signatureAge': PRESIGNED_URL_MAX_AGE_SECONDS * 1000 },
+    },
+  });
+}
 /** Requests per second over the whole API, and the burst above it (API Gateway throttling, 429). */
 export const API_THROTTLE_RATE_PER_SECOND = 200;
 export const API_THROTTLE_BURST = 400;
@@ -234,6 +259,7 @@ export class ApiStack extends Stack {
     }
     if (spec.uses.bucket === 'readwrite') props.bucket.grantReadWrite(fn.fn);
     else if (spec.uses.bucket === 'read') props.bucket.grantRead(fn.fn);
+    if (spec.uses.bucket) fn.fn.addToRolePolicy(presignedUrlAgeLimit(props.bucket, spec.uses.bucket === 'readwrite'));
     for (const name of spec.uses.sendsTo ?? []) this.queue(props, name).grantSendMessages(fn.fn);
     if (spec.uses.sendsEmail && props.notifyFrom !== undefined) {
       // Only the configured sender: a contributor's reaction cannot make SES send as another identity.

@@ -4,6 +4,7 @@ import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } fr
 import { BlockPublicAccess, Bucket, BucketEncryption, HttpMethods, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import { ARCHIVE_PREFIX } from '../../shared/domain/artifacts';
+import { AccessLogBucket } from '../constructs/access-log-bucket';
 import { pascal } from '../manifest';
 import type { ConveyorManifest } from '../manifest';
 
@@ -62,7 +63,11 @@ export class DataStack extends Stack {
       });
     }
 
+    // Who fetched or uploaded which object (presigned URLs bypass the API's own access logs).
+    const accessLogs = new AccessLogBucket(this, 'FileStoreAccessLogs', RemovalPolicy.RETAIN);
     this.bucket = new Bucket(this, 'FileStore', {
+      serverAccessLogsBucket: accessLogs,
+      serverAccessLogsPrefix: 'file-store/',
       blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
       objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
       enforceSSL: true,

@@ -143,7 +143,12 @@ export async function accessWorkspace(
   needed: Role,
   notFound: () => Error = () => new NotFoundError('Not found', `workspace "${name}" not found in scope "${scope}"`),
 ): Promise<WorkspaceContext> {
-  const workspace = await deps.identity.getWorkspace(scope, name);
+  // The caller's role is read together with the workspace, whether or not it exists: a missing
+  // workspace and a hidden one cost the same reads, so the answer's timing does not tell them apart.
+  const [workspace, granted] = await Promise.all([
+    deps.identity.getWorkspace(scope, name),
+    caller.kind === 'user' ? deps.identity.getRole(scope, name, caller.user.username) : Promise.resolve(undefined),
+  ]);
   if (!workspace) throw notFound();
   if (caller.kind === 'worker') {
     // Workers pass every display check (Debusine); they change nothing through user endpoints.
@@ -153,7 +158,6 @@ export async function accessWorkspace(
     if (!ownWorkspace && !workspace.public) throw notFound();
     return { workspace, role: 'viewer' };
   }
-  const granted = caller.kind === 'user' ? await deps.identity.getRole(scope, name, caller.user.username) : undefined;
   const access = workspaceAccess({ isAdmin: isAdmin(caller), granted, workspacePublic: workspace.public });
   if (!access.canSee) throw notFound();
   if (!roleAtLeast(access.role, needed)) {

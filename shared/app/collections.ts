@@ -16,7 +16,7 @@ import {
 import { ForbiddenError, NotFoundError, ValidationError } from '../domain/errors';
 import type { Role } from '../domain/roles';
 import type { WorkRequest } from '../domain/work-requests';
-import type { Deps } from '../ports';
+import type { Deps, Page } from '../ports';
 import { loadArtifact } from './artifacts';
 import { accessWorkspace, callerId, requireUser, type Caller } from './auth';
 import { ignoreConflict } from './concurrency';
@@ -87,9 +87,25 @@ export async function createCollection(deps: Deps, caller: Caller, input: Create
   return collection;
 }
 
-export async function listCollections(deps: Deps, caller: Caller, input: { scope: string; workspace: string }): Promise<Collection[]> {
+/** One page of the workspace's collections (by category, then name); `name` is a filter on that page. */
+export async function listCollections(
+  deps: Deps,
+  caller: Caller,
+  input: { scope: string; workspace: string; limit: number; cursor?: string; category?: string; name?: string },
+): Promise<Page<Collection>> {
   await accessWorkspace(deps, caller, input.scope, input.workspace, 'viewer');
-  return deps.collections.list(input.scope, input.workspace);
+  if (input.name !== undefined && input.category !== undefined) {
+    // One claim row answers it: no page to read.
+    if (input.cursor !== undefined) return { items: [] };
+    const found = await deps.collections.getByName(input.scope, input.workspace, input.name, input.category);
+    return { items: found ? [found] : [] };
+  }
+  const page = await deps.collections.listPage(input.scope, input.workspace, {
+    limit: input.limit,
+    ...(input.cursor !== undefined ? { cursor: input.cursor } : {}),
+    ...(input.category !== undefined ? { category: input.category } : {}),
+  });
+  return input.name === undefined ? page : { ...page, items: page.items.filter((c) => c.name === input.name) };
 }
 
 /** A collection the caller may see (404 otherwise, whether missing or hidden), checked for `needed`. */
@@ -104,10 +120,10 @@ export async function getCollection(deps: Deps, caller: Caller, id: number): Pro
   return loadCollection(deps, caller, id);
 }
 
-/** The active items, by id. */
-export async function listCollectionItems(deps: Deps, caller: Caller, id: number): Promise<CollectionItem[]> {
+/** One page of the active items, by name. */
+export async function listCollectionItems(deps: Deps, caller: Caller, id: number, page: { limit: number; cursor?: string }): Promise<Page<CollectionItem>> {
   const collection = await loadCollection(deps, caller, id);
-  return deps.collections.activeItems(collection.id);
+  return deps.collections.activeItemsPage(collection.id, page);
 }
 
 /** What an item holds: an artifact, a collection, or (neither) bare data of a category. */

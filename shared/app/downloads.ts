@@ -1,12 +1,13 @@
 import { createHash } from 'node:crypto';
-import { NotFoundError } from '../domain/errors';
+import { NotFoundError, PayloadTooLargeError } from '../domain/errors';
+import { MAX_ARCHIVE_BYTES, MAX_ARCHIVE_FILES } from '../domain/limits';
 import type { Deps } from '../ports';
 import type { Caller } from './auth';
 import { loadArtifact } from './artifacts';
 import { archiveObjectKey, blobObjectKey } from '../domain/object-keys';
 import { createTarGzStream } from '../formats/tar';
 
-const DOWNLOAD_URL_TTL_SECONDS = 300;
+export const DOWNLOAD_URL_TTL_SECONDS = 300;
 
 /** A short-lived URL for one complete file: the bytes come from S3, never through the API. */
 export async function fileDownloadUrl(deps: Deps, caller: Caller, id: number, path: string): Promise<string> {
@@ -28,6 +29,14 @@ export async function fileDownloadUrl(deps: Deps, caller: Caller, id: number, pa
  */
 export async function archiveDownloadUrl(deps: Deps, caller: Caller, id: number): Promise<string> {
   const { files } = await loadArtifact(deps, caller, id);
+  const totalBytes = files.reduce((sum, f) => sum + f.size, 0);
+  if (files.length > MAX_ARCHIVE_FILES || totalBytes > MAX_ARCHIVE_BYTES) {
+    // Checked first (declared sizes suffice) and before the cached archive: the answer must not depend on who downloaded first.
+    throw new PayloadTooLargeError(
+      'Archive too large',
+      `artifact ${id} has ${files.length} files and ${totalBytes} bytes; a tar.gz download packs at most ${MAX_ARCHIVE_FILES} files (MAX_ARCHIVE_FILES) and ${MAX_ARCHIVE_BYTES} bytes (MAX_ARCHIVE_BYTES); download its files one by one`,
+    );
+  }
   const incomplete = files.filter((f) => !f.complete);
   if (incomplete.length) {
     throw new NotFoundError('Not found', `artifact ${id} is incomplete: ${incomplete.map((f) => f.path).join(', ')} not uploaded`);

@@ -52,11 +52,21 @@ export async function createRelation(
   return deps.artifacts.createRelation({ id, ...input, createdAt: deps.clock.now().toISOString() });
 }
 
+/** One answer for a missing relation and for one whose source the caller cannot see. */
+const relationNotFound = (id: number) => new NotFoundError('Not found', `no relation ${id}`);
+
 export async function deleteRelation(deps: Deps, caller: Caller, id: number): Promise<void> {
   if (caller.kind === 'anonymous') requireUser(caller);
   const relation = await deps.artifacts.getRelation(id);
-  if (!relation) throw new NotFoundError('Not found', `no relation ${id}`);
-  const source = await loadArtifactForChange(deps, caller, relation.artifact);
+  if (!relation) throw relationNotFound(id);
+  let source;
+  try {
+    source = await loadArtifactForChange(deps, caller, relation.artifact);
+  } catch (err) {
+    // "artifact N not found" would confirm the relation exists and name its hidden source.
+    if (err instanceof NotFoundError) throw relationNotFound(id);
+    throw err;
+  }
   assertMutable(source.artifact);
-  if (!(await deps.artifacts.deleteRelation(relation))) throw new NotFoundError('Not found', `no relation ${id}`);
+  if (!(await deps.artifacts.deleteRelation(relation))) throw relationNotFound(id);
 }

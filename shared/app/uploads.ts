@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { PassThrough, type Readable } from 'node:stream';
-import { BlobNotClaimableError, ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../domain/errors';
+import { BlobNotClaimableError, ConflictError, ForbiddenError, NotFoundError, PayloadTooLargeError, ValidationError } from '../domain/errors';
+import { MAX_RANGED_UPLOAD_BYTES } from '../domain/limits';
 import { canModifyArtifact } from '../domain/roles';
 import type { Artifact } from '../domain/artifacts';
 import type { Deps, FileUploadState, StoredFile } from '../ports';
@@ -14,7 +15,7 @@ const MiB = 1024 * 1024;
 export const MULTIPART_THRESHOLD = 100 * MiB;
 const MIN_PART_SIZE = 16 * MiB;
 const MAX_PARTS = 10_000;
-const UPLOAD_URL_TTL_SECONDS = 3600;
+export const UPLOAD_URL_TTL_SECONDS = 3600;
 
 export type UploadPlan =
   | { complete: true }
@@ -259,6 +260,13 @@ export async function rangedUpload(
   body: Buffer,
 ): Promise<RangedOutcome> {
   const { artifactId, file, artifact } = await loadUploadTarget(deps, caller, id, path);
+  if (file.size > MAX_RANGED_UPLOAD_BYTES && !file.complete) {
+    // Its chunks would be reassembled inside the API function, past its 29 s.
+    throw new PayloadTooLargeError(
+      'File too large for a ranged upload',
+      `"${path}" has ${file.size} bytes; a ranged (Content-Range) upload takes at most ${MAX_RANGED_UPLOAD_BYTES} bytes (MAX_RANGED_UPLOAD_BYTES); upload it with its presigned URL (files_to_upload / conveyor upload)`,
+    );
+  }
   const range = parseContentRange(contentRangeHeader, body.length, file.size);
   if (range.kind === 'status') {
     if (range.size !== file.size) {

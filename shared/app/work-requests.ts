@@ -24,6 +24,7 @@ import { commitFinish, createSuccessor, finish, followUpFinish, notifyWorker, ty
 import { loadWorkRequest } from './loaders';
 import { notificationEnvelope, type NotificationOverrides } from './notification-policy';
 import { reopenParents, restartWorkflow } from './workflow-runs';
+import { workspaceVisibility } from './visibility';
 
 /** API users may only ask for notifications (Debusine); the other actions are for workflows. */
 const eventReactionsSchema = z.strictObject(
@@ -111,30 +112,36 @@ export interface ListWorkRequestsInput {
 }
 
 /** Newest first; without a workspace, the requests of every workspace the caller can see. */
+/**
+ * How many consecutive pages holding only requests the caller may not see a list reads on before it
+ * ends (without a cursor, which would name a hidden request). `?workspace=` lists are never cut.
+ */
+export const MAX_HIDDEN_PAGES_SKIPPED = 10;
+
 export async function listWorkRequests(deps: Deps, caller: Caller, input: ListWorkRequestsInput): Promise<Page<WorkRequest>> {
   if (input.workspace) {
     await accessWorkspace(deps, caller, input.scope, input.workspace, 'viewer');
     return deps.workRequests.list(input);
   }
-  const page = await deps.workRequests.list(input);
-  const visible = new Map<string, boolean>();
+  // Requests of workspaces the caller may not see are left out, and no cursor ever points at one
+  // (a DynamoDB cursor is the last request's key: its id and creation time).
+  const canSee = workspaceVisibility(deps, caller);
   const items: WorkRequest[] = [];
-  for (const wr of page.items) {
-    if (!visible.has(wr.workspace)) {
-      visible.set(
-        wr.workspace,
-        await accessWorkspace(deps, caller, wr.scope, wr.workspace, 'viewer').then(
-          () => true,
-          (err) => {
-            if (err instanceof NotFoundError) return false;
-            throw err;
-          },
-        ),
-      );
+  let page = await deps.workRequests.list(input);
+  for (let round = 1; ; round++) {
+    let endsHidden = false;
+    for (const wr of page.items) {
+      endsHidden = !(await canSee(wr.scope, wr.workspace));
+      if (!endsHidden) items.push(wr);
     }
-    if (visible.get(wr.workspace)) items.push(wr);
+    if (page.next === undefined) return { items };
+    if (!endsHidden) return { items, next: page.next };
+    const lastVisible = items[items.length - 1];
+    if (lastVisible) return { items, next: deps.workRequests.cursorAfter(lastVisible, input) };
+    // A whole page of hidden requests: read on, within a bound (then the listing ends for this caller).
+    if (round >= MAX_HIDDEN_PAGES_SKIPPED) return { items };
+    page = await deps.workRequests.list({ ...input, cursor: page.next });
   }
-  return { items, next: page.next };
 }
 
 export async function setPriorityAdjustment(deps: Deps, caller: Caller, id: number, value: number): Promise<WorkRequest> {

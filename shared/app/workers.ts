@@ -14,6 +14,7 @@ import { admitUnactivatedRegistration, checkEnableIsUnambiguous, consumeActivati
 import { machineAskedForWork } from './machines';
 import { recurringRunOf, recurringRunStarted } from './recurring-runs';
 import { scheduleForWorker } from './scheduler';
+import { workspaceVisibility } from './visibility';
 
 const ACTIVATION_TOKEN_TTL_MS = 15 * 60 * 1000;
 const LAST_SEEN_RESOLUTION_MS = 30 * 1000;
@@ -254,21 +255,28 @@ export async function recordHeartbeat(deps: Deps, caller: Caller, id: number, lo
 
 export type WorkerView = Worker & { connected: boolean; currentWork: number[] };
 
-async function view(deps: Deps, w: Worker): Promise<WorkerView> {
-  const active = await deps.workRequests.activeForWorker(w.name);
-  return { ...w, connected: isConnected(w, deps.clock.now()), currentWork: active.filter((r) => !isFinished(r)).map((r) => r.id) };
+/**
+ * A worker with its current work. Without `viewer` (operators: the admin CLI and routes) every
+ * request is shown; otherwise only requests in workspaces the viewer may see (a private
+ * workspace's running request ids are not shown to outsiders).
+ */
+async function view(deps: Deps, w: Worker, canSee?: (scope: string, workspace: string) => Promise<boolean>): Promise<WorkerView> {
+  const active = (await deps.workRequests.activeForWorker(w.name)).filter((r) => !isFinished(r));
+  const shown = canSee ? (await Promise.all(active.map(async (r) => ((await canSee(r.scope, r.workspace)) ? [r] : [])))).flat() : active;
+  return { ...w, connected: isConnected(w, deps.clock.now()), currentWork: shown.map((r) => r.id) };
 }
 
 /** Enabled and disabled workers (the scheduler reads only the enabled ones). */
-export async function listWorkers(deps: Deps): Promise<WorkerView[]> {
+export async function listWorkers(deps: Deps, viewer?: Caller): Promise<WorkerView[]> {
   const all = [...(await deps.workers.list()), ...(await deps.workers.listDisabled())];
-  return Promise.all(all.map((w) => view(deps, w)));
+  const canSee = viewer ? workspaceVisibility(deps, viewer) : undefined;
+  return Promise.all(all.map((w) => view(deps, w, canSee)));
 }
 
-export async function getWorker(deps: Deps, name: string): Promise<WorkerView> {
+export async function getWorker(deps: Deps, name: string, viewer?: Caller): Promise<WorkerView> {
   const w = await deps.workers.get(name);
   if (!w) throw new NotFoundError('Not found', `no worker "${name}"`);
-  return view(deps, w);
+  return view(deps, w, viewer ? workspaceVisibility(deps, viewer) : undefined);
 }
 
 async function setWorkerToken(deps: Deps, worker: Worker, enabled: boolean): Promise<void> {

@@ -4,7 +4,7 @@ import type { WorkflowTemplate } from '../domain/workflows';
 import { normaliseWorkflowName } from '../domain/workflows';
 import { prefixFields, zodFieldErrors } from '../domain/zod-errors';
 import { findWorkflow } from '../workflows';
-import type { Deps } from '../ports';
+import type { Deps, Page } from '../ports';
 import { accessWorkspace, isAdmin, requireUser, type Caller } from './auth';
 
 
@@ -50,9 +50,14 @@ export async function createTemplate(
   return template;
 }
 
-export async function listTemplates(deps: Deps, caller: Caller, input: { scope: string; workspace: string }): Promise<WorkflowTemplate[]> {
+/** One page of the workspace's templates, by name. */
+export async function listTemplates(
+  deps: Deps,
+  caller: Caller,
+  input: { scope: string; workspace: string; limit: number; cursor?: string },
+): Promise<Page<WorkflowTemplate>> {
   await accessWorkspace(deps, caller, input.scope, input.workspace, 'viewer');
-  return deps.templates.list(input.scope, input.workspace);
+  return deps.templates.listPage(input.scope, input.workspace, { limit: input.limit, ...(input.cursor !== undefined ? { cursor: input.cursor } : {}) });
 }
 
 async function loadTemplate(deps: Deps, caller: Caller, id: number, needed: 'viewer' | 'owner'): Promise<WorkflowTemplate> {

@@ -16,6 +16,18 @@ export const MAX_NOTIFICATION_ADDRESSES = 50;
 /** Files one artifact may hold in total, across its creation and every later attach. */
 export const MAX_FILES_PER_ARTIFACT = 10_000;
 
+/**
+ * Work done inside the API function, which API Gateway cuts off after 29 s (security finding 6;
+ * docs/decisions.md "Bounded in-function work"). Streaming S3 → gzip → S3 runs at roughly
+ * 40 MB/s on one Lambda vCPU, so these bounds keep the work near 15 s with room for S3's latency.
+ */
+/** Total bytes of the files one tar.gz download packs (the archive is built on its first download). */
+export const MAX_ARCHIVE_BYTES = 512 * 1024 * 1024;
+/** Files one tar.gz download packs (one S3 read each, ~20 ms apiece). */
+export const MAX_ARCHIVE_FILES = 500;
+/** Size of a file uploaded with Debusine's ranged protocol (its chunks are reassembled in the API function). */
+export const MAX_RANGED_UPLOAD_BYTES = 512 * 1024 * 1024;
+
 /** The message of a list that is too long, naming the limit. */
 export function tooMany(limitName: string, limit: number, what = 'entries'): string {
   return `at most ${limit} ${what} (${limitName})`;

@@ -314,6 +314,8 @@ export interface WorkRequestRepository {
   getMany(ids: number[]): Promise<WorkRequest[]>;
   /** Newest first, with cursor pagination. */
   list(filter: WorkRequestListFilter): Promise<Page<WorkRequest>>;
+  /** The cursor of `filter`'s listing that continues right after `wr` (so a page can end on a request the caller may see). */
+  cursorAfter(wr: WorkRequest, filter: WorkRequestListFilter): string;
   /** Fails with ConflictError when a condition does not hold (nothing is written then). */
   commit(changes: WorkRequestChanges): Promise<void>;
   reverseDependencies(id: number): Promise<number[]>;
@@ -351,6 +353,8 @@ export interface WorkflowTemplateRepository {
   get(id: number): Promise<WorkflowTemplate | undefined>;
   getByName(scope: string, workspace: string, name: string): Promise<WorkflowTemplate | undefined>;
   list(scope: string, workspace: string): Promise<WorkflowTemplate[]>;
+  /** One page of the workspace's templates, by name (the API's list; `list` stays for internal callers). */
+  listPage(scope: string, workspace: string, opts: { limit: number; cursor?: string }): Promise<Page<WorkflowTemplate>>;
   /** Conditional on version; a rename keeps names unique (ConflictError). */
   update(template: WorkflowTemplate, expectedVersion: number): Promise<void>;
   delete(template: WorkflowTemplate): Promise<void>;
@@ -366,6 +370,8 @@ export interface CollectionRepository {
   get(id: number): Promise<Collection | undefined>;
   getByName(scope: string, workspace: string, name: string, category: string): Promise<Collection | undefined>;
   list(scope: string, workspace: string): Promise<Collection[]>;
+  /** One page of the workspace's collections, by category then name; `category` narrows it. */
+  listPage(scope: string, workspace: string, opts: { limit: number; cursor?: string; category?: string }): Promise<Page<Collection>>;
   /**
    * Adds an item. One active item per name: with `replace` the active one (and, for an artifact,
    * Debusine's rule: also bare items of that name) is soft-removed in the same transaction;
@@ -377,6 +383,8 @@ export interface CollectionRepository {
   activeItem(collectionId: number, name: string): Promise<CollectionItem | undefined>;
   /** Active items, ordered by id. */
   activeItems(collectionId: number): Promise<CollectionItem[]>;
+  /** One page of the active items, by name (the API's list). */
+  activeItemsPage(collectionId: number, opts: { limit: number; cursor?: string }): Promise<Page<CollectionItem>>;
 }
 
 export interface Email {

@@ -130,8 +130,9 @@ describe('the build-and-lint workflow on two real workers', () => {
     expectStatus(invalid, 400);
     expect(Object.keys(invalid.json.validation_errors ?? {})).toContain('task_data.fail_on_severity');
 
-    const list = await h.getJson(`workflow-template/?workspace=${WORKSPACE}`, 'contributor');
-    expect(Array.isArray(list)).toBe(true);
+    const page = await h.getJson(`workflow-template/?workspace=${WORKSPACE}`, 'contributor');
+    expect(page).toMatchObject({ next: null, previous: null, cursor: null });
+    const list = page.results;
     expect(list.map((t: any) => t.name)).toEqual([TEMPLATE]); // neither the duplicate nor the refused ones
     expect(list[0]).toMatchObject({ id: templateId, task_name: 'build-and-lint', task_data: fixed });
 

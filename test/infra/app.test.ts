@@ -98,7 +98,7 @@ describe('ConveyorFunction', () => {
     const template = Template.fromStack(stack);
     template.hasResourceProperties('AWS::Lambda::Function', {
       Handler: 'index.handler',
-      Runtime: 'nodejs22.x',
+      Runtime: 'nodejs24.x',
       Architectures: ['arm64'],
       Environment: { Variables: { NODE_OPTIONS: '--enable-source-maps' } },
     });

@@ -20,7 +20,8 @@ describe('web UI: S3 behind CloudFront, the HTTP API on the same host', () => {
       }),
     });
     // Only the distribution may read the bucket.
-    const policy = Object.values(resources(web, 'AWS::S3::BucketPolicy'))[0]!.Properties!;
+    const files = logicalId(stacks.web.webUi.bucket);
+    const policy = Object.values(resources(web, 'AWS::S3::BucketPolicy')).find((p) => p.Properties!.Bucket.Ref === files)!.Properties!;
     const read = policy.PolicyDocument.Statement.find((s: any) => s.Action === 's3:GetObject');
     expect(read.Principal).toEqual({ Service: 'cloudfront.amazonaws.com' });
   });

@@ -413,6 +413,11 @@ describe('list', () => {
 
     await expect(requests.list({ scope, limit: 2, cursor: 'garbage' })).rejects.toThrow(ValidationError);
     await expect(requests.list({ scope: unique('scope'), limit: 2, cursor: first.next! })).rejects.toThrow(ValidationError);
+
+    // cursorAfter (security finding 7): a listing continues right after the request it names.
+    const third = newestFirst[2]!;
+    const after = await requests.list({ scope, limit: 3, cursor: requests.cursorAfter(third, { scope, limit: 3 }) });
+    expect(after.items.map((r) => r.id)).toEqual(newestFirst.slice(3, 6).map((r) => r.id));
   });
 });
 

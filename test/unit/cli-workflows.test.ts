@@ -106,7 +106,7 @@ describe('conveyor workflow-template / workflow', () => {
     });
 
     it('lists, shows and deletes', async () => {
-      answer = (s) => (s.method === 'DELETE' ? { status: 204 } : s.path.startsWith('workflow-template/?') ? { status: 200, body: [TEMPLATE] } : { status: 200, body: TEMPLATE });
+      answer = (s) => (s.method === 'DELETE' ? { status: 204 } : s.path.startsWith('workflow-template/?') ? { status: 200, body: { results: [TEMPLATE], next: null, previous: null, cursor: null } } : { status: 200, body: TEMPLATE });
       const table = await run('workflow-template', 'list', '--workspace', 'team');
       expect(seen[0]!.path).toBe('workflow-template/?workspace=team');
       expect(table.split('\n')[0]).toMatch(/^ID\s+NAME\s+TASK\s+PRIORITY\s+TASK DATA$/);

@@ -167,7 +167,7 @@ describe('creating collections', () => {
 });
 
 describe('reading collections', () => {
-  it('lists a workspace by name then category, filtered, to viewers only', async () => {
+  it('lists a workspace by category then name, filtered, to viewers only', async () => {
     await newCollection('sid', 'debian:suite');
     await newCollection('bookworm', 'debian:suite');
     await newCollection('bookworm', 'debian:environments');

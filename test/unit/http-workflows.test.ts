@@ -112,7 +112,7 @@ describe('workflow-template API', () => {
     await createTemplate(key('owner'), { name: 'another', task_name: 'noop', workspace: 'priv' });
     const list = await http('GET', '/api/1.0/workflow-template/?workspace=priv', { token: key('viewer') });
     expect(list.status).toBe(200);
-    expect(list.json.map((t: { name: string }) => t.name)).toEqual(['another', 'nightly']);
+    expect(list.json.results.map((t: { name: string }) => t.name)).toEqual(['another', 'nightly']);
 
     const patched = await http('PATCH', `/api/1.0/workflow-template/${id}/`, { token: key('owner'), body: { name: 'weekly', priority: -5 } });
     expect(patched.status).toBe(200);

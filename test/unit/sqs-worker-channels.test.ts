@@ -127,7 +127,7 @@ describe('SqsWorkerChannels.access on AWS', () => {
     expect(stsMock).toHaveReceivedCommandTimes(AssumeRoleCommand, 1);
     const input = stsMock.commandCalls(AssumeRoleCommand)[0]!.args[0].input;
     expect(input.RoleArn).toBe(ROLE);
-    expect(input.DurationSeconds).toBe(3600);
+    expect(input.DurationSeconds).toBe(900); // the least STS grants: a disabled worker's session dies within 15 min
     expect(input.RoleSessionName).toBe('conveyor-worker-bee');
     const policy = JSON.parse(input.Policy!);
     expect(policy).toEqual({

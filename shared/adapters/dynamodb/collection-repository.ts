@@ -17,6 +17,8 @@ import type { CollectionRepository } from '../../ports';
 import { attempt, firstFailure } from './errors';
 import { ACTIVE_ITEMS, COLLECTION_NAMES, ITEM_HISTORY, collectionPk, keys, padId } from './keys';
 import { compact, type Item, names, queryAll } from './support';
+import { queryPrefixPage } from './prefix-page';
+import type { Page } from '../../ports';
 
 type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
 
@@ -91,6 +93,13 @@ export class DynamoCollectionRepository implements CollectionRepository {
     return items
       .map(toCollection)
       .sort((a, b) => byCodeUnit(a.name, b.name) || byCodeUnit(a.category, b.category));
+  }
+
+  /** One page of the workspace partition's name claims (sort key: category, then name). */
+  async listPage(scope: string, workspace: string, opts: { limit: number; cursor?: string; category?: string }): Promise<Page<Collection>> {
+    const prefix = opts.category === undefined ? COLLECTION_NAMES : `${COLLECTION_NAMES}${opts.category}#`;
+    const found = await queryPrefixPage(this.doc, this.tableName, keys.workspace(scope, workspace).pk, prefix, opts);
+    return { items: found.items.map(toCollection), ...(found.next ? { next: found.next } : {}) };
   }
 
   /**
@@ -172,6 +181,12 @@ export class DynamoCollectionRepository implements CollectionRepository {
   /** Consistent Query of the collection's `N#` rows, sorted by item id. */
   async activeItems(collectionId: number): Promise<CollectionItem[]> {
     return (await this.queryPrefix(collectionId, ACTIVE_ITEMS)).map(toItem).sort((a, b) => a.id - b.id);
+  }
+
+  /** One page of the collection's `N#` rows (sort key: the item's name). */
+  async activeItemsPage(collectionId: number, opts: { limit: number; cursor?: string }): Promise<Page<CollectionItem>> {
+    const found = await queryPrefixPage(this.doc, this.tableName, collectionPk(collectionId), ACTIVE_ITEMS, opts);
+    return { items: found.items.map(toItem), ...(found.next ? { next: found.next } : {}) };
   }
 
   /** Every version of the collection's items (removed ones included), by id; not part of the port (expiry, tests). */

@@ -37,7 +37,7 @@ import {
   workRequestPk,
   workRequestShard,
 } from './keys';
-import { batchGet, checkLimit, compact, decodeCursor, type Item, names, queryAll, queryPage, queryShards, versionedPut } from './support';
+import { batchGet, checkLimit, compact, decodeCursor, encodeCursor, type Item, names, queryAll, queryPage, queryShards, versionedPut } from './support';
 
 type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
 
@@ -207,6 +207,11 @@ export class DynamoWorkRequestRepository implements WorkRequestRepository {
     };
     const page = await queryPage(this.doc, base, { limit: filter.limit, start, keyNames, filtered: conditions.length > 0 });
     return { items: page.items.map(toWorkRequest), ...(page.next !== undefined ? { next: page.next } : {}) };
+  }
+
+  cursorAfter(wr: WorkRequest, _filter: WorkRequestListFilter): string {
+    const { gsi1pk, gsi1sk } = workRequestIndexes(wr);
+    return encodeCursor({ ...keys.workRequest(wr.id), gsi1pk, gsi1sk });
   }
 
   /**

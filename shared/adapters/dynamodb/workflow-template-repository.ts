@@ -22,6 +22,8 @@ import type { WorkflowTemplateRepository } from '../../ports';
 import { attempt, failedAt, firstFailure, rawNumber, type RawItem } from './errors';
 import { type Key, padId } from './keys';
 import { batchGet, type Item, names, queryAll, versionedPut } from './support';
+import { queryPrefixPage } from './prefix-page';
+import type { Page } from '../../ports';
 
 type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
 
@@ -92,6 +94,18 @@ export class DynamoWorkflowTemplateRepository implements WorkflowTemplateReposit
     const template = await this.get(Number(res.Item.templateId));
     // A name item always names its template (same transaction); be strict if it ever does not.
     return template && template.name === name && template.scope === scope && template.workspace === workspace ? template : undefined;
+  }
+
+  /** One page of the name items (sort key: the name), then their templates. */
+  async listPage(scope: string, workspace: string, opts: { limit: number; cursor?: string }): Promise<Page<WorkflowTemplate>> {
+    const { pk } = templateKeys.name(scope, workspace, 'x');
+    const found = await queryPrefixPage(this.doc, this.tableName, pk, TEMPLATE_NAMES, opts);
+    const templates =
+      found.items.length === 0
+        ? []
+        : await batchGet(this.doc, this.tableName, found.items.map((i) => templateKeys.template(Number(i.templateId))), { consistent: true });
+    const sorted = templates.map(toTemplate).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.id - b.id));
+    return { items: sorted, ...(found.next ? { next: found.next } : {}) };
   }
 
   /** By name. */

@@ -5,6 +5,7 @@
 import type { Collection, CollectionItem } from '../../domain/collections';
 import { ConflictError } from '../../domain/errors';
 import type { CollectionRepository } from '../../ports';
+import { pageAfterKey } from './paging';
 
 const clone = <T>(v: T): T => structuredClone(v);
 const byCodeUnit = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
@@ -77,6 +78,16 @@ export class MemoryCollectionRepository implements CollectionRepository {
   }
   async activeItem(collectionId: number, name: string) {
     return clone(this.active(collectionId, name));
+  }
+  async listPage(scope: string, workspace: string, opts: { limit: number; cursor?: string; category?: string }) {
+    const mine = [...this.collections.values()].filter(
+      (c) => c.scope === scope && c.workspace === workspace && (opts.category === undefined || c.category === opts.category),
+    );
+    return pageAfterKey(mine, (c) => `${c.category}#${c.name}`, opts.limit, opts.cursor);
+  }
+  async activeItemsPage(collectionId: number, opts: { limit: number; cursor?: string }) {
+    const active = [...this.items.values()].filter((i) => i.collectionId === collectionId && i.removedAt === null);
+    return pageAfterKey(active, (i) => i.name, opts.limit, opts.cursor);
   }
   async activeItems(collectionId: number) {
     return [...this.items.values()]

@@ -16,6 +16,7 @@ import type { TaskType, WorkRequest } from '../../domain/work-requests';
 import type { Worker } from '../../domain/workers';
 import type { RunNumber, WorkflowTemplate } from '../../domain/workflows';
 import { MemoryCollectionRepository } from './collections';
+import { pageAfterKey } from './paging';
 import { MemoryAccountingQueue, MemoryAccountsRepository, MemorySchemaStore } from './accounts';
 import type {
   ArtifactListFilter,
@@ -426,15 +427,21 @@ export class MemoryWorkRequestRepository implements WorkRequestRepository {
   async getMany(ids: number[]) {
     return ids.flatMap((id) => (this.items.has(id) ? [clone(this.items.get(id)!)] : []));
   }
-  async list(filter: WorkRequestListFilter): Promise<Page<WorkRequest>> {
-    const start = filter.cursor ? Number(filter.cursor) : 0;
-    if (filter.cursor !== undefined && !/^\d+$/.test(filter.cursor)) throw ValidationError.field('cursor', 'is not a cursor this server issued', 'Invalid query');
-    const all = [...this.items.values()]
+  private listed(filter: WorkRequestListFilter): WorkRequest[] {
+    return [...this.items.values()]
       .filter((w) => w.scope === filter.scope)
       .filter((w) => !filter.workspace || w.workspace === filter.workspace)
       .filter((w) => !filter.status || w.status === filter.status)
       .filter((w) => !filter.taskName || w.taskName === filter.taskName)
       .sort((a, b) => b.id - a.id);
+  }
+  cursorAfter(wr: WorkRequest, filter: WorkRequestListFilter): string {
+    return String(this.listed(filter).filter((w) => w.id >= wr.id).length);
+  }
+  async list(filter: WorkRequestListFilter): Promise<Page<WorkRequest>> {
+    const start = filter.cursor ? Number(filter.cursor) : 0;
+    if (filter.cursor !== undefined && !/^\d+$/.test(filter.cursor)) throw ValidationError.field('cursor', 'is not a cursor this server issued', 'Invalid query');
+    const all = this.listed(filter);
     const items = all.slice(start, start + filter.limit).map(clone);
     return { items, next: start + filter.limit < all.length ? String(start + filter.limit) : undefined };
   }
@@ -577,6 +584,10 @@ export class MemoryWorkflowTemplateRepository implements WorkflowTemplateReposit
   }
   async list(scope: string, workspace: string) {
     return [...this.items.values()].filter((t) => t.scope === scope && t.workspace === workspace).map(clone).sort((a, b) => byCodeUnit(a.name, b.name));
+  }
+  async listPage(scope: string, workspace: string, opts: { limit: number; cursor?: string }) {
+    const mine = [...this.items.values()].filter((t) => t.scope === scope && t.workspace === workspace);
+    return pageAfterKey(mine, (t) => t.name, opts.limit, opts.cursor);
   }
   async update(t: WorkflowTemplate, expectedVersion: number) {
     const current = this.items.get(t.id);

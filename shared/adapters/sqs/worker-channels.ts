@@ -33,8 +33,13 @@ import type { QueueAccess, WorkerChannels, WorkerMessage } from '../../ports';
 
 /** SQS's limit on queue names (standard queues). */
 export const MAX_QUEUE_NAME_LENGTH = 80;
-/** Temporary credentials of a worker: one hour, the most STS grants a chained role session. */
-export const WORKER_CREDENTIALS_SECONDS = 3600;
+/**
+ * Temporary credentials of a worker: 15 minutes, the least STS grants (security finding 7). A
+ * disabled worker's token is refused at once; the credentials it already holds are not revoked
+ * (STS cannot revoke one session) but die within this time, and meanwhile they only receive from
+ * its own queue, to which nothing is sent once it is disabled (docs/security.md).
+ */
+export const WORKER_CREDENTIALS_SECONDS = 900;
 /** What a worker may do on its own queue. */
 export const WORKER_QUEUE_ACTIONS = ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes'] as const;
 

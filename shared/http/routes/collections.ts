@@ -16,6 +16,7 @@ import { DEFAULT_WORKSPACE } from '../../domain/tenancy';
 import type { Deps } from '../../ports';
 import { json, jsonBody, noContent, type HttpRequest, type RouteHandler } from '../request';
 import { parseId, parseWith, type RouteInputSchemas } from '../validation';
+import { pageQueryFields, pagedJson } from '../paged-list';
 
 const createSchema = z.strictObject({
   name: z.string(),
@@ -32,7 +33,9 @@ const listQuerySchema = z.strictObject({
   workspace: z.string().min(1).default(DEFAULT_WORKSPACE),
   name: z.string().min(1).optional(),
   category: z.string().min(1).optional(),
+  ...pageQueryFields,
 });
+const itemsQuerySchema = z.strictObject(pageQueryFields);
 
 const addItemSchema = z.strictObject({
   name: z.string(),
@@ -110,9 +113,15 @@ export function collectionRoutes(getDeps: () => Deps): Record<string, RouteHandl
   return {
     'GET /api/1.0/collection/': async (req) => {
       const q = parseWith(listQuerySchema, req.query, 'Invalid query');
-      const all = await listCollections(getDeps(), req.caller, { scope: req.scope, workspace: q.workspace });
-      const results = all.filter((c) => (q.name === undefined || c.name === q.name) && (q.category === undefined || c.category === q.category));
-      return json(200, { results: results.map((c) => collectionJson(c, req.baseUrl)), next: null, previous: null });
+      const page = await listCollections(getDeps(), req.caller, {
+        scope: req.scope,
+        workspace: q.workspace,
+        limit: q.limit,
+        ...(q.cursor !== undefined ? { cursor: q.cursor } : {}),
+        ...(q.category !== undefined ? { category: q.category } : {}),
+        ...(q.name !== undefined ? { name: q.name } : {}),
+      });
+      return pagedJson(req, '/api/1.0/collection/', page, (c) => collectionJson(c, req.baseUrl));
     },
     'POST /api/1.0/collection/': async (req) => {
       const body = parseWith(createSchema, jsonBody(req), 'Invalid collection');
@@ -130,8 +139,10 @@ export function collectionRoutes(getDeps: () => Deps): Record<string, RouteHandl
     },
     'GET /api/1.0/collection/{id}/': async (req) => json(200, collectionJson(await getCollection(getDeps(), req.caller, collectionId(req)), req.baseUrl)),
     'GET /api/1.0/collection/{id}/items/': async (req) => {
-      const items = await listCollectionItems(getDeps(), req.caller, collectionId(req));
-      return json(200, { results: items.map(collectionItemJson), next: null, previous: null });
+      const q = parseWith(itemsQuerySchema, req.query, 'Invalid query');
+      const id = collectionId(req);
+      const page = await listCollectionItems(getDeps(), req.caller, id, { limit: q.limit, ...(q.cursor !== undefined ? { cursor: q.cursor } : {}) });
+      return pagedJson(req, `/api/1.0/collection/${id}/items/`, page, collectionItemJson);
     },
     'POST /api/1.0/collection/{id}/items/': async (req) => {
       const id = collectionId(req);
@@ -166,6 +177,7 @@ export function collectionRoutes(getDeps: () => Deps): Record<string, RouteHandl
 export const collectionRequestSchemas: RouteInputSchemas = {
   'POST /api/1.0/collection/': { body: createSchema },
   'GET /api/1.0/collection/': { query: listQuerySchema },
+  'GET /api/1.0/collection/{id}/items/': { query: itemsQuerySchema },
   'POST /api/1.0/collection/{id}/items/': { body: addItemSchema },
   'POST /api/1.0/lookup/single/': { body: lookupSingleSchema },
   'POST /api/1.0/lookup/multiple/': { body: lookupMultipleSchema },

@@ -106,12 +106,12 @@ export function workerRoutes(getDeps: () => Deps): Record<string, RouteHandler> 
     },
     'GET /api/1.0/worker/': async (req) => {
       requireAuthenticated(req.caller);
-      const workers = await listWorkers(getDeps());
+      const workers = await listWorkers(getDeps(), req.caller);
       return json(200, { results: workers.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)).map(workerJson) });
     },
     'GET /api/1.0/worker/{name}/': async (req) => {
       requireAuthenticated(req.caller);
-      return json(200, workerJson(await getWorker(getDeps(), req.params['name'] ?? '')));
+      return json(200, workerJson(await getWorker(getDeps(), req.params['name'] ?? '', req.caller)));
     },
   };
 }

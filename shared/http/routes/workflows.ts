@@ -23,6 +23,7 @@ import { workRequestJson } from '../serializers';
 import { workerIdsOf, type WorkerIds } from '../../app/worker-ids';
 import { json, jsonBody, noContent, type HttpRequest, type RouteHandler } from '../request';
 import { parseId, parseWith, type RouteInputSchemas } from '../validation';
+import { pageQueryFields, pagedJson } from '../paged-list';
 
 const jsonObject = z.record(z.string(), z.unknown());
 const priority = z.number().int().min(-1_000_000).max(1_000_000);
@@ -41,7 +42,7 @@ const templatePatchSchema = z.strictObject({
   priority: priority.optional(),
 });
 
-const templateListQuery = z.strictObject({ workspace: z.string().min(1) });
+const templateListQuery = z.strictObject({ workspace: z.string().min(1), ...pageQueryFields });
 
 const workflowCreateSchema = z.strictObject({
   template_name: z.string().min(1).max(255),
@@ -97,8 +98,13 @@ export function workflowRoutes(getDeps: () => Deps): Record<string, RouteHandler
   return {
     'GET /api/1.0/workflow-template/': async (req) => {
       const q = parseWith(templateListQuery, req.query, 'Invalid query');
-      const templates = await listTemplates(getDeps(), req.caller, { scope: req.scope, workspace: q.workspace });
-      return json(200, templates.map((t) => workflowTemplateJson(t, req.baseUrl)));
+      const page = await listTemplates(getDeps(), req.caller, {
+        scope: req.scope,
+        workspace: q.workspace,
+        limit: q.limit,
+        ...(q.cursor !== undefined ? { cursor: q.cursor } : {}),
+      });
+      return pagedJson(req, '/api/1.0/workflow-template/', page, (t) => workflowTemplateJson(t, req.baseUrl));
     },
     'POST /api/1.0/workflow-template/': async (req) => {
       const body = parseWith(templateCreateSchema, objectBody(req, 'Invalid workflow template'), 'Invalid workflow template');

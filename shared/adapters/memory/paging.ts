@@ -1,0 +1,31 @@
+/**
+ * Key-ordered pages for the memory adapters, matching the DynamoDB adapters' sort-key pages: the
+ * cursor names the last key served, so the next page starts after it even when items were added or
+ * removed in between (an offset would skip or repeat them).
+ */
+import { ValidationError } from '../../domain/errors';
+import type { Page } from '../../ports';
+
+const invalidCursor = () => ValidationError.field('cursor', 'is not a cursor this server issued', 'Invalid query');
+
+export function pageAfterKey<T>(items: T[], key: (item: T) => string, limit: number, cursor?: string): Page<T> {
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw ValidationError.field('limit', 'must be a whole number from 1 to 1000');
+  let after: string | undefined;
+  if (cursor !== undefined) {
+    try {
+      const parsed: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+      if (typeof parsed !== 'object' || parsed === null || typeof (parsed as { k?: unknown }).k !== 'string') throw invalidCursor();
+      after = (parsed as { k: string }).k;
+    } catch {
+      throw invalidCursor();
+    }
+  }
+  const sorted = items.map((item) => ({ item, k: key(item) })).sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0));
+  const rest = after === undefined ? sorted : sorted.filter((e) => e.k > after!);
+  const served = rest.slice(0, limit);
+  const last = served[served.length - 1];
+  return {
+    items: served.map((e) => structuredClone(e.item)),
+    ...(rest.length > limit && last ? { next: Buffer.from(JSON.stringify({ k: last.k }), 'utf8').toString('base64url') } : {}),
+  };
+}
