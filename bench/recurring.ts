@@ -19,7 +19,7 @@
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -243,7 +243,7 @@ export function renderRecurringSection(bench: RecurringBench, command: string): 
       ? [
           `**Due → started** on the local stack (\`conveyor dev\` in process, one \`conveyor worker --tasks git-import\` process, ${latency.jobs} git-import`,
           `jobs against a \`file://\` repository, ${latency.samples.length} runs): from the run's \`date_due\` to its \`date_job_started\` (the server's time of`,
-          `the worker's get-next), **p50 ${q(50)} s, p95 ${q(95)} s** (min ${q(0)} s, max ${q(100)} s), with the tick every ${latency.tickSeconds} s. The path: wait for`,
+          `the worker's get-next), **p50 ${q(50)} s, p95 ${q(95)} s** (min ${q(0)} s, max ${q(100)} s), with the tick every ${latency.tickSeconds} s (results: ${Object.entries(latency.statuses ?? {}).map(([k, v]) => `${v} ${k}`).join(', ')}). The path: wait for`,
           'the tick, release, scheduler queue, scheduling pass, worker queue, get-next. In AWS the tick runs every 60 s, which',
           `adds about ${fmt((60 - latency.tickSeconds) / 2, 0)} s on average (up to ${60 - latency.tickSeconds} s) to these figures.`,
         ]
@@ -275,6 +275,10 @@ async function main(): Promise<void> {
   let json: string | undefined;
   let samples = 30;
   let tickSeconds = 2;
+  /** The JSON (--json) of an earlier run: its due → started, instead of measuring it again. */
+  let dueToStartedFrom: string | undefined;
+  /** The JSON of an earlier run: its ticks and cycle, instead of measuring them again. */
+  let sizesFrom: string | undefined;
   for (let i = 0; i < args.length; i++) {
     if (args[i] === '--sizes') sizes = args[++i]!.split(',').map(Number);
     else if (args[i] === '--rounds') rounds = Number(args[++i]);
@@ -282,12 +286,14 @@ async function main(): Promise<void> {
     else if (args[i] === '--json') json = resolve(args[++i]!);
     else if (args[i] === '--samples') samples = Number(args[++i]);
     else if (args[i] === '--tick-seconds') tickSeconds = Number(args[++i]);
+    else if (args[i] === '--due-to-started-from') dueToStartedFrom = resolve(args[++i]!);
+    else if (args[i] === '--sizes-from') sizesFrom = resolve(args[++i]!);
     else throw new Error(`unknown argument ${args[i]} (use --sizes a,b,c, --rounds N, --samples N (0: no local stack), --tick-seconds S, --out FILE and --json FILE)`);
   }
   if (sizes.some((s) => !Number.isSafeInteger(s) || s < DUE)) throw new Error(`--sizes: each size must be an integer of at least ${DUE}`);
   const progress = (m: string) => process.stdout.write(`[bench] ${m}\n`);
-  let dueToStarted: DueToStarted | undefined;
-  if (samples > 0) {
+  let dueToStarted: DueToStarted | undefined = dueToStartedFrom ? (JSON.parse(readFileSync(dueToStartedFrom, 'utf8')) as RecurringBench).dueToStarted : undefined;
+  if (samples > 0 && !dueToStarted) {
     // The worker process runs bin/conveyor, which runs dist/: today's code, compiled.
     progress('recurring: compiling dist/ for the worker');
     await compile();
@@ -302,7 +308,8 @@ async function main(): Promise<void> {
       rmSync(dir, { recursive: true, force: true });
     }
   }
-  const bench = { ...(await measureRecurring(sizes, rounds, progress)), ...(dueToStarted ? { dueToStarted } : {}) };
+  const measured = sizesFrom ? (JSON.parse(readFileSync(sizesFrom, 'utf8')) as RecurringBench) : await measureRecurring(sizes, rounds, progress);
+  const bench = { ...measured, ...(dueToStarted ? { dueToStarted } : {}) };
   if (json) writeFileSync(json, JSON.stringify(bench, null, 2));
   writeSection(out, renderRecurringSection(bench, `node --import tsx bench/recurring.ts ${args.join(' ')}`.trim()));
 }
