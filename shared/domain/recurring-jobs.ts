@@ -554,6 +554,11 @@ export function compareDueRuns(a: Pick<JobRun, 'requestingUser' | 'dateDue'>, b:
 }
 
 /** Whether the run waits in the due index: pending, not yet released, and the job REVIEWED. */
+/** A run handed to its work request (released) and not finished yet. */
+export function isReleasedRun(job: Pick<RecurringJob, 'run'>): boolean {
+  return job.run !== null && job.run.releasedAt !== null && job.run.workRequestId !== null;
+}
+
 export function waitsForRelease(job: Pick<RecurringJob, 'reviewStatus' | 'run'>): boolean {
   return job.reviewStatus === 'REVIEWED' && job.run !== null && job.run.state === 'PENDING' && job.run.releasedAt === null;
 }

@@ -35,6 +35,12 @@ export interface RecurringJobRepository {
    * `limit`, most overdue first. Reads only index entries of due runs: never the jobs that are not due.
    */
   dueRuns(now: string, limit: number): Promise<RecurringJob[]>;
+  /**
+   * Runs released (their work request exists) and not finished, released at or before `before`, at most
+   * `limit`, oldest first: the reconcile pass finds runs whose request finished without finishing them.
+   * Reads only index entries of runs out, never the waiting jobs.
+   */
+  releasedRuns(before: string, limit: number): Promise<RecurringJob[]>;
   /** Newest first. */
   results(jobId: number, limit: number, cursor?: string): Promise<Page<RecurringJobResult>>;
   /** Oldest first. */

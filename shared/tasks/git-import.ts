@@ -68,6 +68,8 @@ export const gitImportTask: TaskDefinition<GitImportData> = {
   taskType: 'Worker',
   version: 1,
   schema,
+  // Only workers whose git answered (cli/worker/metadata.ts TASK_PROBES) get git-import runs.
+  requirements: () => ({ flags: ['git-import:available'] }),
   async execute(data, ctx) {
     const lines: string[] = [];
     const log = (line: string) => {

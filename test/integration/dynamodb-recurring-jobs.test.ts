@@ -1,7 +1,8 @@
 /**
  * DynamoRecurringJobRepository against DynamoDB Local: conditional writes (two racing writers, one
  * wins), results and events appended in the same transaction, pagination, and the sparse sharded
- * due index (only due, unreleased runs of REVIEWED jobs; a released run leaves it).
+ * due index (only due, unreleased runs of REVIEWED jobs; a released run leaves it), and the runs-out
+ * index (released, unfinished runs; the reconcile pass reads it).
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -57,6 +58,22 @@ test('the due index holds only due, unreleased runs of REVIEWED jobs, across sha
   expect(await due()).toEqual(jobs.slice(2, 4).map((j) => j.id));
   expect((await repo.dueRuns('1971-01-04T00:00:00.000Z', 1)).map((j) => j.id)).toEqual([jobs[2]!.id]);
   expect(released.run!.releasedAt).not.toBeNull();
+});
+
+test('the runs-out index holds released, unfinished runs only, oldest release first; a finish takes the run out', async () => {
+  const jobs = [];
+  for (let k = 0; k < 3; k++) jobs.push(await newJob(`1960-01-0${k + 1}T00:00:00.000Z`));
+  const out = async (before: string) => (await repo.releasedRuns(before, 100)).map((j) => j.id);
+  expect(await out('1960-06-01T00:00:00.000Z')).toEqual([]);
+  const release = (j: RecurringJob, at: string) => write(j, { job: { ...j, run: { ...j.run!, workRequestId: j.id, releasedAt: at } } });
+  const first = await release(jobs[1]!, '1960-01-05T00:00:00.000Z');
+  await release(jobs[2]!, '1960-01-04T00:00:00.000Z');
+  expect(await out('1960-06-01T00:00:00.000Z')).toEqual([jobs[2]!.id, jobs[1]!.id]);
+  expect(await out('1960-01-04T12:00:00.000Z')).toEqual([jobs[2]!.id]);
+  const started = await write(first, startJob(first, { name: 'bee', state: 'ONLINE' }, new Date('1960-01-05T00:01:00Z')));
+  expect(await out('1960-06-01T00:00:00.000Z')).toEqual([jobs[2]!.id, jobs[1]!.id]);
+  await write(started, finishJob(started, 'SUCCESS', new Date('1960-01-05T00:02:00Z')));
+  expect(await out('1960-06-01T00:00:00.000Z')).toEqual([jobs[2]!.id]);
 });
 
 test('listing a workspace pages through its jobs; delete is conditional on the version', async () => {

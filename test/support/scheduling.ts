@@ -18,6 +18,8 @@ export const AMD64_METADATA: Metadata = {
   'noop:version': 1,
   'lintian:available': true,
   'lintian:version': 1,
+  'git-import:available': true,
+  'git-import:version': 1,
 };
 
 export interface SchedulingWorld extends World {

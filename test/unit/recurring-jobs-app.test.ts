@@ -105,6 +105,20 @@ test('a run goes through the worker: START on get-next, then FINISH with the res
   expect(next).not.toBe(wr.id);
 });
 
+test('a worker without git (no git-import:available) is not given git-import runs; one with it is', async () => {
+  const { 'git-import:available': _available, 'git-import:version': _version, ...withoutGit } = AMD64_METADATA;
+  const gitless = await world.addWorker('nogit.lan', { metadata: withoutGit });
+  const unprobed = await world.addWorker('old.lan', { metadata: { ...AMD64_METADATA, 'git-import:available': false } });
+  await newJob();
+  await releaseDueRuns(world.deps);
+  await schedule(world.deps);
+  expect(await getNextForWorker(world.deps, await gitless.caller())).toBeUndefined();
+  expect(await getNextForWorker(world.deps, await unprobed.caller())).toBeUndefined();
+  const withGit = await world.addWorker('git.lan', { metadata: AMD64_METADATA });
+  await schedule(world.deps);
+  expect((await getNextForWorker(world.deps, await withGit.caller()))?.taskName).toBe('git-import');
+});
+
 test('failures back off 1x, 2x, 4x, 8x; the 5th turns the job FAILING and notifies; try-again brings it back', async () => {
   await world.deps.channels.put({ name: 'recurring-jobs', method: 'email', data: { to: ['ops@example.org'] } });
   const worker = await world.addWorker('bee.lan', { metadata: AMD64_METADATA });

@@ -63,6 +63,7 @@ describe('worker metadata', () => {
     const lintian = findTask('Worker', 'lintian')!;
     const worker = { staticMetadata: {}, dynamicMetadata: md, workerType: 'external' as const };
     expect(canRunOn(lintian, { input: { binary_artifacts: [1] } }, worker)).toBe(true);
+    expect(canRunOn(findTask('Worker', 'git-import')!, { url: 'file:///srv/r.git' }, worker)).toBe(true);
   });
 
   it('says lintian is unavailable when `lintian --version` fails, and adds i386 only when dpkg lists it', async () => {
@@ -72,6 +73,9 @@ describe('worker metadata', () => {
     );
     expect(md['lintian:available']).toBe(false);
     expect(md['lintian:version']).toBeUndefined();
+    // No git on this machine: git-import is not offered (the scheduler needs git-import:available).
+    expect(md['git-import:available']).toBe(false);
+    expect(canRunOn(findTask('Worker', 'git-import')!, { url: 'file:///srv/r.git' }, { staticMetadata: {}, dynamicMetadata: md, workerType: 'external' })).toBe(false);
 
     expect(md['executor:unshare:available']).toBe(false);
     expect(md['system:architectures']).toEqual(['amd64', 'i386']);

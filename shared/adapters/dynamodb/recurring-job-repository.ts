@@ -2,6 +2,7 @@
  * Recurring jobs in the main table (docs/data-model.md, "Recurring jobs"):
  * - job: `RJOB#<id>` / `J`, the whole job as one map plus `version`; gsi1 `RJOBS#<scope>#<ws>` / `<id16>`
  *   (listing); while its run waits for release, gsi3 `RJDUE#<id % 4>` / `<dateDue>#<id16>` (the due index);
+ *   while its run is released and not finished, gsi2 `RJOUT#<id % 4>` / `<releasedAt>#<id16>` (runs out);
  * - results: `RJOB#<id>` / `R#<sequence16>`; events: `RJOB#<id>` / `E#<date>#<version>#<n>`;
  * - machine events: `WORKER#<name>` / `ME#<date>#<random>`.
  * A job write is one TransactWriteItems: the job (conditional on its version), its new result
@@ -10,11 +11,11 @@
 import { randomUUID } from 'node:crypto';
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, TransactWriteCommand, DeleteCommand } from '@aws-sdk/lib-dynamodb';
 import { ConflictError, NotFoundError } from '../../domain/errors';
-import { waitsForRelease, type RecurringJob, type RecurringJobEvent, type RecurringJobResult } from '../../domain/recurring-jobs';
+import { isReleasedRun, waitsForRelease, type RecurringJob, type RecurringJobEvent, type RecurringJobResult } from '../../domain/recurring-jobs';
 import type { Page } from '../../ports';
 import type { RecurringJobRepository, RecurringJobWrite } from '../../ports/recurring-jobs';
 import { attempt } from './errors';
-import { GSI1, GSI3, keys, padId, timeKey } from './keys';
+import { GSI1, GSI2, GSI3, keys, padId, timeKey } from './keys';
 import { checkLimit, compact, decodeCursor, encodeCursor, type Item, names, queryPage, queryShards } from './support';
 
 /** Shards of the due index: spreads release writes over four index partitions, read in parallel. */
@@ -31,6 +32,7 @@ export const recurringKeys = {
   result: (id: number, sequence: number) => ({ pk: jobPk(id), sk: `${RESULTS}${padId(sequence)}` }),
   workspaceJobs: (scope: string, workspace: string) => `RJOBS#${scope}#${workspace}`,
   due: (shard: number) => `RJDUE#${shard}`,
+  out: (shard: number) => `RJOUT#${shard}`,
 };
 
 /** The index attributes of a job item, derived from its state alone. */
@@ -39,6 +41,10 @@ export function recurringJobIndexes(job: RecurringJob): Item {
   if (waitsForRelease(job)) {
     attrs.gsi3pk = recurringKeys.due(job.id % RECURRING_DUE_SHARDS);
     attrs.gsi3sk = `${timeKey(job.run!.dateDue, 'dateDue')}#${padId(job.id)}`;
+  }
+  if (isReleasedRun(job)) {
+    attrs.gsi2pk = recurringKeys.out(job.id % RECURRING_DUE_SHARDS);
+    attrs.gsi2sk = `${timeKey(job.run!.releasedAt!, 'releasedAt')}#${padId(job.id)}`;
   }
   return attrs;
 }
@@ -149,17 +155,28 @@ export class DynamoRecurringJobRepository implements RecurringJobRepository {
 
   /** One Query per shard of the sparse due index, `gsi3sk <= now`: reads only due runs. */
   async dueRuns(now: string, limit: number): Promise<RecurringJob[]> {
-    const upTo = `${timeKey(now, 'now')}#~`;
+    const jobs = await this.queryShardedIndex(GSI3, recurringKeys.due, timeKey(now, 'now'), limit);
+    // The index is eventually consistent: the caller re-checks each job when it writes (version).
+    return jobs.filter((j) => waitsForRelease(j));
+  }
+
+  /** One Query per shard of the sparse runs-out index, `gsi2sk <= before`. */
+  async releasedRuns(before: string, limit: number): Promise<RecurringJob[]> {
+    return (await this.queryShardedIndex(GSI2, recurringKeys.out, timeKey(before, 'before'), limit)).filter((j) => isReleasedRun(j));
+  }
+
+  /** Jobs of a sparse sharded index (`<index>pk` = `partition(shard)`, `<index>sk` = `<time>#<id16>`) up to `upTo`, oldest first. */
+  private async queryShardedIndex(index: typeof GSI2 | typeof GSI3, partition: (shard: number) => string, upTo: string, limit: number): Promise<RecurringJob[]> {
+    const pk = `${index}pk`;
+    const sk = `${index}sk`;
     const inputs = Array.from({ length: RECURRING_DUE_SHARDS }, (_, shard) => ({
       TableName: this.tableName,
-      IndexName: GSI3,
-      KeyConditionExpression: '#gsi3pk = :pk AND #gsi3sk <= :upTo',
-      ExpressionAttributeNames: names('gsi3pk', 'gsi3sk'),
-      ExpressionAttributeValues: { ':pk': recurringKeys.due(shard), ':upTo': upTo },
+      IndexName: index,
+      KeyConditionExpression: `#${pk} = :pk AND #${sk} <= :upTo`,
+      ExpressionAttributeNames: names(pk, sk),
+      ExpressionAttributeValues: { ':pk': partition(shard), ':upTo': `${upTo}#~` },
     }));
-    const items = await queryShards(this.doc, inputs, 'gsi3sk', limit);
-    // The index is eventually consistent: the caller re-checks each job when it writes (version).
-    return items.map((i) => i.job as RecurringJob).filter((j) => waitsForRelease(j));
+    return (await queryShards(this.doc, inputs, sk, limit)).map((i) => i.job as RecurringJob);
   }
 
   async results(jobId: number, limit: number, cursor?: string): Promise<Page<RecurringJobResult>> {

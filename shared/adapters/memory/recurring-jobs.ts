@@ -1,6 +1,6 @@
 /** In-memory RecurringJobRepository for unit tests: the same conditions as the DynamoDB adapter. */
 import { ConflictError, NotFoundError, ValidationError } from '../../domain/errors';
-import { waitsForRelease, type RecurringJob, type RecurringJobEvent, type RecurringJobResult } from '../../domain/recurring-jobs';
+import { isReleasedRun, waitsForRelease, type RecurringJob, type RecurringJobEvent, type RecurringJobResult } from '../../domain/recurring-jobs';
 import type { Page } from '../../ports';
 import type { RecurringJobRepository, RecurringJobWrite } from '../../ports/recurring-jobs';
 
@@ -61,6 +61,14 @@ export class MemoryRecurringJobRepository implements RecurringJobRepository {
       .slice(0, limit);
     this.reads.dueRunsReturned += due.length;
     return due.map(clone);
+  }
+
+  async releasedRuns(before: string, limit: number): Promise<RecurringJob[]> {
+    return [...this.jobs.values()]
+      .filter((j) => isReleasedRun(j) && j.run!.releasedAt! <= before)
+      .sort((a, b) => a.run!.releasedAt!.localeCompare(b.run!.releasedAt!) || a.id - b.id)
+      .slice(0, limit)
+      .map(clone);
   }
 
   async results(jobId: number, limit: number, cursor?: string) {
