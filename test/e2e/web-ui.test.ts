@@ -375,7 +375,8 @@ describe('the web UI in Chromium', () => {
       // run was created (the API says "reload and try again"); the run exists, so look it up.
       workflowId = (await h.getJson(`workflow/?workspace=${WORKSPACE}&name=bl`)).id;
     } else throw new Error(`workflow start: exit ${started.code}\n${started.stdout}\n${started.stderr}`);
-    const done = await h.waitForFinished(workflowId, 300_000);
+    // Two builds and two lintian runs on one worker: at a load of 40 a lintian run alone took 1.7 min.
+    const done = await h.waitForFinished(workflowId, 600_000);
     expect({ status: done.status, result: done.result }).toEqual({ status: 'completed', result: 'success' });
 
     const page = await session('contributor');
@@ -431,7 +432,7 @@ describe('the web UI in Chromium', () => {
     await expect(page.locator('main tr.run[data-run="1"]').textContent()).resolves.toContain('completed: success');
     await expect(page.locator('main tr.run[aria-current]').getAttribute('data-run')).resolves.toBe('2.1');
     await expect(page.locator('h1').textContent()).resolves.toContain('run bl.2.1');
-  }, 600_000);
+  }, 1_000_000);
 
   it('lists workers with their state and work; an admin quiesces, stops and restarts one live; others see no buttons; an admin sees the audit page', async () => {
     const worker = 'web-worker-e2e-test';
