@@ -92,6 +92,8 @@ function wrBadge(wr) {
 const when = (iso) => (iso ? html`<time datetime="${iso}">${iso.replace('T', ' ').replace(/\.\d+Z$|Z$/, ' UTC')}</time>` : '—');
 const size = (n) => (n < 1024 ? `${n} B` : n < 1048576 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1048576).toFixed(1)} MiB`);
 const jsonBlock = (value) => html`<pre>${JSON.stringify(value ?? null, null, 2)}</pre>`;
+/** The worker's name (`worker` is Debusine's integer id). */
+const workerName = (wr) => wr.worker_name ?? (wr.worker === null || wr.worker === undefined ? '—' : `#${wr.worker}`);
 const wrLink = (id) => html`<a href="#/work-request/${id}">#${id}</a>`;
 const artifactLink = (id) => html`<a href="#/artifact/${id}">#${id}</a>`;
 const query = (params) => {
@@ -262,23 +264,32 @@ document.addEventListener('click', async (event) => {
 });
 
 const STATUSES = ['blocked', 'pending', 'running', 'completed', 'aborted'];
+const WORKER_FILTER_PAGES = 5;
 
 async function workRequestsPage(p) {
   const workspace = workspaceOf(p);
-  const list = await get(`work-request/${query({ workspace, status: p.status, task_name: p.task_name, limit: 100 })}`);
-  // The API has no worker filter: the page of results is filtered here.
-  const rows = list.results.filter((wr) => !p.worker || wr.worker === p.worker);
+  // The API filters by status and task; it has no worker filter, so that one is applied here, over
+  // up to WORKER_FILTER_PAGES pages of 100 (newest first) until 100 requests of that worker are found.
+  const onWorker = (wr) => !p.worker || wr.worker_name === p.worker || String(wr.worker) === p.worker;
+  const rows = [];
+  let cursor;
+  for (let pages = 0; pages < (p.worker ? WORKER_FILTER_PAGES : 1) && rows.length < 100; pages++) {
+    const list = await get(`work-request/${query({ workspace, status: p.status, task_name: p.task_name, limit: 100, cursor })}`);
+    rows.push(...list.results.filter(onWorker));
+    cursor = list.cursor;
+    if (!cursor) break;
+  }
   return html`<h1>Work requests</h1>
     <form class="filters" data-route="work-requests">${workspaceSelect(workspace)}
       <label>Status<select name="status"><option value="">(any)</option>${STATUSES.map((s) => html`<option ${s === p.status ? raw('selected') : ''}>${s}</option>`)}</select></label>
       <label>Task<input name="task_name" id="f-task" value="${p.task_name ?? ''}" placeholder="noop"></label>
-      <label>Worker<input name="worker" id="f-worker" value="${p.worker ?? ''}"></label>
+      <label>Worker<input name="worker" id="f-worker" value="${p.worker ?? ''}" placeholder="name"></label>
       <button type="submit">Filter</button></form>
     ${table(
       ['Id', 'Task', 'Status', 'Worker', 'Created', 'Priority'],
       rows.map(
         (wr) => html`<tr data-id="${wr.id}"><td>${wrLink(wr.id)}</td><td>${wr.task_type}/${wr.task_name}</td><td>${wrBadge(wr)}</td>
-          <td>${wr.worker ?? '—'}</td><td class="hide-narrow">${when(wr.created_at)}</td><td>${wr.effective_priority}</td></tr>`,
+          <td class="worker">${workerName(wr)}</td><td class="hide-narrow">${when(wr.created_at)}</td><td>${wr.effective_priority}</td></tr>`,
       ),
       'No work requests match.',
     )}`;
@@ -304,9 +315,9 @@ async function workRequestPage(p) {
           <span class="error" role="alert" id="action-error"></span></div>`
       : ''}
     <dl><dt>Workspace</dt><dd>${wr.workspace}</dd><dt>Created</dt><dd>${when(wr.created_at)} by ${wr.created_by}</dd>
-      <dt>Worker</dt><dd>${wr.worker ?? '—'}</dd><dt>Started</dt><dd>${when(wr.started_at)}</dd><dt>Completed</dt><dd>${when(wr.completed_at)}</dd>
+      <dt>Worker</dt><dd id="wr-worker">${workerName(wr)}</dd><dt>Started</dt><dd>${when(wr.started_at)}</dd><dt>Completed</dt><dd>${when(wr.completed_at)}</dd>
       <dt>Duration</dt><dd>${wr.duration === null ? '—' : `${wr.duration} s`}</dd>
-      <dt>Priority</dt><dd>${wr.priority_base} + ${wr.priority_adjustment} = ${wr.effective_priority}</dd>
+      <dt>Priority</dt><dd id="wr-priority">${wr.priority_base} + ${wr.priority_adjustment} = ${wr.effective_priority}</dd>
       ${wr.aborted_by ? html`<dt>Aborted by</dt><dd>${wr.aborted_by}</dd>` : ''}
       ${wr.parent ? html`<dt>Parent</dt><dd>${wrLink(wr.parent)}</dd>` : ''}
       ${wr.task_type === 'Workflow' ? html`<dt>Graph</dt><dd><a href="#/workflow/${wr.id}">workflow graph</a></dd>` : ''}
@@ -379,7 +390,7 @@ const COLOURS = { success: '#146c2e', failure: '#b3261e', error: '#b3261e', skip
 const colourOf = (wr) => COLOURS[wr.status === 'completed' ? wr.result : wr.status] ?? '#5f6368';
 
 /** Columns by dependency depth (a request sits right of everything it waits for), rows in order. */
-function graphSvg(nodes) {
+function graphSvg(nodes, provides = new Map()) {
   const byId = new Map(nodes.map((n) => [n.wr.id, n]));
   const level = new Map();
   const levelOf = (n, seen = new Set()) => {
@@ -394,7 +405,7 @@ function graphSvg(nodes) {
   };
   const columns = [];
   for (const n of nodes) (columns[levelOf(n)] ??= []).push(n);
-  const W = 190, H = 50, GX = 50, GY = 16;
+  const W = 190, H = 64, GX = 50, GY = 16;
   const pos = new Map();
   columns.forEach((col, x) => col.forEach((n, y) => pos.set(n.wr.id, { x: 10 + x * (W + GX), y: 10 + y * (H + GY) })));
   const width = 20 + columns.length * (W + GX) - GX;
@@ -415,11 +426,18 @@ function graphSvg(nodes) {
       <rect x="${x}" y="${y}" width="${W}" height="${H}" rx="6" fill="${colourOf(n.wr)}"/>
       <title>#${n.wr.id} ${label} (${n.wr.task_type}/${n.wr.task_name}): ${state}</title>
       <text x="${x + 8}" y="${y + 19}" fill="#fff">#${n.wr.id} ${label.slice(0, 24)}</text>
-      <text x="${x + 8}" y="${y + 37}" fill="#fff">${n.wr.task_name.slice(0, 16)} · ${state}</text></a>`;
+      <text x="${x + 8}" y="${y + 37}" fill="#fff">${n.wr.task_name.slice(0, 16)} · ${state}</text>
+      ${provides.has(n.wr.id) ? html`<text class="provides" x="${x + 8}" y="${y + 55}" fill="#fff">⇒ ${provides.get(n.wr.id).join(', ').slice(0, 26)}</text>` : ''}</a>`;
   });
   return html`<svg class="graph" role="img" aria-label="Workflow graph" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}">
     <defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#1a1a1a"/></marker></defs>
     ${edges}${boxes}</svg>`;
+}
+
+/** Every number a run has had: a retry restarts it in place with the next minor number, so "2.2" was "2" and "2.1" first. */
+function runAttempts(number) {
+  const [major, minor = '0'] = String(number).split('.');
+  return [major, ...Array.from({ length: Number(minor) }, (_, i) => `${major}.${i + 1}`)];
 }
 
 async function workflowPage(p) {
@@ -432,6 +450,13 @@ async function workflowPage(p) {
     const answer = await get(`collection/${root.internal_collection}/items/?limit=1000`);
     items = answer.results ?? answer;
   }
+  // A promise names the child that will fulfil it; a fulfilled one is the artifact that child made.
+  const producerOf = (i) => i.data?.promise_work_request_id ?? nodes.find((n) => i.artifact && n.wr.artifacts.includes(i.artifact))?.wr.id;
+  const provides = new Map();
+  for (const i of items) {
+    const id = producerOf(i);
+    if (id) provides.set(id, [...(provides.get(id) ?? []), i.name]);
+  }
   let history = [];
   if (root.run) {
     const list = await get(`work-request/${query({ workspace: root.workspace, task_name: root.task_name, limit: 200 })}`);
@@ -440,30 +465,52 @@ async function workflowPage(p) {
   return html`<h1>Workflow #${root.id} <small>${root.task_name}${root.run ? ` · run ${root.run.name}.${root.run.number}` : ''}</small></h1>
     <p>${wrBadge(root)} ${root.run ? html`run status <strong>${root.run.status}</strong>` : ''}
       · <a href="#/work-request/${root.id}">details, retry and abort</a></p>
-    <div class="scroll">${graphSvg(nodes)}</div>
-    <p class="note">Solid arrows: dependencies; dashed: parent workflow to child. Green success, red failure or error, blue running, brown pending or blocked, grey aborted or skipped.</p>
+    <div class="scroll">${graphSvg(nodes, provides)}</div>
+    <p class="note">Solid arrows: dependencies; dashed: parent workflow to child; ⇒ the internal collection items (promises, then artifacts) a step provides. Green success, red failure or error, blue running, brown pending or blocked, grey aborted or skipped.</p>
     <h2>Steps</h2>
     ${table(
       ['Id', 'Step', 'Task', 'Status', 'Waits for', 'Worker'],
       nodes.map(
         (n) => html`<tr class="step"><td>${wrLink(n.wr.id)}</td><td>${'· '.repeat(n.depth)}${n.wr.workflow_data?.display_name ?? n.wr.workflow_data?.step ?? '—'}</td>
-          <td>${n.wr.task_type}/${n.wr.task_name}</td><td>${wrBadge(n.wr)}</td><td>${n.wr.dependencies.map((d) => html`${wrLink(d)} `)}</td><td>${n.wr.worker ?? '—'}</td></tr>`,
+          <td>${n.wr.task_type}/${n.wr.task_name}</td><td>${wrBadge(n.wr)}</td><td>${n.wr.dependencies.map((d) => html`${wrLink(d)} `)}</td><td>${workerName(n.wr)}</td></tr>`,
       ),
     )}
     <h2>Promises and results</h2>
     ${table(
-      ['Name', 'Category', 'Artifact', 'Promised by'],
-      items.map(
-        (i) => html`<tr><td>${i.name}</td><td>${i.category}</td><td>${i.artifact ? artifactLink(i.artifact) : 'promised'}</td><td>${i.data?.promise_work_request_id ? wrLink(i.data.promise_work_request_id) : '—'}</td></tr>`,
-      ),
+      ['Name', 'Category', 'State', 'Artifact', 'From'],
+      items.map((i) => {
+        const producer = producerOf(i);
+        return html`<tr class="promise" data-name="${i.name}"><td>${i.name}</td><td>${i.data?.promise_category ?? i.category}</td>
+          <td>${i.artifact ? badge('fulfilled', 'success') : badge('promised', 'pending')}</td>
+          <td class="artifact">${i.artifact ? artifactLink(i.artifact) : '—'}</td><td class="promiser">${producer ? wrLink(producer) : '—'}</td></tr>`;
+      }),
       'The workflow has no internal collection items yet.',
     )}
     ${history.length
       ? html`<h2>Runs of ${root.run.name}</h2>${table(
           ['Run', 'Workflow', 'Status'],
-          history.map((wr) => html`<tr><td>${wr.run.name}.${wr.run.number}</td><td><a href="#/workflow/${wr.id}">#${wr.id}</a></td><td>${wrBadge(wr)} ${wr.run.status}</td></tr>`),
-        )}`
+          history.flatMap((wr) =>
+            runAttempts(wr.run.number).map((number, i, all) =>
+              i < all.length - 1
+                ? html`<tr class="run" data-run="${number}"><td>${wr.run.name}.${number}</td><td><a href="#/workflow/${wr.id}">#${wr.id}</a></td><td>retried as ${wr.run.name}.${all[i + 1]}</td></tr>`
+                : html`<tr class="run" data-run="${number}"${wr.id === root.id ? raw(' aria-current="true"') : ''}><td>${wr.run.name}.${number}</td><td><a href="#/workflow/${wr.id}">#${wr.id}</a></td><td>${wrBadge(wr)} ${wr.run.status}</td></tr>`,
+            ),
+          ),
+        )}
+        <p class="note">A retry restarts a run in place (same workflow id) with the next minor number: run 1, retried, is 1.1, then 1.2.</p>`
       : ''}`;
+}
+
+const MACHINE_CLASS = { ONLINE: 'success', QUIESCING: 'pending', OFFLINE: 'aborted' };
+/** Launchpad's machine state: ONLINE, QUIESCING, or OFFLINE with its reason. */
+const machineBadge = (w) => badge(w.state === 'OFFLINE' && w.offline_reason ? `OFFLINE (${w.offline_reason})` : w.state, MACHINE_CLASS[w.state]);
+/** The transitions docs/api.md allows from each state ("Machines"). */
+const MACHINE_ACTIONS = { ONLINE: ['quiesce', 'offline'], QUIESCING: ['online', 'offline'], OFFLINE: ['online'] };
+const MACHINE_LABEL = { online: 'Online', offline: 'Offline', quiesce: 'Quiesce' };
+
+function workerButtons(w) {
+  return html`${w.enabled ? html`<button type="button" class="danger" data-worker-action="disable">Disable</button>` : html`<button type="button" data-worker-action="enable">Enable</button>`}
+    ${(MACHINE_ACTIONS[w.state] ?? []).map((action) => html` <button type="button" class="secondary" data-machine-action="${action}">${MACHINE_LABEL[action]}</button>`)}`;
 }
 
 async function workersPage() {
@@ -471,15 +518,19 @@ async function workersPage() {
   return html`<h1>Workers</h1>
     <span class="error" role="alert" id="action-error"></span>
     ${table(
-      ['Name', 'Type', 'State', 'Current work', 'Last seen', 'Concurrency', ...(me.is_admin ? [''] : [])],
+      ['Name', 'Type', 'Token', 'Machine', 'Current work', 'Last seen', 'Concurrency', ...(me.is_admin ? ['Actions'] : [])],
       list.results.map(
-        (w) => html`<tr data-worker="${w.name}"><td>${w.name}</td><td>${w.worker_type}</td><td>${w.enabled ? '' : badge('disabled', 'aborted')} ${w.connected ? badge('connected', 'success') : badge('disconnected', 'aborted')}</td>
-          <td>${(w.current_work ?? []).length ? w.current_work.map((id) => html`${wrLink(id)} `) : 'idle'}</td><td>${when(w.last_seen_at)}</td><td>${w.assigned ?? 0}/${w.concurrency}</td>
-          ${me.is_admin ? html`<td>${w.enabled ? html`<button type="button" class="danger" data-worker-action="disable">Disable</button>` : html`<button type="button" data-worker-action="enable">Enable</button>`}</td>` : ''}</tr>`,
+        (w) => html`<tr data-worker="${w.name}"><td>${w.name}</td><td class="hide-narrow">${w.worker_type}</td><td class="connection">${w.enabled ? '' : badge('disabled', 'aborted')} ${w.connected ? badge('connected', 'success') : badge('disconnected', 'aborted')}</td>
+          <td class="machine">${machineBadge(w)}</td>
+          <td>${(w.current_work ?? []).length ? w.current_work.map((id) => html`${wrLink(id)} `) : 'idle'}</td><td class="hide-narrow">${when(w.last_seen_at)}</td><td>${w.assigned ?? 0}/${w.concurrency}</td>
+          ${me.is_admin ? html`<td class="actions-cell">${workerButtons(w)}</td>` : ''}</tr>`,
       ),
       'No workers registered.',
     )}
-    ${me.is_admin ? html`<p class="note">Disabling a worker stops its token and gives its work back (running requests are retried elsewhere).</p>` : ''}`;
+    ${me.is_admin
+      ? html`<p class="note">Disabling a worker stops its token and gives its work back (running requests are retried elsewhere).
+          Quiesce: the worker takes no new work, finishes what it runs, then goes OFFLINE (QUIESCED); Offline stops it taking work at once (its running work carries on); Online lets it take work again.</p>`
+      : ''}`;
 }
 
 /** A button's action through the API, then a redraw; a refusal is shown in #action-error. */
@@ -499,6 +550,9 @@ function onButton(selector, act) {
 
 onButton('button[data-worker-action]', (button) =>
   send('POST', `worker/${encodeURIComponent(button.closest('[data-worker]').dataset.worker)}/${button.dataset.workerAction}/`, {}),
+);
+onButton('button[data-machine-action]', (button) =>
+  send('POST', `worker/${encodeURIComponent(button.closest('[data-worker]').dataset.worker)}/${button.dataset.machineAction}/`, {}),
 );
 
 async function auditPage(p) {

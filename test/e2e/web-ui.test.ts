@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { sha256 } from '../support/world';
 import { E2eHarness, WORKSPACE, requireTool } from './harness';
+import { waitFor } from './worker-process';
 import { REPO_ROOT } from './stack';
 
 jest.setTimeout(300_000);
@@ -25,6 +26,7 @@ declare const document: any;
 declare const location: any;
 declare const sessionStorage: any;
 declare const MutationObserver: any;
+declare const getComputedStyle: any;
 
 export const CHROMIUM = '/usr/bin/chromium';
 /** Chromium on this kind of machine: no sandbox as root, no GPU, and no calls home (the network is closed). */
@@ -60,6 +62,9 @@ afterAll(async () => {
 /** A fresh browser session (own sessionStorage); signed in as `user` through the sign-in form. */
 async function session(user?: string, viewport = { width: 1100, height: 760 }): Promise<Page> {
   const context = await browser.newContext({ viewport });
+  // Generous waits: the machine these run on is shared, and under a load of 60 a first page took over 30 s.
+  context.setDefaultTimeout(90_000);
+  context.setDefaultNavigationTimeout(90_000);
   contexts.push(context);
   const page = await context.newPage();
   page.on('pageerror', (err) => console.error(`page error: ${err.message}`));
@@ -82,7 +87,7 @@ async function open(page: Page, hash: string, heading: string | RegExp): Promise
  * Waits until the page shows the work request's status as `status` (the text of #wr-status); a
  * timeout says what the page showed and what the workers and the stack logged.
  */
-async function waitForStatus(page: Page, status: string, timeoutMs = 30_000): Promise<void> {
+async function waitForStatus(page: Page, status: string, timeoutMs = 90_000): Promise<void> {
   try {
     await page.waitForFunction((wanted) => document.getElementById('wr-status')?.textContent === wanted, status, { timeout: timeoutMs });
   } catch (err) {
@@ -98,6 +103,58 @@ async function screenshot(page: Page, name: string): Promise<void> {
     mkdirSync(join(REPO_ROOT, 'docs', 'ui'), { recursive: true });
     copyFileSync(file, join(REPO_ROOT, 'docs', 'ui', `${name}.png`));
   }
+}
+
+/**
+ * WCAG AA contrast of every visible text on the page: its colour against the first opaque background
+ * behind it (4.5:1, or 3:1 for large text), and the graph's box labels against their boxes.
+ */
+async function expectReadableContrast(page: Page): Promise<void> {
+  const failures: string[] = await page.evaluate(() => {
+    const rgba = (value: string): number[] => (value.match(/[\d.]+/g) ?? ['0', '0', '0', '0']).map(Number).concat(1).slice(0, 4);
+    const luminance = ([r, g, b]: number[]) =>
+      [r!, g!, b!].map((c) => (c / 255 <= 0.03928 ? c / 255 / 12.92 : ((c / 255 + 0.055) / 1.055) ** 2.4)).reduce((sum, c, i) => sum + c * [0.2126, 0.7152, 0.0722][i]!, 0);
+    const ratio = (a: number[], b: number[]) => {
+      const [l1, l2] = [luminance(a), luminance(b)].sort((x, y) => y - x);
+      return (l1! + 0.05) / (l2! + 0.05);
+    };
+    const background = (el: any): number[] => {
+      for (let node = el; node && node.nodeType === 1; node = node.parentElement) {
+        const bg = rgba(getComputedStyle(node).backgroundColor);
+        if (bg[3]! > 0) return bg;
+      }
+      return [255, 255, 255, 1];
+    };
+    const out: string[] = [];
+    const walker = document.createTreeWalker(document.body, 4 /* text nodes */);
+    for (let text = walker.nextNode(); text; text = walker.nextNode()) {
+      const el = text.parentElement;
+      if (!text.textContent.trim() || !el || el.closest('svg')) continue;
+      const style = getComputedStyle(el);
+      const box = el.getBoundingClientRect();
+      if (style.visibility === 'hidden' || box.width === 0 || box.height === 0 || box.right < 0 || el.closest('[hidden]')) continue;
+      const size = parseFloat(style.fontSize);
+      const large = size >= 24 || (size >= 18.66 && Number(style.fontWeight) >= 700);
+      const value = ratio(rgba(style.color), background(el));
+      if (value < (large ? 3 : 4.5)) out.push(`"${text.textContent.trim().slice(0, 30)}" (${el.tagName.toLowerCase()}.${el.className}): ${value.toFixed(2)}`);
+    }
+    for (const node of document.querySelectorAll('svg.graph a.node')) {
+      const fill = (el: any) => {
+        const probe = document.createElement('span');
+        probe.style.color = el.getAttribute('fill');
+        document.body.append(probe);
+        const colour = rgba(getComputedStyle(probe).color);
+        probe.remove();
+        return colour;
+      };
+      for (const label of node.querySelectorAll('text')) {
+        const value = ratio(fill(label), fill(node.querySelector('rect')));
+        if (value < 4.5) out.push(`graph "${label.textContent.slice(0, 30)}": ${value.toFixed(2)}`);
+      }
+    }
+    return out;
+  });
+  expect(failures).toEqual([]);
 }
 
 /** A complete artifact in the private workspace, its files uploaded through the presigned URLs. */
@@ -132,6 +189,7 @@ let watchedId = 0;
 let abortedId = 0;
 let failedId = 0;
 let workflowId = 0;
+let recurringJobId = 0;
 
 describe('the web UI in Chromium', () => {
   it('serves the UI on the API origin; anonymous visitors see public workspaces only', async () => {
@@ -188,6 +246,16 @@ describe('the web UI in Chromium', () => {
     await page.getByRole('heading', { level: 1, name: `Artifact #${sourceId}` }).waitFor();
     await expect(page.locator('tr.rel-in').textContent()).resolves.toContain('built-using');
     await page.locator('tr.rel-in').getByRole('link', { name: `#${builtId}` }).waitFor();
+    await expectReadableContrast(page);
+
+    // An artifact with an expiry shows it, in the list and on its page.
+    const expiring = await h.api('POST', 'artifact/', 'contributor', { category: 'debian:source-package', workspace: WORKSPACE, files: {}, data: { name: 'short-lived' }, expire_at: '2099-01-02T03:04:05Z' });
+    h.expectStatus(expiring, 201);
+    await open(page, `#/artifacts?workspace=${WORKSPACE}&category=debian:source-package`, 'Artifacts');
+    await expect(page.locator('main tr', { hasText: `#${expiring.json.id}` }).locator('td').nth(5).textContent()).resolves.toBe('2099-01-02 03:04:05 UTC');
+    await expect(page.locator('main tr', { hasText: `#${sourceId}` }).locator('td').nth(5).textContent()).resolves.toBe('never');
+    await open(page, `#/artifact/${expiring.json.id}`, `Artifact #${expiring.json.id}`);
+    await expect(page.locator('#expire-at').textContent()).resolves.toBe('2099-01-02 03:04:05 UTC');
   });
 
   it('aborts and retries as a contributor, then watches a request go from pending to completed without reloading', async () => {
@@ -199,6 +267,16 @@ describe('the web UI in Chromium', () => {
     await open(page, `#/work-request/${abortedId}`, `Work request #${abortedId}`);
     await expect(page.locator('#wr-status').textContent()).resolves.toBe('pending');
     await expect(page.locator('button[data-action=retry]').count()).resolves.toBe(0);
+    // The creator may lower its own request's priority (not raise it: the field's max is 0 and the API says 403).
+    const base = (await h.getWorkRequest(abortedId)).priority_base as number;
+    await page.fill('#priority', '-5');
+    await page.getByRole('button', { name: 'Set priority' }).click();
+    await page.waitForFunction((wanted) => document.getElementById('wr-priority')?.textContent === wanted, `${base} + -5 = ${base - 5}`);
+    expect((await h.getWorkRequest(abortedId)).priority_adjustment).toBe(-5);
+    await page.fill('#priority', '3');
+    await page.getByRole('button', { name: 'Set priority' }).click();
+    await page.locator('#action-error').filter({ hasText: /.+/ }).waitFor();
+    expect((await h.getWorkRequest(abortedId)).priority_adjustment).toBe(-5);
     await page.getByRole('button', { name: 'Abort' }).click();
     await waitForStatus(page, 'aborted');
     await page.getByRole('button', { name: 'Retry' }).click();
@@ -237,7 +315,33 @@ describe('the web UI in Chromium', () => {
     expect(statuses).toEqual(['pending', 'running', 'completed: success']);
     expect(seen.some((s) => s.status === 'running' && s.log.trim() !== '' && s.log !== '(nothing yet)')).toBe(true);
     await screenshot(page, 'work-request');
+    await expect(page.locator('#wr-worker').textContent()).resolves.toBe('web-worker-e2e-test');
     await h.waitForFinished(retriedId);
+
+    // The list's filters, through its form: status, task and worker together.
+    await open(page, `#/work-requests?workspace=${WORKSPACE}`, 'Work requests');
+    await page.selectOption('main select[name=status]', 'completed');
+    await page.fill('#f-task', 'sleep');
+    await page.fill('#f-worker', 'web-worker-e2e-test');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await page.waitForFunction(() => location.hash.includes('worker=web-worker-e2e-test'));
+    // The filtered page (the unfiltered one had other tasks and statuses in it).
+    await page.waitForFunction(() => {
+      const rows = [...document.querySelectorAll('main tbody tr')] as any[];
+      return rows.length > 0 && rows.every((r) => r.cells[1].textContent === 'Worker/sleep' && r.cells[2].textContent === 'completed: success');
+    });
+    await page.waitForSelector(`main tr[data-id="${watchedId}"]`);
+    const shown = await page.locator('main tbody tr').evaluateAll((rows) => rows.map((r) => [...r.querySelectorAll('td')].map((td: any) => td.textContent)));
+    expect(shown.length).toBeGreaterThanOrEqual(1);
+    for (const cells of shown) expect([cells[1], cells[2], cells[3]]).toEqual(['Worker/sleep', 'completed: success', 'web-worker-e2e-test']);
+    expect(shown.map((cells) => cells[0])).not.toContain(`#${retriedId}`); // a noop: another task
+    await open(page, `#/work-requests?workspace=${WORKSPACE}&status=completed&task_name=noop&worker=web-worker-e2e-test`, 'Work requests');
+    await page.waitForSelector(`main tr[data-id="${retriedId}"]`);
+    await open(page, `#/work-requests?workspace=${WORKSPACE}&status=completed&worker=no-such-worker`, 'Work requests');
+    await page.getByText('No work requests match.').waitFor();
+    await open(page, `#/work-requests?workspace=${WORKSPACE}&status=aborted`, 'Work requests');
+    await page.waitForSelector(`main tr[data-id="${abortedId}"]`);
+    await expect(page.locator(`main tr[data-id="${watchedId}"]`).count()).resolves.toBe(0);
   });
 
   it('shows a failed request Retry to its contributor, and no button at all to a viewer', async () => {
@@ -258,22 +362,21 @@ describe('the web UI in Chromium', () => {
     await h.waitForFinished(pending);
   });
 
-  it('opens a green build-and-lint workflow graph (mkdeb builds lintian-clean packages) with its run history', async () => {
-    // The README's example: default fail_on_severity (error), so any lintian error would fail it.
-    const template = await h.api('POST', 'workflow-template/', 'owner', { name: 'bl', task_name: 'build-and-lint', task_data: { package: 'hello' }, workspace: WORKSPACE });
-    h.expectStatus(template, 201);
-    const started = await h.api('POST', 'workflow/', 'contributor', { template_name: 'bl', workspace: WORKSPACE, task_data: { version: '1.0-1', architectures: ['amd64'] } });
-    if (started.status === 409) {
+  it("runs the README's build-and-lint example through the CLI as written: its graph is green, with promises; a retry shows run history 1, 2, 2.1", async () => {
+    // The README's commands, word for word but for the workspace (and default fail_on_severity: error,
+    // so any lintian error would fail it).
+    const template = await h.cli(['workflow-template', 'create', 'bl', '--task-name', 'build-and-lint', '--workspace', WORKSPACE, '--data', '{"package": "hello"}'], { user: 'owner' });
+    expect({ code: template.code, out: template.stdout, err: template.stderr }).toEqual({ code: 0, out: expect.stringContaining('Created workflow template'), err: expect.anything() });
+    const started = await h.cli(['workflow', 'start', 'bl', '--workspace', WORKSPACE, '--data', '{"version": "1.0-1", "architectures": ["amd64", "i386"]}']);
+    const match = /^Started workflow (\d+) \(bl\.1\)$/m.exec(started.stdout);
+    if (match) workflowId = Number(match[1]);
+    else if (started.code !== 0 && /409|try again/i.test(started.stderr)) {
       // Seen under heavy load: the start lost a race with its own first orchestration step after the
       // run was created (the API says "reload and try again"); the run exists, so look it up.
-      const run = await h.api('GET', `workflow/?workspace=${WORKSPACE}&name=bl`, 'contributor');
-      h.expectStatus(run, 200);
-      workflowId = run.json.id;
-    } else {
-      h.expectStatus(started, 201);
-      workflowId = started.json.id;
-    }
-    const done = await h.waitForFinished(workflowId, 240_000);
+      workflowId = (await h.getJson(`workflow/?workspace=${WORKSPACE}&name=bl`)).id;
+    } else throw new Error(`workflow start: exit ${started.code}\n${started.stdout}\n${started.stderr}`);
+    // Two builds and two lintian runs on one worker: at a load of 40 a lintian run alone took 1.7 min.
+    const done = await h.waitForFinished(workflowId, 600_000);
     expect({ status: done.status, result: done.result }).toEqual({ status: 'completed', result: 'success' });
 
     const page = await session('contributor');
@@ -283,26 +386,120 @@ describe('the web UI in Chromium', () => {
     await page.getByRole('link', { name: `#${workflowId} build-and-lint` }).click();
     await page.getByRole('heading', { level: 1, name: `Workflow #${workflowId}` }).waitFor();
     const nodes = page.locator('svg.graph a.node');
-    // root, build, lintian, synchronization point, summary
-    expect(await nodes.count()).toBeGreaterThanOrEqual(5);
+    // root, 2 builds, 2 lintian checks, synchronization point, summary
+    expect(await nodes.count()).toBe(7);
     const fills = await page.locator('svg.graph a.node rect').evaluateAll((rects) => rects.map((r) => r.getAttribute('fill')));
     expect(new Set(fills)).toEqual(new Set(['#146c2e']));
-    expect(await page.locator('svg.graph line.edge-dep').count()).toBeGreaterThanOrEqual(2);
+    expect(await page.locator('svg.graph line.edge-dep').count()).toBeGreaterThanOrEqual(4);
+    for (const label of ['build amd64', 'build i386', 'lintian amd64', 'lintian i386', 'all checks done']) await nodes.filter({ hasText: label }).first().waitFor();
     await expect(page.locator('main').textContent()).resolves.toContain('bl.1');
+    await expect(nodes.filter({ hasText: 'build amd64' }).first().locator('text.provides').textContent()).resolves.toBe('⇒ build-amd64');
+    // The promises of the internal collection, each fulfilled by an artifact and naming its promiser.
+    const promises = page.locator('main tr.promise');
+    expect((await promises.evaluateAll((rows) => rows.map((r: any) => r.dataset.name))).sort()).toEqual(['build-amd64', 'build-i386', 'lintian-amd64', 'lintian-i386']);
+    for (const name of ['build-amd64', 'lintian-i386']) {
+      const row = page.locator(`main tr.promise[data-name="${name}"]`);
+      await expect(row.locator('td.artifact a').count()).resolves.toBe(1);
+      await expect(row.locator('td.promiser a').count()).resolves.toBe(1);
+    }
+    await expectReadableContrast(page);
     await screenshot(page, 'workflow');
     // Its lintian step's artifact is reachable from the graph.
-    await page.locator('svg.graph a.node', { hasText: 'lintian' }).first().click();
+    await page.locator('svg.graph a.node', { hasText: 'lintian amd64' }).first().click();
     await page.locator('#wr-artifacts a').first().waitFor();
-  });
 
-  it('lists workers with their state and work; an admin sees the audit page', async () => {
+    // Run 2, aborted and retried from its page (in place: run 2.1), then aborted again to save the machine.
+    const run2 = await h.api('POST', 'workflow/', 'contributor', { template_name: 'bl', workspace: WORKSPACE, task_data: { version: '1.0-2', architectures: ['amd64'] } });
+    h.expectStatus(run2, 201);
+    const run2Id = run2.json.id as number;
+    await open(page, `#/work-request/${run2Id}`, `Work request #${run2Id}`);
+    await page.getByRole('button', { name: 'Abort' }).click();
+    await waitForStatus(page, 'aborted', 120_000);
+    // Every step of run 2 finished (aborted) before the retry.
+    const allFinished = (tree: any): boolean => ['completed', 'aborted'].includes(tree.work_request.status) && tree.children.every(allFinished);
+    await waitFor('run 2 to settle', () => h.getJson(`workflow/${run2Id}/`), (tree) => tree.children.every(allFinished), { timeoutMs: 120_000, describe: h.diagnostics });
+    await page.getByRole('button', { name: 'Retry' }).click();
+    await waitFor('run 2 to restart as 2.1', () => h.getWorkRequest(run2Id), (wr) => wr.run?.number === '2.1', { timeoutMs: 120_000 }).catch(async (err) => {
+      throw new Error(`${(err as Error).message}\n--- the page showed ---\n${(await page.locator('main').innerText()).slice(0, 2000)}`);
+    });
+    await page.waitForFunction(() => /^(running|pending|blocked)$/.test(document.getElementById('wr-status')?.textContent ?? ''), undefined, { timeout: 120_000 });
+    await page.getByRole('button', { name: 'Abort' }).click();
+    await waitForStatus(page, 'aborted', 120_000);
+    await open(page, `#/workflow/${run2Id}`, `Workflow #${run2Id}`);
+    const runs = page.locator('main tr.run');
+    await expect(runs.evaluateAll((rows) => rows.map((r: any) => r.dataset.run))).resolves.toEqual(['1', '2', '2.1']);
+    await expect(page.locator('main tr.run[data-run="2"]').textContent()).resolves.toContain('retried as bl.2.1');
+    await expect(page.locator('main tr.run[data-run="1"]').textContent()).resolves.toContain('completed: success');
+    await expect(page.locator('main tr.run[aria-current]').getAttribute('data-run')).resolves.toBe('2.1');
+    await expect(page.locator('h1').textContent()).resolves.toContain('run bl.2.1');
+  }, 1_000_000);
+
+  it('lists workers with their state and work; an admin quiesces, stops and restarts one live; others see no buttons; an admin sees the audit page', async () => {
+    const worker = 'web-worker-e2e-test';
     const page = await session('admin');
     await open(page, '#/workers', 'Workers');
-    const row = page.locator('main tr', { hasText: 'web-worker-e2e-test' });
-    await expect(row.locator('.badge').allTextContents()).resolves.toEqual(['connected']);
-    await screenshot(page, 'workers');
-    // Admins get the enable/disable button (the worker is enabled: Disable); others none.
-    await expect(row.getByRole('button', { name: 'Disable' }).count()).resolves.toBe(1);
+    const row = page.locator('main tr', { hasText: worker });
+    await expect(row.locator('td.connection .badge').allTextContents()).resolves.toEqual(['connected']);
+    await expect(row.locator('td.machine').textContent()).resolves.toBe('ONLINE');
+    // Admins get enable/disable (the worker is enabled: Disable) and the moves an ONLINE machine allows.
+    await expect(row.locator('button').allTextContents()).resolves.toEqual(['Disable', 'Quiesce', 'Offline']);
+
+    // A second admin tab only watches: it sees every change by polling, in the same document (no reload).
+    const watcher = await session('admin');
+    await open(watcher, '#/workers', 'Workers');
+    await watcher.evaluate(() => ((window as any).sameDocument = true));
+    const watched = watcher.locator('main tr', { hasText: worker }).locator('td.machine');
+    const machineShows = async (p: Page, state: string) => {
+      try {
+        await p.waitForFunction(
+          ([name, wanted]) => document.querySelector(`main tr[data-worker="${name}"] td.machine`)?.textContent === wanted,
+          [worker, state] as const,
+          { timeout: 60_000 },
+        );
+      } catch (err) {
+        throw new Error(`${(err as Error).message}\n--- the page showed ---\n${(await p.locator('main').innerText()).slice(0, 2000)}\n${h.diagnostics()}`);
+      }
+    };
+    try {
+      // Quiesce while the worker runs something: QUIESCING until the request is done, then OFFLINE (QUIESCED).
+      const busy = await createWorkRequest('sleep', { seconds: 4 });
+      await h.waitForWorkRequest(busy, (wr) => wr.status === 'running', 'to run');
+      await row.getByRole('button', { name: 'Quiesce' }).click();
+      await machineShows(page, 'QUIESCING');
+      await expect(row.locator('button').allTextContents()).resolves.toEqual(['Disable', 'Online', 'Offline']);
+      await machineShows(watcher, 'QUIESCING');
+      await screenshot(page, 'workers');
+      await h.waitForFinished(busy);
+      await machineShows(watcher, 'OFFLINE (QUIESCED)');
+      await machineShows(page, 'OFFLINE (QUIESCED)');
+      await expect(row.locator('button').allTextContents()).resolves.toEqual(['Disable', 'Online']);
+      // Online again, then an operator's stop (OFFLINE, reason STOPPED), then online for the tests that follow.
+      await row.getByRole('button', { name: 'Online' }).click();
+      await machineShows(page, 'ONLINE');
+      await row.getByRole('button', { name: 'Offline' }).click();
+      await machineShows(page, 'OFFLINE (STOPPED)');
+      await machineShows(watcher, 'OFFLINE (STOPPED)');
+      await expectReadableContrast(page);
+      // By keyboard this time: focus the button, Enter.
+      await row.getByRole('button', { name: 'Online' }).focus();
+      await page.keyboard.press('Enter');
+      await machineShows(watcher, 'ONLINE');
+      await expect(watched.textContent()).resolves.toBe('ONLINE');
+      expect(await watcher.evaluate(() => (window as any).sameDocument)).toBe(true);
+    } finally {
+      // Whatever happened above, the worker must take work for the tests that follow.
+      await h.api('POST', `worker/${worker}/online/`, 'admin', {});
+    }
+    // Every move went through the API: the machine's events, in order.
+    const events = await h.getJson(`worker/${worker}/events/`, 'admin');
+    expect(events.results.map((e: any) => `${e.type}${e.items.OFFLINE_REASON ? ` ${e.items.OFFLINE_REASON}` : ''}:${e.person ?? ''}`)).toEqual([
+      'QUIESCE:user:admin',
+      'OFFLINE QUIESCED:',
+      'ONLINE:user:admin',
+      'OFFLINE STOPPED:user:admin',
+      'ONLINE:user:admin',
+    ]);
+
     await expect(page.locator('#nav-audit').isVisible()).resolves.toBe(true);
     await open(page, '#/audit', 'Audit log');
     // The audit log through GET /api/1.0/audit/: the seeding and the workers' activation are in it.
@@ -312,11 +509,13 @@ describe('the web UI in Chromium', () => {
     h.expectStatus(audited, 200);
     expect(shownActions).toEqual(audited.json.results.map((e: { action: string }) => e.action));
     await screenshot(page, 'audit');
+    // A contributor sees the machine state but no button, and no audit log.
     const contributor = await session('contributor');
     await expect(contributor.locator('#nav-audit').isVisible()).resolves.toBe(false);
     await open(contributor, '#/workers', 'Workers');
-    await contributor.locator('main tr', { hasText: 'web-worker-e2e-test' }).waitFor();
+    await expect(contributor.locator('main tr', { hasText: worker }).locator('td.machine').textContent()).resolves.toBe('ONLINE');
     await expect(contributor.locator('main button').count()).resolves.toBe(0);
+    h.expectStatus(await h.api('POST', `worker/${worker}/quiesce/`, 'contributor', {}), 403);
     await open(contributor, '#/audit', 'Not found');
     h.expectStatus(await h.api('GET', 'audit/', 'contributor'), 403);
   });
@@ -326,6 +525,7 @@ describe('the web UI in Chromium', () => {
     const created = await h.api('POST', 'recurring-job/', 'contributor', { workspace: WORKSPACE, kind: 'git-import', target: { url: 'file:///nonexistent/web-ui.git' } });
     h.expectStatus(created, 201);
     const jobId = created.json.id as number;
+    recurringJobId = jobId;
     expect(created.json.review_status).toBe('NEW');
 
     const viewer = await session('viewer');
@@ -361,7 +561,7 @@ describe('the web UI in Chromium', () => {
     await open(contributor, `#/recurring-job/${jobId}`, `Recurring job #${jobId}`);
     await expect(contributor.getByRole('button', { name: 'Try again' }).count()).resolves.toBe(0);
     await contributor.getByRole('button', { name: 'Request a run now' }).click();
-    await contributor.waitForFunction(() => /requested by contributor|RUNNING/.test(document.getElementById('job-run')?.textContent ?? ''));
+    await contributor.waitForFunction(() => /requested by contributor|RUNNING/.test(document.getElementById('job-run')?.textContent ?? ''), undefined, { timeout: 120_000 });
     // The request went through the API: a REQUEST event (the run may already be running or done).
     const events2 = await h.api('GET', `recurring-job/${jobId}/events/`, 'contributor');
     h.expectStatus(events2, 200);
@@ -376,16 +576,33 @@ describe('the web UI in Chromium', () => {
     await page.reload(); // focus starts at the top of the document (signed in: the token is in sessionStorage)
     await page.waitForSelector('#whoami');
     for (let i = 0; i < 10 && (await page.evaluate(() => document.activeElement?.textContent)) !== 'Artifacts'; i++) await page.keyboard.press('Tab');
+    // The focus is visible (a 3 px ring), then Enter follows the link.
+    expect(await page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle)).not.toBe('none');
     await page.keyboard.press('Enter');
     await page.getByRole('heading', { level: 1, name: 'Artifacts' }).waitFor();
+    // The filter form is operable by keyboard too: type a category, Enter submits it.
+    await page.selectOption('main select[name=workspace]', WORKSPACE);
+    await page.locator('#f-category').focus();
+    await page.keyboard.type('debian:binary-package');
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() => location.hash.includes('category=debian%3Abinary-package') || location.hash.includes('category=debian:binary-package'));
+    await page.waitForSelector(`main tr:has(a[href="#/artifact/${builtId}"])`);
   });
 
   it('is sensible at phone width: nothing wider than the screen', async () => {
     const phone = await session('contributor', { width: 390, height: 760 });
-    await open(phone, `#/work-request/${watchedId}`, `Work request #${watchedId}`);
-    // Nothing wider than the screen but the scrollable tables and code blocks.
-    const overflow = await phone.evaluate(() => document.documentElement.scrollWidth);
-    expect(overflow).toBeLessThanOrEqual(390);
+    // Nothing wider than the screen but the scrollable tables, code blocks and the graph's frame.
+    for (const [hash, heading] of [
+      [`#/work-requests?workspace=${WORKSPACE}`, 'Work requests'],
+      [`#/artifact/${builtId}`, `Artifact #${builtId}`],
+      [`#/workflow/${workflowId}`, `Workflow #${workflowId}`],
+      ['#/workers', 'Workers'],
+      [`#/work-request/${watchedId}`, `Work request #${watchedId}`],
+    ] as const) {
+      await open(phone, hash, heading);
+      const overflow = (await phone.evaluate(() => document.documentElement.scrollWidth)) - 390;
+      expect({ hash, overflow: Math.max(0, overflow) }).toEqual({ hash, overflow: 0 });
+    }
     await screenshot(phone, 'phone-work-request');
   });
 
@@ -414,7 +631,11 @@ describe('the web UI in Chromium', () => {
       [`#/workflow/${workflowId}`, 'workflow'],
       [`#/artifacts?workspace=${WORKSPACE}`, 'artifact list'],
       [`#/work-requests?workspace=${WORKSPACE}`, 'work request list'],
+      [`#/workflows?workspace=${WORKSPACE}`, 'workflow list'],
+      [`#/recurring-jobs?workspace=${WORKSPACE}`, 'recurring job list'],
+      [`#/recurring-job/${recurringJobId}`, 'recurring job'],
     ] as const) {
+      await open(page, '#/', 'Workspaces'); // so that the "Not found" below is the new page's
       await page.evaluate((target) => (location.hash = target), hash);
       await page.getByRole('heading', { level: 1, name: 'Not found' }).waitFor();
       expect({ what, text: await page.locator('main').textContent() }).toEqual({ what, text: expect.not.stringContaining('hello') });

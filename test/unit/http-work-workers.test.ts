@@ -3,6 +3,7 @@
  * routes as the local gateway routes them, handled by the real middy handlers.
  */
 import { generateTokenKey } from '../../shared/app/admin';
+import { setMachineState } from '../../shared/app/machines';
 import { createActivationToken } from '../../shared/app/workers';
 import { createSchedulingWorld, type SchedulingWorld } from '../support/scheduling';
 import { workApiClient, type WorkApiClient } from '../support/work-api';
@@ -139,11 +140,11 @@ describe('GET worker/ and worker/<name>/', () => {
     expect(res.status).toBe(200);
     expect(res.json.results).toHaveLength(1);
     const shown = res.json.results[0];
-    expect(shown).toMatchObject({ name: 'bee-lan', worker_type: 'external', enabled: true, connected: true, concurrency: 2 });
+    expect(shown).toMatchObject({ name: 'bee-lan', worker_type: 'external', enabled: true, connected: true, concurrency: 2, state: 'ONLINE', offline_reason: null });
     expect(shown.metadata['system:architectures']).toEqual(['s390x']); // static wins
     expect(shown.metadata['noop:available']).toBe(true);
     expect(Object.keys(shown).sort()).toEqual(
-      ['assigned', 'concurrency', 'connected', 'connected_at', 'current_work', 'enabled', 'id', 'last_seen_at', 'metadata', 'name', 'registered_at', 'worker_type'].sort(),
+      ['assigned', 'concurrency', 'connected', 'connected_at', 'current_work', 'enabled', 'id', 'last_seen_at', 'metadata', 'name', 'offline_reason', 'registered_at', 'state', 'worker_type'].sort(),
     );
     expect((await http('GET', '/api/1.0/worker/', { token: worker.key })).status).toBe(200);
     expect((await http('GET', '/api/1.0/worker/')).status).toBe(401);
@@ -156,5 +157,14 @@ describe('GET worker/ and worker/<name>/', () => {
     expect(res.json).toMatchObject({ name: 'bee-lan', current_work: [] });
     expect((await http('GET', '/api/1.0/worker/wasp/', { token: key('viewer') })).status).toBe(404);
     expect((await http('GET', '/api/1.0/worker/bee-lan/')).status).toBe(401);
+  });
+
+  it("shows the worker's machine state (the web UI's workers page): OFFLINE with its reason after a stop", async () => {
+    await world.addWorker('bee.lan');
+    await setMachineState(world.deps, 'user:admin', 'bee-lan', 'offline');
+    const res = await http('GET', '/api/1.0/worker/', { token: key('viewer') });
+    expect(res.json.results[0]).toMatchObject({ name: 'bee-lan', state: 'OFFLINE', offline_reason: 'STOPPED' });
+    await setMachineState(world.deps, 'user:admin', 'bee-lan', 'online');
+    expect((await http('GET', '/api/1.0/worker/bee-lan/', { token: key('viewer') })).json).toMatchObject({ state: 'ONLINE', offline_reason: null });
   });
 });

@@ -43,6 +43,9 @@ export function workerJson(w: WorkerView) {
     assigned: w.assigned,
     metadata: effectiveMetadata(w),
     current_work: w.currentWork,
+    // Launchpad's machine state (docs/api.md "Machines"): a worker never moved is ONLINE.
+    state: w.machineState ?? 'ONLINE',
+    offline_reason: w.offlineReason ?? null,
   };
 }
 
