@@ -13,7 +13,7 @@ import type { Workspace } from '../domain/tenancy';
 import { artifactExpireAt } from '../domain/expiry';
 import { filePathProblem } from '../domain/paths';
 import { canModifyArtifact, type Role } from '../domain/roles';
-import type { ArtifactWithFiles, Deps, Page, StoredFile } from '../ports';
+import type { ArtifactListFilter, ArtifactWithFiles, Deps, Page, StoredFile } from '../ports';
 import { accessWorkspace, callerId, checkTaskRequest, requireUser, type Caller } from './auth';
 import { recordAudit } from './audit';
 import { withRetries } from './concurrency';
@@ -225,14 +225,8 @@ export async function getArtifact(deps: Deps, caller: Caller, id: number): Promi
   return { artifact, files };
 }
 
-export interface ListArtifactsInput {
-  scope: string;
-  workspace: string;
-  category?: string;
-  createdBy?: string;
-  limit: number;
-  cursor?: string;
-}
+/** What a listing asks for is what the repository filters on. */
+export type ListArtifactsInput = ArtifactListFilter;
 
 export async function listArtifacts(deps: Deps, caller: Caller, input: ListArtifactsInput): Promise<Page<Artifact>> {
   await accessWorkspace(deps, caller, input.scope, input.workspace, 'viewer');

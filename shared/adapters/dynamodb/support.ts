@@ -6,9 +6,12 @@ import {
   type NativeAttributeValue,
   QueryCommand,
   type QueryCommandInput,
+  TransactWriteCommand,
+  type TransactWriteCommandInput,
   type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { ValidationError } from '../../domain/errors';
+import { attempt, type Outcome } from './errors';
 import type { Key } from './keys';
 
 export type Item = Record<string, NativeAttributeValue>;
@@ -207,4 +210,27 @@ export async function queryShards(
     .flatMap((p) => p.Items ?? [])
     .sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0))
     .slice(0, limit);
+}
+
+/** Runs one transaction through `attempt`: a failed condition comes back as an outcome, collisions are retried. */
+export function attemptTransaction(
+  doc: DynamoDBDocumentClient,
+  items: NonNullable<TransactWriteCommandInput['TransactItems']>,
+): Promise<Outcome<unknown>> {
+  return attempt(() => doc.send(new TransactWriteCommand({ TransactItems: items })));
+}
+
+/** The first item of an index partition (`<index>pk = pk`), or undefined: one eventually consistent read of one item. */
+export async function firstInIndex(doc: DynamoDBDocumentClient, tableName: string, index: string, pk: string): Promise<Item | undefined> {
+  const res = await doc.send(
+    new QueryCommand({
+      TableName: tableName,
+      IndexName: index,
+      KeyConditionExpression: `#${index}pk = :pk`,
+      ExpressionAttributeNames: names(`${index}pk`),
+      ExpressionAttributeValues: { ':pk': pk },
+      Limit: 1,
+    }),
+  );
+  return res.Items?.[0];
 }
