@@ -5,6 +5,7 @@
 import { createAwsDeps } from '../shared/adapters/aws';
 import { releaseDueRuns } from '../shared/app/recurring-release';
 import type { Deps } from '../shared/ports';
+import { logger } from '../shared/observability/logger';
 
 let deps: Deps | undefined;
 const getDeps = () => (deps ??= createAwsDeps());
@@ -12,7 +13,7 @@ const getDeps = () => (deps ??= createAwsDeps());
 export function recurringReleaseHandler(getDeps: () => Deps, release: typeof releaseDueRuns = releaseDueRuns) {
   return async (_event: unknown): Promise<{ released: number[] }> => {
     const released = await release(getDeps());
-    if (released.length) console.log(JSON.stringify({ msg: 'released recurring runs', released }));
+    if (released.length) logger.info('released recurring runs', { released });
     return { released };
   };
 }
