@@ -17,7 +17,7 @@ import type { RoleGrant, Scope, Token, User, Workspace } from '../../domain/tena
 import type { IdentityRepository } from '../../ports';
 import { attempt, failedAt, versionedWriteError } from './errors';
 import { GSI1, GSI2, type Key, indexKeys, keys, timeKey } from './keys';
-import { compact, type Item, names, queryAll, versionedUpdate } from './support';
+import { compact, type Item, names, queryAll, versionedPut, versionedUpdate } from './support';
 import { hasQuota, quotaFromItem } from './quota-attributes';
 
 export class DynamoIdentityRepository implements IdentityRepository {
@@ -52,18 +52,7 @@ export class DynamoIdentityRepository implements IdentityRepository {
   }
 
   async updateWorkspace(ws: Workspace, expectedVersion: number): Promise<void> {
-    const outcome = await attempt(() =>
-      this.doc.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: workspaceItem(ws, expectedVersion + 1),
-          ConditionExpression: 'attribute_exists(#pk) AND #version = :expected',
-          ExpressionAttributeNames: names('pk', 'version'),
-          ExpressionAttributeValues: { ':expected': expectedVersion },
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        }),
-      ),
-    );
+    const outcome = await attempt(() => this.doc.send(new PutCommand(versionedPut(this.tableName, workspaceItem(ws, expectedVersion + 1), expectedVersion))));
     const failed = failedAt(outcome);
     if (failed) throw versionedWriteError('workspace', failed.item, expectedVersion);
   }
