@@ -8,10 +8,11 @@ import {
   type QueryCommandInput,
   TransactWriteCommand,
   type TransactWriteCommandInput,
+  UpdateCommand,
   type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { ValidationError } from '../../domain/errors';
-import { attempt, type Outcome } from './errors';
+import { attempt, failedAt, type Outcome, versionedWriteError } from './errors';
 import type { Key } from './keys';
 
 export type Item = Record<string, NativeAttributeValue>;
@@ -233,4 +234,32 @@ export async function firstInIndex(doc: DynamoDBDocumentClient, tableName: strin
     }),
   );
   return res.Items?.[0];
+}
+
+/** UpdateItem of the attributes of a versioned item (`versionedUpdate`); a failed condition throws the matching domain error. */
+export async function updateVersioned(doc: DynamoDBDocumentClient, tableName: string, key: Key, what: string, attrs: Record<string, unknown>, expectedVersion: number): Promise<void> {
+  const outcome = await attempt(() => doc.send(new UpdateCommand({ TableName: tableName, Key: key, ...versionedUpdate(attrs, expectedVersion) })));
+  const failed = failedAt(outcome);
+  if (failed) throw versionedWriteError(what, failed.item, expectedVersion);
+}
+
+/**
+ * SET lastSeenAt unless it is younger than `minIntervalMs` (no version bump, so a touch neither
+ * conflicts with nor is undone by an update). A failed condition means "recently touched" (or no
+ * such item): exactly what saves the write.
+ */
+export async function touchLastSeen(doc: DynamoDBDocumentClient, tableName: string, key: Key, at: Date, minIntervalMs: number): Promise<void> {
+  const threshold = new Date(at.getTime() - minIntervalMs).toISOString();
+  await attempt(() =>
+    doc.send(
+      new UpdateCommand({
+        TableName: tableName,
+        Key: key,
+        UpdateExpression: 'SET #lastSeenAt = :at',
+        ConditionExpression: 'attribute_exists(#pk) AND (attribute_not_exists(#lastSeenAt) OR #lastSeenAt < :threshold)',
+        ExpressionAttributeNames: names('pk', 'lastSeenAt'),
+        ExpressionAttributeValues: { ':at': at.toISOString(), ':threshold': threshold },
+      }),
+    ),
+  );
 }
