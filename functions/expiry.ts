@@ -8,6 +8,7 @@ import { createAwsDeps } from '../shared/adapters/aws';
 import { expiryStoreFor } from '../shared/adapters/expiry';
 import { runExpiryPass, type ExpiryOptions, type ExpiryReport } from '../shared/app/expiry';
 import type { Deps } from '../shared/ports';
+import { logFollowUpFailures, logger } from '../shared/observability/logger';
 
 export const MAX_ARTIFACTS_ENV_VAR = 'CONVEYOR_EXPIRY_MAX_ARTIFACTS';
 /** Seconds between condemning stored bytes and deleting them (default 3600; the e2e tests shorten it). */
@@ -56,7 +57,8 @@ export function expiryHandler(getDeps: () => Deps, env: NodeJS.ProcessEnv = proc
     const deadline = remaining === undefined ? undefined : Date.now() + Math.max(0, remaining - SAFETY_MARGIN_MS);
     const report = await runExpiryPass(d, expiryStoreFor(d), { ...expiryOptionsFromEnv(env), ...(deadline !== undefined ? { deadline } : {}) });
     const summary = summarise(report);
-    console.log(JSON.stringify({ msg: 'expiry pass', ...summary }));
+    logger.info('expiry pass', summary);
+    logFollowUpFailures(report.followUpFailures ?? []);
     return summary;
   };
 }

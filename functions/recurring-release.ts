@@ -7,6 +7,7 @@ import { createAwsDeps } from '../shared/adapters/aws';
 import { releaseDueRuns } from '../shared/app/recurring-release';
 import { reconcileRecurringRuns } from '../shared/app/recurring-reconcile';
 import type { Deps } from '../shared/ports';
+import { logger } from '../shared/observability/logger';
 
 let deps: Deps | undefined;
 const getDeps = () => (deps ??= createAwsDeps());
@@ -14,9 +15,9 @@ const getDeps = () => (deps ??= createAwsDeps());
 export function recurringReleaseHandler(getDeps: () => Deps, release: typeof releaseDueRuns = releaseDueRuns, reconcile: typeof reconcileRecurringRuns = reconcileRecurringRuns) {
   return async (_event: unknown): Promise<{ released: number[]; reconciled: number[] }> => {
     const released = await release(getDeps());
-    if (released.length) console.log(JSON.stringify({ msg: 'released recurring runs', released }));
+    if (released.length) logger.info('released recurring runs', { released });
     const reconciled = await reconcile(getDeps());
-    if (reconciled.length) console.log(JSON.stringify({ msg: 'finished recurring runs whose work request had finished', jobs: reconciled }));
+    if (reconciled.length) logger.info('finished recurring runs whose work request had finished', { jobs: reconciled });
     return { released, reconciled };
   };
 }

@@ -1,35 +1,28 @@
 /** Greets the WebSockets opened by `$connect` (see functions/websocket-api.ts), one message per socket. */
-import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { z } from 'zod';
 import { createAwsDeps } from '../shared/adapters/aws';
 import { greetSocket, hasSockets } from '../shared/app/sockets';
 import type { Deps } from '../shared/ports';
+import { eachRecord, type SqsConsumer } from '../shared/observability/sqs-batches';
 
 let deps: Deps | undefined;
 
-export function socketGreeterHandler(getDeps: () => Deps) {
-  return async (event: SQSEvent): Promise<SQSBatchResponse> => {
+const greetingSchema = z.object({ connectionId: z.string().min(1) });
+
+export function socketGreeterHandler(getDeps: () => Deps, greet: typeof greetSocket = greetSocket): SqsConsumer {
+  const socketDeps = () => {
     const current = getDeps();
     if (!hasSockets(current)) throw new Error('the socket greeter needs the connections table');
-    const batchItemFailures: { itemIdentifier: string }[] = [];
-    for (const record of event.Records) {
-      let connectionId: unknown;
-      try {
-        connectionId = (JSON.parse(record.body) as { connectionId?: unknown }).connectionId;
-      } catch {
-        connectionId = undefined;
-      }
-      if (typeof connectionId !== 'string' || connectionId === '') {
-        console.error('dropping malformed socket greeting', record.messageId, record.body.slice(0, 200));
-        continue;
-      }
-      try {
-        await greetSocket(current, connectionId);
-      } catch (err) {
-        console.error('greeting failed; it will be retried', connectionId, err);
-        batchItemFailures.push({ itemIdentifier: record.messageId });
-      }
-    }
-    return { batchItemFailures };
+    return current;
+  };
+  const consume = eachRecord({
+    what: 'socket greeting',
+    parse: (body) => greetingSchema.parse(JSON.parse(body)).connectionId,
+    handle: (connectionId) => greet(socketDeps(), connectionId),
+  });
+  return async (event, context) => {
+    socketDeps(); // misconfigured: fail the invocation rather than report every message as failed
+    return consume(event, context);
   };
 }
 

@@ -8,6 +8,7 @@ import { createAwsDeps } from '../shared/adapters/aws';
 import { reclaimStale, reconcileWorkflows } from '../shared/app/watchdog';
 import { refreshSocketWorkers } from '../shared/app/sockets';
 import type { Deps } from '../shared/ports';
+import { logger } from '../shared/observability/logger';
 
 export const STALE_SECONDS_ENV_VAR = 'CONVEYOR_WATCHDOG_STALE_SECONDS';
 
@@ -33,7 +34,7 @@ export function watchdogHandler(
     // Debusine's workers send no heartbeats: their open WebSocket keeps them (and their work) alive.
     await refreshSocketWorkers(getDeps());
     const reclaimed = await reclaim(getDeps(), after === undefined ? {} : { staleAfterMs: after });
-    if (reclaimed.length) console.log(JSON.stringify({ msg: 'reclaimed stale work requests', reclaimed }));
+    if (reclaimed.length) logger.info('reclaimed stale work requests', { reclaimed });
     const reconciled = await reconcile(getDeps());
     return { reclaimed, reconciled };
   };

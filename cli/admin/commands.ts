@@ -243,36 +243,25 @@ export function registerAdminCommands(program: Command, ctx: AdminContext = defa
         );
       }),
     );
-  token
-    .command('enable')
-    .description('enable a token (grants a requested one)')
-    .argument('<id>', 'token id')
-    .action(
-      run<object, [string]>(async ({ deps, actor, print }, id) => {
-        const updated = await setTokenEnabled(deps, actor, id, true);
-        print(publicTokenView(updated), () => `Enabled token ${updated.id}\n`);
-      }),
-    );
-  token
-    .command('disable')
-    .description('disable a token (it can be enabled again)')
-    .argument('<id>', 'token id')
-    .action(
-      run<object, [string]>(async ({ deps, actor, print }, id) => {
-        const updated = await setTokenEnabled(deps, actor, id, false);
-        print(publicTokenView(updated), () => `Disabled token ${updated.id}\n`);
-      }),
-    );
-  token
-    .command('revoke')
-    .description('revoke a token for good')
-    .argument('<id>', 'token id')
-    .action(
-      run<object, [string]>(async ({ deps, actor, print }, id) => {
-        const updated = await revokeToken(deps, actor, id);
-        print(publicTokenView(updated), () => `Revoked token ${updated.id}\n`);
-      }),
-    );
+  // enable, disable, revoke: one token by id, each printed the same way.
+  const tokenChanges: [name: string, description: string, done: string, change: (deps: Deps, actor: string, id: string) => Promise<Token>][] = [
+    ['enable', 'enable a token (grants a requested one)', 'Enabled', (deps, actor, id) => setTokenEnabled(deps, actor, id, true)],
+    ['disable', 'disable a token (it can be enabled again)', 'Disabled', (deps, actor, id) => setTokenEnabled(deps, actor, id, false)],
+    ['revoke', 'revoke a token for good', 'Revoked', revokeToken],
+  ];
+  for (const [name, description, done, change] of tokenChanges) {
+    token
+      .command(name)
+      .description(description)
+      .argument('<id>', 'token id')
+      .action(
+        run<object, [string]>(async ({ deps, actor, print }, id) => {
+          const updated = await change(deps, actor, id);
+          print(publicTokenView(updated), () => `${done} token ${updated.id}
+`);
+        }),
+      );
+  }
   token
     .command('list')
     .description('list tokens (keys are never shown)')

@@ -29,6 +29,7 @@ import { errorOutcome } from './protocol';
 import { parseWorkerMessage, type QueueMessage, type WorkerQueue } from './queue';
 import type { SpawnTask, TaskExit, TaskHandle } from './task-process';
 import { readTokenFile, writeTokenFile } from './token-file';
+import { Backoff } from './backoff';
 
 export interface WorkerSettings {
   server: string;
@@ -251,7 +252,7 @@ export class ConveyorWorker {
     }
     const key = this.deps.generateKey();
     const registrar = new ConveyorApi({ server: this.settings.server, token: this.settings.activationToken, scope: this.settings.scope }, this.deps.fetch);
-    let delay = this.settings.backoffInitialMs;
+    const backoff = this.backoff();
     while (!this.stopping) {
       try {
         const registered = await registrar.registerWorker({
@@ -269,9 +270,8 @@ export class ConveyorWorker {
         return key;
       } catch (err) {
         if (!transient(err)) throw new Error(`The server refused to register this worker: ${errorMessage(err)}`);
-        log(`cannot register yet (${errorMessage(err)}); retrying in ${Math.round(delay / 1000)}s`);
-        await this.pause(delay);
-        delay = Math.min(delay * 2, this.settings.backoffMaxMs);
+        log(`cannot register yet (${errorMessage(err)}); retrying in ${backoff.nextSeconds}s`);
+        await backoff.wait();
       }
     }
     return undefined;
@@ -280,7 +280,7 @@ export class ConveyorWorker {
   /** PUTs the dynamic metadata until the server accepts the token (403, or 401 from older servers, while disabled). */
   private async announce(api: ConveyorApi): Promise<boolean> {
     const { log } = this.deps;
-    let delay = this.settings.backoffInitialMs;
+    const backoff = this.backoff();
     let toldDisabled = false;
     while (!this.stopping) {
       try {
@@ -293,12 +293,11 @@ export class ConveyorWorker {
           if (!toldDisabled) log(`the server does not accept this worker's token yet (${err.message}); waiting to be enabled`);
           toldDisabled = true;
         } else if (transient(err)) {
-          log(`cannot reach the server (${errorMessage(err)}); retrying in ${Math.round(delay / 1000)}s`);
+          log(`cannot reach the server (${errorMessage(err)}); retrying in ${backoff.nextSeconds}s`);
         } else {
           throw err;
         }
-        await this.pause(delay);
-        delay = Math.min(delay * 2, this.settings.backoffMaxMs);
+        await backoff.wait();
       }
     }
     return false;
@@ -319,6 +318,10 @@ export class ConveyorWorker {
     }
   }
 
+  private backoff(): Backoff {
+    return new Backoff(this.settings.backoffInitialMs, this.settings.backoffMaxMs, (ms) => this.pause(ms));
+  }
+
   /** Waits, but wakes up when the worker is told to stop. */
   private pause(ms: number): Promise<void> {
     const signal = this.stopController.signal;
@@ -337,19 +340,18 @@ export class ConveyorWorker {
   // ---- Dispatch ----
 
   private async pollQueue(queue: WorkerQueue): Promise<void> {
-    let delay = this.settings.backoffInitialMs;
+    const backoff = this.backoff();
     let lostContact = false;
     while (!this.stopping) {
       let messages: QueueMessage[];
       try {
         messages = await queue.receive(this.stopController.signal);
-        delay = this.settings.backoffInitialMs;
+        backoff.reset();
       } catch (err) {
         if (this.stopping) break;
         lostContact = true;
-        this.deps.log(`cannot read the work queue (${errorMessage(err)}); retrying in ${Math.round(delay / 1000)}s`);
-        await this.pause(delay);
-        delay = Math.min(delay * 2, this.settings.backoffMaxMs);
+        this.deps.log(`cannot read the work queue (${errorMessage(err)}); retrying in ${backoff.nextSeconds}s`);
+        await backoff.wait();
         continue;
       }
       if (lostContact) {
@@ -559,6 +561,8 @@ export class ConveyorWorker {
 
   private async report(id: number, completion: WorkRequestCompletion): Promise<void> {
     const api = this.api!;
+    // Not cut short by a stop: the result is reported before the worker exits.
+    const backoff = new Backoff(this.settings.completionRetryMs, Number.POSITIVE_INFINITY, plainSleep);
     for (let attempt = 1; ; attempt += 1) {
       try {
         await api.completeWorkRequest(id, completion);
@@ -574,9 +578,8 @@ export class ConveyorWorker {
           this.fatal(`cannot report work request ${id} after ${attempt} attempts (${errorMessage(err)})`);
           return;
         }
-        const delay = this.settings.completionRetryMs * 2 ** (attempt - 1);
-        this.deps.log(`work request ${id}: cannot report the result (${errorMessage(err)}); retrying in ${Math.round(delay / 1000)}s`);
-        await plainSleep(delay);
+        this.deps.log(`work request ${id}: cannot report the result (${errorMessage(err)}); retrying in ${backoff.nextSeconds}s`);
+        await backoff.wait();
       }
     }
   }

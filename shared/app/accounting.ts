@@ -17,6 +17,7 @@ import { RESOURCES, type Account, type Resource } from '../domain/quotas';
 import type { WorkRequest } from '../domain/work-requests';
 import type { AccountingChange, AccountingEvent, Deps, FileReference, UsageSource } from '../ports';
 import { recordAudit } from './audit';
+import type { FollowUpFailure } from './follow-ups';
 import { quotaSettingsOf } from './quotas';
 
 /** File references changed per atomic step (DynamoDB transactions hold 100 items). */
@@ -25,17 +26,42 @@ const MAX_ATTEMPTS = 8;
 
 // --- emitting (called right after the committed change) -----------------------------------
 
+/** The accounting event of a committed change could not be queued (the periodic recompute corrects usage). */
+export class UsageNotQueuedError extends Error {
+  constructor(
+    readonly event: AccountingEvent,
+    options: { cause: unknown },
+  ) {
+    super(`the accounting event of ${event.source.kind} ${event.source.id} was not queued; the periodic recompute will correct usage`, options);
+    this.name = 'UsageNotQueuedError';
+  }
+}
+
 /**
- * Queues the accounting of a changed source. The change is already committed: a failure to
- * queue is logged and swallowed (REANA does the same), and the periodic recompute repairs it.
+ * Queues the accounting of a changed source. The change is already committed: a failure to queue
+ * throws UsageNotQueuedError for the caller's follow-up step (REANA carries on too), and the
+ * periodic recompute repairs the usage.
  */
 export async function noteUsageChange(deps: Deps, event: AccountingEvent): Promise<void> {
   const resource: Resource = event.source.kind === 'artifact' ? 'disk' : 'cpu';
   if (!quotaSettingsOf(deps).terminationPolicy.includes(resource)) return;
   try {
     await deps.accountingQueue.enqueue([event]);
-  } catch (err) {
-    console.error(JSON.stringify({ msg: 'accounting event not queued; the periodic recompute will correct usage', event, error: String(err) }));
+  } catch (cause) {
+    throw new UsageNotQueuedError(event, { cause });
+  }
+}
+
+/**
+ * `noteUsageChange` as the follow-up of a committed change of an artifact: a failure is handed back
+ * in `failures` (when the caller collects them), never thrown, so that it cannot fail the request.
+ */
+export async function noteUsageChangeAfterCommit(deps: Deps, event: AccountingEvent, failures: FollowUpFailure[] | undefined): Promise<void> {
+  try {
+    await noteUsageChange(deps, event);
+  } catch (error) {
+    const source = event.source.kind === 'artifact' ? { artifactId: event.source.id } : { workRequestId: event.source.id };
+    failures?.push({ step: 'usage accounting', ...source, error });
   }
 }
 
@@ -51,8 +77,12 @@ export function workRequestEvent(wr: Pick<WorkRequest, 'id' | 'scope' | 'workspa
  * For the expiry of artifacts (and anyone else who removes files outside these use cases): call
  * after the artifact or its files are gone; disk usage drops once the consumer runs.
  */
-export async function noteArtifactFilesChanged(deps: Deps, artifact: Pick<Artifact, 'id' | 'scope' | 'workspace' | 'createdBy'>): Promise<void> {
-  await noteUsageChange(deps, artifactEvent(artifact));
+export async function noteArtifactFilesChanged(
+  deps: Deps,
+  artifact: Pick<Artifact, 'id' | 'scope' | 'workspace' | 'createdBy'>,
+  failures?: FollowUpFailure[],
+): Promise<void> {
+  await noteUsageChangeAfterCommit(deps, artifactEvent(artifact), failures);
 }
 
 // --- consuming -------------------------------------------------------------------------------

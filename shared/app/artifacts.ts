@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { artifactEvent, noteUsageChange } from './accounting';
+import { artifactEvent, noteUsageChangeAfterCommit } from './accounting';
+import type { FollowUpFailure } from './follow-ups';
 import { enforceQuotas } from './quotas';
 import {
   categoryProblem,
@@ -13,7 +14,7 @@ import type { Workspace } from '../domain/tenancy';
 import { artifactExpireAt } from '../domain/expiry';
 import { filePathProblem } from '../domain/paths';
 import { canModifyArtifact, type Role } from '../domain/roles';
-import type { ArtifactWithFiles, Deps, Page, StoredFile } from '../ports';
+import type { ArtifactListFilter, ArtifactWithFiles, Deps, Page, StoredFile } from '../ports';
 import { accessWorkspace, callerId, checkTaskRequest, requireUser, type Caller } from './auth';
 import { recordAudit } from './audit';
 import { withRetries } from './concurrency';
@@ -114,7 +115,7 @@ async function runningRequestOf(deps: Deps, caller: Extract<Caller, { kind: 'wor
   return wr;
 }
 
-export async function createArtifact(deps: Deps, caller: Caller, input: CreateArtifactInput): Promise<ArtifactWithFiles> {
+export async function createArtifact(deps: Deps, caller: Caller, input: CreateArtifactInput, followUpFailures?: FollowUpFailure[]): Promise<ArtifactWithFiles> {
   const categoryIssue = categoryProblem(input.category);
   if (categoryIssue) throw ValidationError.field('category', categoryIssue, 'Invalid artifact');
   validateDeclarations(input.files);
@@ -125,6 +126,7 @@ export async function createArtifact(deps: Deps, caller: Caller, input: CreateAr
     if (input.workRequest === undefined) throw ValidationError.field('work_request', 'a worker must say which work request this artifact comes from', 'Invalid artifact');
     const wr = await runningRequestOf(deps, caller, input.workRequest);
     const created = await storeNewArtifact(deps, { ...input, scope: wr.scope, workspace: wr.workspace }, `work-request:${wr.id}`);
+    await noteCompleteFiles(deps, created, followUpFailures);
     await withRetries(async () => {
       const current = (await deps.workRequests.get(wr.id))!;
       await deps.workRequests.commit({
@@ -135,7 +137,14 @@ export async function createArtifact(deps: Deps, caller: Caller, input: CreateAr
   }
   requireUser(caller);
   if (input.workRequest !== undefined) throw new ForbiddenError('Permission denied', '"work_request" may only be given with a worker token');
-  return storeNewArtifact(deps, input, callerId(caller)!, caller);
+  const created = await storeNewArtifact(deps, input, callerId(caller)!, caller);
+  await noteCompleteFiles(deps, created, followUpFailures);
+  return created;
+}
+
+/** Files whose bytes the workspace already holds are complete at once: they count now. */
+async function noteCompleteFiles(deps: Deps, { artifact, files }: ArtifactWithFiles, followUpFailures: FollowUpFailure[] | undefined): Promise<void> {
+  if (files.some((f) => f.complete)) await noteUsageChangeAfterCommit(deps, artifactEvent(artifact), followUpFailures);
 }
 
 async function storeNewArtifact(deps: Deps, input: CreateArtifactInput, createdBy: string, caller?: Caller): Promise<ArtifactWithFiles> {
@@ -173,8 +182,6 @@ async function writeNewArtifact(deps: Deps, input: CreateArtifactInput, createdB
     version: 1,
   };
   await deps.artifacts.create(artifact, files);
-  // Files whose bytes the workspace already holds are complete at once: they count now.
-  if (files.some((f) => f.complete)) await noteUsageChange(deps, artifactEvent(artifact));
   return { artifact, files };
 }
 
@@ -225,14 +232,8 @@ export async function getArtifact(deps: Deps, caller: Caller, id: number): Promi
   return { artifact, files };
 }
 
-export interface ListArtifactsInput {
-  scope: string;
-  workspace: string;
-  category?: string;
-  createdBy?: string;
-  limit: number;
-  cursor?: string;
-}
+/** What a listing asks for is what the repository filters on. */
+export type ListArtifactsInput = ArtifactListFilter;
 
 export async function listArtifacts(deps: Deps, caller: Caller, input: ListArtifactsInput): Promise<Page<Artifact>> {
   await accessWorkspace(deps, caller, input.scope, input.workspace, 'viewer');
@@ -258,10 +259,10 @@ export async function updateArtifact(deps: Deps, caller: Caller, id: number, inp
   return { artifact: updated, files };
 }
 
-export async function deleteArtifact(deps: Deps, caller: Caller, id: number): Promise<void> {
+export async function deleteArtifact(deps: Deps, caller: Caller, id: number, followUpFailures?: FollowUpFailure[]): Promise<void> {
   const { artifact, files } = await loadArtifactForChange(deps, caller, id);
   await deps.artifacts.delete(artifact);
-  await noteUsageChange(deps, artifactEvent(artifact));
+  await noteUsageChangeAfterCommit(deps, artifactEvent(artifact), followUpFailures);
   const actor = caller.kind === 'worker' ? `worker:${caller.worker.name}` : callerId(caller)!;
   await recordAudit(deps, actor, 'artifact.delete', {
     artifact: id,
@@ -277,6 +278,7 @@ export async function attachFiles(
   caller: Caller,
   id: number,
   declarations: Record<string, FileDeclaration>,
+  followUpFailures?: FollowUpFailure[],
 ): Promise<ArtifactWithFiles> {
   validateDeclarations(declarations);
   if (Object.keys(declarations).length === 0) throw ValidationError.field('files', 'at least one file is required', 'Invalid files');
@@ -304,11 +306,11 @@ export async function attachFiles(
     artifact = next;
     files = [...files, row];
   }
-  if (rows.some((r) => r.complete)) await noteUsageChange(deps, artifactEvent(artifact));
+  if (rows.some((r) => r.complete)) await noteUsageChangeAfterCommit(deps, artifactEvent(artifact), followUpFailures);
   return { artifact, files };
 }
 
-export async function removeFile(deps: Deps, caller: Caller, id: number, path: string): Promise<void> {
+export async function removeFile(deps: Deps, caller: Caller, id: number, path: string, followUpFailures?: FollowUpFailure[]): Promise<void> {
   const { artifact, files } = await loadArtifactForChange(deps, caller, id);
   const file = files.find((f) => f.path === path);
   if (!file) throw new NotFoundError('Not found', `artifact ${id} has no file "${path}"`);
@@ -319,7 +321,7 @@ export async function removeFile(deps: Deps, caller: Caller, id: number, path: s
     version: artifact.version + 1,
   };
   await deps.artifacts.removeFile(next, artifact.version, file);
-  if (file.complete) await noteUsageChange(deps, artifactEvent(artifact));
+  if (file.complete) await noteUsageChangeAfterCommit(deps, artifactEvent(artifact), followUpFailures);
 }
 
 /** The bytes an artifact's file declarations would add (the quota check's estimate). */

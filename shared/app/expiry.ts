@@ -22,6 +22,7 @@ import type { Deps } from '../ports';
 import type { ArtifactExpiryState, BlobRef, ExpiryStore } from '../ports/expiry';
 import { blobObjectKey } from '../domain/object-keys';
 import { noteArtifactFilesChanged } from './accounting';
+import type { FollowUpFailure } from './follow-ups';
 import { recordAudit } from './audit';
 import { applyItemRetention, type ItemRetentionReport } from './item-retention';
 import { deleteExpiredTokens, type TokenExpiryReport } from './token-expiry';
@@ -87,6 +88,8 @@ export interface ExpiryReport {
   tokens: TokenExpiryReport;
   /** False when a limit stopped the pass: the rest is left for the next one. */
   finished: boolean;
+  /** Steps after a committed delete that failed (usage accounting): the caller reports them. */
+  followUpFailures?: FollowUpFailure[];
   /** Set when the store's items lack the expiry indexes (run the backfill): nothing was done. */
   notReady?: boolean;
 }
@@ -239,7 +242,7 @@ export async function runExpiryPass(deps: Deps, store: ExpiryStore, options: Exp
       report.waiting.push(id);
     } else {
       report.deleted.push(id);
-      if (!dryRun) await deleteArtifact(deps, store, state, opts);
+      if (!dryRun) await deleteArtifact(deps, store, state, opts, report);
     }
   }
 
@@ -262,7 +265,7 @@ export async function runExpiryPass(deps: Deps, store: ExpiryStore, options: Exp
   return report;
 }
 
-async function deleteArtifact(deps: Deps, store: ExpiryStore, state: ArtifactExpiryState, opts: ExpiryOptions): Promise<void> {
+async function deleteArtifact(deps: Deps, store: ExpiryStore, state: ArtifactExpiryState, opts: ExpiryOptions, report: ExpiryReport): Promise<void> {
   const { artifact } = state;
   const result = await store.deleteCondemnedArtifact(artifact.id, state.condemnedAt!);
   if (!result) return;
@@ -281,7 +284,9 @@ async function deleteArtifact(deps: Deps, store: ExpiryStore, state: ArtifactExp
     files: state.files.length,
   });
   // Quota accounting re-reads the (now gone) artifact and drops its disk usage.
-  await noteArtifactFilesChanged(deps, artifact);
+  const failures: FollowUpFailure[] = [];
+  await noteArtifactFilesChanged(deps, artifact, failures);
+  if (failures.length) (report.followUpFailures ??= []).push(...failures);
   await opts.onFilesReleased?.({
     scope: artifact.scope,
     workspace: artifact.workspace,

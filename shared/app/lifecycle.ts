@@ -4,6 +4,7 @@
  * change is one conditional transaction; a lost race surfaces as ConflictError.
  */
 import { noteUsageChange, workRequestEvent } from './accounting';
+import type { FollowUpFailure } from './follow-ups';
 import { ValidationError } from '../domain/errors';
 import {
   assertTransition,
@@ -46,12 +47,7 @@ export interface FinishOptions {
   followUpFailures?: FollowUpFailure[];
 }
 
-/** A step that follows a committed finish and failed even after its own retries. */
-export interface FollowUpFailure {
-  step: string;
-  workRequestId: number;
-  error: unknown;
-}
+export type { FollowUpFailure } from './follow-ups';
 
 /**
  * Finishes a request: one conditional write (`commitFinish`, which a lost race makes throw

@@ -5,7 +5,8 @@ import { MAX_RANGED_UPLOAD_BYTES } from '../domain/limits';
 import { canModifyArtifact } from '../domain/roles';
 import type { Artifact } from '../domain/artifacts';
 import type { Deps, FileUploadState, StoredFile } from '../ports';
-import { artifactEvent, noteUsageChange } from './accounting';
+import { artifactEvent, noteUsageChangeAfterCommit } from './accounting';
+import type { FollowUpFailure } from './follow-ups';
 import { callerId, requireUser, type Caller } from './auth';
 import { loadArtifact, loadArtifactForChange } from './artifacts';
 import { blobObjectKey, stagingObjectKey } from '../domain/object-keys';
@@ -112,7 +113,7 @@ export type UploadOutcome = { complete: true } | { complete: false; verifying: t
  * assembled and its full-object SHA-256 checked in the background, because S3 only
  * checksums parts and reading gigabytes back does not fit in an API request.
  */
-export async function completeUpload(deps: Deps, caller: Caller, id: number, path: string): Promise<UploadOutcome> {
+export async function completeUpload(deps: Deps, caller: Caller, id: number, path: string, followUpFailures?: FollowUpFailure[]): Promise<UploadOutcome> {
   const { artifactId, file, artifact } = await loadUploadTarget(deps, caller, id, path);
   if (file.complete) return { complete: true };
   const upload = file.upload;
@@ -147,7 +148,7 @@ export async function completeUpload(deps: Deps, caller: Caller, id: number, pat
     await discardUpload(deps, artifactId, file, upload, 'the uploaded bytes do not match the declared size and SHA-256');
     throw new ConflictError('Checksum mismatch', `the bytes uploaded for "${path}" do not match its size and SHA-256; upload it again`);
   }
-  await acceptVerifiedBytes(deps, artifact, file, upload.key);
+  await acceptVerifiedBytes(deps, artifact, file, upload.key, followUpFailures);
   return { complete: true };
 }
 
@@ -177,14 +178,18 @@ async function requeueLostVerification(deps: Deps, artifactId: number, path: str
 }
 
 /** The background half of `completeUpload`: reads the object back and settles the file. */
-export async function verifyQueuedUpload(deps: Deps, job: { artifactId: number; path: string }): Promise<'complete' | 'mismatch' | 'skipped'> {
+export async function verifyQueuedUpload(
+  deps: Deps,
+  job: { artifactId: number; path: string },
+  followUpFailures?: FollowUpFailure[],
+): Promise<'complete' | 'mismatch' | 'skipped'> {
   const found = await deps.artifacts.get(job.artifactId);
   const file = found?.files.find((f) => f.path === job.path);
   // Replayed or stale messages find nothing to do: that is what makes this consumer idempotent.
   if (!file || file.complete || !file.upload?.verifying || !file.upload.key) return 'skipped';
   const verdict = await deps.files.verify(file.upload.key, file.size, file.sha256);
   if (verdict === 'ok') {
-    await acceptVerifiedBytes(deps, found!.artifact, file, file.upload.key);
+    await acceptVerifiedBytes(deps, found!.artifact, file, file.upload.key, followUpFailures);
     return 'complete';
   }
   await discardUpload(deps, job.artifactId, file, file.upload, `verification failed (${verdict}): upload the file again`);
@@ -194,7 +199,7 @@ export async function verifyQueuedUpload(deps: Deps, job: { artifactId: number; 
 /** Claim-copy-complete rounds lost to an expiry sweep before the upload gives up (the client retries). */
 const MAX_COMPLETE_ATTEMPTS = 3;
 
-async function acceptVerifiedBytes(deps: Deps, artifact: Artifact, file: StoredFile, stagingKey: string): Promise<void> {
+async function acceptVerifiedBytes(deps: Deps, artifact: Artifact, file: StoredFile, stagingKey: string, followUpFailures?: FollowUpFailure[]): Promise<void> {
   const artifactId = artifact.id;
   for (let attemptNo = 1; ; attemptNo++) {
     const now = deps.clock.now().toISOString();
@@ -216,7 +221,7 @@ async function acceptVerifiedBytes(deps: Deps, artifact: Artifact, file: StoredF
     }
   }
   await deps.files.delete(stagingKey);
-  await noteUsageChange(deps, artifactEvent(artifact));
+  await noteUsageChangeAfterCommit(deps, artifactEvent(artifact), followUpFailures);
 }
 
 async function discardUpload(deps: Deps, artifactId: number, file: StoredFile, upload: FileUploadState, reason: string): Promise<void> {
@@ -258,6 +263,7 @@ export async function rangedUpload(
   path: string,
   contentRangeHeader: string | undefined,
   body: Buffer,
+  followUpFailures?: FollowUpFailure[],
 ): Promise<RangedOutcome> {
   const { artifactId, file, artifact } = await loadUploadTarget(deps, caller, id, path);
   if (file.size > MAX_RANGED_UPLOAD_BYTES && !file.complete) {
@@ -307,7 +313,7 @@ export async function rangedUpload(
     await discardUpload(deps, artifactId, file, { key: assembledKey }, 'the uploaded bytes do not match the declared SHA-256');
     throw new ConflictError('Checksum mismatch', `the bytes uploaded for "${path}" do not match its SHA-256; upload it again from the start`);
   }
-  await acceptVerifiedBytes(deps, artifact, file, assembledKey);
+  await acceptVerifiedBytes(deps, artifact, file, assembledKey, followUpFailures);
   return { status: 201 };
 }
 

@@ -16,7 +16,7 @@ import {
   type WorkRequestStatus,
 } from '../domain/work-requests';
 import { findTask, validateTaskData } from '../tasks';
-import type { Deps, Page } from '../ports';
+import type { Deps, Page, WorkRequestListFilter } from '../ports';
 import { accessWorkspace, callerId, isAdmin, requireUser, type Caller } from './auth';
 import { withRetries } from './concurrency';
 import { runEventReactions } from './event-reactions';
@@ -102,14 +102,8 @@ export async function getWorkRequest(deps: Deps, caller: Caller, id: number): Pr
   return (await loadWorkRequest(deps, caller, id)).wr;
 }
 
-export interface ListWorkRequestsInput {
-  scope: string;
-  workspace?: string;
-  status?: WorkRequestStatus;
-  taskName?: string;
-  limit: number;
-  cursor?: string;
-}
+/** What a listing asks for is what the repository filters on. */
+export type ListWorkRequestsInput = WorkRequestListFilter;
 
 /** Newest first; without a workspace, the requests of every workspace the caller can see. */
 /**

@@ -4,6 +4,7 @@
  * the ids up here. Workers registered before ids existed get the next one on first lookup.
  */
 import { ConflictError } from '../domain/errors';
+import { ignoreConflict } from './concurrency';
 import type { Worker } from '../domain/workers';
 import type { Deps } from '../ports';
 
@@ -34,7 +35,7 @@ export async function assignWorkerId(deps: Deps, worker: Worker): Promise<number
       await deps.workers.update({ ...current, id, version: current.version + 1 }, current.version);
       return id;
     } catch (err) {
-      if (!(err instanceof ConflictError)) throw err;
+      ignoreConflict(err); // lost the race: look again
       current = await deps.workers.get(worker.name);
     }
   }

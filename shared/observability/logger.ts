@@ -10,7 +10,7 @@
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';
-import type { FollowUpFailure } from '../app/lifecycle';
+import type { FollowUpFailure } from '../app/follow-ups';
 
 export const logger = new Logger({ serviceName: process.env['POWERTOOLS_SERVICE_NAME'] ?? 'conveyor' });
 
@@ -41,6 +41,11 @@ export function errorKeys(err: unknown): { error: unknown } {
 /** One warning per follow-up that failed after its commit (the commit stands; most are handed on). */
 export function logFollowUpFailures(failures: FollowUpFailure[], keys: WorkKeys = {}): void {
   for (const f of failures) {
-    logger.warn(`follow-up failed: ${f.step}`, { ...keys, work_request_id: f.workRequestId, ...errorKeys(f.error) });
+    logger.warn(`follow-up failed: ${f.step}`, {
+      ...keys,
+      ...(f.workRequestId !== undefined ? { work_request_id: f.workRequestId } : {}),
+      ...(f.artifactId !== undefined ? { artifact_id: f.artifactId } : {}),
+      ...errorKeys(f.error),
+    });
   }
 }

@@ -69,4 +69,4 @@ export const delayTask: TaskDefinition<{ delay_until: string }> = {
   }),
 };
 
-export const BUILTIN_TASKS: TaskDefinition<any>[] = [noopTask, sleepTask, mkdebTask, serverNoopTask, synchronizationPointTask, delayTask, lintianTask, gitImportTask];
+export const BUILTIN_TASKS: TaskDefinition[] = [noopTask, sleepTask, mkdebTask, serverNoopTask, synchronizationPointTask, delayTask, lintianTask, gitImportTask];

@@ -7,19 +7,19 @@ import { zodFieldErrors } from '../domain/zod-errors';
 
 export * from './types';
 
-const REGISTRY = new Map<string, TaskDefinition<any>>(BUILTIN_TASKS.map((t) => [`${t.taskType}/${t.name}`, t]));
+const REGISTRY = new Map<string, TaskDefinition>(BUILTIN_TASKS.map((t) => [`${t.taskType}/${t.name}`, t]));
 
-export function findTask(taskType: TaskType, name: string): TaskDefinition<any> | undefined {
+export function findTask(taskType: TaskType, name: string): TaskDefinition | undefined {
   return REGISTRY.get(`${taskType}/${name}`);
 }
 
 /** Every registered task, for workers advertising what they can run. */
-export function allTasks(): TaskDefinition<any>[] {
+export function allTasks(): TaskDefinition[] {
   return [...REGISTRY.values()];
 }
 
 /** Validates task data against the task's strict schema; returns it with defaults filled in. */
-export function validateTaskData(task: TaskDefinition<any>, data: unknown, field = 'task_data'): Record<string, unknown> {
+export function validateTaskData(task: TaskDefinition, data: unknown, field = 'task_data'): Record<string, unknown> {
   const parsed = task.schema.safeParse(data ?? {});
   if (parsed.success) return parsed.data as Record<string, unknown>;
   const errors = Object.fromEntries(
@@ -37,7 +37,7 @@ export function metadataPrefix(task: Pick<TaskDefinition, 'taskType' | 'name'>):
  * Whether a worker can run this task with this data (Debusine's `can_run_on` plus Conveyor's
  * resource requirements). Returns the first reason it cannot, for logs and tests.
  */
-export function cannotRunReason(task: TaskDefinition<any>, data: Record<string, unknown>, worker: Pick<Worker, 'staticMetadata' | 'dynamicMetadata' | 'workerType'>): string | undefined {
+export function cannotRunReason(task: TaskDefinition, data: Record<string, unknown>, worker: Pick<Worker, 'staticMetadata' | 'dynamicMetadata' | 'workerType'>): string | undefined {
   const md: Metadata = effectiveMetadata(worker);
   const neededType = WORKER_TYPE_FOR_TASK_TYPE[task.taskType];
   const workerType = (md['system:worker_type'] as string | undefined) ?? worker.workerType;
@@ -56,6 +56,6 @@ export function cannotRunReason(task: TaskDefinition<any>, data: Record<string, 
   return undefined;
 }
 
-export function canRunOn(task: TaskDefinition<any>, data: Record<string, unknown>, worker: Pick<Worker, 'staticMetadata' | 'dynamicMetadata' | 'workerType'>): boolean {
+export function canRunOn(task: TaskDefinition, data: Record<string, unknown>, worker: Pick<Worker, 'staticMetadata' | 'dynamicMetadata' | 'workerType'>): boolean {
   return cannotRunReason(task, data, worker) === undefined;
 }

@@ -4,13 +4,13 @@ import { buildAndLintWorkflow } from './build-and-lint';
 
 export * from './types';
 
-const REGISTRY = new Map<string, WorkflowDefinition<any>>([noopWorkflow, buildAndLintWorkflow].map((w) => [w.name, w]));
+const REGISTRY = new Map<string, WorkflowDefinition>([noopWorkflow, buildAndLintWorkflow].map((w) => [w.name, w]));
 
-export function findWorkflow(name: string): WorkflowDefinition<any> | undefined {
+export function findWorkflow(name: string): WorkflowDefinition | undefined {
   return REGISTRY.get(name);
 }
 
 /** Adds a workflow definition (used by tests to orchestrate generated graphs). */
-export function registerWorkflow(def: WorkflowDefinition<any>): void {
+export function registerWorkflow(def: WorkflowDefinition): void {
   REGISTRY.set(def.name, def);
 }

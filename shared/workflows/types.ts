@@ -45,5 +45,13 @@ export interface WorkflowDefinition<D = Record<string, unknown>> {
   /** Extra checks of the template's fixed data. */
   validateTemplateData?(data: Record<string, unknown>): void;
   populate(ctx: WorkflowContext, data: D): Promise<void>;
-  callbacks?: Record<string, (ctx: WorkflowContext, data: D) => Promise<void>>;
+  callbacks?: Record<string, WorkflowCallback<D>>;
 }
+
+/**
+ * A named callback. Written as a method signature (checked like `populate`, bivariantly in `data`)
+ * so that a definition of its own data type stands in the registry of all definitions
+ * (`WorkflowDefinition` of plain records): the orchestrator only ever passes a callback the output
+ * of the same definition's schema.
+ */
+export type WorkflowCallback<D> = { callback(ctx: WorkflowContext, data: D): Promise<void> }['callback'];

@@ -4,11 +4,12 @@ import { accountantHandler } from '../../functions/accountant';
 import { artifactEvent } from '../../shared/app/accounting';
 import { createWorld } from '../support/world';
 import { fileOf, storeArtifact } from '../support/accounting';
+import { logger } from '../../shared/observability/logger';
 
 const sqsEvent = (bodies: string[]): SQSEvent => ({ Records: bodies.map((body, i) => ({ messageId: `m${i}`, body })) }) as unknown as SQSEvent;
 
 describe('accountant', () => {
-  beforeEach(() => jest.spyOn(console, 'error').mockImplementation(() => undefined));
+  beforeEach(() => jest.spyOn(logger, 'error').mockImplementation(() => undefined));
   afterEach(() => jest.restoreAllMocks());
 
   it('applies a batch once per source, drops malformed messages', async () => {

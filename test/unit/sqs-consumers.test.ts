@@ -14,12 +14,13 @@ import { applyHeartbeats } from '../../shared/app/heartbeats';
 import { createWorkRequest } from '../../shared/app/work-requests';
 import { getNextForWorker } from '../../shared/app/workers';
 import type { Deps } from '../../shared/ports';
+import { logger } from '../../shared/observability/logger';
 import { createSchedulingWorld, type SchedulingWorld } from '../support/scheduling';
 
 let errors: jest.SpyInstance;
 beforeEach(() => {
-  errors = jest.spyOn(console, 'error').mockImplementation(() => undefined);
-  jest.spyOn(console, 'log').mockImplementation(() => undefined);
+  errors = jest.spyOn(logger, 'error').mockImplementation(() => undefined);
+  jest.spyOn(logger, 'info').mockImplementation(() => undefined);
 });
 afterEach(() => jest.restoreAllMocks());
 

@@ -22,7 +22,7 @@ import type { Token, User } from '../../domain/tenancy';
 import type { AccountingChange, AccountingRewrite, AccountsRepository, Contribution, FileReference, SchemaChange, SchemaStore, UsageSource } from '../../ports/accounts';
 import { attempt, failedAt, firstFailure } from './errors';
 import { GSI1, indexKeys, keys, padId, type Key } from './keys';
-import { batchGet, compact, type Item, names, queryAll } from './support';
+import { attemptTransaction, batchGet, compact, type Item, names, queryAll } from './support';
 import { newTokenItem } from './identity-repository';
 import { QUOTA_ATTR, quotaFromItem } from './quota-attributes';
 
@@ -361,24 +361,18 @@ export class DynamoSchemaStore implements SchemaStore {
   }
 
   async move(expected: string | undefined, to: string, change: SchemaChange): Promise<void> {
-    const outcome = await attempt(() =>
-      this.doc.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            {
-              Put: {
-                TableName: this.tableName,
-                Item: { pk: 'SCHEMA', sk: 'CURRENT', entity: 'schema', revision: to },
-                ...(expected === undefined
-                  ? { ConditionExpression: 'attribute_not_exists(#pk)', ExpressionAttributeNames: names('pk') }
-                  : { ConditionExpression: '#revision = :expected', ExpressionAttributeNames: names('revision'), ExpressionAttributeValues: { ':expected': expected } }),
-              },
-            },
-            { Put: { TableName: this.tableName, Item: { pk: 'SCHEMA', sk: `H#${change.at}#${Math.random().toString(36).slice(2, 8)}`, entity: 'schema-change', ...change } } },
-          ],
-        }),
-      ),
-    );
+    const outcome = await attemptTransaction(this.doc, [
+      {
+        Put: {
+          TableName: this.tableName,
+          Item: { pk: 'SCHEMA', sk: 'CURRENT', entity: 'schema', revision: to },
+          ...(expected === undefined
+            ? { ConditionExpression: 'attribute_not_exists(#pk)', ExpressionAttributeNames: names('pk') }
+            : { ConditionExpression: '#revision = :expected', ExpressionAttributeNames: names('revision'), ExpressionAttributeValues: { ':expected': expected } }),
+        },
+      },
+      { Put: { TableName: this.tableName, Item: { pk: 'SCHEMA', sk: `H#${change.at}#${Math.random().toString(36).slice(2, 8)}`, entity: 'schema-change', ...change } } },
+    ]);
     if (!outcome.ok) throw new ConflictError('Schema moved', `the schema revision is no longer ${expected ?? 'unset'}: another migration ran`);
   }
 

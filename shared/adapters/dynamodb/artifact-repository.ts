@@ -21,7 +21,7 @@ import { attempt, failedAt, firstFailure, versionedWriteError } from './errors';
 import { ExpiryBucketList, blobReferenceIndex, expiryIndexAttributes, toBlobRow } from './expiry-keys';
 import { DynamoExpiryStore } from './expiry-store';
 import { GSI1, GSI2, RELATIONS_FROM, artifactPk, fileSk, indexKeys, keys, padId, timeKey } from './keys';
-import { batchDelete, checkLimit, compact, decodeCursor, encodeCursor, type Item, names, pick, queryAll } from './support';
+import { batchDelete, checkLimit, firstInIndex, compact, decodeCursor, encodeCursor, type Item, names, pick, queryAll } from './support';
 
 type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
 
@@ -569,17 +569,7 @@ export class DynamoArtifactRepository implements ArtifactRepository {
 
   /** Through gsi2 (`REL#<id>`): eventually consistent. */
   async getRelation(id: number): Promise<ArtifactRelation | undefined> {
-    const res = await this.doc.send(
-      new QueryCommand({
-        TableName: this.tableName,
-        IndexName: GSI2,
-        KeyConditionExpression: '#gsi2pk = :pk',
-        ExpressionAttributeNames: names('gsi2pk'),
-        ExpressionAttributeValues: { ':pk': indexKeys.relationById(id) },
-        Limit: 1,
-      }),
-    );
-    const item = res.Items?.[0];
+    const item = await firstInIndex(this.doc, this.tableName, GSI2, indexKeys.relationById(id));
     return item && toRelation(item);
   }
 

@@ -19,7 +19,7 @@ import { tokenExpiryIndex } from './identity-repository';
 import { artifactLinkIndex, itemRetentionIndex } from './collection-repository';
 import { EXPIRY_BUCKETS_PK, ExpiryBucketList, blobReferenceIndex, blobReferencePk, expiryIndexAttributes, expiryIndexPk } from './expiry-keys';
 import { GSI1, GSI2, GSI3, artifactPk, keys } from './keys';
-import { batchDelete, batchGet, decodeCursor, encodeCursor, type Item, names, queryAll } from './support';
+import { batchDelete, batchGet, firstInIndex, decodeCursor, encodeCursor, type Item, names, queryAll } from './support';
 
 /**
  * The artifact repository's row-level reads and deletes the expiry store builds on (the
@@ -378,17 +378,7 @@ export class DynamoExpiryStore implements ExpiryStore {
 
   /** gsi2 `BLOBREF#…`, Limit 1. Eventually consistent: the grace period covers index lag. */
   async blobReferenced(blob: BlobRef): Promise<boolean> {
-    const res = await this.doc.send(
-      new QueryCommand({
-        TableName: this.tableName,
-        IndexName: GSI2,
-        KeyConditionExpression: '#gsi2pk = :pk',
-        ExpressionAttributeNames: names('gsi2pk'),
-        ExpressionAttributeValues: { ':pk': blobReferencePk(blob.sha256, blob.size) },
-        Limit: 1,
-      }),
-    );
-    return (res.Items ?? []).length > 0;
+    return (await firstInIndex(this.doc, this.tableName, GSI2, blobReferencePk(blob.sha256, blob.size))) !== undefined;
   }
 
   async setBlobRow(blob: BlobRef, from: BlobRow, to: BlobRow | undefined): Promise<boolean> {

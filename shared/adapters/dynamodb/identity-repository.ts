@@ -7,9 +7,7 @@ import {
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
-  QueryCommand,
   TransactWriteCommand,
-  UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { ConflictError, NotFoundError } from '../../domain/errors';
 import type { Role } from '../../domain/roles';
@@ -17,7 +15,7 @@ import type { RoleGrant, Scope, Token, User, Workspace } from '../../domain/tena
 import type { IdentityRepository } from '../../ports';
 import { attempt, failedAt, versionedWriteError } from './errors';
 import { GSI1, GSI2, type Key, indexKeys, keys, timeKey } from './keys';
-import { compact, type Item, names, queryAll, versionedUpdate } from './support';
+import { compact, type Item, names, queryAll, touchLastSeen, updateVersioned, versionedPut } from './support';
 import { hasQuota, quotaFromItem } from './quota-attributes';
 
 export class DynamoIdentityRepository implements IdentityRepository {
@@ -52,18 +50,7 @@ export class DynamoIdentityRepository implements IdentityRepository {
   }
 
   async updateWorkspace(ws: Workspace, expectedVersion: number): Promise<void> {
-    const outcome = await attempt(() =>
-      this.doc.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: workspaceItem(ws, expectedVersion + 1),
-          ConditionExpression: 'attribute_exists(#pk) AND #version = :expected',
-          ExpressionAttributeNames: names('pk', 'version'),
-          ExpressionAttributeValues: { ':expected': expectedVersion },
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        }),
-      ),
-    );
+    const outcome = await attempt(() => this.doc.send(new PutCommand(versionedPut(this.tableName, workspaceItem(ws, expectedVersion + 1), expectedVersion))));
     const failed = failedAt(outcome);
     if (failed) throw versionedWriteError('workspace', failed.item, expectedVersion);
   }
@@ -122,28 +109,11 @@ export class DynamoIdentityRepository implements IdentityRepository {
    * touch neither conflicts with nor is undone by an update).
    */
   async updateToken(token: Token, expectedVersion: number): Promise<void> {
-    const outcome = await attempt(() =>
-      this.doc.send(new UpdateCommand({ TableName: this.tableName, Key: keys.token(token.hash), ...versionedUpdate(tokenAttributes(token), expectedVersion) })),
-    );
-    const failed = failedAt(outcome);
-    if (failed) throw versionedWriteError('token', failed.item, expectedVersion);
+    await updateVersioned(this.doc, this.tableName, keys.token(token.hash), 'token', tokenAttributes(token), expectedVersion);
   }
 
   async touchToken(hash: string, at: Date, minIntervalMs: number): Promise<void> {
-    const threshold = new Date(at.getTime() - minIntervalMs).toISOString();
-    // A failed condition means "recently touched" (or no such token): exactly what saves the write.
-    await attempt(() =>
-      this.doc.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: keys.token(hash),
-          UpdateExpression: 'SET #lastSeenAt = :at',
-          ConditionExpression: 'attribute_exists(#pk) AND (attribute_not_exists(#lastSeenAt) OR #lastSeenAt < :threshold)',
-          ExpressionAttributeNames: names('pk', 'lastSeenAt'),
-          ExpressionAttributeValues: { ':at': at.toISOString(), ':threshold': threshold },
-        }),
-      ),
-    );
+    await touchLastSeen(this.doc, this.tableName, keys.token(hash), at, minIntervalMs);
   }
 
   async listTokens(username?: string): Promise<Token[]> {

@@ -9,14 +9,14 @@
  * (`attribute_not_exists`) and its events. The due index is sparse: a tick reads due runs only.
  */
 import { randomUUID } from 'node:crypto';
-import { type DynamoDBDocumentClient, GetCommand, PutCommand, TransactWriteCommand, DeleteCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand, DeleteCommand } from '@aws-sdk/lib-dynamodb';
 import { ConflictError, NotFoundError } from '../../domain/errors';
 import { isReleasedRun, waitsForRelease, type RecurringJob, type RecurringJobEvent, type RecurringJobResult } from '../../domain/recurring-jobs';
 import type { Page } from '../../ports';
 import type { RecurringJobRepository, RecurringJobWrite } from '../../ports/recurring-jobs';
 import { attempt } from './errors';
 import { GSI1, GSI2, GSI3, keys, padId, timeKey } from './keys';
-import { checkLimit, compact, decodeCursor, encodeCursor, type Item, names, queryPage, queryShards } from './support';
+import { attemptTransaction, checkLimit, compact, decodeCursor, encodeCursor, type Item, names, queryPage, queryShards, versionedPut } from './support';
 
 /** Shards of the due index: spreads release writes over four index partitions, read in parallel. */
 export const RECURRING_DUE_SHARDS = 4;
@@ -64,16 +64,10 @@ export class DynamoRecurringJobRepository implements RecurringJobRepository {
   ) {}
 
   async create(job: RecurringJob, events: RecurringJobEvent[]): Promise<void> {
-    const outcome = await attempt(() =>
-      this.doc.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            { Put: { TableName: this.tableName, Item: jobItem(job), ConditionExpression: 'attribute_not_exists(#pk)', ExpressionAttributeNames: names('pk') } },
-            ...eventItems(jobPk(job.id), events, padId(job.version)).map((Item) => ({ Put: { TableName: this.tableName, Item } })),
-          ],
-        }),
-      ),
-    );
+    const outcome = await attemptTransaction(this.doc, [
+      { Put: { TableName: this.tableName, Item: jobItem(job), ConditionExpression: 'attribute_not_exists(#pk)', ExpressionAttributeNames: names('pk') } },
+      ...eventItems(jobPk(job.id), events, padId(job.version)).map((Item) => ({ Put: { TableName: this.tableName, Item } })),
+    ]);
     if (!outcome.ok) throw new ConflictError('Conflict', `recurring job ${job.id} exists`);
   }
 
@@ -101,36 +95,22 @@ export class DynamoRecurringJobRepository implements RecurringJobRepository {
 
   async commit(write: RecurringJobWrite): Promise<void> {
     const { job, expectedVersion } = write;
-    const outcome = await attempt(() =>
-      this.doc.send(
-        new TransactWriteCommand({
-          TransactItems: [
+    const outcome = await attemptTransaction(this.doc, [
+      { Put: versionedPut(this.tableName, jobItem(job), expectedVersion) },
+      ...(write.result
+        ? [
             {
               Put: {
                 TableName: this.tableName,
-                Item: jobItem(job),
-                ConditionExpression: 'attribute_exists(#pk) AND #version = :expected',
-                ExpressionAttributeNames: names('pk', 'version'),
-                ExpressionAttributeValues: { ':expected': expectedVersion },
+                Item: compact({ ...recurringKeys.result(job.id, write.result.sequence), entity: 'recurring-result', result: write.result }),
+                ConditionExpression: 'attribute_not_exists(#pk)',
+                ExpressionAttributeNames: names('pk'),
               },
             },
-            ...(write.result
-              ? [
-                  {
-                    Put: {
-                      TableName: this.tableName,
-                      Item: compact({ ...recurringKeys.result(job.id, write.result.sequence), entity: 'recurring-result', result: write.result }),
-                      ConditionExpression: 'attribute_not_exists(#pk)',
-                      ExpressionAttributeNames: names('pk'),
-                    },
-                  },
-                ]
-              : []),
-            ...eventItems(jobPk(job.id), write.events ?? [], padId(job.version)).map((Item) => ({ Put: { TableName: this.tableName, Item } })),
-          ],
-        }),
-      ),
-    );
+          ]
+        : []),
+      ...eventItems(jobPk(job.id), write.events ?? [], padId(job.version)).map((Item) => ({ Put: { TableName: this.tableName, Item } })),
+    ]);
     if (!outcome.ok) {
       const exists = await this.get(job.id);
       if (!exists) throw new NotFoundError('Recurring job not found', `recurring job ${job.id} not found`);

@@ -6,9 +6,13 @@ import {
   type NativeAttributeValue,
   QueryCommand,
   type QueryCommandInput,
+  TransactWriteCommand,
+  type TransactWriteCommandInput,
+  UpdateCommand,
   type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { ValidationError } from '../../domain/errors';
+import { attempt, failedAt, type Outcome, versionedWriteError } from './errors';
 import type { Key } from './keys';
 
 export type Item = Record<string, NativeAttributeValue>;
@@ -207,4 +211,55 @@ export async function queryShards(
     .flatMap((p) => p.Items ?? [])
     .sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0))
     .slice(0, limit);
+}
+
+/** Runs one transaction through `attempt`: a failed condition comes back as an outcome, collisions are retried. */
+export function attemptTransaction(
+  doc: DynamoDBDocumentClient,
+  items: NonNullable<TransactWriteCommandInput['TransactItems']>,
+): Promise<Outcome<unknown>> {
+  return attempt(() => doc.send(new TransactWriteCommand({ TransactItems: items })));
+}
+
+/** The first item of an index partition (`<index>pk = pk`), or undefined: one eventually consistent read of one item. */
+export async function firstInIndex(doc: DynamoDBDocumentClient, tableName: string, index: string, pk: string): Promise<Item | undefined> {
+  const res = await doc.send(
+    new QueryCommand({
+      TableName: tableName,
+      IndexName: index,
+      KeyConditionExpression: `#${index}pk = :pk`,
+      ExpressionAttributeNames: names(`${index}pk`),
+      ExpressionAttributeValues: { ':pk': pk },
+      Limit: 1,
+    }),
+  );
+  return res.Items?.[0];
+}
+
+/** UpdateItem of the attributes of a versioned item (`versionedUpdate`); a failed condition throws the matching domain error. */
+export async function updateVersioned(doc: DynamoDBDocumentClient, tableName: string, key: Key, what: string, attrs: Record<string, unknown>, expectedVersion: number): Promise<void> {
+  const outcome = await attempt(() => doc.send(new UpdateCommand({ TableName: tableName, Key: key, ...versionedUpdate(attrs, expectedVersion) })));
+  const failed = failedAt(outcome);
+  if (failed) throw versionedWriteError(what, failed.item, expectedVersion);
+}
+
+/**
+ * SET lastSeenAt unless it is younger than `minIntervalMs` (no version bump, so a touch neither
+ * conflicts with nor is undone by an update). A failed condition means "recently touched" (or no
+ * such item): exactly what saves the write.
+ */
+export async function touchLastSeen(doc: DynamoDBDocumentClient, tableName: string, key: Key, at: Date, minIntervalMs: number): Promise<void> {
+  const threshold = new Date(at.getTime() - minIntervalMs).toISOString();
+  await attempt(() =>
+    doc.send(
+      new UpdateCommand({
+        TableName: tableName,
+        Key: key,
+        UpdateExpression: 'SET #lastSeenAt = :at',
+        ConditionExpression: 'attribute_exists(#pk) AND (attribute_not_exists(#lastSeenAt) OR #lastSeenAt < :threshold)',
+        ExpressionAttributeNames: names('pk', 'lastSeenAt'),
+        ExpressionAttributeValues: { ':at': at.toISOString(), ':threshold': threshold },
+      }),
+    ),
+  );
 }

@@ -3,13 +3,13 @@
  * DynamoWorkRequestRepository.commit (atomically with the request it concerns); this repository
  * never writes it after the create. Layout: docs/data-model.md ("Workers").
  */
-import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { ConflictError } from '../../domain/errors';
 import type { Worker } from '../../domain/workers';
 import type { WorkerRepository } from '../../ports';
-import { attempt, failedAt, versionedWriteError } from './errors';
+import { attempt } from './errors';
 import { GSI1, indexKeys, keys } from './keys';
-import { compact, type Item, names, queryAll, versionedUpdate } from './support';
+import { compact, type Item, names, queryAll, touchLastSeen, updateVersioned } from './support';
 
 export class DynamoWorkerRepository implements WorkerRepository {
   constructor(
@@ -71,29 +71,12 @@ export class DynamoWorkerRepository implements WorkerRepository {
    * a concurrent slot change (which does not bump the version) is never overwritten.
    */
   async update(worker: Worker, expectedVersion: number): Promise<void> {
-    const outcome = await attempt(() =>
-      this.doc.send(new UpdateCommand({ TableName: this.tableName, Key: keys.worker(worker.name), ...versionedUpdate(workerAttributes(worker), expectedVersion) })),
-    );
-    const failed = failedAt(outcome);
-    if (failed) throw versionedWriteError('worker', failed.item, expectedVersion);
+    await updateVersioned(this.doc, this.tableName, keys.worker(worker.name), 'worker', workerAttributes(worker), expectedVersion);
   }
 
   /** Like touchToken: SET lastSeenAt unless it is younger than `minIntervalMs`; no version bump. */
   async touch(name: string, at: Date, minIntervalMs: number): Promise<void> {
-    const threshold = new Date(at.getTime() - minIntervalMs).toISOString();
-    // A failed condition means "recently touched" (or no such worker): exactly what saves the write.
-    await attempt(() =>
-      this.doc.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: keys.worker(name),
-          UpdateExpression: 'SET #lastSeenAt = :at',
-          ConditionExpression: 'attribute_exists(#pk) AND (attribute_not_exists(#lastSeenAt) OR #lastSeenAt < :threshold)',
-          ExpressionAttributeNames: names('pk', 'lastSeenAt'),
-          ExpressionAttributeValues: { ':at': at.toISOString(), ':threshold': threshold },
-        }),
-      ),
-    );
+    await touchLastSeen(this.doc, this.tableName, keys.worker(name), at, minIntervalMs);
   }
 }
 

@@ -13,6 +13,8 @@ import {
 import { archiveDownloadUrl, fileDownloadUrl } from '../../app/downloads';
 import { createRelation, deleteRelation, listRelations } from '../../app/relations';
 import { completeUpload, rangedUpload, requestUpload } from '../../app/uploads';
+import type { FollowUpFailure } from '../../app/follow-ups';
+import { logFollowUpFailures } from '../../observability/logger';
 import { parseExpirationDelay, RELATION_TYPES } from '../../domain/artifacts';
 import { ValidationError } from '../../domain/errors';
 import { DEFAULT_WORKSPACE } from '../../domain/tenancy';
@@ -92,6 +94,14 @@ function filePathParam(req: HttpRequest): string {
   return path;
 }
 
+/** Runs a use case that hands back the follow-ups that failed after its commit, and logs them. */
+async function withFollowUps<T>(run: (followUps: FollowUpFailure[]) => Promise<T>): Promise<T> {
+  const followUps: FollowUpFailure[] = [];
+  const result = await run(followUps);
+  logFollowUpFailures(followUps);
+  return result;
+}
+
 /**
  * `expiryStoreOf` (wired by the handler, which knows the adapters) lets the single artifact view say
  * whether something keeps the artifact; without it the view omits `retention`.
@@ -101,6 +111,7 @@ export function artifactRoutes(getDeps: () => Deps, expiryStoreOf?: (deps: Deps)
   return {
     'POST /api/1.0/artifact/': async (req) => {
       const body = parseWith(createSchema, jsonBody(req), 'Invalid artifact');
+      const followUps: FollowUpFailure[] = [];
       const created = await createArtifact(getDeps(), req.caller, {
         scope: req.scope,
         workspace: body.workspace ?? DEFAULT_WORKSPACE,
@@ -111,7 +122,8 @@ export function artifactRoutes(getDeps: () => Deps, expiryStoreOf?: (deps: Deps)
         immutable: body.immutable,
         workRequest: body.work_request ?? undefined,
         expireAt: body.expire_at == null ? undefined : isoWithZone(body.expire_at),
-      });
+      }, followUps);
+      logFollowUpFailures(followUps, { workspace: created.artifact.workspace });
       return json(201, artifactJson(created, req.baseUrl));
     },
     'GET /api/1.0/artifact/': async (req) => {
@@ -149,20 +161,20 @@ export function artifactRoutes(getDeps: () => Deps, expiryStoreOf?: (deps: Deps)
       return json(200, artifactJson(await updateArtifact(getDeps(), req.caller, id, body), req.baseUrl));
     },
     'DELETE /api/1.0/artifact/{id}/': async (req) => {
-      await deleteArtifact(getDeps(), req.caller, artifactId(req));
+      await withFollowUps((followUps) => deleteArtifact(getDeps(), req.caller, artifactId(req), followUps));
       return noContent();
     },
     'POST /api/1.0/artifact/{id}/attach/': async (req) => {
       const id = artifactId(req);
       const body = parseWith(attachSchema, jsonBody(req), 'Invalid files');
-      return json(200, artifactJson(await attachFiles(getDeps(), req.caller, id, declarations(body.files)), req.baseUrl));
+      return json(200, artifactJson(await withFollowUps((followUps) => attachFiles(getDeps(), req.caller, id, declarations(body.files), followUps)), req.baseUrl));
     },
     'DELETE /api/1.0/artifact/{id}/files/{path+}': async (req) => {
-      await removeFile(getDeps(), req.caller, artifactId(req), filePathParam(req));
+      await withFollowUps((followUps) => removeFile(getDeps(), req.caller, artifactId(req), filePathParam(req), followUps));
       return noContent();
     },
     'PUT /api/1.0/artifact/{id}/files/{path+}': async (req) => {
-      const outcome = await rangedUpload(getDeps(), req.caller, artifactId(req), filePathParam(req), req.headers['content-range'], req.rawBody);
+      const outcome = await withFollowUps((followUps) => rangedUpload(getDeps(), req.caller, artifactId(req), filePathParam(req), req.headers['content-range'], req.rawBody, followUps));
       if (outcome.status === 201) return json(201, { complete: true });
       if (outcome.complete) return json(200, { complete: true });
       // Debusine's quirk: the end of the range is the next offset, not an inclusive end.
@@ -180,7 +192,7 @@ export function artifactRoutes(getDeps: () => Deps, expiryStoreOf?: (deps: Deps)
       const path = filePathParam(req);
       // Part ETags are accepted for compatibility but S3's own list of parts is what gets assembled.
       parseWith(uploadCompleteSchema, jsonBody(req));
-      const outcome = await completeUpload(getDeps(), req.caller, id, path);
+      const outcome = await withFollowUps((followUps) => completeUpload(getDeps(), req.caller, id, path, followUps));
       return outcome.complete ? json(201, { complete: true }) : json(202, { complete: false, verifying: true });
     },
     'GET /api/1.0/artifact/{id}/download/': async (req) => {

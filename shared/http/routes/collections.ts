@@ -8,7 +8,7 @@ import {
   removeCollectionItem,
 } from '../../app/collections';
 import { requireWorkerOrTask } from '../../app/auth';
-import { lookupContextForWorker } from '../../app/acting-as';
+import { lookupContextForWorker, type LookupContext } from '../../app/acting-as';
 import { resolveLookupMultiple, resolveLookupSingle } from '../../app/lookups';
 import type { Collection, CollectionItem, LookupResult } from '../../domain/collections';
 import { ValidationError } from '../../domain/errors';
@@ -61,6 +61,24 @@ const lookupMultipleSchema = z.strictObject({
   default_category: z.string().min(1).nullable().optional(),
   expect_type: z.enum(EXPECT_TYPES),
 });
+
+/**
+ * A lookup route: 403 for a user before the body is read (a user learns nothing more), then the
+ * body, then the lookup context of the worker's work request, then `resolve`.
+ */
+function lookupRoute<S extends z.ZodType<{ work_request: number }>>(
+  getDeps: () => Deps,
+  schema: S,
+  resolve: (deps: Deps, ctx: LookupContext, body: z.output<S>) => Promise<unknown>,
+): RouteHandler {
+  return async (req) => {
+    requireWorkerOrTask(req.caller);
+    const body = parseWith(schema, jsonBody(req), 'Invalid lookup');
+    const deps = getDeps();
+    const ctx = await lookupContextForWorker(deps, req.caller, body.work_request);
+    return json(200, await resolve(deps, ctx, body));
+  };
+}
 
 export function collectionJson(c: Collection, baseUrl: string) {
   return {
@@ -154,22 +172,12 @@ export function collectionRoutes(getDeps: () => Deps): Record<string, RouteHandl
       await removeCollectionItem(getDeps(), req.caller, collectionId(req), itemNameParam(req));
       return noContent();
     },
-    'POST /api/1.0/lookup/single/': async (req) => {
-      requireWorkerOrTask(req.caller); // before the body: a user learns nothing more than 403
-      const body = parseWith(lookupSingleSchema, jsonBody(req), 'Invalid lookup');
-      const deps = getDeps();
-      const ctx = await lookupContextForWorker(deps, req.caller, body.work_request);
-      const result = await resolveLookupSingle(deps, ctx, body.lookup, body.expect_type, body.default_category ?? undefined);
-      return json(200, lookupResultJson(result));
-    },
-    'POST /api/1.0/lookup/multiple/': async (req) => {
-      requireWorkerOrTask(req.caller); // before the body: a user learns nothing more than 403
-      const body = parseWith(lookupMultipleSchema, jsonBody(req), 'Invalid lookup');
-      const deps = getDeps();
-      const ctx = await lookupContextForWorker(deps, req.caller, body.work_request);
-      const results = await resolveLookupMultiple(deps, ctx, body.lookup, body.expect_type, body.default_category ?? undefined);
-      return json(200, results.map(lookupResultJson));
-    },
+    'POST /api/1.0/lookup/single/': lookupRoute(getDeps, lookupSingleSchema, async (deps, ctx, body) =>
+      lookupResultJson(await resolveLookupSingle(deps, ctx, body.lookup, body.expect_type, body.default_category ?? undefined)),
+    ),
+    'POST /api/1.0/lookup/multiple/': lookupRoute(getDeps, lookupMultipleSchema, async (deps, ctx, body) =>
+      (await resolveLookupMultiple(deps, ctx, body.lookup, body.expect_type, body.default_category ?? undefined)).map(lookupResultJson),
+    ),
   };
 }
 
