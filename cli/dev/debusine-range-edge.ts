@@ -40,12 +40,12 @@ export interface RangeEdgeOptions {
 }
 
 /** Compiles a CloudFront Function's source; its `import` lines become globals of the context. */
-function compileCloudFrontFunction(source: string): Script {
+export function compileCloudFrontFunction(source: string): Script {
   const body = source.replace(/^import \w+ from '[\w-]+';$/gm, '');
   return new Script(`${body}\nhandler;`);
 }
 
-function runCloudFrontFunction(script: Script, event: unknown): { result: CfRequest | CfResponse; origin: string | undefined } {
+export function runCloudFrontFunction(script: Script, event: unknown): { result: CfRequest | CfResponse; origin: string | undefined } {
   let origin: string | undefined;
   const context = createContext({
     cf: { selectRequestOriginById: (id: string) => (origin = id) },
