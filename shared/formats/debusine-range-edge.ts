@@ -19,6 +19,12 @@ export const DEBUSINE_RANGE_PREFIX = 'tmp/debusine-ranges/';
 export const DEBUSINE_RANGE_ORIGIN_ID = 'debusine-ranges-bucket';
 /** The largest range accepted: the 0.12.1 client's chunk size (`FileUploader._MAX_CHUNK_SIZE_BYTES`). */
 export const DEBUSINE_MAX_RANGE_BYTES = 50 * 1024 * 1024;
+/**
+ * Files up to this size keep going through the API (their one range fits Lambda's 6 MB event, base64
+ * included) and complete before the client's next step: Debusine's client links artifacts and asks for
+ * archives right after uploading. Bigger files send every range to the bucket.
+ */
+export const DEBUSINE_RANGE_MIN_FILE_BYTES = 4 * 1024 * 1024;
 /** The CloudFront path pattern of the ranged-upload URLs. */
 export const DEBUSINE_RANGE_PATH_PATTERN = '/api/1.0/artifact/*/files/*';
 /** User metadata the viewer-request function sets on each range (S3: `x-amz-meta-<name>`). */
@@ -55,9 +61,10 @@ function handler(event) {
   var range = /^bytes (\\d+)-(\\d+)\\/(\\d+)$/.exec(contentRange.value.trim());
   var target = /^\\/api\\/1\\.0\\/artifact\\/(\\d+)\\/files\\/(.+?)\\/?$/.exec(request.uri);
   if (!range || !target) return request;
+  var start = Number(range[1]), end = Number(range[2]), size = Number(range[3]);
+  if (size <= ${DEBUSINE_RANGE_MIN_FILE_BYTES}) return request;
   var token = request.headers['token'];
   if (!token || !token.value) return ${problem(401, 'Unauthorized', "'uploading needs a Token header'")};
-  var start = Number(range[1]), end = Number(range[2]), size = Number(range[3]);
   if (end < start || end >= size || end - start + 1 > ${DEBUSINE_MAX_RANGE_BYTES}) {
     return ${problem(400, 'Invalid Content-Range', "'Content-Range: END must be within the file and at most ' + " + DEBUSINE_MAX_RANGE_BYTES + " + ' bytes after START'")};
   }
