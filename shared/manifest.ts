@@ -63,7 +63,7 @@ export const TABLES: Record<TableName, TableSpec> = {
  */
 export const WS_MANAGEMENT_ENDPOINT_ENV_VAR = 'CONVEYOR_WS_MANAGEMENT_ENDPOINT';
 
-export type QueueName = 'file-verification' | 'scheduler' | 'heartbeats' | 'server-tasks' | 'orchestrator' | 'accounting' | 'socket-greetings';
+export type QueueName = 'file-verification' | 'scheduler' | 'heartbeats' | 'server-tasks' | 'orchestrator' | 'accounting' | 'socket-greetings' | 'debusine-ranges';
 
 export interface QueueSpec {
   name: QueueName;
@@ -92,6 +92,9 @@ export const QUEUES: Record<QueueName, QueueSpec> = {
   accounting: { name: 'accounting', envVar: 'CONVEYOR_QUEUE_ACCOUNTING_URL', fifo: false, maxReceiveCount: 5 },
   // Greetings of new WebSockets (`connected`, or the rejection): nothing can be sent during `$connect`.
   'socket-greetings': { name: 'socket-greetings', envVar: 'CONVEYOR_QUEUE_SOCKET_GREETINGS_URL', fifo: false, maxReceiveCount: 5 },
+  // S3's notifications of ranges that Debusine's client PUT through CloudFront straight into the bucket
+  // (shared/formats/debusine-range-edge.ts): each is checked, and the last one assembles the file.
+  'debusine-ranges': { name: 'debusine-ranges', envVar: 'CONVEYOR_QUEUE_DEBUSINE_RANGES_URL', fifo: false, maxReceiveCount: 5 },
 };
 
 export const BUCKET_ENV_VAR = 'CONVEYOR_BUCKET';
@@ -461,6 +464,16 @@ FUNCTIONS.push(
     queue: { name: 'socket-greetings', batchSize: 10, maxBatchingWindowSeconds: 0 },
     // Greeting a worker schedules for it at once (a worker that connects while work waits gets it).
     uses: { tables: { main: 'readwrite', connections: 'readwrite' }, sendsTo: ['scheduler', 'orchestrator'], workerQueues: 'send', sockets: true, sendsEmail: true },
+  },
+  {
+    name: 'debusine-range-recorder',
+    entry: 'functions/debusine-range-recorder.ts',
+    description: "Checks the ranges Debusine's client uploaded into the bucket through CloudFront; the last one assembles and verifies the file",
+    timeoutSeconds: 900,
+    memoryMb: 1024,
+    // One at a time: a file's last range reads and writes the whole file.
+    queue: { name: 'debusine-ranges', batchSize: 1, maxBatchingWindowSeconds: 0 },
+    uses: { tables: { main: 'readwrite' }, bucket: 'readwrite', sendsTo: ['accounting'] },
   },
 );
 

@@ -209,6 +209,7 @@ export async function startLocalStack(options: DevOptions, abortSignal?: AbortSi
       accessLog: true,
       staticDir: WEB_DIR,
       intercept: (req, res, body) => webSockets?.handleManagementRequest(req, res, body) ?? false,
+      edge: localRangeEdge(deps, sqs, queueUrls['debusine-ranges']),
     });
     cleanups.push(() => gateway.close());
     // Debusine's WebSockets on the same port; functions reach them through the management API there.
@@ -320,4 +321,22 @@ function isAlive(pid: number): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+/**
+ * CloudFront's behaviour for Debusine's ranged uploads (cli/dev/debusine-range-edge.ts): ranges go to
+ * the S3 emulator, and S3's notification (which s3rver does not send) to the `debusine-ranges` queue.
+ */
+function localRangeEdge(deps: Deps, sqs: import('@aws-sdk/client-sqs').SQSClient, queueUrl: string | undefined) {
+  const { createRangeEdge } = require('./debusine-range-edge') as typeof import('./debusine-range-edge');
+  const { SendMessageCommand } = require('@aws-sdk/client-sqs') as typeof import('@aws-sdk/client-sqs');
+  const edge = createRangeEdge({
+    putObject: (key, body, metadata) => deps.files.put(key, body, undefined, metadata),
+    async notify(key) {
+      if (!queueUrl) throw new Error('the debusine-ranges queue is not provisioned');
+      const notification = { Records: [{ eventSource: 'aws:s3', eventName: 'ObjectCreated:Put', s3: { object: { key: encodeURIComponent(key).replace(/%2F/g, '/') } } }] };
+      await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: JSON.stringify(notification) }));
+    },
+  });
+  return (req: import('node:http').IncomingMessage, method: string, url: string) => edge.handle(req, method, url);
 }

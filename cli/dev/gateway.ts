@@ -288,6 +288,8 @@ export interface GatewayOptions {
   staticDir?: string;
   /** Answers a request itself before routing (the WebSocket management API); false passes it on. */
   intercept?: (req: IncomingMessage, res: ServerResponse, body: Buffer) => boolean;
+  /** CloudFront's behaviours in front of the API (Debusine's ranged uploads): an answer, or undefined to route. */
+  edge?: (req: IncomingMessage, method: string, url: string) => Promise<HttpResponse | undefined>;
 }
 
 export interface Gateway {
@@ -324,7 +326,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       const body = await readBody(req);
       if (body !== 'too-large' && options.intercept(req, res, body)) return;
     }
-    const response = await respond(req, method, url);
+    const response = (await options.edge?.(req, method, url)) ?? (await respond(req, method, url));
     writeResponse(res, response);
     if (options.accessLog) log('info', `${method} ${url} → ${response.statusCode} (${Date.now() - started} ms)`);
   }

@@ -6,7 +6,9 @@ import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { Effect, PolicyStatement, Role, type IRole } from 'aws-cdk-lib/aws-iam';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
-import type { IBucket } from 'aws-cdk-lib/aws-s3';
+import { Bucket, EventType, type IBucket } from 'aws-cdk-lib/aws-s3';
+import { SqsDestination } from 'aws-cdk-lib/aws-s3-notifications';
+import { DEBUSINE_RANGE_PREFIX } from '../../shared/formats/debusine-range-edge';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import {
@@ -210,14 +212,23 @@ export class ApiStack extends Stack {
     }
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.url!, description: 'Base URL of the HTTP API' });
-    this.addDebusineWebSockets(manifest);
+    this.addDebusineWebSockets(manifest, props);
   }
 
   /** Debusine's WebSockets and the single host (infra/constructs/debusine-websockets.ts). */
-  private addDebusineWebSockets(manifest: ConveyorManifest): void {
+  private addDebusineWebSockets(manifest: ConveyorManifest, props: ApiStackProps): void {
     const socketSpec = manifest.functions.find((f) => f.websocketRoutes?.length);
     if (!socketSpec) return;
-    this.websockets = new DebusineWebSockets(this, 'DebusineWebSockets', { handler: this.functions[socketSpec.name]!.fn, httpApi: this.api });
+    // Imported: the bucket's policy stays in the data stack (see DataStack), so the stacks do not depend on each other.
+    const uploadBucket = Bucket.fromBucketAttributes(this, 'DebusineRangesBucket', {
+      bucketName: props.bucket.bucketName,
+      bucketArn: props.bucket.bucketArn,
+      bucketRegionalDomainName: props.bucket.bucketRegionalDomainName,
+    });
+    this.websockets = new DebusineWebSockets(this, 'DebusineWebSockets', { handler: this.functions[socketSpec.name]!.fn, httpApi: this.api, uploadBucket });
+    // S3 tells debusine-range-recorder (through its queue) of every range stored under the staging prefix.
+    const rangesQueue = props.queues['debusine-ranges'];
+    if (rangesQueue) uploadBucket.addEventNotification(EventType.OBJECT_CREATED, new SqsDestination(rangesQueue), { prefix: DEBUSINE_RANGE_PREFIX });
     // The same guards as the HTTP API's stage: every connection logged, and no caller can flood the functions.
     const wsStage = this.websockets.stage.node.defaultChild as CfnStage;
     const wsLogs = new LogGroup(this, 'WebSocketAccessLogs', { retention: FUNCTION_LOG_RETENTION });

@@ -1,6 +1,8 @@
 import { CfnOutput, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type { StackProps } from 'aws-cdk-lib';
 import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
+import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { DEBUSINE_RANGE_PREFIX } from '../../shared/formats/debusine-range-edge';
 import { BlockPublicAccess, Bucket, BucketEncryption, HttpMethods, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import { ARCHIVE_PREFIX } from '../../shared/domain/artifacts';
@@ -102,6 +104,21 @@ export class DataStack extends Stack {
         },
       ],
     });
+    // Debusine's ranged uploads reach the bucket through the API stack's CloudFront host (origin access
+    // control). Naming that distribution here would make the two stacks depend on each other, so the grant
+    // is to CloudFront in this account, for PutObject under the ranges' staging prefix only.
+    this.bucket.addToResourcePolicy(
+      new PolicyStatement({
+        sid: 'DebusineRangesFromCloudFront',
+        principals: [new ServicePrincipal('cloudfront.amazonaws.com')],
+        actions: ['s3:PutObject'],
+        resources: [this.bucket.arnForObjects(`${DEBUSINE_RANGE_PREFIX}*`)],
+        conditions: {
+          StringEquals: { 'AWS:SourceAccount': this.account },
+          ArnLike: { 'AWS:SourceArn': `arn:${this.partition}:cloudfront::${this.account}:distribution/*` },
+        },
+      }),
+    );
     new CfnOutput(this, 'BucketName', { value: this.bucket.bucketName, description: 'S3 file-store bucket (CONVEYOR_BUCKET)' });
   }
 }

@@ -43,7 +43,11 @@ export function unusableToken(reason: string): ForbiddenError {
  */
 export async function authenticate(deps: Deps, tokenKey: string | undefined): Promise<Caller> {
   if (tokenKey === undefined || tokenKey === '') return { kind: 'anonymous' };
-  const hash = hashTokenKey(tokenKey.trim());
+  return authenticateTokenHash(deps, hashTokenKey(tokenKey.trim()));
+}
+
+/** `authenticate` for a token known only by its SHA-256 (an upload that reached the bucket through CloudFront). */
+export async function authenticateTokenHash(deps: Deps, hash: string): Promise<Caller> {
   const token = await deps.identity.getTokenByHash(hash);
   if (!token) throw unusableToken('the token is not known');
   const now = deps.clock.now();

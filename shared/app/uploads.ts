@@ -36,7 +36,7 @@ export function partSizeFor(size: number): number {
   return Math.max(MIN_PART_SIZE, Math.ceil(needed / MiB) * MiB);
 }
 
-interface UploadTarget {
+export interface UploadTarget {
   artifactId: number;
   file: StoredFile;
   artifact: Artifact;
@@ -46,7 +46,7 @@ interface UploadTarget {
  * Finds the file and checks the caller may upload its bytes. Uploading the declared
  * content is allowed on immutable artifacts too: it completes them, it changes nothing.
  */
-async function loadUploadTarget(deps: Deps, caller: Caller, id: number, path: string): Promise<UploadTarget> {
+export async function loadUploadTarget(deps: Deps, caller: Caller, id: number, path: string): Promise<UploadTarget> {
   let files: StoredFile[];
   let artifact: Artifact;
   if (caller.kind === 'worker') {
@@ -303,18 +303,27 @@ export async function rangedUpload(
     await deps.artifacts.setUploadState(artifactId, path, { rangedReceived: nowReceived, rangedChunks: chunks });
     return { status: 200, complete: false, received: nowReceived };
   }
+  await assembleRanges(deps, { artifactId, file, artifact }, chunks, followUpFailures);
+  return { status: 201 };
+}
+
+/**
+ * Joins the staged ranges of a file (in order, covering it exactly), checks the SHA-256 while
+ * writing and completes the file; the ranges are deleted either way. 409 on a mismatch.
+ */
+export async function assembleRanges(deps: Deps, target: UploadTarget, chunks: string[], followUpFailures?: FollowUpFailure[]): Promise<void> {
+  const { artifactId, file, artifact } = target;
   const assembledKey = stagingObjectKey(deps.ids.random());
   // Recorded before assembly so that completing is conditional on this upload (see completeFile):
   // a file deleted and attached again while the chunks are assembled has no such key.
-  await deps.artifacts.setUploadState(artifactId, path, { key: assembledKey, rangedReceived: nowReceived, rangedChunks: chunks });
+  await deps.artifacts.setUploadState(artifactId, file.path, { key: assembledKey, rangedReceived: file.size, rangedChunks: chunks });
   const sha256 = await assembleChunks(deps, chunks, assembledKey);
   for (const chunk of chunks) await deps.files.delete(chunk);
   if (sha256 !== file.sha256) {
     await discardUpload(deps, artifactId, file, { key: assembledKey }, 'the uploaded bytes do not match the declared SHA-256');
-    throw new ConflictError('Checksum mismatch', `the bytes uploaded for "${path}" do not match its SHA-256; upload it again from the start`);
+    throw new ConflictError('Checksum mismatch', `the bytes uploaded for "${file.path}" do not match its SHA-256; upload it again from the start`);
   }
   await acceptVerifiedBytes(deps, artifact, file, assembledKey, followUpFailures);
-  return { status: 201 };
 }
 
 async function assembleChunks(deps: Deps, chunkKeys: string[], targetKey: string): Promise<string> {

@@ -178,6 +178,8 @@ export interface PresignedPart {
 
 export interface ObjectInfo {
   size: number;
+  /** The object's user metadata (`x-amz-meta-*`, names without the prefix, lower case). */
+  metadata?: Record<string, string>;
 }
 
 export interface FileStore {
@@ -195,7 +197,9 @@ export interface FileStore {
   verify(key: string, size: number, sha256Hex: string, opts?: { cheapOnly?: boolean }): Promise<'ok' | 'mismatch' | 'missing' | 'unknown'>;
   head(key: string): Promise<ObjectInfo | undefined>;
   presignGet(key: string, opts: { filename?: string; contentType?: string; expiresInSeconds: number }): Promise<string>;
-  put(key: string, body: Buffer, contentType?: string): Promise<void>;
+  put(key: string, body: Buffer, contentType?: string, metadata?: Record<string, string>): Promise<void>;
+  /** The objects whose key starts with `prefix` (at most 1000: callers keep prefixes small). */
+  list(prefix: string): Promise<{ key: string; size: number }[]>;
   /** Streams `body` to the key (length unknown in advance). */
   putStream(key: string, body: Readable, contentType?: string): Promise<void>;
   getStream(key: string): Promise<Readable>;

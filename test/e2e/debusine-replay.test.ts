@@ -6,6 +6,7 @@
  * the pydantic model the client parses it with (test/e2e/debusine-models.ts).
  */
 import { randomBytes } from 'node:crypto';
+import { request } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createAwsDeps } from '../../shared/adapters/aws';
@@ -13,7 +14,8 @@ import { enableWorker } from '../../shared/app/workers';
 import { modelFor } from './debusine-models';
 import { REPO_ROOT, startLocalStack, type LocalStack } from './stack';
 
-jest.setTimeout(240_000);
+// The 60 MiB upload adds a minute or two on a busy machine.
+jest.setTimeout(480_000);
 
 interface RecordedExchange {
   step: string;
@@ -24,6 +26,8 @@ interface RecordedExchange {
   status?: number;
   responseEmpty?: boolean;
   response?: unknown;
+  /** Headers of the answer the client reads (`Range` of a ranged upload). */
+  responseHeaders?: Record<string, string>;
   websocket?: true;
 }
 
@@ -32,12 +36,17 @@ const recorded = JSON.parse(readFileSync(FIXTURE, 'utf8')) as RecordedExchange[]
 /** The kill -9 part depends on timing (a held request, the watchdog): test/e2e/debusine-websocket.test.ts covers it. */
 const replayed = recorded.filter((e) => !e.websocket && !/^(kill9|worker-restart)/.test(e.step));
 
-/** The recording's blob.bin: byte i is i mod 251. */
-function pattern251(offset: number, length: number): Buffer {
+/**
+ * The recording's blob.bin and large.bin: byte i is i mod 251. Built once, before any request: building
+ * 50 MiB between two requests let the server close the idle keep-alive connection that fetch then reused (EPIPE).
+ */
+const PATTERN_251 = (() => {
+  const length = Math.max(...recorded.map((e) => (e.body && 'pattern251' in e.body ? e.body.pattern251.offset + e.body.pattern251.length : 0)));
   const out = Buffer.alloc(length);
-  for (let i = 0; i < length; i++) out[i] = (offset + i) % 251;
+  for (let i = 0; i < length; i++) out[i] = i % 251;
   return out;
-}
+})();
+const pattern251 = (offset: number, length: number): Buffer => PATTERN_251.subarray(offset, offset + length);
 
 function bodyOf(e: RecordedExchange, rewrite: (text: string) => string): Buffer | string | undefined {
   const b = e.body;
@@ -71,6 +80,8 @@ describe("Debusine 0.12.1's client and worker, replayed from the recording", () 
       'create-workflow',
       'worker-runs-noop',
       'kill9',
+      'create-artifact-large',
+      'download-artifact-large',
     ]) {
       expect(steps).toContain(step);
     }
@@ -117,7 +128,16 @@ describe("Debusine 0.12.1's client and worker, replayed from the recording", () 
       }
       const body = bodyOf(e, rewriteJson);
       // A get-next may find the work already started by the real worker's earlier get-next (none here): retry briefly.
-      let res = await fetch(`${stack.url}${path}`, { method: e.method, headers, ...(body !== undefined ? { body } : {}), redirect: 'manual' });
+      let res: Response;
+      try {
+        res =
+          Buffer.isBuffer(body) && body.length > FRESH_CONNECTION_BYTES
+            ? await onFreshConnection(`${stack.url}${path}`, e.method, headers, body)
+            : await fetch(`${stack.url}${path}`, { method: e.method, headers, ...(body !== undefined ? { body } : {}), redirect: 'manual' });
+      } catch (err) {
+        problems.push(`${e.step}: ${e.method} ${path}: ${String(err)} (${String((err as { cause?: unknown }).cause)})\n${stack.output().slice(-3000)}`);
+        continue;
+      }
       for (let i = 0; i < 20 && path.includes('get-next-for-worker') && res.status === 204 && e.status === 200; i++) {
         await new Promise((r) => setTimeout(r, 500));
         res = await fetch(`${stack.url}${path}`, { method: e.method, headers });
@@ -129,6 +149,11 @@ describe("Debusine 0.12.1's client and worker, replayed from the recording", () 
         problems.push(`${where}: status ${res.status}, recorded ${e.status} (${text.slice(0, 300)})`);
         continue;
       }
+      // Debusine's client continues a ranged upload from the Range answered (file_uploader.py).
+      for (const [name, value] of Object.entries(e.responseHeaders ?? {})) {
+        if (res.headers.get(name) !== value) problems.push(`${where}: header ${name} is ${res.headers.get(name)}, recorded ${value}`);
+      }
+      if (e.step === 'download-artifact-large') problems.push(...(await largeFileArrived(text, headers)));
       const model = res.status === 200 || res.status === 201 ? modelFor(e.method, path) : undefined;
       if (model === 'empty') {
         if (text !== '') problems.push(`${where}: Debusine's client requires an empty body, got ${text.slice(0, 100)}`);
@@ -153,3 +178,44 @@ describe("Debusine 0.12.1's client and worker, replayed from the recording", () 
     expect(enabled).toBe(true);
   });
 });
+
+/**
+ * The 60 MiB file went up in two ranges through the CloudFront behaviour (the local gateway runs its
+ * functions): once the recorder has assembled it, its bytes must be the ones sent.
+ */
+async function largeFileArrived(artifactJson: string, headers: Record<string, string>): Promise<string[]> {
+  const artifact = JSON.parse(artifactJson) as { url: string; files: Record<string, { size: number; url: string }> };
+  const file = artifact.files['large.bin'];
+  if (!file) return ['download-artifact-large: the artifact has no large.bin'];
+  let complete = false;
+  for (let i = 0; i < 120 && !complete; i++) {
+    const current = (await (await fetch(artifact.url, { headers })).json()) as { files: Record<string, { complete?: boolean }> };
+    complete = current.files['large.bin']?.complete === true;
+    if (!complete) await new Promise((r) => setTimeout(r, 500));
+  }
+  if (!complete) return ['download-artifact-large: large.bin was not assembled within 60 s'];
+  const bytes = Buffer.from(await (await fetch(file.url, { headers })).arrayBuffer());
+  return bytes.equals(pattern251(0, file.size)) ? [] : [`download-artifact-large: ${bytes.length} bytes downloaded differ from the ${file.size} uploaded`];
+}
+
+/**
+ * Big ranges go on a connection of their own, as Debusine's client sends them (`requests.put`, no session):
+ * Node's fetch reusing the probe's keep-alive connection for a 50 MiB body met EPIPE on the local gateway.
+ */
+const FRESH_CONNECTION_BYTES = 10 * 1024 * 1024;
+function onFreshConnection(url: string, method: string, headers: Record<string, string>, body: Buffer): Promise<Response> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method, headers: { ...headers, 'content-length': String(body.length) }, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const out = new Headers();
+        for (const [k, v] of Object.entries(res.headers)) if (typeof v === 'string') out.set(k, v);
+        resolve(new Response(chunks.length ? Buffer.concat(chunks) : null, { status: res.statusCode ?? 0, headers: out }));
+      });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}

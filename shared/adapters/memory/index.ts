@@ -307,6 +307,8 @@ export class MemoryArtifactRepository implements ArtifactRepository {
 /** Objects in memory; tests play the client by calling `clientPut` on a presigned URL. */
 export class MemoryFileStore implements FileStore {
   objects = new Map<string, Buffer>();
+  /** User metadata of the objects that have some (S3's `x-amz-meta-*`). */
+  metadata = new Map<string, Record<string, string>>();
   multipart = new Map<string, { key: string; parts: Map<number, Buffer> }>();
   private nextUpload = 1;
 
@@ -361,13 +363,19 @@ export class MemoryFileStore implements FileStore {
   }
   async head(key: string) {
     const body = this.objects.get(key);
-    return body ? { size: body.length } : undefined;
+    const metadata = this.metadata.get(key);
+    return body ? { size: body.length, ...(metadata ? { metadata } : {}) } : undefined;
   }
   async presignGet(key: string) {
     return `memory://store/${encodeURIComponent(key)}?get=1`;
   }
-  async put(key: string, body: Buffer) {
+  async put(key: string, body: Buffer, _contentType?: string, metadata?: Record<string, string>) {
     this.objects.set(key, Buffer.from(body));
+    if (metadata) this.metadata.set(key, { ...metadata });
+    else this.metadata.delete(key);
+  }
+  async list(prefix: string) {
+    return [...this.objects.entries()].filter(([key]) => key.startsWith(prefix)).map(([key, body]) => ({ key, size: body.length }));
   }
   async putStream(key: string, body: Readable) {
     const chunks: Buffer[] = [];
@@ -386,6 +394,7 @@ export class MemoryFileStore implements FileStore {
   }
   async delete(key: string) {
     this.objects.delete(key);
+    this.metadata.delete(key);
   }
 }
 

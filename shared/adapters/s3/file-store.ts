@@ -22,6 +22,7 @@ import {
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
+  ListObjectsV2Command,
   ListPartsCommand,
   PutObjectCommand,
   S3Client,
@@ -229,7 +230,7 @@ export class S3FileStore implements FileStore {
   async head(key: string): Promise<ObjectInfo | undefined> {
     try {
       const out = await this.s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
-      return { size: out.ContentLength ?? 0 };
+      return { size: out.ContentLength ?? 0, ...(out.Metadata ? { metadata: out.Metadata } : {}) };
     } catch (err) {
       if (isMissingObject(err)) return undefined;
       throw err;
@@ -249,7 +250,7 @@ export class S3FileStore implements FileStore {
     );
   }
 
-  async put(key: string, body: Buffer, contentType?: string): Promise<void> {
+  async put(key: string, body: Buffer, contentType?: string, metadata?: Record<string, string>): Promise<void> {
     await this.s3.send(
       new PutObjectCommand({
         Bucket: this.bucket,
@@ -257,8 +258,14 @@ export class S3FileStore implements FileStore {
         Body: body,
         ContentLength: body.length,
         ...(contentType ? { ContentType: contentType } : {}),
+        ...(metadata ? { Metadata: metadata } : {}),
       }),
     );
+  }
+
+  async list(prefix: string): Promise<{ key: string; size: number }[]> {
+    const out = await this.s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, MaxKeys: 1000 }));
+    return (out.Contents ?? []).map((o) => ({ key: o.Key ?? '', size: o.Size ?? 0 }));
   }
 
   async putStream(key: string, body: Readable, contentType?: string): Promise<void> {
