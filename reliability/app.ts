@@ -197,19 +197,27 @@ export function allRoutes(): { method: string; path: string; routeKey: string; f
 
 /**
  * Everything the memory adapters hold, as one canonical string: Maps, Sets and Buffers spelled out,
- * object keys sorted. Read counters (`reads`) are statistics, not stored data, and a token's
+ * object keys and Map entries sorted. Read counters (`reads`) are statistics, not stored data, and a token's
  * `lastSeenAt` is what authenticating any request records (Debusine's last_seen_at): both are left out.
+ * Strings in `redact` (random token hashes, when two worlds are compared) are replaced.
  */
-export function snapshotOf(deps: MemoryDeps): string {
+const byKey = (a: readonly unknown[], b: readonly unknown[]) => {
+  const [x, y] = [JSON.stringify(a[0]), JSON.stringify(b[0])];
+  return x < y ? -1 : x > y ? 1 : 0;
+};
+
+export function snapshotOf(deps: MemoryDeps, redact: ReadonlySet<string> = new Set()): string {
   const seen = new WeakSet<object>();
   const walk = (v: unknown): unknown => {
+    if (typeof v === 'string' && redact.has(v)) return '(redacted)';
     if (v === null || typeof v !== 'object') return typeof v === 'function' ? undefined : v;
     if (Buffer.isBuffer(v)) return { $buffer: sha256(v) };
     if (v instanceof Date) return v.toISOString();
     if (seen.has(v)) return '$seen';
     seen.add(v);
-    if (v instanceof Map) return { $map: [...v.entries()].map(([k, x]) => [walk(k), walk(x)]) };
-    if (v instanceof Set) return { $set: [...v].map(walk) };
+    // Maps and Sets by key: insertion order is not stored data (DynamoDB has none either).
+    if (v instanceof Map) return { $map: [...v.entries()].map(([k, x]) => [walk(k), walk(x)] as const).sort(byKey) };
+    if (v instanceof Set) return { $set: [...v].map(walk).sort((a, b) => byKey([a], [b])) };
     if (Array.isArray(v)) return v.map(walk);
     const out: Record<string, unknown> = {};
     for (const k of Object.keys(v).sort()) {
