@@ -21,7 +21,7 @@ import { runSchedulingCases, runSchedulingOn, type SchedulingResult } from './sc
 import { KILL_STACK_ENV, KILL_TIME_BUDGET_MS, SLEEP_SECONDS, max, p50, type KillResult } from './worker-kills';
 
 export const FULL = { badInputs: 10_000, scheduling: 10_000, schedulingDynamo: 5, replays: 100, permissionsEvery: 1, kills: 20 };
-export const QUICK = { badInputs: 300, scheduling: 100, schedulingDynamo: 2, replays: 10, permissionsEvery: 3, kills: 2 };
+export const QUICK = { badInputs: 300, scheduling: 100, schedulingDynamo: 1, replays: 10, permissionsEvery: 3, kills: 2 };
 
 interface Results {
   a: BadInputResult;
