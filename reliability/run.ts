@@ -1,6 +1,6 @@
 /**
  * `npm run reliability`: runs every part of the reliability report once and writes RELIABILITY.md.
- * Sizes: the defaults below (about 15 minutes on a loaded 2-core machine); `--quick` runs the
+ * Sizes: the defaults below (45 minutes on a shared 2-core machine at load 25-60); `--quick` runs the
  * reduced sizes of test/integration/reliability.test.ts instead; `--out <file>` writes elsewhere.
  *
  * Lives in its own top-level folder, not in bench/: bench/ measures speed and cost, this counts
