@@ -8,17 +8,20 @@ function fieldName(path: readonly PropertyKey[]): string {
 
 /** Converts zod issues into per-field reasons; unknown keys are named one by one. */
 export function zodFieldErrors(error: z.ZodError): FieldErrors {
-  const errors: FieldErrors = {};
+  // A Map, not an object literal: a client's field may be called `__proto__` or `constructor`.
+  const errors = new Map<string, string[]>();
+  const add = (field: string, reason: string) => errors.set(field, [...(errors.get(field) ?? []), reason]);
   for (const issue of error.issues) {
     if (issue.code === 'unrecognized_keys') {
-      for (const key of issue.keys) (errors[fieldName([...issue.path, key])] ??= []).push('unknown field');
+      for (const key of issue.keys) add(fieldName([...issue.path, key]), 'unknown field');
       continue;
     }
     let reason = issue.message;
     if (issue.code === 'invalid_type' && /received undefined/.test(issue.message)) reason = 'this field is required';
-    (errors[fieldName(issue.path)] ??= []).push(reason);
+    add(fieldName(issue.path), reason);
   }
-  return errors;
+  // fromEntries defines own properties, so `__proto__` is a field name like any other.
+  return Object.fromEntries(errors);
 }
 
 /** The same errors under a parent field (`task_data.x`); a whole-body error becomes the parent. */
