@@ -4,7 +4,10 @@ const transform = { '^.+\\.(t|j)sx?$': ['@swc/jest', { jsc: { target: 'es2022' }
 // middy ships ESM only; let swc turn it into CommonJS for jest.
 const transformIgnorePatterns = ['/node_modules/(?!@middy/)'];
 const common = { transform, transformIgnorePatterns, testEnvironment: 'node' };
+// Tests that need DynamoDB Local or the local stack wait on other processes: on a loaded 2-core
+// machine a default of 5 s fails tests that are correct, so every test gets 30 s unless it says more.
 module.exports = {
+  testTimeout: 30000,
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
     {

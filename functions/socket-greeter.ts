@@ -1,5 +1,5 @@
 /** Greets the WebSockets opened by `$connect` (see functions/websocket-api.ts), one message per socket. */
-import { z } from 'zod';
+import * as z from 'zod';
 import { createAwsDeps } from '../shared/adapters/aws';
 import { greetSocket, hasSockets } from '../shared/app/sockets';
 import type { Deps } from '../shared/ports';

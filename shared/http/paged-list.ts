@@ -3,7 +3,7 @@
  * `?limit=1..1000 (default 50)&cursor=<the previous page's cursor>` → `{results, next, previous: null, cursor}`,
  * `next` the URL of the next page, null (and `cursor` null) on the last one.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Page } from '../ports';
 import { json, type HttpRequest, type HttpResponse } from './request';
 

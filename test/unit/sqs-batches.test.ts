@@ -5,6 +5,7 @@
  * failure (with its cause) instead of logged inside the use case.
  */
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
+import { debusineRangeRecorderHandler } from '../../functions/debusine-range-recorder';
 import { fileVerifierHandler } from '../../functions/file-verifier';
 import { socketGreeterHandler } from '../../functions/socket-greeter';
 import { artifactEvent, noteUsageChange, UsageNotQueuedError } from '../../shared/app/accounting';
@@ -46,6 +47,27 @@ describe('file-verifier handler', () => {
     const messages = errors.mock.calls.map((c) => String(c[0]));
     expect(messages).toContainEqual(expect.stringMatching(/dropping malformed file-verification message/));
     expect(messages).toContainEqual(expect.stringMatching(/file-verification failed/));
+  });
+});
+
+describe('debusine-range-recorder handler', () => {
+  const notification = (...keys: string[]) => ({ Records: keys.map((key) => ({ eventName: 'ObjectCreated:Put', s3: { object: { key } } })) });
+  it('records each created range (keys form-decoded), reports only the failed message, drops S3 test events', async () => {
+    const recorded: string[] = [];
+    const recordRange = jest.fn(async (_deps: Deps, key: string) => {
+      recorded.push(key);
+      if (key.includes('broken')) throw new Error('S3 is down');
+      return { kind: 'stored' } as never;
+    });
+    const result = await debusineRangeRecorderHandler(noDeps, recordRange)(
+      sqsEvent(
+        record('a', notification('tmp/debusine-ranges/1/a+b/0-9-10')),
+        record('test', { Service: 'Amazon S3', Event: 's3:TestEvent' }),
+        record('b', notification('tmp/debusine-ranges/2/broken/0-9-10')),
+      ),
+    );
+    expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: 'b' }] });
+    expect(recorded).toEqual(['tmp/debusine-ranges/1/a b/0-9-10', 'tmp/debusine-ranges/2/broken/0-9-10']);
   });
 });
 
