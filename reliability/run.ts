@@ -106,11 +106,13 @@ export function report(r: Results, meta: { started: Date; seconds: number; commi
         `time: ${r.b.seconds.toFixed(0)} s (memory), ${r.bDynamo.seconds.toFixed(0)} s (DynamoDB Local)`,
       ],
       'each case draws 1-4 workers (concurrency 1-3, able to run the task or not), 1-10 pending requests and 2-8 ' +
-        'concurrent operations (scheduler passes, get-next pulls of a worker, completions). On the memory fakes every call ' +
+        'concurrent operations (scheduler passes, get-next pulls of a worker, completions). Each worker behaves like ' +
+        '`conveyor worker`: one get-next at a time, listing every request it runs until its completion was answered. ' +
+        'On the memory fakes every call ' +
         "into the work-request and worker repositories waits for fast-check's scheduler, which picks the interleaving. " +
         'Checked afterwards: no request was handed to two workers (pass results and pulls), each worker counts exactly ' +
-        'the requests it holds and never more than its concurrency, and each request is stored on the worker it was ' +
-        'given to. On DynamoDB Local the same cases run with real concurrency (no gate), each in a workspace and ' +
+        'the requests it holds (successors included) and never more than its concurrency, each request is stored on the ' +
+        'worker it was given to, and none was reclaimed (no worker died). On DynamoDB Local the same cases run with real concurrency (no gate), each in a workspace and ' +
         'architecture of its own.',
       'reliability/scheduling.ts',
       [...r.b.violations, ...r.bDynamo.violations].map((v) => `${v.detail} in ${v.case}`),

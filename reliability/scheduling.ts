@@ -16,6 +16,7 @@ import { schedule } from '../shared/app/scheduler';
 import { createWorkRequest } from '../shared/app/work-requests';
 import { completeWorkRequest, enableWorker, getNextForWorker, registerWorker, updateDynamicMetadata } from '../shared/app/workers';
 import type { Deps } from '../shared/ports';
+import type { WorkRequest } from '../shared/domain/work-requests';
 import { AMD64_METADATA } from '../test/support/scheduling';
 
 export type Op = { kind: 'pass' } | { kind: 'pull'; worker: number } | { kind: 'complete'; worker: number };
@@ -90,16 +91,53 @@ function interleaved(deps: MemoryDeps, s: fc.Scheduler): MemoryDeps {
   return { ...deps, workRequests: gate(deps.workRequests), workers: gate(deps.workers) };
 }
 
-/** Runs the operations of a case concurrently and checks the outcome; returns what went wrong. */
+/**
+ * One worker as `conveyor worker` behaves (cli/worker/worker.ts): its get-next calls go out one at a
+ * time (fillSlots never has two in flight), each listing every request the worker runs; a request
+ * stays in that list until its completion was answered, and is reported once.
+ */
+class ModelWorker {
+  readonly running: number[] = [];
+  private readonly reporting = new Set<number>();
+  private pulls: Promise<unknown> = Promise.resolve();
+  constructor(readonly setup: Setup['workers'][number]) {}
+  /** Queued behind the worker's previous get-next; the running list is read when the call goes out. */
+  pull(deps: Deps): Promise<WorkRequest | undefined> {
+    const next = this.pulls.then(async () => {
+      const wr = await getNextForWorker(deps, this.setup.caller, [...this.running]);
+      if (wr) this.running.push(wr.id);
+      return wr;
+    });
+    this.pulls = next.catch(() => undefined);
+    return next;
+  }
+  /** Reports the oldest request it runs that it is not already reporting; undefined if none. */
+  complete(deps: Deps): Promise<unknown> | undefined {
+    const id = this.running.find((r) => !this.reporting.has(r));
+    if (id === undefined) return undefined;
+    this.reporting.add(id);
+    return completeWorkRequest(deps, this.setup.caller, id, { result: 'success' }).finally(() => {
+      this.reporting.delete(id);
+      this.running.splice(this.running.indexOf(id), 1);
+    });
+  }
+}
+
+/**
+ * Runs the operations of a case concurrently and checks the outcome; returns what went wrong.
+ * A case's workers are its own (their names carry the case's tag), so everything they hold is
+ * the case's: a request reclaimed from a worker has a successor that counts as much as the
+ * original. As the workers behave like real ones and none dies, no request may be reclaimed.
+ */
 export async function runOps(deps: Deps, setup: Setup, ops: Op[], run: (all: Promise<unknown>) => Promise<void>, store: Deps = deps): Promise<Violation[]> {
-  const ids = new Set(setup.requestIds);
+  const workers = new Map(setup.workers.map((w) => [w.name, new ModelWorker(w)]));
   const claims = new Map<number, Set<string>>();
   const claim = (id: number, worker: string) => {
-    if (!ids.has(id)) return;
+    // A pass on a shared table (DynamoDB) may also fill earlier cases' workers: not this case's business.
+    if (!workers.has(worker)) return;
     if (!claims.has(id)) claims.set(id, new Set());
     claims.get(id)!.add(worker);
   };
-  const running = new Map<string, number[]>(setup.workers.map((w) => [w.name, []]));
   const errors: string[] = [];
   const ignoreExpected = (err: unknown) => {
     const name = (err as Error).constructor?.name ?? '';
@@ -112,33 +150,29 @@ export async function runOps(deps: Deps, setup: Setup, ops: Op[], run: (all: Pro
       for (const a of summary?.assigned ?? []) claim(a.workRequestId, a.worker);
       return;
     }
-    const w = setup.workers[op.worker % setup.workers.length]!;
-    const mine = running.get(w.name)!;
+    const w = workers.get(setup.workers[op.worker % setup.workers.length]!.name)!;
     if (op.kind === 'pull') {
-      const wr = await getNextForWorker(deps, w.caller, [...mine]).catch((e) => (ignoreExpected(e), undefined));
-      if (wr) {
-        claim(wr.id, w.name);
-        mine.push(wr.id);
-      }
+      const wr = await w.pull(deps).catch((e) => (ignoreExpected(e), undefined));
+      if (wr) claim(wr.id, w.setup.name);
       return;
     }
-    const id = mine.shift();
-    if (id !== undefined) await completeWorkRequest(deps, w.caller, id, { result: 'success' }).catch(ignoreExpected);
+    await w.complete(deps)?.catch(ignoreExpected);
   });
   await run(Promise.all(tasks));
   const violations: Violation[] = errors.map((detail) => ({ detail: `unexpected error: ${detail.slice(0, 300)}` }));
-  for (const [id, workers] of claims) if (workers.size > 1) violations.push({ detail: `request ${id} was given to ${[...workers].join(' and ')}` });
+  for (const [id, claimants] of claims) if (claimants.size > 1) violations.push({ detail: `request ${id} was given to ${[...claimants].join(' and ')}` });
   // The outcome is read from `store`: the deps the operations ran on may be gated by a scheduler that is done.
   for (const w of setup.workers) {
     const stored = (await store.workers.get(w.name))!;
-    const held = (await store.workRequests.activeForWorker(w.name)).filter((wr) => ids.has(wr.id));
+    const held = await store.workRequests.activeForWorker(w.name);
     if (stored.assigned !== held.length) violations.push({ detail: `worker ${w.name} counts ${stored.assigned} assigned, holds ${held.length}` });
     if (held.length > w.concurrency) violations.push({ detail: `worker ${w.name} holds ${held.length} requests, concurrency ${w.concurrency}` });
   }
-  for (const id of ids) {
-    const wr = (await store.workRequests.get(id))!;
-    const claimants = [...(claims.get(id) ?? [])];
-    if (wr.worker && claimants.length === 1 && wr.worker !== claimants[0]) violations.push({ detail: `request ${id} is stored on ${wr.worker}, was given to ${claimants[0]}` });
+  const given = new Set([...setup.requestIds, ...claims.keys()]);
+  for (const wr of await store.workRequests.getMany([...given])) {
+    const claimants = [...(claims.get(wr.id) ?? [])];
+    if (wr.worker && claimants.length === 1 && wr.worker !== claimants[0]) violations.push({ detail: `request ${wr.id} is stored on ${wr.worker}, was given to ${claimants[0]}` });
+    if (wr.supersededBy !== null) violations.push({ detail: `request ${wr.id} was reclaimed from ${wr.worker ?? 'no worker'} (successor ${wr.supersededBy}), which still ran it` });
   }
   return violations;
 }
@@ -167,16 +201,22 @@ export interface SchedulingResult {
   seconds: number;
 }
 
+/** One case on fresh memory fakes, in the interleaving its fast-check scheduler picks. */
+export async function runSchedulingCase(c: SchedulingCase): Promise<{ violations: Violation[]; assignments: number }> {
+  const deps = createMemoryDeps();
+  await initDatabase(deps);
+  const setup = await setUpCase(deps, c);
+  const violations = await runOps(interleaved(deps, c.scheduler), setup, c.ops, (all) => drive(c.scheduler, all), deps);
+  return { violations, assignments: [...deps.workRequests.items.values()].filter((wr) => wr.worker).length };
+}
+
 export async function runSchedulingCases(cases: number, seed = 20261206): Promise<SchedulingResult> {
   const started = Date.now();
   const result: SchedulingResult = { cases, seed, operations: 0, assignments: 0, violations: [], seconds: 0 };
   for (const c of fc.sample(schedulingCaseArb, { numRuns: cases, seed })) {
-    const deps = createMemoryDeps();
-    await initDatabase(deps);
-    const setup = await setUpCase(deps, c);
+    const { violations, assignments } = await runSchedulingCase(c);
     result.operations += c.ops.length;
-    const violations = await runOps(interleaved(deps, c.scheduler), setup, c.ops, (all) => drive(c.scheduler, all), deps);
-    result.assignments += [...deps.workRequests.items.values()].filter((wr) => wr.worker).length;
+    result.assignments += assignments;
     for (const v of violations) result.violations.push({ case: `${JSON.stringify({ workers: c.workers, requests: c.requests, ops: c.ops })} ${c.scheduler.report().map((t) => t.label).join(',')}`, detail: v.detail });
   }
   result.seconds = (Date.now() - started) / 1000;
