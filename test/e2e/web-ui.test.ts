@@ -408,12 +408,19 @@ describe('the web UI in Chromium', () => {
     await page.locator('svg.graph a.node', { hasText: 'lintian amd64' }).first().click();
     await page.locator('#wr-artifacts a').first().waitFor();
 
-    // Run 2, aborted and retried from its page (in place: run 2.1), then aborted again to save the machine.
+    // Run 2 fails: its lintian step is aborted from the step's page, which dooms the steps after it
+    // (a user aborting the workflow itself would stop the run for good: REANA has no stopped →
+    // running). It is retried from the workflow's page (in place: run 2.1), then aborted to save the machine.
     const run2 = await h.api('POST', 'workflow/', 'contributor', { template_name: 'bl', workspace: WORKSPACE, task_data: { version: '1.0-2', architectures: ['amd64'] } });
     h.expectStatus(run2, 201);
     const run2Id = run2.json.id as number;
-    await open(page, `#/work-request/${run2Id}`, `Work request #${run2Id}`);
+    const lintianStep = (tree: any): any => tree.children.find((c: any) => c.work_request.task_name === 'lintian')?.work_request;
+    const run2Tree = await waitFor('run 2 to have its lintian step', () => h.getJson(`workflow/${run2Id}/`), (tree) => lintianStep(tree) !== undefined, { timeoutMs: 120_000, describe: h.diagnostics });
+    const lintianId = lintianStep(run2Tree).id as number;
+    await open(page, `#/work-request/${lintianId}`, `Work request #${lintianId}`);
     await page.getByRole('button', { name: 'Abort' }).click();
+    await waitForStatus(page, 'aborted', 120_000);
+    await open(page, `#/work-request/${run2Id}`, `Work request #${run2Id}`);
     await waitForStatus(page, 'aborted', 120_000);
     // Every step of run 2 finished (aborted) before the retry.
     const allFinished = (tree: any): boolean => ['completed', 'aborted'].includes(tree.work_request.status) && tree.children.every(allFinished);

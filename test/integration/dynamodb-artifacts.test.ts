@@ -53,11 +53,14 @@ function verified(f: StoredFile, uploadKey = f.upload?.key ?? `staging/${f.path}
   return { sha256: f.sha256, size: f.size, uploadKey };
 }
 
+/**
+ * Marks the bytes of every file stored: complete files need them, and completing a file later is
+ * conditional on its bytes being stored at that moment (an expiry sweep may be taking them).
+ */
 async function storeBlobsOf(files: StoredFile[]): Promise<void> {
   const at = '2026-11-22T10:00:00.000Z';
   await Promise.all(
     files
-      .filter((f) => f.complete)
       .map(async (f) => {
         if ((await repo.claimBlobForUpload(f.sha256, f.size, at)) === 'claim') await repo.markBlobStored(f.sha256, f.size, at);
       }),
