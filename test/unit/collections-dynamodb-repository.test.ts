@@ -148,9 +148,10 @@ describe('addItem', () => {
     expect(active!.Put).toMatchObject({ Item: { sk: 'N#hello_1.0', id: 42 }, ConditionExpression: '#id = :old', ExpressionAttributeValues: { ':old': 40 } });
     expect(removal!.Update).toMatchObject({
       Key: { pk: 'COL#7', sk: 'I#0000000000000040' },
-      UpdateExpression: 'SET #removedAt = :at, #removedBy = :by',
+      // The removed row also enters the retention index, which the expiry pass reads when it is due.
+      UpdateExpression: 'SET #removedAt = :at, #removedBy = :by, #gsi3pk = :retentionPk, #gsi3sk = :retentionSk',
       ConditionExpression: 'attribute_exists(#pk) AND attribute_not_exists(#removedAt)',
-      ExpressionAttributeValues: { ':at': AT, ':by': 'workflow:5' },
+      ExpressionAttributeValues: { ':at': AT, ':by': 'workflow:5', ':retentionPk': expect.any(String), ':retentionSk': expect.any(String) },
     });
   });
 
