@@ -704,6 +704,10 @@ function refresh(navigated) {
   return queue;
 }
 
+/** A form control's identity across re-renders: its id, else its filter form's route and its name. */
+const controlKey = (control) => control.id || (control.form?.dataset.route ? `${control.form.dataset.route}/${control.name}` : '');
+const formControls = (root) => [...root.querySelectorAll('input, select, textarea')].filter((c) => controlKey(c) !== '');
+
 async function render(navigated) {
   rendering = true;
   const main = document.getElementById('main');
@@ -731,13 +735,15 @@ async function render(navigated) {
     if (navigated) renderSession();
     if (navigated || content.text !== lastHtml) {
       const focused = document.activeElement?.id;
-      const values = [...main.querySelectorAll('input[id]')].map((i) => [i.id, i.value]);
+      // What the user is typing or choosing survives a poll's re-render (filters' selects too).
+      const values = formControls(main).map((c) => [controlKey(c), c.value]);
       main.innerHTML = content.text;
       lastHtml = content.text;
       if (!navigated) {
-        for (const [id, value] of values) {
-          const input = document.getElementById(id);
-          if (input && id !== 'priority') input.value = value;
+        const fresh = new Map(formControls(main).map((c) => [controlKey(c), c]));
+        for (const [key, value] of values) {
+          const control = fresh.get(key);
+          if (control && key !== 'priority') control.value = value;
         }
         if (focused) document.getElementById(focused)?.focus();
       }

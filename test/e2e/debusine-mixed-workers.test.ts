@@ -43,7 +43,7 @@ async function debusineWorker(fqdn: string) {
   const socket = new Socket(`${h.stack!.url.replace('http', 'ws')}/api/ws/1.0/worker/connect/`, token);
   sockets.push(socket);
   await socket.opened;
-  await socket.waitFor((m) => m['text'] === 'request_dynamic_metadata', 'request_dynamic_metadata');
+  await socket.waitFor((m) => m['text'] === 'request_dynamic_metadata', 'request_dynamic_metadata', 90_000);
   expect((await call('PUT', 'worker/dynamic-metadata/', { 'system:host_architecture': 'amd64', 'system:architectures': ['amd64'] })).status).toBe(204);
   return {
     name,

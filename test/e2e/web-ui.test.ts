@@ -587,6 +587,8 @@ describe('the web UI in Chromium', () => {
     expect(await page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle)).not.toBe('none');
     await page.keyboard.press('Enter');
     await page.getByRole('heading', { level: 1, name: 'Artifacts' }).waitFor();
+    // After a navigation the page moves the focus to <main>; only then is the form ours to type in.
+    await page.waitForFunction(() => document.activeElement?.id === 'main');
     // The filter form is operable by keyboard too: type a category, Enter submits it.
     await page.selectOption('main select[name=workspace]', WORKSPACE);
     await page.locator('#f-category').focus();
