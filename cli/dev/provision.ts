@@ -189,8 +189,11 @@ async function describeTable(client: DynamoDBClient, tableName: string): Promise
   return Table;
 }
 
+/** DynamoDB Local builds a new index slowly on a busy machine (tens of seconds); AWS may take minutes. */
+const TABLE_ACTIVE_TIMEOUT_MS = 180_000;
+
 async function waitForTableActive(client: DynamoDBClient, tableName: string): Promise<void> {
-  for (let attempt = 0; attempt < 300; attempt++) {
+  for (const deadline = Date.now() + TABLE_ACTIVE_TIMEOUT_MS; Date.now() < deadline; ) {
     const table = await describeTable(client, tableName);
     const indexesActive = (table.GlobalSecondaryIndexes ?? []).every((i) => i.IndexStatus === undefined || i.IndexStatus === 'ACTIVE');
     if (table.TableStatus === 'ACTIVE' && indexesActive) return;

@@ -17,7 +17,9 @@ it('no URL Conveyor signs outlives the IAM limit', () => {
 
 it('every function role that may read or write the file store denies presigned requests older than the limit', () => {
   const roles = Object.keys(resources(api, 'AWS::IAM::Role'));
-  const withBucket = roles.filter((role) => actions(statementsOfRole(api, role).filter((s) => s.Effect === 'Allow')).some((a) => a.startsWith('s3:')));
+  // CDK's bucket-notifications handler only configures notifications (the Debusine ranges): it can sign nothing useful.
+  const signsObjects = (a: string) => a.startsWith('s3:') && !a.includes('BucketNotification');
+  const withBucket = roles.filter((role) => actions(statementsOfRole(api, role).filter((s) => s.Effect === 'Allow')).some(signsObjects));
   expect(withBucket.length).toBeGreaterThanOrEqual(2);
   for (const role of withBucket) {
     const deny = statementsOfRole(api, role).filter((s) => s.Effect === 'Deny');

@@ -70,4 +70,4 @@ test('a table missing an index of the manifest gets it added (ACTIVE) and keeps 
     { dynamodb: process.env.AWS_ENDPOINT_URL_DYNAMODB!, s3: process.env.AWS_ENDPOINT_URL_S3!, sqs: process.env.AWS_ENDPOINT_URL_SQS! },
     { namePrefix: prefix },
   );
-}, 60_000);
+}, 240_000);
