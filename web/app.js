@@ -54,12 +54,16 @@ async function problemOf(res) {
   }
 }
 
+/** Longest wait for one GET; the API answers within its 29 s function limit on AWS, far sooner normally. */
+const GET_TIMEOUT_MS = 30_000;
+
 /** GET with If-None-Match: a 304 answers from the cache. */
 async function get(path) {
   const url = API + path;
   const key = `${token() ?? ''} ${url}`;
   const cached = cache.get(key);
-  const res = await fetch(url, { headers: headers(cached ? { 'If-None-Match': cached.etag } : {}), cache: 'no-store' });
+  // Renders are queued one after the other: a request that never answers must not freeze every later page.
+  const res = await fetch(url, { headers: headers(cached ? { 'If-None-Match': cached.etag } : {}), cache: 'no-store', signal: AbortSignal.timeout(GET_TIMEOUT_MS) });
   if (res.status === 304 && cached) return cached.data;
   if (!res.ok) {
     cache.delete(key);
