@@ -36,6 +36,7 @@ import { registerWorkflow } from '../shared/workflows';
 import { emptySnapshot, sum, type TallySnapshot } from './counters';
 import { drainAll, freeSlot, type InProcessBench } from './inprocess';
 import { fmtMs } from './stats';
+import { prng } from './prng';
 
 export const BENCH_WORKFLOW = 'bench-fanout';
 const OWNER = 'bench-owner';
@@ -122,17 +123,6 @@ function timingPending(repo: WorkRequestRepository, pendingAt: Map<number, numbe
   });
 }
 
-/** A small seeded PRNG (mulberry32): the shuffles are the same from run to run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function shuffle<T>(list: T[], random: () => number): T[] {
   const out = [...list];

@@ -24,6 +24,7 @@ import { AMD64_METADATA, createSchedulingWorld, type SchedulingWorld } from '../
 import { defaultScript } from '../test/support/workflows';
 import { sha256 } from '../test/support/world';
 import { snapshotOf } from './app';
+import { prng } from '../bench/prng';
 
 export const CONSUMERS = ['orchestrator', 'scheduler', 'server-tasks', 'heartbeats', 'file-verification', 'accounting'] as const;
 export type Consumer = (typeof CONSUMERS)[number];
@@ -34,17 +35,6 @@ export interface Delivery {
   replay: number;
 }
 
-/** A small deterministic PRNG (mulberry32): the same seed gives the same deliveries. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Takes what a queue holds; `late` keeps some of the previous deliveries to replay them afterwards. */
 class Deliverer {
