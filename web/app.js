@@ -76,14 +76,23 @@ async function get(path) {
   return data;
 }
 
+/** Longest wait for an action's answer; the server may still carry the action out after it. */
+const SEND_TIMEOUT_MS = 30_000;
+
 async function send(method, path, body) {
-  const res = await fetch(API + path, {
-    method,
-    headers: headers(body === undefined ? {} : { 'Content-Type': 'application/json' }),
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  if (!res.ok) throw new ApiError(res.status, await problemOf(res));
-  return res.status === 204 ? null : res.json();
+  try {
+    const res = await fetch(API + path, {
+      method,
+      headers: headers(body === undefined ? {} : { 'Content-Type': 'application/json' }),
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      signal: AbortSignal.timeout(SEND_TIMEOUT_MS),
+    });
+    if (!res.ok) throw new ApiError(res.status, await problemOf(res));
+    return res.status === 204 ? null : await res.json();
+  } catch (err) {
+    if (err?.name !== 'TimeoutError') throw err;
+    throw new Error(`No answer within ${SEND_TIMEOUT_MS / 1000} s; the action may still happen (the page shows it when it does).`);
+  }
 }
 
 // ------------------------------------------------------------------ formatting
@@ -341,10 +350,15 @@ document.addEventListener('click', async (event) => {
   if (!button) return;
   const id = button.closest('[data-id]').dataset.id;
   const action = button.dataset.action;
+  // An answer can come long after the click (a busy server): by then the user may be on another
+  // page, which the answer must not take over (no jump back, no error shown on the wrong page).
+  const clickedOn = location.hash;
+  const stillThere = () => location.hash === clickedOn;
   try {
     if (action === 'retry') {
       const next = await send('POST', `work-request/${id}/retry/`);
-      location.hash = `#/work-request/${next.id}`;
+      // A workflow is retried in place (same id); any other request has a successor to follow.
+      if (stillThere() && String(next.id) !== id) location.hash = `#/work-request/${next.id}`;
     } else if (action === 'abort') {
       await send('POST', `work-request/${id}/abort/`);
     } else if (action === 'priority') {
@@ -353,7 +367,7 @@ document.addEventListener('click', async (event) => {
     await refresh(false);
   } catch (err) {
     const el = document.getElementById('action-error');
-    if (el) el.textContent = err.message;
+    if (el && stillThere()) el.textContent = err.message;
   }
 });
 
@@ -542,12 +556,13 @@ function onButton(selector, act) {
   document.addEventListener('click', async (event) => {
     const button = event.target.closest?.(selector);
     if (!button) return;
+    const clickedOn = location.hash; // a late refusal is not shown on a page the user moved on to
     try {
       await act(button);
       await refresh(false);
     } catch (err) {
       const el = document.getElementById('action-error');
-      if (el) el.textContent = err.message;
+      if (el && location.hash === clickedOn) el.textContent = err.message;
     }
   });
 }

@@ -51,6 +51,12 @@ beforeAll(async () => {
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
 }, 240_000);
 
+// A finished test's tabs stop polling the stack (every 500 ms each): left open, a dozen of them
+// loaded the local stack on top of what the later tests asked of it.
+afterEach(async () => {
+  for (const c of contexts.splice(0)) await c.close().catch(() => undefined);
+});
+
 afterAll(async () => {
   for (const c of contexts) await c.close().catch(() => undefined);
   await browser?.close();
@@ -368,6 +374,42 @@ describe('the web UI in Chromium', () => {
     await h.waitForFinished(pending);
   });
 
+  it('stays on the page the user moved to when a Retry answers late (a busy server): no jump back to the request', async () => {
+    // Seen in CI under load: run 2.1's retry was answered after the test had opened the workflow's
+    // page, and the page went back to the work request (its reload too: the address was changed).
+    const id = await createWorkRequest('sleep', { seconds: 60 });
+    h.expectStatus(await h.api('POST', `work-request/${id}/abort/`, 'contributor', {}), 200);
+    const page = await session('contributor');
+    await open(page, `#/work-request/${id}`, `Work request #${id}`);
+    await waitForStatus(page, 'aborted');
+    // The API carries the retry out at once; its answer reaches the page only once the user is elsewhere.
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let delivered!: () => void;
+    const answered = new Promise<void>((resolve) => (delivered = resolve));
+    await page.route(`**/api/1.0/work-request/${id}/retry/`, async (route) => {
+      const response = await route.fetch();
+      await released;
+      await route.fulfill({ response });
+      delivered();
+    });
+    await page.getByRole('button', { name: 'Retry' }).click();
+    await waitFor('the retry to be carried out', () => h.getWorkRequest(id), (wr) => typeof wr.superseded_by === 'number', { timeoutMs: 60_000 });
+    await open(page, '#/workers', 'Workers');
+    await page.evaluate(() => {
+      (window as any).hashChanges = [];
+      window.addEventListener('hashchange', () => (window as any).hashChanges.push(location.hash));
+    });
+    release();
+    await answered;
+    // Three polls started after the answer: by then the page has acted on it.
+    for (let i = 0; i < 3; i++) await page.waitForRequest((r) => r.url().includes('/api/1.0/'));
+    await expect(page.evaluate(() => ({ hash: location.hash, changes: (window as any).hashChanges }))).resolves.toEqual({ hash: '#/workers', changes: [] });
+    await page.getByRole('heading', { level: 1, name: 'Workers' }).waitFor({ timeout: 5_000 });
+    const successor = (await h.getWorkRequest(id)).superseded_by as number;
+    h.expectStatus(await h.api('POST', `work-request/${successor}/abort/`, 'contributor', {}), 200);
+  });
+
   it("runs the README's build-and-lint example through the CLI as written: its graph is green, with promises; a retry shows run history 1, 2, 2.1", async () => {
     // The README's commands, word for word but for the workspace (and default fail_on_severity: error,
     // so any lintian error would fail it).
@@ -414,10 +456,6 @@ describe('the web UI in Chromium', () => {
     await page.locator('svg.graph a.node', { hasText: 'lintian amd64' }).first().click();
     await page.locator('#wr-artifacts a').first().waitFor();
 
-    // QUARANTINED (see the closing note of 2026-12-06): after run 2 is retried as 2.1 and aborted, the
-    // workflow page of #102 never renders in the fresh-clone CI (twice; it passed once run alone), even
-    // after a reload. Set CONVEYOR_E2E_RUN_HISTORY=1 to run this part while the cause is found.
-    if (process.env.CONVEYOR_E2E_RUN_HISTORY !== '1') return;
     // Run 2 fails: its lintian step is aborted from the step's page, which dooms the steps after it
     // (a user aborting the workflow itself would stop the run for good: REANA has no stopped →
     // running). It is retried from the workflow's page (in place: run 2.1), then aborted to save the machine.
@@ -449,6 +487,8 @@ describe('the web UI in Chromium', () => {
     await expect(page.locator('main tr.run[data-run="1"]').textContent()).resolves.toContain('completed: success');
     await expect(page.locator('main tr.run[aria-current]').getAttribute('data-run')).resolves.toBe('2.1');
     await expect(page.locator('h1').textContent()).resolves.toContain('run bl.2.1');
+    await page.locator('main tr.run[data-run="1"]').scrollIntoViewIfNeeded();
+    await screenshot(page, 'workflow-runs');
   }, 1_000_000);
 
   it('lists workers with their state and work; an admin quiesces, stops and restarts one live; others see no buttons; an admin sees the audit page', async () => {
