@@ -23,6 +23,7 @@ import type { ExpiryStore } from '../../ports/expiry';
 import { artifactJson, artifactSummaryJson, relationJson, uploadPlanJson } from '../serializers';
 import { json, jsonBody, noContent, redirect, type HttpRequest, type RouteHandler } from '../request';
 import { parseId, parseWith, type RouteInputSchemas } from '../validation';
+import { listRoute, pageQueryFields } from '../paged-list';
 
 const fileDeclarationSchema = z.strictObject({
   type: z.literal('file').optional(),
@@ -67,8 +68,7 @@ const listQuerySchema = z.strictObject({
   workspace: z.string().min(1).default(DEFAULT_WORKSPACE),
   category: z.string().min(1).optional(),
   created_by: z.string().min(1).optional(),
-  limit: z.coerce.number().int().min(1).max(1000).default(50),
-  cursor: z.string().min(1).optional(),
+  ...pageQueryFields,
 });
 
 function declarations(files: z.output<typeof filesSchema>): Record<string, FileDeclaration> {
@@ -126,28 +126,12 @@ export function artifactRoutes(getDeps: () => Deps, expiryStoreOf?: (deps: Deps)
       logFollowUpFailures(followUps, { workspace: created.artifact.workspace });
       return json(201, artifactJson(created, req.baseUrl));
     },
-    'GET /api/1.0/artifact/': async (req) => {
-      const q = parseWith(listQuerySchema, req.query, 'Invalid query');
-      const page = await listArtifacts(getDeps(), req.caller, {
-        scope: req.scope,
-        workspace: q.workspace,
-        category: q.category,
-        createdBy: q.created_by,
-        limit: q.limit,
-        cursor: q.cursor,
-      });
-      let next: string | null = null;
-      if (page.next) {
-        const params = new URLSearchParams({ ...req.query, cursor: page.next });
-        next = `${req.baseUrl}/api/1.0/artifact/?${params.toString()}`;
-      }
-      return json(200, {
-        results: page.items.map((a) => artifactSummaryJson(a, req.baseUrl)),
-        next,
-        previous: null,
-        cursor: page.next ?? null,
-      });
-    },
+    'GET /api/1.0/artifact/': listRoute(
+      listQuerySchema,
+      '/api/1.0/artifact/',
+      (req, q, page) => listArtifacts(getDeps(), req.caller, { scope: req.scope, workspace: q.workspace, category: q.category, createdBy: q.created_by, ...page }),
+      (req) => (a) => artifactSummaryJson(a, req.baseUrl),
+    ),
     'GET /api/1.0/artifact/{id}/': async (req) => {
       const found = await getArtifact(getDeps(), req.caller, artifactId(req));
       // Only the single view says whether something keeps it (it may read the related artifacts).

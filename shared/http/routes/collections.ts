@@ -16,7 +16,7 @@ import { DEFAULT_WORKSPACE } from '../../domain/tenancy';
 import type { Deps } from '../../ports';
 import { json, jsonBody, noContent, type HttpRequest, type RouteHandler } from '../request';
 import { parseId, parseWith, type RouteInputSchemas } from '../validation';
-import { pageQueryFields, pagedJson } from '../paged-list';
+import { listRoute, pageQueryFields } from '../paged-list';
 
 const createSchema = z.strictObject({
   name: z.string(),
@@ -129,18 +129,19 @@ function itemNameParam(req: HttpRequest): string {
 export function collectionRoutes(getDeps: () => Deps): Record<string, RouteHandler> {
   const collectionId = (req: HttpRequest) => parseId(req.params['id']);
   return {
-    'GET /api/1.0/collection/': async (req) => {
-      const q = parseWith(listQuerySchema, req.query, 'Invalid query');
-      const page = await listCollections(getDeps(), req.caller, {
-        scope: req.scope,
-        workspace: q.workspace,
-        limit: q.limit,
-        ...(q.cursor !== undefined ? { cursor: q.cursor } : {}),
-        ...(q.category !== undefined ? { category: q.category } : {}),
-        ...(q.name !== undefined ? { name: q.name } : {}),
-      });
-      return pagedJson(req, '/api/1.0/collection/', page, (c) => collectionJson(c, req.baseUrl));
-    },
+    'GET /api/1.0/collection/': listRoute(
+      listQuerySchema,
+      '/api/1.0/collection/',
+      (req, q, page) =>
+        listCollections(getDeps(), req.caller, {
+          scope: req.scope,
+          workspace: q.workspace,
+          ...page,
+          ...(q.category !== undefined ? { category: q.category } : {}),
+          ...(q.name !== undefined ? { name: q.name } : {}),
+        }),
+      (req) => (c) => collectionJson(c, req.baseUrl),
+    ),
     'POST /api/1.0/collection/': async (req) => {
       const body = parseWith(createSchema, jsonBody(req), 'Invalid collection');
       const created = await createCollection(getDeps(), req.caller, {
@@ -156,12 +157,12 @@ export function collectionRoutes(getDeps: () => Deps): Record<string, RouteHandl
       return json(201, collectionJson(created, req.baseUrl));
     },
     'GET /api/1.0/collection/{id}/': async (req) => json(200, collectionJson(await getCollection(getDeps(), req.caller, collectionId(req)), req.baseUrl)),
-    'GET /api/1.0/collection/{id}/items/': async (req) => {
-      const q = parseWith(itemsQuerySchema, req.query, 'Invalid query');
-      const id = collectionId(req);
-      const page = await listCollectionItems(getDeps(), req.caller, id, { limit: q.limit, ...(q.cursor !== undefined ? { cursor: q.cursor } : {}) });
-      return pagedJson(req, `/api/1.0/collection/${id}/items/`, page, collectionItemJson);
-    },
+    'GET /api/1.0/collection/{id}/items/': listRoute(
+      itemsQuerySchema,
+      (req) => `/api/1.0/collection/${collectionId(req)}/items/`,
+      (req, _q, page) => listCollectionItems(getDeps(), req.caller, collectionId(req), page),
+      () => collectionItemJson,
+    ),
     'POST /api/1.0/collection/{id}/items/': async (req) => {
       const id = collectionId(req);
       const body = parseWith(addItemSchema, jsonBody(req), 'Invalid item');

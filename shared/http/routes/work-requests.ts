@@ -26,6 +26,7 @@ import { workerIdsOf } from '../../app/worker-ids';
 import type { WorkRequest } from '../../domain/work-requests';
 import { json, jsonBody, noContent, type HttpRequest, type RouteHandler } from '../request';
 import { parseId, parseWith, type RouteInputSchemas } from '../validation';
+import { listRoute, pageQueryFields } from '../paged-list';
 
 /** Debusine accepts exactly these fields on creation; anything else is refused by name. */
 export const CREATE_FIELDS = ['task_name', 'task_data', 'event_reactions', 'workspace'] as const;
@@ -46,8 +47,7 @@ const listQuerySchema = z.strictObject({
   workspace: z.string().min(1).optional(),
   status: z.enum(STATUSES).optional(),
   task_name: z.string().min(1).optional(),
-  limit: z.coerce.number().int().min(1).max(1000).default(50),
-  cursor: z.string().min(1).optional(),
+  ...pageQueryFields,
 });
 
 const prioritySchema = z.strictObject({ priority_adjustment: z.number().int() });
@@ -100,29 +100,22 @@ export function workRequestRoutes(getDeps: () => Deps): Record<string, RouteHand
       });
       return one(req, wr);
     },
-    'GET /api/1.0/work-request/': async (req) => {
-      const q = parseWith(listQuerySchema, req.query, 'Invalid query');
-      const page = await listWorkRequests(getDeps(), req.caller, {
-        scope: req.scope,
-        ...(q.workspace ? { workspace: q.workspace } : {}),
-        ...(q.status ? { status: q.status } : {}),
-        ...(q.task_name ? { taskName: q.task_name } : {}),
-        limit: q.limit,
-        ...(q.cursor ? { cursor: q.cursor } : {}),
-      });
-      let next: string | null = null;
-      if (page.next) {
-        const params = new URLSearchParams({ ...req.query, cursor: page.next });
-        next = `${req.baseUrl}/api/1.0/work-request/?${params.toString()}`;
-      }
-      const workerIds = await workerIdsOf(getDeps(), page.items.map((wr) => wr.worker));
-      return json(200, {
-        results: page.items.map((wr) => workRequestJson(wr, req.baseUrl, workerIds)),
-        next,
-        previous: null,
-        cursor: page.next ?? null,
-      });
-    },
+    'GET /api/1.0/work-request/': listRoute(
+      listQuerySchema,
+      '/api/1.0/work-request/',
+      (req, q, page) =>
+        listWorkRequests(getDeps(), req.caller, {
+          scope: req.scope,
+          ...(q.workspace ? { workspace: q.workspace } : {}),
+          ...(q.status ? { status: q.status } : {}),
+          ...(q.task_name ? { taskName: q.task_name } : {}),
+          ...page,
+        }),
+      async (req, items) => {
+        const workerIds = await workerIdsOf(getDeps(), items.map((wr) => wr.worker));
+        return (wr) => workRequestJson(wr, req.baseUrl, workerIds);
+      },
+    ),
     'GET /api/1.0/work-request/get-next-for-worker/': async (req) => {
       const q = parseWith(getNextQuerySchema, req.query, 'Invalid query');
       const stillRunning = q.running === undefined ? undefined : q.running === '' ? [] : q.running.split(',').map(Number);

@@ -23,7 +23,7 @@ import { workRequestJson } from '../serializers';
 import { workerIdsOf, type WorkerIds } from '../../app/worker-ids';
 import { json, jsonBody, noContent, type HttpRequest, type RouteHandler } from '../request';
 import { parseId, parseWith, type RouteInputSchemas } from '../validation';
-import { pageQueryFields, pagedJson } from '../paged-list';
+import { listRoute, pageQueryFields } from '../paged-list';
 
 const jsonObject = z.record(z.string(), z.unknown());
 const priority = z.number().int().min(-1_000_000).max(1_000_000);
@@ -96,16 +96,12 @@ function objectBody(req: HttpRequest, title: string): Record<string, unknown> {
 export function workflowRoutes(getDeps: () => Deps): Record<string, RouteHandler> {
   const id = (req: HttpRequest) => parseId(req.params['id']);
   return {
-    'GET /api/1.0/workflow-template/': async (req) => {
-      const q = parseWith(templateListQuery, req.query, 'Invalid query');
-      const page = await listTemplates(getDeps(), req.caller, {
-        scope: req.scope,
-        workspace: q.workspace,
-        limit: q.limit,
-        ...(q.cursor !== undefined ? { cursor: q.cursor } : {}),
-      });
-      return pagedJson(req, '/api/1.0/workflow-template/', page, (t) => workflowTemplateJson(t, req.baseUrl));
-    },
+    'GET /api/1.0/workflow-template/': listRoute(
+      templateListQuery,
+      '/api/1.0/workflow-template/',
+      (req, q, page) => listTemplates(getDeps(), req.caller, { scope: req.scope, workspace: q.workspace, ...page }),
+      (req) => (t) => workflowTemplateJson(t, req.baseUrl),
+    ),
     'POST /api/1.0/workflow-template/': async (req) => {
       const body = parseWith(templateCreateSchema, objectBody(req, 'Invalid workflow template'), 'Invalid workflow template');
       const template = await createTemplate(getDeps(), req.caller, {
