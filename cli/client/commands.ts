@@ -118,7 +118,7 @@ async function uploadWhatIsPending(
 }
 
 export function registerClientCommands(program: Command, ctx: ClientContext = defaultClientContext()): void {
-  const { connect, print } = commandHelpers(ctx);
+  const { connect, print, idCommand } = commandHelpers(ctx);
   const progressFor = (opts: GlobalOptions): ProgressReporter => (opts.json ? silentProgress : createProgressReporter(ctx.stderr));
 
   const artifact = addConnectionOptions(program.command('artifact').description('create, upload, show, download and relate artifacts'));
@@ -199,15 +199,7 @@ export function registerClientCommands(program: Command, ctx: ClientContext = de
       }
     });
 
-  artifact
-    .command('show')
-    .description('show an artifact and its files')
-    .argument('<id>', 'artifact id')
-    .action(async (idText: string, _cmdOpts: unknown, cmd: Command) => {
-      const { api, opts } = connect(cmd);
-      const shown = await api.getArtifact(parseId(idText, 'artifact id'));
-      print(opts, shown, () => describeArtifact(shown));
-    });
+  idCommand(artifact, { name: 'show', description: 'show an artifact and its files', what: 'artifact id' }, (api, id) => api.getArtifact(id), describeArtifact);
 
   artifact
     .command('download')
@@ -249,16 +241,12 @@ export function registerClientCommands(program: Command, ctx: ClientContext = de
       print(opts, relations, () => describeRelations(relations));
     });
 
-  artifact
-    .command('unrelate')
-    .description('delete a relation')
-    .argument('<relation-id>', 'relation id')
-    .action(async (idText: string, _cmdOpts: unknown, cmd: Command) => {
-      const { api, opts } = connect(cmd);
-      const id = parseId(idText, 'relation id');
-      await api.deleteRelation(id);
-      print(opts, { deleted: id }, () => `Deleted relation ${id}\n`);
-    });
+  idCommand(
+    artifact,
+    { name: 'unrelate', description: 'delete a relation', what: 'relation id', argument: '<relation-id>' },
+    async (api, id) => (await api.deleteRelation(id), { deleted: id }),
+    ({ deleted }) => `Deleted relation ${deleted}\n`,
+  );
 
   artifact
     .command('list')
@@ -299,26 +287,19 @@ export function registerClientCommands(program: Command, ctx: ClientContext = de
       print(opts, updated, () => `Updated the data of artifact ${updated.id}\n`);
     });
 
-  artifact
-    .command('make-immutable')
-    .description('make an artifact immutable (no further changes)')
-    .argument('<id>', 'artifact id')
-    .action(async (idText: string, _cmdOpts: unknown, cmd: Command) => {
-      const { api, opts } = connect(cmd);
-      const updated = await api.patchArtifact(parseId(idText, 'artifact id'), { immutable: true });
-      print(opts, updated, () => `Artifact ${updated.id} is now immutable\n`);
-    });
+  idCommand(
+    artifact,
+    { name: 'make-immutable', description: 'make an artifact immutable (no further changes)', what: 'artifact id' },
+    (api, id) => api.patchArtifact(id, { immutable: true }),
+    (updated) => `Artifact ${updated.id} is now immutable\n`,
+  );
 
-  artifact
-    .command('delete')
-    .description('delete an artifact, its files and its relations')
-    .argument('<id>', 'artifact id')
-    .action(async (idText: string, _cmdOpts: unknown, cmd: Command) => {
-      const { api, opts } = connect(cmd);
-      const id = parseId(idText, 'artifact id');
-      await api.deleteArtifact(id);
-      print(opts, { deleted: id }, () => `Deleted artifact ${id}\n`);
-    });
+  idCommand(
+    artifact,
+    { name: 'delete', description: 'delete an artifact, its files and its relations', what: 'artifact id' },
+    async (api, id) => (await api.deleteArtifact(id), { deleted: id }),
+    ({ deleted }) => `Deleted artifact ${deleted}\n`,
+  );
 
   artifact
     .command('remove-file')

@@ -40,10 +40,24 @@ export interface CommandHelpers {
   connect(cmd: Command): Connection;
   /** Writes `json` as JSON with --json, else the text `human()` makes. */
   print(opts: GlobalOptions, json: unknown, human: () => string): void;
+  /**
+   * Declares `<group> <name> <id>`, a command of one id argument (`what` names it in the help and
+   * in the error for a bad one): `act` is called with the API and the id, and what it returns is
+   * printed, as JSON or as `human(value, idText)`.
+   */
+  idCommand<T>(group: Command, declaration: IdCommand, act: (api: ConveyorApi, id: number) => Promise<T>, human: (value: T, idText: string) => string): Command;
+}
+
+/** A command of `idCommand`: its name, help line and argument (`<id>` unless given). */
+export interface IdCommand {
+  name: string;
+  description: string;
+  what: string;
+  argument?: string;
 }
 
 export function commandHelpers(ctx: ClientContext): CommandHelpers {
-  return {
+  const helpers: CommandHelpers = {
     connect(cmd) {
       const opts = cmd.optsWithGlobals<GlobalOptions>();
       const config = resolveClientConfig({ server: opts.server, token: opts.token, scope: opts.scope }, { env: ctx.env, homeDir: ctx.homeDir, cwd: ctx.cwd() });
@@ -52,7 +66,19 @@ export function commandHelpers(ctx: ClientContext): CommandHelpers {
     print(opts, json, human) {
       ctx.stdout.write(opts.json ? formatJson(json) : human());
     },
+    idCommand(group, { name, description, what, argument = '<id>' }, act, human) {
+      return group
+        .command(name)
+        .description(description)
+        .argument(argument, what)
+        .action(async (idText: string, _cmdOpts: unknown, cmd: Command) => {
+          const { api, opts } = helpers.connect(cmd);
+          const value = await act(api, parseId(idText, what));
+          helpers.print(opts, value, () => human(value, idText));
+        });
+    },
   };
+  return helpers;
 }
 
 export function parseId(value: string, what = 'id'): number {

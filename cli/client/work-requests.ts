@@ -73,7 +73,7 @@ export function newLogLines(previous: string[], next: string[]): string[] {
 
 export function registerWorkRequestCommands(program: Command, ctx: WorkRequestCommandContext): void {
   const sleep = ctx.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
-  const { connect, print } = commandHelpers(ctx);
+  const { connect, print, idCommand } = commandHelpers(ctx);
 
   const group = addConnectionOptions(program.command('work-request').description('create, list, show, retry, abort and unblock work requests'));
 
@@ -154,25 +154,19 @@ export function registerWorkRequestCommands(program: Command, ctx: WorkRequestCo
       if (opts.json) ctx.stdout.write(formatJson(current));
     });
 
-  group
-    .command('retry')
-    .description('retry an aborted or failed work request (prints the new id)')
-    .argument('<id>', 'work request id')
-    .action(async (idText: string, _cmdOpts: unknown, cmd: Command) => {
-      const { api, opts } = connect(cmd);
-      const retried = await api.retryWorkRequest(parseId(idText, 'work request id'));
-      print(opts, retried, () => `Retried work request ${idText} as ${retried.id}\n`);
-    });
+  idCommand(
+    group,
+    { name: 'retry', description: 'retry an aborted or failed work request (prints the new id)', what: 'work request id' },
+    (api, id) => api.retryWorkRequest(id),
+    (retried, idText) => `Retried work request ${idText} as ${retried.id}\n`,
+  );
 
-  group
-    .command('abort')
-    .description('abort a pending, blocked or running work request (and its descendants)')
-    .argument('<id>', 'work request id')
-    .action(async (idText: string, _cmdOpts: unknown, cmd: Command) => {
-      const { api, opts } = connect(cmd);
-      const aborted = await api.abortWorkRequest(parseId(idText, 'work request id'));
-      print(opts, aborted, () => `Work request ${aborted.id}: ${statusText(aborted)}\n`);
-    });
+  idCommand(
+    group,
+    { name: 'abort', description: 'abort a pending, blocked or running work request (and its descendants)', what: 'work request id' },
+    (api, id) => api.abortWorkRequest(id),
+    (aborted) => `Work request ${aborted.id}: ${statusText(aborted)}\n`,
+  );
 
   group
     .command('unblock')
