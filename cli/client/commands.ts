@@ -11,7 +11,7 @@ import { defaultClientContext, type ClientContext } from './context';
 import { downloadArtifactFiles, downloadArtifactTarball } from './download';
 import { collectLocalFiles, hashFiles, type HashedFile } from './files';
 import { formatBytes, formatTable, yesNo } from './format';
-import { addConnectionOptions, collectPages, commandHelpers, parseId, readJsonDataOption, type GlobalOptions } from './options';
+import { addConnectionOptions, addLimitOptions, collectPages, commandHelpers, listLimit, listText, parseId, readJsonDataOption, type GlobalOptions } from './options';
 import { createProgressReporter, silentProgress, type ProgressReporter } from './progress';
 import { ResumeStateStore, resumeKey, resumeStateDir, type CreateIdentity } from './resume-state';
 import { uploadFiles, type UploadSummary, type UploadTuning } from './upload';
@@ -118,7 +118,7 @@ async function uploadWhatIsPending(
 }
 
 export function registerClientCommands(program: Command, ctx: ClientContext = defaultClientContext()): void {
-  const { connect, print, idCommand } = commandHelpers(ctx);
+  const { connect, print, idCommand, deleteCommand } = commandHelpers(ctx);
   const progressFor = (opts: GlobalOptions): ProgressReporter => (opts.json ? silentProgress : createProgressReporter(ctx.stderr));
 
   const artifact = addConnectionOptions(program.command('artifact').description('create, upload, show, download and relate artifacts'));
@@ -241,37 +241,26 @@ export function registerClientCommands(program: Command, ctx: ClientContext = de
       print(opts, relations, () => describeRelations(relations));
     });
 
-  idCommand(
-    artifact,
-    { name: 'unrelate', description: 'delete a relation', what: 'relation id', argument: '<relation-id>' },
-    async (api, id) => (await api.deleteRelation(id), { deleted: id }),
-    ({ deleted }) => `Deleted relation ${deleted}\n`,
-  );
+  deleteCommand(artifact, { name: 'unrelate', description: 'delete a relation', what: 'relation id', argument: '<relation-id>' }, (api, id) => api.deleteRelation(id), 'relation');
 
-  artifact
+  const artifactList = artifact
     .command('list')
     .description('list artifacts, newest first')
     .option('--workspace <name>', 'workspace (default: the server default, "System")')
     .option('--category <category>', 'only this category')
-    .option('--created-by <who>', 'only artifacts created by this user ("alice" or "user:alice")')
-    .option('--limit <n>', 'show at most this many', '50')
-    .option('--all', 'show every matching artifact')
-    .action(async (cmdOpts: { workspace?: string; category?: string; createdBy?: string; limit: string; all?: boolean }, cmd: Command) => {
-      const { api, opts } = connect(cmd);
-      const limit = cmdOpts.all ? Number.POSITIVE_INFINITY : parseId(cmdOpts.limit, '--limit');
-      const createdBy = cmdOpts.createdBy && !cmdOpts.createdBy.includes(':') ? `user:${cmdOpts.createdBy}` : cmdOpts.createdBy;
-      const { results, more } = await collectPages<WireArtifactSummary>(limit, (pageLimit, cursor) =>
-        api.listArtifacts({ workspace: cmdOpts.workspace, category: cmdOpts.category, createdBy, limit: pageLimit, cursor }),
-      );
-      print(opts, results, () => {
-        if (results.length === 0) return 'No artifacts.\n';
-        const table = formatTable(
-          ['ID', 'CATEGORY', 'CREATED', 'CREATED BY', 'COMPLETE'],
-          results.map((a) => [String(a.id), a.category, a.created_at, a.created_by, yesNo(a.complete)]),
-        );
-        return more ? `${table}(more: raise --limit or use --all)\n` : table;
-      });
-    });
+    .option('--created-by <who>', 'only artifacts created by this user ("alice" or "user:alice")');
+  addLimitOptions(artifactList, 'artifact').action(async (cmdOpts: { workspace?: string; category?: string; createdBy?: string; limit: string; all?: boolean }, cmd: Command) => {
+    const { api, opts } = connect(cmd);
+    const createdBy = cmdOpts.createdBy && !cmdOpts.createdBy.includes(':') ? `user:${cmdOpts.createdBy}` : cmdOpts.createdBy;
+    const { results, more } = await collectPages<WireArtifactSummary>(listLimit(cmdOpts), (pageLimit, cursor) =>
+      api.listArtifacts({ workspace: cmdOpts.workspace, category: cmdOpts.category, createdBy, limit: pageLimit, cursor }),
+    );
+    print(opts, results, () =>
+      listText(results, more, 'No artifacts.\n', () =>
+        formatTable(['ID', 'CATEGORY', 'CREATED', 'CREATED BY', 'COMPLETE'], results.map((a) => [String(a.id), a.category, a.created_at, a.created_by, yesNo(a.complete)])),
+      ),
+    );
+  });
 
   artifact
     .command('set-data')
@@ -294,12 +283,7 @@ export function registerClientCommands(program: Command, ctx: ClientContext = de
     (updated) => `Artifact ${updated.id} is now immutable\n`,
   );
 
-  idCommand(
-    artifact,
-    { name: 'delete', description: 'delete an artifact, its files and its relations', what: 'artifact id' },
-    async (api, id) => (await api.deleteArtifact(id), { deleted: id }),
-    ({ deleted }) => `Deleted artifact ${deleted}\n`,
-  );
+  deleteCommand(artifact, { name: 'delete', description: 'delete an artifact, its files and its relations', what: 'artifact id' }, (api, id) => api.deleteArtifact(id), 'artifact');
 
   artifact
     .command('remove-file')

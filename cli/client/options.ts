@@ -46,6 +46,8 @@ export interface CommandHelpers {
    * printed, as JSON or as `human(value, idText)`.
    */
   idCommand<T>(group: Command, declaration: IdCommand, act: (api: ConveyorApi, id: number) => Promise<T>, human: (value: T, idText: string) => string): Command;
+  /** An `idCommand` that deletes the `noun` with this id and prints `{deleted: id}` or "Deleted <noun> <id>". */
+  deleteCommand(group: Command, declaration: IdCommand, remove: (api: ConveyorApi, id: number) => Promise<unknown>, noun: string): Command;
 }
 
 /** A command of `idCommand`: its name, help line and argument (`<id>` unless given). */
@@ -76,6 +78,9 @@ export function commandHelpers(ctx: ClientContext): CommandHelpers {
           const value = await act(api, parseId(idText, what));
           helpers.print(opts, value, () => human(value, idText));
         });
+    },
+    deleteCommand(group, declaration, remove, noun) {
+      return helpers.idCommand(group, declaration, async (api, id) => (await remove(api, id), { deleted: id }), ({ deleted }) => `Deleted ${noun} ${deleted}\n`);
     },
   };
   return helpers;
@@ -136,4 +141,21 @@ export async function collectPages<T>(
     cursor = page.cursor;
   }
   return { results, more };
+}
+
+/** Adds --limit N (default 50) and --all to a list command; `what` names one item in the help of --all. */
+export function addLimitOptions(cmd: Command, what: string): Command {
+  return cmd.option('--limit <n>', 'show at most this many', '50').option('--all', `show every matching ${what}`);
+}
+
+/** How many items a list command collects: all of them with --all, else --limit. */
+export function listLimit(cmdOpts: { limit: string; all?: boolean }): number {
+  return cmdOpts.all ? Number.POSITIVE_INFINITY : parseId(cmdOpts.limit, '--limit');
+}
+
+/** A collected list as text: `none` when it is empty, else the table, with a note when more were left out. */
+export function listText(results: unknown[], more: boolean, none: string, table: () => string): string {
+  if (results.length === 0) return none;
+  const text = table();
+  return more ? `${text}(more: raise --limit or use --all)\n` : text;
 }

@@ -5,7 +5,7 @@
 import { Command, Option } from 'commander';
 import type { ClientContext } from './context';
 import { formatJson, formatTable } from './format';
-import { addConnectionOptions, collectPages, commandHelpers, parseId, readJsonDataOption } from './options';
+import { addConnectionOptions, addLimitOptions, collectPages, commandHelpers, listLimit, listText, parseId, readJsonDataOption } from './options';
 import type { WireWorkRequest } from './wire';
 
 export interface WorkRequestCommandContext extends ClientContext {
@@ -95,29 +95,20 @@ export function registerWorkRequestCommands(program: Command, ctx: WorkRequestCo
       print(opts, created, () => `${created.id}\n`);
     });
 
-  group
+  const list = group
     .command('list')
     .description('list work requests, newest first')
     .option('--workspace <name>', 'workspace (default: the server default, "System")')
     .addOption(new Option('--status <status>', 'only requests in this status').choices(STATUSES))
-    .option('--task <name>', 'only requests of this task')
-    .option('--limit <n>', 'show at most this many', '50')
-    .option('--all', 'show every matching request')
-    .action(async (cmdOpts: { workspace?: string; status?: string; task?: string; limit: string; all?: boolean }, cmd: Command) => {
-      const { api, opts } = connect(cmd);
-      const limit = cmdOpts.all ? Number.POSITIVE_INFINITY : parseId(cmdOpts.limit, '--limit');
-      const { results, more } = await collectPages<WireWorkRequest>(limit, (pageLimit, cursor) =>
-        api.listWorkRequests({ workspace: cmdOpts.workspace, status: cmdOpts.status, taskName: cmdOpts.task, limit: pageLimit, cursor }),
-      );
-      print(opts, results, () => {
-        if (results.length === 0) return 'No work requests.\n';
-        const table = formatTable(
-          ['ID', 'TASK', 'STATUS', 'RESULT', 'WORKER', 'CREATED', 'CREATED BY'],
-          results.map((wr) => [String(wr.id), wr.task_name, wr.status, wr.result || '-', wr.worker_name ?? '-', wr.created_at, wr.created_by]),
-        );
-        return more ? `${table}(more: raise --limit or use --all)\n` : table;
-      });
-    });
+    .option('--task <name>', 'only requests of this task');
+  addLimitOptions(list, 'request').action(async (cmdOpts: { workspace?: string; status?: string; task?: string; limit: string; all?: boolean }, cmd: Command) => {
+    const { api, opts } = connect(cmd);
+    const { results, more } = await collectPages<WireWorkRequest>(listLimit(cmdOpts), (pageLimit, cursor) =>
+      api.listWorkRequests({ workspace: cmdOpts.workspace, status: cmdOpts.status, taskName: cmdOpts.task, limit: pageLimit, cursor }),
+    );
+    const row = (wr: WireWorkRequest) => [String(wr.id), wr.task_name, wr.status, wr.result || '-', wr.worker_name ?? '-', wr.created_at, wr.created_by];
+    print(opts, results, () => listText(results, more, 'No work requests.\n', () => formatTable(['ID', 'TASK', 'STATUS', 'RESULT', 'WORKER', 'CREATED', 'CREATED BY'], results.map(row))));
+  });
 
   group
     .command('show')

@@ -137,7 +137,7 @@ function workflowStatusLine(wr: WireWorkflowRequest): string {
 }
 
 export function registerWorkflowCommands(program: Command, ctx: ClientContext): void {
-  const { connect, print, idCommand } = commandHelpers(ctx);
+  const { connect, print, idCommand, deleteCommand } = commandHelpers(ctx);
 
   // ---- templates ----
   const templates = addConnectionOptions(program.command('workflow-template').description('create, list, show and delete workflow templates'));
@@ -197,15 +197,11 @@ export function registerWorkflowCommands(program: Command, ctx: ClientContext): 
     describeTemplate,
   );
 
-  idCommand(
+  deleteCommand(
     templates,
     { name: 'delete', description: 'delete a workflow template (its past runs stay)', what: 'template id' },
-    async (api, id) => {
-      const res = await api.request('DELETE', `workflow-template/${id}/`);
-      await res.body?.cancel();
-      return { deleted: id };
-    },
-    ({ deleted }) => `Deleted workflow template ${deleted}\n`,
+    async (api, id) => (await api.request('DELETE', `workflow-template/${id}/`)).body?.cancel(),
+    'workflow template',
   );
 
   // ---- runs ----
