@@ -29,7 +29,7 @@ import { effectiveUpdateInterval, type RecurringJob, type RecurringJobEvent, typ
 import { DEFAULT_WORKSPACE } from '../../domain/tenancy';
 import type { Deps } from '../../ports';
 import { json, jsonBody, noContent, type HttpRequest, type RouteHandler } from '../request';
-import { parseId, parseWith } from '../validation';
+import { parseWith, idParam } from '../validation';
 import { pagedJson, pageQueryFields } from '../paged-list';
 
 const pageQuery = z.strictObject(pageQueryFields);
@@ -106,7 +106,6 @@ function bodyOf(req: HttpRequest): unknown {
 }
 
 export function recurringJobRoutes(getDeps: () => Deps): Record<string, RouteHandler> {
-  const id = (req: HttpRequest) => parseId(req.params['id']);
   const show = async (req: HttpRequest, job: RecurringJob) => {
     const last = await getDeps().recurringJobs!.results(job.id, 5);
     return recurringJobJson(job, req.baseUrl, last.items);
@@ -133,9 +132,9 @@ export function recurringJobRoutes(getDeps: () => Deps): Record<string, RouteHan
       const page = await listRecurringJobs(getDeps(), req.caller, { scope: req.scope, workspace: q.workspace ?? DEFAULT_WORKSPACE, limit: q.limit, ...(q.cursor ? { cursor: q.cursor } : {}) });
       return pagedJson(req, '/api/1.0/recurring-job/', page, (j) => recurringJobJson(j, req.baseUrl));
     },
-    'GET /api/1.0/recurring-job/{id}/': async (req) => json(200, await show(req, await loadRecurringJob(getDeps(), req.caller, id(req), 'viewer'))),
+    'GET /api/1.0/recurring-job/{id}/': async (req) => json(200, await show(req, await loadRecurringJob(getDeps(), req.caller, idParam(req), 'viewer'))),
     'PATCH /api/1.0/recurring-job/{id}/': async (req) => {
-      const jobId = id(req);
+      const jobId = idParam(req);
       const body = parseWith(patchSchema, bodyOf(req), 'Invalid recurring job');
       const job = await updateRecurringJobAs(getDeps(), req.caller, jobId, {
         ...(body.review_status !== undefined ? { reviewStatus: body.review_status } : {}),
@@ -145,19 +144,19 @@ export function recurringJobRoutes(getDeps: () => Deps): Record<string, RouteHan
       return json(200, await show(req, job));
     },
     'DELETE /api/1.0/recurring-job/{id}/': async (req) => {
-      await deleteRecurringJob(getDeps(), req.caller, id(req));
+      await deleteRecurringJob(getDeps(), req.caller, idParam(req));
       return noContent();
     },
-    'POST /api/1.0/recurring-job/{id}/request/': async (req) => json(200, await show(req, await requestRecurringJob(getDeps(), req.caller, id(req)))),
-    'POST /api/1.0/recurring-job/{id}/try-again/': async (req) => json(200, await show(req, await tryRecurringJobAgain(getDeps(), req.caller, id(req)))),
+    'POST /api/1.0/recurring-job/{id}/request/': async (req) => json(200, await show(req, await requestRecurringJob(getDeps(), req.caller, idParam(req)))),
+    'POST /api/1.0/recurring-job/{id}/try-again/': async (req) => json(200, await show(req, await tryRecurringJobAgain(getDeps(), req.caller, idParam(req)))),
     'GET /api/1.0/recurring-job/{id}/results/': async (req) => {
       const q = parseWith(pageQuery, req.query, 'Invalid query');
-      const jobId = id(req);
+      const jobId = idParam(req);
       return pagedJson(req, `/api/1.0/recurring-job/${jobId}/results/`, await recurringJobResults(getDeps(), req.caller, jobId, q.limit, q.cursor), resultJson);
     },
     'GET /api/1.0/recurring-job/{id}/events/': async (req) => {
       const q = parseWith(pageQuery, req.query, 'Invalid query');
-      const jobId = id(req);
+      const jobId = idParam(req);
       return pagedJson(req, `/api/1.0/recurring-job/${jobId}/events/`, await recurringJobEvents(getDeps(), req.caller, jobId, q.limit, q.cursor), eventJson);
     },
     'POST /api/1.0/worker/{name}/online/': machine('online'),

@@ -25,7 +25,7 @@ import { workRequestJson } from '../serializers';
 import { workerIdsOf } from '../../app/worker-ids';
 import type { WorkRequest } from '../../domain/work-requests';
 import { json, jsonBody, noContent, type HttpRequest, type RouteHandler } from '../request';
-import { parseId, parseWith, type RouteInputSchemas } from '../validation';
+import { parseWith, type RouteInputSchemas, idParam } from '../validation';
 import { listRoute, pageQueryFields } from '../paged-list';
 
 /** Debusine accepts exactly these fields on creation; anything else is refused by name. */
@@ -86,7 +86,6 @@ export function boundedLogtail(lines: string[]): string[] {
 }
 
 export function workRequestRoutes(getDeps: () => Deps): Record<string, RouteHandler> {
-  const id = (req: HttpRequest) => parseId(req.params['id']);
   const one = async (req: HttpRequest, wr: WorkRequest) => json(200, workRequestJson(wr, req.baseUrl, await workerIdsOf(getDeps(), [wr.worker])));
   return {
     'POST /api/1.0/work-request/': async (req) => {
@@ -122,19 +121,19 @@ export function workRequestRoutes(getDeps: () => Deps): Record<string, RouteHand
       const wr = await getNextForWorker(getDeps(), req.caller, stillRunning);
       return wr ? one(req, wr) : noContent();
     },
-    'GET /api/1.0/work-request/{id}/': async (req) => one(req, await getWorkRequest(getDeps(), req.caller, id(req))),
+    'GET /api/1.0/work-request/{id}/': async (req) => one(req, await getWorkRequest(getDeps(), req.caller, idParam(req))),
     'PATCH /api/1.0/work-request/{id}/': async (req) => {
-      const wrId = id(req);
+      const wrId = idParam(req);
       const body = parseWith(prioritySchema, jsonBody(req), 'Invalid change');
       return one(req, await setPriorityAdjustment(getDeps(), req.caller, wrId, body.priority_adjustment));
     },
     'POST /api/1.0/work-request/{id}/retry/': async (req) => {
-      const wrId = id(req);
+      const wrId = idParam(req);
       parseWith(emptySchema, jsonBody(req), 'Invalid request');
       return one(req, await retryWorkRequest(getDeps(), req.caller, wrId));
     },
     'POST /api/1.0/work-request/{id}/abort/': async (req) => {
-      const wrId = id(req);
+      const wrId = idParam(req);
       parseWith(emptySchema, jsonBody(req), 'Invalid request');
       const followUpFailures: FollowUpFailure[] = [];
       const aborted = await abortWorkRequest(getDeps(), req.caller, wrId, followUpFailures);
@@ -142,13 +141,13 @@ export function workRequestRoutes(getDeps: () => Deps): Record<string, RouteHand
       return json(200, workRequestJson(aborted, req.baseUrl));
     },
     'POST /api/1.0/work-request/{id}/unblock/': async (req) => {
-      const wrId = id(req);
+      const wrId = idParam(req);
       const body = parseWith(unblockSchema, jsonBody(req), 'Cannot unblock work request');
       const input = { ...(body.action ? { action: body.action } : {}), ...(body.notes !== undefined ? { notes: body.notes } : {}) };
       return one(req, await unblockWorkRequest(getDeps(), req.caller, wrId, input));
     },
     'PUT /api/1.0/work-request/{id}/completed/': async (req) => {
-      const wrId = id(req);
+      const wrId = idParam(req);
       const body = parseWith(completedSchema, jsonBody(req), 'Invalid completion');
       const followUpFailures: FollowUpFailure[] = [];
       const wr = await completeWorkRequest(
@@ -164,7 +163,7 @@ export function workRequestRoutes(getDeps: () => Deps): Record<string, RouteHand
       return { statusCode: 200, headers: {}, body: '' };
     },
     'POST /api/1.0/work-request/{id}/heartbeat/': async (req) => {
-      const wrId = id(req);
+      const wrId = idParam(req);
       const body = parseWith(heartbeatSchema, jsonBody(req), 'Invalid heartbeat');
       await recordHeartbeat(getDeps(), req.caller, wrId, boundedLogtail(body.logtail ?? []));
       // Accepted: the applier writes it shortly, in a batch.
@@ -172,7 +171,7 @@ export function workRequestRoutes(getDeps: () => Deps): Record<string, RouteHand
     },
     'POST /api/1.0/work-request/{id}/task-token/': async (req) => {
       parseWith(z.strictObject({}), jsonBody(req) ?? {}, 'Invalid request');
-      const issued = await issueTaskToken(getDeps(), req.caller, id(req));
+      const issued = await issueTaskToken(getDeps(), req.caller, idParam(req));
       return json(201, { token: issued.key, expire_at: issued.expireAt }, { 'cache-control': 'no-store' });
     },
   };

@@ -22,7 +22,7 @@ import type { Deps } from '../../ports';
 import { workRequestJson } from '../serializers';
 import { workerIdsOf, type WorkerIds } from '../../app/worker-ids';
 import { json, jsonBody, noContent, type HttpRequest, type RouteHandler } from '../request';
-import { parseId, parseWith, type RouteInputSchemas } from '../validation';
+import { parseWith, type RouteInputSchemas, idParam } from '../validation';
 import { listRoute, pageQueryFields } from '../paged-list';
 
 const jsonObject = z.record(z.string(), z.unknown());
@@ -94,7 +94,6 @@ function objectBody(req: HttpRequest, title: string): Record<string, unknown> {
 }
 
 export function workflowRoutes(getDeps: () => Deps): Record<string, RouteHandler> {
-  const id = (req: HttpRequest) => parseId(req.params['id']);
   return {
     'GET /api/1.0/workflow-template/': listRoute(
       templateListQuery,
@@ -114,9 +113,9 @@ export function workflowRoutes(getDeps: () => Deps): Record<string, RouteHandler
       });
       return json(201, workflowTemplateJson(template, req.baseUrl));
     },
-    'GET /api/1.0/workflow-template/{id}/': async (req) => json(200, workflowTemplateJson(await getTemplate(getDeps(), req.caller, id(req)), req.baseUrl)),
+    'GET /api/1.0/workflow-template/{id}/': async (req) => json(200, workflowTemplateJson(await getTemplate(getDeps(), req.caller, idParam(req)), req.baseUrl)),
     'PATCH /api/1.0/workflow-template/{id}/': async (req) => {
-      const templateId = id(req);
+      const templateId = idParam(req);
       const body = parseWith(templatePatchSchema, objectBody(req, 'Invalid workflow template'), 'Invalid workflow template');
       const updated = await updateTemplate(getDeps(), req.caller, templateId, {
         ...(body.name !== undefined ? { name: body.name } : {}),
@@ -126,7 +125,7 @@ export function workflowRoutes(getDeps: () => Deps): Record<string, RouteHandler
       return json(200, workflowTemplateJson(updated, req.baseUrl));
     },
     'DELETE /api/1.0/workflow-template/{id}/': async (req) => {
-      await deleteTemplate(getDeps(), req.caller, id(req));
+      await deleteTemplate(getDeps(), req.caller, idParam(req));
       return noContent();
     },
     'POST /api/1.0/workflow/': async (req) => {
@@ -146,7 +145,7 @@ export function workflowRoutes(getDeps: () => Deps): Record<string, RouteHandler
       return json(200, workRequestJson(wr, req.baseUrl, await workerIdsOf(getDeps(), [wr.worker])));
     },
     'GET /api/1.0/workflow/{id}/': async (req) => {
-      const tree = await workflowTree(getDeps(), req.caller, id(req));
+      const tree = await workflowTree(getDeps(), req.caller, idParam(req));
       return json(200, workflowTreeJson(tree, req.baseUrl, await workerIdsOf(getDeps(), treeWorkers(tree))));
     },
   };
