@@ -118,7 +118,7 @@ async function uploadWhatIsPending(
 }
 
 export function registerClientCommands(program: Command, ctx: ClientContext = defaultClientContext()): void {
-  const { connect, print, idCommand, deleteCommand } = commandHelpers(ctx);
+  const { connect, connected, print, idCommand, deleteCommand } = commandHelpers(ctx);
   const progressFor = (opts: GlobalOptions): ProgressReporter => (opts.json ? silentProgress : createProgressReporter(ctx.stderr));
 
   const artifact = addConnectionOptions(program.command('artifact').description('create, upload, show, download and relate artifacts'));
@@ -234,12 +234,11 @@ export function registerClientCommands(program: Command, ctx: ClientContext = de
     .description('list the relations of an artifact')
     .argument('<id>', 'artifact id')
     .option('--reverse', 'relations that point TO this artifact')
-    .action(async (idText: string, cmdOpts: { reverse?: boolean }, cmd: Command) => {
-      const { api, opts } = connect(cmd);
+    .action(connected(async ({ api, opts }, idText: string, cmdOpts: { reverse?: boolean }) => {
       const id = parseId(idText, 'artifact id');
       const relations = await api.listRelations(cmdOpts.reverse ? { target: id } : { artifact: id });
       print(opts, relations, () => describeRelations(relations));
-    });
+    }));
 
   deleteCommand(artifact, { name: 'unrelate', description: 'delete a relation', what: 'relation id', argument: '<relation-id>' }, (api, id) => api.deleteRelation(id), 'relation');
 
@@ -290,12 +289,11 @@ export function registerClientCommands(program: Command, ctx: ClientContext = de
     .description('remove one file from an artifact')
     .argument('<id>', 'artifact id')
     .argument('<path>', 'file path inside the artifact')
-    .action(async (idText: string, path: string, _cmdOpts: unknown, cmd: Command) => {
-      const { api, opts } = connect(cmd);
+    .action(connected(async ({ api, opts }, idText: string, path: string) => {
       const id = parseId(idText, 'artifact id');
       await api.removeFile(id, path);
       print(opts, { artifact: id, removed: path }, () => `Removed ${path} from artifact ${id}\n`);
-    });
+    }));
 
   addConnectionOptions(program.command('whoami').description('show who the server thinks you are')).action(async (_cmdOpts: unknown, cmd: Command) => {
     const { api, opts, config } = connect(cmd);

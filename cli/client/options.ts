@@ -46,6 +46,11 @@ export interface CommandHelpers {
    * printed, as JSON or as `human(value, idText)`.
    */
   idCommand<T>(group: Command, declaration: IdCommand, act: (api: ConveyorApi, id: number) => Promise<T>, human: (value: T, idText: string) => string): Command;
+  /**
+   * A commander action that connects before it acts: `act` gets the connection, then the command's
+   * arguments and options (commander's trailing Command is taken off).
+   */
+  connected<A extends unknown[]>(act: (connection: Connection, ...args: A) => Promise<void>): (...args: unknown[]) => Promise<void>;
   /** An `idCommand` that deletes the `noun` with this id and prints `{deleted: id}` or "Deleted <noun> <id>". */
   deleteCommand(group: Command, declaration: IdCommand, remove: (api: ConveyorApi, id: number) => Promise<unknown>, noun: string): Command;
 }
@@ -56,6 +61,11 @@ export interface IdCommand {
   description: string;
   what: string;
   argument?: string;
+}
+
+/** Commander calls an action with the arguments, the options and last the Command: connect with it, then act. */
+function connectedAction<A extends unknown[]>(connect: (cmd: Command) => Connection, act: (connection: Connection, ...args: A) => Promise<void>) {
+  return async (...args: unknown[]) => act(connect(args[args.length - 1] as Command), ...(args.slice(0, -1) as A));
 }
 
 export function commandHelpers(ctx: ClientContext): CommandHelpers {
@@ -79,6 +89,7 @@ export function commandHelpers(ctx: ClientContext): CommandHelpers {
           helpers.print(opts, value, () => human(value, idText));
         });
     },
+    connected: (act) => connectedAction((cmd) => helpers.connect(cmd), act),
     deleteCommand(group, declaration, remove, noun) {
       return helpers.idCommand(group, declaration, async (api, id) => (await remove(api, id), { deleted: id }), ({ deleted }) => `Deleted ${noun} ${deleted}\n`);
     },

@@ -73,7 +73,7 @@ export function newLogLines(previous: string[], next: string[]): string[] {
 
 export function registerWorkRequestCommands(program: Command, ctx: WorkRequestCommandContext): void {
   const sleep = ctx.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
-  const { connect, print, idCommand } = commandHelpers(ctx);
+  const { connect, connected, print, idCommand } = commandHelpers(ctx);
 
   const group = addConnectionOptions(program.command('work-request').description('create, list, show, retry, abort and unblock work requests'));
 
@@ -84,8 +84,7 @@ export function registerWorkRequestCommands(program: Command, ctx: WorkRequestCo
     .addOption(new Option('--data <json>', 'task data, a JSON object').conflicts('dataFile'))
     .option('--data-file <file>', 'task data from a JSON file')
     .option('--workspace <name>', 'workspace (default: the server default, "System")')
-    .action(async (taskName: string, cmdOpts: { data?: string; dataFile?: string; workspace?: string }, cmd: Command) => {
-      const { api, opts } = connect(cmd);
+    .action(connected(async ({ api, opts }, taskName: string, cmdOpts: { data?: string; dataFile?: string; workspace?: string }) => {
       const taskData = readJsonDataOption(cmdOpts, ctx.cwd()) ?? {};
       const created = await api.createWorkRequest({
         task_name: taskName,
@@ -93,7 +92,7 @@ export function registerWorkRequestCommands(program: Command, ctx: WorkRequestCo
         ...(cmdOpts.workspace ? { workspace: cmdOpts.workspace } : {}),
       });
       print(opts, created, () => `${created.id}\n`);
-    });
+    }));
 
   const list = group
     .command('list')
@@ -166,25 +165,23 @@ export function registerWorkRequestCommands(program: Command, ctx: WorkRequestCo
     .addOption(new Option('--accept', 'let it run').conflicts('reject'))
     .option('--reject', 'abort it')
     .option('--notes <text>', 'review notes')
-    .action(async (idText: string, cmdOpts: { accept?: boolean; reject?: boolean; notes?: string }, cmd: Command) => {
-      const { api, opts } = connect(cmd);
+    .action(connected(async ({ api, opts }, idText: string, cmdOpts: { accept?: boolean; reject?: boolean; notes?: string }) => {
       if (!cmdOpts.accept && !cmdOpts.reject && cmdOpts.notes === undefined) throw new Error('Give --accept, --reject or --notes');
       const updated = await api.unblockWorkRequest(parseId(idText, 'work request id'), {
         ...(cmdOpts.accept ? { action: 'accept' as const } : cmdOpts.reject ? { action: 'reject' as const } : {}),
         ...(cmdOpts.notes !== undefined ? { notes: cmdOpts.notes } : {}),
       });
       print(opts, updated, () => `Work request ${updated.id}: ${statusText(updated)}\n`);
-    });
+    }));
 
   group
     .command('priority')
     .description("set a work request's priority adjustment (raising it above 0 needs an administrator)")
     .argument('<id>', 'work request id')
     .argument('<adjustment>', 'the new adjustment, e.g. 10 or -5')
-    .action(async (idText: string, adjustmentText: string, _cmdOpts: unknown, cmd: Command) => {
-      const { api, opts } = connect(cmd);
+    .action(connected(async ({ api, opts }, idText: string, adjustmentText: string) => {
       if (!/^[+-]?\d+$/.test(adjustmentText)) throw new Error(`Invalid priority adjustment "${adjustmentText}": expected a whole number`);
       const updated = await api.setWorkRequestPriority(parseId(idText, 'work request id'), Number(adjustmentText));
       print(opts, updated, () => `Work request ${updated.id}: priority ${updated.effective_priority} (adjustment ${updated.priority_adjustment})\n`);
-    });
+    }));
 }

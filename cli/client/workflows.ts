@@ -137,7 +137,7 @@ function workflowStatusLine(wr: WireWorkflowRequest): string {
 }
 
 export function registerWorkflowCommands(program: Command, ctx: ClientContext): void {
-  const { connect, print, idCommand, deleteCommand } = commandHelpers(ctx);
+  const { connect, connected, print, idCommand, deleteCommand } = commandHelpers(ctx);
 
   // ---- templates ----
   const templates = addConnectionOptions(program.command('workflow-template').description('create, list, show and delete workflow templates'));
@@ -231,8 +231,7 @@ export function registerWorkflowCommands(program: Command, ctx: ClientContext): 
     .description('show a workflow and the tree of its children (by id, or by run: NAME, NAME.N, NAME.N.M)')
     .argument('<workflow>', 'workflow id, or run name with an optional run number')
     .option('--workspace <name>', 'workspace of a run looked up by name (default: the server default, "System")')
-    .action(async (ref: string, cmdOpts: { workspace?: string }, cmd: Command) => {
-      const { api, opts } = connect(cmd);
+    .action(connected(async ({ api, opts }, ref: string, cmdOpts: { workspace?: string }) => {
       let id: number;
       if (/^\d+$/.test(ref)) {
         id = parseId(ref, 'workflow id');
@@ -243,7 +242,7 @@ export function registerWorkflowCommands(program: Command, ctx: ClientContext): 
       }
       const tree = (await api.json<WireWorkflowTree>('GET', `workflow/${id}/`)).body;
       print(opts, tree, () => describeWorkflowTree(tree));
-    });
+    }));
 
   idCommand(
     workflows,
