@@ -128,17 +128,14 @@ function itemNameParam(req: HttpRequest): string {
 
 export function collectionRoutes(getDeps: () => Deps): Record<string, RouteHandler> {
   return {
-    'GET /api/1.0/collection/': listRoute(
-      listQuerySchema,
-      '/api/1.0/collection/',
-      (req, q, page) =>
-        listCollections(getDeps(), req.caller, {
-          scope: req.scope,
-          workspace: q.workspace,
-          ...page,
-          ...(q.category !== undefined ? { category: q.category } : {}),
-          ...(q.name !== undefined ? { name: q.name } : {}),
-        }),
+    'GET /api/1.0/collection/': listRoute(listQuerySchema, '/api/1.0/collection/', (req, q, page) =>
+      listCollections(getDeps(), req.caller, {
+        scope: req.scope,
+        workspace: q.workspace,
+        ...page,
+        ...(q.category !== undefined ? { category: q.category } : {}),
+        ...(q.name !== undefined ? { name: q.name } : {}),
+      }),
       (req) => (c) => collectionJson(c, req.baseUrl),
     ),
     'POST /api/1.0/collection/': async (req) => {

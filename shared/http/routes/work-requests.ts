@@ -99,17 +99,14 @@ export function workRequestRoutes(getDeps: () => Deps): Record<string, RouteHand
       });
       return one(req, wr);
     },
-    'GET /api/1.0/work-request/': listRoute(
-      listQuerySchema,
-      '/api/1.0/work-request/',
-      (req, q, page) =>
-        listWorkRequests(getDeps(), req.caller, {
-          scope: req.scope,
-          ...(q.workspace ? { workspace: q.workspace } : {}),
-          ...(q.status ? { status: q.status } : {}),
-          ...(q.task_name ? { taskName: q.task_name } : {}),
-          ...page,
-        }),
+    'GET /api/1.0/work-request/': listRoute(listQuerySchema, '/api/1.0/work-request/', (req, q, page) =>
+      listWorkRequests(getDeps(), req.caller, {
+        scope: req.scope,
+        ...(q.workspace ? { workspace: q.workspace } : {}),
+        ...(q.status ? { status: q.status } : {}),
+        ...(q.task_name ? { taskName: q.task_name } : {}),
+        ...page,
+      }),
       async (req, items) => {
         const workerIds = await workerIdsOf(getDeps(), items.map((wr) => wr.worker));
         return (wr) => workRequestJson(wr, req.baseUrl, workerIds);
