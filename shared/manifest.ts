@@ -160,6 +160,12 @@ export interface FunctionSpec {
 
 const API_TIMEOUT = 29; // API Gateway's integration limit
 
+/**
+ * What a function that finishes work requests uses: finishing one unblocks dependents (the scheduler
+ * is nudged), orchestrates its root workflow, records accounting and may send notification e-mail.
+ */
+const FINISHES_WORK_REQUESTS: FunctionSpec['uses'] = { tables: { main: 'readwrite' }, sendsTo: ['scheduler', 'orchestrator', 'accounting'], sendsEmail: true };
+
 export const FUNCTIONS: FunctionSpec[] = [
   {
     name: 'identity-api',
@@ -283,7 +289,7 @@ export const FUNCTIONS: FunctionSpec[] = [
     schedule: { id: 'watchdog', rateMinutes: 1 },
     // A reclaimed request is retried: the scheduler is nudged; one that cannot be retried fails,
     // which triggers its root workflow's orchestration.
-    uses: { tables: { main: 'readwrite' }, sendsTo: ['scheduler', 'orchestrator', 'accounting'], sendsEmail: true },
+    uses: FINISHES_WORK_REQUESTS,
   },
   {
     name: 'server-task-runner',
@@ -292,8 +298,7 @@ export const FUNCTIONS: FunctionSpec[] = [
     timeoutSeconds: 300,
     memoryMb: 1024,
     queue: { name: 'server-tasks', batchSize: 1, maxBatchingWindowSeconds: 0 },
-    // Finishing a request unblocks dependents: the scheduler is nudged, the root workflow orchestrated.
-    uses: { tables: { main: 'readwrite' }, sendsTo: ['scheduler', 'orchestrator', 'accounting'], sendsEmail: true },
+    uses: FINISHES_WORK_REQUESTS,
   },
   {
     name: 'workflows-api',
@@ -324,7 +329,7 @@ export const FUNCTIONS: FunctionSpec[] = [
     // FIFO: one message per invocation keeps a root's steps strictly in order (no batching window on FIFO).
     queue: { name: 'orchestrator', batchSize: 1, maxBatchingWindowSeconds: 0 },
     // Children it creates nudge the scheduler; a finished sub-workflow queues its parent's next step.
-    uses: { tables: { main: 'readwrite' }, sendsTo: ['scheduler', 'orchestrator', 'accounting'], sendsEmail: true },
+    uses: FINISHES_WORK_REQUESTS,
   },
   {
     name: 'file-verifier',

@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { createChannel, listChannels } from '../../shared/app/channels';
 import type { NotificationChannel } from '../../shared/ports';
 import { formatTable } from '../client/format';
-import type { AdminRun } from './workers';
+import { adminListCommand, type AdminRun } from './workers';
 
 /** Repeatable option values: `--to a --to b` and `--to a,b` both give [a, b]. */
 function collect(value: string, previous: string[] = []): string[] {
@@ -46,13 +46,5 @@ export function registerAdminChannelCommands(admin: Command, run: AdminRun): voi
       }),
     );
 
-  channel
-    .command('list')
-    .description('list notification channels')
-    .action(
-      run(async ({ deps, print }) => {
-        const channels = await listChannels(deps);
-        print(channels, () => channelsTable(channels));
-      }),
-    );
+  adminListCommand(channel, run, 'list notification channels', listChannels, channelsTable);
 }

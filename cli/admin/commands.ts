@@ -27,7 +27,7 @@ import {
 import { initDatabase } from '../../shared/app/bootstrap';
 import { formatJson, formatTable, yesNo } from '../client/format';
 import { prepareAdminEnvironment, type AdminEnvironmentSource } from './environment';
-import { registerAdminWorkerCommands } from './workers';
+import { adminListCommand, registerAdminWorkerCommands } from './workers';
 import { registerAdminMachineCommands } from './machines';
 import { registerAdminChannelCommands } from './channels';
 import { registerAdminExpireCommand } from './expire';
@@ -201,15 +201,7 @@ export function registerAdminCommands(program: Command, ctx: AdminContext = defa
         print(created, () => `Created user ${created.username}${created.isAdmin ? ' (admin)' : ''}\n`);
       }),
     );
-  user
-    .command('list')
-    .description('list users')
-    .action(
-      run(async ({ deps, print }) => {
-        const users = await listUsers(deps);
-        print(users, () => usersTable(users));
-      }),
-    );
+  adminListCommand(user, run, 'list users', listUsers, usersTable);
 
   const token = admin.command('token').description('API tokens');
   token

@@ -36,25 +36,22 @@ export function registerAdminMigrationCommands(admin: Command, run: AdminRun): v
         );
       }),
     );
-  db.command('upgrade')
-    .description('apply the migrations after the current revision, up to REV (default: the newest); safe to run again')
-    .argument('[rev]', 'target revision')
-    .action(
-      run<object, [string]>(async ({ deps, actor, print }, given) => {
-        const rev = given as string | undefined; // optional argument
-        const steps = await upgradeSchema(deps, actor, rev);
-        print({ steps, revision: await currentRevision(deps) }, () => stepsText(steps, rev ?? NEWEST_REVISION));
-      }),
-    );
-  db.command('downgrade')
-    .description('revert migrations down to REV (default: one step back)')
-    .argument('[rev]', 'target revision (base: before every migration)')
-    .action(
-      run<object, [string]>(async ({ deps, actor, print }, given) => {
-        const rev = given as string | undefined; // optional argument
-        const steps = await downgradeSchema(deps, actor, rev);
-        const now = await currentRevision(deps);
-        print({ steps, revision: now }, () => stepsText(steps, now));
-      }),
-    );
+  // upgrade and downgrade: move the schema to REV and say which revision that reached.
+  const moves = [
+    { name: 'upgrade', description: 'apply the migrations after the current revision, up to REV (default: the newest); safe to run again', argument: 'target revision', move: upgradeSchema, reached: (rev: string | undefined) => rev ?? NEWEST_REVISION },
+    { name: 'downgrade', description: 'revert migrations down to REV (default: one step back)', argument: 'target revision (base: before every migration)', move: downgradeSchema, reached: (_rev: string | undefined, now: string) => now },
+  ];
+  for (const { name, description, argument, move, reached } of moves) {
+    db.command(name)
+      .description(description)
+      .argument('[rev]', argument)
+      .action(
+        run<object, [string]>(async ({ deps, actor, print }, given) => {
+          const rev = given as string | undefined; // optional argument
+          const steps = await move(deps, actor, rev);
+          const now = await currentRevision(deps);
+          print({ steps, revision: now }, () => stepsText(steps, reached(rev, now)));
+        }),
+      );
+  }
 }

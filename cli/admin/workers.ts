@@ -30,6 +30,24 @@ export type AdminRun = <O extends object = object, A extends string[] = []>(
   body: (env: AdminRunEnvironment<O>, ...args: A) => Promise<void>,
 ) => (...actionArgs: unknown[]) => Promise<void>;
 
+/** Declares `<group> list`: prints what `list` reads, as JSON (each item as `view` shows it) or as `table`. */
+export function adminListCommand<T>(
+  group: Command,
+  run: AdminRun,
+  description: string,
+  list: (deps: Deps) => Promise<T[]>,
+  table: (items: T[]) => string,
+  view: (item: T) => unknown = (item) => item,
+): Command {
+  return group
+    .command('list')
+    .description(description)
+    .action(run(async ({ deps, print }) => {
+      const items = await list(deps);
+      print(items.map(view), () => table(items));
+    }));
+}
+
 /** What `--json` shows of a worker: never the token hash. */
 export function publicWorkerView<W extends Worker>(worker: W): Omit<W, 'tokenHash' | 'version'> {
   const { tokenHash: _hash, version: _version, ...visible } = worker;
@@ -96,15 +114,7 @@ function parseConcurrency(text: string): number {
 export function registerAdminWorkerCommands(admin: Command, run: AdminRun): void {
   const worker = admin.command('worker').description('workers: list, enable, disable, metadata, concurrency, activation tokens');
 
-  worker
-    .command('list')
-    .description('list workers')
-    .action(
-      run(async ({ deps, print }) => {
-        const workers = await listWorkers(deps);
-        print(workers.map(publicWorkerView), () => workersTable(workers));
-      }),
-    );
+  adminListCommand(worker, run, 'list workers', listWorkers, workersTable, publicWorkerView);
 
   worker
     .command('show')
@@ -140,29 +150,31 @@ export function registerAdminWorkerCommands(admin: Command, run: AdminRun): void
       }),
     );
 
-  worker
-    .command('set-static-metadata')
-    .description("replace a worker's static metadata (it wins over what the worker reports), e.g. '{\"tasks_denylist\": [\"lintian\"]}'")
-    .argument('<name>', 'worker name')
-    .argument('<json>', 'a JSON object')
-    .action(
-      run<object, [string, string]>(async ({ deps, actor, print }, name, json) => {
-        const updated = await setWorkerStaticMetadata(deps, actor, name, parseMetadata(json));
-        print(publicWorkerView(updated), () => `Set the static metadata of worker ${updated.name}\n`);
-      }),
-    );
-
-  worker
-    .command('set-concurrency')
-    .description('how many requests the scheduler gives the worker at once')
-    .argument('<name>', 'worker name')
-    .argument('<n>', 'a positive whole number')
-    .action(
-      run<object, [string, string]>(async ({ deps, actor, print }, name, n) => {
-        const updated = await setWorkerConcurrency(deps, actor, name, parseConcurrency(n));
-        print(publicWorkerView(updated), () => `Worker ${updated.name} now runs up to ${updated.concurrency} request(s) at once\n`);
-      }),
-    );
+  /** `worker <command> NAME VALUE`: one change to a worker, printed as the worker or as `done`. */
+  const setting = (command: string, description: string, value: [string, string], change: (deps: Deps, actor: string, name: string, value: string) => Promise<Worker>, done: (w: Worker) => string) =>
+    worker
+      .command(command)
+      .description(description)
+      .argument('<name>', 'worker name')
+      .argument(...value)
+      .action(run<object, [string, string]>(async ({ deps, actor, print }, name, given) => {
+        const updated = await change(deps, actor, name, given);
+        print(publicWorkerView(updated), () => done(updated));
+      }));
+  setting(
+    'set-static-metadata',
+    "replace a worker's static metadata (it wins over what the worker reports), e.g. '{\"tasks_denylist\": [\"lintian\"]}'",
+    ['<json>', 'a JSON object'],
+    (deps, actor, name, json) => setWorkerStaticMetadata(deps, actor, name, parseMetadata(json)),
+    (updated) => `Set the static metadata of worker ${updated.name}\n`,
+  );
+  setting(
+    'set-concurrency',
+    'how many requests the scheduler gives the worker at once',
+    ['<n>', 'a positive whole number'],
+    (deps, actor, name, n) => setWorkerConcurrency(deps, actor, name, parseConcurrency(n)),
+    (updated) => `Worker ${updated.name} now runs up to ${updated.concurrency} request(s) at once\n`,
+  );
 
   worker
     .command('activation-token')

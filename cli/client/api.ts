@@ -168,15 +168,17 @@ export class ConveyorApi {
   }
 
   listArtifacts(query: { workspace?: string; category?: string; createdBy?: string; limit?: number; cursor?: string }): Promise<ArtifactPage> {
-    const params = new URLSearchParams();
-    if (query.workspace) params.set('workspace', query.workspace);
-    if (query.category) params.set('category', query.category);
-    if (query.createdBy) params.set('created_by', query.createdBy);
-    if (query.limit) params.set('limit', String(query.limit));
-    if (query.cursor) params.set('cursor', query.cursor);
-    const qs = params.toString();
-    return this.json<ArtifactPage>('GET', `artifact/${qs ? `?${qs}` : ''}`).then((r) => r.body);
+    return this.listPage<ArtifactPage>('artifact/', { workspace: query.workspace, category: query.category, created_by: query.createdBy, limit: query.limit, cursor: query.cursor });
   }
+
+  /** One page of the list at `path`: the parameters that are set (not empty, not 0), in order, as its query. */
+  private listPage<T>(path: string, query: Record<string, string | number | undefined>): Promise<T> {
+    const params = new URLSearchParams();
+    for (const [name, value] of Object.entries(query)) if (value) params.set(name, String(value));
+    const qs = params.toString();
+    return this.json<T>('GET', `${path}${qs ? `?${qs}` : ''}`).then((r) => r.body);
+  }
+
 
   patchArtifact(id: number, patch: { data?: Record<string, unknown>; immutable?: true }): Promise<WireArtifact> {
     return this.json<WireArtifact>('PATCH', `artifact/${id}/`, patch).then((r) => r.body);
@@ -231,15 +233,9 @@ export class ConveyorApi {
   }
 
   listWorkRequests(query: { workspace?: string; status?: string; taskName?: string; limit?: number; cursor?: string }): Promise<WorkRequestPage> {
-    const params = new URLSearchParams();
-    if (query.workspace) params.set('workspace', query.workspace);
-    if (query.status) params.set('status', query.status);
-    if (query.taskName) params.set('task_name', query.taskName);
-    if (query.limit) params.set('limit', String(query.limit));
-    if (query.cursor) params.set('cursor', query.cursor);
-    const qs = params.toString();
-    return this.json<WorkRequestPage>('GET', `work-request/${qs ? `?${qs}` : ''}`).then((r) => r.body);
+    return this.listPage<WorkRequestPage>('work-request/', { workspace: query.workspace, status: query.status, task_name: query.taskName, limit: query.limit, cursor: query.cursor });
   }
+
 
   getWorkRequest(id: number): Promise<WireWorkRequest> {
     return this.json<WireWorkRequest>('GET', `work-request/${id}/`).then((r) => r.body);

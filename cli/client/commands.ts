@@ -11,7 +11,7 @@ import { defaultClientContext, type ClientContext } from './context';
 import { downloadArtifactFiles, downloadArtifactTarball } from './download';
 import { collectLocalFiles, hashFiles, type HashedFile } from './files';
 import { formatBytes, formatTable, yesNo } from './format';
-import { addConnectionOptions, collectPages, commandHelpers, parseId, readJsonDataOption, type GlobalOptions } from './options';
+import { addConnectionOptions, addLimitOptions, collectPages, commandHelpers, listLimit, listText, parseId, readJsonDataOption, type GlobalOptions } from './options';
 import { createProgressReporter, silentProgress, type ProgressReporter } from './progress';
 import { ResumeStateStore, resumeKey, resumeStateDir, type CreateIdentity } from './resume-state';
 import { uploadFiles, type UploadSummary, type UploadTuning } from './upload';
@@ -118,7 +118,7 @@ async function uploadWhatIsPending(
 }
 
 export function registerClientCommands(program: Command, ctx: ClientContext = defaultClientContext()): void {
-  const { connect, print } = commandHelpers(ctx);
+  const { connect, connected, print, idCommand, deleteCommand } = commandHelpers(ctx);
   const progressFor = (opts: GlobalOptions): ProgressReporter => (opts.json ? silentProgress : createProgressReporter(ctx.stderr));
 
   const artifact = addConnectionOptions(program.command('artifact').description('create, upload, show, download and relate artifacts'));
@@ -199,15 +199,7 @@ export function registerClientCommands(program: Command, ctx: ClientContext = de
       }
     });
 
-  artifact
-    .command('show')
-    .description('show an artifact and its files')
-    .argument('<id>', 'artifact id')
-    .action(async (idText: string, _cmdOpts: unknown, cmd: Command) => {
-      const { api, opts } = connect(cmd);
-      const shown = await api.getArtifact(parseId(idText, 'artifact id'));
-      print(opts, shown, () => describeArtifact(shown));
-    });
+  idCommand(artifact, { name: 'show', description: 'show an artifact and its files', what: 'artifact id' }, (api, id) => api.getArtifact(id), describeArtifact);
 
   artifact
     .command('download')
@@ -242,48 +234,32 @@ export function registerClientCommands(program: Command, ctx: ClientContext = de
     .description('list the relations of an artifact')
     .argument('<id>', 'artifact id')
     .option('--reverse', 'relations that point TO this artifact')
-    .action(async (idText: string, cmdOpts: { reverse?: boolean }, cmd: Command) => {
-      const { api, opts } = connect(cmd);
+    .action(connected(async ({ api, opts }, idText: string, cmdOpts: { reverse?: boolean }) => {
       const id = parseId(idText, 'artifact id');
       const relations = await api.listRelations(cmdOpts.reverse ? { target: id } : { artifact: id });
       print(opts, relations, () => describeRelations(relations));
-    });
+    }));
 
-  artifact
-    .command('unrelate')
-    .description('delete a relation')
-    .argument('<relation-id>', 'relation id')
-    .action(async (idText: string, _cmdOpts: unknown, cmd: Command) => {
-      const { api, opts } = connect(cmd);
-      const id = parseId(idText, 'relation id');
-      await api.deleteRelation(id);
-      print(opts, { deleted: id }, () => `Deleted relation ${id}\n`);
-    });
+  deleteCommand(artifact, { name: 'unrelate', description: 'delete a relation', what: 'relation id', argument: '<relation-id>' }, (api, id) => api.deleteRelation(id), 'relation');
 
-  artifact
+  const artifactList = artifact
     .command('list')
     .description('list artifacts, newest first')
     .option('--workspace <name>', 'workspace (default: the server default, "System")')
     .option('--category <category>', 'only this category')
-    .option('--created-by <who>', 'only artifacts created by this user ("alice" or "user:alice")')
-    .option('--limit <n>', 'show at most this many', '50')
-    .option('--all', 'show every matching artifact')
-    .action(async (cmdOpts: { workspace?: string; category?: string; createdBy?: string; limit: string; all?: boolean }, cmd: Command) => {
-      const { api, opts } = connect(cmd);
-      const limit = cmdOpts.all ? Number.POSITIVE_INFINITY : parseId(cmdOpts.limit, '--limit');
-      const createdBy = cmdOpts.createdBy && !cmdOpts.createdBy.includes(':') ? `user:${cmdOpts.createdBy}` : cmdOpts.createdBy;
-      const { results, more } = await collectPages<WireArtifactSummary>(limit, (pageLimit, cursor) =>
-        api.listArtifacts({ workspace: cmdOpts.workspace, category: cmdOpts.category, createdBy, limit: pageLimit, cursor }),
-      );
-      print(opts, results, () => {
-        if (results.length === 0) return 'No artifacts.\n';
-        const table = formatTable(
-          ['ID', 'CATEGORY', 'CREATED', 'CREATED BY', 'COMPLETE'],
-          results.map((a) => [String(a.id), a.category, a.created_at, a.created_by, yesNo(a.complete)]),
-        );
-        return more ? `${table}(more: raise --limit or use --all)\n` : table;
-      });
-    });
+    .option('--created-by <who>', 'only artifacts created by this user ("alice" or "user:alice")');
+  addLimitOptions(artifactList, 'artifact').action(async (cmdOpts: { workspace?: string; category?: string; createdBy?: string; limit: string; all?: boolean }, cmd: Command) => {
+    const { api, opts } = connect(cmd);
+    const createdBy = cmdOpts.createdBy && !cmdOpts.createdBy.includes(':') ? `user:${cmdOpts.createdBy}` : cmdOpts.createdBy;
+    const { results, more } = await collectPages<WireArtifactSummary>(listLimit(cmdOpts), (pageLimit, cursor) =>
+      api.listArtifacts({ workspace: cmdOpts.workspace, category: cmdOpts.category, createdBy, limit: pageLimit, cursor }),
+    );
+    print(opts, results, () =>
+      listText(results, more, 'No artifacts.\n', () =>
+        formatTable(['ID', 'CATEGORY', 'CREATED', 'CREATED BY', 'COMPLETE'], results.map((a) => [String(a.id), a.category, a.created_at, a.created_by, yesNo(a.complete)])),
+      ),
+    );
+  });
 
   artifact
     .command('set-data')
@@ -299,38 +275,25 @@ export function registerClientCommands(program: Command, ctx: ClientContext = de
       print(opts, updated, () => `Updated the data of artifact ${updated.id}\n`);
     });
 
-  artifact
-    .command('make-immutable')
-    .description('make an artifact immutable (no further changes)')
-    .argument('<id>', 'artifact id')
-    .action(async (idText: string, _cmdOpts: unknown, cmd: Command) => {
-      const { api, opts } = connect(cmd);
-      const updated = await api.patchArtifact(parseId(idText, 'artifact id'), { immutable: true });
-      print(opts, updated, () => `Artifact ${updated.id} is now immutable\n`);
-    });
+  idCommand(
+    artifact,
+    { name: 'make-immutable', description: 'make an artifact immutable (no further changes)', what: 'artifact id' },
+    (api, id) => api.patchArtifact(id, { immutable: true }),
+    (updated) => `Artifact ${updated.id} is now immutable\n`,
+  );
 
-  artifact
-    .command('delete')
-    .description('delete an artifact, its files and its relations')
-    .argument('<id>', 'artifact id')
-    .action(async (idText: string, _cmdOpts: unknown, cmd: Command) => {
-      const { api, opts } = connect(cmd);
-      const id = parseId(idText, 'artifact id');
-      await api.deleteArtifact(id);
-      print(opts, { deleted: id }, () => `Deleted artifact ${id}\n`);
-    });
+  deleteCommand(artifact, { name: 'delete', description: 'delete an artifact, its files and its relations', what: 'artifact id' }, (api, id) => api.deleteArtifact(id), 'artifact');
 
   artifact
     .command('remove-file')
     .description('remove one file from an artifact')
     .argument('<id>', 'artifact id')
     .argument('<path>', 'file path inside the artifact')
-    .action(async (idText: string, path: string, _cmdOpts: unknown, cmd: Command) => {
-      const { api, opts } = connect(cmd);
+    .action(connected(async ({ api, opts }, idText: string, path: string) => {
       const id = parseId(idText, 'artifact id');
       await api.removeFile(id, path);
       print(opts, { artifact: id, removed: path }, () => `Removed ${path} from artifact ${id}\n`);
-    });
+    }));
 
   addConnectionOptions(program.command('whoami').description('show who the server thinks you are')).action(async (_cmdOpts: unknown, cmd: Command) => {
     const { api, opts, config } = connect(cmd);

@@ -40,10 +40,36 @@ export interface CommandHelpers {
   connect(cmd: Command): Connection;
   /** Writes `json` as JSON with --json, else the text `human()` makes. */
   print(opts: GlobalOptions, json: unknown, human: () => string): void;
+  /**
+   * Declares `<group> <name> <id>`, a command of one id argument (`what` names it in the help and
+   * in the error for a bad one): `act` is called with the API and the id, and what it returns is
+   * printed, as JSON or as `human(value, idText)`.
+   */
+  idCommand<T>(group: Command, declaration: IdCommand, act: (api: ConveyorApi, id: number) => Promise<T>, human: (value: T, idText: string) => string): Command;
+  /**
+   * A commander action that connects before it acts: `act` gets the connection, then the command's
+   * arguments and options (commander's trailing Command is taken off).
+   */
+  connected<A extends unknown[]>(act: (connection: Connection, ...args: A) => Promise<void>): (...args: unknown[]) => Promise<void>;
+  /** An `idCommand` that deletes the `noun` with this id and prints `{deleted: id}` or "Deleted <noun> <id>". */
+  deleteCommand(group: Command, declaration: IdCommand, remove: (api: ConveyorApi, id: number) => Promise<unknown>, noun: string): Command;
+}
+
+/** A command of `idCommand`: its name, help line and argument (`<id>` unless given). */
+export interface IdCommand {
+  name: string;
+  description: string;
+  what: string;
+  argument?: string;
+}
+
+/** Commander calls an action with the arguments, the options and last the Command: connect with it, then act. */
+function connectedAction<A extends unknown[]>(connect: (cmd: Command) => Connection, act: (connection: Connection, ...args: A) => Promise<void>) {
+  return async (...args: unknown[]) => act(connect(args[args.length - 1] as Command), ...(args.slice(0, -1) as A));
 }
 
 export function commandHelpers(ctx: ClientContext): CommandHelpers {
-  return {
+  const helpers: CommandHelpers = {
     connect(cmd) {
       const opts = cmd.optsWithGlobals<GlobalOptions>();
       const config = resolveClientConfig({ server: opts.server, token: opts.token, scope: opts.scope }, { env: ctx.env, homeDir: ctx.homeDir, cwd: ctx.cwd() });
@@ -52,7 +78,23 @@ export function commandHelpers(ctx: ClientContext): CommandHelpers {
     print(opts, json, human) {
       ctx.stdout.write(opts.json ? formatJson(json) : human());
     },
+    idCommand(group, { name, description, what, argument = '<id>' }, act, human) {
+      return group
+        .command(name)
+        .description(description)
+        .argument(argument, what)
+        .action(async (idText: string, _cmdOpts: unknown, cmd: Command) => {
+          const { api, opts } = helpers.connect(cmd);
+          const value = await act(api, parseId(idText, what));
+          helpers.print(opts, value, () => human(value, idText));
+        });
+    },
+    connected: (act) => connectedAction((cmd) => helpers.connect(cmd), act),
+    deleteCommand(group, declaration, remove, noun) {
+      return helpers.idCommand(group, declaration, async (api, id) => (await remove(api, id), { deleted: id }), ({ deleted }) => `Deleted ${noun} ${deleted}\n`);
+    },
   };
+  return helpers;
 }
 
 export function parseId(value: string, what = 'id'): number {
@@ -110,4 +152,21 @@ export async function collectPages<T>(
     cursor = page.cursor;
   }
   return { results, more };
+}
+
+/** Adds --limit N (default 50) and --all to a list command; `what` names one item in the help of --all. */
+export function addLimitOptions(cmd: Command, what: string): Command {
+  return cmd.option('--limit <n>', 'show at most this many', '50').option('--all', `show every matching ${what}`);
+}
+
+/** How many items a list command collects: all of them with --all, else --limit. */
+export function listLimit(cmdOpts: { limit: string; all?: boolean }): number {
+  return cmdOpts.all ? Number.POSITIVE_INFINITY : parseId(cmdOpts.limit, '--limit');
+}
+
+/** A collected list as text: `none` when it is empty, else the table, with a note when more were left out. */
+export function listText(results: unknown[], more: boolean, none: string, table: () => string): string {
+  if (results.length === 0) return none;
+  const text = table();
+  return more ? `${text}(more: raise --limit or use --all)\n` : text;
 }

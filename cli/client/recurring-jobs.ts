@@ -64,7 +64,7 @@ export function describeRecurringJob(j: WireRecurringJob): string {
 }
 
 export function registerRecurringJobCommands(program: Command, ctx: ClientContext): void {
-  const { connect, print } = commandHelpers(ctx);
+  const { connect, print, idCommand } = commandHelpers(ctx);
   const group = addConnectionOptions(program.command('recurring-job').description('recurring jobs: git mirrors and nightly workflows (Launchpad code-import model)'));
   const post = async (cmd: Command, path: string, body?: unknown) => {
     const { api, opts } = connect(cmd);
@@ -121,15 +121,12 @@ export function registerRecurringJobCommands(program: Command, ctx: ClientContex
       });
     });
 
-  group
-    .command('show')
-    .description('show a recurring job: its run, next due date and last results')
-    .argument('<id>', 'job id')
-    .action(async (id: string, _o: unknown, cmd: Command) => {
-      const { api, opts } = connect(cmd);
-      const job = (await api.json<WireRecurringJob>('GET', `recurring-job/${parseId(id, 'job id')}/`)).body;
-      print(opts, job, () => describeRecurringJob(job));
-    });
+  idCommand(
+    group,
+    { name: 'show', description: 'show a recurring job: its run, next due date and last results', what: 'job id' },
+    async (api, id) => (await api.json<WireRecurringJob>('GET', `recurring-job/${id}/`)).body,
+    describeRecurringJob,
+  );
 
   group
     .command('request')

@@ -5,7 +5,7 @@
 import { Command, Option } from 'commander';
 import type { ClientContext } from './context';
 import { formatJson, formatTable } from './format';
-import { addConnectionOptions, collectPages, commandHelpers, parseId, readJsonDataOption } from './options';
+import { addConnectionOptions, addLimitOptions, collectPages, commandHelpers, listLimit, listText, parseId, readJsonDataOption } from './options';
 import type { WireWorkRequest } from './wire';
 
 export interface WorkRequestCommandContext extends ClientContext {
@@ -73,7 +73,7 @@ export function newLogLines(previous: string[], next: string[]): string[] {
 
 export function registerWorkRequestCommands(program: Command, ctx: WorkRequestCommandContext): void {
   const sleep = ctx.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
-  const { connect, print } = commandHelpers(ctx);
+  const { connect, connected, print, idCommand } = commandHelpers(ctx);
 
   const group = addConnectionOptions(program.command('work-request').description('create, list, show, retry, abort and unblock work requests'));
 
@@ -84,8 +84,7 @@ export function registerWorkRequestCommands(program: Command, ctx: WorkRequestCo
     .addOption(new Option('--data <json>', 'task data, a JSON object').conflicts('dataFile'))
     .option('--data-file <file>', 'task data from a JSON file')
     .option('--workspace <name>', 'workspace (default: the server default, "System")')
-    .action(async (taskName: string, cmdOpts: { data?: string; dataFile?: string; workspace?: string }, cmd: Command) => {
-      const { api, opts } = connect(cmd);
+    .action(connected(async ({ api, opts }, taskName: string, cmdOpts: { data?: string; dataFile?: string; workspace?: string }) => {
       const taskData = readJsonDataOption(cmdOpts, ctx.cwd()) ?? {};
       const created = await api.createWorkRequest({
         task_name: taskName,
@@ -93,31 +92,22 @@ export function registerWorkRequestCommands(program: Command, ctx: WorkRequestCo
         ...(cmdOpts.workspace ? { workspace: cmdOpts.workspace } : {}),
       });
       print(opts, created, () => `${created.id}\n`);
-    });
+    }));
 
-  group
+  const list = group
     .command('list')
     .description('list work requests, newest first')
     .option('--workspace <name>', 'workspace (default: the server default, "System")')
     .addOption(new Option('--status <status>', 'only requests in this status').choices(STATUSES))
-    .option('--task <name>', 'only requests of this task')
-    .option('--limit <n>', 'show at most this many', '50')
-    .option('--all', 'show every matching request')
-    .action(async (cmdOpts: { workspace?: string; status?: string; task?: string; limit: string; all?: boolean }, cmd: Command) => {
-      const { api, opts } = connect(cmd);
-      const limit = cmdOpts.all ? Number.POSITIVE_INFINITY : parseId(cmdOpts.limit, '--limit');
-      const { results, more } = await collectPages<WireWorkRequest>(limit, (pageLimit, cursor) =>
-        api.listWorkRequests({ workspace: cmdOpts.workspace, status: cmdOpts.status, taskName: cmdOpts.task, limit: pageLimit, cursor }),
-      );
-      print(opts, results, () => {
-        if (results.length === 0) return 'No work requests.\n';
-        const table = formatTable(
-          ['ID', 'TASK', 'STATUS', 'RESULT', 'WORKER', 'CREATED', 'CREATED BY'],
-          results.map((wr) => [String(wr.id), wr.task_name, wr.status, wr.result || '-', wr.worker_name ?? '-', wr.created_at, wr.created_by]),
-        );
-        return more ? `${table}(more: raise --limit or use --all)\n` : table;
-      });
-    });
+    .option('--task <name>', 'only requests of this task');
+  addLimitOptions(list, 'request').action(async (cmdOpts: { workspace?: string; status?: string; task?: string; limit: string; all?: boolean }, cmd: Command) => {
+    const { api, opts } = connect(cmd);
+    const { results, more } = await collectPages<WireWorkRequest>(listLimit(cmdOpts), (pageLimit, cursor) =>
+      api.listWorkRequests({ workspace: cmdOpts.workspace, status: cmdOpts.status, taskName: cmdOpts.task, limit: pageLimit, cursor }),
+    );
+    const row = (wr: WireWorkRequest) => [String(wr.id), wr.task_name, wr.status, wr.result || '-', wr.worker_name ?? '-', wr.created_at, wr.created_by];
+    print(opts, results, () => listText(results, more, 'No work requests.\n', () => formatTable(['ID', 'TASK', 'STATUS', 'RESULT', 'WORKER', 'CREATED', 'CREATED BY'], results.map(row))));
+  });
 
   group
     .command('show')
@@ -154,25 +144,19 @@ export function registerWorkRequestCommands(program: Command, ctx: WorkRequestCo
       if (opts.json) ctx.stdout.write(formatJson(current));
     });
 
-  group
-    .command('retry')
-    .description('retry an aborted or failed work request (prints the new id)')
-    .argument('<id>', 'work request id')
-    .action(async (idText: string, _cmdOpts: unknown, cmd: Command) => {
-      const { api, opts } = connect(cmd);
-      const retried = await api.retryWorkRequest(parseId(idText, 'work request id'));
-      print(opts, retried, () => `Retried work request ${idText} as ${retried.id}\n`);
-    });
+  idCommand(
+    group,
+    { name: 'retry', description: 'retry an aborted or failed work request (prints the new id)', what: 'work request id' },
+    (api, id) => api.retryWorkRequest(id),
+    (retried, idText) => `Retried work request ${idText} as ${retried.id}\n`,
+  );
 
-  group
-    .command('abort')
-    .description('abort a pending, blocked or running work request (and its descendants)')
-    .argument('<id>', 'work request id')
-    .action(async (idText: string, _cmdOpts: unknown, cmd: Command) => {
-      const { api, opts } = connect(cmd);
-      const aborted = await api.abortWorkRequest(parseId(idText, 'work request id'));
-      print(opts, aborted, () => `Work request ${aborted.id}: ${statusText(aborted)}\n`);
-    });
+  idCommand(
+    group,
+    { name: 'abort', description: 'abort a pending, blocked or running work request (and its descendants)', what: 'work request id' },
+    (api, id) => api.abortWorkRequest(id),
+    (aborted) => `Work request ${aborted.id}: ${statusText(aborted)}\n`,
+  );
 
   group
     .command('unblock')
@@ -181,25 +165,23 @@ export function registerWorkRequestCommands(program: Command, ctx: WorkRequestCo
     .addOption(new Option('--accept', 'let it run').conflicts('reject'))
     .option('--reject', 'abort it')
     .option('--notes <text>', 'review notes')
-    .action(async (idText: string, cmdOpts: { accept?: boolean; reject?: boolean; notes?: string }, cmd: Command) => {
-      const { api, opts } = connect(cmd);
+    .action(connected(async ({ api, opts }, idText: string, cmdOpts: { accept?: boolean; reject?: boolean; notes?: string }) => {
       if (!cmdOpts.accept && !cmdOpts.reject && cmdOpts.notes === undefined) throw new Error('Give --accept, --reject or --notes');
       const updated = await api.unblockWorkRequest(parseId(idText, 'work request id'), {
         ...(cmdOpts.accept ? { action: 'accept' as const } : cmdOpts.reject ? { action: 'reject' as const } : {}),
         ...(cmdOpts.notes !== undefined ? { notes: cmdOpts.notes } : {}),
       });
       print(opts, updated, () => `Work request ${updated.id}: ${statusText(updated)}\n`);
-    });
+    }));
 
   group
     .command('priority')
     .description("set a work request's priority adjustment (raising it above 0 needs an administrator)")
     .argument('<id>', 'work request id')
     .argument('<adjustment>', 'the new adjustment, e.g. 10 or -5')
-    .action(async (idText: string, adjustmentText: string, _cmdOpts: unknown, cmd: Command) => {
-      const { api, opts } = connect(cmd);
+    .action(connected(async ({ api, opts }, idText: string, adjustmentText: string) => {
       if (!/^[+-]?\d+$/.test(adjustmentText)) throw new Error(`Invalid priority adjustment "${adjustmentText}": expected a whole number`);
       const updated = await api.setWorkRequestPriority(parseId(idText, 'work request id'), Number(adjustmentText));
       print(opts, updated, () => `Work request ${updated.id}: priority ${updated.effective_priority} (adjustment ${updated.priority_adjustment})\n`);
-    });
+    }));
 }

@@ -131,8 +131,13 @@ export function describeTemplate(t: WireWorkflowTemplate): string {
   return lines.join('\n') + '\n';
 }
 
+/** A workflow's id, status and run, one line. */
+function workflowStatusLine(wr: WireWorkflowRequest): string {
+  return `Workflow ${wr.id}: ${statusText(wr)}${wr.run ? `  ${runText(wr.run)}` : ''}\n`;
+}
+
 export function registerWorkflowCommands(program: Command, ctx: ClientContext): void {
-  const { connect, print } = commandHelpers(ctx);
+  const { connect, connected, print, idCommand, deleteCommand } = commandHelpers(ctx);
 
   // ---- templates ----
   const templates = addConnectionOptions(program.command('workflow-template').description('create, list, show and delete workflow templates'));
@@ -185,27 +190,19 @@ export function registerWorkflowCommands(program: Command, ctx: ClientContext): 
       );
     });
 
-  templates
-    .command('show')
-    .description('show a workflow template')
-    .argument('<id>', 'template id')
-    .action(async (idText: string, _cmdOpts: unknown, cmd: Command) => {
-      const { api, opts } = connect(cmd);
-      const t = (await api.json<WireWorkflowTemplate>('GET', `workflow-template/${parseId(idText, 'template id')}/`)).body;
-      print(opts, t, () => describeTemplate(t));
-    });
+  idCommand(
+    templates,
+    { name: 'show', description: 'show a workflow template', what: 'template id' },
+    async (api, id) => (await api.json<WireWorkflowTemplate>('GET', `workflow-template/${id}/`)).body,
+    describeTemplate,
+  );
 
-  templates
-    .command('delete')
-    .description('delete a workflow template (its past runs stay)')
-    .argument('<id>', 'template id')
-    .action(async (idText: string, _cmdOpts: unknown, cmd: Command) => {
-      const { api, opts } = connect(cmd);
-      const id = parseId(idText, 'template id');
-      const res = await api.request('DELETE', `workflow-template/${id}/`);
-      await res.body?.cancel();
-      print(opts, { deleted: id }, () => `Deleted workflow template ${id}\n`);
-    });
+  deleteCommand(
+    templates,
+    { name: 'delete', description: 'delete a workflow template (its past runs stay)', what: 'template id' },
+    async (api, id) => (await api.request('DELETE', `workflow-template/${id}/`)).body?.cancel(),
+    'workflow template',
+  );
 
   // ---- runs ----
   const workflows = addConnectionOptions(program.command('workflow').description('start workflows, show their progress, retry or abort them'));
@@ -234,8 +231,7 @@ export function registerWorkflowCommands(program: Command, ctx: ClientContext): 
     .description('show a workflow and the tree of its children (by id, or by run: NAME, NAME.N, NAME.N.M)')
     .argument('<workflow>', 'workflow id, or run name with an optional run number')
     .option('--workspace <name>', 'workspace of a run looked up by name (default: the server default, "System")')
-    .action(async (ref: string, cmdOpts: { workspace?: string }, cmd: Command) => {
-      const { api, opts } = connect(cmd);
+    .action(connected(async ({ api, opts }, ref: string, cmdOpts: { workspace?: string }) => {
       let id: number;
       if (/^\d+$/.test(ref)) {
         id = parseId(ref, 'workflow id');
@@ -246,25 +242,19 @@ export function registerWorkflowCommands(program: Command, ctx: ClientContext): 
       }
       const tree = (await api.json<WireWorkflowTree>('GET', `workflow/${id}/`)).body;
       print(opts, tree, () => describeWorkflowTree(tree));
-    });
+    }));
 
-  workflows
-    .command('retry')
-    .description('retry a failed or aborted workflow: it runs again (run N.M+1), retrying its failed children')
-    .argument('<id>', 'workflow id')
-    .action(async (idText: string, _cmdOpts: unknown, cmd: Command) => {
-      const { api, opts } = connect(cmd);
-      const retried = (await api.json<WireWorkflowRequest>('POST', `work-request/${parseId(idText, 'workflow id')}/retry/`, {})).body;
-      print(opts, retried, () => `Workflow ${retried.id}: ${statusText(retried)}${retried.run ? `  ${runText(retried.run)}` : ''}\n`);
-    });
+  idCommand(
+    workflows,
+    { name: 'retry', description: 'retry a failed or aborted workflow: it runs again (run N.M+1), retrying its failed children', what: 'workflow id' },
+    async (api, id) => (await api.json<WireWorkflowRequest>('POST', `work-request/${id}/retry/`, {})).body,
+    workflowStatusLine,
+  );
 
-  workflows
-    .command('abort')
-    .description('abort a workflow and every unfinished child')
-    .argument('<id>', 'workflow id')
-    .action(async (idText: string, _cmdOpts: unknown, cmd: Command) => {
-      const { api, opts } = connect(cmd);
-      const aborted = (await api.json<WireWorkflowRequest>('POST', `work-request/${parseId(idText, 'workflow id')}/abort/`, {})).body;
-      print(opts, aborted, () => `Workflow ${aborted.id}: ${statusText(aborted)}${aborted.run ? `  ${runText(aborted.run)}` : ''}\n`);
-    });
+  idCommand(
+    workflows,
+    { name: 'abort', description: 'abort a workflow and every unfinished child', what: 'workflow id' },
+    async (api, id) => (await api.json<WireWorkflowRequest>('POST', `work-request/${id}/abort/`, {})).body,
+    workflowStatusLine,
+  );
 }

@@ -22,6 +22,7 @@ import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 // alone takes about 0.4 s of CPU to load).
 import type S3rver from 's3rver';
 import { installS3rverMultipartShims } from '../../shared/adapters/s3/s3rver-shims';
+import { settlesWithin } from '../settles-within';
 
 export const LOOPBACK = '127.0.0.1';
 /** The dummy credentials of the local stack; s3rver must know the key id, the others ignore it. */
@@ -360,18 +361,7 @@ export async function waitUntil(check: () => Promise<boolean>, timeoutMs: number
   }
 }
 
-/** Whether `promise` settled within `ms`; the timer never keeps the process alive afterwards. */
-export async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<false>((resolveTimeout) => {
-    timer = setTimeout(() => resolveTimeout(false), ms);
-  });
-  try {
-    return await Promise.race([promise.then(() => true, () => true), timedOut]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+export { settlesWithin };
 
 export function delay(ms: number): Promise<void> {
   return new Promise((resolveDelay) => setTimeout(resolveDelay, ms));

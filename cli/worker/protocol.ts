@@ -28,16 +28,20 @@ export function errorOutcome(code: 'configure-failed' | 'execute-failed' | 'setu
   return { result: 'error', output_data: { errors: [{ code, message }] } };
 }
 
-/** Reads an outcome file's JSON, refusing shapes the worker could not report. */
-export function parseChildOutcome(text: string): ChildOutcome | undefined {
-  let parsed: unknown;
+/** The JSON object (or array) `text` holds; undefined for anything else, malformed JSON included. */
+export function parseJsonRecord(text: string): Record<string, unknown> | undefined {
   try {
-    parsed = JSON.parse(text);
+    const parsed: unknown = JSON.parse(text);
+    return typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>) : undefined;
   } catch {
     return undefined;
   }
-  if (typeof parsed !== 'object' || parsed === null) return undefined;
-  const o = parsed as Record<string, unknown>;
+}
+
+/** Reads an outcome file's JSON, refusing shapes the worker could not report. */
+export function parseChildOutcome(text: string): ChildOutcome | undefined {
+  const o = parseJsonRecord(text);
+  if (!o) return undefined;
   if (!FINAL_RESULTS.includes(o.result as WireFinalResult)) return undefined;
   const outputData = o.output_data;
   if (outputData !== undefined && (typeof outputData !== 'object' || outputData === null || Array.isArray(outputData))) return undefined;

@@ -3,6 +3,7 @@
  * `{"type":"work_request_available","work_request_id"}` and `{"type":"abort","work_request_id"}`
  * there; the worker long-polls it and never polls the API for work.
  */
+import { parseJsonRecord } from './protocol';
 
 export interface QueueMessage {
   body: string;
@@ -20,14 +21,8 @@ export type WorkerMessage = { type: 'work_request_available'; workRequestId: num
 
 /** Accepts the documented snake_case field and the camelCase one of shared/ports. */
 export function parseWorkerMessage(body: string): WorkerMessage | undefined {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body);
-  } catch {
-    return undefined;
-  }
-  if (typeof parsed !== 'object' || parsed === null) return undefined;
-  const m = parsed as Record<string, unknown>;
+  const m = parseJsonRecord(body);
+  if (!m) return undefined;
   const id = Number(m.work_request_id ?? m.workRequestId);
   if (!Number.isSafeInteger(id) || id <= 0) return undefined;
   if (m.type === 'work_request_available' || m.type === 'abort') return { type: m.type, workRequestId: id };

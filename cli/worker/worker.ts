@@ -30,6 +30,7 @@ import { parseWorkerMessage, type QueueMessage, type WorkerQueue } from './queue
 import type { SpawnTask, TaskExit, TaskHandle } from './task-process';
 import { readTokenFile, writeTokenFile } from './token-file';
 import { Backoff } from './backoff';
+import { settlesWithin } from '../settles-within';
 
 export interface WorkerSettings {
   server: string;
@@ -136,19 +137,6 @@ export function completionFor(exit: TaskExit, facts: RuntimeFacts, lastLines: st
     result: 'error',
     output_data: { runtime_statistics, errors: [{ code: 'execute-failed', message: last ? `${why}; last output: ${last}` : why }] },
   };
-}
-
-/** Resolves true if the promise settles within `ms`, false otherwise. */
-async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
-  });
-  try {
-    return await Promise.race([promise.then(() => true, () => true), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** Rejects when the promise takes longer than `ms`. */

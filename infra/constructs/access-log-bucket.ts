@@ -6,7 +6,7 @@
  * acknowledged on it: logging the log bucket would need another bucket, and so on).
  */
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
-import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
+import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership, type BucketProps } from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 
 /** Access logs are kept this many days (long enough to investigate an incident, bounded in cost). */
@@ -29,4 +29,19 @@ export class AccessLogBucket extends Bucket {
       reason: 'This is the access-log bucket itself; logging it would need a further bucket without end.',
     });
   }
+}
+
+/**
+ * What every private bucket of the stack starts with: its S3 server access logs go to `accessLogs`
+ * under `prefix`; no public access, S3-managed encryption, TLS only.
+ */
+export function privateBucketProps(accessLogs: AccessLogBucket, prefix: string, removalPolicy: RemovalPolicy): BucketProps {
+  return {
+    serverAccessLogsBucket: accessLogs,
+    serverAccessLogsPrefix: prefix,
+    blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+    encryption: BucketEncryption.S3_MANAGED,
+    enforceSSL: true,
+    removalPolicy,
+  };
 }

@@ -17,10 +17,10 @@ import {
   ViewerProtocolPolicy,
 } from 'aws-cdk-lib/aws-cloudfront';
 import { HttpOrigin, S3BucketOrigin } from 'aws-cdk-lib/aws-cloudfront-origins';
-import { BlockPublicAccess, Bucket, BucketEncryption } from 'aws-cdk-lib/aws-s3';
+import { Bucket } from 'aws-cdk-lib/aws-s3';
 import { BucketDeployment, Source } from 'aws-cdk-lib/aws-s3-deployment';
 import { Construct } from 'constructs';
-import { AccessLogBucket } from './access-log-bucket';
+import { AccessLogBucket, privateBucketProps } from './access-log-bucket';
 import { resolve } from 'node:path';
 
 /** The UI's source folder, deployed as it is (no build step). */
@@ -42,15 +42,7 @@ export class WebUiDistribution extends Construct {
     super(scope, id);
     // Only CloudFront reads it (origin access control); the files are rebuilt from the repository.
     const accessLogs = new AccessLogBucket(this, 'AccessLogs', RemovalPolicy.DESTROY);
-    this.bucket = new Bucket(this, 'Files', {
-      serverAccessLogsBucket: accessLogs,
-      serverAccessLogsPrefix: 'files/',
-      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
-      encryption: BucketEncryption.S3_MANAGED,
-      enforceSSL: true,
-      removalPolicy: RemovalPolicy.DESTROY,
-      autoDeleteObjects: true,
-    });
+    this.bucket = new Bucket(this, 'Files', { ...privateBucketProps(accessLogs, 'files/', RemovalPolicy.DESTROY), autoDeleteObjects: true });
     const stack = Stack.of(this);
     const apiDomain = `${props.api.apiId}.execute-api.${stack.region}.${stack.urlSuffix}`;
     this.distribution = new Distribution(this, 'Distribution', {

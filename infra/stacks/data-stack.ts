@@ -3,10 +3,10 @@ import type { StackProps } from 'aws-cdk-lib';
 import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { DEBUSINE_RANGE_PREFIX } from '../../shared/formats/debusine-range-edge';
-import { BlockPublicAccess, Bucket, BucketEncryption, HttpMethods, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
+import { Bucket, HttpMethods, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import { ARCHIVE_PREFIX } from '../../shared/domain/artifacts';
-import { AccessLogBucket } from '../constructs/access-log-bucket';
+import { AccessLogBucket, privateBucketProps } from '../constructs/access-log-bucket';
 import { pascal } from '../manifest';
 import type { ConveyorManifest } from '../manifest';
 
@@ -68,15 +68,10 @@ export class DataStack extends Stack {
     // Who fetched or uploaded which object (presigned URLs bypass the API's own access logs).
     const accessLogs = new AccessLogBucket(this, 'FileStoreAccessLogs', RemovalPolicy.RETAIN);
     this.bucket = new Bucket(this, 'FileStore', {
-      serverAccessLogsBucket: accessLogs,
-      serverAccessLogsPrefix: 'file-store/',
-      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+      ...privateBucketProps(accessLogs, 'file-store/', RemovalPolicy.RETAIN),
       objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      enforceSSL: true,
       minimumTLSVersion: 1.2,
-      encryption: BucketEncryption.S3_MANAGED,
       versioned: false,
-      removalPolicy: RemovalPolicy.RETAIN,
       lifecycleRules: [
         {
           id: 'abort-incomplete-multipart-uploads',

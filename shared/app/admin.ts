@@ -127,10 +127,18 @@ function checkDelay(value: number | null | undefined): void {
   }
 }
 
+/** A workspace's settings as an admin gives them; `scope` defaults to the default scope. */
+interface WorkspaceInput {
+  scope?: string;
+  name: string;
+  public?: boolean;
+  defaultExpirationDelay?: number | null;
+}
+
 export async function createWorkspace(
   deps: Deps,
   actor: string,
-  input: { scope?: string; name: string; public?: boolean; defaultExpirationDelay?: number | null },
+  input: WorkspaceInput,
 ): Promise<Workspace> {
   const scope = input.scope ?? DEFAULT_SCOPE;
   const problem = workspaceNameProblem(input.name);
@@ -155,7 +163,7 @@ export async function createWorkspace(
 export async function updateWorkspace(
   deps: Deps,
   actor: string,
-  input: { scope?: string; name: string; public?: boolean; defaultExpirationDelay?: number | null },
+  input: WorkspaceInput,
 ): Promise<Workspace> {
   const scope = input.scope ?? DEFAULT_SCOPE;
   checkDelay(input.defaultExpirationDelay);

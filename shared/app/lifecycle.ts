@@ -27,7 +27,7 @@ import { finishedRunStatus } from '../domain/workflows';
 import { PROMISE_CATEGORY } from '../domain/collections';
 import { delayedRetryOf } from '../domain/event-reactions';
 import { rootWorkflowOf } from './acting-as';
-import { withRetries } from './concurrency';
+import { ignoreConflict, withRetries } from './concurrency';
 import { runEventReactions } from './event-reactions';
 import { recurringRunFinished, recurringRunOf } from './recurring-runs';
 import { notifyCompletionListeners, notifyWorkerSockets } from './socket-notifications';
@@ -55,6 +55,14 @@ export type { FollowUpFailure } from './follow-ups';
  * its own, and one that still fails is handed to the orchestrator where it can be. Callers retry
  * the commit only, never what follows it.
  */
+/**
+ * Ends `wr` in error, Debusine-style: `code` names the step that failed (configure, dynamic data,
+ * execute) and `err` gives the message. A lost race (someone else finished it) is fine.
+ */
+export async function finishInError(deps: Deps, wr: WorkRequest, code: string, err: unknown): Promise<void> {
+  await finish(deps, wr, { status: 'completed', result: 'error', error: { code, message: err instanceof Error ? err.message : String(err) } }).catch(ignoreConflict);
+}
+
 export async function finish(deps: Deps, wr: WorkRequest, opts: FinishOptions): Promise<WorkRequest> {
   const finished = await commitFinish(deps, wr, opts);
   const failures = await followUpFinish(deps, finished, { nudgeScheduler: !opts.slotRefilledByWorker });

@@ -11,7 +11,7 @@ import type { Deps } from '../ports';
 import { lookupContextOf, rootWorkflowOf } from './acting-as';
 import { ignoreConflict } from './concurrency';
 import { runEventReactions } from './event-reactions';
-import { finish, notifyWorker, startServerSide } from './lifecycle';
+import { finish, finishInError, notifyWorker, startServerSide } from './lifecycle';
 import { resolveLookupMultiple } from './lookups';
 import { isCreatorDisabled } from './user-status';
 import { acceptsNewWork } from '../domain/machines';
@@ -86,11 +86,7 @@ export async function scheduleForWorker(
         data = validateTaskData(task, wr.taskData);
       } catch (err) {
         // Debusine behaviour 17: a request whose task cannot be configured ends in error.
-        await finish(deps, wr, {
-          status: 'completed',
-          result: 'error',
-          error: { code: 'configure-failed', message: err instanceof Error ? err.message : String(err) },
-        }).catch(ignoreConflict);
+        await finishInError(deps, wr, 'configure-failed', err);
         continue;
       }
       if (cannotRunReason(task, data, worker)) continue;
@@ -101,11 +97,7 @@ export async function scheduleForWorker(
           dynamicTaskData = await computeDynamicData(deps, wr, task, data);
         } catch (err) {
           // Debusine: assignment errors are recorded, the request ends in error (#589).
-          await finish(deps, wr, {
-            status: 'completed',
-            result: 'error',
-            error: { code: 'dynamic-data-failed', message: err instanceof Error ? err.message : String(err) },
-          }).catch(ignoreConflict);
+          await finishInError(deps, wr, 'dynamic-data-failed', err);
           continue;
         }
       }

@@ -2,7 +2,7 @@
 import { findTask, validateTaskData } from '../tasks';
 import type { Deps } from '../ports';
 import { ignoreConflict } from './concurrency';
-import { finish, startServerSide } from './lifecycle';
+import { finish, finishInError, startServerSide } from './lifecycle';
 
 /** Runs one Server task (in its own Lambda): success, failure, or error with `execute-failed`. */
 export async function runServerTask(deps: Deps, workRequestId: number): Promise<void> {
@@ -30,10 +30,6 @@ export async function runServerTask(deps: Deps, workRequestId: number): Promise<
     });
     await finish(deps, wr, { status: 'completed', result: outcome.result, outputData: outcome.outputData }).catch(ignoreConflict);
   } catch (err) {
-    await finish(deps, wr, {
-      status: 'completed',
-      result: 'error',
-      error: { code: 'execute-failed', message: err instanceof Error ? err.message : String(err) },
-    }).catch(ignoreConflict);
+    await finishInError(deps, wr, 'execute-failed', err);
   }
 }

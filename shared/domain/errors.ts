@@ -38,35 +38,22 @@ export class ValidationError extends DomainError {
   }
 }
 
-export class UnauthorizedError extends DomainError {
-  readonly kind = 'unauthorized' as const;
+/** The base of one error class per kind: the HTTP layer maps `kind` to one status code. */
+function errorOfKind<K extends DomainError['kind']>(kind: K) {
+  return class extends DomainError {
+    readonly kind: K = kind;
+  };
 }
 
-export class ForbiddenError extends DomainError {
-  readonly kind = 'forbidden' as const;
-}
-
-export class NotFoundError extends DomainError {
-  readonly kind = 'not-found' as const;
-}
-
+export class UnauthorizedError extends errorOfKind('unauthorized') {}
+export class ForbiddenError extends errorOfKind('forbidden') {}
+export class NotFoundError extends errorOfKind('not-found') {}
 /** A state the caller expected did not hold (lost race, immutable artifact, checksum mismatch). */
-export class ConflictError extends DomainError {
-  readonly kind = 'conflict' as const;
-}
-
-export class PayloadTooLargeError extends DomainError {
-  readonly kind = 'payload-too-large' as const;
-}
-
-export class UnsupportedMediaTypeError extends DomainError {
-  readonly kind = 'unsupported-media-type' as const;
-}
-
+export class ConflictError extends errorOfKind('conflict') {}
+export class PayloadTooLargeError extends errorOfKind('payload-too-large') {}
+export class UnsupportedMediaTypeError extends errorOfKind('unsupported-media-type') {}
 /** A rate limit was reached: names the limit; the caller may retry later. */
-export class TooManyRequestsError extends DomainError {
-  readonly kind = 'too-many-requests' as const;
-}
+export class TooManyRequestsError extends errorOfKind('too-many-requests') {}
 
 function describeFieldErrors(errors: FieldErrors): string | undefined {
   const parts = Object.entries(errors).map(([field, reasons]) => `${field}: ${reasons.join('; ')}`);

@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { ValidationError } from '../domain/errors';
 import { zodFieldErrors } from '../domain/zod-errors';
+import type { HttpRequest } from './request';
 
 export { zodFieldErrors };
 
@@ -18,3 +19,8 @@ export function parseId(value: string | undefined, field = 'id'): number {
 
 /** The zod schemas that validate a route's body and query, by route key (for the OpenAPI document). */
 export type RouteInputSchemas = Record<string, { body?: z.ZodType; query?: z.ZodType }>;
+
+/** The `{id}` of a route's path, a positive whole number (else a 400 naming `id`). */
+export function idParam(req: HttpRequest): number {
+  return parseId(req.params['id']);
+}

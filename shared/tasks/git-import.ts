@@ -12,7 +12,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as z from 'zod';
 import { logTail, type ResultStatus } from '../domain/recurring-jobs';
-import type { TaskDefinition, TaskOutcome } from './types';
+import { toolTask, type TaskDefinition, type TaskOutcome } from './types';
 
 const schema = z.strictObject({
   url: z.string().min(1).max(2000),
@@ -64,12 +64,7 @@ function git(args: string[], cwd: string, signal: AbortSignal): Promise<{ code: 
 }
 
 export const gitImportTask: TaskDefinition<GitImportData> = {
-  name: 'git-import',
-  taskType: 'Worker',
-  version: 1,
-  schema,
-  // Only workers whose git answered (cli/worker/metadata.ts TASK_PROBES) get git-import runs.
-  requirements: () => ({ flags: ['git-import:available'] }),
+  ...toolTask('git-import', schema),
   async execute(data, ctx) {
     const lines: string[] = [];
     const log = (line: string) => {

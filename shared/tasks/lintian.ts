@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { writeFile } from 'node:fs/promises';
 import * as z from 'zod';
 import { MAX_LOOKUPS_PER_LIST, MAX_TAGS_PER_LIST, tooMany } from '../domain/limits';
-import type { TaskDefinition, TaskOutcome } from './types';
+import { toolTask, type TaskDefinition, type TaskOutcome } from './types';
 
 /** Strongest first; `fail_on_severity` fails the task on a tag at that level or stronger. */
 export const LINTIAN_SEVERITIES = ['error', 'warning', 'info', 'pedantic', 'experimental', 'overridden'] as const;
@@ -69,12 +69,8 @@ export type LintianData = z.output<typeof schema>;
  * artifacts (their .deb files) and records the tags in a `debian:lintian` artifact.
  */
 export const lintianTask: TaskDefinition<LintianData> = {
-  name: 'lintian',
-  taskType: 'Worker',
-  version: 1,
-  schema,
+  ...toolTask('lintian', schema),
   hostArchitecture: (d) => d.host_architecture,
-  requirements: () => ({ flags: ['lintian:available'] }),
   async computeDynamicData(d, resolve) {
     return {
       input_source_artifact_id: d.input.source_artifact === undefined ? null : ((await resolve(d.input.source_artifact))[0] ?? null),

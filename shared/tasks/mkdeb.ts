@@ -3,7 +3,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import * as z from 'zod';
-import type { TaskDefinition } from './types';
+import { toolTask, type TaskDefinition } from './types';
 
 const schema = z.strictObject({
   package: z.string().regex(/^[a-z0-9][a-z0-9+.-]+$/, 'must be a Debian package name'),
@@ -26,11 +26,7 @@ export type MkdebData = z.output<typeof schema>;
  * needed) and uploads it as a `debian:binary-package`.
  */
 export const mkdebTask: TaskDefinition<MkdebData> = {
-  name: 'mkdeb',
-  taskType: 'Worker',
-  version: 1,
-  schema,
-  requirements: () => ({ flags: ['mkdeb:available'] }),
+  ...toolTask('mkdeb', schema),
   async execute(data, ctx) {
     const root = join(ctx.workDir, 'pkg');
     await mkdir(join(root, 'DEBIAN'), { recursive: true });

@@ -84,3 +84,11 @@ export const WORKER_TYPE_FOR_TASK_TYPE: Partial<Record<TaskType, string>> = {
 };
 
 export type { Metadata };
+
+/**
+ * The common head of a Worker task that shells out to a tool (lintian, dpkg-deb, git): only workers
+ * whose probe of that tool answered (cli/worker/metadata.ts TASK_PROBES) report `<name>:available`.
+ */
+export function toolTask<D>(name: string, schema: z.ZodType<D>): Pick<TaskDefinition<D>, 'name' | 'taskType' | 'version' | 'schema' | 'requirements'> {
+  return { name, taskType: 'Worker', version: 1, schema, requirements: () => ({ flags: [`${name}:available`] }) };
+}

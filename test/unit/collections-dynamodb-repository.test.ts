@@ -100,8 +100,8 @@ describe('collections', () => {
     ddb.on(QueryCommand).resolves({ Items: [collectionAttributes(collection({ id: 9, name: 'sid' })), collectionAttributes(collection())] });
     expect((await repo.list('debusine', 'priv')).map((c) => c.name)).toEqual(['bookworm', 'sid']);
     expect(ddb.commandCalls(QueryCommand)[0]!.args[0].input).toMatchObject({
-      KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
-      ExpressionAttributeValues: { ':pk': 'WS#debusine#priv', ':prefix': 'COL#' },
+      KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :sk)',
+      ExpressionAttributeValues: { ':pk': 'WS#debusine#priv', ':sk': 'COL#' },
       ConsistentRead: true,
     });
   });
@@ -216,7 +216,7 @@ describe('removeItem and reads', () => {
   it('lists active rows by item id', async () => {
     ddb.on(QueryCommand).resolves({ Items: [itemAttributes(item({ id: 50, name: 'a' })), itemAttributes(item({ id: 42, name: 'b' }))] });
     expect((await repo.activeItems(7)).map((i) => i.id)).toEqual([42, 50]);
-    expect(ddb.commandCalls(QueryCommand)[0]!.args[0].input.ExpressionAttributeValues).toEqual({ ':pk': 'COL#7', ':prefix': 'N#' });
+    expect(ddb.commandCalls(QueryCommand)[0]!.args[0].input.ExpressionAttributeValues).toEqual({ ':pk': 'COL#7', ':sk': 'N#' });
   });
 
   it('round-trips items of every kind', () => {

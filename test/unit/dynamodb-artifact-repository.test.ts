@@ -182,9 +182,9 @@ describe('get', () => {
     const got = await repo.get(42);
     expect(ddb).toHaveReceivedCommandWith(QueryCommand, {
       TableName: 'main',
-      KeyConditionExpression: '#pk = :pk AND #sk < :relations',
+      KeyConditionExpression: '#pk = :pk AND #sk < :sk',
       ExpressionAttributeNames: { '#pk': 'pk', '#sk': 'sk' },
-      ExpressionAttributeValues: { ':pk': 'ART#42', ':relations': 'R#' },
+      ExpressionAttributeValues: { ':pk': 'ART#42', ':sk': 'R#' },
       ConsistentRead: true,
     });
     expect(got).toEqual({

@@ -495,9 +495,9 @@ describe('reads', () => {
     expect(queries).toHaveLength(2);
     expect(queries[0]).toEqual({
       TableName: 'main',
-      KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
+      KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :sk)',
       ExpressionAttributeNames: { '#pk': 'pk', '#sk': 'sk' },
-      ExpressionAttributeValues: { ':pk': 'WR#30', ':prefix': 'CHILD#' },
+      ExpressionAttributeValues: { ':pk': 'WR#30', ':sk': 'CHILD#' },
       ConsistentRead: true,
     });
     expect(queries[1]!.ExclusiveStartKey).toEqual({ pk: 'WR#30', sk: 'CHILD#0000000000000033' });

@@ -187,9 +187,9 @@ describe('workflow templates: reads', () => {
     expect((await repo.list('debusine', 'System')).map((t) => t.name)).toEqual(['a', 'b']);
     expect(ddb.commandCalls(QueryCommand)[0]!.args[0].input).toEqual({
       TableName: 'main',
-      KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
+      KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :sk)',
       ExpressionAttributeNames: { '#pk': 'pk', '#sk': 'sk' },
-      ExpressionAttributeValues: { ':pk': 'WS#debusine#System', ':prefix': 'WFTNAME#' },
+      ExpressionAttributeValues: { ':pk': 'WS#debusine#System', ':sk': 'WFTNAME#' },
       ConsistentRead: true,
     });
     expect(ddb.commandCalls(BatchGetCommand)[0]!.args[0].input.RequestItems!.main).toEqual({
@@ -288,7 +288,7 @@ describe('notification channels', () => {
     ddb.on(QueryCommand).resolves({ Items: [channelItem(channel), channelItem({ ...channel, name: 'qa', data: { to: ['qa@example.org'] } })] });
     expect((await channels.list()).map((c) => c.name)).toEqual(['ops', 'qa']);
     expect(ddb.commandCalls(QueryCommand)[0]!.args[0].input).toMatchObject({
-      ExpressionAttributeValues: { ':pk': 'CHANNELS', ':prefix': 'C#' },
+      ExpressionAttributeValues: { ':pk': 'CHANNELS', ':sk': 'C#' },
       ConsistentRead: true,
     });
   });

@@ -21,8 +21,8 @@ import { RESOURCES, type Account, type Quota, type Resource } from '../../domain
 import type { Token, User } from '../../domain/tenancy';
 import type { AccountingChange, AccountingRewrite, AccountsRepository, Contribution, FileReference, SchemaChange, SchemaStore, UsageSource } from '../../ports/accounts';
 import { attempt, failedAt, firstFailure } from './errors';
-import { GSI1, indexKeys, keys, padId, type Key } from './keys';
-import { attemptTransaction, batchGet, compact, type Item, names, queryAll } from './support';
+import { indexKeys, keys, padId, type Key } from './keys';
+import { attemptTransaction, batchGet, compact, type Item, names, queryPartition, queryIndexPartition, updateIf } from './support';
 import { newTokenItem } from './identity-repository';
 import { QUOTA_ATTR, quotaFromItem } from './quota-attributes';
 
@@ -56,19 +56,15 @@ export class DynamoAccountsRepository implements AccountsRepository {
   ) {}
 
   async setUserDisabled(username: string, disabled: boolean): Promise<User> {
-    const outcome = await attempt(() =>
-      this.doc.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: keys.user(username),
-          UpdateExpression: 'SET #disabled = :disabled',
-          ConditionExpression: 'attribute_exists(#pk)',
-          ExpressionAttributeNames: names('pk', 'disabled'),
-          ExpressionAttributeValues: { ':disabled': disabled },
-          ReturnValues: 'ALL_NEW',
-        }),
-      ),
-    );
+    const outcome = await updateIf(this.doc, {
+      TableName: this.tableName,
+      Key: keys.user(username),
+      UpdateExpression: 'SET #disabled = :disabled',
+      ConditionExpression: 'attribute_exists(#pk)',
+      ExpressionAttributeNames: names('pk', 'disabled'),
+      ExpressionAttributeValues: { ':disabled': disabled },
+      ReturnValues: 'ALL_NEW',
+    });
     if (!outcome.ok) throw new NotFoundError('Not found', `no user "${username}"`);
     const item = outcome.value.Attributes!;
     return compact({ username: item.username, email: item.email, isAdmin: item.isAdmin, createdAt: item.createdAt, disabled, quota: quotaFromItem(item) });
@@ -300,21 +296,8 @@ export class DynamoAccountsRepository implements AccountsRepository {
   }
 
   async listAccounts(): Promise<Account[]> {
-    const users = await queryAll(this.doc, {
-      TableName: this.tableName,
-      IndexName: GSI1,
-      KeyConditionExpression: '#gsi1pk = :pk',
-      ExpressionAttributeNames: names('gsi1pk'),
-      ExpressionAttributeValues: { ':pk': indexKeys.users() },
-      ProjectionExpression: 'username',
-    });
-    const workspaces = await queryAll(this.doc, {
-      TableName: this.tableName,
-      IndexName: GSI1,
-      KeyConditionExpression: '#gsi1pk = :pk',
-      ExpressionAttributeNames: names('gsi1pk'),
-      ExpressionAttributeValues: { ':pk': ACCOUNTS_INDEX },
-    });
+    const users = await queryIndexPartition(this.doc, this.tableName, indexKeys.users(), 'username');
+    const workspaces = await queryIndexPartition(this.doc, this.tableName, ACCOUNTS_INDEX);
     return [
       ...users.map((u): Account => ({ kind: 'user', username: u.username as string })),
       ...workspaces.map((w): Account => ({ kind: 'workspace', scope: w.scope as string, workspace: w.workspace as string })),
@@ -322,13 +305,7 @@ export class DynamoAccountsRepository implements AccountsRepository {
   }
 
   private async partition(account: Account, prefix: string): Promise<Item[]> {
-    return queryAll(this.doc, {
-      TableName: this.tableName,
-      KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
-      ExpressionAttributeNames: names('pk', 'sk'),
-      ExpressionAttributeValues: { ':pk': accountPartition(account), ':prefix': prefix },
-      ConsistentRead: true,
-    });
+    return queryPartition(this.doc, this.tableName, accountPartition(account), { beginsWith: prefix });
   }
 
   async listContributions(account: Account) {
@@ -377,13 +354,7 @@ export class DynamoSchemaStore implements SchemaStore {
   }
 
   async history(): Promise<SchemaChange[]> {
-    const items = await queryAll(this.doc, {
-      TableName: this.tableName,
-      KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :h)',
-      ExpressionAttributeNames: names('pk', 'sk'),
-      ExpressionAttributeValues: { ':pk': 'SCHEMA', ':h': 'H#' },
-      ConsistentRead: true,
-    });
+    const items = await queryPartition(this.doc, this.tableName, 'SCHEMA', { beginsWith: 'H#' });
     return items.map((i) => ({ at: i.at, actor: i.actor, action: i.action, from: i.from, to: i.to }));
   }
 }

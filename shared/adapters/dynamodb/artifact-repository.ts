@@ -21,7 +21,7 @@ import { attempt, failedAt, firstFailure, versionedWriteError } from './errors';
 import { ExpiryBucketList, blobReferenceIndex, expiryIndexAttributes, toBlobRow } from './expiry-keys';
 import { DynamoExpiryStore } from './expiry-store';
 import { GSI1, GSI2, RELATIONS_FROM, artifactPk, fileSk, indexKeys, keys, padId, timeKey } from './keys';
-import { batchDelete, checkLimit, firstInIndex, compact, decodeCursor, encodeCursor, type Item, names, pick, queryAll } from './support';
+import { batchDelete, checkLimit, firstInIndex, compact, decodeCursor, encodeCursor, type Item, names, pick, queryAll, queryPartition, queryIndexPartition } from './support';
 
 type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
 
@@ -146,13 +146,7 @@ export class DynamoArtifactRepository implements ArtifactRepository {
 
   /** `get`, plus whether an expiry pass condemned the artifact (the same single Query). */
   async getForExpiry(id: number): Promise<(ArtifactWithFiles & { condemnedAt: string | null }) | undefined> {
-    const items = await queryAll(this.doc, {
-      TableName: this.tableName,
-      KeyConditionExpression: '#pk = :pk AND #sk < :relations',
-      ExpressionAttributeNames: names('pk', 'sk'),
-      ExpressionAttributeValues: { ':pk': artifactPk(id), ':relations': RELATIONS_FROM },
-      ConsistentRead: true,
-    });
+    const items = await queryPartition(this.doc, this.tableName, artifactPk(id), { before: RELATIONS_FROM });
     const item = items.find((i) => i.entity === 'artifact');
     if (!item) return undefined;
     const files = items
@@ -576,20 +570,8 @@ export class DynamoArtifactRepository implements ArtifactRepository {
   async listRelations(by: { artifact: number } | { target: number }): Promise<ArtifactRelation[]> {
     const items =
       'artifact' in by
-        ? await queryAll(this.doc, {
-            TableName: this.tableName,
-            KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :relations)',
-            ExpressionAttributeNames: names('pk', 'sk'),
-            ExpressionAttributeValues: { ':pk': artifactPk(by.artifact), ':relations': RELATIONS_FROM },
-            ConsistentRead: true,
-          })
-        : await queryAll(this.doc, {
-            TableName: this.tableName,
-            IndexName: GSI1,
-            KeyConditionExpression: '#gsi1pk = :pk',
-            ExpressionAttributeNames: names('gsi1pk'),
-            ExpressionAttributeValues: { ':pk': indexKeys.relationsTo(by.target) },
-          });
+        ? await queryPartition(this.doc, this.tableName, artifactPk(by.artifact), { beginsWith: RELATIONS_FROM })
+        : await queryIndexPartition(this.doc, this.tableName, indexKeys.relationsTo(by.target));
     return items.map(toRelation).sort((a, b) => a.id - b.id);
   }
 

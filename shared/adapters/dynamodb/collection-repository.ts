@@ -16,7 +16,7 @@ import { ConflictError } from '../../domain/errors';
 import type { CollectionRepository } from '../../ports';
 import { attempt, firstFailure } from './errors';
 import { ACTIVE_ITEMS, COLLECTION_NAMES, ITEM_HISTORY, collectionPk, keys, padId } from './keys';
-import { compact, type Item, names, queryAll } from './support';
+import { compact, type Item, names, queryPartition } from './support';
 import { queryPrefixPage } from './prefix-page';
 import type { Page } from '../../ports';
 
@@ -83,13 +83,7 @@ export class DynamoCollectionRepository implements CollectionRepository {
 
   /** Consistent Query of the workspace partition's name claims; sorted by name, then category. */
   async list(scope: string, workspace: string): Promise<Collection[]> {
-    const items = await queryAll(this.doc, {
-      TableName: this.tableName,
-      KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
-      ExpressionAttributeNames: names('pk', 'sk'),
-      ExpressionAttributeValues: { ':pk': keys.workspace(scope, workspace).pk, ':prefix': COLLECTION_NAMES },
-      ConsistentRead: true,
-    });
+    const items = await queryPartition(this.doc, this.tableName, keys.workspace(scope, workspace).pk, { beginsWith: COLLECTION_NAMES });
     return items
       .map(toCollection)
       .sort((a, b) => byCodeUnit(a.name, b.name) || byCodeUnit(a.category, b.category));
@@ -195,13 +189,7 @@ export class DynamoCollectionRepository implements CollectionRepository {
   }
 
   private queryPrefix(collectionId: number, prefix: string): Promise<Item[]> {
-    return queryAll(this.doc, {
-      TableName: this.tableName,
-      KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
-      ExpressionAttributeNames: names('pk', 'sk'),
-      ExpressionAttributeValues: { ':pk': collectionPk(collectionId), ':prefix': prefix },
-      ConsistentRead: true,
-    });
+    return queryPartition(this.doc, this.tableName, collectionPk(collectionId), { beginsWith: prefix });
   }
 
   /** Marks a history row removed, conditioned on it existing and still being active. */

@@ -15,7 +15,7 @@ import type { RoleGrant, Scope, Token, User, Workspace } from '../../domain/tena
 import type { IdentityRepository } from '../../ports';
 import { attempt, failedAt, versionedWriteError } from './errors';
 import { GSI1, GSI2, type Key, indexKeys, keys, timeKey } from './keys';
-import { compact, type Item, names, queryAll, touchLastSeen, updateVersioned, versionedPut } from './support';
+import { compact, type Item, names, queryAll, touchLastSeen, updateVersioned, versionedPut, queryPartition } from './support';
 import { hasQuota, quotaFromItem } from './quota-attributes';
 
 export class DynamoIdentityRepository implements IdentityRepository {
@@ -178,13 +178,7 @@ export class DynamoIdentityRepository implements IdentityRepository {
   }
 
   async listRoles(scope: string, workspace: string): Promise<RoleGrant[]> {
-    const items = await queryAll(this.doc, {
-      TableName: this.tableName,
-      KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
-      ExpressionAttributeNames: names('pk', 'sk'),
-      ExpressionAttributeValues: { ':pk': keys.workspace(scope, workspace).pk, ':prefix': 'ROLE#' },
-      ConsistentRead: true,
-    });
+    const items = await queryPartition(this.doc, this.tableName, keys.workspace(scope, workspace).pk, { beginsWith: 'ROLE#' });
     return items.map(toRoleGrant);
   }
 

@@ -13,7 +13,7 @@ import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/li
 import { ValidationError } from '../../domain/errors';
 import type { NotificationChannel, NotificationChannelRepository } from '../../ports';
 import type { Key } from './keys';
-import { type Item, names, queryAll } from './support';
+import { type Item, queryPartition } from './support';
 
 export const CHANNELS_PARTITION = 'CHANNELS';
 
@@ -39,13 +39,7 @@ export class DynamoNotificationChannelRepository implements NotificationChannelR
   }
 
   async list(): Promise<NotificationChannel[]> {
-    const items = await queryAll(this.doc, {
-      TableName: this.tableName,
-      KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
-      ExpressionAttributeNames: names('pk', 'sk'),
-      ExpressionAttributeValues: { ':pk': CHANNELS_PARTITION, ':prefix': 'C#' },
-      ConsistentRead: true,
-    });
+    const items = await queryPartition(this.doc, this.tableName, CHANNELS_PARTITION, { beginsWith: 'C#' });
     return items.map(toChannel);
   }
 }

@@ -9,14 +9,13 @@
  * (`attribute_not_exists`) and its events. The due index is sparse: a tick reads due runs only.
  */
 import { randomUUID } from 'node:crypto';
-import { type DynamoDBDocumentClient, GetCommand, PutCommand, DeleteCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { ConflictError, NotFoundError } from '../../domain/errors';
 import { isReleasedRun, waitsForRelease, type RecurringJob, type RecurringJobEvent, type RecurringJobResult } from '../../domain/recurring-jobs';
 import type { Page } from '../../ports';
 import type { RecurringJobRepository, RecurringJobWrite } from '../../ports/recurring-jobs';
-import { attempt } from './errors';
 import { GSI1, GSI2, GSI3, keys, padId, timeKey } from './keys';
-import { attemptTransaction, checkLimit, compact, decodeCursor, encodeCursor, type Item, names, queryPage, queryShards, versionedPut } from './support';
+import { attemptTransaction, checkLimit, compact, decodeCursor, encodeCursor, type Item, names, queryPage, queryShards, versionedPut, deleteIfUnchanged } from './support';
 
 /** Shards of the due index: spreads release writes over four index partitions, read in parallel. */
 export const RECURRING_DUE_SHARDS = 4;
@@ -119,18 +118,8 @@ export class DynamoRecurringJobRepository implements RecurringJobRepository {
   }
 
   async delete(job: RecurringJob): Promise<void> {
-    const outcome = await attempt(() =>
-      this.doc.send(
-        new DeleteCommand({
-          TableName: this.tableName,
-          Key: recurringKeys.job(job.id),
-          ConditionExpression: '#version = :expected',
-          ExpressionAttributeNames: names('version'),
-          ExpressionAttributeValues: { ':expected': job.version },
-        }),
-      ),
-    );
-    if (!outcome.ok) throw new ConflictError('Conflict', `recurring job ${job.id} changed meanwhile`);
+    const deleted = await deleteIfUnchanged(this.doc, this.tableName, recurringKeys.job(job.id), { version: job.version });
+    if (!deleted) throw new ConflictError('Conflict', `recurring job ${job.id} changed meanwhile`);
   }
 
   /** One Query per shard of the sparse due index, `gsi3sk <= now`: reads only due runs. */

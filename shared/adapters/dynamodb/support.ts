@@ -2,10 +2,13 @@
 import {
   BatchGetCommand,
   BatchWriteCommand,
+  DeleteCommand,
   type DynamoDBDocumentClient,
   type NativeAttributeValue,
   QueryCommand,
   type QueryCommandInput,
+  ScanCommand,
+  type ScanCommandInput,
   TransactWriteCommand,
   type TransactWriteCommandInput,
   UpdateCommand,
@@ -13,7 +16,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { ValidationError } from '../../domain/errors';
 import { attempt, failedAt, type Outcome, versionedWriteError } from './errors';
-import type { Key } from './keys';
+import { GSI1, type Key } from './keys';
 
 export type Item = Record<string, NativeAttributeValue>;
 
@@ -78,16 +81,77 @@ export function compact<T>(value: T): T {
   return value;
 }
 
-/** Every item a query matches, following LastEvaluatedKey. */
-export async function queryAll(doc: DynamoDBDocumentClient, input: QueryCommandInput): Promise<Item[]> {
+/** Every item of every page `read` returns, following LastEvaluatedKey from `start`. */
+async function allPages(read: (start: Item | undefined) => Promise<{ Items?: Item[]; LastEvaluatedKey?: Item }>, start: Item | undefined): Promise<Item[]> {
   const items: Item[] = [];
-  let start = input.ExclusiveStartKey;
   do {
-    const res = await doc.send(new QueryCommand(start ? { ...input, ExclusiveStartKey: start } : input));
+    const res = await read(start);
     items.push(...(res.Items ?? []));
     start = res.LastEvaluatedKey;
   } while (start);
   return items;
+}
+
+/** Every item a query matches, following LastEvaluatedKey. */
+export function queryAll(doc: DynamoDBDocumentClient, input: QueryCommandInput): Promise<Item[]> {
+  return allPages((start) => doc.send(new QueryCommand(start ? { ...input, ExclusiveStartKey: start } : input)), input.ExclusiveStartKey);
+}
+
+/** One conditional UpdateItem, retried on collisions with transactions (see `attempt`). */
+export function updateIf(doc: DynamoDBDocumentClient, input: UpdateCommandInput) {
+  return attempt(() => doc.send(new UpdateCommand(input)));
+}
+
+/** Deletes the item at `key` if each attribute of `expected` still holds its value; resolves whether it did. */
+export async function deleteIfUnchanged(doc: DynamoDBDocumentClient, tableName: string, key: Key, expected: Item): Promise<boolean> {
+  const attributes = Object.keys(expected);
+  const outcome = await attempt(() =>
+    doc.send(
+      new DeleteCommand({
+        TableName: tableName,
+        Key: key,
+        ConditionExpression: attributes.map((a) => `#${a} = :${a}`).join(' AND '),
+        ExpressionAttributeNames: names(...attributes),
+        ExpressionAttributeValues: Object.fromEntries(attributes.map((a) => [`:${a}`, expected[a]])),
+      }),
+    ),
+  );
+  return outcome.ok;
+}
+
+/** Every item a scan matches, following LastEvaluatedKey. */
+export function scanAll(doc: DynamoDBDocumentClient, input: ScanCommandInput): Promise<Item[]> {
+  return allPages((start) => doc.send(new ScanCommand(start ? { ...input, ExclusiveStartKey: start } : input)), input.ExclusiveStartKey);
+}
+
+/** Which sort keys of a partition `queryPartition` reads: those that begin with, or sort before, a value. */
+export type SortKeyCondition = { beginsWith: string } | { before: string };
+
+/** Every item of partition `pk` (or those whose sort key meets `sortKey`), read consistently. */
+export function queryPartition(doc: DynamoDBDocumentClient, tableName: string, pk: string, sortKey?: SortKeyCondition): Promise<Item[]> {
+  if (sortKey === undefined) {
+    return queryAll(doc, { TableName: tableName, KeyConditionExpression: '#pk = :pk', ExpressionAttributeNames: names('pk'), ExpressionAttributeValues: { ':pk': pk }, ConsistentRead: true });
+  }
+  const [condition, value] = 'beginsWith' in sortKey ? ['begins_with(#sk, :sk)', sortKey.beginsWith] : ['#sk < :sk', sortKey.before];
+  return queryAll(doc, {
+    TableName: tableName,
+    KeyConditionExpression: `#pk = :pk AND ${condition}`,
+    ExpressionAttributeNames: names('pk', 'sk'),
+    ExpressionAttributeValues: { ':pk': pk, ':sk': value },
+    ConsistentRead: true,
+  });
+}
+
+/** Every item of one partition of index gsi1 (an index read is eventually consistent); `projection` names the attributes wanted. */
+export function queryIndexPartition(doc: DynamoDBDocumentClient, tableName: string, gsi1pk: string, projection?: string): Promise<Item[]> {
+  return queryAll(doc, {
+    TableName: tableName,
+    IndexName: GSI1,
+    KeyConditionExpression: '#gsi1pk = :pk',
+    ExpressionAttributeNames: names('gsi1pk'),
+    ExpressionAttributeValues: { ':pk': gsi1pk },
+    ...(projection === undefined ? {} : { ProjectionExpression: projection }),
+  });
 }
 
 /** Deletes items by key, 25 per BatchWriteItem, retrying unprocessed ones with backoff. */

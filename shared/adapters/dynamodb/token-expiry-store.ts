@@ -3,14 +3,13 @@
  * gsi3 `TOKEXP#<first hex digit of its hash % 4>` / `<expireAt>#<id>` (identity-repository.ts,
  * tokenAttributes). The pass Queries the four shards up to now: what it reads is what has expired.
  */
-import { DeleteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Token } from '../../domain/tenancy';
 import type { TokenExpiryStore } from '../../ports/token-expiry';
-import { attempt } from './errors';
 import { TOKEN_EXPIRY_SHARDS, toToken } from './identity-repository';
 import { dueEntries } from './due-index';
 import { keys } from './keys';
-import { names } from './support';
+import { deleteIfUnchanged } from './support';
 
 export class DynamoTokenExpiryStore implements TokenExpiryStore {
   constructor(
@@ -23,17 +22,6 @@ export class DynamoTokenExpiryStore implements TokenExpiryStore {
   }
 
   async deleteExpiredToken(token: Token): Promise<boolean> {
-    const outcome = await attempt(() =>
-      this.doc.send(
-        new DeleteCommand({
-          TableName: this.tableName,
-          Key: keys.token(token.hash),
-          ConditionExpression: '#version = :version AND #expireAt = :expireAt',
-          ExpressionAttributeNames: names('version', 'expireAt'),
-          ExpressionAttributeValues: { ':version': token.version, ':expireAt': token.expireAt },
-        }),
-      ),
-    );
-    return outcome.ok;
+    return deleteIfUnchanged(this.doc, this.tableName, keys.token(token.hash), { version: token.version, expireAt: token.expireAt });
   }
 }

@@ -37,7 +37,7 @@ import {
   workRequestPk,
   workRequestShard,
 } from './keys';
-import { batchGet, checkLimit, compact, decodeCursor, encodeCursor, type Item, names, queryAll, queryPage, queryShards, versionedPut } from './support';
+import { batchGet, checkLimit, compact, decodeCursor, encodeCursor, type Item, names, queryAll, queryPage, queryPartition, queryShards, versionedPut } from './support';
 
 type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
 
@@ -331,13 +331,7 @@ export class DynamoWorkRequestRepository implements WorkRequestRepository {
 
   /** Consistent Query of the dependency's partition: `begins_with(sk, 'RDEP#')`; ids ascending. */
   async reverseDependencies(id: number): Promise<number[]> {
-    const items = await queryAll(this.doc, {
-      TableName: this.tableName,
-      KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
-      ExpressionAttributeNames: names('pk', 'sk'),
-      ExpressionAttributeValues: { ':pk': workRequestPk(id), ':prefix': REVERSE_DEPENDENCIES },
-      ConsistentRead: true,
-    });
+    const items = await queryPartition(this.doc, this.tableName, workRequestPk(id), { beginsWith: REVERSE_DEPENDENCIES });
     return items.map((i) => Number(i.dependent));
   }
 
@@ -346,13 +340,7 @@ export class DynamoWorkRequestRepository implements WorkRequestRepository {
    * consistent BatchGet of the children: every child, superseded ones included, by id.
    */
   async children(parentId: number): Promise<WorkRequest[]> {
-    const links = await queryAll(this.doc, {
-      TableName: this.tableName,
-      KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
-      ExpressionAttributeNames: names('pk', 'sk'),
-      ExpressionAttributeValues: { ':pk': workRequestPk(parentId), ':prefix': CHILDREN },
-      ConsistentRead: true,
-    });
+    const links = await queryPartition(this.doc, this.tableName, workRequestPk(parentId), { beginsWith: CHILDREN });
     const ids = links.map((l) => Number(l.child)).sort((a, b) => a - b);
     return this.getMany(ids);
   }

@@ -21,7 +21,7 @@ import type { RunNumber, WorkflowTemplate } from '../../domain/workflows';
 import type { WorkflowTemplateRepository } from '../../ports';
 import { attempt, failedAt, firstFailure, rawNumber, type RawItem } from './errors';
 import { type Key, padId } from './keys';
-import { batchGet, type Item, names, queryAll, versionedPut } from './support';
+import { batchGet, type Item, names, versionedPut, queryPartition } from './support';
 import { queryPrefixPage } from './prefix-page';
 import type { Page } from '../../ports';
 
@@ -111,13 +111,7 @@ export class DynamoWorkflowTemplateRepository implements WorkflowTemplateReposit
   /** By name. */
   async list(scope: string, workspace: string): Promise<WorkflowTemplate[]> {
     const { pk } = templateKeys.name(scope, workspace, 'x');
-    const nameItems = await queryAll(this.doc, {
-      TableName: this.tableName,
-      KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
-      ExpressionAttributeNames: names('pk', 'sk'),
-      ExpressionAttributeValues: { ':pk': pk, ':prefix': TEMPLATE_NAMES },
-      ConsistentRead: true,
-    });
+    const nameItems = await queryPartition(this.doc, this.tableName, pk, { beginsWith: TEMPLATE_NAMES });
     if (nameItems.length === 0) return [];
     const items = await batchGet(
       this.doc,

@@ -6,8 +6,7 @@ import { ConflictError, NotFoundError } from '../../domain/errors';
 import { emptyQuota, type Account, type Quota, type Resource } from '../../domain/quotas';
 import type { Token, User } from '../../domain/tenancy';
 import type { AccountingChange, AccountingRewrite, AccountsRepository, Contribution, FileReference, UsageSource } from '../../ports/accounts';
-
-const clone = <T>(v: T): T => structuredClone(v);
+import { clone } from './paging';
 
 export function accountKey(account: Account): string {
   return account.kind === 'user' ? `user:${account.username}` : `workspace:${account.scope}/${account.workspace}`;

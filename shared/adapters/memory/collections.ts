@@ -5,10 +5,7 @@
 import type { Collection, CollectionItem } from '../../domain/collections';
 import { ConflictError } from '../../domain/errors';
 import type { CollectionRepository } from '../../ports';
-import { pageAfterKey } from './paging';
-
-const clone = <T>(v: T): T => structuredClone(v);
-const byCodeUnit = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+import { clone, byCodeUnit, pageAfterKey } from './paging';
 
 export class MemoryCollectionRepository implements CollectionRepository {
   collections = new Map<number, Collection>();

@@ -16,7 +16,7 @@ import type { TaskType, WorkRequest } from '../../domain/work-requests';
 import type { Worker } from '../../domain/workers';
 import type { RunNumber, WorkflowTemplate } from '../../domain/workflows';
 import { MemoryCollectionRepository } from './collections';
-import { pageAfterKey } from './paging';
+import { clone, byCodeUnit, pageAfterKey } from './paging';
 import { MemoryAccountingQueue, MemoryAccountsRepository, MemorySchemaStore } from './accounts';
 import type {
   ArtifactListFilter,
@@ -54,10 +54,6 @@ import type {
 } from '../../ports';
 import { childProgressDeltas } from '../../domain/child-progress';
 import { isFinished } from '../../domain/work-requests';
-
-const clone = <T>(v: T): T => structuredClone(v);
-/** DynamoDB sorts keys by code unit, not by locale. */
-const byCodeUnit = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 export class MemoryIdentityRepository implements IdentityRepository {
   scopes = new Map<string, Scope>();

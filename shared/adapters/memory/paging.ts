@@ -6,6 +6,11 @@
 import { ValidationError } from '../../domain/errors';
 import type { Page } from '../../ports';
 
+/** The memory adapters hand out copies, as a database would: a caller's change never reaches the store. */
+export const clone = <T>(v: T): T => structuredClone(v);
+/** DynamoDB sorts keys by code unit, not by locale. */
+export const byCodeUnit = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
 const invalidCursor = () => ValidationError.field('cursor', 'is not a cursor this server issued', 'Invalid query');
 
 export function pageAfterKey<T>(items: T[], key: (item: T) => string, limit: number, cursor?: string): Page<T> {
@@ -20,7 +25,7 @@ export function pageAfterKey<T>(items: T[], key: (item: T) => string, limit: num
       throw invalidCursor();
     }
   }
-  const sorted = items.map((item) => ({ item, k: key(item) })).sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0));
+  const sorted = items.map((item) => ({ item, k: key(item) })).sort((a, b) => byCodeUnit(a.k, b.k));
   const rest = after === undefined ? sorted : sorted.filter((e) => e.k > after!);
   const served = rest.slice(0, limit);
   const last = served[served.length - 1];

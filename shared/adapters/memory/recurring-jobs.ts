@@ -3,8 +3,7 @@ import { ConflictError, NotFoundError, ValidationError } from '../../domain/erro
 import { isReleasedRun, waitsForRelease, type RecurringJob, type RecurringJobEvent, type RecurringJobResult } from '../../domain/recurring-jobs';
 import type { Page } from '../../ports';
 import type { RecurringJobRepository, RecurringJobWrite } from '../../ports/recurring-jobs';
-
-const clone = <T>(v: T): T => structuredClone(v);
+import { clone } from './paging';
 
 function page<T>(all: T[], limit: number, cursor?: string): Page<T> {
   if (cursor !== undefined && !/^\d+$/.test(cursor)) throw ValidationError.field('cursor', 'is not a cursor this server issued', 'Invalid query');

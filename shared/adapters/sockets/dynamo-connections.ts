@@ -1,6 +1,6 @@
-import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { SocketConnection, SocketConnectionRepository } from '../../ports';
-import { names, queryAll, type Item } from '../dynamodb/support';
+import { names, queryIndexPartition, scanAll, type Item } from '../dynamodb/support';
 
 /** API Gateway closes a WebSocket after 2 hours at most; the item's TTL only collects lost deletes. */
 const CONNECTION_TTL_SECONDS = 3 * 3600;
@@ -54,32 +54,17 @@ export class DynamoSocketConnections implements SocketConnectionRepository {
 
   /** Open worker sockets are few (one per Debusine worker): a filtered scan of a small table. */
   async workers(): Promise<SocketConnection[]> {
-    const out: SocketConnection[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const res = await this.doc.send(
-        new ScanCommand({
-          TableName: this.tableName,
-          FilterExpression: '#kindGroup = :workers',
-          ExpressionAttributeNames: names('kindGroup'),
-          ExpressionAttributeValues: { ':workers': WORKERS },
-          ...(start ? { ExclusiveStartKey: start } : {}),
-        }),
-      );
-      out.push(...(res.Items ?? []).map(parse));
-      start = res.LastEvaluatedKey;
-    } while (start);
-    return out;
+    const items = await scanAll(this.doc, {
+      TableName: this.tableName,
+      FilterExpression: '#kindGroup = :workers',
+      ExpressionAttributeNames: names('kindGroup'),
+      ExpressionAttributeValues: { ':workers': WORKERS },
+    });
+    return items.map(parse);
   }
 
   private async group(gsi1pk: string): Promise<SocketConnection[]> {
-    const items = await queryAll(this.doc, {
-      TableName: this.tableName,
-      IndexName: 'gsi1',
-      KeyConditionExpression: '#gsi1pk = :pk',
-      ExpressionAttributeNames: names('gsi1pk'),
-      ExpressionAttributeValues: { ':pk': gsi1pk },
-    });
+    const items = await queryIndexPartition(this.doc, this.tableName, gsi1pk);
     return items.map(parse);
   }
 }

@@ -7,6 +7,7 @@ import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import * as z from 'zod';
 import { QUEUES } from '../../manifest';
 import type { AccountingEvent, AccountingQueue } from '../../ports/accounts';
+import { parseMessageBody } from './message-body';
 
 const id = z.number().int().nonnegative().refine(Number.isSafeInteger);
 const eventSchema = z.object({
@@ -33,13 +34,5 @@ export class SqsAccountingQueue implements AccountingQueue {
 
 /** Parses a message body produced here; throws on anything else. */
 export function parseAccountingMessage(body: string): AccountingEvent[] {
-  let value: unknown;
-  try {
-    value = JSON.parse(body);
-  } catch {
-    throw new Error('not an accounting message: malformed JSON');
-  }
-  const parsed = messageSchema.safeParse(value);
-  if (!parsed.success) throw new Error('not an accounting message');
-  return parsed.data.events as AccountingEvent[];
+  return parseMessageBody(body, messageSchema, 'an accounting message').events as AccountingEvent[];
 }

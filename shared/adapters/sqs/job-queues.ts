@@ -24,6 +24,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import * as z from 'zod';
 import { QUEUES, type QueueName } from '../../manifest';
 import type { FileVerificationJob, HeartbeatMessage, JobQueues, OrchestrationMessage, SchedulerEvent } from '../../ports';
+import { parseMessageBody } from './message-body';
 
 export interface FileVerificationMessage {
   type: 'file-verification';
@@ -157,15 +158,7 @@ const jobMessageSchema = z.discriminatedUnion('type', [
 
 /** Parses a message body produced here; throws on anything else (the consumer drops or reports it). */
 export function parseJobMessage(body: string): JobMessage {
-  let value: unknown;
-  try {
-    value = JSON.parse(body);
-  } catch {
-    throw new Error('not a Conveyor job message: malformed JSON');
-  }
-  const parsed = jobMessageSchema.safeParse(value);
-  if (!parsed.success) throw new Error('not a Conveyor job message');
-  return parsed.data as JobMessage;
+  return parseMessageBody(body, jobMessageSchema, 'a Conveyor job message') as JobMessage;
 }
 
 /** Like parseJobMessage, and checks the message is of the expected type. */

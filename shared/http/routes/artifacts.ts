@@ -22,7 +22,8 @@ import type { Deps } from '../../ports';
 import type { ExpiryStore } from '../../ports/expiry';
 import { artifactJson, artifactSummaryJson, relationJson, uploadPlanJson } from '../serializers';
 import { json, jsonBody, noContent, redirect, type HttpRequest, type RouteHandler } from '../request';
-import { parseId, parseWith, type RouteInputSchemas } from '../validation';
+import { parseId, parseWith, type RouteInputSchemas, idParam } from '../validation';
+import { listRoute, pageQueryFields } from '../paged-list';
 
 const fileDeclarationSchema = z.strictObject({
   type: z.literal('file').optional(),
@@ -67,8 +68,7 @@ const listQuerySchema = z.strictObject({
   workspace: z.string().min(1).default(DEFAULT_WORKSPACE),
   category: z.string().min(1).optional(),
   created_by: z.string().min(1).optional(),
-  limit: z.coerce.number().int().min(1).max(1000).default(50),
-  cursor: z.string().min(1).optional(),
+  ...pageQueryFields,
 });
 
 function declarations(files: z.output<typeof filesSchema>): Record<string, FileDeclaration> {
@@ -107,7 +107,6 @@ async function withFollowUps<T>(run: (followUps: FollowUpFailure[]) => Promise<T
  * whether something keeps the artifact; without it the view omits `retention`.
  */
 export function artifactRoutes(getDeps: () => Deps, expiryStoreOf?: (deps: Deps) => ExpiryStore): Record<string, RouteHandler> {
-  const artifactId = (req: HttpRequest) => parseId(req.params['id']);
   return {
     'POST /api/1.0/artifact/': async (req) => {
       const body = parseWith(createSchema, jsonBody(req), 'Invalid artifact');
@@ -126,69 +125,53 @@ export function artifactRoutes(getDeps: () => Deps, expiryStoreOf?: (deps: Deps)
       logFollowUpFailures(followUps, { workspace: created.artifact.workspace });
       return json(201, artifactJson(created, req.baseUrl));
     },
-    'GET /api/1.0/artifact/': async (req) => {
-      const q = parseWith(listQuerySchema, req.query, 'Invalid query');
-      const page = await listArtifacts(getDeps(), req.caller, {
-        scope: req.scope,
-        workspace: q.workspace,
-        category: q.category,
-        createdBy: q.created_by,
-        limit: q.limit,
-        cursor: q.cursor,
-      });
-      let next: string | null = null;
-      if (page.next) {
-        const params = new URLSearchParams({ ...req.query, cursor: page.next });
-        next = `${req.baseUrl}/api/1.0/artifact/?${params.toString()}`;
-      }
-      return json(200, {
-        results: page.items.map((a) => artifactSummaryJson(a, req.baseUrl)),
-        next,
-        previous: null,
-        cursor: page.next ?? null,
-      });
-    },
+    'GET /api/1.0/artifact/': listRoute(
+      listQuerySchema,
+      '/api/1.0/artifact/',
+      (req, q, page) => listArtifacts(getDeps(), req.caller, { scope: req.scope, workspace: q.workspace, category: q.category, createdBy: q.created_by, ...page }),
+      (req) => (a) => artifactSummaryJson(a, req.baseUrl),
+    ),
     'GET /api/1.0/artifact/{id}/': async (req) => {
-      const found = await getArtifact(getDeps(), req.caller, artifactId(req));
+      const found = await getArtifact(getDeps(), req.caller, idParam(req));
       // Only the single view says whether something keeps it (it may read the related artifacts).
       const deps = getDeps();
       const retention = expiryStoreOf ? await artifactRetention(deps, expiryStoreOf(deps), found.artifact) : undefined;
       return json(200, { ...artifactJson(found, req.baseUrl), ...(retention ? { retention } : {}) });
     },
     'PATCH /api/1.0/artifact/{id}/': async (req) => {
-      const id = artifactId(req);
+      const id = idParam(req);
       const body = parseWith(updateSchema, jsonBody(req), 'Invalid change');
       return json(200, artifactJson(await updateArtifact(getDeps(), req.caller, id, body), req.baseUrl));
     },
     'DELETE /api/1.0/artifact/{id}/': async (req) => {
-      await withFollowUps((followUps) => deleteArtifact(getDeps(), req.caller, artifactId(req), followUps));
+      await withFollowUps((followUps) => deleteArtifact(getDeps(), req.caller, idParam(req), followUps));
       return noContent();
     },
     'POST /api/1.0/artifact/{id}/attach/': async (req) => {
-      const id = artifactId(req);
+      const id = idParam(req);
       const body = parseWith(attachSchema, jsonBody(req), 'Invalid files');
       return json(200, artifactJson(await withFollowUps((followUps) => attachFiles(getDeps(), req.caller, id, declarations(body.files), followUps)), req.baseUrl));
     },
     'DELETE /api/1.0/artifact/{id}/files/{path+}': async (req) => {
-      await withFollowUps((followUps) => removeFile(getDeps(), req.caller, artifactId(req), filePathParam(req), followUps));
+      await withFollowUps((followUps) => removeFile(getDeps(), req.caller, idParam(req), filePathParam(req), followUps));
       return noContent();
     },
     'PUT /api/1.0/artifact/{id}/files/{path+}': async (req) => {
-      const outcome = await withFollowUps((followUps) => rangedUpload(getDeps(), req.caller, artifactId(req), filePathParam(req), req.headers['content-range'], req.rawBody, followUps));
+      const outcome = await withFollowUps((followUps) => rangedUpload(getDeps(), req.caller, idParam(req), filePathParam(req), req.headers['content-range'], req.rawBody, followUps));
       if (outcome.status === 201) return json(201, { complete: true });
       if (outcome.complete) return json(200, { complete: true });
       // Debusine's quirk: the end of the range is the next offset, not an inclusive end.
       return json(outcome.status, { complete: false, received: outcome.received }, { range: `bytes=0-${outcome.received}` });
     },
-    'GET /api/1.0/artifact/{id}/files/{path+}': async (req) => redirect(await fileDownloadUrl(getDeps(), req.caller, artifactId(req), filePathParam(req))),
+    'GET /api/1.0/artifact/{id}/files/{path+}': async (req) => redirect(await fileDownloadUrl(getDeps(), req.caller, idParam(req), filePathParam(req))),
     'POST /api/1.0/artifact/{id}/upload/{path+}': async (req) => {
-      const id = artifactId(req);
+      const id = idParam(req);
       const path = filePathParam(req);
       parseWith(uploadRequestSchema, jsonBody(req));
       return json(200, uploadPlanJson(await requestUpload(getDeps(), req.caller, id, path)));
     },
     'POST /api/1.0/artifact/{id}/upload-complete/{path+}': async (req) => {
-      const id = artifactId(req);
+      const id = idParam(req);
       const path = filePathParam(req);
       // Part ETags are accepted for compatibility but S3's own list of parts is what gets assembled.
       parseWith(uploadCompleteSchema, jsonBody(req));
@@ -198,7 +181,7 @@ export function artifactRoutes(getDeps: () => Deps, expiryStoreOf?: (deps: Deps)
     'GET /api/1.0/artifact/{id}/download/': async (req) => {
       const archive = req.query['archive'] ?? 'tar.gz';
       if (archive !== 'tar.gz') throw ValidationError.field('archive', 'only "tar.gz" is supported', 'Invalid query');
-      return redirect(await archiveDownloadUrl(getDeps(), req.caller, artifactId(req)));
+      return redirect(await archiveDownloadUrl(getDeps(), req.caller, idParam(req)));
     },
     'GET /api/1.0/artifact-relation/': async (req) => {
       const { artifact, target_artifact } = req.query;
@@ -214,7 +197,7 @@ export function artifactRoutes(getDeps: () => Deps, expiryStoreOf?: (deps: Deps)
       return json(created ? 201 : 200, relationJson(relation));
     },
     'DELETE /api/1.0/artifact-relation/{id}/': async (req) => {
-      await deleteRelation(getDeps(), req.caller, parseId(req.params['id']));
+      await deleteRelation(getDeps(), req.caller, idParam(req));
       return noContent();
     },
   };

@@ -15,8 +15,8 @@ import { ValidationError } from '../../domain/errors';
 import { DEFAULT_WORKSPACE } from '../../domain/tenancy';
 import type { Deps } from '../../ports';
 import { json, jsonBody, noContent, type HttpRequest, type RouteHandler } from '../request';
-import { parseId, parseWith, type RouteInputSchemas } from '../validation';
-import { pageQueryFields, pagedJson } from '../paged-list';
+import { parseWith, type RouteInputSchemas, idParam } from '../validation';
+import { listRoute, pageQueryFields } from '../paged-list';
 
 const createSchema = z.strictObject({
   name: z.string(),
@@ -127,20 +127,17 @@ function itemNameParam(req: HttpRequest): string {
 }
 
 export function collectionRoutes(getDeps: () => Deps): Record<string, RouteHandler> {
-  const collectionId = (req: HttpRequest) => parseId(req.params['id']);
   return {
-    'GET /api/1.0/collection/': async (req) => {
-      const q = parseWith(listQuerySchema, req.query, 'Invalid query');
-      const page = await listCollections(getDeps(), req.caller, {
+    'GET /api/1.0/collection/': listRoute(listQuerySchema, '/api/1.0/collection/', (req, q, page) =>
+      listCollections(getDeps(), req.caller, {
         scope: req.scope,
         workspace: q.workspace,
-        limit: q.limit,
-        ...(q.cursor !== undefined ? { cursor: q.cursor } : {}),
+        ...page,
         ...(q.category !== undefined ? { category: q.category } : {}),
         ...(q.name !== undefined ? { name: q.name } : {}),
-      });
-      return pagedJson(req, '/api/1.0/collection/', page, (c) => collectionJson(c, req.baseUrl));
-    },
+      }),
+      (req) => (c) => collectionJson(c, req.baseUrl),
+    ),
     'POST /api/1.0/collection/': async (req) => {
       const body = parseWith(createSchema, jsonBody(req), 'Invalid collection');
       const created = await createCollection(getDeps(), req.caller, {
@@ -155,21 +152,21 @@ export function collectionRoutes(getDeps: () => Deps): Record<string, RouteHandl
       });
       return json(201, collectionJson(created, req.baseUrl));
     },
-    'GET /api/1.0/collection/{id}/': async (req) => json(200, collectionJson(await getCollection(getDeps(), req.caller, collectionId(req)), req.baseUrl)),
-    'GET /api/1.0/collection/{id}/items/': async (req) => {
-      const q = parseWith(itemsQuerySchema, req.query, 'Invalid query');
-      const id = collectionId(req);
-      const page = await listCollectionItems(getDeps(), req.caller, id, { limit: q.limit, ...(q.cursor !== undefined ? { cursor: q.cursor } : {}) });
-      return pagedJson(req, `/api/1.0/collection/${id}/items/`, page, collectionItemJson);
-    },
+    'GET /api/1.0/collection/{id}/': async (req) => json(200, collectionJson(await getCollection(getDeps(), req.caller, idParam(req)), req.baseUrl)),
+    'GET /api/1.0/collection/{id}/items/': listRoute(
+      itemsQuerySchema,
+      (req) => `/api/1.0/collection/${idParam(req)}/items/`,
+      (req, _q, page) => listCollectionItems(getDeps(), req.caller, idParam(req), page),
+      () => collectionItemJson,
+    ),
     'POST /api/1.0/collection/{id}/items/': async (req) => {
-      const id = collectionId(req);
+      const id = idParam(req);
       const body = parseWith(addItemSchema, jsonBody(req), 'Invalid item');
       const item = await addCollectionItem(getDeps(), req.caller, id, body);
       return json(201, collectionItemJson(item));
     },
     'DELETE /api/1.0/collection/{id}/items/{name}/': async (req) => {
-      await removeCollectionItem(getDeps(), req.caller, collectionId(req), itemNameParam(req));
+      await removeCollectionItem(getDeps(), req.caller, idParam(req), itemNameParam(req));
       return noContent();
     },
     'POST /api/1.0/lookup/single/': lookupRoute(getDeps, lookupSingleSchema, async (deps, ctx, body) =>

@@ -27,14 +27,12 @@ import {
 import { changeMachineState, machineEvents, machineStatus, type MachineAction } from '../../app/machines';
 import { effectiveUpdateInterval, type RecurringJob, type RecurringJobEvent, type RecurringJobResult } from '../../domain/recurring-jobs';
 import { DEFAULT_WORKSPACE } from '../../domain/tenancy';
-import type { Deps, Page } from '../../ports';
+import type { Deps } from '../../ports';
 import { json, jsonBody, noContent, type HttpRequest, type RouteHandler } from '../request';
-import { parseId, parseWith } from '../validation';
+import { parseWith, idParam } from '../validation';
+import { pagedJson, pageQueryFields } from '../paged-list';
 
-const pageQuery = z.strictObject({
-  limit: z.coerce.number().int().min(1).max(1000).default(50),
-  cursor: z.string().min(1).optional(),
-});
+const pageQuery = z.strictObject(pageQueryFields);
 const listQuery = pageQuery.extend({ workspace: z.string().min(1).optional() });
 const createSchema = z.strictObject({
   workspace: z.string().min(1).optional(),
@@ -102,18 +100,12 @@ export function eventJson(e: RecurringJobEvent) {
   return { type: e.type, date: e.date, person: e.person, machine: e.machine, items: e.items };
 }
 
-function pageJson<T>(req: HttpRequest, path: string, page: Page<T>, shape: (t: T) => unknown) {
-  const next = page.next ? `${req.baseUrl}${path}?${new URLSearchParams({ ...req.query, cursor: page.next }).toString()}` : null;
-  return json(200, { results: page.items.map(shape), next, previous: null, cursor: page.next ?? null });
-}
-
 /** The JSON body (an empty body is `{}`); the strict schemas refuse anything but an object. */
 function bodyOf(req: HttpRequest): unknown {
   return req.rawBody.length === 0 ? {} : jsonBody(req);
 }
 
 export function recurringJobRoutes(getDeps: () => Deps): Record<string, RouteHandler> {
-  const id = (req: HttpRequest) => parseId(req.params['id']);
   const show = async (req: HttpRequest, job: RecurringJob) => {
     const last = await getDeps().recurringJobs!.results(job.id, 5);
     return recurringJobJson(job, req.baseUrl, last.items);
@@ -138,11 +130,11 @@ export function recurringJobRoutes(getDeps: () => Deps): Record<string, RouteHan
     'GET /api/1.0/recurring-job/': async (req) => {
       const q = parseWith(listQuery, req.query, 'Invalid query');
       const page = await listRecurringJobs(getDeps(), req.caller, { scope: req.scope, workspace: q.workspace ?? DEFAULT_WORKSPACE, limit: q.limit, ...(q.cursor ? { cursor: q.cursor } : {}) });
-      return pageJson(req, '/api/1.0/recurring-job/', page, (j) => recurringJobJson(j, req.baseUrl));
+      return pagedJson(req, '/api/1.0/recurring-job/', page, (j) => recurringJobJson(j, req.baseUrl));
     },
-    'GET /api/1.0/recurring-job/{id}/': async (req) => json(200, await show(req, await loadRecurringJob(getDeps(), req.caller, id(req), 'viewer'))),
+    'GET /api/1.0/recurring-job/{id}/': async (req) => json(200, await show(req, await loadRecurringJob(getDeps(), req.caller, idParam(req), 'viewer'))),
     'PATCH /api/1.0/recurring-job/{id}/': async (req) => {
-      const jobId = id(req);
+      const jobId = idParam(req);
       const body = parseWith(patchSchema, bodyOf(req), 'Invalid recurring job');
       const job = await updateRecurringJobAs(getDeps(), req.caller, jobId, {
         ...(body.review_status !== undefined ? { reviewStatus: body.review_status } : {}),
@@ -152,20 +144,20 @@ export function recurringJobRoutes(getDeps: () => Deps): Record<string, RouteHan
       return json(200, await show(req, job));
     },
     'DELETE /api/1.0/recurring-job/{id}/': async (req) => {
-      await deleteRecurringJob(getDeps(), req.caller, id(req));
+      await deleteRecurringJob(getDeps(), req.caller, idParam(req));
       return noContent();
     },
-    'POST /api/1.0/recurring-job/{id}/request/': async (req) => json(200, await show(req, await requestRecurringJob(getDeps(), req.caller, id(req)))),
-    'POST /api/1.0/recurring-job/{id}/try-again/': async (req) => json(200, await show(req, await tryRecurringJobAgain(getDeps(), req.caller, id(req)))),
+    'POST /api/1.0/recurring-job/{id}/request/': async (req) => json(200, await show(req, await requestRecurringJob(getDeps(), req.caller, idParam(req)))),
+    'POST /api/1.0/recurring-job/{id}/try-again/': async (req) => json(200, await show(req, await tryRecurringJobAgain(getDeps(), req.caller, idParam(req)))),
     'GET /api/1.0/recurring-job/{id}/results/': async (req) => {
       const q = parseWith(pageQuery, req.query, 'Invalid query');
-      const jobId = id(req);
-      return pageJson(req, `/api/1.0/recurring-job/${jobId}/results/`, await recurringJobResults(getDeps(), req.caller, jobId, q.limit, q.cursor), resultJson);
+      const jobId = idParam(req);
+      return pagedJson(req, `/api/1.0/recurring-job/${jobId}/results/`, await recurringJobResults(getDeps(), req.caller, jobId, q.limit, q.cursor), resultJson);
     },
     'GET /api/1.0/recurring-job/{id}/events/': async (req) => {
       const q = parseWith(pageQuery, req.query, 'Invalid query');
-      const jobId = id(req);
-      return pageJson(req, `/api/1.0/recurring-job/${jobId}/events/`, await recurringJobEvents(getDeps(), req.caller, jobId, q.limit, q.cursor), eventJson);
+      const jobId = idParam(req);
+      return pagedJson(req, `/api/1.0/recurring-job/${jobId}/events/`, await recurringJobEvents(getDeps(), req.caller, jobId, q.limit, q.cursor), eventJson);
     },
     'POST /api/1.0/worker/{name}/online/': machine('online'),
     'POST /api/1.0/worker/{name}/offline/': machine('offline'),
@@ -173,7 +165,7 @@ export function recurringJobRoutes(getDeps: () => Deps): Record<string, RouteHan
     'GET /api/1.0/worker/{name}/events/': async (req) => {
       const q = parseWith(pageQuery, req.query, 'Invalid query');
       const name = req.params['name'] ?? '';
-      return pageJson(req, `/api/1.0/worker/${name}/events/`, await machineEvents(getDeps(), req.caller, name, q.limit, q.cursor), eventJson);
+      return pagedJson(req, `/api/1.0/worker/${name}/events/`, await machineEvents(getDeps(), req.caller, name, q.limit, q.cursor), eventJson);
     },
   };
 }

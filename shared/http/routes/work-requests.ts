@@ -25,7 +25,8 @@ import { workRequestJson } from '../serializers';
 import { workerIdsOf } from '../../app/worker-ids';
 import type { WorkRequest } from '../../domain/work-requests';
 import { json, jsonBody, noContent, type HttpRequest, type RouteHandler } from '../request';
-import { parseId, parseWith, type RouteInputSchemas } from '../validation';
+import { parseWith, type RouteInputSchemas, idParam } from '../validation';
+import { listRoute, pageQueryFields } from '../paged-list';
 
 /** Debusine accepts exactly these fields on creation; anything else is refused by name. */
 export const CREATE_FIELDS = ['task_name', 'task_data', 'event_reactions', 'workspace'] as const;
@@ -46,8 +47,7 @@ const listQuerySchema = z.strictObject({
   workspace: z.string().min(1).optional(),
   status: z.enum(STATUSES).optional(),
   task_name: z.string().min(1).optional(),
-  limit: z.coerce.number().int().min(1).max(1000).default(50),
-  cursor: z.string().min(1).optional(),
+  ...pageQueryFields,
 });
 
 const prioritySchema = z.strictObject({ priority_adjustment: z.number().int() });
@@ -86,7 +86,6 @@ export function boundedLogtail(lines: string[]): string[] {
 }
 
 export function workRequestRoutes(getDeps: () => Deps): Record<string, RouteHandler> {
-  const id = (req: HttpRequest) => parseId(req.params['id']);
   const one = async (req: HttpRequest, wr: WorkRequest) => json(200, workRequestJson(wr, req.baseUrl, await workerIdsOf(getDeps(), [wr.worker])));
   return {
     'POST /api/1.0/work-request/': async (req) => {
@@ -100,48 +99,38 @@ export function workRequestRoutes(getDeps: () => Deps): Record<string, RouteHand
       });
       return one(req, wr);
     },
-    'GET /api/1.0/work-request/': async (req) => {
-      const q = parseWith(listQuerySchema, req.query, 'Invalid query');
-      const page = await listWorkRequests(getDeps(), req.caller, {
+    'GET /api/1.0/work-request/': listRoute(listQuerySchema, '/api/1.0/work-request/', (req, q, page) =>
+      listWorkRequests(getDeps(), req.caller, {
         scope: req.scope,
         ...(q.workspace ? { workspace: q.workspace } : {}),
         ...(q.status ? { status: q.status } : {}),
         ...(q.task_name ? { taskName: q.task_name } : {}),
-        limit: q.limit,
-        ...(q.cursor ? { cursor: q.cursor } : {}),
-      });
-      let next: string | null = null;
-      if (page.next) {
-        const params = new URLSearchParams({ ...req.query, cursor: page.next });
-        next = `${req.baseUrl}/api/1.0/work-request/?${params.toString()}`;
-      }
-      const workerIds = await workerIdsOf(getDeps(), page.items.map((wr) => wr.worker));
-      return json(200, {
-        results: page.items.map((wr) => workRequestJson(wr, req.baseUrl, workerIds)),
-        next,
-        previous: null,
-        cursor: page.next ?? null,
-      });
-    },
+        ...page,
+      }),
+      async (req, items) => {
+        const workerIds = await workerIdsOf(getDeps(), items.map((wr) => wr.worker));
+        return (wr) => workRequestJson(wr, req.baseUrl, workerIds);
+      },
+    ),
     'GET /api/1.0/work-request/get-next-for-worker/': async (req) => {
       const q = parseWith(getNextQuerySchema, req.query, 'Invalid query');
       const stillRunning = q.running === undefined ? undefined : q.running === '' ? [] : q.running.split(',').map(Number);
       const wr = await getNextForWorker(getDeps(), req.caller, stillRunning);
       return wr ? one(req, wr) : noContent();
     },
-    'GET /api/1.0/work-request/{id}/': async (req) => one(req, await getWorkRequest(getDeps(), req.caller, id(req))),
+    'GET /api/1.0/work-request/{id}/': async (req) => one(req, await getWorkRequest(getDeps(), req.caller, idParam(req))),
     'PATCH /api/1.0/work-request/{id}/': async (req) => {
-      const wrId = id(req);
+      const wrId = idParam(req);
       const body = parseWith(prioritySchema, jsonBody(req), 'Invalid change');
       return one(req, await setPriorityAdjustment(getDeps(), req.caller, wrId, body.priority_adjustment));
     },
     'POST /api/1.0/work-request/{id}/retry/': async (req) => {
-      const wrId = id(req);
+      const wrId = idParam(req);
       parseWith(emptySchema, jsonBody(req), 'Invalid request');
       return one(req, await retryWorkRequest(getDeps(), req.caller, wrId));
     },
     'POST /api/1.0/work-request/{id}/abort/': async (req) => {
-      const wrId = id(req);
+      const wrId = idParam(req);
       parseWith(emptySchema, jsonBody(req), 'Invalid request');
       const followUpFailures: FollowUpFailure[] = [];
       const aborted = await abortWorkRequest(getDeps(), req.caller, wrId, followUpFailures);
@@ -149,13 +138,13 @@ export function workRequestRoutes(getDeps: () => Deps): Record<string, RouteHand
       return json(200, workRequestJson(aborted, req.baseUrl));
     },
     'POST /api/1.0/work-request/{id}/unblock/': async (req) => {
-      const wrId = id(req);
+      const wrId = idParam(req);
       const body = parseWith(unblockSchema, jsonBody(req), 'Cannot unblock work request');
       const input = { ...(body.action ? { action: body.action } : {}), ...(body.notes !== undefined ? { notes: body.notes } : {}) };
       return one(req, await unblockWorkRequest(getDeps(), req.caller, wrId, input));
     },
     'PUT /api/1.0/work-request/{id}/completed/': async (req) => {
-      const wrId = id(req);
+      const wrId = idParam(req);
       const body = parseWith(completedSchema, jsonBody(req), 'Invalid completion');
       const followUpFailures: FollowUpFailure[] = [];
       const wr = await completeWorkRequest(
@@ -171,7 +160,7 @@ export function workRequestRoutes(getDeps: () => Deps): Record<string, RouteHand
       return { statusCode: 200, headers: {}, body: '' };
     },
     'POST /api/1.0/work-request/{id}/heartbeat/': async (req) => {
-      const wrId = id(req);
+      const wrId = idParam(req);
       const body = parseWith(heartbeatSchema, jsonBody(req), 'Invalid heartbeat');
       await recordHeartbeat(getDeps(), req.caller, wrId, boundedLogtail(body.logtail ?? []));
       // Accepted: the applier writes it shortly, in a batch.
@@ -179,7 +168,7 @@ export function workRequestRoutes(getDeps: () => Deps): Record<string, RouteHand
     },
     'POST /api/1.0/work-request/{id}/task-token/': async (req) => {
       parseWith(z.strictObject({}), jsonBody(req) ?? {}, 'Invalid request');
-      const issued = await issueTaskToken(getDeps(), req.caller, id(req));
+      const issued = await issueTaskToken(getDeps(), req.caller, idParam(req));
       return json(201, { token: issued.key, expire_at: issued.expireAt }, { 'cache-control': 'no-store' });
     },
   };

@@ -22,8 +22,8 @@ import type { Deps } from '../../ports';
 import { workRequestJson } from '../serializers';
 import { workerIdsOf, type WorkerIds } from '../../app/worker-ids';
 import { json, jsonBody, noContent, type HttpRequest, type RouteHandler } from '../request';
-import { parseId, parseWith, type RouteInputSchemas } from '../validation';
-import { pageQueryFields, pagedJson } from '../paged-list';
+import { parseWith, type RouteInputSchemas, idParam } from '../validation';
+import { listRoute, pageQueryFields } from '../paged-list';
 
 const jsonObject = z.record(z.string(), z.unknown());
 const priority = z.number().int().min(-1_000_000).max(1_000_000);
@@ -94,18 +94,13 @@ function objectBody(req: HttpRequest, title: string): Record<string, unknown> {
 }
 
 export function workflowRoutes(getDeps: () => Deps): Record<string, RouteHandler> {
-  const id = (req: HttpRequest) => parseId(req.params['id']);
   return {
-    'GET /api/1.0/workflow-template/': async (req) => {
-      const q = parseWith(templateListQuery, req.query, 'Invalid query');
-      const page = await listTemplates(getDeps(), req.caller, {
-        scope: req.scope,
-        workspace: q.workspace,
-        limit: q.limit,
-        ...(q.cursor !== undefined ? { cursor: q.cursor } : {}),
-      });
-      return pagedJson(req, '/api/1.0/workflow-template/', page, (t) => workflowTemplateJson(t, req.baseUrl));
-    },
+    'GET /api/1.0/workflow-template/': listRoute(
+      templateListQuery,
+      '/api/1.0/workflow-template/',
+      (req, q, page) => listTemplates(getDeps(), req.caller, { scope: req.scope, workspace: q.workspace, ...page }),
+      (req) => (t) => workflowTemplateJson(t, req.baseUrl),
+    ),
     'POST /api/1.0/workflow-template/': async (req) => {
       const body = parseWith(templateCreateSchema, objectBody(req, 'Invalid workflow template'), 'Invalid workflow template');
       const template = await createTemplate(getDeps(), req.caller, {
@@ -118,9 +113,9 @@ export function workflowRoutes(getDeps: () => Deps): Record<string, RouteHandler
       });
       return json(201, workflowTemplateJson(template, req.baseUrl));
     },
-    'GET /api/1.0/workflow-template/{id}/': async (req) => json(200, workflowTemplateJson(await getTemplate(getDeps(), req.caller, id(req)), req.baseUrl)),
+    'GET /api/1.0/workflow-template/{id}/': async (req) => json(200, workflowTemplateJson(await getTemplate(getDeps(), req.caller, idParam(req)), req.baseUrl)),
     'PATCH /api/1.0/workflow-template/{id}/': async (req) => {
-      const templateId = id(req);
+      const templateId = idParam(req);
       const body = parseWith(templatePatchSchema, objectBody(req, 'Invalid workflow template'), 'Invalid workflow template');
       const updated = await updateTemplate(getDeps(), req.caller, templateId, {
         ...(body.name !== undefined ? { name: body.name } : {}),
@@ -130,7 +125,7 @@ export function workflowRoutes(getDeps: () => Deps): Record<string, RouteHandler
       return json(200, workflowTemplateJson(updated, req.baseUrl));
     },
     'DELETE /api/1.0/workflow-template/{id}/': async (req) => {
-      await deleteTemplate(getDeps(), req.caller, id(req));
+      await deleteTemplate(getDeps(), req.caller, idParam(req));
       return noContent();
     },
     'POST /api/1.0/workflow/': async (req) => {
@@ -150,7 +145,7 @@ export function workflowRoutes(getDeps: () => Deps): Record<string, RouteHandler
       return json(200, workRequestJson(wr, req.baseUrl, await workerIdsOf(getDeps(), [wr.worker])));
     },
     'GET /api/1.0/workflow/{id}/': async (req) => {
-      const tree = await workflowTree(getDeps(), req.caller, id(req));
+      const tree = await workflowTree(getDeps(), req.caller, idParam(req));
       return json(200, workflowTreeJson(tree, req.baseUrl, await workerIdsOf(getDeps(), treeWorkers(tree))));
     },
   };
