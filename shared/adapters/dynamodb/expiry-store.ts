@@ -15,6 +15,7 @@ import { attempt } from './errors';
 import { INPUT_PINS } from './expiry-pins';
 import { DynamoItemRetentionStore } from './item-retention-store';
 import { DynamoTokenExpiryStore } from './token-expiry-store';
+import { DynamoWorkRequestExpiryStore } from './work-request-expiry-store';
 import { tokenExpiryIndex } from './identity-repository';
 import { artifactLinkIndex, itemRetentionIndex } from './collection-repository';
 import { EXPIRY_BUCKETS_PK, ExpiryBucketList, blobReferenceIndex, blobReferencePk, expiryIndexAttributes, expiryIndexPk } from './expiry-keys';
@@ -46,6 +47,7 @@ export class DynamoExpiryStore implements ExpiryStore {
   private readonly buckets: ExpiryBucketList;
   readonly items: DynamoItemRetentionStore;
   readonly tokens: DynamoTokenExpiryStore;
+  readonly workRequests: DynamoWorkRequestExpiryStore;
 
   constructor(
     private readonly doc: DynamoDBDocumentClient,
@@ -55,6 +57,7 @@ export class DynamoExpiryStore implements ExpiryStore {
     this.buckets = new ExpiryBucketList(doc, tableName);
     this.items = new DynamoItemRetentionStore(doc, tableName);
     this.tokens = new DynamoTokenExpiryStore(doc, tableName);
+    this.workRequests = new DynamoWorkRequestExpiryStore(doc, tableName);
   }
 
   /**

@@ -11,6 +11,7 @@ import type { ArtifactExpiryState, BlobRef, ExpiringArtifact, ExpiryStore } from
 import type { MemoryDeps } from './index';
 import { MemoryItemRetentionStore } from './item-retention-store';
 import { MemoryTokenExpiryStore } from './token-expiry-store';
+import { MemoryWorkRequestExpiryStore } from './work-request-expiry-store';
 
 const clone = <T>(v: T): T => structuredClone(v);
 
@@ -22,10 +23,12 @@ export class MemoryExpiryStore implements ExpiryStore {
 
   readonly items: MemoryItemRetentionStore;
   readonly tokens: MemoryTokenExpiryStore;
+  readonly workRequests: MemoryWorkRequestExpiryStore;
 
   constructor(private readonly deps: MemoryDeps) {
     this.items = new MemoryItemRetentionStore(deps.collections);
     this.tokens = new MemoryTokenExpiryStore(deps.identity);
+    this.workRequests = new MemoryWorkRequestExpiryStore(deps);
   }
 
   private get repo() {

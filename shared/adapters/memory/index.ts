@@ -425,6 +425,11 @@ export class MemoryWorkRequestRepository implements WorkRequestRepository {
   items = new Map<number, WorkRequest>();
   reverse = new Map<number, Set<number>>();
   progress = new Map<number, ChildProgress>();
+  /**
+   * The work-request expiry index, as far as it differs from "a finished root is due at its
+   * completion": root id → the check time an expiry pass moved it to (null: out of the index).
+   */
+  expiryChecks = new Map<number, string | null>();
   /** Counts reads by method: tests check that scheduling reads stay bounded. */
   reads = { pendingCandidates: 0, itemsReturned: 0 };
 
