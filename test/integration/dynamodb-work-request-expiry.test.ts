@@ -113,3 +113,19 @@ it('a root in a workspace without a delay leaves the index after one look', asyn
   expect(await store.workRequests.dueRoots('9999', 10)).toEqual([]);
   expect(await deps.workRequests.get(201)).toBeDefined();
 }, 60_000);
+
+it('the backfill indexes finished roots and workflows\' items written before work-request expiry existed', async () => {
+  await deps.workRequests.commit({ create: [request(301, { status: 'running', taskType: 'Workflow', taskName: 'noop-workflow' })] });
+  await finish(301);
+  await deps.collections.create({ id: 710, scope: 'debusine', workspace: 'wrexp', name: 'elsewhere', category: 'testing', data: {}, retainsArtifacts: 'never', workflowId: null, createdAt: now(), version: 1 });
+  await deps.collections.addItem(item(7101, 710, 'workflow:301'), { replace: false });
+  // As an older installation left them: no index entry, no marker.
+  await doc.send(new DeleteCommand({ TableName: table, Key: { pk: keys.workRequest(301).pk, sk: 'EXPIRY' } }));
+  await doc.send(new DeleteCommand({ TableName: table, Key: { pk: keys.workRequest(301).pk, sk: 'ITEMREF#0000000000000710#0000000000007101' } }));
+  expect(await partition(keys.workRequest(301).pk)).toEqual(['W']);
+  await store.backfill();
+  expect(await partition(keys.workRequest(301).pk)).toEqual(['EXPIRY', 'ITEMREF#0000000000000710#0000000000007101', 'W']);
+  tick(DELAY);
+  // (Root 201 of the test before is indexed again too: the backfill cannot tell it was looked at.)
+  expect((await pass()).workRequests.kept.filter((k) => k.root === 301)).toEqual([{ root: 301, requests: 1, why: expect.stringMatching(/collection item outside/) }]);
+}, 60_000);
