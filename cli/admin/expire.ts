@@ -48,7 +48,7 @@ export function expiryReportText(report: ExpiryReport): string {
 export function registerAdminExpireCommand(admin: Command, run: AdminRun): void {
   admin
     .command('expire')
-    .description('run one expiry pass: delete expired artifacts nothing keeps, and stored bytes no file needs')
+    .description('run one expiry pass: delete expired work requests and artifacts nothing keeps, and stored bytes no file needs')
     .option('--dry-run', 'change nothing: list what would go and why each expired artifact is kept')
     .option('--max <n>', 'most expired artifacts to look at', '500')
     .option('--backfill', 'once, on a table written before expiry existed: add the expiry index entries')
