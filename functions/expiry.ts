@@ -47,6 +47,8 @@ export function summarise(report: ExpiryReport) {
     tokensDeleted: report.tokens.deleted.length,
     workRequestsDeleted: report.workRequests.deleted.length,
     workRequestTreesKept: report.workRequests.kept.length,
+    workspacesDeleted: report.workspaces.deleted.length,
+    workspacesWaiting: report.workspaces.waiting.length,
     finished: report.finished,
     ...(report.notReady ? { notReady: 'run `conveyor admin expire --backfill` once' } : {}),
   };

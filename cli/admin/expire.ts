@@ -31,6 +31,8 @@ export function expiryReportText(report: ExpiryReport): string {
   const requests = report.workRequests;
   lines.push(`Work requests (root: ids) that ${verb} deleted: ${requests.deleted.length ? workRequestsByRoot(requests.deleted) : '-'}`);
   if (requests.collections.length) lines.push(`Internal collections that ${verb} deleted with their workflow: ${ids(requests.collections)}`);
+  const workspaces = report.workspaces;
+  lines.push(`Workspaces past their expiration delay that ${verb} deleted: ${workspaces.deleted.length ? workspaces.deleted.map((w) => `${w.scope}/${w.workspace}`).join(', ') : '-'}`);
   let text = lines.join('\n') + '\n';
   if (report.kept.length) {
     text += `\nExpired but kept:\n` + formatTable(['ARTIFACT', 'KEPT BECAUSE'], report.kept.map((k) => [String(k.id), k.why]));
@@ -40,6 +42,9 @@ export function expiryReportText(report: ExpiryReport): string {
   }
   if (requests.kept.length) {
     text += `\nFinished work requests kept (whole trees):\n` + formatTable(['ROOT', 'REQUESTS', 'KEPT BECAUSE'], requests.kept.map((k) => [String(k.root), String(k.requests), k.why]));
+  }
+  if (workspaces.waiting.length) {
+    text += `\nWorkspaces past their expiration delay, not deleted:\n` + formatTable(['WORKSPACE', 'WHY'], workspaces.waiting.map((w) => [`${w.scope}/${w.workspace}`, w.why]));
   }
   if (!report.finished) text += '\n(more to do: the next pass continues)\n';
   return text;

@@ -27,6 +27,7 @@ import { recordAudit } from './audit';
 import { applyItemRetention, type ItemRetentionReport } from './item-retention';
 import { deleteExpiredTokens, type TokenExpiryReport } from './token-expiry';
 import { expireWorkRequests, type WorkRequestExpiryReport } from './work-request-expiry';
+import { expireWorkspaces, type WorkspaceExpiryReport } from './workspace-expiry';
 
 export interface ExpiryOptions {
   /** Only report: no write at all. */
@@ -43,6 +44,8 @@ export interface ExpiryOptions {
   maxTokens?: number;
   /** Most work-request trees (a root with its descendants) looked at in one pass. */
   maxWorkRequestTrees?: number;
+  /** Most due workspaces (with an `expiration_delay`) looked at in one pass. */
+  maxWorkspaces?: number;
   /** Expired but kept artifacts are looked at again this much later (0: every pass). */
   recheckSeconds?: number;
   /** Time between condemning a blob and deleting it. */
@@ -91,6 +94,8 @@ export interface ExpiryReport {
   tokens: TokenExpiryReport;
   /** Finished, expired work requests (whole workflow trees): deleted, or kept with why. */
   workRequests: WorkRequestExpiryReport;
+  /** Workspaces past their `expiration_delay`: deleted, or waiting with why. */
+  workspaces: WorkspaceExpiryReport;
   /** False when a limit stopped the pass: the rest is left for the next one. */
   finished: boolean;
   /** Steps after a committed delete that failed (usage accounting): the caller reports them. */
@@ -106,6 +111,7 @@ export const DEFAULT_EXPIRY_OPTIONS = {
   maxItems: 500,
   maxTokens: 500,
   maxWorkRequestTrees: 100,
+  maxWorkspaces: 20,
   recheckSeconds: 24 * 3600,
   blobGraceSeconds: BLOB_GRACE_PERIOD_SECONDS,
 };
@@ -200,6 +206,7 @@ export async function runExpiryPass(deps: Deps, store: ExpiryStore, options: Exp
     items: { linkDropped: [], deleted: [], kept: [], finished: true },
     tokens: { deleted: [], finished: true },
     workRequests: { deleted: [], collections: [], kept: [], finished: true },
+    workspaces: { deleted: [], waiting: [], finished: true },
     finished: true,
   };
 
@@ -213,6 +220,9 @@ export async function runExpiryPass(deps: Deps, store: ExpiryStore, options: Exp
   // internal collection no longer retains what it linked.
   report.workRequests = await expireWorkRequests(deps, store.workRequests, { dryRun, maxTrees: opts.maxWorkRequestTrees, recheckSeconds: opts.recheckSeconds, outOfTime });
   if (!report.workRequests.finished) report.finished = false;
+  // Workspaces after their work requests: a workspace whose last trees just went may go with them.
+  report.workspaces = await expireWorkspaces(deps, store.workspaces, { dryRun, maxWorkspaces: opts.maxWorkspaces, recheckSeconds: opts.recheckSeconds, outOfTime });
+  if (!report.workspaces.finished) report.finished = false;
   // Removed items first: a link dropped here stops retaining its artifact.
   report.items = await applyItemRetention(deps, store.items, { dryRun, maxItems: opts.maxItems, outOfTime });
   if (!report.items.finished) report.finished = false;

@@ -46,6 +46,8 @@ export const AUDIT_ACTIONS = [
   'db.upgrade',
   'db.downgrade',
   'db.stamp',
+  // The expiry pass's workspace step: a workspace deleted once past its expiration_delay.
+  'workspace.expired',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];

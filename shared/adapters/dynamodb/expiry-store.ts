@@ -23,6 +23,7 @@ import { artifactLinkIndex, itemRetentionIndex } from './collection-repository';
 import { EXPIRY_BUCKETS_PK, ExpiryBucketList, blobReferenceIndex, blobReferencePk, expiryIndexAttributes, expiryIndexPk } from './expiry-keys';
 import { GSI1, GSI2, GSI3, artifactPk, keys } from './keys';
 import { batchDelete, batchGet, firstInIndex, decodeCursor, encodeCursor, type Item, names, queryAll } from './support';
+import { DynamoWorkspaceExpiryStore } from './workspace-expiry-store';
 
 /**
  * The artifact repository's row-level reads and deletes the expiry store builds on (the
@@ -50,6 +51,7 @@ export class DynamoExpiryStore implements ExpiryStore {
   readonly items: DynamoItemRetentionStore;
   readonly tokens: DynamoTokenExpiryStore;
   readonly workRequests: DynamoWorkRequestExpiryStore;
+  readonly workspaces: DynamoWorkspaceExpiryStore;
 
   constructor(
     private readonly doc: DynamoDBDocumentClient,
@@ -60,6 +62,7 @@ export class DynamoExpiryStore implements ExpiryStore {
     this.items = new DynamoItemRetentionStore(doc, tableName);
     this.tokens = new DynamoTokenExpiryStore(doc, tableName);
     this.workRequests = new DynamoWorkRequestExpiryStore(doc, tableName);
+    this.workspaces = new DynamoWorkspaceExpiryStore(doc, tableName);
   }
 
   /**

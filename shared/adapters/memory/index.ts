@@ -65,6 +65,8 @@ export class MemoryIdentityRepository implements IdentityRepository {
   users = new Map<string, User>();
   tokens = new Map<string, Token>();
   roles = new Map<string, RoleGrant>();
+  /** Workspace expiry index: next checks moved by a pass (absent: creation + delay, as written with the row). */
+  workspaceExpiryChecks = new Map<string, string | null>();
 
   async getScope(name: string) {
     return clone(this.scopes.get(name));
@@ -86,6 +88,7 @@ export class MemoryIdentityRepository implements IdentityRepository {
     const key = `${ws.scope}/${ws.name}`;
     if (this.workspaces.get(key)?.version !== expectedVersion) throw new ConflictError('Conflict', 'workspace changed concurrently');
     this.workspaces.set(key, clone(ws));
+    this.workspaceExpiryChecks.delete(key); // rewritten with the row, as in DynamoDB
   }
   async listWorkspaces(scope: string) {
     return [...this.workspaces.values()].filter((w) => w.scope === scope).map(clone).sort((a, b) => byCodeUnit(a.name, b.name));
