@@ -8,9 +8,10 @@
 import { MemoryExpiryStore } from '../../shared/adapters/memory/expiry-store';
 import { runExpiryPass, type ExpiryOptions } from '../../shared/app/expiry';
 import { expiryReportText } from '../../cli/admin/expire';
-import { newWorkRequest, type WorkRequest } from '../../shared/domain/work-requests';
+import type { WorkRequest } from '../../shared/domain/work-requests';
 import { WORKFLOW_INTERNAL, type CollectionItem } from '../../shared/domain/collections';
 import { createWorld, type World } from '../support/world';
+import { storeRequest } from '../support/stored-request';
 
 let world: World;
 let store: MemoryExpiryStore;
@@ -34,17 +35,7 @@ async function setDelay(seconds: number | null): Promise<void> {
 }
 
 /** Stores a request (finished unless told otherwise) straight into the memory repository. */
-function request(id: number, fields: Partial<WorkRequest> = {}): WorkRequest {
-  const wr: WorkRequest = {
-    ...newWorkRequest({ id, scope: 'debusine', workspace: 'priv', createdBy: 'user:owner', taskType: 'Worker', taskName: 'noop', taskData: {}, createdAt: now() }),
-    status: 'completed',
-    result: 'success',
-    completedAt: now(),
-    ...fields,
-  };
-  deps().workRequests.items.set(id, wr);
-  return wr;
-}
+const request = (id: number, fields: Partial<WorkRequest> = {}): WorkRequest => storeRequest(deps(), 'priv', id, fields);
 
 /** A workflow root 1 with children 2 (a sub-workflow) and 3 (under 2), and its internal collection 50 holding one item. */
 async function tree(): Promise<void> {

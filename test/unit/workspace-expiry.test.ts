@@ -8,37 +8,27 @@ import { MemoryExpiryStore } from '../../shared/adapters/memory/expiry-store';
 import { runExpiryPass, type ExpiryOptions } from '../../shared/app/expiry';
 import { createWorkspace, grantRole, updateWorkspace } from '../../shared/app/admin';
 import { expiryReportText } from '../../cli/admin/expire';
-import { newWorkRequest, type WorkRequest } from '../../shared/domain/work-requests';
+import type { WorkRequest } from '../../shared/domain/work-requests';
 import { ValidationError } from '../../shared/domain/errors';
 import { createWorld, type World } from '../support/world';
+import { storeRequest } from '../support/stored-request';
 
-let world: World;
-let store: MemoryExpiryStore;
 const DELAY = 3600;
-
+/** A fresh world per test, with the expiry store over its memory repositories. */
+let ctx: { world: World; store: MemoryExpiryStore };
 beforeEach(async () => {
-  world = await createWorld();
-  store = new MemoryExpiryStore(world.deps);
+  const world = await createWorld();
+  ctx = { world, store: new MemoryExpiryStore(world.deps) };
 });
-
-const deps = () => world.deps;
-const pass = (opts: ExpiryOptions = {}) => runExpiryPass(world.deps, store, { recheckSeconds: 600, ...opts });
-const tick = (seconds: number) => world.deps.clock.advance(seconds * 1000);
-const now = () => world.deps.clock.now().toISOString();
+const deps = () => ctx.world.deps;
+const store = { get workspaces() { return ctx.store.workspaces; } };
+const pass = (opts: ExpiryOptions = {}) => runExpiryPass(deps(), ctx.store, { recheckSeconds: 600, ...opts });
+const tick = (seconds: number) => deps().clock.advance(seconds * 1000);
+const now = () => deps().clock.now().toISOString();
 const exists = async (name: string) => (await deps().identity.getWorkspace('debusine', name)) !== undefined;
 
 /** A request in workspace `tmp`, finished unless told otherwise, straight into the memory repository. */
-function request(id: number, fields: Partial<WorkRequest> = {}): WorkRequest {
-  const wr: WorkRequest = {
-    ...newWorkRequest({ id, scope: 'debusine', workspace: 'tmp', createdBy: 'user:owner', taskType: 'Worker', taskName: 'noop', taskData: {}, createdAt: now() }),
-    status: 'completed',
-    result: 'success',
-    completedAt: now(),
-    ...fields,
-  };
-  deps().workRequests.items.set(id, wr);
-  return wr;
-}
+const request = (id: number, fields: Partial<WorkRequest> = {}): WorkRequest => storeRequest(deps(), 'tmp', id, fields);
 
 describe('workspace expiration_delay', () => {
   it('is set on create and update, stored and shown; a bad value is a 400 naming the field and changes nothing', async () => {
