@@ -6,7 +6,7 @@
  *   npm run bench -- --quick      # few iterations, for checking the benchmark itself
  *   npm run bench -- --out FILE   # write the report elsewhere
  *   npm run bench -- --only work,speed   # only some sections (uploads, capacity, work, workflows,
- *                                 # speed, web-ui, accounting, recurring, ids, child-steps); writes bench-partial.md unless --out is given
+ *                                 # speed, web-ui, accounting, recurring, ids, child-steps, expiry); writes bench-partial.md unless --out is given
  *
  * The local stack (emulators, gateway, queue pollers) starts in this process on a temporary data
  * dir and a free port, and is stopped (and the data dir removed) at the end, on failure and on Ctrl-C.
@@ -31,6 +31,7 @@ import { measureSchedulerReads } from './scheduler-reads';
 import { measureWorkflows } from './workflows';
 import { measureAccounting, renderAccountingSection } from './accounting';
 import { measureRecurring, renderRecurringSection } from './recurring';
+import { measureExpiry, renderExpirySection } from './expiry';
 import { renderWorkflowSection } from './workflow-report';
 import { killWorkers, type WorkerProcess } from './worker-pool';
 import { renderWorkRequestSections, workRequestCostInput } from './work-report';
@@ -51,7 +52,7 @@ const USERNAME = 'bench';
 const WORKSPACE = 'bench';
 
 /** Sections `--only` can pick: 1 + 3, 2, 4–7, 8, 9. */
-const SECTIONS = ['uploads', 'capacity', 'work', 'workflows', 'speed', 'web-ui', 'accounting', 'recurring', 'ids', 'child-steps'] as const;
+const SECTIONS = ['uploads', 'capacity', 'work', 'workflows', 'speed', 'web-ui', 'accounting', 'recurring', 'ids', 'child-steps', 'expiry'] as const;
 type Section = (typeof SECTIONS)[number];
 
 interface Settings {
@@ -332,6 +333,12 @@ async function main(): Promise<void> {
       // Recurring jobs (bench/recurring.ts, its own DynamoDB Local): release tick reads with 10 due, latency, cost per run.
       const recurring = await measureRecurring(settings.quick ? [100, 1_000] : [100, 10_000, 100_000], n(20, 3), progress);
       extraSections.push(renderRecurringSection(recurring, settings.quick ? 'npm run bench -- --quick' : 'npm run bench'));
+    }
+    if (want('expiry')) {
+      // Expiry (bench/expiry.ts, its own DynamoDB Local): requests and capacity per pass with 100 expiring.
+      const expiry = await measureExpiry(settings.quick ? [100, 1_000] : [100, 10_000, 100_000], progress);
+      const command = settings.only ? `npm run bench -- --only ${[...settings.only].join(',')}` : 'npm run bench';
+      extraSections.push(renderExpirySection(expiry, settings.quick ? 'npm run bench -- --quick' : command));
     }
 
     await cleanup();

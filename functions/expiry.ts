@@ -45,6 +45,10 @@ export function summarise(report: ExpiryReport) {
     itemLinksDropped: report.items.linkDropped.length,
     itemsDeleted: report.items.deleted.length,
     tokensDeleted: report.tokens.deleted.length,
+    workRequestsDeleted: report.workRequests.deleted.length,
+    workRequestTreesKept: report.workRequests.kept.length,
+    workspacesDeleted: report.workspaces.deleted.length,
+    workspacesWaiting: report.workspaces.waiting.length,
     finished: report.finished,
     ...(report.notReady ? { notReady: 'run `conveyor admin expire --backfill` once' } : {}),
   };

@@ -375,7 +375,7 @@ export const FUNCTIONS: FunctionSpec[] = [
   {
     name: 'expiry',
     entry: 'functions/expiry.ts',
-    description: 'Expiry pass: deletes expired artifacts nothing keeps, then stored bytes no file needs (bounded, resumable)',
+    description: 'Expiry pass: deletes expired work requests and artifacts nothing keeps, then stored bytes no file needs (bounded, resumable)',
     timeoutSeconds: 300,
     memoryMb: 1024,
     // Each run handles at most a bounded slice from the expiry index; the next run continues.

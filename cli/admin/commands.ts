@@ -272,9 +272,10 @@ export function registerAdminCommands(program: Command, ctx: AdminContext = defa
     .argument('<name>', 'workspace name')
     .option('--public', 'anyone may read it, even without a token')
     .option('--default-expiration-delay <seconds>', 'artifacts expire after this many seconds by default (0: never)')
+    .option('--expiration-delay <seconds>', 'delete the workspace this many seconds after its last work request finished (0: never)')
     .option('--scope <scope>', 'scope', DEFAULT_SCOPE)
     .action(
-      run<{ public?: boolean; defaultExpirationDelay?: string; scope: string }, [string]>(async ({ deps, actor, options, print }, name) => {
+      run<{ public?: boolean; defaultExpirationDelay?: string; expirationDelay?: string; scope: string }, [string]>(async ({ deps, actor, options, print }, name) => {
         const created = await createWorkspace(deps, actor, {
           scope: options.scope,
           name,
@@ -282,6 +283,7 @@ export function registerAdminCommands(program: Command, ctx: AdminContext = defa
           ...(options.defaultExpirationDelay !== undefined
             ? { defaultExpirationDelay: parseSeconds(options.defaultExpirationDelay, '--default-expiration-delay') }
             : {}),
+          ...(options.expirationDelay !== undefined ? { expirationDelay: parseSeconds(options.expirationDelay, '--expiration-delay') } : {}),
         });
         print(created, () => `Created ${created.public ? 'public' : 'private'} workspace ${created.scope}/${created.name}\n`);
       }),
@@ -293,11 +295,12 @@ export function registerAdminCommands(program: Command, ctx: AdminContext = defa
     .addOption(new Option('--public', 'make it readable by anyone').conflicts('private'))
     .option('--private', 'make it visible to its members only')
     .option('--default-expiration-delay <seconds>', 'artifacts expire after this many seconds by default (0: never)')
+    .option('--expiration-delay <seconds>', 'delete the workspace this many seconds after its last work request finished (0: never)')
     .option('--scope <scope>', 'scope', DEFAULT_SCOPE)
     .action(
-      run<{ public?: boolean; private?: boolean; defaultExpirationDelay?: string; scope: string }, [string]>(async ({ deps, actor, options, print }, name) => {
-        if (options.public === undefined && options.private === undefined && options.defaultExpirationDelay === undefined) {
-          throw new Error('Nothing to change: give --public, --private or --default-expiration-delay');
+      run<{ public?: boolean; private?: boolean; defaultExpirationDelay?: string; expirationDelay?: string; scope: string }, [string]>(async ({ deps, actor, options, print }, name) => {
+        if (options.public === undefined && options.private === undefined && options.defaultExpirationDelay === undefined && options.expirationDelay === undefined) {
+          throw new Error('Nothing to change: give --public, --private, --default-expiration-delay or --expiration-delay');
         }
         const updated = await updateWorkspace(deps, actor, {
           scope: options.scope,
@@ -306,6 +309,7 @@ export function registerAdminCommands(program: Command, ctx: AdminContext = defa
           ...(options.defaultExpirationDelay !== undefined
             ? { defaultExpirationDelay: parseSeconds(options.defaultExpirationDelay, '--default-expiration-delay') }
             : {}),
+          ...(options.expirationDelay !== undefined ? { expirationDelay: parseSeconds(options.expirationDelay, '--expiration-delay') } : {}),
         });
         print(updated, () => {
           const expiration = updated.defaultExpirationDelay ? `${updated.defaultExpirationDelay}s` : 'never';

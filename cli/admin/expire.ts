@@ -28,12 +28,23 @@ export function expiryReportText(report: ExpiryReport): string {
   lines.push(`Removed collection items (collection/item) that ${verb} deleted: ${itemIds(items.deleted)}`);
   const tokens = report.tokens.deleted;
   lines.push(`Tokens past their expiry date that ${verb} deleted: ${tokens.length ? tokens.map((t) => `${t.id} (${t.purpose}, expired ${t.expire_at})`).join(', ') : '-'}`);
+  const requests = report.workRequests;
+  lines.push(`Work requests (root: ids) that ${verb} deleted: ${requests.deleted.length ? workRequestsByRoot(requests.deleted) : '-'}`);
+  if (requests.collections.length) lines.push(`Internal collections that ${verb} deleted with their workflow: ${ids(requests.collections)}`);
+  const workspaces = report.workspaces;
+  lines.push(`Workspaces past their expiration delay that ${verb} deleted: ${workspaces.deleted.length ? workspaces.deleted.map((w) => `${w.scope}/${w.workspace}`).join(', ') : '-'}`);
   let text = lines.join('\n') + '\n';
   if (report.kept.length) {
     text += `\nExpired but kept:\n` + formatTable(['ARTIFACT', 'KEPT BECAUSE'], report.kept.map((k) => [String(k.id), k.why]));
   }
   if (items.kept.length) {
     text += `\nRemoved collection items kept as they are:\n` + formatTable(['COLLECTION', 'ITEM', 'NAME', 'KEPT BECAUSE'], items.kept.map((k) => [String(k.collection), String(k.item), k.name, k.why]));
+  }
+  if (requests.kept.length) {
+    text += `\nFinished work requests kept (whole trees):\n` + formatTable(['ROOT', 'REQUESTS', 'KEPT BECAUSE'], requests.kept.map((k) => [String(k.root), String(k.requests), k.why]));
+  }
+  if (workspaces.waiting.length) {
+    text += `\nWorkspaces past their expiration delay, not deleted:\n` + formatTable(['WORKSPACE', 'WHY'], workspaces.waiting.map((w) => [`${w.scope}/${w.workspace}`, w.why]));
   }
   if (!report.finished) text += '\n(more to do: the next pass continues)\n';
   return text;
@@ -42,7 +53,7 @@ export function expiryReportText(report: ExpiryReport): string {
 export function registerAdminExpireCommand(admin: Command, run: AdminRun): void {
   admin
     .command('expire')
-    .description('run one expiry pass: delete expired artifacts nothing keeps, and stored bytes no file needs')
+    .description('run one expiry pass: delete expired work requests and artifacts nothing keeps, and stored bytes no file needs')
     .option('--dry-run', 'change nothing: list what would go and why each expired artifact is kept')
     .option('--max <n>', 'most expired artifacts to look at', '500')
     .option('--backfill', 'once, on a table written before expiry existed: add the expiry index entries')
@@ -59,4 +70,11 @@ export function registerAdminExpireCommand(admin: Command, run: AdminRun): void 
         print(report, () => expiryReportText(report));
       }),
     );
+}
+
+/** `5: 7, 6, 5; 9: 9`: the deleted requests grouped by their tree's root. */
+function workRequestsByRoot(deleted: { id: number; root: number }[]): string {
+  const byRoot = new Map<number, number[]>();
+  for (const d of deleted) byRoot.set(d.root, [...(byRoot.get(d.root) ?? []), d.id]);
+  return [...byRoot].map(([root, list]) => `${root}: ${list.join(', ')}`).join('; ');
 }

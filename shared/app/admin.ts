@@ -120,10 +120,10 @@ export function listTokens(deps: Deps, username?: string): Promise<Token[]> {
   return deps.identity.listTokens(username);
 }
 
-function checkDelay(value: number | null | undefined): void {
+function checkDelay(value: number | null | undefined, field = 'default_expiration_delay'): void {
   if (value === undefined || value === null) return;
   if (!Number.isInteger(value) || value < 0) {
-    throw ValidationError.field('default_expiration_delay', 'must be a non-negative whole number of seconds', 'Invalid workspace');
+    throw ValidationError.field(field, 'must be a non-negative whole number of seconds', 'Invalid workspace');
   }
 }
 
@@ -133,6 +133,7 @@ interface WorkspaceInput {
   name: string;
   public?: boolean;
   defaultExpirationDelay?: number | null;
+  expirationDelay?: number | null;
 }
 
 export async function createWorkspace(
@@ -144,19 +145,21 @@ export async function createWorkspace(
   const problem = workspaceNameProblem(input.name);
   if (problem) throw ValidationError.field('name', problem, 'Invalid workspace');
   checkDelay(input.defaultExpirationDelay);
+  checkDelay(input.expirationDelay, 'expiration_delay');
   if (!(await deps.identity.getScope(scope))) throw new NotFoundError('Not found', `no scope "${scope}"`);
   const ws: Workspace = {
     scope,
     name: input.name,
     public: input.public ?? false,
     defaultExpirationDelay: input.defaultExpirationDelay ?? null,
+    expirationDelay: input.expirationDelay ?? null,
     defaultFileStore: DEFAULT_FILE_STORE,
     otherFileStores: [],
     createdAt: deps.clock.now().toISOString(),
     version: 1,
   };
   await deps.identity.createWorkspace(ws);
-  await recordAudit(deps, actor, 'workspace.create', { scope, workspace: ws.name, public: ws.public, defaultExpirationDelay: ws.defaultExpirationDelay });
+  await recordAudit(deps, actor, 'workspace.create', { scope, workspace: ws.name, public: ws.public, defaultExpirationDelay: ws.defaultExpirationDelay, expirationDelay: ws.expirationDelay ?? null });
   return ws;
 }
 
@@ -167,20 +170,22 @@ export async function updateWorkspace(
 ): Promise<Workspace> {
   const scope = input.scope ?? DEFAULT_SCOPE;
   checkDelay(input.defaultExpirationDelay);
+  checkDelay(input.expirationDelay, 'expiration_delay');
   const ws = await deps.identity.getWorkspace(scope, input.name);
   if (!ws) throw new NotFoundError('Not found', `no workspace "${input.name}" in scope "${scope}"`);
   const next: Workspace = {
     ...ws,
     public: input.public ?? ws.public,
     defaultExpirationDelay: input.defaultExpirationDelay !== undefined ? input.defaultExpirationDelay : ws.defaultExpirationDelay,
+    expirationDelay: input.expirationDelay !== undefined ? input.expirationDelay : (ws.expirationDelay ?? null),
     version: ws.version + 1,
   };
   await deps.identity.updateWorkspace(next, ws.version);
   await recordAudit(deps, actor, 'workspace.update', {
     scope,
     workspace: ws.name,
-    before: { public: ws.public, defaultExpirationDelay: ws.defaultExpirationDelay },
-    after: { public: next.public, defaultExpirationDelay: next.defaultExpirationDelay },
+    before: { public: ws.public, defaultExpirationDelay: ws.defaultExpirationDelay, expirationDelay: ws.expirationDelay ?? null },
+    after: { public: next.public, defaultExpirationDelay: next.defaultExpirationDelay, expirationDelay: next.expirationDelay ?? null },
   });
   return next;
 }

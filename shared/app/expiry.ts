@@ -26,6 +26,8 @@ import type { FollowUpFailure } from './follow-ups';
 import { recordAudit } from './audit';
 import { applyItemRetention, type ItemRetentionReport } from './item-retention';
 import { deleteExpiredTokens, type TokenExpiryReport } from './token-expiry';
+import { expireWorkRequests, type WorkRequestExpiryReport } from './work-request-expiry';
+import { expireWorkspaces, type WorkspaceExpiryReport } from './workspace-expiry';
 
 export interface ExpiryOptions {
   /** Only report: no write at all. */
@@ -40,6 +42,10 @@ export interface ExpiryOptions {
   maxItems?: number;
   /** Most expired tokens deleted in one pass. */
   maxTokens?: number;
+  /** Most work-request trees (a root with its descendants) looked at in one pass. */
+  maxWorkRequestTrees?: number;
+  /** Most due workspaces (with an `expiration_delay`) looked at in one pass. */
+  maxWorkspaces?: number;
   /** Expired but kept artifacts are looked at again this much later (0: every pass). */
   recheckSeconds?: number;
   /** Time between condemning a blob and deleting it. */
@@ -86,6 +92,10 @@ export interface ExpiryReport {
   items: ItemRetentionReport;
   /** Tokens past their expiry date: deleted. */
   tokens: TokenExpiryReport;
+  /** Finished, expired work requests (whole workflow trees): deleted, or kept with why. */
+  workRequests: WorkRequestExpiryReport;
+  /** Workspaces past their `expiration_delay`: deleted, or waiting with why. */
+  workspaces: WorkspaceExpiryReport;
   /** False when a limit stopped the pass: the rest is left for the next one. */
   finished: boolean;
   /** Steps after a committed delete that failed (usage accounting): the caller reports them. */
@@ -100,6 +110,8 @@ export const DEFAULT_EXPIRY_OPTIONS = {
   maxBlobs: 500,
   maxItems: 500,
   maxTokens: 500,
+  maxWorkRequestTrees: 100,
+  maxWorkspaces: 20,
   recheckSeconds: 24 * 3600,
   blobGraceSeconds: BLOB_GRACE_PERIOD_SECONDS,
 };
@@ -193,6 +205,8 @@ export async function runExpiryPass(deps: Deps, store: ExpiryStore, options: Exp
     blobs: { condemned: [], deleted: [], rescued: [] },
     items: { linkDropped: [], deleted: [], kept: [], finished: true },
     tokens: { deleted: [], finished: true },
+    workRequests: { deleted: [], collections: [], kept: [], finished: true },
+    workspaces: { deleted: [], waiting: [], finished: true },
     finished: true,
   };
 
@@ -202,6 +216,13 @@ export async function runExpiryPass(deps: Deps, store: ExpiryStore, options: Exp
     return report;
   }
   const outOfTime = () => opts.deadline !== undefined && Date.now() >= opts.deadline;
+  // Work requests first (Debusine's order): a deleted request no longer pins its inputs, and its
+  // internal collection no longer retains what it linked.
+  report.workRequests = await expireWorkRequests(deps, store.workRequests, { dryRun, maxTrees: opts.maxWorkRequestTrees, recheckSeconds: opts.recheckSeconds, outOfTime });
+  if (!report.workRequests.finished) report.finished = false;
+  // Workspaces after their work requests: a workspace whose last trees just went may go with them.
+  report.workspaces = await expireWorkspaces(deps, store.workspaces, { dryRun, maxWorkspaces: opts.maxWorkspaces, recheckSeconds: opts.recheckSeconds, outOfTime });
+  if (!report.workspaces.finished) report.finished = false;
   // Removed items first: a link dropped here stops retaining its artifact.
   report.items = await applyItemRetention(deps, store.items, { dryRun, maxItems: opts.maxItems, outOfTime });
   if (!report.items.finished) report.finished = false;

@@ -196,6 +196,12 @@ export async function verifyQueuedUpload(
   return 'mismatch';
 }
 
+/** Whether the file row is complete with these bytes (another completion of the same upload won the race). */
+async function completedMeanwhile(deps: Deps, artifactId: number, file: StoredFile, stagingKey: string): Promise<boolean> {
+  const row = (await deps.artifacts.get(artifactId))?.files.find((f) => f.path === file.path);
+  return !!row?.complete && row.sha256 === file.sha256 && row.size === file.size && !(await deps.files.head(stagingKey));
+}
+
 /** Claim-copy-complete rounds lost to an expiry sweep before the upload gives up (the client retries). */
 const MAX_COMPLETE_ATTEMPTS = 3;
 
@@ -207,7 +213,13 @@ async function acceptVerifiedBytes(deps: Deps, artifact: Artifact, file: StoredF
     // the claim fail (ConflictError, retried later; the staging object stays), so a fresh copy can
     // never land before the old object's delete.
     if ((await deps.artifacts.claimBlobForUpload(file.sha256, file.size, now)) === 'claim') {
-      await deps.files.copy(stagingKey, blobObjectKey(file.sha256, file.size));
+      try {
+        await deps.files.copy(stagingKey, blobObjectKey(file.sha256, file.size));
+      } catch (err) {
+        // A concurrent completion of the same upload finished first and removed the staging object.
+        if (await completedMeanwhile(deps, artifactId, file, stagingKey)) return;
+        throw err;
+      }
       await deps.artifacts.markBlobStored(file.sha256, file.size, now);
     }
     try {

@@ -30,6 +30,9 @@ export const AUDIT_ACTIONS = [
   'collection-item.deleted',
   // Its token step: a token past its expiry date deleted.
   'token.expired',
+  // Its work-request step: a finished, expired request deleted (a workflow tree goes as a whole).
+  'work-request.expired',
+  'collection.expired',
   'worker.register',
   'worker.activation-token',
   'worker.concurrency',
@@ -43,6 +46,8 @@ export const AUDIT_ACTIONS = [
   'db.upgrade',
   'db.downgrade',
   'db.stamp',
+  // The expiry pass's workspace step: a workspace deleted once past its expiration_delay.
+  'workspace.expired',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];

@@ -264,12 +264,18 @@ export interface ExpiryWorkRequest {
    * `created_by_workflow` / `removed_by_workflow`.
    */
   referencedFromOutside: boolean;
+  /**
+   * An unfinished request outside the tree that depends on this one (Conveyor's rule: a tree is not
+   * deleted under a dependent that may still read its state), or absent.
+   */
+  unfinishedDependent?: number;
 }
 
 export type WorkRequestKeepReason =
   | { kind: 'unexpired'; expireAt: string | null }
   | { kind: 'unfinished'; status: WorkRequestStatus }
   | { kind: 'referenced-by-collection-item' }
+  | { kind: 'unfinished-dependent'; dependent: number }
   | { kind: 'parent-kept'; parent: number }
   | { kind: 'child-kept'; child: number };
 
@@ -293,6 +299,7 @@ export function planWorkRequestExpiry(requests: ExpiryWorkRequest[], now: Date):
     if (!isExpired(expireAt, now)) reason = { kind: 'unexpired', expireAt };
     else if (r.status !== 'completed' && r.status !== 'aborted') reason = { kind: 'unfinished', status: r.status };
     else if (r.referencedFromOutside) reason = { kind: 'referenced-by-collection-item' };
+    else if (r.unfinishedDependent !== undefined) reason = { kind: 'unfinished-dependent', dependent: r.unfinishedDependent };
     if (reason) {
       kept.set(r.id, reason);
       queue.push(r.id);
@@ -312,6 +319,24 @@ export function planWorkRequestExpiry(requests: ExpiryWorkRequest[], now: Date):
     }
   }
   return { kept, expired: requests.map((r) => r.id).filter((id) => !kept.has(id)).sort((x, y) => x - y) };
+}
+
+/** One line for an operator: why a work request is kept. */
+export function describeWorkRequestKeepReason(reason: WorkRequestKeepReason): string {
+  switch (reason.kind) {
+    case 'unexpired':
+      return reason.expireAt ? `not expired until ${reason.expireAt}` : 'never expires (its workspace has no default_expiration_delay)';
+    case 'unfinished':
+      return `unfinished (${reason.status})`;
+    case 'referenced-by-collection-item':
+      return 'a collection item outside its workflow\'s internal collection names it as creator or remover';
+    case 'unfinished-dependent':
+      return `unfinished work request ${reason.dependent} depends on it`;
+    case 'parent-kept':
+      return `its parent ${reason.parent} is kept`;
+    case 'child-kept':
+      return `its child ${reason.child} is kept`;
+  }
 }
 
 /* ------------------------------------------------------------------------------------------ */

@@ -16,6 +16,11 @@ export interface Workspace {
   public: boolean;
   /** Seconds until a new artifact expires; 0 or null keeps it forever. */
   defaultExpirationDelay: number | null;
+  /**
+   * Seconds after its last work request finished (after its creation if it never ran one) when the
+   * workspace itself is deleted by the expiry pass; 0, null or absent: never (Debusine's rule).
+   */
+  expirationDelay?: number | null;
   defaultFileStore: string;
   otherFileStores: string[];
   createdAt: string;

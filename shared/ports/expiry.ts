@@ -9,6 +9,8 @@ import type { RetainingLink, WorkRequestInputs } from '../domain/expiry';
 import type { Page, StoredFile } from './index';
 import type { ItemRetentionStore } from './item-retention';
 import type { TokenExpiryStore } from './token-expiry';
+import type { WorkRequestExpiryStore } from './work-request-expiry';
+import type { WorkspaceExpiryStore } from './workspace-expiry';
 
 export interface ExpiringArtifact {
   id: number;
@@ -32,6 +34,10 @@ export interface ExpiryStore {
   readonly items: ItemRetentionStore;
   /** Tokens past their expiry date (the pass's token step). */
   readonly tokens: TokenExpiryStore;
+  /** Finished work-request trees and their expiry index (the pass's work-request step). */
+  readonly workRequests: WorkRequestExpiryStore;
+  /** Workspaces with an `expiration_delay` and their expiry index (the pass's workspace step). */
+  readonly workspaces: WorkspaceExpiryStore;
   /**
    * Whether every stored item carries the expiry indexes: false on an installation older than
    * expiry until its one-off backfill (`conveyor admin expire --backfill`) ran. A pass does nothing then.

@@ -21,14 +21,17 @@ import { blobObjectKey } from '../../shared/domain/object-keys';
 import { createRelation } from '../../shared/app/relations';
 import { completeUpload, requestUpload } from '../../shared/app/uploads';
 import type { Caller } from '../../shared/app/auth';
-import { planArtifactExpiry, type ExpiryGraph } from '../../shared/domain/expiry';
+import { planArtifactExpiry, planWorkRequestExpiry, type ExpiryGraph, type ExpiryWorkRequest } from '../../shared/domain/expiry';
+import { MemoryWorkRequestExpiryStore } from '../../shared/adapters/memory/work-request-expiry-store';
 import { DomainError } from '../../shared/domain/errors';
-import { newWorkRequest, type WorkRequestStatus } from '../../shared/domain/work-requests';
+import { isFinished, newWorkRequest, type WorkRequest, type WorkRequestStatus } from '../../shared/domain/work-requests';
 import { createWorld } from '../support/world';
 
 const CONTENTS = ['alpha', 'bravo', 'charlie'].map((s) => Buffer.from(s));
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const GRACE = 30;
+/** The workspace's default delay: work requests (and artifacts without their own delay) expire within a scenario. */
+const WORKSPACE_DELAY = 50;
 
 /** The whole store as one expiry graph: what "reachable from a root" means right now. */
 function fullGraph(deps: MemoryDeps): ExpiryGraph {
@@ -59,11 +62,36 @@ function anyRowKeys(deps: MemoryDeps): Set<string> {
   return keys;
 }
 
-/** The memory store, checking at each deletion that the artifact is unreachable in the current state. */
+/** Every work request as the domain rule sees it now (the workspace delay, items naming them, dependents). */
+function workRequestFacts(deps: MemoryDeps): ExpiryWorkRequest[] {
+  const all = [...deps.workRequests.items.values()];
+  const rootOf = (id: number): WorkRequest => {
+    let wr = deps.workRequests.items.get(id)!;
+    while (wr.parent !== null && deps.workRequests.items.has(wr.parent)) wr = deps.workRequests.items.get(wr.parent)!;
+    return wr;
+  };
+  return all.map((wr) => {
+    const own = rootOf(wr.id).internalCollection;
+    const by = `workflow:${wr.id}`;
+    const referenced = [...deps.collections.items.values()].some((i) => i.collectionId !== own && (i.createdBy === by || i.removedBy === by));
+    const dependent = all.find((o) => o.dependencies.includes(wr.id) && !isFinished(o) && rootOf(o.id).id !== rootOf(wr.id).id);
+    return { id: wr.id, parent: wr.parent, status: wr.status, createdAt: wr.createdAt, delaySeconds: WORKSPACE_DELAY, referencedFromOutside: referenced, ...(dependent ? { unfinishedDependent: dependent.id } : {}) };
+  });
+}
+
+/** The memory store, checking at each deletion that the artifact (or work request) is unreachable in the current state. */
 class CheckedStore extends MemoryExpiryStore {
   violations: string[] = [];
   constructor(private readonly d: MemoryDeps) {
     super(d);
+    const violations = this.violations;
+    const checked = Object.create(this.workRequests) as MemoryWorkRequestExpiryStore;
+    checked.deleteWorkRequest = async (wr: WorkRequest) => {
+      const kept = planWorkRequestExpiry(workRequestFacts(d), d.clock.now()).kept.get(wr.id);
+      if (kept && d.workRequests.items.get(wr.id)?.version === wr.version) violations.push(`work request ${wr.id} deleted while kept: ${JSON.stringify(kept)}`);
+      return MemoryWorkRequestExpiryStore.prototype.deleteWorkRequest.call(this.workRequests, wr);
+    };
+    (this as { workRequests: MemoryWorkRequestExpiryStore }).workRequests = checked;
   }
   override async deleteCondemnedArtifact(id: number, condemnedAt: string) {
     if (this.d.artifacts.condemned.get(id) === condemnedAt) {
@@ -127,6 +155,8 @@ async function setUp() {
   const world = await createWorld();
   const deps = world.deps;
   const owner = await world.caller('owner');
+  const ws = (await deps.identity.getWorkspace('debusine', 'priv'))!;
+  await deps.identity.updateWorkspace({ ...ws, defaultExpirationDelay: WORKSPACE_DELAY, version: ws.version + 1 }, ws.version);
   let nextCollection = 1000;
   const collection = async (retains: 'always' | 'never' | 'workflow', workflowId: number | null) => {
     const c = {
@@ -261,6 +291,11 @@ describe('expiry pass: properties under random interleavings', () => {
         // Quiet, and late enough that every delay has run out: two passes delete everything
         // expired and unreachable, and nothing else.
         deps.clock.advance(100_000);
+        // Work requests go first, in one pass: an input pin of a finished request keeps nothing anyway.
+        const requests = planWorkRequestExpiry(workRequestFacts(deps), deps.clock.now());
+        await runExpiryPass(deps, store, { recheckSeconds: 0, blobGraceSeconds: GRACE });
+        for (const id of requests.expired) expect(deps.workRequests.items.has(id)).toBe(false);
+        for (const id of requests.kept.keys()) expect(deps.workRequests.items.has(id)).toBe(true);
         const plan = planArtifactExpiry(fullGraph(deps), deps.clock.now());
         await runExpiryPass(deps, store, { recheckSeconds: 0, blobGraceSeconds: GRACE });
         await runExpiryPass(deps, store, { recheckSeconds: 0, blobGraceSeconds: GRACE });

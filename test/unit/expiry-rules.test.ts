@@ -8,6 +8,7 @@ import {
   isExpired,
   planArtifactExpiry,
   planWorkRequestExpiry,
+  describeWorkRequestKeepReason,
   tokenExpired,
   workspaceExpired,
   type ExpiryGraph,
@@ -257,6 +258,14 @@ describe('planWorkRequestExpiry', () => {
     expect(plan.kept.get(3)).toEqual({ kind: 'parent-kept', parent: 1 });
     expect(plan.kept.get(4)).toEqual({ kind: 'parent-kept', parent: 3 });
     expect(plan.expired).toEqual([10, 11]);
+  });
+
+  it('is kept while an unfinished request outside its tree depends on it, and says so', () => {
+    const plan = planWorkRequestExpiry([wr(1, { unfinishedDependent: 9 }), wr(2, { parent: 1 })], NOW);
+    expect(plan.kept.get(1)).toEqual({ kind: 'unfinished-dependent', dependent: 9 });
+    expect(plan.kept.get(2)).toEqual({ kind: 'parent-kept', parent: 1 });
+    expect(describeWorkRequestKeepReason(plan.kept.get(1)!)).toBe('unfinished work request 9 depends on it');
+    expect(describeWorkRequestKeepReason({ kind: 'unexpired', expireAt: null })).toMatch(/never expires/);
   });
 });
 

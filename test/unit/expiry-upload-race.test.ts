@@ -108,3 +108,28 @@ test('an upload completing against condemned bytes copies them in again and leav
   // Claimed back from `condemned` by the copy: stored again, so no later sweep step deletes them.
   expect(repo.blobs.get(blobKey(BLOB.sha256, BLOB.size))).toEqual({ state: 'stored' });
 });
+
+test('two completions of the same upload at once: the one whose staging copy finds the object gone answers as completed', async () => {
+  const id = await declare(null);
+  await putBytes(id);
+  // The second completion's copy starts only once the first has completed and removed the staging object.
+  const files = world.deps.files;
+  const copy = files.copy.bind(files);
+  let firstDone!: () => void;
+  const firstFinished = new Promise<void>((resolve) => (firstDone = resolve));
+  let copies = 0;
+  files.copy = async (from: string, to: string) => {
+    if (++copies === 2) await firstFinished;
+    return copy(from, to);
+  };
+  const complete = () => http('POST', `/api/1.0/artifact/${id}/upload-complete/f/`, { token: owner(), body: {} });
+  const first = complete();
+  const second = complete();
+  const firstAnswer = await first;
+  firstDone();
+  expect(firstAnswer.status).toBe(201);
+  expect((await second).status).toBeLessThan(500);
+  const row = (await world.deps.artifacts.get(id))!.files[0]!;
+  expect(row.complete).toBe(true);
+  expect(world.deps.files.objects.has(blobObjectKey(BLOB.sha256, BLOB.size))).toBe(true);
+});

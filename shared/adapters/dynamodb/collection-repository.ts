@@ -10,6 +10,7 @@
  *   per name" lock: adding without `replace` is conditioned on it not existing, replacing on it still
  *   being the item read.
  */
+import { itemReferenceMarkers } from './work-request-expiry-keys';
 import { type DynamoDBDocumentClient, GetCommand, TransactWriteCommand, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
 import type { Collection, CollectionItem } from '../../domain/collections';
 import { ConflictError } from '../../domain/errors';
@@ -124,6 +125,9 @@ export class DynamoCollectionRepository implements CollectionRepository {
         },
       ];
       if (old) writes.push(this.softRemoval(old, item.createdAt, item.createdBy));
+      // Which workflows the item (and the one it replaces) names: expiry keeps those requests.
+      const references = [...itemReferenceMarkers(item), ...(old ? itemReferenceMarkers({ ...old, removedBy: item.createdBy }) : [])];
+      for (const marker of new Map(references.map((m) => [`${m.pk}#${m.sk}`, m])).values()) writes.push({ Put: { TableName: this.tableName, Item: marker } });
       // An artifact an expiry pass condemned is frozen: no new item may retain it.
       if (item.artifactId !== null) writes.push(notCondemned(this.tableName, item.artifactId));
       const outcome = await attempt(() => this.transact(writes));
@@ -159,6 +163,7 @@ export class DynamoCollectionRepository implements CollectionRepository {
             },
           },
           this.softRemoval(old, at, by),
+          ...itemReferenceMarkers({ ...old, createdBy: '', removedBy: by }).map((Item) => ({ Put: { TableName: this.tableName, Item } })),
         ]),
       );
       if (outcome.ok) return { ...old, removedAt: at, removedBy: by };

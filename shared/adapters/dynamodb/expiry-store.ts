@@ -15,11 +15,15 @@ import { attempt } from './errors';
 import { INPUT_PINS } from './expiry-pins';
 import { DynamoItemRetentionStore } from './item-retention-store';
 import { DynamoTokenExpiryStore } from './token-expiry-store';
+import { DynamoWorkRequestExpiryStore } from './work-request-expiry-store';
+import { itemReferenceMarkers, writeRootExpiryEntries } from './work-request-expiry-keys';
+import { toWorkRequest } from './work-request-repository';
 import { tokenExpiryIndex } from './identity-repository';
 import { artifactLinkIndex, itemRetentionIndex } from './collection-repository';
 import { EXPIRY_BUCKETS_PK, ExpiryBucketList, blobReferenceIndex, blobReferencePk, expiryIndexAttributes, expiryIndexPk } from './expiry-keys';
 import { GSI1, GSI2, GSI3, artifactPk, keys } from './keys';
 import { batchDelete, batchGet, firstInIndex, decodeCursor, encodeCursor, type Item, names, queryAll } from './support';
+import { DynamoWorkspaceExpiryStore } from './workspace-expiry-store';
 
 /**
  * The artifact repository's row-level reads and deletes the expiry store builds on (the
@@ -46,6 +50,8 @@ export class DynamoExpiryStore implements ExpiryStore {
   private readonly buckets: ExpiryBucketList;
   readonly items: DynamoItemRetentionStore;
   readonly tokens: DynamoTokenExpiryStore;
+  readonly workRequests: DynamoWorkRequestExpiryStore;
+  readonly workspaces: DynamoWorkspaceExpiryStore;
 
   constructor(
     private readonly doc: DynamoDBDocumentClient,
@@ -55,6 +61,8 @@ export class DynamoExpiryStore implements ExpiryStore {
     this.buckets = new ExpiryBucketList(doc, tableName);
     this.items = new DynamoItemRetentionStore(doc, tableName);
     this.tokens = new DynamoTokenExpiryStore(doc, tableName);
+    this.workRequests = new DynamoWorkRequestExpiryStore(doc, tableName);
+    this.workspaces = new DynamoWorkspaceExpiryStore(doc, tableName);
   }
 
   /**
@@ -85,13 +93,19 @@ export class DynamoExpiryStore implements ExpiryStore {
       const page = await this.doc.send(
         new ScanCommand({
           TableName: this.tableName,
-          FilterExpression: '#entity IN (:artifact, :file, :item, :token)',
+          FilterExpression: '#entity IN (:artifact, :file, :item, :token, :workRequest)',
           ExpressionAttributeNames: names('entity'),
-          ExpressionAttributeValues: { ':artifact': 'artifact', ':file': 'file', ':item': 'collection-item', ':token': 'token' },
+          ExpressionAttributeValues: { ':artifact': 'artifact', ':file': 'file', ':item': 'collection-item', ':token': 'token', ':workRequest': 'workRequest' },
           ...(start ? { ExclusiveStartKey: start } : {}),
         }),
       );
       for (const item of page.Items ?? []) {
+        // Finished roots enter the work-request expiry index; workflows' items get their reference markers.
+        if (item.entity === 'workRequest') await writeRootExpiryEntries(this.doc, this.tableName, [toWorkRequest(item)]);
+        if (item.entity === 'collection-item') {
+          const markers = itemReferenceMarkers({ collectionId: Number(item.collectionId), id: Number(item.id), createdBy: String(item.createdBy), removedBy: typeof item.removedBy === 'string' ? item.removedBy : null });
+          for (const marker of markers) await this.doc.send(new PutCommand({ TableName: this.tableName, Item: marker }));
+        }
         let set: Item | undefined;
         if (item.entity === 'artifact' && item.gsi3pk === undefined && typeof item.expireAt === 'string') {
           const index = expiryIndexAttributes({ id: Number(item.id), expireAt: item.expireAt })!;

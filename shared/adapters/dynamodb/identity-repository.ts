@@ -17,6 +17,7 @@ import { attempt, failedAt, versionedWriteError } from './errors';
 import { GSI1, GSI2, type Key, indexKeys, keys, timeKey } from './keys';
 import { compact, type Item, names, queryAll, touchLastSeen, updateVersioned, versionedPut, queryPartition } from './support';
 import { hasQuota, quotaFromItem } from './quota-attributes';
+import { hasExpirationDelay, workspaceExpiryKey, workspaceExpiryUpdate } from './workspace-expiry-keys';
 
 export class DynamoIdentityRepository implements IdentityRepository {
   constructor(
@@ -45,14 +46,27 @@ export class DynamoIdentityRepository implements IdentityRepository {
   }
 
   async createWorkspace(ws: Workspace): Promise<void> {
-    const outcome = await attempt(() => this.doc.send(this.putNew(workspaceItem(ws, ws.version))));
+    const put = this.putNew(workspaceItem(ws, ws.version));
+    // A workspace with an expiration delay enters the workspace expiry index in the same transaction.
+    const outcome = await attempt(async () => {
+      if (!hasExpirationDelay(ws)) return this.doc.send(put);
+      return this.doc.send(new TransactWriteCommand({ TransactItems: [{ Put: put.input }, { Update: this.expiryEntryUpdate(ws) }] }));
+    });
     if (!outcome.ok) throw new ConflictError('Workspace exists', `workspace "${ws.name}" already exists in scope "${ws.scope}"`);
   }
 
   async updateWorkspace(ws: Workspace, expectedVersion: number): Promise<void> {
-    const outcome = await attempt(() => this.doc.send(new PutCommand(versionedPut(this.tableName, workspaceItem(ws, expectedVersion + 1), expectedVersion))));
+    const put = versionedPut(this.tableName, workspaceItem(ws, expectedVersion + 1), expectedVersion);
+    // The expiry index entry follows the delay: written (the pass recomputes when it is due) or removed.
+    const entry = hasExpirationDelay(ws) ? { Update: this.expiryEntryUpdate(ws) } : { Delete: { TableName: this.tableName, Key: workspaceExpiryKey(ws.scope, ws.name) } };
+    const outcome = await attempt(() => this.doc.send(new TransactWriteCommand({ TransactItems: [{ Put: put }, entry] })));
     const failed = failedAt(outcome);
     if (failed) throw versionedWriteError('workspace', failed.item, expectedVersion);
+  }
+
+  /** First looked at its creation + delay: never later than it can be due (a later finish only moves that on). */
+  private expiryEntryUpdate(ws: Workspace) {
+    return workspaceExpiryUpdate(this.tableName, ws, new Date(Date.parse(ws.createdAt) + ws.expirationDelay! * 1000).toISOString());
   }
 
   async listWorkspaces(scope: string): Promise<Workspace[]> {
@@ -224,6 +238,7 @@ function workspaceItem(ws: Workspace, version: number): Item {
     name: ws.name,
     public: ws.public,
     defaultExpirationDelay: ws.defaultExpirationDelay ?? null,
+    expirationDelay: ws.expirationDelay ?? null,
     defaultFileStore: ws.defaultFileStore,
     otherFileStores: [...ws.otherFileStores],
     createdAt: ws.createdAt,
@@ -239,6 +254,7 @@ function toWorkspace(item: Item): Workspace {
     name: item.name,
     public: item.public,
     defaultExpirationDelay: item.defaultExpirationDelay ?? null,
+    expirationDelay: item.expirationDelay ?? null,
     defaultFileStore: item.defaultFileStore,
     otherFileStores: item.otherFileStores ?? [],
     createdAt: item.createdAt,

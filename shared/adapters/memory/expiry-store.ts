@@ -11,6 +11,8 @@ import type { ArtifactExpiryState, BlobRef, ExpiringArtifact, ExpiryStore } from
 import type { MemoryDeps } from './index';
 import { MemoryItemRetentionStore } from './item-retention-store';
 import { MemoryTokenExpiryStore } from './token-expiry-store';
+import { MemoryWorkRequestExpiryStore } from './work-request-expiry-store';
+import { MemoryWorkspaceExpiryStore } from './workspace-expiry-store';
 
 const clone = <T>(v: T): T => structuredClone(v);
 
@@ -22,10 +24,14 @@ export class MemoryExpiryStore implements ExpiryStore {
 
   readonly items: MemoryItemRetentionStore;
   readonly tokens: MemoryTokenExpiryStore;
+  readonly workRequests: MemoryWorkRequestExpiryStore;
+  readonly workspaces: MemoryWorkspaceExpiryStore;
 
   constructor(private readonly deps: MemoryDeps) {
     this.items = new MemoryItemRetentionStore(deps.collections);
     this.tokens = new MemoryTokenExpiryStore(deps.identity);
+    this.workRequests = new MemoryWorkRequestExpiryStore(deps);
+    this.workspaces = new MemoryWorkspaceExpiryStore(deps);
   }
 
   private get repo() {

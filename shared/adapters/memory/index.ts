@@ -61,6 +61,8 @@ export class MemoryIdentityRepository implements IdentityRepository {
   users = new Map<string, User>();
   tokens = new Map<string, Token>();
   roles = new Map<string, RoleGrant>();
+  /** Workspace expiry index: next checks moved by a pass (absent: creation + delay, as written with the row). */
+  workspaceExpiryChecks = new Map<string, string | null>();
 
   async getScope(name: string) {
     return clone(this.scopes.get(name));
@@ -82,6 +84,7 @@ export class MemoryIdentityRepository implements IdentityRepository {
     const key = `${ws.scope}/${ws.name}`;
     if (this.workspaces.get(key)?.version !== expectedVersion) throw new ConflictError('Conflict', 'workspace changed concurrently');
     this.workspaces.set(key, clone(ws));
+    this.workspaceExpiryChecks.delete(key); // rewritten with the row, as in DynamoDB
   }
   async listWorkspaces(scope: string) {
     return [...this.workspaces.values()].filter((w) => w.scope === scope).map(clone).sort((a, b) => byCodeUnit(a.name, b.name));
@@ -421,6 +424,11 @@ export class MemoryWorkRequestRepository implements WorkRequestRepository {
   items = new Map<number, WorkRequest>();
   reverse = new Map<number, Set<number>>();
   progress = new Map<number, ChildProgress>();
+  /**
+   * The work-request expiry index, as far as it differs from "a finished root is due at its
+   * completion": root id → the check time an expiry pass moved it to (null: out of the index).
+   */
+  expiryChecks = new Map<number, string | null>();
   /** Counts reads by method: tests check that scheduling reads stay bounded. */
   reads = { pendingCandidates: 0, itemsReturned: 0 };
 

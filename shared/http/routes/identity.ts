@@ -14,6 +14,7 @@ export const identityRoutes: (getDeps: () => import('../../ports').Deps) => Reco
         scope: workspace.scope,
         public: workspace.public,
         default_expiration_delay: workspace.defaultExpirationDelay,
+        expiration_delay: workspace.expirationDelay ?? null,
         created_at: workspace.createdAt,
         role: role ?? null,
       })),

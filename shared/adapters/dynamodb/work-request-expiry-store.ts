@@ -1,0 +1,101 @@
+/**
+ * WorkRequestExpiryStore on the main table: due roots from gsi3 `WREXP#<0..3>` (one Query per shard,
+ * up to now), item references from the request's own partition (`ITEMREF#`), deletes by partition.
+ * No Scan. Keys: work-request-expiry-keys.ts.
+ */
+import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import type { Collection } from '../../domain/collections';
+import type { WorkRequest } from '../../domain/work-requests';
+import type { WorkRequestExpiryStore } from '../../ports/work-request-expiry';
+import { inputArtifactsOf } from '../../tasks/inputs';
+import { dueEntries } from './due-index';
+import { attempt } from './errors';
+import { inputPinKey } from './expiry-pins';
+import { childLinkKey } from './work-request-repository';
+import { ITEM_REFERENCES, WORK_REQUEST_EXPIRY_PREFIX, WORK_REQUEST_EXPIRY_SHARDS, rootExpiryEntry, rootExpiryKey } from './work-request-expiry-keys';
+import { collectionPk, keys, workRequestPk } from './keys';
+import { batchDelete, type Item, names, queryAll } from './support';
+
+export class DynamoWorkRequestExpiryStore implements WorkRequestExpiryStore {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  async dueRoots(upTo: string, limit: number): Promise<number[]> {
+    return (await dueEntries(this.doc, this.tableName, WORK_REQUEST_EXPIRY_PREFIX, WORK_REQUEST_EXPIRY_SHARDS, upTo, limit)).map((e) => Number(e.rootId));
+  }
+
+  async recheckRoot(rootId: number, at: string | null): Promise<void> {
+    if (at === null) await this.doc.send(new DeleteCommand({ TableName: this.tableName, Key: rootExpiryKey(rootId) }));
+    else await this.doc.send(new PutCommand({ TableName: this.tableName, Item: rootExpiryEntry(rootId, at) }));
+  }
+
+  /** One Query of the request's `ITEMREF#` markers, then a GetItem of each marked item outside the own collection (a marker may outlive its item). */
+  async referencedFromOutside(workRequestId: number, ownInternalCollection: number | null): Promise<boolean> {
+    const markers = await this.partition(workRequestId, ITEM_REFERENCES);
+    const by = `workflow:${workRequestId}`;
+    for (const marker of markers) {
+      const collectionId = Number(marker.collectionId);
+      if (collectionId === ownInternalCollection) continue;
+      const res = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: keys.collectionItem(collectionId, Number(marker.itemId)), ConsistentRead: true }));
+      if (res.Item && (res.Item.createdBy === by || res.Item.removedBy === by)) return true;
+    }
+    return false;
+  }
+
+  /**
+   * The request row first (DeleteItem conditional on its version: nothing else goes when it fails),
+   * then the rest of its partition, the links naming it in other partitions and its input pins; its
+   * index entry last (a root whose delete stopped half way is found again through it).
+   */
+  async deleteWorkRequest(wr: WorkRequest): Promise<boolean> {
+    const outcome = await attempt(() =>
+      this.doc.send(
+        new DeleteCommand({
+          TableName: this.tableName,
+          Key: keys.workRequest(wr.id),
+          ConditionExpression: '#version = :version',
+          ExpressionAttributeNames: names('version'),
+          ExpressionAttributeValues: { ':version': wr.version },
+        }),
+      ),
+    );
+    if (!outcome.ok) return false;
+    const own = (await this.partition(wr.id, '')).filter((i) => i.sk !== 'W' && i.sk !== 'EXPIRY');
+    await batchDelete(this.doc, this.tableName, [
+      ...own.map((i) => ({ pk: String(i.pk), sk: String(i.sk) })),
+      ...wr.dependencies.map((dependency) => keys.reverseDependency(dependency, wr.id)),
+      ...[...new Set(inputArtifactsOf(wr))].map((artifact) => inputPinKey(artifact, wr.id)),
+      ...(wr.parent !== null ? [childLinkKey(wr.parent, wr.id)] : []),
+    ]);
+    await this.doc.send(new DeleteCommand({ TableName: this.tableName, Key: rootExpiryKey(wr.id) }));
+    return true;
+  }
+
+  /** Every row of the collection's partition (items, active rows), then its name claim. */
+  async deleteCollection(collection: Collection): Promise<void> {
+    const rows = await queryAll(this.doc, {
+      TableName: this.tableName,
+      KeyConditionExpression: '#pk = :pk',
+      ExpressionAttributeNames: names('pk'),
+      ExpressionAttributeValues: { ':pk': collectionPk(collection.id) },
+      ConsistentRead: true,
+    });
+    await batchDelete(this.doc, this.tableName, [
+      ...rows.filter((r) => r.sk !== 'C').map((r) => ({ pk: String(r.pk), sk: String(r.sk) })),
+      keys.collectionName(collection.scope, collection.workspace, collection.category, collection.name),
+      keys.collection(collection.id),
+    ]);
+  }
+
+  private partition(id: number, prefix: string): Promise<Item[]> {
+    return queryAll(this.doc, {
+      TableName: this.tableName,
+      KeyConditionExpression: prefix ? '#pk = :pk AND begins_with(#sk, :prefix)' : '#pk = :pk',
+      ExpressionAttributeNames: prefix ? names('pk', 'sk') : names('pk'),
+      ExpressionAttributeValues: prefix ? { ':pk': workRequestPk(id), ':prefix': prefix } : { ':pk': workRequestPk(id) },
+      ConsistentRead: true,
+    });
+  }
+}

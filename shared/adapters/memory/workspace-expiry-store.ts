@@ -1,0 +1,50 @@
+/** In-memory WorkspaceExpiryStore over the memory repositories, with the DynamoDB adapter's index and conditions. */
+import type { Workspace } from '../../domain/tenancy';
+import { isFinished } from '../../domain/work-requests';
+import type { WorkspaceExpiryEntry, WorkspaceExpiryStore } from '../../ports/workspace-expiry';
+import type { MemoryDeps } from './index';
+
+export class MemoryWorkspaceExpiryStore implements WorkspaceExpiryStore {
+  constructor(private readonly deps: MemoryDeps) {}
+
+  private get checks() {
+    return this.deps.identity.workspaceExpiryChecks;
+  }
+
+  /** As the DynamoDB entry: present while the workspace has a delay; `lastFinishedAt` kept by the commits of finished roots. */
+  private entryOf(ws: Workspace): WorkspaceExpiryEntry | undefined {
+    if (!ws.expirationDelay || ws.expirationDelay <= 0) return undefined;
+    const key = `${ws.scope}/${ws.name}`;
+    const moved = this.checks.get(key);
+    if (moved === null) return undefined;
+    let lastFinishedAt: string | null = null;
+    for (const wr of this.deps.workRequests.items.values()) {
+      if (wr.scope !== ws.scope || wr.workspace !== ws.name || wr.parent !== null || !isFinished(wr)) continue;
+      const at = new Date(wr.completedAt ?? wr.createdAt).toISOString();
+      if (lastFinishedAt === null || at > lastFinishedAt) lastFinishedAt = at;
+    }
+    const checkAt = moved ?? new Date(Date.parse(ws.createdAt) + ws.expirationDelay * 1000).toISOString();
+    return { scope: ws.scope, workspace: ws.name, checkAt, lastFinishedAt };
+  }
+
+  async dueWorkspaces(upTo: string, limit: number): Promise<WorkspaceExpiryEntry[]> {
+    return [...this.deps.identity.workspaces.values()]
+      .map((ws) => this.entryOf(ws))
+      .filter((e): e is WorkspaceExpiryEntry => e !== undefined && e.checkAt <= upTo)
+      .sort((a, b) => (a.checkAt < b.checkAt ? -1 : a.checkAt > b.checkAt ? 1 : 0))
+      .slice(0, limit);
+  }
+
+  async recheckWorkspace(scope: string, workspace: string, at: string | null): Promise<void> {
+    const key = `${scope}/${workspace}`;
+    if (this.deps.identity.workspaces.has(key)) this.checks.set(key, at);
+  }
+
+  async deleteWorkspace(ws: Workspace): Promise<boolean> {
+    const key = `${ws.scope}/${ws.name}`;
+    if (this.deps.identity.workspaces.get(key)?.version !== ws.version) return false;
+    this.deps.identity.workspaces.delete(key);
+    this.checks.delete(key);
+    return true;
+  }
+}

@@ -1,0 +1,28 @@
+/**
+ * What the workspace step of the expiry pass (shared/app/workspace-expiry.ts) needs from storage: a
+ * due index of workspaces that have an `expiration_delay` (written with the workspace row; its
+ * `lastFinishedAt` kept by the commit that stores a root work request finished), and the final
+ * delete. Adapters: dynamodb/workspace-expiry-store.ts, memory/workspace-expiry-store.ts.
+ */
+import type { Workspace } from '../domain/tenancy';
+
+export interface WorkspaceExpiryEntry {
+  scope: string;
+  workspace: string;
+  /** When the pass looks at it next. */
+  checkAt: string;
+  /** When a root work request of the workspace last finished (null: none yet). */
+  lastFinishedAt: string | null;
+}
+
+export interface WorkspaceExpiryStore {
+  /** Entries whose check time is at or before `upTo`, oldest first, at most `limit`. */
+  dueWorkspaces(upTo: string, limit: number): Promise<WorkspaceExpiryEntry[]>;
+  /** Moves an entry's next check to `at` (null: it leaves the index). */
+  recheckWorkspace(scope: string, workspace: string, at: string | null): Promise<void>;
+  /**
+   * Deletes the workspace row conditional on its version, then its index entry. False when the
+   * condition failed (it changed since it was read): nothing is deleted then.
+   */
+  deleteWorkspace(ws: Workspace): Promise<boolean>;
+}
