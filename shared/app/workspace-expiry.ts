@@ -5,8 +5,8 @@
  * `workspaceExpired`).
  *
  * Bounded: the candidates are the due entries of the workspace expiry index (written with the
- * workspace row, raised by every finished root's commit), at most `maxWorkspaces` a pass. An entry
- * read early (a root finished since it was written) moves to last finish + delay.
+ * workspace row), at most `maxWorkspaces` a pass. An entry read early (a request finished since it
+ * was written) moves to last finish + delay, read from the workspace's requests at that moment.
  *
  * What is deleted today: a due workspace whose only contents are role grants (the grants, then the
  * row conditional on its version, then its entry). A due workspace that still holds work requests,
@@ -18,7 +18,7 @@ import { expireAfter, workspaceExpired } from '../domain/expiry';
 import type { Workspace } from '../domain/tenancy';
 import { isFinished } from '../domain/work-requests';
 import type { Deps } from '../ports';
-import type { WorkspaceExpiryEntry, WorkspaceExpiryStore } from '../ports/workspace-expiry';
+import type { WorkspaceExpiryStore } from '../ports/workspace-expiry';
 import { recordAudit } from './audit';
 
 export interface WorkspaceRef {
@@ -43,23 +43,41 @@ export const DEFAULT_MAX_WORKSPACES = 20;
 /** Work requests of a due workspace read to find an unfinished one (pages of 100). */
 const MAX_REQUESTS_READ = 1000;
 
-/** Why a workspace past its delay cannot go now, or undefined when it can (only role grants left). */
-async function blocker(deps: Deps, ws: Workspace): Promise<string | undefined> {
+/** What a due workspace's work requests say: an unfinished one, when the last one finished, or too many to read. */
+interface Activity {
+  unfinished?: string;
+  lastFinishedAt: string | null;
+  any: boolean;
+}
+
+/**
+ * Reads the workspace's work requests (at most MAX_REQUESTS_READ): finishing a request writes nothing
+ * to the workspace's expiry entry, so the finish times are read here, only for a workspace whose
+ * entry is due (few: only workspaces with a delay have one).
+ */
+async function activityOf(deps: Deps, ws: Workspace): Promise<Activity> {
   let cursor: string | undefined;
   let read = 0;
-  let any: number | undefined;
+  const activity: Activity = { lastFinishedAt: null, any: false };
   do {
     const page = await deps.workRequests.list({ scope: ws.scope, workspace: ws.name, limit: 100, cursor });
     for (const wr of page.items) {
-      if (!isFinished(wr)) return `work request ${wr.id} is unfinished (${wr.status})`;
-      any ??= wr.id;
+      if (!isFinished(wr)) return { ...activity, unfinished: `work request ${wr.id} is unfinished (${wr.status})` };
+      activity.any = true;
+      const at = new Date(wr.completedAt ?? wr.createdAt).toISOString();
+      if (activity.lastFinishedAt === null || at > activity.lastFinishedAt) activity.lastFinishedAt = at;
     }
     read += page.items.length;
     cursor = page.next ?? undefined;
   } while (cursor && read < MAX_REQUESTS_READ);
-  if (cursor) return `more than ${MAX_REQUESTS_READ} work requests: too many to look at in one pass`;
+  if (cursor) return { ...activity, unfinished: `more than ${MAX_REQUESTS_READ} work requests: too many to look at in one pass` };
+  return activity;
+}
+
+/** Why a workspace past its delay cannot go now, or undefined when it can (only role grants left). */
+async function blocker(deps: Deps, ws: Workspace, activity: Activity): Promise<string | undefined> {
   const left: string[] = [];
-  if (any !== undefined) left.push('work requests');
+  if (activity.any) left.push('work requests');
   if ((await deps.artifacts.list({ scope: ws.scope, workspace: ws.name, limit: 1 })).items.length) left.push('artifacts');
   if ((await deps.collections.list(ws.scope, ws.name)).length) left.push('collections');
   if ((await deps.templates.list(ws.scope, ws.name)).length) left.push('workflow templates');
@@ -68,9 +86,9 @@ async function blocker(deps: Deps, ws: Workspace): Promise<string | undefined> {
   return undefined;
 }
 
-/** When the entry is really due: last finish (else creation) + delay. */
-function dueAt(ws: Workspace, entry: WorkspaceExpiryEntry): string | null {
-  const last = entry.lastFinishedAt !== null && entry.lastFinishedAt > ws.createdAt ? entry.lastFinishedAt : ws.createdAt;
+/** When the workspace is really due: last finish (else creation) + delay. */
+function dueAt(ws: Workspace, lastFinishedAt: string | null): string | null {
+  const last = lastFinishedAt !== null && lastFinishedAt > ws.createdAt ? lastFinishedAt : ws.createdAt;
   return expireAfter(new Date(last), ws.expirationDelay ?? null);
 }
 
@@ -95,16 +113,22 @@ export async function expireWorkspaces(
       break;
     }
     const ws = await deps.identity.getWorkspace(entry.scope, entry.workspace);
-    const due = ws && dueAt(ws, entry);
-    if (!ws || !due) {
+    if (!ws || dueAt(ws, null) === null) {
       await recheck(entry, null); // gone, or no delay any more
       continue;
     }
-    if (!workspaceExpired({ expirationDelay: ws.expirationDelay ?? null, createdAt: ws.createdAt, lastTaskCompletedAt: entry.lastFinishedAt, hasUnfinishedTasks: false }, now)) {
-      await recheck(entry, due); // a root finished since the entry was written
+    const activity = await activityOf(deps, ws);
+    if (activity.unfinished) {
+      report.waiting.push({ scope: ws.scope, workspace: ws.name, why: activity.unfinished });
+      await recheck(entry, later());
       continue;
     }
-    const why = await blocker(deps, ws);
+    const due = dueAt(ws, activity.lastFinishedAt)!;
+    if (!workspaceExpired({ expirationDelay: ws.expirationDelay ?? null, createdAt: ws.createdAt, lastTaskCompletedAt: activity.lastFinishedAt, hasUnfinishedTasks: false }, now)) {
+      await recheck(entry, due); // a request finished since the entry was written
+      continue;
+    }
+    const why = await blocker(deps, ws, activity);
     if (why) {
       report.waiting.push({ scope: ws.scope, workspace: ws.name, why });
       await recheck(entry, later());
@@ -123,7 +147,7 @@ export async function expireWorkspaces(
       workspace: ws.name,
       expiration_delay: ws.expirationDelay,
       created_at: ws.createdAt,
-      last_finished_at: entry.lastFinishedAt,
+      last_finished_at: activity.lastFinishedAt,
     });
   }
   return report;

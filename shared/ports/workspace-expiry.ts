@@ -1,7 +1,6 @@
 /**
  * What the workspace step of the expiry pass (shared/app/workspace-expiry.ts) needs from storage: a
- * due index of workspaces that have an `expiration_delay` (written with the workspace row; its
- * `lastFinishedAt` kept by the commit that stores a root work request finished), and the final
+ * due index of workspaces that have an `expiration_delay` (written with the workspace row), and the final
  * delete. Adapters: dynamodb/workspace-expiry-store.ts, memory/workspace-expiry-store.ts.
  */
 import type { Workspace } from '../domain/tenancy';
@@ -11,8 +10,6 @@ export interface WorkspaceExpiryEntry {
   workspace: string;
   /** When the pass looks at it next. */
   checkAt: string;
-  /** When a root work request of the workspace last finished (null: none yet). */
-  lastFinishedAt: string | null;
 }
 
 export interface WorkspaceExpiryStore {

@@ -1,7 +1,7 @@
 /**
  * The workspace step of the expiry pass on DynamoDB Local (own tables, prefix `wsexp-it`): the
  * `WSEXP#` entry is written with a workspace that has an `expiration_delay` (and only then), the
- * commit of a finished root raises its `lastFinishedAt`, an early entry moves to last finish +
+ * commit of a finished root writes nothing to it, an early entry moves to last finish (read then) +
  * delay, a workspace still holding a work request waits, and a deleted one leaves nothing in its
  * partition (row, role grants, entry).
  */
@@ -62,7 +62,7 @@ async function entry(workspace: string) {
   return res.Item;
 }
 
-/** A root request in `workspace`, created running, then stored finished (the commit that raises lastFinishedAt). */
+/** A root request in `workspace`, created running, then stored finished. */
 async function runOne(id: number, workspace: string): Promise<void> {
   const wr = newWorkRequest({ id, scope: 'debusine', workspace, createdBy: 'user:alice', taskType: 'Worker', taskName: 'noop', taskData: {}, createdAt: now() });
   await deps.workRequests.commit({ create: [{ ...wr, status: 'running' }] });
@@ -79,8 +79,9 @@ it('a workspace with an expiration delay is indexed, moved by its last finish, w
 
   tick(100);
   await runOne(9001, 'wsexp');
-  await runOne(9002, 'kept'); // no entry: the conditional update writes nothing
-  expect((await entry('wsexp'))!.lastFinishedAt).toBe(at(100));
+  await runOne(9002, 'kept');
+  // Finishing writes nothing to the entry (workspaces without a delay pay nothing): the pass reads the finish times.
+  expect((await entry('wsexp'))!.gsi3sk).toBe(`${at(DELAY)}#debusine/wsexp`);
   expect(await entry('kept')).toBeUndefined();
 
   tick(DELAY - 100); // creation + delay: the entry is read, and moves to last finish + delay

@@ -21,7 +21,6 @@ import { ConflictError, ValidationError } from '../../domain/errors';
 import { effectivePriority, type TaskType, type WorkRequest, type WorkflowRun } from '../../domain/work-requests';
 import { RUN_STATUSES } from '../../domain/run-status';
 import { writeRootExpiryEntries } from './work-request-expiry-keys';
-import { noteWorkspaceRootsFinished } from './workspace-expiry-keys';
 import { childProgressDeltas } from '../../domain/child-progress';
 import type { ChildProgress, HeartbeatMessage, Page, WorkRequestChanges, WorkRequestListFilter, WorkRequestRepository } from '../../ports';
 import { attempt, firstFailure, type RawItem, rawBool, rawNumber } from './errors';
@@ -317,8 +316,6 @@ export class DynamoWorkRequestRepository implements WorkRequestRepository {
     await writeInputPins(this.doc, this.tableName, [...(changes.create ?? []), ...(changes.update ?? []).map((u) => u.workRequest)]);
     // A finished root enters the work-request expiry index (a failed commit leaves an entry the pass drops).
     await writeRootExpiryEntries(this.doc, this.tableName, [...(changes.create ?? []), ...(changes.update ?? []).map((u) => u.workRequest)]);
-    // ...and its workspace's expiry entry (if it has one) moves on (a failed commit only delays expiry).
-    await noteWorkspaceRootsFinished(this.doc, this.tableName, [...(changes.create ?? []), ...(changes.update ?? []).map((u) => u.workRequest)]);
     if (ops.length > MAX_COMMIT_ITEMS) {
       // Splitting would give up atomicity: callers keep their changes small.
       throw new Error(`commit: ${ops.length} items exceed the ${MAX_COMMIT_ITEMS} items of one transaction`);

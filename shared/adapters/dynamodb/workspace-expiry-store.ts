@@ -24,7 +24,6 @@ export class DynamoWorkspaceExpiryStore implements WorkspaceExpiryStore {
       scope: String(row.scope),
       workspace: String(row.workspace),
       checkAt: String(row.gsi3sk).slice(0, 24),
-      lastFinishedAt: typeof row.lastFinishedAt === 'string' ? row.lastFinishedAt : null,
     }));
   }
 

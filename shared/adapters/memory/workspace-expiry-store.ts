@@ -1,6 +1,5 @@
 /** In-memory WorkspaceExpiryStore over the memory repositories, with the DynamoDB adapter's index and conditions. */
 import type { Workspace } from '../../domain/tenancy';
-import { isFinished } from '../../domain/work-requests';
 import type { WorkspaceExpiryEntry, WorkspaceExpiryStore } from '../../ports/workspace-expiry';
 import type { MemoryDeps } from './index';
 
@@ -11,20 +10,14 @@ export class MemoryWorkspaceExpiryStore implements WorkspaceExpiryStore {
     return this.deps.identity.workspaceExpiryChecks;
   }
 
-  /** As the DynamoDB entry: present while the workspace has a delay; `lastFinishedAt` kept by the commits of finished roots. */
+  /** As the DynamoDB entry: present while the workspace has a delay. */
   private entryOf(ws: Workspace): WorkspaceExpiryEntry | undefined {
     if (!ws.expirationDelay || ws.expirationDelay <= 0) return undefined;
     const key = `${ws.scope}/${ws.name}`;
     const moved = this.checks.get(key);
     if (moved === null) return undefined;
-    let lastFinishedAt: string | null = null;
-    for (const wr of this.deps.workRequests.items.values()) {
-      if (wr.scope !== ws.scope || wr.workspace !== ws.name || wr.parent !== null || !isFinished(wr)) continue;
-      const at = new Date(wr.completedAt ?? wr.createdAt).toISOString();
-      if (lastFinishedAt === null || at > lastFinishedAt) lastFinishedAt = at;
-    }
     const checkAt = moved ?? new Date(Date.parse(ws.createdAt) + ws.expirationDelay * 1000).toISOString();
-    return { scope: ws.scope, workspace: ws.name, checkAt, lastFinishedAt };
+    return { scope: ws.scope, workspace: ws.name, checkAt };
   }
 
   async dueWorkspaces(upTo: string, limit: number): Promise<WorkspaceExpiryEntry[]> {
