@@ -125,9 +125,11 @@ export async function scheduleForWorker(
           continue;
         }
       }
+      // What the commit writes: the scheduler goes on with it, without reading it back.
+      const committed = bump(wr, { worker: worker.name, assignedAt: now, dynamicTaskData });
       try {
         await deps.workRequests.commit({
-          update: [{ workRequest: bump(wr, { worker: worker.name, assignedAt: now, dynamicTaskData }), expectedVersion: wr.version }],
+          update: [{ workRequest: committed, expectedVersion: wr.version }],
           // What we read of the worker: filling its last slot also takes it out of the free-slot index.
           slots: [{ worker: worker.name, delta: 1, seen: { assigned: worker.assigned, concurrency: worker.concurrency } }],
         });
@@ -140,7 +142,7 @@ export async function scheduleForWorker(
         continue;
       }
       worker = { ...worker, assigned: worker.assigned + 1 };
-      const effects = await runEventReactions(deps, (await deps.workRequests.get(wr.id))!, 'on_assignment');
+      const effects = await runEventReactions(deps, committed, 'on_assignment');
       if (effects.skipReason) {
         // Debusine behaviour 20: the request never runs; it completes as skipped.
         const current = (await deps.workRequests.get(wr.id))!;
@@ -149,7 +151,7 @@ export async function scheduleForWorker(
         continue;
       }
       assigned.push({ workRequestId: wr.id, worker: worker.name });
-      if (opts.notify ?? true) await notifyWorker(deps, worker.name, { type: 'work_request_available', workRequestId: wr.id });
+      if (opts.notify ?? true) await notifyWorker(deps, worker, { type: 'work_request_available', workRequestId: wr.id });
       taken = true;
       break;
     }
