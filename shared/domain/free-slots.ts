@@ -14,10 +14,14 @@ import type { Worker } from './workers';
 import { CONNECTION_TIMEOUT_MS } from './workers';
 
 /**
- * Partitions of the index: a worker lives in shard `hash(name) % 4`. Each slot taken or given back
- * writes one entry, so one partition would cap the service at ≈ 500 requests/s (docs/scale.md).
+ * Partitions of the index: a worker lives in shard `hash(name) % FREE_SLOT_SHARDS`, and every pass
+ * queries each shard, so a pass with no free slot costs one Query per shard. One for now: each slot
+ * taken or given back writes an entry, so one partition takes ≈ 250–500 requests/s (by worker item
+ * size), about where the per-scope listing index (gsi1 `WRS#<scope>`) tops out anyway
+ * (docs/scale.md). Raising it re-homes each worker on its next write, and readers query every
+ * shard below it, so nothing is stranded; lowering it would strand entries.
  */
-export const FREE_SLOT_SHARDS = 4;
+export const FREE_SLOT_SHARDS = 1;
 
 export function freeSlotShard(name: string): number {
   let h = 0;

@@ -76,7 +76,7 @@ export class DynamoWorkerRepository implements WorkerRepository {
     await updateVersioned(this.doc, this.tableName, keys.worker(worker.name), 'worker', workerAttributes(worker), expectedVersion);
   }
 
-  /** gsi3 `FREESLOTS#<0..3>`, every shard in parallel (eventually consistent). */
+  /** gsi3 `FREESLOTS#<shard>`, every shard in parallel (eventually consistent). */
   async withFreeSlots(): Promise<Worker[]> {
     const shards = await Promise.all(
       Array.from({ length: FREE_SLOT_SHARDS }, (_, shard) =>
