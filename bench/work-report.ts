@@ -265,8 +265,9 @@ export function renderWorkRequestSections(input: WorkRequestReportInput): string
         `- Why: \`pendingCandidates\` queries the pending index (gsi3) with \`Limit: ${reads.candidatesPerPartition}\` (\`CANDIDATES_PER_PARTITION\`) in each of the ${shards} shards of ` +
           `each of the worker's ${partitions} partitions (${reads.architectures.join(', ')} and "no architecture"): ${partitions * shards} Queries returning at most ` +
           `${partitions * shards * reads.candidatesPerPartition} items, whatever the backlog. Here only the "no architecture" partition holds requests, so ${shards * reads.candidatesPerPartition} items come back.`,
-        '- The full pass adds fixed reads: the bounded queries for Internal, Wait and Server requests and due waits (4 shards each), and `workers.list()`, ' +
-          'which reads every registered worker: the one part of a pass that grows, with the number of workers (not with the backlog).',
+        '- The full pass adds fixed reads: the bounded queries for Workflow, Internal, Wait and Server requests and due waits (4 shards each), and the ' +
+          'free-slot index (gsi3 `FREESLOTS#<shard>`, one Query per shard), which holds the workers that may take work: a pass grows with the free ' +
+          'workers, not with the registered ones (nor with the backlog), and with no free slot it reads no pending Worker partition.',
         '- **RCU reported** is what DynamoDB Local returns in `ConsumedCapacity`; it reports 0 for a Query that finds nothing. **RRU billed** ' +
           'applies AWS\'s minimum charge of one read per request (0.5 unit eventually consistent, 1 strongly consistent), so every empty ' +
           'shard and partition queried still costs half a unit: that is the figure the cost in section 7 uses.',
@@ -322,7 +323,7 @@ export function renderWorkRequestSections(input: WorkRequestReportInput): string
   out.push(
     'WCU of multi-item transactions are recomputed from the items as in section 2 (DynamoDB Local under-reports them); RRU billed ' +
       'adds the minimum charge of the reads that found nothing (section 6). ' +
-      'The scheduling passes read every registered worker (`workers.list()`) and the fixed bounded queries of section 6.',
+      'The scheduling passes read the free-slot index (the workers that may take work) and the fixed bounded queries of section 6.',
   );
   out.push('');
   out.push(
@@ -377,7 +378,7 @@ export function renderWorkRequestSections(input: WorkRequestReportInput): string
         '`PutItem` that rewrites the whole item and its index entries; the assignment and the completion are `TransactWriteItems` with the ' +
         `worker's slot (billed double). Creation ${n2(stepWcu(0))} WCU (with the id counter), assignment ${n2(stepWcu(1))}, start ${n2(stepWcu(3))}, completion ${n2(stepWcu(4))}.`,
       `- The creation's scheduling pass sends ${n2(passQueries)} Queries (the Worker partitions of each free worker, the bounded Internal, Wait, ` +
-        `Server and Workflow candidates, \`workers.list()\`); the pulling get-next after the completion sends ${n2(pullQueries)} (its own partitions only). ` +
+        `Server and Workflow candidates, the free-slot index, the worker's WebSocket connections); the pulling get-next after the completion sends ${n2(pullQueries)} (its own partitions only). ` +
         'On AWS each empty Query is still billed half a read unit.',
     ].join('\n'),
   );

@@ -22,6 +22,7 @@ import {
   type WorkRequest,
 } from '../domain/work-requests';
 import type { Deps, SlotChange, WorkerMessage, WorkRequestChanges } from '../ports';
+import type { Worker } from '../domain/workers';
 import { canRunTransition } from '../domain/run-status';
 import { finishedRunStatus } from '../domain/workflows';
 import { PROMISE_CATEGORY } from '../domain/collections';
@@ -307,8 +308,10 @@ export async function reclaim(deps: Deps, wr: WorkRequest, message: string): Pro
 }
 
 /** Tells a worker through its own queue (new work, or stop one it runs); a worker without a queue polls. */
-export async function notifyWorker(deps: Deps, workerName: string, message: WorkerMessage): Promise<void> {
-  const worker = await deps.workers.get(workerName);
+export async function notifyWorker(deps: Deps, workerOrName: string | Pick<Worker, 'name' | 'queueUrl'>, message: WorkerMessage): Promise<void> {
+  // A worker already read (the scheduler's) saves a read: its queue URL is derived from its name, so it never goes stale.
+  const worker = typeof workerOrName === 'string' ? await deps.workers.get(workerOrName) : workerOrName;
+  const workerName = typeof workerOrName === 'string' ? workerOrName : workerOrName.name;
   // Each worker on its own channels: its SQS queue (`conveyor worker`), its WebSocket (Debusine's worker).
   if (worker?.queueUrl) await deps.workerChannels.send(worker.queueUrl, message);
   await notifyWorkerSockets(deps, workerName, message.type);

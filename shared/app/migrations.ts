@@ -10,6 +10,7 @@ import { RESOURCES } from '../domain/quotas';
 import type { Deps } from '../ports';
 import { recordAudit } from './audit';
 import { quotaSettingsOf } from './quotas';
+import { freeSlotIndexMigration } from './free-slot-migration';
 
 export interface Migration {
   rev: string;
@@ -65,6 +66,7 @@ export const MIGRATIONS: Migration[] = [
       return changed;
     },
   },
+  freeSlotIndexMigration,
 ];
 
 export const NEWEST_REVISION = MIGRATIONS[MIGRATIONS.length - 1]!.rev;

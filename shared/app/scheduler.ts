@@ -5,7 +5,8 @@
  * partition, never the whole backlog.
  */
 import { bump, effectivePriority, type WorkRequest } from '../domain/work-requests';
-import { hasSpareCapacity, isConnected, workerArchitectures, effectiveMetadata, type Worker } from '../domain/workers';
+import { hasSpareCapacity, workerArchitectures, effectiveMetadata, type Worker } from '../domain/workers';
+import { freeSlotVerdict } from '../domain/free-slots';
 import { cannotRunReason, findTask, validateTaskData } from '../tasks';
 import type { Deps } from '../ports';
 import { lookupContextOf, rootWorkflowOf } from './acting-as';
@@ -36,15 +37,31 @@ export async function schedule(deps: Deps): Promise<ScheduleSummary> {
   await runInternalTasks(deps, summary);
   await startWaitTasks(deps, summary);
   await startServerTasks(deps, summary);
-  const now = deps.clock.now();
-  const workers = (await deps.workers.list())
-    .filter((w) => w.enabled && isConnected(w, now) && hasSpareCapacity(w))
+  const workers = (await workersWithFreeSlots(deps))
     // Least loaded first spreads work; then the longest connected (Debusine orders by connected_at).
     .sort((a, b) => a.assigned / a.concurrency - b.assigned / b.concurrency || (a.connectedAt ?? '').localeCompare(b.connectedAt ?? ''));
+  // Pending partitions found empty in this pass are not read again for the next worker (keyed by architecture, '-' for none).
+  const emptyPartitions = new Set<string>();
   for (const worker of workers) {
-    summary.assigned.push(...(await scheduleForWorker(deps, worker, { disabledOwners })));
+    summary.assigned.push(...(await scheduleForWorker(deps, worker, { disabledOwners, emptyPartitions })));
   }
   return summary;
+}
+
+/**
+ * The free-slot index, checked: entries that cannot take work (stale, full, disabled, offline,
+ * disconnected) are dropped from the index and skipped. Reads grow with the workers that may take
+ * work, not with every registered worker.
+ */
+async function workersWithFreeSlots(deps: Deps): Promise<Worker[]> {
+  const now = deps.clock.now();
+  const usable: Worker[] = [];
+  for (const worker of await deps.workers.withFreeSlots()) {
+    const verdict = freeSlotVerdict(worker, now);
+    if (verdict === 'usable') usable.push(worker);
+    else await deps.workers.dropFromFreeSlots(worker, verdict);
+  }
+  return usable;
 }
 
 function byPriorityThenAge(a: WorkRequest, b: WorkRequest): number {
@@ -59,7 +76,7 @@ function byPriorityThenAge(a: WorkRequest, b: WorkRequest): number {
 export async function scheduleForWorker(
   deps: Deps,
   initial: Worker,
-  opts: { notify?: boolean; disabledOwners?: Map<string, boolean> } = {},
+  opts: { notify?: boolean; disabledOwners?: Map<string, boolean>; emptyPartitions?: Set<string> } = {},
 ): Promise<{ workRequestId: number; worker: string }[]> {
   const disabledOwners = opts.disabledOwners ?? new Map<string, boolean>();
   const assigned: { workRequestId: number; worker: string }[] = [];
@@ -73,8 +90,7 @@ export async function scheduleForWorker(
   const skipped = new Set<number>();
   // A QUIESCING or OFFLINE machine gets no new work (Launchpad's shouldLookForJob).
   while (hasSpareCapacity(worker) && acceptsNewWork(worker.machineState)) {
-    const lists = await Promise.all(architectures.map((arch) => deps.workRequests.pendingCandidates('Worker', arch, CANDIDATES_PER_PARTITION)));
-    const candidates = lists.flat().filter((wr) => !skipped.has(wr.id)).sort(byPriorityThenAge);
+    const candidates = (await readCandidates(deps, architectures, opts.emptyPartitions)).filter((wr) => !skipped.has(wr.id)).sort(byPriorityThenAge);
     let taken = false;
     for (const wr of candidates) {
       skipped.add(wr.id);
@@ -101,10 +117,13 @@ export async function scheduleForWorker(
           continue;
         }
       }
+      // What the commit writes: the scheduler goes on with it, without reading it back.
+      const committed = bump(wr, { worker: worker.name, assignedAt: now, dynamicTaskData });
       try {
         await deps.workRequests.commit({
-          update: [{ workRequest: bump(wr, { worker: worker.name, assignedAt: now, dynamicTaskData }), expectedVersion: wr.version }],
-          slots: [{ worker: worker.name, delta: 1 }],
+          update: [{ workRequest: committed, expectedVersion: wr.version }],
+          // What we read of the worker: filling its last slot also takes it out of the free-slot index.
+          slots: [{ worker: worker.name, delta: 1, seen: { assigned: worker.assigned, concurrency: worker.concurrency } }],
         });
       } catch (err) {
         ignoreConflict(err);
@@ -115,7 +134,7 @@ export async function scheduleForWorker(
         continue;
       }
       worker = { ...worker, assigned: worker.assigned + 1 };
-      const effects = await runEventReactions(deps, (await deps.workRequests.get(wr.id))!, 'on_assignment');
+      const effects = await runEventReactions(deps, committed, 'on_assignment');
       if (effects.skipReason) {
         // Debusine behaviour 20: the request never runs; it completes as skipped.
         const current = (await deps.workRequests.get(wr.id))!;
@@ -124,13 +143,26 @@ export async function scheduleForWorker(
         continue;
       }
       assigned.push({ workRequestId: wr.id, worker: worker.name });
-      if (opts.notify ?? true) await notifyWorker(deps, worker.name, { type: 'work_request_available', workRequestId: wr.id });
+      if (opts.notify ?? true) await notifyWorker(deps, worker, { type: 'work_request_available', workRequestId: wr.id });
       taken = true;
       break;
     }
     if (!taken) break;
   }
   return assigned;
+}
+
+/**
+ * The best pending Worker requests of the worker's architectures (and of none), skipping the
+ * partitions this pass already found empty.
+ */
+async function readCandidates(deps: Deps, architectures: (string | null)[], emptyPartitions?: Set<string>): Promise<WorkRequest[]> {
+  const unknown = architectures.filter((arch) => !emptyPartitions?.has(arch ?? '-'));
+  const lists = await Promise.all(unknown.map((arch) => deps.workRequests.pendingCandidates('Worker', arch, CANDIDATES_PER_PARTITION)));
+  unknown.forEach((arch, i) => {
+    if (lists[i]!.length === 0) emptyPartitions?.add(arch ?? '-');
+  });
+  return lists.flat();
 }
 
 /** Lookups in the task data become artifact ids, resolved as the request's creator. */

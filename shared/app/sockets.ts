@@ -168,7 +168,14 @@ export async function refreshSocketWorkers(deps: Deps): Promise<string[]> {
       continue;
     }
     alive.push(c.worker!);
-    await deps.workers.touch(c.worker!, now, 0);
+    const worker = await deps.workers.get(c.worker!);
+    if (worker && worker.connectedAt === null) {
+      // A pass marked it disconnected while nothing refreshed it (e.g. no refresh for 15 minutes): its socket is
+      // open, so it is connected again, and this versioned update puts it back in the free-slot index.
+      await deps.workers.update({ ...worker, connectedAt: now.toISOString(), lastSeenAt: now.toISOString(), version: worker.version + 1 }, worker.version).catch(() => undefined);
+    } else {
+      await deps.workers.touch(c.worker!, now, 0);
+    }
     for (const wr of await deps.workRequests.activeForWorker(c.worker!)) {
       if (wr.status === 'running') await deps.workRequests.applyHeartbeat({ workRequestId: wr.id, worker: c.worker!, at: now.toISOString(), logtail: wr.logtail });
     }

@@ -8,6 +8,7 @@ import type { AuditEntry, RoleGrant, Scope, Token, User, Workspace } from '../do
 import type { Readable } from 'node:stream';
 import type { WorkRequest, WorkRequestStatus, TaskType } from '../domain/work-requests';
 import type { Worker } from '../domain/workers';
+import type { FreeSlotVerdict } from '../domain/free-slots';
 import type { Collection, CollectionItem } from '../domain/collections';
 import type { RunNumber, WorkflowTemplate } from '../domain/workflows';
 import type { QuotaSettings } from '../domain/quotas';
@@ -292,6 +293,12 @@ export interface ChildProgress {
 export interface SlotChange {
   worker: string;
   delta: 1 | -1;
+  /**
+   * The worker's slots as the caller read them (slot +1 only). When this take fills the last slot
+   * the worker leaves the free-slot index in the same write, conditional on the worker being at
+   * least that full (a slot given back since makes the commit fail: re-read and retry).
+   */
+  seen?: { assigned: number; concurrency: number };
 }
 
 /**
@@ -432,6 +439,17 @@ export interface WorkerRepository {
   update(worker: Worker, expectedVersion: number): Promise<void>;
   /** Records contact, at most once per `minIntervalMs`. */
   touch(name: string, at: Date, minIntervalMs: number): Promise<void>;
+  /**
+   * The free-slot index (shared/domain/free-slots.ts): every worker that may take work, and maybe
+   * some that cannot (the caller checks each with `freeSlotVerdict`). Eventually consistent.
+   */
+  withFreeSlots(): Promise<Worker[]>;
+  /**
+   * Takes a worker out of the free-slot index, conditional on the state read still holding (a
+   * changed worker stays and is judged again on the next pass). `stale` also marks it disconnected
+   * (version + 1), so that its next request says hello and puts it back. False when it changed.
+   */
+  dropFromFreeSlots(worker: Worker, verdict: Exclude<FreeSlotVerdict, 'usable'>): Promise<boolean>;
 }
 
 /** Everything a use case may touch. */

@@ -230,10 +230,11 @@ describe('commit', () => {
         Update: {
           TableName: 'main',
           Key: { pk: 'WORKER#bee', sk: 'K' },
-          UpdateExpression: 'SET #assigned = #assigned - :one',
+          // A slot given back puts the worker (back) in the free-slot index.
+          UpdateExpression: 'SET #assigned = #assigned - :one, #gsi3pk = :freePk, #gsi3sk = :freeSk',
           ConditionExpression: 'attribute_exists(#pk) AND #assigned > :zero',
-          ExpressionAttributeNames: { '#pk': 'pk', '#assigned': 'assigned' },
-          ExpressionAttributeValues: { ':one': 1, ':zero': 0 },
+          ExpressionAttributeNames: { '#pk': 'pk', '#assigned': 'assigned', '#gsi3pk': 'gsi3pk', '#gsi3sk': 'gsi3sk' },
+          ExpressionAttributeValues: { ':one': 1, ':zero': 0, ':freePk': 'FREESLOTS#0', ':freeSk': 'bee' },
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         },
       },
@@ -245,6 +246,21 @@ describe('commit', () => {
       },
       { Delete: { TableName: 'main', Key: { pk: 'WR#6', sk: `RDEP#${ID16}` } } },
     ]);
+  });
+
+  test('slot +1 that fills the last slot as read also leaves the free-slot index, on condition the worker is that full', async () => {
+    ddb.on(TransactWriteCommand).resolves({});
+    await repo.commit({ slots: [{ worker: 'bee', delta: 1, seen: { assigned: 1, concurrency: 2 } }, { worker: 'ant', delta: 1, seen: { assigned: 0, concurrency: 2 } }] });
+    const [fills, leaves] = ddb.commandCalls(TransactWriteCommand)[0]!.args[0].input.TransactItems!;
+    expect(fills!.Update).toMatchObject({
+      UpdateExpression: 'SET #assigned = #assigned + :one REMOVE #gsi3pk, #gsi3sk',
+      ConditionExpression: 'attribute_exists(#pk) AND #enabled = :true AND #assigned < #concurrency AND #assigned >= :seenAssigned AND #concurrency <= :seenConcurrency',
+      ExpressionAttributeValues: { ':one': 1, ':true': true, ':seenAssigned': 1, ':seenConcurrency': 2 },
+    });
+    expect(leaves!.Update).toMatchObject({
+      UpdateExpression: 'SET #assigned = #assigned + :one',
+      ConditionExpression: 'attribute_exists(#pk) AND #enabled = :true AND #assigned < #concurrency',
+    });
   });
 
   test('an empty change set sends nothing', async () => {

@@ -25,6 +25,7 @@ describe('schema migrations', () => {
     expect(steps.map((s) => [s.rev, s.items])).toEqual([
       ['0001_user_quotas', 2],
       ['0002_token_claims', 1],
+      ['0003_free_slot_index', 0],
     ]);
     expect(await currentRevision(deps)).toBe(NEWEST_REVISION);
     expect((await deps.identity.getUser('bob'))!.quota).toEqual({ cpu: { limit: 0, used: 0 }, disk: { limit: 5 * 1024 ** 3, used: 0 } });
@@ -34,6 +35,7 @@ describe('schema migrations', () => {
     expect(deps.schema.changes.map((c) => [c.action, c.from, c.to])).toEqual([
       ['upgrade', 'base', '0001_user_quotas'],
       ['upgrade', '0001_user_quotas', '0002_token_claims'],
+      ['upgrade', '0002_token_claims', '0003_free_slot_index'],
     ]);
     // Idempotent: nothing left to do.
     expect(await upgradeSchema(deps, 'test')).toEqual([]);
@@ -45,13 +47,17 @@ describe('schema migrations', () => {
     // Half of the next step done, then the run stopped before recording it.
     await deps.accounts.putClaim('alice', 'user', 'oldtoken0001');
     const steps = await upgradeSchema(deps, 'test');
-    expect(steps).toEqual([{ rev: '0002_token_claims', direction: 'upgrade', items: 0 }]);
-    expect(await currentRevision(deps)).toBe('0002_token_claims');
+    expect(steps).toEqual([
+      { rev: '0002_token_claims', direction: 'upgrade', items: 0 },
+      { rev: '0003_free_slot_index', direction: 'upgrade', items: 0 },
+    ]);
+    expect(await currentRevision(deps)).toBe('0003_free_slot_index');
   });
 
   it('downgrades in reverse order, one step by default, and refuses unknown revisions', async () => {
     const deps = await previousVersionData();
     await upgradeSchema(deps, 'test');
+    expect((await downgradeSchema(deps, 'test')).map((s) => s.rev)).toEqual(['0003_free_slot_index']);
     expect((await downgradeSchema(deps, 'test')).map((s) => s.rev)).toEqual(['0002_token_claims']);
     expect(await deps.accounts.claimedToken('alice', 'user')).toBeUndefined();
     expect((await downgradeSchema(deps, 'test', 'base')).map((s) => s.rev)).toEqual(['0001_user_quotas']);
@@ -60,6 +66,18 @@ describe('schema migrations', () => {
     await expect(upgradeSchema(deps, 'test', '0009_nope')).rejects.toThrow(/unknown revision "0009_nope"/);
     await upgradeSchema(deps, 'test');
     await expect(upgradeSchema(deps, 'test', '0001_user_quotas')).rejects.toThrow(/downgrade instead/);
+  });
+
+  it('0003 puts workers connected before the free-slot index into it', async () => {
+    const deps = await previousVersionData();
+    await upgradeSchema(deps, 'test', '0002_token_claims');
+    const at = '2026-01-01T00:00:00.000Z';
+    const base = { tokenHash: 'h', workerType: 'external' as const, registeredAt: at, staticMetadata: {}, dynamicMetadata: {}, dynamicMetadataUpdatedAt: null, queueUrl: null, version: 1 };
+    await deps.workers.create({ ...base, name: 'idle', enabled: true, connectedAt: at, lastSeenAt: at, concurrency: 1, assigned: 0 });
+    await deps.workers.create({ ...base, name: 'away', enabled: true, connectedAt: null, lastSeenAt: at, concurrency: 1, assigned: 0 });
+    deps.workers.freeSlots.clear(); // as stored by the previous version
+    expect(await upgradeSchema(deps, 'test')).toEqual([{ rev: '0003_free_slot_index', direction: 'upgrade', items: 1 }]);
+    expect([...deps.workers.freeSlots]).toEqual(['idle']);
   });
 
   it('db init on a fresh table stamps the newest revision; two racing moves cannot both win', async () => {
@@ -84,7 +102,8 @@ describe('schema migrations', () => {
     expect(await admin('db', 'upgrade')).toMatch(/Upgraded to 0002_token_claims \(1 item\(s\) changed\)/);
     expect(await admin('db', 'current')).toBe(`${NEWEST_REVISION} (newest)\n`);
     expect(await admin('db', 'history')).toMatch(/0001_user_quotas[\s\S]*upgrade\s+base\s+0001_user_quotas\s+admin-cli:t/);
+    expect(await admin('db', 'downgrade')).toBe('Downgraded from 0003_free_slot_index (0 item(s) changed)\nThe schema is at 0002_token_claims.\n');
     expect(await admin('db', 'downgrade')).toBe('Downgraded from 0002_token_claims (1 item(s) changed)\nThe schema is at 0001_user_quotas.\n');
-    expect(deps.audit.entries.map((e) => e.action)).toEqual(['db.upgrade', 'db.upgrade', 'db.downgrade']);
+    expect(deps.audit.entries.map((e) => e.action)).toEqual(['db.upgrade', 'db.upgrade', 'db.upgrade', 'db.downgrade', 'db.downgrade']);
   });
 });

@@ -85,6 +85,19 @@ describe("Debusine's worker socket", () => {
     expect(await refreshSocketWorkers(deps)).toEqual([]);
     expect(await reclaimStale(deps)).toEqual([wr.id]);
   });
+
+  it('an open socket whose worker a pass dropped as stale is connected again by the next refresh', async () => {
+    const a = await w.addWorker('a.lan');
+    await connect('c1', WORKER_CONNECT_PATH, a.key);
+    const { schedule } = await import('../../shared/app/scheduler');
+    w.deps.clock.advance(16 * 60_000); // nothing refreshed it for 16 minutes
+    await schedule(deps);
+    expect((await deps.workers.get(a.name))!.connectedAt).toBeNull();
+    expect((await deps.workers.withFreeSlots()).map((x) => x.name)).not.toContain(a.name);
+    expect(await refreshSocketWorkers(deps)).toEqual([a.name]);
+    expect((await deps.workers.get(a.name))!.connectedAt).not.toBeNull();
+    expect((await deps.workers.withFreeSlots()).map((x) => x.name)).toContain(a.name);
+  });
 });
 
 describe('the on-completed socket', () => {

@@ -140,6 +140,8 @@ export const indexKeys = {
   running: (shard: number) => `RUNNING#${shard}`,
   /** gsi3: running workflows, sorted by start. */
   runningWorkflows: (shard: number) => `WFRUNNING#${shard}`,
+  /** gsi3: workers that may have a free slot (shared/domain/free-slots.ts), sorted by name. */
+  freeSlots: (shard: number) => `FREESLOTS#${shard}`,
   /** gsi3: running Wait tasks, sorted by due time. */
   waiting: (shard: number) => `WAIT#${shard}`,
 };

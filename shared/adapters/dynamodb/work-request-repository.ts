@@ -23,8 +23,9 @@ import { RUN_STATUSES } from '../../domain/run-status';
 import { writeRootExpiryEntries } from './work-request-expiry-keys';
 import { childProgressDeltas } from '../../domain/child-progress';
 import type { ChildProgress, HeartbeatMessage, Page, WorkRequestChanges, WorkRequestListFilter, WorkRequestRepository } from '../../ports';
-import { attempt, firstFailure, type RawItem, rawBool, rawNumber } from './errors';
+import { attempt, firstFailure, type RawItem, rawNumber } from './errors';
 import { writeInputPins } from './expiry-pins';
+import { giveBackSlot, takeSlot } from './slot-writes';
 import {
   GSI1,
   GSI2,
@@ -287,7 +288,7 @@ export class DynamoWorkRequestRepository implements WorkRequestRepository {
     }
     for (const slot of changes.slots ?? []) {
       once(keys.worker(slot.worker), `worker ${slot.worker}`);
-      ops.push(slot.delta === 1 ? this.takeSlot(slot.worker) : this.giveBackSlot(slot.worker));
+      ops.push(slot.delta === 1 ? takeSlot(this.tableName, slot) : giveBackSlot(this.tableName, slot.worker));
     }
     for (const link of changes.addReverseDependencies ?? []) {
       const key = keys.reverseDependency(link.dependency, link.dependent);
@@ -421,50 +422,6 @@ export class DynamoWorkRequestRepository implements WorkRequestRepository {
   }
 
   // --- helpers ------------------------------------------------------------------------------
-
-  private takeSlot(worker: string): { item: TransactItem; conflict: (old: RawItem | undefined) => ConflictError } {
-    return {
-      item: {
-        Update: {
-          TableName: this.tableName,
-          Key: keys.worker(worker),
-          UpdateExpression: 'SET #assigned = #assigned + :one',
-          ConditionExpression: 'attribute_exists(#pk) AND #enabled = :true AND #assigned < #concurrency',
-          ExpressionAttributeNames: names('pk', 'assigned', 'enabled', 'concurrency'),
-          ExpressionAttributeValues: { ':one': 1, ':true': true },
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        },
-      },
-      conflict: (old) => {
-        if (!old) return new ConflictError('Worker not found', `worker "${worker}" does not exist`);
-        if (rawBool(old, 'enabled') !== true) return new ConflictError('Worker disabled', `worker "${worker}" is disabled`);
-        return new ConflictError(
-          'Worker at capacity',
-          `worker "${worker}" has no free slot (${rawNumber(old, 'assigned') ?? '?'} of ${rawNumber(old, 'concurrency') ?? '?'} in use)`,
-        );
-      },
-    };
-  }
-
-  private giveBackSlot(worker: string): { item: TransactItem; conflict: (old: RawItem | undefined) => ConflictError } {
-    return {
-      item: {
-        Update: {
-          TableName: this.tableName,
-          Key: keys.worker(worker),
-          UpdateExpression: 'SET #assigned = #assigned - :one',
-          ConditionExpression: 'attribute_exists(#pk) AND #assigned > :zero',
-          ExpressionAttributeNames: names('pk', 'assigned'),
-          ExpressionAttributeValues: { ':one': 1, ':zero': 0 },
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        },
-      },
-      conflict: (old) =>
-        old
-          ? new ConflictError('Worker holds no slot', `worker "${worker}" has no slot in use to give back`)
-          : new ConflictError('Worker not found', `worker "${worker}" does not exist`),
-    };
-  }
 
   /** Queries the four shards of a gsi3 partition family (optionally bounded on gsi3sk) and merges them. */
   private async shards(partition: (shard: number) => string, limit: number, range?: { condition: string; bound: string }): Promise<WorkRequest[]> {

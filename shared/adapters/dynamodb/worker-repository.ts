@@ -3,12 +3,14 @@
  * DynamoWorkRequestRepository.commit (atomically with the request it concerns); this repository
  * never writes it after the create. Layout: docs/data-model.md ("Workers").
  */
-import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { FREE_SLOT_SHARDS, type FreeSlotVerdict, freeSlotOnUpdate } from '../../domain/free-slots';
 import { ConflictError } from '../../domain/errors';
 import type { Worker } from '../../domain/workers';
 import type { WorkerRepository } from '../../ports';
 import { attempt } from './errors';
-import { GSI1, indexKeys, keys } from './keys';
+import { GSI1, GSI3, indexKeys, keys } from './keys';
+import { freeSlotIndexAttributes } from './slot-writes';
 import { compact, type Item, names, queryAll, touchLastSeen, updateVersioned } from './support';
 
 export class DynamoWorkerRepository implements WorkerRepository {
@@ -74,6 +76,62 @@ export class DynamoWorkerRepository implements WorkerRepository {
     await updateVersioned(this.doc, this.tableName, keys.worker(worker.name), 'worker', workerAttributes(worker), expectedVersion);
   }
 
+  /** gsi3 `FREESLOTS#<shard>`, every shard in parallel (eventually consistent). */
+  async withFreeSlots(): Promise<Worker[]> {
+    const shards = await Promise.all(
+      Array.from({ length: FREE_SLOT_SHARDS }, (_, shard) =>
+        queryAll(this.doc, {
+          TableName: this.tableName,
+          IndexName: GSI3,
+          KeyConditionExpression: '#gsi3pk = :pk',
+          ExpressionAttributeNames: names('gsi3pk'),
+          ExpressionAttributeValues: { ':pk': indexKeys.freeSlots(shard) },
+        }),
+      ),
+    );
+    return shards.flat().map(toWorker);
+  }
+
+  /**
+   * UpdateItem REMOVE gsi3pk, gsi3sk on condition that what made the entry useless still holds:
+   * `full`: assigned >= concurrency; `ineligible`: the version read; `stale`: the version and
+   * lastSeenAt read (a touch does not bump the version), and it also REMOVEs connectedAt (version + 1).
+   */
+  async dropFromFreeSlots(worker: Worker, verdict: Exclude<FreeSlotVerdict, 'usable'>): Promise<boolean> {
+    const attributeNames = names('pk', 'gsi3pk', 'gsi3sk');
+    const values: Record<string, unknown> = {};
+    let update = 'REMOVE #gsi3pk, #gsi3sk';
+    let condition: string;
+    if (verdict === 'full') {
+      condition = '#assigned >= #concurrency';
+      Object.assign(attributeNames, names('assigned', 'concurrency'));
+    } else {
+      condition = '#version = :version';
+      values[':version'] = worker.version;
+      Object.assign(attributeNames, names('version'));
+      if (verdict === 'stale') {
+        Object.assign(attributeNames, names('lastSeenAt', 'connectedAt'));
+        condition += worker.lastSeenAt === null ? ' AND attribute_not_exists(#lastSeenAt)' : ' AND #lastSeenAt = :lastSeenAt';
+        if (worker.lastSeenAt !== null) values[':lastSeenAt'] = worker.lastSeenAt;
+        values[':next'] = worker.version + 1;
+        update = 'SET #version = :next REMOVE #gsi3pk, #gsi3sk, #connectedAt';
+      }
+    }
+    const outcome = await attempt(() =>
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.worker(worker.name),
+          UpdateExpression: update,
+          ConditionExpression: `attribute_exists(#pk) AND attribute_exists(#gsi3pk) AND ${condition}`,
+          ExpressionAttributeNames: attributeNames,
+          ...(Object.keys(values).length > 0 ? { ExpressionAttributeValues: values } : {}),
+        }),
+      ),
+    );
+    return outcome.ok;
+  }
+
   /** Like touchToken: SET lastSeenAt unless it is younger than `minIntervalMs`; no version bump. */
   async touch(name: string, at: Date, minIntervalMs: number): Promise<void> {
     await touchLastSeen(this.doc, this.tableName, keys.worker(name), at, minIntervalMs);
@@ -103,7 +161,16 @@ function workerAttributes(w: Worker): Record<string, unknown> {
     offlineReason: w.offlineReason ?? undefined,
     gsi1pk: w.enabled ? indexKeys.workers() : indexKeys.disabledWorkers(),
     gsi1sk: w.name,
+    ...freeSlotAttributes(w),
   };
+}
+
+/** The free-slot index entry as a versioned write leaves it: set, removed (undefined) or untouched (absent). */
+function freeSlotAttributes(w: Worker): { gsi3pk?: string; gsi3sk?: string } {
+  const change = freeSlotOnUpdate(w);
+  if (change === 'add') return freeSlotIndexAttributes(w.name);
+  if (change === 'remove') return { gsi3pk: undefined, gsi3sk: undefined };
+  return {};
 }
 
 function toWorker(item: Item): Worker {

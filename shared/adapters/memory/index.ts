@@ -14,6 +14,7 @@ import type { Role } from '../../domain/roles';
 import type { AuditEntry, RoleGrant, Scope, Token, User, Workspace } from '../../domain/tenancy';
 import type { TaskType, WorkRequest } from '../../domain/work-requests';
 import type { Worker } from '../../domain/workers';
+import { type FreeSlotVerdict, freeSlotOnUpdate, takeFillsLastSlot } from '../../domain/free-slots';
 import type { RunNumber, WorkflowTemplate } from '../../domain/workflows';
 import { MemoryCollectionRepository } from './collections';
 import { clone, byCodeUnit, pageAfterKey } from './paging';
@@ -42,6 +43,7 @@ import type {
   WorkerMessage,
   WorkerRepository,
   WorkRequestChanges,
+  SlotChange,
   WorkRequestListFilter,
   WorkRequestRepository,
   IdGenerator,
@@ -475,6 +477,9 @@ export class MemoryWorkRequestRepository implements WorkRequestRepository {
       const after = (pendingSlots.get(slot.worker) ?? w.assigned) + slot.delta;
       if (slot.delta > 0 && (!w.enabled || after > w.concurrency)) throw new ConflictError('Conflict', `worker ${slot.worker} has no free slot`);
       if (after < 0) throw new ConflictError('Conflict', `worker ${slot.worker} holds no slot`);
+      if (slot.delta > 0 && slot.seen && takeFillsLastSlot(slot.seen) && (w.assigned < slot.seen.assigned || w.concurrency > slot.seen.concurrency)) {
+        throw new ConflictError('Conflict', `worker ${slot.worker} has more free slots than read`);
+      }
       pendingSlots.set(slot.worker, after);
     }
     for (const { workRequest, finishes } of changes.update ?? []) {
@@ -493,6 +498,7 @@ export class MemoryWorkRequestRepository implements WorkRequestRepository {
     for (const wr of changes.create ?? []) this.items.set(wr.id, clone(wr));
     for (const { workRequest } of changes.update ?? []) this.items.set(workRequest.id, clone(workRequest));
     for (const [name, assigned] of pendingSlots) this.workers.items.get(name)!.assigned = assigned;
+    for (const slot of changes.slots ?? []) this.workers.slotChanged(slot);
     for (const { dependency, dependent } of changes.addReverseDependencies ?? []) {
       if (!this.reverse.has(dependency)) this.reverse.set(dependency, new Set());
       this.reverse.get(dependency)!.add(dependent);
@@ -556,6 +562,7 @@ export class MemoryWorkerRepository implements WorkerRepository {
   async create(worker: Worker) {
     if (this.items.has(worker.name)) throw new ConflictError('Name taken', `worker ${worker.name} exists`);
     this.items.set(worker.name, clone(worker));
+    this.applyFreeSlotRule(worker);
   }
   async get(name: string) {
     return clone(this.items.get(name));
@@ -571,6 +578,32 @@ export class MemoryWorkerRepository implements WorkerRepository {
     if (!current) throw new NotFoundError('Not found', `worker ${worker.name} not found`);
     if (current.version !== expectedVersion) throw new ConflictError('Conflict', `worker ${worker.name} changed concurrently`);
     this.items.set(worker.name, { ...clone(worker), assigned: current.assigned });
+    this.applyFreeSlotRule(worker);
+  }
+  /** Names in the free-slot index, with the DynamoDB adapter's rules (a superset; see shared/domain/free-slots.ts). */
+  freeSlots = new Set<string>();
+  private applyFreeSlotRule(worker: Worker) {
+    const change = freeSlotOnUpdate(worker);
+    if (change === 'add') this.freeSlots.add(worker.name);
+    else if (change === 'remove') this.freeSlots.delete(worker.name);
+  }
+  /** Called by the work-request fake's commit, after its conditions held. */
+  slotChanged(slot: SlotChange) {
+    if (slot.delta < 0) this.freeSlots.add(slot.worker);
+    else if (slot.seen && takeFillsLastSlot(slot.seen)) this.freeSlots.delete(slot.worker);
+  }
+  async withFreeSlots() {
+    return [...this.freeSlots].flatMap((name) => (this.items.has(name) ? [clone(this.items.get(name)!)] : [])).sort((a, b) => byCodeUnit(a.name, b.name));
+  }
+  async dropFromFreeSlots(worker: Worker, verdict: Exclude<FreeSlotVerdict, 'usable'>) {
+    const current = this.items.get(worker.name);
+    if (!current || !this.freeSlots.has(worker.name)) return false;
+    const holds =
+      verdict === 'full' ? current.assigned >= current.concurrency : current.version === worker.version && (verdict !== 'stale' || current.lastSeenAt === worker.lastSeenAt);
+    if (!holds) return false;
+    this.freeSlots.delete(worker.name);
+    if (verdict === 'stale') this.items.set(worker.name, { ...current, connectedAt: null, version: current.version + 1 });
+    return true;
   }
   async touch(name: string, at: Date, minIntervalMs: number) {
     const w = this.items.get(name);
