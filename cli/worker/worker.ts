@@ -52,8 +52,17 @@ export interface WorkerSettings {
   onlyTasks?: string[];
   /** `--task-user`: tasks run as this user (their directory is given to it). */
   taskUser?: { uid: number; gid: number };
-  /** Attempts at reporting a completion before the worker gives up and exits. */
+  /**
+   * Attempts at reporting a completion before the worker gives up and exits, once the retry window
+   * below has passed or the worker is stopping.
+   */
   completionAttempts: number;
+  /**
+   * How long a completion is retried while the server is unreachable or answers 5xx (a restarted
+   * stack: finding 8), the pause doubling up to `backoffMaxMs`. Longer than the watchdog's default
+   * staleness limit (300 s): by then the server has reclaimed the request, and answers 409.
+   */
+  completionRetryWindowMs: number;
   /** First pause between completion attempts (doubling). */
   completionRetryMs: number;
   /** Pauses while waiting to be enabled or for the server or queue to come back (doubling up to the max). */
@@ -68,6 +77,7 @@ export const DEFAULT_WORKER_TIMINGS = {
   graceMs: 60_000,
   killTimeoutMs: 10_000,
   completionAttempts: 5,
+  completionRetryWindowMs: 10 * 60_000,
   completionRetryMs: 2_000,
   backoffInitialMs: 5_000,
   backoffMaxMs: 60_000,
@@ -562,7 +572,8 @@ export class ConveyorWorker {
   private async report(id: number, completion: WorkRequestCompletion): Promise<void> {
     const api = this.api!;
     // Not cut short by a stop: the result is reported before the worker exits.
-    const backoff = new Backoff(this.settings.completionRetryMs, Number.POSITIVE_INFINITY, plainSleep);
+    const backoff = new Backoff(this.settings.completionRetryMs, this.settings.backoffMaxMs, plainSleep);
+    const giveUpAfter = Date.now() + this.settings.completionRetryWindowMs;
     for (let attempt = 1; ; attempt += 1) {
       try {
         await api.completeWorkRequest(id, completion);
@@ -574,7 +585,7 @@ export class ConveyorWorker {
           this.deps.log(`work request ${id}: the server did not take the result (${errorMessage(err)}); moving on`);
           return;
         }
-        if (attempt >= this.settings.completionAttempts) {
+        if (attempt >= this.settings.completionAttempts && (this.stopping || Date.now() >= giveUpAfter)) {
           this.fatal(`cannot report work request ${id} after ${attempt} attempts (${errorMessage(err)})`);
           return;
         }

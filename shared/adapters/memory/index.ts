@@ -16,7 +16,7 @@ import type { TaskType, WorkRequest } from '../../domain/work-requests';
 import type { Worker } from '../../domain/workers';
 import type { RunNumber, WorkflowTemplate } from '../../domain/workflows';
 import { MemoryCollectionRepository } from './collections';
-import { pageAfterKey } from './paging';
+import { keyCursor, pageAfterKey } from './paging';
 import { MemoryAccountingQueue, MemoryAccountsRepository, MemorySchemaStore } from './accounts';
 import type {
   ArtifactListFilter,
@@ -51,6 +51,7 @@ import type {
   StoredFile,
   VerifiedUpload,
   ChildProgress,
+  RelationEnd,
 } from '../../ports';
 import { childProgressDeltas } from '../../domain/child-progress';
 import { isFinished } from '../../domain/work-requests';
@@ -298,6 +299,13 @@ export class MemoryArtifactRepository implements ArtifactRepository {
       .filter((r) => ('artifact' in by ? r.artifact === by.artifact : r.target === by.target))
       .map(clone)
       .sort((a, b) => a.id - b.id);
+  }
+  async relationsPage(by: RelationEnd, opts: { limit: number; cursor?: string }) {
+    const matching = [...this.relations.values()].filter((r) => ('artifact' in by ? r.artifact === by.artifact : r.target === by.target));
+    return pageAfterKey(matching, (r) => relationListKey(r, by), opts.limit, opts.cursor);
+  }
+  relationCursorAfter(relation: ArtifactRelation, by: RelationEnd) {
+    return keyCursor(relationListKey(relation, by));
   }
   async deleteRelation(relation: ArtifactRelation) {
     return this.relations.delete(relation.id);
@@ -728,4 +736,9 @@ export function createMemoryDeps(): MemoryDeps {
     ids: new CountingIds(),
     recurringJobs: new MemoryRecurringJobRepository(),
   };
+}
+
+/** The DynamoDB adapter's order of a relation listing: by the other end's id, then the type. */
+function relationListKey(r: ArtifactRelation, by: RelationEnd): string {
+  return `${String('artifact' in by ? r.target : r.artifact).padStart(16, '0')}#${r.type}`;
 }
