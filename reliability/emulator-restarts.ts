@@ -31,7 +31,7 @@ export interface RestartRound {
 export interface RestartResult {
   restartsPerEmulator: number;
   rounds: RestartRound[];
-  /** Work requests the stack held at the end (created by the stream, successors included). */
+  /** Work requests the API numbered from the stream's first on (successors of reclaims not counted: they are followed). */
   requests: number;
   /** Created requests that ended completed/success, themselves or through a successor. */
   completed: number;
@@ -68,14 +68,17 @@ export async function runEmulatorRestarts(restartsPerEmulator: number): Promise<
         await delay(CREATE_EVERY_MS);
       }
     })();
+    /** Requests seen finished (completed, or aborted: a reclaim's successor is followed at the end). */
+    const finished = new Set<number>();
     const watcher = (async () => {
-      while (streaming || created.some((id) => !completedAt.has(id))) {
-        for (const id of created.filter((i) => !completedAt.has(i))) {
+      while (streaming) {
+        for (const id of created.filter((i) => !finished.has(i))) {
           const res = await get(id).catch(() => undefined);
-          if (res?.status === 200 && res.json.status === 'completed') completedAt.set(id, Date.parse(res.json.completed_at as string));
+          if (res?.status !== 200 || !isFinished(res.json)) continue;
+          finished.add(id);
+          if (res.json.status === 'completed') completedAt.set(id, Date.parse(res.json.completed_at as string));
         }
         await delay(500);
-        if (!streaming && Date.now() - started > DRAIN_TIMEOUT_MS * 4) break;
       }
     })();
 
@@ -151,9 +154,9 @@ async function drainAndCount(h: E2eHarness, created: number[], result: RestartRe
     }
     if (res.status !== 200) throw new Error(`GET work-request/${id}/ answered ${res.status}: ${res.text.slice(0, 300)}`);
     missesPastLast = 0;
-    result.requests++;
     // A successor is followed from the request it replaces.
     if (res.json.supersedes) continue;
+    result.requests++;
     const outcome = await finalOutcome(id);
     if (outcome === 'completed/success') result.completed++;
     else result.lost.push({ id, outcome });

@@ -73,7 +73,7 @@ export function restartSection(f: RestartResult): string {
     '(f) Emulators restarted mid-run',
     [
       `restarts: ${f.restartsPerEmulator} of DynamoDB Local and ${f.restartsPerEmulator} of the SQS emulator, alternating`,
-      `work requests: ${f.requests} (successors included); ended completed/success, themselves or through a successor: ${f.completed}`,
+      `work requests created: ${f.requests}; ended completed/success, themselves or through a reclaim's successor: ${f.completed}`,
       `lost requests (not completed at the end): ${zero(f.lost.length)}`,
       `requests the watchdog reclaimed on the way (then completed by a successor): ${f.reclaimed}; creations refused while an emulator was down (retried by the client): ${f.refusedCreations}`,
       figures('dynamodb'),

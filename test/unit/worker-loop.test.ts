@@ -497,6 +497,22 @@ describe('conveyor worker loop', () => {
     await expect(running).resolves.toBe(0);
   });
 
+  it('asks for the task token again through a server outage instead of failing the request (a restarting stack)', async () => {
+    let outage = 4;
+    server.on('POST work-request/N/task-token/', (call) =>
+      outage-- > 0 ? { status: 500, body: { title: 'Internal Server Error' } } : { status: 201, body: { token: taskTokenFor(call.path), expire_at: '2030-01-01T12:00:00Z' } },
+    );
+    assigned.push(workRequest(19));
+    const worker = makeWorker({ completionAttempts: 2, completionRetryWindowMs: 60_000 });
+    const running = worker.run();
+    await waitFor(() => tasks.length === 1, 'the task to start once the token came', 10_000);
+    expect(server.callsTo('POST work-request/N/task-token/')).toHaveLength(5);
+    tasks[0]!.finish(success());
+    await waitFor(() => logs.some((l) => l.includes('work request 19: completed, success')), 'the completion');
+    worker.requestStop();
+    await expect(running).resolves.toBe(0);
+  });
+
   it('runs noop end to end in a real task subprocess', async () => {
     assigned.push({ ...workRequest(21), task_data: { result: false } }, { ...workRequest(22), task_data: { result: 'maybe' } });
     const worker = makeWorker({ concurrency: 2 }, true, spawnTaskProcess);
