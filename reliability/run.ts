@@ -7,7 +7,7 @@
  * failures (figures that must be 0), and both the report and its reduced test import it.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmulators } from '../cli/dev/emulators';
@@ -19,9 +19,10 @@ import { runPermissionMatrix, type PermissionResult } from './permissions';
 import { runReplays, type ReplayResult } from './replays';
 import { runSchedulingCases, runSchedulingOn, type SchedulingResult } from './scheduling';
 import { KILL_STACK_ENV, KILL_TIME_BUDGET_MS, SLEEP_SECONDS, max, p50, type KillResult } from './worker-kills';
+import type { RestartResult } from './emulator-restarts';
 
-export const FULL = { badInputs: 10_000, scheduling: 10_000, schedulingDynamo: 5, replays: 100, permissionsEvery: 1, kills: 20 };
-export const QUICK = { badInputs: 300, scheduling: 100, schedulingDynamo: 1, replays: 10, permissionsEvery: 3, kills: 2 };
+export const FULL = { badInputs: 10_000, scheduling: 10_000, schedulingDynamo: 5, replays: 100, permissionsEvery: 1, kills: 20, restarts: 5 };
+export const QUICK = { badInputs: 300, scheduling: 100, schedulingDynamo: 1, replays: 10, permissionsEvery: 3, kills: 2, restarts: 1 };
 
 interface Results {
   a: BadInputResult;
@@ -30,6 +31,7 @@ interface Results {
   c: ReplayResult;
   e: PermissionResult;
   d: KillResult;
+  f: RestartResult;
 }
 
 function killSection(d: KillResult): string {
@@ -53,6 +55,41 @@ function killSection(d: KillResult): string {
       '(one host, one clock); the reclaim time is bounded below by the staleness limit.',
     'reliability/worker-kills.ts',
     d.errors,
+  );
+}
+
+export function restartSection(f: RestartResult): string {
+  const figures = (emulator: string) => {
+    const rounds = f.rounds.filter((r) => r.emulator === emulator);
+    const down = rounds.flatMap((r) => (r.downSeconds === null ? [] : [r.downSeconds]));
+    const recovered = rounds.flatMap((r) => (r.recoverySeconds === null ? [] : [r.recoverySeconds]));
+    return (
+      `${emulator === 'dynamodb' ? 'DynamoDB Local' : 'the SQS emulator'}: ${rounds.length} restarts, ${recovered.length} recovered; ` +
+      `restart (stop → answering, provisioned) p50 ${p50(down).toFixed(1)} s, max ${max(down).toFixed(1)} s; ` +
+      `recovery (restart → next request completed) p50 ${p50(recovered).toFixed(1)} s, max ${max(recovered).toFixed(1)} s`
+    );
+  };
+  return section(
+    '(f) Emulators restarted mid-run',
+    [
+      `restarts: ${f.restartsPerEmulator} of DynamoDB Local and ${f.restartsPerEmulator} of the SQS emulator, alternating`,
+      `work requests created: ${f.requests}; ended completed/success, themselves or through a reclaim's successor: ${f.completed}`,
+      `lost requests (not completed at the end): ${zero(f.lost.length)}`,
+      `requests the watchdog reclaimed on the way (then completed by a successor): ${f.reclaimed}; creations refused while an emulator was down (retried by the client): ${f.refusedCreations}`,
+      figures('dynamodb'),
+      figures('sqs'),
+      `time: ${f.seconds.toFixed(0)} s`,
+    ],
+    `the local stack as the e2e tier starts it (conveyor dev, schedules every second, watchdog staleness ${KILL_STACK_ENV.CONVEYOR_WATCHDOG_STALE_SECONDS} s) ` +
+      'with two real `conveyor worker` processes that nobody touches. A client creates a `sleep 1` request every 2 s for the ' +
+      'whole run; every 6 s of load one emulator is restarted in place (`POST /@local/emulators/NAME/restart`, cli/dev/restarts.ts: ' +
+      'DynamoDB Local stops and starts again on its port with the same -dbPath; the SQS emulator comes back empty, its queues ' +
+      'are provisioned again from the manifest and the registered workers\' queues re-created, and the messages it held are lost: ' +
+      'docs/decisions.md "Emulator restarts"). The next restart waits until a request completed after the emulator came back. ' +
+      'At the end every work request the stack numbered must end completed/success, itself or through the successors of a ' +
+      'reclaim. Times are wall-clock on this host (server completed_at, one clock).',
+    'reliability/emulator-restarts.ts',
+    [...f.errors, ...f.lost.map((l) => `request ${l.id} ended ${l.outcome}`)],
   );
 }
 
@@ -154,12 +191,7 @@ export function report(r: Results, meta: { started: Date; seconds: number; commi
       [...r.e.leaks.map((l) => `${l.actor} ${l.workspace} ${l.request}: ${l.why}`), ...r.e.serverErrors.map((e) => `${e.actor} ${e.request}: ${e.status}`)],
     ),
     killSection(r.d),
-    [
-      '## (f) Emulators restarted mid-run',
-      '',
-      'Not measured yet (DynamoDB Local and the SQS emulator restarted under load, 0 lost requests, recovery time).',
-      '',
-    ].join('\n'),
+    restartSection(r.f),
   ];
   return [
     '# Reliability report',
@@ -180,6 +212,7 @@ async function main(): Promise<void> {
   const out = outAt >= 0 ? args[outAt + 1]! : 'RELIABILITY.md';
   const started = new Date();
   const log = (m: string) => process.stderr.write(`[reliability] ${new Date().toISOString()} ${m}\n`);
+  if (args.includes('--only-f')) return rerunPartF(size.restarts, out, log);
   log(`(a) ${size.badInputs} bad inputs`);
   const a = await runBadInputs(size.badInputs);
   log(`(b) ${size.scheduling} scheduling cases`);
@@ -204,13 +237,36 @@ async function main(): Promise<void> {
   // Loaded on use: the real local stack and worker processes are only needed here.
   const { runWorkerKills } = await import('./worker-kills');
   const d = await runWorkerKills(size.kills);
+  log(`(f) ${size.restarts} restarts of each emulator`);
+  const { runEmulatorRestarts } = await import('./emulator-restarts');
+  const f = await runEmulatorRestarts(size.restarts);
   const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
   const seconds = (Date.now() - started.getTime()) / 1000;
   const command = `npm run reliability${args.length ? ` -- ${args.join(' ')}` : ''}`;
-  writeFileSync(out, report({ a, b, bDynamo, c, e, d }, { started, seconds, commit, command }));
+  writeFileSync(out, report({ a, b, bDynamo, c, e, d, f }, { started, seconds, commit, command }));
   log(`wrote ${out}`);
-  const failures = a.serverErrors.length + a.changesAfterRefusal.length + b.violations.length + bDynamo.violations.length + c.differences.length + e.leaks.length + e.serverErrors.length + (d.kills - d.completed);
+  const failures = a.serverErrors.length + a.changesAfterRefusal.length + b.violations.length + bDynamo.violations.length + c.differences.length + e.leaks.length + e.serverErrors.length + (d.kills - d.completed) + f.lost.length + f.errors.length;
   process.exitCode = failures ? 1 : 0;
+}
+
+/**
+ * `npm run reliability -- --only-f`: part (f) alone, its section of `out` replaced (the other parts
+ * keep the figures of their last run; the section says when and at which commit it ran).
+ */
+async function rerunPartF(restarts: number, out: string, log: (m: string) => void): Promise<void> {
+  log(`(f) alone: ${restarts} restarts of each emulator`);
+  const { runEmulatorRestarts } = await import('./emulator-restarts');
+  const f = await runEmulatorRestarts(restarts);
+  const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+  const note =
+    `Part (f) alone was run by \`npm run reliability -- --only-f\` on ${new Date().toISOString()} at commit ${commit} ` +
+    `(load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} at its end: times are inflated by the loaded machine); the parts above come from their own runs.\n\n`;
+  const sectionText = restartSection(f).replace('## (f) Emulators restarted mid-run\n\n', `## (f) Emulators restarted mid-run\n\n${note}`);
+  const current = readFileSync(out, 'utf8');
+  const at = current.indexOf('## (f) ');
+  writeFileSync(out, at >= 0 ? `${current.slice(0, at)}${sectionText}` : `${current}\n${sectionText}`);
+  log(`wrote part (f) into ${out}`);
+  process.exitCode = f.lost.length + f.errors.length ? 1 : 0;
 }
 
 if (require.main === module) {

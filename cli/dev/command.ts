@@ -58,6 +58,8 @@ export interface LocalStackInfo {
 
 export interface RunningLocalStack extends LocalStackInfo {
   stop(): Promise<void>;
+  /** Restarts DynamoDB Local or the SQS emulator in place (cli/dev/restarts.ts); also `POST /@local/emulators/NAME/restart`. */
+  restartEmulator(name: import('./emulators').RestartableEmulator): Promise<import('./restarts').EmulatorRestart>;
 }
 
 export function registerDevCommand(program: Command): void {
@@ -188,6 +190,9 @@ export async function startLocalStack(options: DevOptions, abortSignal?: AbortSi
     await restoreWorkerQueues(deps, log);
     checkpoint();
 
+    const { restartEmulatorInPlace } = require('./restarts') as typeof import('./restarts');
+    const restartEmulator = (name: import('./emulators').RestartableEmulator) => restartEmulatorInPlace(emulators, name, () => restoreWorkerQueues(deps, log), log);
+
     // Stopped in reverse order: the gateway first (no new requests), then timers, pollers, emulators.
     const loadHandler = createHandlerLoader();
     const sqs = new SQSClient({ region: LOCAL_REGION, endpoint: emulators.endpoints.sqs, credentials: LOCAL_CREDENTIALS });
@@ -209,7 +214,7 @@ export async function startLocalStack(options: DevOptions, abortSignal?: AbortSi
       accessLog: true,
       staticDir: WEB_DIR,
       intercept: (req, res, body) => webSockets?.handleManagementRequest(req, res, body) ?? false,
-      edge: localRangeEdge(deps, sqs, queueUrls['debusine-ranges']),
+      edge: withEmulatorControl(adminToken, restartEmulator, localRangeEdge(deps, sqs, queueUrls['debusine-ranges'])),
     });
     cleanups.push(() => gateway.close());
     // Debusine's WebSockets on the same port; functions reach them through the management API there.
@@ -226,6 +231,7 @@ export async function startLocalStack(options: DevOptions, abortSignal?: AbortSi
     let stopping: Promise<void> | undefined;
     return {
       ...info,
+      restartEmulator,
       stop() {
         stopping ??= stopAll();
         return stopping;
@@ -321,6 +327,17 @@ function isAlive(pid: number): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+/** The local-only emulator control (`/@local/emulators/...`) answers first; everything else goes on to `edge`. */
+function withEmulatorControl(
+  adminToken: string,
+  restart: RunningLocalStack['restartEmulator'],
+  edge: (req: import('node:http').IncomingMessage, method: string, url: string) => Promise<import('./http-response').HttpResponse | undefined>,
+) {
+  const { emulatorControl } = require('./restarts') as typeof import('./restarts');
+  const control = emulatorControl(adminToken, restart);
+  return async (req: import('node:http').IncomingMessage, method: string, url: string) => (await control(req, method, url)) ?? edge(req, method, url);
 }
 
 /**

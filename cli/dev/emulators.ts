@@ -7,8 +7,9 @@
  *   without running its exit handlers (SIGKILL, OOM): no stray java is ever left behind.
  * - s3rver: in this process (pure JS), objects under `<dataDir>/s3`, so they survive restarts.
  * - local-aws-sqs: in this process (pure JS). It keeps queues and messages in memory only:
- *   queues are recreated by provisioning at each start, and messages still queued at shutdown
- *   are lost (the consumers must tolerate that, as they tolerate any SQS redelivery gap).
+ *   queues are recreated by provisioning at each start (and after `restart('sqs')`), and messages
+ *   still queued then are lost: the scheduler's and watchdog's reconcile passes re-derive what they
+ *   carried (docs/decisions.md, "Emulator restarts").
  *
  * The in-process servers die with this process by construction; only java needs care.
  */
@@ -59,13 +60,23 @@ export interface StartEmulatorsOptions {
 
 export interface RunningEmulators {
   endpoints: EmulatorEndpoints;
-  /** Process id (and process group id) of DynamoDB Local's JVM. */
-  dynamoDbPid: number;
+  /** Process id (and process group id) of DynamoDB Local's JVM (a new one after `restart('dynamodb')`). */
+  readonly dynamoDbPid: number;
+  /**
+   * Stops one emulator and starts it again on the same port (so every endpoint and queue URL stays
+   * valid): DynamoDB Local keeps its tables and items (same `-dbPath`); the SQS emulator comes back
+   * empty, and the caller provisions its queues again (cli/dev/restarts.ts). Resolves once it answers.
+   */
+  restart(name: RestartableEmulator): Promise<void>;
   /** Stops all three; safe to call more than once. */
   stop(): Promise<void>;
   /** Synchronous last resort for `process.on('exit')`: kills java, cannot wait for anything. */
   killNow(): void;
 }
+
+/** The emulators the local stack can restart in place (s3rver keeps its objects on disk and never needs it). */
+export const RESTARTABLE_EMULATORS = ['dynamodb', 'sqs'] as const;
+export type RestartableEmulator = (typeof RESTARTABLE_EMULATORS)[number];
 
 export async function startEmulators(options: StartEmulatorsOptions): Promise<RunningEmulators> {
   const dataDir = resolve(options.dataDir);
@@ -89,15 +100,46 @@ export async function startEmulators(options: StartEmulatorsOptions): Promise<Ru
     const failure = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     throw failure?.reason instanceof Error ? failure.reason : new Error(String(failure?.reason));
   }
+  let dynamoDb = dynamo.value;
+  let sqsServer = sqs.value;
+  const portOf = (endpoint: string) => Number(new URL(endpoint).port);
   let stopping: Promise<void> | undefined;
+  let restarting: Promise<void> = Promise.resolve();
   return {
-    endpoints: { dynamodb: dynamo.value.endpoint, s3: s3.value.endpoint, sqs: sqs.value.endpoint },
-    dynamoDbPid: dynamo.value.pid,
+    endpoints: { dynamodb: dynamoDb.endpoint, s3: s3.value.endpoint, sqs: sqsServer.endpoint },
+    get dynamoDbPid() {
+      return dynamoDb.pid;
+    },
+    restart(name) {
+      // One restart at a time; none once stopping (the stack is going away).
+      const next = restarting.then(async () => {
+        if (stopping) throw new Error('the emulators are stopping');
+        if (name === 'dynamodb') {
+          await dynamoDb.stop();
+          const port = portOf(dynamoDb.endpoint);
+          // The old JVM's port may take a moment to be free again.
+          for (let attempt = 1; ; attempt++) {
+            try {
+              dynamoDb = await startDynamoDbLocal({ dbPath: join(dataDir, 'dynamodb'), port, startTimeoutMs: options.startTimeoutMs, inMemory: options.inMemoryDynamoDb });
+              break;
+            } catch (err) {
+              if (attempt >= 5) throw err;
+              await delay(1_000);
+            }
+          }
+        } else {
+          await sqsServer.stop();
+          sqsServer = await startSqs(portOf(sqsServer.endpoint));
+        }
+      });
+      restarting = next.catch(() => undefined);
+      return next;
+    },
     stop() {
-      stopping ??= Promise.allSettled([sqs.value.stop(), s3.value.stop(), dynamo.value.stop()]).then(() => undefined);
+      stopping ??= restarting.then(() => Promise.allSettled([sqsServer.stop(), s3.value.stop(), dynamoDb.stop()])).then(() => undefined);
       return stopping;
     },
-    killNow: () => dynamo.value.killNow(),
+    killNow: () => dynamoDb.killNow(),
   };
 }
 

@@ -116,6 +116,16 @@ export async function provision(endpoints: EmulatorEndpoints, options: Provision
   }
 }
 
+/** The manifest's queues (and their dead-letter queues) again, on an SQS emulator that restarted empty; returns their URLs. */
+export async function provisionQueues(sqsEndpoint: string, options: ProvisionOptions = {}): Promise<Record<string, string>> {
+  const sqs = new SQSClient({ region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, endpoint: sqsEndpoint });
+  try {
+    return await ensureQueues(sqs, options.namePrefix ?? DEFAULT_NAME_PREFIX);
+  } finally {
+    sqs.destroy();
+  }
+}
+
 // ---------------------------------------------------------------- DynamoDB
 
 async function ensureTable(client: DynamoDBClient, table: TableSpec, tableName: string): Promise<void> {

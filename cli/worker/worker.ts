@@ -53,8 +53,17 @@ export interface WorkerSettings {
   onlyTasks?: string[];
   /** `--task-user`: tasks run as this user (their directory is given to it). */
   taskUser?: { uid: number; gid: number };
-  /** Attempts at reporting a completion before the worker gives up and exits. */
+  /**
+   * Attempts at reporting a completion before the worker gives up and exits, once the retry window
+   * below has passed or the worker is stopping.
+   */
   completionAttempts: number;
+  /**
+   * How long a completion is retried while the server is unreachable or answers 5xx (a restarted
+   * stack: finding 8), the pause doubling up to `backoffMaxMs`. Longer than the watchdog's default
+   * staleness limit (300 s): by then the server has reclaimed the request, and answers 409.
+   */
+  completionRetryWindowMs: number;
   /** First pause between completion attempts (doubling). */
   completionRetryMs: number;
   /** Pauses while waiting to be enabled or for the server or queue to come back (doubling up to the max). */
@@ -69,6 +78,7 @@ export const DEFAULT_WORKER_TIMINGS = {
   graceMs: 60_000,
   killTimeoutMs: 10_000,
   completionAttempts: 5,
+  completionRetryWindowMs: 10 * 60_000,
   completionRetryMs: 2_000,
   backoffInitialMs: 5_000,
   backoffMaxMs: 60_000,
@@ -458,8 +468,11 @@ export class ConveyorWorker {
         exit = { outcome: errorOutcome('configure-failed', `this worker only runs ${[...this.allowedTasks].join(', ')}`), exitCode: 0, signal: null };
       } else {
         try {
-          // The task gets a token for this request only, never the worker's own (finding 4).
-          const taskToken = (await this.api!.taskToken(id)).token;
+          // The task gets a token for this request only, never the worker's own (finding 4); asked
+          // again through a server outage, so that a restarting stack does not fail the request.
+          const issued = await this.throughOutage(() => this.api!.taskToken(id), `work request ${id}: cannot get its task token`, () => Boolean(entry.cancelled));
+          if (!issued.ok) throw issued.error;
+          const taskToken = issued.value.token;
           const handle = await this.deps.spawnTask(
             {
               workRequest,
@@ -550,23 +563,37 @@ export class ConveyorWorker {
   private async report(id: number, completion: WorkRequestCompletion): Promise<void> {
     const api = this.api!;
     // Not cut short by a stop: the result is reported before the worker exits.
-    const backoff = new Backoff(this.settings.completionRetryMs, Number.POSITIVE_INFINITY, plainSleep);
+    const outcome = await this.throughOutage(() => api.completeWorkRequest(id, completion), `work request ${id}: cannot report the result`);
+    if (outcome.ok) {
+      this.deps.log(`work request ${id}: completed, ${completion.result}`);
+    } else if (!transient(outcome.error)) {
+      // 409: no longer running (reclaimed, aborted); 401: assigned to another worker now.
+      this.deps.log(`work request ${id}: the server did not take the result (${errorMessage(outcome.error)}); moving on`);
+    } else {
+      this.fatal(`cannot report work request ${id} after ${outcome.attempts} attempts (${errorMessage(outcome.error)})`);
+    }
+  }
+
+  /**
+   * Calls the server until it answers, through an outage (unreachable, 5xx, 429: a restarted stack,
+   * finding 8): for `completionRetryWindowMs`, the pause doubling up to `backoffMaxMs`; then, or once
+   * the worker is stopping or `abandon()` says so, it gives up after `completionAttempts`. A refusal
+   * that is not transient ends it at once.
+   */
+  private async throughOutage<T>(
+    call: () => Promise<T>,
+    failing: string,
+    abandon: () => boolean = () => false,
+  ): Promise<{ ok: true; value: T } | { ok: false; error: unknown; attempts: number }> {
+    const backoff = new Backoff(this.settings.completionRetryMs, this.settings.backoffMaxMs, plainSleep);
+    const giveUpAfter = Date.now() + this.settings.completionRetryWindowMs;
     for (let attempt = 1; ; attempt += 1) {
       try {
-        await api.completeWorkRequest(id, completion);
-        this.deps.log(`work request ${id}: completed, ${completion.result}`);
-        return;
-      } catch (err) {
-        if (!transient(err)) {
-          // 409: no longer running (reclaimed, aborted); 401: assigned to another worker now.
-          this.deps.log(`work request ${id}: the server did not take the result (${errorMessage(err)}); moving on`);
-          return;
-        }
-        if (attempt >= this.settings.completionAttempts) {
-          this.fatal(`cannot report work request ${id} after ${attempt} attempts (${errorMessage(err)})`);
-          return;
-        }
-        this.deps.log(`work request ${id}: cannot report the result (${errorMessage(err)}); retrying in ${backoff.nextSeconds}s`);
+        return { ok: true, value: await call() };
+      } catch (error) {
+        const exhausted = attempt >= this.settings.completionAttempts && (this.stopping || abandon() || Date.now() >= giveUpAfter);
+        if (!transient(error) || exhausted) return { ok: false, error, attempts: attempt };
+        this.deps.log(`${failing} (${errorMessage(error)}); retrying in ${backoff.nextSeconds}s`);
         await backoff.wait();
       }
     }

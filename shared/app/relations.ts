@@ -1,17 +1,51 @@
 import { isArtifactComplete, type ArtifactRelation, type RelationType } from '../domain/artifacts';
-import { NotFoundError, ValidationError } from '../domain/errors';
-import type { Deps } from '../ports';
+import { NotFoundError, PayloadTooLargeError, ValidationError } from '../domain/errors';
+import { MAX_RELATIONS_LISTED, tooMany } from '../domain/limits';
+import type { Deps, Page, RelationEnd } from '../ports';
 import { requireUser, type Caller } from './auth';
 import { assertMutable, loadArtifact, loadArtifactForChange } from './artifacts';
+import { MAX_HIDDEN_PAGES_SKIPPED } from './work-requests';
 
-export async function listRelations(
-  deps: Deps,
-  caller: Caller,
-  by: { artifact: number } | { target: number },
-): Promise<ArtifactRelation[]> {
+/**
+ * Debusine's unpaged listing (its client parses a bare array): every relation of the artifact the
+ * caller may see, by id, read with one bounded query; more than MAX_RELATIONS_LISTED is a 413 that
+ * points at paging (security finding 6).
+ */
+export async function listRelations(deps: Deps, caller: Caller, by: RelationEnd): Promise<ArtifactRelation[]> {
   await loadArtifact(deps, caller, 'artifact' in by ? by.artifact : by.target);
-  const relations = await deps.artifacts.listRelations(by);
-  // The other end may sit in a workspace the caller cannot see: leave those out.
+  const page = await deps.artifacts.relationsPage(by, { limit: MAX_RELATIONS_LISTED });
+  if (page.next !== undefined) {
+    throw new PayloadTooLargeError(
+      'Too many relations',
+      `artifact ${'artifact' in by ? by.artifact : by.target} has more relations than listed at once: ${tooMany('MAX_RELATIONS_LISTED', MAX_RELATIONS_LISTED, 'relations')}; page with ?limit=&cursor=`,
+    );
+  }
+  return (await visibleRelations(deps, caller, by, page.items)).sort((a, b) => a.id - b.id);
+}
+
+/**
+ * One page (`?limit=&cursor=`) of the relations the caller may see, in key order. As for work
+ * requests, the cursor always continues after a relation the caller may see, never naming one whose
+ * other end is hidden; after MAX_HIDDEN_PAGES_SKIPPED pages of hidden ones the listing ends.
+ */
+export async function listRelationsPage(deps: Deps, caller: Caller, by: RelationEnd, opts: { limit: number; cursor?: string }): Promise<Page<ArtifactRelation>> {
+  await loadArtifact(deps, caller, 'artifact' in by ? by.artifact : by.target);
+  const items: ArtifactRelation[] = [];
+  let page = await deps.artifacts.relationsPage(by, opts);
+  for (let round = 1; ; round++) {
+    const visible = await visibleRelations(deps, caller, by, page.items);
+    items.push(...visible);
+    if (page.next === undefined) return { items };
+    if (visible.length > 0 && visible[visible.length - 1] === page.items[page.items.length - 1]) return { items, next: page.next };
+    const lastVisible = items[items.length - 1];
+    if (lastVisible) return { items, next: deps.artifacts.relationCursorAfter(lastVisible, by) };
+    if (round >= MAX_HIDDEN_PAGES_SKIPPED) return { items };
+    page = await deps.artifacts.relationsPage(by, { limit: opts.limit, cursor: page.next });
+  }
+}
+
+/** The other end may sit in a workspace the caller cannot see: leave those out. */
+async function visibleRelations(deps: Deps, caller: Caller, by: RelationEnd, relations: ArtifactRelation[]): Promise<ArtifactRelation[]> {
   const visible: ArtifactRelation[] = [];
   for (const r of relations) {
     const other = 'artifact' in by ? r.target : r.artifact;

@@ -15,6 +15,11 @@ export const MAX_REACTIONS_PER_EVENT = 20;
 export const MAX_NOTIFICATION_ADDRESSES = 50;
 /** Files one artifact may hold in total, across its creation and every later attach. */
 export const MAX_FILES_PER_ARTIFACT = 10_000;
+/**
+ * Relations `GET artifact-relation/?artifact=` (or `?target_artifact=`) lists as a bare array (what
+ * Debusine's client parses); more answer 413, and `?limit=&cursor=` pages through any number.
+ */
+export const MAX_RELATIONS_LISTED = 1_000;
 
 /**
  * Work done inside the API function, which API Gateway cuts off after 29 s (security finding 6;

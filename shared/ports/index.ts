@@ -31,6 +31,9 @@ export interface Sequences {
   next(name: 'artifact' | 'artifact-relation' | 'work-request' | 'workflow-template' | 'collection' | 'collection-item' | 'recurring-job' | 'worker' | `run:${string}` | `rate:${string}`): Promise<number>;
 }
 
+/** Which end of a relation a listing is anchored at: relations from `artifact`, or to `target`. */
+export type RelationEnd = { artifact: number } | { target: number };
+
 export interface Page<T> {
   items: T[];
   /** Opaque cursor for the next page, absent on the last page. */
@@ -168,6 +171,13 @@ export interface ArtifactRepository {
   createRelation(relation: ArtifactRelation): Promise<{ relation: ArtifactRelation; created: boolean }>;
   getRelation(id: number): Promise<ArtifactRelation | undefined>;
   listRelations(by: { artifact: number } | { target: number }): Promise<ArtifactRelation[]>;
+  /**
+   * Up to `limit` relations in key order (of the other end's id), after `cursor`; `next` when more
+   * follow. Reads at most limit + 1 items.
+   */
+  relationsPage(by: RelationEnd, opts: { limit: number; cursor?: string }): Promise<Page<ArtifactRelation>>;
+  /** The cursor of `relationsPage(by)` that continues right after `relation`. */
+  relationCursorAfter(relation: ArtifactRelation, by: RelationEnd): string;
   deleteRelation(relation: ArtifactRelation): Promise<boolean>;
 }
 

@@ -29,8 +29,8 @@ export interface LocalStack {
   output(): string;
   /** SIGTERM, then asserts a clean exit (code 0) and no stray process; removes a temporary data dir. */
   stop(): Promise<void>;
-  /** Stops (keeping the data) and starts again on the same data dir and port. */
-  restart(): Promise<LocalStack>;
+  /** Stops (keeping the data) and starts again on the same data dir and port; `signal`: Ctrl-C is SIGINT. */
+  restart(signal?: NodeJS.Signals): Promise<LocalStack>;
 }
 
 export interface StartLocalStackOptions {
@@ -103,20 +103,20 @@ async function launch(settings: LaunchSettings, ownsDataDir: boolean): Promise<L
   const ready = info;
 
   let stopping: Promise<void> | undefined;
-  const stopProcess = (): Promise<void> => {
+  const stopProcess = (signal: NodeJS.Signals = 'SIGTERM'): Promise<void> => {
     stopping ??= (async () => {
-      if (!exitStatus) process.kill(pid, 'SIGTERM');
+      if (!exitStatus) process.kill(pid, signal);
       const status = await Promise.race([exited, sleep(settings.stopTimeoutMs ?? 45_000).then(() => undefined)]);
       if (status === undefined) {
         await forceKill(child, pid, settings.dataDir, exited);
-        throw new Error(`conveyor dev did not exit after SIGTERM:\n${output}`);
+        throw new Error(`conveyor dev did not exit after ${signal}:\n${output}`);
       }
       const strays = processesMentioning(settings.dataDir);
       if (strays.length > 0) {
         for (const stray of strays) killQuietly(stray.pid, 'SIGKILL');
-        throw new Error(`processes left behind after SIGTERM:\n${strays.map((s) => `${s.pid} ${s.commandLine}`).join('\n')}`);
+        throw new Error(`processes left behind after ${signal}:\n${strays.map((s) => `${s.pid} ${s.commandLine}`).join('\n')}`);
       }
-      if (status.code !== 0) throw new Error(`conveyor dev exited with ${describeExit(status)} after SIGTERM:\n${output}`);
+      if (status.code !== 0) throw new Error(`conveyor dev exited with ${describeExit(status)} after ${signal}:\n${output}`);
     })();
     return stopping;
   };
@@ -133,8 +133,8 @@ async function launch(settings: LaunchSettings, ownsDataDir: boolean): Promise<L
         if (ownsDataDir) rmSync(settings.dataDir, { recursive: true, force: true });
       }
     },
-    async restart() {
-      await stopProcess();
+    async restart(signal?: NodeJS.Signals) {
+      await stopProcess(signal);
       return launch(settings, ownsDataDir);
     },
   };

@@ -403,6 +403,34 @@ describe('relations', () => {
     expect(await repo.listRelations({ artifact: a.id })).toEqual([other]);
   });
 
+  test('pages both ways in key order, one query of at most limit + 1 items each (finding 6)', async () => {
+    const a = await created();
+    const targets = [await created(), await created(), await created()];
+    const relations = targets.flatMap((t) => [rel(a.id, t.id), rel(a.id, t.id, 'extends')]);
+    for (const r of relations) await repo.createRelation(r);
+    const limits: (number | undefined)[] = [];
+    const send = doc.send.bind(doc);
+    const spy = jest.spyOn(doc, 'send').mockImplementation(((command: unknown, ...rest: unknown[]) => {
+      if (command instanceof QueryCommand) limits.push(command.input.Limit);
+      return (send as (...args: unknown[]) => unknown)(command, ...rest);
+    }) as typeof doc.send);
+    try {
+      const first = await repo.relationsPage({ artifact: a.id }, { limit: 4 });
+      expect(first.items).toEqual(relations.slice(0, 4));
+      const second = await repo.relationsPage({ artifact: a.id }, { limit: 4, cursor: first.next! });
+      expect(second).toEqual({ items: relations.slice(4) });
+      const after = await repo.relationsPage({ artifact: a.id }, { limit: 1, cursor: repo.relationCursorAfter(relations[2]!, { artifact: a.id }) });
+      expect(after.items).toEqual([relations[3]]);
+      expect(limits).toEqual([5, 5, 2]);
+    } finally {
+      spy.mockRestore();
+    }
+    // To one target, through the index (eventually consistent: DynamoDB Local answers at once).
+    const to = await repo.relationsPage({ target: targets[0]!.id }, { limit: 1 });
+    expect(to.items).toEqual([relations[0]]);
+    expect((await repo.relationsPage({ target: targets[0]!.id }, { limit: 1, cursor: to.next! })).items).toEqual([relations[1]]);
+  });
+
   test('to or from a missing artifact is a NotFoundError', async () => {
     const a = await created();
     await expect(repo.createRelation(rel(a.id, newId()))).rejects.toBeInstanceOf(NotFoundError);

@@ -26,7 +26,7 @@ import {
 import type { SQSEvent } from 'aws-lambda';
 import { BUCKET_ENV_VAR, QUEUES, TABLES, type FunctionSpec } from '../../shared/manifest';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startEmulators, type EmulatorEndpoints } from '../../cli/dev/emulators';
-import { physicalQueueName, provision, queueArn } from '../../cli/dev/provision';
+import { physicalQueueName, provision, provisionQueues, queueArn } from '../../cli/dev/provision';
 import { startQueuePollers } from '../../cli/dev/pollers';
 
 function env(name: string): string {
@@ -190,6 +190,36 @@ describe('persistence across restarts', () => {
       rmSync(dataDir, { recursive: true, force: true });
     }
   }, 120_000);
+});
+
+describe('restarting one emulator in place (reliability part (f))', () => {
+  it('DynamoDB Local comes back on its port with its items; the SQS emulator on its port, empty, and provisioning restores the same queue URLs', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'conveyor-restart-'));
+    const emulators = await startEmulators({ dataDir });
+    const c = clients(emulators.endpoints);
+    try {
+      const env1 = await provision(emulators.endpoints);
+      await c.dynamodb.send(new PutItemCommand({ TableName: env1.CONVEYOR_TABLE_MAIN, Item: { pk: { S: 'p' }, sk: { S: 'restart' }, v: { N: '7' } } }));
+      const firstJvm = emulators.dynamoDbPid;
+      await emulators.restart('dynamodb');
+      expect(emulators.dynamoDbPid).not.toBe(firstJvm);
+      expect(processExists(firstJvm)).toBe(false);
+      // Same endpoint, same client: the item is still there.
+      const { Item } = await c.dynamodb.send(new GetItemCommand({ TableName: env1.CONVEYOR_TABLE_MAIN, Key: { pk: { S: 'p' }, sk: { S: 'restart' } } }));
+      expect(Item?.v).toEqual({ N: '7' });
+
+      const schedulerQueue = env1[QUEUES.scheduler.envVar]!;
+      await emulators.restart('sqs');
+      await expect(c.sqs.send(new GetQueueUrlCommand({ QueueName: physicalQueueName(QUEUES.scheduler) }))).rejects.toThrow();
+      const urls = await provisionQueues(emulators.endpoints.sqs);
+      expect(urls[QUEUES.scheduler.name]).toBe(schedulerQueue);
+    } finally {
+      destroy(c);
+      await emulators.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+    expect(processExists(emulators.dynamoDbPid)).toBe(false);
+  }, 180_000);
 });
 
 function processExists(pid: number): boolean {

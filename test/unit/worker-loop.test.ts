@@ -473,13 +473,44 @@ describe('conveyor worker loop', () => {
   it('retries a completion on server errors and exits non-zero when it cannot report', async () => {
     server.on('PUT work-request/N/completed/', () => ({ status: 503, body: { title: 'Service Unavailable' } }));
     assigned.push(workRequest(17));
-    const worker = makeWorker({ completionAttempts: 3 });
+    const worker = makeWorker({ completionAttempts: 3, completionRetryWindowMs: 0 });
     const running = worker.run();
     await waitFor(() => tasks.length === 1, 'the task');
     tasks[0]!.finish(success());
     await expect(running).resolves.toBe(1);
     expect(server.callsTo('PUT work-request/N/completed/')).toHaveLength(3);
     expect(logs.some((l) => l.includes('cannot report work request 17 after 3 attempts'))).toBe(true);
+  });
+
+  it('keeps reporting a completion through a server outage longer than its attempts (a restarted stack: finding 8)', async () => {
+    let outage = 8;
+    server.on('PUT work-request/N/completed/', () => (outage-- > 0 ? { status: 503, body: { title: 'Service Unavailable' } } : { status: 200, body: {} }));
+    assigned.push(workRequest(18));
+    const worker = makeWorker({ completionAttempts: 3, completionRetryWindowMs: 60_000 });
+    const running = worker.run();
+    await waitFor(() => tasks.length === 1, 'the task');
+    tasks[0]!.finish(success());
+    await waitFor(() => logs.some((l) => l.includes('work request 18: completed, success')), 'the completion to get through', 10_000);
+    expect(server.callsTo('PUT work-request/N/completed/')).toHaveLength(9);
+    expect(logs.some((l) => l.includes('cannot report work request 18 after'))).toBe(false);
+    worker.requestStop();
+    await expect(running).resolves.toBe(0);
+  });
+
+  it('asks for the task token again through a server outage instead of failing the request (a restarting stack)', async () => {
+    let outage = 4;
+    server.on('POST work-request/N/task-token/', (call) =>
+      outage-- > 0 ? { status: 500, body: { title: 'Internal Server Error' } } : { status: 201, body: { token: taskTokenFor(call.path), expire_at: '2030-01-01T12:00:00Z' } },
+    );
+    assigned.push(workRequest(19));
+    const worker = makeWorker({ completionAttempts: 2, completionRetryWindowMs: 60_000 });
+    const running = worker.run();
+    await waitFor(() => tasks.length === 1, 'the task to start once the token came', 10_000);
+    expect(server.callsTo('POST work-request/N/task-token/')).toHaveLength(5);
+    tasks[0]!.finish(success());
+    await waitFor(() => logs.some((l) => l.includes('work request 19: completed, success')), 'the completion');
+    worker.requestStop();
+    await expect(running).resolves.toBe(0);
   });
 
   it('runs noop end to end in a real task subprocess', async () => {

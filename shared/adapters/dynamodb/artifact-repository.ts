@@ -16,12 +16,12 @@ import {
 import { blobKey, type Artifact, type ArtifactRelation } from '../../domain/artifacts';
 import { blobClaimable, uploadClaim, type BlobRow } from '../../domain/blob-gc';
 import { BlobNotClaimableError, ConflictError, NotFoundError, ValidationError } from '../../domain/errors';
-import type { ArtifactListFilter, ArtifactRepository, ArtifactWithFiles, FileUploadState, Page, StoredFile, VerifiedUpload } from '../../ports';
+import type { ArtifactListFilter, ArtifactRepository, ArtifactWithFiles, FileUploadState, Page, RelationEnd, StoredFile, VerifiedUpload } from '../../ports';
 import { attempt, failedAt, firstFailure, versionedWriteError } from './errors';
 import { ExpiryBucketList, blobReferenceIndex, expiryIndexAttributes, toBlobRow } from './expiry-keys';
 import { DynamoExpiryStore } from './expiry-store';
 import { GSI1, GSI2, RELATIONS_FROM, artifactPk, fileSk, indexKeys, keys, padId, timeKey } from './keys';
-import { batchDelete, checkLimit, firstInIndex, compact, decodeCursor, encodeCursor, type Item, names, pick, queryAll, queryPartition, queryIndexPartition } from './support';
+import { batchDelete, checkLimit, firstInIndex, compact, decodeCursor, encodeCursor, type Item, names, pick, queryAll, queryPage, queryPartition, queryIndexPartition } from './support';
 
 type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
 
@@ -567,12 +567,27 @@ export class DynamoArtifactRepository implements ArtifactRepository {
     return item && toRelation(item);
   }
 
-  async listRelations(by: { artifact: number } | { target: number }): Promise<ArtifactRelation[]> {
-    const items =
-      'artifact' in by
-        ? await queryPartition(this.doc, this.tableName, artifactPk(by.artifact), { beginsWith: RELATIONS_FROM })
-        : await queryIndexPartition(this.doc, this.tableName, indexKeys.relationsTo(by.target));
+  async listRelations(by: RelationEnd): Promise<ArtifactRelation[]> {
+    const items = await queryAll(this.doc, relationQuery(this.tableName, by));
     return items.map(toRelation).sort((a, b) => a.id - b.id);
+  }
+
+  async relationsPage(by: RelationEnd, opts: { limit: number; cursor?: string }): Promise<Page<ArtifactRelation>> {
+    checkLimit(opts.limit);
+    const keyNames = relationKeyNames(by);
+    const found = await queryPage(this.doc, relationQuery(this.tableName, by), {
+      limit: opts.limit,
+      keyNames,
+      filtered: false,
+      // One query of limit + 1 items (a relation item is far below the 1 MB a query page holds).
+      budget: 1,
+      ...(opts.cursor ? { start: decodeCursor(opts.cursor, keyNames) } : {}),
+    });
+    return { items: found.items.map(toRelation), ...(found.next ? { next: found.next } : {}) };
+  }
+
+  relationCursorAfter(relation: ArtifactRelation, by: RelationEnd): string {
+    return encodeCursor(pick(relationItem(relation), relationKeyNames(by)));
   }
 
   /** Deletes the relation if it is still the one with this id; returns whether it did. */
@@ -727,6 +742,29 @@ function relationItem(r: ArtifactRelation): Item {
     gsi2pk: indexKeys.relationById(r.id),
     gsi2sk: 'R',
   };
+}
+
+/** The key attributes of the relation listing's table or index (what its LastEvaluatedKey holds). */
+function relationKeyNames(by: RelationEnd): readonly string[] {
+  return 'artifact' in by ? ['pk', 'sk'] : ['gsi1pk', 'gsi1sk', 'pk', 'sk'];
+}
+
+function relationQuery(tableName: string, by: RelationEnd): QueryCommandInput {
+  return 'artifact' in by
+    ? {
+        TableName: tableName,
+        KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :relations)',
+        ExpressionAttributeNames: names('pk', 'sk'),
+        ExpressionAttributeValues: { ':pk': artifactPk(by.artifact), ':relations': RELATIONS_FROM },
+        ConsistentRead: true,
+      }
+    : {
+        TableName: tableName,
+        IndexName: GSI1,
+        KeyConditionExpression: '#gsi1pk = :pk',
+        ExpressionAttributeNames: names('gsi1pk'),
+        ExpressionAttributeValues: { ':pk': indexKeys.relationsTo(by.target) },
+      };
 }
 
 function toRelation(item: Item): ArtifactRelation {

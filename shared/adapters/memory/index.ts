@@ -17,7 +17,7 @@ import type { Worker } from '../../domain/workers';
 import { type FreeSlotVerdict, freeSlotOnUpdate, takeFillsLastSlot } from '../../domain/free-slots';
 import type { RunNumber, WorkflowTemplate } from '../../domain/workflows';
 import { MemoryCollectionRepository } from './collections';
-import { clone, byCodeUnit, pageAfterKey } from './paging';
+import { clone, byCodeUnit, keyCursor, pageAfterKey } from './paging';
 import { MemoryAccountingQueue, MemoryAccountsRepository, MemorySchemaStore } from './accounts';
 import type {
   ArtifactListFilter,
@@ -53,6 +53,7 @@ import type {
   StoredFile,
   VerifiedUpload,
   ChildProgress,
+  RelationEnd,
 } from '../../ports';
 import { childProgressDeltas } from '../../domain/child-progress';
 import { isFinished } from '../../domain/work-requests';
@@ -299,6 +300,13 @@ export class MemoryArtifactRepository implements ArtifactRepository {
       .filter((r) => ('artifact' in by ? r.artifact === by.artifact : r.target === by.target))
       .map(clone)
       .sort((a, b) => a.id - b.id);
+  }
+  async relationsPage(by: RelationEnd, opts: { limit: number; cursor?: string }) {
+    const matching = [...this.relations.values()].filter((r) => ('artifact' in by ? r.artifact === by.artifact : r.target === by.target));
+    return pageAfterKey(matching, (r) => relationListKey(r, by), opts.limit, opts.cursor);
+  }
+  relationCursorAfter(relation: ArtifactRelation, by: RelationEnd) {
+    return keyCursor(relationListKey(relation, by));
   }
   async deleteRelation(relation: ArtifactRelation) {
     return this.relations.delete(relation.id);
@@ -765,4 +773,9 @@ export function createMemoryDeps(): MemoryDeps {
     ids: new CountingIds(),
     recurringJobs: new MemoryRecurringJobRepository(),
   };
+}
+
+/** The DynamoDB adapter's order of a relation listing: by the other end's id, then the type. */
+function relationListKey(r: ArtifactRelation, by: RelationEnd): string {
+  return `${String('artifact' in by ? r.target : r.artifact).padStart(16, '0')}#${r.type}`;
 }

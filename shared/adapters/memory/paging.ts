@@ -31,6 +31,11 @@ export function pageAfterKey<T>(items: T[], key: (item: T) => string, limit: num
   const last = served[served.length - 1];
   return {
     items: served.map((e) => structuredClone(e.item)),
-    ...(rest.length > limit && last ? { next: Buffer.from(JSON.stringify({ k: last.k }), 'utf8').toString('base64url') } : {}),
+    ...(rest.length > limit && last ? { next: keyCursor(last.k) } : {}),
   };
+}
+
+/** The cursor `pageAfterKey` gives for a page that ends on the item of key `k`. */
+export function keyCursor(k: string): string {
+  return Buffer.from(JSON.stringify({ k }), 'utf8').toString('base64url');
 }

@@ -11,7 +11,7 @@ import {
   type FileDeclaration,
 } from '../../app/artifacts';
 import { archiveDownloadUrl, fileDownloadUrl } from '../../app/downloads';
-import { createRelation, deleteRelation, listRelations } from '../../app/relations';
+import { createRelation, deleteRelation, listRelations, listRelationsPage } from '../../app/relations';
 import { completeUpload, rangedUpload, requestUpload } from '../../app/uploads';
 import type { FollowUpFailure } from '../../app/follow-ups';
 import { logFollowUpFailures } from '../../observability/logger';
@@ -21,9 +21,9 @@ import { DEFAULT_WORKSPACE } from '../../domain/tenancy';
 import type { Deps } from '../../ports';
 import type { ExpiryStore } from '../../ports/expiry';
 import { artifactJson, artifactSummaryJson, relationJson, uploadPlanJson } from '../serializers';
+import { listRoute, pagedJson, pageQueryFields } from '../paged-list';
 import { json, jsonBody, noContent, redirect, type HttpRequest, type RouteHandler } from '../request';
 import { parseId, parseWith, type RouteInputSchemas, idParam } from '../validation';
-import { listRoute, pageQueryFields } from '../paged-list';
 
 const fileDeclarationSchema = z.strictObject({
   type: z.literal('file').optional(),
@@ -56,6 +56,13 @@ const attachSchema = z.strictObject({ files: filesSchema });
 const uploadRequestSchema = z.strictObject({});
 const uploadCompleteSchema = z.strictObject({
   parts: z.array(z.strictObject({ part_number: z.number().int().positive(), etag: z.string() })).optional(),
+});
+
+/** `?artifact=` or `?target_artifact=`; `limit`/`cursor` opt into pages (without them: Debusine's bare array). */
+const relationListQuerySchema = z.object({
+  artifact: z.string().optional(),
+  target_artifact: z.string().optional(),
+  ...pageQueryFields,
 });
 
 const relationSchema = z.strictObject({
@@ -189,7 +196,12 @@ export function artifactRoutes(getDeps: () => Deps, expiryStoreOf?: (deps: Deps)
         throw ValidationError.field('artifact', 'give exactly one of "artifact" or "target_artifact"', 'Invalid query');
       }
       const by = artifact !== undefined ? { artifact: parseId(artifact, 'artifact') } : { target: parseId(target_artifact, 'target_artifact') };
-      return json(200, (await listRelations(getDeps(), req.caller, by)).map(relationJson));
+      if (req.query['limit'] === undefined && req.query['cursor'] === undefined) {
+        return json(200, (await listRelations(getDeps(), req.caller, by)).map(relationJson));
+      }
+      const q = parseWith(relationListQuerySchema, req.query, 'Invalid query');
+      const page = await listRelationsPage(getDeps(), req.caller, by, { limit: q.limit, ...(q.cursor !== undefined ? { cursor: q.cursor } : {}) });
+      return pagedJson(req, '/api/1.0/artifact-relation/', page, relationJson);
     },
     'POST /api/1.0/artifact-relation/': async (req) => {
       const body = parseWith(relationSchema, jsonBody(req), 'Invalid relation');
@@ -212,4 +224,5 @@ export const artifactRequestSchemas: RouteInputSchemas = {
   'POST /api/1.0/artifact/{id}/upload/{path+}': { body: uploadRequestSchema },
   'POST /api/1.0/artifact/{id}/upload-complete/{path+}': { body: uploadCompleteSchema },
   'POST /api/1.0/artifact-relation/': { body: relationSchema },
+  'GET /api/1.0/artifact-relation/': { query: relationListQuerySchema },
 };
