@@ -140,18 +140,27 @@ describe('workspaces', () => {
     });
   });
 
-  it('update replaces the item with version + 1, conditioned on the expected version', async () => {
-    ddb.on(PutCommand).resolves({});
+  it('update replaces the item with version + 1, conditioned on the expected version, and drops the expiry entry of a workspace without a delay', async () => {
+    ddb.on(TransactWriteCommand).resolves({});
     await repo.updateWorkspace({ ...ws, public: false, version: 2 }, 1);
-    expect(ddb).toHaveReceivedCommandWith(PutCommand, {
-      ConditionExpression: 'attribute_exists(#pk) AND #version = :expected',
-      ExpressionAttributeValues: { ':expected': 1 },
-      Item: expect.objectContaining({ public: false, version: 2 }),
+    expect(ddb).toHaveReceivedCommandWith(TransactWriteCommand, {
+      TransactItems: [
+        {
+          Put: expect.objectContaining({
+            ConditionExpression: 'attribute_exists(#pk) AND #version = :expected',
+            ExpressionAttributeValues: { ':expected': 1 },
+            Item: expect.objectContaining({ public: false, version: 2 }),
+          }),
+        },
+        { Delete: { TableName: 'main', Key: { pk: 'WS#debusine#System', sk: 'EXPIRY' } } },
+      ],
     });
   });
 
   it('update of a missing workspace is a NotFoundError', async () => {
-    ddb.on(PutCommand).rejects(conditionFailed());
+    ddb.on(TransactWriteCommand).rejects(
+      new TransactionCanceledException({ message: 'cancelled', $metadata: {}, CancellationReasons: [{ Code: 'ConditionalCheckFailed' }, { Code: 'None' }] }),
+    );
     await expect(repo.updateWorkspace(ws, 1)).rejects.toBeInstanceOf(NotFoundError);
   });
 

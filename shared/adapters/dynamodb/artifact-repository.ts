@@ -21,7 +21,7 @@ import { attempt, failedAt, firstFailure, versionedWriteError } from './errors';
 import { ExpiryBucketList, blobReferenceIndex, expiryIndexAttributes, toBlobRow } from './expiry-keys';
 import { DynamoExpiryStore } from './expiry-store';
 import { GSI1, GSI2, RELATIONS_FROM, artifactPk, fileSk, indexKeys, keys, padId, timeKey } from './keys';
-import { batchDelete, checkLimit, firstInIndex, compact, decodeCursor, encodeCursor, type Item, names, pick, queryAll, queryPage, queryPartition, queryIndexPartition } from './support';
+import { batchDelete, checkLimit, firstInIndex, compact, decodeCursor, encodeCursor, type Item, names, pick, queryAll, queryPage, queryPartition } from './support';
 
 type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
 
