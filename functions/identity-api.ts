@@ -1,10 +1,8 @@
-import { createAwsDeps } from '../shared/adapters/aws';
+import { awsDeps, identity, files, workRequests, workers, sockets } from '../shared/adapters/aws-adapters';
 import { httpHandler } from '../shared/http/handler';
 import { identityRoutes } from '../shared/http/routes/identity';
-import type { Deps } from '../shared/ports';
 
-let deps: Deps | undefined;
-const getDeps = () => (deps ??= createAwsDeps());
+const getDeps = awsDeps({ identity, files, workRequests, workers, sockets });
 
 export const routes = identityRoutes(getDeps);
 export const handler = httpHandler(getDeps, routes);

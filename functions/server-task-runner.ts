@@ -1,12 +1,11 @@
 /** Runs Server tasks (e.g. servernoop), one work request per message; replays find it no longer running. */
-import { createAwsDeps } from '../shared/adapters/aws';
+import { awsDeps, identity, artifacts, files, queues, workRequests, collections, channels, notifier, sequences, accountingQueue, schema, recurringJobs, sockets } from '../shared/adapters/aws-adapters';
 import { parseJobMessageOf } from '../shared/adapters/sqs/job-queues';
 import { runServerTask } from '../shared/app/server-tasks';
 import type { Deps } from '../shared/ports';
 import { eachRecord, type SqsConsumer } from '../shared/observability/sqs-batches';
 
-let deps: Deps | undefined;
-const getDeps = () => (deps ??= createAwsDeps());
+const getDeps = awsDeps({ identity, artifacts, files, queues, workRequests, collections, channels, notifier, sequences, accountingQueue, schema, recurringJobs, sockets });
 
 export function serverTaskHandler(getDeps: () => Deps, run: typeof runServerTask = runServerTask): SqsConsumer {
   return eachRecord({

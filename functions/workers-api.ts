@@ -1,10 +1,8 @@
-import { createAwsDeps } from '../shared/adapters/aws';
+import { awsDeps, identity, audit, files, queues, workRequests, workers, workerChannels, sequences } from '../shared/adapters/aws-adapters';
 import { httpHandler } from '../shared/http/handler';
 import { workerRoutes } from '../shared/http/routes/workers';
-import type { Deps } from '../shared/ports';
 
-let deps: Deps | undefined;
-const getDeps = () => (deps ??= createAwsDeps());
+const getDeps = awsDeps({ identity, audit, files, queues, workRequests, workers, workerChannels, sequences });
 
 export const routes = workerRoutes(getDeps);
 export const handler = httpHandler(getDeps, routes);
