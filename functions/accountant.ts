@@ -3,7 +3,11 @@
  * once per batch; replays change nothing), and the periodic recompute that corrects drift.
  */
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { awsDeps, identity, artifacts, audit, files, queues, workRequests, workers, workerChannels, collections, channels, notifier, sequences, accounts, accountingQueue, schema, recurringJobs, sockets } from '../shared/adapters/aws-adapters';
+import { awsDeps, identity, artifacts, audit, queues, workRequests, workers, collections, channels, sequences, accounts, accountingQueue, schema, recurringJobs } from '../shared/adapters/aws-adapters';
+import { files } from '../shared/adapters/aws-files';
+import { workerChannels } from '../shared/adapters/aws-worker-channels';
+import { notifier } from '../shared/adapters/aws-notifier';
+import { sockets } from '../shared/adapters/aws-sockets';
 import { parseAccountingMessage } from '../shared/adapters/sqs/accounting-queue';
 import { applyAccountingEvents } from '../shared/app/accounting';
 import { recomputeUsageInBulk as recomputeUsage } from '../shared/app/bulk-recompute';

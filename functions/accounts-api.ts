@@ -1,4 +1,5 @@
-import { awsDeps, identity, artifacts, audit, files, workRequests, workers, accounts } from '../shared/adapters/aws-adapters';
+import { awsDeps, identity, artifacts, audit, workRequests, workers, accounts } from '../shared/adapters/aws-adapters';
+import { files } from '../shared/adapters/aws-files';
 import { httpHandler } from '../shared/http/handler';
 import { accountsRoutes } from '../shared/http/routes/accounts';
 

@@ -1,4 +1,5 @@
-import { awsDeps, awsExpiryStore, identity, artifacts, audit, files, queues, workRequests, workers, collections, sequences, accounts, accountingQueue } from '../shared/adapters/aws-adapters';
+import { awsDeps, awsExpiryStore, identity, artifacts, audit, queues, workRequests, workers, collections, sequences, accounts, accountingQueue } from '../shared/adapters/aws-adapters';
+import { files } from '../shared/adapters/aws-files';
 import { httpHandler } from '../shared/http/handler';
 import { artifactRoutes } from '../shared/http/routes/artifacts';
 import { collectionRoutes } from '../shared/http/routes/collections';

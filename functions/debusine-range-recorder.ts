@@ -1,6 +1,7 @@
 /** Debusine's uploaded ranges, one S3 notification per message; a failure is retried by SQS, then dead-lettered. */
 import * as z from 'zod';
-import { awsDeps, identity, artifacts, files, workRequests, workers, accountingQueue } from '../shared/adapters/aws-adapters';
+import { awsDeps, identity, artifacts, workRequests, workers, accountingQueue } from '../shared/adapters/aws-adapters';
+import { files } from '../shared/adapters/aws-files';
 import { recordStoredRange } from '../shared/app/debusine-ranges';
 import type { Deps } from '../shared/ports';
 import { logger } from '../shared/observability/logger';

@@ -1,6 +1,7 @@
 /** Verifies queued uploads one message at a time; a failure is retried by SQS, then dead-lettered. */
 import * as z from 'zod';
-import { awsDeps, artifacts, files, accountingQueue } from '../shared/adapters/aws-adapters';
+import { awsDeps, artifacts, accountingQueue } from '../shared/adapters/aws-adapters';
+import { files } from '../shared/adapters/aws-files';
 import type { FollowUpFailure } from '../shared/app/follow-ups';
 import { verifyQueuedUpload } from '../shared/app/uploads';
 import type { Deps } from '../shared/ports';

@@ -1,4 +1,5 @@
-import { awsDeps, identity, queues, workRequests, workers, templates, collections, channels, notifier, sequences, accounts, schema, recurringJobs } from '../shared/adapters/aws-adapters';
+import { awsDeps, identity, queues, workRequests, workers, templates, collections, channels, sequences, accounts, schema, recurringJobs } from '../shared/adapters/aws-adapters';
+import { notifier } from '../shared/adapters/aws-notifier';
 import { httpHandler } from '../shared/http/handler';
 import { recurringJobRoutes } from '../shared/http/routes/recurring-jobs';
 

@@ -1,6 +1,9 @@
 /** Greets the WebSockets opened by `$connect` (see functions/websocket-api.ts), one message per socket. */
 import * as z from 'zod';
-import { awsDeps, identity, artifacts, files, queues, workRequests, workers, workerChannels, collections, channels, notifier, sequences, accountingQueue, schema, recurringJobs, sockets } from '../shared/adapters/aws-adapters';
+import { awsDeps, identity, artifacts, queues, workRequests, workers, collections, channels, sequences, accountingQueue, schema, recurringJobs } from '../shared/adapters/aws-adapters';
+import { workerChannels } from '../shared/adapters/aws-worker-channels';
+import { notifier } from '../shared/adapters/aws-notifier';
+import { sockets } from '../shared/adapters/aws-sockets';
 import { greetSocket, hasSockets } from '../shared/app/sockets';
 import type { Deps } from '../shared/ports';
 import { eachRecord, type SqsConsumer } from '../shared/observability/sqs-batches';
@@ -25,4 +28,4 @@ export function socketGreeterHandler(getDeps: () => Deps, greet: typeof greetSoc
   };
 }
 
-export const handler = socketGreeterHandler(awsDeps({ identity, artifacts, files, queues, workRequests, workers, workerChannels, collections, channels, notifier, sequences, accountingQueue, schema, recurringJobs, sockets }));
+export const handler = socketGreeterHandler(awsDeps({ identity, artifacts, queues, workRequests, workers, workerChannels, collections, channels, notifier, sequences, accountingQueue, schema, recurringJobs, sockets }));

@@ -7,7 +7,8 @@
  */
 import type { APIGatewayProxyResultV2 } from 'aws-lambda';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { awsDeps, identity, files, workRequests, workers, sockets } from '../shared/adapters/aws-adapters';
+import { awsDeps, identity, workRequests, workers } from '../shared/adapters/aws-adapters';
+import { sockets } from '../shared/adapters/aws-sockets';
 import { sqsClient } from '../shared/adapters/aws-clients';
 import { readAwsConfig } from '../shared/adapters/aws-config';
 import { closeSocket, hasSockets, openSocket } from '../shared/app/sockets';
@@ -55,4 +56,4 @@ async function sendGreeting(connectionId: string): Promise<void> {
   await (sqs ??= sqsClient({ config: readAwsConfig(), clients: {}, env: process.env })).send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: JSON.stringify({ connectionId }) }));
 }
 
-export const handler = websocketHandler(awsDeps({ identity, files, workRequests, workers, sockets }), sendGreeting);
+export const handler = websocketHandler(awsDeps({ identity, workRequests, workers, sockets }), sendGreeting);

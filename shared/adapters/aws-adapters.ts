@@ -1,6 +1,7 @@
 /**
- * One factory per port, and `awsDeps`, which builds a function's Deps from only the factories it is
- * given. Each Lambda handler names the ports its code uses (`awsDeps({ identity, workRequests })`):
+ * One factory per port (here, and in aws-files.ts, aws-notifier.ts, aws-worker-channels.ts and
+ * aws-sockets.ts for the ports that need an SDK package of their own), and `awsDeps`, which builds a
+ * function's Deps from only the factories it is given. Each Lambda handler names the ports its code uses (`awsDeps({ identity, workRequests })`):
  * esbuild then bundles only those adapters and requires only their SDK clients (aws-clients.ts),
  * which keeps every bundle under its size budget (docs/decisions.md, "Per-function adapters").
  * A port the function is not wired with is a stand-in that throws on use, naming the port; the
@@ -8,10 +9,10 @@
  * not wired with. `createAwsDeps` (aws.ts) wires every port, for the CLI, tools and tests.
  */
 import { randomBytes } from 'node:crypto';
-import { BUCKET_ENV_VAR, TABLES } from '../manifest';
-import type { Clock, Deps, IdGenerator, Notifier } from '../ports';
+import { TABLES } from '../manifest';
+import type { Clock, Deps, IdGenerator } from '../ports';
 import { readAwsConfig, type AwsConfig } from './aws-config';
-import { documentClient, s3Client, s3PresignerClient, sesClient, sqsClient, stsClient, type AwsClients, type AwsContext } from './aws-clients';
+import { documentClient, sqsClient, type AwsContext } from './aws-clients';
 import { DynamoAccountsRepository, DynamoSchemaStore } from './dynamodb/accounts-repository';
 import { DynamoArtifactRepository } from './dynamodb/artifact-repository';
 import { dynamoExpiryStore, type DynamoExpiryStore } from './dynamodb/expiry-store';
@@ -25,14 +26,8 @@ import { DynamoSequences } from './dynamodb/sequences';
 import { DynamoWorkRequestRepository } from './dynamodb/work-request-repository';
 import { DynamoWorkerRepository } from './dynamodb/worker-repository';
 import { DynamoWorkflowTemplateRepository } from './dynamodb/workflow-template-repository';
-import { MailboxNotifier } from './notify/mailbox-notifier';
-import { SesNotifier } from './notify/ses-notifier';
-import { S3FileStore } from './s3/file-store';
-import { DynamoSocketConnections } from './sockets/dynamo-connections';
-import { ManagementApiPusher } from './sockets/management-api-pusher';
 import { SqsAccountingQueue } from './sqs/accounting-queue';
 import { SqsJobQueues } from './sqs/job-queues';
-import { SqsWorkerChannels } from './sqs/worker-channels';
 
 /** The ports built from AWS (the rest of Deps is plain configuration, always present). */
 export type AwsPort = Exclude<keyof Deps, 'clock' | 'ids' | 'quotaSettings' | 'schedulingPolicy'>;
@@ -56,48 +51,17 @@ export const artifacts: AwsAdapter<'artifacts'> = (ctx) => new DynamoArtifactRep
 export const sequences: AwsAdapter<'sequences'> = (ctx) => new BlockSequences(new DynamoSequences(documentClient(ctx), ctx.config.mainTable));
 export const audit: AwsAdapter<'audit'> = (ctx) =>
   ctx.config.auditTable ? new DynamoAuditLog(documentClient(ctx), ctx.config.auditTable) : unconfigured('the audit log', TABLES.audit.envVar);
-export const files: AwsAdapter<'files'> = (ctx) => {
-  if (!ctx.config.bucket) return unconfigured('the file store', BUCKET_ENV_VAR);
-  // Deps built from given clients presign with the given presigner, or the file store's default.
-  const presigner = ctx.clients.s3Presigner ?? (ctx.env ? s3PresignerClient(ctx) : undefined);
-  return new S3FileStore(s3Client(ctx), ctx.config.bucket, { verifyMode: ctx.config.verifyMode, ...(presigner ? { presigner } : {}) });
-};
 // Each method fails on use, naming the variable, when its queue's URL is not set.
 export const queues: AwsAdapter<'queues'> = (ctx) => new SqsJobQueues(sqsClient(ctx), ctx.config.queueUrls);
 export const workRequests: AwsAdapter<'workRequests'> = (ctx) => new DynamoWorkRequestRepository(documentClient(ctx), ctx.config.mainTable);
 export const workers: AwsAdapter<'workers'> = (ctx) => new DynamoWorkerRepository(documentClient(ctx), ctx.config.mainTable);
-export const workerChannels: AwsAdapter<'workerChannels'> = (ctx) =>
-  new SqsWorkerChannels(sqsClient(ctx), {
-    prefix: ctx.config.workerQueuePrefix,
-    roleArn: ctx.config.workerQueueRoleArn,
-    sts: ctx.config.workerQueueRoleArn ? stsClient(ctx) : undefined,
-    region: ctx.config.region,
-    endpoint: ctx.config.sqsEndpoint,
-  });
 export const templates: AwsAdapter<'templates'> = (ctx) => new DynamoWorkflowTemplateRepository(documentClient(ctx), ctx.config.mainTable);
 export const collections: AwsAdapter<'collections'> = (ctx) => new DynamoCollectionRepository(documentClient(ctx), ctx.config.mainTable);
 export const recurringJobs: AwsAdapter<'recurringJobs'> = (ctx) => new DynamoRecurringJobRepository(documentClient(ctx), ctx.config.mainTable);
 export const channels: AwsAdapter<'channels'> = (ctx) => new DynamoNotificationChannelRepository(documentClient(ctx), ctx.config.mainTable);
-export const notifier: AwsAdapter<'notifier'> = (ctx) => createNotifier(ctx.config, { get ses() { return sesClient(ctx); } });
 export const accounts: AwsAdapter<'accounts'> = (ctx) => new DynamoAccountsRepository(documentClient(ctx), ctx.config.mainTable);
 export const accountingQueue: AwsAdapter<'accountingQueue'> = (ctx) => new SqsAccountingQueue(sqsClient(ctx), ctx.config.accountingQueueUrl);
 export const schema: AwsAdapter<'schema'> = (ctx) => new DynamoSchemaStore(documentClient(ctx), ctx.config.mainTable);
-export const sockets: AwsAdapter<'sockets'> = (ctx) =>
-  ctx.config.connectionsTable
-    ? { connections: new DynamoSocketConnections(documentClient(ctx), ctx.config.connectionsTable), pusher: new ManagementApiPusher(undefined, ctx.config.region) }
-    : undefined;
-
-/**
- * A mailbox file when one is configured (local stack), else SES. The SES client is asked for on the
- * first e-mail only: most functions never send.
- */
-export function createNotifier(config: Pick<AwsConfig, 'mailboxFile' | 'notifyFrom' | 'region'>, clients: { readonly ses?: AwsClients['ses'] } = {}): Notifier {
-  if (config.mailboxFile) return new MailboxNotifier(config.mailboxFile, { defaultFrom: config.notifyFrom });
-  let ses: SesNotifier | undefined;
-  return {
-    send: (email) => (ses ??= new SesNotifier(clients.ses ?? sesClient({ config: { ...config } as AwsConfig, clients: {} }), { defaultFrom: config.notifyFrom })).send(email),
-  };
-}
 
 export const systemClock: Clock = { now: () => new Date() };
 

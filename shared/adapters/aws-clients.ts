@@ -1,14 +1,15 @@
 /**
  * The AWS SDK clients of one set of deps, each built on first use by the adapter that needs it.
- * One builder per client, in a module of its own making: a function's bundle requires only the SDK
- * packages of the adapters it is wired with (aws-adapters.ts), so a function that never touches S3
- * does not load @aws-sdk/client-s3 at cold start.
+ * DynamoDB and SQS here (nearly every function uses them); S3, SES and STS in the modules of the
+ * adapters that use them (aws-files.ts, aws-notifier.ts, aws-worker-channels.ts): a bundle requires
+ * an SDK package whenever a module it includes imports it, so a function that is not wired with the
+ * file store does not load @aws-sdk/client-s3 at cold start.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
-import { SESv2Client } from '@aws-sdk/client-sesv2';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { SESv2Client } from '@aws-sdk/client-sesv2';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { STSClient } from '@aws-sdk/client-sts';
+import type { STSClient } from '@aws-sdk/client-sts';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { AwsConfig } from './aws-config';
 
@@ -43,7 +44,7 @@ type Service = 'DYNAMODB' | 'S3' | 'SQS' | 'STS' | 'SESV2';
  * Region, endpoint and credentials of one service. When `env` is not `process.env` (tests, tools),
  * they are taken from `env` explicitly; otherwise the SDK reads the usual AWS variables itself.
  */
-function clientBase(ctx: AwsContext, service: Service): { region?: string; endpoint?: string; credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } } {
+export function clientBase(ctx: AwsContext, service: Service): { region?: string; endpoint?: string; credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } } {
   const env = ctx.env;
   if (!env) return { region: ctx.config.region };
   const explicit = env !== process.env;
@@ -69,24 +70,6 @@ export function documentClient(ctx: AwsContext): DynamoDBDocumentClient {
   }));
 }
 
-const s3Config = (ctx: AwsContext): S3ClientConfig => ({ ...clientBase(ctx, 'S3'), forcePathStyle: ctx.config.forcePathStyle });
-
-export function s3Client(ctx: AwsContext): S3Client {
-  return (ctx.clients.s3 ??= new S3Client(s3Config(ctx)));
-}
-
-export function s3PresignerClient(ctx: AwsContext): S3Client {
-  return (ctx.clients.s3Presigner ??= new S3Client({ ...s3Config(ctx), requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' }));
-}
-
 export function sqsClient(ctx: AwsContext): SQSClient {
   return (ctx.clients.sqs ??= new SQSClient(clientBase(ctx, 'SQS')));
-}
-
-export function stsClient(ctx: AwsContext): STSClient {
-  return (ctx.clients.sts ??= new STSClient(clientBase(ctx, 'STS')));
-}
-
-export function sesClient(ctx: AwsContext): SESv2Client {
-  return (ctx.clients.ses ??= new SESv2Client(clientBase(ctx, 'SESV2')));
 }

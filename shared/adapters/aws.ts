@@ -13,7 +13,11 @@ import type { SESv2Client } from '@aws-sdk/client-sesv2';
 import type { STSClient } from '@aws-sdk/client-sts';
 import type { Deps } from '../ports';
 import { readAwsConfig, type AwsConfig } from './aws-config';
-import { documentClient, dynamoClient, s3Client, s3PresignerClient, sesClient, sqsClient, stsClient, type AwsClients, type AwsContext } from './aws-clients';
+import { documentClient, dynamoClient, sqsClient, type AwsClients, type AwsContext } from './aws-clients';
+import { files, s3Client, s3PresignerClient } from './aws-files';
+import { notifier, sesClient } from './aws-notifier';
+import { sockets } from './aws-sockets';
+import { stsClient, workerChannels } from './aws-worker-channels';
 import {
   accountingQueue,
   accounts,
@@ -22,16 +26,12 @@ import {
   buildAwsDeps,
   channels,
   collections,
-  files,
   identity,
-  notifier,
   queues,
   recurringJobs,
   schema,
   sequences,
-  sockets,
   templates,
-  workerChannels,
   workers,
   workRequests,
   type AwsAdapters,
@@ -40,7 +40,8 @@ import {
 
 export { FORCE_PATH_STYLE_ENV_VAR, readAwsConfig, type AwsConfig } from './aws-config';
 export type { AwsClients } from './aws-clients';
-export { createNotifier, randomIds, systemClock } from './aws-adapters';
+export { randomIds, systemClock } from './aws-adapters';
+export { createNotifier } from './aws-notifier';
 
 /** Every port: what the CLI, the local tools and the tests get. */
 export const ALL_AWS_ADAPTERS: Required<AwsAdapters> = {
