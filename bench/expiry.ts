@@ -20,6 +20,7 @@ import { provision } from '../cli/dev/provision';
 import { createAwsDeps } from '../shared/adapters/aws';
 import { artifactItem, type DynamoArtifactRepository } from '../shared/adapters/dynamodb/artifact-repository';
 import { expiryIndexAttributes } from '../shared/adapters/dynamodb/expiry-keys';
+import { dynamoExpiryStore } from '../shared/adapters/dynamodb/expiry-store';
 import { ManualClock } from '../shared/adapters/memory';
 import { runExpiryPass } from '../shared/app/expiry';
 import type { Artifact } from '../shared/domain/artifacts';
@@ -92,7 +93,7 @@ export async function measureExpiry(sizes: number[], progress: (m: string) => vo
       const clock = new ManualClock(new Date(T0));
       const deps = createAwsDeps(env, { dynamoClient: dynamo, clock });
       const repo = deps.artifacts as DynamoArtifactRepository;
-      const store = repo.expiryStore();
+      const store = dynamoExpiryStore(repo);
       const doc = DynamoDBDocumentClient.from(dynamo);
       progress(`expiry: storing ${stored} artifacts`);
       await fillStored(doc, env.CONVEYOR_TABLE_MAIN!, 1_000_000, stored - EXPIRING);

@@ -3,7 +3,11 @@
  * once per batch; replays change nothing), and the periodic recompute that corrects drift.
  */
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { createAwsDeps } from '../shared/adapters/aws';
+import { awsDeps, identity, artifacts, audit, queues, workRequests, workers, collections, channels, sequences, accounts, accountingQueue, schema, recurringJobs } from '../shared/adapters/aws-adapters';
+import { files } from '../shared/adapters/aws-files';
+import { workerChannels } from '../shared/adapters/aws-worker-channels';
+import { notifier } from '../shared/adapters/aws-notifier';
+import { sockets } from '../shared/adapters/aws-sockets';
 import { parseAccountingMessage } from '../shared/adapters/sqs/accounting-queue';
 import { applyAccountingEvents } from '../shared/app/accounting';
 import { recomputeUsageInBulk as recomputeUsage } from '../shared/app/bulk-recompute';
@@ -13,8 +17,7 @@ import { logger } from '../shared/observability/logger';
 import { wholeBatch } from '../shared/observability/sqs-batches';
 import { isSqsEvent, type ScheduleInvocation } from './scheduler';
 
-let deps: Deps | undefined;
-const getDeps = () => (deps ??= createAwsDeps());
+const getDeps = awsDeps({ identity, artifacts, audit, files, queues, workRequests, workers, workerChannels, collections, channels, notifier, sequences, accounts, accountingQueue, schema, recurringJobs, sockets });
 
 export function accountantHandler(getDeps: () => Deps) {
   // The whole batch at once: a source named by several messages is synced once. When that fails,

@@ -1,10 +1,11 @@
-import { createAwsDeps } from '../shared/adapters/aws';
+import { awsDeps, identity, artifacts, audit, queues, workRequests, workers, collections, channels, sequences, accountingQueue, recurringJobs } from '../shared/adapters/aws-adapters';
+import { workerChannels } from '../shared/adapters/aws-worker-channels';
+import { notifier } from '../shared/adapters/aws-notifier';
+import { sockets } from '../shared/adapters/aws-sockets';
 import { httpHandler } from '../shared/http/handler';
 import { adminWorkerRoutes } from '../shared/http/routes/admin';
-import type { Deps } from '../shared/ports';
 
-let deps: Deps | undefined;
-const getDeps = () => (deps ??= createAwsDeps());
+const getDeps = awsDeps({ identity, artifacts, audit, queues, workRequests, workers, workerChannels, collections, channels, notifier, sequences, accountingQueue, recurringJobs, sockets });
 
 export const routes = adminWorkerRoutes(getDeps);
 export const handler = httpHandler(getDeps, routes);

@@ -1,13 +1,11 @@
-import { createAwsDeps } from '../shared/adapters/aws';
-import { expiryStoreFor } from '../shared/adapters/expiry';
+import { awsDeps, awsExpiryStore, identity, artifacts, audit, queues, workRequests, workers, collections, sequences, accounts, accountingQueue } from '../shared/adapters/aws-adapters';
+import { files } from '../shared/adapters/aws-files';
 import { httpHandler } from '../shared/http/handler';
 import { artifactRoutes } from '../shared/http/routes/artifacts';
 import { collectionRoutes } from '../shared/http/routes/collections';
-import type { Deps } from '../shared/ports';
 
-let deps: Deps | undefined;
-const getDeps = () => (deps ??= createAwsDeps());
+const getDeps = awsDeps({ identity, artifacts, audit, files, queues, workRequests, workers, collections, sequences, accounts, accountingQueue });
 
 // Collections and lookups share this function: the same tables, and no separate cold start.
-export const routes = { ...artifactRoutes(getDeps, expiryStoreFor), ...collectionRoutes(getDeps) };
+export const routes = { ...artifactRoutes(getDeps, awsExpiryStore), ...collectionRoutes(getDeps) };
 export const handler = httpHandler(getDeps, routes);

@@ -1,10 +1,8 @@
-import { createAwsDeps } from '../shared/adapters/aws';
+import { awsDeps, identity, audit, workRequests, workers } from '../shared/adapters/aws-adapters';
 import { httpHandler } from '../shared/http/handler';
 import { auditRoutes } from '../shared/http/routes/admin';
-import type { Deps } from '../shared/ports';
 
-let deps: Deps | undefined;
-const getDeps = () => (deps ??= createAwsDeps());
+const getDeps = awsDeps({ identity, audit, workRequests, workers });
 
 export const routes = auditRoutes(getDeps);
 export const handler = httpHandler(getDeps, routes);

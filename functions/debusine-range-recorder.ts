@@ -1,13 +1,13 @@
 /** Debusine's uploaded ranges, one S3 notification per message; a failure is retried by SQS, then dead-lettered. */
 import * as z from 'zod';
-import { createAwsDeps } from '../shared/adapters/aws';
+import { awsDeps, identity, artifacts, workRequests, workers, accountingQueue } from '../shared/adapters/aws-adapters';
+import { files } from '../shared/adapters/aws-files';
 import { recordStoredRange } from '../shared/app/debusine-ranges';
 import type { Deps } from '../shared/ports';
 import { logger } from '../shared/observability/logger';
 import { eachRecord, type SqsConsumer } from '../shared/observability/sqs-batches';
 
-let deps: Deps | undefined;
-const getDeps = () => (deps ??= createAwsDeps());
+const getDeps = awsDeps({ identity, artifacts, files, workRequests, workers, accountingQueue });
 
 /**
  * S3's event notification (as S3 sends it to SQS): only the object keys matter. S3's test event

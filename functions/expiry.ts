@@ -4,10 +4,11 @@
  * is left stays in the expiry index for the next run. `CONVEYOR_EXPIRY_MAX_ARTIFACTS` overrides the
  * slice size (default 500).
  */
-import { createAwsDeps } from '../shared/adapters/aws';
-import { expiryStoreFor } from '../shared/adapters/expiry';
+import { awsDeps, awsExpiryStore, artifacts, audit, workRequests, collections, accountingQueue } from '../shared/adapters/aws-adapters';
+import { files } from '../shared/adapters/aws-files';
 import { runExpiryPass, type ExpiryOptions, type ExpiryReport } from '../shared/app/expiry';
 import type { Deps } from '../shared/ports';
+import type { ExpiryStore } from '../shared/ports/expiry';
 import { logFollowUpFailures, logger } from '../shared/observability/logger';
 
 export const MAX_ARTIFACTS_ENV_VAR = 'CONVEYOR_EXPIRY_MAX_ARTIFACTS';
@@ -15,8 +16,7 @@ export const MAX_ARTIFACTS_ENV_VAR = 'CONVEYOR_EXPIRY_MAX_ARTIFACTS';
 export const BLOB_GRACE_ENV_VAR = 'CONVEYOR_EXPIRY_BLOB_GRACE_SECONDS';
 const SAFETY_MARGIN_MS = 60_000;
 
-let deps: Deps | undefined;
-const getDeps = () => (deps ??= createAwsDeps());
+const getDeps = awsDeps({ artifacts, audit, files, workRequests, collections, accountingQueue });
 
 function wholeNumber(env: NodeJS.ProcessEnv, name: string, min: number): number | undefined {
   const text = env[name];
@@ -54,12 +54,13 @@ export function summarise(report: ExpiryReport) {
   };
 }
 
-export function expiryHandler(getDeps: () => Deps, env: NodeJS.ProcessEnv = process.env) {
+/** `storeFor`: the expiry store of the deps' backend (awsExpiryStore here; tests pass expiryStoreFor). */
+export function expiryHandler(getDeps: () => Deps, env: NodeJS.ProcessEnv, storeFor: (deps: Deps) => ExpiryStore) {
   return async (_event: unknown, context?: { getRemainingTimeInMillis?: () => number }) => {
     const d = getDeps();
     const remaining = context?.getRemainingTimeInMillis?.();
     const deadline = remaining === undefined ? undefined : Date.now() + Math.max(0, remaining - SAFETY_MARGIN_MS);
-    const report = await runExpiryPass(d, expiryStoreFor(d), { ...expiryOptionsFromEnv(env), ...(deadline !== undefined ? { deadline } : {}) });
+    const report = await runExpiryPass(d, storeFor(d), { ...expiryOptionsFromEnv(env), ...(deadline !== undefined ? { deadline } : {}) });
     const summary = summarise(report);
     logger.info('expiry pass', summary);
     logFollowUpFailures(report.followUpFailures ?? []);
@@ -67,4 +68,4 @@ export function expiryHandler(getDeps: () => Deps, env: NodeJS.ProcessEnv = proc
   };
 }
 
-export const handler = expiryHandler(getDeps);
+export const handler = expiryHandler(getDeps, process.env, awsExpiryStore);

@@ -1,14 +1,14 @@
 /** Verifies queued uploads one message at a time; a failure is retried by SQS, then dead-lettered. */
 import * as z from 'zod';
-import { createAwsDeps } from '../shared/adapters/aws';
+import { awsDeps, artifacts, accountingQueue } from '../shared/adapters/aws-adapters';
+import { files } from '../shared/adapters/aws-files';
 import type { FollowUpFailure } from '../shared/app/follow-ups';
 import { verifyQueuedUpload } from '../shared/app/uploads';
 import type { Deps } from '../shared/ports';
 import { logFollowUpFailures, logger } from '../shared/observability/logger';
 import { eachRecord, type SqsConsumer } from '../shared/observability/sqs-batches';
 
-let deps: Deps | undefined;
-const getDeps = () => (deps ??= createAwsDeps());
+const getDeps = awsDeps({ artifacts, files, accountingQueue });
 
 const jobSchema = z.object({ artifactId: z.number().int().positive(), path: z.string().min(1) });
 

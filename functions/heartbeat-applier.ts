@@ -2,15 +2,14 @@
  * Applies the heartbeats the API accepted, in batches (up to 100 per invocation). Each write is
  * conditional (still running on that worker, newer than the stored one), so replays change nothing.
  */
-import { createAwsDeps } from '../shared/adapters/aws';
+import { awsDeps, workRequests } from '../shared/adapters/aws-adapters';
 import { parseJobMessageOf } from '../shared/adapters/sqs/job-queues';
 import { applyHeartbeats } from '../shared/app/heartbeats';
 import type { Deps, HeartbeatMessage } from '../shared/ports';
 import { logger } from '../shared/observability/logger';
 import { wholeBatch, type SqsConsumer } from '../shared/observability/sqs-batches';
 
-let deps: Deps | undefined;
-const getDeps = () => (deps ??= createAwsDeps());
+const getDeps = awsDeps({ workRequests });
 
 export function heartbeatHandler(getDeps: () => Deps, apply: typeof applyHeartbeats = applyHeartbeats): SqsConsumer {
   return wholeBatch<HeartbeatMessage>({

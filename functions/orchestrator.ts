@@ -7,14 +7,15 @@
  */
 import { processPartialResponse, SqsFifoPartialProcessorAsync } from '@aws-lambda-powertools/batch';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { createAwsDeps } from '../shared/adapters/aws';
+import { awsDeps, identity, artifacts, queues, workRequests, collections, channels, sequences, accountingQueue, schema, recurringJobs } from '../shared/adapters/aws-adapters';
+import { notifier } from '../shared/adapters/aws-notifier';
+import { sockets } from '../shared/adapters/aws-sockets';
 import { parseJobMessageOf } from '../shared/adapters/sqs/job-queues';
 import { orchestrate } from '../shared/app/workflow-orchestration';
 import type { Deps, OrchestrationMessage } from '../shared/ports';
 import { errorKeys, logger, withLambdaContext } from '../shared/observability/logger';
 
-let deps: Deps | undefined;
-const getDeps = () => (deps ??= createAwsDeps());
+const getDeps = awsDeps({ identity, artifacts, queues, workRequests, collections, channels, notifier, sequences, accountingQueue, schema, recurringJobs, sockets });
 
 export function orchestratorHandler(getDeps: () => Deps, run: (deps: Deps, message: OrchestrationMessage) => Promise<void> = orchestrate) {
   const recordHandler = async (record: SQSRecord): Promise<void> => {

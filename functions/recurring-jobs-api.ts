@@ -1,10 +1,9 @@
-import { createAwsDeps } from '../shared/adapters/aws';
+import { awsDeps, identity, queues, workRequests, workers, templates, collections, channels, sequences, accounts, schema, recurringJobs } from '../shared/adapters/aws-adapters';
+import { notifier } from '../shared/adapters/aws-notifier';
 import { httpHandler } from '../shared/http/handler';
 import { recurringJobRoutes } from '../shared/http/routes/recurring-jobs';
-import type { Deps } from '../shared/ports';
 
-let deps: Deps | undefined;
-const getDeps = () => (deps ??= createAwsDeps());
+const getDeps = awsDeps({ identity, queues, workRequests, workers, templates, collections, channels, notifier, sequences, accounts, schema, recurringJobs });
 
 export const routes = recurringJobRoutes(getDeps);
 export const handler = httpHandler(getDeps, routes);

@@ -4,15 +4,17 @@
  * whose delay has passed). Events carry no work of their own: any batch means "look again".
  */
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { createAwsDeps } from '../shared/adapters/aws';
+import { awsDeps, identity, artifacts, queues, workRequests, workers, collections, channels, sequences, accountingQueue, schema, recurringJobs } from '../shared/adapters/aws-adapters';
+import { workerChannels } from '../shared/adapters/aws-worker-channels';
+import { notifier } from '../shared/adapters/aws-notifier';
+import { sockets } from '../shared/adapters/aws-sockets';
 import { parseJobMessageOf } from '../shared/adapters/sqs/job-queues';
 import { schedule } from '../shared/app/scheduler';
 import type { Deps } from '../shared/ports';
 import { logger } from '../shared/observability/logger';
 import { wholeBatch } from '../shared/observability/sqs-batches';
 
-let deps: Deps | undefined;
-const getDeps = () => (deps ??= createAwsDeps());
+const getDeps = awsDeps({ identity, artifacts, queues, workRequests, workers, workerChannels, collections, channels, notifier, sequences, accountingQueue, schema, recurringJobs, sockets });
 
 /** What EventBridge Scheduler sends (`{scheduleId, scheduledTime}`), or the local stack's timer event. */
 export type ScheduleInvocation = Record<string, unknown>;

@@ -1,12 +1,13 @@
 /** Runs Server tasks (e.g. servernoop), one work request per message; replays find it no longer running. */
-import { createAwsDeps } from '../shared/adapters/aws';
+import { awsDeps, identity, artifacts, queues, workRequests, collections, channels, sequences, accountingQueue, schema, recurringJobs } from '../shared/adapters/aws-adapters';
+import { notifier } from '../shared/adapters/aws-notifier';
+import { sockets } from '../shared/adapters/aws-sockets';
 import { parseJobMessageOf } from '../shared/adapters/sqs/job-queues';
 import { runServerTask } from '../shared/app/server-tasks';
 import type { Deps } from '../shared/ports';
 import { eachRecord, type SqsConsumer } from '../shared/observability/sqs-batches';
 
-let deps: Deps | undefined;
-const getDeps = () => (deps ??= createAwsDeps());
+const getDeps = awsDeps({ identity, artifacts, queues, workRequests, collections, channels, notifier, sequences, accountingQueue, schema, recurringJobs, sockets });
 
 export function serverTaskHandler(getDeps: () => Deps, run: typeof runServerTask = runServerTask): SqsConsumer {
   return eachRecord({

@@ -1,11 +1,13 @@
 /** Greets the WebSockets opened by `$connect` (see functions/websocket-api.ts), one message per socket. */
 import * as z from 'zod';
-import { createAwsDeps } from '../shared/adapters/aws';
+import { awsDeps, identity, artifacts, queues, workRequests, workers, collections, channels, sequences, accountingQueue, schema, recurringJobs } from '../shared/adapters/aws-adapters';
+import { workerChannels } from '../shared/adapters/aws-worker-channels';
+import { notifier } from '../shared/adapters/aws-notifier';
+import { sockets } from '../shared/adapters/aws-sockets';
 import { greetSocket, hasSockets } from '../shared/app/sockets';
 import type { Deps } from '../shared/ports';
 import { eachRecord, type SqsConsumer } from '../shared/observability/sqs-batches';
 
-let deps: Deps | undefined;
 
 const greetingSchema = z.object({ connectionId: z.string().min(1) });
 
@@ -26,4 +28,4 @@ export function socketGreeterHandler(getDeps: () => Deps, greet: typeof greetSoc
   };
 }
 
-export const handler = socketGreeterHandler(() => (deps ??= createAwsDeps()));
+export const handler = socketGreeterHandler(awsDeps({ identity, artifacts, queues, workRequests, workers, workerChannels, collections, channels, notifier, sequences, accountingQueue, schema, recurringJobs, sockets }));

@@ -4,7 +4,9 @@
  * handed to the orchestrator to check they are not stuck. `CONVEYOR_WATCHDOG_STALE_SECONDS`
  * overrides the heartbeat limit (default 300 s; tests of the local stack shorten it).
  */
-import { createAwsDeps } from '../shared/adapters/aws';
+import { awsDeps, identity, artifacts, queues, workRequests, workers, collections, channels, sequences, accountingQueue, recurringJobs } from '../shared/adapters/aws-adapters';
+import { notifier } from '../shared/adapters/aws-notifier';
+import { sockets } from '../shared/adapters/aws-sockets';
 import { reclaimStale, reconcileWorkflows } from '../shared/app/watchdog';
 import { refreshSocketWorkers } from '../shared/app/sockets';
 import type { Deps } from '../shared/ports';
@@ -12,8 +14,7 @@ import { logger } from '../shared/observability/logger';
 
 export const STALE_SECONDS_ENV_VAR = 'CONVEYOR_WATCHDOG_STALE_SECONDS';
 
-let deps: Deps | undefined;
-const getDeps = () => (deps ??= createAwsDeps());
+const getDeps = awsDeps({ identity, artifacts, queues, workRequests, workers, collections, channels, notifier, sequences, accountingQueue, recurringJobs, sockets });
 
 export function staleAfterMs(env: NodeJS.ProcessEnv = process.env): number | undefined {
   const text = env[STALE_SECONDS_ENV_VAR];

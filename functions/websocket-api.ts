@@ -7,7 +7,10 @@
  */
 import type { APIGatewayProxyResultV2 } from 'aws-lambda';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { createAwsClients, createAwsDeps } from '../shared/adapters/aws';
+import { awsDeps, identity, workRequests, workers } from '../shared/adapters/aws-adapters';
+import { sockets } from '../shared/adapters/aws-sockets';
+import { sqsClient } from '../shared/adapters/aws-clients';
+import { readAwsConfig } from '../shared/adapters/aws-config';
 import { closeSocket, hasSockets, openSocket } from '../shared/app/sockets';
 import { QUEUES } from '../shared/manifest';
 import { normaliseHeaders } from '../shared/http/request';
@@ -45,13 +48,12 @@ export function websocketHandler(getDeps: () => Deps, queueGreeting: (connection
   };
 }
 
-let deps: Deps | undefined;
 let sqs: SQSClient | undefined;
 
 async function sendGreeting(connectionId: string): Promise<void> {
   const queueUrl = process.env[QUEUES['socket-greetings'].envVar];
   if (!queueUrl) throw new Error(`${QUEUES['socket-greetings'].envVar} is not set`);
-  await (sqs ??= createAwsClients().sqs).send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: JSON.stringify({ connectionId }) }));
+  await (sqs ??= sqsClient({ config: readAwsConfig(), clients: {}, env: process.env })).send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: JSON.stringify({ connectionId }) }));
 }
 
-export const handler = websocketHandler(() => (deps ??= createAwsDeps()), sendGreeting);
+export const handler = websocketHandler(awsDeps({ identity, workRequests, workers, sockets }), sendGreeting);

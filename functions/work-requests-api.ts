@@ -1,10 +1,11 @@
-import { createAwsDeps } from '../shared/adapters/aws';
+import { awsDeps, identity, artifacts, queues, workRequests, workers, templates, collections, channels, sequences, accounts, accountingQueue, schema, recurringJobs } from '../shared/adapters/aws-adapters';
+import { workerChannels } from '../shared/adapters/aws-worker-channels';
+import { notifier } from '../shared/adapters/aws-notifier';
+import { sockets } from '../shared/adapters/aws-sockets';
 import { httpHandler } from '../shared/http/handler';
 import { workRequestRoutes } from '../shared/http/routes/work-requests';
-import type { Deps } from '../shared/ports';
 
-let deps: Deps | undefined;
-const getDeps = () => (deps ??= createAwsDeps());
+const getDeps = awsDeps({ identity, artifacts, queues, workRequests, workers, workerChannels, templates, collections, channels, notifier, sequences, accounts, accountingQueue, schema, recurringJobs, sockets });
 
 export const routes = workRequestRoutes(getDeps);
 export const handler = httpHandler(getDeps, routes);

@@ -1,10 +1,9 @@
-import { createAwsDeps } from '../shared/adapters/aws';
+import { awsDeps, identity, audit, queues, workRequests, workers, sequences } from '../shared/adapters/aws-adapters';
+import { workerChannels } from '../shared/adapters/aws-worker-channels';
 import { httpHandler } from '../shared/http/handler';
 import { workerRoutes } from '../shared/http/routes/workers';
-import type { Deps } from '../shared/ports';
 
-let deps: Deps | undefined;
-const getDeps = () => (deps ??= createAwsDeps());
+const getDeps = awsDeps({ identity, audit, queues, workRequests, workers, workerChannels, sequences });
 
 export const routes = workerRoutes(getDeps);
 export const handler = httpHandler(getDeps, routes);

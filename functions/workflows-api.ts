@@ -1,10 +1,8 @@
-import { createAwsDeps } from '../shared/adapters/aws';
+import { awsDeps, identity, queues, workRequests, workers, templates, collections, sequences, accounts, schema } from '../shared/adapters/aws-adapters';
 import { httpHandler } from '../shared/http/handler';
 import { workflowRoutes } from '../shared/http/routes/workflows';
-import type { Deps } from '../shared/ports';
 
-let deps: Deps | undefined;
-const getDeps = () => (deps ??= createAwsDeps());
+const getDeps = awsDeps({ identity, queues, workRequests, workers, templates, collections, sequences, accounts, schema });
 
 export const routes = workflowRoutes(getDeps);
 export const handler = httpHandler(getDeps, routes);

@@ -166,7 +166,12 @@ const API_TIMEOUT = 29; // API Gateway's integration limit
  */
 const FINISHES_WORK_REQUESTS: FunctionSpec['uses'] = { tables: { main: 'readwrite' }, sendsTo: ['scheduler', 'orchestrator', 'accounting'], sendsEmail: true };
 
-export const FUNCTIONS: FunctionSpec[] = [
+/**
+ * Pure (no top-level statement changes it), so that a Lambda bundle that imports a constant of this
+ * file leaves the whole list out (about 10 KB); add functions inside the list or in
+ * withWebSocketFunctions, never with a top-level FUNCTIONS.push (test/unit/function-bundles.test.ts).
+ */
+export const FUNCTIONS: FunctionSpec[] = /* @__PURE__ */ withWebSocketFunctions([
   {
     name: 'identity-api',
     entry: 'functions/identity-api.ts',
@@ -437,20 +442,25 @@ export const FUNCTIONS: FunctionSpec[] = [
     // cannot start fails at once, and may turn its job FAILING (notification).
     uses: { tables: { main: 'readwrite' }, sendsTo: ['scheduler', 'orchestrator'], sendsEmail: true },
   },
-];
+]);
 
 /**
  * Debusine's WebSocket channel: the functions that assign or finish work requests also tell
  * Debusine's workers (work_request_available) and on-completed listeners over their sockets.
  * Declared here, after FUNCTIONS, so that the entries above stay as they are.
  */
-export const SOCKET_NOTIFYING_FUNCTIONS = ['work-requests-api', 'workers-api', 'scheduler', 'watchdog', 'server-task-runner', 'workflows-api', 'orchestrator'];
-for (const f of FUNCTIONS) {
-  if (!SOCKET_NOTIFYING_FUNCTIONS.includes(f.name)) continue;
-  f.uses.sockets = true;
-  f.uses.tables.connections = 'readwrite';
+export const SOCKET_NOTIFYING_FUNCTIONS = /* @__PURE__ */ socketNotifyingFunctions();
+function socketNotifyingFunctions(): string[] {
+  return ['work-requests-api', 'workers-api', 'scheduler', 'watchdog', 'server-task-runner', 'workflows-api', 'orchestrator'];
 }
-FUNCTIONS.push(
+function withWebSocketFunctions(functions: FunctionSpec[]): FunctionSpec[] {
+  const notifying = socketNotifyingFunctions();
+  for (const f of functions) {
+    if (!notifying.includes(f.name)) continue;
+    f.uses.sockets = true;
+    f.uses.tables.connections = 'readwrite';
+  }
+  functions.push(
   {
     name: 'websocket-api',
     entry: 'functions/websocket-api.ts',
@@ -480,7 +490,9 @@ FUNCTIONS.push(
     queue: { name: 'debusine-ranges', batchSize: 1, maxBatchingWindowSeconds: 0 },
     uses: { tables: { main: 'readwrite' }, bucket: 'readwrite', sendsTo: ['accounting'] },
   },
-);
+  );
+  return functions;
+}
 
 /** Every route with the function that serves it: the one table a reader looks routes up in. */
 export function routeTable(): { routeKey: string; functionName: string }[] {

@@ -7,7 +7,8 @@ import { execFile } from 'node:child_process';
 import { access, constants, statfs } from 'node:fs/promises';
 import { availableParallelism, totalmem } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { allTasks, metadataPrefix, type TaskDefinition } from '../../shared/tasks';
+import { metadataPrefix, type TaskDefinition } from '../../shared/tasks';
+import { allRunnableTasks } from '../../shared/tasks/executors';
 
 /** Node's `process.arch` → Debian architecture name. */
 export const DEBIAN_ARCHITECTURES: Readonly<Record<string, string>> = {
@@ -77,7 +78,7 @@ export const TASK_PROBES: Readonly<Record<string, (probes: MachineProbes) => Pro
 
 /** The Worker tasks this worker may run: every one with an `execute`, or those named by `--tasks`. */
 export function selectWorkerTasks(only?: string[]): TaskDefinition<any>[] {
-  const runnable = allTasks().filter((t) => t.taskType === 'Worker' && typeof t.execute === 'function');
+  const runnable = allRunnableTasks().filter((t) => t.taskType === 'Worker' && typeof t.execute === 'function');
   if (!only) return runnable;
   const unknown = only.filter((name) => !runnable.some((t) => t.name === name));
   if (unknown.length) {

@@ -8,7 +8,8 @@
  * the worker treats any other ending (crash, signal, no outcome) as `execute-failed`.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { findTask, validateTaskData } from '../../shared/tasks';
+import { validateTaskData } from '../../shared/tasks';
+import { runnableTask } from '../../shared/tasks/executors';
 import { ConveyorApi, type FetchFn } from '../client/api';
 import { errorMessage } from './log';
 import { errorOutcome, type ChildOutcome, type ChildRequest } from './protocol';
@@ -24,7 +25,7 @@ export interface ChildIo {
 export async function executeChildRequest(request: ChildRequest, io: ChildIo): Promise<ChildOutcome> {
   const { task_name: taskName, task_data: taskData, id } = request.work_request;
   const dynamicData = (request.work_request.dynamic_task_data ?? {}) as Record<string, unknown>;
-  const task = findTask('Worker', taskName);
+  const task = runnableTask('Worker', taskName);
   if (!task || typeof task.execute !== 'function') {
     return errorOutcome('configure-failed', `${taskName} is not a Worker task this worker can run`);
   }

@@ -2,12 +2,12 @@
 import type { Deps } from '../ports';
 import type { ExpiryStore } from '../ports/expiry';
 import { DynamoArtifactRepository } from './dynamodb/artifact-repository';
-import type { DynamoExpiryStore } from './dynamodb/expiry-store';
+import { dynamoExpiryStore, type DynamoExpiryStore } from './dynamodb/expiry-store';
 import { MemoryArtifactRepository, type MemoryDeps } from './memory';
 import { MemoryExpiryStore } from './memory/expiry-store';
 
 export function expiryStoreFor(deps: Deps): ExpiryStore {
-  if (deps.artifacts instanceof DynamoArtifactRepository) return deps.artifacts.expiryStore();
+  if (deps.artifacts instanceof DynamoArtifactRepository) return dynamoExpiryStore(deps.artifacts);
   if (deps.artifacts instanceof MemoryArtifactRepository) return new MemoryExpiryStore(deps as MemoryDeps);
   throw new Error('expiry: no ExpiryStore for this artifact repository');
 }

@@ -12,7 +12,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as z from 'zod';
 import { logTail, type ResultStatus } from '../domain/recurring-jobs';
-import { toolTask, type TaskDefinition, type TaskOutcome } from './types';
+import { toolTask, type TaskContext, type TaskDefinition, type TaskOutcome } from './types';
 
 const schema = z.strictObject({
   url: z.string().min(1).max(2000),
@@ -65,69 +65,74 @@ function git(args: string[], cwd: string, signal: AbortSignal): Promise<{ code: 
 
 export const gitImportTask: TaskDefinition<GitImportData> = {
   ...toolTask('git-import', schema),
-  async execute(data, ctx) {
-    const lines: string[] = [];
-    const log = (line: string) => {
-      lines.push(line);
-      ctx.log(line);
-    };
-    const finish = async (status: ResultStatus, extra: Record<string, unknown> = {}): Promise<TaskOutcome> => {
-      log(`git-import: ${status}`);
-      const logPath = join(ctx.workDir, 'import.log');
-      await writeFile(logPath, `${lines.join('\n')}\n`);
-      const logArtifact = await ctx.uploadArtifact({ category: 'conveyor:recurring-log', data: { url: data.url, status }, files: [{ path: 'import.log', localPath: logPath }] });
-      const success = status === 'SUCCESS' || status === 'SUCCESS_NOCHANGE' || status === 'SUCCESS_PARTIAL';
-      return {
-        result: success ? 'success' : 'failure',
-        outputData: { recurring_status: status, recurring_log_artifact: logArtifact, recurring_log_tail: logTail(lines.join('\n')), ...extra },
-      };
-    };
-    const run = async (args: string[], cwd = ctx.workDir) => {
-      log(`$ git ${args.join(' ')}`);
-      const res = await git(args, cwd, ctx.signal);
-      for (const line of res.output.split('\n').filter(Boolean)) log(line);
-      return res;
-    };
-
-    const host = gitUrlHost(data.url);
-    if (host && data.denied_hosts.map((h) => h.toLowerCase()).includes(host)) {
-      log(`the host ${host} is on the deny list`);
-      return finish('FAILURE_FORBIDDEN');
-    }
-    if (!/^(file|git|https?|ssh):\/\//.test(data.url)) {
-      log(`${data.url} is not a URL git-import can mirror`);
-      return finish('FAILURE_INVALID');
-    }
-    const mirror = join(ctx.workDir, 'mirror.git');
-    const cloned = await run(['clone', '--mirror', '--quiet', data.url, mirror]);
-    if (cloned.code !== 0) return finish('FAILURE_REMOTE_BROKEN');
-    const fetched = await run(['fetch', '--prune', '--quiet', 'origin'], mirror);
-    if (fetched.code !== 0) return finish('FAILURE_REMOTE_BROKEN');
-    const listed = await git(['for-each-ref', '--format=%(objectname) %(refname)'], mirror, ctx.signal);
-    if (listed.code !== 0) return finish('FAILURE');
-    const refs = parseRefs(listed.stdout);
-    log(`${Object.keys(refs).length} ref(s)`);
-    if (sameRefs(refs, data.previous_refs)) {
-      log('no ref moved since the previous import');
-      return finish('SUCCESS_NOCHANGE', { recurring_refs: refs });
-    }
-    const bundle = join(ctx.workDir, 'mirror.bundle');
-    if (Object.keys(refs).length === 0) {
-      log('the repository has no refs: nothing to bundle');
-      return finish('SUCCESS', { recurring_refs: refs });
-    }
-    const bundled = await run(['bundle', 'create', '--quiet', bundle, '--all'], mirror);
-    if (bundled.code !== 0) return finish('FAILURE');
-    await writeFile(join(ctx.workDir, 'refs.json'), `${JSON.stringify(refs, null, 2)}\n`);
-    const artifact = await ctx.uploadArtifact({
-      category: 'conveyor:git-mirror',
-      data: { url: data.url, refs },
-      files: [
-        { path: 'mirror.bundle', localPath: bundle },
-        { path: 'refs.json', localPath: join(ctx.workDir, 'refs.json') },
-      ],
-    });
-    log(`mirror uploaded as artifact ${artifact}`);
-    return finish('SUCCESS', { recurring_refs: refs, recurring_output_artifact: artifact });
-  },
 };
+
+/**
+ * Runs the task on a worker. Apart from the definition (the worker attaches it, shared/tasks/executors.ts)
+ * so that the functions, which only validate and schedule tasks, do not bundle it.
+ */
+export async function executeGitImport(data: GitImportData, ctx: TaskContext): Promise<TaskOutcome> {
+  const lines: string[] = [];
+  const log = (line: string) => {
+    lines.push(line);
+    ctx.log(line);
+  };
+  const finish = async (status: ResultStatus, extra: Record<string, unknown> = {}): Promise<TaskOutcome> => {
+    log(`git-import: ${status}`);
+    const logPath = join(ctx.workDir, 'import.log');
+    await writeFile(logPath, `${lines.join('\n')}\n`);
+    const logArtifact = await ctx.uploadArtifact({ category: 'conveyor:recurring-log', data: { url: data.url, status }, files: [{ path: 'import.log', localPath: logPath }] });
+    const success = status === 'SUCCESS' || status === 'SUCCESS_NOCHANGE' || status === 'SUCCESS_PARTIAL';
+    return {
+      result: success ? 'success' : 'failure',
+      outputData: { recurring_status: status, recurring_log_artifact: logArtifact, recurring_log_tail: logTail(lines.join('\n')), ...extra },
+    };
+  };
+  const run = async (args: string[], cwd = ctx.workDir) => {
+    log(`$ git ${args.join(' ')}`);
+    const res = await git(args, cwd, ctx.signal);
+    for (const line of res.output.split('\n').filter(Boolean)) log(line);
+    return res;
+  };
+
+  const host = gitUrlHost(data.url);
+  if (host && data.denied_hosts.map((h) => h.toLowerCase()).includes(host)) {
+    log(`the host ${host} is on the deny list`);
+    return finish('FAILURE_FORBIDDEN');
+  }
+  if (!/^(file|git|https?|ssh):\/\//.test(data.url)) {
+    log(`${data.url} is not a URL git-import can mirror`);
+    return finish('FAILURE_INVALID');
+  }
+  const mirror = join(ctx.workDir, 'mirror.git');
+  const cloned = await run(['clone', '--mirror', '--quiet', data.url, mirror]);
+  if (cloned.code !== 0) return finish('FAILURE_REMOTE_BROKEN');
+  const fetched = await run(['fetch', '--prune', '--quiet', 'origin'], mirror);
+  if (fetched.code !== 0) return finish('FAILURE_REMOTE_BROKEN');
+  const listed = await git(['for-each-ref', '--format=%(objectname) %(refname)'], mirror, ctx.signal);
+  if (listed.code !== 0) return finish('FAILURE');
+  const refs = parseRefs(listed.stdout);
+  log(`${Object.keys(refs).length} ref(s)`);
+  if (sameRefs(refs, data.previous_refs)) {
+    log('no ref moved since the previous import');
+    return finish('SUCCESS_NOCHANGE', { recurring_refs: refs });
+  }
+  const bundle = join(ctx.workDir, 'mirror.bundle');
+  if (Object.keys(refs).length === 0) {
+    log('the repository has no refs: nothing to bundle');
+    return finish('SUCCESS', { recurring_refs: refs });
+  }
+  const bundled = await run(['bundle', 'create', '--quiet', bundle, '--all'], mirror);
+  if (bundled.code !== 0) return finish('FAILURE');
+  await writeFile(join(ctx.workDir, 'refs.json'), `${JSON.stringify(refs, null, 2)}\n`);
+  const artifact = await ctx.uploadArtifact({
+    category: 'conveyor:git-mirror',
+    data: { url: data.url, refs },
+    files: [
+      { path: 'mirror.bundle', localPath: bundle },
+      { path: 'refs.json', localPath: join(ctx.workDir, 'refs.json') },
+    ],
+  });
+  log(`mirror uploaded as artifact ${artifact}`);
+  return finish('SUCCESS', { recurring_refs: refs, recurring_output_artifact: artifact });
+}

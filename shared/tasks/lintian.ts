@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { writeFile } from 'node:fs/promises';
 import * as z from 'zod';
 import { MAX_LOOKUPS_PER_LIST, MAX_TAGS_PER_LIST, tooMany } from '../domain/limits';
-import { toolTask, type TaskDefinition, type TaskOutcome } from './types';
+import { toolTask, type TaskContext, type TaskDefinition, type TaskOutcome } from './types';
 
 /** Strongest first; `fail_on_severity` fails the task on a tag at that level or stronger. */
 export const LINTIAN_SEVERITIES = ['error', 'warning', 'info', 'pedantic', 'experimental', 'overridden'] as const;
@@ -84,54 +84,59 @@ export const lintianTask: TaskDefinition<LintianData> = {
       : d.input.binary_artifacts.filter((b): b is number => typeof b === 'number');
     return [...(typeof source === 'number' ? [source] : []), ...binaries];
   },
-  async execute(data, ctx): Promise<TaskOutcome> {
-    const targets: string[] = [];
-    const inputs = lintianTask.inputArtifacts!(data, ctx.dynamicData);
-    for (const id of inputs) {
-      const dir = join(ctx.workDir, `artifact-${id}`);
-      const artifact = await ctx.downloadArtifact(id, dir);
-      if (artifact.category === 'debian:source-package') {
-        if (!data.output.source_analysis) continue;
-        const dsc = artifact.files.find((f) => f.path.endsWith('.dsc'));
-        if (!dsc) throw new Error(`artifact ${id} (debian:source-package) has no .dsc file`);
-        targets.push(dsc.localPath);
-      } else if (artifact.category === 'debian:binary-package' || artifact.category === 'debian:binary-packages') {
-        for (const deb of artifact.files.filter((f) => /\.u?deb$/.test(f.path))) {
-          const isAll = /_all\.u?deb$/.test(deb.path);
-          if ((isAll && data.output.binary_all_analysis) || (!isAll && data.output.binary_any_analysis)) targets.push(deb.localPath);
-        }
-      } else {
-        throw new Error(`artifact ${id} is a ${artifact.category}; lintian needs debian:source-package or debian:binary-package`);
-      }
-    }
-    // `--fail-on none`: lintian's exit code then only says whether it ran (0) or not; the result
-    // comes from the tags and fail_on_severity.
-    const args = ['--fail-on', 'none', '--display-level', '>=pedantic', '--display-experimental', '--show-overrides'];
-    if (data.include_tags.length) args.push('--tags', data.include_tags.join(','));
-    if (data.exclude_tags.length) args.push('--suppress-tags', data.exclude_tags.join(','));
-    const report: string[] = [];
-    const tags: LintianTag[] = [];
-    for (const target of targets) {
-      ctx.log(`lintian ${target}`);
-      const { exitCode, stdout } = await ctx.run('lintian', [...args, target], { cwd: ctx.workDir });
-      if (exitCode !== 0) throw new Error(`lintian exited with ${exitCode} on ${target}`);
-      report.push(stdout);
-      tags.push(...parseLintianOutput(stdout));
-    }
-    const countBySeverity = Object.fromEntries(LINTIAN_SEVERITIES.map((s) => [s, tags.filter((t) => t.severity === s).length]));
-    const reportPath = join(ctx.workDir, 'lintian.txt');
-    await writeFile(reportPath, report.join(''));
-    const artifactId = await ctx.uploadArtifact({
-      category: 'debian:lintian',
-      data: {
-        summary: { tags_count_by_severity: countBySeverity, tags_found: [...new Set(tags.map((t) => t.tag))].sort() },
-        tags,
-        target_distribution: data.target_distribution,
-      },
-      files: [{ path: 'lintian.txt', localPath: reportPath }],
-    });
-    const result = lintianResult(tags, data.fail_on_severity);
-    ctx.log(`lintian: ${tags.length} tag(s), result ${result}, artifact ${artifactId}`);
-    return { result };
-  },
 };
+
+/**
+ * Runs the task on a worker. Apart from the definition (the worker attaches it, shared/tasks/executors.ts)
+ * so that the functions, which only validate and schedule tasks, do not bundle it.
+ */
+export async function executeLintian(data: LintianData, ctx: TaskContext): Promise<TaskOutcome> {
+  const targets: string[] = [];
+  const inputs = lintianTask.inputArtifacts!(data, ctx.dynamicData);
+  for (const id of inputs) {
+    const dir = join(ctx.workDir, `artifact-${id}`);
+    const artifact = await ctx.downloadArtifact(id, dir);
+    if (artifact.category === 'debian:source-package') {
+      if (!data.output.source_analysis) continue;
+      const dsc = artifact.files.find((f) => f.path.endsWith('.dsc'));
+      if (!dsc) throw new Error(`artifact ${id} (debian:source-package) has no .dsc file`);
+      targets.push(dsc.localPath);
+    } else if (artifact.category === 'debian:binary-package' || artifact.category === 'debian:binary-packages') {
+      for (const deb of artifact.files.filter((f) => /\.u?deb$/.test(f.path))) {
+        const isAll = /_all\.u?deb$/.test(deb.path);
+        if ((isAll && data.output.binary_all_analysis) || (!isAll && data.output.binary_any_analysis)) targets.push(deb.localPath);
+      }
+    } else {
+      throw new Error(`artifact ${id} is a ${artifact.category}; lintian needs debian:source-package or debian:binary-package`);
+    }
+  }
+  // `--fail-on none`: lintian's exit code then only says whether it ran (0) or not; the result
+  // comes from the tags and fail_on_severity.
+  const args = ['--fail-on', 'none', '--display-level', '>=pedantic', '--display-experimental', '--show-overrides'];
+  if (data.include_tags.length) args.push('--tags', data.include_tags.join(','));
+  if (data.exclude_tags.length) args.push('--suppress-tags', data.exclude_tags.join(','));
+  const report: string[] = [];
+  const tags: LintianTag[] = [];
+  for (const target of targets) {
+    ctx.log(`lintian ${target}`);
+    const { exitCode, stdout } = await ctx.run('lintian', [...args, target], { cwd: ctx.workDir });
+    if (exitCode !== 0) throw new Error(`lintian exited with ${exitCode} on ${target}`);
+    report.push(stdout);
+    tags.push(...parseLintianOutput(stdout));
+  }
+  const countBySeverity = Object.fromEntries(LINTIAN_SEVERITIES.map((s) => [s, tags.filter((t) => t.severity === s).length]));
+  const reportPath = join(ctx.workDir, 'lintian.txt');
+  await writeFile(reportPath, report.join(''));
+  const artifactId = await ctx.uploadArtifact({
+    category: 'debian:lintian',
+    data: {
+      summary: { tags_count_by_severity: countBySeverity, tags_found: [...new Set(tags.map((t) => t.tag))].sort() },
+      tags,
+      target_distribution: data.target_distribution,
+    },
+    files: [{ path: 'lintian.txt', localPath: reportPath }],
+  });
+  const result = lintianResult(tags, data.fail_on_severity);
+  ctx.log(`lintian: ${tags.length} tag(s), result ${result}, artifact ${artifactId}`);
+  return { result };
+}

@@ -3,7 +3,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import * as z from 'zod';
-import { toolTask, type TaskDefinition } from './types';
+import { toolTask, type TaskContext, type TaskDefinition, type TaskOutcome } from './types';
 
 const schema = z.strictObject({
   package: z.string().regex(/^[a-z0-9][a-z0-9+.-]+$/, 'must be a Debian package name'),
@@ -27,31 +27,36 @@ export type MkdebData = z.output<typeof schema>;
  */
 export const mkdebTask: TaskDefinition<MkdebData> = {
   ...toolTask('mkdeb', schema),
-  async execute(data, ctx) {
-    const root = join(ctx.workDir, 'pkg');
-    await mkdir(join(root, 'DEBIAN'), { recursive: true });
-    const files = debianPackageFiles(data, new Date());
-    for (const [path, content] of Object.entries(files)) {
-      await mkdir(join(root, path, '..'), { recursive: true });
-      await writeFile(join(root, path), content);
-    }
-    const deb = `${data.package}_${data.version.replace(/^\d+:/, '')}_${data.architecture}.deb`;
-    const { exitCode } = await ctx.run('dpkg-deb', ['--root-owner-group', '--build', root, join(ctx.workDir, deb)]);
-    if (exitCode !== 0) throw new Error(`dpkg-deb exited with ${exitCode}`);
-    const id = await ctx.uploadArtifact({
-      category: 'debian:binary-package',
-      data: {
-        srcpkg_name: data.package,
-        srcpkg_version: data.version,
-        architecture: data.architecture,
-        deb_fields: { Package: data.package, Version: data.version, Architecture: data.architecture },
-      },
-      files: [{ path: deb, localPath: join(ctx.workDir, deb) }],
-    });
-    ctx.log(`built ${deb} as artifact ${id}`);
-    return { result: 'success' };
-  },
 };
+
+/**
+ * Runs the task on a worker. Apart from the definition (the worker attaches it, shared/tasks/executors.ts)
+ * so that the functions, which only validate and schedule tasks, do not bundle it.
+ */
+export async function executeMkdeb(data: MkdebData, ctx: TaskContext): Promise<TaskOutcome> {
+  const root = join(ctx.workDir, 'pkg');
+  await mkdir(join(root, 'DEBIAN'), { recursive: true });
+  const files = debianPackageFiles(data, new Date());
+  for (const [path, content] of Object.entries(files)) {
+    await mkdir(join(root, path, '..'), { recursive: true });
+    await writeFile(join(root, path), content);
+  }
+  const deb = `${data.package}_${data.version.replace(/^\d+:/, '')}_${data.architecture}.deb`;
+  const { exitCode } = await ctx.run('dpkg-deb', ['--root-owner-group', '--build', root, join(ctx.workDir, deb)]);
+  if (exitCode !== 0) throw new Error(`dpkg-deb exited with ${exitCode}`);
+  const id = await ctx.uploadArtifact({
+    category: 'debian:binary-package',
+    data: {
+      srcpkg_name: data.package,
+      srcpkg_version: data.version,
+      architecture: data.architecture,
+      deb_fields: { Package: data.package, Version: data.version, Architecture: data.architecture },
+    },
+    files: [{ path: deb, localPath: join(ctx.workDir, deb) }],
+  });
+  ctx.log(`built ${deb} as artifact ${id}`);
+  return { result: 'success' };
+}
 
 /**
  * Every file of the package, by path under its root: what lintian wants of any binary package (a

@@ -18,7 +18,7 @@ import type { Artifact } from '../../shared/domain/artifacts';
 import { ConflictError } from '../../shared/domain/errors';
 import { newWorkRequest } from '../../shared/domain/work-requests';
 import type { StoredFile } from '../../shared/ports';
-import type { DynamoExpiryStore } from '../../shared/adapters/dynamodb/expiry-store';
+import { dynamoExpiryStore, type DynamoExpiryStore } from '../../shared/adapters/dynamodb/expiry-store';
 
 let doc: DynamoDBDocumentClient;
 let table: string;
@@ -37,7 +37,7 @@ beforeAll(async () => {
   table = env.CONVEYOR_TABLE_MAIN!;
   doc = DynamoDBDocumentClient.from(new DynamoDBClient({}));
   repo = new DynamoArtifactRepository(doc, table);
-  store = repo.expiryStore();
+  store = dynamoExpiryStore(repo);
   deps = createMemoryDeps();
   Object.assign(deps, { artifacts: repo, collections: new DynamoCollectionRepository(doc, table), workRequests: new DynamoWorkRequestRepository(doc, table) });
   deps.clock.current = T0;
@@ -95,7 +95,7 @@ test('a new table whose first artifact is created before any pass is ready; one 
   const first: Artifact = { id: 1, scope: 'debusine', workspace: 'System', category: 'testing', data: {}, createdAt: at, updatedAt: at, createdBy: 'user:alice', expireAt: at, immutable: false, incompleteFiles: 0, version: 1 };
   await doc.send(new UpdateCommand({ TableName: fresh.CONVEYOR_TABLE_MAIN!, Key: { pk: 'SEQ#artifact', sk: 'N' }, UpdateExpression: 'ADD #v :one', ExpressionAttributeNames: { '#v': 'value' }, ExpressionAttributeValues: { ':one': 1 } }));
   await freshRepo.create(first, []);
-  expect(await freshRepo.expiryStore().indexReady()).toBe(true);
+  expect(await dynamoExpiryStore(freshRepo).indexReady()).toBe(true);
 
   // An older installation: artifacts exist (here artifact 7) and no pass or backfill marked the table.
   const old = await provision(
@@ -105,9 +105,9 @@ test('a new table whose first artifact is created before any pass is ready; one 
   const oldRepo = new DynamoArtifactRepository(doc, old.CONVEYOR_TABLE_MAIN!);
   await doc.send(new UpdateCommand({ TableName: old.CONVEYOR_TABLE_MAIN!, Key: { pk: 'SEQ#artifact', sk: 'N' }, UpdateExpression: 'ADD #v :seven', ExpressionAttributeNames: { '#v': 'value' }, ExpressionAttributeValues: { ':seven': 7 } }));
   await oldRepo.create({ ...first, id: 7 }, []);
-  expect(await oldRepo.expiryStore().indexReady()).toBe(false);
-  await oldRepo.expiryStore().backfill();
-  expect(await oldRepo.expiryStore().indexReady()).toBe(true);
+  expect(await dynamoExpiryStore(oldRepo).indexReady()).toBe(false);
+  await dynamoExpiryStore(oldRepo).backfill();
+  expect(await dynamoExpiryStore(oldRepo).indexReady()).toBe(true);
 }, 60_000);
 
 test('expire, keep by relation, by collection and by work-request input; freeze; blobs shared across workspaces', async () => {

@@ -12,7 +12,7 @@ import { provision } from '../../cli/dev/provision';
 import { DynamoArtifactRepository } from '../../shared/adapters/dynamodb/artifact-repository';
 import { DynamoCollectionRepository } from '../../shared/adapters/dynamodb/collection-repository';
 import { DynamoWorkRequestRepository } from '../../shared/adapters/dynamodb/work-request-repository';
-import type { DynamoExpiryStore } from '../../shared/adapters/dynamodb/expiry-store';
+import { dynamoExpiryStore, type DynamoExpiryStore } from '../../shared/adapters/dynamodb/expiry-store';
 import { keys } from '../../shared/adapters/dynamodb/keys';
 import { createMemoryDeps, type MemoryDeps } from '../../shared/adapters/memory';
 import { runExpiryPass } from '../../shared/app/expiry';
@@ -34,7 +34,7 @@ beforeAll(async () => {
   table = env.CONVEYOR_TABLE_MAIN!;
   doc = DynamoDBDocumentClient.from(new DynamoDBClient({}));
   const repo = new DynamoArtifactRepository(doc, table);
-  store = repo.expiryStore();
+  store = dynamoExpiryStore(repo);
   deps = createMemoryDeps();
   Object.assign(deps, { artifacts: repo, collections: new DynamoCollectionRepository(doc, table), workRequests: new DynamoWorkRequestRepository(doc, table) });
   deps.clock.current = T0;

@@ -13,7 +13,7 @@ import { DynamoArtifactRepository } from '../../shared/adapters/dynamodb/artifac
 import { DynamoCollectionRepository } from '../../shared/adapters/dynamodb/collection-repository';
 import { DynamoIdentityRepository } from '../../shared/adapters/dynamodb/identity-repository';
 import { DynamoWorkRequestRepository } from '../../shared/adapters/dynamodb/work-request-repository';
-import type { DynamoExpiryStore } from '../../shared/adapters/dynamodb/expiry-store';
+import { dynamoExpiryStore, type DynamoExpiryStore } from '../../shared/adapters/dynamodb/expiry-store';
 import { keys } from '../../shared/adapters/dynamodb/keys';
 import { createMemoryDeps, type MemoryDeps } from '../../shared/adapters/memory';
 import { runExpiryPass } from '../../shared/app/expiry';
@@ -35,7 +35,7 @@ beforeAll(async () => {
   table = env.CONVEYOR_TABLE_MAIN!;
   doc = DynamoDBDocumentClient.from(new DynamoDBClient({}));
   const repo = new DynamoArtifactRepository(doc, table);
-  store = repo.expiryStore();
+  store = dynamoExpiryStore(repo);
   deps = createMemoryDeps();
   const identity = new DynamoIdentityRepository(doc, table);
   Object.assign(deps, { identity, artifacts: repo, collections: new DynamoCollectionRepository(doc, table), workRequests: new DynamoWorkRequestRepository(doc, table) });

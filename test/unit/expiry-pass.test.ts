@@ -8,6 +8,7 @@ import { runExpiryPass, type ExpiryOptions } from '../../shared/app/expiry';
 import { blobObjectKey } from '../../shared/domain/object-keys';
 import { expiryReportText } from '../../cli/admin/expire';
 import { expiryHandler, expiryOptionsFromEnv } from '../../functions/expiry';
+import { expiryStoreFor } from '../../shared/adapters/expiry';
 import { newWorkRequest } from '../../shared/domain/work-requests';
 import { createWorld, httpClient, sha256, type World } from '../support/world';
 
@@ -138,7 +139,7 @@ describe('the expiry pass', () => {
     const id = await stored('priv', 'fn', 1);
     tick(5);
     const log = jest.spyOn(console, 'log').mockImplementation(() => {});
-    const summary = await expiryHandler(() => world.deps, {})({}, { getRemainingTimeInMillis: () => 300_000 });
+    const summary = await expiryHandler(() => world.deps, {}, expiryStoreFor)({}, { getRemainingTimeInMillis: () => 300_000 });
     log.mockRestore();
     expect(summary).toMatchObject({ condemned: 1, deleted: 0, finished: true });
     expect(world.deps.artifacts.condemned.has(id)).toBe(true);

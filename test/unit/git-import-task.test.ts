@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gitImportTask, parseRefs, sameRefs } from '../../shared/tasks/git-import';
+import { executeGitImport, gitImportTask, parseRefs, sameRefs } from '../../shared/tasks/git-import';
 import type { OutputArtifact, TaskContext } from '../../shared/tasks/types';
 
 let root: string;
@@ -49,7 +49,7 @@ jest.setTimeout(60_000);
 
 test('imports, then SUCCESS_NOCHANGE, then SUCCESS after a new commit', async () => {
   const url = `file://${join(root, 'repo')}`;
-  const first = await gitImportTask.execute!(gitImportTask.schema.parse({ url }), context());
+  const first = await executeGitImport(gitImportTask.schema.parse({ url }), context());
   expect(first.result).toBe('success');
   expect(first.outputData).toMatchObject({ recurring_status: 'SUCCESS', recurring_output_artifact: expect.any(Number), recurring_log_artifact: expect.any(Number) });
   const refs = first.outputData!['recurring_refs'] as Record<string, string>;
@@ -58,23 +58,23 @@ test('imports, then SUCCESS_NOCHANGE, then SUCCESS after a new commit', async ()
   expect(mirror.artifact.data).toEqual({ url, refs });
   expect(mirror.contents['mirror.bundle']!.subarray(0, 16).toString()).toMatch(/^# v[23] git bundle/);
 
-  const same = await gitImportTask.execute!(gitImportTask.schema.parse({ url, previous_refs: refs }), context());
+  const same = await executeGitImport(gitImportTask.schema.parse({ url, previous_refs: refs }), context());
   expect(same.outputData).toMatchObject({ recurring_status: 'SUCCESS_NOCHANGE', recurring_refs: refs });
 
   writeFileSync(join(root, 'repo', 'README'), 'two\n');
   sh(join(root, 'repo'), 'commit', '--quiet', '-am', 'two');
-  const moved = await gitImportTask.execute!(gitImportTask.schema.parse({ url, previous_refs: refs }), context());
+  const moved = await executeGitImport(gitImportTask.schema.parse({ url, previous_refs: refs }), context());
   expect(moved.outputData).toMatchObject({ recurring_status: 'SUCCESS' });
   expect((moved.outputData!['recurring_refs'] as Record<string, string>)['refs/heads/main']).not.toBe(refs['refs/heads/main']);
 });
 
 test('an unreachable remote is FAILURE_REMOTE_BROKEN; a denied host FAILURE_FORBIDDEN; both keep a log', async () => {
-  const broken = await gitImportTask.execute!(gitImportTask.schema.parse({ url: `file://${join(root, 'missing')}` }), context());
+  const broken = await executeGitImport(gitImportTask.schema.parse({ url: `file://${join(root, 'missing')}` }), context());
   expect(broken).toMatchObject({ result: 'failure', outputData: { recurring_status: 'FAILURE_REMOTE_BROKEN' } });
   const log = uploads.at(-1)!;
   expect(log.artifact.category).toBe('conveyor:recurring-log');
   expect(log.contents['import.log']!.toString()).toMatch(/git clone --mirror/);
-  const denied = await gitImportTask.execute!(gitImportTask.schema.parse({ url: 'https://evil.example.org/r.git', denied_hosts: ['EVIL.example.org'] }), context());
+  const denied = await executeGitImport(gitImportTask.schema.parse({ url: 'https://evil.example.org/r.git', denied_hosts: ['EVIL.example.org'] }), context());
   expect(denied.outputData).toMatchObject({ recurring_status: 'FAILURE_FORBIDDEN' });
 });
 

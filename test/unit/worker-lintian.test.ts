@@ -3,7 +3,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { OutputArtifact, TaskContext } from '../../shared/tasks';
-import { findTask, validateTaskData } from '../../shared/tasks';
+import { validateTaskData } from '../../shared/tasks';
+import { runnableTask } from '../../shared/tasks/executors';
 
 const OUTPUT: Record<string, string> = {
   'hello_1.0-1.dsc': 'W: hello source: ancient-standards-version 3.9.8 (released 2016-04-06)\nI: hello source: out-of-date-standards-version\n',
@@ -46,7 +47,7 @@ function fakeContext(workDir: string, runExitCode = 0) {
 }
 
 describe('lintian task (execute)', () => {
-  const lintian = findTask('Worker', 'lintian')!;
+  const lintian = runnableTask('Worker', 'lintian')!;
   let dir: string;
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'conveyor-lintian-'));

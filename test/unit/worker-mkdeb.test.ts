@@ -8,7 +8,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { OutputArtifact, TaskContext } from '../../shared/tasks';
-import { findTask, validateTaskData } from '../../shared/tasks';
+import { validateTaskData } from '../../shared/tasks';
+import { runnableTask } from '../../shared/tasks/executors';
 import { parseLintianOutput } from '../../shared/tasks/lintian';
 
 jest.setTimeout(120_000);
@@ -36,7 +37,7 @@ function realContext(workDir: string): { ctx: TaskContext; uploads: OutputArtifa
 }
 
 describe('mkdeb', () => {
-  const task = findTask('Worker', 'mkdeb')!;
+  const task = runnableTask('Worker', 'mkdeb')!;
 
   it('refuses a description with a newline (it would start a new control field), and a long one', () => {
     expect(() => validateTaskData(task, { package: 'hello', version: '1.0-1', architecture: 'amd64', description: 'one\nInjected: yes' })).toThrow(

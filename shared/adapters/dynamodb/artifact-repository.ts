@@ -18,8 +18,7 @@ import { blobClaimable, uploadClaim, type BlobRow } from '../../domain/blob-gc';
 import { BlobNotClaimableError, ConflictError, NotFoundError, ValidationError } from '../../domain/errors';
 import type { ArtifactListFilter, ArtifactRepository, ArtifactWithFiles, FileUploadState, Page, RelationEnd, StoredFile, VerifiedUpload } from '../../ports';
 import { attempt, failedAt, firstFailure, versionedWriteError } from './errors';
-import { ExpiryBucketList, blobReferenceIndex, expiryIndexAttributes, toBlobRow } from './expiry-keys';
-import { DynamoExpiryStore } from './expiry-store';
+import { ExpiryBucketList, blobReferenceIndex, markExpiryIndexReady, expiryIndexAttributes, toBlobRow } from './expiry-keys';
 import { GSI1, GSI2, RELATIONS_FROM, artifactPk, fileSk, indexKeys, keys, padId, timeKey } from './keys';
 import { batchDelete, checkLimit, firstInIndex, compact, decodeCursor, encodeCursor, type Item, names, pick, queryAll, queryPage, queryPartition } from './support';
 
@@ -47,8 +46,8 @@ export class DynamoArtifactRepository implements ArtifactRepository {
   private readonly expiryBuckets: ExpiryBucketList;
 
   constructor(
-    private readonly doc: DynamoDBDocumentClient,
-    private readonly tableName: string,
+    readonly doc: DynamoDBDocumentClient,
+    readonly tableName: string,
   ) {
     this.expiryBuckets = new ExpiryBucketList(doc, tableName);
   }
@@ -102,7 +101,7 @@ export class DynamoArtifactRepository implements ArtifactRepository {
     // The installation's first artifact is written by code that indexes everything it writes: the
     // table needs no backfill, whenever the first pass runs (it used to decide lazily, and an
     // artifact created before the first pass left the pass waiting for a backfill forever).
-    if (artifact.id === 1) await this.expiryStore().markIndexReady();
+    if (artifact.id === 1) await markExpiryIndexReady(this.doc, this.tableName);
     const index = expiryIndexAttributes(artifact);
     if (index) await this.expiryBuckets.ensure(index.bucket);
 
@@ -137,11 +136,6 @@ export class DynamoArtifactRepository implements ArtifactRepository {
   async get(id: number): Promise<ArtifactWithFiles | undefined> {
     const found = await this.getForExpiry(id);
     return found && { artifact: found.artifact, files: found.files };
-  }
-
-  /** The expiry pass's view of the same table. */
-  expiryStore(): DynamoExpiryStore {
-    return new DynamoExpiryStore(this.doc, this.tableName, this);
   }
 
   /** `get`, plus whether an expiry pass condemned the artifact (the same single Query). */

@@ -81,3 +81,10 @@ export class ExpiryBucketList {
     if (current) this.known.add(bucket);
   }
 }
+
+/** The marker saying every artifact, file row and collection item of the table carries its expiry-index entry. */
+export const EXPIRY_READY_KEY = { pk: 'META', sk: 'expiry-index' };
+
+export async function markExpiryIndexReady(doc: DynamoDBDocumentClient, tableName: string): Promise<void> {
+  await doc.send(new PutCommand({ TableName: tableName, Item: { ...EXPIRY_READY_KEY, entity: 'meta', version: 1 } }));
+}

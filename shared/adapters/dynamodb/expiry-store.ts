@@ -10,6 +10,7 @@ import type { BlobRow } from '../../domain/blob-gc';
 import type { RetainingLink, WorkRequestInputs } from '../../domain/expiry';
 import type { WorkRequestStatus } from '../../domain/work-requests';
 import type { ArtifactWithFiles, Page } from '../../ports';
+import type { DynamoArtifactRepository } from './artifact-repository';
 import type { ArtifactExpiryState, BlobRef, ExpiringArtifact, ExpiryStore } from '../../ports/expiry';
 import { attempt } from './errors';
 import { INPUT_PINS } from './expiry-pins';
@@ -20,7 +21,7 @@ import { itemReferenceMarkers, writeRootExpiryEntries } from './work-request-exp
 import { toWorkRequest } from './work-request-repository';
 import { tokenExpiryIndex } from './identity-repository';
 import { artifactLinkIndex, itemRetentionIndex } from './collection-repository';
-import { EXPIRY_BUCKETS_PK, ExpiryBucketList, blobReferenceIndex, blobReferencePk, expiryIndexAttributes, expiryIndexPk } from './expiry-keys';
+import { EXPIRY_BUCKETS_PK, EXPIRY_READY_KEY, ExpiryBucketList, markExpiryIndexReady, blobReferenceIndex, blobReferencePk, expiryIndexAttributes, expiryIndexPk } from './expiry-keys';
 import { GSI1, GSI2, GSI3, artifactPk, keys } from './keys';
 import { batchDelete, batchGet, firstInIndex, decodeCursor, encodeCursor, type Item, names, queryAll } from './support';
 import { DynamoWorkspaceExpiryStore } from './workspace-expiry-store';
@@ -37,7 +38,7 @@ export interface ArtifactRows {
 
 export const BLOB_CANDIDATES_PK = 'BLOBCAND';
 /** Written once an installation's items all carry the expiry indexes (fresh, or after the backfill). */
-export const EXPIRY_READY_KEY = { pk: 'META', sk: 'expiry-index' };
+export { EXPIRY_READY_KEY } from './expiry-keys';
 
 /** What the store needs of the artifact repository (which builds the store: an interface, not its class, keeps the two from importing each other). */
 export interface ArtifactRowsForExpiry {
@@ -150,7 +151,7 @@ export class DynamoExpiryStore implements ExpiryStore {
   }
 
   async markIndexReady(): Promise<void> {
-    await this.doc.send(new PutCommand({ TableName: this.tableName, Item: { ...EXPIRY_READY_KEY, entity: 'meta', version: 1 } }));
+    await markExpiryIndexReady(this.doc, this.tableName);
   }
 
   // --- the expiry index -----------------------------------------------------------------------
@@ -428,4 +429,12 @@ export class DynamoExpiryStore implements ExpiryStore {
 
 function candidateSk(blob: BlobRef): string {
   return `${blob.sha256}-${blob.size}`;
+}
+
+/**
+ * The expiry pass's view of an artifact repository's table. A function of its own (not a method of
+ * the repository) so that functions that only use artifacts do not bundle the expiry store.
+ */
+export function dynamoExpiryStore(artifacts: DynamoArtifactRepository): DynamoExpiryStore {
+  return new DynamoExpiryStore(artifacts.doc, artifacts.tableName, artifacts);
 }
