@@ -4,7 +4,7 @@
  * is left stays in the expiry index for the next run. `CONVEYOR_EXPIRY_MAX_ARTIFACTS` overrides the
  * slice size (default 500).
  */
-import { awsDeps, awsExpiryStore, artifacts, audit, workRequests, collections, accountingQueue } from '../shared/adapters/aws-adapters';
+import { awsDeps, awsExpiryStore, artifacts, audit, workRequests, collections, accountingQueue, identity, templates, recurringJobs } from '../shared/adapters/aws-adapters';
 import { files } from '../shared/adapters/aws-files';
 import { runExpiryPass, type ExpiryOptions, type ExpiryReport } from '../shared/app/expiry';
 import type { Deps } from '../shared/ports';
@@ -16,7 +16,8 @@ export const MAX_ARTIFACTS_ENV_VAR = 'CONVEYOR_EXPIRY_MAX_ARTIFACTS';
 export const BLOB_GRACE_ENV_VAR = 'CONVEYOR_EXPIRY_BLOB_GRACE_SECONDS';
 const SAFETY_MARGIN_MS = 60_000;
 
-const getDeps = awsDeps({ artifacts, audit, files, workRequests, collections, accountingQueue });
+// identity, templates and recurringJobs: the workspace step reads what a due workspace still holds.
+const getDeps = awsDeps({ artifacts, audit, files, workRequests, collections, accountingQueue, identity, templates, recurringJobs });
 
 function wholeNumber(env: NodeJS.ProcessEnv, name: string, min: number): number | undefined {
   const text = env[name];
