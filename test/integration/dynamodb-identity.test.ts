@@ -22,6 +22,7 @@ function workspaceOf(scope: string, name = unique('ws')): Workspace {
     name,
     public: false,
     defaultExpirationDelay: null,
+    expirationDelay: null,
     defaultFileStore: 'Default',
     otherFileStores: ['Mirror', 'Cold'],
     createdAt: '2026-11-22T10:00:00.000Z',
