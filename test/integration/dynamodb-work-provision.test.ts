@@ -1,16 +1,32 @@
 /**
  * Provisioning an older local data directory: a main table created before the manifest gained
  * gsi3 (the work-request scheduling index) gets the missing index, ACTIVE, and keeps its items.
- * Uses its own name prefix on the shared emulators.
+ * Runs on emulators of its own (in-memory DynamoDB Local): on the shared one, whose JVM serves every
+ * integration test at once, building the index once stayed CREATING past 3 minutes in a full CI run
+ * while it takes about a second alone.
  */
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LOCAL_CREDENTIALS, LOCAL_REGION, startEmulators, type RunningEmulators } from '../../cli/dev/emulators';
 import { physicalTableName, provision } from '../../cli/dev/provision';
 import { TABLES } from '../../shared/manifest';
 
-const client = new DynamoDBClient({});
-afterAll(() => client.destroy());
+const dataDir = mkdtempSync(join(tmpdir(), 'conveyor-provision-'));
+let emulators: RunningEmulators;
+let client: DynamoDBClient;
+beforeAll(async () => {
+  emulators = await startEmulators({ dataDir, inMemoryDynamoDb: true });
+  client = new DynamoDBClient({ region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, endpoint: emulators.endpoints.dynamodb });
+}, 120_000);
+afterAll(async () => {
+  client?.destroy();
+  await emulators?.stop();
+  rmSync(dataDir, { recursive: true, force: true });
+});
 
 test('a table missing an index of the manifest gets it added (ACTIVE) and keeps its data', async () => {
   const prefix = `upgrade-${randomUUID().slice(0, 8)}`;
@@ -40,7 +56,7 @@ test('a table missing an index of the manifest gets it added (ACTIVE) and keeps 
   await doc.send(new PutCommand({ TableName: tableName, Item: { pk: 'KEEP', sk: 'ME', gsi3pk: 'P', gsi3sk: 'S' } }));
 
   await provision(
-    { dynamodb: process.env.AWS_ENDPOINT_URL_DYNAMODB!, s3: process.env.AWS_ENDPOINT_URL_S3!, sqs: process.env.AWS_ENDPOINT_URL_SQS! },
+    emulators.endpoints,
     { namePrefix: prefix },
   );
 
@@ -67,7 +83,7 @@ test('a table missing an index of the manifest gets it added (ACTIVE) and keeps 
 
   // Provisioning again changes nothing (and does not fail).
   await provision(
-    { dynamodb: process.env.AWS_ENDPOINT_URL_DYNAMODB!, s3: process.env.AWS_ENDPOINT_URL_S3!, sqs: process.env.AWS_ENDPOINT_URL_SQS! },
+    emulators.endpoints,
     { namePrefix: prefix },
   );
 }, 240_000);
