@@ -46,8 +46,8 @@ const MAX_REQUESTS_READ = 1000;
 /** What a due workspace's work requests say: an unfinished one, when the last one finished, or too many to read. */
 interface Activity {
   unfinished?: string;
+  /** Null when the workspace has no work request at all. */
   lastFinishedAt: string | null;
-  any: boolean;
 }
 
 /**
@@ -58,12 +58,11 @@ interface Activity {
 async function activityOf(deps: Deps, ws: Workspace): Promise<Activity> {
   let cursor: string | undefined;
   let read = 0;
-  const activity: Activity = { lastFinishedAt: null, any: false };
+  const activity: Activity = { lastFinishedAt: null };
   do {
     const page = await deps.workRequests.list({ scope: ws.scope, workspace: ws.name, limit: 100, cursor });
     for (const wr of page.items) {
       if (!isFinished(wr)) return { ...activity, unfinished: `work request ${wr.id} is unfinished (${wr.status})` };
-      activity.any = true;
       const at = new Date(wr.completedAt ?? wr.createdAt).toISOString();
       if (activity.lastFinishedAt === null || at > activity.lastFinishedAt) activity.lastFinishedAt = at;
     }
@@ -77,7 +76,7 @@ async function activityOf(deps: Deps, ws: Workspace): Promise<Activity> {
 /** Why a workspace past its delay cannot go now, or undefined when it can (only role grants left). */
 async function blocker(deps: Deps, ws: Workspace, activity: Activity): Promise<string | undefined> {
   const left: string[] = [];
-  if (activity.any) left.push('work requests');
+  if (activity.lastFinishedAt !== null) left.push('work requests');
   if ((await deps.artifacts.list({ scope: ws.scope, workspace: ws.name, limit: 1 })).items.length) left.push('artifacts');
   if ((await deps.collections.list(ws.scope, ws.name)).length) left.push('collections');
   if ((await deps.templates.list(ws.scope, ws.name)).length) left.push('workflow templates');
