@@ -43,6 +43,15 @@ export function expiryReportText(report: ExpiryReport): string {
   if (requests.kept.length) {
     text += `\nFinished work requests kept (whole trees):\n` + formatTable(['ROOT', 'REQUESTS', 'KEPT BECAUSE'], requests.kept.map((k) => [String(k.root), String(k.requests), k.why]));
   }
+  if (workspaces.contents.length) {
+    const list = (values: (number | string)[]) => (values.length ? values.join(', ') : '-');
+    text +=
+      `\nContents of workspaces past their expiration delay that ${verb} deleted (artifacts: deleted; condemned: deleted by a later pass):\n` +
+      formatTable(
+        ['WORKSPACE', 'WORK REQUESTS', 'ARTIFACTS', 'CONDEMNED', 'COLLECTIONS', 'TEMPLATES', 'RECURRING JOBS', 'USAGE RECORDS'],
+        workspaces.contents.map((c) => [`${c.scope}/${c.workspace}`, list(c.workRequests), list(c.artifacts), list(c.condemnedArtifacts), list(c.collections), list(c.workflowTemplates), list(c.recurringJobs), c.usageRecords ? 'yes' : '-']),
+      );
+  }
   if (workspaces.waiting.length) {
     text += `\nWorkspaces past their expiration delay, not deleted:\n` + formatTable(['WORKSPACE', 'WHY'], workspaces.waiting.map((w) => [`${w.scope}/${w.workspace}`, w.why]));
   }

@@ -16,12 +16,12 @@
  * the relations read are those into the candidates (their backward closure). A pass that stops
  * early leaves the rest in the index for the next one.
  */
-import { describeKeepReason, EXPIRY_BUCKET_MS, expiryBucket, planArtifactExpiry, type ExpiryGraph, type KeepReason } from '../domain/expiry';
+import { describeKeepReason, EXPIRY_BUCKET_MS, expiryBucket, planArtifactExpiry, type KeepReason } from '../domain/expiry';
 import { BLOB_GRACE_PERIOD_SECONDS, sweepStep, type BlobRow } from '../domain/blob-gc';
 import type { Deps } from '../ports';
-import type { ArtifactExpiryState, BlobRef, ExpiryStore } from '../ports/expiry';
+import type { BlobRef, ExpiryStore } from '../ports/expiry';
 import { blobObjectKey } from '../domain/object-keys';
-import { noteArtifactFilesChanged } from './accounting';
+import { closureCondemned, deleteCondemned, judgeWithGoingWorkspaces, loadGraph, type GoingWorkspace, type ReleasedFiles } from './artifact-deletion';
 import type { FollowUpFailure } from './follow-ups';
 import { recordAudit } from './audit';
 import { applyItemRetention, type ItemRetentionReport } from './item-retention';
@@ -57,16 +57,12 @@ export interface ExpiryOptions {
    * here (disk usage drops when files go).
    */
   onFilesReleased?: (released: ReleasedFiles) => Promise<void>;
+  /** Most deletions (and condemnations) the workspace step makes emptying due workspaces in one pass. */
+  maxWorkspaceDeletions?: number;
 }
 
-export interface ReleasedFiles {
-  scope: string;
-  workspace: string;
-  artifactId: number;
-  /** Sum of the sizes of the artifact's file rows. */
-  bytes: number;
-  files: number;
-}
+export type { ReleasedFiles } from './artifact-deletion';
+
 
 export interface KeptArtifact {
   id: number;
@@ -112,64 +108,13 @@ export const DEFAULT_EXPIRY_OPTIONS = {
   maxTokens: 500,
   maxWorkRequestTrees: 100,
   maxWorkspaces: 20,
+  maxWorkspaceDeletions: 1000,
   recheckSeconds: 24 * 3600,
   blobGraceSeconds: BLOB_GRACE_PERIOD_SECONDS,
 };
 
 /** Bucket list entries read per pass: the backlog a pass can see at once. */
 const MAX_BUCKETS = 48;
-
-interface GraphNode {
-  state: ArtifactExpiryState;
-  /** Artifacts with a relation to this one. */
-  sources: number[];
-}
-
-/** Reads the candidates' backward closure: each artifact first, then the relations into it. */
-async function loadGraph(deps: Deps, store: ExpiryStore, candidates: number[], maxGraph: number) {
-  const nodes = new Map<number, GraphNode>();
-  const graph: ExpiryGraph = { artifacts: [], relations: [], links: [], workRequests: [] };
-  const queue = [...candidates];
-  let complete = true;
-  while (queue.length) {
-    const id = queue.shift()!;
-    if (nodes.has(id)) continue;
-    if (nodes.size >= maxGraph) {
-      complete = false;
-      break;
-    }
-    const state = await store.artifactState(id);
-    if (!state) continue;
-    const incoming = await deps.artifacts.listRelations({ target: id });
-    nodes.set(id, { state, sources: incoming.map((r) => r.artifact) });
-    graph.artifacts.push({ id, expireAt: state.artifact.expireAt });
-    graph.relations.push(...incoming.map((r) => ({ artifact: r.artifact, target: r.target })));
-    graph.links.push(...(await store.retainingLinks(id)));
-    graph.workRequests.push(...(await store.workRequestInputs(id)));
-    queue.push(...incoming.map((r) => r.artifact));
-  }
-  // A relation from an artifact that is gone (left over by a crashed delete) keeps nothing.
-  graph.relations = graph.relations.filter((r) => nodes.has(r.artifact));
-  return { nodes, graph, complete };
-}
-
-/** Whether every artifact relating to `id`, transitively, was read condemned. */
-function closureCondemned(nodes: Map<number, GraphNode>, id: number): boolean {
-  const seen = new Set<number>();
-  const stack = [id];
-  while (stack.length) {
-    const node = nodes.get(stack.pop()!);
-    if (!node) continue; // gone meanwhile: relates to nothing any more
-    for (const source of node.sources) {
-      if (seen.has(source)) continue;
-      seen.add(source);
-      const s = nodes.get(source);
-      if (s && s.state.condemnedAt === null) return false;
-      stack.push(source);
-    }
-  }
-  return true;
-}
 
 async function collectCandidates(store: ExpiryStore, now: Date, max: number): Promise<{ ids: number[]; complete: boolean; buckets: string[] }> {
   const nowIso = now.toISOString();
@@ -206,7 +151,7 @@ export async function runExpiryPass(deps: Deps, store: ExpiryStore, options: Exp
     items: { linkDropped: [], deleted: [], kept: [], finished: true },
     tokens: { deleted: [], finished: true },
     workRequests: { deleted: [], collections: [], kept: [], finished: true },
-    workspaces: { deleted: [], waiting: [], finished: true },
+    workspaces: { deleted: [], waiting: [], contents: [], finished: true },
     finished: true,
   };
 
@@ -221,7 +166,18 @@ export async function runExpiryPass(deps: Deps, store: ExpiryStore, options: Exp
   report.workRequests = await expireWorkRequests(deps, store.workRequests, { dryRun, maxTrees: opts.maxWorkRequestTrees, recheckSeconds: opts.recheckSeconds, outOfTime });
   if (!report.workRequests.finished) report.finished = false;
   // Workspaces after their work requests: a workspace whose last trees just went may go with them.
-  report.workspaces = await expireWorkspaces(deps, store.workspaces, { dryRun, maxWorkspaces: opts.maxWorkspaces, recheckSeconds: opts.recheckSeconds, outOfTime });
+  const going: GoingWorkspace[] = [];
+  report.workspaces = await expireWorkspaces(deps, store, {
+    dryRun,
+    maxWorkspaces: opts.maxWorkspaces,
+    maxDeletions: opts.maxWorkspaceDeletions,
+    maxGraph: opts.maxGraph,
+    recheckSeconds: opts.recheckSeconds,
+    outOfTime,
+    going,
+    onFilesReleased: opts.onFilesReleased,
+  });
+  if (report.workspaces.followUpFailures?.length) (report.followUpFailures ??= []).push(...report.workspaces.followUpFailures);
   if (!report.workspaces.finished) report.finished = false;
   // Removed items first: a link dropped here stops retaining its artifact.
   report.items = await applyItemRetention(deps, store.items, { dryRun, maxItems: opts.maxItems, outOfTime });
@@ -231,7 +187,8 @@ export async function runExpiryPass(deps: Deps, store: ExpiryStore, options: Exp
   const candidates = await collectCandidates(store, now, opts.maxArtifacts);
   const { nodes, graph, complete } = await loadGraph(deps, store, candidates.ids, opts.maxGraph);
   report.finished = report.finished && candidates.complete && complete;
-  const plan = planArtifactExpiry(graph, now);
+  // Artifacts of a workspace being emptied are judged as the workspace step judges them.
+  const plan = planArtifactExpiry(judgeWithGoingWorkspaces(graph, nodes, going), now);
   const candidateSet = new Set(candidates.ids);
 
   for (const [id, reason] of plan.kept) {
@@ -263,7 +220,11 @@ export async function runExpiryPass(deps: Deps, store: ExpiryStore, options: Exp
       report.waiting.push(id);
     } else {
       report.deleted.push(id);
-      if (!dryRun) await deleteArtifact(deps, store, state, opts, report);
+      if (!dryRun) {
+        const failures: FollowUpFailure[] = [];
+        await deleteCondemned(deps, store, state, opts.onFilesReleased, failures);
+        if (failures.length) (report.followUpFailures ??= []).push(...failures);
+      }
     }
   }
 
@@ -284,37 +245,6 @@ export async function runExpiryPass(deps: Deps, store: ExpiryStore, options: Exp
   }
   await sweepBlobs(deps, store, report, opts.maxBlobs, opts.blobGraceSeconds, dryRun);
   return report;
-}
-
-async function deleteArtifact(deps: Deps, store: ExpiryStore, state: ArtifactExpiryState, opts: ExpiryOptions, report: ExpiryReport): Promise<void> {
-  const { artifact } = state;
-  const result = await store.deleteCondemnedArtifact(artifact.id, state.condemnedAt!);
-  if (!result) return;
-  const nowIso = deps.clock.now().toISOString();
-  // The empty blob is shared by every empty file and costs nothing: never collected.
-  await store.addBlobCandidates(
-    result.blobs.filter((b) => b.size > 0),
-    nowIso,
-  );
-  await recordAudit(deps, 'system:expiry', 'artifact.expired', {
-    artifact: artifact.id,
-    scope: artifact.scope,
-    workspace: artifact.workspace,
-    category: artifact.category,
-    expire_at: artifact.expireAt,
-    files: state.files.length,
-  });
-  // Quota accounting re-reads the (now gone) artifact and drops its disk usage.
-  const failures: FollowUpFailure[] = [];
-  await noteArtifactFilesChanged(deps, artifact, failures);
-  if (failures.length) (report.followUpFailures ??= []).push(...failures);
-  await opts.onFilesReleased?.({
-    scope: artifact.scope,
-    workspace: artifact.workspace,
-    artifactId: artifact.id,
-    bytes: state.files.reduce((sum, f) => sum + f.size, 0),
-    files: state.files.length,
-  });
 }
 
 async function sweepBlobs(deps: Deps, store: ExpiryStore, report: ExpiryReport, max: number, graceSeconds: number, dryRun: boolean): Promise<void> {

@@ -49,7 +49,7 @@ export const DEFAULT_MAX_TREES = 100;
 export const MAX_TREE_REQUESTS = 2000;
 
 /** A tree, parents before children (breadth first), or undefined when it has more than `max` requests. */
-async function loadTree(deps: Deps, root: WorkRequest, max: number): Promise<WorkRequest[] | undefined> {
+export async function loadTree(deps: Deps, root: WorkRequest, max: number): Promise<WorkRequest[] | undefined> {
   const tree = [root];
   for (let i = 0; i < tree.length; i++) {
     if (tree[i]!.taskType !== 'Workflow') continue; // only workflows have children
@@ -108,22 +108,9 @@ export async function expireWorkRequests(
     }
     const delay = await delayOf(root);
     const inTree = new Set(tree.map((wr) => wr.id));
-    const facts: ExpiryWorkRequest[] = tree.map((wr) => ({ id: wr.id, parent: wr.parent, status: wr.status, createdAt: wr.createdAt, delaySeconds: delay, referencedFromOutside: false }));
-    // The cheap facts first; references and dependents are read only for a tree that could go.
-    let plan = planWorkRequestExpiry(facts, now);
-    if (plan.kept.size === 0) {
-      for (const fact of facts) {
-        fact.referencedFromOutside = await store.referencedFromOutside(fact.id, root.internalCollection);
-        for (const dependent of await deps.workRequests.reverseDependencies(fact.id)) {
-          if (inTree.has(dependent)) continue;
-          const other = await deps.workRequests.get(dependent);
-          if (other && !isFinished(other)) fact.unfinishedDependent = dependent;
-        }
-      }
-      plan = planWorkRequestExpiry(facts, now);
-    }
-    if (plan.kept.size > 0) {
-      report.kept.push({ root: rootId, requests: tree.length, why: explain(plan.kept, rootId) });
+    const kept = await judgeTree(deps, store, root, tree, now, { delay, ownCollections: new Set(root.internalCollection === null ? [] : [root.internalCollection]) });
+    if (kept) {
+      report.kept.push({ root: rootId, requests: tree.length, why: kept });
       const expireAts = tree.map((wr) => expireAfter(new Date(wr.createdAt), delay));
       const latest = expireAts.some((at) => at === null) ? null : expireAts.reduce((a, b) => (a! > b! ? a : b));
       if (latest === null) await recheck(rootId, null); // never expires: nothing will change
@@ -136,8 +123,47 @@ export async function expireWorkRequests(
   return report;
 }
 
+/**
+ * Why a whole tree is kept, or undefined when it can go. `workspaceExpired`: its workspace is past
+ * its `expiration_delay`, so the tree is expired whatever its own delay (every other keep rule
+ * holds). Collection items in `ownCollections` (which go with the tree) keep nothing.
+ */
+export async function judgeTree(
+  deps: Deps,
+  store: WorkRequestExpiryStore,
+  root: WorkRequest,
+  tree: WorkRequest[],
+  now: Date,
+  judgement: { delay: number | null; ownCollections: ReadonlySet<number>; workspaceExpired?: boolean },
+): Promise<string | undefined> {
+  const inTree = new Set(tree.map((wr) => wr.id));
+  const facts: ExpiryWorkRequest[] = tree.map((wr) => ({
+    id: wr.id,
+    parent: wr.parent,
+    status: wr.status,
+    createdAt: wr.createdAt,
+    delaySeconds: judgement.delay,
+    referencedFromOutside: false,
+    ...(judgement.workspaceExpired ? { workspaceExpired: true } : {}),
+  }));
+  // The cheap facts first; references and dependents are read only for a tree that could go.
+  let plan = planWorkRequestExpiry(facts, now);
+  if (plan.kept.size === 0) {
+    for (const fact of facts) {
+      fact.referencedFromOutside = await store.referencedFromOutside(fact.id, judgement.ownCollections);
+      for (const dependent of await deps.workRequests.reverseDependencies(fact.id)) {
+        if (inTree.has(dependent)) continue;
+        const other = await deps.workRequests.get(dependent);
+        if (other && !isFinished(other)) fact.unfinishedDependent = dependent;
+      }
+    }
+    plan = planWorkRequestExpiry(facts, now);
+  }
+  return plan.kept.size > 0 ? explain(plan.kept, root.id) : undefined;
+}
+
 /** Children before parents, the internal collection, then the root: a stop half way leaves the root's entry to finish it. */
-async function deleteTree(deps: Deps, store: WorkRequestExpiryStore, root: WorkRequest, tree: WorkRequest[], inTree: Set<number>, dryRun: boolean, report: WorkRequestExpiryReport): Promise<void> {
+export async function deleteTree(deps: Deps, store: WorkRequestExpiryStore, root: WorkRequest, tree: WorkRequest[], inTree: Set<number>, dryRun: boolean, report: WorkRequestExpiryReport): Promise<void> {
   const ref = (wr: WorkRequest): ExpiredWorkRequestRef => ({ id: wr.id, root: root.id, task_name: wr.taskName, status: wr.status });
   const children = tree.slice(1).reverse();
   const collection = root.internalCollection === null ? undefined : await deps.collections.get(root.internalCollection);

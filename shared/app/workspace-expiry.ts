@@ -8,18 +8,23 @@
  * workspace row), at most `maxWorkspaces` a pass. An entry read early (a request finished since it
  * was written) moves to last finish + delay, read from the workspace's requests at that moment.
  *
- * What is deleted today: a due workspace whose only contents are role grants (the grants, then the
- * row conditional on its version, then its entry). A due workspace that still holds work requests,
- * artifacts, collections, workflow templates or recurring jobs is not deleted (deleting those with
- * it is not built yet): it waits, with that reason in the report, and is looked at again a recheck
- * delay later, so no row ever names a deleted workspace.
+ * What is deleted: the workspace's contents first (shared/app/workspace-contents.ts: work-request
+ * trees, artifacts, collections, templates, recurring jobs, usage records), in bounded slices; then,
+ * once nothing but role grants is left, the grants, the row conditional on its version, its entry.
+ * Something kept from outside the workspace (a relation from another workspace's kept artifact, an
+ * item of another workspace's collection) makes it wait, with that reason in the report, and it is
+ * looked at again a recheck delay later. A slice cut short leaves the entry due: the next pass goes on.
+ * The row goes last, so no row ever names a deleted workspace.
  */
 import { expireAfter, workspaceExpired } from '../domain/expiry';
 import type { Workspace } from '../domain/tenancy';
 import { isFinished } from '../domain/work-requests';
 import type { Deps } from '../ports';
-import type { WorkspaceExpiryStore } from '../ports/workspace-expiry';
+import type { ExpiryStore } from '../ports/expiry';
+import type { GoingWorkspace, ReleasedFiles } from './artifact-deletion';
 import { recordAudit } from './audit';
+import type { FollowUpFailure } from './follow-ups';
+import { emptyWorkspace, hasContents, noContents, type WorkspaceContents } from './workspace-contents';
 
 export interface WorkspaceRef {
   scope: string;
@@ -35,11 +40,16 @@ export interface WorkspaceExpiryReport {
   deleted: WorkspaceRef[];
   /** Due, or past their delay, but not deleted: why. */
   waiting: WaitingWorkspace[];
+  /** Per workspace past its delay: what of its contents went (a dry run: would go) in this pass. */
+  contents: WorkspaceContents[];
+  /** Steps after a committed delete that failed (usage accounting). */
+  followUpFailures?: FollowUpFailure[];
   /** False when a limit stopped the step: the rest waits in the index. */
   finished: boolean;
 }
 
 export const DEFAULT_MAX_WORKSPACES = 20;
+export const DEFAULT_MAX_WORKSPACE_DELETIONS = 1000;
 /** Work requests of a due workspace read to find an unfinished one (pages of 100). */
 const MAX_REQUESTS_READ = 1000;
 
@@ -48,6 +58,8 @@ interface Activity {
   unfinished?: string;
   /** Null when the workspace has no work request at all. */
   lastFinishedAt: string | null;
+  /** Its tree roots (requests without a parent). */
+  roots: number[];
 }
 
 /**
@@ -58,13 +70,14 @@ interface Activity {
 async function activityOf(deps: Deps, ws: Workspace): Promise<Activity> {
   let cursor: string | undefined;
   let read = 0;
-  const activity: Activity = { lastFinishedAt: null };
+  const activity: Activity = { lastFinishedAt: null, roots: [] };
   do {
     const page = await deps.workRequests.list({ scope: ws.scope, workspace: ws.name, limit: 100, cursor });
     for (const wr of page.items) {
       if (!isFinished(wr)) return { ...activity, unfinished: `work request ${wr.id} is unfinished (${wr.status})` };
       const at = new Date(wr.completedAt ?? wr.createdAt).toISOString();
       if (activity.lastFinishedAt === null || at > activity.lastFinishedAt) activity.lastFinishedAt = at;
+      if (wr.parent === null) activity.roots.push(wr.id);
     }
     read += page.items.length;
     cursor = page.next ?? undefined;
@@ -73,16 +86,15 @@ async function activityOf(deps: Deps, ws: Workspace): Promise<Activity> {
   return activity;
 }
 
-/** Why a workspace past its delay cannot go now, or undefined when it can (only role grants left). */
-async function blocker(deps: Deps, ws: Workspace, activity: Activity): Promise<string | undefined> {
+/** What is still in the workspace besides role grants (a racing create since it was emptied), or undefined. */
+async function leftovers(deps: Deps, ws: Workspace): Promise<string | undefined> {
   const left: string[] = [];
-  if (activity.lastFinishedAt !== null) left.push('work requests');
+  if ((await deps.workRequests.list({ scope: ws.scope, workspace: ws.name, limit: 1 })).items.length) left.push('work requests');
   if ((await deps.artifacts.list({ scope: ws.scope, workspace: ws.name, limit: 1 })).items.length) left.push('artifacts');
   if ((await deps.collections.list(ws.scope, ws.name)).length) left.push('collections');
   if ((await deps.templates.list(ws.scope, ws.name)).length) left.push('workflow templates');
   if (deps.recurringJobs && (await deps.recurringJobs.list(ws.scope, ws.name, 1)).items.length) left.push('recurring jobs');
-  if (left.length) return `waiting: deleting a workspace's ${left.join(', ')} with it is not supported yet`;
-  return undefined;
+  return left.length ? left.join(', ') : undefined;
 }
 
 /** When the workspace is really due: last finish (else creation) + delay. */
@@ -93,10 +105,25 @@ function dueAt(ws: Workspace, lastFinishedAt: string | null): string | null {
 
 export async function expireWorkspaces(
   deps: Deps,
-  store: WorkspaceExpiryStore,
-  opts: { dryRun: boolean; maxWorkspaces?: number; recheckSeconds: number; outOfTime?: () => boolean },
+  expiryStore: ExpiryStore,
+  opts: {
+    dryRun: boolean;
+    maxWorkspaces?: number;
+    /** Deletions (and artifact condemnations) of contents in this pass, over all workspaces. */
+    maxDeletions?: number;
+    maxGraph?: number;
+    recheckSeconds: number;
+    outOfTime?: () => boolean;
+    /** Filled with the workspaces whose contents are going: the artifact step judges their artifacts alike. */
+    going?: GoingWorkspace[];
+    onFilesReleased?: (released: ReleasedFiles) => Promise<void>;
+  },
 ): Promise<WorkspaceExpiryReport> {
-  const report: WorkspaceExpiryReport = { deleted: [], waiting: [], finished: true };
+  const store = expiryStore.workspaces;
+  const report: WorkspaceExpiryReport = { deleted: [], waiting: [], contents: [], finished: true };
+  const going = opts.going ?? [];
+  const failures: FollowUpFailure[] = [];
+  const budget = { left: opts.maxDeletions ?? DEFAULT_MAX_WORKSPACE_DELETIONS };
   const now = deps.clock.now();
   const max = opts.maxWorkspaces ?? DEFAULT_MAX_WORKSPACES;
   const entries = await store.dueWorkspaces(now.toISOString(), max);
@@ -127,14 +154,28 @@ export async function expireWorkspaces(
       await recheck(entry, due); // a request finished since the entry was written
       continue;
     }
-    const why = await blocker(deps, ws, activity);
-    if (why) {
-      report.waiting.push({ scope: ws.scope, workspace: ws.name, why });
+    const goingWs: GoingWorkspace = { scope: ws.scope, workspace: ws.name, collections: new Set((await deps.collections.list(ws.scope, ws.name)).map((c) => c.id)) };
+    going.push(goingWs);
+    const contents = noContents(ws);
+    const ctx = { dryRun: opts.dryRun, now, budget, maxGraph: opts.maxGraph ?? 5000, outOfTime: opts.outOfTime, going, onFilesReleased: opts.onFilesReleased, failures };
+    const emptying = await emptyWorkspace(deps, expiryStore, ws, goingWs, activity.roots, ctx, contents);
+    if (hasContents(contents)) report.contents.push(contents);
+    if (emptying.state === 'waiting') {
+      report.waiting.push({ scope: ws.scope, workspace: ws.name, why: `waiting: ${emptying.why}` });
       await recheck(entry, later());
+      continue;
+    }
+    if (emptying.state === 'more') {
+      report.finished = false; // the entry stays due: the next pass goes on
       continue;
     }
     if (opts.dryRun) {
       report.deleted.push({ scope: ws.scope, workspace: ws.name });
+      continue;
+    }
+    const left = await leftovers(deps, ws);
+    if (left) {
+      report.finished = false; // created since it was emptied: the next pass deletes it
       continue;
     }
     // Grants first, the row last (conditional on the version read): a pass that stops half way finds it again.
@@ -149,5 +190,6 @@ export async function expireWorkspaces(
       last_finished_at: activity.lastFinishedAt,
     });
   }
+  if (failures.length) report.followUpFailures = failures;
   return report;
 }

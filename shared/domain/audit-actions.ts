@@ -48,6 +48,9 @@ export const AUDIT_ACTIONS = [
   'db.stamp',
   // The expiry pass's workspace step: a workspace deleted once past its expiration_delay.
   'workspace.expired',
+  // ... with its contents: templates (with their run records) and recurring jobs (with their history).
+  'workflow-template.expired',
+  'recurring-job.expired',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];

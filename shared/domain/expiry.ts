@@ -269,6 +269,8 @@ export interface ExpiryWorkRequest {
    * deleted under a dependent that may still read its state), or absent.
    */
   unfinishedDependent?: number;
+  /** Its workspace is past its `expiration_delay`: expired whatever its own delay (the other rules hold). */
+  workspaceExpired?: boolean;
 }
 
 export type WorkRequestKeepReason =
@@ -296,7 +298,7 @@ export function planWorkRequestExpiry(requests: ExpiryWorkRequest[], now: Date):
   for (const r of [...requests].sort((x, y) => x.id - y.id)) {
     const expireAt = expireAfter(new Date(r.createdAt), r.delaySeconds);
     let reason: WorkRequestKeepReason | undefined;
-    if (!isExpired(expireAt, now)) reason = { kind: 'unexpired', expireAt };
+    if (!r.workspaceExpired && !isExpired(expireAt, now)) reason = { kind: 'unexpired', expireAt };
     else if (r.status !== 'completed' && r.status !== 'aborted') reason = { kind: 'unfinished', status: r.status };
     else if (r.referencedFromOutside) reason = { kind: 'referenced-by-collection-item' };
     else if (r.unfinishedDependent !== undefined) reason = { kind: 'unfinished-dependent', dependent: r.unfinishedDependent };

@@ -14,9 +14,10 @@ export interface WorkRequestExpiryStore {
   recheckRoot(rootId: number, at: string | null): Promise<void>;
   /**
    * Whether a collection item names the request as `workflow:<id>` creator or remover, in a
-   * collection other than `ownInternalCollection` (the internal collection of its tree's root).
+   * collection not in `ownCollections` (those that go with it: the internal collection of its
+   * tree's root; every collection of its workspace when the workspace is going).
    */
-  referencedFromOutside(workRequestId: number, ownInternalCollection: number | null): Promise<boolean>;
+  referencedFromOutside(workRequestId: number, ownCollections: ReadonlySet<number>): Promise<boolean>;
   /**
    * Deletes one finished request, conditional on its version: its row, the rows of its partition
    * (child links, child progress, reverse-dependency links, item-reference markers, its index

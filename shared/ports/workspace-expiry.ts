@@ -1,8 +1,9 @@
 /**
  * What the workspace step of the expiry pass (shared/app/workspace-expiry.ts) needs from storage: a
- * due index of workspaces that have an `expiration_delay` (written with the workspace row), and the final
- * delete. Adapters: dynamodb/workspace-expiry-store.ts, memory/workspace-expiry-store.ts.
+ * due index of workspaces that have an `expiration_delay` (written with the workspace row), the
+ * deletes of the contents that no other port deletes whole, and the final delete. Adapters: dynamodb/workspace-expiry-store.ts, memory/workspace-expiry-store.ts.
  */
+import type { RecurringJob } from '../domain/recurring-jobs';
 import type { Workspace } from '../domain/tenancy';
 
 export interface WorkspaceExpiryEntry {
@@ -22,4 +23,13 @@ export interface WorkspaceExpiryStore {
    * condition failed (it changed since it was read): nothing is deleted then.
    */
   deleteWorkspace(ws: Workspace): Promise<boolean>;
+  /** Deletes the run records (`findRun`'s index) of a workflow template name in the workspace. */
+  deleteTemplateRuns(scope: string, workspace: string, name: string): Promise<void>;
+  /**
+   * Deletes a recurring job conditional on its version, then its results and events (its run
+   * history; its due and runs-out index entries are on the job row). False when the condition failed.
+   */
+  deleteRecurringJob(job: RecurringJob): Promise<boolean>;
+  /** Deletes the workspace's quota and usage records (its accounting partition). */
+  deleteUsageRecords(scope: string, workspace: string): Promise<void>;
 }

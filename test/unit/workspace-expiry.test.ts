@@ -1,8 +1,8 @@
 /**
  * The workspace step of the expiry pass on the memory adapters: `expiration_delay` set and checked
  * (problem 400 naming the field), the index entry (creation + delay, moved to last finish + delay),
- * never due while a request is unfinished, what is deleted (role grants, then the row; audit), what
- * waits and why (contents whose deletion is not built yet), the dry run and the CLI text.
+ * never due while a request is unfinished, what is deleted (role grants, then the row; audit), the
+ * dry run and the CLI text. Its contents: test/unit/workspace-contents-expiry.test.ts.
  */
 import { MemoryExpiryStore } from '../../shared/adapters/memory/expiry-store';
 import { runExpiryPass, type ExpiryOptions } from '../../shared/app/expiry';
@@ -50,7 +50,7 @@ describe('workspace expiry', () => {
     await createWorkspace(deps(), 'test', { name: 'tmp', expirationDelay: DELAY });
     await grantRole(deps(), 'test', { workspace: 'tmp', username: 'owner', role: 'owner' });
     tick(DELAY - 1);
-    expect((await pass()).workspaces).toEqual({ deleted: [], waiting: [], finished: true });
+    expect((await pass()).workspaces).toEqual({ deleted: [], waiting: [], contents: [], finished: true });
     expect(await store.workspaces.dueWorkspaces(now(), 10)).toEqual([]);
     tick(1);
     const dry = await pass({ dryRun: true });
@@ -75,15 +75,12 @@ describe('workspace expiry', () => {
     expect(await store.workspaces.dueWorkspaces(now(), 10)).toEqual([]);
     expect((await store.workspaces.dueWorkspaces('9999', 10))[0]!.checkAt).toBe(new Date(Date.parse(now()) - 100_000 + DELAY * 1000).toISOString());
     tick(DELAY - 100);
-    // Past the delay, but its finished request is still there: it waits (deleting contents is not built).
+    // Past the delay: its finished request goes with it (test/unit/workspace-contents-expiry.test.ts has the rest).
     const report = await pass();
-    expect(report.workspaces.waiting).toEqual([{ scope: 'debusine', workspace: 'tmp', why: "waiting: deleting a workspace's work requests with it is not supported yet" }]);
-    expect(expiryReportText(report)).toContain("debusine/tmp  waiting: deleting a workspace's work requests");
-    expect(await exists('tmp')).toBe(true);
-    // Once the request is gone (the work-request step, or by hand), the next look deletes it.
-    deps().workRequests.items.delete(1);
-    tick(600);
-    expect((await pass()).workspaces.deleted).toEqual([{ scope: 'debusine', workspace: 'tmp' }]);
+    expect(report.workspaces.waiting).toEqual([]);
+    expect(report.workspaces.contents).toEqual([expect.objectContaining({ workspace: 'tmp', workRequests: [1] })]);
+    expect(report.workspaces.deleted).toEqual([{ scope: 'debusine', workspace: 'tmp' }]);
+    expect(deps().workRequests.items.has(1)).toBe(false);
   });
 
   it('is never due while a request in it is unfinished', async () => {
@@ -97,15 +94,15 @@ describe('workspace expiry', () => {
     expect(await store.workspaces.dueWorkspaces(now(), 10)).toEqual([]);
   });
 
-  it('waits while it holds artifacts, collections or templates, with the reason; removing the delay takes it out of the index', async () => {
+  it('removing the delay takes it out of the index: it stays, with its contents', async () => {
     await createWorkspace(deps(), 'test', { name: 'tmp', expirationDelay: DELAY });
     await deps().collections.create({ id: 60, scope: 'debusine', workspace: 'tmp', name: 'c', category: 'debian:suite', data: {}, retainsArtifacts: 'never', workflowId: null, createdAt: now(), version: 1 });
-    tick(DELAY);
-    expect((await pass()).workspaces.waiting).toEqual([{ scope: 'debusine', workspace: 'tmp', why: "waiting: deleting a workspace's collections with it is not supported yet" }]);
     await updateWorkspace(deps(), 'test', { name: 'tmp', expirationDelay: null });
     tick(DELAY);
     expect(await store.workspaces.dueWorkspaces('9999', 10)).toEqual([]);
-    expect((await pass()).workspaces).toEqual({ deleted: [], waiting: [], finished: true });
+    expect((await pass()).workspaces).toEqual({ deleted: [], waiting: [], contents: [], finished: true });
+    expect(await exists('tmp')).toBe(true);
+    expect(await deps().collections.get(60)).toBeDefined();
   });
 
   it('a row changed between the read and the delete stays (conditional on its version); the entry brings it back', async () => {

@@ -32,12 +32,12 @@ export class DynamoWorkRequestExpiryStore implements WorkRequestExpiryStore {
   }
 
   /** One Query of the request's `ITEMREF#` markers, then a GetItem of each marked item outside the own collection (a marker may outlive its item). */
-  async referencedFromOutside(workRequestId: number, ownInternalCollection: number | null): Promise<boolean> {
+  async referencedFromOutside(workRequestId: number, ownCollections: ReadonlySet<number>): Promise<boolean> {
     const markers = await this.partition(workRequestId, ITEM_REFERENCES);
     const by = `workflow:${workRequestId}`;
     for (const marker of markers) {
       const collectionId = Number(marker.collectionId);
-      if (collectionId === ownInternalCollection) continue;
+      if (ownCollections.has(collectionId)) continue;
       const res = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: keys.collectionItem(collectionId, Number(marker.itemId)), ConsistentRead: true }));
       if (res.Item && (res.Item.createdBy === by || res.Item.removedBy === by)) return true;
     }

@@ -4,12 +4,16 @@
  * Keys: workspace-expiry-keys.ts.
  */
 import { DeleteCommand, type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { RecurringJob } from '../../domain/recurring-jobs';
 import type { Workspace } from '../../domain/tenancy';
+import { accountPartition } from './accounts-repository';
+import { recurringKeys } from './recurring-job-repository';
+import { templateKeys } from './workflow-template-repository';
 import type { WorkspaceExpiryEntry, WorkspaceExpiryStore } from '../../ports/workspace-expiry';
 import { dueEntries } from './due-index';
 import { attempt } from './errors';
 import { keys } from './keys';
-import { names } from './support';
+import { batchDelete, deleteIfUnchanged, names, queryAll } from './support';
 import { WORKSPACE_EXPIRY_PREFIX, WORKSPACE_EXPIRY_SHARDS, workspaceExpiryIndex, workspaceExpiryKey } from './workspace-expiry-keys';
 
 export class DynamoWorkspaceExpiryStore implements WorkspaceExpiryStore {
@@ -63,5 +67,33 @@ export class DynamoWorkspaceExpiryStore implements WorkspaceExpiryStore {
     if (!outcome.ok) return false;
     await this.doc.send(new DeleteCommand({ TableName: this.tableName, Key: workspaceExpiryKey(ws.scope, ws.name) }));
     return true;
+  }
+
+  async deleteTemplateRuns(scope: string, workspace: string, name: string): Promise<void> {
+    await this.deletePartition(templateKeys.runPartition(scope, workspace, name));
+  }
+
+  /** The job row first (conditional on its version: nothing else goes when it fails), then its results and events. */
+  async deleteRecurringJob(job: RecurringJob): Promise<boolean> {
+    const jobKey = recurringKeys.job(job.id);
+    if (!(await deleteIfUnchanged(this.doc, this.tableName, jobKey, { version: job.version }))) return false;
+    await this.deletePartition(jobKey.pk);
+    return true;
+  }
+
+  async deleteUsageRecords(scope: string, workspace: string): Promise<void> {
+    await this.deletePartition(accountPartition({ kind: 'workspace', scope, workspace }));
+  }
+
+  private async deletePartition(pk: string): Promise<void> {
+    const rows = await queryAll(this.doc, {
+      TableName: this.tableName,
+      KeyConditionExpression: '#pk = :pk',
+      ExpressionAttributeNames: names('pk', 'sk'),
+      ExpressionAttributeValues: { ':pk': pk },
+      ProjectionExpression: '#pk, #sk',
+      ConsistentRead: true,
+    });
+    await batchDelete(this.doc, this.tableName, rows.map((r) => ({ pk: String(r.pk), sk: String(r.sk) })));
   }
 }

@@ -30,10 +30,10 @@ export class MemoryWorkRequestExpiryStore implements WorkRequestExpiryStore {
     if (this.repo.items.has(rootId)) this.repo.expiryChecks.set(rootId, at);
   }
 
-  async referencedFromOutside(workRequestId: number, ownInternalCollection: number | null): Promise<boolean> {
+  async referencedFromOutside(workRequestId: number, ownCollections: ReadonlySet<number>): Promise<boolean> {
     const by = `workflow:${workRequestId}`;
     for (const item of this.deps.collections.items.values()) {
-      if (item.collectionId === ownInternalCollection) continue;
+      if (ownCollections.has(item.collectionId)) continue;
       if (item.createdBy === by || item.removedBy === by) return true;
     }
     return false;

@@ -1,5 +1,7 @@
 /** In-memory WorkspaceExpiryStore over the memory repositories, with the DynamoDB adapter's index and conditions. */
+import type { RecurringJob } from '../../domain/recurring-jobs';
 import type { Workspace } from '../../domain/tenancy';
+import { accountKey } from './accounts';
 import type { WorkspaceExpiryEntry, WorkspaceExpiryStore } from '../../ports/workspace-expiry';
 import type { MemoryDeps } from './index';
 
@@ -39,5 +41,26 @@ export class MemoryWorkspaceExpiryStore implements WorkspaceExpiryStore {
     this.deps.identity.workspaces.delete(key);
     this.checks.delete(key);
     return true;
+  }
+
+  async deleteTemplateRuns(scope: string, workspace: string, name: string): Promise<void> {
+    this.deps.templates.runs.delete(`${scope}/${workspace}/${name}`);
+  }
+
+  async deleteRecurringJob(job: RecurringJob): Promise<boolean> {
+    const jobs = this.deps.recurringJobs;
+    if (jobs.jobs.get(job.id)?.version !== job.version) return false;
+    jobs.jobs.delete(job.id);
+    jobs.resultsByJob.delete(job.id);
+    jobs.eventsByJob.delete(job.id);
+    return true;
+  }
+
+  async deleteUsageRecords(scope: string, workspace: string): Promise<void> {
+    const key = accountKey({ kind: 'workspace', scope, workspace });
+    const accounts = this.deps.accounts;
+    accounts.workspaceQuotas.delete(key);
+    accounts.contributions.delete(key);
+    accounts.fileRefs.delete(key);
   }
 }
