@@ -2,8 +2,8 @@
  * The workspace step of the expiry pass on DynamoDB Local (own tables, prefix `wsexp-it`): the
  * `WSEXP#` entry is written with a workspace that has an `expiration_delay` (and only then), the
  * commit of a finished root writes nothing to it, an early entry moves to last finish (read then) +
- * delay, a workspace still holding a work request waits, and a deleted one leaves nothing in its
- * partition (row, role grants, entry).
+ * delay, a workspace goes with its work request, and a deleted one leaves nothing in its partition
+ * (row, role grants, entry). With every kind of contents: dynamodb-workspace-contents-expiry.test.ts.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
@@ -70,7 +70,7 @@ async function runOne(id: number, workspace: string): Promise<void> {
   await deps.workRequests.commit({ update: [{ workRequest: { ...stored, status: 'completed', result: 'success', completedAt: now(), version: stored.version + 1 }, expectedVersion: stored.version }] });
 }
 
-it('a workspace with an expiration delay is indexed, moved by its last finish, waits on its contents, then goes leaving no row', async () => {
+it('a workspace with an expiration delay is indexed, moved by its last finish, then goes with its request leaving no row', async () => {
   await createWorkspace(deps, 'test', { name: 'wsexp', expirationDelay: DELAY });
   await grantRole(deps, 'test', { workspace: 'wsexp', username: 'alice', role: 'owner' });
   await createWorkspace(deps, 'test', { name: 'kept' });
@@ -85,17 +85,15 @@ it('a workspace with an expiration delay is indexed, moved by its last finish, w
   expect(await entry('kept')).toBeUndefined();
 
   tick(DELAY - 100); // creation + delay: the entry is read, and moves to last finish + delay
-  expect((await pass()).workspaces).toEqual({ deleted: [], waiting: [], finished: true });
+  expect((await pass()).workspaces).toEqual({ deleted: [], waiting: [], contents: [], finished: true });
   expect((await entry('wsexp'))!.gsi3sk).toBe(`${at(DELAY + 100)}#debusine/wsexp`);
 
-  tick(100); // due: its finished request is still there, so it waits with the reason
-  const waiting = await pass();
-  expect(waiting.workspaces.waiting).toEqual([{ scope: 'debusine', workspace: 'wsexp', why: "waiting: deleting a workspace's work requests with it is not supported yet" }]);
-  expect(await partition('wsexp')).toEqual(expect.arrayContaining(['W', 'EXPIRY']));
-
-  await store.workRequests.deleteWorkRequest((await deps.workRequests.get(9001))!);
-  tick(60);
-  expect((await pass()).workspaces.deleted).toEqual([{ scope: 'debusine', workspace: 'wsexp' }]);
+  tick(100); // due: its finished request goes with it
+  const report = await pass();
+  expect(report.workspaces.contents).toEqual([expect.objectContaining({ workspace: 'wsexp', workRequests: [9001] })]);
+  expect(report.workspaces.deleted).toEqual([{ scope: 'debusine', workspace: 'wsexp' }]);
+  expect(await deps.workRequests.get(9001)).toBeUndefined();
+  expect(await deps.workRequests.get(9002)).toBeDefined();
   expect(await partition('wsexp')).toEqual([]);
   expect(await deps.identity.getWorkspace('debusine', 'wsexp')).toBeUndefined();
   expect(await deps.identity.getWorkspace('debusine', 'kept')).toBeDefined();
