@@ -79,7 +79,15 @@ export async function findWorkflowRun(deps: Deps, caller: Caller, input: { scope
   const { name, run } = parseRunLookup(input.lookup);
   const found = await deps.templates.findRun(input.scope, input.workspace, name, run);
   if (!found) throw new NotFoundError('Not found', `no workflow run "${input.lookup}" in ${input.workspace}`);
-  return (await loadWorkRequest(deps, caller, found.workRequestId)).wr;
+  try {
+    return (await loadWorkRequest(deps, caller, found.workRequestId)).wr;
+  } catch (err) {
+    // The run record outlives its request once the work-request expiry step deleted the tree: say so.
+    if (err instanceof NotFoundError && !(await deps.workRequests.get(found.workRequestId))) {
+      throw new NotFoundError('Expired', `workflow run "${input.lookup}" was work request ${found.workRequestId}, which has expired and was deleted`);
+    }
+    throw err;
+  }
 }
 
 export interface WorkflowTreeNode {

@@ -16,6 +16,7 @@ import type { WorkRequest } from '../../shared/domain/work-requests';
 import { createWorld, httpClient, sha256, type World } from '../support/world';
 import { storeRequest } from '../support/stored-request';
 import { blobObjectKey } from '../../shared/domain/object-keys';
+import { workflowRoutes } from '../../shared/http/routes/workflows';
 
 const DELAY = 3600;
 let world: World;
@@ -205,5 +206,19 @@ describe('a due workspace goes with its contents', () => {
     await passesUntilGone(3);
     expect(await workspaceExists()).toBe(false);
     expect(deps().workRequests.items.has(40)).toBe(false);
+  });
+});
+
+describe('a workflow run whose request expired', () => {
+  it('is a 404 that says it expired (the run record outlives the request the work-request step deleted)', async () => {
+    await deps().templates.create({ id: 85, scope: 'debusine', workspace: 'priv', name: 'weekly', taskName: 'noop', taskData: {}, priority: 0, createdAt: now(), version: 1 });
+    await deps().templates.recordRun('debusine', 'priv', 'weekly', { major: 1, minor: 0 }, 555); // request 555 is gone
+    const http = httpClient(deps(), workflowRoutes(() => deps()));
+    const res = await http('GET', '/api/1.0/workflow/?workspace=priv&name=weekly', { token: world.keys['owner']! });
+    expect(res.status).toBe(404);
+    expect(res.json.detail).toBe('workflow run "weekly" was work request 555, which has expired and was deleted');
+    const unknown = await http('GET', '/api/1.0/workflow/?workspace=priv&name=never-ran', { token: world.keys['owner']! });
+    expect(unknown.status).toBe(404);
+    expect(unknown.json.detail).toBe('no workflow run "never-ran" in priv');
   });
 });
