@@ -50,6 +50,7 @@ export function summarise(report: ExpiryReport) {
     workRequestTreesKept: report.workRequests.kept.length,
     workspacesDeleted: report.workspaces.deleted.length,
     workspacesWaiting: report.workspaces.waiting.length,
+    workspacesBeingEmptied: report.workspaces.contents.length,
     finished: report.finished,
     ...(report.notReady ? { notReady: 'run `conveyor admin expire --backfill` once' } : {}),
   };
