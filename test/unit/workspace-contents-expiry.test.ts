@@ -177,6 +177,21 @@ describe('a due workspace goes with its contents', () => {
     expect(deps().workRequests.items.has(20)).toBe(true);
   });
 
+  it('the artifact step judges a going workspace\'s artifacts as the workspace step does: nothing condemned is reprieved', async () => {
+    // Expired by its own delay, so also an artifact-step candidate, and held by the workspace's own collection.
+    const token = world.keys['owner']!;
+    const res = await http('POST', '/api/1.0/artifact/', { token, body: { category: 'testing', workspace: 'tmp', data: {}, expiration_delay: 1 } });
+    expect(res.status).toBe(201);
+    await collection(78, 'tmp');
+    await item(79, 78, { artifactId: res.json.id });
+    tick(DELAY);
+    const reports = await passesUntilGone(4);
+    expect(reports.flatMap((r) => r.reprieved)).toEqual([]);
+    expect(reports.flatMap((r) => r.kept)).toEqual([]);
+    expect(await workspaceExists()).toBe(false);
+    expect(deps().artifacts.artifacts.has(res.json.id)).toBe(false);
+  });
+
   it('a pass limited to N deletions stops, and the next passes finish where it stopped', async () => {
     const ids: number[] = [];
     for (let i = 0; i < 5; i++) ids.push(await artifact('tmp', `bytes ${i}`));
