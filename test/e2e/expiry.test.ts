@@ -4,6 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createAwsClients, createAwsDepsFromClients, readAwsConfig, type AwsClients } from '../../shared/adapters/aws';
+import { createWorkspace, grantRole } from '../../shared/app/admin';
 import { blobObjectKey } from '../../shared/domain/object-keys';
 import type { Deps } from '../../shared/ports';
 import { seedUsers } from '../support/world';
@@ -95,4 +96,19 @@ test('an artifact with a 1 s delay goes with its bytes; one a kept artifact rela
   expect(download.status).toBe(302);
   const entries = await deps.audit.list({ limit: 100 });
   expect(entries.items.filter((e) => e.action === 'artifact.expired').map((e) => e.details.artifact)).toEqual(expect.arrayContaining([doomed, sharedHere]));
+});
+
+test('a workspace with an expiration_delay goes with its artifact and that artifact\'s bytes', async () => {
+  const name = `short-${Date.now()}`;
+  await createWorkspace(deps, 'test', { name, expirationDelay: 20 });
+  await grantRole(deps, 'test', { workspace: name, username: 'owner', role: 'owner' });
+  const content = `in a short-lived workspace ${Date.now()}`;
+  const id = await storedArtifact(name, content); // no delay of its own: it goes with its workspace
+  expect(await status(id)).toBe(200);
+  await until('the workspace is deleted', async () => (await deps.identity.getWorkspace('debusine', name)) === undefined);
+  expect(await status(id)).toBe(404);
+  expect(await deps.artifacts.list({ scope: 'debusine', workspace: name, limit: 10 })).toMatchObject({ items: [] });
+  await until('its bytes are deleted', async () => !(await objectExists(content)));
+  const actions = (await deps.audit.list({ limit: 200 })).items.filter((e) => e.details.workspace === name).map((e) => e.action);
+  expect(actions).toEqual(expect.arrayContaining(['artifact.expired', 'workspace.expired']));
 });
