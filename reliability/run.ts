@@ -18,7 +18,7 @@ import { runBadInputs, type BadInputResult } from './bad-inputs';
 import { runPermissionMatrix, type PermissionResult } from './permissions';
 import { runReplays, type ReplayResult } from './replays';
 import { runSchedulingCases, runSchedulingOn, type SchedulingResult } from './scheduling';
-import { KILL_STACK_ENV, KILL_TIME_BUDGET_MS, SLEEP_SECONDS, max, p50, type KillResult } from './worker-kills';
+import { KILL_STACK_ENV, SLEEP_SECONDS, max, p50, type KillResult } from './worker-kills';
 import type { RestartResult } from './emulator-restarts';
 
 export const FULL = { badInputs: 10_000, scheduling: 10_000, schedulingDynamo: 5, replays: 100, permissionsEvery: 1, kills: 20, restarts: 5 };
@@ -41,7 +41,7 @@ function killSection(d: KillResult): string {
   return section(
     '(d) A worker killed mid-task',
     [
-      `kills: ${d.kills}${d.requested > d.kills ? ` of ${d.requested} requested (no new round after ${KILL_TIME_BUDGET_MS / 60_000} minutes)` : ''}; reclaimed: ${d.reclaimed} (${pct(d.reclaimed)}); successor completed: ${d.completed} (${pct(d.completed)})`,
+      `kills: ${d.kills}${d.requested > d.kills ? ` of ${d.requested} requested (no new round after ${(d.budgetMs / 60_000).toFixed(1)} minutes)` : ''}; reclaimed: ${d.reclaimed} (${pct(d.reclaimed)}); successor completed: ${d.completed} (${pct(d.completed)})`,
       `time from the kill to the reclaim (the watchdog aborts and retries): p50 ${p50(reclaimed).toFixed(1)} s, max ${max(reclaimed).toFixed(1)} s`,
       `time from the kill to the successor's completion (work done again): p50 ${p50(completed).toFixed(1)} s, max ${max(completed).toFixed(1)} s`,
       `per round (request → successor: seconds to reclaim / to completion): ${d.rounds.map((r) => `${r.request}→${r.successor ?? '-'}: ${r.reclaimedSeconds?.toFixed(1) ?? '-'}/${r.completedSeconds?.toFixed(1) ?? '-'}`).join(', ')}`,

@@ -6,6 +6,7 @@ import { ForbiddenError, UnauthorizedError, ValidationError } from '../domain/er
 import { isFinished, type WorkRequest } from '../domain/work-requests';
 import type { Deps } from '../ports';
 import { checkTaskRequest, requireWorkerOrTask, type Caller } from './auth';
+import { CreatorDisabledError } from './user-status';
 
 /** Where a lookup runs: as whom, in which workspace, and inside which root workflow (for `internal@collections`). */
 export interface LookupContext {
@@ -33,13 +34,15 @@ export async function workflowRootOf(deps: Deps, wr: WorkRequest): Promise<numbe
 
 /**
  * The caller a request's lookups run as: its creator (`user:<name>`), so that they see exactly what
- * the creator may see. The token is a stand-in: nothing authenticates with it.
+ * the creator may see. The token is a stand-in: nothing authenticates with it. A disabled creator is
+ * refused (CreatorDisabledError) like its tokens are: its work must not keep acting with its rights.
  */
 export async function callerForCreator(deps: Deps, createdBy: string): Promise<Caller> {
   const m = /^user:(.+)$/.exec(createdBy);
   if (!m) throw new ForbiddenError('Permission denied', `lookups cannot act for "${createdBy}"`);
   const user = await deps.identity.getUser(m[1]!);
   if (!user) throw new ForbiddenError('Permission denied', `user "${m[1]}" no longer exists`);
+  if (user.disabled) throw new CreatorDisabledError(user.username);
   return {
     kind: 'user',
     user,

@@ -50,14 +50,14 @@ export const artifactNotFound = () => new NotFoundError('Not found', 'No Artifac
 function validateDeclarations(files: Record<string, FileDeclaration>): void {
   const errors: FieldErrors = {};
   const entries = Object.entries(files);
-  if (entries.length > MAX_FILES_PER_REQUEST) errors['files'] = [`at most ${MAX_FILES_PER_REQUEST} files per request`];
+  if (entries.length > MAX_FILES_PER_REQUEST) errors['files'] = [tooMany('MAX_FILES_PER_REQUEST', MAX_FILES_PER_REQUEST, 'files per request')];
   for (const [path, decl] of entries) {
     const problem = filePathProblem(path);
     const field = `files.${path.replace(/\0/g, '\\0').slice(0, 120)}`;
     if (problem) (errors[field] ??= []).push(`file path ${problem}`);
     if (!SHA256_HEX.test(decl.sha256)) (errors[`${field}.checksums.sha256`] ??= []).push('must be 64 lowercase hex digits');
     if (!Number.isSafeInteger(decl.size) || decl.size < 0) (errors[`${field}.size`] ??= []).push('must be a non-negative integer');
-    else if (decl.size > MAX_FILE_SIZE) (errors[`${field}.size`] ??= []).push(`must be at most ${MAX_FILE_SIZE} bytes (5 GiB)`);
+    else if (decl.size > MAX_FILE_SIZE) (errors[`${field}.size`] ??= []).push(`must be at most ${MAX_FILE_SIZE} bytes (5 GiB, MAX_FILE_SIZE)`);
   }
   if (Object.keys(errors).length) throw new ValidationError('Invalid files', errors);
 }

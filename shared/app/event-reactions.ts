@@ -24,6 +24,9 @@ import { withRetries } from './concurrency';
 import { resolveLookupSingle } from './lookups';
 import { notificationEnvelope } from './notification-policy';
 
+/** The lookup of a root workflow's internal collection, as workflows write it. */
+const INTERNAL_COLLECTIONS_LOOKUP = 'internal@collections';
+
 export interface ReactionFailure {
   action: unknown;
   error: unknown;
@@ -83,10 +86,17 @@ async function sendNotification(deps: Deps, wr: WorkRequest, action: ReactionOf<
   });
 }
 
+/**
+ * The collection a reaction updates, found as the request's creator (a disabled creator's reactions
+ * are refused: CreatorDisabledError). One exception: `internal@collections`, the root workflow's own
+ * scratch collection, is the workflow's and is written without acting for anyone, so that a creator
+ * disabled while a child runs does not lose the workflow's promised outputs.
+ */
 async function lookupCollection(deps: Deps, wr: WorkRequest, lookup: string) {
   const root = await rootWorkflowOf(deps, wr);
-  const result = await resolveLookupSingle(deps, await lookupContextOf(deps, wr, root), lookup, 'collection');
-  const collection = result.collection !== null ? await deps.collections.get(result.collection) : undefined;
+  const ownInternal = lookup === INTERNAL_COLLECTIONS_LOOKUP ? root?.internalCollection ?? null : null;
+  const id = ownInternal ?? (await resolveLookupSingle(deps, await lookupContextOf(deps, wr, root), lookup, 'collection')).collection;
+  const collection = id !== null ? await deps.collections.get(id) : undefined;
   if (!collection) throw new NotFoundError('Not found', `no collection ${lookup}`);
   return { collection, root };
 }

@@ -6,7 +6,7 @@
  * (which calls the run hooks) imports only recurring-runs.ts.
  */
 import { ConflictError, DomainError } from '../domain/errors';
-import { compareDueRuns, type RecurringJob } from '../domain/recurring-jobs';
+import { compareDueRuns, effectiveUpdateInterval, type RecurringJob } from '../domain/recurring-jobs';
 import { isFinished } from '../domain/work-requests';
 import type { Deps } from '../ports';
 import { isCreatorDisabled } from './user-status';
@@ -18,11 +18,29 @@ import { startWorkflow } from './workflow-runs';
 export const RELEASE_BATCH = 100;
 
 /**
- * REANA's model: a recurring job whose owner is disabled keeps its run due and is not released
- * (it runs again once the owner is enabled). `disabledOwners` caches the answer for one tick.
+ * Why the run may not be released now, or null: a run acts for the user who requested it, else the
+ * job's owner, and neither may be disabled (REANA: a disabled user's work does not start). The owner
+ * is checked even for a requested run: a disabled owner's jobs do not run at all. `disabledOwners`
+ * caches the answers for one tick.
  */
-export async function recurringJobOwnerMayRun(deps: Deps, job: RecurringJob, disabledOwners: Map<string, boolean> = new Map()): Promise<boolean> {
-  return !(await isCreatorDisabled(deps, job.owner, disabledOwners));
+export async function recurringRunHeldReason(deps: Deps, job: RecurringJob, disabledOwners: Map<string, boolean> = new Map()): Promise<string | null> {
+  for (const user of [job.owner, job.run?.requestingUser]) {
+    if (user && (await isCreatorDisabled(deps, user, disabledOwners))) return `${user} is disabled`;
+  }
+  return null;
+}
+
+/**
+ * Skips a due run whose owner or requester is disabled: it is put off by one update interval (so that
+ * held runs never fill the tick's batch ahead of the others), with the reason recorded on the run, and
+ * no result (a skip is not a failure: the failure count and its backoff are left alone). Once the user
+ * is enabled again, the run is released when it next comes due. Conditional on the job's version.
+ */
+async function skipHeldRun(deps: Deps, job: RecurringJob, reason: string): Promise<void> {
+  const now = deps.clock.now();
+  const dateDue = new Date(now.getTime() + effectiveUpdateInterval(job) * 1000).toISOString();
+  const skipped: RecurringJob = { ...job, run: { ...job.run!, dateDue, skipped: { at: now.toISOString(), reason } }, version: job.version + 1 };
+  await recurringJobsOf(deps).commit({ job: skipped, expectedVersion: job.version }).catch(ignoreConflict);
 }
 
 export async function releaseDueRuns(deps: Deps, opts: { limit?: number } = {}): Promise<number[]> {
@@ -32,7 +50,11 @@ export async function releaseDueRuns(deps: Deps, opts: { limit?: number } = {}):
   const released: number[] = [];
   const disabledOwners = new Map<string, boolean>();
   for (const job of due) {
-    if (!(await recurringJobOwnerMayRun(deps, job, disabledOwners))) continue;
+    const heldReason = await recurringRunHeldReason(deps, job, disabledOwners);
+    if (heldReason !== null) {
+      await skipHeldRun(deps, job, heldReason);
+      continue;
+    }
     const wrId = await releaseAnyRun(deps, job).catch(ignoreConflict);
     if (typeof wrId === 'number') released.push(wrId);
   }

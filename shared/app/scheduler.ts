@@ -34,9 +34,9 @@ export async function schedule(deps: Deps): Promise<ScheduleSummary> {
   // Disabled creators, read once per creator per pass (REANA: a disabled user's work does not start).
   const disabledOwners = new Map<string, boolean>();
   await startWorkflows(deps, summary, disabledOwners);
-  await runInternalTasks(deps, summary);
+  await runInternalTasks(deps, summary, disabledOwners);
   await startWaitTasks(deps, summary);
-  await startServerTasks(deps, summary);
+  await startServerTasks(deps, summary, disabledOwners);
   const workers = (await workersWithFreeSlots(deps))
     // Least loaded first spreads work; then the longest connected (Debusine orders by connected_at).
     .sort((a, b) => a.assigned / a.concurrency - b.assigned / b.concurrency || (a.connectedAt ?? '').localeCompare(b.connectedAt ?? ''));
@@ -177,11 +177,13 @@ async function computeDynamicData(deps: Deps, wr: WorkRequest, task: NonNullable
  * Debusine behaviour 18: a pending synchronization point completes at once, unblocking its
  * dependents; a workflow callback that became pending goes to the orchestrator.
  */
-async function runInternalTasks(deps: Deps, summary: ScheduleSummary): Promise<void> {
+async function runInternalTasks(deps: Deps, summary: ScheduleSummary, disabledOwners: Map<string, boolean>): Promise<void> {
   for (const wr of await deps.workRequests.pendingCandidates('Internal', null, SERVER_SIDE_BATCH)) {
     if (wr.taskName === 'synchronization_point') {
       await finish(deps, wr, { status: 'completed', result: 'success' }).then(() => summary.completed.push(wr.id), ignoreConflict);
     } else if (wr.taskName === 'workflow') {
+      // A callback acts for the workflow's creator: a disabled creator's waits until it is enabled.
+      if (await isCreatorDisabled(deps, wr.createdBy, disabledOwners)) continue;
       const root = await rootWorkflowOf(deps, wr);
       if (!root) continue;
       await handOff(deps, wr, summary, () => deps.queues.enqueueOrchestration({ rootId: root.id, kind: 'callback', workRequestId: wr.id }));
@@ -231,8 +233,10 @@ async function completeDueWaits(deps: Deps, summary: ScheduleSummary): Promise<v
   }
 }
 
-async function startServerTasks(deps: Deps, summary: ScheduleSummary): Promise<void> {
+async function startServerTasks(deps: Deps, summary: ScheduleSummary, disabledOwners: Map<string, boolean>): Promise<void> {
   for (const wr of await deps.workRequests.pendingCandidates('Server', null, SERVER_SIDE_BATCH)) {
+    // Like Worker requests: a disabled creator's server tasks stay pending until it is enabled.
+    if (await isCreatorDisabled(deps, wr.createdBy, disabledOwners)) continue;
     await handOff(deps, wr, summary, () => deps.queues.enqueueServerTask({ workRequestId: wr.id }));
   }
 }

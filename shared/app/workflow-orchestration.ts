@@ -14,12 +14,13 @@ import { sameJson } from '../domain/json';
 import { findTask, validateTaskData } from '../tasks';
 import { findWorkflow, type ChildSpec, type WorkflowContext } from '../workflows';
 import type { Deps, OrchestrationMessage } from '../ports';
-import { lookupContextOf, rootWorkflowOf } from './acting-as';
+import { creatorCaller, lookupContextOf, rootWorkflowOf, type LookupContext } from './acting-as';
 import { ignoreConflict, withRetries } from './concurrency';
 import { addItemAsWorkflow, ensureInternalCollection } from './collections';
 import { runEventReactions } from './event-reactions';
 import { createSuccessor, finish, settleDependent, settleDependentsOf, startServerSide } from './lifecycle';
 import { resolveLookupMultiple } from './lookups';
+import { CreatorDisabledError } from './user-status';
 
 
 function matchesSpec(child: WorkRequest, spec: ChildSpec): boolean {
@@ -33,7 +34,10 @@ function matchesSpec(child: WorkRequest, spec: ChildSpec): boolean {
 
 async function buildContext(deps: Deps, workflow: WorkRequest): Promise<WorkflowContext> {
   const root = (await rootWorkflowOf(deps, workflow)) ?? workflow;
-  const lookupCtx = await lookupContextOf(deps, workflow, root);
+  // Resolved at the first lookup: only lookups need the creator's rights (a delayed retry does not,
+  // so a disabled creator's retry is still made, and held by the scheduler like its other work).
+  let lookupCtx: Promise<LookupContext> | undefined;
+  const lookupContext = () => (lookupCtx ??= lookupContextOf(deps, workflow, root));
   let children = await deps.workRequests.children(workflow.id);
 
   const refresh = async (wr: WorkRequest) => (await deps.workRequests.get(wr.id)) ?? wr;
@@ -137,7 +141,7 @@ async function buildContext(deps: Deps, workflow: WorkRequest): Promise<Workflow
     },
     async requiresArtifact(child, lookup) {
       let current = await refresh(child);
-      for (const result of await resolveLookupMultiple(deps, lookupCtx, lookup, 'artifact-or-promise')) {
+      for (const result of await resolveLookupMultiple(deps, await lookupContext(), lookup, 'artifact-or-promise')) {
         const item = result.collectionItem;
         if (item?.category !== PROMISE_CATEGORY) continue;
         const producer = await deps.workRequests.get(Number(item.data['promise_work_request_id']));
@@ -145,7 +149,7 @@ async function buildContext(deps: Deps, workflow: WorkRequest): Promise<Workflow
       }
       return current;
     },
-    lookupArtifacts: (lookup) => resolveLookupMultiple(deps, lookupCtx, lookup, 'artifact-or-promise'),
+    lookupArtifacts: async (lookup) => resolveLookupMultiple(deps, await lookupContext(), lookup, 'artifact-or-promise'),
     async recordOutput(output) {
       await withRetries(async () => {
         const current = await refresh(workflow);
@@ -161,6 +165,20 @@ async function buildContext(deps: Deps, workflow: WorkRequest): Promise<Workflow
     },
   };
   return ctx;
+}
+
+/** How a step that threw ends: `creator-disabled` when it may not act for its creator, else `orchestrator-failed`. */
+function stepFailureCode(err: unknown): string {
+  return err instanceof CreatorDisabledError ? 'creator-disabled' : 'orchestrator-failed';
+}
+
+/**
+ * Populate and callbacks are the workflow acting for its creator: a disabled creator ends the step in
+ * error (code `creator-disabled`) at once, instead of a step that fails and is delivered again forever.
+ * (The scheduler does not hand such steps over in the first place; this is for those already on their way.)
+ */
+async function requireActiveCreator(deps: Deps, workflow: WorkRequest): Promise<void> {
+  await creatorCaller(deps, workflow);
 }
 
 async function failWorkflow(deps: Deps, wf: WorkRequest, code: string, err: unknown): Promise<void> {
@@ -181,11 +199,11 @@ async function populateWorkflow(deps: Deps, wf: WorkRequest): Promise<void> {
   if (!def) return failWorkflow(deps, current, 'orchestrator-failed', new Error(`workflow ${current.taskName} is not registered`));
   const parsed = def.schema.safeParse(current.taskData);
   if (!parsed.success) return failWorkflow(deps, current, 'configure-failed', new Error(JSON.stringify(zodFieldErrors(parsed.error))));
-  const ctx = await buildContext(deps, current);
   try {
-    await def.populate(ctx, parsed.data);
+    await requireActiveCreator(deps, current);
+    await def.populate(await buildContext(deps, current), parsed.data);
   } catch (err) {
-    return failWorkflow(deps, current, 'orchestrator-failed', err);
+    return failWorkflow(deps, current, stepFailureCode(err), err);
   }
   const children = await deps.workRequests.children(current.id);
   for (const child of children) {
@@ -309,12 +327,13 @@ export async function orchestrate(deps: Deps, message: OrchestrationMessage): Pr
       try {
         if (!parent || !def || !callback) throw new Error(`no callback ${step} in workflow ${parent?.taskName ?? '?'}`);
         const parsed = def.schema.parse(parent.taskData);
+        await requireActiveCreator(deps, parent);
         await callback(await buildContext(deps, parent), parsed);
         await finish(deps, (await deps.workRequests.get(wr.id))!, { status: 'completed', result: 'success' });
       } catch (err) {
         const current = (await deps.workRequests.get(wr.id))!;
         if (!isFinished(current)) {
-          await finish(deps, current, { status: 'completed', result: 'error', error: { code: 'orchestrator-failed', message: err instanceof Error ? err.message : String(err) } });
+          await finish(deps, current, { status: 'completed', result: 'error', error: { code: stepFailureCode(err), message: err instanceof Error ? err.message : String(err) } });
         }
       }
       return;

@@ -118,6 +118,11 @@ export interface JobRun {
   workRequestId: number | null;
   /** When the work request was created and the run left the due index; null while it waits there. */
   releasedAt: string | null;
+  /**
+   * The last time the release tick skipped this run and why (its owner or requester is disabled): the
+   * run was put off by one update interval, without a result, so it never counts as a failure.
+   */
+  skipped?: { at: string; reason: string };
 }
 
 export interface RecurringJob {

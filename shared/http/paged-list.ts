@@ -7,6 +7,7 @@ import * as z from 'zod';
 import type { Page } from '../ports';
 import { json, type HttpRequest, type HttpResponse, type RouteHandler } from './request';
 import { parseWith } from './validation';
+import { tooMany } from '../domain/limits';
 
 /** Default page size of a list (the artifact list's). */
 export const DEFAULT_PAGE_SIZE = 50;
@@ -14,7 +15,7 @@ export const DEFAULT_PAGE_SIZE = 50;
 export const MAX_PAGE_SIZE = 1000;
 
 export const pageQueryFields = {
-  limit: z.coerce.number().int().min(1).max(MAX_PAGE_SIZE).default(DEFAULT_PAGE_SIZE),
+  limit: z.coerce.number().int().min(1).max(MAX_PAGE_SIZE, tooMany('MAX_PAGE_SIZE', MAX_PAGE_SIZE, 'items per page')).default(DEFAULT_PAGE_SIZE),
   cursor: z.string().min(1).optional(),
 };
 

@@ -51,7 +51,7 @@ export function jsonBody(req: HttpRequest): unknown {
     throw new UnsupportedMediaTypeError('Unsupported Media Type', `send application/json, not "${type}"`);
   }
   if (req.rawBody.length > MAX_JSON_BODY_BYTES) {
-    throw new PayloadTooLargeError('Payload Too Large', `JSON bodies are limited to ${MAX_JSON_BODY_BYTES} bytes`);
+    throw new PayloadTooLargeError('Payload Too Large', `JSON bodies are limited to ${MAX_JSON_BODY_BYTES} bytes (MAX_JSON_BODY_BYTES)`);
   }
   if (req.rawBody.length === 0) return {};
   try {

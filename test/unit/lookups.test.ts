@@ -15,6 +15,7 @@ import { PROMISE_CATEGORY, type Collection, type ExpectType, type LookupResult }
 import { DomainError, ForbiddenError, NotFoundError, ValidationError } from '../../shared/domain/errors';
 import { newWorkRequest, type WorkRequest } from '../../shared/domain/work-requests';
 import { httpHandler } from '../../shared/http/handler';
+import { setUserDisabled } from '../../shared/app/tokens';
 import { collectionRoutes } from '../../shared/http/routes/collections';
 import { createSchedulingWorld, type SchedulingWorld } from '../support/scheduling';
 
@@ -335,6 +336,19 @@ describe('POST /api/1.0/lookup/single/ and /multiple/ (worker only)', () => {
       // The artifact by id is another result than the item holding it.
       { result_type: 'a', collection_item: null, artifact: src, collection: null },
     ]);
+  });
+
+  it('answers 403 "Creator disabled" problem+json while the request\'s creator is disabled; 200 again once enabled', async () => {
+    const w = await world.addWorker('w1.example.org');
+    const wr = await assigned(w.name);
+    const body = { lookup: 'bookworm@debian:suite/hello_1.0', work_request: wr.id, expect_type: 'artifact' };
+    await setUserDisabled(world.deps, 'user:admin', 'contributor', true);
+    const refused = await call(SINGLE, w.key, body);
+    expect([refused.status, refused.json.title]).toEqual([403, 'Creator disabled']);
+    expect(refused.json.detail).toMatch(/user "contributor" is disabled/);
+    expect((await call(MULTIPLE, w.key, body)).status).toBe(403);
+    await setUserDisabled(world.deps, 'user:admin', 'contributor', false);
+    expect((await call(SINGLE, w.key, body)).status).toBe(200);
   });
 
   it('answers 404 "No matches" and 400 "Lookup error"', async () => {

@@ -77,14 +77,51 @@ test('the tick releases each due run once, as a work request; runs not due are n
   expect(await releaseDueRuns(world.deps)).toEqual([]);
 });
 
-test("a disabled owner's due runs are not released until the owner is enabled again (REANA)", async () => {
+test("a disabled owner's due run is skipped (put off one interval, reason recorded, no failure) until the owner is enabled again (REANA)", async () => {
   const due = await newJob();
   const owner = due.owner.slice('user:'.length);
   await setUserDisabled(world.deps, 'user:admin', owner, true);
   expect(await releaseDueRuns(world.deps)).toEqual([]);
-  expect((await job(due.id)).run).toMatchObject({ state: 'PENDING', releasedAt: null });
+  const skipped = await job(due.id);
+  expect(skipped.run).toMatchObject({
+    state: 'PENDING',
+    releasedAt: null,
+    dateDue: '2026-12-01T00:10:00.000Z',
+    skipped: { at: '2026-12-01T00:00:00.000Z', reason: `${due.owner} is disabled` },
+  });
+  // A skip is not a failure: no result, the failure count (and its backoff) untouched.
+  expect(skipped.consecutiveFailures).toBe(0);
+  expect(skipped.resultCount).toBe(0);
   await setUserDisabled(world.deps, 'user:admin', owner, false);
+  expect(await releaseDueRuns(world.deps)).toEqual([]);
+  world.deps.clock.advance(10 * MIN);
   expect(await releaseDueRuns(world.deps)).toHaveLength(1);
+});
+
+test('a run requested by a user who is disabled since is skipped too: it would act for them', async () => {
+  const due = await newJob();
+  // Requested (a request releases at once; here its release was lost), then the requester is disabled.
+  await repo().commit({ job: { ...due, run: { ...due.run!, requestingUser: 'user:contributor' }, version: due.version + 1 }, expectedVersion: due.version });
+  await setUserDisabled(world.deps, 'user:admin', 'contributor', true);
+  expect(await releaseDueRuns(world.deps)).toEqual([]);
+  expect((await job(due.id)).run).toMatchObject({ requestingUser: 'user:contributor', releasedAt: null, skipped: { reason: 'user:contributor is disabled' } });
+  await setUserDisabled(world.deps, 'user:admin', 'contributor', false);
+  world.deps.clock.advance(10 * MIN);
+  const [wrId] = await releaseDueRuns(world.deps);
+  expect((await world.deps.workRequests.get(wrId!))!.createdBy).toBe('user:contributor');
+});
+
+test("held runs of a disabled owner do not fill the tick's batch ahead of the others", async () => {
+  const created = await newJob();
+  const held = { ...created, owner: 'user:contributor', version: created.version + 1 };
+  await repo().commit({ job: held, expectedVersion: created.version });
+  world.deps.clock.advance(MIN);
+  const other = await newJob();
+  await setUserDisabled(world.deps, 'user:admin', 'contributor', true);
+  // One run per tick: the held (older) run is put off, so the next tick reaches the other one.
+  expect(await releaseDueRuns(world.deps, { limit: 1 })).toEqual([]);
+  expect(await releaseDueRuns(world.deps, { limit: 1 })).toHaveLength(1);
+  expect((await job(other.id)).run!.releasedAt).not.toBeNull();
 });
 
 test('a run goes through the worker: START on get-next, then FINISH with the result and the next run', async () => {

@@ -286,6 +286,36 @@ describe('conveyor worker loop', () => {
     expect(existsSync(join(dir, 'worker-token'))).toBe(false);
   });
 
+  it('as root: warns without --task-user; with it, tasks run as that user and the work root lists nothing to them (0711)', async () => {
+    // docs/security.md, "What runs where": the task user and the warning.
+    const getuid = jest.spyOn(process, 'getuid').mockReturnValue(0);
+    try {
+      const bare = makeWorker();
+      const bareRun = bare.run();
+      await waitFor(() => server.callsTo('GET work-request/get-next-for-worker/').length === 1, 'the startup get-next');
+      expect(logs).toContain('warning: running as root without --task-user: tasks run as root too');
+      bare.requestStop();
+      await expect(bareRun).resolves.toBe(0);
+
+      logs.length = 0;
+      const confined = makeWorker({ taskUser: { uid: 65534, gid: 65534 } });
+      const running = confined.run();
+      await waitFor(() => server.callsTo('GET work-request/get-next-for-worker/').length === 2, 'the second startup get-next');
+      expect(logs.filter((l) => l.startsWith('warning:'))).toEqual([]);
+      expect(statSync(join(dir, 'work')).mode & 0o777).toBe(0o711);
+      assigned.push(workRequest(7));
+      queue.push({ type: 'work_request_available', work_request_id: 7 });
+      await waitFor(() => tasks.length === 1, 'the task to start');
+      expect(tasks[0]!.spec.runAs).toEqual({ uid: 65534, gid: 65534 });
+      tasks[0]!.finish(success());
+      await waitFor(() => server.callsTo('PUT work-request/N/completed/').length === 1, 'the completion');
+      confined.requestStop();
+      await expect(running).resolves.toBe(0);
+    } finally {
+      getuid.mockRestore();
+    }
+  });
+
   it('runs a request on work_request_available, heartbeats the last 5 log lines, reports runtime statistics, deletes the message', async () => {
     const worker = makeWorker();
     const running = worker.run();

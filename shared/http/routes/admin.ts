@@ -11,15 +11,13 @@ import { getWorker } from '../../app/workers';
 import type { AuditEntry } from '../../domain/tenancy';
 import type { Deps } from '../../ports';
 import { json, jsonBody, type HttpRequest, type RouteHandler } from '../request';
+import { pageQueryFields } from '../paged-list';
 import { parseWith, type RouteInputSchemas } from '../validation';
 import { workerJson } from './workers';
 
 const enableSchema = z.strictObject({ fingerprint: z.string().min(1).max(200).optional() });
 const emptySchema = z.strictObject({});
-const auditQuery = z.strictObject({
-  limit: z.coerce.number().int().min(1).max(1000).default(50),
-  cursor: z.string().min(1).optional(),
-});
+const auditQuery = z.strictObject(pageQueryFields);
 
 export function auditEntryJson(e: AuditEntry) {
   return { id: e.id, at: e.at, actor: e.actor, action: e.action, details: e.details ?? {} };

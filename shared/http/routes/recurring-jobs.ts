@@ -75,6 +75,7 @@ export function recurringJobJson(job: RecurringJob, baseUrl: string, lastResults
       machine: run.machine,
       work_request: run.workRequestId,
       released_at: run.releasedAt,
+      skipped: run.skipped ?? null,
     },
     ...(lastResults ? { last_results: lastResults.map(resultJson) } : {}),
   };
