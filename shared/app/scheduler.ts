@@ -99,7 +99,14 @@ function byPriorityThenAge(a: WorkRequest, b: WorkRequest): number {
 export async function scheduleForWorker(
   deps: Deps,
   initial: Worker,
-  opts: { notify?: boolean; disabledOwners?: Map<string, boolean>; emptyPartitions?: Set<string>; partitions?: CandidatePartitions } = {},
+  opts: {
+    notify?: boolean;
+    disabledOwners?: Map<string, boolean>;
+    emptyPartitions?: Set<string>;
+    partitions?: CandidatePartitions;
+    /** Receives each request as the assignment committed it (get-next starts it without reading it back). */
+    onAssigned?: (committed: WorkRequest) => void;
+  } = {},
 ): Promise<{ workRequestId: number; worker: string }[]> {
   const disabledOwners = opts.disabledOwners ?? new Map<string, boolean>();
   const assigned: { workRequestId: number; worker: string }[] = [];
@@ -166,6 +173,7 @@ export async function scheduleForWorker(
         continue;
       }
       assigned.push({ workRequestId: wr.id, worker: worker.name });
+      opts.onAssigned?.(committed);
       if (opts.notify ?? true) await notifyWorker(deps, worker, { type: 'work_request_available', workRequestId: wr.id });
       taken = true;
       break;

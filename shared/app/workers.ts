@@ -181,9 +181,12 @@ export async function getNextForWorker(deps: Deps, caller: Caller, stillRunning?
   if (!hasSpareCapacity(worker)) return undefined;
   // One read says which partitions may hold work: with nothing pending, get-next answers 204 without a Query of each.
   const partitions = await deps.workRequests.candidatePartitions();
-  const pulled = await scheduleForWorker(deps, worker, { notify: false, partitions });
+  const committed: WorkRequest[] = [];
+  const pulled = await scheduleForWorker(deps, worker, { notify: false, partitions, onAssigned: (wr) => committed.push(wr) });
   if (pulled.length === 0) return undefined;
-  return startFirst(deps, await deps.workRequests.getMany(pulled.map((a) => a.workRequestId)));
+  // Started from what the assignment wrote, without reading it back; if an assignment reaction changed
+  // it meanwhile (the start's version check fails), from a fresh read.
+  return (await startFirst(deps, committed)) ?? startFirst(deps, await deps.workRequests.getMany(pulled.map((a) => a.workRequestId)));
 }
 
 /** Starts the best of the requests assigned to a worker that are still pending; undefined if none could be. */

@@ -47,6 +47,17 @@ describe('scheduling pass reads', () => {
     expect(reads().candidatePartitions - before.candidatePartitions).toBe(1);
   });
 
+  it('a pulling get-next starts what it assigned without reading it back', async () => {
+    const a = await w.addWorker('a.lan');
+    const r = await w.submit('noop');
+    const getMany = jest.spyOn(w.deps.workRequests, 'getMany');
+    const started = await getNextForWorker(w.deps, await a.caller());
+    expect(started).toMatchObject({ id: r.id, status: 'running', worker: a.name });
+    expect(getMany).not.toHaveBeenCalled();
+    expect((await w.deps.workRequests.get(r.id))!.version).toBe(started!.version);
+    await completeWorkRequest(w.deps, await a.caller(), r.id, { result: 'success' });
+  });
+
   it('get-next still pulls the best pending request, highest priority first', async () => {
     const a = await w.addWorker('a.lan');
     await w.submit('noop');
