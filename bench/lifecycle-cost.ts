@@ -12,7 +12,7 @@
  * completion left no scheduler event behind.
  */
 import { authenticate } from '../shared/app/auth';
-import { schedule } from '../shared/app/scheduler';
+import { EVENT_PASS, schedule } from '../shared/app/scheduler';
 import { createWorkRequest } from '../shared/app/work-requests';
 import { completeWorkRequest, getNextForWorker } from '../shared/app/workers';
 import { DEFAULT_SCOPE } from '../shared/domain/tenancy';
@@ -72,7 +72,7 @@ export async function measureLifecycle(bench: InProcessBench, options: { userTok
     const schedulerPass = async (expectAssigned: number): Promise<void> => {
       const message = await receiveOne(sqs, sinks.scheduler);
       if (!message) throw new Interference('no scheduler event in the sink');
-      const summary = await schedule(deps);
+      const summary = await schedule(deps, EVENT_PASS);
       await deleteBatch(sqs, sinks.scheduler, [message]);
       const assigned = summary.assigned.map((a) => a.workRequestId);
       if (assigned.length !== 1 || assigned[0] !== expectAssigned) {

@@ -45,6 +45,7 @@ import { measureSpeed, renderSpeedSection } from './speed';
 import { compile } from '../build/compile';
 import { measureIdBlocks, renderIdBlocksSection } from './id-blocks';
 import { measureChildSteps, renderChildStepsSection } from './child-steps';
+import { renderDispatchTraceSection, traceDispatch } from './dispatch-trace';
 
 const REPO_ROOT = resolve(__dirname, '..');
 const ACTOR = 'system:bench';
@@ -238,6 +239,7 @@ async function main(): Promise<void> {
     // ---------------------------------------------------------------- 4–7: work requests
     let workRequests: string | undefined;
     let dispatchP50P95: { p50: number; p95: number } | undefined;
+    let dispatchTraceSection: string | undefined;
     if (want('work')) {
       progress('work requests: dispatch latency and throughput with conveyor worker processes');
       const tDispatch = performance.now();
@@ -264,6 +266,9 @@ async function main(): Promise<void> {
       const tLifecycle = performance.now();
       const lifecycle = await measureLifecycle(await inProcess(), { userToken: token, workspace: WORKSPACE, repetitions: n(10, 3) });
       const lifecycleMs = performance.now() - tLifecycle;
+      progress('work requests: dispatch trace (timestamps of each AWS request of one idle dispatch)');
+      const trace = await traceDispatch(await inProcess(), { userToken: token, workspace: WORKSPACE, repetitions: n(20, 5) });
+      dispatchTraceSection = renderDispatchTraceSection(trace, settings.quick ? 'npm run bench -- --quick' : 'npm run bench');
       // Section 8 runs before section 6 (below): its backlog of pending noop requests would be assigned before the workflow's children.
       workflowsSection = await runWorkflows();
       progress('work requests: scheduler reads per assignment vs backlog');
@@ -305,6 +310,7 @@ async function main(): Promise<void> {
     }
 
     const extraSections: string[] = [];
+    if (dispatchTraceSection) extraSections.push(dispatchTraceSection);
     if (want('web-ui')) {
       progress('web UI: bundle size and time to interactive in Chromium');
       const webUi = await measureWebUi(stack.url, n(5, 2));

@@ -13,7 +13,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { performance } from 'node:perf_hooks';
 import { keys } from '../shared/adapters/dynamodb/keys';
-import { schedule, scheduleForWorker, CANDIDATES_PER_PARTITION } from '../shared/app/scheduler';
+import { EVENT_PASS, schedule, scheduleForWorker, CANDIDATES_PER_PARTITION } from '../shared/app/scheduler';
 import { disconnectWorker, updateDynamicMetadata } from '../shared/app/workers';
 import { DEFAULT_SCOPE } from '../shared/domain/tenancy';
 import { newWorkRequest, type WorkRequest } from '../shared/domain/work-requests';
@@ -156,7 +156,7 @@ export async function measureSchedulerReads(
       (assigned) => assigned.length === 1 && assigned[0]!.worker === bench.worker.name,
     );
     const pass = await measureOnce(
-      () => schedule(counting.deps),
+      () => schedule(counting.deps, EVENT_PASS),
       (summary) => summary.assigned.length === 1 && summary.assigned[0]!.worker === bench.worker.name,
     );
     rows.push({ backlog: size, assignment, pass, fillMs, added });

@@ -1,7 +1,7 @@
 /**
  * The scheduler: one bounded scheduling pass per batch of scheduler events (SQS), and one per
- * schedule tick (every minute: the fallback when an event was lost, and what completes Wait tasks
- * whose delay has passed). Events carry no work of their own: any batch means "look again".
+ * schedule tick (every minute: the fallback when an event was lost or a candidate marker is wrong,
+ * and what completes Wait tasks whose delay has passed). Events carry no work of their own: any batch means "look again".
  */
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { awsDeps, identity, artifacts, queues, workRequests, workers, collections, channels, sequences, accountingQueue, schema, recurringJobs } from '../shared/adapters/aws-adapters';
@@ -9,7 +9,7 @@ import { workerChannels } from '../shared/adapters/aws-worker-channels';
 import { notifier } from '../shared/adapters/aws-notifier';
 import { sockets } from '../shared/adapters/aws-sockets';
 import { parseJobMessageOf } from '../shared/adapters/sqs/job-queues';
-import { schedule } from '../shared/app/scheduler';
+import { EVENT_PASS, TICK_PASS, schedule } from '../shared/app/scheduler';
 import type { Deps } from '../shared/ports';
 import { logger } from '../shared/observability/logger';
 import { wholeBatch } from '../shared/observability/sqs-batches';
@@ -28,12 +28,14 @@ export function schedulerHandler(getDeps: () => Deps, run: typeof schedule = sch
   const onEvents = wholeBatch({
     what: 'scheduler',
     parse: (body) => parseJobMessageOf(body, 'scheduler-event'),
-    applyAll: async (events) => logSummary(`batch of ${events.length}`, await run(getDeps())),
+    // An event's pass trusts the candidate markers and leaves due waits to the tick.
+    applyAll: async (events) => logSummary(`batch of ${events.length}`, await run(getDeps(), EVENT_PASS)),
   });
   return async (event: SQSEvent | ScheduleInvocation, context?: Context): Promise<SQSBatchResponse | void> => {
     if (isSqsEvent(event)) return onEvents(event, context);
     // A failed tick is retried by the schedule's retry policy, and superseded by the next one.
-    logSummary('tick', await run(getDeps()));
+    // The tick reads every partition whatever its marker says (repairing the markers) and completes due waits.
+    logSummary('tick', await run(getDeps(), TICK_PASS));
   };
 }
 

@@ -173,7 +173,13 @@ export async function startLocalStack(options: DevOptions, abortSignal?: AbortSi
     cleanups.push(() => emulators.stop());
     checkpoint();
 
-    const env: LocalEnv = { ...(await provision(emulators.endpoints)), [MAILBOX_FILE_ENV_VAR]: join(dataDir, MAILBOX_FILE) };
+    const env: LocalEnv = {
+      ...(await provision(emulators.endpoints)),
+      [MAILBOX_FILE_ENV_VAR]: join(dataDir, MAILBOX_FILE),
+      // DynamoDB Local writes its indexes with the item: the candidate markers need no lag margin
+      // (INDEX_LAG_ENV_VAR of shared/adapters/aws-config.ts).
+      CONVEYOR_INDEX_LAG_MS: '0',
+    };
     checkpoint();
     // Handlers, like Lambda, read their configuration when first loaded: set it before any load.
     for (const inherited of ['AWS_PROFILE', 'AWS_SESSION_TOKEN', 'AWS_ENDPOINT_URL']) delete process.env[inherited];

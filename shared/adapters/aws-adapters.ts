@@ -53,7 +53,7 @@ export const audit: AwsAdapter<'audit'> = (ctx) =>
   ctx.config.auditTable ? new DynamoAuditLog(documentClient(ctx), ctx.config.auditTable) : unconfigured('the audit log', TABLES.audit.envVar);
 // Each method fails on use, naming the variable, when its queue's URL is not set.
 export const queues: AwsAdapter<'queues'> = (ctx) => new SqsJobQueues(sqsClient(ctx), ctx.config.queueUrls);
-export const workRequests: AwsAdapter<'workRequests'> = (ctx) => new DynamoWorkRequestRepository(documentClient(ctx), ctx.config.mainTable);
+export const workRequests: AwsAdapter<'workRequests'> = (ctx) => new DynamoWorkRequestRepository(documentClient(ctx), ctx.config.mainTable, ctx.config.indexLagMs);
 export const workers: AwsAdapter<'workers'> = (ctx) => new DynamoWorkerRepository(documentClient(ctx), ctx.config.mainTable);
 export const templates: AwsAdapter<'templates'> = (ctx) => new DynamoWorkflowTemplateRepository(documentClient(ctx), ctx.config.mainTable);
 export const collections: AwsAdapter<'collections'> = (ctx) => new DynamoCollectionRepository(documentClient(ctx), ctx.config.mainTable);

@@ -48,6 +48,19 @@ export interface AwsConfig {
   schedulingPolicy: ReturnType<typeof readSchedulingPolicy>;
   /** Debusine's WebSocket connections (functions that talk to sockets only). */
   connectionsTable?: string;
+  /** How far a gsi3 Query may lag behind a write (ms, CONVEYOR_INDEX_LAG_MS; candidate markers). */
+  indexLagMs?: number;
+}
+
+/** 0 on DynamoDB Local (its indexes are written with the item); unset on AWS (the adapter's default). */
+export const INDEX_LAG_ENV_VAR = 'CONVEYOR_INDEX_LAG_MS';
+
+function readIndexLag(env: NodeJS.ProcessEnv): number | undefined {
+  const raw = env[INDEX_LAG_ENV_VAR];
+  if (raw === undefined || raw === '') return undefined;
+  const ms = Number(raw);
+  if (!Number.isInteger(ms) || ms < 0) throw new Error(`${INDEX_LAG_ENV_VAR} must be a whole number of milliseconds, not ${JSON.stringify(raw)}`);
+  return ms;
 }
 
 /** Reads and checks Conveyor's variables; a missing one throws an Error naming it. */
@@ -79,6 +92,7 @@ export function readAwsConfig(env: NodeJS.ProcessEnv = process.env): AwsConfig {
     quotaSettings: readQuotaSettings(env),
     schedulingPolicy: readSchedulingPolicy(env),
     connectionsTable: env[TABLES.connections.envVar] || undefined,
+    indexLagMs: readIndexLag(env),
   };
 }
 

@@ -313,6 +313,6 @@ export async function notifyWorker(deps: Deps, workerOrName: string | Pick<Worke
   const worker = typeof workerOrName === 'string' ? await deps.workers.get(workerOrName) : workerOrName;
   const workerName = typeof workerOrName === 'string' ? workerOrName : workerOrName.name;
   // Each worker on its own channels: its SQS queue (`conveyor worker`), its WebSocket (Debusine's worker).
-  if (worker?.queueUrl) await deps.workerChannels.send(worker.queueUrl, message);
-  await notifyWorkerSockets(deps, workerName, message.type);
+  // Independent channels, in parallel: the pass (and its event's deletion) waits for the slower one only.
+  await Promise.all([worker?.queueUrl ? deps.workerChannels.send(worker.queueUrl, message) : undefined, notifyWorkerSockets(deps, workerName, message.type)]);
 }

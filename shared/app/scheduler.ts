@@ -8,7 +8,7 @@ import { bump, effectivePriority, type WorkRequest } from '../domain/work-reques
 import { hasSpareCapacity, workerArchitectures, effectiveMetadata, type Worker } from '../domain/workers';
 import { freeSlotVerdict } from '../domain/free-slots';
 import { cannotRunReason, findTask, validateTaskData } from '../tasks';
-import type { Deps } from '../ports';
+import type { CandidatePartitions, Deps } from '../ports';
 import { lookupContextOf, rootWorkflowOf } from './acting-as';
 import { ignoreConflict } from './concurrency';
 import { runEventReactions } from './event-reactions';
@@ -29,21 +29,44 @@ export interface ScheduleSummary {
   started: number[];
 }
 
-export async function schedule(deps: Deps): Promise<ScheduleSummary> {
+/**
+ * How a pass reads. An event's pass trusts the candidate markers (it skips partitions known to be
+ * empty with one read) and leaves due waits to the periodic pass; the periodic pass reads every
+ * partition (repairing the markers) and completes due waits: the fallback for anything an event missed.
+ */
+export interface PassOptions {
+  /** Default true. False: every partition is read whatever its marker says. */
+  trustMarkers?: boolean;
+  /** Default true. False: due waits are checked only if this pass started a wait. */
+  dueWaits?: boolean;
+}
+
+/** What the scheduler runs for a batch of events, and on its periodic tick. */
+export const EVENT_PASS: PassOptions = { trustMarkers: true, dueWaits: false };
+export const TICK_PASS: PassOptions = { trustMarkers: false, dueWaits: true };
+
+export async function schedule(deps: Deps, opts: PassOptions = {}): Promise<ScheduleSummary> {
   const summary: ScheduleSummary = { assigned: [], completed: [], started: [] };
+  const trusted = opts.trustMarkers ?? true;
   // Disabled creators, read once per creator per pass (REANA: a disabled user's work does not start).
   const disabledOwners = new Map<string, boolean>();
-  await startWorkflows(deps, summary, disabledOwners);
-  await runInternalTasks(deps, summary, disabledOwners);
-  await startWaitTasks(deps, summary);
-  await startServerTasks(deps, summary, disabledOwners);
-  const workers = (await workersWithFreeSlots(deps))
+  // Independent reads, in parallel: which partitions may hold work, and which workers may take it.
+  const [partitions, freeWorkers] = await Promise.all([deps.workRequests.candidatePartitions({ trusted }), workersWithFreeSlots(deps)]);
+  await startWorkflows(deps, summary, disabledOwners, partitions);
+  await runInternalTasks(deps, summary, disabledOwners, partitions);
+  const startedWaits = await startWaitTasks(deps, summary, partitions);
+  if ((opts.dueWaits ?? true) || startedWaits) await completeDueWaits(deps, summary);
+  await startServerTasks(deps, summary, disabledOwners, partitions);
+  if (freeWorkers.length === 0) return summary;
+  // What the server-side steps finished may have made Worker requests pending: look at the markers again.
+  const workerPartitions = summary.completed.length > 0 ? await deps.workRequests.candidatePartitions({ trusted }) : partitions;
+  const workers = freeWorkers
     // Least loaded first spreads work; then the longest connected (Debusine orders by connected_at).
     .sort((a, b) => a.assigned / a.concurrency - b.assigned / b.concurrency || (a.connectedAt ?? '').localeCompare(b.connectedAt ?? ''));
   // Pending partitions found empty in this pass are not read again for the next worker (keyed by architecture, '-' for none).
   const emptyPartitions = new Set<string>();
   for (const worker of workers) {
-    summary.assigned.push(...(await scheduleForWorker(deps, worker, { disabledOwners, emptyPartitions })));
+    summary.assigned.push(...(await scheduleForWorker(deps, worker, { disabledOwners, emptyPartitions, partitions: workerPartitions })));
   }
   return summary;
 }
@@ -76,7 +99,14 @@ function byPriorityThenAge(a: WorkRequest, b: WorkRequest): number {
 export async function scheduleForWorker(
   deps: Deps,
   initial: Worker,
-  opts: { notify?: boolean; disabledOwners?: Map<string, boolean>; emptyPartitions?: Set<string> } = {},
+  opts: {
+    notify?: boolean;
+    disabledOwners?: Map<string, boolean>;
+    emptyPartitions?: Set<string>;
+    partitions?: CandidatePartitions;
+    /** Receives each request as the assignment committed it (get-next starts it without reading it back). */
+    onAssigned?: (committed: WorkRequest) => void;
+  } = {},
 ): Promise<{ workRequestId: number; worker: string }[]> {
   const disabledOwners = opts.disabledOwners ?? new Map<string, boolean>();
   const assigned: { workRequestId: number; worker: string }[] = [];
@@ -90,7 +120,7 @@ export async function scheduleForWorker(
   const skipped = new Set<number>();
   // A QUIESCING or OFFLINE machine gets no new work (Launchpad's shouldLookForJob).
   while (hasSpareCapacity(worker) && acceptsNewWork(worker.machineState)) {
-    const candidates = (await readCandidates(deps, architectures, opts.emptyPartitions)).filter((wr) => !skipped.has(wr.id)).sort(byPriorityThenAge);
+    const candidates = (await readCandidates(deps, architectures, opts.emptyPartitions, opts.partitions)).filter((wr) => !skipped.has(wr.id)).sort(byPriorityThenAge);
     let taken = false;
     for (const wr of candidates) {
       skipped.add(wr.id);
@@ -143,6 +173,7 @@ export async function scheduleForWorker(
         continue;
       }
       assigned.push({ workRequestId: wr.id, worker: worker.name });
+      opts.onAssigned?.(committed);
       if (opts.notify ?? true) await notifyWorker(deps, worker, { type: 'work_request_available', workRequestId: wr.id });
       taken = true;
       break;
@@ -156,9 +187,14 @@ export async function scheduleForWorker(
  * The best pending Worker requests of the worker's architectures (and of none), skipping the
  * partitions this pass already found empty.
  */
-async function readCandidates(deps: Deps, architectures: (string | null)[], emptyPartitions?: Set<string>): Promise<WorkRequest[]> {
+async function readCandidates(
+  deps: Deps,
+  architectures: (string | null)[],
+  emptyPartitions?: Set<string>,
+  partitions?: CandidatePartitions,
+): Promise<WorkRequest[]> {
   const unknown = architectures.filter((arch) => !emptyPartitions?.has(arch ?? '-'));
-  const lists = await Promise.all(unknown.map((arch) => deps.workRequests.pendingCandidates('Worker', arch, CANDIDATES_PER_PARTITION)));
+  const lists = await Promise.all(unknown.map((arch) => deps.workRequests.pendingCandidates('Worker', arch, CANDIDATES_PER_PARTITION, partitions)));
   unknown.forEach((arch, i) => {
     if (lists[i]!.length === 0) emptyPartitions?.add(arch ?? '-');
   });
@@ -177,8 +213,13 @@ async function computeDynamicData(deps: Deps, wr: WorkRequest, task: NonNullable
  * Debusine behaviour 18: a pending synchronization point completes at once, unblocking its
  * dependents; a workflow callback that became pending goes to the orchestrator.
  */
-async function runInternalTasks(deps: Deps, summary: ScheduleSummary, disabledOwners: Map<string, boolean>): Promise<void> {
-  for (const wr of await deps.workRequests.pendingCandidates('Internal', null, SERVER_SIDE_BATCH)) {
+async function runInternalTasks(
+  deps: Deps,
+  summary: ScheduleSummary,
+  disabledOwners: Map<string, boolean>,
+  partitions: CandidatePartitions,
+): Promise<void> {
+  for (const wr of await deps.workRequests.pendingCandidates('Internal', null, SERVER_SIDE_BATCH, partitions)) {
     if (wr.taskName === 'synchronization_point') {
       await finish(deps, wr, { status: 'completed', result: 'success' }).then(() => summary.completed.push(wr.id), ignoreConflict);
     } else if (wr.taskName === 'workflow') {
@@ -210,18 +251,21 @@ async function handOff(deps: Deps, wr: WorkRequest, summary: ScheduleSummary, se
 }
 
 /** A pending root workflow starts running and goes to the orchestrator (sub-workflows run inline). */
-async function startWorkflows(deps: Deps, summary: ScheduleSummary, disabledOwners: Map<string, boolean>): Promise<void> {
-  for (const wr of await deps.workRequests.pendingCandidates('Workflow', null, SERVER_SIDE_BATCH)) {
+async function startWorkflows(deps: Deps, summary: ScheduleSummary, disabledOwners: Map<string, boolean>, partitions: CandidatePartitions): Promise<void> {
+  for (const wr of await deps.workRequests.pendingCandidates('Workflow', null, SERVER_SIDE_BATCH, partitions)) {
     if (wr.parent !== null) continue;
     if (await isCreatorDisabled(deps, wr.createdBy, disabledOwners)) continue;
     await handOff(deps, wr, summary, () => deps.queues.enqueueOrchestration({ rootId: wr.id, kind: 'populate', workRequestId: wr.id }));
   }
 }
 
-/** Starts pending waits, then completes every due one (the new ones included). */
-async function startWaitTasks(deps: Deps, summary: ScheduleSummary): Promise<void> {
-  for (const wr of await deps.workRequests.pendingCandidates('Wait', null, SERVER_SIDE_BATCH)) await handOff(deps, wr, summary, async () => {});
-  await completeDueWaits(deps, summary);
+/** Starts pending waits (the pass then completes due ones, these included); returns whether it started any. */
+async function startWaitTasks(deps: Deps, summary: ScheduleSummary, partitions: CandidatePartitions): Promise<boolean> {
+  let started = false;
+  for (const wr of await deps.workRequests.pendingCandidates('Wait', null, SERVER_SIDE_BATCH, partitions)) {
+    if (await handOff(deps, wr, summary, async () => {})) started = true;
+  }
+  return started;
 }
 
 /** Debusine behaviour 19: `Wait/delay` completes once `delay_until` has passed. */
@@ -233,8 +277,13 @@ async function completeDueWaits(deps: Deps, summary: ScheduleSummary): Promise<v
   }
 }
 
-async function startServerTasks(deps: Deps, summary: ScheduleSummary, disabledOwners: Map<string, boolean>): Promise<void> {
-  for (const wr of await deps.workRequests.pendingCandidates('Server', null, SERVER_SIDE_BATCH)) {
+async function startServerTasks(
+  deps: Deps,
+  summary: ScheduleSummary,
+  disabledOwners: Map<string, boolean>,
+  partitions: CandidatePartitions,
+): Promise<void> {
+  for (const wr of await deps.workRequests.pendingCandidates('Server', null, SERVER_SIDE_BATCH, partitions)) {
     // Like Worker requests: a disabled creator's server tasks stay pending until it is enabled.
     if (await isCreatorDisabled(deps, wr.createdBy, disabledOwners)) continue;
     await handOff(deps, wr, summary, () => deps.queues.enqueueServerTask({ workRequestId: wr.id }));

@@ -158,9 +158,9 @@ async function markSeen(deps: Deps, worker: Worker): Promise<void> {
  */
 export async function getNextForWorker(deps: Deps, caller: Caller, stillRunning?: number[]): Promise<WorkRequest | undefined> {
   requireWorker(caller);
-  await markSeen(deps, caller.worker);
   const keep = new Set(stillRunning ?? []);
-  const active = await deps.workRequests.activeForWorker(caller.worker.name);
+  // Independent: marking the worker seen and reading what it holds.
+  const [, active] = await Promise.all([markSeen(deps, caller.worker), deps.workRequests.activeForWorker(caller.worker.name)]);
   let held = active.length;
   for (const wr of active) {
     if (wr.status === 'running' && !keep.has(wr.id)) {
@@ -179,9 +179,14 @@ export async function getNextForWorker(deps: Deps, caller: Caller, stillRunning?
   }
   const worker = { ...caller.worker, assigned: held };
   if (!hasSpareCapacity(worker)) return undefined;
-  const pulled = await scheduleForWorker(deps, worker, { notify: false });
+  // One read says which partitions may hold work: with nothing pending, get-next answers 204 without a Query of each.
+  const partitions = await deps.workRequests.candidatePartitions();
+  const committed: WorkRequest[] = [];
+  const pulled = await scheduleForWorker(deps, worker, { notify: false, partitions, onAssigned: (wr) => committed.push(wr) });
   if (pulled.length === 0) return undefined;
-  return startFirst(deps, await deps.workRequests.getMany(pulled.map((a) => a.workRequestId)));
+  // Started from what the assignment wrote, without reading it back; if an assignment reaction changed
+  // it meanwhile (the start's version check fails), from a fresh read.
+  return (await startFirst(deps, committed)) ?? startFirst(deps, await deps.workRequests.getMany(pulled.map((a) => a.workRequestId)));
 }
 
 /** Starts the best of the requests assigned to a worker that are still pending; undefined if none could be. */

@@ -330,6 +330,12 @@ export interface WorkRequestChanges {
   removeReverseDependencies?: { dependency: number; dependent: number }[];
 }
 
+/** A snapshot of which scheduling partitions may hold pending requests (see `candidatePartitions`). */
+export interface CandidatePartitions {
+  /** False when the partition is known to be empty: its reader may skip it. */
+  mayHold(taskType: TaskType, architecture: string | null): boolean;
+}
+
 export interface WorkRequestRepository {
   get(id: number): Promise<WorkRequest | undefined>;
   getMany(ids: number[]): Promise<WorkRequest[]>;
@@ -344,7 +350,13 @@ export interface WorkRequestRepository {
    * Unassigned pending requests of one scheduling partition, highest effective priority first,
    * then oldest. `architecture` null means requests with no host architecture.
    */
-  pendingCandidates(taskType: TaskType, architecture: string | null, limit: number): Promise<WorkRequest[]>;
+  pendingCandidates(taskType: TaskType, architecture: string | null, limit: number, partitions?: CandidatePartitions): Promise<WorkRequest[]>;
+  /**
+   * Which scheduling partitions may hold pending requests, in one read: `pendingCandidates` given
+   * it skips (reads nothing for) a partition known to be empty. `trusted: false` (the periodic
+   * pass) reads every partition anyway and only repairs what the markers say.
+   */
+  candidatePartitions(opts?: { trusted?: boolean }): Promise<CandidatePartitions>;
   /** Requests assigned to a worker and not finished (pending-assigned or running). */
   activeForWorker(worker: string): Promise<WorkRequest[]>;
   /** Children of a workflow (every one, superseded included), by id. */

@@ -8,7 +8,7 @@ import { heartbeatHandler } from '../../functions/heartbeat-applier';
 import { schedulerHandler } from '../../functions/scheduler';
 import { serverTaskHandler } from '../../functions/server-task-runner';
 import { staleAfterMs, watchdogHandler } from '../../functions/watchdog';
-import { schedule } from '../../shared/app/scheduler';
+import { EVENT_PASS, TICK_PASS, schedule } from '../../shared/app/scheduler';
 import { runServerTask } from '../../shared/app/server-tasks';
 import { applyHeartbeats } from '../../shared/app/heartbeats';
 import { createWorkRequest } from '../../shared/app/work-requests';
@@ -48,6 +48,8 @@ describe('scheduler handler', () => {
     const run = jest.fn(async () => summary);
     const result = await schedulerHandler(noDeps, run)(sqsEvent(record('a', pending(1)), record('b', pending(2)), record('c', { type: 'scheduler-event', event: { type: 'periodic' } })));
     expect(run).toHaveBeenCalledTimes(1);
+    // An event's pass trusts the candidate markers and leaves due waits to the tick.
+    expect(run).toHaveBeenCalledWith(expect.anything(), EVENT_PASS);
     expect(result).toEqual({ batchItemFailures: [] });
   });
 
@@ -72,6 +74,8 @@ describe('scheduler handler', () => {
     const run = jest.fn(async () => summary);
     await schedulerHandler(noDeps, run)({ scheduleId: 'scheduler-tick', scheduledTime: '2026-01-01T00:01:00Z' });
     expect(run).toHaveBeenCalledTimes(1);
+    // The tick reads every partition whatever the markers say, and completes due waits.
+    expect(run).toHaveBeenCalledWith(expect.anything(), TICK_PASS);
     const failing = schedulerHandler(noDeps, async () => {
       throw new Error('down');
     });

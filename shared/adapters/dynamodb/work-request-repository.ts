@@ -22,9 +22,10 @@ import { effectivePriority, type TaskType, type WorkRequest, type WorkflowRun } 
 import { RUN_STATUSES } from '../../domain/run-status';
 import { writeRootExpiryEntries } from './work-request-expiry-keys';
 import { childProgressDeltas } from '../../domain/child-progress';
-import type { ChildProgress, HeartbeatMessage, Page, WorkRequestChanges, WorkRequestListFilter, WorkRequestRepository } from '../../ports';
+import type { CandidatePartitions, ChildProgress, HeartbeatMessage, Page, WorkRequestChanges, WorkRequestListFilter, WorkRequestRepository } from '../../ports';
 import { attempt, firstFailure, type RawItem, rawNumber } from './errors';
 import { writeInputPins } from './expiry-pins';
+import { CandidateMarkers, DEFAULT_INDEX_LAG_MS, MarkerSnapshot } from './candidate-markers';
 import { giveBackSlot, takeSlot } from './slot-writes';
 import {
   GSI1,
@@ -144,10 +145,15 @@ function delayUntil(taskData: Record<string, unknown>): string | undefined {
 }
 
 export class DynamoWorkRequestRepository implements WorkRequestRepository {
+  private readonly markers: CandidateMarkers;
+
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     private readonly tableName: string,
-  ) {}
+    indexLagMs: number = DEFAULT_INDEX_LAG_MS,
+  ) {
+    this.markers = new CandidateMarkers(doc, tableName, indexLagMs);
+  }
 
   async get(id: number): Promise<WorkRequest | undefined> {
     const res = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: keys.workRequest(id), ConsistentRead: true }));
@@ -327,7 +333,13 @@ export class DynamoWorkRequestRepository implements WorkRequestRepository {
     const outcome = await attempt<unknown>(() =>
       single ? this.doc.send(new PutCommand(single)) : this.doc.send(new TransactWriteCommand({ TransactItems: ops.map((o) => o.item) })),
     );
-    if (outcome.ok) return;
+    if (outcome.ok) {
+      // After the commit landed: the pending partitions it entered may hold work (candidate-markers.ts).
+      const written = [...(changes.create ?? []), ...(changes.update ?? []).map((u) => u.workRequest)];
+      // A failed set must not turn the landed commit into an error (its caller would redo it): the
+      // scheduler's periodic pass, which reads every partition, sets the marker again.
+      return this.markers.noteEntered(written.map((wr) => workRequestIndexes(wr).gsi3pk)).catch(() => undefined);
+    }
     const failure = firstFailure(outcome);
     if (!failure) throw new ConflictError('Concurrent update', 'the transaction was cancelled; reload and try again');
     throw ops[failure.index]!.conflict(failure.reason.item);
@@ -357,10 +369,18 @@ export class DynamoWorkRequestRepository implements WorkRequestRepository {
   }
 
   /** gsi3 `PENDING#<type>#<arch>#<0..3>`: `limit` from each shard, merged by sort key, first `limit`. */
-  async pendingCandidates(taskType: TaskType, architecture: string | null, limit: number): Promise<WorkRequest[]> {
+  async pendingCandidates(taskType: TaskType, architecture: string | null, limit: number, partitions?: CandidatePartitions): Promise<WorkRequest[]> {
     checkLimit(limit);
     if (!SCHEDULED_TASK_TYPES.includes(taskType)) return [];
-    return this.shards((shard) => indexKeys.pending(taskType, architecture, shard), limit);
+    if (partitions && !partitions.mayHold(taskType, architecture)) return [];
+    const found = await this.shards((shard) => indexKeys.pending(taskType, architecture, shard), limit);
+    if (partitions instanceof MarkerSnapshot) await this.markers.observed(partitions, taskType, architecture, found.length > 0);
+    return found;
+  }
+
+  /** One eventually consistent Query of the `CANDIDATES` partition (every marker). */
+  candidatePartitions(opts: { trusted?: boolean } = {}): Promise<CandidatePartitions> {
+    return this.markers.snapshot(opts.trusted ?? true);
   }
 
   /** gsi2 `WORKERWR#<worker>` (eventually consistent), by id. */

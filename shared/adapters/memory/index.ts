@@ -52,6 +52,7 @@ import type {
   Sequences,
   StoredFile,
   VerifiedUpload,
+  CandidatePartitions,
   ChildProgress,
   RelationEnd,
 } from '../../ports';
@@ -440,7 +441,7 @@ export class MemoryWorkRequestRepository implements WorkRequestRepository {
    */
   expiryChecks = new Map<number, string | null>();
   /** Counts reads by method: tests check that scheduling reads stay bounded. */
-  reads = { pendingCandidates: 0, itemsReturned: 0 };
+  reads = { pendingCandidates: 0, itemsReturned: 0, candidatePartitions: 0 };
 
   constructor(private readonly workers: MemoryWorkerRepository) {}
 
@@ -523,15 +524,29 @@ export class MemoryWorkRequestRepository implements WorkRequestRepository {
   async reverseDependencies(id: number) {
     return [...(this.reverse.get(id) ?? [])].sort((a, b) => a - b);
   }
-  async pendingCandidates(taskType: TaskType, architecture: string | null, limit: number) {
+  async pendingCandidates(taskType: TaskType, architecture: string | null, limit: number, partitions?: CandidatePartitions) {
+    // Like the DynamoDB markers: a partition known to be empty is not read at all.
+    if (partitions && !partitions.mayHold(taskType, architecture)) return [];
     this.reads.pendingCandidates++;
-    const found = [...this.items.values()]
-      .filter((w) => w.status === 'pending' && w.worker === null && w.taskType === taskType && w.hostArchitecture === architecture)
+    const found = this.pendingIn(taskType, architecture)
       .sort((a, b) => b.priorityBase + b.priorityAdjustment - (a.priorityBase + a.priorityAdjustment) || byCodeUnit(a.createdAt, b.createdAt) || a.id - b.id)
       .slice(0, limit)
       .map(clone);
     this.reads.itemsReturned += found.length;
     return found;
+  }
+  /** Exact, as of the call (the DynamoDB markers may say "may hold" of an empty partition: never the reverse). */
+  async candidatePartitions(opts: { trusted?: boolean } = {}): Promise<CandidatePartitions> {
+    this.reads.candidatePartitions++;
+    const holding = new Set([...this.items.values()].filter((w) => this.isPendingCandidate(w)).map((w) => `${w.taskType}#${w.hostArchitecture ?? '-'}`));
+    const trusted = opts.trusted ?? true;
+    return { mayHold: (taskType, architecture) => !trusted || holding.has(`${taskType}#${architecture ?? '-'}`) };
+  }
+  private isPendingCandidate(w: WorkRequest): boolean {
+    return w.status === 'pending' && w.worker === null;
+  }
+  private pendingIn(taskType: TaskType, architecture: string | null): WorkRequest[] {
+    return [...this.items.values()].filter((w) => this.isPendingCandidate(w) && w.taskType === taskType && w.hostArchitecture === architecture);
   }
   async activeForWorker(worker: string) {
     return [...this.items.values()].filter((w) => w.worker === worker && (w.status === 'pending' || w.status === 'running')).map(clone);
