@@ -15,7 +15,7 @@ jest.setTimeout(120_000);
 const HEAVY = /^@aws-sdk\/|node_modules\/(zod|yaml|ws)\//;
 
 /** Every static import chain from `entry` that ends in a heavy package, as "a -> b -> c". */
-function heavyChains(metafile: Metafile, entry: string): string[] {
+function heavyChains(metafile: Metafile, entry: string, heavy: RegExp = HEAVY): string[] {
   const parent = new Map<string, string | undefined>([[entry, undefined]]);
   const queue = [entry];
   const chains: string[] = [];
@@ -23,7 +23,7 @@ function heavyChains(metafile: Metafile, entry: string): string[] {
     const file = queue.shift()!;
     for (const imp of metafile.inputs[file]?.imports ?? []) {
       if (imp.kind !== 'import-statement') continue;
-      if (HEAVY.test(imp.path)) {
+      if (heavy.test(imp.path)) {
         const chain = [imp.path];
         for (let at: string | undefined = file; at; at = parent.get(at)) chain.unshift(at);
         chains.push(chain.join(' -> '));
@@ -60,4 +60,15 @@ it('conveyor --help evaluates no AWS SDK, zod, YAML parser or WebSocket server',
 it('the check sees a heavy package imported statically', async () => {
   // cli/dev/websockets.ts imports ws at its top: reached from it, the chain is reported.
   expect(heavyChains(await metafileOf('cli/dev/websockets.ts'), 'cli/dev/websockets.ts')).toEqual([expect.stringMatching(/^cli\/dev\/websockets\.ts -> .*node_modules\/ws\//)]);
+});
+
+/**
+ * A task process starts for every task: before its task runs it evaluates only what every task needs
+ * (the task definitions, their validation, the API client). Child processes, hashing, compression and
+ * the artifact transfer code load when a task uses them, never for a noop.
+ */
+const TASK_ONLY = /^(node:)?(child_process|crypto|zlib)$|^cli\/client\/(upload|download|files|progress)\.ts$|node_modules\/cli-progress\//;
+
+it('a task process evaluates no child process, hashing, compression or transfer code before its task runs', async () => {
+  expect(heavyChains(await metafileOf('cli/worker/task-runner.ts'), 'cli/worker/task-runner.ts', TASK_ONLY)).toEqual([]);
 });
