@@ -92,7 +92,7 @@ export function parseTaskUser(value: string): { uid: number; gid: number } {
 }
 
 export function defaultWorkerDeps(settings: WorkerSettings, log: WorkerLog, fetchImpl: FetchFn = (input, init) => fetch(input, init)): WorkerDeps {
-  const { collectDynamicMetadata, machineProbes } = metadataModule();
+  const { collectDynamicMetadata, machineProbes, taskUsesServer } = metadataModule();
   const probes = machineProbes();
   return {
     fetch: fetchImpl,
@@ -101,6 +101,7 @@ export function defaultWorkerDeps(settings: WorkerSettings, log: WorkerLog, fetc
     collectMetadata: () => collectDynamicMetadata({ workDir: settings.workRoot, ...(settings.onlyTasks ? { onlyTasks: settings.onlyTasks } : {}) }, probes),
     machine: { cpuCount: probes.cpuCount, availableMemory: () => freemem(), freeDisk: probes.freeDisk },
     generateKey: generateWorkerKey,
+    taskUsesServer,
   };
 }
 
