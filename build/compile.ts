@@ -7,8 +7,10 @@
  *
  * Output (CommonJS bundles made by esbuild, npm packages included except the emulators, which
  * `conveyor dev` loads on demand from node_modules):
- *   dist/cli.js           what bin/conveyor runs (every command, the worker included)
- *   dist/task-runner.js   the worker's task process (cli/worker/task-process.ts finds it beside cli.js)
+ *   dist/cli.js           what bin/conveyor runs (every command, the worker included): a launcher
+ *                         (build/launcher.ts) that runs dist/cli.bundle.js with V8's code cache
+ *   dist/task-runner.js   the worker's task process (cli/worker/task-process.ts finds it beside the
+ *                         CLI): the same launcher, for dist/task-runner.bundle.js
  *   dist/functions/*.js   the Lambda handlers, for `conveyor dev` run from dist/cli.js
  *
  * bin/conveyor uses dist/cli.js only while it is newer than every TypeScript source; otherwise it
@@ -60,9 +62,18 @@ export async function compile(outDir = join(REPO_ROOT, 'dist')): Promise<string[
   mkdirSync(outDir, { recursive: true });
   const cli = join(outDir, 'cli.js');
   const taskRunner = join(outDir, 'task-runner.js');
+  /** A launcher: `outfile` runs `bundle` (beside it) with the code cache of build/launcher.ts. */
+  const launcher = (outfile: string, bundle: string) =>
+    esbuild.build({
+      ...common,
+      stdin: { contents: `require('./launcher').runWithCodeCache(require('node:path').join(__dirname, ${JSON.stringify(bundle)}));`, resolveDir: join(REPO_ROOT, 'build'), loader: 'ts' },
+      outfile,
+    });
   await Promise.all([
-    esbuild.build({ ...common, entryPoints: [join(REPO_ROOT, 'cli/main.ts')], outfile: cli, external: CLI_EXTERNALS }),
-    esbuild.build({ ...common, entryPoints: [join(REPO_ROOT, 'cli/worker/task-runner.ts')], outfile: taskRunner, external: CLI_EXTERNALS }),
+    esbuild.build({ ...common, entryPoints: [join(REPO_ROOT, 'cli/main.ts')], outfile: join(outDir, 'cli.bundle.js'), external: CLI_EXTERNALS }),
+    esbuild.build({ ...common, entryPoints: [join(REPO_ROOT, 'cli/worker/task-runner.ts')], outfile: join(outDir, 'task-runner.bundle.js'), external: CLI_EXTERNALS }),
+    launcher(cli, 'cli.bundle.js'),
+    launcher(taskRunner, 'task-runner.bundle.js'),
     esbuild.build({
       ...common,
       entryPoints: FUNCTIONS.map((f) => ({ in: join(REPO_ROOT, f.entry), out: f.entry.replace(/\.ts$/, '') })),

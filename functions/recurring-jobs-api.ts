@@ -1,9 +1,9 @@
-import { awsDeps, identity, queues, workRequests, workers, templates, collections, channels, sequences, accounts, schema, recurringJobs } from '../shared/adapters/aws-adapters';
+import { awsDeps, identity, queues, workRequests, workers, templates, collections, channels, sequences, accounts, quotas, schema, recurringJobs } from '../shared/adapters/aws-adapters';
 import { notifier } from '../shared/adapters/aws-notifier';
 import { httpHandler } from '../shared/http/handler';
 import { recurringJobRoutes } from '../shared/http/routes/recurring-jobs';
 
-const getDeps = awsDeps({ identity, queues, workRequests, workers, templates, collections, channels, notifier, sequences, accounts, schema, recurringJobs });
+const getDeps = awsDeps({ identity, queues, workRequests, workers, templates, collections, channels, notifier, sequences, accounts, quotas, schema, recurringJobs });
 
 export const routes = recurringJobRoutes(getDeps);
 export const handler = httpHandler(getDeps, routes);

@@ -3,14 +3,14 @@
  * index (never a scan of the jobs), as work requests for the ordinary scheduler; then finishes runs
  * whose work request finished without finishing them (a crash between the two writes).
  */
-import { awsDeps, identity, queues, workRequests, workers, templates, collections, channels, sequences, accounts, schema, recurringJobs } from '../shared/adapters/aws-adapters';
+import { awsDeps, identity, queues, workRequests, workers, templates, collections, channels, sequences, accounts, quotas, schema, recurringJobs } from '../shared/adapters/aws-adapters';
 import { notifier } from '../shared/adapters/aws-notifier';
 import { releaseDueRuns } from '../shared/app/recurring-release';
 import { reconcileRecurringRuns } from '../shared/app/recurring-reconcile';
 import type { Deps } from '../shared/ports';
 import { logger } from '../shared/observability/logger';
 
-const getDeps = awsDeps({ identity, queues, workRequests, workers, templates, collections, channels, notifier, sequences, accounts, schema, recurringJobs });
+const getDeps = awsDeps({ identity, queues, workRequests, workers, templates, collections, channels, notifier, sequences, accounts, quotas, schema, recurringJobs });
 
 export function recurringReleaseHandler(getDeps: () => Deps, release: typeof releaseDueRuns = releaseDueRuns, reconcile: typeof reconcileRecurringRuns = reconcileRecurringRuns) {
   return async (_event: unknown): Promise<{ released: number[]; reconciled: number[] }> => {

@@ -5,7 +5,6 @@
  * their index entries (once per installation). Registered by registerAdminCommands.
  */
 import type { Command } from 'commander';
-import { backfillExpiryIndexes, expiryStoreFor } from '../../shared/adapters/expiry';
 import { runExpiryPass, type ExpiryReport } from '../../shared/app/expiry';
 import { formatTable } from '../client/format';
 import type { AdminRun } from './workers';
@@ -68,6 +67,8 @@ export function registerAdminExpireCommand(admin: Command, run: AdminRun): void 
     .option('--backfill', 'once, on a table written before expiry existed: add the expiry index entries')
     .action(
       run<{ dryRun?: boolean; max: string; backfill?: boolean }>(async ({ deps, options, print }) => {
+        // Loaded on demand, like the deps: the DynamoDB adapters (and the AWS SDK) are no part of the other commands' start-up.
+        const { backfillExpiryIndexes, expiryStoreFor } = await import('../../shared/adapters/expiry');
         if (options.backfill) {
           const counts = await backfillExpiryIndexes(deps);
           print(counts, () => `Backfilled expiry indexes: ${counts.artifacts} artifacts, ${counts.files} file rows, ${counts.items} collection items\n`);

@@ -6,16 +6,13 @@
 import type { Command } from 'commander';
 import type { Worker } from '../../shared/domain/workers';
 import type { Deps } from '../../shared/ports';
-import {
-  createActivationToken,
-  disableWorker,
-  enableWorker,
-  getWorker,
-  listWorkers,
-  setWorkerConcurrency,
-  setWorkerStaticMetadata,
-  type WorkerView,
-} from '../../shared/app/workers';
+import type { WorkerView } from '../../shared/app/workers';
+
+/**
+ * The worker use cases, loaded when a command runs: they bring the scheduler, the task definitions
+ * and zod, which registering the commands (and `conveyor --help`) does not need.
+ */
+const workerUseCases = (): typeof import('../../shared/app/workers') => require('../../shared/app/workers');
 import { formatTable, yesNo } from '../client/format';
 
 /** What registerAdminCommands' `run` hands each command body. */
@@ -114,7 +111,7 @@ function parseConcurrency(text: string): number {
 export function registerAdminWorkerCommands(admin: Command, run: AdminRun): void {
   const worker = admin.command('worker').description('workers: list, enable, disable, metadata, concurrency, activation tokens');
 
-  adminListCommand(worker, run, 'list workers', listWorkers, workersTable, publicWorkerView);
+  adminListCommand(worker, run, 'list workers', (deps) => workerUseCases().listWorkers(deps), workersTable, publicWorkerView);
 
   worker
     .command('show')
@@ -122,7 +119,7 @@ export function registerAdminWorkerCommands(admin: Command, run: AdminRun): void
     .argument('<name>', 'worker name')
     .action(
       run<object, [string]>(async ({ deps, print }, name) => {
-        const shown = await getWorker(deps, name);
+        const shown = await workerUseCases().getWorker(deps, name);
         print(publicWorkerView(shown), () => describeWorker(shown));
       }),
     );
@@ -134,7 +131,7 @@ export function registerAdminWorkerCommands(admin: Command, run: AdminRun): void
     .option('--fingerprint <hex>', 'the start of sha256 of the worker token, as shown on the machine (needed when a name is contested)')
     .action(
       run<{ fingerprint?: string }, [string]>(async ({ deps, actor, print, options }, name) => {
-        const updated = await enableWorker(deps, actor, name, options.fingerprint);
+        const updated = await workerUseCases().enableWorker(deps, actor, name, options.fingerprint);
         print(publicWorkerView(updated), () => `Enabled worker ${updated.name}\n`);
       }),
     );
@@ -145,7 +142,7 @@ export function registerAdminWorkerCommands(admin: Command, run: AdminRun): void
     .argument('<name>', 'worker name')
     .action(
       run<object, [string]>(async ({ deps, actor, print }, name) => {
-        const updated = await disableWorker(deps, actor, name);
+        const updated = await workerUseCases().disableWorker(deps, actor, name);
         print(publicWorkerView(updated), () => `Disabled worker ${updated.name}\n`);
       }),
     );
@@ -165,14 +162,14 @@ export function registerAdminWorkerCommands(admin: Command, run: AdminRun): void
     'set-static-metadata',
     "replace a worker's static metadata (it wins over what the worker reports), e.g. '{\"tasks_denylist\": [\"lintian\"]}'",
     ['<json>', 'a JSON object'],
-    (deps, actor, name, json) => setWorkerStaticMetadata(deps, actor, name, parseMetadata(json)),
+    (deps, actor, name, json) => workerUseCases().setWorkerStaticMetadata(deps, actor, name, parseMetadata(json)),
     (updated) => `Set the static metadata of worker ${updated.name}\n`,
   );
   setting(
     'set-concurrency',
     'how many requests the scheduler gives the worker at once',
     ['<n>', 'a positive whole number'],
-    (deps, actor, name, n) => setWorkerConcurrency(deps, actor, name, parseConcurrency(n)),
+    (deps, actor, name, n) => workerUseCases().setWorkerConcurrency(deps, actor, name, parseConcurrency(n)),
     (updated) => `Worker ${updated.name} now runs up to ${updated.concurrency} request(s) at once\n`,
   );
 
@@ -181,7 +178,7 @@ export function registerAdminWorkerCommands(admin: Command, run: AdminRun): void
     .description('create a short-lived activation token: a worker registering with it is enabled at once (prints the key once)')
     .action(
       run(async ({ deps, actor, print }) => {
-        const { token, key } = await createActivationToken(deps, actor);
+        const { token, key } = await workerUseCases().createActivationToken(deps, actor);
         print({ id: token.id, expire_at: token.expireAt ?? null, key }, () =>
           [
             `Created activation token ${token.id}${token.expireAt ? ` (expires ${shortTime(token.expireAt)})` : ''}`,

@@ -6,7 +6,6 @@
  */
 import { Command, Option } from 'commander';
 import { extname } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import type { ClientContext } from './context';
 import { formatTable } from './format';
 import { addConnectionOptions, commandHelpers, parseId, readDataFile } from './options';
@@ -71,7 +70,8 @@ export function readTaskDataOption(opts: { data?: string; dataFile?: string }, c
   }
   let parsed: unknown;
   try {
-    parsed = parseYaml(text);
+    // Loaded here: the YAML parser is the biggest part of the CLI that only this command needs.
+    parsed = (require('yaml') as typeof import('yaml')).parse(text);
   } catch (err) {
     throw new Error(`${from} is not valid YAML: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
   }

@@ -12,7 +12,7 @@ import { FUNCTIONS, MAILBOX_FILE_ENV_VAR, QUEUES, WS_MANAGEMENT_ENDPOINT_ENV_VAR
 import type { Deps } from '../../shared/ports';
 import type { EmulatorPorts } from './emulators';
 import { WEB_DIR } from './static-site';
-import { attachWebSockets, type LocalWebSockets } from './websockets';
+import type { LocalWebSockets } from './websockets';
 import { consoleLog, createHandlerLoader, formatError, type Log } from './handlers';
 import type { LocalEnv } from './provision';
 
@@ -30,6 +30,7 @@ function stackModules() {
     ...(require('./gateway') as typeof import('./gateway')),
     ...(require('./pollers') as typeof import('./pollers')),
     ...(require('./provision') as typeof import('./provision')),
+    ...(require('./websockets') as typeof import('./websockets')),
   };
 }
 
@@ -163,7 +164,7 @@ export async function startLocalStack(options: DevOptions, abortSignal?: AbortSi
     cleanups.push(releaseLock);
 
     const started = Date.now();
-    const { SQSClient, LOCAL_CREDENTIALS, LOCAL_REGION, startEmulators, startGateway, schedulePeriodFromEnv, startQueuePollers, startScheduleTimers, provision } = stackModules();
+    const { SQSClient, LOCAL_CREDENTIALS, LOCAL_REGION, startEmulators, startGateway, schedulePeriodFromEnv, startQueuePollers, startScheduleTimers, provision, attachWebSockets } = stackModules();
     const previous = readPreviousLocalJson(dataDir);
     const emulators = await startEmulators({
       dataDir,

@@ -8,7 +8,8 @@ import { join, resolve } from 'node:path';
 import type { FetchFn } from '../client/api';
 import { resolveClientConfig } from '../client/config';
 import { errorMessage, timestampedLog, type WorkerLog } from './log';
-import { collectDynamicMetadata, machineProbes, selectWorkerTasks } from './metadata';
+/** Loaded when the worker starts: the task definitions (and zod) are no part of `conveyor --help`. */
+const metadataModule = (): typeof import('./metadata') => require('./metadata');
 import { spawnTaskProcess } from './task-process';
 import { defaultTokenFile, generateWorkerKey } from './token-file';
 import { ConveyorWorker, DEFAULT_WORKER_TIMINGS, type WorkerDeps, type WorkerSettings } from './worker';
@@ -59,7 +60,7 @@ export function resolveWorkerSettings(opts: WorkerCommandOptions, where: WorkerE
     .filter(Boolean);
   if (onlyTasks) {
     if (onlyTasks.length === 0) throw new Error('--tasks names no task');
-    selectWorkerTasks(onlyTasks); // refuses unknown names
+    metadataModule().selectWorkerTasks(onlyTasks); // refuses unknown names
   }
   const heartbeat = opts.heartbeatInterval ?? env.CONVEYOR_HEARTBEAT_INTERVAL;
   const activationToken = opts.activationToken ?? env.CONVEYOR_ACTIVATION_TOKEN;
@@ -91,6 +92,7 @@ export function parseTaskUser(value: string): { uid: number; gid: number } {
 }
 
 export function defaultWorkerDeps(settings: WorkerSettings, log: WorkerLog, fetchImpl: FetchFn = (input, init) => fetch(input, init)): WorkerDeps {
+  const { collectDynamicMetadata, machineProbes, taskUsesServer } = metadataModule();
   const probes = machineProbes();
   return {
     fetch: fetchImpl,
@@ -99,6 +101,7 @@ export function defaultWorkerDeps(settings: WorkerSettings, log: WorkerLog, fetc
     collectMetadata: () => collectDynamicMetadata({ workDir: settings.workRoot, ...(settings.onlyTasks ? { onlyTasks: settings.onlyTasks } : {}) }, probes),
     machine: { cpuCount: probes.cpuCount, availableMemory: () => freemem(), freeDisk: probes.freeDisk },
     generateKey: generateWorkerKey,
+    taskUsesServer,
   };
 }
 

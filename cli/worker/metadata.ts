@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { access, constants, statfs } from 'node:fs/promises';
 import { availableParallelism, totalmem } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { metadataPrefix, type TaskDefinition } from '../../shared/tasks';
+import { findTask, metadataPrefix, type TaskDefinition } from '../../shared/tasks';
 import { allRunnableTasks } from '../../shared/tasks/executors';
 
 /** Node's `process.arch` → Debian architecture name. */
@@ -122,4 +122,9 @@ export async function collectDynamicMetadata(opts: MetadataOptions, probes: Mach
   // Tasks without a tool requirement (noop) would otherwise still be offered: the allowlist keeps them away.
   if (opts.onlyTasks) metadata.tasks_allowlist = [...opts.onlyTasks];
   return metadata;
+}
+
+/** Whether a Worker task may call the server: unknown tasks are assumed to (the task process then reports them). */
+export function taskUsesServer(taskName: string): boolean {
+  return findTask('Worker', taskName)?.usesServer !== false;
 }

@@ -3,16 +3,25 @@
  * uploads through the existing client code (with the worker's token), and programs whose
  * output goes to the task's log.
  */
-import { spawn } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { TaskContext } from '../../shared/tasks';
 import type { ConveyorApi } from '../client/api';
-import { downloadArtifactFiles } from '../client/download';
-import { downloadTargetPath, hashFiles } from '../client/files';
-import { silentProgress } from '../client/progress';
-import { DEFAULT_UPLOAD_TUNING, uploadFiles, type UploadTuning } from '../client/upload';
+import type { UploadTuning } from '../client/upload';
 import { LineSplitter } from './lines';
+
+/*
+ * Loaded by the context's methods on first use, not with the task process: a noop task downloads,
+ * uploads and runs nothing, and these (child processes, hashing, the transfer code) were most of what
+ * a task process loaded before running its task (issue 12: a noop task process in tens of ms).
+ */
+const childProcess = (): typeof import('node:child_process') => require('node:child_process');
+const transfers = () => ({
+  ...(require('../client/download') as typeof import('../client/download')),
+  ...(require('../client/files') as typeof import('../client/files')),
+  ...(require('../client/progress') as typeof import('../client/progress')),
+  ...(require('../client/upload') as typeof import('../client/upload')),
+});
 
 export interface TaskContextOptions {
   api: ConveyorApi;
@@ -40,6 +49,7 @@ export function createTaskContext(opts: TaskContextOptions): TaskContext {
     async downloadArtifact(id, dir) {
       const target = resolve(workDir, dir);
       await mkdir(target, { recursive: true });
+      const { downloadArtifactFiles, downloadTargetPath, silentProgress } = transfers();
       const artifact = await api.getArtifact(id);
       // Each file is checked against its SHA-256 before it is moved into place.
       await downloadArtifactFiles(api, artifact, target, silentProgress);
@@ -51,6 +61,7 @@ export function createTaskContext(opts: TaskContextOptions): TaskContext {
     },
 
     async uploadArtifact(output) {
+      const { hashFiles, uploadFiles, silentProgress, DEFAULT_UPLOAD_TUNING } = transfers();
       const hashed = await hashFiles(output.files.map((f) => ({ path: f.path, localPath: resolve(workDir, f.localPath) })));
       const created = await api.createArtifact({
         category: output.category,
@@ -67,7 +78,7 @@ export function createTaskContext(opts: TaskContextOptions): TaskContext {
 
     run(command, args, runOpts) {
       return new Promise((resolvePromise, reject) => {
-        const child = spawn(command, args, {
+        const child = childProcess().spawn(command, args, {
           cwd: runOpts?.cwd ?? workDir,
           env: { ...(opts.env ?? process.env), ...(runOpts?.env ?? {}) },
           stdio: ['ignore', 'pipe', 'pipe'],

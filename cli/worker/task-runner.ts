@@ -29,6 +29,9 @@ export async function executeChildRequest(request: ChildRequest, io: ChildIo): P
   if (!task || typeof task.execute !== 'function') {
     return errorOutcome('configure-failed', `${taskName} is not a Worker task this worker can run`);
   }
+  if (!request.token && task.usesServer !== false) {
+    return errorOutcome('configure-failed', `${taskName} calls the server, but the worker started it without a task token`);
+  }
   let data: Record<string, unknown>;
   try {
     data = validateTaskData(task, taskData);

@@ -100,6 +100,8 @@ export interface WorkerDeps {
   generateKey(): string;
   /** The worker's queue; by default the SQS queue named by GET worker/queue/. */
   openQueue?(api: ConveyorApi): WorkerQueue;
+  /** Whether a task calls the server (and so needs a task token); absent: every task does. */
+  taskUsesServer?(taskName: string): boolean;
 }
 
 interface RunningTask {
@@ -470,9 +472,13 @@ export class ConveyorWorker {
         try {
           // The task gets a token for this request only, never the worker's own (finding 4); asked
           // again through a server outage, so that a restarting stack does not fail the request.
-          const issued = await this.throughOutage(() => this.api!.taskToken(id), `work request ${id}: cannot get its task token`, () => Boolean(entry.cancelled));
-          if (!issued.ok) throw issued.error;
-          const taskToken = issued.value.token;
+          // A task that never calls the server (noop, sleep) gets none: one API request less per task.
+          let taskToken = '';
+          if (this.deps.taskUsesServer?.(workRequest.task_name) ?? true) {
+            const issued = await this.throughOutage(() => this.api!.taskToken(id), `work request ${id}: cannot get its task token`, () => Boolean(entry.cancelled));
+            if (!issued.ok) throw issued.error;
+            taskToken = issued.value.token;
+          }
           const handle = await this.deps.spawnTask(
             {
               workRequest,

@@ -14,6 +14,7 @@ import type { Clock, Deps, IdGenerator } from '../ports';
 import { readAwsConfig, type AwsConfig } from './aws-config';
 import { documentClient, sqsClient, type AwsContext } from './aws-clients';
 import { DynamoAccountsRepository, DynamoSchemaStore } from './dynamodb/accounts-repository';
+import { DynamoQuotaReader } from './dynamodb/quota-reader';
 import { DynamoArtifactRepository } from './dynamodb/artifact-repository';
 import { dynamoExpiryStore, type DynamoExpiryStore } from './dynamodb/expiry-store';
 import { DynamoAuditLog } from './dynamodb/audit-log';
@@ -40,7 +41,7 @@ export type AwsAdapters = { [K in AwsPort]?: AwsAdapter<K> };
 /** Every port, in Deps' order (the ports a function is not wired with are stand-ins). */
 export const AWS_PORTS: readonly AwsPort[] = [
   'identity', 'artifacts', 'audit', 'files', 'queues', 'workRequests', 'workers', 'workerChannels', 'templates',
-  'collections', 'channels', 'notifier', 'sequences', 'accounts', 'accountingQueue', 'schema', 'recurringJobs', 'sockets',
+  'collections', 'channels', 'notifier', 'sequences', 'accounts', 'accountingQueue', 'schema', 'recurringJobs', 'sockets', 'quotas',
 ];
 
 /** Optional in Deps: left out (not a stand-in) where not wired, as code checks for their presence. */
@@ -62,6 +63,7 @@ export const channels: AwsAdapter<'channels'> = (ctx) => new DynamoNotificationC
 export const accounts: AwsAdapter<'accounts'> = (ctx) => new DynamoAccountsRepository(documentClient(ctx), ctx.config.mainTable);
 export const accountingQueue: AwsAdapter<'accountingQueue'> = (ctx) => new SqsAccountingQueue(sqsClient(ctx), ctx.config.accountingQueueUrl);
 export const schema: AwsAdapter<'schema'> = (ctx) => new DynamoSchemaStore(documentClient(ctx), ctx.config.mainTable);
+export const quotas: AwsAdapter<'quotas'> = (ctx) => new DynamoQuotaReader(documentClient(ctx), ctx.config.mainTable);
 
 export const systemClock: Clock = { now: () => new Date() };
 

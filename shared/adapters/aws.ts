@@ -28,6 +28,7 @@ import {
   collections,
   identity,
   queues,
+  quotas,
   recurringJobs,
   schema,
   sequences,
@@ -46,7 +47,7 @@ export { createNotifier } from './aws-notifier';
 /** Every port: what the CLI, the local tools and the tests get. */
 export const ALL_AWS_ADAPTERS: Required<AwsAdapters> = {
   identity, artifacts, audit, files, queues, workRequests, workers, workerChannels, templates,
-  collections, channels, notifier, sequences, accounts, accountingQueue, schema, recurringJobs, sockets,
+  collections, channels, notifier, sequences, accounts, accountingQueue, schema, recurringJobs, sockets, quotas,
 };
 
 /** Clients to inject instead of the default ones (e.g. a DynamoDB client with a capacity-counting middleware). */

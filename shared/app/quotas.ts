@@ -40,7 +40,7 @@ export function userQuota(user: User): Quota {
 export async function enforceQuotas(deps: Deps, caller: Caller, scope: string, workspace: string, incoming: Partial<Record<Resource, number>> = {}): Promise<void> {
   if (caller.kind === 'user') checkAccount({ kind: 'user', username: caller.user.username }, userQuota(caller.user), incoming);
   const wsAccount: Account = { kind: 'workspace', scope, workspace };
-  checkAccount(wsAccount, await deps.accounts.getQuota(wsAccount), incoming);
+  checkAccount(wsAccount, await deps.quotas.getQuota(wsAccount), incoming);
 }
 
 function checkAccount(account: Account, quota: Quota, incoming: Partial<Record<Resource, number>>): void {

@@ -129,3 +129,11 @@ export interface SchemaStore {
   /** Oldest first. */
   history(): Promise<SchemaChange[]>;
 }
+
+/**
+ * The one quota read on the request path (enforceQuotas, before new work is accepted): a port of its
+ * own so that the functions that only enforce quotas do not bundle the whole accounts repository.
+ */
+export interface QuotaReader {
+  getQuota(account: Account): Promise<Quota>;
+}

@@ -12,7 +12,7 @@ import type { FreeSlotVerdict } from '../domain/free-slots';
 import type { Collection, CollectionItem } from '../domain/collections';
 import type { RunNumber, WorkflowTemplate } from '../domain/workflows';
 import type { QuotaSettings } from '../domain/quotas';
-import type { AccountingQueue, AccountsRepository, SchemaStore } from './accounts';
+import type { AccountingQueue, AccountsRepository, QuotaReader, SchemaStore } from './accounts';
 export type * from './accounts';
 import type { RecurringJobRepository } from './recurring-jobs';
 
@@ -496,6 +496,8 @@ export interface Deps {
   accountingQueue: AccountingQueue;
   /** The stored items' schema revision (migrations). */
   schema: SchemaStore;
+  /** Quota reads when new work is accepted (the accounts repository's getQuota, without the rest of it). */
+  quotas: QuotaReader;
   /** Absent: DEFAULT_QUOTA_SETTINGS. */
   quotaSettings?: QuotaSettings;
   /** REANA's workflow scheduling policy; absent: fifo. */

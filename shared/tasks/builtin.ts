@@ -16,6 +16,7 @@ export const noopTask: TaskDefinition<{ result: boolean; required_memory?: numbe
   version: 1,
   schema: z.strictObject({ result: z.boolean().default(true), ...requirementFields }),
   requirements: (d) => ({ memory: d.required_memory, disk: d.required_disk }),
+  usesServer: false,
   async execute(data, ctx) {
     ctx.log(`noop: result ${data.result ? 'success' : 'failure'}`);
     return { result: data.result ? 'success' : 'failure' };
@@ -31,6 +32,7 @@ export const sleepTask: TaskDefinition<{ seconds: number; result: boolean }> = {
   taskType: 'Worker',
   version: 1,
   schema: z.strictObject({ seconds: z.number().min(0).max(86_400), result: z.boolean().default(true) }),
+  usesServer: false,
   async execute(data, ctx) {
     const end = Date.now() + data.seconds * 1000;
     while (Date.now() < end) {

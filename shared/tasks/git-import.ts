@@ -7,7 +7,6 @@
  * FAILURE_REMOTE_BROKEN when the remote cannot be read, FAILURE_INVALID for a URL git cannot use.
  * The full log is uploaded as a `conveyor:recurring-log` artifact whatever the outcome.
  */
-import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as z from 'zod';
@@ -50,6 +49,8 @@ export function sameRefs(a: Record<string, string>, b: Record<string, string>): 
 }
 
 function git(args: string[], cwd: string, signal: AbortSignal): Promise<{ code: number; output: string; stdout: string }> {
+  // Required here: this module's definition is part of every task process; only a git-import run starts git.
+  const { execFile } = require('node:child_process') as typeof import('node:child_process');
   return new Promise((resolve) => {
     execFile(
       'git',

@@ -1,7 +1,5 @@
-import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
 import * as z from 'zod';
 import { toolTask, type TaskContext, type TaskDefinition, type TaskOutcome } from './types';
 
@@ -65,6 +63,10 @@ export async function executeMkdeb(data: MkdebData, ctx: TaskContext): Promise<T
  * true of any stand-in build: there is no ITP bug to close, and nothing in it is architecture-specific.
  */
 export function debianPackageFiles(data: MkdebData, now: Date): Record<string, string | Buffer> {
+  // Required here, not at the top: this module's definition is part of every task process and every
+  // function that knows the tasks, and only an mkdeb run needs compression and hashing.
+  const { gzipSync } = require('node:zlib') as typeof import('node:zlib');
+  const { createHash } = require('node:crypto') as typeof import('node:crypto');
   const name = data.package;
   const doc = `usr/share/doc/${name}`;
   const content: Record<string, string | Buffer> = {

@@ -74,6 +74,11 @@ export interface TaskDefinition<D = Record<string, unknown>> {
   /** Artifact ids the task reads (from its data or dynamic data): outputs get `built-using` relations to them. */
   inputArtifacts?(data: D, dynamicData: Record<string, unknown>): number[];
   execute?(data: D, ctx: TaskContext): Promise<TaskOutcome>;
+  /**
+   * False for a Worker task that never calls the server (no artifact downloaded or uploaded): the
+   * worker starts it without asking for a task token, one API request less per task (issue 12).
+   */
+  usesServer?: boolean;
 }
 
 /** Which worker type runs which task type (Debusine's base `can_run_on`). */

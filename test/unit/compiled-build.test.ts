@@ -4,7 +4,7 @@
  * exports a handler, and bin/conveyor runs the bundle only while it is newer than the sources.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compile, REPO_ROOT } from '../../build/compile';
@@ -50,6 +50,24 @@ it('the task-runner bundle runs a noop task to a success outcome, and a bad one 
   expect(ok.exit).toMatchObject({ exitCode: 0, outcome: { result: 'success' } });
   const bad = await run('noop', { result: 'not-a-result' });
   expect(bad.exit.outcome).toMatchObject({ result: 'error', output_data: { errors: [expect.objectContaining({ code: 'configure-failed' })] } });
+});
+
+it('cli.js and task-runner.js run their bundle with a V8 code cache: written by the first run, used as is by the next', () => {
+  const cacheDir = join(out, '.v8-cache');
+  rmSync(cacheDir, { recursive: true, force: true });
+  const help = () => execFileSync(process.execPath, [join(out, 'cli.js'), '--help'], { encoding: 'utf8' });
+  const first = help();
+  const cached = readdirSync(cacheDir).filter((name) => name.startsWith('cli.bundle.js-'));
+  expect(cached).toEqual([expect.stringMatching(new RegExp(`-${process.version.replace(/\./g, '\\.')}-${process.arch}\\.bin$`))]);
+  const written = statSync(join(cacheDir, cached[0]!)).mtimeMs;
+  // The cache is rewritten only when V8 rejects it (or there is none): untouched means it was used.
+  expect(help()).toBe(first);
+  expect(readdirSync(cacheDir).filter((name) => name.startsWith('cli.bundle.js-'))).toEqual(cached);
+  expect(statSync(join(cacheDir, cached[0]!)).mtimeMs).toBe(written);
+  // A rejected cache (here: garbage of the same name) is replaced after the run, which still succeeds.
+  writeFileSync(join(cacheDir, cached[0]!), 'not a code cache');
+  expect(help()).toBe(first);
+  expect(readFileSync(join(cacheDir, cached[0]!)).length).toBeGreaterThan(1000);
 });
 
 it('every function bundle loads and exports a handler', () => {

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { WireWorkRequest } from '../../cli/client/wire';
 import type { QueueMessage, WorkerQueue } from '../../cli/worker/queue';
 import { spawnTaskProcess, type SpawnTask, type TaskExit, type TaskHandle, type TaskSpec } from '../../cli/worker/task-process';
-import { ConveyorWorker, DEFAULT_WORKER_TIMINGS, completionFor, type WorkerSettings } from '../../cli/worker/worker';
+import { ConveyorWorker, DEFAULT_WORKER_TIMINGS, completionFor, type WorkerDeps, type WorkerSettings } from '../../cli/worker/worker';
 import { wireWorkRequest } from '../support/wire';
 
 const KEY = 'a'.repeat(64);
@@ -229,7 +229,7 @@ describe('conveyor worker loop', () => {
     return task;
   };
 
-  const makeWorker = (overrides: Partial<WorkerSettings> = {}, withToken = true, spawn: SpawnTask = spawnTask): ConveyorWorker => {
+  const makeWorker = (overrides: Partial<WorkerSettings> = {}, withToken = true, spawn: SpawnTask = spawnTask, extraDeps: Partial<WorkerDeps> = {}): ConveyorWorker => {
     if (withToken) writeFileSync(join(dir, 'worker-token'), `${KEY}\n`, { mode: 0o600 });
     const worker = new ConveyorWorker(settings(overrides), {
       fetch: (input, init) => fetch(input, init),
@@ -239,10 +239,27 @@ describe('conveyor worker loop', () => {
       machine: { cpuCount: () => 4, availableMemory: () => 8e9, freeDisk: async () => 5e10 },
       generateKey: () => KEY,
       openQueue: () => queue,
+      ...extraDeps,
     });
     started.push(worker);
     return worker;
   };
+
+  it('starts a task that never calls the server without asking for a task token; others still get one', async () => {
+    const worker = makeWorker({ concurrency: 2 }, true, spawnTask, { taskUsesServer: (name) => name !== 'noop' });
+    const running = worker.run();
+    await waitFor(() => server.callsTo('GET work-request/get-next-for-worker/').length === 1, 'the startup get-next');
+    assigned.push(workRequest(7, 'noop'), workRequest(8, 'lintian'));
+    queue.push({ type: 'work_request_available', work_request_id: 7 });
+    await waitFor(() => tasks.length === 2, 'both tasks to start');
+    const byId = new Map(tasks.map((t) => [t.spec.workRequest.id, t]));
+    expect(byId.get(7)!.spec.token).toBe('');
+    expect(byId.get(8)!.spec.token).toBe(taskTokenFor('work-request/8/task-token/'));
+    expect(server.callsTo('POST work-request/N/task-token/').map((c) => c.path)).toEqual([expect.stringContaining('work-request/8/task-token/')]);
+    worker.requestStop();
+    for (const t of tasks) t.finish(success());
+    expect(await running).toBe(0);
+  });
 
   it('registers with the activation token, keeps the key 0600, waits to be enabled, asks for work once, disconnects on stop', async () => {
     server.on('POST worker/register/', () => ({ status: 201, body: { name: 'host-a-example-org', enabled: false } }));

@@ -47,6 +47,14 @@ describe('task runner (in process)', () => {
     expect(bad.output_data?.errors?.[0]?.message).toMatch(/bogus/);
   });
 
+  it('runs a task that never calls the server without a task token, and refuses the others without one', async () => {
+    const log = (): void => {};
+    const tokenless = (name: string, data: Record<string, unknown>): ChildRequest => ({ ...request(name, data), token: '' });
+    await expect(executeChildRequest(tokenless('noop', {}), { log })).resolves.toEqual({ result: 'success' });
+    const refused = await executeChildRequest(tokenless('lintian', { input: { binary_artifacts: [3] } }), { log });
+    expect(refused.output_data?.errors).toEqual([{ code: 'configure-failed', message: 'lintian calls the server, but the worker started it without a task token' }]);
+  });
+
   it('reports execute-failed when the task throws (here: its input artifact cannot be fetched)', async () => {
     const fakeFetch: FetchFn = async () =>
       new Response(JSON.stringify({ title: 'Not found', detail: 'no artifact 3' }), { status: 404, headers: { 'content-type': 'application/problem+json' } });

@@ -25,21 +25,11 @@ import { indexKeys, keys, padId, type Key } from './keys';
 import { attemptTransaction, batchGet, compact, type Item, names, queryPartition, queryIndexPartition, updateIf } from './support';
 import { newTokenItem } from './identity-repository';
 import { QUOTA_ATTR, quotaFromItem } from './quota-attributes';
+import { accountPartition, DynamoQuotaReader, noHash, quotaKey } from './quota-reader';
+
+export { accountPartition } from './quota-reader';
 
 const ACCOUNTS_INDEX = 'ACCOUNTS';
-
-function noHash(value: string, field: string): string {
-  if (value.length === 0 || value.includes('#')) throw new Error(`${field} must be non-empty and must not contain "#"`);
-  return value;
-}
-
-export function accountPartition(account: Account): string {
-  return account.kind === 'user' ? `ACCT#user#${noHash(account.username, 'username')}` : `ACCT#ws#${noHash(account.scope, 'scope')}#${noHash(account.workspace, 'workspace')}`;
-}
-
-function quotaKey(account: Account): Key {
-  return account.kind === 'user' ? keys.user(account.username) : { pk: accountPartition(account), sk: 'QUOTA' };
-}
 
 function sourceSortKey(source: UsageSource): string {
   return `SRC#${source.kind}#${padId(source.id)}`;
@@ -199,9 +189,8 @@ export class DynamoAccountsRepository implements AccountsRepository {
     );
   }
 
-  async getQuota(account: Account): Promise<Quota> {
-    const res = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: quotaKey(account) }));
-    return quotaFromItem(res.Item);
+  getQuota(account: Account): Promise<Quota> {
+    return new DynamoQuotaReader(this.doc, this.tableName).getQuota(account);
   }
 
   /** SET and ADD clauses on the quota item; a workspace's is created on first use (and indexed for listAccounts). */

@@ -758,6 +758,8 @@ export type MemoryDeps = Deps & {
   notifier: MemoryNotifier;
   clock: ManualClock;
   accounts: MemoryAccountsRepository;
+  /** The accounts repository itself (it answers getQuota). */
+  quotas: MemoryAccountsRepository;
   accountingQueue: MemoryAccountingQueue;
   schema: MemorySchemaStore;
   recurringJobs: MemoryRecurringJobRepository;
@@ -767,8 +769,10 @@ export function createMemoryDeps(): MemoryDeps {
   const workers = new MemoryWorkerRepository();
   const artifacts = new MemoryArtifactRepository();
   const identity = new MemoryIdentityRepository();
+  const accounts = new MemoryAccountsRepository(identity);
   return {
-    accounts: new MemoryAccountsRepository(identity),
+    accounts,
+    quotas: accounts,
     accountingQueue: new MemoryAccountingQueue(),
     schema: new MemorySchemaStore(),
     workRequests: new MemoryWorkRequestRepository(workers),
