@@ -28,18 +28,18 @@ function renamed(record: object, fields: readonly string[], rename: (name: strin
 }
 
 /** The `fields` of a domain record under their wire (snake_case) names, in the order given. */
-export function snakeCaseFields<T extends object, K extends keyof T & string>(record: T, fields: readonly K[]): { [P in K as SnakeCase<P>]: T[P] } {
-  return renamed(record, fields, snakeCase) as { [P in K as SnakeCase<P>]: T[P] };
+export function snakeCaseFields<T extends object, K extends keyof T & string>(record: T, fields: readonly K[]): { [P in NoInfer<K> as SnakeCase<P>]: T[P] } {
+  return renamed(record, fields, snakeCase) as { [P in NoInfer<K> as SnakeCase<P>]: T[P] };
 }
 
 /** The `fields` of a wire (snake_case) body under their domain (camelCase) names, in the order given. */
-export function camelCaseFields<T extends object, K extends keyof T & string>(record: T, fields: readonly K[]): { [P in K as CamelCase<P>]: T[P] } {
-  return renamed(record, fields, camelCase) as { [P in K as CamelCase<P>]: T[P] };
+export function camelCaseFields<T extends object, K extends keyof T & string>(record: T, fields: readonly K[]): { [P in NoInfer<K> as CamelCase<P>]: T[P] } {
+  return renamed(record, fields, camelCase) as { [P in NoInfer<K> as CamelCase<P>]: T[P] };
 }
 
 /** The `fields` of a record under the same names, in the order given. */
-export function pickFields<T extends object, K extends keyof T & string>(record: T, fields: readonly K[]): Pick<T, K> {
-  return renamed(record, fields, (name) => name) as Pick<T, K>;
+export function pickFields<T extends object, K extends keyof T & string>(record: T, fields: readonly K[]): Pick<T, NoInfer<K>> {
+  return renamed(record, fields, (name) => name) as Pick<T, NoInfer<K>>;
 }
 
 /** The record without its undefined fields (a partial update changes only what it names). */
