@@ -8,6 +8,7 @@ import { tokenExpired } from '../domain/expiry';
 import type { Deps } from '../ports';
 import type { TokenExpiryStore } from '../ports/token-expiry';
 import { recordAudit } from './audit';
+import { whileInBounds } from './bounded-steps';
 
 export interface ExpiredTokenRef {
   id: string;
@@ -33,12 +34,7 @@ export async function deleteExpiredTokens(
   const now = deps.clock.now();
   const max = opts.maxTokens ?? DEFAULT_MAX_TOKENS;
   const expired = await store.expiredTokens(now.toISOString(), max);
-  if (expired.length >= max) report.finished = false;
-  for (const token of expired) {
-    if (opts.outOfTime?.()) {
-      report.finished = false;
-      break;
-    }
+  for (const token of whileInBounds(report, expired, max, opts.outOfTime)) {
     if (!tokenExpired(token, now)) continue; // the index said so; the row decides
     const ref: ExpiredTokenRef = { id: token.id, username: token.username ?? null, purpose: token.purpose, expire_at: token.expireAt! };
     if (opts.dryRun) {

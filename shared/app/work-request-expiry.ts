@@ -18,6 +18,7 @@ import { isFinished, type WorkRequest } from '../domain/work-requests';
 import type { Deps } from '../ports';
 import type { WorkRequestExpiryStore } from '../ports/work-request-expiry';
 import { recordAudit } from './audit';
+import { whileInBounds } from './bounded-steps';
 
 export interface ExpiredWorkRequestRef {
   id: number;
@@ -79,7 +80,6 @@ export async function expireWorkRequests(
   const now = deps.clock.now();
   const max = opts.maxTrees ?? DEFAULT_MAX_TREES;
   const roots = await store.dueRoots(now.toISOString(), max);
-  if (roots.length >= max) report.finished = false;
   const delays = new Map<string, number | null>();
   const delayOf = async (wr: WorkRequest) => {
     const key = `${wr.scope}/${wr.workspace}`;
@@ -90,11 +90,7 @@ export async function expireWorkRequests(
     if (!opts.dryRun) await store.recheckRoot(rootId, at);
   };
 
-  for (const rootId of roots) {
-    if (opts.outOfTime?.()) {
-      report.finished = false;
-      break;
-    }
+  for (const rootId of whileInBounds(report, roots, max, opts.outOfTime)) {
     const root = await deps.workRequests.get(rootId);
     if (!root || root.parent !== null) {
       await recheck(rootId, null); // gone, or not a root: nothing to look at through this entry

@@ -20,6 +20,7 @@ import { isFinished } from '../domain/work-requests';
 import type { Deps } from '../ports';
 import type { WorkspaceExpiryStore } from '../ports/workspace-expiry';
 import { recordAudit } from './audit';
+import { whileInBounds } from './bounded-steps';
 
 export interface WorkspaceRef {
   scope: string;
@@ -100,17 +101,12 @@ export async function expireWorkspaces(
   const now = deps.clock.now();
   const max = opts.maxWorkspaces ?? DEFAULT_MAX_WORKSPACES;
   const entries = await store.dueWorkspaces(now.toISOString(), max);
-  if (entries.length >= max) report.finished = false;
   const recheck = async (entry: WorkspaceRef, at: string | null) => {
     if (!opts.dryRun) await store.recheckWorkspace(entry.scope, entry.workspace, at);
   };
   const later = () => new Date(now.getTime() + Math.max(opts.recheckSeconds, 60) * 1000).toISOString();
 
-  for (const entry of entries) {
-    if (opts.outOfTime?.()) {
-      report.finished = false;
-      break;
-    }
+  for (const entry of whileInBounds(report, entries, max, opts.outOfTime)) {
     const ws = await deps.identity.getWorkspace(entry.scope, entry.workspace);
     if (!ws || dueAt(ws, null) === null) {
       await recheck(entry, null); // gone, or no delay any more
