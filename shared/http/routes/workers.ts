@@ -17,8 +17,7 @@ import {
 import type { Caller } from '../../app/auth';
 import type { Deps, QueueAccess } from '../../ports';
 import { json, jsonBody, noContent, type RouteHandler } from '../request';
-import { parseWith } from '../validation';
-import { inputSchemasOf, noDepsForDeclarations, withInput } from '../route-input';
+import { parseWith, type RouteInputSchemas } from '../validation';
 
 const registerSchema = z.strictObject({
   token: z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex characters'),
@@ -75,7 +74,7 @@ function requireAuthenticated(caller: Caller): void {
 
 export function workerRoutes(getDeps: () => Deps): Record<string, RouteHandler> {
   return {
-    'POST /api/1.0/worker/register/': withInput({ body: registerSchema }, async (req) => {
+    'POST /api/1.0/worker/register/': async (req) => {
       const body = parseWith(registerSchema, jsonBody(req), 'Invalid worker');
       // A pool worker presents an activation token in `Token`; the use case checks it.
       const activationKey = req.headers['token']?.trim() || undefined;
@@ -90,20 +89,20 @@ export function workerRoutes(getDeps: () => Deps): Record<string, RouteHandler> 
         activationKey,
       );
       return json(201, { id: worker.id ?? null, name: worker.name, enabled: worker.enabled });
-    }),
-    'PUT /api/1.0/worker/dynamic-metadata/': withInput({ body: metadataSchema }, async (req) => {
+    },
+    'PUT /api/1.0/worker/dynamic-metadata/': async (req) => {
       const body = jsonBody(req);
       if (typeof body !== 'object' || body === null || Array.isArray(body)) {
         throw ValidationError.field('(body)', 'must be a JSON object', 'Invalid metadata');
       }
       await updateDynamicMetadata(getDeps(), req.caller, parseWith(metadataSchema, body, 'Invalid metadata'));
       return noContent();
-    }),
-    'POST /api/1.0/worker/disconnect/': withInput({ body: emptySchema }, async (req) => {
+    },
+    'POST /api/1.0/worker/disconnect/': async (req) => {
       parseWith(emptySchema, jsonBody(req), 'Invalid request');
       await disconnectWorker(getDeps(), req.caller);
       return noContent();
-    }),
+    },
     'GET /api/1.0/worker/queue/': async (req) => {
       // Credentials: never cached by anything in between.
       return json(200, queueAccessJson(await workerQueueAccess(getDeps(), req.caller)), { 'cache-control': 'no-store' });
@@ -121,4 +120,8 @@ export function workerRoutes(getDeps: () => Deps): Record<string, RouteHandler> 
 }
 
 /** For shared/http/openapi.ts. */
-export const workerRequestSchemas = inputSchemasOf(workerRoutes(noDepsForDeclarations));
+export const workerRequestSchemas: RouteInputSchemas = {
+  'POST /api/1.0/worker/register/': { body: registerSchema },
+  'PUT /api/1.0/worker/dynamic-metadata/': { body: metadataSchema },
+  'POST /api/1.0/worker/disconnect/': { body: emptySchema },
+};
