@@ -1,0 +1,47 @@
+import { camelCase, camelCaseFields, definedFields, pickFields, snakeCase, snakeCaseFields } from '../../shared/domain/fields';
+import { whileInBounds } from '../../shared/app/bounded-steps';
+
+describe('field mappings (shared/domain/fields.ts)', () => {
+  it('spells names both ways', () => {
+    expect(snakeCase('fullHistoryRetentionPeriod')).toBe('full_history_retention_period');
+    expect(snakeCase('id')).toBe('id');
+    expect(camelCase('full_history_retention_period')).toBe('fullHistoryRetentionPeriod');
+    expect(camelCase('task_data')).toBe('taskData');
+  });
+
+  it('copies only the fields named, renamed, in the order given', () => {
+    const record = { id: 1, createdAt: 'then', taskName: 'noop', secret: 'x' };
+    const wire = snakeCaseFields(record, ['taskName', 'createdAt']);
+    expect(wire).toEqual({ task_name: 'noop', created_at: 'then' });
+    expect(Object.keys(wire)).toEqual(['task_name', 'created_at']);
+    expect(camelCaseFields({ task_name: 'noop', task_data: { a: 1 }, other: 2 }, ['task_name', 'task_data'])).toEqual({ taskName: 'noop', taskData: { a: 1 } });
+    expect(pickFields(record, ['id', 'taskName'])).toEqual({ id: 1, taskName: 'noop' });
+  });
+
+  it('keeps a field that is undefined in the record as undefined (callers that mean "absent" use definedFields)', () => {
+    const copied = camelCaseFields({ review_status: undefined, update_interval: null } as { review_status?: string; update_interval: number | null }, ['review_status', 'update_interval']);
+    expect('reviewStatus' in copied).toBe(true);
+    expect(definedFields(copied)).toEqual({ updateInterval: null });
+  });
+});
+
+describe('whileInBounds (shared/app/bounded-steps.ts)', () => {
+  it('hands out every entry and stays finished when the read was not full', () => {
+    const report = { finished: true };
+    expect([...whileInBounds(report, [1, 2], 3)]).toEqual([1, 2]);
+    expect(report.finished).toBe(true);
+  });
+
+  it('is not finished when the read was full (the rest waits in the index)', () => {
+    const report = { finished: true };
+    expect([...whileInBounds(report, [1, 2, 3], 3)]).toEqual([1, 2, 3]);
+    expect(report.finished).toBe(false);
+  });
+
+  it('stops before the next entry once time has run out, unfinished', () => {
+    const report = { finished: true };
+    let calls = 0;
+    expect([...whileInBounds(report, [1, 2, 3], 10, () => ++calls > 2)]).toEqual([1, 2]);
+    expect(report.finished).toBe(false);
+  });
+});
