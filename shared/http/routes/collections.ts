@@ -15,7 +15,8 @@ import { ValidationError } from '../../domain/errors';
 import { DEFAULT_WORKSPACE } from '../../domain/tenancy';
 import type { Deps } from '../../ports';
 import { json, jsonBody, noContent, type HttpRequest, type RouteHandler } from '../request';
-import { parseWith, type RouteInputSchemas, idParam } from '../validation';
+import { parseWith, idParam } from '../validation';
+import { withInput } from '../route-input';
 import { listRoute, pageQueryFields } from '../paged-list';
 import { addressedWorkspace } from '../addressed-workspace';
 import { camelCaseFields, snakeCaseFields } from '../../domain/fields';
@@ -73,13 +74,13 @@ function lookupRoute<S extends z.ZodType<{ work_request: number }>>(
   schema: S,
   resolve: (deps: Deps, ctx: LookupContext, body: z.output<S>) => Promise<unknown>,
 ): RouteHandler {
-  return async (req) => {
+  return withInput({ body: schema }, async (req) => {
     requireWorkerOrTask(req.caller);
     const body = parseWith(schema, jsonBody(req), 'Invalid lookup');
     const deps = getDeps();
     const ctx = await lookupContextForWorker(deps, req.caller, body.work_request);
     return json(200, await resolve(deps, ctx, body));
-  };
+  });
 }
 
 export function collectionJson(c: Collection, baseUrl: string) {
@@ -129,7 +130,7 @@ export function collectionRoutes(getDeps: () => Deps): Record<string, RouteHandl
       }),
       (req) => (c) => collectionJson(c, req.baseUrl),
     ),
-    'POST /api/1.0/collection/': async (req) => {
+    'POST /api/1.0/collection/': withInput({ body: createSchema }, async (req) => {
       const body = parseWith(createSchema, jsonBody(req), 'Invalid collection');
       const created = await createCollection(getDeps(), req.caller, {
         ...addressedWorkspace(req, body),
@@ -138,7 +139,7 @@ export function collectionRoutes(getDeps: () => Deps): Record<string, RouteHandl
         metadataOnlyRetentionPeriod: body.metadata_only_retention_period ?? null,
       });
       return json(201, collectionJson(created, req.baseUrl));
-    },
+    }),
     'GET /api/1.0/collection/{id}/': async (req) => json(200, collectionJson(await getCollection(getDeps(), req.caller, idParam(req)), req.baseUrl)),
     'GET /api/1.0/collection/{id}/items/': listRoute(
       itemsQuerySchema,
@@ -146,12 +147,12 @@ export function collectionRoutes(getDeps: () => Deps): Record<string, RouteHandl
       (req, _q, page) => listCollectionItems(getDeps(), req.caller, idParam(req), page),
       () => collectionItemJson,
     ),
-    'POST /api/1.0/collection/{id}/items/': async (req) => {
+    'POST /api/1.0/collection/{id}/items/': withInput({ body: addItemSchema }, async (req) => {
       const id = idParam(req);
       const body = parseWith(addItemSchema, jsonBody(req), 'Invalid item');
       const item = await addCollectionItem(getDeps(), req.caller, id, body);
       return json(201, collectionItemJson(item));
-    },
+    }),
     'DELETE /api/1.0/collection/{id}/items/{name}/': async (req) => {
       await removeCollectionItem(getDeps(), req.caller, idParam(req), itemNameParam(req));
       return noContent();
@@ -164,13 +165,3 @@ export function collectionRoutes(getDeps: () => Deps): Record<string, RouteHandl
     ),
   };
 }
-
-/** For shared/http/openapi.ts. */
-export const collectionRequestSchemas: RouteInputSchemas = {
-  'POST /api/1.0/collection/': { body: createSchema },
-  'GET /api/1.0/collection/': { query: listQuerySchema },
-  'GET /api/1.0/collection/{id}/items/': { query: itemsQuerySchema },
-  'POST /api/1.0/collection/{id}/items/': { body: addItemSchema },
-  'POST /api/1.0/lookup/single/': { body: lookupSingleSchema },
-  'POST /api/1.0/lookup/multiple/': { body: lookupMultipleSchema },
-};
