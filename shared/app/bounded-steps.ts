@@ -13,3 +13,16 @@ export function* whileInBounds<T>(report: { finished: boolean }, due: readonly T
     yield entry;
   }
 }
+
+/**
+ * The entries of a bounded step: at most `max` due at `now`, read from its index with `readDue`,
+ * then handed out by whileInBounds. Reading with the same `max` that the full-read rule checks is
+ * what makes that rule right, so both take it from here.
+ */
+export async function dueInBounds<T>(
+  report: { finished: boolean },
+  readDue: (dueBy: string, max: number) => Promise<readonly T[]>,
+  bounds: { now: Date; max: number; outOfTime?: () => boolean },
+): Promise<Iterable<T>> {
+  return whileInBounds(report, await readDue(bounds.now.toISOString(), bounds.max), bounds.max, bounds.outOfTime);
+}

@@ -8,7 +8,7 @@ import { tokenExpired } from '../domain/expiry';
 import type { Deps } from '../ports';
 import type { TokenExpiryStore } from '../ports/token-expiry';
 import { recordAudit } from './audit';
-import { whileInBounds } from './bounded-steps';
+import { dueInBounds } from './bounded-steps';
 
 export interface ExpiredTokenRef {
   id: string;
@@ -32,9 +32,8 @@ export async function deleteExpiredTokens(
 ): Promise<TokenExpiryReport> {
   const report: TokenExpiryReport = { deleted: [], finished: true };
   const now = deps.clock.now();
-  const max = opts.maxTokens ?? DEFAULT_MAX_TOKENS;
-  const expired = await store.expiredTokens(now.toISOString(), max);
-  for (const token of whileInBounds(report, expired, max, opts.outOfTime)) {
+  const expired = await dueInBounds(report, (dueBy, max) => store.expiredTokens(dueBy, max), { now, max: opts.maxTokens ?? DEFAULT_MAX_TOKENS, outOfTime: opts.outOfTime });
+  for (const token of expired) {
     if (!tokenExpired(token, now)) continue; // the index said so; the row decides
     const ref: ExpiredTokenRef = { id: token.id, username: token.username ?? null, purpose: token.purpose, expire_at: token.expireAt! };
     if (opts.dryRun) {

@@ -18,7 +18,7 @@ import { isFinished, type WorkRequest } from '../domain/work-requests';
 import type { Deps } from '../ports';
 import type { WorkRequestExpiryStore } from '../ports/work-request-expiry';
 import { recordAudit } from './audit';
-import { whileInBounds } from './bounded-steps';
+import { dueInBounds } from './bounded-steps';
 
 export interface ExpiredWorkRequestRef {
   id: number;
@@ -78,8 +78,7 @@ export async function expireWorkRequests(
 ): Promise<WorkRequestExpiryReport> {
   const report: WorkRequestExpiryReport = { deleted: [], collections: [], kept: [], finished: true };
   const now = deps.clock.now();
-  const max = opts.maxTrees ?? DEFAULT_MAX_TREES;
-  const roots = await store.dueRoots(now.toISOString(), max);
+  const roots = await dueInBounds(report, (dueBy, max) => store.dueRoots(dueBy, max), { now, max: opts.maxTrees ?? DEFAULT_MAX_TREES, outOfTime: opts.outOfTime });
   const delays = new Map<string, number | null>();
   const delayOf = async (wr: WorkRequest) => {
     const key = `${wr.scope}/${wr.workspace}`;
@@ -90,7 +89,7 @@ export async function expireWorkRequests(
     if (!opts.dryRun) await store.recheckRoot(rootId, at);
   };
 
-  for (const rootId of whileInBounds(report, roots, max, opts.outOfTime)) {
+  for (const rootId of roots) {
     const root = await deps.workRequests.get(rootId);
     if (!root || root.parent !== null) {
       await recheck(rootId, null); // gone, or not a root: nothing to look at through this entry

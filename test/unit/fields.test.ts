@@ -1,5 +1,5 @@
 import { camelCase, camelCaseFields, definedFields, pickFields, snakeCase, snakeCaseFields } from '../../shared/domain/fields';
-import { whileInBounds } from '../../shared/app/bounded-steps';
+import { dueInBounds, whileInBounds } from '../../shared/app/bounded-steps';
 
 describe('field mappings (shared/domain/fields.ts)', () => {
   it('spells names both ways', () => {
@@ -42,6 +42,31 @@ describe('whileInBounds (shared/app/bounded-steps.ts)', () => {
     const report = { finished: true };
     let calls = 0;
     expect([...whileInBounds(report, [1, 2, 3], 10, () => ++calls > 2)]).toEqual([1, 2]);
+    expect(report.finished).toBe(false);
+  });
+});
+
+describe('dueInBounds (shared/app/bounded-steps.ts)', () => {
+  it('reads what is due now with the same limit that decides "not finished"', async () => {
+    const reads: [string, number][] = [];
+    const readDue = async (dueBy: string, max: number) => {
+      reads.push([dueBy, max]);
+      return [1, 2, 3].slice(0, max);
+    };
+    const now = new Date('2026-12-06T10:00:00Z');
+    const full = { finished: true };
+    expect([...(await dueInBounds(full, readDue, { now, max: 2 }))]).toEqual([1, 2]);
+    expect(full.finished).toBe(false);
+    const partial = { finished: true };
+    expect([...(await dueInBounds(partial, readDue, { now, max: 5 }))]).toEqual([1, 2, 3]);
+    expect(partial.finished).toBe(true);
+    expect(reads).toEqual([['2026-12-06T10:00:00.000Z', 2], ['2026-12-06T10:00:00.000Z', 5]]);
+  });
+
+  it('stops when time runs out, unfinished', async () => {
+    const report = { finished: true };
+    let calls = 0;
+    expect([...(await dueInBounds(report, async () => [1, 2, 3], { now: new Date(), max: 10, outOfTime: () => ++calls > 1 }))]).toEqual([1]);
     expect(report.finished).toBe(false);
   });
 });
