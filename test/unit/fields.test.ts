@@ -2,11 +2,13 @@ import { camelCase, camelCaseFields, definedFields, pickFields, snakeCase, snake
 import { dueInBounds, whileInBounds } from '../../shared/app/bounded-steps';
 
 describe('field mappings (shared/domain/fields.ts)', () => {
-  it('spells names both ways', () => {
-    expect(snakeCase('fullHistoryRetentionPeriod')).toBe('full_history_retention_period');
-    expect(snakeCase('id')).toBe('id');
-    expect(camelCase('full_history_retention_period')).toBe('fullHistoryRetentionPeriod');
-    expect(camelCase('task_data')).toBe('taskData');
+  it.each([
+    ['fullHistoryRetentionPeriod', 'full_history_retention_period'],
+    ['id', 'id'],
+    ['taskData', 'task_data'],
+  ])('spells %s as %s and back', (camel, snake) => {
+    expect(snakeCase(camel)).toBe(snake);
+    expect(camelCase(snake)).toBe(camel);
   });
 
   it('copies only the fields named, renamed, in the order given', () => {
