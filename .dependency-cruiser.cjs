@@ -11,7 +11,7 @@ const fs = require('node:fs');
  * sit beneath it, and only shared/http/, functions/ and cli/ import it.
  */
 const APP_LAYERS = [
-  { name: 'app-support', files: ['auth', 'audit', 'concurrency', 'loaders', 'acting-as', 'user-status', 'quotas', 'accounting', 'notification-policy', 'socket-notifications', 'follow-ups'] },
+  { name: 'app-support', files: ['auth', 'audit', 'concurrency', 'loaders', 'acting-as', 'user-status', 'quotas', 'accounting', 'notification-policy', 'socket-notifications', 'follow-ups', 'first-versions', 'bounded-steps'] },
   { name: 'artifacts', files: ['artifacts'] },
   { name: 'lookups-and-collections', files: ['lookups', 'collections'] },
   { name: 'event-reactions', files: ['event-reactions'] },

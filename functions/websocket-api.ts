@@ -13,6 +13,7 @@ import { sqsClient } from '../shared/adapters/aws-clients';
 import { readAwsConfig } from '../shared/adapters/aws-config';
 import { closeSocket, hasSockets, openSocket } from '../shared/app/sockets';
 import { QUEUES } from '../shared/manifest';
+import { PATH_QUERY_PARAMETER } from '../shared/formats/debusine-websocket-edge';
 import { normaliseHeaders } from '../shared/http/request';
 import type { Deps } from '../shared/ports';
 
@@ -22,8 +23,6 @@ export interface WebSocketEvent {
   headers?: Record<string, string | undefined>;
   queryStringParameters?: Record<string, string | undefined> | null;
 }
-
-export const PATH_QUERY_PARAMETER = 'conveyor_path';
 
 export function websocketHandler(getDeps: () => Deps, queueGreeting: (connectionId: string) => Promise<void>) {
   return async (event: WebSocketEvent): Promise<APIGatewayProxyResultV2> => {

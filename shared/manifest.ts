@@ -167,6 +167,38 @@ const API_TIMEOUT = 29; // API Gateway's integration limit
 const FINISHES_WORK_REQUESTS: FunctionSpec['uses'] = { tables: { main: 'readwrite' }, sendsTo: ['scheduler', 'orchestrator', 'accounting'], sendsEmail: true };
 
 /**
+ * A function fed by its queue (in batches) and also run by `timer`, whose pass catches up on what no
+ * message asked for (the scheduler's tick, the accountant's recompute). Its entry file is
+ * functions/<name>.ts, as every function's. Free of side effects, so FUNCTIONS stays droppable.
+ */
+/* @__NO_SIDE_EFFECTS__ */
+function queueAndTimerConsumer(
+  name: string,
+  timer: NonNullable<FunctionSpec['schedule']>,
+  spec: Omit<FunctionSpec, 'name' | 'entry' | 'schedule'> & Required<Pick<FunctionSpec, 'queue'>>,
+): FunctionSpec {
+  return { name, entry: `functions/${name}.ts`, ...spec, schedule: timer };
+}
+
+/**
+ * A function that reads stored bytes back to check them, a whole file at worst: one message per
+ * invocation, Lambda's longest timeout, the bucket to read and write, and accounting for the bytes
+ * it marks complete. Its entry file is functions/<name>.ts.
+ */
+/* @__NO_SIDE_EFFECTS__ */
+function storedBytesChecker(name: string, queue: QueueName, description: string): FunctionSpec {
+  return {
+    name,
+    entry: `functions/${name}.ts`,
+    description,
+    timeoutSeconds: 900,
+    memoryMb: 1024,
+    queue: { name: queue, batchSize: 1, maxBatchingWindowSeconds: 0 },
+    uses: { tables: { main: 'readwrite' }, bucket: 'readwrite', sendsTo: ['accounting'] },
+  };
+}
+
+/**
  * Pure (no top-level statement changes it), so that a Lambda bundle that imports a constant of this
  * file leaves the whole list out (about 10 KB); add functions inside the list or in
  * withWebSocketFunctions, never with a top-level FUNCTIONS.push (test/unit/function-bundles.test.ts).
@@ -260,9 +292,7 @@ export const FUNCTIONS: FunctionSpec[] = /* @__PURE__ */ withWebSocketFunctions(
       sendsEmail: true,
     },
   },
-  {
-    name: 'scheduler',
-    entry: 'functions/scheduler.ts',
+  queueAndTimerConsumer('scheduler', { id: 'scheduler-tick', rateMinutes: 1 }, {
     description: 'One bounded scheduling pass per batch of scheduler events, and every minute as a fallback (Wait tasks)',
     timeoutSeconds: 60,
     memoryMb: 1024,
@@ -270,11 +300,10 @@ export const FUNCTIONS: FunctionSpec[] = /* @__PURE__ */ withWebSocketFunctions(
     // No batching window: a pass starts as soon as an event arrives (dispatch latency when idle);
     // under load the events that queued up during a pass still come in batches of up to 10.
     queue: { name: 'scheduler', batchSize: 10, maxBatchingWindowSeconds: 0, maxConcurrency: 2 },
-    schedule: { id: 'scheduler-tick', rateMinutes: 1 },
     // Finishing requests (Wait, synchronization points) nudges the scheduler itself again, and
     // triggers the orchestration of their root workflow (which populates workflows it started).
     uses: { tables: { main: 'readwrite' }, sendsTo: ['scheduler', 'server-tasks', 'orchestrator', 'accounting'], workerQueues: 'send', sendsEmail: true },
-  },
+  }),
   {
     name: 'heartbeat-applier',
     entry: 'functions/heartbeat-applier.ts',
@@ -336,15 +365,7 @@ export const FUNCTIONS: FunctionSpec[] = /* @__PURE__ */ withWebSocketFunctions(
     // Children it creates nudge the scheduler; a finished sub-workflow queues its parent's next step.
     uses: FINISHES_WORK_REQUESTS,
   },
-  {
-    name: 'file-verifier',
-    entry: 'functions/file-verifier.ts',
-    description: 'Reads uploaded objects back to check their SHA-256 and marks files complete',
-    timeoutSeconds: 900,
-    memoryMb: 1024,
-    queue: { name: 'file-verification', batchSize: 1, maxBatchingWindowSeconds: 0 },
-    uses: { tables: { main: 'readwrite' }, bucket: 'readwrite', sendsTo: ['accounting'] },
-  },
+  storedBytesChecker('file-verifier', 'file-verification', 'Reads uploaded objects back to check their SHA-256 and marks files complete'),
   {
     name: 'accounts-api',
     entry: 'functions/accounts-api.ts',
@@ -367,16 +388,13 @@ export const FUNCTIONS: FunctionSpec[] = /* @__PURE__ */ withWebSocketFunctions(
     ],
     uses: { tables: { main: 'readwrite', audit: 'append' } },
   },
-  {
-    name: 'accountant',
-    entry: 'functions/accountant.ts',
+  queueAndTimerConsumer('accountant', { id: 'quota-recompute', rateMinutes: 60 }, {
     description: 'Quota accounting: applies usage events in batches (idempotent), and recomputes all usage periodically to correct drift',
     timeoutSeconds: 300,
     memoryMb: 512,
     queue: { name: 'accounting', batchSize: 100, maxBatchingWindowSeconds: 5, maxConcurrency: 2 },
-    schedule: { id: 'quota-recompute', rateMinutes: 60 },
     uses: { tables: { main: 'readwrite', audit: 'append' } },
-  },
+  }),
   {
     name: 'expiry',
     entry: 'functions/expiry.ts',
@@ -480,16 +498,12 @@ function withWebSocketFunctions(functions: FunctionSpec[]): FunctionSpec[] {
     // Greeting a worker schedules for it at once (a worker that connects while work waits gets it).
     uses: { tables: { main: 'readwrite', connections: 'readwrite' }, sendsTo: ['scheduler', 'orchestrator'], workerQueues: 'send', sockets: true, sendsEmail: true },
   },
-  {
-    name: 'debusine-range-recorder',
-    entry: 'functions/debusine-range-recorder.ts',
-    description: "Checks the ranges Debusine's client uploaded into the bucket through CloudFront; the last one assembles and verifies the file",
-    timeoutSeconds: 900,
-    memoryMb: 1024,
-    // One at a time: a file's last range reads and writes the whole file.
-    queue: { name: 'debusine-ranges', batchSize: 1, maxBatchingWindowSeconds: 0 },
-    uses: { tables: { main: 'readwrite' }, bucket: 'readwrite', sendsTo: ['accounting'] },
-  },
+  // One at a time: a file's last range reads and writes the whole file.
+  storedBytesChecker(
+    'debusine-range-recorder',
+    'debusine-ranges',
+    "Checks the ranges Debusine's client uploaded into the bucket through CloudFront; the last one assembles and verifies the file",
+  ),
   );
   return functions;
 }

@@ -11,6 +11,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { DEFAULT_DATA_DIR, LOCAL_JSON } from '../local-stack-files';
 
 export type ConfigSource = 'flag' | 'env' | 'config-file' | 'local-stack';
 
@@ -48,11 +49,11 @@ export function userConfigPath({ env, homeDir }: Pick<ConfigEnvironment, 'env' |
 
 /** The local stack's data directory: `CONVEYOR_DATA_DIR`, else `./.conveyor`. */
 export function localDataDir({ env, cwd }: Pick<ConfigEnvironment, 'env' | 'cwd'>): string {
-  return resolve(cwd, env.CONVEYOR_DATA_DIR || '.conveyor');
+  return resolve(cwd, env.CONVEYOR_DATA_DIR || DEFAULT_DATA_DIR);
 }
 
 export function localStackFilePath(where: Pick<ConfigEnvironment, 'env' | 'cwd'>): string {
-  return join(localDataDir(where), 'local.json');
+  return join(localDataDir(where), LOCAL_JSON);
 }
 
 export function readJsonObject(path: string, what: string): Record<string, unknown> {

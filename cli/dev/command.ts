@@ -15,6 +15,7 @@ import { WEB_DIR } from './static-site';
 import type { LocalWebSockets } from './websockets';
 import { consoleLog, createHandlerLoader, formatError, type Log } from './handlers';
 import type { LocalEnv } from './provision';
+import { DEFAULT_DATA_DIR, LOCAL_JSON, MAILBOX_FILE } from '../local-stack-files';
 
 type BootstrapModule = typeof import('../../shared/app/bootstrap');
 type AwsAdaptersModule = typeof import('../../shared/adapters/aws');
@@ -35,10 +36,6 @@ function stackModules() {
 }
 
 export const DEFAULT_PORT = 8080;
-export const DEFAULT_DATA_DIR = '.conveyor';
-export const LOCAL_JSON = 'local.json';
-/** Notification e-mails of the local stack are appended to this mbox file in the data dir (no SES locally). */
-export const MAILBOX_FILE = 'mailbox';
 
 export interface DevOptions {
   port: number;

@@ -16,6 +16,7 @@ import {
   RANGE_VIEWER_RESPONSE_SOURCE,
 } from '../../shared/formats/debusine-range-edge';
 import type { HttpResponse } from './http-response';
+import { readBodyUpTo } from './read-body';
 
 type CfHeaders = Record<string, { value: string }>;
 interface CfRequest {
@@ -64,19 +65,6 @@ function toHttpResponse(response: CfResponse): HttpResponse {
   return { statusCode: response.statusCode, headers, body: Buffer.from(response.body?.data ?? '') };
 }
 
-function readLimited(req: IncomingMessage, limit: number): Promise<Buffer | 'too-large'> {
-  return new Promise((resolveBody, reject) => {
-    const chunks: Buffer[] = [];
-    let received = 0;
-    req.on('data', (chunk: Buffer) => {
-      received += chunk.length;
-      if (received <= limit) chunks.push(chunk);
-    });
-    req.on('end', () => resolveBody(received > limit ? 'too-large' : Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
-}
-
 export function createRangeEdge(options: RangeEdgeOptions) {
   const viewerRequest = compileCloudFrontFunction(RANGE_VIEWER_REQUEST_SOURCE);
   const viewerResponse = compileCloudFrontFunction(RANGE_VIEWER_RESPONSE_SOURCE);
@@ -94,7 +82,7 @@ export function createRangeEdge(options: RangeEdgeOptions) {
       if (origin !== DEBUSINE_RANGE_ORIGIN_ID) return undefined;
 
       // The bucket origin: S3's PutObject of the body under the key the function chose.
-      const body = await readLimited(req, DEBUSINE_MAX_RANGE_BYTES);
+      const body = await readBodyUpTo(req, DEBUSINE_MAX_RANGE_BYTES);
       if (body === 'too-large') return { statusCode: 413, headers: {}, body: Buffer.alloc(0) };
       const key = decodeURIComponent(result.uri.slice(1));
       const metadata: Record<string, string> = {};

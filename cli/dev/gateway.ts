@@ -11,6 +11,7 @@ import type { FunctionSpec } from '../../shared/manifest';
 import { LOCAL_ACCOUNT_ID, consoleLog, formatError, lambdaContext, type LoadHandler, type Log } from './handlers';
 import { LOOPBACK, settlesWithin } from './emulators';
 import { staticFile, type HttpResponse } from './static-site';
+import { readBodyUpTo } from './read-body';
 
 /** API Gateway's request payload limit. */
 export const MAX_REQUEST_BODY_BYTES = 10 * 1024 * 1024;
@@ -409,25 +410,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
  * client, still sending, gets to read the 413) unless it is absurdly big.
  */
 function readBody(req: IncomingMessage): Promise<Buffer | 'too-large'> {
-  const declared = Number(req.headers['content-length'] ?? '0');
-  if (declared > MAX_DRAINED_BYTES) {
-    req.destroy();
-    return Promise.resolve('too-large');
-  }
-  return new Promise((resolveBody, reject) => {
-    const chunks: Buffer[] = [];
-    let received = 0;
-    req.on('data', (chunk: Buffer) => {
-      received += chunk.length;
-      if (received <= MAX_REQUEST_BODY_BYTES) chunks.push(chunk);
-      else if (received > MAX_DRAINED_BYTES) {
-        req.destroy();
-        resolveBody('too-large');
-      }
-    });
-    req.on('end', () => resolveBody(received > MAX_REQUEST_BODY_BYTES ? 'too-large' : Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
+  return readBodyUpTo(req, MAX_REQUEST_BODY_BYTES, MAX_DRAINED_BYTES);
 }
 
 function writeResponse(res: ServerResponse, response: HttpResponse): void {

@@ -10,9 +10,9 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { FunctionSpec } from '../../shared/manifest';
+import { PATH_QUERY_PARAMETER, WEBSOCKET_PATH_PREFIX } from '../../shared/formats/debusine-websocket-edge';
 import { lambdaContext, formatError, type LoadHandler, type Log } from './handlers';
 
-export const WEBSOCKET_PATH_PREFIX = '/api/ws/';
 const MANAGEMENT_PREFIX = '/@connections/';
 
 export interface LocalWebSockets {
@@ -43,7 +43,7 @@ export function attachWebSockets(server: Server, options: { functions: FunctionS
       const headers: Record<string, string> = {};
       for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers[k] = v;
       const query = Object.fromEntries(url.searchParams);
-      const result = await invoke('$connect', connectionId, { headers, queryStringParameters: { ...query, conveyor_path: url.pathname } });
+      const result = await invoke('$connect', connectionId, { headers, queryStringParameters: { ...query, [PATH_QUERY_PARAMETER]: url.pathname } });
       const status = result?.statusCode ?? 200;
       if (status !== 200) return refuse(socket, status);
       wss.handleUpgrade(req, socket, head, (ws) => {

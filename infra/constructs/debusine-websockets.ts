@@ -28,12 +28,11 @@ import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
 import { AccessLogBucket } from './access-log-bucket';
+import { PATH_QUERY_PARAMETER, WEBSOCKET_PATH_PREFIX } from '../../shared/formats/debusine-websocket-edge';
 
-/** Where Debusine's clients open their WebSockets: `<api-url>/ws/1.0/…` (api-url is `<host>/api`). */
-export const WEBSOCKET_PATH_PATTERN = '/api/ws/*';
+/** The CloudFront path pattern of Debusine's WebSockets. */
+export const WEBSOCKET_PATH_PATTERN = `${WEBSOCKET_PATH_PREFIX}*`;
 export const WEBSOCKET_STAGE = 'ws';
-/** The query parameter the CloudFront function moves the requested path into (see functions/websocket-api.ts). */
-export const PATH_QUERY_PARAMETER = 'conveyor_path';
 
 export interface DebusineWebSocketsProps {
   /** The function serving `$connect`, `$disconnect` and `$default`. */

@@ -10,7 +10,7 @@ import {
 } from '../domain/artifacts';
 import { BlobNotClaimableError, ConflictError, NotFoundError, ForbiddenError, PayloadTooLargeError, ValidationError, type FieldErrors } from '../domain/errors';
 import { MAX_FILES_PER_ARTIFACT, tooMany } from '../domain/limits';
-import type { Workspace } from '../domain/tenancy';
+import type { Workspace, WorkspaceRef } from '../domain/tenancy';
 import { artifactExpireAt } from '../domain/expiry';
 import { filePathProblem } from '../domain/paths';
 import { canModifyArtifact, type Role } from '../domain/roles';
@@ -26,9 +26,7 @@ export interface FileDeclaration {
   contentType?: string;
 }
 
-export interface CreateArtifactInput {
-  scope: string;
-  workspace: string;
+export interface CreateArtifactInput extends WorkspaceRef {
   category: string;
   data: Record<string, unknown>;
   files: Record<string, FileDeclaration>;

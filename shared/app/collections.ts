@@ -19,6 +19,7 @@ import type { WorkRequest } from '../domain/work-requests';
 import type { Deps, Page } from '../ports';
 import { loadArtifact } from './artifacts';
 import { accessWorkspace, callerId, requireUser, type Caller } from './auth';
+import { createFirstVersion } from './first-versions';
 import { ignoreConflict } from './concurrency';
 
 /** Categories of which a workspace holds at most one collection, named exactly `_`. */
@@ -69,7 +70,7 @@ export async function createCollection(deps: Deps, caller: Caller, input: Create
   if (nameIssue) throw invalid('name', nameIssue);
   if (input.retainsArtifacts === 'workflow') throw invalid('retains_artifacts', '"workflow" is only for workflow-internal collections');
   await accessWorkspace(deps, caller, input.scope, input.workspace, 'contributor');
-  const collection: Collection = {
+  return createFirstVersion<Collection>(deps, deps.collections, {
     id: await deps.sequences.next('collection'),
     scope: input.scope,
     workspace: input.workspace,
@@ -80,11 +81,7 @@ export async function createCollection(deps: Deps, caller: Caller, input: Create
     workflowId: null,
     ...(input.fullHistoryRetentionPeriod != null ? { fullHistoryRetentionPeriod: input.fullHistoryRetentionPeriod } : {}),
     ...(input.metadataOnlyRetentionPeriod != null ? { metadataOnlyRetentionPeriod: input.metadataOnlyRetentionPeriod } : {}),
-    createdAt: deps.clock.now().toISOString(),
-    version: 1,
-  };
-  await deps.collections.create(collection);
-  return collection;
+  });
 }
 
 /** One page of the workspace's collections (by category, then name); `name` is a filter on that page. */

@@ -14,6 +14,7 @@ import type { Collection, CollectionItem } from '../domain/collections';
 import type { Deps } from '../ports';
 import type { ItemRetentionStore } from '../ports/item-retention';
 import { recordAudit } from './audit';
+import { dueInBounds } from './bounded-steps';
 
 export interface ItemRef {
   collection: number;
@@ -47,15 +48,9 @@ export async function applyItemRetention(
 ): Promise<ItemRetentionReport> {
   const report: ItemRetentionReport = { linkDropped: [], deleted: [], kept: [], finished: true };
   const now = deps.clock.now();
-  const max = opts.maxItems ?? DEFAULT_MAX_ITEMS;
-  const due = await store.removedItemsDue(now.toISOString(), max);
-  if (due.length >= max) report.finished = false;
+  const due = await dueInBounds(report, (dueBy, max) => store.removedItemsDue(dueBy, max), { now, max: opts.maxItems ?? DEFAULT_MAX_ITEMS, outOfTime: opts.outOfTime });
   const collections = new Map<number, Collection | undefined>();
   for (const item of due) {
-    if (opts.outOfTime?.()) {
-      report.finished = false;
-      break;
-    }
     if (!collections.has(item.collectionId)) collections.set(item.collectionId, await deps.collections.get(item.collectionId));
     const collection = collections.get(item.collectionId);
     // A collection that is gone (none are deleted today) leaves its items to no rule: forget them.

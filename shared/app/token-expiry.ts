@@ -8,6 +8,7 @@ import { tokenExpired } from '../domain/expiry';
 import type { Deps } from '../ports';
 import type { TokenExpiryStore } from '../ports/token-expiry';
 import { recordAudit } from './audit';
+import { dueInBounds } from './bounded-steps';
 
 export interface ExpiredTokenRef {
   id: string;
@@ -31,14 +32,8 @@ export async function deleteExpiredTokens(
 ): Promise<TokenExpiryReport> {
   const report: TokenExpiryReport = { deleted: [], finished: true };
   const now = deps.clock.now();
-  const max = opts.maxTokens ?? DEFAULT_MAX_TOKENS;
-  const expired = await store.expiredTokens(now.toISOString(), max);
-  if (expired.length >= max) report.finished = false;
+  const expired = await dueInBounds(report, (dueBy, max) => store.expiredTokens(dueBy, max), { now, max: opts.maxTokens ?? DEFAULT_MAX_TOKENS, outOfTime: opts.outOfTime });
   for (const token of expired) {
-    if (opts.outOfTime?.()) {
-      report.finished = false;
-      break;
-    }
     if (!tokenExpired(token, now)) continue; // the index said so; the row decides
     const ref: ExpiredTokenRef = { id: token.id, username: token.username ?? null, purpose: token.purpose, expire_at: token.expireAt! };
     if (opts.dryRun) {

@@ -18,6 +18,7 @@ import { isFinished, type WorkRequest } from '../domain/work-requests';
 import type { Deps } from '../ports';
 import type { WorkRequestExpiryStore } from '../ports/work-request-expiry';
 import { recordAudit } from './audit';
+import { dueInBounds } from './bounded-steps';
 
 export interface ExpiredWorkRequestRef {
   id: number;
@@ -77,9 +78,7 @@ export async function expireWorkRequests(
 ): Promise<WorkRequestExpiryReport> {
   const report: WorkRequestExpiryReport = { deleted: [], collections: [], kept: [], finished: true };
   const now = deps.clock.now();
-  const max = opts.maxTrees ?? DEFAULT_MAX_TREES;
-  const roots = await store.dueRoots(now.toISOString(), max);
-  if (roots.length >= max) report.finished = false;
+  const roots = await dueInBounds(report, (dueBy, max) => store.dueRoots(dueBy, max), { now, max: opts.maxTrees ?? DEFAULT_MAX_TREES, outOfTime: opts.outOfTime });
   const delays = new Map<string, number | null>();
   const delayOf = async (wr: WorkRequest) => {
     const key = `${wr.scope}/${wr.workspace}`;
@@ -91,10 +90,6 @@ export async function expireWorkRequests(
   };
 
   for (const rootId of roots) {
-    if (opts.outOfTime?.()) {
-      report.finished = false;
-      break;
-    }
     const root = await deps.workRequests.get(rootId);
     if (!root || root.parent !== null) {
       await recheck(rootId, null); // gone, or not a root: nothing to look at through this entry

@@ -6,6 +6,7 @@ import { prefixFields, zodFieldErrors } from '../domain/zod-errors';
 import { findWorkflow } from '../workflows';
 import type { Deps, Page } from '../ports';
 import { accessWorkspace, isAdmin, requireUser, type Caller } from './auth';
+import { createFirstVersion } from './first-versions';
 
 
 export const templateNotFound = () => new NotFoundError('Not found', 'Workflow template not found');
@@ -35,7 +36,7 @@ export async function createTemplate(
   const name = normaliseWorkflowName(input.name);
   checkTemplateData(input.taskName, input.taskData ?? {});
   checkPriority(caller, input.priority ?? 0);
-  const template: WorkflowTemplate = {
+  return createFirstVersion<WorkflowTemplate>(deps, deps.templates, {
     id: await deps.sequences.next('workflow-template'),
     scope: input.scope,
     workspace: input.workspace,
@@ -43,11 +44,7 @@ export async function createTemplate(
     taskName: input.taskName,
     taskData: input.taskData ?? {},
     priority: input.priority ?? 0,
-    createdAt: deps.clock.now().toISOString(),
-    version: 1,
-  };
-  await deps.templates.create(template);
-  return template;
+  });
 }
 
 /** One page of the workspace's templates, by name. */

@@ -25,6 +25,7 @@ import type { GoingWorkspace, ReleasedFiles } from './artifact-deletion';
 import { recordAudit } from './audit';
 import type { FollowUpFailure } from './follow-ups';
 import { emptyWorkspace, hasContents, noContents, type WorkspaceContents } from './workspace-contents';
+import { whileInBounds } from './bounded-steps';
 
 export interface WorkspaceRef {
   scope: string;
@@ -127,17 +128,12 @@ export async function expireWorkspaces(
   const now = deps.clock.now();
   const max = opts.maxWorkspaces ?? DEFAULT_MAX_WORKSPACES;
   const entries = await store.dueWorkspaces(now.toISOString(), max);
-  if (entries.length >= max) report.finished = false;
   const recheck = async (entry: WorkspaceRef, at: string | null) => {
     if (!opts.dryRun) await store.recheckWorkspace(entry.scope, entry.workspace, at);
   };
   const later = () => new Date(now.getTime() + Math.max(opts.recheckSeconds, 60) * 1000).toISOString();
 
-  for (const entry of entries) {
-    if (opts.outOfTime?.()) {
-      report.finished = false;
-      break;
-    }
+  for (const entry of whileInBounds(report, entries, max, opts.outOfTime)) {
     const ws = await deps.identity.getWorkspace(entry.scope, entry.workspace);
     if (!ws || dueAt(ws, null) === null) {
       await recheck(entry, null); // gone, or no delay any more

@@ -4,6 +4,12 @@ export const DEFAULT_SCOPE = 'debusine';
 export const DEFAULT_WORKSPACE = 'System';
 export const DEFAULT_FILE_STORE = 'Default';
 
+/** Where a record lives: a workspace of a scope. */
+export interface WorkspaceRef {
+  scope: string;
+  workspace: string;
+}
+
 export interface Scope {
   name: string;
   label: string;

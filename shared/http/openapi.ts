@@ -1,25 +1,29 @@
 /**
  * The OpenAPI 3.1 document of the REST API, built from the manifest's routes and the same zod
- * schemas that validate each route's body and query (z.toJSONSchema). Served at
- * `GET /api/1.0/openapi.json` and written to docs/openapi.json (`npm run openapi`).
+ * schemas that validate each route's body and query (z.toJSONSchema). Written to docs/openapi.json
+ * (`npm run openapi`), which `GET /api/1.0/openapi.json` serves (test/unit/openapi.test.ts checks
+ * that the checked-in document is this one).
  */
 import * as z from 'zod';
 import { routeTable } from '../manifest';
-import { artifactRequestSchemas } from './routes/artifacts';
-import { collectionRequestSchemas } from './routes/collections';
-import { workRequestRequestSchemas } from './routes/work-requests';
-import { workerRequestSchemas } from './routes/workers';
-import { workflowRequestSchemas } from './routes/workflows';
-import { adminRequestSchemas } from './routes/admin';
+import type { RouteInputSchemas } from './validation';
+import { artifactRoutes } from './routes/artifacts';
+import { collectionRoutes } from './routes/collections';
+import { workRequestRoutes } from './routes/work-requests';
+import { workerRoutes } from './routes/workers';
+import { workflowRoutes } from './routes/workflows';
+import { adminWorkerRoutes, auditRoutes } from './routes/admin';
+import { inputSchemasOf, noDepsForDeclarations } from './route-input';
 
-const REQUEST_SCHEMAS: Record<string, { body?: z.ZodType; query?: z.ZodType }> = {
-  ...artifactRequestSchemas,
-  ...collectionRequestSchemas,
-  ...workRequestRequestSchemas,
-  ...workerRequestSchemas,
-  ...workflowRequestSchemas,
-  ...adminRequestSchemas,
-};
+/**
+ * The body and query schemas the routes declare on their handlers (withInput), read from route
+ * tables built only for that. Only the generator imports this module: the served document is the
+ * generated docs/openapi.json, so no function's bundle carries every route to describe them.
+ */
+function requestSchemas(): RouteInputSchemas {
+  const tables = [artifactRoutes, collectionRoutes, workRequestRoutes, workerRoutes, workflowRoutes, adminWorkerRoutes, auditRoutes];
+  return Object.assign({}, ...tables.map((routesOf) => inputSchemasOf(routesOf(noDepsForDeclarations))));
+}
 
 const problem = { description: 'Problem (RFC 7807)', content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } };
 
@@ -30,9 +34,10 @@ export function openApiPath(path: string): string {
 
 export function openApiDocument(): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
+  const inputSchemas = requestSchemas();
   for (const { routeKey, functionName } of routeTable()) {
     const [method, path] = routeKey.split(' ') as [string, string];
-    const schemas = REQUEST_SCHEMAS[routeKey] ?? {};
+    const schemas = inputSchemas[routeKey] ?? {};
     const parameters: unknown[] = [...path.matchAll(/\{([A-Za-z0-9_]+)\+?\}/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } }));
     if (schemas.query) {
       const query = z.toJSONSchema(schemas.query, { io: 'input', unrepresentable: 'any' }) as { properties?: Record<string, unknown>; required?: string[] };

@@ -8,6 +8,7 @@ import type { Page } from '../ports';
 import { json, type HttpRequest, type HttpResponse, type RouteHandler } from './request';
 import { parseWith } from './validation';
 import { tooMany } from '../domain/limits';
+import { withInput } from './route-input';
 
 /** Default page size of a list (the artifact list's). */
 export const DEFAULT_PAGE_SIZE = 50;
@@ -41,9 +42,9 @@ export function listRoute<S extends z.ZodType<PageRequest>, T>(
   list: (req: HttpRequest, query: z.output<S>, page: PageRequest) => Promise<Page<T>>,
   shapeFor: (req: HttpRequest, items: T[]) => ((item: T) => unknown) | Promise<(item: T) => unknown>,
 ): RouteHandler {
-  return async (req) => {
+  return withInput({ query: schema }, async (req) => {
     const q = parseWith(schema, req.query, 'Invalid query');
     const page = await list(req, q, { limit: q.limit, ...(q.cursor !== undefined ? { cursor: q.cursor } : {}) });
     return pagedJson(req, typeof path === 'string' ? path : path(req), page, await shapeFor(req, page.items));
-  };
+  });
 }

@@ -1,6 +1,7 @@
 import { durationSeconds, effectivePriority, type WorkRequest } from '../domain/work-requests';
 import { formatRunNumber } from '../domain/workflows';
 import type { Artifact, ArtifactRelation } from '../domain/artifacts';
+import { snakeCaseFields } from '../domain/fields';
 import type { ArtifactWithFiles } from '../ports';
 import { filesToUpload } from '../app/artifacts';
 import type { UploadPlan } from '../app/uploads';
@@ -41,15 +42,7 @@ export function artifactSummaryJson(artifact: Artifact, baseUrl: string) {
   return {
     id: artifact.id,
     url: self,
-    scope: artifact.scope,
-    workspace: artifact.workspace,
-    category: artifact.category,
-    data: artifact.data,
-    created_at: artifact.createdAt,
-    updated_at: artifact.updatedAt,
-    created_by: artifact.createdBy,
-    expire_at: artifact.expireAt,
-    immutable: artifact.immutable,
+    ...snakeCaseFields(artifact, ['scope', 'workspace', 'category', 'data', 'createdAt', 'updatedAt', 'createdBy', 'expireAt', 'immutable']),
     complete: artifact.incompleteFiles === 0,
     download_tar_gz_url: `${self}download/?archive=tar.gz`,
   };
@@ -82,37 +75,17 @@ export function workRequestJson(wr: WorkRequest, baseUrl: string, workerIds: Wor
   return {
     id: wr.id,
     url: `${baseUrl}/api/1.0/work-request/${wr.id}/`,
-    task_name: wr.taskName,
-    task_type: wr.taskType,
-    task_data: wr.taskData,
-    dynamic_task_data: wr.dynamicTaskData,
-    status: wr.status,
-    result: wr.result,
+    ...snakeCaseFields(wr, ['taskName', 'taskType', 'taskData', 'dynamicTaskData', 'status', 'result']),
     worker: wr.worker === null ? null : (workerIds.get(wr.worker) ?? null),
     worker_name: wr.worker,
-    created_at: wr.createdAt,
-    created_by: wr.createdBy,
-    aborted_by: wr.abortedBy,
-    started_at: wr.startedAt,
-    completed_at: wr.completedAt,
+    ...snakeCaseFields(wr, ['createdAt', 'createdBy', 'abortedBy', 'startedAt', 'completedAt']),
     // Whole seconds: Debusine's models declare an int.
     duration: wholeSeconds(durationSeconds(wr)),
-    priority_base: wr.priorityBase,
-    priority_adjustment: wr.priorityAdjustment,
+    ...snakeCaseFields(wr, ['priorityBase', 'priorityAdjustment']),
     effective_priority: effectivePriority(wr),
-    parent: wr.parent,
-    dependencies: wr.dependencies,
-    workflow_data: wr.workflowData,
-    event_reactions: wr.eventReactions,
-    output_data: wr.outputData,
-    retry_count: wr.retryCount,
-    supersedes: wr.supersedes,
-    superseded_by: wr.supersededBy,
+    ...snakeCaseFields(wr, ['parent', 'dependencies', 'workflowData', 'eventReactions', 'outputData', 'retryCount', 'supersedes', 'supersededBy']),
     artifacts: wr.outputArtifacts,
-    scope: wr.scope,
-    workspace: wr.workspace,
-    heartbeat_at: wr.heartbeatAt,
-    logtail: wr.logtail,
+    ...snakeCaseFields(wr, ['scope', 'workspace', 'heartbeatAt', 'logtail']),
     run: wr.run ? { name: wr.run.name, number: formatRunNumber(wr.run), status: wr.run.status } : null,
     internal_collection: wr.internalCollection ?? null,
   };

@@ -1,8 +1,8 @@
 import 'aws-cdk-lib/testhelpers/jest-autoclean';
 import { Match } from 'aws-cdk-lib/assertions';
 import { FUNCTIONS, TABLES, WS_MANAGEMENT_ENDPOINT_ENV_VAR } from '../../shared/manifest';
-import { PATH_QUERY_PARAMETER, WEBSOCKET_PATH_PATTERN, WEBSOCKET_STAGE } from '../../infra/constructs/debusine-websockets';
-import { PATH_QUERY_PARAMETER as HANDLER_PATH_PARAMETER } from '../../functions/websocket-api';
+import { WEBSOCKET_PATH_PATTERN, WEBSOCKET_STAGE } from '../../infra/constructs/debusine-websockets';
+import { PATH_QUERY_PARAMETER } from '../../shared/formats/debusine-websocket-edge';
 import { logicalId, resources, statementsOfRole, actions, synth } from './helpers';
 
 const s = synth();
@@ -67,8 +67,7 @@ describe("Debusine's WebSocket API", () => {
       expect(b.OriginRequestPolicyId).toBe('b689b0a8-53d0-40ab-baf2-68738e2966ac');
       expect(b.AllowedMethods).toEqual(expect.arrayContaining(['GET', 'PUT', 'POST', 'PATCH', 'DELETE']));
     }
-    // The function moves the path where the handler reads it.
-    expect(HANDLER_PATH_PARAMETER).toBe(PATH_QUERY_PARAMETER);
+    // The function moves the path where the handler reads it (both from shared/formats/debusine-websocket-edge.ts).
     const fn = Object.values(resources(api, 'AWS::CloudFront::Function')).find((f) => String(f.Properties!['FunctionCode']).includes(PATH_QUERY_PARAMETER));
     expect(fn!.Properties!['FunctionCode']).toContain(`request.querystring['${PATH_QUERY_PARAMETER}']`);
     api.hasOutput('*', { Value: Match.objectLike({ 'Fn::Join': Match.anyValue() }), Description: Match.stringLikeRegexp('api-url') });

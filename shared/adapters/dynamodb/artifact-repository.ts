@@ -14,6 +14,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { blobKey, type Artifact, type ArtifactRelation } from '../../domain/artifacts';
+import { pickFields } from '../../domain/fields';
 import { blobClaimable, uploadClaim, type BlobRow } from '../../domain/blob-gc';
 import { BlobNotClaimableError, ConflictError, NotFoundError, ValidationError } from '../../domain/errors';
 import type { ArtifactListFilter, ArtifactRepository, ArtifactWithFiles, FileUploadState, Page, RelationEnd, StoredFile, VerifiedUpload } from '../../ports';
@@ -637,18 +638,11 @@ export function artifactItem(a: Artifact): Item {
   return {
     ...keys.artifact(a.id),
     entity: 'artifact',
-    id: a.id,
-    scope: a.scope,
-    workspace: a.workspace,
-    category: a.category,
+    ...pickFields(a, ['id', 'scope', 'workspace', 'category']),
     dataJson: JSON.stringify(a.data ?? {}),
-    createdAt: a.createdAt,
-    updatedAt: a.updatedAt,
-    createdBy: a.createdBy,
+    ...pickFields(a, ['createdAt', 'updatedAt', 'createdBy']),
     expireAt: a.expireAt ?? null,
-    immutable: a.immutable,
-    incompleteFiles: a.incompleteFiles,
-    version: a.version,
+    ...pickFields(a, ['immutable', 'incompleteFiles', 'version']),
     gsi1pk: indexKeys.workspaceArtifacts(a.scope, a.workspace),
     gsi1sk: sortKey,
     gsi2pk: indexKeys.workspaceCategory(a.scope, a.workspace, a.category),
@@ -663,18 +657,11 @@ function pickIndex(index: ReturnType<typeof expiryIndexAttributes>): Item {
 
 function toArtifact(item: Item): Artifact {
   return {
-    id: item.id,
-    scope: item.scope,
-    workspace: item.workspace,
-    category: item.category,
+    ...pickFields(item, ['id', 'scope', 'workspace', 'category']),
     data: JSON.parse(item.dataJson ?? '{}'),
-    createdAt: item.createdAt,
-    updatedAt: item.updatedAt,
-    createdBy: item.createdBy,
+    ...pickFields(item, ['createdAt', 'updatedAt', 'createdBy']),
     expireAt: item.expireAt ?? null,
-    immutable: item.immutable,
-    incompleteFiles: item.incompleteFiles,
-    version: item.version,
+    ...pickFields(item, ['immutable', 'incompleteFiles', 'version']),
   };
 }
 

@@ -13,6 +13,7 @@
 import { itemReferenceMarkers } from './work-request-expiry-keys';
 import { type DynamoDBDocumentClient, GetCommand, TransactWriteCommand, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
 import type { Collection, CollectionItem } from '../../domain/collections';
+import { pickFields } from '../../domain/fields';
 import { ConflictError } from '../../domain/errors';
 import type { CollectionRepository } from '../../ports';
 import { attempt, firstFailure } from './errors';
@@ -299,16 +300,11 @@ function notCondemned(tableName: string, artifactId: number): TransactItem {
 /** Stored attributes of an item; null references and removal fields are not stored. */
 export function itemAttributes(i: CollectionItem): Item {
   return compact({
-    id: i.id,
-    collectionId: i.collectionId,
-    name: i.name,
-    childType: i.childType,
-    category: i.category,
+    ...pickFields(i, ['id', 'collectionId', 'name', 'childType', 'category']),
     artifactId: i.artifactId ?? undefined,
     collectionRef: i.collectionRef ?? undefined,
     dataJson: JSON.stringify(i.data ?? {}),
-    createdAt: i.createdAt,
-    createdBy: i.createdBy,
+    ...pickFields(i, ['createdAt', 'createdBy']),
     removedAt: i.removedAt ?? undefined,
     removedBy: i.removedBy ?? undefined,
   });

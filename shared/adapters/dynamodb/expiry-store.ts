@@ -5,7 +5,7 @@
  * collection items linking it (gsi1 `ARTLINKS#`), the file rows holding some bytes (gsi2
  * `BLOBREF#`), blob rows and the candidate list (`BLOBCAND`). No Scan.
  */
-import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { BlobRow } from '../../domain/blob-gc';
 import type { RetainingLink, WorkRequestInputs } from '../../domain/expiry';
 import type { WorkRequestStatus } from '../../domain/work-requests';
@@ -23,7 +23,7 @@ import { tokenExpiryIndex } from './identity-repository';
 import { artifactLinkIndex, itemRetentionIndex } from './collection-repository';
 import { EXPIRY_BUCKETS_PK, EXPIRY_READY_KEY, ExpiryBucketList, markExpiryIndexReady, blobReferenceIndex, blobReferencePk, expiryIndexAttributes, expiryIndexPk } from './expiry-keys';
 import { GSI1, GSI2, GSI3, artifactPk, keys } from './keys';
-import { batchDelete, batchGet, firstInIndex, decodeCursor, encodeCursor, type Item, names, queryAll } from './support';
+import { batchDelete, batchGet, firstInIndex, decodeCursor, encodeCursor, type Item, names, queryAll, scanPages } from './support';
 import { DynamoWorkspaceExpiryStore } from './workspace-expiry-store';
 
 /**
@@ -89,18 +89,14 @@ export class DynamoExpiryStore implements ExpiryStore {
    */
   async backfill(): Promise<{ artifacts: number; files: number; items: number }> {
     const counts = { artifacts: 0, files: 0, items: 0 };
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page = await this.doc.send(
-        new ScanCommand({
-          TableName: this.tableName,
-          FilterExpression: '#entity IN (:artifact, :file, :item, :token, :workRequest)',
-          ExpressionAttributeNames: names('entity'),
-          ExpressionAttributeValues: { ':artifact': 'artifact', ':file': 'file', ':item': 'collection-item', ':token': 'token', ':workRequest': 'workRequest' },
-          ...(start ? { ExclusiveStartKey: start } : {}),
-        }),
-      );
-      for (const item of page.Items ?? []) {
+    const pages = scanPages(this.doc, {
+      TableName: this.tableName,
+      FilterExpression: '#entity IN (:artifact, :file, :item, :token, :workRequest)',
+      ExpressionAttributeNames: names('entity'),
+      ExpressionAttributeValues: { ':artifact': 'artifact', ':file': 'file', ':item': 'collection-item', ':token': 'token', ':workRequest': 'workRequest' },
+    });
+    for await (const page of pages) {
+      for (const item of page) {
         // Finished roots enter the work-request expiry index; workflows' items get their reference markers.
         if (item.entity === 'workRequest') await writeRootExpiryEntries(this.doc, this.tableName, [toWorkRequest(item)]);
         if (item.entity === 'collection-item') {
@@ -144,8 +140,7 @@ export class DynamoExpiryStore implements ExpiryStore {
           ),
         );
       }
-      start = page.LastEvaluatedKey;
-    } while (start);
+    }
     await this.markIndexReady();
     return counts;
   }

@@ -10,6 +10,7 @@ import {
   TransactWriteCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { ConflictError, NotFoundError } from '../../domain/errors';
+import { pickFields } from '../../domain/fields';
 import type { Role } from '../../domain/roles';
 import type { RoleGrant, Scope, Token, User, Workspace } from '../../domain/tenancy';
 import type { IdentityRepository } from '../../ports';
@@ -234,9 +235,7 @@ function workspaceItem(ws: Workspace, version: number): Item {
   return {
     ...keys.workspace(ws.scope, ws.name),
     entity: 'workspace',
-    scope: ws.scope,
-    name: ws.name,
-    public: ws.public,
+    ...pickFields(ws, ['scope', 'name', 'public']),
     defaultExpirationDelay: ws.defaultExpirationDelay ?? null,
     expirationDelay: ws.expirationDelay ?? null,
     defaultFileStore: ws.defaultFileStore,
@@ -250,9 +249,7 @@ function workspaceItem(ws: Workspace, version: number): Item {
 
 function toWorkspace(item: Item): Workspace {
   return {
-    scope: item.scope,
-    name: item.name,
-    public: item.public,
+    ...pickFields(item, ['scope', 'name', 'public']),
     defaultExpirationDelay: item.defaultExpirationDelay ?? null,
     expirationDelay: item.expirationDelay ?? null,
     defaultFileStore: item.defaultFileStore,

@@ -81,14 +81,19 @@ export function compact<T>(value: T): T {
   return value;
 }
 
+/** The pages `read` returns, one after the other, following LastEvaluatedKey from `start`. */
+async function* pagesOf(read: (start: Item | undefined) => Promise<{ Items?: Item[]; LastEvaluatedKey?: Item }>, start: Item | undefined): AsyncGenerator<Item[]> {
+  do {
+    const res = await read(start);
+    yield res.Items ?? [];
+    start = res.LastEvaluatedKey;
+  } while (start);
+}
+
 /** Every item of every page `read` returns, following LastEvaluatedKey from `start`. */
 async function allPages(read: (start: Item | undefined) => Promise<{ Items?: Item[]; LastEvaluatedKey?: Item }>, start: Item | undefined): Promise<Item[]> {
   const items: Item[] = [];
-  do {
-    const res = await read(start);
-    items.push(...(res.Items ?? []));
-    start = res.LastEvaluatedKey;
-  } while (start);
+  for await (const page of pagesOf(read, start)) items.push(...page);
   return items;
 }
 
@@ -117,6 +122,11 @@ export async function deleteIfUnchanged(doc: DynamoDBDocumentClient, tableName: 
     ),
   );
   return outcome.ok;
+}
+
+/** The pages of a scan, one at a time (for a scan whose items need not all be in memory at once). */
+export function scanPages(doc: DynamoDBDocumentClient, input: ScanCommandInput): AsyncGenerator<Item[]> {
+  return pagesOf((start) => doc.send(new ScanCommand(start ? { ...input, ExclusiveStartKey: start } : input)), input.ExclusiveStartKey);
 }
 
 /** Every item a scan matches, following LastEvaluatedKey. */

@@ -9,12 +9,11 @@ import type { WorkRequest } from '../../domain/work-requests';
 import type { WorkRequestExpiryStore } from '../../ports/work-request-expiry';
 import { inputArtifactsOf } from '../../tasks/inputs';
 import { dueEntries } from './due-index';
-import { attempt } from './errors';
 import { inputPinKey } from './expiry-pins';
 import { childLinkKey } from './work-request-repository';
 import { ITEM_REFERENCES, WORK_REQUEST_EXPIRY_PREFIX, WORK_REQUEST_EXPIRY_SHARDS, rootExpiryEntry, rootExpiryKey } from './work-request-expiry-keys';
 import { collectionPk, keys, workRequestPk } from './keys';
-import { batchDelete, type Item, names, queryAll } from './support';
+import { batchDelete, deleteIfUnchanged, type Item, names, queryAll } from './support';
 
 export class DynamoWorkRequestExpiryStore implements WorkRequestExpiryStore {
   constructor(
@@ -50,18 +49,7 @@ export class DynamoWorkRequestExpiryStore implements WorkRequestExpiryStore {
    * index entry last (a root whose delete stopped half way is found again through it).
    */
   async deleteWorkRequest(wr: WorkRequest): Promise<boolean> {
-    const outcome = await attempt(() =>
-      this.doc.send(
-        new DeleteCommand({
-          TableName: this.tableName,
-          Key: keys.workRequest(wr.id),
-          ConditionExpression: '#version = :version',
-          ExpressionAttributeNames: names('version'),
-          ExpressionAttributeValues: { ':version': wr.version },
-        }),
-      ),
-    );
-    if (!outcome.ok) return false;
+    if (!(await deleteIfUnchanged(this.doc, this.tableName, keys.workRequest(wr.id), { version: wr.version }))) return false;
     const own = (await this.partition(wr.id, '')).filter((i) => i.sk !== 'W' && i.sk !== 'EXPIRY');
     await batchDelete(this.doc, this.tableName, [
       ...own.map((i) => ({ pk: String(i.pk), sk: String(i.sk) })),

@@ -7,6 +7,7 @@ import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } fr
 import { FREE_SLOT_SHARDS, type FreeSlotVerdict, freeSlotOnUpdate } from '../../domain/free-slots';
 import { ConflictError } from '../../domain/errors';
 import type { Worker } from '../../domain/workers';
+import { pickFields } from '../../domain/fields';
 import type { WorkerRepository } from '../../ports';
 import { attempt } from './errors';
 import { GSI1, GSI3, indexKeys, keys } from './keys';
@@ -177,10 +178,7 @@ function toWorker(item: Item): Worker {
   return {
     name: item.name,
     ...(item.workerId !== undefined ? { id: Number(item.workerId) } : {}),
-    tokenHash: item.tokenHash,
-    workerType: item.workerType,
-    enabled: item.enabled,
-    registeredAt: item.registeredAt,
+    ...pickFields(item, ['tokenHash', 'workerType', 'enabled', 'registeredAt']),
     connectedAt: item.connectedAt ?? null,
     lastSeenAt: item.lastSeenAt ?? null,
     staticMetadata: JSON.parse(item.staticMetadataJson ?? '{}'),

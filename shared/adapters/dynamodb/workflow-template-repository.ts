@@ -18,6 +18,7 @@
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, TransactWriteCommand, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
 import { ConflictError, NotFoundError, ValidationError } from '../../domain/errors';
 import type { RunNumber, WorkflowTemplate } from '../../domain/workflows';
+import { pickFields } from '../../domain/fields';
 import type { WorkflowTemplateRepository } from '../../ports';
 import { attempt, failedAt, firstFailure, rawNumber, type RawItem } from './errors';
 import { type Key, padId } from './keys';
@@ -271,14 +272,9 @@ export function templateItem(t: WorkflowTemplate, version: number): Item {
   return {
     ...templateKeys.template(t.id),
     entity: 'workflowTemplate',
-    id: t.id,
-    scope: t.scope,
-    workspace: t.workspace,
-    name: t.name,
-    taskName: t.taskName,
+    ...pickFields(t, ['id', 'scope', 'workspace', 'name', 'taskName']),
     taskDataJson: JSON.stringify(t.taskData ?? {}),
-    priority: t.priority,
-    createdAt: t.createdAt,
+    ...pickFields(t, ['priority', 'createdAt']),
     version,
   };
 }
@@ -286,10 +282,7 @@ export function templateItem(t: WorkflowTemplate, version: number): Item {
 export function toTemplate(item: Item): WorkflowTemplate {
   return {
     id: Number(item.id),
-    scope: item.scope,
-    workspace: item.workspace,
-    name: item.name,
-    taskName: item.taskName,
+    ...pickFields(item, ['scope', 'workspace', 'name', 'taskName']),
     taskData: JSON.parse(item.taskDataJson ?? '{}'),
     priority: Number(item.priority ?? 0),
     createdAt: item.createdAt,

@@ -53,18 +53,7 @@ export class DynamoWorkspaceExpiryStore implements WorkspaceExpiryStore {
   }
 
   async deleteWorkspace(ws: Workspace): Promise<boolean> {
-    const outcome = await attempt(() =>
-      this.doc.send(
-        new DeleteCommand({
-          TableName: this.tableName,
-          Key: keys.workspace(ws.scope, ws.name),
-          ConditionExpression: '#version = :version',
-          ExpressionAttributeNames: names('version'),
-          ExpressionAttributeValues: { ':version': ws.version },
-        }),
-      ),
-    );
-    if (!outcome.ok) return false;
+    if (!(await deleteIfUnchanged(this.doc, this.tableName, keys.workspace(ws.scope, ws.name), { version: ws.version }))) return false;
     await this.doc.send(new DeleteCommand({ TableName: this.tableName, Key: workspaceExpiryKey(ws.scope, ws.name) }));
     return true;
   }

@@ -14,6 +14,7 @@ import type { Token, User } from '../../domain/tenancy';
 import type { Deps } from '../../ports';
 import { json, jsonBody, type HttpRequest, type RouteHandler } from '../request';
 import { parseWith } from '../validation';
+import { snakeCaseFields } from '../../domain/fields';
 
 const requestSchema = z.strictObject({ comment: z.string().max(255).optional() });
 const grantSchema = z.union([z.strictObject({ token: z.string().min(1).max(64) }), z.strictObject({ username: z.string().min(1).max(150) })]);
@@ -33,11 +34,7 @@ export function tokenJson(t: Token) {
   return {
     id: t.id,
     user: t.username ?? null,
-    purpose: t.purpose,
-    status: t.status,
-    enabled: t.enabled,
-    comment: t.comment,
-    created_at: t.createdAt,
+    ...snakeCaseFields(t, ['purpose', 'status', 'enabled', 'comment', 'createdAt']),
     expire_at: t.expireAt ?? null,
     last_seen_at: t.lastSeenAt ?? null,
   };

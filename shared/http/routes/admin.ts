@@ -12,7 +12,8 @@ import type { AuditEntry } from '../../domain/tenancy';
 import type { Deps } from '../../ports';
 import { json, jsonBody, type HttpRequest, type RouteHandler } from '../request';
 import { pageQueryFields } from '../paged-list';
-import { parseWith, type RouteInputSchemas } from '../validation';
+import { parseWith } from '../validation';
+import { withInput } from '../route-input';
 import { workerJson } from './workers';
 
 const enableSchema = z.strictObject({ fingerprint: z.string().min(1).max(200).optional() });
@@ -29,14 +30,15 @@ function bodyOf(req: HttpRequest): unknown {
 }
 
 export function adminWorkerRoutes(getDeps: () => Deps): Record<string, RouteHandler> {
-  const setEnabled =
-    (enabled: boolean): RouteHandler =>
-    async (req) => {
+  const setEnabled = (enabled: boolean): RouteHandler => {
+    const schema = enabled ? enableSchema : emptySchema;
+    return withInput({ body: schema }, async (req) => {
       const name = req.params['name'] ?? '';
-      const body = parseWith(enabled ? enableSchema : emptySchema, bodyOf(req)) as z.infer<typeof enableSchema>;
+      const body = parseWith(schema, bodyOf(req)) as z.infer<typeof enableSchema>;
       await setWorkerEnabledAs(getDeps(), req.caller, name, enabled, body.fingerprint);
       return json(200, workerJson(await getWorker(getDeps(), name)));
-    };
+    });
+  };
   return {
     'POST /api/1.0/worker/{name}/enable/': setEnabled(true),
     'POST /api/1.0/worker/{name}/disable/': setEnabled(false),
@@ -45,18 +47,11 @@ export function adminWorkerRoutes(getDeps: () => Deps): Record<string, RouteHand
 
 export function auditRoutes(getDeps: () => Deps): Record<string, RouteHandler> {
   return {
-    'GET /api/1.0/audit/': async (req) => {
+    'GET /api/1.0/audit/': withInput({ query: auditQuery }, async (req) => {
       const q = parseWith(auditQuery, req.query, 'Invalid query');
       const page = await listAuditAs(getDeps(), req.caller, { limit: q.limit, ...(q.cursor ? { cursor: q.cursor } : {}) });
       const next = page.next ? `${req.baseUrl}/api/1.0/audit/?${new URLSearchParams({ limit: String(q.limit), cursor: page.next }).toString()}` : null;
       return json(200, { results: page.items.map(auditEntryJson), next, previous: null, cursor: page.next ?? null });
-    },
+    }),
   };
 }
-
-/** For shared/http/openapi.ts. */
-export const adminRequestSchemas: RouteInputSchemas = {
-  'POST /api/1.0/worker/{name}/enable/': { body: enableSchema },
-  'POST /api/1.0/worker/{name}/disable/': { body: emptySchema },
-  'GET /api/1.0/audit/': { query: auditQuery },
-};

@@ -18,12 +18,15 @@ import { logFollowUpFailures } from '../../observability/logger';
 import { parseExpirationDelay, RELATION_TYPES } from '../../domain/artifacts';
 import { ValidationError } from '../../domain/errors';
 import { DEFAULT_WORKSPACE } from '../../domain/tenancy';
+import { pickFields } from '../../domain/fields';
+import { addressedWorkspace } from '../addressed-workspace';
 import type { Deps } from '../../ports';
 import type { ExpiryStore } from '../../ports/expiry';
 import { artifactJson, artifactSummaryJson, relationJson, uploadPlanJson } from '../serializers';
 import { listRoute, pagedJson, pageQueryFields } from '../paged-list';
 import { json, jsonBody, noContent, redirect, type HttpRequest, type RouteHandler } from '../request';
-import { parseId, parseWith, type RouteInputSchemas, idParam } from '../validation';
+import { parseId, parseWith, idParam } from '../validation';
+import { withInput } from '../route-input';
 
 const fileDeclarationSchema = z.strictObject({
   type: z.literal('file').optional(),
@@ -115,14 +118,12 @@ async function withFollowUps<T>(run: (followUps: FollowUpFailure[]) => Promise<T
  */
 export function artifactRoutes(getDeps: () => Deps, expiryStoreOf?: (deps: Deps) => ExpiryStore): Record<string, RouteHandler> {
   return {
-    'POST /api/1.0/artifact/': async (req) => {
+    'POST /api/1.0/artifact/': withInput({ body: createSchema }, async (req) => {
       const body = parseWith(createSchema, jsonBody(req), 'Invalid artifact');
       const followUps: FollowUpFailure[] = [];
       const created = await createArtifact(getDeps(), req.caller, {
-        scope: req.scope,
-        workspace: body.workspace ?? DEFAULT_WORKSPACE,
-        category: body.category,
-        data: body.data,
+        ...addressedWorkspace(req, body),
+        ...pickFields(body, ['category', 'data']),
         files: declarations(body.files),
         expirationDelay: body.expiration_delay == null ? undefined : parseExpirationDelay(body.expiration_delay),
         immutable: body.immutable,
@@ -131,7 +132,7 @@ export function artifactRoutes(getDeps: () => Deps, expiryStoreOf?: (deps: Deps)
       }, followUps);
       logFollowUpFailures(followUps, { workspace: created.artifact.workspace });
       return json(201, artifactJson(created, req.baseUrl));
-    },
+    }),
     'GET /api/1.0/artifact/': listRoute(
       listQuerySchema,
       '/api/1.0/artifact/',
@@ -145,20 +146,20 @@ export function artifactRoutes(getDeps: () => Deps, expiryStoreOf?: (deps: Deps)
       const retention = expiryStoreOf ? await artifactRetention(deps, expiryStoreOf(deps), found.artifact) : undefined;
       return json(200, { ...artifactJson(found, req.baseUrl), ...(retention ? { retention } : {}) });
     },
-    'PATCH /api/1.0/artifact/{id}/': async (req) => {
+    'PATCH /api/1.0/artifact/{id}/': withInput({ body: updateSchema }, async (req) => {
       const id = idParam(req);
       const body = parseWith(updateSchema, jsonBody(req), 'Invalid change');
       return json(200, artifactJson(await updateArtifact(getDeps(), req.caller, id, body), req.baseUrl));
-    },
+    }),
     'DELETE /api/1.0/artifact/{id}/': async (req) => {
       await withFollowUps((followUps) => deleteArtifact(getDeps(), req.caller, idParam(req), followUps));
       return noContent();
     },
-    'POST /api/1.0/artifact/{id}/attach/': async (req) => {
+    'POST /api/1.0/artifact/{id}/attach/': withInput({ body: attachSchema }, async (req) => {
       const id = idParam(req);
       const body = parseWith(attachSchema, jsonBody(req), 'Invalid files');
       return json(200, artifactJson(await withFollowUps((followUps) => attachFiles(getDeps(), req.caller, id, declarations(body.files), followUps)), req.baseUrl));
-    },
+    }),
     'DELETE /api/1.0/artifact/{id}/files/{path+}': async (req) => {
       await withFollowUps((followUps) => removeFile(getDeps(), req.caller, idParam(req), filePathParam(req), followUps));
       return noContent();
@@ -171,26 +172,26 @@ export function artifactRoutes(getDeps: () => Deps, expiryStoreOf?: (deps: Deps)
       return json(outcome.status, { complete: false, received: outcome.received }, { range: `bytes=0-${outcome.received}` });
     },
     'GET /api/1.0/artifact/{id}/files/{path+}': async (req) => redirect(await fileDownloadUrl(getDeps(), req.caller, idParam(req), filePathParam(req))),
-    'POST /api/1.0/artifact/{id}/upload/{path+}': async (req) => {
+    'POST /api/1.0/artifact/{id}/upload/{path+}': withInput({ body: uploadRequestSchema }, async (req) => {
       const id = idParam(req);
       const path = filePathParam(req);
       parseWith(uploadRequestSchema, jsonBody(req));
       return json(200, uploadPlanJson(await requestUpload(getDeps(), req.caller, id, path)));
-    },
-    'POST /api/1.0/artifact/{id}/upload-complete/{path+}': async (req) => {
+    }),
+    'POST /api/1.0/artifact/{id}/upload-complete/{path+}': withInput({ body: uploadCompleteSchema }, async (req) => {
       const id = idParam(req);
       const path = filePathParam(req);
       // Part ETags are accepted for compatibility but S3's own list of parts is what gets assembled.
       parseWith(uploadCompleteSchema, jsonBody(req));
       const outcome = await withFollowUps((followUps) => completeUpload(getDeps(), req.caller, id, path, followUps));
       return outcome.complete ? json(201, { complete: true }) : json(202, { complete: false, verifying: true });
-    },
+    }),
     'GET /api/1.0/artifact/{id}/download/': async (req) => {
       const archive = req.query['archive'] ?? 'tar.gz';
       if (archive !== 'tar.gz') throw ValidationError.field('archive', 'only "tar.gz" is supported', 'Invalid query');
       return redirect(await archiveDownloadUrl(getDeps(), req.caller, idParam(req)));
     },
-    'GET /api/1.0/artifact-relation/': async (req) => {
+    'GET /api/1.0/artifact-relation/': withInput({ query: relationListQuerySchema }, async (req) => {
       const { artifact, target_artifact } = req.query;
       if ((artifact === undefined) === (target_artifact === undefined)) {
         throw ValidationError.field('artifact', 'give exactly one of "artifact" or "target_artifact"', 'Invalid query');
@@ -202,27 +203,15 @@ export function artifactRoutes(getDeps: () => Deps, expiryStoreOf?: (deps: Deps)
       const q = parseWith(relationListQuerySchema, req.query, 'Invalid query');
       const page = await listRelationsPage(getDeps(), req.caller, by, { limit: q.limit, ...(q.cursor !== undefined ? { cursor: q.cursor } : {}) });
       return pagedJson(req, '/api/1.0/artifact-relation/', page, relationJson);
-    },
-    'POST /api/1.0/artifact-relation/': async (req) => {
+    }),
+    'POST /api/1.0/artifact-relation/': withInput({ body: relationSchema }, async (req) => {
       const body = parseWith(relationSchema, jsonBody(req), 'Invalid relation');
       const { relation, created } = await createRelation(getDeps(), req.caller, body);
       return json(created ? 201 : 200, relationJson(relation));
-    },
+    }),
     'DELETE /api/1.0/artifact-relation/{id}/': async (req) => {
       await deleteRelation(getDeps(), req.caller, idParam(req));
       return noContent();
     },
   };
 }
-
-/** For shared/http/openapi.ts. */
-export const artifactRequestSchemas: RouteInputSchemas = {
-  'POST /api/1.0/artifact/': { body: createSchema },
-  'GET /api/1.0/artifact/': { query: listQuerySchema },
-  'PATCH /api/1.0/artifact/{id}/': { body: updateSchema },
-  'POST /api/1.0/artifact/{id}/attach/': { body: attachSchema },
-  'POST /api/1.0/artifact/{id}/upload/{path+}': { body: uploadRequestSchema },
-  'POST /api/1.0/artifact/{id}/upload-complete/{path+}': { body: uploadCompleteSchema },
-  'POST /api/1.0/artifact-relation/': { body: relationSchema },
-  'GET /api/1.0/artifact-relation/': { query: relationListQuerySchema },
-};

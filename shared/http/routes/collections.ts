@@ -15,8 +15,11 @@ import { ValidationError } from '../../domain/errors';
 import { DEFAULT_WORKSPACE } from '../../domain/tenancy';
 import type { Deps } from '../../ports';
 import { json, jsonBody, noContent, type HttpRequest, type RouteHandler } from '../request';
-import { parseWith, type RouteInputSchemas, idParam } from '../validation';
+import { parseWith, idParam } from '../validation';
+import { withInput } from '../route-input';
 import { listRoute, pageQueryFields } from '../paged-list';
+import { addressedWorkspace } from '../addressed-workspace';
+import { camelCaseFields, snakeCaseFields } from '../../domain/fields';
 
 const createSchema = z.strictObject({
   name: z.string(),
@@ -71,25 +74,20 @@ function lookupRoute<S extends z.ZodType<{ work_request: number }>>(
   schema: S,
   resolve: (deps: Deps, ctx: LookupContext, body: z.output<S>) => Promise<unknown>,
 ): RouteHandler {
-  return async (req) => {
+  return withInput({ body: schema }, async (req) => {
     requireWorkerOrTask(req.caller);
     const body = parseWith(schema, jsonBody(req), 'Invalid lookup');
     const deps = getDeps();
     const ctx = await lookupContextForWorker(deps, req.caller, body.work_request);
     return json(200, await resolve(deps, ctx, body));
-  };
+  });
 }
 
 export function collectionJson(c: Collection, baseUrl: string) {
   return {
     id: c.id,
     url: `${baseUrl}/api/1.0/collection/${c.id}/`,
-    scope: c.scope,
-    workspace: c.workspace,
-    name: c.name,
-    category: c.category,
-    data: c.data,
-    retains_artifacts: c.retainsArtifacts,
+    ...snakeCaseFields(c, ['scope', 'workspace', 'name', 'category', 'data', 'retainsArtifacts']),
     full_history_retention_period: c.fullHistoryRetentionPeriod ?? null,
     metadata_only_retention_period: c.metadataOnlyRetentionPeriod ?? null,
     workflow: c.workflowId,
@@ -101,16 +99,10 @@ export function collectionItemJson(i: CollectionItem) {
   return {
     id: i.id,
     parent_collection: i.collectionId,
-    name: i.name,
-    child_type: i.childType,
-    category: i.category,
+    ...snakeCaseFields(i, ['name', 'childType', 'category']),
     artifact: i.artifactId,
     collection: i.collectionRef,
-    data: i.data,
-    created_at: i.createdAt,
-    created_by: i.createdBy,
-    removed_at: i.removedAt,
-    removed_by: i.removedBy,
+    ...snakeCaseFields(i, ['data', 'createdAt', 'createdBy', 'removedAt', 'removedBy']),
   };
 }
 
@@ -138,20 +130,16 @@ export function collectionRoutes(getDeps: () => Deps): Record<string, RouteHandl
       }),
       (req) => (c) => collectionJson(c, req.baseUrl),
     ),
-    'POST /api/1.0/collection/': async (req) => {
+    'POST /api/1.0/collection/': withInput({ body: createSchema }, async (req) => {
       const body = parseWith(createSchema, jsonBody(req), 'Invalid collection');
       const created = await createCollection(getDeps(), req.caller, {
-        scope: req.scope,
-        workspace: body.workspace ?? DEFAULT_WORKSPACE,
-        name: body.name,
-        category: body.category,
-        data: body.data,
-        retainsArtifacts: body.retains_artifacts,
+        ...addressedWorkspace(req, body),
+        ...camelCaseFields(body, ['name', 'category', 'data', 'retains_artifacts']),
         fullHistoryRetentionPeriod: body.full_history_retention_period ?? null,
         metadataOnlyRetentionPeriod: body.metadata_only_retention_period ?? null,
       });
       return json(201, collectionJson(created, req.baseUrl));
-    },
+    }),
     'GET /api/1.0/collection/{id}/': async (req) => json(200, collectionJson(await getCollection(getDeps(), req.caller, idParam(req)), req.baseUrl)),
     'GET /api/1.0/collection/{id}/items/': listRoute(
       itemsQuerySchema,
@@ -159,12 +147,12 @@ export function collectionRoutes(getDeps: () => Deps): Record<string, RouteHandl
       (req, _q, page) => listCollectionItems(getDeps(), req.caller, idParam(req), page),
       () => collectionItemJson,
     ),
-    'POST /api/1.0/collection/{id}/items/': async (req) => {
+    'POST /api/1.0/collection/{id}/items/': withInput({ body: addItemSchema }, async (req) => {
       const id = idParam(req);
       const body = parseWith(addItemSchema, jsonBody(req), 'Invalid item');
       const item = await addCollectionItem(getDeps(), req.caller, id, body);
       return json(201, collectionItemJson(item));
-    },
+    }),
     'DELETE /api/1.0/collection/{id}/items/{name}/': async (req) => {
       await removeCollectionItem(getDeps(), req.caller, idParam(req), itemNameParam(req));
       return noContent();
@@ -177,13 +165,3 @@ export function collectionRoutes(getDeps: () => Deps): Record<string, RouteHandl
     ),
   };
 }
-
-/** For shared/http/openapi.ts. */
-export const collectionRequestSchemas: RouteInputSchemas = {
-  'POST /api/1.0/collection/': { body: createSchema },
-  'GET /api/1.0/collection/': { query: listQuerySchema },
-  'GET /api/1.0/collection/{id}/items/': { query: itemsQuerySchema },
-  'POST /api/1.0/collection/{id}/items/': { body: addItemSchema },
-  'POST /api/1.0/lookup/single/': { body: lookupSingleSchema },
-  'POST /api/1.0/lookup/multiple/': { body: lookupMultipleSchema },
-};

@@ -26,11 +26,12 @@ import {
 } from '../../app/recurring-jobs';
 import { changeMachineState, machineEvents, machineStatus, type MachineAction } from '../../app/machines';
 import { effectiveUpdateInterval, type RecurringJob, type RecurringJobEvent, type RecurringJobResult } from '../../domain/recurring-jobs';
-import { DEFAULT_WORKSPACE } from '../../domain/tenancy';
+import { camelCaseFields, definedFields, pickFields, snakeCaseFields } from '../../domain/fields';
 import type { Deps } from '../../ports';
 import { json, jsonBody, noContent, type HttpRequest, type RouteHandler } from '../request';
 import { parseWith, idParam } from '../validation';
-import { pagedJson, pageQueryFields } from '../paged-list';
+import { listRoute, pageQueryFields } from '../paged-list';
+import { addressedWorkspace } from '../addressed-workspace';
 
 const pageQuery = z.strictObject(pageQueryFields);
 const listQuery = pageQuery.extend({ workspace: z.string().min(1).optional() });
@@ -52,27 +53,13 @@ export function recurringJobJson(job: RecurringJob, baseUrl: string, lastResults
   return {
     id: job.id,
     url: `${baseUrl}/api/1.0/recurring-job/${job.id}/`,
-    scope: job.scope,
-    workspace: job.workspace,
-    owner: job.owner,
-    kind: job.kind,
-    target: job.target,
-    update_interval: job.updateInterval,
+    ...snakeCaseFields(job, ['scope', 'workspace', 'owner', 'kind', 'target', 'updateInterval']),
     effective_update_interval: effectiveUpdateInterval(job),
-    review_status: job.reviewStatus,
-    consecutive_failures: job.consecutiveFailures,
-    date_last_successful: job.dateLastSuccessful,
+    ...snakeCaseFields(job, ['reviewStatus', 'consecutiveFailures', 'dateLastSuccessful']),
     date_created: job.createdAt,
     next_due: run?.state === 'PENDING' ? run.dateDue : null,
     run: run && {
-      id: run.id,
-      state: run.state,
-      date_due: run.dateDue,
-      requesting_user: run.requestingUser,
-      heartbeat: run.heartbeat,
-      logtail: run.logtail,
-      date_started: run.dateStarted,
-      machine: run.machine,
+      ...snakeCaseFields(run, ['id', 'state', 'dateDue', 'requestingUser', 'heartbeat', 'logtail', 'dateStarted', 'machine']),
       work_request: run.workRequestId,
       released_at: run.releasedAt,
       skipped: run.skipped ?? null,
@@ -85,20 +72,15 @@ export function resultJson(r: RecurringJobResult) {
   return {
     sequence: r.sequence,
     run: r.runId,
-    status: r.status,
-    log_excerpt: r.logExcerpt,
-    log_artifact: r.logArtifact,
-    output_artifact: r.outputArtifact,
-    date_job_started: r.dateJobStarted,
+    ...snakeCaseFields(r, ['status', 'logExcerpt', 'logArtifact', 'outputArtifact', 'dateJobStarted']),
     date_job_finished: r.dateCreated,
     job_duration_seconds: (Date.parse(r.dateCreated) - Date.parse(r.dateJobStarted)) / 1000,
-    machine: r.machine,
-    requesting_user: r.requestingUser,
+    ...snakeCaseFields(r, ['machine', 'requestingUser']),
   };
 }
 
 export function eventJson(e: RecurringJobEvent) {
-  return { type: e.type, date: e.date, person: e.person, machine: e.machine, items: e.items };
+  return pickFields(e, ['type', 'date', 'person', 'machine', 'items']);
 }
 
 /** The JSON body (an empty body is `{}`); the strict schemas refuse anything but an object. */
@@ -120,28 +102,22 @@ export function recurringJobRoutes(getDeps: () => Deps): Record<string, RouteHan
     'POST /api/1.0/recurring-job/': async (req) => {
       const body = parseWith(createSchema, bodyOf(req), 'Invalid recurring job');
       const job = await createRecurringJob(getDeps(), req.caller, {
-        scope: req.scope,
-        workspace: body.workspace ?? DEFAULT_WORKSPACE,
-        kind: body.kind,
-        target: body.target,
-        updateInterval: body.update_interval,
+        ...addressedWorkspace(req, body),
+        ...camelCaseFields(body, ['kind', 'target', 'update_interval']),
       });
       return json(201, recurringJobJson(job, req.baseUrl, []));
     },
-    'GET /api/1.0/recurring-job/': async (req) => {
-      const q = parseWith(listQuery, req.query, 'Invalid query');
-      const page = await listRecurringJobs(getDeps(), req.caller, { scope: req.scope, workspace: q.workspace ?? DEFAULT_WORKSPACE, limit: q.limit, ...(q.cursor ? { cursor: q.cursor } : {}) });
-      return pagedJson(req, '/api/1.0/recurring-job/', page, (j) => recurringJobJson(j, req.baseUrl));
-    },
+    'GET /api/1.0/recurring-job/': listRoute(
+      listQuery,
+      '/api/1.0/recurring-job/',
+      (req, q, page) => listRecurringJobs(getDeps(), req.caller, { ...addressedWorkspace(req, q), ...page }),
+      (req) => (j) => recurringJobJson(j, req.baseUrl),
+    ),
     'GET /api/1.0/recurring-job/{id}/': async (req) => json(200, await show(req, await loadRecurringJob(getDeps(), req.caller, idParam(req), 'viewer'))),
     'PATCH /api/1.0/recurring-job/{id}/': async (req) => {
       const jobId = idParam(req);
       const body = parseWith(patchSchema, bodyOf(req), 'Invalid recurring job');
-      const job = await updateRecurringJobAs(getDeps(), req.caller, jobId, {
-        ...(body.review_status !== undefined ? { reviewStatus: body.review_status } : {}),
-        ...(body.update_interval !== undefined ? { updateInterval: body.update_interval } : {}),
-        ...(body.target !== undefined ? { target: body.target } : {}),
-      });
+      const job = await updateRecurringJobAs(getDeps(), req.caller, jobId, definedFields(camelCaseFields(body, ['review_status', 'update_interval', 'target'])));
       return json(200, await show(req, job));
     },
     'DELETE /api/1.0/recurring-job/{id}/': async (req) => {
@@ -150,23 +126,26 @@ export function recurringJobRoutes(getDeps: () => Deps): Record<string, RouteHan
     },
     'POST /api/1.0/recurring-job/{id}/request/': async (req) => json(200, await show(req, await requestRecurringJob(getDeps(), req.caller, idParam(req)))),
     'POST /api/1.0/recurring-job/{id}/try-again/': async (req) => json(200, await show(req, await tryRecurringJobAgain(getDeps(), req.caller, idParam(req)))),
-    'GET /api/1.0/recurring-job/{id}/results/': async (req) => {
-      const q = parseWith(pageQuery, req.query, 'Invalid query');
-      const jobId = idParam(req);
-      return pagedJson(req, `/api/1.0/recurring-job/${jobId}/results/`, await recurringJobResults(getDeps(), req.caller, jobId, q.limit, q.cursor), resultJson);
-    },
-    'GET /api/1.0/recurring-job/{id}/events/': async (req) => {
-      const q = parseWith(pageQuery, req.query, 'Invalid query');
-      const jobId = idParam(req);
-      return pagedJson(req, `/api/1.0/recurring-job/${jobId}/events/`, await recurringJobEvents(getDeps(), req.caller, jobId, q.limit, q.cursor), eventJson);
-    },
+    'GET /api/1.0/recurring-job/{id}/results/': listRoute(
+      pageQuery,
+      (req) => `/api/1.0/recurring-job/${idParam(req)}/results/`,
+      (req, _q, page) => recurringJobResults(getDeps(), req.caller, idParam(req), page.limit, page.cursor),
+      () => resultJson,
+    ),
+    'GET /api/1.0/recurring-job/{id}/events/': listRoute(
+      pageQuery,
+      (req) => `/api/1.0/recurring-job/${idParam(req)}/events/`,
+      (req, _q, page) => recurringJobEvents(getDeps(), req.caller, idParam(req), page.limit, page.cursor),
+      () => eventJson,
+    ),
     'POST /api/1.0/worker/{name}/online/': machine('online'),
     'POST /api/1.0/worker/{name}/offline/': machine('offline'),
     'POST /api/1.0/worker/{name}/quiesce/': machine('quiesce'),
-    'GET /api/1.0/worker/{name}/events/': async (req) => {
-      const q = parseWith(pageQuery, req.query, 'Invalid query');
-      const name = req.params['name'] ?? '';
-      return pagedJson(req, `/api/1.0/worker/${name}/events/`, await machineEvents(getDeps(), req.caller, name, q.limit, q.cursor), eventJson);
-    },
+    'GET /api/1.0/worker/{name}/events/': listRoute(
+      pageQuery,
+      (req) => `/api/1.0/worker/${req.params['name'] ?? ''}/events/`,
+      (req, _q, page) => machineEvents(getDeps(), req.caller, req.params['name'] ?? '', page.limit, page.cursor),
+      () => eventJson,
+    ),
   };
 }

@@ -16,7 +16,8 @@ import {
 import { completeWorkRequest, getNextForWorker, MAX_LOGTAIL_LINES, recordHeartbeat } from '../../app/workers';
 import { issueTaskToken } from '../../app/task-tokens';
 import { ValidationError } from '../../domain/errors';
-import { DEFAULT_WORKSPACE } from '../../domain/tenancy';
+import { camelCaseFields } from '../../domain/fields';
+import { addressedWorkspace } from '../addressed-workspace';
 import { RESULTS, STATUSES, type FinalResult } from '../../domain/work-requests';
 import type { Deps } from '../../ports';
 import type { FollowUpFailure } from '../../app/lifecycle';
@@ -25,7 +26,8 @@ import { workRequestJson } from '../serializers';
 import { workerIdsOf } from '../../app/worker-ids';
 import type { WorkRequest } from '../../domain/work-requests';
 import { json, jsonBody, noContent, type HttpRequest, type RouteHandler } from '../request';
-import { parseWith, type RouteInputSchemas, idParam } from '../validation';
+import { parseWith, idParam } from '../validation';
+import { withInput } from '../route-input';
 import { listRoute, pageQueryFields } from '../paged-list';
 
 /** Debusine accepts exactly these fields on creation; anything else is refused by name. */
@@ -88,17 +90,15 @@ export function boundedLogtail(lines: string[]): string[] {
 export function workRequestRoutes(getDeps: () => Deps): Record<string, RouteHandler> {
   const one = async (req: HttpRequest, wr: WorkRequest) => json(200, workRequestJson(wr, req.baseUrl, await workerIdsOf(getDeps(), [wr.worker])));
   return {
-    'POST /api/1.0/work-request/': async (req) => {
+    'POST /api/1.0/work-request/': withInput({ body: createSchema }, async (req) => {
       const body = createBody(req);
       const wr = await createWorkRequest(getDeps(), req.caller, {
-        scope: req.scope,
-        workspace: body.workspace ?? DEFAULT_WORKSPACE,
-        taskName: body.task_name,
-        taskData: body.task_data,
+        ...addressedWorkspace(req, body),
+        ...camelCaseFields(body, ['task_name', 'task_data']),
         ...(body.event_reactions !== undefined ? { eventReactions: body.event_reactions } : {}),
       });
       return one(req, wr);
-    },
+    }),
     'GET /api/1.0/work-request/': listRoute(listQuerySchema, '/api/1.0/work-request/', (req, q, page) =>
       listWorkRequests(getDeps(), req.caller, {
         scope: req.scope,
@@ -112,38 +112,38 @@ export function workRequestRoutes(getDeps: () => Deps): Record<string, RouteHand
         return (wr) => workRequestJson(wr, req.baseUrl, workerIds);
       },
     ),
-    'GET /api/1.0/work-request/get-next-for-worker/': async (req) => {
+    'GET /api/1.0/work-request/get-next-for-worker/': withInput({ query: getNextQuerySchema }, async (req) => {
       const q = parseWith(getNextQuerySchema, req.query, 'Invalid query');
       const stillRunning = q.running === undefined ? undefined : q.running === '' ? [] : q.running.split(',').map(Number);
       const wr = await getNextForWorker(getDeps(), req.caller, stillRunning);
       return wr ? one(req, wr) : noContent();
-    },
+    }),
     'GET /api/1.0/work-request/{id}/': async (req) => one(req, await getWorkRequest(getDeps(), req.caller, idParam(req))),
-    'PATCH /api/1.0/work-request/{id}/': async (req) => {
+    'PATCH /api/1.0/work-request/{id}/': withInput({ body: prioritySchema }, async (req) => {
       const wrId = idParam(req);
       const body = parseWith(prioritySchema, jsonBody(req), 'Invalid change');
       return one(req, await setPriorityAdjustment(getDeps(), req.caller, wrId, body.priority_adjustment));
-    },
-    'POST /api/1.0/work-request/{id}/retry/': async (req) => {
+    }),
+    'POST /api/1.0/work-request/{id}/retry/': withInput({ body: emptySchema }, async (req) => {
       const wrId = idParam(req);
       parseWith(emptySchema, jsonBody(req), 'Invalid request');
       return one(req, await retryWorkRequest(getDeps(), req.caller, wrId));
-    },
-    'POST /api/1.0/work-request/{id}/abort/': async (req) => {
+    }),
+    'POST /api/1.0/work-request/{id}/abort/': withInput({ body: emptySchema }, async (req) => {
       const wrId = idParam(req);
       parseWith(emptySchema, jsonBody(req), 'Invalid request');
       const followUpFailures: FollowUpFailure[] = [];
       const aborted = await abortWorkRequest(getDeps(), req.caller, wrId, followUpFailures);
       logFollowUpFailures(followUpFailures, { workspace: aborted.workspace });
       return json(200, workRequestJson(aborted, req.baseUrl));
-    },
-    'POST /api/1.0/work-request/{id}/unblock/': async (req) => {
+    }),
+    'POST /api/1.0/work-request/{id}/unblock/': withInput({ body: unblockSchema }, async (req) => {
       const wrId = idParam(req);
       const body = parseWith(unblockSchema, jsonBody(req), 'Cannot unblock work request');
       const input = { ...(body.action ? { action: body.action } : {}), ...(body.notes !== undefined ? { notes: body.notes } : {}) };
       return one(req, await unblockWorkRequest(getDeps(), req.caller, wrId, input));
-    },
-    'PUT /api/1.0/work-request/{id}/completed/': async (req) => {
+    }),
+    'PUT /api/1.0/work-request/{id}/completed/': withInput({ body: completedSchema }, async (req) => {
       const wrId = idParam(req);
       const body = parseWith(completedSchema, jsonBody(req), 'Invalid completion');
       const followUpFailures: FollowUpFailure[] = [];
@@ -158,14 +158,14 @@ export function workRequestRoutes(getDeps: () => Deps): Record<string, RouteHand
       logFollowUpFailures(followUpFailures, { workspace: wr.workspace, ...(wr.worker ? { worker: wr.worker } : {}) });
       // Debusine's client requires an empty body here (it fails on any content): 200, nothing.
       return { statusCode: 200, headers: {}, body: '' };
-    },
-    'POST /api/1.0/work-request/{id}/heartbeat/': async (req) => {
+    }),
+    'POST /api/1.0/work-request/{id}/heartbeat/': withInput({ body: heartbeatSchema }, async (req) => {
       const wrId = idParam(req);
       const body = parseWith(heartbeatSchema, jsonBody(req), 'Invalid heartbeat');
       await recordHeartbeat(getDeps(), req.caller, wrId, boundedLogtail(body.logtail ?? []));
       // Accepted: the applier writes it shortly, in a batch.
       return { statusCode: 202, headers: {}, body: '' };
-    },
+    }),
     'POST /api/1.0/work-request/{id}/task-token/': async (req) => {
       parseWith(z.strictObject({}), jsonBody(req) ?? {}, 'Invalid request');
       const issued = await issueTaskToken(getDeps(), req.caller, idParam(req));
@@ -173,16 +173,3 @@ export function workRequestRoutes(getDeps: () => Deps): Record<string, RouteHand
     },
   };
 }
-
-/** For shared/http/openapi.ts. */
-export const workRequestRequestSchemas: RouteInputSchemas = {
-  'POST /api/1.0/work-request/': { body: createSchema },
-  'GET /api/1.0/work-request/': { query: listQuerySchema },
-  'GET /api/1.0/work-request/get-next-for-worker/': { query: getNextQuerySchema },
-  'PATCH /api/1.0/work-request/{id}/': { body: prioritySchema },
-  'POST /api/1.0/work-request/{id}/retry/': { body: emptySchema },
-  'POST /api/1.0/work-request/{id}/abort/': { body: emptySchema },
-  'POST /api/1.0/work-request/{id}/unblock/': { body: unblockSchema },
-  'PUT /api/1.0/work-request/{id}/completed/': { body: completedSchema },
-  'POST /api/1.0/work-request/{id}/heartbeat/': { body: heartbeatSchema },
-};

@@ -17,7 +17,8 @@ import {
 import type { Caller } from '../../app/auth';
 import type { Deps, QueueAccess } from '../../ports';
 import { json, jsonBody, noContent, type RouteHandler } from '../request';
-import { parseWith, type RouteInputSchemas } from '../validation';
+import { parseWith } from '../validation';
+import { withInput } from '../route-input';
 
 const registerSchema = z.strictObject({
   token: z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex characters'),
@@ -74,7 +75,7 @@ function requireAuthenticated(caller: Caller): void {
 
 export function workerRoutes(getDeps: () => Deps): Record<string, RouteHandler> {
   return {
-    'POST /api/1.0/worker/register/': async (req) => {
+    'POST /api/1.0/worker/register/': withInput({ body: registerSchema }, async (req) => {
       const body = parseWith(registerSchema, jsonBody(req), 'Invalid worker');
       // A pool worker presents an activation token in `Token`; the use case checks it.
       const activationKey = req.headers['token']?.trim() || undefined;
@@ -89,20 +90,20 @@ export function workerRoutes(getDeps: () => Deps): Record<string, RouteHandler> 
         activationKey,
       );
       return json(201, { id: worker.id ?? null, name: worker.name, enabled: worker.enabled });
-    },
-    'PUT /api/1.0/worker/dynamic-metadata/': async (req) => {
+    }),
+    'PUT /api/1.0/worker/dynamic-metadata/': withInput({ body: metadataSchema }, async (req) => {
       const body = jsonBody(req);
       if (typeof body !== 'object' || body === null || Array.isArray(body)) {
         throw ValidationError.field('(body)', 'must be a JSON object', 'Invalid metadata');
       }
       await updateDynamicMetadata(getDeps(), req.caller, parseWith(metadataSchema, body, 'Invalid metadata'));
       return noContent();
-    },
-    'POST /api/1.0/worker/disconnect/': async (req) => {
+    }),
+    'POST /api/1.0/worker/disconnect/': withInput({ body: emptySchema }, async (req) => {
       parseWith(emptySchema, jsonBody(req), 'Invalid request');
       await disconnectWorker(getDeps(), req.caller);
       return noContent();
-    },
+    }),
     'GET /api/1.0/worker/queue/': async (req) => {
       // Credentials: never cached by anything in between.
       return json(200, queueAccessJson(await workerQueueAccess(getDeps(), req.caller)), { 'cache-control': 'no-store' });
@@ -118,10 +119,3 @@ export function workerRoutes(getDeps: () => Deps): Record<string, RouteHandler> 
     },
   };
 }
-
-/** For shared/http/openapi.ts. */
-export const workerRequestSchemas: RouteInputSchemas = {
-  'POST /api/1.0/worker/register/': { body: registerSchema },
-  'PUT /api/1.0/worker/dynamic-metadata/': { body: metadataSchema },
-  'POST /api/1.0/worker/disconnect/': { body: emptySchema },
-};

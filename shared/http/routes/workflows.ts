@@ -16,13 +16,15 @@ import * as z from 'zod';
 import { createTemplate, deleteTemplate, getTemplate, listTemplates, updateTemplate } from '../../app/workflow-templates';
 import { findWorkflowRun, startWorkflow, workflowTree, type WorkflowTreeNode } from '../../app/workflow-runs';
 import { ValidationError } from '../../domain/errors';
-import { DEFAULT_WORKSPACE } from '../../domain/tenancy';
+import { camelCaseFields, definedFields, snakeCaseFields } from '../../domain/fields';
+import { addressedWorkspace } from '../addressed-workspace';
 import type { WorkflowTemplate } from '../../domain/workflows';
 import type { Deps } from '../../ports';
 import { workRequestJson } from '../serializers';
 import { workerIdsOf, type WorkerIds } from '../../app/worker-ids';
 import { json, jsonBody, noContent, type HttpRequest, type RouteHandler } from '../request';
-import { parseWith, type RouteInputSchemas, idParam } from '../validation';
+import { parseWith, idParam } from '../validation';
+import { withInput } from '../route-input';
 import { listRoute, pageQueryFields } from '../paged-list';
 
 const jsonObject = z.record(z.string(), z.unknown());
@@ -58,12 +60,7 @@ export function workflowTemplateJson(t: WorkflowTemplate, baseUrl: string) {
   return {
     id: t.id,
     url: `${baseUrl}/api/1.0/workflow-template/${t.id}/`,
-    name: t.name,
-    scope: t.scope,
-    workspace: t.workspace,
-    task_name: t.taskName,
-    task_data: t.taskData,
-    priority: t.priority,
+    ...snakeCaseFields(t, ['name', 'scope', 'workspace', 'taskName', 'taskData', 'priority']),
   };
 }
 
@@ -101,61 +98,42 @@ export function workflowRoutes(getDeps: () => Deps): Record<string, RouteHandler
       (req, q, page) => listTemplates(getDeps(), req.caller, { scope: req.scope, workspace: q.workspace, ...page }),
       (req) => (t) => workflowTemplateJson(t, req.baseUrl),
     ),
-    'POST /api/1.0/workflow-template/': async (req) => {
+    'POST /api/1.0/workflow-template/': withInput({ body: templateCreateSchema }, async (req) => {
       const body = parseWith(templateCreateSchema, objectBody(req, 'Invalid workflow template'), 'Invalid workflow template');
       const template = await createTemplate(getDeps(), req.caller, {
-        scope: req.scope,
-        workspace: body.workspace ?? DEFAULT_WORKSPACE,
-        name: body.name,
-        taskName: body.task_name,
-        taskData: body.task_data,
-        priority: body.priority,
+        ...addressedWorkspace(req, body),
+        ...camelCaseFields(body, ['name', 'task_name', 'task_data', 'priority']),
       });
       return json(201, workflowTemplateJson(template, req.baseUrl));
-    },
+    }),
     'GET /api/1.0/workflow-template/{id}/': async (req) => json(200, workflowTemplateJson(await getTemplate(getDeps(), req.caller, idParam(req)), req.baseUrl)),
-    'PATCH /api/1.0/workflow-template/{id}/': async (req) => {
+    'PATCH /api/1.0/workflow-template/{id}/': withInput({ body: templatePatchSchema }, async (req) => {
       const templateId = idParam(req);
       const body = parseWith(templatePatchSchema, objectBody(req, 'Invalid workflow template'), 'Invalid workflow template');
-      const updated = await updateTemplate(getDeps(), req.caller, templateId, {
-        ...(body.name !== undefined ? { name: body.name } : {}),
-        ...(body.task_data !== undefined ? { taskData: body.task_data } : {}),
-        ...(body.priority !== undefined ? { priority: body.priority } : {}),
-      });
+      const updated = await updateTemplate(getDeps(), req.caller, templateId, definedFields(camelCaseFields(body, ['name', 'task_data', 'priority'])));
       return json(200, workflowTemplateJson(updated, req.baseUrl));
-    },
+    }),
     'DELETE /api/1.0/workflow-template/{id}/': async (req) => {
       await deleteTemplate(getDeps(), req.caller, idParam(req));
       return noContent();
     },
-    'POST /api/1.0/workflow/': async (req) => {
+    'POST /api/1.0/workflow/': withInput({ body: workflowCreateSchema }, async (req) => {
       const body = parseWith(workflowCreateSchema, objectBody(req, 'Cannot create workflow'), 'Cannot create workflow');
       const wr = await startWorkflow(getDeps(), req.caller, {
-        scope: req.scope,
-        workspace: body.workspace ?? DEFAULT_WORKSPACE,
-        templateName: body.template_name,
-        taskData: body.task_data,
+        ...addressedWorkspace(req, body),
+        ...camelCaseFields(body, ['template_name', 'task_data']),
         ...(body.complexity ? { complexity: body.complexity } : {}),
       });
       return json(201, workRequestJson(wr, req.baseUrl, await workerIdsOf(getDeps(), [wr.worker])));
-    },
-    'GET /api/1.0/workflow/': async (req) => {
+    }),
+    'GET /api/1.0/workflow/': withInput({ query: runLookupQuery }, async (req) => {
       const q = parseWith(runLookupQuery, req.query, 'Invalid query');
-      const wr = await findWorkflowRun(getDeps(), req.caller, { scope: req.scope, workspace: q.workspace ?? DEFAULT_WORKSPACE, lookup: q.name });
+      const wr = await findWorkflowRun(getDeps(), req.caller, { ...addressedWorkspace(req, q), lookup: q.name });
       return json(200, workRequestJson(wr, req.baseUrl, await workerIdsOf(getDeps(), [wr.worker])));
-    },
+    }),
     'GET /api/1.0/workflow/{id}/': async (req) => {
       const tree = await workflowTree(getDeps(), req.caller, idParam(req));
       return json(200, workflowTreeJson(tree, req.baseUrl, await workerIdsOf(getDeps(), treeWorkers(tree))));
     },
   };
 }
-
-/** For shared/http/openapi.ts. */
-export const workflowRequestSchemas: RouteInputSchemas = {
-  'POST /api/1.0/workflow-template/': { body: templateCreateSchema },
-  'GET /api/1.0/workflow-template/': { query: templateListQuery },
-  'PATCH /api/1.0/workflow-template/{id}/': { body: templatePatchSchema },
-  'POST /api/1.0/workflow/': { body: workflowCreateSchema },
-  'GET /api/1.0/workflow/': { query: runLookupQuery },
-};
