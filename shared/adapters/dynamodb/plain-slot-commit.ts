@@ -18,13 +18,13 @@
  * commit still under way can never land after it) and the request does not hold it. Commits of other
  * shapes (several requests, creations, child progress, unassignments) stay one transaction.
  */
-import { type DynamoDBDocumentClient, GetCommand, PutCommand, type TransactWriteCommandInput, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, PutCommand, type TransactWriteCommandInput, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { ConflictError } from '../../domain/errors';
 import { childProgressDeltas } from '../../domain/child-progress';
 import { isFinished, type WorkRequest } from '../../domain/work-requests';
 import type { WorkRequestChanges } from '../../ports';
 import { attempt, failedAt, type RawItem, rawNumber } from './errors';
-import { GSI1, indexKeys, keys } from './keys';
+import { GSI1, indexKeys } from './keys';
 import { giveBackSlot, SLOT_HOLDER_PREFIX, slotHolderAttribute, takeSlot } from './slot-writes';
 import { names, queryAll } from './support';
 
@@ -103,7 +103,8 @@ function holdsSlot(wr: WorkRequest | undefined, worker: string, takenBefore: str
 /**
  * The watchdog's sweep: every enabled worker's holders taken before `takenBefore` (gsi1 `WORKERS`,
  * which projects the whole item), each checked against its request (consistent GetItem), and given
- * back on condition that the holder is still the one read. Returns how many were given back.
+ * back on condition that the holder is still the one read. Returns how many were given back. Cost per
+ * tick: one Query, and one GetItem per slot held longer than the bound (a long-running request).
  */
 export async function releaseOrphanedSlots(
   doc: DynamoDBDocumentClient,
@@ -124,10 +125,9 @@ export async function releaseOrphanedSlots(
       if (!attribute.startsWith(SLOT_HOLDER_PREFIX) || typeof heldSince !== 'string' || heldSince >= takenBefore) continue;
       const id = Number(attribute.slice(SLOT_HOLDER_PREFIX.length));
       const name = String(worker.name);
-      // The index lags: confirm on the item itself before reading the request.
-      const fresh = (await doc.send(new GetCommand({ TableName: tableName, Key: keys.worker(name), ConsistentRead: true }))).Item;
-      if (fresh?.[attribute] !== heldSince) continue;
       if (holdsSlot(await readRequest(id), name, takenBefore)) continue;
+      // The index lags, but the condition does not: a holder gone or taken again since fails it. The
+      // request cannot come to hold the slot meanwhile: taking it again needs this holder gone.
       const back = giveBackSlot(tableName, name, { workRequestId: id, heldSince });
       if ((await attempt(() => doc.send(new UpdateCommand(back.item.Update!)))).ok) released++;
     }
