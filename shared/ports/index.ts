@@ -320,7 +320,8 @@ export interface SlotChange {
 }
 
 /**
- * A set of changes written in one transaction: all happen or none. Every update is conditional
+ * A set of changes written in one transaction: all happen or none (on DynamoDB, one request and its
+ * own slot are two ordered plain writes: see `SlotChange.workRequestId`). Every update is conditional
  * on the version it was read at; a slot +1 is conditional on the worker being enabled and under
  * its concurrency, a slot -1 on it holding a slot.
  */
