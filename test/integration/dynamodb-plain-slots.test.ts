@@ -174,3 +174,19 @@ it('a completion that lost its race changes nothing: the slot stays with the req
   await expect(finish(assigned)).rejects.toThrow(ConflictError);
   expect((await workerItem(name)).assigned).toBe(0);
 });
+
+it('a request whose earlier assignment died half way is not given the same worker again until the sweep freed that slot', async () => {
+  const name = await worker(2);
+  const wr = await pendingRequest();
+  const take = takeSlot(table, { worker: name, delta: 1, workRequestId: wr.id }, '2026-11-22T10:20:00.000Z');
+  await doc.send(new UpdateCommand(take.item.Update!));
+  // One request never holds two slots of one worker: refused, and nothing changed.
+  await expect(assign(wr, name, { assigned: 1, concurrency: 2 })).rejects.toThrow(/still holds a slot for work request/);
+  expect((await workerItem(name)).assigned).toBe(1);
+  expect((await requests.get(wr.id))!.worker).toBeNull();
+  expect(await requests.releaseOrphanedSlots('2026-11-22T11:00:00.000Z')).toBe(1);
+  await assign(wr, name, { assigned: 0, concurrency: 2 });
+  const item = await workerItem(name);
+  expect(item.assigned).toBe(1);
+  expect(item[slotHolderAttribute(wr.id)]).toBe(ASSIGNED_AT);
+});
