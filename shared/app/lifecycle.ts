@@ -89,7 +89,7 @@ export async function commitFinish(deps: Deps, wr: WorkRequest, opts: FinishOpti
     // A root workflow's REANA run status moves with it.
     run: wr.run ? { ...wr.run, status: finishedRunStatus(wr.run.status, opts.status, result, opts.abortedBy !== undefined) } : wr.run,
   });
-  const slots: SlotChange[] = opts.releaseSlot && wr.worker ? [{ worker: wr.worker, delta: -1 }] : [];
+  const slots: SlotChange[] = opts.releaseSlot && wr.worker ? [{ worker: wr.worker, delta: -1, workRequestId: wr.id }] : [];
   await deps.workRequests.commit({
     ...opts.extra,
     update: [{ workRequest: finished, expectedVersion: wr.version, finishes: true }, ...(opts.extra?.update ?? [])],
@@ -300,7 +300,7 @@ export async function reclaim(deps: Deps, wr: WorkRequest, message: string): Pro
     reason: 'worker-failed',
     extra: {
       update: [{ workRequest: aborted, expectedVersion: wr.version, finishes: true }],
-      slots: wr.worker ? [{ worker: wr.worker, delta: -1 }] : [],
+      slots: wr.worker ? [{ worker: wr.worker, delta: -1, workRequestId: wr.id }] : [],
     },
   });
   await deps.queues.enqueueSchedulerEvent({ type: 'work-request-finished', workRequestId: wr.id });

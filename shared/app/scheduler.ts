@@ -153,7 +153,7 @@ export async function scheduleForWorker(
         await deps.workRequests.commit({
           update: [{ workRequest: committed, expectedVersion: wr.version }],
           // What we read of the worker: filling its last slot also takes it out of the free-slot index.
-          slots: [{ worker: worker.name, delta: 1, seen: { assigned: worker.assigned, concurrency: worker.concurrency } }],
+          slots: [{ worker: worker.name, delta: 1, seen: { assigned: worker.assigned, concurrency: worker.concurrency }, workRequestId: wr.id }],
         });
       } catch (err) {
         ignoreConflict(err);

@@ -4,6 +4,7 @@
  */
 import { bump } from '../domain/work-requests';
 import { isConnected } from '../domain/workers';
+import { ORPHANED_SLOT_AFTER_MS } from '../domain/free-slots';
 import type { Deps } from '../ports';
 import { rootWorkflowOf } from './acting-as';
 import { ignoreConflict } from './concurrency';
@@ -46,12 +47,14 @@ export async function reclaimStale(deps: Deps, opts: { staleAfterMs?: number } =
       await deps.workRequests
         .commit({
           update: [{ workRequest: bump(wr, { worker: null, assignedAt: null }), expectedVersion: wr.version }],
-          slots: [{ worker: w.name, delta: -1 }],
+          slots: [{ worker: w.name, delta: -1, workRequestId: wr.id }],
         })
         .then(() => deps.queues.enqueueSchedulerEvent({ type: 'work-request-pending', workRequestId: wr.id }), ignoreConflict);
     }
   }
-  if (reclaimed.length) await deps.queues.enqueueSchedulerEvent({ type: 'periodic' });
+  // Slots left taken by a commit written in two steps whose function died between the writes.
+  const released = await deps.workRequests.releaseOrphanedSlots(new Date(now.getTime() - ORPHANED_SLOT_AFTER_MS).toISOString());
+  if (reclaimed.length || released > 0) await deps.queues.enqueueSchedulerEvent({ type: 'periodic' });
   return reclaimed;
 }
 

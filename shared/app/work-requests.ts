@@ -186,14 +186,17 @@ export async function abortWorkRequest(deps: Deps, caller: Caller, id: number, f
 
 const holdsSlot = (wr: WorkRequest) => wr.worker !== null && (wr.status === 'running' || wr.status === 'pending');
 
-/** After an abort landed: its finish follow-ups, and the worker running it is told to stop. */
+/** After an abort landed: the worker running it is told to stop, then its finish follow-ups. */
 async function followUpAbort(deps: Deps, before: WorkRequest, aborted: WorkRequest): Promise<FollowUpFailure[]> {
-  const failures = await followUpFinish(deps, aborted);
+  const failures: FollowUpFailure[] = [];
+  // The worker first: its task should stop now, not after the reactions and accounting (else its
+  // next heartbeat, refused with 409, may stop it before the message says why).
   if (holdsSlot(before)) {
     await notifyWorker(deps, before.worker!, { type: 'abort', workRequestId: before.id }).catch((error: unknown) =>
       failures.push({ step: 'tell the worker to stop', workRequestId: before.id, error }),
     );
   }
+  failures.push(...(await followUpFinish(deps, aborted)));
   return failures;
 }
 

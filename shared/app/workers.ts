@@ -324,7 +324,7 @@ export async function disableWorker(deps: Deps, actor: string, name: string): Pr
       } else {
         await deps.workRequests.commit({
           update: [{ workRequest: bump(current, { worker: null, assignedAt: null }), expectedVersion: current.version }],
-          slots: [{ worker: name, delta: -1 }],
+          slots: [{ worker: name, delta: -1, workRequestId: current.id }],
         });
         await deps.queues.enqueueSchedulerEvent({ type: 'work-request-pending', workRequestId: current.id });
       }

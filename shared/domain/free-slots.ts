@@ -48,6 +48,13 @@ export function freeSlotOnUpdate(w: Worker): 'add' | 'remove' | 'keep' {
   return w.assigned < w.concurrency ? 'add' : 'keep';
 }
 
+/**
+ * How old a slot holder must be before the watchdog may give its slot back when its request does
+ * not hold it (shared/adapters/dynamodb/plain-slot-commit.ts): longer than the longest function
+ * timeout (900 s, shared/manifest.ts), so that no write of the commit that took it can still land.
+ */
+export const ORPHANED_SLOT_AFTER_MS = 20 * 60_000;
+
 /** A slot +1 whose caller read the worker at `seen` removes the entry when it fills the last slot. */
 export function takeFillsLastSlot(seen: { assigned: number; concurrency: number }): boolean {
   return seen.assigned + 1 >= seen.concurrency;

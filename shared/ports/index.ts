@@ -309,10 +309,19 @@ export interface SlotChange {
    * least that full (a slot given back since makes the commit fail: re-read and retry).
    */
   seen?: { assigned: number; concurrency: number };
+  /**
+   * The request that takes or gives back the slot. With it, a commit of that one request and its
+   * slot may be written as two plain conditional writes instead of one transaction (half the write
+   * units): the slot is taken before the request is assigned and given back after it is released,
+   * so a worker never runs more than its concurrency; a slot left taken by a write that died is
+   * given back by the watchdog (`releaseOrphanedSlots`).
+   */
+  workRequestId?: number;
 }
 
 /**
- * A set of changes written in one transaction: all happen or none. Every update is conditional
+ * A set of changes written in one transaction: all happen or none (on DynamoDB, one request and its
+ * own slot are two ordered plain writes: see `SlotChange.workRequestId`). Every update is conditional
  * on the version it was read at; a slot +1 is conditional on the worker being enabled and under
  * its concurrency, a slot -1 on it holding a slot.
  */
@@ -378,6 +387,14 @@ export interface WorkRequestRepository {
    * newer than the stored one. Returns whether it was applied.
    */
   applyHeartbeat(heartbeat: HeartbeatMessage): Promise<boolean>;
+  /**
+   * Gives back the slots that a commit written in two steps left taken although their request does
+   * not hold them (the function died between the two writes, or after a write whose outcome it
+   * never learnt): taken before `takenBefore` and held by a request that is neither pending nor
+   * running on that worker (a finished one: finished before `takenBefore`). Returns how many.
+   * A store whose commits are one atomic write never leaves any (0).
+   */
+  releaseOrphanedSlots(takenBefore: string): Promise<number>;
 }
 
 export interface WorkflowTemplateRepository {

@@ -27,6 +27,7 @@ import { attempt, firstFailure, type RawItem, rawNumber } from './errors';
 import { writeInputPins } from './expiry-pins';
 import { CandidateMarkers, DEFAULT_INDEX_LAG_MS, MarkerSnapshot } from './candidate-markers';
 import { giveBackSlot, takeSlot } from './slot-writes';
+import { releaseOrphanedSlots, writeInTwoSteps, writtenInTwoSteps } from './plain-slot-commit';
 import {
   GSI1,
   GSI2,
@@ -294,7 +295,12 @@ export class DynamoWorkRequestRepository implements WorkRequestRepository {
     }
     for (const slot of changes.slots ?? []) {
       once(keys.worker(slot.worker), `worker ${slot.worker}`);
-      ops.push(slot.delta === 1 ? takeSlot(this.tableName, slot) : giveBackSlot(this.tableName, slot.worker));
+      const holder = slot.workRequestId === undefined ? undefined : (changes.update ?? []).find((u) => u.workRequest.id === slot.workRequestId)?.workRequest;
+      ops.push(
+        slot.delta === 1
+          ? takeSlot(this.tableName, slot, holder?.assignedAt ?? undefined)
+          : giveBackSlot(this.tableName, slot.worker, slot.workRequestId === undefined ? undefined : { workRequestId: slot.workRequestId }),
+      );
     }
     for (const link of changes.addReverseDependencies ?? []) {
       const key = keys.reverseDependency(link.dependency, link.dependent);
@@ -327,6 +333,8 @@ export class DynamoWorkRequestRepository implements WorkRequestRepository {
       // Splitting would give up atomicity: callers keep their changes small.
       throw new Error(`commit: ${ops.length} items exceed the ${MAX_COMMIT_ITEMS} items of one transaction`);
     }
+    // One request and its own slot: two plain conditional writes in a safe order (plain-slot-commit.ts).
+    if (writtenInTwoSteps(changes)) return writeInTwoSteps(this.doc, this.tableName, changes, ops[0]!);
     // A transaction costs twice the write units of a plain conditional write: a change of one
     // item (creating a request, starting it, recording its output) does not need one.
     const single = ops.length === 1 ? ops[0]!.item.Put : undefined;
@@ -439,6 +447,11 @@ export class DynamoWorkRequestRepository implements WorkRequestRepository {
       ),
     );
     return outcome.ok;
+  }
+
+  /** See plain-slot-commit.ts. */
+  releaseOrphanedSlots(takenBefore: string): Promise<number> {
+    return releaseOrphanedSlots(this.doc, this.tableName, timeKey(takenBefore, 'takenBefore'), (id) => this.get(id));
   }
 
   // --- helpers ------------------------------------------------------------------------------

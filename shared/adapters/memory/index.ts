@@ -469,6 +469,10 @@ export class MemoryWorkRequestRepository implements WorkRequestRepository {
     const items = all.slice(start, start + filter.limit).map(clone);
     return { items, next: start + filter.limit < all.length ? String(start + filter.limit) : undefined };
   }
+  /** Every commit here is one atomic step: no slot is ever left taken without its request. */
+  async releaseOrphanedSlots(_takenBefore: string): Promise<number> {
+    return 0;
+  }
   async commit(changes: WorkRequestChanges) {
     // Check every condition first: all or nothing, like TransactWriteItems.
     for (const wr of changes.create ?? []) if (this.items.has(wr.id)) throw new ConflictError('Conflict', `work request ${wr.id} exists`);
