@@ -213,12 +213,7 @@ async function computeDynamicData(deps: Deps, wr: WorkRequest, task: NonNullable
  * Debusine behaviour 18: a pending synchronization point completes at once, unblocking its
  * dependents; a workflow callback that became pending goes to the orchestrator.
  */
-async function runInternalTasks(
-  deps: Deps,
-  summary: ScheduleSummary,
-  disabledOwners: Map<string, boolean>,
-  partitions: CandidatePartitions,
-): Promise<void> {
+async function runInternalTasks(deps: Deps, summary: ScheduleSummary, disabledOwners: Map<string, boolean>, partitions: CandidatePartitions): Promise<void> {
   for (const wr of await deps.workRequests.pendingCandidates('Internal', null, SERVER_SIDE_BATCH, partitions)) {
     if (wr.taskName === 'synchronization_point') {
       await finish(deps, wr, { status: 'completed', result: 'success' }).then(() => summary.completed.push(wr.id), ignoreConflict);
@@ -277,12 +272,7 @@ async function completeDueWaits(deps: Deps, summary: ScheduleSummary): Promise<v
   }
 }
 
-async function startServerTasks(
-  deps: Deps,
-  summary: ScheduleSummary,
-  disabledOwners: Map<string, boolean>,
-  partitions: CandidatePartitions,
-): Promise<void> {
+async function startServerTasks(deps: Deps, summary: ScheduleSummary, disabledOwners: Map<string, boolean>, partitions: CandidatePartitions): Promise<void> {
   for (const wr of await deps.workRequests.pendingCandidates('Server', null, SERVER_SIDE_BATCH, partitions)) {
     // Like Worker requests: a disabled creator's server tasks stay pending until it is enabled.
     if (await isCreatorDisabled(deps, wr.createdBy, disabledOwners)) continue;
