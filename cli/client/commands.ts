@@ -11,7 +11,7 @@ import { defaultClientContext, type ClientContext } from './context';
 import { downloadArtifactFiles, downloadArtifactTarball } from './download';
 import { collectLocalFiles, hashFiles, type HashedFile } from './files';
 import { formatBytes, formatTable, yesNo } from './format';
-import { addConnectionOptions, addLimitOptions, collectPages, commandHelpers, listLimit, listText, parseId, readJsonDataOption, type GlobalOptions } from './options';
+import { addConnectionOptions, addLimitOptions, collectPages, commandHelpers, listLimit, listText, parseId, readJsonDataOption, addDataOptions, type GlobalOptions } from './options';
 import { createProgressReporter, silentProgress, type ProgressReporter } from './progress';
 import { ResumeStateStore, resumeKey, resumeStateDir, type CreateIdentity } from './resume-state';
 import { uploadFiles, type UploadSummary, type UploadTuning } from './upload';
@@ -123,14 +123,15 @@ export function registerClientCommands(program: Command, ctx: ClientContext = de
 
   const artifact = addConnectionOptions(program.command('artifact').description('create, upload, show, download and relate artifacts'));
 
-  artifact
-    .command('create')
-    .description('create an artifact and upload its files (re-running the same command resumes an interrupted upload)')
-    .argument('[files...]', 'files or directories; their paths in the artifact are the paths as given')
-    .option('--workspace <name>', 'workspace (default: the server default, "System")')
-    .requiredOption('--category <category>', 'artifact category, e.g. debian:source-package')
-    .addOption(new Option('--data <json>', 'artifact data, a JSON object').conflicts('dataFile'))
-    .option('--data-file <file>', 'artifact data from a JSON file')
+  addDataOptions(
+    artifact
+      .command('create')
+      .description('create an artifact and upload its files (re-running the same command resumes an interrupted upload)')
+      .argument('[files...]', 'files or directories; their paths in the artifact are the paths as given')
+      .option('--workspace <name>', 'workspace (default: the server default, "System")')
+      .requiredOption('--category <category>', 'artifact category, e.g. debian:source-package'),
+    'artifact data',
+  )
     .option('--immutable', 'make the artifact immutable')
     .option('--expiration-delay <seconds>', 'expire the artifact after this many seconds ("D HH:MM:SS" also accepted; 0 keeps it forever)')
     .option('--base-dir <dir>', 'store files relative to this directory')
@@ -261,12 +262,7 @@ export function registerClientCommands(program: Command, ctx: ClientContext = de
     );
   });
 
-  artifact
-    .command('set-data')
-    .description("replace an artifact's data")
-    .argument('<id>', 'artifact id')
-    .addOption(new Option('--data <json>', 'the new data, a JSON object').conflicts('dataFile'))
-    .option('--data-file <file>', 'the new data from a JSON file')
+  addDataOptions(artifact.command('set-data').description("replace an artifact's data").argument('<id>', 'artifact id'), 'the new data')
     .action(async (idText: string, cmdOpts: { data?: string; dataFile?: string }, cmd: Command) => {
       const { api, opts } = connect(cmd);
       const data = readJsonDataOption(cmdOpts, ctx.cwd());

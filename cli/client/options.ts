@@ -4,7 +4,7 @@
  * subcommand; turning them into a client configuration and an API client; printing JSON or text;
  * ids and JSON task data given on the command line.
  */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ConveyorApi } from './api';
@@ -113,6 +113,16 @@ function parseJsonObject(text: string, from: string): Record<string, unknown> {
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error(`${from} must be a JSON object`);
   return parsed as Record<string, unknown>;
+}
+
+/**
+ * Declares `--data <json>` and `--data-file <file>` (not both) on `cmd`, read by readJsonDataOption
+ * (or, with `yaml`, a file read as YAML unless it ends in .json). `what` names the data in the help.
+ */
+export function addDataOptions(cmd: Command, what: string, opts: { yaml?: boolean; note?: string } = {}): Command {
+  return cmd
+    .addOption(new Option('--data <json>', `${what}, a JSON object${opts.note ? ` (${opts.note})` : ''}`).conflicts('dataFile'))
+    .option('--data-file <file>', opts.yaml ? `${what} from a file (.json: JSON, else YAML)` : `${what} from a JSON file`);
 }
 
 /** `--data` (a JSON object) or `--data-file` (a file holding one, relative to `cwd`); undefined when neither is given. */

@@ -5,7 +5,7 @@
 import { Command, Option } from 'commander';
 import type { ClientContext } from './context';
 import { formatJson, formatTable } from './format';
-import { addConnectionOptions, addLimitOptions, collectPages, commandHelpers, listLimit, listText, parseId, readJsonDataOption } from './options';
+import { addConnectionOptions, addLimitOptions, collectPages, commandHelpers, listLimit, listText, parseId, readJsonDataOption, addDataOptions } from './options';
 import type { WireWorkRequest } from './wire';
 
 export interface WorkRequestCommandContext extends ClientContext {
@@ -77,12 +77,7 @@ export function registerWorkRequestCommands(program: Command, ctx: WorkRequestCo
 
   const group = addConnectionOptions(program.command('work-request').description('create, list, show, retry, abort and unblock work requests'));
 
-  group
-    .command('create')
-    .description('create a work request and print its id')
-    .argument('<task-name>', 'task to run, e.g. noop or lintian')
-    .addOption(new Option('--data <json>', 'task data, a JSON object').conflicts('dataFile'))
-    .option('--data-file <file>', 'task data from a JSON file')
+  addDataOptions(group.command('create').description('create a work request and print its id').argument('<task-name>', 'task to run, e.g. noop or lintian'), 'task data')
     .option('--workspace <name>', 'workspace (default: the server default, "System")')
     .action(connected(async ({ api, opts }, taskName: string, cmdOpts: { data?: string; dataFile?: string; workspace?: string }) => {
       const taskData = readJsonDataOption(cmdOpts, ctx.cwd()) ?? {};

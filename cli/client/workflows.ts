@@ -4,11 +4,11 @@
  * `--data-file F`: `.json` files are JSON, anything else is YAML (a superset of JSON; the `yaml`
  * package parses it, because workflow parameters are usually written by hand).
  */
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { extname } from 'node:path';
 import type { ClientContext } from './context';
 import { formatTable } from './format';
-import { addConnectionOptions, commandHelpers, parseId, readDataFile } from './options';
+import { addConnectionOptions, addDataOptions, commandHelpers, parseId, readDataFile } from './options';
 import type { WireWorkRequest } from './wire';
 
 export interface WireWorkflowTemplate {
@@ -142,13 +142,15 @@ export function registerWorkflowCommands(program: Command, ctx: ClientContext): 
   // ---- templates ----
   const templates = addConnectionOptions(program.command('workflow-template').description('create, list, show and delete workflow templates'));
 
-  templates
-    .command('create')
-    .description('register a workflow template in a workspace (workspace owners)')
-    .argument('<name>', 'template name (also the name of its runs: NAME.1, NAME.2, ...)')
-    .requiredOption('--task-name <workflow>', 'the workflow it starts, e.g. noop')
-    .addOption(new Option('--data <json>', 'fixed task data, a JSON object').conflicts('dataFile'))
-    .option('--data-file <file>', 'fixed task data from a file (.json: JSON, else YAML)')
+  addDataOptions(
+    templates
+      .command('create')
+      .description('register a workflow template in a workspace (workspace owners)')
+      .argument('<name>', 'template name (also the name of its runs: NAME.1, NAME.2, ...)')
+      .requiredOption('--task-name <workflow>', 'the workflow it starts, e.g. noop'),
+    'fixed task data',
+    { yaml: true },
+  )
     .option('--priority <n>', 'priority of its runs (above 0 needs an administrator)', '0')
     .requiredOption('--workspace <name>', 'workspace')
     .action(async (name: string, cmdOpts: { taskName: string; data?: string; dataFile?: string; priority: string; workspace: string }, cmd: Command) => {
@@ -207,13 +209,15 @@ export function registerWorkflowCommands(program: Command, ctx: ClientContext): 
   // ---- runs ----
   const workflows = addConnectionOptions(program.command('workflow').description('start workflows, show their progress, retry or abort them'));
 
-  workflows
-    .command('start')
-    .description('start a workflow from a template (prints the workflow id and run)')
-    .argument('<template>', 'template name')
-    .requiredOption('--workspace <name>', 'workspace')
-    .addOption(new Option('--data <json>', 'run-time task data, a JSON object (the template wins on shared keys)').conflicts('dataFile'))
-    .option('--data-file <file>', 'run-time task data from a file (.json: JSON, else YAML)')
+  addDataOptions(
+    workflows
+      .command('start')
+      .description('start a workflow from a template (prints the workflow id and run)')
+      .argument('<template>', 'template name')
+      .requiredOption('--workspace <name>', 'workspace'),
+    'run-time task data',
+    { yaml: true, note: 'the template wins on shared keys' },
+  )
     .action(async (template: string, cmdOpts: { workspace: string; data?: string; dataFile?: string }, cmd: Command) => {
       const { api, opts } = connect(cmd);
       const started = (
