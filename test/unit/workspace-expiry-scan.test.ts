@@ -37,6 +37,7 @@ function requests(n: number): void {
 
 it('a workspace with more requests than one pass reads is judged in slices, then deleted', async () => {
   requests(25);
+  await deps().collections.create({ id: 60, scope: 'debusine', workspace: 'tmp', name: 'c', category: 'debian:suite', data: {}, retainsArtifacts: 'never', workflowId: null, createdAt: now(), version: 1 });
   tick(DELAY);
   const dry = await pass({ dryRun: true });
   expect(why(dry)).toEqual([soFar(10)]);
@@ -54,7 +55,12 @@ it('a workspace with more requests than one pass reads is judged in slices, then
 
   // Judged: the trees go a slice at a time, then the workspace.
   const reports: ExpiryReport[] = [];
-  while ((await exists()) && reports.length < 10) reports.push(await pass());
+  while ((await exists()) && reports.length < 10) {
+    reports.push(await pass());
+    // The other kinds go only once no request is left.
+    if (requestsLeft() > 0) expect(await deps().collections.get(60)).toBeDefined();
+  }
+  expect(await deps().collections.get(60)).toBeUndefined();
   expect(await exists()).toBe(false);
   expect(requestsLeft()).toBe(0);
   expect(reports.flatMap(why)).toEqual([]);
