@@ -59,6 +59,8 @@ export interface ExpiryOptions {
   onFilesReleased?: (released: ReleasedFiles) => Promise<void>;
   /** Most deletions (and condemnations) the workspace step makes emptying due workspaces in one pass. */
   maxWorkspaceDeletions?: number;
+  /** Most work requests of one due workspace read in one pass (a larger one is read on in the next passes). */
+  maxWorkspaceRequestsRead?: number;
 }
 
 export type { ReleasedFiles } from './artifact-deletion';
@@ -171,6 +173,7 @@ export async function runExpiryPass(deps: Deps, store: ExpiryStore, options: Exp
     dryRun,
     maxWorkspaces: opts.maxWorkspaces,
     maxDeletions: opts.maxWorkspaceDeletions,
+    maxRequestsRead: opts.maxWorkspaceRequestsRead,
     maxGraph: opts.maxGraph,
     recheckSeconds: opts.recheckSeconds,
     outOfTime,

@@ -67,10 +67,11 @@ export function hasContents(c: WorkspaceContents): boolean {
 
 /**
  * Deletes the workspace's contents, as far as the budget goes. `roots`: the workspace's work-request
- * tree roots (all finished: the caller checked). Each kind is finished before the next starts, so a
+ * tree roots (all finished: the caller checked); `moreRequests`: the workspace has requests beyond
+ * those roots' slice, so the next pass goes on with them before anything else. Each kind is finished before the next starts, so a
  * collection still retaining an artifact being deleted is never deleted first.
  */
-export async function emptyWorkspace(deps: Deps, store: ExpiryStore, ws: Workspace, going: GoingWorkspace, roots: number[], ctx: EmptyingContext, contents: WorkspaceContents): Promise<Emptying> {
+export async function emptyWorkspace(deps: Deps, store: ExpiryStore, ws: Workspace, going: GoingWorkspace, roots: number[], ctx: EmptyingContext, contents: WorkspaceContents, moreRequests = false): Promise<Emptying> {
   const stop = () => ctx.budget.left <= 0 || (ctx.outOfTime?.() ?? false);
   const spend = (n: number) => {
     ctx.budget.left -= n;
@@ -90,6 +91,7 @@ export async function emptyWorkspace(deps: Deps, store: ExpiryStore, ws: Workspa
     contents.collections.push(...deleted.collections);
     spend(tree.length);
   }
+  if (moreRequests) return MORE;
 
   const artifacts = await emptyArtifacts(deps, store, ws, ctx, contents, stop, spend);
   if (artifacts.state !== 'empty') return artifacts;

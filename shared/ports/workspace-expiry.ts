@@ -11,13 +11,36 @@ export interface WorkspaceExpiryEntry {
   workspace: string;
   /** When the pass looks at it next. */
   checkAt: string;
+  /** How far the pass has read the workspace's work requests (absent: not started). */
+  scan?: WorkspaceScan;
+}
+
+/**
+ * The progress of reading a due workspace's work requests, kept on its entry between passes so a
+ * workspace with more requests than one pass reads is judged in slices (shared/app/workspace-expiry.ts).
+ */
+export interface WorkspaceScan {
+  /** When the scan began (the pass's clock). */
+  startedAt: string;
+  /** The first request listed (the newest) when the scan began; null: there was none. */
+  newest: { id: number; createdAt: string } | null;
+  /** The listing's cursor where the next slice starts; null: from the start. */
+  cursor: string | null;
+  /** True once every request was read, none unfinished. */
+  complete: boolean;
+  /** Requests read so far. */
+  read: number;
+  /** The latest finish among them (null: none read). */
+  lastFinishedAt: string | null;
 }
 
 export interface WorkspaceExpiryStore {
   /** Entries whose check time is at or before `upTo`, oldest first, at most `limit`. */
   dueWorkspaces(upTo: string, limit: number): Promise<WorkspaceExpiryEntry[]>;
-  /** Moves an entry's next check to `at` (null: it leaves the index). */
+  /** Moves an entry's next check to `at` (null: it leaves the index), dropping its scan. */
   recheckWorkspace(scope: string, workspace: string, at: string | null): Promise<void>;
+  /** Stores the scan on the entry, its check time unchanged (only while the entry exists). */
+  saveScan(scope: string, workspace: string, scan: WorkspaceScan): Promise<void>;
   /**
    * Deletes the workspace row conditional on its version, then its index entry. False when the
    * condition failed (it changed since it was read): nothing is deleted then.

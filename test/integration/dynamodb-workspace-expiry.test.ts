@@ -214,3 +214,22 @@ it('a due workspace goes with every item naming it; the other workspace keeps it
   expect(deps.files.objects.has(blobObjectKey(createHash('sha256').update('wsc bytes').digest('hex'), 9))).toBe(false);
   expect(deps.files.objects.has(blobObjectKey(createHash('sha256').update('shared bytes').digest('hex'), 12))).toBe(true);
 }, 180_000);
+
+it('a workspace with more requests than a pass reads: the scan rides on the entry, goes on, then it goes', async () => {
+  const created = now();
+  await createWorkspace(deps, 'test', { name: 'wsbig', expirationDelay: DELAY });
+  for (let id = 9101; id <= 9105; id++) await runOne(id, 'wsbig');
+  tick(DELAY);
+  const slices = { recheckSeconds: 0, maxWorkspaceRequestsRead: 2 };
+  const first = await runExpiryPass(deps, store, slices);
+  expect(first.workspaces.waiting).toEqual([{ scope: 'debusine', workspace: 'wsbig', why: 'looked at 2 of its work requests so far, none unfinished: the next pass reads on' }]);
+  expect((await entry('wsbig'))!.scan).toEqual(expect.objectContaining({ read: 2, complete: false, newest: expect.objectContaining({ id: 9105 }), cursor: expect.any(String) }));
+  // Still due at creation + delay (its check time unchanged): the next pass reads on.
+  expect((await entry('wsbig'))!.gsi3sk).toBe(`${new Date(Date.parse(created) + DELAY * 1000).toISOString()}#debusine/wsbig`);
+  expect((await runExpiryPass(deps, store, slices)).workspaces.waiting.map((w) => w.why)).toEqual(['looked at 4 of its work requests so far, none unfinished: the next pass reads on']);
+  const reports: ExpiryReport[] = [];
+  while ((await deps.identity.getWorkspace('debusine', 'wsbig')) && reports.length < 8) reports.push(await runExpiryPass(deps, store, slices));
+  expect(reports.flatMap((r) => r.workspaces.waiting)).toEqual([]);
+  expect(reports.flatMap((r) => r.workspaces.contents.flatMap((c) => c.workRequests)).sort()).toEqual([9101, 9102, 9103, 9104, 9105]);
+  expect(await partition('wsbig')).toEqual([]);
+}, 120_000);

@@ -9,7 +9,7 @@ import type { Workspace } from '../../domain/tenancy';
 import { accountPartition } from './accounts-repository';
 import { recurringKeys } from './recurring-job-repository';
 import { templateKeys } from './workflow-template-repository';
-import type { WorkspaceExpiryEntry, WorkspaceExpiryStore } from '../../ports/workspace-expiry';
+import type { WorkspaceExpiryEntry, WorkspaceExpiryStore, WorkspaceScan } from '../../ports/workspace-expiry';
 import { dueEntries } from './due-index';
 import { attempt } from './errors';
 import { keys } from './keys';
@@ -28,10 +28,11 @@ export class DynamoWorkspaceExpiryStore implements WorkspaceExpiryStore {
       scope: String(row.scope),
       workspace: String(row.workspace),
       checkAt: String(row.gsi3sk).slice(0, 24),
+      ...(row.scan ? { scan: row.scan as WorkspaceScan } : {}),
     }));
   }
 
-  /** Moves the entry (only while it exists: a workspace deleted meanwhile gets no entry back). */
+  /** Moves the entry and drops its scan (only while it exists: a workspace deleted meanwhile gets no entry back). */
   async recheckWorkspace(scope: string, workspace: string, at: string | null): Promise<void> {
     const key = workspaceExpiryKey(scope, workspace);
     if (at === null) {
@@ -43,10 +44,26 @@ export class DynamoWorkspaceExpiryStore implements WorkspaceExpiryStore {
         new UpdateCommand({
           TableName: this.tableName,
           Key: key,
-          UpdateExpression: 'SET #gsi3sk = :sk',
+          UpdateExpression: 'SET #gsi3sk = :sk REMOVE #scan',
           ConditionExpression: 'attribute_exists(#pk)',
-          ExpressionAttributeNames: names('pk', 'gsi3sk'),
+          ExpressionAttributeNames: names('pk', 'gsi3sk', 'scan'),
           ExpressionAttributeValues: { ':sk': workspaceExpiryIndex(scope, workspace, at).gsi3sk },
+        }),
+      ),
+    );
+  }
+
+  /** The scan rides on the entry (gsi3 projects it: the due Query returns it). */
+  async saveScan(scope: string, workspace: string, scan: WorkspaceScan): Promise<void> {
+    await attempt(() =>
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: workspaceExpiryKey(scope, workspace),
+          UpdateExpression: 'SET #scan = :scan',
+          ConditionExpression: 'attribute_exists(#pk)',
+          ExpressionAttributeNames: names('pk', 'scan'),
+          ExpressionAttributeValues: { ':scan': scan },
         }),
       ),
     );

@@ -2,11 +2,20 @@
 import type { RecurringJob } from '../../domain/recurring-jobs';
 import type { Workspace } from '../../domain/tenancy';
 import { accountKey } from './accounts';
-import type { WorkspaceExpiryEntry, WorkspaceExpiryStore } from '../../ports/workspace-expiry';
+import type { WorkspaceExpiryEntry, WorkspaceExpiryStore, WorkspaceScan } from '../../ports/workspace-expiry';
 import type { MemoryDeps } from './index';
+
+/** Scans kept on the entries, per memory world (a store may be made again over the same repositories). */
+const scansByWorld = new WeakMap<object, Map<string, WorkspaceScan>>();
 
 export class MemoryWorkspaceExpiryStore implements WorkspaceExpiryStore {
   constructor(private readonly deps: MemoryDeps) {}
+
+  private get scans(): Map<string, WorkspaceScan> {
+    let scans = scansByWorld.get(this.deps.identity);
+    if (!scans) scansByWorld.set(this.deps.identity, (scans = new Map()));
+    return scans;
+  }
 
   private get checks() {
     return this.deps.identity.workspaceExpiryChecks;
@@ -19,7 +28,8 @@ export class MemoryWorkspaceExpiryStore implements WorkspaceExpiryStore {
     const moved = this.checks.get(key);
     if (moved === null) return undefined;
     const checkAt = moved ?? new Date(Date.parse(ws.createdAt) + ws.expirationDelay * 1000).toISOString();
-    return { scope: ws.scope, workspace: ws.name, checkAt };
+    const scan = this.scans.get(key);
+    return { scope: ws.scope, workspace: ws.name, checkAt, ...(scan ? { scan: structuredClone(scan) } : {}) };
   }
 
   async dueWorkspaces(upTo: string, limit: number): Promise<WorkspaceExpiryEntry[]> {
@@ -33,6 +43,12 @@ export class MemoryWorkspaceExpiryStore implements WorkspaceExpiryStore {
   async recheckWorkspace(scope: string, workspace: string, at: string | null): Promise<void> {
     const key = `${scope}/${workspace}`;
     if (this.deps.identity.workspaces.has(key)) this.checks.set(key, at);
+    this.scans.delete(key);
+  }
+
+  async saveScan(scope: string, workspace: string, scan: WorkspaceScan): Promise<void> {
+    const ws = this.deps.identity.workspaces.get(`${scope}/${workspace}`);
+    if (ws && this.entryOf(ws)) this.scans.set(`${scope}/${workspace}`, structuredClone(scan));
   }
 
   async deleteWorkspace(ws: Workspace): Promise<boolean> {
@@ -40,6 +56,7 @@ export class MemoryWorkspaceExpiryStore implements WorkspaceExpiryStore {
     if (this.deps.identity.workspaces.get(key)?.version !== ws.version) return false;
     this.deps.identity.workspaces.delete(key);
     this.checks.delete(key);
+    this.scans.delete(key);
     return true;
   }
 
