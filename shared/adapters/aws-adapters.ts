@@ -42,10 +42,11 @@ export type AwsAdapters = { [K in AwsPort]?: AwsAdapter<K> };
 export const AWS_PORTS: readonly AwsPort[] = [
   'identity', 'artifacts', 'audit', 'files', 'queues', 'workRequests', 'workers', 'workerChannels', 'templates',
   'collections', 'channels', 'notifier', 'sequences', 'accounts', 'accountingQueue', 'schema', 'recurringJobs', 'sockets', 'quotas',
+  'recurringRunHooks',
 ];
 
 /** Optional in Deps: left out (not a stand-in) where not wired, as code checks for their presence. */
-const OPTIONAL_PORTS: ReadonlySet<AwsPort> = new Set(['recurringJobs', 'sockets']);
+const OPTIONAL_PORTS: ReadonlySet<AwsPort> = new Set(['recurringJobs', 'sockets', 'recurringRunHooks']);
 
 export const identity: AwsAdapter<'identity'> = (ctx) => new DynamoIdentityRepository(documentClient(ctx), ctx.config.mainTable);
 export const artifacts: AwsAdapter<'artifacts'> = (ctx) => new DynamoArtifactRepository(documentClient(ctx), ctx.config.mainTable);

@@ -39,6 +39,8 @@ import {
   type DepsExtras,
 } from './aws-adapters';
 
+import { queuedRecurringRunHooks } from './aws-recurring-runs';
+
 export { FORCE_PATH_STYLE_ENV_VAR, readAwsConfig, type AwsConfig } from './aws-config';
 export type { AwsClients } from './aws-clients';
 export { randomIds, systemClock } from './aws-adapters';
@@ -48,6 +50,8 @@ export { createNotifier } from './aws-notifier';
 export const ALL_AWS_ADAPTERS: Required<AwsAdapters> = {
   identity, artifacts, audit, files, queues, workRequests, workers, workerChannels, templates,
   collections, channels, notifier, sequences, accounts, accountingQueue, schema, recurringJobs, sockets, quotas,
+  // The CLI and tools cannot run the use cases' hooks from here (adapters do not import them): they queue the moves.
+  recurringRunHooks: queuedRecurringRunHooks,
 };
 
 /** Clients to inject instead of the default ones (e.g. a DynamoDB client with a capacity-counting middleware). */
