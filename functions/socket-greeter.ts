@@ -1,6 +1,6 @@
 /** Greets the WebSockets opened by `$connect` (see functions/websocket-api.ts), one message per socket. */
 import * as z from 'zod';
-import { awsDeps, identity, artifacts, queues, workRequests, workers, collections, channels, sequences, accountingQueue, schema, recurringJobs } from '../shared/adapters/aws-adapters';
+import { awsDeps, identity, artifacts, queues, workRequests, workers, collections, channels, sequences, accountingQueue, schema, recurringJobs, machineEventLog } from '../shared/adapters/aws-adapters';
 import { recurringRunsInProcess } from '../shared/app/recurring-runs';
 import { workerChannels } from '../shared/adapters/aws-worker-channels';
 import { notifier } from '../shared/adapters/aws-notifier';
@@ -29,4 +29,4 @@ export function socketGreeterHandler(getDeps: () => Deps, greet: typeof greetSoc
   };
 }
 
-export const handler = socketGreeterHandler(awsDeps({ identity, artifacts, queues, workRequests, workers, workerChannels, collections, channels, notifier, sequences, accountingQueue, schema, recurringJobs, recurringRunHooks: recurringRunsInProcess, sockets }));
+export const handler = socketGreeterHandler(awsDeps({ identity, artifacts, queues, workRequests, workers, workerChannels, collections, channels, notifier, sequences, accountingQueue, schema, recurringJobs, machineEventLog, recurringRunHooks: recurringRunsInProcess, sockets }));

@@ -30,6 +30,7 @@ import {
   queues,
   quotas,
   recurringJobs,
+  machineEventLog,
   schema,
   sequences,
   templates,
@@ -52,6 +53,7 @@ export const ALL_AWS_ADAPTERS: Required<AwsAdapters> = {
   collections, channels, notifier, sequences, accounts, accountingQueue, schema, recurringJobs, sockets, quotas,
   // The CLI and tools cannot run the use cases' hooks from here (adapters do not import them): they queue the moves.
   recurringRunHooks: queuedRecurringRunHooks,
+  machineEventLog,
 };
 
 /** Clients to inject instead of the default ones (e.g. a DynamoDB client with a capacity-counting middleware). */

@@ -14,7 +14,7 @@ import type { RunNumber, WorkflowTemplate } from '../domain/workflows';
 import type { QuotaSettings } from '../domain/quotas';
 import type { AccountingQueue, AccountsRepository, QuotaReader, SchemaStore } from './accounts';
 export type * from './accounts';
-import type { RecurringJobRepository } from './recurring-jobs';
+import type { MachineEventLog, RecurringJobRepository } from './recurring-jobs';
 
 export interface Clock {
   now(): Date;
@@ -523,6 +523,8 @@ export interface Deps {
   recurringJobs?: RecurringJobRepository;
   /** How a recurring run follows its work request (in process, or queued); wired wherever lifecycle is bundled. */
   recurringRunHooks?: RecurringRunHooks;
+  /** Where machine-state changes append their events (the recurring-job repository, or its event log alone). */
+  machineEventLog?: MachineEventLog;
   /** Debusine's WebSocket channel (workers and on-completed listeners); absent where not deployed. */
   sockets?: SocketChannels;
 }
