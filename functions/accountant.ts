@@ -3,7 +3,8 @@
  * once per batch; replays change nothing), and the periodic recompute that corrects drift.
  */
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { awsDeps, identity, artifacts, audit, queues, workRequests, workers, collections, channels, sequences, accounts, accountingQueue, schema, recurringJobs } from '../shared/adapters/aws-adapters';
+import { awsDeps, identity, artifacts, audit, queues, workRequests, workers, collections, channels, sequences, accounts, accountingQueue, schema, recurringJobs, machineEventLog } from '../shared/adapters/aws-adapters';
+import { recurringRunsInProcess } from '../shared/app/recurring-runs';
 import { files } from '../shared/adapters/aws-files';
 import { workerChannels } from '../shared/adapters/aws-worker-channels';
 import { notifier } from '../shared/adapters/aws-notifier';
@@ -17,7 +18,7 @@ import { logger } from '../shared/observability/logger';
 import { wholeBatch } from '../shared/observability/sqs-batches';
 import { isSqsEvent, type ScheduleInvocation } from './scheduler';
 
-const getDeps = awsDeps({ identity, artifacts, audit, files, queues, workRequests, workers, workerChannels, collections, channels, notifier, sequences, accounts, accountingQueue, schema, recurringJobs, sockets });
+const getDeps = awsDeps({ identity, artifacts, audit, files, queues, workRequests, workers, workerChannels, collections, channels, notifier, sequences, accounts, accountingQueue, schema, recurringJobs, machineEventLog, recurringRunHooks: recurringRunsInProcess, sockets });
 
 export function accountantHandler(getDeps: () => Deps) {
   // The whole batch at once: a source named by several messages is synced once. When that fails,

@@ -8,6 +8,7 @@
 import { processPartialResponse, SqsFifoPartialProcessorAsync } from '@aws-lambda-powertools/batch';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { awsDeps, identity, artifacts, queues, workRequests, collections, channels, sequences, accountingQueue, schema, recurringJobs } from '../shared/adapters/aws-adapters';
+import { recurringRunsInProcess } from '../shared/app/recurring-runs';
 import { notifier } from '../shared/adapters/aws-notifier';
 import { sockets } from '../shared/adapters/aws-sockets';
 import { parseJobMessageOf } from '../shared/adapters/sqs/job-queues';
@@ -15,7 +16,7 @@ import { orchestrate } from '../shared/app/workflow-orchestration';
 import type { Deps, OrchestrationMessage } from '../shared/ports';
 import { errorKeys, logger, withLambdaContext } from '../shared/observability/logger';
 
-const getDeps = awsDeps({ identity, artifacts, queues, workRequests, collections, channels, notifier, sequences, accountingQueue, schema, recurringJobs, sockets });
+const getDeps = awsDeps({ identity, artifacts, queues, workRequests, collections, channels, notifier, sequences, accountingQueue, schema, recurringJobs, recurringRunHooks: recurringRunsInProcess, sockets });
 
 export function orchestratorHandler(getDeps: () => Deps, run: (deps: Deps, message: OrchestrationMessage) => Promise<void> = orchestrate) {
   const recordHandler = async (record: SQSRecord): Promise<void> => {

@@ -4,7 +4,8 @@
  * and what completes Wait tasks whose delay has passed). Events carry no work of their own: any batch means "look again".
  */
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { awsDeps, identity, artifacts, queues, workRequests, workers, collections, channels, sequences, accountingQueue, schema, recurringJobs } from '../shared/adapters/aws-adapters';
+import { awsDeps, identity, artifacts, queues, workRequests, workers, collections, channels, sequences, accountingQueue, schema, recurringJobs, machineEventLog } from '../shared/adapters/aws-adapters';
+import { recurringRunsInProcess } from '../shared/app/recurring-runs';
 import { workerChannels } from '../shared/adapters/aws-worker-channels';
 import { notifier } from '../shared/adapters/aws-notifier';
 import { sockets } from '../shared/adapters/aws-sockets';
@@ -14,7 +15,7 @@ import type { Deps } from '../shared/ports';
 import { logger } from '../shared/observability/logger';
 import { wholeBatch } from '../shared/observability/sqs-batches';
 
-const getDeps = awsDeps({ identity, artifacts, queues, workRequests, workers, workerChannels, collections, channels, notifier, sequences, accountingQueue, schema, recurringJobs, sockets });
+const getDeps = awsDeps({ identity, artifacts, queues, workRequests, workers, workerChannels, collections, channels, notifier, sequences, accountingQueue, schema, recurringJobs, machineEventLog, recurringRunHooks: recurringRunsInProcess, sockets });
 
 /** What EventBridge Scheduler sends (`{scheduleId, scheduledTime}`), or the local stack's timer event. */
 export type ScheduleInvocation = Record<string, unknown>;

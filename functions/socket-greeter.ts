@@ -1,6 +1,7 @@
 /** Greets the WebSockets opened by `$connect` (see functions/websocket-api.ts), one message per socket. */
 import * as z from 'zod';
-import { awsDeps, identity, artifacts, queues, workRequests, workers, collections, channels, sequences, accountingQueue, schema, recurringJobs } from '../shared/adapters/aws-adapters';
+import { awsDeps, identity, artifacts, queues, workRequests, workers, collections, channels, sequences, accountingQueue, schema, recurringJobs, machineEventLog } from '../shared/adapters/aws-adapters';
+import { recurringRunsInProcess } from '../shared/app/recurring-runs';
 import { workerChannels } from '../shared/adapters/aws-worker-channels';
 import { notifier } from '../shared/adapters/aws-notifier';
 import { sockets } from '../shared/adapters/aws-sockets';
@@ -28,4 +29,4 @@ export function socketGreeterHandler(getDeps: () => Deps, greet: typeof greetSoc
   };
 }
 
-export const handler = socketGreeterHandler(awsDeps({ identity, artifacts, queues, workRequests, workers, workerChannels, collections, channels, notifier, sequences, accountingQueue, schema, recurringJobs, sockets }));
+export const handler = socketGreeterHandler(awsDeps({ identity, artifacts, queues, workRequests, workers, workerChannels, collections, channels, notifier, sequences, accountingQueue, schema, recurringJobs, machineEventLog, recurringRunHooks: recurringRunsInProcess, sockets }));

@@ -5,6 +5,7 @@
  * overrides the heartbeat limit (default 300 s; tests of the local stack shorten it).
  */
 import { awsDeps, identity, artifacts, queues, workRequests, workers, collections, channels, sequences, accountingQueue, recurringJobs } from '../shared/adapters/aws-adapters';
+import { recurringRunsInProcess } from '../shared/app/recurring-runs';
 import { notifier } from '../shared/adapters/aws-notifier';
 import { sockets } from '../shared/adapters/aws-sockets';
 import { reclaimStale, reconcileWorkflows } from '../shared/app/watchdog';
@@ -14,7 +15,7 @@ import { logger } from '../shared/observability/logger';
 
 export const STALE_SECONDS_ENV_VAR = 'CONVEYOR_WATCHDOG_STALE_SECONDS';
 
-const getDeps = awsDeps({ identity, artifacts, queues, workRequests, workers, collections, channels, notifier, sequences, accountingQueue, recurringJobs, sockets });
+const getDeps = awsDeps({ identity, artifacts, queues, workRequests, workers, collections, channels, notifier, sequences, accountingQueue, recurringJobs, recurringRunHooks: recurringRunsInProcess, sockets });
 
 export function staleAfterMs(env: NodeJS.ProcessEnv = process.env): number | undefined {
   const text = env[STALE_SECONDS_ENV_VAR];

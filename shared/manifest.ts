@@ -63,7 +63,7 @@ export const TABLES: Record<TableName, TableSpec> = {
  */
 export const WS_MANAGEMENT_ENDPOINT_ENV_VAR = 'CONVEYOR_WS_MANAGEMENT_ENDPOINT';
 
-export type QueueName = 'file-verification' | 'scheduler' | 'heartbeats' | 'server-tasks' | 'orchestrator' | 'accounting' | 'socket-greetings' | 'debusine-ranges';
+export type QueueName = 'file-verification' | 'scheduler' | 'heartbeats' | 'server-tasks' | 'orchestrator' | 'accounting' | 'socket-greetings' | 'debusine-ranges' | 'recurring-runs';
 
 export interface QueueSpec {
   name: QueueName;
@@ -95,6 +95,10 @@ export const QUEUES: Record<QueueName, QueueSpec> = {
   // S3's notifications of ranges that Debusine's client PUT through CloudFront straight into the bucket
   // (shared/formats/debusine-range-edge.ts): each is checked, and the last one assembles the file.
   'debusine-ranges': { name: 'debusine-ranges', envVar: 'CONVEYOR_QUEUE_DEBUSINE_RANGES_URL', fifo: false, maxReceiveCount: 5 },
+  // A recurring run's request started or finished where the run is not written at once (the work-requests
+  // API): the recurring-release function applies the request's present state to the run, so order and
+  // duplicates do not matter.
+  'recurring-runs': { name: 'recurring-runs', envVar: 'CONVEYOR_QUEUE_RECURRING_RUNS_URL', fifo: false, maxReceiveCount: 5 },
 };
 
 export const BUCKET_ENV_VAR = 'CONVEYOR_BUCKET';
@@ -268,7 +272,7 @@ export const FUNCTIONS: FunctionSpec[] = /* @__PURE__ */ withWebSocketFunctions(
     ],
     // Abort tells the worker through its queue; creation, completion and retries nudge the scheduler.
     // Finishing a workflow child triggers its root's orchestration, and may send notifications.
-    uses: { tables: { main: 'readwrite' }, sendsTo: ['scheduler', 'heartbeats', 'orchestrator', 'accounting'], workerQueues: 'send', sendsEmail: true },
+    uses: { tables: { main: 'readwrite' }, sendsTo: ['scheduler', 'heartbeats', 'orchestrator', 'accounting', 'recurring-runs'], workerQueues: 'send', sendsEmail: true },
   },
   {
     name: 'workers-api',
@@ -456,6 +460,8 @@ export const FUNCTIONS: FunctionSpec[] = /* @__PURE__ */ withWebSocketFunctions(
     timeoutSeconds: 60,
     memoryMb: 512,
     schedule: { id: 'recurring-release', rateMinutes: 1 },
+    // The moves of runs' requests that the work-requests API queued (it does not bundle the recurring-job code).
+    queue: { name: 'recurring-runs', batchSize: 10, maxBatchingWindowSeconds: 0 },
     // Git-import runs are work requests (scheduler); workflow runs start workflows (orchestrator). A run that
     // cannot start fails at once, and may turn its job FAILING (notification).
     uses: { tables: { main: 'readwrite' }, sendsTo: ['scheduler', 'orchestrator'], sendsEmail: true },

@@ -23,6 +23,7 @@ import { BlockSequences } from './dynamodb/id-blocks';
 import { DynamoIdentityRepository } from './dynamodb/identity-repository';
 import { DynamoNotificationChannelRepository } from './dynamodb/notification-channel-repository';
 import { DynamoRecurringJobRepository } from './dynamodb/recurring-job-repository';
+import { DynamoMachineEventLog } from './dynamodb/machine-event-log';
 import { DynamoSequences } from './dynamodb/sequences';
 import { DynamoWorkRequestRepository } from './dynamodb/work-request-repository';
 import { DynamoWorkerRepository } from './dynamodb/worker-repository';
@@ -42,10 +43,11 @@ export type AwsAdapters = { [K in AwsPort]?: AwsAdapter<K> };
 export const AWS_PORTS: readonly AwsPort[] = [
   'identity', 'artifacts', 'audit', 'files', 'queues', 'workRequests', 'workers', 'workerChannels', 'templates',
   'collections', 'channels', 'notifier', 'sequences', 'accounts', 'accountingQueue', 'schema', 'recurringJobs', 'sockets', 'quotas',
+  'recurringRunHooks', 'machineEventLog',
 ];
 
 /** Optional in Deps: left out (not a stand-in) where not wired, as code checks for their presence. */
-const OPTIONAL_PORTS: ReadonlySet<AwsPort> = new Set(['recurringJobs', 'sockets']);
+const OPTIONAL_PORTS: ReadonlySet<AwsPort> = new Set(['recurringJobs', 'sockets', 'recurringRunHooks', 'machineEventLog']);
 
 export const identity: AwsAdapter<'identity'> = (ctx) => new DynamoIdentityRepository(documentClient(ctx), ctx.config.mainTable);
 export const artifacts: AwsAdapter<'artifacts'> = (ctx) => new DynamoArtifactRepository(documentClient(ctx), ctx.config.mainTable);
@@ -59,6 +61,7 @@ export const workers: AwsAdapter<'workers'> = (ctx) => new DynamoWorkerRepositor
 export const templates: AwsAdapter<'templates'> = (ctx) => new DynamoWorkflowTemplateRepository(documentClient(ctx), ctx.config.mainTable);
 export const collections: AwsAdapter<'collections'> = (ctx) => new DynamoCollectionRepository(documentClient(ctx), ctx.config.mainTable);
 export const recurringJobs: AwsAdapter<'recurringJobs'> = (ctx) => new DynamoRecurringJobRepository(documentClient(ctx), ctx.config.mainTable);
+export const machineEventLog: AwsAdapter<'machineEventLog'> = (ctx) => new DynamoMachineEventLog(documentClient(ctx), ctx.config.mainTable);
 export const channels: AwsAdapter<'channels'> = (ctx) => new DynamoNotificationChannelRepository(documentClient(ctx), ctx.config.mainTable);
 export const accounts: AwsAdapter<'accounts'> = (ctx) => new DynamoAccountsRepository(documentClient(ctx), ctx.config.mainTable);
 export const accountingQueue: AwsAdapter<'accountingQueue'> = (ctx) => new SqsAccountingQueue(sqsClient(ctx), ctx.config.accountingQueueUrl);

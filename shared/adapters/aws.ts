@@ -30,6 +30,7 @@ import {
   queues,
   quotas,
   recurringJobs,
+  machineEventLog,
   schema,
   sequences,
   templates,
@@ -38,6 +39,8 @@ import {
   type AwsAdapters,
   type DepsExtras,
 } from './aws-adapters';
+
+import { queuedRecurringRunHooks } from './aws-recurring-runs';
 
 export { FORCE_PATH_STYLE_ENV_VAR, readAwsConfig, type AwsConfig } from './aws-config';
 export type { AwsClients } from './aws-clients';
@@ -48,6 +51,9 @@ export { createNotifier } from './aws-notifier';
 export const ALL_AWS_ADAPTERS: Required<AwsAdapters> = {
   identity, artifacts, audit, files, queues, workRequests, workers, workerChannels, templates,
   collections, channels, notifier, sequences, accounts, accountingQueue, schema, recurringJobs, sockets, quotas,
+  // The CLI and tools cannot run the use cases' hooks from here (adapters do not import them): they queue the moves.
+  recurringRunHooks: queuedRecurringRunHooks,
+  machineEventLog,
 };
 
 /** Clients to inject instead of the default ones (e.g. a DynamoDB client with a capacity-counting middleware). */

@@ -21,16 +21,16 @@ import {
   type RetryReason,
   type WorkRequest,
 } from '../domain/work-requests';
-import type { Deps, SlotChange, WorkerMessage, WorkRequestChanges } from '../ports';
+import type { Deps, RecurringRunHooks, SlotChange, WorkerMessage, WorkRequestChanges } from '../ports';
 import type { Worker } from '../domain/workers';
 import { canRunTransition } from '../domain/run-status';
 import { finishedRunStatus } from '../domain/workflows';
 import { PROMISE_CATEGORY } from '../domain/collections';
 import { delayedRetryOf } from '../domain/event-reactions';
+import { recurringRunOf } from '../domain/recurring-run-ref';
 import { rootWorkflowOf } from './acting-as';
 import { ignoreConflict, withRetries } from './concurrency';
 import { runEventReactions } from './event-reactions';
-import { recurringRunFinished, recurringRunOf } from './recurring-runs';
 import { notifyCompletionListeners, notifyWorkerSockets } from './socket-notifications';
 
 export interface FinishOptions {
@@ -108,11 +108,18 @@ export async function followUpFinish(deps: Deps, finished: WorkRequest, opts: { 
     for (const f of effects.failures) failures.push({ step: `event reaction ${String(f.action)}`, workRequestId: finished.id, error: f.error });
   }
   failures.push(...(await afterFinish(deps, finished, opts)));
-  // A recurring job's run follows its request: a result, and the next run (SPEC §5).
-  if (recurringRunOf(finished)) await step('recurring job run', () => recurringRunFinished(deps, finished));
+  // A recurring job's run follows its request: a result, and the next run (SPEC §5); through the
+  // port, so that only the functions that write it here bundle the recurring-job code.
+  if (recurringRunOf(finished)) await step('recurring job run', () => recurringRunHooksOf(deps).moved(deps, finished, 'finished'));
   // Debusine's on-completed WebSocket listeners.
   await step('completion listeners', () => notifyCompletionListeners(deps, finished));
   return failures;
+}
+
+/** The port a recurring run's request moves through; a function that bundles lifecycle must be wired with it. */
+export function recurringRunHooksOf(deps: Deps): RecurringRunHooks {
+  if (!deps.recurringRunHooks) throw new Error('recurring run hooks are not wired into these deps');
+  return deps.recurringRunHooks;
 }
 
 /** Marks a request running without a worker (Internal, Server and Wait tasks). */

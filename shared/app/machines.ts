@@ -22,7 +22,7 @@ export function machineStatus(w: Worker): MachineStatus {
 async function writeMachine(deps: Deps, worker: Worker, change: MachineChange): Promise<Worker> {
   const updated: Worker = { ...worker, machineState: change.machine.state, offlineReason: change.machine.offlineReason, version: worker.version + 1 };
   await deps.workers.update(updated, worker.version);
-  if (change.events.length && deps.recurringJobs) await deps.recurringJobs.appendMachineEvents(worker.name, change.events);
+  if (change.events.length && deps.machineEventLog) await deps.machineEventLog.appendMachineEvents(worker.name, change.events);
   return updated;
 }
 

@@ -17,12 +17,13 @@ import {
   type RecurringJob,
   type ResultStatus,
 } from '../domain/recurring-jobs';
-import { newWorkRequest, type WorkRequest } from '../domain/work-requests';
-import type { Deps } from '../ports';
+import { RECURRING_RUN_KEY, recurringRunOf } from '../domain/recurring-run-ref';
+import { isFinished, newWorkRequest, type WorkRequest } from '../domain/work-requests';
+import type { Deps, RecurringRunHooks } from '../ports';
 import type { RecurringJobRepository } from '../ports/recurring-jobs';
 
-/** The work request's data item naming the job and run it carries. */
-export const RECURRING_RUN_KEY = 'recurring_job';
+export { RECURRING_RUN_KEY, recurringRunOf } from '../domain/recurring-run-ref';
+
 /** Comma-separated hosts git-import refuses (FAILURE_FORBIDDEN), like Launchpad's `blacklisted_hostnames`. */
 export const GIT_IMPORT_DENIED_HOSTS_ENV_VAR = 'CONVEYOR_GIT_IMPORT_DENIED_HOSTS';
 
@@ -128,13 +129,6 @@ export async function failRunAtRelease(deps: Deps, job: RecurringJob, status: Re
 // ---------------------------------------------------------------------------------------------
 // Hooks: the run follows its work request
 
-/** The job and run a work request carries, if it carries one. */
-export function recurringRunOf(wr: Pick<WorkRequest, 'workflowData'>): { job: number; run: number } | undefined {
-  const value = wr.workflowData?.[RECURRING_RUN_KEY] as { job?: unknown; run?: unknown } | undefined;
-  if (!value || typeof value.job !== 'number' || typeof value.run !== 'number') return undefined;
-  return { job: value.job, run: value.run };
-}
-
 /** The job whose current run this work request carries, or undefined (stale, deleted, forged). */
 async function jobOfRun(deps: Deps, wr: WorkRequest): Promise<RecurringJob | undefined> {
   const ref = recurringRunOf(wr);
@@ -195,6 +189,25 @@ export async function recurringRunFinished(deps: Deps, wr: WorkRequest): Promise
     await commitChange(deps, job, change);
     if (change.job.run && Date.parse(change.job.run.dateDue) <= now.getTime()) await releaseRun(deps, { ...change.job, version: job.version + 1 }).catch(ignoreConflict);
   });
+}
+
+/**
+ * The run follows its request here and now: what every function wired with the recurring-job
+ * repository does (an AwsAdapter-shaped factory, for `awsDeps({ recurringRunHooks: recurringRunsInProcess })`).
+ */
+export function recurringRunsInProcess(): RecurringRunHooks {
+  return { moved: (deps, wr, move) => (move === 'started' ? recurringRunStarted(deps, wr) : recurringRunFinished(deps, wr)) };
+}
+
+/**
+ * A move read from the `recurring-runs` queue: applied to the request as it is now, so a stale or
+ * repeated message changes nothing (a finished request finishes its run; a running one starts it).
+ */
+export async function applyRecurringRunMove(deps: Deps, workRequestId: number): Promise<void> {
+  const wr = await deps.workRequests.get(workRequestId);
+  if (!wr || !recurringRunOf(wr)) return;
+  if (isFinished(wr)) await recurringRunFinished(deps, wr);
+  else if (wr.status === 'running') await recurringRunStarted(deps, wr).catch(ignoreConflict);
 }
 
 function numberOrNull(value: unknown): number | null {

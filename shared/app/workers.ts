@@ -8,11 +8,11 @@ import { generateTokenKey } from './admin';
 import { recordAudit } from './audit';
 import { hashTokenKey, requireWorker, type Caller } from './auth';
 import { ignoreConflict, withRetries } from './concurrency';
-import { commitFinish, finish, followUpFinish, reclaim, type FollowUpFailure } from './lifecycle';
+import { commitFinish, finish, followUpFinish, reclaim, recurringRunHooksOf, type FollowUpFailure } from './lifecycle';
 import { workRequestNotFound } from './loaders';
 import { admitUnactivatedRegistration, checkEnableIsUnambiguous, consumeActivationToken } from './worker-registration';
 import { machineAskedForWork } from './machines';
-import { recurringRunOf, recurringRunStarted } from './recurring-runs';
+import { recurringRunOf } from '../domain/recurring-run-ref';
 import { scheduleForWorker } from './scheduler';
 import { workspaceVisibility } from './visibility';
 
@@ -200,7 +200,7 @@ async function startFirst(deps: Deps, candidates: WorkRequest[]): Promise<WorkRe
     try {
       await deps.workRequests.commit({ update: [{ workRequest: running, expectedVersion: wr.version }] });
       // A lost race on the job leaves its run PENDING; finishing the run starts it then.
-      if (recurringRunOf(running)) await recurringRunStarted(deps, running).catch(ignoreConflict);
+      if (recurringRunOf(running)) await recurringRunHooksOf(deps).moved(deps, running, 'started').catch(ignoreConflict);
       return running;
     } catch (err) {
       ignoreConflict(err); // aborted or reassigned meanwhile: try the next

@@ -14,7 +14,7 @@ import type { RunNumber, WorkflowTemplate } from '../domain/workflows';
 import type { QuotaSettings } from '../domain/quotas';
 import type { AccountingQueue, AccountsRepository, QuotaReader, SchemaStore } from './accounts';
 export type * from './accounts';
-import type { RecurringJobRepository } from './recurring-jobs';
+import type { MachineEventLog, RecurringJobRepository } from './recurring-jobs';
 
 export interface Clock {
   now(): Date;
@@ -521,8 +521,27 @@ export interface Deps {
   schedulingPolicy?: { policy: 'fifo' | 'balanced'; maxConcurrent: number };
   /** Recurring jobs (SPEC §5); optional so that deps built for other concerns need not carry it. */
   recurringJobs?: RecurringJobRepository;
+  /** How a recurring run follows its work request (in process, or queued); wired wherever lifecycle is bundled. */
+  recurringRunHooks?: RecurringRunHooks;
+  /** Where machine-state changes append their events (the recurring-job repository, or its event log alone). */
+  machineEventLog?: MachineEventLog;
   /** Debusine's WebSocket channel (workers and on-completed listeners); absent where not deployed. */
   sockets?: SocketChannels;
+}
+
+/** What happened to the work request that carries a recurring run (a worker started it, or it finished). */
+export type RecurringRunMove = 'started' | 'finished';
+
+/**
+ * How a recurring run follows its work request. In process (recurring-runs.ts `recurringRunsInProcess`):
+ * the job is written at once, by the caller. Queued (aws-recurring-runs.ts): a message to the
+ * `recurring-runs` queue, which the recurring-release function applies within seconds; that keeps
+ * the recurring-job code out of the work-requests API's bundle. Either way the move is idempotent
+ * and order-free (a finish of a run never started starts it first; a late start is a no-op), and the
+ * recurring tick's reconcile pass finishes a run whose move was lost.
+ */
+export interface RecurringRunHooks {
+  moved(deps: Deps, wr: WorkRequest, move: RecurringRunMove): Promise<void>;
 }
 
 /**

@@ -49,3 +49,6 @@ export interface RecurringJobRepository {
   appendMachineEvents(machine: string, events: RecurringJobEvent[]): Promise<void>;
   machineEvents(machine: string, limit: number, cursor?: string): Promise<Page<RecurringJobEvent>>;
 }
+
+/** The machines' event log alone, for the functions that only append to it (get-next turning a machine QUIESCED). */
+export type MachineEventLog = Pick<RecurringJobRepository, 'appendMachineEvents'>;

@@ -22,6 +22,16 @@ describe('recurring jobs in the manifest and the CDK app', () => {
     expect(Object.keys(vars).sort()).toEqual(['CONVEYOR_QUEUE_ORCHESTRATOR_URL', 'CONVEYOR_QUEUE_SCHEDULER_URL', 'CONVEYOR_TABLE_MAIN', 'NODE_OPTIONS']);
   });
 
+  it("consumes the recurring-runs queue the work-requests API sends its runs' moves to", () => {
+    const queue = logicalId(s.stacks.messaging.queues['recurring-runs']!.queue);
+    const release = logicalId(s.stacks.api.functions['recurring-release']!.fn);
+    const mappings = Object.values(resources(s.api, 'AWS::Lambda::EventSourceMapping')).filter((m) => JSON.stringify(m.Properties!['FunctionName']).includes(release));
+    expect(mappings).toHaveLength(1);
+    expect(JSON.stringify(mappings[0]!.Properties!['EventSourceArn'])).toContain(queue);
+    const api = s.stacks.api.functions['work-requests-api']!.fn;
+    expect(JSON.stringify(resources(s.api)[logicalId(api)]!.Properties!.Environment.Variables['CONVEYOR_QUEUE_RECURRING_RUNS_URL'])).toContain(queue);
+  });
+
   it('keeps the due index on the main table (gsi3), which the data stack declares', () => {
     const tables = Object.values(resources(s.data, 'AWS::DynamoDB::Table')).map((t) => t.Properties!);
     const indexes = tables.flatMap((t) => (t.GlobalSecondaryIndexes ?? []).map((i: { IndexName: string }) => i.IndexName));

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { createMemoryDeps, type MemoryDeps } from '../../shared/adapters/memory';
+import { recurringRunsInProcess } from '../../shared/app/recurring-runs';
 import { createToken, createUser, createWorkspace, grantRole } from '../../shared/app/admin';
 import { authenticate, type Caller } from '../../shared/app/auth';
 import { initDatabase } from '../../shared/app/bootstrap';
@@ -27,6 +28,8 @@ export interface World {
  */
 export async function createWorld(): Promise<World> {
   const deps = createMemoryDeps();
+  // The recurring-run hooks live with the use cases (memory adapters do not import them): runs follow at once.
+  deps.recurringRunHooks = recurringRunsInProcess();
   await initDatabase(deps);
   const keys = await seedUsers(deps);
   return {

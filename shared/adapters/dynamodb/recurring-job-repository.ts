@@ -15,6 +15,7 @@ import { isReleasedRun, waitsForRelease, type RecurringJob, type RecurringJobEve
 import type { Page } from '../../ports';
 import type { RecurringJobRepository, RecurringJobWrite } from '../../ports/recurring-jobs';
 import { GSI1, GSI2, GSI3, keys, padId, timeKey } from './keys';
+import { DynamoMachineEventLog, EVENTS, eventItems, MACHINE_EVENTS } from './machine-event-log';
 import { attemptTransaction, checkLimit, compact, decodeCursor, encodeCursor, type Item, names, queryPage, queryShards, versionedPut, deleteIfUnchanged } from './support';
 
 /** Shards of the due index: spreads release writes over four index partitions, read in parallel. */
@@ -23,8 +24,6 @@ export const RECURRING_DUE_SHARDS = 4;
 const jobPk = (id: number) => `RJOB#${padId(id)}`;
 const JOB_SK = 'J';
 const RESULTS = 'R#';
-const EVENTS = 'E#';
-const MACHINE_EVENTS = 'ME#';
 
 export const recurringKeys = {
   job: (id: number) => ({ pk: jobPk(id), sk: JOB_SK }),
@@ -50,10 +49,6 @@ export function recurringJobIndexes(job: RecurringJob): Item {
 
 export function jobItem(job: RecurringJob): Item {
   return compact({ ...recurringKeys.job(job.id), entity: 'recurring-job', ...recurringJobIndexes(job), job, version: job.version });
-}
-
-function eventItems(pk: string, events: RecurringJobEvent[], tag: string, prefix = EVENTS): Item[] {
-  return events.map((event, n) => compact({ pk, sk: `${prefix}${timeKey(event.date, 'date')}#${tag}#${String(n).padStart(3, '0')}`, entity: 'recurring-event', event }));
 }
 
 export class DynamoRecurringJobRepository implements RecurringJobRepository {
@@ -159,10 +154,7 @@ export class DynamoRecurringJobRepository implements RecurringJobRepository {
   }
 
   async appendMachineEvents(machine: string, events: RecurringJobEvent[]): Promise<void> {
-    const pk = keys.worker(machine).pk;
-    for (const Item of eventItems(pk, events, randomUUID(), MACHINE_EVENTS)) {
-      await this.doc.send(new PutCommand({ TableName: this.tableName, Item }));
-    }
+    await new DynamoMachineEventLog(this.doc, this.tableName).appendMachineEvents(machine, events);
   }
 
   async machineEvents(machine: string, limit: number, cursor?: string): Promise<Page<RecurringJobEvent>> {

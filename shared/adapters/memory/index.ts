@@ -767,6 +767,8 @@ export type MemoryDeps = Deps & {
   accountingQueue: MemoryAccountingQueue;
   schema: MemorySchemaStore;
   recurringJobs: MemoryRecurringJobRepository;
+  /** The recurring-job repository itself (it keeps the machines' events). */
+  machineEventLog: MemoryRecurringJobRepository;
 };
 
 export function createMemoryDeps(): MemoryDeps {
@@ -774,6 +776,7 @@ export function createMemoryDeps(): MemoryDeps {
   const artifacts = new MemoryArtifactRepository();
   const identity = new MemoryIdentityRepository();
   const accounts = new MemoryAccountsRepository(identity);
+  const recurringJobs = new MemoryRecurringJobRepository();
   return {
     accounts,
     quotas: accounts,
@@ -794,7 +797,8 @@ export function createMemoryDeps(): MemoryDeps {
     sequences: new MemorySequences(),
     clock: new ManualClock(),
     ids: new CountingIds(),
-    recurringJobs: new MemoryRecurringJobRepository(),
+    recurringJobs,
+    machineEventLog: recurringJobs,
   };
 }
 
