@@ -5,6 +5,7 @@
  * started twice, by a retried tick or by two racing ones.
  */
 import { createSchedulingWorld, AMD64_METADATA, type SchedulingWorld } from '../support/scheduling';
+import { startGitImportRun } from '../support/recurring';
 import { createRecurringJob } from '../../shared/app/recurring-jobs';
 import { recurringRunFinished } from '../../shared/app/recurring-runs';
 import { releaseAnyRun, releaseDueRuns } from '../../shared/app/recurring-release';
@@ -39,11 +40,7 @@ beforeEach(async () => {
 
 describe('a run whose work request finished without its finish hook', () => {
   async function runLosingTheFinishHook() {
-    const worker = await world.addWorker('bee.lan', { metadata: AMD64_METADATA });
-    const j = await createRecurringJob(world.deps, await world.caller('owner'), { scope: 'debusine', workspace: 'priv', kind: 'git-import', target: { url: 'file:///srv/git/r.git' }, updateInterval: 3600 });
-    await releaseDueRuns(world.deps);
-    await schedule(world.deps);
-    const wr = (await getNextForWorker(world.deps, await worker.caller()))!;
+    const { j, wr, worker } = await startGitImportRun(world);
     world.deps.clock.advance(60_000);
     // The finish writes the job with its result: that write is lost.
     dieBefore((write) => write.result != null);

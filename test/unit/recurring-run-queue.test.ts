@@ -6,13 +6,11 @@
  */
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import { createSchedulingWorld, AMD64_METADATA, type SchedulingWorld } from '../support/scheduling';
-import { createRecurringJob } from '../../shared/app/recurring-jobs';
+import { createSchedulingWorld, type SchedulingWorld } from '../support/scheduling';
+import { startGitImportRun } from '../support/recurring';
 import { recurringRunsInProcess } from '../../shared/app/recurring-runs';
-import { releaseDueRuns } from '../../shared/app/recurring-release';
 import { recurringReleaseHandler } from '../../functions/recurring-release';
-import { schedule } from '../../shared/app/scheduler';
-import { completeWorkRequest, getNextForWorker } from '../../shared/app/workers';
+import { completeWorkRequest } from '../../shared/app/workers';
 import { parseRecurringRunMessage, SqsRecurringRunHooks } from '../../shared/adapters/sqs/recurring-run-queue';
 import { QUEUES, FUNCTIONS } from '../../shared/manifest';
 import { logger } from '../../shared/observability/logger';
@@ -46,13 +44,8 @@ beforeEach(async () => {
 });
 afterEach(() => jest.restoreAllMocks());
 
-async function runThroughTheApi() {
-  const worker = await world.addWorker('bee.lan', { metadata: AMD64_METADATA });
-  const j = await createRecurringJob(world.deps, await world.caller('owner'), { scope: 'debusine', workspace: 'priv', kind: 'git-import', target: { url: 'file:///srv/git/r.git' }, updateInterval: 3600 });
-  await releaseDueRuns(world.deps);
-  await schedule(world.deps);
-  const wr = (await getNextForWorker(world.deps, await worker.caller()))!;
-  return { j, wr, worker };
+function runThroughTheApi() {
+  return startGitImportRun(world);
 }
 
 test('get-next and completion queue the moves; the consumer records the start and the result at once', async () => {
