@@ -216,11 +216,16 @@ async function loadOwnRequest(deps: Deps, worker: Worker, id: number): Promise<W
   return wr;
 }
 
+/**
+ * A worker reports its request's result. `workerPullsNext` (default true: `conveyor worker` and the
+ * in-process callers) says the worker asks get-next for its next request itself; false (Debusine's
+ * worker) makes the completion send a scheduler event, whose pass tells the worker of its next request.
+ */
 export async function completeWorkRequest(
   deps: Deps,
   caller: Caller,
   id: number,
-  input: { result: FinalResult; outputData?: OutputData },
+  input: { result: FinalResult; outputData?: OutputData; workerPullsNext?: boolean },
   followUpFailures?: FollowUpFailure[],
 ): Promise<WorkRequest> {
   requireWorker(caller);
@@ -234,9 +239,11 @@ export async function completeWorkRequest(
     }
     return commitFinish(deps, wr, { status: 'completed', result: input.result, outputData: input.outputData, releaseSlot: true });
   });
-  // The worker pulls its next request with get-next once it has reported (it always asks after a
-  // completion), so the freed slot needs no scheduling pass: no scheduler event is sent for it.
-  const failures = await followUpFinish(deps, finished, { nudgeScheduler: false });
+  // `conveyor worker` pulls its next request with get-next once it has reported (it always asks
+  // after a completion), so its freed slot needs no scheduling pass. Debusine's worker never asks on
+  // its own: it waits for `work_request_available`, which only a scheduling pass sends, so its
+  // completion (over HTTP: without `pulls_next=true`) nudges the scheduler as Debusine's server does.
+  const failures = await followUpFinish(deps, finished, { nudgeScheduler: input.workerPullsNext === false });
   followUpFailures?.push(...failures);
   await markSeen(deps, caller.worker).catch((error: unknown) => followUpFailures?.push({ step: 'mark worker seen', workRequestId: id, error }));
   return finished;

@@ -59,6 +59,10 @@ const unblockSchema = z.strictObject({ action: z.enum(['accept', 'reject']).opti
 const FINAL_RESULTS = RESULTS.filter((r): r is FinalResult => r !== '');
 const completedSchema = z.strictObject({ result: z.enum(FINAL_RESULTS), output_data: jsonObject.nullable().optional() });
 
+// `pulls_next=true`: the worker asks get-next for its next request itself (`conveyor worker`); without it
+// (Debusine's worker, which waits to be told over its WebSocket) the completion nudges the scheduler.
+const completedQuerySchema = z.strictObject({ pulls_next: z.enum(['true', 'false']).optional() });
+
 const heartbeatSchema = z.strictObject({ logtail: z.array(z.string()).optional() });
 
 const getNextQuerySchema = z.strictObject({
@@ -143,15 +147,16 @@ export function workRequestRoutes(getDeps: () => Deps): Record<string, RouteHand
       const input = { ...(body.action ? { action: body.action } : {}), ...(body.notes !== undefined ? { notes: body.notes } : {}) };
       return one(req, await unblockWorkRequest(getDeps(), req.caller, wrId, input));
     }),
-    'PUT /api/1.0/work-request/{id}/completed/': withInput({ body: completedSchema }, async (req) => {
+    'PUT /api/1.0/work-request/{id}/completed/': withInput({ body: completedSchema, query: completedQuerySchema }, async (req) => {
       const wrId = idParam(req);
       const body = parseWith(completedSchema, jsonBody(req), 'Invalid completion');
+      const query = parseWith(completedQuerySchema, req.query, 'Invalid query');
       const followUpFailures: FollowUpFailure[] = [];
       const wr = await completeWorkRequest(
         getDeps(),
         req.caller,
         wrId,
-        { result: body.result, ...(body.output_data ? { outputData: body.output_data } : {}) },
+        { result: body.result, ...(body.output_data ? { outputData: body.output_data } : {}), workerPullsNext: query.pulls_next === 'true' },
         followUpFailures,
       );
       // The completion is stored: a failed follow-up is reported, not answered with an error.
