@@ -46,6 +46,9 @@ export function cannotRunReason(task: TaskDefinition, data: Record<string, unkno
   const prefix = metadataPrefix(task);
   const version = md[`${prefix}version`];
   if (version !== undefined && version !== task.version) return `worker has ${task.name} version ${String(version)}, need ${task.version}`;
+  // A worker that lists the tasks it runs (Debusine's and Conveyor's report `<task>:version` for each)
+  // cannot run one it does not list: Debusine 0.12.1's worker has no `sleep`, so it would only fail it.
+  if (version === undefined && listsTaskVersions(md)) return `worker does not list ${task.name} (no ${prefix}version)`;
   const arch = task.hostArchitecture?.(data) ?? (md['system:host_architecture'] as string | undefined);
   if (arch !== undefined && !workerArchitectures(md).includes(arch)) return `architecture ${arch} not supported`;
   const req = task.requirements?.(data) ?? {};
@@ -54,6 +57,11 @@ export function cannotRunReason(task: TaskDefinition, data: Record<string, unkno
   if (req.executor !== undefined && md[`executor:${req.executor}:available`] !== true) return `executor ${req.executor} unavailable`;
   for (const flag of req.flags ?? []) if (md[flag] !== true) return `${flag} is not true`;
   return undefined;
+}
+
+/** Whether the metadata names task versions (`noop:version`, …): a worker without any is assumed to run every task. */
+function listsTaskVersions(md: Metadata): boolean {
+  return Object.keys(md).some((key) => key.endsWith(':version'));
 }
 
 export function canRunOn(task: TaskDefinition, data: Record<string, unknown>, worker: Pick<Worker, 'staticMetadata' | 'dynamicMetadata' | 'workerType'>): boolean {

@@ -90,6 +90,7 @@ describe('workers', () => {
 describe('can_run_on (behaviour 15 and requirements)', () => {
   const noop = findTask('Worker', 'noop')!;
   const lintian = findTask('Worker', 'lintian')!;
+  const sleep = findTask('Worker', 'sleep')!;
   const worker = (dynamicMetadata: Record<string, unknown>, staticMetadata: Record<string, unknown> = {}) => ({
     workerType: 'external' as const,
     dynamicMetadata: { 'system:worker_type': 'external', 'system:architectures': ['amd64'], 'system:host_architecture': 'amd64', ...dynamicMetadata },
@@ -107,6 +108,10 @@ describe('can_run_on (behaviour 15 and requirements)', () => {
     ['needs the host architecture', lintian, { input: { binary_artifacts: [1] }, host_architecture: 'arm64' }, worker({ 'lintian:available': true }), 'architecture arm64 not supported'],
     ['static metadata wins', lintian, { input: { binary_artifacts: [1] } }, worker({ 'lintian:available': true }, { 'lintian:available': false }), 'lintian:available is not true'],
     ['deny list', noop, { result: true }, worker({}, { tasks_denylist: ['noop'] }), 'excluded by the worker allow/deny lists'],
+    // Debusine's can_run_on: a worker that lists its tasks' versions (Debusine 0.12.1's lists noop, not sleep) runs only those.
+    ['needs the task listed', sleep, { seconds: 1 }, worker({ 'noop:version': 1, 'sbuild:version': 1 }), 'worker does not list sleep (no sleep:version)'],
+    ['runs a listed task', sleep, { seconds: 1 }, worker({ 'noop:version': 1, 'sleep:version': 1 }), undefined],
+    ['a worker listing no versions runs any task', sleep, { seconds: 1 }, worker({}), undefined],
   ] as const)('%s', (_name, task, data, w, reason) => {
     expect(cannotRunReason(task, validateTaskData(task, data), w)).toBe(reason);
   });

@@ -25,7 +25,7 @@ async function start(name: string, taskData: Record<string, unknown> = {}) {
 }
 const get = async (id: number) => (await w.deps.workRequests.get(id))!;
 const children = (id: number) => w.deps.workRequests.children(id);
-const workers = () => Promise.all([w.addWorker('a.lan', { metadata: { ...AMD64_METADATA, 'mkdeb:available': true } }), w.addWorker('b.lan', { metadata: { ...AMD64_METADATA, 'mkdeb:available': true } })]);
+const workers = () => Promise.all([w.addWorker('a.lan', { metadata: { ...AMD64_METADATA, 'mkdeb:available': true, 'mkdeb:version': 1 } }), w.addWorker('b.lan', { metadata: { ...AMD64_METADATA, 'mkdeb:available': true, 'mkdeb:version': 1 } })]);
 
 describe('REANA run statuses and numbers (launchpad_reana.md §C 22-26)', () => {
   it('22: enforces the transition table', () => {
@@ -249,7 +249,7 @@ describe('control (behaviours 34-40)', () => {
     expect(successor).toMatchObject({ retryCount: 1, status: 'blocked' });
     expect(successor.dependencies).toContain(delay.id);
     w.deps.clock.advance(6 * 60_000);
-    for (const wk of ws) await (await import('../../shared/app/workers')).updateDynamicMetadata(w.deps, await wk.caller(), { ...AMD64_METADATA, 'mkdeb:available': true });
+    for (const wk of ws) await (await import('../../shared/app/workers')).updateDynamicMetadata(w.deps, await wk.caller(), { ...AMD64_METADATA, 'mkdeb:available': true, 'mkdeb:version': 1 });
     await drive(w, ws, defaultScript(w));
     expect(await get(wf.id)).toMatchObject({ status: 'completed', result: 'success' });
   });

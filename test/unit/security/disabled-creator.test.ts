@@ -29,7 +29,7 @@ beforeEach(async () => {
 
 const disable = (disabled: boolean) => setUserDisabled(w.deps, 'user:admin', 'contributor', disabled);
 const get = async (id: number) => (await w.deps.workRequests.get(id))!;
-const buildWorkers = () => Promise.all([w.addWorker('a.lan', { metadata: { ...AMD64_METADATA, 'mkdeb:available': true } })]);
+const buildWorkers = () => Promise.all([w.addWorker('a.lan', { metadata: { ...AMD64_METADATA, 'mkdeb:available': true, 'mkdeb:version': 1 } })]);
 
 async function startAs(templateName: string, taskName: string, taskData: Record<string, unknown> = {}) {
   await createTemplate(w.deps, await w.caller('owner'), { scope: 'debusine', workspace: 'priv', name: templateName, taskName });
