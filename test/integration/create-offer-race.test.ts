@@ -3,28 +3,23 @@
  * slot, on DynamoDB Local: the slot goes to one request only, and the worker's counter and its
  * requests agree.
  */
-import { createAwsDeps } from '../../shared/adapters/aws';
 import { createArtifact } from '../../shared/app/artifacts';
 import { createToken, createUser, createWorkspace, generateTokenKey, grantRole } from '../../shared/app/admin';
 import { authenticate } from '../../shared/app/auth';
-import { initDatabase } from '../../shared/app/bootstrap';
 import { schedule } from '../../shared/app/scheduler';
 import { createWorkRequest } from '../../shared/app/work-requests';
 import { enableWorker, registerWorker, updateDynamicMetadata } from '../../shared/app/workers';
 import type { Deps } from '../../shared/ports';
+import { integrationDeps } from '../support/integration-deps';
 import { AMD64_METADATA } from '../support/scheduling';
 
 jest.setTimeout(120_000);
 
-let deps: Deps;
+const depsOf = integrationDeps();
 const suffix = Math.random().toString(36).slice(2, 8);
 
-beforeAll(async () => {
-  deps = createAwsDeps(process.env);
-  await initDatabase(deps);
-});
-
 async function setUp(tag: string) {
+  const deps = depsOf();
   const name = `offer-${suffix}-${tag}`;
   await createWorkspace(deps, 'test', { name });
   await createUser(deps, 'test', { username: name });
@@ -40,10 +35,11 @@ async function setUp(tag: string) {
   return { user, worker, lintian };
 }
 
-const offering = (): Deps => ({ ...deps, offerOnCreate: true });
+const offering = (): Deps => ({ ...depsOf(), offerOnCreate: true });
 
 /** The requests holding the worker's slot, checked against its counter and its gsi2 listing. */
 async function slotHolders(workerName: string, ids: number[]): Promise<number[]> {
+  const deps = depsOf();
   const stored = await Promise.all(ids.map(async (id) => (await deps.workRequests.get(id))!));
   const holders = stored.filter((wr) => wr.worker !== null);
   expect(holders.every((wr) => wr.worker === workerName)).toBe(true);
@@ -54,6 +50,7 @@ async function slotHolders(workerName: string, ids: number[]): Promise<number[]>
 }
 
 it('create-path offers racing scheduler passes for one free slot: one new request wins it', async () => {
+  const deps = depsOf();
   const { user, worker, lintian } = await setUp('a');
   const racers = await Promise.all([
     createWorkRequest(offering(), user, lintian),
@@ -67,6 +64,7 @@ it('create-path offers racing scheduler passes for one free slot: one new reques
 });
 
 it('with an older request pending, every racer (offer or pass) gives the one slot to it', async () => {
+  const deps = depsOf();
   const { user, worker, lintian } = await setUp('b');
   const older = await createWorkRequest(deps, user, lintian); // without the offer: pending
   const racers = await Promise.all([createWorkRequest(offering(), user, lintian), schedule(deps), createWorkRequest(offering(), user, lintian), schedule(deps)]);
