@@ -5,6 +5,7 @@
  */
 import { createMemorySockets } from '../../shared/adapters/sockets/memory';
 import { WORKER_CONNECT_PATH, greetSocket, openSocket } from '../../shared/app/sockets';
+import { setMachineState } from '../../shared/app/machines';
 import { schedule } from '../../shared/app/scheduler';
 import { setUserDisabled } from '../../shared/app/tokens';
 import { createWorkRequest } from '../../shared/app/work-requests';
@@ -102,6 +103,18 @@ describe('the create path offers a new request to an idle worker', () => {
     w.deps.offerOnCreate = true;
     const created = await w.submit('noop'); // a Worker task needs an external worker
     expect((await stored(created.id)).worker).toBeNull();
+    expect(events()).toContain(created.id);
+  });
+
+  it('offers nothing to a QUIESCING machine, even with a free slot', async () => {
+    const a = await w.addWorker('a.lan', { concurrency: 2 });
+    const first = await w.submit('noop');
+    await schedule(w.deps); // one of its two slots taken: quiescing leaves it QUIESCING, not OFFLINE
+    expect((await stored(first.id)).worker).toBe(a.name);
+    expect((await setMachineState(w.deps, 'test', a.name, 'quiesce')).machineState).toBe('QUIESCING');
+    w.deps.offerOnCreate = true;
+    const created = await w.submit('noop');
+    expect(await stored(created.id)).toMatchObject({ status: 'pending', worker: null });
     expect(events()).toContain(created.id);
   });
 
