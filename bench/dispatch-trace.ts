@@ -1,6 +1,7 @@
 /**
- * Where one idle dispatch spends its time: the steps of `POST work-request/` → scheduler event →
- * scheduling pass → worker message → get-next, run in-process against the local stack's emulators
+ * Where one idle dispatch spends its time: the steps of `POST work-request/` (which offers the
+ * request to the idle worker: assignment and worker message, no scheduler event) → worker message →
+ * get-next, run in-process against the local stack's emulators
  * with UNCOUNTED clients (the counting ones read every written item back, which would distort
  * times), each AWS request timestamped by an SDK middleware. The sum of the steps is the server
  * side of section 4's dispatch latency without the Lambda event source's and the worker's own
@@ -11,7 +12,6 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { performance } from 'node:perf_hooks';
 import { createAwsDeps } from '../shared/adapters/aws';
 import { authenticate } from '../shared/app/auth';
-import { EVENT_PASS, schedule } from '../shared/app/scheduler';
 import { createWorkRequest } from '../shared/app/work-requests';
 import { completeWorkRequest, getNextForWorker } from '../shared/app/workers';
 import { DEFAULT_SCOPE } from '../shared/domain/tenancy';
@@ -38,9 +38,7 @@ export interface DispatchTrace {
 }
 
 const STEP_LABELS = [
-  '`POST work-request/` (authenticate, create, send the scheduler event)',
-  'scheduler event: long-poll receive + delete',
-  'scheduling pass (EVENT_PASS: markers ‖ free slots, candidates, creator, assign, notify)',
+  '`POST work-request/` (authenticate, create; offer: markers ‖ free slots, candidates, assign, notify; no scheduler event)',
   'worker message: long-poll receive + delete',
   '`GET get-next-for-worker/` → 200 (authenticate, mark seen ‖ own requests, start)',
 ] as const;
@@ -68,7 +66,8 @@ export async function traceDispatch(bench: InProcessBench, options: { userToken:
   const calls: Call[] = [];
   const dynamoClient = timed(new DynamoDBClient({ region, credentials, endpoint: env['AWS_ENDPOINT_URL_DYNAMODB'] }), calls);
   const sqs = timed(new SQSClient({ region, credentials, endpoint: env['AWS_ENDPOINT_URL_SQS'] }), calls);
-  const deps = createAwsDeps({ ...env }, { dynamoClient, sqs });
+  // As functions/work-requests-api.ts wires it: the create offers the request to an idle worker.
+  const deps = { ...createAwsDeps({ ...env }, { dynamoClient, sqs }), offerOnCreate: true };
   const steps: TracedStep[] = STEP_LABELS.map((label) => ({ label, ms: [], calls: [] }));
   const step = async <T>(index: number, run: () => Promise<T>): Promise<T> => {
     calls.length = 0;
@@ -86,16 +85,17 @@ export async function traceDispatch(bench: InProcessBench, options: { userToken:
     const wr = await step(0, async () =>
       createWorkRequest(deps, await authenticate(deps, options.userToken), { scope: DEFAULT_SCOPE, workspace: options.workspace, taskName: 'noop', taskData: {} }),
     );
+    // Not a step (uncounted, no wait): an idle dispatch sends no scheduler event.
+    const event = await receiveOne(bench.rawSqs, bench.sinks.scheduler, 0);
+    if (event) {
+      await deleteBatch(bench.rawSqs, bench.sinks.scheduler, [event]);
+      throw new Error(`dispatch trace: the create sent a scheduler event (its offer did not assign ${wr.id}): ${event.Body?.slice(0, 200)}`);
+    }
     await step(1, async () => {
-      const message = await receiveOne(sqs, bench.sinks.scheduler);
-      if (message) await deleteBatch(sqs, bench.sinks.scheduler, [message]);
-    });
-    await step(2, () => schedule(deps, EVENT_PASS));
-    await step(3, async () => {
       const message = await receiveOne(sqs, bench.worker.queueUrl);
       if (message) await deleteOne(sqs, bench.worker.queueUrl, message);
     });
-    const started = await step(4, async () => getNextForWorker(deps, await bench.workerCaller(deps), []));
+    const started = await step(2, async () => getNextForWorker(deps, await bench.workerCaller(deps), []));
     if (started?.id !== wr.id) throw new Error(`dispatch trace: get-next returned ${started?.id}, expected ${wr.id}`);
     await completeWorkRequest(deps, await bench.workerCaller(deps), wr.id, { result: 'success' });
     await getNextForWorker(deps, await bench.workerCaller(deps), []);

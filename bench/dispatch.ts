@@ -4,7 +4,8 @@
  * - latency: idle workers wait on their SQS queues; `noop` requests are created one at a time
  *   through the HTTP API (the next only once the previous completed and the scheduler is idle
  *   again); latency = `started_at − created_at` as the server stamped them. The path measured is
- *   the event path: create → scheduler queue → scheduling pass → worker queue → get-next.
+ *   the idle path: create (its offer assigns the request to an idle worker and sends to the
+ *   worker's queue; no scheduler event) → worker queue → get-next.
  * - throughput: a burst of N `noop` requests, timed from the first create until all completed,
  *   with 1, 2 and 4 worker processes (concurrency 1 each).
  *
@@ -51,7 +52,7 @@ export interface LatencySample {
   id: number;
   /** `started_at − created_at` (server timestamps). */
   dispatchMs: number;
-  /** `assigned_at − created_at`: scheduler event → scheduling pass → assignment written. */
+  /** `assigned_at − created_at`: the create's offer writes the assignment (else scheduler event → pass). */
   createdToAssignedMs: number;
   /** `started_at − assigned_at`: worker notified through its queue → get-next marks it running. */
   assignedToStartedMs: number;

@@ -5,7 +5,7 @@ import type { WorkRequestCost, WorkRequestCostInput } from './cost';
 import type { TallySnapshot } from './counters';
 import type { DispatchResults } from './dispatch';
 import { durationsOf, invocationsOf, type FunctionCalls } from './invocations';
-import type { LifecycleCost } from './lifecycle-cost';
+import type { LifecycleCost, LifecycleStep } from './lifecycle-cost';
 import type { SchedulerReads } from './scheduler-reads';
 import { fmt, fmtMs, fmtUsd, mean, percentile } from './stats';
 
@@ -126,10 +126,11 @@ export function renderWorkRequestSections(input: WorkRequestReportInput): string
   out.push(
     `${lat.workers} \`conveyor worker\` processes (\`bin/conveyor worker --concurrency 1 --tasks noop\`, registered through the API with ` +
       'activation tokens from `createActivationToken`, so enabled at once) wait on their own SQS queues. The local stack runs with ' +
-      '`CONVEYOR_DEV_SCHEDULE_SECONDS` unset: the scheduler\'s timer ticks once a minute, so assignments come from the event path ' +
-      '(`POST work-request/` → scheduler queue → scheduling pass → the worker\'s queue → `GET get-next-for-worker/` marks it running). ' +
+      '`CONVEYOR_DEV_SCHEDULE_SECONDS` unset: the scheduler\'s timer ticks once a minute, so assignments come from the create path\'s offer ' +
+      '(`POST work-request/` assigns it to the idle worker and sends to its queue → `GET get-next-for-worker/` marks it running; ' +
+      'the scheduler event and pass only when the offer did not assign it). ' +
       `${n} \`noop\` requests are created one at a time through \`POST work-request/\`; the next one only once the previous completed ` +
-      'and the scheduling pass its completion triggers has run (so each finds an idle system). Latency = `started_at − created_at` ' +
+      'and the stack is idle again (so each finds an idle system). Latency = `started_at − created_at` ' +
       'as the server stamped them (the same values `GET work-request/<id>/` returns; `assigned_at` is read from the item). ' +
       'The client sees completion by reading the item every 20 ms in-process (no HTTP polling load). ' +
       `Each worker process took ${dispatch.workerStartMs.map((t) => fmtMs(t)).join(', ')} from spawn to "ready" (registered, metadata sent, queue opened).`,
@@ -140,7 +141,7 @@ export function renderWorkRequestSections(input: WorkRequestReportInput): string
       ['', 'p50', 'p95', 'p99', 'mean', 'min', 'max'],
       [
         statsRow('**dispatch: `started_at − created_at`**', lat.samples.map((s) => s.dispatchMs)),
-        statsRow('  created → assigned (scheduler event, pass)', lat.samples.map((s) => s.createdToAssignedMs)),
+        statsRow('  created → assigned (the create\'s offer; else scheduler event, pass)', lat.samples.map((s) => s.createdToAssignedMs)),
         statsRow('  assigned → started (worker queue, long poll, get-next)', lat.samples.map((s) => s.assignedToStartedMs)),
         statsRow('server end to end: `completed_at − created_at`', lat.samples.map((s) => s.serverEndToEndMs)),
         statsRow('client end to end: POST sent → completion seen', lat.samples.map((s) => s.clientEndToEndMs)),
@@ -154,8 +155,9 @@ export function renderWorkRequestSections(input: WorkRequestReportInput): string
     [
       `- p99 of ${n} samples is the ${Math.ceil(0.99 * n)}th smallest (nearest rank)${Math.ceil(0.99 * n) === n ? ', i.e. the maximum' : ''}.`,
       `- **The scheduler queue's batching window** is \`maxBatchingWindowSeconds: ${BATCHING_WINDOW_S}\` in \`shared/manifest.ts\`: ` +
-        'a pass starts as soon as the creation event arrives. An idle dispatch is two queue hops (scheduler event, worker notification), ' +
-        'one scheduling pass and the worker\'s get-next; section 9 gives the floor (one hop and one conditional write) from the same run.',
+        'a pass starts as soon as a creation event arrives. An idle dispatch sends none: `POST work-request/` offers the request to the idle ' +
+        'worker (shared/app/create-offer.ts), so it is one queue hop (the worker notification) and the worker\'s get-next; section 9 gives ' +
+        'the floor (one hop and one conditional write) from the same run.',
       `- **Reference: one noop task subprocess alone** (the compiled worker's task process, \`node dist/task-runner.js\`, ` +
         `spawn → outcome) took ${dispatch.taskProcessMs.map((t) => fmtMs(t)).join(', ')} in this run (p50 ${fmtMs(taskP50)}): ` +
         `${fmt((100 * taskP50) / percentile(lat.samples.map((s) => s.serverEndToEndMs), 50), 0)} % of the server end-to-end p50.`,
@@ -212,7 +214,7 @@ export function renderWorkRequestSections(input: WorkRequestReportInput): string
   out.push(
     [
       `- With one slot per worker, a busy worker's cycle is: task process (${fmtMs(taskP50)} here), completion, get-next that pulls and starts ` +
-        'the next request (no scheduling pass, no queue hop in between). Only requests created while a worker is idle go through a pass and the worker\'s queue. ' +
+        'the next request (no scheduling pass, no queue hop in between). Only requests created while a worker is idle go through the worker\'s queue (assigned by the create\'s offer). ' +
         'More workers overlap these cycles; on 2 shared cores the task processes and the stack then compete for CPU, which bounds the gain.',
       '- During a burst the scheduler batches events (several per invocation), so there are fewer passes per request than one at a time.',
     ].join('\n'),
@@ -323,7 +325,7 @@ export function renderWorkRequestSections(input: WorkRequestReportInput): string
   out.push(
     'WCU of multi-item transactions are recomputed from the items as in section 2 (DynamoDB Local under-reports them); RRU billed ' +
       'adds the minimum charge of the reads that found nothing (section 6). ' +
-      'The scheduling passes read the free-slot index (the workers that may take work) and the fixed bounded queries of section 6.',
+      'The create\'s offer reads the free-slot index (the workers that may take work) and the candidate markers, as an event pass does (section 6).',
   );
   out.push('');
   out.push(
@@ -355,10 +357,11 @@ export function renderWorkRequestSections(input: WorkRequestReportInput): string
         `${input.costInput.functions.map((f) => `\`${f.name}\` ${n2(Math.round(f.invocationsPerRequest * 100) / 100)} per request`).join(', ')}. ` +
         'API Gateway requests are the API invocations (create, get-next ×2, completed). Billed duration = the measured handler ' +
         'time rounded up to the ms, on this shared machine against local emulators: an estimate of AWS durations. arm64 prices, memory from `shared/manifest.ts`.',
-      '- **One scheduling pass per scheduler event** (1 per request: created; a worker\'s completion sends none), as happens one at a time; under load the event ' +
-        'source batches up to 10 events per pass (section 5), which divides the scheduler\'s DynamoDB reads and invocations.',
-      '- **SQS: every message is received once and deleted once** (counted above: 1 ReceiveMessage + 1 DeleteMessage(Batch) for each of the ' +
-        'scheduler event and the worker message), besides the 2 SendMessage. Empty long polls are a fixed cost per poller, not ' +
+      '- **No scheduling pass for an idle dispatch**: the create\'s offer assigns the request (counted in the create step), so no scheduler event ' +
+        'is sent; a worker\'s completion sends none either. A request that finds no idle worker sends the event and costs one pass (section 6), ' +
+        'batched up to 10 events per pass under load (section 5).',
+      '- **SQS: the worker message is received once and deleted once** (counted above: 1 ReceiveMessage + 1 DeleteMessage), besides its ' +
+        'SendMessage. Empty long polls are a fixed cost per poller, not ' +
         'per request: each idle worker makes one 20 s `ReceiveMessage` at a time (≈ 130,000 a month, $0.05), and Lambda\'s event source ' +
         'polls each queue likewise.',
       '- Not included: the 1-minute scheduler and watchdog ticks (≈ 43,800 invocations a month each, with their bounded reads), the ' +
@@ -367,18 +370,19 @@ export function renderWorkRequestSections(input: WorkRequestReportInput): string
     ].join('\n'),
   );
   out.push('');
-  const stepWcu = (i: number): number => lifecycle.steps[i]?.dynamo.wcu ?? Number.NaN;
-  const passQueries = lifecycle.steps[1]?.dynamo.requests['QueryCommand'] ?? Number.NaN;
-  const pullQueries = lifecycle.steps[5]?.dynamo.requests['QueryCommand'] ?? Number.NaN;
+  const stepOf = (key: LifecycleStep['key']) => lifecycle.steps.find((s) => s.key === key);
+  const stepWcu = (key: LifecycleStep['key']): number => stepOf(key)?.dynamo.wcu ?? Number.NaN;
+  const createQueries = stepOf('create')?.dynamo.requests['QueryCommand'] ?? Number.NaN;
+  const pullQueries = stepOf('pull')?.dynamo.requests['QueryCommand'] ?? Number.NaN;
   out.push(
     [
       'Observations from these counts:',
       '',
       `- Writes are ${fmt((100 * (cost.lines[3]?.perMillion ?? 0)) / cost.totalPerMillion, 0)} % of the cost. A one-item change is a conditional ` +
         '`PutItem` that rewrites the whole item and its index entries; the assignment and the completion are `TransactWriteItems` with the ' +
-        `worker's slot (billed double). Creation ${n2(stepWcu(0))} WCU (with the id counter), assignment ${n2(stepWcu(1))}, start ${n2(stepWcu(3))}, completion ${n2(stepWcu(4))}.`,
-      `- The creation's scheduling pass sends ${n2(passQueries)} Queries (the Worker partitions of each free worker, the bounded Internal, Wait, ` +
-        `Server and Workflow candidates, the free-slot index, the worker's WebSocket connections); the pulling get-next after the completion sends ${n2(pullQueries)} (its own partitions only). ` +
+        `worker's slot. Creation with the offer's assignment ${n2(stepWcu('create'))} WCU (with the id counter), start ${n2(stepWcu('start'))}, completion ${n2(stepWcu('complete'))}.`,
+      `- The creation with its offer sends ${n2(createQueries)} Queries (the candidate markers, the free-slot index, the Worker partitions the ` +
+        `markers say may hold work, the worker's WebSocket connections); the pulling get-next after the completion sends ${n2(pullQueries)} (its own partitions only). ` +
         'On AWS each empty Query is still billed half a read unit.',
     ].join('\n'),
   );

@@ -6,7 +6,10 @@ import { sockets } from '../shared/adapters/aws-sockets';
 import { httpHandler } from '../shared/http/handler';
 import { workRequestRoutes } from '../shared/http/routes/work-requests';
 
-const getDeps = awsDeps({ identity, artifacts, queues, workRequests, workers, workerChannels, templates, collections, channels, notifier, sequences, quotas, accountingQueue, schema, machineEventLog, recurringRunHooks: queuedRecurringRunHooks, sockets });
+const functionDeps = awsDeps({ identity, artifacts, queues, workRequests, workers, workerChannels, templates, collections, channels, notifier, sequences, quotas, accountingQueue, schema, machineEventLog, recurringRunHooks: queuedRecurringRunHooks, sockets });
+// A created request is offered to an idle worker at once (shared/app/create-offer.ts): this function
+// may send to worker queues and post to WebSockets (shared/manifest.ts), as the scheduler does.
+const getDeps = () => Object.assign(functionDeps(), { offerOnCreate: true });
 
 export const routes = workRequestRoutes(getDeps);
 export const handler = httpHandler(getDeps, routes);

@@ -271,6 +271,7 @@ export const FUNCTIONS: FunctionSpec[] = /* @__PURE__ */ withWebSocketFunctions(
       'POST /api/1.0/work-request/{id}/task-token/',
     ],
     // Abort tells the worker through its queue; creation, completion and retries nudge the scheduler.
+    // Creation first offers the request to an idle worker (its queue, its WebSockets): shared/app/create-offer.ts.
     // Finishing a workflow child triggers its root's orchestration, and may send notifications.
     uses: { tables: { main: 'readwrite' }, sendsTo: ['scheduler', 'heartbeats', 'orchestrator', 'accounting', 'recurring-runs'], workerQueues: 'send', sendsEmail: true },
   },

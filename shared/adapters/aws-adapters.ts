@@ -32,7 +32,7 @@ import { SqsAccountingQueue } from './sqs/accounting-queue';
 import { SqsJobQueues } from './sqs/job-queues';
 
 /** The ports built from AWS (the rest of Deps is plain configuration, always present). */
-export type AwsPort = Exclude<keyof Deps, 'clock' | 'ids' | 'quotaSettings' | 'schedulingPolicy'>;
+export type AwsPort = Exclude<keyof Deps, 'clock' | 'ids' | 'quotaSettings' | 'schedulingPolicy' | 'offerOnCreate'>;
 
 /** Builds one port's adapter; `undefined` for an optional port this deployment lacks (no sockets table). */
 export type AwsAdapter<K extends AwsPort> = (ctx: AwsContext) => Deps[K];

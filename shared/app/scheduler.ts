@@ -60,9 +60,7 @@ export async function schedule(deps: Deps, opts: PassOptions = {}): Promise<Sche
   if (freeWorkers.length === 0) return summary;
   // What the server-side steps finished may have made Worker requests pending: look at the markers again.
   const workerPartitions = summary.completed.length > 0 ? await deps.workRequests.candidatePartitions({ trusted }) : partitions;
-  const workers = freeWorkers
-    // Least loaded first spreads work; then the longest connected (Debusine orders by connected_at).
-    .sort((a, b) => a.assigned / a.concurrency - b.assigned / b.concurrency || (a.connectedAt ?? '').localeCompare(b.connectedAt ?? ''));
+  const workers = freeWorkers.sort(byLoadThenConnected);
   // Pending partitions found empty in this pass are not read again for the next worker (keyed by architecture, '-' for none).
   const emptyPartitions = new Set<string>();
   for (const worker of workers) {
@@ -76,7 +74,7 @@ export async function schedule(deps: Deps, opts: PassOptions = {}): Promise<Sche
  * disconnected) are dropped from the index and skipped. Reads grow with the workers that may take
  * work, not with every registered worker.
  */
-async function workersWithFreeSlots(deps: Deps): Promise<Worker[]> {
+export async function workersWithFreeSlots(deps: Deps): Promise<Worker[]> {
   const now = deps.clock.now();
   const usable: Worker[] = [];
   for (const worker of await deps.workers.withFreeSlots()) {
@@ -85,6 +83,11 @@ async function workersWithFreeSlots(deps: Deps): Promise<Worker[]> {
     else await deps.workers.dropFromFreeSlots(worker, verdict);
   }
   return usable;
+}
+
+/** Least loaded first spreads work; then the longest connected (Debusine orders by connected_at). */
+export function byLoadThenConnected(a: Worker, b: Worker): number {
+  return a.assigned / a.concurrency - b.assigned / b.concurrency || (a.connectedAt ?? '').localeCompare(b.connectedAt ?? '');
 }
 
 function byPriorityThenAge(a: WorkRequest, b: WorkRequest): number {
@@ -106,6 +109,8 @@ export async function scheduleForWorker(
     partitions?: CandidatePartitions;
     /** Receives each request as the assignment committed it (get-next starts it without reading it back). */
     onAssigned?: (committed: WorkRequest) => void;
+    /** At most this many assignments (the create path offers one slot); default: every free slot. */
+    maxAssignments?: number;
   } = {},
 ): Promise<{ workRequestId: number; worker: string }[]> {
   const disabledOwners = opts.disabledOwners ?? new Map<string, boolean>();
@@ -119,7 +124,7 @@ export async function scheduleForWorker(
   const architectures = [...workerArchitectures(effectiveMetadata(worker)), null];
   const skipped = new Set<number>();
   // A QUIESCING or OFFLINE machine gets no new work (Launchpad's shouldLookForJob).
-  while (hasSpareCapacity(worker) && acceptsNewWork(worker.machineState)) {
+  while (hasSpareCapacity(worker) && acceptsNewWork(worker.machineState) && assigned.length < (opts.maxAssignments ?? Infinity)) {
     const candidates = (await readCandidates(deps, architectures, opts.emptyPartitions, opts.partitions)).filter((wr) => !skipped.has(wr.id)).sort(byPriorityThenAge);
     let taken = false;
     for (const wr of candidates) {

@@ -1,5 +1,6 @@
 /** Work-request use cases for users (the Debusine `work-request/` API). */
 import { enforceQuotas } from './quotas';
+import { offerToIdleWorker } from './create-offer';
 import * as z from 'zod';
 import { MAX_NOTIFICATION_ADDRESSES, MAX_REACTIONS_PER_EVENT, tooMany } from '../domain/limits';
 import { ForbiddenError, NotFoundError, ValidationError } from '../domain/errors';
@@ -54,7 +55,13 @@ export interface CreateWorkRequestInput {
   eventReactions?: unknown;
 }
 
-export async function createWorkRequest(deps: Deps, caller: Caller, input: CreateWorkRequestInput): Promise<WorkRequest> {
+/**
+ * Creates a request. A pending Worker request is offered at once to an idle worker where
+ * `deps.offerOnCreate` is set (create-offer.ts); the scheduler event is sent only when that did not
+ * assign it. The answer is the request as created: an assignment by the offer shows on the next read.
+ * A failed offer is only reported in `followUpFailures`: the request is committed, the event follows.
+ */
+export async function createWorkRequest(deps: Deps, caller: Caller, input: CreateWorkRequestInput, followUpFailures: FollowUpFailure[] = []): Promise<WorkRequest> {
   requireUser(caller);
   // Worker tasks for contributors; Server and Wait tasks only for administrators (Debusine: superusers).
   const task =
@@ -94,7 +101,10 @@ export async function createWorkRequest(deps: Deps, caller: Caller, input: Creat
   });
   await deps.workRequests.commit({ create: [wr] });
   await runEventReactions(deps, wr, 'on_creation');
-  await deps.queues.enqueueSchedulerEvent({ type: 'work-request-pending', workRequestId: id });
+  const offered = deps.offerOnCreate
+    ? await offerToIdleWorker(deps, wr, caller, (error) => followUpFailures.push({ step: 'offer the request to an idle worker', workRequestId: id, error }))
+    : undefined;
+  if (!offered) await deps.queues.enqueueSchedulerEvent({ type: 'work-request-pending', workRequestId: id });
   return wr;
 }
 

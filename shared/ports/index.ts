@@ -527,6 +527,12 @@ export interface Deps {
   machineEventLog?: MachineEventLog;
   /** Debusine's WebSocket channel (workers and on-completed listeners); absent where not deployed. */
   sockets?: SocketChannels;
+  /**
+   * Creating a pending Worker request offers it at once to an idle worker (shared/app/create-offer.ts).
+   * Set where `POST work-request/` is served (functions/work-requests-api.ts); absent: off, the scheduler
+   * event alone (what the memory worlds of the scheduler tests expect: requests pending until a pass).
+   */
+  offerOnCreate?: boolean;
 }
 
 /** What happened to the work request that carries a recurring run (a worker started it, or it finished). */

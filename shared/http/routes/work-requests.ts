@@ -96,11 +96,13 @@ export function workRequestRoutes(getDeps: () => Deps): Record<string, RouteHand
   return {
     'POST /api/1.0/work-request/': withInput({ body: createSchema }, async (req) => {
       const body = createBody(req);
+      const followUpFailures: FollowUpFailure[] = [];
       const wr = await createWorkRequest(getDeps(), req.caller, {
         ...addressedWorkspace(req, body),
         ...camelCaseFields(body, ['task_name', 'task_data']),
         ...(body.event_reactions !== undefined ? { eventReactions: body.event_reactions } : {}),
-      });
+      }, followUpFailures);
+      logFollowUpFailures(followUpFailures, { workspace: wr.workspace });
       return one(req, wr);
     }),
     'GET /api/1.0/work-request/': listRoute(listQuerySchema, '/api/1.0/work-request/', (req, q, page) =>
