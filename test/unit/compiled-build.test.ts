@@ -50,6 +50,15 @@ it('the task-runner bundle runs a noop task to a success outcome, and a bad one 
   expect(ok.exit).toMatchObject({ exitCode: 0, outcome: { result: 'success' } });
   const bad = await run('noop', { result: 'not-a-result' });
   expect(bad.exit.outcome).toMatchObject({ result: 'error', output_data: { errors: [expect.objectContaining({ code: 'configure-failed' })] } });
+  // Any other task goes through the registry (task-registry.js, a second bundle loaded on demand).
+  const other = await run('servernoop', {});
+  expect(other.exit.outcome).toEqual({ result: 'error', output_data: { errors: [{ code: 'configure-failed', message: 'servernoop is not a Worker task this worker can run' }] }, resource_usage: expect.any(Object) });
+});
+
+it('task-runner.js is small: zod and the task registry are in task-registry.bundle.js, read only for other tasks than noop and sleep', () => {
+  expect(statSync(join(out, 'task-runner.js')).size).toBeLessThan(16_000);
+  expect(statSync(join(out, 'task-registry.bundle.js')).size).toBeGreaterThan(100_000);
+  expect(readFileSync(join(out, 'task-runner.js'), 'utf8')).toContain('require("./task-registry.js")');
 });
 
 it('cli.js and task-runner.js run their bundle with a V8 code cache: written by the first run, used as is by the next', () => {
