@@ -8,7 +8,8 @@
  * Output (CommonJS bundles made by esbuild, npm packages included except the emulators, which
  * `conveyor dev` loads on demand from node_modules):
  *   dist/cli.js           what bin/conveyor runs (every command, the worker included): a launcher
- *                         (build/launcher.ts) that runs dist/cli.bundle.js with V8's code cache
+ *                         (build/launcher.ts) that runs dist/cli.bundle.js with V8's code cache, or
+ *                         prints a help text the bundle printed before (build/help-cache.ts)
  *   dist/task-runner.js   the worker's task process (cli/worker/task-process.ts finds it beside the
  *                         CLI): a small bundle that runs noop and sleep by itself and, for any other
  *                         task, loads dist/task-registry.js: the launcher's code cache for
@@ -64,11 +65,19 @@ export async function compile(outDir = join(REPO_ROOT, 'dist')): Promise<string[
   mkdirSync(outDir, { recursive: true });
   const cli = join(outDir, 'cli.js');
   const taskRunner = join(outDir, 'task-runner.js');
-  /** A launcher: `outfile` runs `bundle` (beside it) with the code cache of build/launcher.ts. */
+  /**
+   * A launcher: `outfile` runs `bundle` (beside it) with the code cache of build/launcher.ts; for a
+   * `--help` it has answered before, it prints that answer instead (build/help-cache.ts).
+   */
   const launcher = (outfile: string, bundle: string) =>
     esbuild.build({
       ...common,
-      stdin: { contents: `require('./launcher').runWithCodeCache(require('node:path').join(__dirname, ${JSON.stringify(bundle)}));`, resolveDir: join(REPO_ROOT, 'build'), loader: 'ts' },
+      stdin: {
+        contents: `const bundle = require('node:path').join(__dirname, ${JSON.stringify(bundle)});
+if (!require('./help-cache').replayOrKeepHelp(bundle)) require('./launcher').runWithCodeCache(bundle);`,
+        resolveDir: join(REPO_ROOT, 'build'),
+        loader: 'ts',
+      },
       outfile,
     });
   await Promise.all([

@@ -64,7 +64,8 @@ it('task-runner.js is small: zod and the task registry are in task-registry.bund
 it('cli.js and task-runner.js run their bundle with a V8 code cache: written by the first run, used as is by the next', () => {
   const cacheDir = join(out, '.v8-cache');
   rmSync(cacheDir, { recursive: true, force: true });
-  const help = () => execFileSync(process.execPath, [join(out, 'cli.js'), '--help'], { encoding: 'utf8' });
+  // `help`, not `--help`: a `--help` answered before is printed again without running the bundle (help-cache.ts).
+  const help = () => execFileSync(process.execPath, [join(out, 'cli.js'), 'help'], { encoding: 'utf8' });
   const first = help();
   const cached = readdirSync(cacheDir).filter((name) => name.startsWith('cli.bundle.js-'));
   expect(cached).toEqual([expect.stringMatching(new RegExp(`-${process.version.replace(/\./g, '\\.')}-${process.arch}\\.bin$`))]);
@@ -77,6 +78,23 @@ it('cli.js and task-runner.js run their bundle with a V8 code cache: written by 
   writeFileSync(join(cacheDir, cached[0]!), 'not a code cache');
   expect(help()).toBe(first);
   expect(readFileSync(join(cacheDir, cached[0]!)).length).toBeGreaterThan(1000);
+});
+
+it('a --help answered before is printed again byte for byte, as the bundle itself prints it, without running it', () => {
+  const run = (file: string, args: string[]) => spawnSync(process.execPath, [join(out, file), ...args], { encoding: 'utf8' });
+  for (const words of [[], ['worker'], ['artifact', 'create'], ['dev'], ['admin', 'user']]) {
+    const direct = run('cli.bundle.js', [...words, '--help']);
+    expect(direct).toMatchObject({ status: 0, stderr: '' });
+    const first = run('cli.js', [...words, '--help']);
+    const kept = readdirSync(join(out, '.v8-cache')).filter((f) => f.startsWith('help-') && f.endsWith(`-pipe-${words.join('+') || '(program)'}.txt`));
+    expect(kept).toHaveLength(1);
+    const again = run('cli.js', [...words, '--help']);
+    expect([first.status, first.stdout, first.stderr]).toEqual([0, direct.stdout, '']);
+    expect([again.status, again.stdout, again.stderr]).toEqual([0, direct.stdout, '']);
+    // Printed from the kept file: a marker written into it shows.
+    writeFileSync(join(out, '.v8-cache', kept[0]!), `${direct.stdout}(kept)\n`);
+    expect(run('cli.js', [...words, '--help']).stdout).toBe(`${direct.stdout}(kept)\n`);
+  }
 });
 
 it('every function bundle loads and exports a handler', () => {
