@@ -53,6 +53,7 @@ async function main(): Promise<void> {
     { name: 'task process floor (a script writing the outcome, same spawner)', run: task(floorRunner) },
     ...dists.flatMap((d) => [
       { name: `\`node ${d.replace(REPO_ROOT + '/', '')}/cli.js --help\``, run: command([join(d, 'cli.js'), '--help']) },
+      { name: `\`node ${d.replace(REPO_ROOT + '/', '')}/cli.js help\` (the bundle prints the help)`, run: command([join(d, 'cli.js'), 'help']) },
       { name: `noop task process (\`${d.replace(REPO_ROOT + '/', '')}/task-runner.js\`)`, run: task(join(d, 'task-runner.js')) },
     ]),
   ];

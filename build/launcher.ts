@@ -1,7 +1,7 @@
 /**
- * What `dist/cli.js` and `dist/task-runner.js` are: a few lines that run the real bundle beside them
- * (`cli.bundle.js`, `task-runner.bundle.js`) with V8's code cache, so that a start does not parse and
- * compile the whole bundle again (for `conveyor --help` that was about a third of its time).
+ * What `dist/cli.js` and `dist/task-registry.js` are: a few lines that run or load the real bundle beside
+ * them (`cli.bundle.js`, `task-registry.bundle.js`) with V8's code cache, so that a start does not parse
+ * and compile the whole bundle again (for `conveyor --help` that was about a third of its time).
  *
  * Node 22.1 has `module.enableCompileCache()`; Node 20, which Conveyor supports, does not, so this does
  * the same by hand: the bundle is compiled as a `vm.Script` with the cached data of an earlier run, and
