@@ -37,14 +37,15 @@ async function main(): Promise<void> {
   type Probe = { name: string; run: () => Promise<void> | void };
   const command = (args: string[]) => () => void execFileSync(process.execPath, args, { stdio: 'ignore', cwd: REPO_ROOT });
   let n = 0;
-  const task = (script: string) => {
+  /** The task process as the worker starts it, spawn → outcome read; `expected` is the outcome's result. */
+  const task = (script: string, taskName = 'noop', taskData: Record<string, unknown> = {}, expected = 'success') => {
     const spawnTask = taskProcessSpawner({ command: process.execPath, args: [script] });
     return async () => {
       const dir = join(tmp, `task-${n++}`);
       mkdirSync(dir);
-      const handle = await spawnTask({ workRequest: { id: 0, task_name: 'noop', task_data: {} }, dir, server: 'http://127.0.0.1:9', token: 'unused' }, () => undefined);
+      const handle = await spawnTask({ workRequest: { id: 0, task_name: taskName, task_data: taskData }, dir, server: 'http://127.0.0.1:9', token: 'unused' }, () => undefined);
       const exit = await handle.done;
-      if (exit.outcome?.result !== 'success') throw new Error(`${script}: ${JSON.stringify(exit)}`);
+      if (exit.outcome?.result !== expected) throw new Error(`${script}: ${JSON.stringify(exit)}`);
     };
   };
   const probes: Probe[] = [
@@ -55,6 +56,10 @@ async function main(): Promise<void> {
       { name: `\`node ${d.replace(REPO_ROOT + '/', '')}/cli.js --help\``, run: command([join(d, 'cli.js'), '--help']) },
       { name: `\`node ${d.replace(REPO_ROOT + '/', '')}/cli.js help\` (the bundle prints the help)`, run: command([join(d, 'cli.js'), 'help']) },
       { name: `noop task process (\`${d.replace(REPO_ROOT + '/', '')}/task-runner.js\`)`, run: task(join(d, 'task-runner.js')) },
+      {
+        name: `a task through the registry (noop with bad data → configure-failed, \`${d.replace(REPO_ROOT + '/', '')}\`)`,
+        run: task(join(d, 'task-runner.js'), 'noop', { result: 'no' }, 'error'),
+      },
     ]),
   ];
   const samples = probes.map(() => [] as number[]);
