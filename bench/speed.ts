@@ -6,14 +6,17 @@
  *   long-polling returns it → one conditional PutItem on the main table (what a dispatch needs at
  *   the very least: one queue hop and one conditional write).
  * - Start-up: `node dist/cli.js --help` and one noop task process (dist/task-runner.js, as the
- *   compiled worker starts it: spawn → outcome file read), with the TypeScript (tsx) runs beside.
+ *   compiled worker starts it: spawn → outcome file read), with the TypeScript (tsx) runs beside;
+ *   and beside them what no Node program starts under: `node -e 0` (the environment `--help` runs
+ *   in), a task process whose script only writes the outcome (the task environment), and the CLI
+ *   bundle printing its help itself (`node dist/cli.js help`: a `--help` not answered before).
  * - Bundles: each function bundled as the CDK stack does (LAMBDA_BUNDLE_OPTIONS: minified CJS, AWS
  *   SDK external); cold init = a fresh `node` process timing `require(bundle)` (module load until
  *   the handler is ready). The SDK modules a bundle requires load from node_modules here, as they
  *   load from the runtime on Lambda.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -42,6 +45,12 @@ export interface SpeedResults {
   cliHelpTsxMs: Distribution;
   taskProcessMs: Distribution;
   taskProcessTsxMs: Distribution;
+  /** `node -e 0` in the environment `--help` is timed in: the start of Node itself. */
+  nodeBaselineMs?: Distribution;
+  /** A task process whose script only writes the outcome: spawn, Node start and pipes, no runner. */
+  taskFloorMs?: Distribution;
+  /** `node dist/cli.js help`: the bundle loads and prints the help (what a `--help` not kept before costs). */
+  cliBundleHelpMs?: Distribution;
   bundles: BundleResult[];
 }
 
@@ -124,14 +133,26 @@ async function timeTaskProcess(runner: { command: string; args: string[] }, runs
 }
 
 /** The CLI's and the task runner's start-up, compiled (dist/, built by the caller) and from TypeScript. */
-export async function measureStartup(runs: number): Promise<Pick<SpeedResults, 'cliHelpMs' | 'cliHelpTsxMs' | 'taskProcessMs' | 'taskProcessTsxMs'>> {
+export async function measureStartup(
+  runs: number,
+): Promise<Pick<SpeedResults, 'cliHelpMs' | 'cliHelpTsxMs' | 'taskProcessMs' | 'taskProcessTsxMs' | 'nodeBaselineMs' | 'taskFloorMs' | 'cliBundleHelpMs'>> {
   const tsx = ['--import', join(REPO_ROOT, 'node_modules/tsx/dist/loader.mjs')];
-  return {
-    cliHelpMs: timeCommand(process.execPath, [join(REPO_ROOT, 'dist/cli.js'), '--help'], runs),
-    cliHelpTsxMs: timeCommand(process.execPath, [...tsx, join(REPO_ROOT, 'cli/main.ts'), '--help'], Math.min(runs, 3)),
-    taskProcessMs: await timeTaskProcess({ command: process.execPath, args: [join(REPO_ROOT, 'dist/task-runner.js')] }, runs),
-    taskProcessTsxMs: await timeTaskProcess({ command: process.execPath, args: [...tsx, join(REPO_ROOT, 'cli/worker/task-runner.ts')] }, Math.min(runs, 3)),
-  };
+  const floorDir = mkdtempSync(join(tmpdir(), 'conveyor-bench-floor-'));
+  const floorRunner = join(floorDir, 'write-outcome.js');
+  writeFileSync(floorRunner, `require('node:fs').writeFileSync(process.argv[3], JSON.stringify({ result: 'success' }));`);
+  try {
+    return {
+      cliHelpMs: timeCommand(process.execPath, [join(REPO_ROOT, 'dist/cli.js'), '--help'], runs),
+      cliHelpTsxMs: timeCommand(process.execPath, [...tsx, join(REPO_ROOT, 'cli/main.ts'), '--help'], Math.min(runs, 3)),
+      taskProcessMs: await timeTaskProcess({ command: process.execPath, args: [join(REPO_ROOT, 'dist/task-runner.js')] }, runs),
+      taskProcessTsxMs: await timeTaskProcess({ command: process.execPath, args: [...tsx, join(REPO_ROOT, 'cli/worker/task-runner.ts')] }, Math.min(runs, 3)),
+      nodeBaselineMs: timeCommand(process.execPath, ['-e', '0'], runs),
+      taskFloorMs: await timeTaskProcess({ command: process.execPath, args: [floorRunner] }, runs),
+      cliBundleHelpMs: timeCommand(process.execPath, [join(REPO_ROOT, 'dist/cli.js'), 'help'], runs),
+    };
+  } finally {
+    rmSync(floorDir, { recursive: true, force: true });
+  }
 }
 
 /** Bundles every function as the CDK stack does and times its cold module load in fresh processes. */
@@ -190,6 +211,16 @@ export async function measureSpeed(
 
 const row = (cells: string[]): string => `| ${cells.join(' | ')} |`;
 
+/** What no Node program starts under, beside the start-up rows (when measured). */
+function startupBaselineRows(r: SpeedResults): string[] {
+  const rows: [string, Distribution | undefined][] = [
+    ['`conveyor help` (`node dist/cli.js help`: the bundle prints the help)', r.cliBundleHelpMs],
+    ['baseline: `node -e 0`', r.nodeBaselineMs],
+    ['baseline: task process floor, spawn → outcome (a script that only writes the outcome)', r.taskFloorMs],
+  ];
+  return rows.filter(([, d]) => d?.samples.length).map(([label, d]) => row([label, String(d!.samples.length), fmtMs(d!.p50), fmtMs(d!.p95), '']));
+}
+
 export function renderSpeedSection(r: SpeedResults, dispatch?: { p50: number; p95: number }): string {
   const out: string[] = [];
   out.push('## 9. The floor, start-up and Lambda bundles', '');
@@ -219,6 +250,9 @@ export function renderSpeedSection(r: SpeedResults, dispatch?: { p50: number; p9
       row(['---', '---:', '---:', '---:', '---:']),
       row(['`conveyor --help` (`node dist/cli.js --help`)', String(r.cliHelpMs.samples.length), fmtMs(r.cliHelpMs.p50), fmtMs(r.cliHelpMs.p95), fmtMs(r.cliHelpTsxMs.p50)]),
       row(['noop task process, spawn → outcome (`dist/task-runner.js`)', String(r.taskProcessMs.samples.length), fmtMs(r.taskProcessMs.p50), fmtMs(r.taskProcessMs.p95), fmtMs(r.taskProcessTsxMs.p50)]),
+      ...startupBaselineRows(r),
+      '',
+      '`conveyor --help` after the first: the help text the bundle printed for the same words and output is printed again without loading the bundle (build/help-cache.ts); the first `--help` after a build costs what `conveyor help` costs. `node -e 0` runs in the same environment as `--help`; the task process floor in the task environment (cli/worker/task-process.ts).',
       '',
     );
   }

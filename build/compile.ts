@@ -8,9 +8,12 @@
  * Output (CommonJS bundles made by esbuild, npm packages included except the emulators, which
  * `conveyor dev` loads on demand from node_modules):
  *   dist/cli.js           what bin/conveyor runs (every command, the worker included): a launcher
- *                         (build/launcher.ts) that runs dist/cli.bundle.js with V8's code cache
+ *                         (build/launcher.ts) that runs dist/cli.bundle.js with V8's code cache, or
+ *                         prints a help text the bundle printed before (build/help-cache.ts)
  *   dist/task-runner.js   the worker's task process (cli/worker/task-process.ts finds it beside the
- *                         CLI): the same launcher, for dist/task-runner.bundle.js
+ *                         CLI): a small bundle that runs noop and sleep by itself and, for any other
+ *                         task, loads dist/task-registry.js: the launcher's code cache for
+ *                         dist/task-registry.bundle.js (the task registry, zod, the API client)
  *   dist/functions/*.js   the Lambda handlers, for `conveyor dev` run from dist/cli.js
  *
  * bin/conveyor uses dist/cli.js only while it is newer than every TypeScript source; otherwise it
@@ -62,18 +65,25 @@ export async function compile(outDir = join(REPO_ROOT, 'dist')): Promise<string[
   mkdirSync(outDir, { recursive: true });
   const cli = join(outDir, 'cli.js');
   const taskRunner = join(outDir, 'task-runner.js');
-  /** A launcher: `outfile` runs `bundle` (beside it) with the code cache of build/launcher.ts. */
+  /**
+   * A launcher: `outfile` runs `bundle` (beside it) with the code cache of build/launcher.ts; for a
+   * `--help` it has answered before, it prints that answer instead (build/help-cache.ts).
+   */
   const launcher = (outfile: string, bundle: string) =>
     esbuild.build({
       ...common,
-      stdin: { contents: `require('./launcher').runWithCodeCache(require('node:path').join(__dirname, ${JSON.stringify(bundle)}));`, resolveDir: join(REPO_ROOT, 'build'), loader: 'ts' },
+      stdin: {
+        contents: `const bundle = require('node:path').join(__dirname, ${JSON.stringify(bundle)});
+if (!require('./help-cache').replayOrKeepHelp(bundle)) require('./launcher').runWithCodeCache(bundle);`,
+        resolveDir: join(REPO_ROOT, 'build'),
+        loader: 'ts',
+      },
       outfile,
     });
   await Promise.all([
     esbuild.build({ ...common, entryPoints: [join(REPO_ROOT, 'cli/main.ts')], outfile: join(outDir, 'cli.bundle.js'), external: CLI_EXTERNALS }),
-    esbuild.build({ ...common, entryPoints: [join(REPO_ROOT, 'cli/worker/task-runner.ts')], outfile: join(outDir, 'task-runner.bundle.js'), external: CLI_EXTERNALS }),
     launcher(cli, 'cli.bundle.js'),
-    launcher(taskRunner, 'task-runner.bundle.js'),
+    ...taskRunnerBuilds(esbuild, outDir),
     esbuild.build({
       ...common,
       entryPoints: FUNCTIONS.map((f) => ({ in: join(REPO_ROOT, f.entry), out: f.entry.replace(/\.ts$/, '') })),
@@ -82,6 +92,29 @@ export async function compile(outDir = join(REPO_ROOT, 'dist')): Promise<string[
     }),
   ]);
   return [cli, taskRunner, ...FUNCTIONS.map((f) => join(outDir, f.entry.replace(/\.ts$/, '.js')))];
+}
+
+/**
+ * The task process in two files, so that a noop reads and compiles a few KB rather than the 220 KB of
+ * zod and the task schemas: task-runner.js (cli/worker/task-runner.ts) imports cli/worker/registered-task.ts
+ * only for tasks other than noop and sleep, and here that import becomes a `require` of task-registry.js.
+ */
+function taskRunnerBuilds(esbuild: typeof import('esbuild'), outDir: string): Promise<unknown>[] {
+  const registryOutside = {
+    name: 'task-registry-outside',
+    setup(build: import('esbuild').PluginBuild) {
+      build.onResolve({ filter: /^\.\/registered-task$/ }, () => ({ path: './task-registry.js', external: true }));
+    },
+  };
+  return [
+    esbuild.build({ ...common, entryPoints: [join(REPO_ROOT, 'cli/worker/task-runner.ts')], outfile: join(outDir, 'task-runner.js'), external: CLI_EXTERNALS, plugins: [registryOutside] }),
+    esbuild.build({ ...common, entryPoints: [join(REPO_ROOT, 'cli/worker/registered-task.ts')], outfile: join(outDir, 'task-registry.bundle.js'), external: CLI_EXTERNALS }),
+    esbuild.build({
+      ...common,
+      stdin: { contents: `module.exports = require('./launcher').loadWithCodeCache(require('node:path').join(__dirname, 'task-registry.bundle.js'));`, resolveDir: join(REPO_ROOT, 'build'), loader: 'ts' },
+      outfile: join(outDir, 'task-registry.js'),
+    }),
+  ];
 }
 
 if (require.main === module) {

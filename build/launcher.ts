@@ -1,7 +1,7 @@
 /**
- * What `dist/cli.js` and `dist/task-runner.js` are: a few lines that run the real bundle beside them
- * (`cli.bundle.js`, `task-runner.bundle.js`) with V8's code cache, so that a start does not parse and
- * compile the whole bundle again (for `conveyor --help` that was about a third of its time).
+ * What `dist/cli.js` and `dist/task-registry.js` are: a few lines that run or load the real bundle beside
+ * them (`cli.bundle.js`, `task-registry.bundle.js`) with V8's code cache, so that a start does not parse
+ * and compile the whole bundle again (for `conveyor --help` that was about a third of its time).
  *
  * Node 22.1 has `module.enableCompileCache()`; Node 20, which Conveyor supports, does not, so this does
  * the same by hand: the bundle is compiled as a `vm.Script` with the cached data of an earlier run, and
@@ -24,6 +24,14 @@ interface InternalModule {
 
 /** Runs `bundle` as the main module of this process, with a V8 code cache kept in `<dir of bundle>/.v8-cache/`. */
 export function runWithCodeCache(bundle: string): void {
+  loadWithCodeCache(bundle, true);
+}
+
+/**
+ * Loads `bundle` as a CommonJS module (the main module when `asMain`), compiled from the V8 code cache
+ * when there is a usable one, and returns its exports.
+ */
+export function loadWithCodeCache(bundle: string, asMain = false): unknown {
   const source = readFileSync(bundle, 'utf8');
   const { size, mtimeMs } = statSync(bundle);
   const cacheDir = join(dirname(bundle), '.v8-cache');
@@ -45,11 +53,12 @@ export function runWithCodeCache(bundle: string): void {
   mod.paths = internal._nodeModulePaths(dirname(bundle));
   internal._cache[bundle] = mod;
   const requireFromBundle = Module.createRequire(bundle);
-  // The bundle starts its program under `require.main === module`, as when node runs it directly.
-  requireFromBundle.main = mod;
+  // A main bundle starts its program under `require.main === module`, as when node runs it directly.
+  if (asMain) requireFromBundle.main = mod;
   const wrapper = script.runInThisContext() as (exports: unknown, require: NodeJS.Require, module: NodeModule, filename: string, dirname: string) => void;
   wrapper.call(mod.exports, mod.exports, requireFromBundle, mod, bundle, dirname(bundle));
   mod.loaded = true;
+  return mod.exports;
 }
 
 function writeCache(cacheDir: string, cacheFile: string, script: Script): void {

@@ -8,12 +8,13 @@
  * the worker treats any other ending (crash, signal, no outcome) as `execute-failed`.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { validateTaskData } from '../../shared/tasks';
-import { runnableTask } from '../../shared/tasks/executors';
-import { ConveyorApi, type FetchFn } from '../client/api';
+import { trivialTaskRun } from '../../shared/tasks/trivial';
+import type { FetchFn } from '../client/api';
 import { errorMessage } from './log';
 import { errorOutcome, type ChildOutcome, type ChildRequest } from './protocol';
-import { createTaskContext } from './task-context';
+
+/** The registry's way to every other task: required on first use, for it loads zod and every task schema. */
+const registeredTasks = (): typeof import('./registered-task') => require('./registered-task');
 
 export interface ChildIo {
   log: (line: string) => void;
@@ -21,41 +22,18 @@ export interface ChildIo {
   signal?: AbortSignal;
 }
 
-/** Runs one work request in this process and returns its outcome (never throws for task problems). */
+/**
+ * Runs one work request in this process and returns its outcome (never throws for task problems).
+ * noop and sleep with data they take as is run at once; every other request (other tasks, and data
+ * the schema may refuse or change) loads the task registry and zod first (cli/worker/registered-task.ts).
+ */
 export async function executeChildRequest(request: ChildRequest, io: ChildIo): Promise<ChildOutcome> {
-  const { task_name: taskName, task_data: taskData, id } = request.work_request;
-  const dynamicData = (request.work_request.dynamic_task_data ?? {}) as Record<string, unknown>;
-  const task = runnableTask('Worker', taskName);
-  if (!task || typeof task.execute !== 'function') {
-    return errorOutcome('configure-failed', `${taskName} is not a Worker task this worker can run`);
-  }
-  if (!request.token && task.usesServer !== false) {
-    return errorOutcome('configure-failed', `${taskName} calls the server, but the worker started it without a task token`);
-  }
-  let data: Record<string, unknown>;
+  const { task_name: taskName, task_data: taskData } = request.work_request;
+  const signal = io.signal ?? new AbortController().signal;
+  const run = trivialTaskRun(taskName, taskData, { log: io.log, signal }) ?? registeredTasks().prepareRegisteredTask(request, io, signal);
+  if (typeof run !== 'function') return run;
   try {
-    data = validateTaskData(task, taskData);
-  } catch (err) {
-    return errorOutcome('configure-failed', errorMessage(err));
-  }
-  const api = new ConveyorApi({ server: request.server, token: request.token, scope: request.scope }, io.fetch ?? fetch);
-  let inputArtifacts: number[];
-  try {
-    inputArtifacts = task.inputArtifacts?.(data, dynamicData) ?? [];
-  } catch (err) {
-    return errorOutcome('configure-failed', errorMessage(err));
-  }
-  const ctx = createTaskContext({
-    api,
-    dynamicData,
-    workRequestId: id,
-    inputArtifacts,
-    workDir: request.work_dir,
-    log: io.log,
-    signal: io.signal ?? new AbortController().signal,
-  });
-  try {
-    const outcome = await task.execute(data, ctx);
+    const outcome = await run();
     return { result: outcome.result, ...(outcome.outputData ? { output_data: outcome.outputData } : {}) };
   } catch (err) {
     io.log(`${taskName} failed: ${errorMessage(err)}`);

@@ -3,6 +3,7 @@ import type { TaskDefinition } from './types';
 import { lintianTask } from './lintian';
 import { mkdebTask } from './mkdeb';
 import { gitImportTask } from './git-import';
+import { executeNoop, executeSleep, SLEEP_MAX_SECONDS } from './trivial';
 
 const requirementFields = {
   /** Conveyor extension: resources the worker must have. */
@@ -17,10 +18,7 @@ export const noopTask: TaskDefinition<{ result: boolean; required_memory?: numbe
   schema: z.strictObject({ result: z.boolean().default(true), ...requirementFields }),
   requirements: (d) => ({ memory: d.required_memory, disk: d.required_disk }),
   usesServer: false,
-  async execute(data, ctx) {
-    ctx.log(`noop: result ${data.result ? 'success' : 'failure'}`);
-    return { result: data.result ? 'success' : 'failure' };
-  },
+  execute: executeNoop,
 };
 
 /**
@@ -31,17 +29,9 @@ export const sleepTask: TaskDefinition<{ seconds: number; result: boolean }> = {
   name: 'sleep',
   taskType: 'Worker',
   version: 1,
-  schema: z.strictObject({ seconds: z.number().min(0).max(86_400), result: z.boolean().default(true) }),
+  schema: z.strictObject({ seconds: z.number().min(0).max(SLEEP_MAX_SECONDS), result: z.boolean().default(true) }),
   usesServer: false,
-  async execute(data, ctx) {
-    const end = Date.now() + data.seconds * 1000;
-    while (Date.now() < end) {
-      if (ctx.signal.aborted) throw new Error('aborted');
-      ctx.log(`sleep: ${Math.ceil((end - Date.now()) / 1000)} s left`);
-      await new Promise((resolve) => setTimeout(resolve, Math.min(1000, Math.max(0, end - Date.now()))));
-    }
-    return { result: data.result ? 'success' : 'failure' };
-  },
+  execute: executeSleep,
 };
 
 export const serverNoopTask: TaskDefinition<{ result: boolean; exception: boolean }> = {

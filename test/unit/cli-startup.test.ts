@@ -72,3 +72,10 @@ const TASK_ONLY = /^(node:)?(child_process|crypto|zlib)$|^cli\/client\/(upload|d
 it('a task process evaluates no child process, hashing, compression or transfer code before its task runs', async () => {
   expect(heavyChains(await metafileOf('cli/worker/task-runner.ts'), 'cli/worker/task-runner.ts', TASK_ONLY)).toEqual([]);
 });
+
+/** What only tasks other than noop and sleep need: zod, the task registry and schemas, the API client. */
+const REGISTRY_ONLY = /node_modules\/zod\/|^shared\/tasks\/(index|builtin|executors)\.ts$|^cli\/client\/api\.ts$/;
+
+it('a task process evaluates no zod, task registry or API client before it knows its task is not noop or sleep', async () => {
+  expect(heavyChains(await metafileOf('cli/worker/task-runner.ts'), 'cli/worker/task-runner.ts', REGISTRY_ONLY)).toEqual([]);
+});

@@ -50,12 +50,22 @@ it('the task-runner bundle runs a noop task to a success outcome, and a bad one 
   expect(ok.exit).toMatchObject({ exitCode: 0, outcome: { result: 'success' } });
   const bad = await run('noop', { result: 'not-a-result' });
   expect(bad.exit.outcome).toMatchObject({ result: 'error', output_data: { errors: [expect.objectContaining({ code: 'configure-failed' })] } });
+  // Any other task goes through the registry (task-registry.js, a second bundle loaded on demand).
+  const other = await run('servernoop', {});
+  expect(other.exit.outcome).toEqual({ result: 'error', output_data: { errors: [{ code: 'configure-failed', message: 'servernoop is not a Worker task this worker can run' }] }, resource_usage: expect.any(Object) });
+});
+
+it('task-runner.js is small: zod and the task registry are in task-registry.bundle.js, read only for other tasks than noop and sleep', () => {
+  expect(statSync(join(out, 'task-runner.js')).size).toBeLessThan(16_000);
+  expect(statSync(join(out, 'task-registry.bundle.js')).size).toBeGreaterThan(100_000);
+  expect(readFileSync(join(out, 'task-runner.js'), 'utf8')).toContain('require("./task-registry.js")');
 });
 
 it('cli.js and task-runner.js run their bundle with a V8 code cache: written by the first run, used as is by the next', () => {
   const cacheDir = join(out, '.v8-cache');
   rmSync(cacheDir, { recursive: true, force: true });
-  const help = () => execFileSync(process.execPath, [join(out, 'cli.js'), '--help'], { encoding: 'utf8' });
+  // `help`, not `--help`: a `--help` answered before is printed again without running the bundle (help-cache.ts).
+  const help = () => execFileSync(process.execPath, [join(out, 'cli.js'), 'help'], { encoding: 'utf8' });
   const first = help();
   const cached = readdirSync(cacheDir).filter((name) => name.startsWith('cli.bundle.js-'));
   expect(cached).toEqual([expect.stringMatching(new RegExp(`-${process.version.replace(/\./g, '\\.')}-${process.arch}\\.bin$`))]);
@@ -68,6 +78,23 @@ it('cli.js and task-runner.js run their bundle with a V8 code cache: written by 
   writeFileSync(join(cacheDir, cached[0]!), 'not a code cache');
   expect(help()).toBe(first);
   expect(readFileSync(join(cacheDir, cached[0]!)).length).toBeGreaterThan(1000);
+});
+
+it('a --help answered before is printed again byte for byte, as the bundle itself prints it, without running it', () => {
+  const run = (file: string, args: string[]) => spawnSync(process.execPath, [join(out, file), ...args], { encoding: 'utf8' });
+  for (const words of [[], ['worker'], ['artifact', 'create'], ['dev'], ['admin', 'user']]) {
+    const direct = run('cli.bundle.js', [...words, '--help']);
+    expect(direct).toMatchObject({ status: 0, stderr: '' });
+    const first = run('cli.js', [...words, '--help']);
+    const kept = readdirSync(join(out, '.v8-cache')).filter((f) => f.startsWith('help-') && f.endsWith(`-pipe-${words.join('+') || '(program)'}.txt`));
+    expect(kept).toHaveLength(1);
+    const again = run('cli.js', [...words, '--help']);
+    expect([first.status, first.stdout, first.stderr]).toEqual([0, direct.stdout, '']);
+    expect([again.status, again.stdout, again.stderr]).toEqual([0, direct.stdout, '']);
+    // Printed from the kept file: a marker written into it shows.
+    writeFileSync(join(out, '.v8-cache', kept[0]!), `${direct.stdout}(kept)\n`);
+    expect(run('cli.js', [...words, '--help']).stdout).toBe(`${direct.stdout}(kept)\n`);
+  }
 });
 
 it('every function bundle loads and exports a handler', () => {
