@@ -465,6 +465,10 @@ describe('workers', () => {
     expect((await workers.get(w.name))!.lastSeenAt).toBe('2026-11-22T12:01:01.000Z');
     await workers.touch(unique('nobody'), new Date(base), 60_000); // no such worker: nothing happens
     const raw = await doc.send(new GetCommand({ TableName: table, Key: { pk: `WORKER#${w.name}`, sk: 'K' }, ConsistentRead: true }));
-    expect(raw.Item).toMatchObject({ gsi1pk: 'WORKERS', gsi1sk: w.name, assigned: 0 });
+    expect(raw.Item).toMatchObject({ assigned: 0 });
+    // The listing key is on the listing item, so that a touch or a slot write does not rewrite gsi1.
+    expect(raw.Item!.gsi1pk).toBeUndefined();
+    const listing = await doc.send(new GetCommand({ TableName: table, Key: { pk: `WORKER#${w.name}`, sk: 'LIST' }, ConsistentRead: true }));
+    expect(listing.Item).toMatchObject({ entity: 'workerListing', name: w.name, gsi1pk: 'WORKERS', gsi1sk: w.name });
   });
 });
