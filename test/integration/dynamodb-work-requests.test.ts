@@ -11,6 +11,7 @@ import { DynamoWorkerRepository } from '../../shared/adapters/dynamodb/worker-re
 import { ConflictError, NotFoundError, ValidationError } from '../../shared/domain/errors';
 import { newWorkRequest, type WorkRequest } from '../../shared/domain/work-requests';
 import type { Worker } from '../../shared/domain/workers';
+import { externalWorker } from '../support/worker-fixture';
 
 const table = process.env.CONVEYOR_TABLE_MAIN!;
 const doc = DynamoDBDocumentClient.from(new DynamoDBClient({}));
@@ -39,23 +40,7 @@ function wrOf(overrides: Partial<WorkRequest> = {}): WorkRequest {
 }
 
 function workerOf(overrides: Partial<Worker> = {}): Worker {
-  return {
-    name: unique('bee'),
-    tokenHash: randomUUID().replace(/-/g, ''),
-    workerType: 'external',
-    enabled: true,
-    registeredAt: '2026-11-22T09:00:00.000Z',
-    connectedAt: '2026-11-22T09:00:01.000Z',
-    lastSeenAt: null,
-    staticMetadata: {},
-    dynamicMetadata: { 'system:host_architecture': 'amd64' },
-    dynamicMetadataUpdatedAt: null,
-    concurrency: 1,
-    assigned: 0,
-    queueUrl: null,
-    version: 1,
-    ...overrides,
-  };
+  return externalWorker(unique('bee'), { dynamicMetadata: { 'system:host_architecture': 'amd64' }, ...overrides });
 }
 
 async function created(overrides: Partial<WorkRequest> = {}): Promise<WorkRequest> {

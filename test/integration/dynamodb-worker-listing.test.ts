@@ -14,6 +14,7 @@ import { slotHolderAttribute } from '../../shared/adapters/dynamodb/slot-writes'
 import { workerListingKey } from '../../shared/adapters/dynamodb/worker-listing';
 import { bump, newWorkRequest, type WorkRequest } from '../../shared/domain/work-requests';
 import type { Worker } from '../../shared/domain/workers';
+import { externalWorker } from '../support/worker-fixture';
 
 jest.setTimeout(120_000);
 
@@ -28,36 +29,12 @@ let nextId = Math.floor(Math.random() * 1e9) * 1000 + 700;
 const ASSIGNED_AT = '2026-11-22T10:30:00.000Z';
 
 function newWorker(concurrency = 2): Worker {
-  return {
-    name: `listing-${randomUUID().slice(0, 8)}`,
-    tokenHash: randomUUID().replace(/-/g, ''),
-    workerType: 'external',
-    enabled: true,
-    registeredAt: '2026-11-22T09:00:00.000Z',
-    connectedAt: '2026-11-22T09:00:01.000Z',
-    lastSeenAt: null,
-    staticMetadata: {},
-    dynamicMetadata: {},
-    dynamicMetadataUpdatedAt: null,
-    concurrency,
-    assigned: 0,
-    queueUrl: null,
-    version: 1,
-  };
+  return externalWorker(`listing-${randomUUID().slice(0, 8)}`, { concurrency });
 }
 
 async function pendingRequest(): Promise<WorkRequest> {
-  const wr = newWorkRequest({
-    id: ++nextId,
-    scope: 'debusine',
-    workspace: 'System',
-    createdBy: 'user:alice',
-    taskType: 'Worker',
-    taskName: 'noop',
-    taskData: {},
-    hostArchitecture: `listing-${randomUUID().slice(0, 6)}`,
-    createdAt: '2026-11-22T10:00:00.000Z',
-  });
+  const fields = { scope: 'debusine', workspace: 'System', createdBy: 'user:alice', taskName: 'noop', taskData: {}, createdAt: '2026-11-22T10:00:00.000Z' };
+  const wr = newWorkRequest({ id: ++nextId, ...fields, taskType: 'Worker', hostArchitecture: `listing-${randomUUID().slice(0, 6)}` });
   await requests.commit({ create: [wr] });
   return wr;
 }
