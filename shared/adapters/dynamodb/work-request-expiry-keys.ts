@@ -51,7 +51,7 @@ export function rootExpiryEntry(rootId: number, checkAt: string) {
 
 /** The backfill: a legacy entry for a finished root whose row carries none (written before either form existed). */
 export async function writeLegacyRootExpiryEntry(doc: DynamoDBDocumentClient, tableName: string, wr: WorkRequest, rowGsi3pk: unknown): Promise<void> {
-  if (!rootExpiryIndexAttributes(wr) || (typeof rowGsi3pk === 'string' && rowGsi3pk.startsWith(WORK_REQUEST_EXPIRY_PREFIX))) return;
+  if (!rootExpiryIndexAttributes(wr) || String(rowGsi3pk).startsWith(WORK_REQUEST_EXPIRY_PREFIX)) return;
   await attempt(() =>
     doc.send(
       new PutCommand({

@@ -27,14 +27,10 @@ export class DynamoWorkRequestExpiryStore implements WorkRequestExpiryStore {
   ) {}
 
   async dueRoots(upTo: string, limit: number): Promise<number[]> {
-    const roots = new Set<number>();
-    for (const entry of await dueEntries(this.doc, this.tableName, WORK_REQUEST_EXPIRY_PREFIX, WORK_REQUEST_EXPIRY_SHARDS, upTo, limit)) {
-      const legacy = entry.entity === 'workRequestExpiry';
-      const rootId = Number(legacy ? entry.rootId : entry.id);
-      if (legacy) this.legacyEntries.add(rootId);
-      roots.add(rootId); // a backfilled root may have both entries: looked at once
-    }
-    return [...roots];
+    const entries = await dueEntries(this.doc, this.tableName, WORK_REQUEST_EXPIRY_PREFIX, WORK_REQUEST_EXPIRY_SHARDS, upTo, limit);
+    // A legacy entry item names its root; a backfilled root may have both entries: looked at once.
+    for (const e of entries) if (e.rootId !== undefined) this.legacyEntries.add(Number(e.rootId));
+    return [...new Set(entries.map((e) => Number(e.rootId ?? e.id)))];
   }
 
   /**
@@ -55,10 +51,9 @@ export class DynamoWorkRequestExpiryStore implements WorkRequestExpiryStore {
         new UpdateCommand({
           TableName: this.tableName,
           Key: keys.workRequest(rootId),
-          UpdateExpression: moved ? 'SET #gsi3pk = :pk, #gsi3sk = :sk' : 'REMOVE #gsi3pk, #gsi3sk',
-          ConditionExpression: 'begins_with(#gsi3pk, :prefix)',
-          ExpressionAttributeNames: names('gsi3pk', 'gsi3sk'),
-          ExpressionAttributeValues: { ':prefix': WORK_REQUEST_EXPIRY_PREFIX, ...(moved ? { ':pk': moved.gsi3pk, ':sk': moved.gsi3sk } : {}) },
+          UpdateExpression: moved ? 'SET gsi3pk = :pk, gsi3sk = :sk' : 'REMOVE gsi3pk, gsi3sk',
+          ConditionExpression: 'begins_with(gsi3pk, :prefix)',
+          ExpressionAttributeValues: { ':prefix': WORK_REQUEST_EXPIRY_PREFIX, ...(moved && { ':pk': moved.gsi3pk, ':sk': moved.gsi3sk }) },
         }),
       ),
     );

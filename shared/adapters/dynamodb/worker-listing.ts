@@ -13,7 +13,7 @@
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { GSI1, indexKeys, keys } from './keys';
-import { batchGet, type Item, names, queryAll } from './support';
+import { batchGet, type Item, queryAll } from './support';
 
 export const WORKER_LISTING_SK = 'LIST';
 
@@ -33,23 +33,20 @@ export function workerListingItem(name: string, enabled: boolean): Item {
 }
 
 /**
- * The worker items (`K`) listed in one gsi1 partition, by name: a Query of the partition, then one
- * consistent BatchGetItem per 100 listing items (a legacy worker item in the partition is taken as
- * it is). A listing item whose worker item is missing (never, as both are written in one
- * transaction) is skipped.
+ * The worker items (`K`) listed in one gsi1 partition, in its order (by name): a Query of the
+ * partition, then one consistent BatchGetItem per 100 listing items (a legacy worker item in the
+ * partition is taken as it is). A listing item whose worker item is missing (never, as both are
+ * written in one transaction) is skipped.
  */
 export async function listedWorkerItems(doc: DynamoDBDocumentClient, tableName: string, partition: string): Promise<Item[]> {
   const rows = await queryAll(doc, {
     TableName: tableName,
     IndexName: GSI1,
-    KeyConditionExpression: '#gsi1pk = :pk',
-    ExpressionAttributeNames: names('gsi1pk'),
+    KeyConditionExpression: 'gsi1pk = :pk',
     ExpressionAttributeValues: { ':pk': partition },
   });
-  const legacy = rows.filter((row) => row.entity === 'worker');
-  const listed = rows.filter((row) => row.entity === 'workerListing').map((row) => keys.worker(String(row.name)));
-  const fetched = listed.length > 0 ? await batchGet(doc, tableName, listed, { consistent: true }) : [];
-  const byName = new Map<string, Item>();
-  for (const item of [...legacy, ...fetched]) byName.set(String(item.name), item);
-  return [...byName.values()].sort((a, b) => (String(a.name) < String(b.name) ? -1 : String(a.name) > String(b.name) ? 1 : 0));
+  const listed = rows.filter((row) => row.sk === WORKER_LISTING_SK).map((row) => keys.worker(row.name));
+  // No listing item, no request (batchGet sends nothing for no keys).
+  const fetched = new Map((await batchGet(doc, tableName, listed, { consistent: true })).map((item) => [item.name, item]));
+  return rows.map((row) => (row.sk === WORKER_LISTING_SK ? fetched.get(row.name) : row)).filter(Boolean) as Item[];
 }

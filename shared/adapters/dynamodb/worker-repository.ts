@@ -5,7 +5,7 @@
  * the worker in one transaction (worker-listing.ts), so that slot writes do not rewrite it.
  * Layout: docs/data-model.md ("Workers").
  */
-import { type DynamoDBDocumentClient, GetCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, TransactWriteCommand, type TransactWriteCommandInput, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { FREE_SLOT_SHARDS, type FreeSlotVerdict, freeSlotOnUpdate } from '../../domain/free-slots';
 import { ConflictError } from '../../domain/errors';
 import type { Worker } from '../../domain/workers';
@@ -25,31 +25,15 @@ export class DynamoWorkerRepository implements WorkerRepository {
 
   /** One transaction: the worker item (if absent) and its listing item. */
   async create(worker: Worker): Promise<void> {
-    const outcome = await attempt(() =>
-      this.doc.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            {
-              Put: {
-                TableName: this.tableName,
-                Item: compact({
-                  ...keys.worker(worker.name),
-                  entity: 'worker',
-                  name: worker.name,
-                  ...workerAttributes(worker),
-                  assigned: worker.assigned,
-                  version: worker.version,
-                }),
-                ConditionExpression: 'attribute_not_exists(#pk)',
-                ExpressionAttributeNames: names('pk'),
-              },
-            },
-            { Put: { TableName: this.tableName, Item: workerListingItem(worker.name, worker.enabled) } },
-          ],
-        }),
-      ),
-    );
+    const item = compact({ ...keys.worker(worker.name), entity: 'worker', name: worker.name, ...workerAttributes(worker), assigned: worker.assigned, version: worker.version });
+    const outcome = await this.writeWithListing({ Put: { TableName: this.tableName, Item: item, ConditionExpression: 'attribute_not_exists(#pk)', ExpressionAttributeNames: names('pk') } }, worker);
     if (!outcome.ok) throw new ConflictError('Worker exists', `a worker named "${worker.name}" already exists`);
+  }
+
+  /** A write of the worker item and the Put of its listing item, in one transaction. */
+  private writeWithListing(write: TransactItem, worker: Worker) {
+    const listing = { Put: { TableName: this.tableName, Item: workerListingItem(worker.name, worker.enabled) } };
+    return attempt(() => this.doc.send(new TransactWriteCommand({ TransactItems: [write, listing] })));
   }
 
   async get(name: string): Promise<Worker | undefined> {
@@ -80,16 +64,8 @@ export class DynamoWorkerRepository implements WorkerRepository {
    * left alone so that a concurrent slot change (which does not bump the version) is never overwritten.
    */
   async update(worker: Worker, expectedVersion: number): Promise<void> {
-    const outcome = await attempt(() =>
-      this.doc.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            { Update: { TableName: this.tableName, Key: keys.worker(worker.name), ...(versionedUpdate(workerAttributes(worker), expectedVersion) as VersionedUpdate) } },
-            { Put: { TableName: this.tableName, Item: workerListingItem(worker.name, worker.enabled) } },
-          ],
-        }),
-      ),
-    );
+    const update = versionedUpdate(workerAttributes(worker), expectedVersion) as VersionedUpdate;
+    const outcome = await this.writeWithListing({ Update: { TableName: this.tableName, Key: keys.worker(worker.name), ...update } }, worker);
     if (outcome.ok) return;
     throw versionedWriteError('worker', firstFailure(outcome)?.reason.item, expectedVersion);
   }
@@ -160,6 +136,8 @@ export class DynamoWorkerRepository implements WorkerRepository {
  * Every stored field that `update` writes (all but the key, `assigned` and `version`); undefined
  * means null (not stored). Metadata are JSON text: workers report arbitrary JSON.
  */
+type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
+
 /** versionedUpdate always sets both expressions (a transaction's Update requires them). */
 type VersionedUpdate = ReturnType<typeof versionedUpdate> & { UpdateExpression: string; ConditionExpression: string };
 
