@@ -4,7 +4,7 @@
  * No Scan. Keys: work-request-expiry-keys.ts. An entry is the root's own item, or (written before the
  * entry moved there, or by the backfill) a legacy `EXPIRY` item: each is moved and removed where it is.
  */
-import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Collection } from '../../domain/collections';
 import type { WorkRequest } from '../../domain/work-requests';
 import type { WorkRequestExpiryStore } from '../../ports/work-request-expiry';
@@ -12,7 +12,7 @@ import { inputArtifactsOf } from '../../tasks/inputs';
 import { dueEntries } from './due-index';
 import { inputPinKey } from './expiry-pins';
 import { childLinkKey } from './work-request-repository';
-import { ITEM_REFERENCES, WORK_REQUEST_EXPIRY_PREFIX, WORK_REQUEST_EXPIRY_SHARDS, rootExpiryEntry, rootExpiryIndexKey, rootExpiryKey } from './work-request-expiry-keys';
+import { ITEM_REFERENCES, WORK_REQUEST_EXPIRY_PREFIX, WORK_REQUEST_EXPIRY_SHARDS, rootExpiryIndexKey, rootExpiryKey } from './work-request-expiry-keys';
 import { attempt } from './errors';
 import { collectionPk, keys, workRequestPk } from './keys';
 import { batchDelete, deleteIfUnchanged, type Item, names, queryAll } from './support';
@@ -34,15 +34,16 @@ export class DynamoWorkRequestExpiryStore implements WorkRequestExpiryStore {
   }
 
   /**
-   * A legacy entry is put or deleted as before. The root's own entry is moved (or removed) by an
-   * UpdateItem of the request item on condition that it still carries an expiry key (a request retried
-   * since is back in the scheduling index: left alone). No version bump: a concurrent versioned write
-   * is not refused, it puts the entry back at the completion time (the pass looks again, harmless).
+   * The entry is moved (or removed) where it is, by an UpdateItem of its gsi3 key on condition that
+   * it still carries an expiry key: on the request item (a request retried since is back in the
+   * scheduling index: left alone), or on a legacy entry item, which is deleted instead of emptied.
+   * No version bump: a concurrent versioned write of the request is not refused, it puts the entry
+   * back at the completion time (the pass looks again, harmless).
    */
   async recheckRoot(rootId: number, at: string | null): Promise<void> {
-    if (this.legacyEntries.delete(rootId)) {
-      if (at === null) await this.doc.send(new DeleteCommand({ TableName: this.tableName, Key: rootExpiryKey(rootId) }));
-      else await this.doc.send(new PutCommand({ TableName: this.tableName, Item: rootExpiryEntry(rootId, at) }));
+    const legacy = this.legacyEntries.delete(rootId);
+    if (legacy && at === null) {
+      await this.doc.send(new DeleteCommand({ TableName: this.tableName, Key: rootExpiryKey(rootId) }));
       return;
     }
     const moved = at === null ? undefined : rootExpiryIndexKey(rootId, at);
@@ -50,7 +51,7 @@ export class DynamoWorkRequestExpiryStore implements WorkRequestExpiryStore {
       this.doc.send(
         new UpdateCommand({
           TableName: this.tableName,
-          Key: keys.workRequest(rootId),
+          Key: legacy ? rootExpiryKey(rootId) : keys.workRequest(rootId),
           UpdateExpression: moved ? 'SET gsi3pk = :pk, gsi3sk = :sk' : 'REMOVE gsi3pk, gsi3sk',
           ConditionExpression: 'begins_with(gsi3pk, :prefix)',
           ExpressionAttributeValues: { ':prefix': WORK_REQUEST_EXPIRY_PREFIX, ...(moved && { ':pk': moved.gsi3pk, ':sk': moved.gsi3sk }) },
