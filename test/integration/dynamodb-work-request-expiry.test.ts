@@ -6,7 +6,7 @@
  * (items, active rows, name claim).
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { randomBytes } from 'node:crypto';
 import { provision } from '../../cli/dev/provision';
 import { DynamoArtifactRepository } from '../../shared/adapters/dynamodb/artifact-repository';
@@ -14,6 +14,7 @@ import { DynamoCollectionRepository } from '../../shared/adapters/dynamodb/colle
 import { DynamoWorkRequestRepository } from '../../shared/adapters/dynamodb/work-request-repository';
 import { dynamoExpiryStore, type DynamoExpiryStore } from '../../shared/adapters/dynamodb/expiry-store';
 import { keys } from '../../shared/adapters/dynamodb/keys';
+import { rootExpiryEntry, rootExpiryKey } from '../../shared/adapters/dynamodb/work-request-expiry-keys';
 import { createMemoryDeps, type MemoryDeps } from '../../shared/adapters/memory';
 import { runExpiryPass } from '../../shared/app/expiry';
 import { WORKFLOW_INTERNAL, type CollectionItem } from '../../shared/domain/collections';
@@ -59,6 +60,15 @@ async function finish(id: number): Promise<void> {
   const wr = (await deps.workRequests.get(id))!;
   const done = { ...wr, status: 'completed' as const, result: 'success' as const, completedAt: now(), version: wr.version + 1 };
   await deps.workRequests.commit({ update: [{ workRequest: done, expectedVersion: wr.version, finishes: wr.parent !== null }] });
+}
+
+/** As a row written before the entry moved onto the request item: no expiry key on it. */
+async function withoutOwnEntry(id: number): Promise<void> {
+  await doc.send(new UpdateCommand({ TableName: table, Key: keys.workRequest(id), UpdateExpression: 'REMOVE gsi3pk, gsi3sk' }));
+}
+
+async function gsi3sk(key: { pk: string; sk: string }): Promise<unknown> {
+  return (await doc.send(new GetCommand({ TableName: table, Key: key, ConsistentRead: true }))).Item?.gsi3sk;
 }
 
 async function partition(pk: string): Promise<string[]> {
@@ -120,7 +130,7 @@ it('the backfill indexes finished roots and workflows\' items written before wor
   await deps.collections.create({ id: 710, scope: 'debusine', workspace: 'wrexp', name: 'elsewhere', category: 'testing', data: {}, retainsArtifacts: 'never', workflowId: null, createdAt: now(), version: 1 });
   await deps.collections.addItem(item(7101, 710, 'workflow:301'), { replace: false });
   // As an older installation left them: no index entry, no marker.
-  await doc.send(new DeleteCommand({ TableName: table, Key: { pk: keys.workRequest(301).pk, sk: 'EXPIRY' } }));
+  await withoutOwnEntry(301);
   await doc.send(new DeleteCommand({ TableName: table, Key: { pk: keys.workRequest(301).pk, sk: 'ITEMREF#0000000000000710#0000000000007101' } }));
   expect(await partition(keys.workRequest(301).pk)).toEqual(['W']);
   await store.backfill();
@@ -128,4 +138,34 @@ it('the backfill indexes finished roots and workflows\' items written before wor
   tick(DELAY);
   // (Root 201 of the test before is indexed again too: the backfill cannot tell it was looked at.)
   expect((await pass()).workRequests.kept.filter((k) => k.root === 301)).toEqual([{ root: 301, requests: 1, why: expect.stringMatching(/collection item outside/) }]);
+}, 60_000);
+
+it("a root's entry is part of its own item (no item of its own); a legacy entry item is still read, moved and removed", async () => {
+  for (const id of [401, 402]) {
+    await deps.workRequests.commit({ create: [request(id, { status: 'running' })] });
+    await finish(id);
+  }
+  const completedAt = now();
+  // The completion wrote the entry on the request item: nothing else in its partition.
+  expect(await partition(keys.workRequest(401).pk)).toEqual(['W']);
+  expect(await gsi3sk(keys.workRequest(401))).toBe(`${completedAt}#0000000000000401`);
+  // 402 as an older table holds it: an `EXPIRY` item, and no key on the row.
+  await withoutOwnEntry(402);
+  await doc.send(new PutCommand({ TableName: table, Item: rootExpiryEntry(402, completedAt) }));
+  const due = await store.workRequests.dueRoots('9999', 100);
+  expect(due.filter((id) => id === 401 || id === 402).sort()).toEqual([401, 402]);
+
+  // Not expired yet: each entry is moved where it is, to the tree's expiry time.
+  tick(DELAY / 2);
+  const kept = (await pass()).workRequests.kept.filter((k) => k.root >= 401);
+  expect(kept.map((k) => k.root).sort()).toEqual([401, 402]);
+  const expiresAt = new Date(Date.parse(completedAt) + DELAY * 1000).toISOString();
+  expect(await gsi3sk(keys.workRequest(401))).toBe(`${expiresAt}#0000000000000401`);
+  expect(await gsi3sk(rootExpiryKey(402))).toBe(`${expiresAt}#0000000000000402`);
+  expect(await gsi3sk(keys.workRequest(402))).toBeUndefined();
+
+  tick(DELAY);
+  const gone = await pass();
+  expect(gone.workRequests.deleted.map((d) => d.id).filter((id) => id >= 401).sort()).toEqual([401, 402]);
+  for (const id of [401, 402]) expect(await partition(keys.workRequest(id).pk)).toEqual([]);
 }, 60_000);

@@ -11,6 +11,7 @@ import { DynamoWorkerRepository } from '../../shared/adapters/dynamodb/worker-re
 import { ConflictError, NotFoundError, ValidationError } from '../../shared/domain/errors';
 import { newWorkRequest, type WorkRequest } from '../../shared/domain/work-requests';
 import type { Worker } from '../../shared/domain/workers';
+import { externalWorker } from '../support/worker-fixture';
 
 const table = process.env.CONVEYOR_TABLE_MAIN!;
 const doc = DynamoDBDocumentClient.from(new DynamoDBClient({}));
@@ -39,23 +40,7 @@ function wrOf(overrides: Partial<WorkRequest> = {}): WorkRequest {
 }
 
 function workerOf(overrides: Partial<Worker> = {}): Worker {
-  return {
-    name: unique('bee'),
-    tokenHash: randomUUID().replace(/-/g, ''),
-    workerType: 'external',
-    enabled: true,
-    registeredAt: '2026-11-22T09:00:00.000Z',
-    connectedAt: '2026-11-22T09:00:01.000Z',
-    lastSeenAt: null,
-    staticMetadata: {},
-    dynamicMetadata: { 'system:host_architecture': 'amd64' },
-    dynamicMetadataUpdatedAt: null,
-    concurrency: 1,
-    assigned: 0,
-    queueUrl: null,
-    version: 1,
-    ...overrides,
-  };
+  return externalWorker(unique('bee'), { dynamicMetadata: { 'system:host_architecture': 'amd64' }, ...overrides });
 }
 
 async function created(overrides: Partial<WorkRequest> = {}): Promise<WorkRequest> {
@@ -465,6 +450,10 @@ describe('workers', () => {
     expect((await workers.get(w.name))!.lastSeenAt).toBe('2026-11-22T12:01:01.000Z');
     await workers.touch(unique('nobody'), new Date(base), 60_000); // no such worker: nothing happens
     const raw = await doc.send(new GetCommand({ TableName: table, Key: { pk: `WORKER#${w.name}`, sk: 'K' }, ConsistentRead: true }));
-    expect(raw.Item).toMatchObject({ gsi1pk: 'WORKERS', gsi1sk: w.name, assigned: 0 });
+    expect(raw.Item).toMatchObject({ assigned: 0 });
+    // The listing key is on the listing item, so that a touch or a slot write does not rewrite gsi1.
+    expect(raw.Item!.gsi1pk).toBeUndefined();
+    const listing = await doc.send(new GetCommand({ TableName: table, Key: { pk: `WORKER#${w.name}`, sk: 'LIST' }, ConsistentRead: true }));
+    expect(listing.Item).toMatchObject({ entity: 'workerListing', name: w.name, gsi1pk: 'WORKERS', gsi1sk: w.name });
   });
 });

@@ -8,6 +8,7 @@ import { restoreWorkerQueues } from '../../cli/dev/command';
 import { MemoryWorkerRepository } from '../../shared/adapters/memory';
 import { SqsWorkerChannels } from '../../shared/adapters/sqs/worker-channels';
 import type { Worker } from '../../shared/domain/workers';
+import { externalWorker } from '../support/worker-fixture';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startSqs, type StartedEmulator } from '../../cli/dev/emulators';
 import { localEnv, visibilityTimeoutSeconds, workerQueuePrefix } from '../../cli/dev/provision';
 import { createAwsDeps } from '../../shared/adapters/aws';
@@ -107,22 +108,7 @@ describe('worker queues across a restart of the local stack', () => {
     try {
       const workers = new MemoryWorkerRepository();
       const url = await channels().createQueue('bee');
-      const base: Worker = {
-        name: 'bee',
-        tokenHash: 'h',
-        workerType: 'external',
-        enabled: true,
-        registeredAt: '2026-01-01T00:00:00Z',
-        connectedAt: null,
-        lastSeenAt: null,
-        staticMetadata: {},
-        dynamicMetadata: {},
-        dynamicMetadataUpdatedAt: null,
-        concurrency: 1,
-        assigned: 0,
-        queueUrl: url,
-        version: 1,
-      };
+      const base: Worker = externalWorker('bee', { tokenHash: 'h', registeredAt: '2026-01-01T00:00:00Z', connectedAt: null, queueUrl: url });
       await workers.create(base);
       await workers.create({ ...base, name: 'never-got-a-queue', queueUrl: null });
 

@@ -98,8 +98,14 @@ describe('workRequestIndexes: index keys derived from the state', () => {
     ['running Wait without delay_until (externaldebsign)', { status: 'running', taskType: 'Wait', taskName: 'externaldebsign', taskData: {} }, LISTING],
     ['running Wait with a bad delay_until', { status: 'running', taskType: 'Wait', taskData: { delay_until: 'soon' } }, LISTING],
     ['running Server with a worker: active only', { status: 'running', taskType: 'Server', worker: 'celery' }, { ...LISTING, gsi2pk: 'WORKERWR#celery', gsi2sk: ID16 }],
-    ['completed (worker kept for the record): listing only', { status: 'completed', result: 'success', worker: 'bee' }, LISTING],
-    ['aborted: listing only', { status: 'aborted', worker: 'bee' }, LISTING],
+    // A finished root carries its work-request expiry entry (first checked at its completion, else its creation).
+    [
+      'completed root (worker kept for the record): listing and expiry entry',
+      { status: 'completed', result: 'success', worker: 'bee', completedAt: '2026-11-22T10:09:00.000Z' },
+      { ...LISTING, gsi3pk: 'WREXP#2', gsi3sk: `2026-11-22T10:09:00.000Z#${ID16}` },
+    ],
+    ['aborted root: listing and expiry entry', { status: 'aborted', worker: 'bee' }, { ...LISTING, gsi3pk: 'WREXP#2', gsi3sk: `${CREATED}#${ID16}` }],
+    ['completed child: listing only', { status: 'completed', result: 'success', parent: 7 }, LISTING],
   ];
   test.each(cases)('%s', (_name, state, expected) => {
     expect(workRequestIndexes(wr(state))).toEqual(expected);

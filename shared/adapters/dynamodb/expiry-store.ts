@@ -17,7 +17,7 @@ import { INPUT_PINS } from './expiry-pins';
 import { DynamoItemRetentionStore } from './item-retention-store';
 import { DynamoTokenExpiryStore } from './token-expiry-store';
 import { DynamoWorkRequestExpiryStore } from './work-request-expiry-store';
-import { itemReferenceMarkers, writeRootExpiryEntries } from './work-request-expiry-keys';
+import { itemReferenceMarkers, writeLegacyRootExpiryEntry } from './work-request-expiry-keys';
 import { toWorkRequest } from './work-request-repository';
 import { tokenExpiryIndex } from './identity-repository';
 import { artifactLinkIndex, itemRetentionIndex } from './collection-repository';
@@ -98,7 +98,7 @@ export class DynamoExpiryStore implements ExpiryStore {
     for await (const page of pages) {
       for (const item of page) {
         // Finished roots enter the work-request expiry index; workflows' items get their reference markers.
-        if (item.entity === 'workRequest') await writeRootExpiryEntries(this.doc, this.tableName, [toWorkRequest(item)]);
+        if (item.entity === 'workRequest') await writeLegacyRootExpiryEntry(this.doc, this.tableName, toWorkRequest(item), item.gsi3pk);
         if (item.entity === 'collection-item') {
           const markers = itemReferenceMarkers({ collectionId: Number(item.collectionId), id: Number(item.id), createdBy: String(item.createdBy), removedBy: typeof item.removedBy === 'string' ? item.removedBy : null });
           for (const marker of markers) await this.doc.send(new PutCommand({ TableName: this.tableName, Item: marker }));

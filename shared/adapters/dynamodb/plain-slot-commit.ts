@@ -24,9 +24,9 @@ import { childProgressDeltas } from '../../domain/child-progress';
 import { isFinished, type WorkRequest } from '../../domain/work-requests';
 import type { WorkRequestChanges } from '../../ports';
 import { attempt, failedAt, type RawItem, rawNumber } from './errors';
-import { GSI1, indexKeys } from './keys';
+import { indexKeys } from './keys';
 import { giveBackSlot, SLOT_HOLDER_PREFIX, slotHolderAttribute, takeSlot } from './slot-writes';
-import { names, queryAll } from './support';
+import { listedWorkerItems } from './worker-listing';
 
 type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
 
@@ -101,10 +101,11 @@ function holdsSlot(wr: WorkRequest | undefined, worker: string, takenBefore: str
 }
 
 /**
- * The watchdog's sweep: every enabled worker's holders taken before `takenBefore` (gsi1 `WORKERS`,
- * which projects the whole item), each checked against its request (consistent GetItem), and given
- * back on condition that the holder is still the one read. Returns how many were given back. Cost per
- * tick: one Query, and one GetItem per slot held longer than the bound (a long-running request).
+ * The watchdog's sweep: every enabled worker's holders taken before `takenBefore` (gsi1 `WORKERS`
+ * and the worker items, worker-listing.ts), each checked against its request (consistent GetItem),
+ * and given back on condition that the holder is still the one read. Returns how many were given back.
+ * Cost per tick: one Query, one BatchGetItem per 100 workers, and one GetItem per slot held longer
+ * than the bound (a long-running request).
  */
 export async function releaseOrphanedSlots(
   doc: DynamoDBDocumentClient,
@@ -112,13 +113,7 @@ export async function releaseOrphanedSlots(
   takenBefore: string,
   readRequest: (id: number) => Promise<WorkRequest | undefined>,
 ): Promise<number> {
-  const workers = await queryAll(doc, {
-    TableName: tableName,
-    IndexName: GSI1,
-    KeyConditionExpression: '#gsi1pk = :pk',
-    ExpressionAttributeNames: names('gsi1pk'),
-    ExpressionAttributeValues: { ':pk': indexKeys.workers() },
-  });
+  const workers = await listedWorkerItems(doc, tableName, indexKeys.workers());
   let released = 0;
   for (const worker of workers) {
     for (const [attribute, heldSince] of Object.entries(worker)) {

@@ -20,7 +20,7 @@ import {
 import { ConflictError, ValidationError } from '../../domain/errors';
 import { effectivePriority, type TaskType, type WorkRequest, type WorkflowRun } from '../../domain/work-requests';
 import { RUN_STATUSES } from '../../domain/run-status';
-import { writeRootExpiryEntries } from './work-request-expiry-keys';
+import { rootExpiryIndexAttributes } from './work-request-expiry-keys';
 import { childProgressDeltas } from '../../domain/child-progress';
 import type { CandidatePartitions, ChildProgress, HeartbeatMessage, Page, WorkRequestChanges, WorkRequestListFilter, WorkRequestRepository } from '../../ports';
 import { attempt, firstFailure, type RawItem, rawNumber } from './errors';
@@ -95,7 +95,8 @@ export interface WorkRequestIndexAttributes {
  *     `<1e9 − effective priority, 10 digits>#<createdAt>#<id16>`;
  *   - running Worker task: `RUNNING#<id % 4>` / `<heartbeatAt ?? startedAt ?? createdAt>#<id16>`;
  *   - running Wait task with a valid `task_data.delay_until`: `WAIT#<id % 4>` / `<delay_until>#<id16>`;
- *   - running Workflow: `WFRUNNING#<id % 4>` / `<startedAt ?? createdAt>#<id16>` (the watchdog's reconcile sweep).
+ *   - running Workflow: `WFRUNNING#<id % 4>` / `<startedAt ?? createdAt>#<id16>` (the watchdog's reconcile sweep);
+ *   - finished root: `WREXP#<id % 4>` / `<completedAt>#<id16>` (the work-request expiry index, work-request-expiry-keys.ts).
  */
 export function workRequestIndexes(wr: WorkRequest): WorkRequestIndexAttributes {
   const id16 = padId(wr.id);
@@ -121,6 +122,9 @@ export function workRequestIndexes(wr: WorkRequest): WorkRequestIndexAttributes 
       attrs.gsi3pk = indexKeys.waiting(shard);
       attrs.gsi3sk = `${due}#${id16}`;
     }
+  } else {
+    // A finished root enters the work-request expiry index in the write that finishes it.
+    Object.assign(attrs, rootExpiryIndexAttributes(wr));
   }
   return attrs;
 }
@@ -327,8 +331,6 @@ export class DynamoWorkRequestRepository implements WorkRequestRepository {
     if (ops.length === 0) return;
     // Before the requests: an expiry pass must never see a request whose inputs it cannot find.
     await writeInputPins(this.doc, this.tableName, [...(changes.create ?? []), ...(changes.update ?? []).map((u) => u.workRequest)]);
-    // A finished root enters the work-request expiry index (a failed commit leaves an entry the pass drops).
-    await writeRootExpiryEntries(this.doc, this.tableName, [...(changes.create ?? []), ...(changes.update ?? []).map((u) => u.workRequest)]);
     if (ops.length > MAX_COMMIT_ITEMS) {
       // Splitting would give up atomicity: callers keep their changes small.
       throw new Error(`commit: ${ops.length} items exceed the ${MAX_COMMIT_ITEMS} items of one transaction`);

@@ -1,18 +1,21 @@
 /**
  * Workers in the main table. The `assigned` slot counter lives on this item but is changed only by
  * DynamoWorkRequestRepository.commit (atomically with the request it concerns); this repository
- * never writes it after the create. Layout: docs/data-model.md ("Workers").
+ * never writes it after the create. The worker listing (gsi1) is an item of its own, written with
+ * the worker in one transaction (worker-listing.ts), so that slot writes do not rewrite it.
+ * Layout: docs/data-model.md ("Workers").
  */
-import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, TransactWriteCommand, type TransactWriteCommandInput, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { FREE_SLOT_SHARDS, type FreeSlotVerdict, freeSlotOnUpdate } from '../../domain/free-slots';
 import { ConflictError } from '../../domain/errors';
 import type { Worker } from '../../domain/workers';
 import { pickFields } from '../../domain/fields';
 import type { WorkerRepository } from '../../ports';
-import { attempt } from './errors';
-import { GSI1, GSI3, indexKeys, keys } from './keys';
+import { attempt, firstFailure, versionedWriteError } from './errors';
+import { GSI3, indexKeys, keys } from './keys';
 import { freeSlotIndexAttributes } from './slot-writes';
-import { compact, type Item, names, queryAll, touchLastSeen, updateVersioned } from './support';
+import { compact, type Item, names, queryAll, touchLastSeen, versionedUpdate } from './support';
+import { listedWorkerItems, workerListingItem } from './worker-listing';
 
 export class DynamoWorkerRepository implements WorkerRepository {
   constructor(
@@ -20,25 +23,17 @@ export class DynamoWorkerRepository implements WorkerRepository {
     private readonly tableName: string,
   ) {}
 
+  /** One transaction: the worker item (if absent) and its listing item. */
   async create(worker: Worker): Promise<void> {
-    const outcome = await attempt(() =>
-      this.doc.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: compact({
-            ...keys.worker(worker.name),
-            entity: 'worker',
-            name: worker.name,
-            ...workerAttributes(worker),
-            assigned: worker.assigned,
-            version: worker.version,
-          }),
-          ConditionExpression: 'attribute_not_exists(#pk)',
-          ExpressionAttributeNames: names('pk'),
-        }),
-      ),
-    );
+    const item = compact({ ...keys.worker(worker.name), entity: 'worker', name: worker.name, ...workerAttributes(worker), assigned: worker.assigned, version: worker.version });
+    const outcome = await this.writeWithListing({ Put: { TableName: this.tableName, Item: item, ConditionExpression: 'attribute_not_exists(#pk)', ExpressionAttributeNames: names('pk') } }, worker);
     if (!outcome.ok) throw new ConflictError('Worker exists', `a worker named "${worker.name}" already exists`);
+  }
+
+  /** A write of the worker item and the Put of its listing item, in one transaction. */
+  private writeWithListing(write: TransactItem, worker: Worker) {
+    const listing = { Put: { TableName: this.tableName, Item: workerListingItem(worker.name, worker.enabled) } };
+    return attempt(() => this.doc.send(new TransactWriteCommand({ TransactItems: [write, listing] })));
   }
 
   async get(name: string): Promise<Worker | undefined> {
@@ -46,7 +41,7 @@ export class DynamoWorkerRepository implements WorkerRepository {
     return res.Item && toWorker(res.Item);
   }
 
-  /** gsi1 `WORKERS`, by name (eventually consistent: `assigned` may lag; the slot conditions do not). */
+  /** gsi1 `WORKERS`, by name; the worker items read consistently (worker-listing.ts). */
   async list(): Promise<Worker[]> {
     return this.listIndexed(indexKeys.workers());
   }
@@ -57,24 +52,22 @@ export class DynamoWorkerRepository implements WorkerRepository {
   }
 
   private async listIndexed(partition: string): Promise<Worker[]> {
-    const items = await queryAll(this.doc, {
-      TableName: this.tableName,
-      IndexName: GSI1,
-      KeyConditionExpression: '#gsi1pk = :pk',
-      ExpressionAttributeNames: names('gsi1pk'),
-      ExpressionAttributeValues: { ':pk': partition },
-    });
+    const items = await listedWorkerItems(this.doc, this.tableName, partition);
     // Items written before disabled workers moved out of `WORKERS` may still be there.
     return items.map(toWorker).filter((w) => (partition === indexKeys.workers() ? w.enabled : !w.enabled));
   }
 
   /**
-   * UpdateItem: SET every field but `assigned` (REMOVE the null ones), `version` = expected + 1,
-   * conditioned on `attribute_exists(pk) AND version = :expected`. `assigned` is left alone so that
-   * a concurrent slot change (which does not bump the version) is never overwritten.
+   * One transaction: UpdateItem of the worker item SETting every field but `assigned` (REMOVE the
+   * null ones, and a legacy listing key), `version` = expected + 1, conditioned on
+   * `attribute_exists(pk) AND version = :expected`, and the Put of its listing item. `assigned` is
+   * left alone so that a concurrent slot change (which does not bump the version) is never overwritten.
    */
   async update(worker: Worker, expectedVersion: number): Promise<void> {
-    await updateVersioned(this.doc, this.tableName, keys.worker(worker.name), 'worker', workerAttributes(worker), expectedVersion);
+    const update = versionedUpdate(workerAttributes(worker), expectedVersion) as VersionedUpdate;
+    const outcome = await this.writeWithListing({ Update: { TableName: this.tableName, Key: keys.worker(worker.name), ...update } }, worker);
+    if (outcome.ok) return;
+    throw versionedWriteError('worker', firstFailure(outcome)?.reason.item, expectedVersion);
   }
 
   /** gsi3 `FREESLOTS#<shard>`, every shard in parallel (eventually consistent). */
@@ -143,6 +136,11 @@ export class DynamoWorkerRepository implements WorkerRepository {
  * Every stored field that `update` writes (all but the key, `assigned` and `version`); undefined
  * means null (not stored). Metadata are JSON text: workers report arbitrary JSON.
  */
+type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
+
+/** versionedUpdate always sets both expressions (a transaction's Update requires them). */
+type VersionedUpdate = ReturnType<typeof versionedUpdate> & { UpdateExpression: string; ConditionExpression: string };
+
 function workerAttributes(w: Worker): Record<string, unknown> {
   return {
     tokenHash: w.tokenHash,
@@ -160,8 +158,9 @@ function workerAttributes(w: Worker): Record<string, unknown> {
     queueUrl: w.queueUrl ?? undefined,
     machineState: w.machineState ?? undefined,
     offlineReason: w.offlineReason ?? undefined,
-    gsi1pk: w.enabled ? indexKeys.workers() : indexKeys.disabledWorkers(),
-    gsi1sk: w.name,
+    // The listing key lives on the listing item (worker-listing.ts): removed from a legacy item.
+    gsi1pk: undefined,
+    gsi1sk: undefined,
     ...freeSlotAttributes(w),
   };
 }

@@ -438,6 +438,7 @@ export class MemoryWorkRequestRepository implements WorkRequestRepository {
   /**
    * The work-request expiry index, as far as it differs from "a finished root is due at its
    * completion": root id → the check time an expiry pass moved it to (null: out of the index).
+   * As in DynamoDB (the entry is part of the request item), any write of the request resets it.
    */
   expiryChecks = new Map<number, string | null>();
   /** Counts reads by method: tests check that scheduling reads stay bounded. */
@@ -509,7 +510,10 @@ export class MemoryWorkRequestRepository implements WorkRequestRepository {
       this.progress.set(parent, { created: p.created + d.created, finished: p.finished + d.finished, unsuccessful: p.unsuccessful + d.unsuccessful });
     }
     for (const wr of changes.create ?? []) this.items.set(wr.id, clone(wr));
-    for (const { workRequest } of changes.update ?? []) this.items.set(workRequest.id, clone(workRequest));
+    for (const { workRequest } of changes.update ?? []) {
+      this.items.set(workRequest.id, clone(workRequest));
+      this.expiryChecks.delete(workRequest.id);
+    }
     for (const [name, assigned] of pendingSlots) this.workers.items.get(name)!.assigned = assigned;
     for (const slot of changes.slots ?? []) this.workers.slotChanged(slot);
     for (const { dependency, dependent } of changes.addReverseDependencies ?? []) {
