@@ -1,10 +1,9 @@
 import { isArtifactComplete, type ArtifactRelation, type RelationType } from '../domain/artifacts';
 import { NotFoundError, PayloadTooLargeError, ValidationError } from '../domain/errors';
-import { MAX_RELATIONS_LISTED, tooMany } from '../domain/limits';
+import { MAX_HIDDEN_PAGES_SKIPPED, MAX_RELATIONS_LISTED, tooMany } from '../domain/limits';
 import type { Deps, Page, RelationEnd } from '../ports';
 import { requireUser, type Caller } from './auth';
 import { assertMutable, loadArtifact, loadArtifactForChange } from './artifacts';
-import { MAX_HIDDEN_PAGES_SKIPPED } from './work-requests';
 
 /**
  * Debusine's unpaged listing (its client parses a bare array): every relation of the artifact the

@@ -2,7 +2,7 @@
 import { enforceQuotas } from './quotas';
 import { offerToIdleWorker } from './create-offer';
 import * as z from 'zod';
-import { MAX_NOTIFICATION_ADDRESSES, MAX_REACTIONS_PER_EVENT, tooMany } from '../domain/limits';
+import { MAX_HIDDEN_PAGES_SKIPPED, MAX_NOTIFICATION_ADDRESSES, MAX_REACTIONS_PER_EVENT, tooMany } from '../domain/limits';
 import { ForbiddenError, NotFoundError, ValidationError } from '../domain/errors';
 import { roleAtLeast } from '../domain/roles';
 import { sendNotificationAction } from '../domain/event-reactions';
@@ -116,12 +116,6 @@ export async function getWorkRequest(deps: Deps, caller: Caller, id: number): Pr
 export type ListWorkRequestsInput = WorkRequestListFilter;
 
 /** Newest first; without a workspace, the requests of every workspace the caller can see. */
-/**
- * How many consecutive pages holding only requests the caller may not see a list reads on before it
- * ends (without a cursor, which would name a hidden request). `?workspace=` lists are never cut.
- */
-export const MAX_HIDDEN_PAGES_SKIPPED = 10;
-
 export async function listWorkRequests(deps: Deps, caller: Caller, input: ListWorkRequestsInput): Promise<Page<WorkRequest>> {
   if (input.workspace) {
     await accessWorkspace(deps, caller, input.scope, input.workspace, 'viewer');

@@ -22,6 +22,13 @@ export const MAX_FILES_PER_ARTIFACT = 10_000;
 export const MAX_RELATIONS_LISTED = 1_000;
 
 /**
+ * How many consecutive pages holding only items the caller may not see a list (work requests,
+ * relations) reads on before it ends (without a cursor, which would name a hidden item).
+ * `?workspace=` work-request lists are never cut.
+ */
+export const MAX_HIDDEN_PAGES_SKIPPED = 10;
+
+/**
  * Work done inside the API function, which API Gateway cuts off after 29 s (security finding 6;
  * docs/decisions.md "Bounded in-function work"). Streaming S3 → gzip → S3 runs at roughly
  * 40 MB/s on one Lambda vCPU, so these bounds keep the work near 15 s with room for S3's latency.

@@ -4,7 +4,8 @@
  * others), and a list that mixes workspaces stops after MAX_HIDDEN_PAGES_SKIPPED hidden pages.
  */
 import { createArtifact } from '../../../shared/app/artifacts';
-import { createWorkRequest, listWorkRequests, MAX_HIDDEN_PAGES_SKIPPED } from '../../../shared/app/work-requests';
+import { createWorkRequest, listWorkRequests } from '../../../shared/app/work-requests';
+import { MAX_HIDDEN_PAGES_SKIPPED } from '../../../shared/domain/limits';
 import { MAX_NOTIFICATION_ADDRESSES, MAX_TAGS_PER_LIST } from '../../../shared/domain/limits';
 import { ValidationError } from '../../../shared/domain/errors';
 import { MAX_JSON_BODY_BYTES } from '../../../shared/http/request';
