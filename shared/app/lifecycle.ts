@@ -21,7 +21,7 @@ import {
   type RetryReason,
   type WorkRequest,
 } from '../domain/work-requests';
-import type { Deps, RecurringRunHooks, SlotChange, WorkerMessage, WorkRequestChanges } from '../ports';
+import type { Deps, PendingBatch, RecurringRunHooks, SlotChange, WorkerMessage, WorkRequestChanges } from '../ports';
 import type { Worker } from '../domain/workers';
 import { canRunTransition } from '../domain/run-status';
 import { finishedRunStatus } from '../domain/workflows';
@@ -183,26 +183,54 @@ export async function settleDependentsOf(deps: Deps, id: number): Promise<void> 
   if (errors.length) throw new AggregateError(errors, `settling ${errors.length} dependent(s) of work request ${id} failed`, { cause: errors[0] });
 }
 
-/** Re-evaluates one blocked request against its dependencies. */
-export async function settleDependent(deps: Deps, id: number): Promise<void> {
-  await withRetries(async () => {
+/**
+ * Re-evaluates one blocked request against its dependencies; returns whether it became pending.
+ * In a `batch` (a populate letting many children go), only the first unblock of the batch sends
+ * its scheduler event: the caller sends one more after `batch.close()` (see `PendingBatch`).
+ */
+export async function settleDependent(deps: Deps, id: number, batch?: UnblockBatch): Promise<boolean> {
+  return withRetries(async () => {
     const dependent = await deps.workRequests.get(id);
-    if (!dependent || dependent.status !== 'blocked') return;
+    if (!dependent || dependent.status !== 'blocked') return false;
     const dependencies = await deps.workRequests.getMany(dependent.dependencies);
     const decision = unblockDecision(dependent, dependencies);
     if (decision === 'unblock') {
       // Debusine behaviour 26: children wait while their workflow is not running.
-      if (dependent.parent !== null && (await deps.workRequests.get(dependent.parent))?.status !== 'running') return;
+      if (dependent.parent !== null && (await deps.workRequests.get(dependent.parent))?.status !== 'running') return false;
       const unblocked = bump(dependent, { status: 'pending' });
-      await deps.workRequests.commit({ update: [{ workRequest: unblocked, expectedVersion: dependent.version }] });
+      await deps.workRequests.commit({
+        update: [{ workRequest: unblocked, expectedVersion: dependent.version }],
+        ...(batch ? { pendingBatch: batch.markers } : {}),
+      });
       await runEventReactions(deps, unblocked, 'on_unblock');
-      await deps.queues.enqueueSchedulerEvent({ type: 'work-request-pending', workRequestId: id });
+      if (!batch || batch.unblocked.length === 0) await deps.queues.enqueueSchedulerEvent({ type: 'work-request-pending', workRequestId: id });
+      batch?.unblocked.push(id);
+      return true;
     } else if (decision === 'abort') {
       // Whoever aborted a dependency aborted this one too (Debusine sets aborted_by down the tree).
       const abortedBy = dependencies.find((d) => d.status === 'aborted' && d.abortedBy)?.abortedBy ?? undefined;
       await finish(deps, dependent, { status: 'aborted', abortedBy, error: { code: 'dependency-failed', message: 'a dependency failed or was aborted' } });
     }
+    return false;
   });
+}
+
+/** Unblocks made in one step (`settleDependent`'s batch): their marker batch and the ids made pending. */
+export interface UnblockBatch {
+  markers: PendingBatch;
+  unblocked: number[];
+}
+
+/** Starts an unblock batch (`settleDependent`); `endUnblockBatch` closes it. */
+export function startUnblockBatch(deps: Deps): UnblockBatch {
+  return { markers: deps.workRequests.pendingBatch(), unblocked: [] };
+}
+
+/** Closes the batch's markers, then one scheduler event for the unblocks after the first (which had its own). */
+export async function endUnblockBatch(deps: Deps, batch: UnblockBatch): Promise<void> {
+  await batch.markers.close();
+  const last = batch.unblocked.at(-1);
+  if (batch.unblocked.length > 1 && last !== undefined) await deps.queues.enqueueSchedulerEvent({ type: 'work-request-pending', workRequestId: last });
 }
 
 /** Follows `supersededBy` to the request that stands for `id` now. */
