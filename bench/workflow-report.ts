@@ -1,4 +1,5 @@
 /** Section 8 of BENCHMARKS.md: workflows (populate cost, orchestration latency, redelivery). */
+import { commonSequence, renderSteps } from './completion-trace';
 import { FUNCTIONS } from '../shared/manifest';
 import { failedConditionalWrites } from './capacity';
 import { emptySnapshot, sum, type TallySnapshot } from './counters';
@@ -174,6 +175,7 @@ export function renderWorkflowSection(r: WorkflowResults): string {
       '  message is even sent). The `child-finished` step only decides whether the workflow is complete (`maybeFinishWorkflow`). So the',
       '  orchestrator queue is not on the path from a completion to the next child: the scheduler event (batching window) → scheduling pass',
       '  → worker queue → get-next is (section 4).',
+      ...completionSequenceBullet(samples.map((s) => s.stepsToPending)),
     ].join('\n'),
   );
   out.push('');
@@ -251,4 +253,14 @@ export function renderWorkflowSection(r: WorkflowResults): string {
   out.push('');
   out.push(`Wall time of this section: ${fmt(r.ms / 1000, 1)} s.`);
   return out.join('\n');
+}
+
+/** The round trips from completion start to the dependent's pending write (exact, unlike the times). */
+function completionSequenceBullet(sequences: string[][][]): string[] {
+  const common = commonSequence(sequences.filter((s) => s.length > 0));
+  if (!common) return [];
+  return [
+    `- **Sequential round trips from completion start to the dependent's pending write: ${common.steps.length}** (${common.samples} of ${sequences.length} samples;`,
+    `  ‖ = sent in parallel, bench/completion-trace.ts): ${renderSteps(common.steps)}.`,
+  ];
 }
