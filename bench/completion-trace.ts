@@ -20,21 +20,44 @@ export function tracedDeps(env: Record<string, string>, calls: Call[]): Deps {
   return createAwsDeps({ ...env }, { dynamoClient, sqs });
 }
 
-/** The requests started at or after `from` and acknowledged by `until`, grouped into sequential steps (overlapping requests share one). */
-export function sequentialSteps(calls: readonly Call[], from: number, until: number): string[][] {
-  const inWindow = calls.filter((c) => c.start >= from && c.end > 0 && c.end <= until).sort((a, b) => a.start - b.start);
-  const steps: { commands: string[]; end: number }[] = [];
-  for (const call of inWindow) {
-    const last = steps.at(-1);
-    if (last && call.start < last.end) {
-      last.commands.push(call.command);
-      last.end = Math.max(last.end, call.end);
-    } else steps.push({ commands: [call.command], end: call.end });
-  }
-  return steps.map((s) => s.commands);
+/** A request with its start and end times (bench/dispatch-trace.ts records them). */
+export interface TimedCall {
+  command: string;
+  start: number;
+  end: number;
 }
 
-/** `GetItem → BatchGetItem ‖ GetItem → PutItem`: ‖ joins requests sent in parallel. */
+/**
+ * The sequential round trips that led to the last request acknowledged by `until` (among those
+ * started at or after `from`): the longest chain of requests each sent after the one before it
+ * was answered, ending with that request. Each step lists the request on the path first, then the
+ * others that were under way at the same time (sent in parallel: they did not delay it).
+ */
+export function sequentialSteps(calls: readonly TimedCall[], from: number, until: number): string[][] {
+  const inWindow = calls.filter((c) => c.start >= from && c.end > 0 && c.end <= until).sort((a, b) => a.end - b.end);
+  const target = inWindow.at(-1);
+  if (!target) return [];
+  const depth = new Map<TimedCall, { steps: number; previous?: TimedCall }>();
+  for (const call of [...inWindow].sort((a, b) => a.start - b.start)) {
+    let best: { steps: number; previous?: TimedCall } = { steps: 1 };
+    for (const before of inWindow) {
+      const d = before.end <= call.start ? depth.get(before) : undefined;
+      // Of equally long chains, the one whose last request was answered latest before this one was sent.
+      if (d && (d.steps + 1 > best.steps || (d.steps + 1 === best.steps && before.end > (best.previous?.end ?? -Infinity)))) {
+        best = { steps: d.steps + 1, previous: before };
+      }
+    }
+    depth.set(call, best);
+  }
+  const path: TimedCall[] = [];
+  for (let at: TimedCall | undefined = target; at; at = depth.get(at)?.previous) path.unshift(at);
+  return path.map((call) => [
+    call.command,
+    ...inWindow.filter((other) => !path.includes(other) && other.start < call.end && other.end > call.start).map((other) => other.command),
+  ]);
+}
+
+/** `GetItem → BatchGetItem ‖ GetItem → PutItem`: ‖ joins requests under way at the same time. */
 export function renderSteps(steps: string[][]): string {
   return steps.map((s) => s.join(' ‖ ')).join(' → ');
 }

@@ -102,12 +102,18 @@ export async function commitFinish(deps: Deps, wr: WorkRequest, opts: FinishOpti
 export async function followUpFinish(deps: Deps, finished: WorkRequest, opts: { nudgeScheduler?: boolean } = {}): Promise<FollowUpFailure[]> {
   const failures: FollowUpFailure[] = [];
   const step = followUpStep(failures, finished);
-  await step('usage accounting', () => noteUsageChange(deps, workRequestEvent(finished)));
-  if (finished.status === 'completed') {
-    const effects = await runEventReactions(deps, finished, succeeded(finished) ? 'on_success' : 'on_failure');
-    for (const f of effects.failures) failures.push({ step: `event reaction ${String(f.action)}`, workRequestId: finished.id, error: f.error });
-  }
-  failures.push(...(await afterFinish(deps, finished, opts)));
+  // Usage accounting (a queue send) depends on nothing else here: it runs alongside the reactions
+  // and the unblocking of dependents, so it is not one more round trip before a dependent goes.
+  await Promise.all([
+    step('usage accounting', () => noteUsageChange(deps, workRequestEvent(finished))),
+    (async () => {
+      if (finished.status === 'completed') {
+        const effects = await runEventReactions(deps, finished, succeeded(finished) ? 'on_success' : 'on_failure');
+        for (const f of effects.failures) failures.push({ step: `event reaction ${String(f.action)}`, workRequestId: finished.id, error: f.error });
+      }
+      failures.push(...(await afterFinish(deps, finished, opts)));
+    })(),
+  ]);
   // A recurring job's run follows its request: a result, and the next run (SPEC §5); through the
   // port, so that only the functions that write it here bundle the recurring-job code.
   if (recurringRunOf(finished)) await step('recurring job run', () => recurringRunHooksOf(deps).moved(deps, finished, 'finished'));
@@ -146,12 +152,14 @@ export async function afterFinish(deps: Deps, finished: WorkRequest, opts: { nud
     const root = await rootWorkflowOf(deps, finished);
     if (root) await deps.queues.enqueueOrchestration({ rootId: root.id, kind, workRequestId: finished.id });
   };
-  // A failed child about to be retried after a delay keeps its dependents: the retry takes them over.
-  if (!delayedRetryOf(finished)) {
-    await step('unblock dependents', () => settleDependentsOf(deps, finished.id), toOrchestrator('settle-dependents'));
-  }
-  // The workflow may be complete now: its orchestrator decides, one root at a time.
-  if (finished.parent !== null) await step('workflow completion', toOrchestrator('child-finished'));
+  // Independent steps, in parallel: the workflow's orchestrator judges completion from the children
+  // it reads itself (a dependent still blocked is settled there too), so it need not wait for the unblocking.
+  await Promise.all([
+    // A failed child about to be retried after a delay keeps its dependents: the retry takes them over.
+    delayedRetryOf(finished) ? undefined : step('unblock dependents', () => settleDependentsOf(deps, finished.id), toOrchestrator('settle-dependents')),
+    // The workflow may be complete now: its orchestrator decides, one root at a time.
+    finished.parent === null ? undefined : step('workflow completion', toOrchestrator('child-finished')),
+  ]);
   // A worker that reported its completion asks for its next request itself: no scheduling pass needed.
   if (opts.nudgeScheduler ?? true) {
     await step('scheduler event', () => deps.queues.enqueueSchedulerEvent({ type: 'work-request-finished', workRequestId: finished.id }));
@@ -178,7 +186,7 @@ function followUpStep(failures: FollowUpFailure[], finished: WorkRequest) {
 export async function settleDependentsOf(deps: Deps, id: number): Promise<void> {
   const errors: unknown[] = [];
   for (const dependent of await deps.workRequests.reverseDependencies(id)) {
-    await settleDependent(deps, dependent).catch((err: unknown) => errors.push(err));
+    await settleDependent(deps, dependent, { likelyUnblocked: true }).catch((err: unknown) => errors.push(err));
   }
   if (errors.length) throw new AggregateError(errors, `settling ${errors.length} dependent(s) of work request ${id} failed`, { cause: errors[0] });
 }
@@ -188,15 +196,19 @@ export async function settleDependentsOf(deps: Deps, id: number): Promise<void> 
  * In a `batch` (a populate letting many children go), only the first unblock of the batch sends
  * its scheduler event: the caller sends one more after `batch.close()` (see `PendingBatch`).
  */
-export async function settleDependent(deps: Deps, id: number, batch?: UnblockBatch): Promise<boolean> {
+export async function settleDependent(deps: Deps, id: number, opts: SettleOptions = {}): Promise<boolean> {
+  const { batch } = opts;
   return withRetries(async () => {
     const dependent = await deps.workRequests.get(id);
     if (!dependent || dependent.status !== 'blocked') return false;
-    const dependencies = await deps.workRequests.getMany(dependent.dependencies);
+    // After a dependency finished, the dependent is likely to go: its workflow is read alongside
+    // its dependencies (one round trip, not two); elsewhere only once the decision needs it.
+    const parentRead = (): Promise<WorkRequest | undefined> => (dependent.parent === null ? Promise.resolve(undefined) : deps.workRequests.get(dependent.parent));
+    const [dependencies, earlyParent] = await Promise.all([deps.workRequests.getMany(dependent.dependencies), opts.likelyUnblocked ? parentRead() : undefined]);
     const decision = unblockDecision(dependent, dependencies);
     if (decision === 'unblock') {
       // Debusine behaviour 26: children wait while their workflow is not running.
-      if (dependent.parent !== null && (await deps.workRequests.get(dependent.parent))?.status !== 'running') return false;
+      if (dependent.parent !== null && (earlyParent ?? (await parentRead()))?.status !== 'running') return false;
       const unblocked = bump(dependent, { status: 'pending' });
       await deps.workRequests.commit({
         update: [{ workRequest: unblocked, expectedVersion: dependent.version }],
@@ -213,6 +225,13 @@ export async function settleDependent(deps: Deps, id: number, batch?: UnblockBat
     }
     return false;
   });
+}
+
+export interface SettleOptions {
+  /** Part of a batch of unblocks (a populate). */
+  batch?: UnblockBatch;
+  /** A dependency of it has just finished: read its workflow in parallel with its dependencies. */
+  likelyUnblocked?: boolean;
 }
 
 /** Unblocks made in one step (`settleDependent`'s batch): their marker batch and the ids made pending. */

@@ -221,7 +221,7 @@ async function populateWorkflow(deps: Deps, wf: WorkRequest): Promise<void> {
   const batch = startUnblockBatch(deps);
   try {
     for (const child of children) {
-      if (child.status === 'blocked') await settleDependent(deps, child.id, batch);
+      if (child.status === 'blocked') await settleDependent(deps, child.id, { batch });
       if (child.taskType === 'Workflow' && child.status === 'pending') {
         const fresh = (await deps.workRequests.get(child.id))!;
         const started = bump(fresh, { status: 'running', startedAt: deps.clock.now().toISOString() });
