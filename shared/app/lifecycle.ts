@@ -156,7 +156,7 @@ export async function afterFinish(deps: Deps, finished: WorkRequest, opts: { nud
   // it reads itself (a dependent still blocked is settled there too), so it need not wait for the unblocking.
   await Promise.all([
     // A failed child about to be retried after a delay keeps its dependents: the retry takes them over.
-    delayedRetryOf(finished) ? undefined : step('unblock dependents', () => settleDependentsOf(deps, finished.id), toOrchestrator('settle-dependents')),
+    delayedRetryOf(finished) ? undefined : step('unblock dependents', () => settleDependentsOf(deps, finished.id, finished), toOrchestrator('settle-dependents')),
     // The workflow may be complete now: its orchestrator decides, one root at a time.
     finished.parent === null ? undefined : step('workflow completion', toOrchestrator('child-finished')),
   ]);
@@ -182,11 +182,14 @@ function followUpStep(failures: FollowUpFailure[], finished: WorkRequest) {
   };
 }
 
-/** Settles every request that depends on `id` (each on its own, so one failure does not stop the others). */
-export async function settleDependentsOf(deps: Deps, id: number): Promise<void> {
+/**
+ * Settles every request that depends on `id` (each on its own, so one failure does not stop the
+ * others); `finished`: that request as its finish committed it (see `SettleOptions`).
+ */
+export async function settleDependentsOf(deps: Deps, id: number, finished?: WorkRequest): Promise<void> {
   const errors: unknown[] = [];
   for (const dependent of await deps.workRequests.reverseDependencies(id)) {
-    await settleDependent(deps, dependent, { likelyUnblocked: true }).catch((err: unknown) => errors.push(err));
+    await settleDependent(deps, dependent, finished ? { finished } : {}).catch((err: unknown) => errors.push(err));
   }
   if (errors.length) throw new AggregateError(errors, `settling ${errors.length} dependent(s) of work request ${id} failed`, { cause: errors[0] });
 }
@@ -199,12 +202,21 @@ export async function settleDependentsOf(deps: Deps, id: number): Promise<void> 
 export async function settleDependent(deps: Deps, id: number, opts: SettleOptions = {}): Promise<boolean> {
   const { batch } = opts;
   return withRetries(async () => {
-    const dependent = await deps.workRequests.get(id);
+    const { finished } = opts;
+    // After a dependency finished, the dependent is likely to go: the finished request's workflow
+    // (most often the dependent's too) is read alongside the dependent, and the dependencies only
+    // if there are others than the finished one (its state is known: it was just committed).
+    const [dependent, finishedParent] = await Promise.all([
+      deps.workRequests.get(id),
+      finished?.parent != null ? deps.workRequests.get(finished.parent) : undefined,
+    ]);
     if (!dependent || dependent.status !== 'blocked') return false;
-    // After a dependency finished, the dependent is likely to go: its workflow is read alongside
-    // its dependencies (one round trip, not two); elsewhere only once the decision needs it.
     const parentRead = (): Promise<WorkRequest | undefined> => (dependent.parent === null ? Promise.resolve(undefined) : deps.workRequests.get(dependent.parent));
-    const [dependencies, earlyParent] = await Promise.all([deps.workRequests.getMany(dependent.dependencies), opts.likelyUnblocked ? parentRead() : undefined]);
+    const onlyFinished = finished !== undefined && dependent.dependencies.length > 0 && dependent.dependencies.every((d) => d === finished.id);
+    const [dependencies, earlyParent] = await Promise.all([
+      onlyFinished ? dependent.dependencies.map(() => finished) : deps.workRequests.getMany(dependent.dependencies),
+      finishedParent !== undefined && finishedParent.id === dependent.parent ? finishedParent : finished ? parentRead() : undefined,
+    ]);
     const decision = unblockDecision(dependent, dependencies);
     if (decision === 'unblock') {
       // Debusine behaviour 26: children wait while their workflow is not running.
@@ -230,8 +242,12 @@ export async function settleDependent(deps: Deps, id: number, opts: SettleOption
 export interface SettleOptions {
   /** Part of a batch of unblocks (a populate). */
   batch?: UnblockBatch;
-  /** A dependency of it has just finished: read its workflow in parallel with its dependencies. */
-  likelyUnblocked?: boolean;
+  /**
+   * A dependency of it that has just finished (as committed): the dependent is likely to go, so its
+   * workflow is read in parallel with the dependent, and this dependency is not read again. A
+   * dependent re-pointed meanwhile (a retry) names another id, or fails its versioned write.
+   */
+  finished?: WorkRequest;
 }
 
 /** Unblocks made in one step (`settleDependent`'s batch): their marker batch and the ids made pending. */
