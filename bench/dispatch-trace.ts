@@ -18,7 +18,7 @@ import { DEFAULT_SCOPE } from '../shared/domain/tenancy';
 import { deleteBatch, deleteOne, drainAll, freeSlot, receiveOne, type InProcessBench } from './inprocess';
 import { fmt, percentile } from './stats';
 
-interface Call {
+export interface Call {
   command: string;
   start: number;
   end: number;
@@ -43,7 +43,7 @@ const STEP_LABELS = [
   '`GET get-next-for-worker/` → 200 (authenticate, mark seen ‖ own requests, start)',
 ] as const;
 
-function timed<C extends DynamoDBClient | SQSClient>(client: C, calls: Call[]): C {
+export function timed<C extends DynamoDBClient | SQSClient>(client: C, calls: Call[]): C {
   (client as DynamoDBClient).middlewareStack.add(
     (next, context) => async (args) => {
       const call: Call = { command: (context.commandName ?? 'Unknown').replace(/Command$/, ''), start: performance.now(), end: 0 };

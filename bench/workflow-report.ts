@@ -1,4 +1,5 @@
 /** Section 8 of BENCHMARKS.md: workflows (populate cost, orchestration latency, redelivery). */
+import { commonSequence, renderSteps } from './completion-trace';
 import { FUNCTIONS } from '../shared/manifest';
 import { failedConditionalWrites } from './capacity';
 import { emptySnapshot, sum, type TallySnapshot } from './counters';
@@ -6,7 +7,6 @@ import { fmt, fmtMs, mean, percentile } from './stats';
 import type { WorkflowResults } from './workflows';
 
 const ORCHESTRATOR = FUNCTIONS.find((f) => f.name === 'orchestrator');
-const SCHEDULER = FUNCTIONS.find((f) => f.name === 'scheduler');
 
 function table(header: string[], rows: string[][], align?: ('l' | 'r')[]): string {
   const sep = header.map((_, i) => ((align?.[i] ?? 'l') === 'r' ? '---:' : '---'));
@@ -114,18 +114,20 @@ export function renderWorkflowSection(r: WorkflowResults): string {
       `- Per child: flat ${perChild(flat)}; chain ${perChild(chain)}. Each child costs an \`UpdateItem\` of the id sequence and one ` +
         '`TransactWriteItems` (the request and its `CHILD#` link, `ensureChild`). A chained child adds `addDependency`: `GetItem`s (the child ' +
         'again, the dependency\'s parent for `rootWorkflowOf`, the dependency) and a second `TransactWriteItems` (the whole child item rewritten ' +
-        'with the dependency, plus the `RDEP#` link). After `populate()`, `populateWorkflow` reads every child (`Query` + `BatchGetItem`) and ' +
+        'with the dependency, plus the `RDEP#` link). The children are created uncounted: after `populate()`, `populateWorkflow` reads every child ' +
+        '(`Query` + `BatchGetItem`), raises the workflow\'s child count once (`GetItem` of the count, one `UpdateItem`: `raiseChildrenCreated`), and ' +
         're-evaluates each blocked one (`settleDependent`: `GetItem` of the child, `BatchGetItem` of its dependencies); each child it unblocks is ' +
-        'one more `PutItem` and one scheduler event. `maybeFinishWorkflow` then reads every child once more.',
+        'one more `PutItem`. `maybeFinishWorkflow` then reads every child once more.',
     );
     bullets.push(
       `- The chain costs ${fmt(chain.dynamo.wcu / flat.dynamo.wcu, 2)}× the WCU and ${fmt(totalOf(chain.dynamo.requests) / totalOf(flat.dynamo.requests), 2)}× ` +
         'the requests of the flat workflow: every dependency rewrites the whole child item inside a transaction (2 units per KB, plus its index entries).',
     );
     bullets.push(
-      `- The flat populate sends ${flat.sent.scheduler} scheduler events (one per unblocked child; the chain sends ${chain.sent.scheduler}). On AWS ` +
-        `they are ${flat.sent.scheduler} \`SendMessage\` requests, and the scheduler's event source takes them ${SCHEDULER?.queue?.batchSize ?? 10} at a time: ` +
-        `about ${Math.ceil(flat.sent.scheduler / (SCHEDULER?.queue?.batchSize ?? 10))} or more full scheduling passes (sections 6–7), each of which can assign only as many children as there are free slots.`,
+      `- The flat populate sends ${flat.sent.scheduler} scheduler events (the chain sends ${chain.sent.scheduler}): the children let go share one ` +
+        'batch (`startUnblockBatch`, `shared/app/lifecycle.ts`): one event at the first unblock, so the first child goes at once, and one after ' +
+        'the batch closes (its candidate markers set once more, after every commit), so a pass then sees them all; not one per child. ' +
+        'Each pass can assign only as many children as there are free slots; busy workers take the next one at their completion.',
     );
     const requests = totalOf(chain.dynamo.requests);
     bullets.push(
@@ -170,10 +172,11 @@ export function renderWorkflowSection(r: WorkflowResults): string {
       `  its own delay: a FIFO hop (the orchestrator queue: batch ${ORCHESTRATOR?.queue?.batchSize ?? 1}, batching window ${ORCHESTRATOR?.queue?.maxBatchingWindowSeconds ?? 0} s) typically tens of ms; on the local stack see`,
       '  section 4 (the scheduler queue\'s 1 s batching window dominates dispatch).',
       `- **The dependent is unblocked by the completion itself**, not by the orchestrator: in ${beforeReturn} of ${samples.length} samples it was already pending when`,
-      '  `completeWorkRequest` returned (`finish` → `afterFinish` → `settleDependent` in `shared/app/lifecycle.ts`, before the `child-finished`',
-      '  message is even sent). The `child-finished` step only decides whether the workflow is complete (`maybeFinishWorkflow`). So the',
+      '  `completeWorkRequest` returned (`followUpFinish` → `afterFinish` → `settleDependentsOf` in `shared/app/lifecycle.ts`, alongside the',
+      '  `child-finished` message, not after it). The `child-finished` step only decides whether the workflow is complete (`maybeFinishWorkflow`). So the',
       '  orchestrator queue is not on the path from a completion to the next child: the scheduler event (batching window) → scheduling pass',
       '  → worker queue → get-next is (section 4).',
+      ...completionSequenceBullet(samples.map((s) => s.stepsToPending)),
     ].join('\n'),
   );
   out.push('');
@@ -251,4 +254,19 @@ export function renderWorkflowSection(r: WorkflowResults): string {
   out.push('');
   out.push(`Wall time of this section: ${fmt(r.ms / 1000, 1)} s.`);
   return out.join('\n');
+}
+
+/** The round trips from completion start to the dependent's pending write (exact, unlike the times). */
+function completionSequenceBullet(sequences: string[][][]): string[] {
+  const traced = sequences.filter((s) => s.length > 0);
+  const common = commonSequence(traced);
+  if (!common) return [];
+  const byCount = new Map<number, number>();
+  for (const s of traced) byCount.set(s.length, (byCount.get(s.length) ?? 0) + 1);
+  const counts = [...byCount].sort((a, b) => a[0] - b[0]).map(([steps, n]) => `${steps} in ${n}`).join(', ');
+  return [
+    `- **Sequential round trips from completion start to the dependent's pending write** (the longest chain of requests each sent after the`,
+    `  previous one's answer, bench/completion-trace.ts; a request's own timing decides which of two parallel ones the chain goes through):`,
+    `  ${counts} of ${traced.length} samples. Most common (${common.samples} samples; ‖ = under way at the same time): ${renderSteps(common.steps)}.`,
+  ];
 }

@@ -37,6 +37,8 @@ import { emptySnapshot, sum, type TallySnapshot } from './counters';
 import { drainAll, freeSlot, type InProcessBench } from './inprocess';
 import { fmtMs } from './stats';
 import { prng } from './prng';
+import { sequentialSteps, tracedDeps } from './completion-trace';
+import type { Call } from './dispatch-trace';
 
 export const BENCH_WORKFLOW = 'bench-fanout';
 const OWNER = 'bench-owner';
@@ -188,6 +190,8 @@ export interface LatencySample {
   nextPassMs: number;
   /** Whether the dependent was already pending when completeWorkRequest returned. */
   pendingBeforeReturn: boolean;
+  /** The AWS requests from completion start to the dependent's pending write, in sequential steps (bench/completion-trace.ts). */
+  stepsToPending: string[][];
 }
 
 export interface LatencyRun {
@@ -453,8 +457,11 @@ async function measureRedelivery(ctx: Context, children: number): Promise<Redeli
 async function measureLatency(ctx: Context, children: number, completions: number): Promise<LatencyRun> {
   const { plain } = ctx.bench;
   const pendingAt = new Map<number, number>();
-  const queues = new CapturedQueues(plain.queues);
-  const deps = depsWith(plain, queues, timingPending(plain.workRequests, pendingAt));
+  // Uncounted clients whose requests are timestamped: the round trips from a completion to its dependent's pending write.
+  const calls: Call[] = [];
+  const traced = tracedDeps(ctx.bench.env, calls);
+  const queues = new CapturedQueues(traced.queues);
+  const deps = depsWith(traced, queues, timingPending(traced.workRequests, pendingAt));
   const { root, populate } = await startRun(ctx, deps, queues, 'chain', children);
   const t = performance.now();
   await orchestrate(deps, populate);
@@ -487,6 +494,7 @@ async function measureLatency(ctx: Context, children: number, completions: numbe
     complete: async (wr, run) => {
       const step = stepOf.get(wr.id);
       const dependent = step === undefined ? undefined : byStep.get(step + 1);
+      calls.length = 0;
       const t0 = performance.now();
       await run();
       const t1 = performance.now();
@@ -494,7 +502,12 @@ async function measureLatency(ctx: Context, children: number, completions: numbe
       const at = pendingAt.get(dependent);
       last = {
         id: wr.id,
-        sample: { completionMs: t1 - t0, toPendingMs: at === undefined ? Number.NaN : at - t0, pendingBeforeReturn: at !== undefined && at <= t1 },
+        sample: {
+          completionMs: t1 - t0,
+          toPendingMs: at === undefined ? Number.NaN : at - t0,
+          pendingBeforeReturn: at !== undefined && at <= t1,
+          stepsToPending: at === undefined ? [] : sequentialSteps(calls, t0, at),
+        },
       };
     },
   });

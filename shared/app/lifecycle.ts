@@ -21,7 +21,7 @@ import {
   type RetryReason,
   type WorkRequest,
 } from '../domain/work-requests';
-import type { Deps, RecurringRunHooks, SlotChange, WorkerMessage, WorkRequestChanges } from '../ports';
+import type { Deps, PendingBatch, RecurringRunHooks, SlotChange, WorkerMessage, WorkRequestChanges } from '../ports';
 import type { Worker } from '../domain/workers';
 import { canRunTransition } from '../domain/run-status';
 import { finishedRunStatus } from '../domain/workflows';
@@ -102,12 +102,18 @@ export async function commitFinish(deps: Deps, wr: WorkRequest, opts: FinishOpti
 export async function followUpFinish(deps: Deps, finished: WorkRequest, opts: { nudgeScheduler?: boolean } = {}): Promise<FollowUpFailure[]> {
   const failures: FollowUpFailure[] = [];
   const step = followUpStep(failures, finished);
-  await step('usage accounting', () => noteUsageChange(deps, workRequestEvent(finished)));
-  if (finished.status === 'completed') {
-    const effects = await runEventReactions(deps, finished, succeeded(finished) ? 'on_success' : 'on_failure');
-    for (const f of effects.failures) failures.push({ step: `event reaction ${String(f.action)}`, workRequestId: finished.id, error: f.error });
-  }
-  failures.push(...(await afterFinish(deps, finished, opts)));
+  // Usage accounting (a queue send) depends on nothing else here: it runs alongside the reactions
+  // and the unblocking of dependents, so it is not one more round trip before a dependent goes.
+  await Promise.all([
+    step('usage accounting', () => noteUsageChange(deps, workRequestEvent(finished))),
+    (async () => {
+      if (finished.status === 'completed') {
+        const effects = await runEventReactions(deps, finished, succeeded(finished) ? 'on_success' : 'on_failure');
+        for (const f of effects.failures) failures.push({ step: `event reaction ${String(f.action)}`, workRequestId: finished.id, error: f.error });
+      }
+      failures.push(...(await afterFinish(deps, finished, opts)));
+    })(),
+  ]);
   // A recurring job's run follows its request: a result, and the next run (SPEC §5); through the
   // port, so that only the functions that write it here bundle the recurring-job code.
   if (recurringRunOf(finished)) await step('recurring job run', () => recurringRunHooksOf(deps).moved(deps, finished, 'finished'));
@@ -146,12 +152,14 @@ export async function afterFinish(deps: Deps, finished: WorkRequest, opts: { nud
     const root = await rootWorkflowOf(deps, finished);
     if (root) await deps.queues.enqueueOrchestration({ rootId: root.id, kind, workRequestId: finished.id });
   };
-  // A failed child about to be retried after a delay keeps its dependents: the retry takes them over.
-  if (!delayedRetryOf(finished)) {
-    await step('unblock dependents', () => settleDependentsOf(deps, finished.id), toOrchestrator('settle-dependents'));
-  }
-  // The workflow may be complete now: its orchestrator decides, one root at a time.
-  if (finished.parent !== null) await step('workflow completion', toOrchestrator('child-finished'));
+  // Independent steps, in parallel: the workflow's orchestrator judges completion from the children
+  // it reads itself (a dependent still blocked is settled there too), so it need not wait for the unblocking.
+  await Promise.all([
+    // A failed child about to be retried after a delay keeps its dependents: the retry takes them over.
+    delayedRetryOf(finished) ? undefined : step('unblock dependents', () => settleDependentsOf(deps, finished.id, finished), toOrchestrator('settle-dependents')),
+    // The workflow may be complete now: its orchestrator decides, one root at a time.
+    finished.parent === null ? undefined : step('workflow completion', toOrchestrator('child-finished')),
+  ]);
   // A worker that reported its completion asks for its next request itself: no scheduling pass needed.
   if (opts.nudgeScheduler ?? true) {
     await step('scheduler event', () => deps.queues.enqueueSchedulerEvent({ type: 'work-request-finished', workRequestId: finished.id }));
@@ -174,35 +182,90 @@ function followUpStep(failures: FollowUpFailure[], finished: WorkRequest) {
   };
 }
 
-/** Settles every request that depends on `id` (each on its own, so one failure does not stop the others). */
-export async function settleDependentsOf(deps: Deps, id: number): Promise<void> {
+/**
+ * Settles every request that depends on `id` (each on its own, so one failure does not stop the
+ * others); `finished`: that request as its finish committed it (see `SettleOptions`).
+ */
+export async function settleDependentsOf(deps: Deps, id: number, finished?: WorkRequest): Promise<void> {
   const errors: unknown[] = [];
   for (const dependent of await deps.workRequests.reverseDependencies(id)) {
-    await settleDependent(deps, dependent).catch((err: unknown) => errors.push(err));
+    await settleDependent(deps, dependent, finished ? { finished } : {}).catch((err: unknown) => errors.push(err));
   }
   if (errors.length) throw new AggregateError(errors, `settling ${errors.length} dependent(s) of work request ${id} failed`, { cause: errors[0] });
 }
 
-/** Re-evaluates one blocked request against its dependencies. */
-export async function settleDependent(deps: Deps, id: number): Promise<void> {
-  await withRetries(async () => {
-    const dependent = await deps.workRequests.get(id);
-    if (!dependent || dependent.status !== 'blocked') return;
-    const dependencies = await deps.workRequests.getMany(dependent.dependencies);
+/**
+ * Re-evaluates one blocked request against its dependencies; returns whether it became pending.
+ * In a `batch` (a populate letting many children go), only the first unblock of the batch sends
+ * its scheduler event: the caller sends one more after `batch.close()` (see `PendingBatch`).
+ */
+export async function settleDependent(deps: Deps, id: number, opts: SettleOptions = {}): Promise<boolean> {
+  const { batch } = opts;
+  return withRetries(async () => {
+    const { finished } = opts;
+    // After a dependency finished, the dependent is likely to go: the finished request's workflow
+    // (most often the dependent's too) is read alongside the dependent, and the dependencies only
+    // if there are others than the finished one (its state is known: it was just committed).
+    const [dependent, finishedParent] = await Promise.all([
+      deps.workRequests.get(id),
+      finished?.parent != null ? deps.workRequests.get(finished.parent) : undefined,
+    ]);
+    if (!dependent || dependent.status !== 'blocked') return false;
+    const parentRead = (): Promise<WorkRequest | undefined> => (dependent.parent === null ? Promise.resolve(undefined) : deps.workRequests.get(dependent.parent));
+    const onlyFinished = finished !== undefined && dependent.dependencies.length > 0 && dependent.dependencies.every((d) => d === finished.id);
+    const [dependencies, earlyParent] = await Promise.all([
+      onlyFinished ? dependent.dependencies.map(() => finished) : deps.workRequests.getMany(dependent.dependencies),
+      finishedParent !== undefined && finishedParent.id === dependent.parent ? finishedParent : finished ? parentRead() : undefined,
+    ]);
     const decision = unblockDecision(dependent, dependencies);
     if (decision === 'unblock') {
       // Debusine behaviour 26: children wait while their workflow is not running.
-      if (dependent.parent !== null && (await deps.workRequests.get(dependent.parent))?.status !== 'running') return;
+      if (dependent.parent !== null && (earlyParent ?? (await parentRead()))?.status !== 'running') return false;
       const unblocked = bump(dependent, { status: 'pending' });
-      await deps.workRequests.commit({ update: [{ workRequest: unblocked, expectedVersion: dependent.version }] });
+      await deps.workRequests.commit({
+        update: [{ workRequest: unblocked, expectedVersion: dependent.version }],
+        ...(batch ? { pendingBatch: batch.markers } : {}),
+      });
       await runEventReactions(deps, unblocked, 'on_unblock');
-      await deps.queues.enqueueSchedulerEvent({ type: 'work-request-pending', workRequestId: id });
+      if (!batch || batch.unblocked.length === 0) await deps.queues.enqueueSchedulerEvent({ type: 'work-request-pending', workRequestId: id });
+      batch?.unblocked.push(id);
+      return true;
     } else if (decision === 'abort') {
       // Whoever aborted a dependency aborted this one too (Debusine sets aborted_by down the tree).
       const abortedBy = dependencies.find((d) => d.status === 'aborted' && d.abortedBy)?.abortedBy ?? undefined;
       await finish(deps, dependent, { status: 'aborted', abortedBy, error: { code: 'dependency-failed', message: 'a dependency failed or was aborted' } });
     }
+    return false;
   });
+}
+
+export interface SettleOptions {
+  /** Part of a batch of unblocks (a populate). */
+  batch?: UnblockBatch;
+  /**
+   * A dependency of it that has just finished (as committed): the dependent is likely to go, so its
+   * workflow is read in parallel with the dependent, and this dependency is not read again. A
+   * dependent re-pointed meanwhile (a retry) names another id, or fails its versioned write.
+   */
+  finished?: WorkRequest;
+}
+
+/** Unblocks made in one step (`settleDependent`'s batch): their marker batch and the ids made pending. */
+export interface UnblockBatch {
+  markers: PendingBatch;
+  unblocked: number[];
+}
+
+/** Starts an unblock batch (`settleDependent`); `endUnblockBatch` closes it. */
+export function startUnblockBatch(deps: Deps): UnblockBatch {
+  return { markers: deps.workRequests.pendingBatch(), unblocked: [] };
+}
+
+/** Closes the batch's markers, then one scheduler event for the unblocks after the first (which had its own). */
+export async function endUnblockBatch(deps: Deps, batch: UnblockBatch): Promise<void> {
+  await batch.markers.close();
+  const last = batch.unblocked.at(-1);
+  if (batch.unblocked.length > 1 && last !== undefined) await deps.queues.enqueueSchedulerEvent({ type: 'work-request-pending', workRequestId: last });
 }
 
 /** Follows `supersededBy` to the request that stands for `id` now. */

@@ -18,7 +18,7 @@ import { creatorCaller, lookupContextOf, rootWorkflowOf, type LookupContext } fr
 import { ignoreConflict, withRetries } from './concurrency';
 import { addItemAsWorkflow, ensureInternalCollection } from './collections';
 import { runEventReactions } from './event-reactions';
-import { createSuccessor, finish, settleDependent, settleDependentsOf, startServerSide } from './lifecycle';
+import { createSuccessor, endUnblockBatch, finish, settleDependent, settleDependentsOf, startServerSide, startUnblockBatch } from './lifecycle';
 import { resolveLookupMultiple } from './lookups';
 import { CreatorDisabledError } from './user-status';
 
@@ -32,7 +32,13 @@ function matchesSpec(child: WorkRequest, spec: ChildSpec): boolean {
   );
 }
 
-async function buildContext(deps: Deps, workflow: WorkRequest): Promise<WorkflowContext> {
+/**
+ * `countChildren: 'after'` (a populate): children are created without counting them in the
+ * workflow's progress (an item in every create transaction, 2 WCU each); the caller raises the
+ * count once when the plug-in is done (`raiseChildrenCreated`). Callbacks and retries, which create
+ * a few children, count each in its own transaction.
+ */
+async function buildContext(deps: Deps, workflow: WorkRequest, opts: { countChildren?: 'each' | 'after' } = {}): Promise<WorkflowContext> {
   const root = (await rootWorkflowOf(deps, workflow)) ?? workflow;
   // Resolved at the first lookup: only lookups need the creator's rights (a delayed retry does not,
   // so a disabled creator's retry is still made, and held by the scheduler like its other work).
@@ -79,7 +85,7 @@ async function buildContext(deps: Deps, workflow: WorkRequest): Promise<Workflow
         parent: workflow.id,
         workflowData: spec.workflowData,
       });
-      await deps.workRequests.commit({ create: [child] });
+      await deps.workRequests.commit({ create: [child], ...(opts.countChildren === 'after' ? { uncountedChildren: true } : {}) });
       children = [...children, child];
       await runEventReactions(deps, child, 'on_creation');
       return child;
@@ -201,19 +207,31 @@ async function populateWorkflow(deps: Deps, wf: WorkRequest): Promise<void> {
   if (!parsed.success) return failWorkflow(deps, current, 'configure-failed', new Error(JSON.stringify(zodFieldErrors(parsed.error))));
   try {
     await requireActiveCreator(deps, current);
-    await def.populate(await buildContext(deps, current), parsed.data);
+    await def.populate(await buildContext(deps, current, { countChildren: 'after' }), parsed.data);
   } catch (err) {
     return failWorkflow(deps, current, stepFailureCode(err), err);
   }
   const children = await deps.workRequests.children(current.id);
-  for (const child of children) {
-    if (child.status === 'blocked') await settleDependent(deps, child.id);
-    if (child.taskType === 'Workflow' && child.status === 'pending') {
-      const fresh = (await deps.workRequests.get(child.id))!;
-      const started = bump(fresh, { status: 'running', startedAt: deps.clock.now().toISOString() });
-      await deps.workRequests.commit({ update: [{ workRequest: started, expectedVersion: fresh.version }] });
-      await populateWorkflow(deps, started);
+  // Before any child can go ahead (and finish): the count of what populate created uncounted. Read
+  // first, so a replay writes nothing and a populate that died before this write is repaired.
+  if (children.length > ((await deps.workRequests.childProgress(current.id))?.created ?? 0)) {
+    await deps.workRequests.raiseChildrenCreated(current.id, children.length);
+  }
+  // One marker batch for the children let go (a flat populate: two marker sets and two scheduler events, not one of each per child).
+  const batch = startUnblockBatch(deps);
+  try {
+    for (const child of children) {
+      if (child.status === 'blocked') await settleDependent(deps, child.id, { batch });
+      if (child.taskType === 'Workflow' && child.status === 'pending') {
+        const fresh = (await deps.workRequests.get(child.id))!;
+        const started = bump(fresh, { status: 'running', startedAt: deps.clock.now().toISOString() });
+        await deps.workRequests.commit({ update: [{ workRequest: started, expectedVersion: fresh.version }] });
+        await populateWorkflow(deps, started);
+      }
     }
+  } finally {
+    // Also when a step failed: the children already let go must not wait for the redelivery.
+    await endUnblockBatch(deps, batch);
   }
   if (children.length === 0) {
     const latest = (await deps.workRequests.get(current.id))!;

@@ -337,6 +337,27 @@ export interface WorkRequestChanges {
   /** Reverse-dependency links (dependency → dependent) to add or remove. */
   addReverseDependencies?: { dependency: number; dependent: number }[];
   removeReverseDependencies?: { dependency: number; dependent: number }[];
+  /**
+   * The created children are NOT counted in their workflow's `created` here: the caller (a populate,
+   * which creates many) raises the count once afterwards with `raiseChildrenCreated`. Until then the
+   * count is low, which only makes the child-finished step read every child (never wrongly wait).
+   */
+  uncountedChildren?: boolean;
+  /**
+   * The step this commit belongs to lets many requests go at once (a populate): the scheduling
+   * partitions' "may hold" markers are set at the first commit into each, and once more by the
+   * batch's `close` for those entered again since (not after every commit). See `pendingBatch`.
+   */
+  pendingBatch?: PendingBatch;
+}
+
+/**
+ * Commits of one step grouped for the candidate markers. After `close` resolves, every partition
+ * a commit of the batch entered is marked "may hold" by a set later than that commit: the caller
+ * sends one scheduler event after it, so a pass that skipped a partition meanwhile looks again.
+ */
+export interface PendingBatch {
+  close(): Promise<void>;
 }
 
 /** A snapshot of which scheduling partitions may hold pending requests (see `candidatePartitions`). */
@@ -366,6 +387,8 @@ export interface WorkRequestRepository {
    * pass) reads every partition anyway and only repairs what the markers say.
    */
   candidatePartitions(opts?: { trusted?: boolean }): Promise<CandidatePartitions>;
+  /** A new batch for commits that let many requests go in one step (`WorkRequestChanges.pendingBatch`). */
+  pendingBatch(): PendingBatch;
   /** Requests assigned to a worker and not finished (pending-assigned or running). */
   activeForWorker(worker: string): Promise<WorkRequest[]>;
   /** Children of a workflow (every one, superseded included), by id. */
@@ -376,6 +399,12 @@ export interface WorkRequestRepository {
    * or skipped): one read, whatever the number of children. Undefined before its first child.
    */
   childProgress(workflowId: number): Promise<ChildProgress | undefined>;
+  /**
+   * Raises the workflow's `created` count to `created` (its number of children, read after the
+   * commits that created them with `uncountedChildren`); a count already as high (a create counted
+   * meanwhile) is left alone, so the count never exceeds the children there are.
+   */
+  raiseChildrenCreated(workflowId: number, created: number): Promise<void>;
   /** Running Worker tasks whose last heartbeat is older than `before`. */
   staleRunning(before: string, limit: number): Promise<WorkRequest[]>;
   /** Running workflows started before `startedBefore`, oldest first (for the reconcile sweep). */

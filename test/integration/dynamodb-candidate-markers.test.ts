@@ -128,3 +128,25 @@ describe('candidate markers', () => {
     expect((await markerOf(a))?.holds).toBe(true);
   });
 });
+
+describe('candidate markers in a batch (a populate)', () => {
+  it('commits in one batch set the marker at the first and at close; a clear between them never outlives the close', async () => {
+    const a = arch();
+    const batch = requests.pendingBatch();
+    const first = pendingOn(a);
+    await requests.commit({ create: [first], pendingBatch: batch });
+    const afterFirst = await markerOf(a);
+    expect(afterFirst).toMatchObject({ holds: true });
+    // A reader that saw the partition empty before the second commit clears the marker after it
+    // (the same gen: the second commit's set was skipped in the batch)...
+    await doc.send(new UpdateCommand({ TableName: table, Key: { pk: CANDIDATE_MARKERS_PK, sk: markerKey('Worker', a) }, UpdateExpression: 'SET holds = :f', ExpressionAttributeValues: { ':f': false } }));
+    const second = pendingOn(a);
+    await requests.commit({ create: [second], pendingBatch: batch });
+    expect((await markerOf(a))?.gen).toBe(afterFirst?.gen); // no set per commit after the first
+    // ...and the close sets it again: a pass after it reads the partition and finds both.
+    await batch.close();
+    expect(await markerOf(a)).toMatchObject({ holds: true, gen: Number(afterFirst?.gen) + 1 });
+    const snapshot = await requests.candidatePartitions();
+    expect((await requests.pendingCandidates('Worker', a, 10, snapshot)).map((r) => r.id).sort()).toEqual([first.id, second.id].sort());
+  });
+});

@@ -29,3 +29,21 @@ test('creates and finishes of children move the counts; a lost race moves nothin
   // The link query still finds exactly the children (the progress item sits in the same partition).
   expect((await repo.children(root.id)).map((c) => c.id)).toEqual(kids.map((k) => k.id));
 });
+
+test('children created uncounted (a populate) are counted by one raise, which never lowers the count nor drops a finish', async () => {
+  const base = Math.floor(Math.random() * 1e9) * 10 + 5_000_000_000;
+  const fields = { scope: 'debusine', workspace: 'System', createdBy: 'user:alice', createdAt: '2026-12-06T04:00:00.000Z', taskData: {} };
+  const root = newWorkRequest({ ...fields, id: base, taskType: 'Workflow', taskName: 'noop', status: 'running' });
+  await repo.commit({ create: [root] });
+  const kids = [1, 2, 3].map((i) => newWorkRequest({ ...fields, id: base + i, taskType: 'Internal', taskName: 'noop', parent: root.id, status: 'running' }));
+  for (const kid of kids) await repo.commit({ create: [kid], uncountedChildren: true });
+  expect(await repo.childProgress(root.id)).toBeUndefined();
+  // A child may finish before the count is raised: its finish is kept.
+  await repo.commit({ update: [{ workRequest: bump(kids[0]!, { status: 'completed', result: 'success' }), expectedVersion: kids[0]!.version, finishes: true }] });
+  await repo.raiseChildrenCreated(root.id, 3);
+  expect(await repo.childProgress(root.id)).toEqual({ created: 3, finished: 1, unsuccessful: 0 });
+  await repo.raiseChildrenCreated(root.id, 2); // a raise read before a create counted meanwhile: no effect
+  await repo.raiseChildrenCreated(root.id, 3); // a replay: no effect
+  expect(await repo.childProgress(root.id)).toEqual({ created: 3, finished: 1, unsuccessful: 0 });
+  expect((await repo.children(root.id)).map((c) => c.id)).toEqual(kids.map((k) => k.id));
+});

@@ -20,7 +20,7 @@
  *   and sets the marker of any partition it finds non-empty.
  */
 import { PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { CandidatePartitions } from '../../ports';
+import type { CandidatePartitions, PendingBatch } from '../../ports';
 import type { TaskType } from '../../domain/work-requests';
 import { attempt } from './errors';
 import { names, queryAll } from './support';
@@ -46,6 +46,42 @@ export function markerKey(taskType: TaskType, architecture: string | null): stri
 export function markerKeyOfIndex(gsi3pk: string | undefined): string | undefined {
   if (!gsi3pk?.startsWith(PENDING_PREFIX)) return undefined;
   return gsi3pk.slice(PENDING_PREFIX.length, gsi3pk.lastIndexOf('#'));
+}
+
+/** The marker keys of the pending partitions among `gsi3pks`, each once. */
+function markerKeysOf(gsi3pks: (string | undefined)[]): string[] {
+  return [...new Set(gsi3pks.map(markerKeyOfIndex).filter((k): k is string => k !== undefined))];
+}
+
+/**
+ * The commits of one step that lets many requests go (a populate): a partition's marker is set
+ * after the first commit into it (so that the first request is seen at once) and, by `close`,
+ * once more for a partition entered again since. Each set is after the commits before it, so
+ * after `close` no clear based on an earlier Query can hide a request of the batch; the caller's
+ * scheduler event after `close` makes a pass look again. Two sets per partition instead of one
+ * per request (a 100-child flat populate: 2 instead of 100).
+ */
+export class MarkerBatch implements PendingBatch {
+  private readonly marked = new Set<string>();
+  private readonly enteredAgain = new Set<string>();
+
+  constructor(private readonly markers: CandidateMarkers) {}
+
+  async noteEntered(gsi3pks: (string | undefined)[]): Promise<void> {
+    const first: string[] = [];
+    for (const key of markerKeysOf(gsi3pks)) {
+      if (this.marked.has(key)) this.enteredAgain.add(key);
+      else first.push(key);
+    }
+    await this.markers.set(first);
+    for (const key of first) this.marked.add(key);
+  }
+
+  async close(): Promise<void> {
+    const keys = [...this.enteredAgain];
+    this.enteredAgain.clear();
+    await this.markers.set(keys);
+  }
 }
 
 /** One read of every marker: what a pass or a get-next skips. */
@@ -94,7 +130,11 @@ export class CandidateMarkers {
    * Redundant within the lag margin of this process's own last set (no reader may clear it before).
    */
   async noteEntered(gsi3pks: (string | undefined)[], now = Date.now()): Promise<void> {
-    const keys = [...new Set(gsi3pks.map(markerKeyOfIndex).filter((k): k is string => k !== undefined))];
+    await this.set(markerKeysOf(gsi3pks), now);
+  }
+
+  /** Sets the markers `keys` (unless this process set one within the lag margin). */
+  async set(keys: string[], now = Date.now()): Promise<void> {
     await Promise.all(
       keys.map(async (sk) => {
         const last = this.recentSets.get(sk);

@@ -22,10 +22,10 @@ import { effectivePriority, type TaskType, type WorkRequest, type WorkflowRun } 
 import { RUN_STATUSES } from '../../domain/run-status';
 import { rootExpiryIndexAttributes } from './work-request-expiry-keys';
 import { childProgressDeltas } from '../../domain/child-progress';
-import type { CandidatePartitions, ChildProgress, HeartbeatMessage, Page, WorkRequestChanges, WorkRequestListFilter, WorkRequestRepository } from '../../ports';
+import type { CandidatePartitions, ChildProgress, HeartbeatMessage, Page, PendingBatch, WorkRequestChanges, WorkRequestListFilter, WorkRequestRepository } from '../../ports';
 import { attempt, firstFailure, type RawItem, rawNumber } from './errors';
 import { writeInputPins } from './expiry-pins';
-import { CandidateMarkers, DEFAULT_INDEX_LAG_MS, MarkerSnapshot } from './candidate-markers';
+import { CandidateMarkers, DEFAULT_INDEX_LAG_MS, MarkerBatch, MarkerSnapshot } from './candidate-markers';
 import { giveBackSlot, takeSlot } from './slot-writes';
 import { releaseOrphanedSlots, writeInTwoSteps, writtenInTwoSteps } from './plain-slot-commit';
 import {
@@ -280,8 +280,9 @@ export class DynamoWorkRequestRepository implements WorkRequestRepository {
             : new ConflictError('Work request was changed concurrently', `work request ${wr.id} does not exist`),
       });
     }
-    // One ADD per workflow whose children this commit creates or finishes (no condition: never fails).
-    for (const [parent, d] of childProgressDeltas(changes.create ?? [], changes.update ?? [])) {
+    // One ADD per workflow whose children this commit creates (unless the caller counts them itself
+    // afterwards: `raiseChildrenCreated`) or finishes (no condition: never fails).
+    for (const [parent, d] of childProgressDeltas(changes.uncountedChildren ? [] : (changes.create ?? []), changes.update ?? [])) {
       const key = childProgressKey(parent);
       once(key, `child progress of ${parent}`);
       ops.push({
@@ -348,7 +349,9 @@ export class DynamoWorkRequestRepository implements WorkRequestRepository {
       const written = [...(changes.create ?? []), ...(changes.update ?? []).map((u) => u.workRequest)];
       // A failed set must not turn the landed commit into an error (its caller would redo it): the
       // scheduler's periodic pass, which reads every partition, sets the marker again.
-      return this.markers.noteEntered(written.map((wr) => workRequestIndexes(wr).gsi3pk)).catch(() => undefined);
+      const entered = written.map((wr) => workRequestIndexes(wr).gsi3pk);
+      const batch = changes.pendingBatch instanceof MarkerBatch ? changes.pendingBatch : undefined;
+      return (batch ? batch.noteEntered(entered) : this.markers.noteEntered(entered)).catch(() => undefined);
     }
     const failure = firstFailure(outcome);
     if (!failure) throw new ConflictError('Concurrent update', 'the transaction was cancelled; reload and try again');
@@ -378,6 +381,26 @@ export class DynamoWorkRequestRepository implements WorkRequestRepository {
     return { created: Number(res.Item.created ?? 0), finished: Number(res.Item.finished ?? 0), unsuccessful: Number(res.Item.unsuccessful ?? 0) };
   }
 
+  /**
+   * One UpdateItem of `WR#<workflow>` / `PROGRESS`: `SET created = :n` on condition that it is absent
+   * or lower (a failed condition is the "already as high" case, not an error). A plain write of a
+   * small item: 1 WCU for a whole populate, instead of an item in each child's create transaction.
+   */
+  async raiseChildrenCreated(workflowId: number, created: number): Promise<void> {
+    await attempt(() =>
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: childProgressKey(workflowId),
+          UpdateExpression: 'SET #entity = :entity, #created = :created',
+          ConditionExpression: 'attribute_not_exists(#created) OR #created < :created',
+          ExpressionAttributeNames: names('entity', 'created'),
+          ExpressionAttributeValues: { ':entity': 'childProgress', ':created': created },
+        }),
+      ),
+    );
+  }
+
   /** gsi3 `PENDING#<type>#<arch>#<0..3>`: `limit` from each shard, merged by sort key, first `limit`. */
   async pendingCandidates(taskType: TaskType, architecture: string | null, limit: number, partitions?: CandidatePartitions): Promise<WorkRequest[]> {
     checkLimit(limit);
@@ -391,6 +414,11 @@ export class DynamoWorkRequestRepository implements WorkRequestRepository {
   /** One eventually consistent Query of the `CANDIDATES` partition (every marker). */
   candidatePartitions(opts: { trusted?: boolean } = {}): Promise<CandidatePartitions> {
     return this.markers.snapshot(opts.trusted ?? true);
+  }
+
+  /** A marker batch of this repository's markers (candidate-markers.ts). */
+  pendingBatch(): PendingBatch {
+    return new MarkerBatch(this.markers);
   }
 
   /** gsi2 `WORKERWR#<worker>` (eventually consistent), by id. */

@@ -53,6 +53,7 @@ import type {
   StoredFile,
   VerifiedUpload,
   CandidatePartitions,
+  PendingBatch,
   ChildProgress,
   RelationEnd,
 } from '../../ports';
@@ -505,7 +506,7 @@ export class MemoryWorkRequestRepository implements WorkRequestRepository {
         throw new Error(`commit: work request ${workRequest.id} ${finishing ? 'finishes without' : 'does not finish but has'} \`finishes\``);
       }
     }
-    for (const [parent, d] of childProgressDeltas(changes.create ?? [], changes.update ?? [])) {
+    for (const [parent, d] of childProgressDeltas(changes.uncountedChildren ? [] : (changes.create ?? []), changes.update ?? [])) {
       const p = this.progress.get(parent) ?? { created: 0, finished: 0, unsuccessful: 0 };
       this.progress.set(parent, { created: p.created + d.created, finished: p.finished + d.finished, unsuccessful: p.unsuccessful + d.unsuccessful });
     }
@@ -526,6 +527,10 @@ export class MemoryWorkRequestRepository implements WorkRequestRepository {
     const p = this.progress.get(workflowId);
     return p && { ...p };
   }
+  async raiseChildrenCreated(workflowId: number, created: number) {
+    const p = this.progress.get(workflowId) ?? { created: 0, finished: 0, unsuccessful: 0 };
+    if (p.created < created) this.progress.set(workflowId, { ...p, created });
+  }
   async children(parentId: number) {
     return [...this.items.values()].filter((w) => w.parent === parentId).sort((a, b) => a.id - b.id).map(clone);
   }
@@ -542,6 +547,10 @@ export class MemoryWorkRequestRepository implements WorkRequestRepository {
       .map(clone);
     this.reads.itemsReturned += found.length;
     return found;
+  }
+  /** The markers here are exact (read from the requests themselves): nothing to set. */
+  pendingBatch(): PendingBatch {
+    return { close: async () => undefined };
   }
   /** Exact, as of the call (the DynamoDB markers may say "may hold" of an empty partition: never the reverse). */
   async candidatePartitions(opts: { trusted?: boolean } = {}): Promise<CandidatePartitions> {

@@ -1,0 +1,124 @@
+/**
+ * From a worker's completion to its dependent's blocked → pending write: the store and queue calls
+ * on the way, grouped into sequential round trips (calls that overlap are one). Every call of the
+ * memory fake is made to take a macrotask, as a network request would, so that calls sent in
+ * parallel overlap and calls sent one after another do not.
+ */
+import { setImmediate as tick } from 'node:timers/promises';
+import { completeWorkRequest, getNextForWorker } from '../../shared/app/workers';
+import { newWorkRequest } from '../../shared/domain/work-requests';
+import type { Deps } from '../../shared/ports';
+import { AMD64_METADATA, createSchedulingWorld } from '../support/scheduling';
+import { schedule } from '../../shared/app/scheduler';
+import { sequentialSteps, type TimedCall as Call } from '../../bench/completion-trace';
+
+/** `target`'s methods, each recorded and delayed by one macrotask before it runs. */
+function recorded<T extends object>(target: T, label: string, calls: Call[], clock: { t: number }): T {
+  return new Proxy(target, {
+    get(obj, prop, receiver) {
+      const value = Reflect.get(obj, prop, receiver) as unknown;
+      if (typeof value !== 'function') return value;
+      return async (...args: unknown[]) => {
+        const call: Call = { command: `${label}.${String(prop)}`, start: clock.t++, end: Number.POSITIVE_INFINITY };
+        calls.push(call);
+        await tick();
+        try {
+          return await (value as (...a: unknown[]) => unknown).apply(obj, args);
+        } finally {
+          call.end = clock.t++;
+        }
+      };
+    },
+  });
+}
+
+test('a completion reaches its dependent\'s pending write in 5 sequential round trips: the dependent and its workflow read together, its finished dependency not read again, accounting and the workflow message alongside', async () => {
+  const w = await createSchedulingWorld();
+  const worker = await w.addWorker('a.lan', { metadata: AMD64_METADATA });
+  // CPU usage accounting on: the completion sends an accounting message.
+  const base = w.deps as Deps;
+  const quotaSettings = { ...(base.quotaSettings ?? {}), terminationPolicy: ['cpu', 'disk'] } as NonNullable<Deps['quotaSettings']>;
+  const fields = { scope: 'debusine', workspace: 'priv', createdBy: 'user:contributor', createdAt: new Date().toISOString(), taskData: { result: true } };
+  const root = newWorkRequest({ ...fields, id: 9000, taskType: 'Workflow', taskName: 'noop-graph', status: 'running', taskData: {} });
+  const first = newWorkRequest({ ...fields, id: 9001, taskType: 'Worker', taskName: 'noop', parent: root.id, status: 'pending' });
+  const second = newWorkRequest({ ...fields, id: 9002, taskType: 'Worker', taskName: 'noop', parent: root.id, status: 'blocked', dependencies: [first.id] });
+  await w.deps.workRequests.commit({ create: [root] });
+  await w.deps.workRequests.commit({ create: [first, second], addReverseDependencies: [{ dependency: first.id, dependent: second.id }] });
+  await schedule(w.deps);
+  const caller = await worker.caller();
+  expect((await getNextForWorker(w.deps, caller))?.id).toBe(first.id);
+
+  const calls: Call[] = [];
+  const clock = { t: 0 };
+  let pendingAt = Number.NaN;
+  const workRequests = recorded(w.deps.workRequests, 'workRequests', calls, clock);
+  const deps: Deps = {
+    ...base,
+    quotaSettings,
+    workRequests: new Proxy(workRequests, {
+      get(obj, prop, receiver) {
+        if (prop !== 'commit') return Reflect.get(obj, prop, receiver) as unknown;
+        return async (changes: Parameters<Deps['workRequests']['commit']>[0]) => {
+          await obj.commit(changes);
+          if (changes.update?.some((u) => u.workRequest.id === second.id && u.workRequest.status === 'pending')) pendingAt = clock.t;
+        };
+      },
+    }),
+    queues: recorded(base.queues, 'queues', calls, clock),
+    accountingQueue: recorded(base.accountingQueue, 'accountingQueue', calls, clock),
+    workers: recorded(base.workers, 'workers', calls, clock),
+  };
+  await completeWorkRequest(deps, caller, first.id, { result: 'success' });
+
+  expect((await w.deps.workRequests.get(second.id))!.status).toBe('pending');
+  // The path to the dependent's write; each step names its call first, then those under way alongside.
+  const toPending = sequentialSteps(calls, 0, pendingAt);
+  expect(toPending).toHaveLength(5);
+  expect(toPending[0]![0]).toBe('workRequests.get'); // the request: this worker's, running?
+  expect(toPending[1]![0]).toBe('workRequests.commit'); // the finish (its slot and its workflow's child count in the same write)
+  // After the commit, together: the dependents' links and the usage accounting message (never a step of its own).
+  expect(toPending[2]).toEqual(expect.arrayContaining(['workRequests.reverseDependencies', 'accountingQueue.enqueue']));
+  // The dependent ‖ its workflow (running?); its only dependency is the request just finished: not read again.
+  expect(toPending[3]!.filter((c) => c === 'workRequests.get').length).toBeGreaterThanOrEqual(2);
+  expect(toPending.flat()).not.toContain('workRequests.getMany');
+  expect(toPending[4]![0]).toBe('workRequests.commit'); // blocked → pending
+  expect(calls.some((c) => c.command === 'queues.enqueueOrchestration')).toBe(true);
+  expect(toPending.map((s) => s[0])).not.toContain('queues.enqueueOrchestration');
+});
+
+describe('settling with the finished dependency as committed', () => {
+  async function world() {
+    const w = await createSchedulingWorld();
+    const worker = await w.addWorker('a.lan', { metadata: AMD64_METADATA });
+    const fields = { scope: 'debusine', workspace: 'priv', createdBy: 'user:contributor', createdAt: new Date().toISOString(), taskData: { result: true } };
+    const root = newWorkRequest({ ...fields, id: 9100, taskType: 'Workflow', taskName: 'noop-graph', status: 'running', taskData: {} });
+    await w.deps.workRequests.commit({ create: [root] });
+    const child = (id: number, extra: Partial<Parameters<typeof newWorkRequest>[0]> = {}) =>
+      newWorkRequest({ ...fields, id, taskType: 'Worker', taskName: 'noop', parent: root.id, status: 'pending', ...extra });
+    return { w, worker, child };
+  }
+
+  test('a dependent with another dependency still in progress reads it and stays blocked', async () => {
+    const { w, worker, child } = await world();
+    const a = child(9101);
+    const b = child(9102, { status: 'blocked', dependencies: [9103] }); // never runs here
+    const other = child(9103, { status: 'blocked' });
+    const dependent = child(9104, { status: 'blocked', dependencies: [a.id, b.id] });
+    await w.deps.workRequests.commit({ create: [a, b, other, dependent], addReverseDependencies: [{ dependency: a.id, dependent: dependent.id }, { dependency: b.id, dependent: dependent.id }] });
+    await schedule(w.deps);
+    expect((await getNextForWorker(w.deps, await worker.caller()))?.id).toBe(a.id);
+    await completeWorkRequest(w.deps, await worker.caller(), a.id, { result: 'success' });
+    expect((await w.deps.workRequests.get(dependent.id))!.status).toBe('blocked');
+  });
+
+  test('a dependent whose only dependency failed is aborted', async () => {
+    const { w, worker, child } = await world();
+    const a = child(9111);
+    const dependent = child(9112, { status: 'blocked', dependencies: [a.id] });
+    await w.deps.workRequests.commit({ create: [a, dependent], addReverseDependencies: [{ dependency: a.id, dependent: dependent.id }] });
+    await schedule(w.deps);
+    expect((await getNextForWorker(w.deps, await worker.caller()))?.id).toBe(a.id);
+    await completeWorkRequest(w.deps, await worker.caller(), a.id, { result: 'failure' });
+    expect((await w.deps.workRequests.get(dependent.id))!).toMatchObject({ status: 'aborted' });
+  });
+});
