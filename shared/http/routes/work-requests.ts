@@ -13,7 +13,7 @@ import {
   setPriorityAdjustment,
   unblockWorkRequest,
 } from '../../app/work-requests';
-import { completeWorkRequest, getNextForWorker, MAX_LOGTAIL_LINES, recordHeartbeat } from '../../app/workers';
+import { completeAndPullNext, completeWorkRequest, getNextForWorker, MAX_LOGTAIL_LINES, recordHeartbeat } from '../../app/workers';
 import { issueTaskToken } from '../../app/task-tokens';
 import { ValidationError } from '../../domain/errors';
 import { camelCaseFields } from '../../domain/fields';
@@ -60,6 +60,9 @@ const FINAL_RESULTS = RESULTS.filter((r): r is FinalResult => r !== '');
 const completedSchema = z.strictObject({ result: z.enum(FINAL_RESULTS), output_data: jsonObject.nullable().optional() });
 
 const heartbeatSchema = z.strictObject({ logtail: z.array(z.string()).optional() });
+
+/** `?next=1`: Conveyor's own worker asks the completion to pull its next request too (Debusine's clients never send it). */
+const completedQuerySchema = z.strictObject({ next: z.literal('1').optional() });
 
 const getNextQuerySchema = z.strictObject({
   // `running=1,2,3`: the requests the worker still runs (an empty value: none).
@@ -143,19 +146,26 @@ export function workRequestRoutes(getDeps: () => Deps): Record<string, RouteHand
       const input = { ...(body.action ? { action: body.action } : {}), ...(body.notes !== undefined ? { notes: body.notes } : {}) };
       return one(req, await unblockWorkRequest(getDeps(), req.caller, wrId, input));
     }),
-    'PUT /api/1.0/work-request/{id}/completed/': withInput({ body: completedSchema }, async (req) => {
+    'PUT /api/1.0/work-request/{id}/completed/': withInput({ body: completedSchema, query: completedQuerySchema }, async (req) => {
       const wrId = idParam(req);
+      const q = parseWith(completedQuerySchema, req.query, 'Invalid query');
       const body = parseWith(completedSchema, jsonBody(req), 'Invalid completion');
       const followUpFailures: FollowUpFailure[] = [];
-      const wr = await completeWorkRequest(
-        getDeps(),
-        req.caller,
-        wrId,
-        { result: body.result, ...(body.output_data ? { outputData: body.output_data } : {}) },
-        followUpFailures,
-      );
+      const input = { result: body.result, ...(body.output_data ? { outputData: body.output_data } : {}) };
+      const logFailures = (wr: WorkRequest) => logFollowUpFailures(followUpFailures, { workspace: wr.workspace, ...(wr.worker ? { worker: wr.worker } : {}) });
+      if (q.next === '1') {
+        const { finished, next, pullFailed } = await completeAndPullNext(getDeps(), req.caller, wrId, input, followUpFailures);
+        logFailures(finished);
+        if (pullFailed) return json(200, { next: null, ask_get_next: true });
+        if (!next) return json(200, { next: null });
+        // The next request runs on the caller itself: its integer id is known without a read.
+        const self = req.caller.kind === 'worker' ? req.caller.worker : undefined;
+        const workerIds = self?.id !== undefined ? new Map([[self.name, self.id]]) : await workerIdsOf(getDeps(), [next.worker]);
+        return json(200, { next: workRequestJson(next, req.baseUrl, workerIds) });
+      }
+      const wr = await completeWorkRequest(getDeps(), req.caller, wrId, input, followUpFailures);
       // The completion is stored: a failed follow-up is reported, not answered with an error.
-      logFollowUpFailures(followUpFailures, { workspace: wr.workspace, ...(wr.worker ? { worker: wr.worker } : {}) });
+      logFailures(wr);
       // Debusine's client requires an empty body here (it fails on any content): 200, nothing.
       return { statusCode: 200, headers: {}, body: '' };
     }),
