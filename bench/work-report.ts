@@ -172,8 +172,8 @@ export function renderWorkRequestSections(input: WorkRequestReportInput): string
   out.push(callsTable(lat.calls, inWindow));
   out.push('');
   out.push(
-    'The worker asks `get-next-for-worker` once on the queue message (200) and once when its slot frees: that second call pulls the ' +
-      'next pending request it can run (200) or answers 204 when there is none, as here. A worker\'s completion sends no scheduler event, ' +
+    'The worker asks `get-next-for-worker` once on the queue message (200); its completion (`PUT completed/?next=1`) pulls the ' +
+      'next pending request it can run in the same round trip, or answers `{"next": null}` when there is none, as here (no second get-next). A worker\'s completion sends no scheduler event, ' +
       `and a noop ends within the heartbeat interval, so it sends no heartbeat (the applier's ${HEARTBEAT_WINDOW_S} s window no longer matters).`,
   );
   out.push('');
@@ -211,8 +211,8 @@ export function renderWorkRequestSections(input: WorkRequestReportInput): string
   out.push('');
   out.push(
     [
-      `- With one slot per worker, a busy worker's cycle is: task process (${fmtMs(taskP50)} here), completion, get-next that pulls and starts ` +
-        'the next request (no scheduling pass, no queue hop in between). Only requests created while a worker is idle go through a pass and the worker\'s queue. ' +
+      `- With one slot per worker, a busy worker's cycle is: task process (${fmtMs(taskP50)} here), then one completion round trip that also pulls and starts ` +
+        'the next request (no scheduling pass, no queue hop, no get-next in between; the next task process was started ahead, as a spare). Only requests created while a worker is idle go through a pass and the worker\'s queue. ' +
         'More workers overlap these cycles; on 2 shared cores the task processes and the stack then compete for CPU, which bounds the gain.',
       '- During a burst the scheduler batches events (several per invocation), so there are fewer passes per request than one at a time.',
     ].join('\n'),
@@ -353,7 +353,7 @@ export function renderWorkRequestSections(input: WorkRequestReportInput): string
       '',
       `- **Lambda invocations and duration are measured on the stack** in section 4 (requests one at a time, the worst case for batching): ` +
         `${input.costInput.functions.map((f) => `\`${f.name}\` ${n2(Math.round(f.invocationsPerRequest * 100) / 100)} per request`).join(', ')}. ` +
-        'API Gateway requests are the API invocations (create, get-next ×2, completed). Billed duration = the measured handler ' +
+        'API Gateway requests are the API invocations (create, get-next, completed with the pull). Billed duration = the measured handler ' +
         'time rounded up to the ms, on this shared machine against local emulators: an estimate of AWS durations. arm64 prices, memory from `shared/manifest.ts`.',
       '- **One scheduling pass per scheduler event** (1 per request: created; a worker\'s completion sends none), as happens one at a time; under load the event ' +
         'source batches up to 10 events per pass (section 5), which divides the scheduler\'s DynamoDB reads and invocations.',
@@ -369,7 +369,7 @@ export function renderWorkRequestSections(input: WorkRequestReportInput): string
   out.push('');
   const stepWcu = (i: number): number => lifecycle.steps[i]?.dynamo.wcu ?? Number.NaN;
   const passQueries = lifecycle.steps[1]?.dynamo.requests['QueryCommand'] ?? Number.NaN;
-  const pullQueries = lifecycle.steps[5]?.dynamo.requests['QueryCommand'] ?? Number.NaN;
+  const pullQueries = lifecycle.steps[4]?.dynamo.requests['QueryCommand'] ?? Number.NaN;
   out.push(
     [
       'Observations from these counts:',
@@ -378,7 +378,7 @@ export function renderWorkRequestSections(input: WorkRequestReportInput): string
         '`PutItem` that rewrites the whole item and its index entries; the assignment and the completion are `TransactWriteItems` with the ' +
         `worker's slot (billed double). Creation ${n2(stepWcu(0))} WCU (with the id counter), assignment ${n2(stepWcu(1))}, start ${n2(stepWcu(3))}, completion ${n2(stepWcu(4))}.`,
       `- The creation's scheduling pass sends ${n2(passQueries)} Queries (the Worker partitions of each free worker, the bounded Internal, Wait, ` +
-        `Server and Workflow candidates, the free-slot index, the worker's WebSocket connections); the pulling get-next after the completion sends ${n2(pullQueries)} (its own partitions only). ` +
+        `Server and Workflow candidates, the free-slot index, the worker's WebSocket connections); the completion with its pull sends ${n2(pullQueries)} (its own partitions only). ` +
         'On AWS each empty Query is still billed half a read unit.',
     ].join('\n'),
   );

@@ -14,6 +14,8 @@ import { ConveyorApi, type FetchFn } from '../client/api';
 import { errorMessage } from './log';
 import { errorOutcome, type ChildOutcome, type ChildRequest } from './protocol';
 import { createTaskContext } from './task-context';
+import { awaitHandOver } from './spare-hand-over';
+import { SPARE_ARG } from './spare-protocol';
 
 export interface ChildIo {
   log: (line: string) => void;
@@ -105,7 +107,9 @@ async function main(argv: string[]): Promise<void> {
 }
 
 if (require.main === module) {
-  main(process.argv.slice(2)).catch((err: unknown) => {
+  // A spare (started ahead of its request) first waits for the worker's hand-over on stdin.
+  const argv = process.argv.slice(2);
+  (argv[0] === SPARE_ARG ? awaitHandOver().then(main) : main(argv)).catch((err: unknown) => {
     process.stderr.write(`task runner crashed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     process.exit(1);
   });

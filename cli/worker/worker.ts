@@ -104,6 +104,8 @@ export interface WorkerDeps {
   openQueue?(api: ConveyorApi): WorkerQueue;
   /** Whether a task calls the server (and so needs a task token); absent: every task does. */
   taskUsesServer?(taskName: string): boolean;
+  /** Warm task processes behind `spawnTask` (cli/worker/spare-tasks.ts): started once the worker is ready, killed when it stops. */
+  spareTasks?: { warm(): void; close(): void };
 }
 
 interface RunningTask {
@@ -245,6 +247,7 @@ export class ConveyorWorker {
     if (!this.queue) return this.shutdown();
     this.keepAliveTimer = setInterval(() => void this.keepAlive(api), this.settings.keepAliveIntervalMs);
     log(`ready on ${this.settings.server}: up to ${this.settings.concurrency} task(s) at once, waiting for work`);
+    this.deps.spareTasks?.warm();
     // Requests may have been assigned while the worker was away: their messages may be gone.
     await this.fillSlots();
     await this.pollQueue(this.queue);
@@ -644,6 +647,8 @@ export class ConveyorWorker {
   private async shutdown(): Promise<number> {
     const { log } = this.deps;
     if (this.keepAliveTimer) clearInterval(this.keepAliveTimer);
+    // No new task takes a spare from now on (a request handed over while stopping gets a fresh process).
+    this.deps.spareTasks?.close();
     // A get-next in flight may still hand this worker a request: it runs (within the grace period).
     if (this.filling) await this.filling;
     // Again while tasks remain: a completion in flight may still hand over a request that runs too.

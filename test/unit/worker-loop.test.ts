@@ -608,6 +608,18 @@ describe('conveyor worker loop', () => {
     await expect(running).resolves.toBe(0);
   });
 
+  it('warms its spare task processes once ready and kills them when it stops, before disconnecting', async () => {
+    const events: string[] = [];
+    const spareTasks = { warm: () => events.push('warm'), close: () => events.push('close') };
+    const worker = makeWorker({}, true, spawnTask, { spareTasks });
+    const running = worker.run();
+    await waitFor(() => server.callsTo('GET work-request/get-next-for-worker/').length === 1, 'the startup get-next');
+    expect(events).toEqual(['warm']);
+    worker.requestStop();
+    await expect(running).resolves.toBe(0);
+    expect(events).toEqual(['warm', 'close']);
+  });
+
   describe('the completion pulls the next request (issue 12: no second get-next)', () => {
     /** What `PUT completed/?next=1` hands over, one answer per completion. */
     let pulled: Reply[];
