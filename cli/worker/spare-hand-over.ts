@@ -24,6 +24,8 @@ export function awaitHandOver(input: NodeJS.ReadableStream = process.stdin): Pro
       process.env['HOME'] = handOver.work_dir;
       process.env['TMPDIR'] = handOver.work_dir;
       process.env['CONVEYOR_WORK_REQUEST_ID'] = String(handOver.work_request_id);
+      // Its command line no longer says `--spare` (ps, and the e2e tests, tell a waiting spare from a running task by it).
+      process.title = `conveyor task-runner: work request ${handOver.work_request_id}`;
       resolve([handOver.request_file, handOver.outcome_file]);
     };
     // The worker closed the pipe without a request (it stopped, or dropped this spare): nothing to do.

@@ -75,6 +75,7 @@ describe('spare task processes', () => {
     const workDir = join(dir, 'wr-5', 'work');
     expect(ran).toMatchObject({ pid: sparePid, cwd: workDir, home: workDir, tmpdir: workDir, work_request_id: '5' });
     expect(lines).toEqual(['handed over']);
+    expect(ran['title']).toBe('conveyor task-runner: work request 5');
     expect(spares.starts).toEqual({ warm: 1, fresh: 0 });
 
     // A new spare was started for the next request: one process per task, never reused.
