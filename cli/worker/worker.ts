@@ -194,6 +194,12 @@ export class ConveyorWorker {
   private exitCode = 0;
   private filling: Promise<boolean> | undefined;
   private refillRequested = false;
+  /**
+   * A work_request_available message was consumed while every slot was busy: what it announced is
+   * assigned here but not fetched, and a completion's pull may have run before that assignment.
+   * The next freed slot then asks get-next even if the completion handed over nothing.
+   */
+  private offerWhileFull = false;
   private keepAliveTimer: NodeJS.Timeout | undefined;
   private readonly allowedTasks: Set<string> | undefined;
 
@@ -388,6 +394,7 @@ export class ConveyorWorker {
     } else if (this.stopping) {
       handled = false; // left in the queue; the next start fetches the work anyway
     } else {
+      if (this.running.size >= this.settings.concurrency) this.offerWhileFull = true;
       // Kept in the queue when get-next failed: it comes back after the visibility timeout.
       handled = await this.fillSlots();
     }
@@ -422,10 +429,12 @@ export class ConveyorWorker {
       // Full: the next get-next goes out when a task ends.
       if (this.running.size >= this.settings.concurrency) return true;
       let next: WireWorkRequest | undefined;
+      this.offerWhileFull = false;
       try {
         next = await api.getNextWorkRequest(this.runningIds());
       } catch (err) {
         this.deps.log(`cannot fetch assigned work: ${errorMessage(err)}`);
+        this.offerWhileFull = true; // still not fetched: ask again when a slot next frees
         return false;
       }
       if (!next) return true;
@@ -463,7 +472,7 @@ export class ConveyorWorker {
         // on the server already. Without an answer to rely on, the freed slot is refilled by get-next.
         const after = entry.after ?? { askGetNext: true };
         if (after.next && !this.running.has(after.next.id)) this.startTask(after.next);
-        else if (after.askGetNext && !this.stopping) void this.fillSlots();
+        if ((after.askGetNext || this.offerWhileFull) && !this.stopping) void this.fillSlots();
       });
   }
 

@@ -693,6 +693,29 @@ describe('conveyor worker loop', () => {
       await expect(running).resolves.toBe(0);
     });
 
+    it('asks get-next after a completion that handed over nothing when a queue message came while its slot was busy', async () => {
+      // The message's request was assigned to this worker after the completion's pull had looked.
+      assigned.push(workRequest(81));
+      const worker = makeWorker();
+      const running = worker.run();
+      await waitFor(() => tasks.length === 1, 'the first task');
+      assigned.push(workRequest(82));
+      const handle = queue.push({ type: 'work_request_available', work_request_id: 82 });
+      await waitFor(() => queue.deleted.includes(handle), 'the message to be consumed');
+      expect(getNexts()).toHaveLength(1);
+      tasks[0]!.finish(success());
+      await waitFor(() => tasks.length === 2, 'the announced request');
+      expect(tasks[1]!.spec.workRequest.id).toBe(82);
+      expect(getNexts()).toHaveLength(2);
+      // Fetched: the next completion that hands over nothing asks no get-next.
+      tasks[1]!.finish(success());
+      await waitFor(() => completions().length === 2, 'the second completion');
+      await pause(80);
+      expect(getNexts()).toHaveLength(2);
+      worker.requestStop();
+      await expect(running).resolves.toBe(0);
+    });
+
     it('a stopping worker reports without pulling', async () => {
       assigned.push(workRequest(61));
       const worker = makeWorker();
