@@ -5,8 +5,8 @@
  *   POST work-request/ (creates it and offers it to the idle worker: assigns, notifies the worker's
  *   queue; no scheduler event, so no scheduling pass, as work-requests-api is wired: `offerOnCreate`)
  *   → the worker receives and deletes the message → GET get-next-for-worker/ (starts it)
- *   → PUT completed/ (no scheduler event: the worker pulls) → GET get-next-for-worker/ again (the
- *   pull: nothing pending here, so 204).
+ *   → PUT completed/?next=1 (no scheduler event: the same round trip pulls the worker's next
+ *   request; nothing pending here, so `{"next": null}`: no second get-next).
  *
  * A noop ends well within the worker's heartbeat interval, so it sends no heartbeat (the start
  * written by get-next is its first sign of life). The creation and the completion are each checked
@@ -15,7 +15,7 @@
  */
 import { authenticate } from '../shared/app/auth';
 import { createWorkRequest } from '../shared/app/work-requests';
-import { completeWorkRequest, getNextForWorker } from '../shared/app/workers';
+import { completeAndPullNext, getNextForWorker } from '../shared/app/workers';
 import { DEFAULT_SCOPE } from '../shared/domain/tenancy';
 import { averageSnapshots } from './capacity';
 import { emptySnapshot, sum, type TallySnapshot } from './counters';
@@ -44,7 +44,7 @@ export interface LifecycleCost {
 
 class Interference extends Error {}
 
-export type StepKey = 'create' | 'message' | 'start' | 'complete' | 'pull';
+export type StepKey = 'create' | 'message' | 'start' | 'complete';
 
 interface StepDef {
   key: StepKey;
@@ -60,8 +60,11 @@ const STEPS: StepDef[] = [
   },
   { key: 'message', label: 'worker receives its queue message and deletes it', runsIn: 'worker (SQS long poll)' },
   { key: 'start', label: '`GET get-next-for-worker/` → 200 (authenticate, mark seen, start)', runsIn: 'work-requests-api' },
-  { key: 'complete', label: '`PUT completed/` (authenticate, finish + release slot; no scheduler event)', runsIn: 'work-requests-api' },
-  { key: 'pull', label: '`GET get-next-for-worker/` → 204 (the worker pulls once its slot is free; nothing pending)', runsIn: 'work-requests-api' },
+  {
+    key: 'complete',
+    label: '`PUT completed/?next=1` (authenticate, finish + release slot, no scheduler event; pulls the next request: nothing pending → `{"next": null}`)',
+    runsIn: 'work-requests-api',
+  },
 ];
 
 export async function measureLifecycle(bench: InProcessBench, options: { userToken: string; workspace: string; repetitions: number }): Promise<LifecycleCost> {
@@ -107,15 +110,13 @@ export async function measureLifecycle(bench: InProcessBench, options: { userTok
       const started = await getNextForWorker(deps, await bench.workerCaller(deps), []);
       if (started?.id !== wr.id) throw new Interference(`get-next returned ${started?.id}, expected ${wr.id}`);
     });
-    await step(async () =>
-      completeWorkRequest(deps, await bench.workerCaller(deps), wr.id, {
+    await step(async () => {
+      const { next, pullFailed } = await completeAndPullNext(deps, await bench.workerCaller(deps), wr.id, {
         result: 'success',
         outputData: { runtime_statistics: { duration: 1, cpu_time: 1, memory: 100_000_000, cpu_count: 2, available_memory: 8_000_000_000, available_disk: 50_000_000_000 } },
-      }),
-    );
-    await step(async () => {
-      const next = await getNextForWorker(deps, await bench.workerCaller(deps), []);
-      if (next) throw new Interference(`get-next handed out ${next.id}`);
+      });
+      if (pullFailed) throw new Error('the completion could not pull the next request');
+      if (next) throw new Interference(`the completion handed out ${next.id}`);
     });
     await noSchedulerEvent('the completion');
     return out;

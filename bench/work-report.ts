@@ -174,8 +174,8 @@ export function renderWorkRequestSections(input: WorkRequestReportInput): string
   out.push(callsTable(lat.calls, inWindow));
   out.push('');
   out.push(
-    'The worker asks `get-next-for-worker` once on the queue message (200) and once when its slot frees: that second call pulls the ' +
-      'next pending request it can run (200) or answers 204 when there is none, as here. A worker\'s completion sends no scheduler event, ' +
+    'The worker asks `get-next-for-worker` once on the queue message (200); its completion (`PUT completed/?next=1`) pulls the ' +
+      'next pending request it can run in the same round trip, or answers `{"next": null}` when there is none, as here (no second get-next). A worker\'s completion sends no scheduler event, ' +
       `and a noop ends within the heartbeat interval, so it sends no heartbeat (the applier's ${HEARTBEAT_WINDOW_S} s window no longer matters).`,
   );
   out.push('');
@@ -213,8 +213,8 @@ export function renderWorkRequestSections(input: WorkRequestReportInput): string
   out.push('');
   out.push(
     [
-      `- With one slot per worker, a busy worker's cycle is: task process (${fmtMs(taskP50)} here), completion, get-next that pulls and starts ` +
-        'the next request (no scheduling pass, no queue hop in between). Only requests created while a worker is idle go through the worker\'s queue (assigned by the create\'s offer). ' +
+      `- With one slot per worker, a busy worker's cycle is: task process (${fmtMs(taskP50)} here), then one completion round trip that also pulls and starts ` +
+        'the next request (no scheduling pass, no queue hop, no get-next in between; the next task process was started ahead, as a spare). Only requests created while a worker is idle go through the worker\'s queue (assigned by the create\'s offer). ' +
         'More workers overlap these cycles; on 2 shared cores the task processes and the stack then compete for CPU, which bounds the gain.',
       '- During a burst the scheduler batches events (several per invocation), so there are fewer passes per request than one at a time.',
     ].join('\n'),
@@ -355,7 +355,7 @@ export function renderWorkRequestSections(input: WorkRequestReportInput): string
       '',
       `- **Lambda invocations and duration are measured on the stack** in section 4 (requests one at a time, the worst case for batching): ` +
         `${input.costInput.functions.map((f) => `\`${f.name}\` ${n2(Math.round(f.invocationsPerRequest * 100) / 100)} per request`).join(', ')}. ` +
-        'API Gateway requests are the API invocations (create, get-next ×2, completed). Billed duration = the measured handler ' +
+        'API Gateway requests are the API invocations (create, get-next, completed with the pull). Billed duration = the measured handler ' +
         'time rounded up to the ms, on this shared machine against local emulators: an estimate of AWS durations. arm64 prices, memory from `shared/manifest.ts`.',
       '- **No scheduling pass for an idle dispatch**: the create\'s offer assigns the request (counted in the create step), so no scheduler event ' +
         'is sent; a worker\'s completion sends none either. A request that finds no idle worker sends the event and costs one pass (section 6), ' +
@@ -373,16 +373,16 @@ export function renderWorkRequestSections(input: WorkRequestReportInput): string
   const stepOf = (key: LifecycleStep['key']) => lifecycle.steps.find((s) => s.key === key);
   const stepWcu = (key: LifecycleStep['key']): number => stepOf(key)?.dynamo.wcu ?? Number.NaN;
   const createQueries = stepOf('create')?.dynamo.requests['QueryCommand'] ?? Number.NaN;
-  const pullQueries = stepOf('pull')?.dynamo.requests['QueryCommand'] ?? Number.NaN;
+  const pullQueries = stepOf('complete')?.dynamo.requests['QueryCommand'] ?? Number.NaN;
   out.push(
     [
       'Observations from these counts:',
       '',
       `- Writes are ${fmt((100 * (cost.lines[3]?.perMillion ?? 0)) / cost.totalPerMillion, 0)} % of the cost. A one-item change is a conditional ` +
-        '`PutItem` that rewrites the whole item and its index entries; the assignment and the completion are `TransactWriteItems` with the ' +
+        '`PutItem` that rewrites the whole item and its index entries; the assignment and the completion are two plain conditional writes with the ' +
         `worker's slot. Creation with the offer's assignment ${n2(stepWcu('create'))} WCU (with the id counter), start ${n2(stepWcu('start'))}, completion ${n2(stepWcu('complete'))}.`,
       `- The creation with its offer sends ${n2(createQueries)} Queries (the candidate markers, the free-slot index, the Worker partitions the ` +
-        `markers say may hold work, the worker's WebSocket connections); the pulling get-next after the completion sends ${n2(pullQueries)} (its own partitions only). ` +
+        `markers say may hold work, the worker's WebSocket connections); the completion with its pull sends ${n2(pullQueries)} (its own partitions among them). ` +
         'On AWS each empty Query is still billed half a read unit.',
     ].join('\n'),
   );

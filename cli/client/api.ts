@@ -303,4 +303,16 @@ export class ConveyorApi {
     const res = await this.request('PUT', `work-request/${id}/completed/?pulls_next=true`, completion);
     await res.body?.cancel();
   }
+
+  /**
+   * Reports the completion and pulls the next request in the same round trip (`?next=1`): `next` is
+   * that request, already running, or undefined when there is none. `askGetNext` is true when the
+   * server could not pull (or does not know `?next=1`, answering an empty body): ask get-next then.
+   */
+  async completeAndPullNext(id: number, completion: WorkRequestCompletion): Promise<{ next?: WireWorkRequest; askGetNext: boolean }> {
+    const res = await this.json<{ next?: WireWorkRequest | null; ask_get_next?: boolean } | undefined>('PUT', `work-request/${id}/completed/?next=1`, completion);
+    const answer = res.body;
+    if (!answer || typeof answer !== 'object' || !('next' in answer) || answer.ask_get_next === true) return { askGetNext: true };
+    return { ...(answer.next ? { next: answer.next } : {}), askGetNext: false };
+  }
 }

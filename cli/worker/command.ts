@@ -10,7 +10,7 @@ import { resolveClientConfig } from '../client/config';
 import { errorMessage, timestampedLog, type WorkerLog } from './log';
 /** Loaded when the worker starts: the task definitions (and zod) are no part of `conveyor --help`. */
 const metadataModule = (): typeof import('./metadata') => require('./metadata');
-import { spawnTaskProcess } from './task-process';
+import { SpareTasks } from './spare-tasks';
 import { defaultTokenFile, generateWorkerKey } from './token-file';
 import { ConveyorWorker, DEFAULT_WORKER_TIMINGS, type WorkerDeps, type WorkerSettings } from './worker';
 
@@ -94,10 +94,13 @@ export function parseTaskUser(value: string): { uid: number; gid: number } {
 export function defaultWorkerDeps(settings: WorkerSettings, log: WorkerLog, fetchImpl: FetchFn = (input, init) => fetch(input, init)): WorkerDeps {
   const { collectDynamicMetadata, machineProbes, taskUsesServer } = metadataModule();
   const probes = machineProbes();
+  // One warm task process per slot, so that starting Node is not on the critical path of the next task.
+  const spares = new SpareTasks({ size: settings.concurrency, ...(settings.taskUser ? { runAs: settings.taskUser } : {}) });
   return {
     fetch: fetchImpl,
     log,
-    spawnTask: spawnTaskProcess,
+    spawnTask: spares.spawn,
+    spareTasks: spares,
     collectMetadata: () => collectDynamicMetadata({ workDir: settings.workRoot, ...(settings.onlyTasks ? { onlyTasks: settings.onlyTasks } : {}) }, probes),
     machine: { cpuCount: probes.cpuCount, availableMemory: () => freemem(), freeDisk: probes.freeDisk },
     generateKey: generateWorkerKey,

@@ -3,7 +3,7 @@
  * own process group (so killing it also stops the programs the task started), turns its
  * stdout and stderr into log lines and reads the outcome file when it ends.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chown, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { extname, join } from 'node:path';
@@ -60,6 +60,30 @@ export const taskProcessSpawner =
 export const spawnTaskProcess: SpawnTask = taskProcessSpawner();
 
 async function spawnWith(runner: { command: string; args: string[] }, spec: TaskSpec, onLine: (line: string) => void): Promise<TaskHandle> {
+  return spawnPrepared(runner, spec, await prepareTaskFiles(spec), onLine);
+}
+
+/** Starts a fresh task process for a request whose files are written. */
+export function spawnPrepared(runner: { command: string; args: string[] }, spec: TaskSpec, files: TaskFiles, onLine: (line: string) => void): TaskHandle {
+  const { command, args } = runner;
+  const child = spawn(command, [...args, files.requestFile, files.outcomeFile], {
+    cwd: files.workDir,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: taskEnvironment(process.env, files.workDir, spec.workRequest.id),
+    ...(spec.runAs ?? {}),
+  });
+  return superviseTask(child, files.outcomeFile, onLine);
+}
+
+export interface TaskFiles {
+  workDir: string;
+  requestFile: string;
+  outcomeFile: string;
+}
+
+/** Writes the request file into the request's fresh directory (handed to the task user, if any). */
+export async function prepareTaskFiles(spec: TaskSpec): Promise<TaskFiles> {
   const workDir = join(spec.dir, 'work');
   await mkdir(workDir, { recursive: true });
   const requestFile = join(spec.dir, 'request.json');
@@ -80,15 +104,14 @@ async function spawnWith(runner: { command: string; args: string[] }, spec: Task
   await writeFile(requestFile, JSON.stringify(request), { mode: 0o600 });
   const identity = spec.runAs;
   if (identity) await chownTree(spec.dir, identity.uid, identity.gid);
+  return { workDir, requestFile, outcomeFile };
+}
 
-  const { command, args } = runner;
-  const child = spawn(command, [...args, requestFile, outcomeFile], {
-    cwd: workDir,
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: taskEnvironment(process.env, workDir, spec.workRequest.id),
-    ...(identity ?? {}),
-  });
+/**
+ * The handle of a running task process (its own process group): its output as log lines, its
+ * outcome file read when it ends. Called before the process can have ended (a spare is checked alive first).
+ */
+export function superviseTask(child: ChildProcess, outcomeFile: string, onLine: (line: string) => void): TaskHandle {
   const out = new LineSplitter(onLine);
   const err = new LineSplitter(onLine);
   child.stdout?.on('data', (chunk: Buffer) => out.push(chunk));
@@ -150,7 +173,7 @@ async function chownTree(path: string, uid: number, gid: number): Promise<void> 
   }
 }
 
-function killGroup(pid: number, signal: NodeJS.Signals): boolean {
+export function killGroup(pid: number, signal: NodeJS.Signals): boolean {
   try {
     process.kill(-pid, signal);
     return true;

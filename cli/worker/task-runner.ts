@@ -12,6 +12,8 @@ import { trivialTaskRun } from '../../shared/tasks/trivial';
 import type { FetchFn } from '../client/api';
 import { errorMessage } from './log';
 import { errorOutcome, type ChildOutcome, type ChildRequest } from './protocol';
+import { awaitHandOver } from './spare-hand-over';
+import { SPARE_ARG } from './spare-protocol';
 
 /** The registry's way to every other task: required on first use, for it loads zod and every task schema. */
 const registeredTasks = (): typeof import('./registered-task') => require('./registered-task');
@@ -83,7 +85,9 @@ async function main(argv: string[]): Promise<void> {
 }
 
 if (require.main === module) {
-  main(process.argv.slice(2)).catch((err: unknown) => {
+  // A spare (started ahead of its request) first waits for the worker's hand-over on stdin.
+  const argv = process.argv.slice(2);
+  (argv[0] === SPARE_ARG ? awaitHandOver().then(main) : main(argv)).catch((err: unknown) => {
     process.stderr.write(`task runner crashed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     process.exit(1);
   });

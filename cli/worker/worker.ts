@@ -12,9 +12,11 @@
  * 4. Run: each request runs in a task subprocess in a fresh directory; the worker keeps the last
  *    five log lines and POSTs them as a heartbeat every interval (a 409 means the request was
  *    taken away: the task is killed and not reported).
- * 5. Report: PUT work-request/<id>/completed/ with the result and runtime statistics, retried on
- *    network and server errors; a worker that cannot report exits non-zero (the server retries
- *    the request when the worker comes back and asks for work).
+ * 5. Report: PUT work-request/<id>/completed/?next=1 with the result and runtime statistics, retried
+ *    on network and server errors; a worker that cannot report exits non-zero (the server retries
+ *    the request when the worker comes back and asks for work). The same round trip pulls the next
+ *    request (issue 12): it runs at once; with none, the worker waits on its queue; only when the
+ *    pull failed (or the answer is not known) does it ask get-next.
  * 6. Stop (SIGTERM/SIGINT): no new work, running tasks get a grace period, then POST
  *    worker/disconnect/ and exit 0.
  */
@@ -102,6 +104,8 @@ export interface WorkerDeps {
   openQueue?(api: ConveyorApi): WorkerQueue;
   /** Whether a task calls the server (and so needs a task token); absent: every task does. */
   taskUsesServer?(taskName: string): boolean;
+  /** Warm task processes behind `spawnTask` (cli/worker/spare-tasks.ts): started once the worker is ready, killed when it stops. */
+  spareTasks?: { warm(): void; close(): void };
 }
 
 interface RunningTask {
@@ -115,6 +119,14 @@ interface RunningTask {
   heartbeatInFlight: boolean;
   killTimer?: NodeJS.Timeout;
   done: Promise<void>;
+  /** What the completion said comes next: the request it pulled, or whether get-next must be asked. */
+  after?: AfterCompletion;
+}
+
+/** The next request a completion pulled (already running here), or whether the worker must ask get-next. */
+export interface AfterCompletion {
+  next?: WireWorkRequest;
+  askGetNext: boolean;
 }
 
 export interface RuntimeFacts {
@@ -182,6 +194,12 @@ export class ConveyorWorker {
   private exitCode = 0;
   private filling: Promise<boolean> | undefined;
   private refillRequested = false;
+  /**
+   * A work_request_available message was consumed while every slot was busy: what it announced is
+   * assigned here but not fetched, and a completion's pull may have run before that assignment.
+   * The next freed slot then asks get-next even if the completion handed over nothing.
+   */
+  private offerWhileFull = false;
   private keepAliveTimer: NodeJS.Timeout | undefined;
   private readonly allowedTasks: Set<string> | undefined;
 
@@ -235,6 +253,7 @@ export class ConveyorWorker {
     if (!this.queue) return this.shutdown();
     this.keepAliveTimer = setInterval(() => void this.keepAlive(api), this.settings.keepAliveIntervalMs);
     log(`ready on ${this.settings.server}: up to ${this.settings.concurrency} task(s) at once, waiting for work`);
+    this.deps.spareTasks?.warm();
     // Requests may have been assigned while the worker was away: their messages may be gone.
     await this.fillSlots();
     await this.pollQueue(this.queue);
@@ -375,6 +394,7 @@ export class ConveyorWorker {
     } else if (this.stopping) {
       handled = false; // left in the queue; the next start fetches the work anyway
     } else {
+      if (this.running.size >= this.settings.concurrency) this.offerWhileFull = true;
       // Kept in the queue when get-next failed: it comes back after the visibility timeout.
       handled = await this.fillSlots();
     }
@@ -409,10 +429,12 @@ export class ConveyorWorker {
       // Full: the next get-next goes out when a task ends.
       if (this.running.size >= this.settings.concurrency) return true;
       let next: WireWorkRequest | undefined;
+      this.offerWhileFull = false;
       try {
         next = await api.getNextWorkRequest(this.runningIds());
       } catch (err) {
         this.deps.log(`cannot fetch assigned work: ${errorMessage(err)}`);
+        this.offerWhileFull = true; // still not fetched: ask again when a slot next frees
         return false;
       }
       if (!next) return true;
@@ -444,9 +466,13 @@ export class ConveyorWorker {
       .catch((err: unknown) => this.deps.log(`work request ${workRequest.id}: ${errorMessage(err)}`))
       .finally(() => {
         this.running.delete(workRequest.id);
-        // A freed slot is refilled by asking at once: get-next assigns the best pending request
-        // in the same round trip (the server sends no scheduling pass for a worker's completion).
-        if (!this.stopping) void this.fillSlots();
+        // The completion pulled the next request in its own round trip (the server sends no
+        // scheduling pass for a worker's completion): it runs now, without a get-next. A request
+        // pulled while the worker began to stop runs too (within the grace period): it is running
+        // on the server already. Without an answer to rely on, the freed slot is refilled by get-next.
+        const after = entry.after ?? { askGetNext: true };
+        if (after.next && !this.running.has(after.next.id)) this.startTask(after.next);
+        if ((after.askGetNext || this.offerWhileFull) && !this.stopping) void this.fillSlots();
       });
   }
 
@@ -459,7 +485,7 @@ export class ConveyorWorker {
       dir = await mkdtemp(join(this.settings.workRoot, `wr-${id}-`));
     } catch (err) {
       const exit: TaskExit = { outcome: errorOutcome('setup-failed', `cannot create a working directory: ${errorMessage(err)}`), exitCode: null, signal: null };
-      await this.report(id, completionFor(exit, { durationMs: 0, cpuCount: this.deps.machine.cpuCount(), availableMemory: this.deps.machine.availableMemory() }));
+      entry.after = await this.report(id, completionFor(exit, { durationMs: 0, cpuCount: this.deps.machine.cpuCount(), availableMemory: this.deps.machine.availableMemory() }));
       return;
     }
     try {
@@ -512,7 +538,7 @@ export class ConveyorWorker {
         { durationMs: Date.now() - started, cpuCount: this.deps.machine.cpuCount(), availableMemory, availableDisk },
         entry.tail.lines(),
       );
-      await this.report(id, completion);
+      entry.after = await this.report(id, completion);
     } finally {
       entry.exited = true;
       this.stopTimers(entry);
@@ -566,18 +592,30 @@ export class ConveyorWorker {
     }, this.settings.killTimeoutMs);
   }
 
-  private async report(id: number, completion: WorkRequestCompletion): Promise<void> {
+  /**
+   * Reports a result; unless the worker is stopping, the same round trip pulls the next request
+   * (`?next=1`, issue 12: no second get-next). Says what comes next.
+   */
+  private async report(id: number, completion: WorkRequestCompletion): Promise<AfterCompletion> {
     const api = this.api!;
+    const pull = !this.stopping;
     // Not cut short by a stop: the result is reported before the worker exits.
-    const outcome = await this.throughOutage(() => api.completeWorkRequest(id, completion), `work request ${id}: cannot report the result`);
+    const outcome = await this.throughOutage(
+      async (): Promise<AfterCompletion> => (pull ? api.completeAndPullNext(id, completion) : api.completeWorkRequest(id, completion).then(() => ({ askGetNext: false }))),
+      `work request ${id}: cannot report the result`,
+    );
     if (outcome.ok) {
-      this.deps.log(`work request ${id}: completed, ${completion.result}`);
-    } else if (!transient(outcome.error)) {
+      const { next } = outcome.value;
+      this.deps.log(`work request ${id}: completed, ${completion.result}${next ? `; the completion handed over work request ${next.id}` : ''}`);
+      return outcome.value;
+    }
+    if (!transient(outcome.error)) {
       // 409: no longer running (reclaimed, aborted); 401: assigned to another worker now.
       this.deps.log(`work request ${id}: the server did not take the result (${errorMessage(outcome.error)}); moving on`);
-    } else {
-      this.fatal(`cannot report work request ${id} after ${outcome.attempts} attempts (${errorMessage(outcome.error)})`);
+      return { askGetNext: true };
     }
+    this.fatal(`cannot report work request ${id} after ${outcome.attempts} attempts (${errorMessage(outcome.error)})`);
+    return { askGetNext: false };
   }
 
   /**
@@ -618,12 +656,15 @@ export class ConveyorWorker {
   private async shutdown(): Promise<number> {
     const { log } = this.deps;
     if (this.keepAliveTimer) clearInterval(this.keepAliveTimer);
+    // No new task takes a spare from now on (a request handed over while stopping gets a fresh process).
+    this.deps.spareTasks?.close();
     // A get-next in flight may still hand this worker a request: it runs (within the grace period).
     if (this.filling) await this.filling;
-    const waiting = [...this.running.values()];
-    if (waiting.length) {
+    // Again while tasks remain: a completion in flight may still hand over a request that runs too.
+    const graceEnds = Date.now() + (this.exitCode === 0 ? this.settings.graceMs : 0);
+    for (let waiting = [...this.running.values()]; waiting.length; waiting = [...this.running.values()]) {
       const all = Promise.allSettled(waiting.map((e) => e.done));
-      if (!(await settlesWithin(all, this.exitCode === 0 ? this.settings.graceMs : 0))) {
+      if (!(await settlesWithin(all, Math.max(0, graceEnds - Date.now())))) {
         for (const entry of this.running.values()) this.cancel(entry, 'still running at the end of the grace period; the server will hand it out again');
         await all;
       }

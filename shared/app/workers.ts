@@ -170,14 +170,23 @@ export async function getNextForWorker(deps: Deps, caller: Caller, stillRunning?
       );
     }
   }
+  return startOrPull(deps, caller.worker, active, held);
+}
+
+/**
+ * What get-next does once lost work is dealt with: the best request already assigned to the worker
+ * starts; else, with a slot free (`held`: the requests it holds now), the best pending request it
+ * can run is assigned and started, under the same conditional slot rule as a scheduling pass.
+ */
+async function startOrPull(deps: Deps, holder: Worker, active: WorkRequest[], held: number): Promise<WorkRequest | undefined> {
   const started = await startFirst(deps, active.filter((wr) => wr.status === 'pending'));
   if (started) return started;
   // Nothing left to start: a QUIESCING machine takes no new work, and with nothing running goes OFFLINE (QUIESCED).
-  if (caller.worker.machineState === 'QUIESCING') {
-    await machineAskedForWork(deps, caller.worker);
+  if (holder.machineState === 'QUIESCING') {
+    await machineAskedForWork(deps, holder);
     return undefined;
   }
-  const worker = { ...caller.worker, assigned: held };
+  const worker = { ...holder, assigned: held };
   if (!hasSpareCapacity(worker)) return undefined;
   // One read says which partitions may hold work: with nothing pending, get-next answers 204 without a Query of each.
   const partitions = await deps.workRequests.candidatePartitions();
@@ -239,14 +248,49 @@ export async function completeWorkRequest(
     }
     return commitFinish(deps, wr, { status: 'completed', result: input.result, outputData: input.outputData, releaseSlot: true });
   });
-  // `conveyor worker` pulls its next request with get-next once it has reported (it always asks
-  // after a completion), so its freed slot needs no scheduling pass. Debusine's worker never asks on
-  // its own: it waits for `work_request_available`, which only a scheduling pass sends, so its
-  // completion (over HTTP: without `pulls_next=true`) nudges the scheduler as Debusine's server does.
+  // `conveyor worker` pulls its next request once it has reported (in this same round trip with
+  // `?next=1`, else with get-next), so its freed slot needs no scheduling pass. Debusine's worker never
+  // asks on its own: it waits for `work_request_available`, which only a scheduling pass sends, so its
+  // completion (over HTTP: without `pulls_next=true` or `next=1`) nudges the scheduler as Debusine's server does.
   const failures = await followUpFinish(deps, finished, { nudgeScheduler: input.workerPullsNext === false });
   followUpFailures?.push(...failures);
   await markSeen(deps, caller.worker).catch((error: unknown) => followUpFailures?.push({ step: 'mark worker seen', workRequestId: id, error }));
   return finished;
+}
+
+/** A completion that also pulled the worker's next request: `next` undefined when there is none, `pullFailed` when it must ask get-next. */
+export interface CompletionWithNext {
+  finished: WorkRequest;
+  next?: WorkRequest;
+  pullFailed: boolean;
+}
+
+/**
+ * Conveyor's own worker completes and pulls in one round trip (issue 12: no second get-next). The
+ * completion commits first, exactly as `completeWorkRequest`; then, as get-next does, the best
+ * request assigned to the worker starts, or with a slot free the best pending one it can run is
+ * assigned and started. Unlike get-next it reclaims nothing: the worker's other tasks still run,
+ * and one a concurrent get-next just started must not be taken back. A failed pull never fails
+ * the stored completion: it is reported as a follow-up failure and the worker asks get-next.
+ */
+export async function completeAndPullNext(
+  deps: Deps,
+  caller: Caller,
+  id: number,
+  input: { result: FinalResult; outputData?: OutputData },
+  followUpFailures?: FollowUpFailure[],
+): Promise<CompletionWithNext> {
+  const finished = await completeWorkRequest(deps, caller, id, input, followUpFailures);
+  requireWorker(caller);
+  try {
+    // The worker index is eventually consistent: the request just finished may still show there.
+    const active = (await deps.workRequests.activeForWorker(caller.worker.name)).filter((wr) => wr.id !== id && !isFinished(wr));
+    const next = await startOrPull(deps, caller.worker, active, active.length);
+    return { finished, ...(next ? { next } : {}), pullFailed: false };
+  } catch (error) {
+    followUpFailures?.push({ step: 'pull the next request', workRequestId: id, error });
+    return { finished, pullFailed: true };
+  }
 }
 
 export const MAX_LOGTAIL_LINES = 5;

@@ -136,8 +136,9 @@ export async function startWorker(options: WorkerProcessOptions): Promise<Worker
   /** Task processes seen while the worker ran (they outlive a SIGKILLed worker, being in groups of their own). */
   const seenTasks = new Set<number>();
   const taskPids = (): number[] => {
-    // Children running cli/worker/task-runner (tsx also gives the worker an esbuild service child).
-    const pids = childrenOf(pid).filter((child) => commandLineOf(child).includes('task-runner'));
+    // Children running cli/worker/task-runner (tsx also gives the worker an esbuild service child); not
+    // the spares waiting for a request (`--spare`: a spare handed a request retitles itself).
+    const pids = childrenOf(pid).filter((child) => commandLineOf(child).includes('task-runner') && !commandLineOf(child).includes('--spare'));
     for (const p of pids) seenTasks.add(p);
     return pids;
   };

@@ -257,3 +257,35 @@ describe('the worker side', () => {
     expect(world.deps.queues.heartbeats).toEqual([]);
   });
 });
+
+describe('PUT work-request/<id>/completed/?next=1 (Conveyor\'s own worker: the completion pulls the next request)', () => {
+  it('answers {next} with the next request, already running; {next: null} when none; 400 for another value; the plain form stays empty', async () => {
+    const { worker, id } = await running();
+    const waiting = await create(key('contributor'), { task_name: 'noop', workspace: 'priv' });
+    const res = await http('PUT', `/api/1.0/work-request/${id}/completed/?next=1`, { token: worker.key, body: { result: 'success' } });
+    expect(res.status).toBe(200);
+    const stored = (await world.deps.workers.get(worker.name))!;
+    expect(res.json).toEqual({ next: expect.objectContaining({ id: waiting.json.id, status: 'running', worker: stored.id, worker_name: worker.name }) });
+    expect((await http('GET', `/api/1.0/work-request/${id}/`, { token: key('viewer') })).json).toMatchObject({ status: 'completed', result: 'success' });
+
+    const bad = await http('PUT', `/api/1.0/work-request/${waiting.json.id}/completed/?next=yes`, { token: worker.key, body: { result: 'success' } });
+    expect(bad.status).toBe(400);
+    expect(Object.keys(bad.json.validation_errors)).toEqual(['next']);
+    expect((await world.deps.workRequests.get(waiting.json.id))!.status).toBe('running');
+
+    const none = await http('PUT', `/api/1.0/work-request/${waiting.json.id}/completed/?next=1`, { token: worker.key, body: { result: 'success' } });
+    expect(none.status).toBe(200);
+    expect(none.json).toEqual({ next: null });
+  });
+
+  it('asks the worker to call get-next when the pull failed; the completion is stored', async () => {
+    const { worker, id } = await running();
+    await create(key('contributor'), { task_name: 'noop', workspace: 'priv' });
+    const spy = jest.spyOn(world.deps.workRequests, 'activeForWorker').mockRejectedValueOnce(new Error('throttled'));
+    const res = await http('PUT', `/api/1.0/work-request/${id}/completed/?next=1`, { token: worker.key, body: { result: 'success' } });
+    spy.mockRestore();
+    expect(res.status).toBe(200);
+    expect(res.json).toEqual({ next: null, ask_get_next: true });
+    expect((await world.deps.workRequests.get(id))!.status).toBe('completed');
+  });
+});

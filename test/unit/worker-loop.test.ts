@@ -609,6 +609,154 @@ describe('conveyor worker loop', () => {
     worker.requestStop();
     await expect(running).resolves.toBe(0);
   });
+
+  it('warms its spare task processes once ready and kills them when it stops, before disconnecting', async () => {
+    const events: string[] = [];
+    const spareTasks = { warm: () => events.push('warm'), close: () => events.push('close') };
+    const worker = makeWorker({}, true, spawnTask, { spareTasks });
+    const running = worker.run();
+    await waitFor(() => server.callsTo('GET work-request/get-next-for-worker/').length === 1, 'the startup get-next');
+    expect(events).toEqual(['warm']);
+    worker.requestStop();
+    await expect(running).resolves.toBe(0);
+    expect(events).toEqual(['warm', 'close']);
+  });
+
+  describe('the completion pulls the next request (issue 12: no second get-next)', () => {
+    /** What `PUT completed/?next=1` hands over, one answer per completion. */
+    let pulled: Reply[];
+    beforeEach(() => {
+      pulled = [];
+      server.on('PUT work-request/N/completed/', (call) => (call.query.get('next') === '1' ? pulled.shift() ?? { status: 200, body: { next: null } } : { status: 200 }));
+    });
+    const getNexts = () => server.callsTo('GET work-request/get-next-for-worker/');
+    const completions = () => server.callsTo('PUT work-request/N/completed/');
+
+    it('runs the request the completion handed over without asking get-next', async () => {
+      assigned.push(workRequest(31));
+      pulled.push({ status: 200, body: { next: workRequest(32) } }, { status: 200, body: { next: workRequest(33) } });
+      const worker = makeWorker();
+      const running = worker.run();
+      await waitFor(() => tasks.length === 1, 'the first task');
+      tasks[0]!.finish(success());
+      await waitFor(() => tasks.length === 2, 'the request the completion pulled');
+      expect(tasks[1]!.spec.workRequest.id).toBe(32);
+      tasks[1]!.finish(success());
+      await waitFor(() => tasks.length === 3, 'the next one');
+      tasks[2]!.finish(success());
+      await waitFor(() => completions().length === 3, 'three completions');
+      await pause(60);
+      expect(completions().map((c) => [c.path, c.query.get('next')])).toEqual([
+        ['work-request/31/completed/', '1'],
+        ['work-request/32/completed/', '1'],
+        ['work-request/33/completed/', '1'],
+      ]);
+      // Only the start-up get-next: the last completion said there is nothing more (next: null).
+      expect(getNexts()).toHaveLength(1);
+      expect(logs).toContain('work request 31: completed, success; the completion handed over work request 32');
+      worker.requestStop();
+      await expect(running).resolves.toBe(0);
+    });
+
+    it('with nothing handed over waits on its queue; a message then brings get-next as before', async () => {
+      assigned.push(workRequest(41));
+      const worker = makeWorker();
+      const running = worker.run();
+      await waitFor(() => tasks.length === 1, 'the task');
+      tasks[0]!.finish(success());
+      await waitFor(() => completions().length === 1, 'the completion');
+      await pause(80);
+      expect(getNexts()).toHaveLength(1);
+      assigned.push(workRequest(42));
+      queue.push({ type: 'work_request_available', work_request_id: 42 });
+      await waitFor(() => tasks.length === 2, 'the request the message announced');
+      expect(getNexts()).toHaveLength(2);
+      worker.requestStop();
+      tasks[1]!.finish(success());
+      await expect(running).resolves.toBe(0);
+    });
+
+    it('asks get-next when the pull failed, or when the server answers a completion with an empty body (older servers)', async () => {
+      assigned.push(workRequest(51));
+      pulled.push({ status: 200, body: { next: null, ask_get_next: true } }, { status: 200 });
+      const worker = makeWorker();
+      const running = worker.run();
+      await waitFor(() => tasks.length === 1, 'the first task');
+      assigned.push(workRequest(52));
+      tasks[0]!.finish(success());
+      await waitFor(() => tasks.length === 2, 'the request get-next handed over');
+      expect(getNexts().map((c) => c.query.get('running'))).toEqual([null, null]);
+      assigned.push(workRequest(53));
+      tasks[1]!.finish(success());
+      await waitFor(() => tasks.length === 3, 'the request the second get-next handed over');
+      expect(getNexts()).toHaveLength(3);
+      worker.requestStop();
+      tasks[2]!.finish(success());
+      await expect(running).resolves.toBe(0);
+    });
+
+    it('asks get-next after a completion that handed over nothing when a queue message came while its slot was busy', async () => {
+      // The message's request was assigned to this worker after the completion's pull had looked.
+      assigned.push(workRequest(81));
+      const worker = makeWorker();
+      const running = worker.run();
+      await waitFor(() => tasks.length === 1, 'the first task');
+      assigned.push(workRequest(82));
+      const handle = queue.push({ type: 'work_request_available', work_request_id: 82 });
+      await waitFor(() => queue.deleted.includes(handle), 'the message to be consumed');
+      expect(getNexts()).toHaveLength(1);
+      tasks[0]!.finish(success());
+      await waitFor(() => tasks.length === 2, 'the announced request');
+      expect(tasks[1]!.spec.workRequest.id).toBe(82);
+      expect(getNexts()).toHaveLength(2);
+      // Fetched: the next completion that hands over nothing asks no get-next.
+      tasks[1]!.finish(success());
+      await waitFor(() => completions().length === 2, 'the second completion');
+      await pause(80);
+      expect(getNexts()).toHaveLength(2);
+      worker.requestStop();
+      await expect(running).resolves.toBe(0);
+    });
+
+    it('a stopping worker reports without pulling', async () => {
+      assigned.push(workRequest(61));
+      const worker = makeWorker();
+      const running = worker.run();
+      await waitFor(() => tasks.length === 1, 'the task');
+      worker.requestStop();
+      tasks[0]!.finish(success());
+      await expect(running).resolves.toBe(0);
+      expect(completions().map((c) => [c.path, c.query.get('next')])).toEqual([['work-request/61/completed/', null]]);
+    });
+
+    it('a request handed over while the worker begins to stop runs and reports before the worker disconnects', async () => {
+      assigned.push(workRequest(71));
+      pulled.push({ status: 200, body: { next: workRequest(72) } });
+      // The completion leaves only once the worker has been told to stop.
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      const gatedFetch: typeof fetch = async (input, init) => {
+        if (String(input).includes('/completed/?next=1')) await gate;
+        return fetch(input, init);
+      };
+      const worker = makeWorker({}, true, spawnTask, { fetch: gatedFetch });
+      const running = worker.run();
+      await waitFor(() => tasks.length === 1, 'the task');
+      tasks[0]!.finish(success());
+      await pause(30);
+      worker.requestStop();
+      release();
+      await waitFor(() => tasks.length === 2, 'the request handed over');
+      expect(tasks[1]!.spec.workRequest.id).toBe(72);
+      await pause(30);
+      expect(server.callsTo('POST worker/disconnect/')).toHaveLength(0);
+      tasks[1]!.finish(success());
+      await expect(running).resolves.toBe(0);
+      const order = server.calls.map((c) => c.path).filter((p) => p.endsWith('/completed/') || p === 'worker/disconnect/');
+      expect(order).toEqual(['work-request/71/completed/', 'work-request/72/completed/', 'worker/disconnect/']);
+      expect(completions()[1]!.query.get('next')).toBeNull();
+    });
+  });
 });
 
 describe('completion payload', () => {

@@ -13,7 +13,7 @@ import {
   setPriorityAdjustment,
   unblockWorkRequest,
 } from '../../app/work-requests';
-import { completeWorkRequest, getNextForWorker, MAX_LOGTAIL_LINES, recordHeartbeat } from '../../app/workers';
+import { completeAndPullNext, completeWorkRequest, getNextForWorker, MAX_LOGTAIL_LINES, recordHeartbeat } from '../../app/workers';
 import { issueTaskToken } from '../../app/task-tokens';
 import { ValidationError } from '../../domain/errors';
 import { camelCaseFields } from '../../domain/fields';
@@ -59,11 +59,14 @@ const unblockSchema = z.strictObject({ action: z.enum(['accept', 'reject']).opti
 const FINAL_RESULTS = RESULTS.filter((r): r is FinalResult => r !== '');
 const completedSchema = z.strictObject({ result: z.enum(FINAL_RESULTS), output_data: jsonObject.nullable().optional() });
 
-// `pulls_next=true`: the worker asks get-next for its next request itself (`conveyor worker`); without it
-// (Debusine's worker, which waits to be told over its WebSocket) the completion nudges the scheduler.
-const completedQuerySchema = z.strictObject({ pulls_next: z.enum(['true', 'false']).optional() });
-
 const heartbeatSchema = z.strictObject({ logtail: z.array(z.string()).optional() });
+
+/**
+ * Conveyor's own worker pulls its next request itself: `?next=1` asks the completion to pull it in the same
+ * round trip; `pulls_next=true` says the worker will ask get-next. Without either (Debusine's worker, which
+ * waits to be told over its WebSocket) the completion nudges the scheduler. Debusine's clients send neither.
+ */
+const completedQuerySchema = z.strictObject({ next: z.literal('1').optional(), pulls_next: z.enum(['true', 'false']).optional() });
 
 const getNextQuerySchema = z.strictObject({
   // `running=1,2,3`: the requests the worker still runs (an empty value: none).
@@ -151,18 +154,24 @@ export function workRequestRoutes(getDeps: () => Deps): Record<string, RouteHand
     }),
     'PUT /api/1.0/work-request/{id}/completed/': withInput({ body: completedSchema, query: completedQuerySchema }, async (req) => {
       const wrId = idParam(req);
+      const q = parseWith(completedQuerySchema, req.query, 'Invalid query');
       const body = parseWith(completedSchema, jsonBody(req), 'Invalid completion');
-      const query = parseWith(completedQuerySchema, req.query, 'Invalid query');
       const followUpFailures: FollowUpFailure[] = [];
-      const wr = await completeWorkRequest(
-        getDeps(),
-        req.caller,
-        wrId,
-        { result: body.result, ...(body.output_data ? { outputData: body.output_data } : {}), workerPullsNext: query.pulls_next === 'true' },
-        followUpFailures,
-      );
+      const input = { result: body.result, ...(body.output_data ? { outputData: body.output_data } : {}) };
+      const logFailures = (wr: WorkRequest) => logFollowUpFailures(followUpFailures, { workspace: wr.workspace, ...(wr.worker ? { worker: wr.worker } : {}) });
+      if (q.next === '1') {
+        const { finished, next, pullFailed } = await completeAndPullNext(getDeps(), req.caller, wrId, input, followUpFailures);
+        logFailures(finished);
+        if (pullFailed) return json(200, { next: null, ask_get_next: true });
+        if (!next) return json(200, { next: null });
+        // The next request runs on the caller itself: its integer id is known without a read.
+        const self = req.caller.kind === 'worker' ? req.caller.worker : undefined;
+        const workerIds = self?.id !== undefined ? new Map([[self.name, self.id]]) : await workerIdsOf(getDeps(), [next.worker]);
+        return json(200, { next: workRequestJson(next, req.baseUrl, workerIds) });
+      }
+      const wr = await completeWorkRequest(getDeps(), req.caller, wrId, { ...input, workerPullsNext: q.pulls_next === 'true' }, followUpFailures);
       // The completion is stored: a failed follow-up is reported, not answered with an error.
-      logFollowUpFailures(followUpFailures, { workspace: wr.workspace, ...(wr.worker ? { worker: wr.worker } : {}) });
+      logFailures(wr);
       // Debusine's client requires an empty body here (it fails on any content): 200, nothing.
       return { statusCode: 200, headers: {}, body: '' };
     }),
