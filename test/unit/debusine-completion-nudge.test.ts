@@ -67,4 +67,13 @@ describe("a worker's completion and the scheduler", () => {
     expect((await w.deps.workRequests.get(first.id))!).toMatchObject({ status: 'completed', result: 'success' });
     expect(finishedEvents()).toEqual([]);
   });
+
+  it('next=1 (conveyor worker pulling in the completion) sends no scheduler event either', async () => {
+    const { worker, first } = await debusineWorkerRunning();
+    const done = await http('PUT', `/api/1.0/work-request/${first.id}/completed/?next=1`, { token: worker.key, body: { result: 'success' } });
+    expect(done.status).toBe(200);
+    expect(done.json).toHaveProperty('next');
+    expect((await w.deps.workRequests.get(first.id))!).toMatchObject({ status: 'completed', result: 'success' });
+    expect(finishedEvents()).toEqual([]);
+  });
 });

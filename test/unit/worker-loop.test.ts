@@ -365,8 +365,8 @@ describe('conveyor worker loop', () => {
     await waitFor(() => server.callsTo('PUT work-request/N/completed/').length === 1, 'the completion');
     const [completed] = server.callsTo('PUT work-request/N/completed/');
     expect(completed!.path).toBe('work-request/7/completed/');
-    // It asks get-next itself right after: the server sends no scheduling pass for the freed slot.
-    expect(completed!.query.get('pulls_next')).toBe('true');
+    // It pulls its next request in the same round trip: the server sends no scheduling pass for the freed slot.
+    expect(completed!.query.get('next')).toBe('1');
     expect(completed!.headers.token).toBe(KEY);
     expect(completed!.body).toEqual({
       result: 'success',
