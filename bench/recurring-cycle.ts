@@ -11,12 +11,16 @@
  *   the wait for the tick, whose period is set short here (the AWS tick is every minute).
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { SQSClient } from '@aws-sdk/client-sqs';
+import { DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { startLocalStack } from '../cli/dev/command';
 import { createAwsDeps } from '../shared/adapters/aws';
+import { parseRecurringRunMessage } from '../shared/adapters/sqs/recurring-run-queue';
+import { QUEUES } from '../shared/manifest';
+import type { Deps } from '../shared/ports';
+import { applyRecurringRunMove } from '../shared/app/recurring-runs';
 import type { ManualClock } from '../shared/adapters/memory';
 import { createToken, createUser, createWorkspace, generateTokenKey, grantRole } from '../shared/app/admin';
 import { authenticate } from '../shared/app/auth';
@@ -73,12 +77,37 @@ export async function measureRunCycle(env: Record<string, string | undefined>, d
       if (!wr) throw new Error(`cycle: the worker got ${i} of ${runs} runs`);
       await completeWorkRequest(deps, await caller(), wr.id, { result: 'success', outputData: { recurring_status: 'SUCCESS_NOCHANGE', recurring_log_tail: 'no ref moved' } });
     }
+    // The work-request functions queue each start and finish of a run (`recurring-runs`); the recurring-release
+    // function applies them. Applied here with the counted clients, as that consumer does.
+    await applyQueuedRunMoves(env, deps);
     const cycle = { runs, dynamo: diff(tally.snapshot(), before), sqs: diff(sqsTally.snapshot(), sqsBefore).requests };
     for (const id of ids) {
       const job = await deps.recurringJobs!.get(id);
       if (job?.run?.id !== 2 || job.run.state !== 'PENDING' || job.resultCount !== 1) throw new Error(`cycle: job ${id} did not finish its run and schedule the next`);
     }
     return cycle;
+  } finally {
+    sqs.destroy();
+  }
+}
+
+/**
+ * Drains the `recurring-runs` queue and applies each move as recurring-release does. Its receives and
+ * deletes are not counted: runCycleCost prices them as the Lambda event source's (one each per message).
+ */
+async function applyQueuedRunMoves(env: Record<string, string | undefined>, deps: Deps): Promise<void> {
+  const queueUrl = env[QUEUES['recurring-runs'].envVar];
+  if (!queueUrl) return;
+  const sqs = new SQSClient({ region: env.AWS_REGION!, endpoint: env.AWS_ENDPOINT_URL_SQS!, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  try {
+    for (;;) {
+      const { Messages: messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
+      if (messages.length === 0) return;
+      for (const message of messages) {
+        await applyRecurringRunMove(deps, parseRecurringRunMessage(message.Body ?? '').workRequestId);
+        await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: message.ReceiptHandle! }));
+      }
+    }
   } finally {
     sqs.destroy();
   }
