@@ -8,12 +8,38 @@
  * new request, the scheduler event still does.
  */
 import type { WorkRequest } from '../domain/work-requests';
-import { hasSpareCapacity } from '../domain/workers';
+import { hasSpareCapacity, type Worker } from '../domain/workers';
 import { acceptsNewWork } from '../domain/machines';
 import { cannotRunReason, findTask } from '../tasks';
-import type { Deps } from '../ports';
+import type { CandidatePartitions, Deps } from '../ports';
 import type { Caller } from './auth';
 import { byLoadThenConnected, scheduleForWorker, workersWithFreeSlots } from './scheduler';
+
+/** What an offer reads before choosing a worker; a failed read is kept, to be reported by the offer. */
+export type OfferReads = Promise<{ partitions: CandidatePartitions; free: Worker[] } | { error: unknown }>;
+
+/**
+ * The offer's reads (which partitions may hold work, which workers have a slot), started on their own:
+ * neither depends on the new request, so the create runs them alongside its commit (one round trip
+ * less before the offer can assign). Never rejects.
+ */
+export function readOfferState(deps: Deps): OfferReads {
+  return Promise.all([deps.workRequests.candidatePartitions({ trusted: true }), workersWithFreeSlots(deps)]).then(
+    ([partitions, free]) => ({ partitions, free }),
+    (error: unknown) => ({ error }),
+  );
+}
+
+/**
+ * The markers as read, plus the new request's own partition: they may have been read before its
+ * commit set that partition's marker, and the new request must be a candidate of its own offer.
+ */
+function withOwnPartition(partitions: CandidatePartitions, created: WorkRequest): CandidatePartitions {
+  return {
+    mayHold: (taskType, architecture) =>
+      (taskType === created.taskType && architecture === created.hostArchitecture) || partitions.mayHold(taskType, architecture),
+  };
+}
 
 /**
  * Offers `created` (committed, pending) to the best free worker that could run it. Returns the
@@ -27,13 +53,17 @@ export async function offerToIdleWorker(
   created: WorkRequest,
   creator: Caller,
   onFailure: (error: unknown) => void = () => undefined,
+  reads?: OfferReads,
 ): Promise<WorkRequest | undefined> {
   if (created.taskType !== 'Worker' || created.status !== 'pending' || created.worker !== null) return undefined;
   const task = findTask(created.taskType, created.taskName);
   if (!task) return undefined;
   try {
-    // Independent reads, in parallel, as in an event pass: which partitions may hold work, which workers have a slot.
-    const [partitions, free] = await Promise.all([deps.workRequests.candidatePartitions({ trusted: true }), workersWithFreeSlots(deps)]);
+    // Independent reads, in parallel, as in an event pass (started with the commit when the create passed them).
+    const state = await (reads ?? readOfferState(deps));
+    if ('error' in state) throw state.error;
+    const { free } = state;
+    const partitions = withOwnPartition(state.partitions, created);
     const worker = free
       .filter((w) => hasSpareCapacity(w) && acceptsNewWork(w.machineState) && cannotRunReason(task, created.taskData, w) === undefined)
       .sort(byLoadThenConnected)[0];

@@ -1,6 +1,6 @@
 /** Work-request use cases for users (the Debusine `work-request/` API). */
 import { enforceQuotas } from './quotas';
-import { offerToIdleWorker } from './create-offer';
+import { offerToIdleWorker, readOfferState } from './create-offer';
 import * as z from 'zod';
 import { MAX_HIDDEN_PAGES_SKIPPED, MAX_NOTIFICATION_ADDRESSES, MAX_REACTIONS_PER_EVENT, tooMany } from '../domain/limits';
 import { ForbiddenError, NotFoundError, ValidationError } from '../domain/errors';
@@ -99,10 +99,12 @@ export async function createWorkRequest(deps: Deps, caller: Caller, input: Creat
     createdAt: now,
     eventReactions,
   });
+  // The offer's reads do not depend on the new request: they go alongside its commit (never rejecting).
+  const offerReads = deps.offerOnCreate && wr.taskType === 'Worker' ? readOfferState(deps) : undefined;
   await deps.workRequests.commit({ create: [wr] });
   await runEventReactions(deps, wr, 'on_creation');
   const offered = deps.offerOnCreate
-    ? await offerToIdleWorker(deps, wr, caller, (error) => followUpFailures.push({ step: 'offer the request to an idle worker', workRequestId: id, error }))
+    ? await offerToIdleWorker(deps, wr, caller, (error) => followUpFailures.push({ step: 'offer the request to an idle worker', workRequestId: id, error }), offerReads)
     : undefined;
   if (!offered) await deps.queues.enqueueSchedulerEvent({ type: 'work-request-pending', workRequestId: id });
   return wr;

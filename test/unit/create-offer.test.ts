@@ -7,6 +7,7 @@ import { createMemorySockets } from '../../shared/adapters/sockets/memory';
 import { WORKER_CONNECT_PATH, greetSocket, openSocket } from '../../shared/app/sockets';
 import { setMachineState } from '../../shared/app/machines';
 import { schedule } from '../../shared/app/scheduler';
+import { offerToIdleWorker, readOfferState } from '../../shared/app/create-offer';
 import { setUserDisabled } from '../../shared/app/tokens';
 import { createWorkRequest } from '../../shared/app/work-requests';
 import { getNextForWorker } from '../../shared/app/workers';
@@ -34,6 +35,18 @@ async function pendingBefore(taskName = 'noop', as = 'contributor', priorityAdju
 const stored = async (id: number) => (await w.deps.workRequests.get(id))!;
 
 describe('the create path offers a new request to an idle worker', () => {
+  it('reads alongside the commit: the new request is a candidate of its own offer though its partition looked empty then', async () => {
+    const a = await w.addWorker('a.lan');
+    // Read before the request exists, as the create does alongside its commit: every partition looked empty.
+    const reads = readOfferState(w.deps);
+    const state = await reads;
+    expect('partitions' in state && state.partitions.mayHold('Worker', null)).toBe(false);
+    const created = await w.submit('noop'); // offer off here: stays pending
+    const offered = await offerToIdleWorker(w.deps, await stored(created.id), await w.caller('contributor'), undefined, reads);
+    expect(offered).toMatchObject({ id: created.id, worker: a.name });
+    expect((await w.deps.workers.get(a.name))!.assigned).toBe(1);
+  });
+
   it('assigns it at once, tells the worker on its queue, and sends no scheduler event', async () => {
     const a = await w.addWorker('a.lan');
     w.deps.offerOnCreate = true;
