@@ -99,7 +99,7 @@ export async function commitFinish(deps: Deps, wr: WorkRequest, opts: FinishOpti
 }
 
 /** What follows a committed finish: its event reactions, then `afterFinish`. Never throws. */
-export async function followUpFinish(deps: Deps, finished: WorkRequest, opts: { nudgeScheduler?: boolean } = {}): Promise<FollowUpFailure[]> {
+export async function followUpFinish(deps: Deps, finished: WorkRequest, opts: AfterFinishOptions = {}): Promise<FollowUpFailure[]> {
   const failures: FollowUpFailure[] = [];
   const step = followUpStep(failures, finished);
   // Usage accounting (a queue send) depends on nothing else here: it runs alongside the reactions
@@ -139,13 +139,39 @@ export async function startServerSide(deps: Deps, wr: WorkRequest): Promise<Work
   return running;
 }
 
+export interface AfterFinishOptions {
+  /** Default true: send the scheduler event for the freed capacity. */
+  nudgeScheduler?: boolean;
+  /** What `readDependentsAhead` read alongside the finish's commit. */
+  readAhead?: DependentsReadAhead;
+}
+
+/** A finishing request's dependents and its workflow, read while its finish commits (undefined: the read failed). */
+export type DependentsReadAhead = Promise<{ dependents: WorkRequest[]; parent?: WorkRequest } | undefined>;
+
+/**
+ * Reads what settling the dependents of `wr` will need (which requests depend on it, those requests,
+ * and its workflow) alongside the commit that finishes it, so that a dependent's pending write follows
+ * the commit at once instead of two reads later. Nothing read here is trusted blindly: each write is
+ * conditional on the version read, and the dependents are listed again after the commit (a dependency
+ * added meanwhile is settled too). Never rejects.
+ */
+export function readDependentsAhead(deps: Deps, wr: WorkRequest): DependentsReadAhead {
+  const dependents = deps.workRequests.reverseDependencies(wr.id).then((ids) => (ids.length ? deps.workRequests.getMany(ids) : []));
+  const parent = wr.parent === null ? undefined : deps.workRequests.get(wr.parent);
+  return Promise.all([dependents, parent]).then(
+    ([list, workflow]) => ({ dependents: list, ...(workflow ? { parent: workflow } : {}) }),
+    () => undefined,
+  );
+}
+
 /**
  * A dependency finished: dependents that can go ahead become pending, doomed ones are aborted;
  * the workflow is told; the scheduler looks again. Each step is idempotent and runs on its own:
  * a failed unblock is handed to the orchestrator (`settle-dependents`), a lost workflow message is
  * repaired by the watchdog's reconcile sweep. Returns the steps that failed; never throws.
  */
-export async function afterFinish(deps: Deps, finished: WorkRequest, opts: { nudgeScheduler?: boolean } = {}): Promise<FollowUpFailure[]> {
+export async function afterFinish(deps: Deps, finished: WorkRequest, opts: AfterFinishOptions = {}): Promise<FollowUpFailure[]> {
   const failures: FollowUpFailure[] = [];
   const step = followUpStep(failures, finished);
   const toOrchestrator = (kind: 'settle-dependents' | 'child-finished') => async () => {
@@ -156,7 +182,7 @@ export async function afterFinish(deps: Deps, finished: WorkRequest, opts: { nud
   // it reads itself (a dependent still blocked is settled there too), so it need not wait for the unblocking.
   await Promise.all([
     // A failed child about to be retried after a delay keeps its dependents: the retry takes them over.
-    delayedRetryOf(finished) ? undefined : step('unblock dependents', () => settleDependentsOf(deps, finished.id, finished), toOrchestrator('settle-dependents')),
+    delayedRetryOf(finished) ? undefined : step('unblock dependents', () => settleDependentsOf(deps, finished.id, finished, opts.readAhead), toOrchestrator('settle-dependents')),
     // The workflow may be complete now: its orchestrator decides, one root at a time.
     finished.parent === null ? undefined : step('workflow completion', toOrchestrator('child-finished')),
   ]);
@@ -184,12 +210,26 @@ function followUpStep(failures: FollowUpFailure[], finished: WorkRequest) {
 
 /**
  * Settles every request that depends on `id` (each on its own, so one failure does not stop the
- * others); `finished`: that request as its finish committed it (see `SettleOptions`).
+ * others); `finished`: that request as its finish committed it (see `SettleOptions`); `readAhead`:
+ * what was read alongside that commit (its dependents go at once, while the list is read again).
  */
-export async function settleDependentsOf(deps: Deps, id: number, finished?: WorkRequest): Promise<void> {
+export async function settleDependentsOf(deps: Deps, id: number, finished?: WorkRequest, readAhead?: DependentsReadAhead): Promise<void> {
   const errors: unknown[] = [];
-  for (const dependent of await deps.workRequests.reverseDependencies(id)) {
-    await settleDependent(deps, dependent, finished ? { finished } : {}).catch((err: unknown) => errors.push(err));
+  const settle = (dependent: number, ahead?: { dependent: WorkRequest; finishedParent?: WorkRequest }) =>
+    settleDependent(deps, dependent, { ...(finished ? { finished } : {}), ...(ahead ? { ahead } : {}) }).catch((err: unknown) => errors.push(err));
+  const early = readAhead ? await readAhead : undefined;
+  if (!early) {
+    for (const dependent of await deps.workRequests.reverseDependencies(id)) await settle(dependent);
+  } else {
+    // The dependents read ahead go now; the list read after the commit catches one added meanwhile.
+    const [listedNow] = await Promise.all([
+      deps.workRequests.reverseDependencies(id),
+      (async () => {
+        for (const dependent of early.dependents) await settle(dependent.id, { dependent, ...(early.parent ? { finishedParent: early.parent } : {}) });
+      })(),
+    ]);
+    const seen = new Set(early.dependents.map((d) => d.id));
+    for (const dependent of listedNow) if (!seen.has(dependent)) await settle(dependent);
   }
   if (errors.length) throw new AggregateError(errors, `settling ${errors.length} dependent(s) of work request ${id} failed`, { cause: errors[0] });
 }
@@ -201,14 +241,18 @@ export async function settleDependentsOf(deps: Deps, id: number, finished?: Work
  */
 export async function settleDependent(deps: Deps, id: number, opts: SettleOptions = {}): Promise<boolean> {
   const { batch } = opts;
+  // Read alongside the dependency's commit: used for the first attempt only (a retry reads afresh).
+  let ahead = opts.ahead;
   return withRetries(async () => {
     const { finished } = opts;
+    const first = ahead;
+    ahead = undefined;
     // After a dependency finished, the dependent is likely to go: the finished request's workflow
     // (most often the dependent's too) is read alongside the dependent, and the dependencies only
     // if there are others than the finished one (its state is known: it was just committed).
     const [dependent, finishedParent] = await Promise.all([
-      deps.workRequests.get(id),
-      finished?.parent != null ? deps.workRequests.get(finished.parent) : undefined,
+      first?.dependent ?? deps.workRequests.get(id),
+      first?.finishedParent ?? (finished?.parent != null ? deps.workRequests.get(finished.parent) : undefined),
     ]);
     if (!dependent || dependent.status !== 'blocked') return false;
     const parentRead = (): Promise<WorkRequest | undefined> => (dependent.parent === null ? Promise.resolve(undefined) : deps.workRequests.get(dependent.parent));
@@ -248,6 +292,8 @@ export interface SettleOptions {
    * dependent re-pointed meanwhile (a retry) names another id, or fails its versioned write.
    */
   finished?: WorkRequest;
+  /** The dependent (and the finished request's workflow) as read alongside that commit (`readDependentsAhead`). */
+  ahead?: { dependent: WorkRequest; finishedParent?: WorkRequest };
 }
 
 /** Unblocks made in one step (`settleDependent`'s batch): their marker batch and the ids made pending. */

@@ -8,7 +8,7 @@ import { generateTokenKey } from './admin';
 import { recordAudit } from './audit';
 import { hashTokenKey, requireWorker, type Caller } from './auth';
 import { ignoreConflict, withRetries } from './concurrency';
-import { commitFinish, finish, followUpFinish, reclaim, recurringRunHooksOf, type FollowUpFailure } from './lifecycle';
+import { commitFinish, finish, followUpFinish, readDependentsAhead, reclaim, recurringRunHooksOf, type DependentsReadAhead, type FollowUpFailure } from './lifecycle';
 import { workRequestNotFound } from './loaders';
 import { admitUnactivatedRegistration, checkEnableIsUnambiguous, consumeActivationToken } from './worker-registration';
 import { machineAskedForWork } from './machines';
@@ -241,18 +241,22 @@ export async function completeWorkRequest(
   // A late report from a worker that lost the request is refused and changes nothing at all,
   // so the worker is only marked as seen once the completion is accepted. Only the commit is
   // retried: once it landed the worker gets its answer, whatever its follow-ups meet.
+  // A workflow child's dependents (and its workflow) are read while its finish commits: the first one
+  // can then go pending right after the commit (lifecycle.ts, readDependentsAhead).
+  let readAhead: DependentsReadAhead | undefined;
   const finished = await withRetries(async () => {
     const wr = await loadOwnRequest(deps, caller.worker, id);
     if (wr.status !== 'running') {
       throw new ConflictError('Not running', `work request ${id} is ${wr.status}${wr.supersededBy ? ` (retried as ${wr.supersededBy})` : ''}`);
     }
+    if (wr.parent !== null) readAhead ??= readDependentsAhead(deps, wr);
     return commitFinish(deps, wr, { status: 'completed', result: input.result, outputData: input.outputData, releaseSlot: true });
   });
   // `conveyor worker` pulls its next request once it has reported (in this same round trip with
   // `?next=1`, else with get-next), so its freed slot needs no scheduling pass. Debusine's worker never
   // asks on its own: it waits for `work_request_available`, which only a scheduling pass sends, so its
   // completion (over HTTP: without `pulls_next=true` or `next=1`) nudges the scheduler as Debusine's server does.
-  const failures = await followUpFinish(deps, finished, { nudgeScheduler: input.workerPullsNext === false });
+  const failures = await followUpFinish(deps, finished, { nudgeScheduler: input.workerPullsNext === false, ...(readAhead ? { readAhead } : {}) });
   followUpFailures?.push(...failures);
   await markSeen(deps, caller.worker).catch((error: unknown) => followUpFailures?.push({ step: 'mark worker seen', workRequestId: id, error }));
   return finished;

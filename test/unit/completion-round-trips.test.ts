@@ -32,7 +32,7 @@ function recorded<T extends object>(target: T, label: string, calls: Call[], clo
   });
 }
 
-test('a completion reaches its dependent\'s pending write in 5 sequential round trips: the dependent and its workflow read together, its finished dependency not read again, accounting and the workflow message alongside', async () => {
+test('a completion reaches its dependent\'s pending write in 4 sequential round trips: the dependents and the workflow read alongside the finish\'s commit, its finished dependency not read again, accounting and the workflow message alongside', async () => {
   const w = await createSchedulingWorld();
   const worker = await w.addWorker('a.lan', { metadata: AMD64_METADATA });
   // CPU usage accounting on: the completion sends an accounting message.
@@ -73,15 +73,15 @@ test('a completion reaches its dependent\'s pending write in 5 sequential round 
   expect((await w.deps.workRequests.get(second.id))!.status).toBe('pending');
   // The path to the dependent's write; each step names its call first, then those under way alongside.
   const toPending = sequentialSteps(calls, 0, pendingAt);
-  expect(toPending).toHaveLength(5);
+  expect(toPending).toHaveLength(4);
   expect(toPending[0]![0]).toBe('workRequests.get'); // the request: this worker's, running?
-  expect(toPending[1]![0]).toBe('workRequests.commit'); // the finish (its slot and its workflow's child count in the same write)
-  // After the commit, together: the dependents' links and the usage accounting message (never a step of its own).
-  expect(toPending[2]).toEqual(expect.arrayContaining(['workRequests.reverseDependencies', 'accountingQueue.enqueue']));
-  // The dependent ‖ its workflow (running?); its only dependency is the request just finished: not read again.
-  expect(toPending[3]!.filter((c) => c === 'workRequests.get').length).toBeGreaterThanOrEqual(2);
-  expect(toPending.flat()).not.toContain('workRequests.getMany');
-  expect(toPending[4]![0]).toBe('workRequests.commit'); // blocked → pending
+  // The finish (its slot and its workflow's child count in the same write), and alongside it the read-ahead:
+  // which requests depend on it, and its workflow (running?).
+  expect(toPending[1]).toEqual(expect.arrayContaining(['workRequests.commit', 'workRequests.reverseDependencies', 'workRequests.get']));
+  // The dependents read ahead (the last read on the way), the usage accounting message alongside (never a step of its own).
+  expect(toPending[2]).toEqual(expect.arrayContaining(['workRequests.getMany', 'accountingQueue.enqueue']));
+  // Its only dependency is the request just finished: not read again; nothing is read between the commit and the write.
+  expect(toPending[3]![0]).toBe('workRequests.commit'); // blocked → pending
   expect(calls.some((c) => c.command === 'queues.enqueueOrchestration')).toBe(true);
   expect(toPending.map((s) => s[0])).not.toContain('queues.enqueueOrchestration');
 });
@@ -120,5 +120,29 @@ describe('settling with the finished dependency as committed', () => {
     expect((await getNextForWorker(w.deps, await worker.caller()))?.id).toBe(a.id);
     await completeWorkRequest(w.deps, await worker.caller(), a.id, { result: 'failure' });
     expect((await w.deps.workRequests.get(dependent.id))!).toMatchObject({ status: 'aborted' });
+  });
+
+  test('a dependency added while the finish committed is settled too: the dependents are listed again after the commit', async () => {
+    const { w, worker, child } = await world();
+    const a = child(9121);
+    const dependent = child(9122, { status: 'blocked', dependencies: [a.id] });
+    await w.deps.workRequests.commit({ create: [a, dependent], addReverseDependencies: [{ dependency: a.id, dependent: dependent.id }] });
+    await schedule(w.deps);
+    expect((await getNextForWorker(w.deps, await worker.caller()))?.id).toBe(a.id);
+    // The read-ahead's listing misses the dependency (as if it was added just after that read).
+    let listings = 0;
+    const store = w.deps.workRequests;
+    const deps: Deps = {
+      ...w.deps,
+      workRequests: new Proxy(store, {
+        get(obj, prop, receiver) {
+          if (prop !== 'reverseDependencies') return Reflect.get(obj, prop, receiver) as unknown;
+          return async (id: number) => (listings++ === 0 ? [] : store.reverseDependencies(id));
+        },
+      }),
+    };
+    await completeWorkRequest(deps, await worker.caller(), a.id, { result: 'success' });
+    expect(listings).toBe(2);
+    expect((await w.deps.workRequests.get(dependent.id))!.status).toBe('pending');
   });
 });

@@ -168,7 +168,8 @@ describe('recovery from lost follow-up steps (found by the benchmark)', () => {
     const worker = await w.addWorker('a.lan');
     const repo = w.deps.workRequests;
     const reverse = repo.reverseDependencies.bind(repo);
-    let failures = 1;
+    // Twice: the read alongside the finish's commit, and the unblocking's own listing after it.
+    let failures = 2;
     repo.reverseDependencies = async (id) => {
       if (failures-- > 0) throw new Error('the function died here');
       return reverse(id);
