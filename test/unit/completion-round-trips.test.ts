@@ -98,6 +98,17 @@ describe('settling with the finished dependency as committed', () => {
     return { w, worker, child };
   }
 
+  /** A child `a` running on the worker, and `dependent` blocked on it alone. */
+  async function runningWithDependent(ids: [number, number]) {
+    const { w, worker, child } = await world();
+    const a = child(ids[0]);
+    const dependent = child(ids[1], { status: 'blocked', dependencies: [a.id] });
+    await w.deps.workRequests.commit({ create: [a, dependent], addReverseDependencies: [{ dependency: a.id, dependent: dependent.id }] });
+    await schedule(w.deps);
+    expect((await getNextForWorker(w.deps, await worker.caller()))?.id).toBe(a.id);
+    return { w, worker, a, dependent };
+  }
+
   test('a dependent with another dependency still in progress reads it and stays blocked', async () => {
     const { w, worker, child } = await world();
     const a = child(9101);
@@ -112,23 +123,13 @@ describe('settling with the finished dependency as committed', () => {
   });
 
   test('a dependent whose only dependency failed is aborted', async () => {
-    const { w, worker, child } = await world();
-    const a = child(9111);
-    const dependent = child(9112, { status: 'blocked', dependencies: [a.id] });
-    await w.deps.workRequests.commit({ create: [a, dependent], addReverseDependencies: [{ dependency: a.id, dependent: dependent.id }] });
-    await schedule(w.deps);
-    expect((await getNextForWorker(w.deps, await worker.caller()))?.id).toBe(a.id);
+    const { w, worker, a, dependent } = await runningWithDependent([9111, 9112]);
     await completeWorkRequest(w.deps, await worker.caller(), a.id, { result: 'failure' });
     expect((await w.deps.workRequests.get(dependent.id))!).toMatchObject({ status: 'aborted' });
   });
 
   test('a dependency added while the finish committed is settled too: the dependents are listed again after the commit', async () => {
-    const { w, worker, child } = await world();
-    const a = child(9121);
-    const dependent = child(9122, { status: 'blocked', dependencies: [a.id] });
-    await w.deps.workRequests.commit({ create: [a, dependent], addReverseDependencies: [{ dependency: a.id, dependent: dependent.id }] });
-    await schedule(w.deps);
-    expect((await getNextForWorker(w.deps, await worker.caller()))?.id).toBe(a.id);
+    const { w, worker, a, dependent } = await runningWithDependent([9121, 9122]);
     // The read-ahead's listing misses the dependency (as if it was added just after that read).
     let listings = 0;
     const store = w.deps.workRequests;
