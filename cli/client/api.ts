@@ -299,7 +299,8 @@ export class ConveyorApi {
   }
 
   async completeWorkRequest(id: number, completion: WorkRequestCompletion): Promise<void> {
-    // The worker asks get-next at once after reporting: the server need not schedule for its freed slot.
+    // `pulls_next=true`: no scheduling pass for the freed slot (this worker asks for its own work, or is
+    // stopping); without it the server nudges the scheduler, as for Debusine's worker.
     const res = await this.request('PUT', `work-request/${id}/completed/?pulls_next=true`, completion);
     await res.body?.cancel();
   }
