@@ -128,6 +128,8 @@ export interface AccountingCostPerEvent {
   sqsRequests: number;
   invocations: number;
   gbSeconds: number;
+  /** The Lambda compute part of perMillion: the one figure here that comes from a time, not a count. */
+  computePerMillion: number;
   perMillion: number;
 }
 
@@ -138,13 +140,14 @@ export function accountingCostPerEvent(run: AccountingRun): AccountingCostPerEve
   const rru = per(run.dynamo.rcuBilled);
   const wru = per(run.dynamo.wcu + failedConditionalWrites(run.dynamo));
   const sqsRequests = per(totalRequests(run.sqs));
+  const computePerMillion = gbSeconds * 1e6 * PRICES.lambdaGbSecond;
   const perMillion =
     invocations * PRICES.lambdaRequestsPerMillion +
-    gbSeconds * 1e6 * PRICES.lambdaGbSecond +
+    computePerMillion +
     wru * PRICES.dynamoWriteRequestUnitPerMillion +
     rru * PRICES.dynamoReadRequestUnitPerMillion +
     sqsRequests * PRICES.sqsStandardPerMillion;
-  return { requests: per(totalRequests(run.dynamo)), rru, wru, sqsRequests, invocations, gbSeconds, perMillion };
+  return { requests: per(totalRequests(run.dynamo)), rru, wru, sqsRequests, invocations, gbSeconds, computePerMillion, perMillion };
 }
 
 const n2 = (n: number) => (Number.isInteger(n) ? String(n) : fmt(n, 2));
@@ -162,7 +165,7 @@ export function renderRequestAccounting(accounting: RequestAccounting, requestLi
     n2(c.sqsRequests),
     n2(c.invocations),
     `${fmt(c.gbSeconds, 5)} (${fmt(run.handlerMs, 1)} ms)`,
-    fmtUsd(c.perMillion),
+    `${fmtUsd(c.perMillion)} (${fmtUsd(c.perMillion - c.computePerMillion)})`,
   ];
   const lines = [
     '**Quota accounting of the finished request** (accountant Lambda, bench/request-accounting.ts). The completion\'s usage event ' +
@@ -170,7 +173,7 @@ export function renderRequestAccounting(accounting: RequestAccounting, requestLi
       'above; the accounting queue of these deps is a sink the benchmark receives from and deletes from itself, so the stack\'s own ' +
       'accountant never applies it first. Per finished request:',
     '',
-    '| quota accounting of the finished request | events per invocation | DynamoDB requests | RRU billed | WRU (incl. failed conditional writes) | SQS requests (receive + delete) | Lambda invocations | Lambda GB-s (apply time, inflated by load) | $ per million |',
+    '| quota accounting of the finished request | events per invocation | DynamoDB requests | RRU billed | WRU (incl. failed conditional writes) | SQS requests (receive + delete) | Lambda invocations | Lambda GB-s (apply time, inflated by load) | $ per million (without Lambda compute: from counts only) |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     `| ${row('idle: the request\'s own event, alone in its invocation', accounting.idle, idle).join(' | ')} |`,
     `| ${row(`under load: ${accounting.batched.events} finished requests of ${accounting.batched.users} users in one batch`, accounting.batched, batched).join(' | ')} |`,

@@ -15,7 +15,8 @@ describe('quota accounting of a finished request (section 7)', () => {
     const idle = accountingCostPerEvent(run(1, 6, 4, 12, 2, 9.2));
     expect(idle).toMatchObject({ requests: 6, rru: 4, wru: 12, sqsRequests: 2, invocations: 1 });
     expect(idle.gbSeconds).toBeCloseTo(0.01 * (ACCOUNTANT_MEMORY_MB / 1024));
-    expect(idle.perMillion).toBeCloseTo(0.2 + idle.gbSeconds * 1e6 * 0.0000133334 + 12 * 1.25 + 4 * 0.25 + 2 * 0.4);
+    expect(idle.computePerMillion).toBeCloseTo(idle.gbSeconds * 1e6 * 0.0000133334);
+    expect(idle.perMillion - idle.computePerMillion).toBeCloseTo(0.2 + 12 * 1.25 + 4 * 0.25 + 2 * 0.4);
     const batched = accountingCostPerEvent(run(10, 35, 32, 50, 2, 30, 2));
     expect(batched).toMatchObject({ requests: 3.5, rru: 3.2, wru: 5.2, sqsRequests: 0.2, invocations: 0.1 });
   });
