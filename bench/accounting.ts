@@ -80,12 +80,20 @@ export async function measureAccounting(stackEnv: Record<string, string>, opts: 
   consumer.push({ label: 'finished work request (CPU, user + workspace)', dynamo: (await measure(counting, () => applyAccountingEvents(counting.deps, [workRequestEvent(wr)]))).dynamo });
   consumer.push({ label: 'artifact with one new file (disk, user + workspace)', dynamo: (await measure(counting, () => applyAccountingEvents(counting.deps, [artifactEvent(one)]))).dynamo });
   consumer.push({ label: 'the same event replayed (nothing to change)', dynamo: (await measure(counting, () => applyAccountingEvents(counting.deps, [artifactEvent(one)]))).dynamo });
+  // Under load the accountant gets up to 100 events per invocation: 10 finished requests of 2 users, per event.
+  const second = `${username}-2`;
+  await createUser(plain, ACTOR, { username: second });
+  const finished = await Promise.all(
+    Array.from({ length: 10 }, (_, i) => storeFinishedRequest(plain, 990_100_000 + Math.floor(Math.random() * 10_000) * 10 + i, i % 2 ? second : username, 100 + i, workspace)),
+  );
+  const batch = (await measure(counting, () => applyAccountingEvents(counting.deps, finished.map(workRequestEvent)))).dynamo;
+  consumer.push({ label: '10 finished work requests of 2 users in one batch (CPU), per event', dynamo: perEvent(batch, finished.length) });
 
   progress(`accounting: storing ${opts.artifacts} artifacts for the recompute`);
-  const batch = 20;
-  for (let i = 1; i < opts.artifacts; i += batch) {
+  const parallel = 20;
+  for (let i = 1; i < opts.artifacts; i += parallel) {
     await Promise.all(
-      Array.from({ length: Math.min(batch, opts.artifacts - i) }, (_, j) => storeArtifact(plain, base + i + j, username, [fileOf(base + i + j, 1000)], workspace)),
+      Array.from({ length: Math.min(parallel, opts.artifacts - i) }, (_, j) => storeArtifact(plain, base + i + j, username, [fileOf(base + i + j, 1000)], workspace)),
     );
   }
   const timedRecompute = async () => {
@@ -103,7 +111,12 @@ export async function measureAccounting(stackEnv: Record<string, string>, opts: 
   return { artifacts: opts.artifacts, hotPath, consumer, recompute, steady };
 }
 
-const units = (s: TallySnapshot) => `${s.requests ? Object.values(s.requests).reduce((n, v) => n + v, 0) : 0} req, ${round(s.rcuBilled)} RCU, ${round(s.wcu)} WCU`;
+/** A batch's counts divided by its events. */
+function perEvent(s: TallySnapshot, events: number): TallySnapshot {
+  return { ...s, requests: Object.fromEntries(Object.entries(s.requests).map(([k, v]) => [k, v / events])), rcuBilled: s.rcuBilled / events, wcu: s.wcu / events };
+}
+
+const units = (s: TallySnapshot) => `${s.requests ? round(Object.values(s.requests).reduce((n, v) => n + v, 0)) : 0} req, ${round(s.rcuBilled)} RCU, ${round(s.wcu)} WCU`;
 const dollars = (s: TallySnapshot) => s.rcuBilled * PRICES.dynamoReadRequestUnitPerMillion + s.wcu * PRICES.dynamoWriteRequestUnitPerMillion;
 function round(n: number): number {
   return Math.round(n * 100) / 100;

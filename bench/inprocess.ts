@@ -6,7 +6,8 @@
  * The scheduler and heartbeat queues of these deps point at two "sink" queues that no local
  * poller reads: the events they send are counted and then received and deleted here, the way the
  * Lambda event source would, without the local stack's own scheduler reacting to them (it would
- * assign the requests being measured behind the benchmark's back).
+ * assign the requests being measured behind the benchmark's back). The accounting queue is a sink
+ * too: the usage events of finished requests are applied by bench/request-accounting.ts, counted.
  */
 import { CreateQueueCommand, DeleteMessageBatchCommand, DeleteMessageCommand, ReceiveMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
 import { createAwsDeps } from '../shared/adapters/aws';
@@ -21,7 +22,7 @@ import { countCommands } from './counters';
 
 export interface InProcessBench {
   env: Record<string, string>;
-  /** Counting deps (scheduler and heartbeat queues → sinks). */
+  /** Counting deps (scheduler, heartbeat and accounting queues → sinks). */
   counting: CountingDeps;
   /** Uncounted deps on the same sinks, for preparation steps. */
   plain: Deps;
@@ -29,7 +30,7 @@ export interface InProcessBench {
   sqs: SQSClient;
   /** An uncounted SQS client, for draining. */
   rawSqs: SQSClient;
-  sinks: { scheduler: string; heartbeats: string };
+  sinks: { scheduler: string; heartbeats: string; accounting: string };
   worker: { name: string; key: string; queueUrl: string };
   workerCaller(deps?: Deps): Promise<Extract<Caller, { kind: 'worker' }>>;
 }
@@ -44,8 +45,8 @@ export async function setUpInProcess(stackEnv: Record<string, string>, actor: st
     if (!QueueUrl) throw new Error(`no URL for queue ${name}`);
     return QueueUrl;
   };
-  const sinks = { scheduler: await sink('bench-scheduler-sink'), heartbeats: await sink('bench-heartbeats-sink') };
-  const env = { ...stackEnv, [QUEUES.scheduler.envVar]: sinks.scheduler, [QUEUES.heartbeats.envVar]: sinks.heartbeats };
+  const sinks = { scheduler: await sink('bench-scheduler-sink'), heartbeats: await sink('bench-heartbeats-sink'), accounting: await sink('bench-accounting-events-sink') };
+  const env = { ...stackEnv, [QUEUES.scheduler.envVar]: sinks.scheduler, [QUEUES.heartbeats.envVar]: sinks.heartbeats, [QUEUES.accounting.envVar]: sinks.accounting };
   const counting = createCountingDeps(env);
   const plain = createAwsDeps({ ...env });
   const sqs = countCommands(new SQSClient({ region, credentials, endpoint }), counting.sqs);
@@ -106,6 +107,7 @@ export async function drain(client: SQSClient, queueUrl: string): Promise<number
 export async function drainAll(bench: InProcessBench): Promise<void> {
   await drain(bench.rawSqs, bench.sinks.scheduler);
   await drain(bench.rawSqs, bench.sinks.heartbeats);
+  await drain(bench.rawSqs, bench.sinks.accounting);
   await drain(bench.rawSqs, bench.worker.queueUrl);
 }
 

@@ -20,6 +20,7 @@ import { DEFAULT_SCOPE } from '../shared/domain/tenancy';
 import { averageSnapshots } from './capacity';
 import { emptySnapshot, sum, type TallySnapshot } from './counters';
 import { deleteBatch, deleteOne, drainAll, freeSlot, receiveOne, type InProcessBench } from './inprocess';
+import { accountBatch, accountUsageEventOf, averageRuns, type AccountingRun, type RequestAccounting } from './request-accounting';
 
 export interface LifecycleStep {
   /** What the report looks a step up by. */
@@ -40,6 +41,8 @@ export interface LifecycleCost {
   steps: LifecycleStep[];
   total: { dynamo: TallySnapshot; sqs: TallySnapshot };
   workersRegistered: number;
+  /** The accountant applying the finished request's usage event: not a step of the request's life (not in `total`). */
+  accounting: RequestAccounting;
 }
 
 class Interference extends Error {}
@@ -73,6 +76,8 @@ export async function measureLifecycle(bench: InProcessBench, options: { userTok
   const deps = { ...counting.deps, offerOnCreate: true };
   const samples: { dynamo: TallySnapshot; sqs: TallySnapshot }[][] = [];
   let discarded = 0;
+  const accountingRuns: AccountingRun[] = [];
+  let accountingRun: AccountingRun | undefined;
 
   const one = async (): Promise<{ dynamo: TallySnapshot; sqs: TallySnapshot }[]> => {
     const out: { dynamo: TallySnapshot; sqs: TallySnapshot }[] = [];
@@ -119,12 +124,14 @@ export async function measureLifecycle(bench: InProcessBench, options: { userTok
       if (next) throw new Interference(`the completion handed out ${next.id}`);
     });
     await noSchedulerEvent('the completion');
+    accountingRun = await accountUsageEventOf(bench, wr.id);
     return out;
   };
 
   while (samples.length < options.repetitions) {
     try {
       samples.push(await one());
+      accountingRuns.push(accountingRun!);
     } catch (err) {
       if (!(err instanceof Interference) || discarded >= 5) throw err;
       discarded += 1;
@@ -148,5 +155,6 @@ export async function measureLifecycle(bench: InProcessBench, options: { userTok
     dynamo: steps.map((s) => s.dynamo).reduce(sum, emptySnapshot()),
     sqs: steps.map((s) => s.sqs).reduce(sum, emptySnapshot()),
   };
-  return { repetitions: samples.length, discarded, steps, total, workersRegistered: (await bench.plain.workers.list()).length };
+  const accounting = { idle: averageRuns(accountingRuns), batched: await accountBatch(bench, { workspace: options.workspace, actor: 'system:bench-lifecycle' }) };
+  return { repetitions: samples.length, discarded, steps, total, workersRegistered: (await bench.plain.workers.list()).length, accounting };
 }

@@ -6,6 +6,7 @@ import type { TallySnapshot } from './counters';
 import type { DispatchResults } from './dispatch';
 import { durationsOf, invocationsOf, type FunctionCalls } from './invocations';
 import type { LifecycleCost, LifecycleStep } from './lifecycle-cost';
+import { renderRequestAccounting } from './request-accounting';
 import type { SchedulerReads } from './scheduler-reads';
 import { fmt, fmtMs, fmtUsd, mean, percentile } from './stats';
 
@@ -348,6 +349,8 @@ export function renderWorkRequestSections(input: WorkRequestReportInput): string
         ? ''
         : ` For comparison, one artifact create (section 2) costs ${fmtUsd(artifact)} per million: a noop request costs ${fmt(cost.totalPerMillion / artifact, 2)}× that.`),
   );
+  out.push('');
+  out.push(renderRequestAccounting(lifecycle.accounting, cost.totalPerMillion));
   out.push('');
   out.push(
     [

@@ -16,7 +16,7 @@ import { quotaSettingsOf } from '../shared/app/quotas';
 import type { AccountingEvent, Deps } from '../shared/ports';
 import { logger } from '../shared/observability/logger';
 import { wholeBatch } from '../shared/observability/sqs-batches';
-import { isSqsEvent, type ScheduleInvocation } from './scheduler';
+import { isSqsEvent, type ScheduleInvocation } from './schedule-invocation';
 
 const getDeps = awsDeps({ identity, artifacts, audit, files, queues, workRequests, workers, workerChannels, collections, channels, notifier, sequences, accounts, accountingQueue, schema, recurringJobs, machineEventLog, recurringRunHooks: recurringRunsInProcess, sockets });
 

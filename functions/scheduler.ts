@@ -14,15 +14,10 @@ import { EVENT_PASS, TICK_PASS, schedule } from '../shared/app/scheduler';
 import type { Deps } from '../shared/ports';
 import { logger } from '../shared/observability/logger';
 import { wholeBatch } from '../shared/observability/sqs-batches';
+import { isSqsEvent, type ScheduleInvocation } from './schedule-invocation';
+export { isSqsEvent, type ScheduleInvocation } from './schedule-invocation';
 
 const getDeps = awsDeps({ identity, artifacts, queues, workRequests, workers, workerChannels, collections, channels, notifier, sequences, accountingQueue, schema, recurringJobs, machineEventLog, recurringRunHooks: recurringRunsInProcess, sockets });
-
-/** What EventBridge Scheduler sends (`{scheduleId, scheduledTime}`), or the local stack's timer event. */
-export type ScheduleInvocation = Record<string, unknown>;
-
-export function isSqsEvent(event: unknown): event is SQSEvent {
-  return typeof event === 'object' && event !== null && Array.isArray((event as { Records?: unknown }).Records);
-}
 
 export function schedulerHandler(getDeps: () => Deps, run: typeof schedule = schedule) {
   // Events carry nothing but "look again": one pass for the whole batch.

@@ -397,7 +397,9 @@ export const FUNCTIONS: FunctionSpec[] = /* @__PURE__ */ withWebSocketFunctions(
     description: 'Quota accounting: applies usage events in batches (idempotent), and recomputes all usage periodically to correct drift',
     timeoutSeconds: 300,
     memoryMb: 512,
-    queue: { name: 'accounting', batchSize: 100, maxBatchingWindowSeconds: 5, maxConcurrency: 2 },
+    // Not latency-critical (quotas are checked against usage that is seconds old anyway): up to 10 s or
+    // 100 events per invocation, so that a busy system's finished requests share one write per usage item.
+    queue: { name: 'accounting', batchSize: 100, maxBatchingWindowSeconds: 10, maxConcurrency: 2 },
     uses: { tables: { main: 'readwrite', audit: 'append' } },
   }),
   {

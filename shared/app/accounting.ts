@@ -15,7 +15,7 @@ import { ConflictError } from '../domain/errors';
 import { DEFAULT_SCOPE } from '../domain/tenancy';
 import { RESOURCES, type Account, type Resource } from '../domain/quotas';
 import type { WorkRequest } from '../domain/work-requests';
-import type { AccountingChange, AccountingEvent, Deps, FileReference, UsageSource } from '../ports';
+import type { AccountingChange, AccountingEvent, AccountingRewrite, Deps, FileReference, UsageSource } from '../ports';
 import { recordAudit } from './audit';
 import type { FollowUpFailure } from './follow-ups';
 import { quotaSettingsOf } from './quotas';
@@ -87,12 +87,28 @@ export async function noteArtifactFilesChanged(
 
 // --- consuming -------------------------------------------------------------------------------
 
-/** Applies a batch: each distinct source once (duplicates in a batch cost nothing more). */
+/**
+ * Applies a batch: each distinct source once (duplicates in a batch cost nothing more). The finished
+ * work requests of the batch are synced together: one conditional write per account (user or
+ * workspace) for all of them (syncCpuOf); artifacts one by one (their file references are shared).
+ */
 export async function applyAccountingEvents(deps: Deps, events: AccountingEvent[]): Promise<{ sources: number }> {
   const distinct = new Map<string, AccountingEvent>();
   for (const e of events) distinct.set(`${e.source.kind}:${e.source.id}`, e);
-  for (const event of distinct.values()) await syncSource(deps, event);
+  const finished = [...distinct.values()].filter((e) => e.source.kind === 'work-request');
+  for (const event of distinct.values()) if (event.source.kind === 'artifact') await syncSource(deps, event);
+  await syncCpuOf(deps, finished);
   return { sources: distinct.size };
+}
+
+/** The accounts a source counts for: its workspace, and its owner while that user exists (asked once per owner). */
+async function accountsOf(deps: Deps, event: AccountingEvent, users = new Map<string, Promise<boolean>>()): Promise<Account[]> {
+  const owner = await ownerOf(deps, event.createdBy);
+  const accounts: Account[] = [{ kind: 'workspace', scope: event.scope, workspace: event.workspace }];
+  if (!owner) return accounts;
+  if (!users.has(owner)) users.set(owner, deps.identity.getUser(owner).then(Boolean));
+  if (await users.get(owner)) accounts.push({ kind: 'user', username: owner });
+  return accounts;
 }
 
 /**
@@ -101,13 +117,8 @@ export async function applyAccountingEvents(deps: Deps, events: AccountingEvent[
  * newer than the one the previous commit saw, so a late, stale event can never undo a newer one.
  */
 export async function syncSource(deps: Deps, event: AccountingEvent): Promise<void> {
-  const owner = await ownerOf(deps, event.createdBy);
-  const accounts: Account[] = [{ kind: 'workspace', scope: event.scope, workspace: event.workspace }];
-  if (owner && (await deps.identity.getUser(owner))) accounts.push({ kind: 'user', username: owner });
-  for (const account of accounts) {
-    if (event.source.kind === 'artifact') await syncArtifact(deps, account, event.source);
-    else await syncCpu(deps, account, event.source);
-  }
+  if (event.source.kind === 'work-request') return syncCpuOf(deps, [event]);
+  for (const account of await accountsOf(deps, event)) await syncArtifact(deps, account, event.source);
 }
 
 /** The distinct complete files of an artifact now (none once it is deleted). */
@@ -149,21 +160,73 @@ async function withConflictRetries(step: () => Promise<boolean>): Promise<void> 
   }
 }
 
-async function syncCpu(deps: Deps, account: Account, source: UsageSource): Promise<void> {
-  await withConflictRetries(async () => {
-    const current = await deps.accounts.getContribution(account, source);
-    const cpu = await cpuNow(deps, source.id);
-    const previous = current?.cpu ?? 0;
-    if (current ? previous === cpu : cpu === 0) return true;
-    await deps.accounts.applyAccounting({
-      account,
-      source,
-      contribution: { expectedVersion: current?.version, next: cpu === 0 ? null : { cpu, files: [] } },
-      fileRefs: [],
-      usageDelta: { cpu: cpu - previous },
-    });
-    return true;
-  });
+/** Contributions combined in one write: a transaction holds 100 items, one of them the usage counter. */
+export const SOURCES_PER_WRITE = 99;
+
+/** Syncs the CPU of finished work requests, grouped by the accounts they count for. */
+async function syncCpuOf(deps: Deps, events: AccountingEvent[]): Promise<void> {
+  const groups: CpuGroup[] = [];
+  const filling = new Map<string, CpuGroup>();
+  const users = new Map<string, Promise<boolean>>();
+  const accounts = await Promise.all(events.map((event) => accountsOf(deps, event, users)));
+  for (const [i, event] of events.entries()) {
+    for (const account of accounts[i]!) {
+      const key = JSON.stringify(account);
+      let group = filling.get(key);
+      if (!group || group.sources.length === SOURCES_PER_WRITE) {
+        group = { account, sources: [] };
+        filling.set(key, group);
+        groups.push(group);
+      }
+      group.sources.push(event.source);
+    }
+  }
+  await syncCpuGroups(deps, groups);
+}
+
+interface CpuGroup {
+  account: Account;
+  sources: UsageSource[];
+}
+
+/**
+ * Per group (one account, at most SOURCES_PER_WRITE sources): one conditional write of every
+ * contribution that changed, each on the version read, and the summed change of `used`, all or
+ * nothing. A source already counted at its present run time is left out (a replay, within or across
+ * batches, writes nothing); a group whose write lost a race is read and written again, alone.
+ * Contributions are read before the sources, as in syncArtifact.
+ */
+async function syncCpuGroups(deps: Deps, groups: CpuGroup[]): Promise<void> {
+  for (let attempt = 1; groups.length > 0; attempt++) {
+    const read = await Promise.all(groups.map((g) => Promise.all(g.sources.map((source) => deps.accounts.getContribution(g.account, source)))));
+    const ids = [...new Set(groups.flatMap((g) => g.sources.map((s) => s.id)))];
+    const cpu = new Map(await Promise.all(ids.map(async (id) => [id, await cpuNow(deps, id)] as const)));
+    const lost: CpuGroup[] = [];
+    // Settled, not Promise.all: no write of this batch is still in flight when a failure is thrown.
+    const outcomes = await Promise.allSettled(
+      groups.map(async (group, i) => {
+        const contributions: AccountingRewrite['contributions'] = [];
+        let delta = 0;
+        group.sources.forEach((source, j) => {
+          const current = read[i]![j];
+          const now = cpu.get(source.id)!;
+          if (current ? current.cpu === now : now === 0) return;
+          contributions.push({ source, expectedVersion: current?.version, next: now === 0 ? null : { cpu: now, files: [] } });
+          delta += now - (current?.cpu ?? 0);
+        });
+        if (contributions.length === 0) return;
+        try {
+          await deps.accounts.rewriteAccounting({ account: group.account, contributions, fileRefs: [], usageDelta: { cpu: delta } });
+        } catch (err) {
+          if (!(err instanceof ConflictError) || attempt >= MAX_ATTEMPTS) throw err;
+          lost.push(group);
+        }
+      }),
+    );
+    const failed = outcomes.find((o) => o.status === 'rejected');
+    if (failed) throw failed.reason;
+    groups = lost;
+  }
 }
 
 /** One bounded step at a time (at most FILES_PER_STEP file references); returns when in sync. */
@@ -280,7 +343,7 @@ export async function inParallel<T>(items: T[], work: (item: T) => Promise<void>
 
 async function syncGoneSource(deps: Deps, account: Account, source: UsageSource): Promise<void> {
   if (source.kind === 'artifact') await syncArtifact(deps, account, source);
-  else await syncCpu(deps, account, source);
+  else await syncCpuGroups(deps, [{ account, sources: [source] }]);
 }
 
 /** What an account's usage must be, from its accounting items. */

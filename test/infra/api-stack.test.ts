@@ -421,6 +421,16 @@ describe('ApiStack: SQS triggers', () => {
     expect(JSON.stringify(p.EventSourceArn)).toContain(logicalId(stacks.messaging.queues[spec.queue!.name]!.queue));
   });
 
+  it('accounts usage events 100 at a time within a 10 s window, at most 2 batches at once (concrete)', () => {
+    api.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: { Ref: fnId('accountant') },
+      BatchSize: 100,
+      MaximumBatchingWindowInSeconds: 10,
+      ScalingConfig: { MaximumConcurrency: 2 },
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+    });
+  });
+
   it('applies heartbeats 100 at a time within a 5 s window, and runs at most 2 scheduling passes at once, with no batching window (concrete)', () => {
     api.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       FunctionName: { Ref: fnId('heartbeat-applier') },
