@@ -18,16 +18,30 @@
  */
 import { ConflictError } from '../domain/errors';
 import type { WorkRequest } from '../domain/work-requests';
-import { hasSpareCapacity } from '../domain/workers';
+import { hasSpareCapacity, type Worker } from '../domain/workers';
 import { acceptsNewWork } from '../domain/machines';
 import { cannotRunReason, findTask } from '../tasks';
-import type { Deps, SlotChange } from '../ports';
+import type { CandidatePartitions, Deps, SlotChange } from '../ports';
 import type { Caller } from './auth';
 import { runEventReactions } from './event-reactions';
 import { notifyWorker, type FollowUpFailure } from './lifecycle';
 import { byLoadThenConnected, scheduleForWorker, workersWithFreeSlots } from './scheduler';
 
 const OFFER_STEP = 'offer the request to an idle worker';
+
+/** What an offer reads before choosing a worker; a failed read is kept, to be reported by the offer. */
+export type OfferReads = Promise<{ partitions: CandidatePartitions; free: Worker[] } | { error: unknown }>;
+
+/**
+ * The offer's reads (which partitions may hold work, which workers have a slot), started on their own:
+ * neither depends on the new request, so the create starts them alongside its own checks. Never rejects.
+ */
+export function readOfferState(deps: Deps): OfferReads {
+  return Promise.all([deps.workRequests.candidatePartitions({ trusted: true }), workersWithFreeSlots(deps)]).then(
+    ([partitions, free]) => ({ partitions, free }),
+    (error: unknown) => ({ error }),
+  );
+}
 
 /** What the create may hand to a worker at once: a plain pending Worker request (no parent, no dependencies, not stored yet). */
 function offerable(wr: WorkRequest): boolean {
@@ -40,7 +54,13 @@ function offerable(wr: WorkRequest): boolean {
  * offer never fails the create: it is reported in `followUpFailures` and the request is created pending
  * (only the pending create itself may throw, as a create without the offer would).
  */
-export async function createOfferedToIdleWorker(deps: Deps, wr: WorkRequest, creator: Caller, followUpFailures: FollowUpFailure[]): Promise<void> {
+export async function createOfferedToIdleWorker(
+  deps: Deps,
+  wr: WorkRequest,
+  creator: Caller,
+  followUpFailures: FollowUpFailure[],
+  reads?: OfferReads,
+): Promise<void> {
   let stored = false;
   let assigned = false;
   if (offerable(wr)) {
@@ -50,7 +70,7 @@ export async function createOfferedToIdleWorker(deps: Deps, wr: WorkRequest, cre
       await runEventReactions(deps, wr, 'on_creation');
     };
     try {
-      assigned = await offerToIdleWorker(deps, wr, creator, createAssigned);
+      assigned = await offerToIdleWorker(deps, wr, creator, createAssigned, reads ?? readOfferState(deps));
     } catch (error) {
       followUpFailures.push({ step: OFFER_STEP, workRequestId: wr.id, error });
     }
@@ -95,11 +115,13 @@ async function offerToIdleWorker(
   created: WorkRequest,
   creator: Caller,
   createAssigned: (assigned: WorkRequest, slot: SlotChange) => Promise<void>,
+  reads: OfferReads,
 ): Promise<boolean> {
   const task = findTask(created.taskType, created.taskName);
   if (!task) return false;
-  // Independent reads, in parallel, as in an event pass.
-  const [partitions, free] = await Promise.all([deps.workRequests.candidatePartitions({ trusted: true }), workersWithFreeSlots(deps)]);
+  const state = await reads;
+  if ('error' in state) throw state.error;
+  const { partitions, free } = state;
   const worker = free
     .filter((w) => hasSpareCapacity(w) && acceptsNewWork(w.machineState) && cannotRunReason(task, created.taskData, w) === undefined)
     .sort(byLoadThenConnected)[0];

@@ -1,6 +1,6 @@
 /** Work-request use cases for users (the Debusine `work-request/` API). */
 import { enforceQuotas } from './quotas';
-import { createOfferedToIdleWorker } from './create-offer';
+import { createOfferedToIdleWorker, readOfferState } from './create-offer';
 import * as z from 'zod';
 import { MAX_HIDDEN_PAGES_SKIPPED, MAX_NOTIFICATION_ADDRESSES, MAX_REACTIONS_PER_EVENT, tooMany } from '../domain/limits';
 import { ForbiddenError, NotFoundError, ValidationError } from '../domain/errors';
@@ -83,6 +83,8 @@ export async function createWorkRequest(deps: Deps, caller: Caller, input: Creat
     eventReactions = parsed.data as EventReactions;
     await checkNotificationReactions(deps, eventReactions);
   }
+  // The offer's reads (never rejecting) depend on no check below: they go alongside them (unused if one refuses).
+  const offerReads = deps.offerOnCreate && task.taskType === 'Worker' ? readOfferState(deps) : undefined;
   await accessWorkspace(deps, caller, input.scope, input.workspace, 'contributor');
   await enforceQuotas(deps, caller, input.scope, input.workspace);
   const id = await deps.sequences.next('work-request');
@@ -101,7 +103,7 @@ export async function createWorkRequest(deps: Deps, caller: Caller, input: Creat
   });
   if (deps.offerOnCreate && wr.taskType === 'Worker') {
     // Created already assigned to an idle worker when one takes it, else pending with the event.
-    await createOfferedToIdleWorker(deps, wr, caller, followUpFailures);
+    await createOfferedToIdleWorker(deps, wr, caller, followUpFailures, offerReads);
     return wr;
   }
   await deps.workRequests.commit({ create: [wr] });

@@ -257,6 +257,17 @@ describe('the request is created already assigned (one write of the request)', (
     expect(w.deps.workerChannels.messagesFor(a.name)).toEqual([{ type: 'work_request_available', workRequestId: created.id }]);
   });
 
+  it('a create refused by its checks (a viewer): the offer, whose reads went alongside them, takes nothing and sends nothing', async () => {
+    const a = await w.addWorker('a.lan');
+    w.deps.offerOnCreate = true;
+    const commits = recordCommits();
+    await expect(w.submit('noop', {}, 'viewer')).rejects.toThrow();
+    expect(commits).toEqual([]);
+    expect((await w.deps.workers.get(a.name))!.assigned).toBe(0);
+    expect(events()).toEqual([]);
+    expect(w.deps.workerChannels.messagesFor(a.name)).toEqual([]);
+  });
+
   it('a disabled creator: refused by authentication, nothing is created or assigned', async () => {
     const a = await w.addWorker('a.lan');
     w.deps.offerOnCreate = true;
