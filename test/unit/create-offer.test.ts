@@ -268,6 +268,17 @@ describe('the request is created already assigned (one write of the request)', (
     expect(w.deps.workerChannels.messagesFor(a.name)).toEqual([]);
   });
 
+  it('a new request whose dynamic data fails (an unknown artifact): created pending with its event; the pass ends it in error, as before', async () => {
+    const a = await w.addWorker('a.lan');
+    w.deps.offerOnCreate = true;
+    const created = await w.submit('lintian', { input: { binary_artifacts: [999999] }, host_architecture: 'amd64' });
+    expect(await stored(created.id)).toMatchObject({ status: 'pending', worker: null });
+    expect(events()).toContain(created.id);
+    expect((await w.deps.workers.get(a.name))!.assigned).toBe(0);
+    await schedule(w.deps);
+    expect(await stored(created.id)).toMatchObject({ status: 'completed', result: 'error', worker: null });
+  });
+
   it('a disabled creator: refused by authentication, nothing is created or assigned', async () => {
     const a = await w.addWorker('a.lan');
     w.deps.offerOnCreate = true;
