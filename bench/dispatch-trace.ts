@@ -38,7 +38,7 @@ export interface DispatchTrace {
 }
 
 const STEP_LABELS = [
-  '`POST work-request/` (authenticate, create; offer: markers ‖ free slots, candidates, assign, notify; no scheduler event)',
+  '`POST work-request/` (authenticate; offer: markers ‖ free slots, candidates; create it assigned: slot, Put; notify; no scheduler event)',
   'worker message: long-poll receive + delete',
   '`GET get-next-for-worker/` → 200 (authenticate, mark seen ‖ own requests, start)',
 ] as const;

@@ -2,8 +2,8 @@
  * DynamoDB and SQS requests of one `noop` work request's whole life, counted step by step with the
  * use cases the Lambda functions run (in-process, counting clients; see bench/inprocess.ts):
  *
- *   POST work-request/ (creates it and offers it to the idle worker: assigns, notifies the worker's
- *   queue; no scheduler event, so no scheduling pass, as work-requests-api is wired: `offerOnCreate`)
+ *   POST work-request/ (offers it to the idle worker, which takes it: creates it already assigned,
+ *   notifies the worker's queue; no scheduler event, so no scheduling pass, as work-requests-api is wired: `offerOnCreate`)
  *   → the worker receives and deletes the message → GET get-next-for-worker/ (starts it)
  *   → PUT completed/?next=1 (no scheduler event: the same round trip pulls the worker's next
  *   request; nothing pending here, so `{"next": null}`: no second get-next).
@@ -58,7 +58,7 @@ interface StepDef {
 const STEPS: StepDef[] = [
   {
     key: 'create',
-    label: '`POST work-request/` (authenticate, create; offer to the idle worker: markers ‖ free slots, candidates, assign, notify worker queue; no scheduler event)',
+    label: '`POST work-request/` (authenticate; offer to the idle worker: markers ‖ free slots, candidates; create it already assigned: slot, one Put; notify worker queue; no scheduler event)',
     runsIn: 'work-requests-api',
   },
   { key: 'message', label: 'worker receives its queue message and deletes it', runsIn: 'worker (SQS long poll)' },

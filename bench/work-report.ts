@@ -383,7 +383,7 @@ export function renderWorkRequestSections(input: WorkRequestReportInput): string
       '',
       `- Writes are ${fmt((100 * (cost.lines[3]?.perMillion ?? 0)) / cost.totalPerMillion, 0)} % of the cost. A one-item change is a conditional ` +
         '`PutItem` that rewrites the whole item and its index entries; the assignment and the completion are two plain conditional writes with the ' +
-        `worker's slot. Creation with the offer's assignment ${n2(stepWcu('create'))} WCU (with the id counter), start ${n2(stepWcu('start'))}, completion ${n2(stepWcu('complete'))}.`,
+        `worker's slot. Creation, already assigned by the offer, ${n2(stepWcu('create'))} WCU (with the id counter), start ${n2(stepWcu('start'))}, completion ${n2(stepWcu('complete'))}.`,
       `- The creation with its offer sends ${n2(createQueries)} Queries (the candidate markers, the free-slot index, the Worker partitions the ` +
         `markers say may hold work, the worker's WebSocket connections); the completion with its pull sends ${n2(pullQueries)} (its own partitions among them). ` +
         'On AWS each empty Query is still billed half a read unit.',

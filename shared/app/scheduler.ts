@@ -8,7 +8,7 @@ import { bump, effectivePriority, type WorkRequest } from '../domain/work-reques
 import { hasSpareCapacity, workerArchitectures, effectiveMetadata, type Worker } from '../domain/workers';
 import { freeSlotVerdict } from '../domain/free-slots';
 import { cannotRunReason, findTask, validateTaskData } from '../tasks';
-import type { CandidatePartitions, Deps } from '../ports';
+import type { CandidatePartitions, Deps, SlotChange } from '../ports';
 import { lookupContextOf, rootWorkflowOf } from './acting-as';
 import { ignoreConflict } from './concurrency';
 import { runEventReactions } from './event-reactions';
@@ -111,6 +111,12 @@ export async function scheduleForWorker(
     onAssigned?: (committed: WorkRequest) => void;
     /** At most this many assignments (the create path offers one slot); default: every free slot. */
     maxAssignments?: number;
+    /**
+     * A new request not stored yet (the create path's, create-offer.ts): a candidate like the read
+     * ones, in the same order. Taking it is `commit` (its create, already assigned, with the slot);
+     * it is never finished in error here: left out, it is created pending and a pass does that.
+     */
+    offered?: { request: WorkRequest; commit: (assigned: WorkRequest, slot: SlotChange) => Promise<void> };
   } = {},
 ): Promise<{ workRequestId: number; worker: string }[]> {
   const disabledOwners = opts.disabledOwners ?? new Map<string, boolean>();
@@ -125,7 +131,8 @@ export async function scheduleForWorker(
   const skipped = new Set<number>();
   // A QUIESCING or OFFLINE machine gets no new work (Launchpad's shouldLookForJob).
   while (hasSpareCapacity(worker) && acceptsNewWork(worker.machineState) && assigned.length < (opts.maxAssignments ?? Infinity)) {
-    const candidates = (await readCandidates(deps, architectures, opts.emptyPartitions, opts.partitions)).filter((wr) => !skipped.has(wr.id)).sort(byPriorityThenAge);
+    const read = await readCandidates(deps, architectures, opts.emptyPartitions, opts.partitions);
+    const candidates = (opts.offered ? [...read, opts.offered.request] : read).filter((wr) => !skipped.has(wr.id)).sort(byPriorityThenAge);
     let taken = false;
     for (const wr of candidates) {
       skipped.add(wr.id);
@@ -137,7 +144,7 @@ export async function scheduleForWorker(
         data = validateTaskData(task, wr.taskData);
       } catch (err) {
         // Debusine behaviour 17: a request whose task cannot be configured ends in error.
-        await finishInError(deps, wr, 'configure-failed', err);
+        if (wr !== opts.offered?.request) await finishInError(deps, wr, 'configure-failed', err);
         continue;
       }
       if (cannotRunReason(task, data, worker)) continue;
@@ -148,18 +155,17 @@ export async function scheduleForWorker(
           dynamicTaskData = await computeDynamicData(deps, wr, task, data);
         } catch (err) {
           // Debusine: assignment errors are recorded, the request ends in error (#589).
-          await finishInError(deps, wr, 'dynamic-data-failed', err);
+          if (wr !== opts.offered?.request) await finishInError(deps, wr, 'dynamic-data-failed', err);
           continue;
         }
       }
       // What the commit writes: the scheduler goes on with it, without reading it back.
       const committed = bump(wr, { worker: worker.name, assignedAt: now, dynamicTaskData });
+      // What we read of the worker: filling its last slot also takes it out of the free-slot index.
+      const slot: SlotChange = { worker: worker.name, delta: 1, seen: { assigned: worker.assigned, concurrency: worker.concurrency }, workRequestId: wr.id };
       try {
-        await deps.workRequests.commit({
-          update: [{ workRequest: committed, expectedVersion: wr.version }],
-          // What we read of the worker: filling its last slot also takes it out of the free-slot index.
-          slots: [{ worker: worker.name, delta: 1, seen: { assigned: worker.assigned, concurrency: worker.concurrency }, workRequestId: wr.id }],
-        });
+        if (wr === opts.offered?.request) await opts.offered.commit(committed, slot);
+        else await deps.workRequests.commit({ update: [{ workRequest: committed, expectedVersion: wr.version }], slots: [slot] });
       } catch (err) {
         ignoreConflict(err);
         // Either the request went elsewhere (try the next) or the worker filled up (re-read it).

@@ -1,6 +1,6 @@
 /** Work-request use cases for users (the Debusine `work-request/` API). */
 import { enforceQuotas } from './quotas';
-import { offerToIdleWorker, readOfferState } from './create-offer';
+import { createOfferedToIdleWorker, readOfferState } from './create-offer';
 import * as z from 'zod';
 import { MAX_HIDDEN_PAGES_SKIPPED, MAX_NOTIFICATION_ADDRESSES, MAX_REACTIONS_PER_EVENT, tooMany } from '../domain/limits';
 import { ForbiddenError, NotFoundError, ValidationError } from '../domain/errors';
@@ -56,10 +56,10 @@ export interface CreateWorkRequestInput {
 }
 
 /**
- * Creates a request. A pending Worker request is offered at once to an idle worker where
- * `deps.offerOnCreate` is set (create-offer.ts); the scheduler event is sent only when that did not
- * assign it. The answer is the request as created: an assignment by the offer shows on the next read.
- * A failed offer is only reported in `followUpFailures`: the request is committed, the event follows.
+ * Creates a request. Where `deps.offerOnCreate` is set, a Worker request is created already assigned
+ * to an idle worker that takes it (create-offer.ts); the scheduler event is sent only when it is created
+ * pending. The answer is the request as a pending create shows it (as before: the assignment shows on
+ * the next read). A failed offer is only reported in `followUpFailures`: the request is created pending.
  */
 export async function createWorkRequest(deps: Deps, caller: Caller, input: CreateWorkRequestInput, followUpFailures: FollowUpFailure[] = []): Promise<WorkRequest> {
   requireUser(caller);
@@ -83,6 +83,8 @@ export async function createWorkRequest(deps: Deps, caller: Caller, input: Creat
     eventReactions = parsed.data as EventReactions;
     await checkNotificationReactions(deps, eventReactions);
   }
+  // The offer's reads (never rejecting) depend on no check below: they go alongside them (unused if one refuses).
+  const offerReads = deps.offerOnCreate && task.taskType === 'Worker' ? readOfferState(deps) : undefined;
   await accessWorkspace(deps, caller, input.scope, input.workspace, 'contributor');
   await enforceQuotas(deps, caller, input.scope, input.workspace);
   const id = await deps.sequences.next('work-request');
@@ -99,14 +101,14 @@ export async function createWorkRequest(deps: Deps, caller: Caller, input: Creat
     createdAt: now,
     eventReactions,
   });
-  // The offer's reads do not depend on the new request: they go alongside its commit (never rejecting).
-  const offerReads = deps.offerOnCreate && wr.taskType === 'Worker' ? readOfferState(deps) : undefined;
+  if (deps.offerOnCreate && wr.taskType === 'Worker') {
+    // Created already assigned to an idle worker when one takes it, else pending with the event.
+    await createOfferedToIdleWorker(deps, wr, caller, followUpFailures, offerReads);
+    return wr;
+  }
   await deps.workRequests.commit({ create: [wr] });
   await runEventReactions(deps, wr, 'on_creation');
-  const offered = deps.offerOnCreate
-    ? await offerToIdleWorker(deps, wr, caller, (error) => followUpFailures.push({ step: 'offer the request to an idle worker', workRequestId: id, error }), offerReads)
-    : undefined;
-  if (!offered) await deps.queues.enqueueSchedulerEvent({ type: 'work-request-pending', workRequestId: id });
+  await deps.queues.enqueueSchedulerEvent({ type: 'work-request-pending', workRequestId: id });
   return wr;
 }
 

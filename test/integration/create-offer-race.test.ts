@@ -3,11 +3,15 @@
  * slot, on DynamoDB Local: the slot goes to one request only, and the worker's counter and its
  * requests agree.
  */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { keys } from '../../shared/adapters/dynamodb/keys';
+import { slotHolderAttribute } from '../../shared/adapters/dynamodb/slot-writes';
 import { createArtifact } from '../../shared/app/artifacts';
 import { createToken, createUser, createWorkspace, generateTokenKey, grantRole } from '../../shared/app/admin';
 import { authenticate } from '../../shared/app/auth';
 import { schedule } from '../../shared/app/scheduler';
-import { createWorkRequest } from '../../shared/app/work-requests';
+import { abortWorkRequest, createWorkRequest } from '../../shared/app/work-requests';
 import { enableWorker, registerWorker, updateDynamicMetadata } from '../../shared/app/workers';
 import type { Deps } from '../../shared/ports';
 import { integrationDeps } from '../support/integration-deps';
@@ -70,4 +74,26 @@ it('with an older request pending, every racer (offer or pass) gives the one slo
   const racers = await Promise.all([createWorkRequest(offering(), user, lintian), schedule(deps), createWorkRequest(offering(), user, lintian), schedule(deps)]);
   const created = racers.flatMap((r) => ('id' in r ? [r.id] : []));
   expect(await slotHolders(worker.name, [older.id, ...created])).toEqual([older.id]);
+});
+
+it('two creates (each creating its request already assigned) and a pass racing for one free slot, round after round: the slot has one holder, the request assigned to the worker', async () => {
+  const deps = depsOf();
+  const { user, worker, lintian } = await setUp('c');
+  const doc = DynamoDBDocumentClient.from(new DynamoDBClient({}));
+  const ids: number[] = [];
+  try {
+    for (let round = 0; round < 3; round++) {
+      const racers = await Promise.all([createWorkRequest(offering(), user, lintian), schedule(deps), createWorkRequest(offering(), user, lintian)]);
+      ids.push(...racers.flatMap((r) => ('id' in r ? [r.id] : [])));
+      const [holder] = await slotHolders(worker.name, ids);
+      expect(holder).toBeDefined();
+      // The worker item's own holders (the slot writes): exactly the one request that is assigned.
+      const item = (await doc.send(new GetCommand({ TableName: process.env.CONVEYOR_TABLE_MAIN!, Key: keys.worker(worker.name), ConsistentRead: true }))).Item!;
+      expect(Object.keys(item).filter((k) => k.startsWith('slot#'))).toEqual([slotHolderAttribute(holder!)]);
+      await abortWorkRequest(deps, user, holder!); // frees the slot for the next round; the others stay pending
+      ids.splice(ids.indexOf(holder!), 1);
+    }
+  } finally {
+    doc.destroy();
+  }
 });

@@ -190,3 +190,60 @@ it('a request whose earlier assignment died half way is not given the same worke
   expect(item.assigned).toBe(1);
   expect(item[slotHolderAttribute(wr.id)]).toBe(ASSIGNED_AT);
 });
+
+describe('a request created already assigned (create-offer.ts): the slot first, then the create', () => {
+  /** A new request as the create path's offer writes it: assigned at once, version as after a pending create and an assignment. */
+  async function newAssigned(name: string): Promise<WorkRequest> {
+    const arch = `plain-${randomUUID().slice(0, 6)}`;
+    const fields = { scope: 'debusine', workspace: 'System', createdBy: 'user:alice', taskName: 'noop', taskData: {} };
+    const wr = newWorkRequest({ id: ++nextId, ...fields, taskType: 'Worker', hostArchitecture: arch, createdAt: '2026-11-22T10:00:00.000Z' });
+    return bump(wr, { worker: name, assignedAt: ASSIGNED_AT });
+  }
+  const createAssigned = (wr: WorkRequest, seen = { assigned: 0, concurrency: 1 }) =>
+    requests.commit({ create: [wr], slots: [{ worker: wr.worker!, delta: 1, seen, workRequestId: wr.id }] });
+  const requestItem = async (id: number) => (await doc.send(new GetCommand({ TableName: table, Key: keys.workRequest(id), ConsistentRead: true }))).Item!;
+
+  it('two plain writes, no transaction: the holder names it, and it never had a pending scheduling entry', async () => {
+    const name = await worker();
+    const wr = await newAssigned(name);
+    commands.length = 0;
+    await createAssigned(wr);
+    expect(commands).toEqual(['UpdateItemCommand', 'PutItemCommand']);
+    const item = await workerItem(name);
+    expect(item.assigned).toBe(1);
+    expect(item[slotHolderAttribute(wr.id)]).toBe(ASSIGNED_AT);
+    expect(await requests.get(wr.id)).toEqual(wr);
+    expect((await requestItem(wr.id)).gsi3pk).toBeUndefined();
+    expect(await requests.releaseOrphanedSlots('2026-11-22T11:00:00.000Z')).toBe(0); // it holds its slot
+  });
+
+  it('a Put that had landed before the client retried it: the retry counts as written, the slot stays', async () => {
+    const name = await worker(2);
+    const wr = await newAssigned(name);
+    await requests.commit({ create: [wr] }); // the first attempt's Put, whose answer was lost
+    await createAssigned(wr, { assigned: 0, concurrency: 2 });
+    const item = await workerItem(name);
+    expect(item.assigned).toBe(1);
+    expect(item[slotHolderAttribute(wr.id)]).toBe(ASSIGNED_AT);
+  });
+
+  it('an id already written by another request: conflict, and the slot is given back', async () => {
+    const name = await worker();
+    const wr = await newAssigned(name);
+    await requests.commit({ create: [{ ...wr, worker: null, assignedAt: null, version: 1 }] });
+    await expect(createAssigned(wr)).rejects.toThrow(ConflictError);
+    const item = await workerItem(name);
+    expect(item.assigned).toBe(0);
+    expect(item[slotHolderAttribute(wr.id)]).toBeUndefined();
+    expect((await requests.get(wr.id))!.worker).toBeNull();
+  });
+
+  it('a function that died after taking the slot: no request holds it, the watchdog sweep gives it back', async () => {
+    const name = await worker();
+    const wr = await newAssigned(name);
+    const take = takeSlot(table, { worker: name, delta: 1, workRequestId: wr.id }, ASSIGNED_AT);
+    await doc.send(new UpdateCommand(take.item.Update!));
+    expect(await requests.releaseOrphanedSlots('2026-11-22T11:00:00.000Z')).toBe(1);
+    expect((await workerItem(name)).assigned).toBe(0);
+  });
+});

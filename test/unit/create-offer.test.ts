@@ -1,13 +1,12 @@
 /**
- * The create path's offer (shared/app/create-offer.ts): `POST work-request/` hands a new pending
- * Worker request to an idle worker at once, under the pass's rules, and sends the scheduler event
- * only when that did not assign it.
+ * The create path's offer (shared/app/create-offer.ts): `POST work-request/` creates a new Worker
+ * request already assigned to an idle worker, under the pass's rules, and creates it pending with the
+ * scheduler event when no worker takes it.
  */
 import { createMemorySockets } from '../../shared/adapters/sockets/memory';
 import { WORKER_CONNECT_PATH, greetSocket, openSocket } from '../../shared/app/sockets';
 import { setMachineState } from '../../shared/app/machines';
 import { schedule } from '../../shared/app/scheduler';
-import { offerToIdleWorker, readOfferState } from '../../shared/app/create-offer';
 import { setUserDisabled } from '../../shared/app/tokens';
 import { createWorkRequest } from '../../shared/app/work-requests';
 import { getNextForWorker } from '../../shared/app/workers';
@@ -35,18 +34,6 @@ async function pendingBefore(taskName = 'noop', as = 'contributor', priorityAdju
 const stored = async (id: number) => (await w.deps.workRequests.get(id))!;
 
 describe('the create path offers a new request to an idle worker', () => {
-  it('reads alongside the commit: the new request is a candidate of its own offer though its partition looked empty then', async () => {
-    const a = await w.addWorker('a.lan');
-    // Read before the request exists, as the create does alongside its commit: every partition looked empty.
-    const reads = readOfferState(w.deps);
-    const state = await reads;
-    expect('partitions' in state && state.partitions.mayHold('Worker', null)).toBe(false);
-    const created = await w.submit('noop'); // offer off here: stays pending
-    const offered = await offerToIdleWorker(w.deps, await stored(created.id), await w.caller('contributor'), undefined, reads);
-    expect(offered).toMatchObject({ id: created.id, worker: a.name });
-    expect((await w.deps.workers.get(a.name))!.assigned).toBe(1);
-  });
-
   it('assigns it at once, tells the worker on its queue, and sends no scheduler event', async () => {
     const a = await w.addWorker('a.lan');
     w.deps.offerOnCreate = true;
@@ -163,6 +150,142 @@ describe('the create path offers a new request to an idle worker', () => {
     const created = await w.submit('noop');
     expect((await stored(created.id)).worker).toBe(a.name);
     expect(sockets.pusher.texts('c1')).toEqual(['connected', 'request_dynamic_metadata', 'work_request_available']);
+  });
+});
+
+/** The commits a create sends, as the repository receives them. */
+function recordCommits(): Parameters<typeof w.deps.workRequests.commit>[0][] {
+  const commits: Parameters<typeof w.deps.workRequests.commit>[0][] = [];
+  const original = w.deps.workRequests.commit.bind(w.deps.workRequests);
+  jest.spyOn(w.deps.workRequests, 'commit').mockImplementation(async (changes) => {
+    commits.push(changes);
+    return original(changes);
+  });
+  return commits;
+}
+
+const createsAssigned = (changes: Parameters<typeof w.deps.workRequests.commit>[0]) => (changes.create ?? []).some((wr) => wr.worker !== null);
+
+describe('the request is created already assigned (one write of the request)', () => {
+  it('an idle worker: one commit creates it assigned with the slot; nothing else writes it', async () => {
+    const a = await w.addWorker('a.lan');
+    w.deps.offerOnCreate = true;
+    const commits = recordCommits();
+    const created = await w.submit('noop');
+    expect(commits).toHaveLength(1);
+    const [only] = commits;
+    expect(only!.update).toBeUndefined();
+    expect(only!.create).toEqual([expect.objectContaining({ id: created.id, status: 'pending', worker: a.name })]);
+    expect(only!.slots).toEqual([expect.objectContaining({ worker: a.name, delta: 1, workRequestId: created.id })]);
+    expect((await w.deps.workers.get(a.name))!.assigned).toBe(1);
+    expect(events()).not.toContain(created.id);
+    expect(w.deps.workerChannels.messagesFor(a.name)).toEqual([{ type: 'work_request_available', workRequestId: created.id }]);
+  });
+
+  it('a client sees what it saw of a request created pending then assigned: the 201 body, then the stored request', async () => {
+    const a = await w.addWorker('a.lan');
+    const viaPass = await w.submit('noop'); // offer off: pending, then assigned by a pass
+    await schedule(w.deps);
+    const passStored = await stored(viaPass.id);
+    await getNextForWorker(w.deps, await a.caller()); // frees nothing: start it, then finish it to free the slot
+    await w.deps.workRequests.commit({
+      update: [{ workRequest: { ...(await stored(viaPass.id)), status: 'completed', result: 'success', version: passStored.version + 2 }, expectedVersion: passStored.version + 1, finishes: true }],
+      slots: [{ worker: a.name, delta: -1, workRequestId: viaPass.id }],
+    });
+    w.deps.offerOnCreate = true;
+    const offered = await w.submit('noop');
+    const offeredStored = await stored(offered.id);
+    const shape = (wr: WorkRequest) => ({ status: wr.status, worker: wr.worker, version: wr.version, startedAt: wr.startedAt, completedAt: wr.completedAt, hasAssignedAt: wr.assignedAt !== null });
+    expect(shape(offered)).toEqual(shape(viaPass)); // the 201 body: pending, no worker yet
+    expect(shape(offeredStored)).toEqual(shape(passStored)); // the next read: assigned, same version
+    expect(offeredStored.assignedAt! >= offeredStored.createdAt).toBe(true);
+  });
+
+  it('a slot race lost to a pass: the request ends pending with its event, never assigned without a slot', async () => {
+    const older = await pendingBefore();
+    const a = await w.addWorker('a.lan');
+    w.deps.offerOnCreate = true;
+    // A pass takes the worker's only slot (for the older request) after the offer read the free slots.
+    const withFreeSlots = w.deps.workers.withFreeSlots.bind(w.deps.workers);
+    jest.spyOn(w.deps.workers, 'withFreeSlots').mockImplementationOnce(async () => {
+      const free = await withFreeSlots();
+      await schedule({ ...w.deps, offerOnCreate: false });
+      return free;
+    });
+    const commits = recordCommits();
+    const created = await w.submit('noop');
+    expect((await stored(older.id)).worker).toBe(a.name);
+    expect(await stored(created.id)).toMatchObject({ status: 'pending', worker: null });
+    expect(events()).toContain(created.id);
+    expect((await w.deps.workers.get(a.name))!.assigned).toBe(1);
+    // It tried to create it assigned (and lost the slot's condition), then created it pending.
+    const ofCreated = commits.filter((c) => (c.create ?? []).some((wr) => wr.id === created.id));
+    expect(ofCreated.map(createsAssigned)).toEqual([true, false]);
+  });
+
+  it('a failed slot write: the request is created pending, the failure reported, the event sent', async () => {
+    const a = await w.addWorker('a.lan');
+    w.deps.offerOnCreate = true;
+    const commit = w.deps.workRequests.commit.bind(w.deps.workRequests);
+    jest.spyOn(w.deps.workRequests, 'commit').mockImplementation(async (changes) => {
+      if (createsAssigned(changes)) throw new Error('throttled');
+      return commit(changes);
+    });
+    const failures: FollowUpFailure[] = [];
+    const created = await createWorkRequest(w.deps, await w.caller('contributor'), { scope: 'debusine', workspace: 'priv', taskName: 'noop', taskData: {} }, failures);
+    expect(await stored(created.id)).toMatchObject({ status: 'pending', worker: null });
+    expect((await w.deps.workers.get(a.name))!.assigned).toBe(0);
+    expect(failures).toEqual([{ step: 'offer the request to an idle worker', workRequestId: created.id, error: new Error('throttled') }]);
+    expect(events()).toContain(created.id);
+    expect(w.deps.workerChannels.messagesFor(a.name)).toEqual([]);
+  });
+
+  it('a create that landed though its answer was lost: it stays assigned with its slot, the worker is told, no event', async () => {
+    const a = await w.addWorker('a.lan');
+    w.deps.offerOnCreate = true;
+    const commit = w.deps.workRequests.commit.bind(w.deps.workRequests);
+    jest.spyOn(w.deps.workRequests, 'commit').mockImplementation(async (changes) => {
+      await commit(changes);
+      if (createsAssigned(changes)) throw new Error('socket hang up');
+    });
+    const failures: FollowUpFailure[] = [];
+    const created = await createWorkRequest(w.deps, await w.caller('contributor'), { scope: 'debusine', workspace: 'priv', taskName: 'noop', taskData: {} }, failures);
+    expect(await stored(created.id)).toMatchObject({ status: 'pending', worker: a.name });
+    expect((await w.deps.workers.get(a.name))!.assigned).toBe(1);
+    expect(failures.map((f) => f.error)).toEqual([new Error('socket hang up')]);
+    expect(events()).not.toContain(created.id);
+    expect(w.deps.workerChannels.messagesFor(a.name)).toEqual([{ type: 'work_request_available', workRequestId: created.id }]);
+  });
+
+  it('a create refused by its checks (a viewer): the offer, whose reads went alongside them, takes nothing and sends nothing', async () => {
+    const a = await w.addWorker('a.lan');
+    w.deps.offerOnCreate = true;
+    const commits = recordCommits();
+    await expect(w.submit('noop', {}, 'viewer')).rejects.toThrow();
+    expect(commits).toEqual([]);
+    expect((await w.deps.workers.get(a.name))!.assigned).toBe(0);
+    expect(events()).toEqual([]);
+    expect(w.deps.workerChannels.messagesFor(a.name)).toEqual([]);
+  });
+
+  it('a new request whose dynamic data fails (an unknown artifact): created pending with its event; the pass ends it in error, as before', async () => {
+    const a = await w.addWorker('a.lan');
+    w.deps.offerOnCreate = true;
+    const created = await w.submit('lintian', { input: { binary_artifacts: [999999] }, host_architecture: 'amd64' });
+    expect(await stored(created.id)).toMatchObject({ status: 'pending', worker: null });
+    expect(events()).toContain(created.id);
+    expect((await w.deps.workers.get(a.name))!.assigned).toBe(0);
+    await schedule(w.deps);
+    expect(await stored(created.id)).toMatchObject({ status: 'completed', result: 'error', worker: null });
+  });
+
+  it('a disabled creator: refused by authentication, nothing is created or assigned', async () => {
+    const a = await w.addWorker('a.lan');
+    w.deps.offerOnCreate = true;
+    await setUserDisabled(w.deps, 'test', 'contributor', true);
+    await expect(w.submit('noop')).rejects.toThrow();
+    expect((await w.deps.workers.get(a.name))!.assigned).toBe(0);
+    expect(events()).toEqual([]);
   });
 });
 

@@ -24,6 +24,14 @@ it('an assignment naming its request: two plain writes', () => {
   expect(writtenInTwoSteps(assignment())).toBe(true);
 });
 
+it('a request created already assigned, with its slot (create-offer.ts): two plain writes', () => {
+  const creation = (wr: WorkRequest) => ({ create: [wr], slots: [{ worker: 'w1', delta: 1 as const, workRequestId: wr.id }] });
+  expect(writtenInTwoSteps(creation(assigned))).toBe(true);
+  expect(writtenInTwoSteps(creation(pending))).toBe(false); // created pending: no slot to take
+  expect(writtenInTwoSteps(creation(bump(assigned, { parent: 3 })))).toBe(false); // a workflow child: its link and progress too
+  expect(writtenInTwoSteps({ ...creation(assigned), update: assignment().update })).toBe(false);
+});
+
 it('a finish that gives the slot back: two plain writes', () => {
   expect(writtenInTwoSteps(finish())).toBe(true);
   expect(writtenInTwoSteps(finish(bump(running, { status: 'aborted', completedAt: '2026-12-06T10:00:03.000Z' })))).toBe(true);

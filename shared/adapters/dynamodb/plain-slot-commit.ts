@@ -23,7 +23,7 @@ import type { ConflictError } from '../../domain/errors';
 import { childProgressDeltas } from '../../domain/child-progress';
 import { isFinished, type WorkRequest } from '../../domain/work-requests';
 import type { WorkRequestChanges } from '../../ports';
-import { attempt, failedAt, type RawItem, rawNumber } from './errors';
+import { attempt, failedAt, type RawItem, rawNumber, rawString } from './errors';
 import { indexKeys } from './keys';
 import { giveBackSlot, SLOT_HOLDER_PREFIX, slotHolderAttribute, takeSlot } from './slot-writes';
 import { listedWorkerItems } from './worker-listing';
@@ -37,26 +37,40 @@ export interface RequestWrite {
 }
 
 /**
- * Whether `changes` is one request and its own slot and nothing else: an assignment (+1), or a
- * finish that gives the slot back (-1) of a request outside any workflow (a child's finish also
- * counts in its workflow's progress: three items, one transaction). Unassignments stay transactions.
+ * Whether `changes` is one request and its own slot and nothing else: an assignment (+1), a request
+ * created already assigned (+1, create-offer.ts), or a finish that gives the slot back (-1) of a
+ * request outside any workflow (a child's finish also counts in its workflow's progress: three items,
+ * one transaction). Unassignments stay transactions.
  */
 export function writtenInTwoSteps(changes: WorkRequestChanges): boolean {
-  const [update, ...moreUpdates] = changes.update ?? [];
+  const updates = changes.update ?? [];
+  const creates = changes.create ?? [];
   const [slot, ...moreSlots] = changes.slots ?? [];
-  if (!update || !slot || moreUpdates.length > 0 || moreSlots.length > 0) return false;
-  if ((changes.create ?? []).length + (changes.addReverseDependencies ?? []).length + (changes.removeReverseDependencies ?? []).length > 0) return false;
-  if (slot.workRequestId !== update.workRequest.id || childProgressDeltas([], [update]).size > 0) return false;
-  const wr = update.workRequest;
+  if (!slot || moreSlots.length > 0 || updates.length + creates.length !== 1) return false;
+  if ((changes.addReverseDependencies ?? []).length + (changes.removeReverseDependencies ?? []).length > 0) return false;
+  const wr = writtenRequest(changes);
+  if (slot.workRequestId !== wr.id || childProgressDeltas(creates, updates).size > 0 || (creates.length > 0 && wr.parent !== null)) return false;
   if (slot.delta === 1) return wr.worker === slot.worker && wr.assignedAt !== null;
-  return update.finishes === true && isFinished(wr);
+  return updates[0]?.finishes === true && isFinished(wr);
+}
+
+/** The one request of a commit that `writtenInTwoSteps` accepted. */
+const writtenRequest = (changes: WorkRequestChanges): WorkRequest => changes.update?.[0]?.workRequest ?? changes.create![0]!;
+
+/**
+ * Whether a create that failed its condition had landed already (an earlier attempt of the same Put whose
+ * answer was lost, retried by the client): a new request's id is written by no one else.
+ */
+function ownCreateLanded(changes: WorkRequestChanges, old: RawItem | undefined): boolean {
+  const created = changes.create?.[0];
+  return created !== undefined && old !== undefined && rawString(old, 'worker') === created.worker && rawString(old, 'assignedAt') === created.assignedAt;
 }
 
 /** Writes a commit that `writtenInTwoSteps` accepted; throws the ConflictError of the write that failed. */
 export async function writeInTwoSteps(doc: DynamoDBDocumentClient, tableName: string, changes: WorkRequestChanges, request: RequestWrite): Promise<void> {
   const slot = changes.slots![0]!;
-  const wr = changes.update![0]!.workRequest;
-  const putRequest = () => attempt(() => doc.send(new PutCommand(request.item.Put!)));
+  const wr = writtenRequest(changes);
+  const putRequest = () => attempt(() => doc.send(new PutCommand({ ...request.item.Put!, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' })));
   if (slot.delta === 1) {
     const heldSince = wr.assignedAt!;
     const take = takeSlot(tableName, slot, heldSince);
@@ -65,7 +79,7 @@ export async function writeInTwoSteps(doc: DynamoDBDocumentClient, tableName: st
     // An error other than a failed condition propagates with the slot still held: the Put may have
     // landed, and only releaseOrphanedSlots (which reads the request) may decide.
     const put = await putRequest();
-    if (put.ok) return;
+    if (put.ok || ownCreateLanded(changes, failedAt(put)?.item)) return;
     const back = giveBackSlot(tableName, slot.worker, { workRequestId: wr.id, heldSince });
     await attempt(() => doc.send(new UpdateCommand(back.item.Update!))).catch(() => undefined); // else releaseOrphanedSlots
     throw request.conflict(failedAt(put)?.item);
