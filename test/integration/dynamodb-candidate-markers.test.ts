@@ -141,7 +141,9 @@ describe('candidate markers in a batch (a populate)', () => {
     const afterFirst = await markerOf(a);
     expect(afterFirst).toMatchObject({ holds: true });
     // A reader that saw the partition empty before the second commit clears the marker after it
-    // (the same gen: the second commit's set was skipped in the batch)...
+    // (the same gen: the second commit's set was skipped in the batch; past the first set's window,
+    // as the clear rule requires)...
+    await sleep(COMMIT_WINDOW_MS);
     await doc.send(new UpdateCommand({ TableName: table, Key: { pk: CANDIDATE_MARKERS_PK, sk: markerKey('Worker', a) }, UpdateExpression: 'SET holds = :f', ExpressionAttributeValues: { ':f': false } }));
     const second = pendingOn(a);
     await requests.commit({ create: [second], pendingBatch: batch });

@@ -7,7 +7,7 @@
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { setImmediate as tick, setTimeout as sleep } from 'node:timers/promises';
-import { CANDIDATE_MARKERS_PK, CandidateMarkers, COMMIT_WINDOW_MS } from '../../shared/adapters/dynamodb/candidate-markers';
+import { CANDIDATE_MARKERS_PK, CandidateMarkers, COMMIT_WINDOW_MS, MarkerSnapshot } from '../../shared/adapters/dynamodb/candidate-markers';
 import { DynamoWorkRequestRepository } from '../../shared/adapters/dynamodb/work-request-repository';
 import { bump, newWorkRequest } from '../../shared/domain/work-requests';
 import { sequentialSteps, type TimedCall } from '../../bench/completion-trace';
@@ -124,6 +124,19 @@ test('setAt never goes back: a set with an earlier setAt (landing out of order, 
   t.at(2_000_000 + COMMIT_WINDOW_MS - 1);
   await b.observed(await b.snapshot(true), 'Worker', 'amd64', false);
   expect(markers.get(KEY)?.holds).toBe(true);
+  t.restore();
+});
+
+test('a reader that finds requests under a marker wrongly "empty" sets it again, even within the window of its own set', async () => {
+  const { doc, markers } = markerTable();
+  const t = clock(3_000_000);
+  const process = new CandidateMarkers(doc, 'main', 0);
+  await process.set([KEY], 3_000_000 + COMMIT_WINDOW_MS); // alongside a commit
+  markers.set(KEY, { ...markers.get(KEY)!, holds: false }); // lost, as by a wrong clear
+  t.at(3_000_010);
+  const untrusted = new MarkerSnapshot((await process.snapshot(false)).markers, false, Date.now());
+  await process.observed(untrusted, 'Worker', 'amd64', true);
+  expect(markers.get(KEY)).toMatchObject({ holds: true, gen: 2 });
   t.restore();
 });
 

@@ -165,12 +165,13 @@ export class CandidateMarkers {
    * Sets the markers `keys` with `setAt` (ms; after their commit landed: now; alongside it: the latest
    * time it may land), unless this process set one with a `setAt` less than the lag margin before:
    * the stored `setAt` is at least that one, so a clear waits past this commit plus the lag anyway.
+   * A repair (`redundantSkipped` false) is always sent: the marker is known to be wrong.
    */
-  async set(keys: string[], setAt = Date.now()): Promise<void> {
+  async set(keys: string[], setAt = Date.now(), redundantSkipped = true): Promise<void> {
     await Promise.all(
       keys.map(async (sk) => {
         const last = this.recentSets.get(sk);
-        if (last !== undefined && setAt - last < this.indexLagMs) return;
+        if (redundantSkipped && last !== undefined && setAt - last < this.indexLagMs) return;
         const at = new Date(setAt).toISOString();
         const mark = (keepLaterSetAt: boolean) =>
           this.doc.send(
@@ -203,7 +204,7 @@ export class CandidateMarkers {
     const sk = markerKey(taskType, architecture);
     const marker = snapshot.markers.get(sk);
     if (found) {
-      if (marker && !marker.holds) await this.noteEntered([`${PENDING_PREFIX}${sk}#0`], now);
+      if (marker && !marker.holds) await this.set([sk], now, false);
       return;
     }
     if (marker && !marker.holds) return;
