@@ -349,7 +349,7 @@ export class DynamoWorkRequestRepository implements WorkRequestRepository {
     const outcome = await attempt<unknown>(() =>
       single ? this.doc.send(new PutCommand(single)) : this.doc.send(new TransactWriteCommand({ TransactItems: ops.map((o) => o.item) })),
     );
-    await marking?.landed(outcome.ok);
+    await marking?.landed(outcome.ok, Date.now());
     if (outcome.ok) return;
     const failure = firstFailure(outcome);
     if (!failure) throw new ConflictError('Concurrent update', 'the transaction was cancelled; reload and try again');
@@ -358,12 +358,12 @@ export class DynamoWorkRequestRepository implements WorkRequestRepository {
 
   /**
    * Starts the marker sets of the pending partitions a commit's requests enter, alongside it;
-   * `landed` waits for them and, when the commit was answered after the window its sets allowed
-   * for, sets them again. A failed set never turns a landed commit into an error (its caller would
+   * `landed` waits for them and, when the commit was answered (`answeredAt`) after the window its
+   * sets allowed for, sets them again. A failed set never turns a landed commit into an error (its caller would
    * redo it): the scheduler's periodic pass, which reads every partition, sets the marker again.
    * A commit that failed leaves a stale "may hold": one read.
    */
-  private markAlongside(changes: WorkRequestChanges): { landed: (ok: boolean) => Promise<void> } | undefined {
+  private markAlongside(changes: WorkRequestChanges): { landed: (ok: boolean, answeredAt: number) => Promise<void> } | undefined {
     const written = [...(changes.create ?? []), ...(changes.update ?? []).map((u) => u.workRequest)];
     const entered = written.map((wr) => workRequestIndexes(wr).gsi3pk).filter((pk) => markerKeyOfIndex(pk) !== undefined);
     if (entered.length === 0) return undefined;
@@ -372,9 +372,9 @@ export class DynamoWorkRequestRepository implements WorkRequestRepository {
     const landsBy = sentAt + this.commitWindowMs;
     const setting = (batch ? batch.noteEntered(entered, landsBy) : this.markers.noteEntered(entered, landsBy)).catch(() => undefined);
     return {
-      landed: async (ok) => {
+      landed: async (ok, answeredAt) => {
         await setting;
-        if (!ok || Date.now() <= landsBy) return;
+        if (!ok || answeredAt <= landsBy) return;
         // Too slow for the window: a reader's clear may have been based on a Query before the commit landed.
         if (batch) batch.landedLate(entered);
         else await this.markers.noteEntered(entered).catch(() => undefined);
