@@ -8,7 +8,8 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { randomUUID } from 'node:crypto';
-import { CANDIDATE_MARKERS_PK, CandidateMarkers, MarkerSnapshot, markerKey } from '../../shared/adapters/dynamodb/candidate-markers';
+import { CANDIDATE_MARKERS_PK, CandidateMarkers, COMMIT_WINDOW_MS, MarkerSnapshot, markerKey } from '../../shared/adapters/dynamodb/candidate-markers';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { DynamoWorkRequestRepository } from '../../shared/adapters/dynamodb/work-request-repository';
 import { bump, newWorkRequest, type WorkRequest } from '../../shared/domain/work-requests';
 
@@ -66,8 +67,10 @@ describe('candidate markers', () => {
     expect(snapshot.mayHold('Worker', a)).toBe(true);
     expect((await requests.pendingCandidates('Worker', a, 10, snapshot)).map((r) => r.id)).toEqual([wr.id]);
 
-    // Assigned: it leaves the partition; the next reader finds it empty and clears the marker.
+    // Assigned: it leaves the partition; the next reader finds it empty and clears the marker (once the
+    // window of the set sent alongside the create is over: before, its commit might still be landing).
     await requests.commit({ update: [{ workRequest: bump(wr, { worker: 'someone', assignedAt: '2026-11-22T10:00:01.000Z' }), expectedVersion: wr.version }] });
+    await sleep(COMMIT_WINDOW_MS);
     snapshot = await requests.candidatePartitions();
     expect(await requests.pendingCandidates('Worker', a, 10, snapshot)).toEqual([]);
     expect((await markerOf(a))?.holds).toBe(false);
@@ -138,7 +141,9 @@ describe('candidate markers in a batch (a populate)', () => {
     const afterFirst = await markerOf(a);
     expect(afterFirst).toMatchObject({ holds: true });
     // A reader that saw the partition empty before the second commit clears the marker after it
-    // (the same gen: the second commit's set was skipped in the batch)...
+    // (the same gen: the second commit's set was skipped in the batch; past the first set's window,
+    // as the clear rule requires)...
+    await sleep(COMMIT_WINDOW_MS);
     await doc.send(new UpdateCommand({ TableName: table, Key: { pk: CANDIDATE_MARKERS_PK, sk: markerKey('Worker', a) }, UpdateExpression: 'SET holds = :f', ExpressionAttributeValues: { ':f': false } }));
     const second = pendingOn(a);
     await requests.commit({ create: [second], pendingBatch: batch });

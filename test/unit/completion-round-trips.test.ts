@@ -3,6 +3,8 @@
  * on the way, grouped into sequential round trips (calls that overlap are one). Every call of the
  * memory fake is made to take a macrotask, as a network request would, so that calls sent in
  * parallel overlap and calls sent one after another do not.
+ * On DynamoDB the count is the same 4 since the dependent's candidate marker is set alongside its pending
+ * write (test/integration/dynamodb-marker-alongside.test.ts counts the AWS requests).
  */
 import { setImmediate as tick } from 'node:timers/promises';
 import { completeWorkRequest, getNextForWorker } from '../../shared/app/workers';

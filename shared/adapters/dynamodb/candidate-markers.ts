@@ -8,16 +8,30 @@
  * eventually consistent Query reads them all (0.5 RRU per 4 KB: a few dozen markers).
  *
  * Kept correct without transactions:
- * - a commit that puts a request into a pending partition sets its marker AFTER the commit landed
- *   (`holds = true`, `gen + 1`): whoever reads the marker after that sees "may hold";
+ * - a commit that puts a request into a pending partition sets its marker (`holds = true`, `gen + 1`)
+ *   ALONGSIDE the commit (the write and the set are sent together: no round trip of its own on the
+ *   way from a completion to its dependent's pending write), and the set says when the commit will
+ *   have landed at the latest: `setAt = issue time + COMMIT_WINDOW_MS`. If the commit's answer comes
+ *   later than that, the marker is set again after it (`setAt = now`), as before this rule;
  * - a reader that found every shard of a partition empty clears the marker only if `gen` is still
- *   what its snapshot saw (no set since) and the set is older than twice the index lag (a gsi3 Query may
- *   miss an item committed a moment before, on DynamoDB; DynamoDB Local updates its indexes with
- *   the write, so the local stack runs with no lag margin);
+ *   what its snapshot saw (no set since) and its snapshot was read at least twice the index lag
+ *   after `setAt` (a gsi3 Query may miss an item committed a moment before, on DynamoDB; DynamoDB Local
+ *   updates its indexes with the write, so the local stack runs with no lag margin). Why a parallel
+ *   set is safe: a reader whose Query ran before the commit landed may well have seen the new `gen`,
+ *   but then its snapshot was read before the commit landed, so before `setAt` (the commit landed by
+ *   `setAt`, or the marker is set again after it landed with a later `setAt` and gen): its clear is
+ *   refused. A reader that may clear read its snapshot, hence ran its Query, at least `2 × lag` after
+ *   the commit landed: the Query sees the request. (Clocks of two processes are compared: their skew
+ *   must stay well below the margins, as it is with Lambda's time sync and on one machine.);
+ * - `setAt` never goes back: a set whose `setAt` is older than the stored one (two sets of the same
+ *   marker landing out of order, or a sequential set just after a parallel one) keeps the stored
+ *   one and only bumps `gen` (a conditional write, and on its failure a second one: rare);
  * - a missing marker means "unknown": the partition is read, and created "empty" only if still absent;
- * - a stale "may hold" costs one read; a lost set (the process died between commit and set) is
- *   repaired by the scheduler's periodic pass, which reads every partition whatever its marker says
- *   and sets the marker of any partition it finds non-empty.
+ * - a stale "may hold" costs one read (a set whose commit failed leaves one); a lost set (the process
+ *   died before it, or it failed) is repaired by the scheduler's periodic pass, which reads every
+ *   partition whatever its marker says and sets the marker of any partition it finds non-empty.
+ * The full argument, with the redundant-set skip: docs/decisions.md ("Candidate markers set alongside
+ * the commit").
  */
 import { PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { CandidatePartitions, PendingBatch } from '../../ports';
@@ -30,6 +44,12 @@ export const CANDIDATE_MARKERS_PK = 'CANDIDATES';
 const PENDING_PREFIX = 'PENDING#';
 /** Default index lag margin: gsi3 on DynamoDB usually propagates within a fraction of a second. */
 export const DEFAULT_INDEX_LAG_MS = 1_000;
+/**
+ * How long a commit sent alongside its marker set may take before the set is repeated after it
+ * (DynamoDB and DynamoDB Local answer a write in milliseconds): a clear waits this much longer after
+ * such a set, and only a commit slower than this costs the round trip the parallel set saves.
+ */
+export const COMMIT_WINDOW_MS = 200;
 
 interface Marker {
   holds: boolean;
@@ -55,11 +75,12 @@ function markerKeysOf(gsi3pks: (string | undefined)[]): string[] {
 
 /**
  * The commits of one step that lets many requests go (a populate): a partition's marker is set
- * after the first commit into it (so that the first request is seen at once) and, by `close`,
- * once more for a partition entered again since. Each set is after the commits before it, so
- * after `close` no clear based on an earlier Query can hide a request of the batch; the caller's
- * scheduler event after `close` makes a pass look again. Two sets per partition instead of one
- * per request (a 100-child flat populate: 2 instead of 100).
+ * alongside the first commit into it (so that the first request is seen at once) and, by `close`,
+ * once more for a partition entered again since (or whose first commit was slower than the commit
+ * window). The close's sets are after every commit of the batch, so after `close` no clear based on
+ * an earlier Query can hide a request of the batch; the caller's scheduler event after `close` makes
+ * a pass look again. Two sets per partition instead of one per request (a 100-child flat populate:
+ * 2 instead of 100).
  */
 export class MarkerBatch implements PendingBatch {
   private readonly marked = new Set<string>();
@@ -67,14 +88,20 @@ export class MarkerBatch implements PendingBatch {
 
   constructor(private readonly markers: CandidateMarkers) {}
 
-  async noteEntered(gsi3pks: (string | undefined)[]): Promise<void> {
+  /** Alongside a commit whose requests enter `gsi3pks` (`setAt`: see `CandidateMarkers.set`). */
+  async noteEntered(gsi3pks: (string | undefined)[], setAt = Date.now()): Promise<void> {
     const first: string[] = [];
     for (const key of markerKeysOf(gsi3pks)) {
       if (this.marked.has(key)) this.enteredAgain.add(key);
       else first.push(key);
     }
-    await this.markers.set(first);
+    await this.markers.set(first, setAt);
     for (const key of first) this.marked.add(key);
+  }
+
+  /** The commit landed after its parallel set's `setAt`: `close` sets its partitions again. */
+  landedLate(gsi3pks: (string | undefined)[]): void {
+    for (const key of markerKeysOf(gsi3pks)) this.enteredAgain.add(key);
   }
 
   async close(): Promise<void> {
@@ -126,29 +153,42 @@ export class CandidateMarkers {
   }
 
   /**
-   * After a commit: the markers of the pending partitions its requests entered say "may hold".
-   * Redundant within the lag margin of this process's own last set (no reader may clear it before).
+   * The markers of the pending partitions a commit's requests enter say "may hold": sent alongside
+   * the commit with `setAt` = issue time + COMMIT_WINDOW_MS, or after it with `setAt` = now. Redundant
+   * within the lag margin of this process's own last set (no reader may clear it before).
    */
-  async noteEntered(gsi3pks: (string | undefined)[], now = Date.now()): Promise<void> {
-    await this.set(markerKeysOf(gsi3pks), now);
+  async noteEntered(gsi3pks: (string | undefined)[], setAt = Date.now()): Promise<void> {
+    await this.set(markerKeysOf(gsi3pks), setAt);
   }
 
-  /** Sets the markers `keys` (unless this process set one within the lag margin). */
-  async set(keys: string[], now = Date.now()): Promise<void> {
+  /**
+   * Sets the markers `keys` with `setAt` (ms; after their commit landed: now; alongside it: the latest
+   * time it may land), unless this process set one with a `setAt` less than the lag margin before:
+   * the stored `setAt` is at least that one, so a clear waits past this commit plus the lag anyway.
+   * A repair (`redundantSkipped` false) is always sent: the marker is known to be wrong.
+   */
+  async set(keys: string[], setAt = Date.now(), redundantSkipped = true): Promise<void> {
     await Promise.all(
       keys.map(async (sk) => {
         const last = this.recentSets.get(sk);
-        if (last !== undefined && now - last < this.indexLagMs) return;
-        await this.doc.send(
-          new UpdateCommand({
-            TableName: this.tableName,
-            Key: { pk: CANDIDATE_MARKERS_PK, sk },
-            UpdateExpression: 'SET #holds = :true, #setAt = :at, #entity = :entity ADD #gen :one',
-            ExpressionAttributeNames: names('holds', 'setAt', 'gen', 'entity'),
-            ExpressionAttributeValues: { ':true': true, ':at': new Date(now).toISOString(), ':one': 1, ':entity': 'candidateMarker' },
-          }),
-        );
-        this.recentSets.set(sk, now);
+        if (redundantSkipped && last !== undefined && setAt - last < this.indexLagMs) return;
+        const at = new Date(setAt).toISOString();
+        const mark = (keepLaterSetAt: boolean) =>
+          this.doc.send(
+            new UpdateCommand({
+              TableName: this.tableName,
+              Key: { pk: CANDIDATE_MARKERS_PK, sk },
+              UpdateExpression: `SET #holds = :true, #entity = :entity${keepLaterSetAt ? '' : ', #setAt = :at'} ADD #gen :one`,
+              // `setAt` never goes back: ISO times of one format compare as strings.
+              ...(keepLaterSetAt ? {} : { ConditionExpression: 'attribute_not_exists(#setAt) OR #setAt <= :at' }),
+              ExpressionAttributeNames: names('holds', 'gen', 'entity', ...(keepLaterSetAt ? [] : ['setAt'])),
+              ExpressionAttributeValues: { ':true': true, ':one': 1, ':entity': 'candidateMarker', ...(keepLaterSetAt ? {} : { ':at': at }) },
+            }),
+          );
+        const outcome = await attempt(() => mark(false));
+        // A later `setAt` is stored (a set landing out of order): it covers this commit too; only "may hold" and a new gen.
+        if (!outcome.ok) await mark(true);
+        this.recentSets.set(sk, Math.max(last ?? setAt, setAt));
       }),
     );
   }
@@ -164,7 +204,7 @@ export class CandidateMarkers {
     const sk = markerKey(taskType, architecture);
     const marker = snapshot.markers.get(sk);
     if (found) {
-      if (marker && !marker.holds) await this.noteEntered([`${PENDING_PREFIX}${sk}#0`], now);
+      if (marker && !marker.holds) await this.set([sk], now, false);
       return;
     }
     if (marker && !marker.holds) return;

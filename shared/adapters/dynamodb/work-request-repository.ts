@@ -25,7 +25,7 @@ import { childProgressDeltas } from '../../domain/child-progress';
 import type { CandidatePartitions, ChildProgress, HeartbeatMessage, Page, PendingBatch, WorkRequestChanges, WorkRequestListFilter, WorkRequestRepository } from '../../ports';
 import { attempt, firstFailure, type RawItem, rawNumber } from './errors';
 import { writeInputPins } from './expiry-pins';
-import { CandidateMarkers, DEFAULT_INDEX_LAG_MS, MarkerBatch, MarkerSnapshot } from './candidate-markers';
+import { CandidateMarkers, COMMIT_WINDOW_MS, DEFAULT_INDEX_LAG_MS, MarkerBatch, MarkerSnapshot, markerKeyOfIndex } from './candidate-markers';
 import { giveBackSlot, takeSlot } from './slot-writes';
 import { releaseOrphanedSlots, writeInTwoSteps, writtenInTwoSteps } from './plain-slot-commit';
 import {
@@ -156,6 +156,8 @@ export class DynamoWorkRequestRepository implements WorkRequestRepository {
     private readonly doc: DynamoDBDocumentClient,
     private readonly tableName: string,
     indexLagMs: number = DEFAULT_INDEX_LAG_MS,
+    /** How long a commit may take before the marker sets sent alongside it are repeated (candidate-markers.ts). */
+    private readonly commitWindowMs: number = COMMIT_WINDOW_MS,
   ) {
     this.markers = new CandidateMarkers(doc, tableName, indexLagMs);
   }
@@ -341,21 +343,43 @@ export class DynamoWorkRequestRepository implements WorkRequestRepository {
     // A transaction costs twice the write units of a plain conditional write: a change of one
     // item (creating a request, starting it, recording its output) does not need one.
     const single = ops.length === 1 ? ops[0]!.item.Put : undefined;
+    // The pending partitions its requests enter may hold work: their markers are set alongside the
+    // commit, not after it (candidate-markers.ts says why that is safe).
+    const marking = this.markAlongside(changes);
     const outcome = await attempt<unknown>(() =>
       single ? this.doc.send(new PutCommand(single)) : this.doc.send(new TransactWriteCommand({ TransactItems: ops.map((o) => o.item) })),
     );
-    if (outcome.ok) {
-      // After the commit landed: the pending partitions it entered may hold work (candidate-markers.ts).
-      const written = [...(changes.create ?? []), ...(changes.update ?? []).map((u) => u.workRequest)];
-      // A failed set must not turn the landed commit into an error (its caller would redo it): the
-      // scheduler's periodic pass, which reads every partition, sets the marker again.
-      const entered = written.map((wr) => workRequestIndexes(wr).gsi3pk);
-      const batch = changes.pendingBatch instanceof MarkerBatch ? changes.pendingBatch : undefined;
-      return (batch ? batch.noteEntered(entered) : this.markers.noteEntered(entered)).catch(() => undefined);
-    }
+    await marking?.landed(outcome.ok, Date.now());
+    if (outcome.ok) return;
     const failure = firstFailure(outcome);
     if (!failure) throw new ConflictError('Concurrent update', 'the transaction was cancelled; reload and try again');
     throw ops[failure.index]!.conflict(failure.reason.item);
+  }
+
+  /**
+   * Starts the marker sets of the pending partitions a commit's requests enter, alongside it;
+   * `landed` waits for them and, when the commit was answered (`answeredAt`) after the window its
+   * sets allowed for, sets them again. A failed set never turns a landed commit into an error (its caller would
+   * redo it): the scheduler's periodic pass, which reads every partition, sets the marker again.
+   * A commit that failed leaves a stale "may hold": one read.
+   */
+  private markAlongside(changes: WorkRequestChanges): { landed: (ok: boolean, answeredAt: number) => Promise<void> } | undefined {
+    const written = [...(changes.create ?? []), ...(changes.update ?? []).map((u) => u.workRequest)];
+    const entered = written.map((wr) => workRequestIndexes(wr).gsi3pk).filter((pk) => markerKeyOfIndex(pk) !== undefined);
+    if (entered.length === 0) return undefined;
+    const batch = changes.pendingBatch instanceof MarkerBatch ? changes.pendingBatch : undefined;
+    const sentAt = Date.now();
+    const landsBy = sentAt + this.commitWindowMs;
+    const setting = (batch ? batch.noteEntered(entered, landsBy) : this.markers.noteEntered(entered, landsBy)).catch(() => undefined);
+    return {
+      landed: async (ok, answeredAt) => {
+        await setting;
+        if (!ok || answeredAt <= landsBy) return;
+        // Too slow for the window: a reader's clear may have been based on a Query before the commit landed.
+        if (batch) batch.landedLate(entered);
+        else await this.markers.noteEntered(entered).catch(() => undefined);
+      },
+    };
   }
 
   /** Consistent Query of the dependency's partition: `begins_with(sk, 'RDEP#')`; ids ascending. */
