@@ -143,6 +143,24 @@ describe('the repository', () => {
   });
 });
 
+test('given the worker as just read (get-next\'s authentication), its holders are taken from that read: no second GetItem of the worker', async () => {
+  const worker = await workerNamed('read');
+  const wr = await assigned(worker);
+  const read = (await workers.get(worker))!;
+  const send = jest.spyOn(doc, 'send');
+  try {
+    expect((await requests.activeForWorker(worker, read)).map((r) => r.id)).toEqual([wr.id]);
+    const commands = send.mock.calls.map(([command]) => command.constructor.name);
+    expect(commands).toEqual(['BatchGetCommand']);
+    // A copy of the worker (not what the repository read) is read again.
+    send.mockClear();
+    expect((await requests.activeForWorker(worker, { ...read })).map((r) => r.id)).toEqual([wr.id]);
+    expect(send.mock.calls.map(([command]) => command.constructor.name)).toEqual(['GetCommand', 'BatchGetCommand']);
+  } finally {
+    send.mockRestore();
+  }
+});
+
 describe('the use cases on DynamoDB', () => {
   const depsOf = integrationDeps();
 
@@ -161,7 +179,8 @@ describe('the use cases on DynamoDB', () => {
     // An architecture of this test's own: only its worker can run its requests, only its requests fit that worker.
     const input = await createArtifact(deps, user, { scope: 'debusine', workspace: name, category: 'debian:binary-package', data: {}, files: {} });
     const task = { scope: 'debusine', workspace: name, taskName: 'lintian', taskData: { input: { binary_artifacts: [input.artifact.id] }, host_architecture: name } };
-    return { deps, user, worker, caller: await authenticate(deps, tokenKey), task };
+    // Each API request authenticates afresh (shared/http/handler.ts): its worker as read then.
+    return { deps, user, worker, caller: () => authenticate(deps, tokenKey), task };
   }
 
   test('get-next starts the request a pass assigned, found by its holder', async () => {
@@ -170,7 +189,7 @@ describe('the use cases on DynamoDB', () => {
     await schedule(deps);
     expect((await deps.workRequests.get(wr.id))!.worker).toBe(worker.name);
     expect(await rawItem(keys.workRequest(wr.id))).not.toHaveProperty('gsi2pk');
-    const started = await getNextForWorker(deps, caller, []);
+    const started = await getNextForWorker(deps, await caller(), []);
     expect(started).toMatchObject({ id: wr.id, status: 'running', worker: worker.name });
     expect((await deps.workRequests.activeForWorker(worker.name)).map((r) => r.id)).toEqual([wr.id]);
   });
@@ -179,7 +198,7 @@ describe('the use cases on DynamoDB', () => {
     const { deps, user, worker, caller, task } = await setUp('watchdog', 2);
     const running = await createWorkRequest(deps, user, task);
     await schedule(deps);
-    expect(await getNextForWorker(deps, caller, [])).toMatchObject({ id: running.id, status: 'running' });
+    expect(await getNextForWorker(deps, await caller(), [])).toMatchObject({ id: running.id, status: 'running' });
     const waiting = await createWorkRequest(deps, user, task);
     await schedule(deps);
     expect((await deps.workRequests.get(waiting.id))!.worker).toBe(worker.name);

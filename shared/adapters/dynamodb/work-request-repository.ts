@@ -28,6 +28,7 @@ import { writeInputPins } from './expiry-pins';
 import { CandidateMarkers, DEFAULT_INDEX_LAG_MS, MarkerBatch, MarkerSnapshot } from './candidate-markers';
 import { giveBackSlot, takeSlot } from './slot-writes';
 import { activeFromHolders } from './worker-holders';
+import type { Worker } from '../../domain/workers';
 import { releaseOrphanedSlots, writeInTwoSteps, writtenInTwoSteps } from './plain-slot-commit';
 import {
   GSI1,
@@ -420,9 +421,9 @@ export class DynamoWorkRequestRepository implements WorkRequestRepository {
     return new MarkerBatch(this.markers);
   }
 
-  /** From the worker's slot holders, read consistently, by id (worker-holders.ts). */
-  activeForWorker(worker: string): Promise<WorkRequest[]> {
-    return activeFromHolders(this.doc, this.tableName, worker, { many: (ids) => this.getMany(ids), item: toWorkRequest });
+  /** From the worker's slot holders, read consistently (or as `read` was), by id (worker-holders.ts). */
+  activeForWorker(worker: string, read?: Worker): Promise<WorkRequest[]> {
+    return activeFromHolders(this.doc, this.tableName, worker, { many: (ids) => this.getMany(ids), item: toWorkRequest, worker: read });
   }
 
   /** gsi3 `RUNNING#<0..3>` with `gsi3sk < :before`: oldest sign of life first. */

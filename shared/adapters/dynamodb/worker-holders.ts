@@ -4,7 +4,8 @@
  * that every assignment and finish already make keep the holders, so a request's own writes no
  * longer carry a gsi2 `WORKERWR#` entry (3 write units per request: added, rewritten, removed).
  *
- * Read: a consistent GetItem of the worker item, then a consistent BatchGetItem of its holders,
+ * Read: a consistent GetItem of the worker item (none when the caller passes the worker it has just
+ * read: get-next's authentication), then a consistent BatchGetItem of its holders,
  * keeping those still assigned to the worker and not finished (a holder outlives its request's
  * finish by one write, and a holder left by a write that died is the watchdog's: plain-slot-commit.ts).
  *
@@ -34,13 +35,23 @@ export function holderIds(workerItem: Item): number[] {
     .map((attribute) => Number(attribute.slice(SLOT_HOLDER_PREFIX.length)));
 }
 
+/** The worker items behind the Worker objects read (toWorker): a caller that has just read its worker spares a read. */
+const itemsRead = new WeakMap<object, Item>();
+
+export function rememberItem<T extends object>(worker: T, item: Item): T {
+  itemsRead.set(worker, item);
+  return worker;
+}
+
 export async function activeFromHolders(
   doc: DynamoDBDocumentClient,
   tableName: string,
   worker: string,
-  read: { many: (ids: number[]) => Promise<WorkRequest[]>; item: (item: Item) => WorkRequest },
+  read: { many: (ids: number[]) => Promise<WorkRequest[]>; item: (item: Item) => WorkRequest; worker?: object },
 ): Promise<WorkRequest[]> {
-  const { Item: workerItem } = await doc.send(new GetCommand({ TableName: tableName, Key: keys.worker(worker), ConsistentRead: true }));
+  const known = read.worker && itemsRead.get(read.worker);
+  const workerItem =
+    known?.name === worker ? known : (await doc.send(new GetCommand({ TableName: tableName, Key: keys.worker(worker), ConsistentRead: true }))).Item;
   const held = workerItem ? holderIds(workerItem) : [];
   const legacySlots = !workerItem || Number(workerItem.assigned ?? 0) > held.length;
   const [fromHolders, legacy] = await Promise.all([read.many(held), legacySlots ? legacyIndexed(doc, tableName, worker) : []]);
@@ -88,10 +99,10 @@ async function adoptLegacySlot(doc: DynamoDBDocumentClient, tableName: string, w
             Update: {
               TableName: tableName,
               Key: keys.worker(wr.worker!),
-              UpdateExpression: 'SET #holder = :since',
-              ConditionExpression: 'attribute_exists(#pk) AND attribute_not_exists(#holder)',
-              ExpressionAttributeNames: { ...names('pk'), '#holder': slotHolderAttribute(wr.id) },
-              ExpressionAttributeValues: { ':since': wr.assignedAt ?? wr.createdAt },
+              UpdateExpression: 'SET #h = :t',
+              ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(#h)',
+              ExpressionAttributeNames: { '#h': slotHolderAttribute(wr.id) },
+              ExpressionAttributeValues: { ':t': wr.assignedAt ?? wr.createdAt },
             },
           },
         ],
