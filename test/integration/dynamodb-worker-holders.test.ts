@@ -4,8 +4,7 @@
  * returned; a request written by older code (gsi2 key, slot taken without a holder) is still found,
  * adopted, and stays found after its next write drops the key; get-next and the watchdog work alike.
  */
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { createArtifact } from '../../shared/app/artifacts';
 import { createToken, createUser, createWorkspace, generateTokenKey, grantRole } from '../../shared/app/admin';
 import { authenticate } from '../../shared/app/auth';
@@ -14,20 +13,16 @@ import { reclaimStale } from '../../shared/app/watchdog';
 import { createWorkRequest } from '../../shared/app/work-requests';
 import { enableWorker, getNextForWorker, registerWorker, updateDynamicMetadata } from '../../shared/app/workers';
 import { keys } from '../../shared/adapters/dynamodb/keys';
-import { DynamoWorkRequestRepository, workRequestItem } from '../../shared/adapters/dynamodb/work-request-repository';
-import { DynamoWorkerRepository } from '../../shared/adapters/dynamodb/worker-repository';
-import { bump, newWorkRequest, type WorkRequest } from '../../shared/domain/work-requests';
+import { workRequestItem } from '../../shared/adapters/dynamodb/work-request-repository';
+import { bump, type WorkRequest } from '../../shared/domain/work-requests';
+import { localRepositories, noopRequest } from '../support/dynamodb-local';
 import { integrationDeps } from '../support/integration-deps';
 import { AMD64_METADATA } from '../support/scheduling';
 import { externalWorker } from '../support/worker-fixture';
 
 jest.setTimeout(120_000);
 
-const table = process.env.CONVEYOR_TABLE_MAIN!;
-const doc = DynamoDBDocumentClient.from(new DynamoDBClient({}));
-const requests = new DynamoWorkRequestRepository(doc, table);
-const workers = new DynamoWorkerRepository(doc, table);
-afterAll(() => doc.destroy());
+const { table, doc, requests, workers } = localRepositories();
 
 const suffix = Math.random().toString(36).slice(2, 8);
 let nextId = Math.floor(Math.random() * 1e9) * 1000;
@@ -40,17 +35,7 @@ async function workerNamed(tag: string, concurrency = 2): Promise<string> {
 }
 
 async function pending(): Promise<WorkRequest> {
-  const wr = newWorkRequest({
-    id: ++nextId,
-    scope: 'debusine',
-    workspace: 'System',
-    createdBy: 'user:alice',
-    taskType: 'Worker',
-    taskName: 'noop',
-    taskData: {},
-    hostArchitecture: 'amd64',
-    createdAt: '2026-11-22T10:00:00.000Z',
-  });
+  const wr = noopRequest(++nextId);
   await requests.commit({ create: [wr] });
   return wr;
 }
