@@ -287,7 +287,7 @@ export async function completeAndPullNext(
   const finished = await completeWorkRequest(deps, caller, id, input, followUpFailures);
   requireWorker(caller);
   try {
-    // The worker index is eventually consistent: the request just finished may still show there.
+    // The worker as authenticated (before this finish) still names the request just finished among its slot holders.
     const active = (await deps.workRequests.activeForWorker(caller.worker.name, caller.worker)).filter((wr) => wr.id !== id && !isFinished(wr));
     const next = await startOrPull(deps, caller.worker, active, active.length);
     return { finished, ...(next ? { next } : {}), pullFailed: false };
