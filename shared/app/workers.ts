@@ -160,7 +160,7 @@ export async function getNextForWorker(deps: Deps, caller: Caller, stillRunning?
   requireWorker(caller);
   const keep = new Set(stillRunning ?? []);
   // Independent: marking the worker seen and reading what it holds.
-  const [, active] = await Promise.all([markSeen(deps, caller.worker), deps.workRequests.activeForWorker(caller.worker.name)]);
+  const [, active] = await Promise.all([markSeen(deps, caller.worker), deps.workRequests.activeForWorker(caller.worker.name, caller.worker)]);
   let held = active.length;
   for (const wr of active) {
     if (wr.status === 'running' && !keep.has(wr.id)) {
@@ -287,8 +287,8 @@ export async function completeAndPullNext(
   const finished = await completeWorkRequest(deps, caller, id, input, followUpFailures);
   requireWorker(caller);
   try {
-    // The worker index is eventually consistent: the request just finished may still show there.
-    const active = (await deps.workRequests.activeForWorker(caller.worker.name)).filter((wr) => wr.id !== id && !isFinished(wr));
+    // The worker as authenticated (before this finish) still names the request just finished among its slot holders.
+    const active = (await deps.workRequests.activeForWorker(caller.worker.name, caller.worker)).filter((wr) => wr.id !== id && !isFinished(wr));
     const next = await startOrPull(deps, caller.worker, active, active.length);
     return { finished, ...(next ? { next } : {}), pullFailed: false };
   } catch (error) {

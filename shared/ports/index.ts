@@ -389,8 +389,12 @@ export interface WorkRequestRepository {
   candidatePartitions(opts?: { trusted?: boolean }): Promise<CandidatePartitions>;
   /** A new batch for commits that let many requests go in one step (`WorkRequestChanges.pendingBatch`). */
   pendingBatch(): PendingBatch;
-  /** Requests assigned to a worker and not finished (pending-assigned or running). */
-  activeForWorker(worker: string): Promise<WorkRequest[]>;
+  /**
+   * Requests assigned to a worker and not finished (pending-assigned or running). `read`: the worker
+   * as this caller just read it from the repository (the caller's authentication); an adapter that
+   * keeps what it read with it (DynamoDB: the slot holders) may then spare a read of the worker.
+   */
+  activeForWorker(worker: string, read?: Worker): Promise<WorkRequest[]>;
   /** Children of a workflow (every one, superseded included), by id. */
   children(parentId: number): Promise<WorkRequest[]>;
   /**

@@ -55,11 +55,11 @@ async function createdWorker(overrides: Partial<Worker> = {}): Promise<Worker> {
   return w;
 }
 
-/** The scheduler's assignment: the request gets the worker, the worker a slot, atomically. */
+/** The scheduler's assignment: the request gets the worker, the worker a slot held by the request (its holder finds it). */
 function assign(wr: WorkRequest, worker: string) {
   return requests.commit({
     update: [{ workRequest: { ...wr, worker, assignedAt: '2026-11-22T10:30:00.000Z', version: wr.version + 1 }, expectedVersion: wr.version }],
-    slots: [{ worker, delta: 1 }],
+    slots: [{ worker, delta: 1, workRequestId: wr.id }],
   });
 }
 

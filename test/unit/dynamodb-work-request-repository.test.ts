@@ -76,19 +76,19 @@ describe('workRequestIndexes: index keys derived from the state', () => {
       { ...LISTING, gsi3pk: 'WFRUNNING#2', gsi3sk: `2026-11-22T10:05:00.000Z#${ID16}` },
     ],
     [
-      'pending assigned: active for its worker, out of the pending index',
+      'pending assigned: out of the pending index, no per-worker entry (its worker\'s slot holder finds it)',
       { worker: 'bee', assignedAt: CREATED },
-      { ...LISTING, gsi2pk: 'WORKERWR#bee', gsi2sk: ID16 },
+      LISTING,
     ],
     [
-      'running Worker with a heartbeat: active, and in RUNNING by heartbeat',
+      'running Worker with a heartbeat: in RUNNING by heartbeat',
       { status: 'running', worker: 'bee', startedAt: '2026-11-22T10:01:00.000Z', heartbeatAt: '2026-11-22T10:05:00.000Z' },
-      { ...LISTING, gsi2pk: 'WORKERWR#bee', gsi2sk: ID16, gsi3pk: 'RUNNING#2', gsi3sk: `2026-11-22T10:05:00.000Z#${ID16}` },
+      { ...LISTING, gsi3pk: 'RUNNING#2', gsi3sk: `2026-11-22T10:05:00.000Z#${ID16}` },
     ],
     [
       'running Worker without heartbeat: RUNNING by start',
       { status: 'running', worker: 'bee', startedAt: '2026-11-22T10:01:00.000Z' },
-      { ...LISTING, gsi2pk: 'WORKERWR#bee', gsi2sk: ID16, gsi3pk: 'RUNNING#2', gsi3sk: `2026-11-22T10:01:00.000Z#${ID16}` },
+      { ...LISTING, gsi3pk: 'RUNNING#2', gsi3sk: `2026-11-22T10:01:00.000Z#${ID16}` },
     ],
     [
       'running Wait/delay: WAIT by normalised delay_until',
@@ -97,7 +97,7 @@ describe('workRequestIndexes: index keys derived from the state', () => {
     ],
     ['running Wait without delay_until (externaldebsign)', { status: 'running', taskType: 'Wait', taskName: 'externaldebsign', taskData: {} }, LISTING],
     ['running Wait with a bad delay_until', { status: 'running', taskType: 'Wait', taskData: { delay_until: 'soon' } }, LISTING],
-    ['running Server with a worker: active only', { status: 'running', taskType: 'Server', worker: 'celery' }, { ...LISTING, gsi2pk: 'WORKERWR#celery', gsi2sk: ID16 }],
+    ['running Server with a worker: listing only', { status: 'running', taskType: 'Server', worker: 'celery' }, LISTING],
     // A finished root carries its work-request expiry entry (first checked at its completion, else its creation).
     [
       'completed root (worker kept for the record): listing and expiry entry',
@@ -164,9 +164,11 @@ describe('commit', () => {
         },
       },
     ]);
-    // The whole item: out of the pending index (no gsi3 attributes), into the worker's active index.
+    // The whole item: out of the pending index (no gsi3 attributes), and no per-worker index entry (the slot's holder names it).
     const item = (items[0]!.Put!.Item ?? {}) as Record<string, unknown>;
-    expect(item).toMatchObject({ pk: 'WR#42', sk: 'W', version: 4, worker: 'bee', gsi2pk: 'WORKERWR#bee', gsi2sk: ID16 });
+    expect(item).toMatchObject({ pk: 'WR#42', sk: 'W', version: 4, worker: 'bee' });
+    expect(item).not.toHaveProperty('gsi2pk');
+    expect(item).not.toHaveProperty('gsi2sk');
     expect(item).not.toHaveProperty('gsi3pk');
     expect(item).not.toHaveProperty('gsi3sk');
   });

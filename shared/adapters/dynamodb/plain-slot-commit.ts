@@ -27,6 +27,7 @@ import { attempt, failedAt, type RawItem, rawNumber, rawString } from './errors'
 import { indexKeys } from './keys';
 import { giveBackSlot, SLOT_HOLDER_PREFIX, slotHolderAttribute, takeSlot } from './slot-writes';
 import { listedWorkerItems } from './worker-listing';
+import { activeOn } from './worker-holders';
 
 type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
 
@@ -109,7 +110,7 @@ async function giveBack(doc: DynamoDBDocumentClient, tableName: string, worker: 
 /** Whether `wr` (read consistently) holds a slot of `worker` whose holder was taken at `heldSince`. */
 function holdsSlot(wr: WorkRequest | undefined, worker: string, takenBefore: string): boolean {
   if (!wr) return false;
-  if ((wr.status === 'pending' || wr.status === 'running') && wr.worker === worker) return true;
+  if (activeOn(wr, worker)) return true;
   // Finished lately: its own give-back may still be under way.
   return isFinished(wr) && wr.completedAt !== null && wr.completedAt >= takenBefore;
 }

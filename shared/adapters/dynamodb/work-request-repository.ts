@@ -27,10 +27,11 @@ import { attempt, firstFailure, type RawItem, rawNumber } from './errors';
 import { writeInputPins } from './expiry-pins';
 import { CandidateMarkers, COMMIT_WINDOW_MS, DEFAULT_INDEX_LAG_MS, MarkerBatch, MarkerSnapshot, markerKeyOfIndex } from './candidate-markers';
 import { giveBackSlot, takeSlot } from './slot-writes';
+import { activeFromHolders } from './worker-holders';
+import type { Worker } from '../../domain/workers';
 import { releaseOrphanedSlots, writeInTwoSteps, writtenInTwoSteps } from './plain-slot-commit';
 import {
   GSI1,
-  GSI2,
   GSI3,
   REVERSE_DEPENDENCIES,
   WORK_REQUEST_SHARDS,
@@ -41,7 +42,7 @@ import {
   workRequestPk,
   workRequestShard,
 } from './keys';
-import { batchGet, checkLimit, compact, decodeCursor, encodeCursor, type Item, names, queryAll, queryPage, queryPartition, queryShards, versionedPut } from './support';
+import { batchGet, checkLimit, compact, decodeCursor, encodeCursor, type Item, names, queryPage, queryPartition, queryShards, versionedPut } from './support';
 
 type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
 
@@ -89,7 +90,8 @@ export interface WorkRequestIndexAttributes {
  * Every index attribute of a work request, derived from its state alone. Called on every write of
  * the item (create and update Put the whole item), so the indexes can never disagree with the state:
  * - gsi1 (listing): `WRS#<scope>` / `<createdAt>#<id16>`, always.
- * - gsi2 (active per worker): `WORKERWR#<worker>` / `<id16>` while assigned and pending or running.
+ * - gsi2: none. A worker's active requests are read from its slot holders (worker-holders.ts); a
+ *   legacy `WORKERWR#<worker>` key written by older code goes at the request's next Put.
  * - gsi3 (scheduling), at most one of:
  *   - pending, unassigned, scheduled task type (a Workflow only as a root): `PENDING#<taskType>#<arch or ->#<id % 4>` /
  *     `<1e9 − effective priority, 10 digits>#<createdAt>#<id16>`;
@@ -103,10 +105,6 @@ export function workRequestIndexes(wr: WorkRequest): WorkRequestIndexAttributes 
   const shard = workRequestShard(wr.id);
   const createdAt = timeKey(wr.createdAt, 'createdAt');
   const attrs: WorkRequestIndexAttributes = { gsi1pk: indexKeys.scopeWorkRequests(wr.scope), gsi1sk: `${createdAt}#${id16}` };
-  if (wr.worker !== null && (wr.status === 'pending' || wr.status === 'running')) {
-    attrs.gsi2pk = indexKeys.workerActive(wr.worker);
-    attrs.gsi2sk = id16;
-  }
   if (wr.status === 'pending' && wr.worker === null && scheduledByIndex(wr)) {
     attrs.gsi3pk = indexKeys.pending(wr.taskType, wr.hostArchitecture, shard);
     attrs.gsi3sk = `${priorityKey(effectivePriority(wr))}#${createdAt}#${id16}`;
@@ -302,7 +300,9 @@ export class DynamoWorkRequestRepository implements WorkRequestRepository {
     }
     for (const slot of changes.slots ?? []) {
       once(keys.worker(slot.worker), `worker ${slot.worker}`);
-      const holder = slot.workRequestId === undefined ? undefined : (changes.update ?? []).find((u) => u.workRequest.id === slot.workRequestId)?.workRequest;
+      // The holder may be updated (a pass's assignment) or created already assigned.
+      const written = [...(changes.update ?? []).map((u) => u.workRequest), ...(changes.create ?? [])];
+      const holder = slot.workRequestId === undefined ? undefined : written.find((wr) => wr.id === slot.workRequestId);
       ops.push(
         slot.delta === 1
           ? takeSlot(this.tableName, slot, holder?.assignedAt ?? undefined)
@@ -445,16 +445,9 @@ export class DynamoWorkRequestRepository implements WorkRequestRepository {
     return new MarkerBatch(this.markers);
   }
 
-  /** gsi2 `WORKERWR#<worker>` (eventually consistent), by id. */
-  async activeForWorker(worker: string): Promise<WorkRequest[]> {
-    const items = await queryAll(this.doc, {
-      TableName: this.tableName,
-      IndexName: GSI2,
-      KeyConditionExpression: '#gsi2pk = :pk',
-      ExpressionAttributeNames: names('gsi2pk'),
-      ExpressionAttributeValues: { ':pk': indexKeys.workerActive(worker) },
-    });
-    return items.map(toWorkRequest);
+  /** From the worker's slot holders, read consistently (or as `read` was), by id (worker-holders.ts). */
+  activeForWorker(worker: string, read?: Worker): Promise<WorkRequest[]> {
+    return activeFromHolders(this.doc, this.tableName, worker, { many: (ids) => this.getMany(ids), item: toWorkRequest, worker: read });
   }
 
   /** gsi3 `RUNNING#<0..3>` with `gsi3sk < :before`: oldest sign of life first. */

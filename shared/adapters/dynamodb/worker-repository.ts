@@ -16,6 +16,7 @@ import { GSI3, indexKeys, keys } from './keys';
 import { freeSlotIndexAttributes } from './slot-writes';
 import { compact, type Item, names, queryAll, touchLastSeen, versionedUpdate } from './support';
 import { listedWorkerItems, workerListingItem } from './worker-listing';
+import { rememberItem } from './worker-holders';
 
 export class DynamoWorkerRepository implements WorkerRepository {
   constructor(
@@ -174,7 +175,7 @@ function freeSlotAttributes(w: Worker): { gsi3pk?: string; gsi3sk?: string } {
 }
 
 function toWorker(item: Item): Worker {
-  return {
+  return rememberItem({
     name: item.name,
     ...(item.workerId !== undefined ? { id: Number(item.workerId) } : {}),
     ...pickFields(item, ['tokenHash', 'workerType', 'enabled', 'registeredAt']),
@@ -188,5 +189,5 @@ function toWorker(item: Item): Worker {
     queueUrl: item.queueUrl ?? null,
     version: Number(item.version),
     ...(item.machineState ? { machineState: item.machineState, offlineReason: item.offlineReason ?? null } : {}),
-  };
+  }, item);
 }

@@ -565,8 +565,24 @@ export class MemoryWorkRequestRepository implements WorkRequestRepository {
   private pendingIn(taskType: TaskType, architecture: string | null): WorkRequest[] {
     return [...this.items.values()].filter((w) => this.isPendingCandidate(w) && w.taskType === taskType && w.hostArchitecture === architecture);
   }
+  /**
+   * As DynamoDB reads it (worker-holders.ts): the worker's slot holders still assigned to it and not
+   * finished; while `assigned` exceeds its holders (a slot taken before holders, written into `items`
+   * by a test), every request active on it too, each given a holder.
+   */
   async activeForWorker(worker: string) {
-    return [...this.items.values()].filter((w) => w.worker === worker && (w.status === 'pending' || w.status === 'running')).map(clone);
+    const activeOn = (wr: WorkRequest | undefined): wr is WorkRequest => wr?.worker === worker && (wr.status === 'pending' || wr.status === 'running');
+    const w = this.workers.items.get(worker);
+    const held = this.workers.holdersOf(worker);
+    const found = [...held].map((id) => this.items.get(id)).filter(activeOn);
+    if (!w || w.assigned > held.size) {
+      for (const wr of this.items.values()) {
+        if (held.has(wr.id) || !activeOn(wr)) continue;
+        found.push(wr);
+        if (w) held.add(wr.id);
+      }
+    }
+    return found.sort((a, b) => a.id - b.id).map(clone);
   }
   async staleRunning(before: string, limit: number) {
     return [...this.items.values()]
@@ -627,8 +643,18 @@ export class MemoryWorkerRepository implements WorkerRepository {
     if (change === 'add') this.freeSlots.add(worker.name);
     else if (change === 'remove') this.freeSlots.delete(worker.name);
   }
+  /** Each worker's slot holders (`slot#<id>` on its DynamoDB item): the requests that took its slots. */
+  private holders = new Map<string, Set<number>>();
+  holdersOf(name: string): Set<number> {
+    if (!this.holders.has(name)) this.holders.set(name, new Set());
+    return this.holders.get(name)!;
+  }
   /** Called by the work-request fake's commit, after its conditions held. */
   slotChanged(slot: SlotChange) {
+    if (slot.workRequestId !== undefined) {
+      if (slot.delta > 0) this.holdersOf(slot.worker).add(slot.workRequestId);
+      else this.holdersOf(slot.worker).delete(slot.workRequestId);
+    }
     if (slot.delta < 0) this.freeSlots.add(slot.worker);
     else if (slot.seen && takeFillsLastSlot(slot.seen)) this.freeSlots.delete(slot.worker);
   }

@@ -59,7 +59,14 @@ it("GET worker/ shows a running request's id only to those who may see its works
   const worker = await world.addWorker('build1.example.org');
   const wr = await world.submit('noop');
   await world.deps.workRequests.commit({
-    update: [{ workRequest: bump(wr, { status: 'running', worker: worker.name, startedAt: '2026-12-06T04:00:00.000Z' }), expectedVersion: wr.version }],
+    update: [
+      {
+        workRequest: bump(wr, { status: 'running', worker: worker.name, assignedAt: '2026-12-06T04:00:00.000Z', startedAt: '2026-12-06T04:00:00.000Z' }),
+        expectedVersion: wr.version,
+      },
+    ],
+    // A request on a worker holds one of its slots (its holder is how the worker's work is read).
+    slots: [{ worker: worker.name, delta: 1, workRequestId: wr.id }],
   });
   const shownTo = async (who: string) => (await listWorkers(world.deps, await world.caller(who))).find((w) => w.name === worker.name)!.currentWork;
   expect(await shownTo('viewer')).toEqual([wr.id]);
