@@ -177,6 +177,8 @@ async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
 }
 
 const plainSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+/** How many started request ids a worker remembers (for queue messages that arrive after the request was handed over). */
+const STARTED_REMEMBERED = 256;
 
 /** Errors worth retrying: no answer at all, a server error or throttling. */
 function transient(err: unknown): boolean {
@@ -200,6 +202,12 @@ export class ConveyorWorker {
    * The next freed slot then asks get-next even if the completion handed over nothing.
    */
   private offerWhileFull = false;
+  /**
+   * Requests started here lately (oldest first, at most STARTED_REMEMBERED): a work_request_available
+   * message for one of them announces what a completion's pull already handed over (the create's offer
+   * assigned it to this worker's freed slot while the completion was pulling), so it asks no get-next.
+   */
+  private readonly startedHere = new Set<number>();
   private keepAliveTimer: NodeJS.Timeout | undefined;
   private readonly allowedTasks: Set<string> | undefined;
 
@@ -393,6 +401,8 @@ export class ConveyorWorker {
       this.abortTask(parsed.workRequestId);
     } else if (this.stopping) {
       handled = false; // left in the queue; the next start fetches the work anyway
+    } else if (this.startedHere.has(parsed.workRequestId)) {
+      // Already started here: nothing is left to fetch.
     } else {
       if (this.running.size >= this.settings.concurrency) this.offerWhileFull = true;
       // Kept in the queue when get-next failed: it comes back after the visibility timeout.
@@ -461,6 +471,8 @@ export class ConveyorWorker {
   private startTask(workRequest: WireWorkRequest): void {
     const entry: RunningTask = { workRequest, tail: new LogTail(5), exited: false, heartbeatInFlight: false, done: Promise.resolve() };
     this.running.set(workRequest.id, entry);
+    this.startedHere.add(workRequest.id);
+    if (this.startedHere.size > STARTED_REMEMBERED) this.startedHere.delete(this.startedHere.values().next().value!);
     this.deps.log(`work request ${workRequest.id}: starting ${workRequest.task_name}`);
     entry.done = this.runTask(entry)
       .catch((err: unknown) => this.deps.log(`work request ${workRequest.id}: ${errorMessage(err)}`))

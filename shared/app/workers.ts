@@ -13,7 +13,7 @@ import { workRequestNotFound } from './loaders';
 import { admitUnactivatedRegistration, checkEnableIsUnambiguous, consumeActivationToken } from './worker-registration';
 import { machineAskedForWork } from './machines';
 import { recurringRunOf } from '../domain/recurring-run-ref';
-import { scheduleForWorker } from './scheduler';
+import { pickWith, scheduleForWorker, type SpreadPick } from './scheduler';
 import { workspaceVisibility } from './visibility';
 
 const ACTIVATION_TOKEN_TTL_MS = 15 * 60 * 1000;
@@ -177,8 +177,9 @@ export async function getNextForWorker(deps: Deps, caller: Caller, stillRunning?
  * What get-next does once lost work is dealt with: the best request already assigned to the worker
  * starts; else, with a slot free (`held`: the requests it holds now), the best pending request it
  * can run is assigned and started, under the same conditional slot rule as a scheduling pass.
+ * `spread` (completions, which several workers send at once): the first try among the best equals.
  */
-async function startOrPull(deps: Deps, holder: Worker, active: WorkRequest[], held: number): Promise<WorkRequest | undefined> {
+async function startOrPull(deps: Deps, holder: Worker, active: WorkRequest[], held: number, spread?: SpreadPick): Promise<WorkRequest | undefined> {
   const started = await startFirst(deps, active.filter((wr) => wr.status === 'pending'));
   if (started) return started;
   // Nothing left to start: a QUIESCING machine takes no new work, and with nothing running goes OFFLINE (QUIESCED).
@@ -191,7 +192,18 @@ async function startOrPull(deps: Deps, holder: Worker, active: WorkRequest[], he
   // One read says which partitions may hold work: with nothing pending, get-next answers 204 without a Query of each.
   const partitions = await deps.workRequests.candidatePartitions();
   const committed: WorkRequest[] = [];
-  const pulled = await scheduleForWorker(deps, worker, { notify: false, partitions, onAssigned: (wr) => committed.push(wr) });
+  let filledMeanwhile = false;
+  const pulled = await scheduleForWorker(deps, worker, {
+    notify: false,
+    partitions,
+    onAssigned: (wr) => committed.push(wr),
+    ...(spread ? { spread } : {}),
+    onFull: () => (filledMeanwhile = true),
+  });
+  // The freed slot was filled meanwhile by a create's offer or a pass (the worker was in the free-slot
+  // index between its completion and this pull): what they assigned starts now, in this round trip,
+  // instead of the worker waiting for their queue message and asking get-next.
+  if (pulled.length === 0 && filledMeanwhile) return startFirst(deps, await deps.workRequests.activeForWorker(holder.name));
   if (pulled.length === 0) return undefined;
   // Started from what the assignment wrote, without reading it back; if an assignment reaction changed
   // it meanwhile (the start's version check fails), from a fresh read.
@@ -289,7 +301,8 @@ export async function completeAndPullNext(
   try {
     // The worker index is eventually consistent: the request just finished may still show there.
     const active = (await deps.workRequests.activeForWorker(caller.worker.name)).filter((wr) => wr.id !== id && !isFinished(wr));
-    const next = await startOrPull(deps, caller.worker, active, active.length);
+    // Workers completing at once mostly try different requests first (scheduler.ts, spreadFirst).
+    const next = await startOrPull(deps, caller.worker, active, active.length, pickWith(deps.ids));
     return { finished, ...(next ? { next } : {}), pullFailed: false };
   } catch (error) {
     followUpFailures?.push({ step: 'pull the next request', workRequestId: id, error });
