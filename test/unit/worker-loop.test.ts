@@ -718,6 +718,25 @@ describe('conveyor worker loop', () => {
       await expect(running).resolves.toBe(0);
     });
 
+    it('drops a queue message for a request a completion already handed over, asking no get-next', async () => {
+      // A create's offer filled the freed slot during the completion's pull; the pull handed that request over.
+      assigned.push(workRequest(91));
+      pulled.push({ status: 200, body: { next: workRequest(92) } });
+      const worker = makeWorker();
+      const running = worker.run();
+      await waitFor(() => tasks.length === 1, 'the first task');
+      tasks[0]!.finish(success());
+      await waitFor(() => tasks.length === 2, 'the request the completion handed over');
+      const handle = queue.push({ type: 'work_request_available', work_request_id: 92 });
+      await waitFor(() => queue.deleted.includes(handle), 'the message to be consumed');
+      tasks[1]!.finish(success());
+      await waitFor(() => completions().length === 2, 'the second completion');
+      await pause(80);
+      expect(getNexts()).toHaveLength(1); // the start-up one only
+      worker.requestStop();
+      await expect(running).resolves.toBe(0);
+    });
+
     it('a stopping worker reports without pulling', async () => {
       assigned.push(workRequest(61));
       const worker = makeWorker();
