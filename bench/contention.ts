@@ -193,6 +193,12 @@ async function main(): Promise<void> {
   let stack: RunningLocalStack | undefined;
   const running: WorkerProcess[] = [];
   const handed = { yes: 0, no: 0 };
+  const onSignal = (): void => {
+    killWorkers(running);
+    void (stack?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
     stack = await startLocalStack({ port: 0, dataDir, log: (level, message) => level !== 'info' && process.stderr.write(`[stack] ${level}: ${message}\n`) });
     const recorder = new InvocationRecorder();

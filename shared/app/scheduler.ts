@@ -8,7 +8,7 @@ import { bump, effectivePriority, type WorkRequest } from '../domain/work-reques
 import { hasSpareCapacity, workerArchitectures, effectiveMetadata, type Worker } from '../domain/workers';
 import { freeSlotVerdict } from '../domain/free-slots';
 import { cannotRunReason, findTask, validateTaskData } from '../tasks';
-import type { CandidatePartitions, Deps, IdGenerator } from '../ports';
+import type { CandidatePartitions, Deps } from '../ports';
 import { lookupContextOf, rootWorkflowOf } from './acting-as';
 import { ignoreConflict } from './concurrency';
 import { isWorkRequestChanged } from '../domain/errors';
@@ -91,37 +91,6 @@ export function byLoadThenConnected(a: Worker, b: Worker): number {
   return a.assigned / a.concurrency - b.assigned / b.concurrency || (a.connectedAt ?? '').localeCompare(b.connectedAt ?? '');
 }
 
-/** Picks an index in [0, n): the candidate a pulling worker tries first. */
-export type SpreadPick = (n: number) => number;
-
-/** How many of the best equal-priority candidates a pulling worker chooses its first try from. */
-export const SPREAD_CANDIDATES = 8;
-
-/** A pick from the deps' random ids (the memory model's tests make it deterministic by replacing them). */
-export function pickWith(ids: IdGenerator): SpreadPick {
-  return (n) => {
-    let hash = 0;
-    for (const char of ids.random()) hash = (hash * 31 + char.charCodeAt(0)) >>> 0;
-    return hash % n;
-  };
-}
-
-/**
- * Candidates (sorted best first) with one of the first SPREAD_CANDIDATES of the best priority moved
- * to the front, chosen by `pick`: workers pulling at once mostly try different requests, where
- * all of them would try the oldest and all but one lose a conditional write (two, plus a slot given
- * back, in the two-step commit). Priority order holds: only requests of the best priority are
- * chosen among, and after the first try the order is priority then age again.
- */
-export function spreadFirst(sorted: WorkRequest[], pick: SpreadPick): WorkRequest[] {
-  const best = sorted[0];
-  if (!best) return sorted;
-  let equal = 1;
-  while (equal < Math.min(sorted.length, SPREAD_CANDIDATES) && effectivePriority(sorted[equal]!) === effectivePriority(best)) equal++;
-  const chosen = Math.min(equal - 1, Math.max(0, Math.floor(pick(equal))));
-  return [sorted[chosen]!, ...sorted.slice(0, chosen), ...sorted.slice(chosen + 1)];
-}
-
 function byPriorityThenAge(a: WorkRequest, b: WorkRequest): number {
   return effectivePriority(b) - effectivePriority(a) || a.createdAt.localeCompare(b.createdAt) || a.id - b.id;
 }
@@ -144,10 +113,10 @@ export async function scheduleForWorker(
     /** At most this many assignments (the create path offers one slot); default: every free slot. */
     maxAssignments?: number;
     /**
-     * Workers pulling at once (completions with `?next=1`) read the same candidates: each tries first
-     * one of the best-priority candidates chosen by `spread` (spreadFirst), not all the oldest one.
+     * The order candidates are tried in, given them sorted by priority then age (default: that order).
+     * Completions pulling at once try different ones first (shared/app/pull-spread.ts).
      */
-    spread?: SpreadPick;
+    order?: (sorted: WorkRequest[]) => WorkRequest[];
     /** Called when the worker turned out full (someone else filled its free slot meanwhile). */
     onFull?: () => void;
   } = {},
@@ -165,7 +134,7 @@ export async function scheduleForWorker(
   // A QUIESCING or OFFLINE machine gets no new work (Launchpad's shouldLookForJob).
   while (hasSpareCapacity(worker) && acceptsNewWork(worker.machineState) && assigned.length < (opts.maxAssignments ?? Infinity)) {
     const read = (await readCandidates(deps, architectures, opts.emptyPartitions, opts.partitions)).filter((wr) => !skipped.has(wr.id)).sort(byPriorityThenAge);
-    const candidates = opts.spread ? spreadFirst(read, opts.spread) : read;
+    const candidates = opts.order ? opts.order(read) : read;
     let taken = false;
     for (const wr of candidates) {
       skipped.add(wr.id);

@@ -4,7 +4,8 @@
  * request costs no re-read of the worker, and a freed slot that a create's offer or a pass filled
  * while the worker was pulling is started in the same round trip. The slot rule and priority order hold.
  */
-import { scheduleForWorker, spreadFirst, SPREAD_CANDIDATES } from '../../shared/app/scheduler';
+import { scheduleForWorker } from '../../shared/app/scheduler';
+import { spreadFirst, SPREAD_CANDIDATES } from '../../shared/app/pull-spread';
 import { completeAndPullNext, getNextForWorker } from '../../shared/app/workers';
 import { isWorkRequestChanged } from '../../shared/domain/errors';
 import { bump, type WorkRequest } from '../../shared/domain/work-requests';
@@ -36,6 +37,15 @@ function countLostRequestRaces(): { lost: number } {
     }
   });
   return counter;
+}
+
+/** Another caller's assignment (an offer, a pass, another worker's pull), written with the unwrapped commit. */
+async function assignBehind(commit: (changes: WorkRequestChanges) => Promise<unknown>, id: number, worker: string): Promise<void> {
+  const stored = (await w.deps.workRequests.get(id))!;
+  await commit({
+    update: [{ workRequest: bump(stored, { worker, assignedAt: new Date().toISOString() }), expectedVersion: stored.version }],
+    slots: [{ worker, delta: 1, workRequestId: id }],
+  });
 }
 
 describe('spreadFirst', () => {
@@ -114,12 +124,7 @@ describe('workers completing at once', () => {
       const taking = changes.update?.[0]?.workRequest;
       if (!raced && taking?.id === first.id && taking.worker === a.name) {
         raced = true;
-        // Worker b wins `first` just before a's write lands.
-        const stored = (await w.deps.workRequests.get(first.id))!;
-        await original({
-          update: [{ workRequest: bump(stored, { worker: b.name, assignedAt: new Date().toISOString() }), expectedVersion: stored.version }],
-          slots: [{ worker: b.name, delta: 1, workRequestId: first.id }],
-        });
+        await assignBehind(original, first.id, b.name); // worker b wins `first` just before a's write lands
       }
       return original(changes);
     });
@@ -144,12 +149,7 @@ describe('workers completing at once', () => {
       const slot = changes.slots?.[0];
       if (!offeredMeanwhile && slot?.worker === a.name && slot.delta === 1) {
         offeredMeanwhile = true;
-        // A create's offer assigns `offered` to a's freed slot while a's completion is pulling.
-        const stored = (await w.deps.workRequests.get(offered.id))!;
-        await original({
-          update: [{ workRequest: bump(stored, { worker: a.name, assignedAt: new Date().toISOString() }), expectedVersion: stored.version }],
-          slots: [{ worker: a.name, delta: 1, workRequestId: offered.id }],
-        });
+        await assignBehind(original, offered.id, a.name); // a create's offer fills a's freed slot while a's completion pulls
       }
       return original(changes);
     });
@@ -159,5 +159,23 @@ describe('workers completing at once', () => {
     expect(next).toMatchObject({ id: offered.id, status: 'running', worker: a.name });
     expect((await w.deps.workRequests.get(pulledCandidate.id))!).toMatchObject({ status: 'pending', worker: null });
     expect((await w.deps.workers.get(a.name))!.assigned).toBe(1);
+  });
+
+  it('reads the candidate markers alongside the worker\'s requests: one sequential round trip less before the pull', async () => {
+    const a = await w.addWorker('a.lan');
+    await w.submit('noop');
+    const running = (await getNextForWorker(w.deps, await a.caller()))!;
+    const waiting = await w.submit('noop');
+    const markers = jest.spyOn(w.deps.workRequests, 'candidatePartitions');
+    const markerReadsBeforeActive: number[] = [];
+    const active = w.deps.workRequests.activeForWorker.bind(w.deps.workRequests);
+    jest.spyOn(w.deps.workRequests, 'activeForWorker').mockImplementation(async (name: string) => {
+      markerReadsBeforeActive.push(markers.mock.calls.length);
+      return active(name);
+    });
+    const { next } = await completeAndPullNext(w.deps, await a.caller(), running.id, { result: 'success' });
+    expect(next?.id).toBe(waiting.id);
+    expect(markerReadsBeforeActive).toEqual([1]);
+    expect(markers).toHaveBeenCalledTimes(1);
   });
 });
