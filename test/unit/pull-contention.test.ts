@@ -39,6 +39,13 @@ function countLostRequestRaces(): { lost: number } {
   return counter;
 }
 
+/** A worker of one slot, running one request. */
+async function workerRunningOne(fqdn: string): Promise<{ worker: Awaited<ReturnType<SchedulingWorld['addWorker']>>; running: WorkRequest }> {
+  const worker = await w.addWorker(fqdn);
+  await w.submit('noop');
+  return { worker, running: (await getNextForWorker(w.deps, await worker.caller()))! };
+}
+
 /** Another caller's assignment (an offer, a pass, another worker's pull), written with the unwrapped commit. */
 async function assignBehind(commit: (changes: WorkRequestChanges) => Promise<unknown>, id: number, worker: string): Promise<void> {
   const stored = (await w.deps.workRequests.get(id))!;
@@ -73,12 +80,10 @@ describe('spreadFirst', () => {
 
 describe('workers completing at once', () => {
   it('4 workers pulling at once get 4 different requests, with no double assignment and fewer lost races than workers', async () => {
-    const workers = await Promise.all(['a', 'b', 'c', 'd'].map((n) => w.addWorker(`${n}.lan`)));
-    const running: WorkRequest[] = [];
-    for (const worker of workers) {
-      await w.submit('noop');
-      running.push((await getNextForWorker(w.deps, await worker.caller()))!);
-    }
+    const busy: Awaited<ReturnType<typeof workerRunningOne>>[] = [];
+    for (const n of ['a', 'b', 'c', 'd']) busy.push(await workerRunningOne(`${n}.lan`));
+    const workers = busy.map((b) => b.worker);
+    const running = busy.map((b) => b.running);
     const pending: WorkRequest[] = [];
     for (let i = 0; i < 8; i++) pending.push(await w.submit('noop'));
     const races = countLostRequestRaces();
@@ -98,12 +103,9 @@ describe('workers completing at once', () => {
   });
 
   it('a pull keeps priority order: a single best request is taken first by whoever wins it, the others get the next best', async () => {
-    const workers = await Promise.all(['a', 'b'].map((n) => w.addWorker(`${n}.lan`)));
-    const running: WorkRequest[] = [];
-    for (const worker of workers) {
-      await w.submit('noop');
-      running.push((await getNextForWorker(w.deps, await worker.caller()))!);
-    }
+    const busy = [await workerRunningOne('a.lan'), await workerRunningOne('b.lan')];
+    const workers = busy.map((b) => b.worker);
+    const running = busy.map((b) => b.running);
     const plain = [await w.submit('noop'), await w.submit('noop'), await w.submit('noop')];
     const urgent = await raisePriority(await w.submit('noop'), 10);
     const callers = await Promise.all(workers.map((worker) => worker.caller()));
@@ -138,9 +140,7 @@ describe('workers completing at once', () => {
   });
 
   it('a freed slot filled meanwhile by an offer or a pass: the completion starts what was assigned, in the same round trip', async () => {
-    const a = await w.addWorker('a.lan');
-    await w.submit('noop');
-    const running = (await getNextForWorker(w.deps, await a.caller()))!;
+    const { worker: a, running } = await workerRunningOne('a.lan');
     const pulledCandidate = await w.submit('noop');
     const offered = await w.submit('noop');
     const original = w.deps.workRequests.commit.bind(w.deps.workRequests);
@@ -162,9 +162,7 @@ describe('workers completing at once', () => {
   });
 
   it('reads the candidate markers alongside the worker\'s requests: one sequential round trip less before the pull', async () => {
-    const a = await w.addWorker('a.lan');
-    await w.submit('noop');
-    const running = (await getNextForWorker(w.deps, await a.caller()))!;
+    const { worker: a, running } = await workerRunningOne('a.lan');
     const waiting = await w.submit('noop');
     const markers = jest.spyOn(w.deps.workRequests, 'candidatePartitions');
     const markerReadsBeforeActive: number[] = [];
