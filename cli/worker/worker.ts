@@ -196,12 +196,15 @@ export class ConveyorWorker {
   private exitCode = 0;
   private filling: Promise<boolean> | undefined;
   private refillRequested = false;
-  /**
-   * A work_request_available message was consumed while every slot was busy: what it announced is
-   * assigned here but not fetched, and a completion's pull may have run before that assignment.
-   * The next freed slot then asks get-next even if the completion handed over nothing.
-   */
+  /** A get-next failed: the next freed slot asks it again even if the completion handed over nothing. */
   private offerWhileFull = false;
+  /**
+   * Requests announced by work_request_available messages consumed while every slot was busy: assigned
+   * here but not fetched, and a completion's pull may have run before that assignment, so the next freed
+   * slot asks get-next even if the completion handed over nothing. One a completion does hand over (a
+   * create's offer filled the slot while the completion was pulling) is fetched: no get-next for it.
+   */
+  private readonly announcedWhileFull = new Set<number>();
   /**
    * Requests started here lately (oldest first, at most STARTED_REMEMBERED): a work_request_available
    * message for one of them announces what a completion's pull already handed over (the create's offer
@@ -404,7 +407,7 @@ export class ConveyorWorker {
     } else if (this.startedHere.has(parsed.workRequestId)) {
       // Already started here: nothing is left to fetch.
     } else {
-      if (this.running.size >= this.settings.concurrency) this.offerWhileFull = true;
+      if (this.running.size >= this.settings.concurrency) this.announcedWhileFull.add(parsed.workRequestId);
       // Kept in the queue when get-next failed: it comes back after the visibility timeout.
       handled = await this.fillSlots();
     }
@@ -440,6 +443,7 @@ export class ConveyorWorker {
       if (this.running.size >= this.settings.concurrency) return true;
       let next: WireWorkRequest | undefined;
       this.offerWhileFull = false;
+      this.announcedWhileFull.clear(); // get-next fetches whatever is assigned here
       try {
         next = await api.getNextWorkRequest(this.runningIds());
       } catch (err) {
@@ -472,6 +476,7 @@ export class ConveyorWorker {
     const entry: RunningTask = { workRequest, tail: new LogTail(5), exited: false, heartbeatInFlight: false, done: Promise.resolve() };
     this.running.set(workRequest.id, entry);
     this.startedHere.add(workRequest.id);
+    this.announcedWhileFull.delete(workRequest.id);
     if (this.startedHere.size > STARTED_REMEMBERED) this.startedHere.delete(this.startedHere.values().next().value!);
     this.deps.log(`work request ${workRequest.id}: starting ${workRequest.task_name}`);
     entry.done = this.runTask(entry)
@@ -484,7 +489,7 @@ export class ConveyorWorker {
         // on the server already. Without an answer to rely on, the freed slot is refilled by get-next.
         const after = entry.after ?? { askGetNext: true };
         if (after.next && !this.running.has(after.next.id)) this.startTask(after.next);
-        if ((after.askGetNext || this.offerWhileFull) && !this.stopping) void this.fillSlots();
+        if ((after.askGetNext || this.offerWhileFull || this.announcedWhileFull.size > 0) && !this.stopping) void this.fillSlots();
       });
   }
 

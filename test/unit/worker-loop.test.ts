@@ -737,6 +737,25 @@ describe('conveyor worker loop', () => {
       await expect(running).resolves.toBe(0);
     });
 
+    it('asks no get-next for a request announced while its slot was busy that the completion then handed over', async () => {
+      assigned.push(workRequest(93));
+      pulled.push({ status: 200, body: { next: workRequest(94) } });
+      const worker = makeWorker();
+      const running = worker.run();
+      await waitFor(() => tasks.length === 1, 'the first task');
+      // The offer's message comes before the completion's answer hands the same request over.
+      const handle = queue.push({ type: 'work_request_available', work_request_id: 94 });
+      await waitFor(() => queue.deleted.includes(handle), 'the message to be consumed');
+      tasks[0]!.finish(success());
+      await waitFor(() => tasks.length === 2, 'the request the completion handed over');
+      tasks[1]!.finish(success());
+      await waitFor(() => completions().length === 2, 'the second completion');
+      await pause(80);
+      expect(getNexts()).toHaveLength(1); // the start-up one only
+      worker.requestStop();
+      await expect(running).resolves.toBe(0);
+    });
+
     it('a stopping worker reports without pulling', async () => {
       assigned.push(workRequest(61));
       const worker = makeWorker();
