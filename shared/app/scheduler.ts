@@ -133,10 +133,9 @@ export async function scheduleForWorker(
   const skipped = new Set<number>();
   // A QUIESCING or OFFLINE machine gets no new work (Launchpad's shouldLookForJob).
   while (hasSpareCapacity(worker) && acceptsNewWork(worker.machineState) && assigned.length < (opts.maxAssignments ?? Infinity)) {
-    const read = (await readCandidates(deps, architectures, opts.emptyPartitions, opts.partitions)).filter((wr) => !skipped.has(wr.id)).sort(byPriorityThenAge);
-    const candidates = opts.order ? opts.order(read) : read;
+    const candidates = (await readCandidates(deps, architectures, opts.emptyPartitions, opts.partitions)).filter((wr) => !skipped.has(wr.id)).sort(byPriorityThenAge);
     let taken = false;
-    for (const wr of candidates) {
+    for (const wr of opts.order ? opts.order(candidates) : candidates) {
       skipped.add(wr.id);
       if (await isCreatorDisabled(deps, wr.createdBy, disabledOwners)) continue;
       const task = findTask(wr.taskType, wr.taskName);
@@ -171,9 +170,9 @@ export async function scheduleForWorker(
         });
       } catch (err) {
         ignoreConflict(err);
-        // The request went elsewhere: the worker's slot is as read, try the next candidate at once.
+        // Either the request went elsewhere (try the next) or the worker filled up (re-read it).
+        // The request went elsewhere: the worker's slot is as read, so the next candidate is tried without a re-read.
         if (isWorkRequestChanged(err)) continue;
-        // The worker changed (filled up, disabled): re-read it.
         const fresh = await deps.workers.get(worker.name);
         if (!fresh || !fresh.enabled || !hasSpareCapacity(fresh)) {
           if (fresh?.enabled) opts.onFull?.();
