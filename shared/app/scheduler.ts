@@ -104,6 +104,13 @@ export async function scheduleForWorker(
   deps: Deps,
   initial: Worker,
   opts: {
+    /**
+     * The order candidates are tried in, given them sorted by priority then age (default: that order).
+     * Completions pulling at once try different ones first (shared/app/pull-spread.ts).
+     */
+    order?: (sorted: WorkRequest[]) => WorkRequest[];
+    /** Called when the worker turned out full (someone else filled its free slot meanwhile). */
+    onFull?: () => void;
     notify?: boolean;
     disabledOwners?: Map<string, boolean>;
     emptyPartitions?: Set<string>;
@@ -112,13 +119,6 @@ export async function scheduleForWorker(
     onAssigned?: (committed: WorkRequest) => void;
     /** At most this many assignments (the create path offers one slot); default: every free slot. */
     maxAssignments?: number;
-    /**
-     * The order candidates are tried in, given them sorted by priority then age (default: that order).
-     * Completions pulling at once try different ones first (shared/app/pull-spread.ts).
-     */
-    order?: (sorted: WorkRequest[]) => WorkRequest[];
-    /** Called when the worker turned out full (someone else filled its free slot meanwhile). */
-    onFull?: () => void;
   } = {},
 ): Promise<{ workRequestId: number; worker: string }[]> {
   const disabledOwners = opts.disabledOwners ?? new Map<string, boolean>();
