@@ -718,36 +718,25 @@ describe('conveyor worker loop', () => {
       await expect(running).resolves.toBe(0);
     });
 
-    it('drops a queue message for a request a completion already handed over, asking no get-next', async () => {
-      // A create's offer filled the freed slot during the completion's pull; the pull handed that request over.
+    // A create's offer filled the freed slot during the completion's pull, which handed that request over;
+    // the offer's queue message comes after the hand-over (the request runs here) or before it (the slot is busy).
+    it.each([
+      ['after the hand-over: the message is dropped', 'after'],
+      ['before the hand-over, while the slot was busy', 'before'],
+    ])('asks no get-next for a request announced %s', async (_case, when) => {
       assigned.push(workRequest(91));
       pulled.push({ status: 200, body: { next: workRequest(92) } });
       const worker = makeWorker();
       const running = worker.run();
       await waitFor(() => tasks.length === 1, 'the first task');
+      const announce = async (): Promise<void> => {
+        const handle = queue.push({ type: 'work_request_available', work_request_id: 92 });
+        await waitFor(() => queue.deleted.includes(handle), 'the message to be consumed');
+      };
+      if (when === 'before') await announce();
       tasks[0]!.finish(success());
       await waitFor(() => tasks.length === 2, 'the request the completion handed over');
-      const handle = queue.push({ type: 'work_request_available', work_request_id: 92 });
-      await waitFor(() => queue.deleted.includes(handle), 'the message to be consumed');
-      tasks[1]!.finish(success());
-      await waitFor(() => completions().length === 2, 'the second completion');
-      await pause(80);
-      expect(getNexts()).toHaveLength(1); // the start-up one only
-      worker.requestStop();
-      await expect(running).resolves.toBe(0);
-    });
-
-    it('asks no get-next for a request announced while its slot was busy that the completion then handed over', async () => {
-      assigned.push(workRequest(93));
-      pulled.push({ status: 200, body: { next: workRequest(94) } });
-      const worker = makeWorker();
-      const running = worker.run();
-      await waitFor(() => tasks.length === 1, 'the first task');
-      // The offer's message comes before the completion's answer hands the same request over.
-      const handle = queue.push({ type: 'work_request_available', work_request_id: 94 });
-      await waitFor(() => queue.deleted.includes(handle), 'the message to be consumed');
-      tasks[0]!.finish(success());
-      await waitFor(() => tasks.length === 2, 'the request the completion handed over');
+      if (when === 'after') await announce();
       tasks[1]!.finish(success());
       await waitFor(() => completions().length === 2, 'the second completion');
       await pause(80);
