@@ -78,6 +78,14 @@ export interface ThroughputResult {
   requests: number;
   wallMs: number;
   perSecond: number;
+  /** From the first create to the last create's answer (the 4 submitting clients share the cores with the workers). */
+  submitMs: number;
+  /**
+   * Completions per second once every request of the burst exists: those completed after the last
+   * create's answer, over the time from it to the last completion. The workers' own rate, without
+   * the submission (which `perSecond` includes); NaN when nothing was left to complete by then.
+   */
+  afterSubmitPerSecond: number;
   /** started_at − created_at of each request of the burst (queueing included). */
   dispatchMs: number[];
   calls: Record<string, FunctionCalls>;
@@ -115,6 +123,13 @@ function checkSuccess(wr: WorkRequest): void {
   if (wr.status !== 'completed' || wr.result !== 'success') {
     throw new Error(`work request ${wr.id} ended ${wr.status}/${wr.result || '-'}: ${JSON.stringify(wr.outputData)}`);
   }
+}
+
+/** Completions per second after `since` (epoch ms), up to the last completion (server timestamps). */
+export function completionRateAfter(done: WorkRequest[], since: number): number {
+  const after = done.map((wr) => ms(wr.completedAt)).filter((t) => t > since);
+  if (after.length === 0) return Number.NaN;
+  return after.length / ((Math.max(...after) - since) / 1000);
 }
 
 async function waitCompleted(deps: Deps, id: number): Promise<WorkRequest> {
@@ -260,6 +275,8 @@ export async function runDispatch(options: DispatchOptions): Promise<DispatchRes
         }
       };
       await Promise.all(Array.from({ length: Math.min(4, options.burst) }, submitter));
+      const submitMs = performance.now() - started;
+      const submittedAt = Date.now();
       let open = [...ids];
       const done: WorkRequest[] = [];
       while (open.length > 0) {
@@ -277,6 +294,8 @@ export async function runDispatch(options: DispatchOptions): Promise<DispatchRes
         requests: ids.length,
         wallMs,
         perSecond: ids.length / (wallMs / 1000),
+        submitMs,
+        afterSubmitPerSecond: completionRateAfter(done, submittedAt),
         dispatchMs: done.map((wr) => ms(wr.startedAt) - ms(wr.createdAt)),
         calls: recorder.take(),
       };

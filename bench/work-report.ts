@@ -194,7 +194,7 @@ export function renderWorkRequestSections(input: WorkRequestReportInput): string
   out.push('');
   out.push(
     table(
-      ['workers', 'requests', 'wall time', '**requests/s**', 'speed-up vs 1 worker', 'per worker vs 1 worker', 'dispatch p50 in the burst', 'scheduling passes (SQS) per request'],
+      ['workers', 'requests', 'wall time', '**requests/s**', 'speed-up vs 1 worker', 'per worker vs 1 worker', 'dispatch p50 in the burst', 'scheduling passes (SQS) per request', 'submission', 'requests/s after the last create'],
       dispatch.throughput.map((t) => {
         const speedup = base ? t.perSecond / base.perSecond : Number.NaN;
         return [
@@ -206,9 +206,11 @@ export function renderWorkRequestSections(input: WorkRequestReportInput): string
           `${fmt((100 * speedup) / t.workers, 0)} %`,
           fmtMs(percentile(t.dispatchMs, 50)),
           n2(Math.round((invocationsOf(t.calls, 'scheduler', (k) => k === 'sqs') / t.requests) * 100) / 100),
+          fmtMs(t.submitMs),
+          fmt(t.afterSubmitPerSecond, 2),
         ];
       }),
-      ['r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
+      ['r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
     ),
   );
   out.push('');
@@ -218,6 +220,8 @@ export function renderWorkRequestSections(input: WorkRequestReportInput): string
         'the next request (no scheduling pass, no queue hop, no get-next in between; the next task process was started ahead, as a spare). Only requests created while a worker is idle go through the worker\'s queue (assigned by the create\'s offer). ' +
         'More workers overlap these cycles; on 2 shared cores the task processes and the stack then compete for CPU, which bounds the gain.',
       '- During a burst the scheduler batches events (several per invocation), so there are fewer passes per request than one at a time.',
+      '- **requests/s** counts the submission too (4 clients creating the burst share the cores with the workers); "requests/s after the last create" ' +
+        'is the workers\' own rate: the requests completed after the last create\'s answer, over the time from it to the last completion (bench/RESULTS-contention.md).',
     ].join('\n'),
   );
   out.push('');

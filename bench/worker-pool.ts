@@ -28,6 +28,8 @@ export interface StartWorkerOptions {
   timeoutMs?: number;
   /** The tasks it runs (`--tasks`; default noop). */
   tasks?: string[];
+  /** Every line it writes to stderr (bench/contention.ts counts what its completions handed over). */
+  onLine?: (line: string) => void;
 }
 
 const TAIL_LINES = 30;
@@ -74,6 +76,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerPr
       buffered = buffered.slice(newline + 1);
       tail.push(line);
       if (tail.length > TAIL_LINES) tail.shift();
+      options.onLine?.(line);
       const registered = /registered as (\S+)/.exec(line);
       if (registered) name = registered[1];
       if (line.includes(' ready on ')) ready();

@@ -177,6 +177,8 @@ async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
 }
 
 const plainSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+/** How many started request ids a worker remembers (for queue messages that arrive after the request was handed over). */
+const STARTED_REMEMBERED = 256;
 
 /** Errors worth retrying: no answer at all, a server error or throttling. */
 function transient(err: unknown): boolean {
@@ -194,12 +196,21 @@ export class ConveyorWorker {
   private exitCode = 0;
   private filling: Promise<boolean> | undefined;
   private refillRequested = false;
-  /**
-   * A work_request_available message was consumed while every slot was busy: what it announced is
-   * assigned here but not fetched, and a completion's pull may have run before that assignment.
-   * The next freed slot then asks get-next even if the completion handed over nothing.
-   */
+  /** A get-next failed: the next freed slot asks it again even if the completion handed over nothing. */
   private offerWhileFull = false;
+  /**
+   * Requests announced by work_request_available messages consumed while every slot was busy: assigned
+   * here but not fetched, and a completion's pull may have run before that assignment, so the next freed
+   * slot asks get-next even if the completion handed over nothing. One a completion does hand over (a
+   * create's offer filled the slot while the completion was pulling) is fetched: no get-next for it.
+   */
+  private readonly announcedWhileFull = new Set<number>();
+  /**
+   * Requests started here lately (oldest first, at most STARTED_REMEMBERED): a work_request_available
+   * message for one of them announces what a completion's pull already handed over (the create's offer
+   * assigned it to this worker's freed slot while the completion was pulling), so it asks no get-next.
+   */
+  private readonly startedHere = new Set<number>();
   private keepAliveTimer: NodeJS.Timeout | undefined;
   private readonly allowedTasks: Set<string> | undefined;
 
@@ -393,8 +404,10 @@ export class ConveyorWorker {
       this.abortTask(parsed.workRequestId);
     } else if (this.stopping) {
       handled = false; // left in the queue; the next start fetches the work anyway
+    } else if (this.startedHere.has(parsed.workRequestId)) {
+      // Already started here: nothing is left to fetch.
     } else {
-      if (this.running.size >= this.settings.concurrency) this.offerWhileFull = true;
+      if (this.running.size >= this.settings.concurrency) this.announcedWhileFull.add(parsed.workRequestId);
       // Kept in the queue when get-next failed: it comes back after the visibility timeout.
       handled = await this.fillSlots();
     }
@@ -430,6 +443,7 @@ export class ConveyorWorker {
       if (this.running.size >= this.settings.concurrency) return true;
       let next: WireWorkRequest | undefined;
       this.offerWhileFull = false;
+      this.announcedWhileFull.clear(); // get-next fetches whatever is assigned here
       try {
         next = await api.getNextWorkRequest(this.runningIds());
       } catch (err) {
@@ -461,6 +475,9 @@ export class ConveyorWorker {
   private startTask(workRequest: WireWorkRequest): void {
     const entry: RunningTask = { workRequest, tail: new LogTail(5), exited: false, heartbeatInFlight: false, done: Promise.resolve() };
     this.running.set(workRequest.id, entry);
+    this.startedHere.add(workRequest.id);
+    this.announcedWhileFull.delete(workRequest.id);
+    if (this.startedHere.size > STARTED_REMEMBERED) this.startedHere.delete(this.startedHere.values().next().value!);
     this.deps.log(`work request ${workRequest.id}: starting ${workRequest.task_name}`);
     entry.done = this.runTask(entry)
       .catch((err: unknown) => this.deps.log(`work request ${workRequest.id}: ${errorMessage(err)}`))
@@ -472,7 +489,7 @@ export class ConveyorWorker {
         // on the server already. Without an answer to rely on, the freed slot is refilled by get-next.
         const after = entry.after ?? { askGetNext: true };
         if (after.next && !this.running.has(after.next.id)) this.startTask(after.next);
-        if ((after.askGetNext || this.offerWhileFull) && !this.stopping) void this.fillSlots();
+        if ((after.askGetNext || this.offerWhileFull || this.announcedWhileFull.size > 0) && !this.stopping) void this.fillSlots();
       });
   }
 

@@ -11,6 +11,7 @@ import { cannotRunReason, findTask, validateTaskData } from '../tasks';
 import type { CandidatePartitions, Deps, SlotChange } from '../ports';
 import { lookupContextOf, rootWorkflowOf } from './acting-as';
 import { ignoreConflict } from './concurrency';
+import { isWorkRequestChanged } from '../domain/errors';
 import { runEventReactions } from './event-reactions';
 import { finish, finishInError, notifyWorker, startServerSide } from './lifecycle';
 import { resolveLookupMultiple } from './lookups';
@@ -103,6 +104,13 @@ export async function scheduleForWorker(
   deps: Deps,
   initial: Worker,
   opts: {
+    /**
+     * The order candidates are tried in, given them sorted by priority then age (default: that order).
+     * Completions pulling at once try different ones first (shared/app/pull-spread.ts).
+     */
+    order?: (sorted: WorkRequest[]) => WorkRequest[];
+    /** Called when the worker turned out full (someone else filled its free slot meanwhile). */
+    onFull?: () => void;
     notify?: boolean;
     disabledOwners?: Map<string, boolean>;
     emptyPartitions?: Set<string>;
@@ -134,7 +142,7 @@ export async function scheduleForWorker(
     const read = await readCandidates(deps, architectures, opts.emptyPartitions, opts.partitions);
     const candidates = (opts.offered ? [...read, opts.offered.request] : read).filter((wr) => !skipped.has(wr.id)).sort(byPriorityThenAge);
     let taken = false;
-    for (const wr of candidates) {
+    for (const wr of opts.order ? opts.order(candidates) : candidates) {
       skipped.add(wr.id);
       if (await isCreatorDisabled(deps, wr.createdBy, disabledOwners)) continue;
       const task = findTask(wr.taskType, wr.taskName);
@@ -169,8 +177,13 @@ export async function scheduleForWorker(
       } catch (err) {
         ignoreConflict(err);
         // Either the request went elsewhere (try the next) or the worker filled up (re-read it).
+        // The request went elsewhere: the worker's slot is as read, so the next candidate is tried without a re-read.
+        if (isWorkRequestChanged(err)) continue;
         const fresh = await deps.workers.get(worker.name);
-        if (!fresh || !fresh.enabled || !hasSpareCapacity(fresh)) return assigned;
+        if (!fresh || !fresh.enabled || !hasSpareCapacity(fresh)) {
+          if (fresh?.enabled) opts.onFull?.();
+          return assigned;
+        }
         worker = fresh;
         continue;
       }

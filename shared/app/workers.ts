@@ -3,7 +3,7 @@ import { ConflictError, NotFoundError, UnauthorizedError, ValidationError } from
 import { tokenUnusableReason, type Token } from '../domain/tenancy';
 import { bump, isFinished, type FinalResult, type OutputData, type WorkRequest } from '../domain/work-requests';
 import { hasSpareCapacity, isConnected, workerNameCandidates, WORKER_TYPES, type Metadata, type Worker, type WorkerType } from '../domain/workers';
-import type { Deps, QueueAccess } from '../ports';
+import type { CandidatePartitions, Deps, QueueAccess } from '../ports';
 import { generateTokenKey } from './admin';
 import { recordAudit } from './audit';
 import { hashTokenKey, requireWorker, type Caller } from './auth';
@@ -14,6 +14,7 @@ import { admitUnactivatedRegistration, checkEnableIsUnambiguous, consumeActivati
 import { machineAskedForWork } from './machines';
 import { recurringRunOf } from '../domain/recurring-run-ref';
 import { scheduleForWorker } from './scheduler';
+import { pickWith, spreadFirst } from './pull-spread';
 import { workspaceVisibility } from './visibility';
 
 const ACTIVATION_TOKEN_TTL_MS = 15 * 60 * 1000;
@@ -177,8 +178,16 @@ export async function getNextForWorker(deps: Deps, caller: Caller, stillRunning?
  * What get-next does once lost work is dealt with: the best request already assigned to the worker
  * starts; else, with a slot free (`held`: the requests it holds now), the best pending request it
  * can run is assigned and started, under the same conditional slot rule as a scheduling pass.
+ * `pull` (completions, which several workers send at once): the order candidates are tried in, and
+ * the partitions read alongside the worker's requests.
  */
-async function startOrPull(deps: Deps, holder: Worker, active: WorkRequest[], held: number): Promise<WorkRequest | undefined> {
+async function startOrPull(
+  deps: Deps,
+  holder: Worker,
+  active: WorkRequest[],
+  held: number,
+  pull: { order?: (sorted: WorkRequest[]) => WorkRequest[]; partitions?: Promise<CandidatePartitions> } = {},
+): Promise<WorkRequest | undefined> {
   const started = await startFirst(deps, active.filter((wr) => wr.status === 'pending'));
   if (started) return started;
   // Nothing left to start: a QUIESCING machine takes no new work, and with nothing running goes OFFLINE (QUIESCED).
@@ -189,9 +198,20 @@ async function startOrPull(deps: Deps, holder: Worker, active: WorkRequest[], he
   const worker = { ...holder, assigned: held };
   if (!hasSpareCapacity(worker)) return undefined;
   // One read says which partitions may hold work: with nothing pending, get-next answers 204 without a Query of each.
-  const partitions = await deps.workRequests.candidatePartitions();
+  const partitions = await (pull.partitions ?? deps.workRequests.candidatePartitions());
   const committed: WorkRequest[] = [];
-  const pulled = await scheduleForWorker(deps, worker, { notify: false, partitions, onAssigned: (wr) => committed.push(wr) });
+  let filledMeanwhile = false;
+  const pulled = await scheduleForWorker(deps, worker, {
+    notify: false,
+    partitions,
+    onAssigned: (wr) => committed.push(wr),
+    ...(pull.order ? { order: pull.order } : {}),
+    onFull: () => (filledMeanwhile = true),
+  });
+  // The freed slot was filled meanwhile by a create's offer or a pass (the worker was in the free-slot
+  // index between its completion and this pull): what they assigned starts now, in this round trip,
+  // instead of the worker waiting for their queue message and asking get-next.
+  if (pulled.length === 0 && filledMeanwhile) return startFirst(deps, await deps.workRequests.activeForWorker(holder.name));
   if (pulled.length === 0) return undefined;
   // Started from what the assignment wrote, without reading it back; if an assignment reaction changed
   // it meanwhile (the start's version check fails), from a fresh read.
@@ -287,9 +307,15 @@ export async function completeAndPullNext(
   const finished = await completeWorkRequest(deps, caller, id, input, followUpFailures);
   requireWorker(caller);
   try {
-    // The worker as authenticated (before this finish) still names the request just finished among its slot holders.
+    // Independent reads, in parallel: what the worker holds, and which partitions may hold work (read
+    // in vain only when something was already assigned to the worker). The worker as authenticated
+    // (before this finish) still names the request just finished among its slot holders.
+    const partitions = deps.workRequests.candidatePartitions();
+    partitions.catch(() => undefined); // awaited below only if needed: never an unhandled rejection
     const active = (await deps.workRequests.activeForWorker(caller.worker.name, caller.worker)).filter((wr) => wr.id !== id && !isFinished(wr));
-    const next = await startOrPull(deps, caller.worker, active, active.length);
+    // Workers completing at once mostly try different requests first (pull-spread.ts).
+    const pick = pickWith(deps.ids);
+    const next = await startOrPull(deps, caller.worker, active, active.length, { order: (sorted) => spreadFirst(sorted, pick), partitions });
     return { finished, ...(next ? { next } : {}), pullFailed: false };
   } catch (error) {
     followUpFailures?.push({ step: 'pull the next request', workRequestId: id, error });

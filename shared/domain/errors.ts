@@ -69,3 +69,14 @@ export class BlobNotClaimableError extends ConflictError {
     super('Stored bytes are expiring', `the stored bytes of "${path}" are being deleted: upload them`);
   }
 }
+
+/**
+ * The title of the ConflictError a work-request commit raises when a request's version check fails
+ * (every adapter uses it): someone else changed the request first, and nothing else of the commit
+ * is known to be stale (the scheduler goes on to its next candidate without re-reading the worker).
+ */
+export const WORK_REQUEST_CHANGED = 'Work request was changed concurrently';
+
+export function isWorkRequestChanged(err: unknown): boolean {
+  return err instanceof ConflictError && err.title === WORK_REQUEST_CHANGED;
+}

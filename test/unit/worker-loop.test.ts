@@ -718,6 +718,33 @@ describe('conveyor worker loop', () => {
       await expect(running).resolves.toBe(0);
     });
 
+    // A create's offer filled the freed slot during the completion's pull, which handed that request over;
+    // the offer's queue message comes after the hand-over (the request runs here) or before it (the slot is busy).
+    it.each([
+      ['after the hand-over: the message is dropped', 'after'],
+      ['before the hand-over, while the slot was busy', 'before'],
+    ])('asks no get-next for a request announced %s', async (_case, when) => {
+      assigned.push(workRequest(91));
+      pulled.push({ status: 200, body: { next: workRequest(92) } });
+      const worker = makeWorker();
+      const running = worker.run();
+      await waitFor(() => tasks.length === 1, 'the first task');
+      const announce = async (): Promise<void> => {
+        const handle = queue.push({ type: 'work_request_available', work_request_id: 92 });
+        await waitFor(() => queue.deleted.includes(handle), 'the message to be consumed');
+      };
+      if (when === 'before') await announce();
+      tasks[0]!.finish(success());
+      await waitFor(() => tasks.length === 2, 'the request the completion handed over');
+      if (when === 'after') await announce();
+      tasks[1]!.finish(success());
+      await waitFor(() => completions().length === 2, 'the second completion');
+      await pause(80);
+      expect(getNexts()).toHaveLength(1); // the start-up one only
+      worker.requestStop();
+      await expect(running).resolves.toBe(0);
+    });
+
     it('a stopping worker reports without pulling', async () => {
       assigned.push(workRequest(61));
       const worker = makeWorker();

@@ -17,7 +17,7 @@ import {
   type TransactWriteCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { ConflictError, ValidationError } from '../../domain/errors';
+import { ConflictError, ValidationError, WORK_REQUEST_CHANGED } from '../../domain/errors';
 import { effectivePriority, type TaskType, type WorkRequest, type WorkflowRun } from '../../domain/work-requests';
 import { RUN_STATUSES } from '../../domain/run-status';
 import { rootExpiryIndexAttributes } from './work-request-expiry-keys';
@@ -274,10 +274,10 @@ export class DynamoWorkRequestRepository implements WorkRequestRepository {
         conflict: (old) =>
           old
             ? new ConflictError(
-                'Work request was changed concurrently',
+                WORK_REQUEST_CHANGED,
                 `work request ${wr.id}: expected version ${expectedVersion}, found ${rawNumber(old, 'version') ?? 'none'}; reload and try again`,
               )
-            : new ConflictError('Work request was changed concurrently', `work request ${wr.id} does not exist`),
+            : new ConflictError(WORK_REQUEST_CHANGED, `work request ${wr.id} does not exist`),
       });
     }
     // One ADD per workflow whose children this commit creates (unless the caller counts them itself

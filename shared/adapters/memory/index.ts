@@ -9,7 +9,7 @@ import { Readable } from 'node:stream';
 import { blobKey, type Artifact, type ArtifactRelation } from '../../domain/artifacts';
 import { blobClaimable, uploadClaim, type BlobRow } from '../../domain/blob-gc';
 import { expiryBucket } from '../../domain/expiry';
-import { BlobNotClaimableError, ConflictError, NotFoundError, ValidationError } from '../../domain/errors';
+import { BlobNotClaimableError, ConflictError, NotFoundError, ValidationError, WORK_REQUEST_CHANGED } from '../../domain/errors';
 import type { Role } from '../../domain/roles';
 import type { AuditEntry, RoleGrant, Scope, Token, User, Workspace } from '../../domain/tenancy';
 import type { TaskType, WorkRequest } from '../../domain/work-requests';
@@ -482,7 +482,7 @@ export class MemoryWorkRequestRepository implements WorkRequestRepository {
       const current = this.items.get(workRequest.id);
       if (!current) throw new NotFoundError('Not found', `work request ${workRequest.id} not found`);
       if (current.version !== expectedVersion) {
-        throw new ConflictError('Conflict', `work request ${workRequest.id}: expected version ${expectedVersion}, found ${current.version}`);
+        throw new ConflictError(WORK_REQUEST_CHANGED, `work request ${workRequest.id}: expected version ${expectedVersion}, found ${current.version}`);
       }
     }
     const pendingSlots = new Map<string, number>();
