@@ -42,18 +42,8 @@ const scope = `s-${randomUUID().slice(0, 8)}`;
 const at = (m: number) => `2026-11-22T11:${String(m).padStart(2, '0')}:00.000Z`;
 
 function wrOf(m: number, overrides: Partial<WorkRequest> = {}): WorkRequest {
-  return newWorkRequest({
-    id: ++nextId,
-    scope,
-    workspace: 'System',
-    createdBy: 'user:alice',
-    taskType: 'Worker',
-    taskName: 'noop',
-    taskData: {},
-    hostArchitecture: 'amd64',
-    createdAt: at(m),
-    ...overrides,
-  });
+  const fields = { scope, workspace: 'System', createdBy: 'user:alice', taskType: 'Worker' as const, taskName: 'noop', taskData: {}, hostArchitecture: 'amd64' };
+  return newWorkRequest({ id: ++nextId, ...fields, createdAt: at(m), ...overrides });
 }
 
 async function raw(id: number) {
