@@ -11,7 +11,7 @@ import { provision } from '../../cli/dev/provision';
 import { DynamoSchemaStore } from '../../shared/adapters/dynamodb/accounts-repository';
 import { DynamoWorkRequestRepository, workRequestItem } from '../../shared/adapters/dynamodb/work-request-repository';
 import { keys } from '../../shared/adapters/dynamodb/keys';
-import { LISTING_INDEX_REVISION } from '../../shared/adapters/dynamodb/work-request-listing';
+import { LISTING_INDEX_REVISION, STATUS_ROUNDS } from '../../shared/adapters/dynamodb/work-request-listing';
 import { createMemoryDeps, type MemoryDeps } from '../../shared/adapters/memory';
 import { currentRevision, MIGRATIONS, upgradeSchema } from '../../shared/app/migrations';
 import { newWorkRequest, type WorkRequest, type WorkRequestStatus } from '../../shared/domain/work-requests';
@@ -99,10 +99,18 @@ describe('the listing on gsi4, and revision 0004', () => {
     expect(await allPages({}, 4)).toEqual({ ids: ids(() => true), sizes: [4, 4, 1] });
     expect((await allPages({ workspace: 'System' }, 2)).ids).toEqual(ids((r) => r.workspace === 'System'));
     expect((await allPages({ taskName: 'sbuild' }, 2)).ids).toEqual(ids((r) => r.taskName === 'sbuild'));
-    // One pending request among 9: the first page holds it, the next ones are empty until the end.
-    const pending = await allPages({ status: 'pending' }, 2);
+    // One pending request among 9 (the newest). A status-filtered call reads at most STATUS_ROUNDS rounds
+    // of `limit` entries: with limit 1, the first page is full after one round, the second reads 5
+    // entries and is empty but has a cursor, the third reads the last 3.
+    const pending = await allPages({ status: 'pending' }, 1);
     expect(pending.ids).toEqual(ids((r) => r.status === 'pending'));
-    expect(pending.sizes).toEqual([1, 0, 0, 0, 0]);
+    expect(STATUS_ROUNDS).toBe(5);
+    expect(pending.sizes).toEqual([1, 0, 0]);
+    // A page ending on a match mid-round continues right after it.
+    const blocked = await requests.list({ scope, status: 'blocked', limit: 3 });
+    expect(blocked.items.map((r) => r.id)).toEqual(ids((r) => r.status === 'blocked').slice(0, 3));
+    expect(blocked.next).toBeDefined();
+    expect((await allPages({ status: 'blocked' }, 3)).ids).toEqual(ids((r) => r.status === 'blocked'));
     const running = await allPages({ status: 'running', workspace: 'System' }, 3);
     expect(running.ids).toEqual([rows[0]!.id]);
   });

@@ -35,7 +35,35 @@ function stoppedAt(next: string | undefined, index: string): string | undefined 
   return next === undefined ? undefined : decodeCursor(next, ['pk', 'sk', `${index}pk`, `${index}sk`])[`${index}sk`];
 }
 
+/** Rounds (Query + BatchGetItem of `limit` entries each) one status-filtered call may read before it returns a short page. */
+export const STATUS_ROUNDS = 5;
+
+/**
+ * One page. With a status filter (checked on the fetched items), reads on from where a round stopped,
+ * for at most STATUS_ROUNDS rounds, until `limit` requests match: about as many entries as the
+ * FilterExpression on status read before (10 queries), so a caller reading one page (the balanced
+ * policy's count of active workflows) sees as much as it did.
+ */
 export async function listWorkRequestItems(doc: DynamoDBDocumentClient, tableName: string, filter: WorkRequestListFilter): Promise<Page<Item>> {
+  if (filter.status === undefined) return listRound(doc, tableName, filter);
+  const found: Item[] = [];
+  let cursor = filter.cursor;
+  for (let round = 0; round < STATUS_ROUNDS; round++) {
+    const page = await listRound(doc, tableName, { ...filter, ...(cursor !== undefined ? { cursor } : {}) });
+    for (const [i, item] of page.items.entries()) {
+      found.push(item);
+      if (found.length < filter.limit) continue;
+      const last = i === page.items.length - 1;
+      if (last && page.next === undefined) return { items: found };
+      return { items: found, next: last && page.next !== undefined ? page.next : listingCursorAfter(filter.scope, String(item.gsi4sk ?? item.gsi1sk)) };
+    }
+    if (page.next === undefined) return { items: found };
+    cursor = page.next;
+  }
+  return { items: found, next: cursor! };
+}
+
+async function listRound(doc: DynamoDBDocumentClient, tableName: string, filter: WorkRequestListFilter): Promise<Page<Item>> {
   checkLimit(filter.limit);
   const partition = indexKeys.scopeWorkRequests(filter.scope);
   let after: string | undefined;
