@@ -10,6 +10,8 @@ export interface GlobalSecondaryIndexSpec {
   name: string;
   partitionKey: string;
   sortKey: string;
+  /** Non-key attributes the index carries; absent: all of them (ProjectionType ALL). */
+  projection?: { include: string[] };
 }
 
 export interface TableSpec {
@@ -35,6 +37,9 @@ export const TABLES: Record<TableName, TableSpec> = {
       { name: 'gsi1', partitionKey: 'gsi1pk', sortKey: 'gsi1sk' },
       { name: 'gsi2', partitionKey: 'gsi2pk', sortKey: 'gsi2sk' },
       { name: 'gsi3', partitionKey: 'gsi3pk', sortKey: 'gsi3sk' },
+      // The work-request listing: only attributes that never change after create, so a state change
+      // of a request does not rewrite its entry (docs/decisions.md, "work-request listing on its own index").
+      { name: 'gsi4', partitionKey: 'gsi4pk', sortKey: 'gsi4sk', projection: { include: ['workspace', 'taskName'] } },
     ],
     ttlAttribute: 'ttl',
   },

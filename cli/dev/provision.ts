@@ -13,6 +13,7 @@ import {
   UpdateTableCommand,
   UpdateTimeToLiveCommand,
   type AttributeDefinition,
+  type Projection,
   type TableDescription,
 } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, HeadBucketCommand, PutBucketCorsCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -32,6 +33,7 @@ import {
   VERIFY_MODE_ENV_VAR,
   WORKER_QUEUE_PREFIX_ENV_VAR,
   type FunctionSpec,
+  type GlobalSecondaryIndexSpec,
   type QueueSpec,
   type TableSpec,
 } from '../../shared/manifest';
@@ -148,7 +150,7 @@ async function ensureTable(client: DynamoDBClient, table: TableSpec, tableName: 
               { AttributeName: index.partitionKey, KeyType: 'HASH' as const },
               { AttributeName: index.sortKey, KeyType: 'RANGE' as const },
             ],
-            Projection: { ProjectionType: 'ALL' as const },
+            Projection: indexProjection(index),
           })),
         }),
       }),
@@ -184,13 +186,17 @@ async function addMissingIndexes(
                 { AttributeName: index.partitionKey, KeyType: 'HASH' },
                 { AttributeName: index.sortKey, KeyType: 'RANGE' },
               ],
-              Projection: { ProjectionType: 'ALL' },
+              Projection: indexProjection(index),
             },
           },
         ],
       }),
     );
   }
+}
+
+function indexProjection(index: GlobalSecondaryIndexSpec): Projection {
+  return index.projection ? { ProjectionType: 'INCLUDE', NonKeyAttributes: index.projection.include } : { ProjectionType: 'ALL' };
 }
 
 async function describeTable(client: DynamoDBClient, tableName: string): Promise<TableDescription> {

@@ -55,7 +55,9 @@ export class DataStack extends Stack {
           indexName: index.name,
           partitionKey: { name: index.partitionKey, type: AttributeType.STRING },
           sortKey: { name: index.sortKey, type: AttributeType.STRING },
-          projectionType: ProjectionType.ALL,
+          ...(index.projection
+            ? { projectionType: ProjectionType.INCLUDE, nonKeyAttributes: index.projection.include }
+            : { projectionType: ProjectionType.ALL }),
         });
       }
       this.tables[spec.name] = table;

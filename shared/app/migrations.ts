@@ -11,6 +11,7 @@ import type { Deps } from '../ports';
 import { recordAudit } from './audit';
 import { quotaSettingsOf } from './quotas';
 import { freeSlotIndexMigration } from './free-slot-migration';
+import { listingIndexMigration } from './listing-index-migration';
 
 export interface Migration {
   rev: string;
@@ -67,6 +68,7 @@ export const MIGRATIONS: Migration[] = [
     },
   },
   freeSlotIndexMigration,
+  listingIndexMigration,
 ];
 
 export const NEWEST_REVISION = MIGRATIONS[MIGRATIONS.length - 1]!.rev;

@@ -128,6 +128,13 @@ export interface SchemaStore {
   move(expected: string | undefined, to: string, change: SchemaChange): Promise<void>;
   /** Oldest first. */
   history(): Promise<SchemaChange[]>;
+  /**
+   * Schema revision 0004: work requests' listing entries written before it (on the index the listing
+   * shared with other lookups) move to the listing's own index (`upgrade`), or back (`downgrade`).
+   * Returns how many requests moved; running it again moves nothing more. Here, not on the
+   * work-request repository: only migrations need it, and the request path's bundles stay smaller.
+   */
+  moveWorkRequestListing(direction: 'upgrade' | 'downgrade'): Promise<number>;
 }
 
 /**

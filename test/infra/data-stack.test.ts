@@ -35,7 +35,7 @@ describe('DataStack: tables from TABLES', () => {
       expect(table().UpdateReplacePolicy).toBe('Retain');
     });
 
-    it('has every GSI of the spec with ALL projection, and no other', () => {
+    it('has every GSI of the spec with its projection (ALL unless the spec lists attributes), and no other', () => {
       const gsis = (table().Properties!.GlobalSecondaryIndexes ?? []) as any[];
       expect(gsis.map((g) => g.IndexName).sort()).toEqual(spec.indexes.map((i) => i.name).sort());
       for (const index of spec.indexes) {
@@ -44,7 +44,7 @@ describe('DataStack: tables from TABLES', () => {
           { AttributeName: index.partitionKey, KeyType: 'HASH' },
           { AttributeName: index.sortKey, KeyType: 'RANGE' },
         ]);
-        expect(gsi.Projection).toEqual({ ProjectionType: 'ALL' });
+        expect(gsi.Projection).toEqual(index.projection ? { ProjectionType: 'INCLUDE', NonKeyAttributes: index.projection.include } : { ProjectionType: 'ALL' });
       }
     });
 
@@ -64,6 +64,27 @@ describe('DataStack: tables from TABLES', () => {
       TimeToLiveSpecification: { AttributeName: 'ttl', Enabled: true },
       GlobalSecondaryIndexes: Match.arrayWith([Match.objectLike({ IndexName: 'gsi1' }), Match.objectLike({ IndexName: 'gsi2' })]),
     });
+  });
+});
+
+describe('DataStack: the work-request listing index (gsi4)', () => {
+  const gsis = () => (resources(data)[logicalId(stacks.data.tables.main!)]!.Properties!.GlobalSecondaryIndexes ?? []) as any[];
+
+  it('projects only workspace and taskName, keyed on gsi4pk/gsi4sk', () => {
+    expect(gsis().find((g) => g.IndexName === 'gsi4')).toEqual({
+      IndexName: 'gsi4',
+      KeySchema: [
+        { AttributeName: 'gsi4pk', KeyType: 'HASH' },
+        { AttributeName: 'gsi4sk', KeyType: 'RANGE' },
+      ],
+      Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: ['workspace', 'taskName'] },
+    });
+  });
+
+  it('is the only index added to the deployed table (CloudFormation adds one GSI per update); the others keep ALL', () => {
+    const deployed = ['gsi1', 'gsi2', 'gsi3'];
+    expect(gsis().map((g) => g.IndexName).filter((n: string) => !deployed.includes(n))).toEqual(['gsi4']);
+    for (const name of deployed) expect(gsis().find((g) => g.IndexName === name)?.Projection).toEqual({ ProjectionType: 'ALL' });
   });
 });
 

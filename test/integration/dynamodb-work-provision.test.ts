@@ -65,8 +65,12 @@ test('a table missing an index of the manifest gets it added (ACTIVE) and keeps 
   expect(indexes.map((i) => i.IndexName).sort()).toEqual(TABLES.main.indexes.map((i) => i.name).sort());
   for (const index of indexes) {
     expect(index.IndexStatus ?? 'ACTIVE').toBe('ACTIVE');
-    expect(index.Projection?.ProjectionType).toBe('ALL');
+    // As the manifest says: ALL, or INCLUDE of the listed attributes (gsi4, the work-request listing).
+    const spec = TABLES.main.indexes.find((i) => i.name === index.IndexName)!;
+    expect(index.Projection?.ProjectionType).toBe(spec.projection ? 'INCLUDE' : 'ALL');
+    expect([...(index.Projection?.NonKeyAttributes ?? [])].sort()).toEqual([...(spec.projection?.include ?? [])].sort());
   }
+  expect(indexes.find((i) => i.IndexName === 'gsi4')?.Projection).toMatchObject({ ProjectionType: 'INCLUDE' });
   const kept = await doc.send(new GetCommand({ TableName: tableName, Key: { pk: 'KEEP', sk: 'ME' }, ConsistentRead: true }));
   expect(kept.Item).toMatchObject({ gsi3pk: 'P' });
   // The new index was backfilled with the existing items.

@@ -92,7 +92,7 @@ describe('provisioned emulators', () => {
         projection: i.Projection?.ProjectionType,
       }));
       expect(indexes.sort((a, b) => String(a.name).localeCompare(String(b.name)))).toEqual(
-        table.indexes.map((i) => ({ name: i.name, keys: [i.partitionKey, i.sortKey], projection: 'ALL' })),
+        table.indexes.map((i) => ({ name: i.name, keys: [i.partitionKey, i.sortKey], projection: i.projection ? 'INCLUDE' : 'ALL' })),
       );
       if (table.ttlAttribute) {
         const { TimeToLiveDescription } = await c.dynamodb.send(new DescribeTimeToLiveCommand({ TableName: env(table.envVar) }));

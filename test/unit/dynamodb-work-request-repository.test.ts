@@ -46,7 +46,7 @@ const cancelled = (...reasons: { Code: string; Item?: Record<string, unknown> }[
   new TransactionCanceledException({ message: 'Transaction cancelled', $metadata: {}, CancellationReasons: reasons as never });
 
 const ID16 = '0000000000000042'; // 42 % 4 = shard 2
-const LISTING = { gsi1pk: 'WRS#debusine', gsi1sk: `${CREATED}#${ID16}` };
+const LISTING = { gsi4pk: 'WRS#debusine', gsi4sk: `${CREATED}#${ID16}` };
 
 describe('workRequestIndexes: index keys derived from the state', () => {
   const cases: [string, Partial<WorkRequest>, WorkRequestIndexAttributes][] = [
@@ -112,7 +112,7 @@ describe('workRequestIndexes: index keys derived from the state', () => {
   });
 
   function expectFor(id: number, gsi3: { gsi3pk: string; gsi3sk: string }): WorkRequestIndexAttributes {
-    return { gsi1pk: 'WRS#debusine', gsi1sk: `${CREATED}#${String(id).padStart(16, '0')}`, ...gsi3 };
+    return { gsi4pk: 'WRS#debusine', gsi4sk: `${CREATED}#${String(id).padStart(16, '0')}`, ...gsi3 };
   }
 
   test('priority keys sort highest priority first', () => {
@@ -218,8 +218,8 @@ describe('commit', () => {
       logtail: [],
       outputArtifacts: [],
       version: 1,
-      gsi1pk: 'WRS#debusine',
-      gsi1sk: `${CREATED}#${ID16}`,
+      gsi4pk: 'WRS#debusine',
+      gsi4sk: `${CREATED}#${ID16}`,
       gsi3pk: 'PENDING#Worker#amd64#2',
       gsi3sk: `0999999985#${CREATED}#${ID16}`,
     });
@@ -572,18 +572,23 @@ describe('reads', () => {
     });
   });
 
-  test('list filters with a FilterExpression and refuses foreign or malformed cursors', async () => {
+  test('list queries gsi4 with workspace and task name as FilterExpressions (status is checked on the fetched items) and refuses foreign, legacy or malformed cursors', async () => {
+    ddb.on(GetCommand).resolves({ Item: { pk: 'SCHEMA', sk: 'CURRENT', revision: '0004_work_request_listing_index' } });
     ddb.on(QueryCommand).resolves({ Items: [] });
-    await repo.list({ scope: 'debusine', workspace: 'System', status: 'pending', limit: 5 });
+    await repo.list({ scope: 'debusine', workspace: 'System', status: 'pending', taskName: 'noop', limit: 5 });
     expect(ddb).toHaveReceivedCommandWith(QueryCommand, {
-      IndexName: 'gsi1',
-      KeyConditionExpression: '#gsi1pk = :pk',
-      FilterExpression: '#workspace = :workspace AND #status = :status',
-      ExpressionAttributeValues: { ':pk': 'WRS#debusine', ':workspace': 'System', ':status': 'pending' },
+      IndexName: 'gsi4',
+      KeyConditionExpression: '#gsi4pk = :pk',
+      FilterExpression: '#workspace = :workspace AND #taskName = :taskName',
+      ExpressionAttributeValues: { ':pk': 'WRS#debusine', ':workspace': 'System', ':taskName': 'noop' },
       ScanIndexForward: false,
     });
+    // The schema is at 0004: no gsi1 query.
+    expect(ddb.commandCalls(QueryCommand).map((c) => c.args[0].input.IndexName)).toEqual(['gsi4']);
     await expect(repo.list({ scope: 'debusine', limit: 5, cursor: 'not a cursor!' })).rejects.toThrow(ValidationError);
-    const foreign = Buffer.from(JSON.stringify({ pk: 'WR#1', sk: 'W', gsi1pk: 'WRS#other', gsi1sk: 'x' })).toString('base64url');
-    await expect(repo.list({ scope: 'debusine', limit: 5, cursor: foreign })).rejects.toThrow(ValidationError);
+    const foreign = Buffer.from(JSON.stringify({ pk: 'WR#1', sk: 'W', gsi4pk: 'WRS#other', gsi4sk: 'x' })).toString('base64url');
+    await expect(repo.list({ scope: 'debusine', limit: 5, cursor: foreign })).rejects.toThrow('does not belong to this listing');
+    const legacy = Buffer.from(JSON.stringify({ pk: 'WR#1', sk: 'W', gsi1pk: 'WRS#debusine', gsi1sk: 'x' })).toString('base64url');
+    await expect(repo.list({ scope: 'debusine', limit: 5, cursor: legacy })).rejects.toThrow('does not belong to this listing');
   });
 });

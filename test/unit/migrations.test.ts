@@ -26,6 +26,7 @@ describe('schema migrations', () => {
       ['0001_user_quotas', 2],
       ['0002_token_claims', 1],
       ['0003_free_slot_index', 0],
+      ['0004_work_request_listing_index', 0], // the memory store has no indexes (DynamoDB: dynamodb-work-request-listing.test.ts)
     ]);
     expect(await currentRevision(deps)).toBe(NEWEST_REVISION);
     expect((await deps.identity.getUser('bob'))!.quota).toEqual({ cpu: { limit: 0, used: 0 }, disk: { limit: 5 * 1024 ** 3, used: 0 } });
@@ -36,6 +37,7 @@ describe('schema migrations', () => {
       ['upgrade', 'base', '0001_user_quotas'],
       ['upgrade', '0001_user_quotas', '0002_token_claims'],
       ['upgrade', '0002_token_claims', '0003_free_slot_index'],
+      ['upgrade', '0003_free_slot_index', '0004_work_request_listing_index'],
     ]);
     // Idempotent: nothing left to do.
     expect(await upgradeSchema(deps, 'test')).toEqual([]);
@@ -50,14 +52,16 @@ describe('schema migrations', () => {
     expect(steps).toEqual([
       { rev: '0002_token_claims', direction: 'upgrade', items: 0 },
       { rev: '0003_free_slot_index', direction: 'upgrade', items: 0 },
+      { rev: '0004_work_request_listing_index', direction: 'upgrade', items: 0 },
     ]);
-    expect(await currentRevision(deps)).toBe('0003_free_slot_index');
+    expect(await currentRevision(deps)).toBe('0004_work_request_listing_index');
   });
 
   it('downgrades in reverse order, one step by default, and refuses unknown revisions', async () => {
     const deps = await previousVersionData();
     await upgradeSchema(deps, 'test');
-    expect((await downgradeSchema(deps, 'test')).map((s) => s.rev)).toEqual(['0003_free_slot_index']);
+    expect((await downgradeSchema(deps, 'test')).map((s) => s.rev)).toEqual(['0004_work_request_listing_index']);
+    expect((await downgradeSchema(deps, 'test', '0002_token_claims')).map((s) => s.rev)).toEqual(['0003_free_slot_index']);
     expect((await downgradeSchema(deps, 'test')).map((s) => s.rev)).toEqual(['0002_token_claims']);
     expect(await deps.accounts.claimedToken('alice', 'user')).toBeUndefined();
     expect((await downgradeSchema(deps, 'test', 'base')).map((s) => s.rev)).toEqual(['0001_user_quotas']);
@@ -76,7 +80,7 @@ describe('schema migrations', () => {
     await deps.workers.create({ ...base, name: 'idle', enabled: true, connectedAt: at, lastSeenAt: at, concurrency: 1, assigned: 0 });
     await deps.workers.create({ ...base, name: 'away', enabled: true, connectedAt: null, lastSeenAt: at, concurrency: 1, assigned: 0 });
     deps.workers.freeSlots.clear(); // as stored by the previous version
-    expect(await upgradeSchema(deps, 'test')).toEqual([{ rev: '0003_free_slot_index', direction: 'upgrade', items: 1 }]);
+    expect(await upgradeSchema(deps, 'test', '0003_free_slot_index')).toEqual([{ rev: '0003_free_slot_index', direction: 'upgrade', items: 1 }]);
     expect([...deps.workers.freeSlots]).toEqual(['idle']);
   });
 
@@ -102,8 +106,9 @@ describe('schema migrations', () => {
     expect(await admin('db', 'upgrade')).toMatch(/Upgraded to 0002_token_claims \(1 item\(s\) changed\)/);
     expect(await admin('db', 'current')).toBe(`${NEWEST_REVISION} (newest)\n`);
     expect(await admin('db', 'history')).toMatch(/0001_user_quotas[\s\S]*upgrade\s+base\s+0001_user_quotas\s+admin-cli:t/);
+    expect(await admin('db', 'downgrade')).toBe('Downgraded from 0004_work_request_listing_index (0 item(s) changed)\nThe schema is at 0003_free_slot_index.\n');
     expect(await admin('db', 'downgrade')).toBe('Downgraded from 0003_free_slot_index (0 item(s) changed)\nThe schema is at 0002_token_claims.\n');
     expect(await admin('db', 'downgrade')).toBe('Downgraded from 0002_token_claims (1 item(s) changed)\nThe schema is at 0001_user_quotas.\n');
-    expect(deps.audit.entries.map((e) => e.action)).toEqual(['db.upgrade', 'db.upgrade', 'db.upgrade', 'db.downgrade', 'db.downgrade']);
+    expect(deps.audit.entries.map((e) => e.action)).toEqual(['db.upgrade', 'db.upgrade', 'db.upgrade', 'db.upgrade', 'db.downgrade', 'db.downgrade', 'db.downgrade']);
   });
 });

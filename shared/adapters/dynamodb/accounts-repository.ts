@@ -26,6 +26,7 @@ import { attemptTransaction, batchGet, compact, type Item, names, queryPartition
 import { newTokenItem } from './identity-repository';
 import { QUOTA_ATTR, quotaFromItem } from './quota-attributes';
 import { accountPartition, DynamoQuotaReader, noHash, quotaKey } from './quota-reader';
+import { moveListingEntries } from './work-request-listing-migration';
 
 export { accountPartition } from './quota-reader';
 
@@ -345,5 +346,10 @@ export class DynamoSchemaStore implements SchemaStore {
   async history(): Promise<SchemaChange[]> {
     const items = await queryPartition(this.doc, this.tableName, 'SCHEMA', { beginsWith: 'H#' });
     return items.map((i) => ({ at: i.at, actor: i.actor, action: i.action, from: i.from, to: i.to }));
+  }
+
+  /** See work-request-listing-migration.ts. */
+  moveWorkRequestListing(direction: 'upgrade' | 'downgrade'): Promise<number> {
+    return direction === 'upgrade' ? moveListingEntries(this.doc, this.tableName, 'gsi1', 'gsi4') : moveListingEntries(this.doc, this.tableName, 'gsi4', 'gsi1');
   }
 }

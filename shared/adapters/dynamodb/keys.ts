@@ -16,6 +16,8 @@ export const GSI1 = 'gsi1';
 export const GSI2 = 'gsi2';
 /** Third index of the main table: scheduling (pending by partition, running by heartbeat, waits by due time). */
 export const GSI3 = 'gsi3';
+/** Fourth index of the main table: the work-request listing (`WRS#<scope>`), projecting only `workspace` and `taskName`. */
+export const GSI4 = 'gsi4';
 
 /** Sort-key prefix of the reverse-dependency links in a work request's partition. */
 export const REVERSE_DEPENDENCIES = 'RDEP#';
@@ -125,7 +127,7 @@ export const indexKeys = {
     `WSBLOB#${part(scope, 'scope')}#${part(workspace, 'workspace')}#${blobKey(sha256, size)}`,
   relationsTo: (target: number) => `RELTO#${target}`,
   relationById: (id: number) => `REL#${id}`,
-  /** gsi1: every work request of a scope, sorted by creation. */
+  /** gsi4 (gsi1 before schema revision 0004): every work request of a scope, sorted by creation. */
   scopeWorkRequests: (scope: string) => `WRS#${part(scope, 'scope')}`,
   /** gsi2: requests assigned to a worker and not finished. */
   workerActive: (worker: string) => `WORKERWR#${part(worker, 'worker')}`,

@@ -29,9 +29,9 @@ import { CandidateMarkers, COMMIT_WINDOW_MS, DEFAULT_INDEX_LAG_MS, MarkerBatch, 
 import { giveBackSlot, takeSlot } from './slot-writes';
 import { activeFromHolders } from './worker-holders';
 import type { Worker } from '../../domain/workers';
+import { listingCursorAfter, listWorkRequestItems } from './work-request-listing';
 import { releaseOrphanedSlots, writeInTwoSteps, writtenInTwoSteps } from './plain-slot-commit';
 import {
-  GSI1,
   GSI3,
   REVERSE_DEPENDENCIES,
   WORK_REQUEST_SHARDS,
@@ -78,8 +78,8 @@ const PRIORITY_BASE = 1_000_000_000;
 
 /** The index attributes of a work request item; absent ones are not stored (the item leaves that index). */
 export interface WorkRequestIndexAttributes {
-  gsi1pk: string;
-  gsi1sk: string;
+  gsi4pk: string;
+  gsi4sk: string;
   gsi2pk?: string;
   gsi2sk?: string;
   gsi3pk?: string;
@@ -89,7 +89,7 @@ export interface WorkRequestIndexAttributes {
 /**
  * Every index attribute of a work request, derived from its state alone. Called on every write of
  * the item (create and update Put the whole item), so the indexes can never disagree with the state:
- * - gsi1 (listing): `WRS#<scope>` / `<createdAt>#<id16>`, always.
+ * - gsi4 (listing, projecting `workspace` and `taskName` only): `WRS#<scope>` / `<createdAt>#<id16>`, always.
  * - gsi2: none. A worker's active requests are read from its slot holders (worker-holders.ts); a
  *   legacy `WORKERWR#<worker>` key written by older code goes at the request's next Put.
  * - gsi3 (scheduling), at most one of:
@@ -104,7 +104,7 @@ export function workRequestIndexes(wr: WorkRequest): WorkRequestIndexAttributes 
   const id16 = padId(wr.id);
   const shard = workRequestShard(wr.id);
   const createdAt = timeKey(wr.createdAt, 'createdAt');
-  const attrs: WorkRequestIndexAttributes = { gsi1pk: indexKeys.scopeWorkRequests(wr.scope), gsi1sk: `${createdAt}#${id16}` };
+  const attrs: WorkRequestIndexAttributes = { gsi4pk: indexKeys.scopeWorkRequests(wr.scope), gsi4sk: `${createdAt}#${id16}` };
   if (wr.status === 'pending' && wr.worker === null && scheduledByIndex(wr)) {
     attrs.gsi3pk = indexKeys.pending(wr.taskType, wr.hostArchitecture, shard);
     attrs.gsi3sk = `${priorityKey(effectivePriority(wr))}#${createdAt}#${id16}`;
@@ -181,50 +181,14 @@ export class DynamoWorkRequestRepository implements WorkRequestRepository {
     });
   }
 
-  /**
-   * Newest first from gsi1 (`WRS#<scope>`). Workspace, status and task name are FilterExpressions:
-   * a selective filter may return a short (even empty) page that still has a `next` cursor.
-   */
+  /** Newest first from gsi4 (`WRS#<scope>`): one Query and one BatchGetItem per page (work-request-listing.ts). */
   async list(filter: WorkRequestListFilter): Promise<Page<WorkRequest>> {
-    checkLimit(filter.limit);
-    const partition = indexKeys.scopeWorkRequests(filter.scope);
-    const keyNames = ['pk', 'sk', 'gsi1pk', 'gsi1sk'];
-    let start: Record<string, string> | undefined;
-    if (filter.cursor !== undefined) {
-      start = decodeCursor(filter.cursor, keyNames);
-      if (start.gsi1pk !== partition || start.sk !== 'W' || !start.pk?.startsWith('WR#')) {
-        throw ValidationError.field('cursor', 'does not belong to this listing (scope and filters must stay the same)');
-      }
-    }
-    const conditions: string[] = [];
-    const attributeNames = names('gsi1pk');
-    const values: Item = { ':pk': partition };
-    for (const [field, value] of [
-      ['workspace', filter.workspace],
-      ['status', filter.status],
-      ['taskName', filter.taskName],
-    ] as const) {
-      if (value === undefined) continue;
-      conditions.push(`#${field} = :${field}`);
-      attributeNames[`#${field}`] = field;
-      values[`:${field}`] = value;
-    }
-    const base: QueryCommandInput = {
-      TableName: this.tableName,
-      IndexName: GSI1,
-      KeyConditionExpression: '#gsi1pk = :pk',
-      ExpressionAttributeNames: attributeNames,
-      ExpressionAttributeValues: values,
-      ScanIndexForward: false,
-      ...(conditions.length > 0 ? { FilterExpression: conditions.join(' AND ') } : {}),
-    };
-    const page = await queryPage(this.doc, base, { limit: filter.limit, start, keyNames, filtered: conditions.length > 0 });
+    const page = await listWorkRequestItems(this.doc, this.tableName, filter);
     return { items: page.items.map(toWorkRequest), ...(page.next !== undefined ? { next: page.next } : {}) };
   }
 
   cursorAfter(wr: WorkRequest, _filter: WorkRequestListFilter): string {
-    const { gsi1pk, gsi1sk } = workRequestIndexes(wr);
-    return encodeCursor({ ...keys.workRequest(wr.id), gsi1pk, gsi1sk });
+    return listingCursorAfter(wr.scope, workRequestIndexes(wr).gsi4sk);
   }
 
   /**

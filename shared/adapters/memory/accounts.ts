@@ -225,4 +225,8 @@ export class MemorySchemaStore {
   async history() {
     return clone(this.changes);
   }
+  /** No indexes here: the listing is computed from the items. */
+  async moveWorkRequestListing(_direction: 'upgrade' | 'downgrade') {
+    return 0;
+  }
 }
