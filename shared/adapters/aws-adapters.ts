@@ -17,6 +17,7 @@ import { DynamoAccountsRepository, DynamoSchemaStore } from './dynamodb/accounts
 import { DynamoQuotaReader } from './dynamodb/quota-reader';
 import { DynamoArtifactRepository } from './dynamodb/artifact-repository';
 import { dynamoExpiryStore, type DynamoExpiryStore } from './dynamodb/expiry-store';
+import { DynamoRetentionGraph } from './dynamodb/retention-graph';
 import { DynamoAuditLog } from './dynamodb/audit-log';
 import { DynamoCollectionRepository } from './dynamodb/collection-repository';
 import { BlockSequences } from './dynamodb/id-blocks';
@@ -126,7 +127,13 @@ function throwingStandIn<T extends object>(message: string): T {
   });
 }
 
-/** The expiry store that goes with deps built here (the expiry pass and the artifacts API's pins). */
+/** What the single-artifact view reads to say what keeps an artifact: three reads, not the whole expiry store. */
+export function awsRetentionGraph(deps: Pick<Deps, 'artifacts'>): DynamoRetentionGraph {
+  if (!(deps.artifacts instanceof DynamoArtifactRepository)) throw new Error('retention: these deps have no DynamoDB artifact repository');
+  return new DynamoRetentionGraph(deps.artifacts.doc, deps.artifacts.tableName, deps.artifacts);
+}
+
+/** The expiry store that goes with deps built here (the expiry pass). */
 export function awsExpiryStore(deps: Pick<Deps, 'artifacts'>): DynamoExpiryStore {
   if (!(deps.artifacts instanceof DynamoArtifactRepository)) throw new Error('expiry: these deps have no DynamoDB artifact repository');
   return dynamoExpiryStore(deps.artifacts);

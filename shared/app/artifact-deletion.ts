@@ -7,7 +7,7 @@
  */
 import type { ExpiryGraph } from '../domain/expiry';
 import type { Deps } from '../ports';
-import type { ArtifactExpiryState, ExpiryStore } from '../ports/expiry';
+import type { ArtifactExpiryState, ExpiryStore, RetentionGraphReader } from '../ports/expiry';
 import { noteArtifactFilesChanged } from './accounting';
 import { recordAudit } from './audit';
 import type { FollowUpFailure } from './follow-ups';
@@ -28,7 +28,7 @@ export interface GraphNode {
 }
 
 /** Reads the candidates' backward closure: each artifact first, then the relations into it. */
-export async function loadGraph(deps: Deps, store: ExpiryStore, candidates: number[], maxGraph: number) {
+export async function loadGraph(deps: Deps, store: RetentionGraphReader, candidates: number[], maxGraph: number) {
   const nodes = new Map<number, GraphNode>();
   const graph: ExpiryGraph = { artifacts: [], relations: [], links: [], workRequests: [] };
   const queue = [...candidates];

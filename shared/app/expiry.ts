@@ -19,7 +19,7 @@
 import { describeKeepReason, EXPIRY_BUCKET_MS, expiryBucket, planArtifactExpiry, type KeepReason } from '../domain/expiry';
 import { BLOB_GRACE_PERIOD_SECONDS, sweepStep, type BlobRow } from '../domain/blob-gc';
 import type { Deps } from '../ports';
-import type { BlobRef, ExpiryStore } from '../ports/expiry';
+import type { BlobRef, ExpiryStore, RetentionGraphReader } from '../ports/expiry';
 import { blobObjectKey } from '../domain/object-keys';
 import { closureCondemned, deleteCondemned, judgeWithGoingWorkspaces, loadGraph, type GoingWorkspace, type ReleasedFiles } from './artifact-deletion';
 import type { FollowUpFailure } from './follow-ups';
@@ -317,7 +317,7 @@ const RETENTION_GRAPH_LIMIT = 200;
  * Why an artifact is kept, as a pass would see it now. An unexpired one costs no read; an expired
  * one reads its backward closure (bounded: past the bound, it says it cannot tell).
  */
-export async function artifactRetention(deps: Deps, store: ExpiryStore, artifact: { id: number; expireAt: string | null }): Promise<RetentionView> {
+export async function artifactRetention(deps: Deps, store: RetentionGraphReader, artifact: { id: number; expireAt: string | null }): Promise<RetentionView> {
   const now = deps.clock.now();
   const view = { expire_at: artifact.expireAt };
   if (!artifact.expireAt || Date.parse(artifact.expireAt) > now.getTime()) {

@@ -29,6 +29,9 @@ export interface BlobRef {
   size: number;
 }
 
+/** What deciding one artifact's retention reads (the single-artifact view needs no more of the store). */
+export type RetentionGraphReader = Pick<ExpiryStore, 'artifactState' | 'retainingLinks' | 'workRequestInputs'>;
+
 export interface ExpiryStore {
   /** Removed collection items and their retention index (the pass's collection-item step). */
   readonly items: ItemRetentionStore;

@@ -57,8 +57,16 @@ async function bundleAll(extra: BuildOptions = {}): Promise<Built> {
 
 /** The ports a function's own code uses, from its probe bundle. */
 function portsUsed(text: string): AwsPort[] {
-  return AWS_PORTS.filter((port) => new RegExp(`\\.${port}\\b|"${port}"in\\b`).test(text));
+  return AWS_PORTS.filter((port) => new RegExp(`${PORT_USE_PATTERN[port] ?? `\\.${port}\\b`}|"${port}"in\\b`).test(text));
 }
+
+/**
+ * Ports whose name is also a common property: `schema` is every task and workflow definition's zod
+ * schema (`def.schema.parse(…)`), so only a call of the schema store's own methods counts as a use.
+ */
+const PORT_USE_PATTERN: Partial<Record<AwsPort, string>> = {
+  schema: '\\.schema\\.(?:current|move|history|moveWorkRequestListing)\\(',
+};
 
 /** The ports a function is wired with: the keys of its `awsDeps({ ... })`. */
 function portsWired(entry: string): AwsPort[] | undefined {

@@ -8,12 +8,10 @@
 import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { BlobRow } from '../../domain/blob-gc';
 import type { RetainingLink, WorkRequestInputs } from '../../domain/expiry';
-import type { WorkRequestStatus } from '../../domain/work-requests';
 import type { ArtifactWithFiles, Page } from '../../ports';
 import type { DynamoArtifactRepository } from './artifact-repository';
 import type { ArtifactExpiryState, BlobRef, ExpiringArtifact, ExpiryStore } from '../../ports/expiry';
 import { attempt } from './errors';
-import { INPUT_PINS } from './expiry-pins';
 import { DynamoItemRetentionStore } from './item-retention-store';
 import { DynamoTokenExpiryStore } from './token-expiry-store';
 import { DynamoWorkRequestExpiryStore } from './work-request-expiry-store';
@@ -22,9 +20,10 @@ import { toWorkRequest } from './work-request-repository';
 import { tokenExpiryIndex } from './identity-repository';
 import { artifactLinkIndex, itemRetentionIndex } from './collection-repository';
 import { EXPIRY_BUCKETS_PK, EXPIRY_READY_KEY, ExpiryBucketList, markExpiryIndexReady, blobReferenceIndex, blobReferencePk, expiryIndexAttributes, expiryIndexPk } from './expiry-keys';
-import { GSI1, GSI2, GSI3, artifactPk, keys } from './keys';
-import { batchDelete, batchGet, firstInIndex, decodeCursor, encodeCursor, type Item, names, queryAll, scanPages } from './support';
+import { GSI2, GSI3, keys } from './keys';
+import { batchDelete, firstInIndex, decodeCursor, encodeCursor, type Item, names, scanPages } from './support';
 import { DynamoWorkspaceExpiryStore } from './workspace-expiry-store';
+import { DynamoRetentionGraph, artifactLinkRows, artifactPartitionItems } from './retention-graph';
 
 /**
  * The artifact repository's row-level reads and deletes the expiry store builds on (the
@@ -53,6 +52,7 @@ export class DynamoExpiryStore implements ExpiryStore {
   readonly tokens: DynamoTokenExpiryStore;
   readonly workRequests: DynamoWorkRequestExpiryStore;
   readonly workspaces: DynamoWorkspaceExpiryStore;
+  private readonly graph: DynamoRetentionGraph;
 
   constructor(
     private readonly doc: DynamoDBDocumentClient,
@@ -64,6 +64,7 @@ export class DynamoExpiryStore implements ExpiryStore {
     this.tokens = new DynamoTokenExpiryStore(doc, tableName);
     this.workRequests = new DynamoWorkRequestExpiryStore(doc, tableName);
     this.workspaces = new DynamoWorkspaceExpiryStore(doc, tableName);
+    this.graph = new DynamoRetentionGraph(doc, tableName, artifacts);
   }
 
   /**
@@ -209,33 +210,16 @@ export class DynamoExpiryStore implements ExpiryStore {
 
   // --- facts about one artifact ---------------------------------------------------------------
 
-  async artifactState(id: number): Promise<ArtifactExpiryState | undefined> {
-    return this.artifacts.getForExpiry(id);
+  artifactState(id: number): Promise<ArtifactExpiryState | undefined> {
+    return this.graph.artifactState(id);
   }
 
-  async retainingLinks(artifactId: number): Promise<RetainingLink[]> {
-    const rows = await this.linkRows(artifactId);
-    const collectionIds = [...new Set(rows.filter((r) => r.artifactId === artifactId).map((r) => Number(r.collectionId)))];
-    const collections = await batchGet(this.doc, this.tableName, collectionIds.map((c) => keys.collection(c)), { consistent: true });
-    const workflowIds = [...new Set(collections.flatMap((c) => (c.workflowId === undefined || c.workflowId === null ? [] : [Number(c.workflowId)])))];
-    const workflows = await batchGet(this.doc, this.tableName, workflowIds.map((w) => keys.workRequest(w)), { consistent: true });
-    const statusOf = new Map(workflows.map((w) => [Number(w.id), String(w.status) as WorkRequestStatus]));
-    return collections.map((c) => {
-      const workflowId = c.workflowId === undefined || c.workflowId === null ? null : Number(c.workflowId);
-      return {
-        artifactId,
-        collectionId: Number(c.id),
-        retains: c.retainsArtifacts,
-        workflowId,
-        workflowStatus: workflowId === null ? null : (statusOf.get(workflowId) ?? null),
-      };
-    });
+  retainingLinks(artifactId: number): Promise<RetainingLink[]> {
+    return this.graph.retainingLinks(artifactId);
   }
 
-  async workRequestInputs(artifactId: number): Promise<WorkRequestInputs[]> {
-    const pins = (await this.ownItems(artifactId)).filter((i) => String(i.sk).startsWith(INPUT_PINS));
-    const requests = await batchGet(this.doc, this.tableName, pins.map((p) => keys.workRequest(Number(p.workRequestId))), { consistent: true });
-    return requests.map((wr) => ({ workRequestId: Number(wr.id), status: String(wr.status) as WorkRequestStatus, artifactIds: [artifactId] }));
+  workRequestInputs(artifactId: number): Promise<WorkRequestInputs[]> {
+    return this.graph.workRequestInputs(artifactId);
   }
 
   // --- condemn, reprieve, delete --------------------------------------------------------------
@@ -298,26 +282,12 @@ export class DynamoExpiryStore implements ExpiryStore {
     return { blobs };
   }
 
-  /** Everything in the artifact's partition (item, files, relations from it, input pins), consistently. */
   private ownItems(id: number): Promise<Item[]> {
-    return queryAll(this.doc, {
-      TableName: this.tableName,
-      KeyConditionExpression: '#pk = :pk',
-      ExpressionAttributeNames: names('pk'),
-      ExpressionAttributeValues: { ':pk': artifactPk(id) },
-      ConsistentRead: true,
-    });
+    return artifactPartitionItems(this.doc, this.tableName, id);
   }
 
-  /** History rows of collection items that link the artifact (gsi1 `ARTLINKS#<id>`). */
   private linkRows(artifactId: number): Promise<Item[]> {
-    return queryAll(this.doc, {
-      TableName: this.tableName,
-      IndexName: GSI1,
-      KeyConditionExpression: '#gsi1pk = :pk',
-      ExpressionAttributeNames: names('gsi1pk'),
-      ExpressionAttributeValues: { ':pk': `ARTLINKS#${artifactId}` },
-    });
+    return artifactLinkRows(this.doc, this.tableName, artifactId);
   }
 
   /** Items keep their metadata; their link to the deleted artifact goes (history row and active row). */

@@ -21,7 +21,7 @@ import { DEFAULT_WORKSPACE } from '../../domain/tenancy';
 import { pickFields } from '../../domain/fields';
 import { addressedWorkspace } from '../addressed-workspace';
 import type { Deps } from '../../ports';
-import type { ExpiryStore } from '../../ports/expiry';
+import type { RetentionGraphReader } from '../../ports/expiry';
 import { artifactJson, artifactSummaryJson, relationJson, uploadPlanJson } from '../serializers';
 import { listRoute, pagedJson, pageQueryFields } from '../paged-list';
 import { json, jsonBody, noContent, redirect, type HttpRequest, type RouteHandler } from '../request';
@@ -116,7 +116,7 @@ async function withFollowUps<T>(run: (followUps: FollowUpFailure[]) => Promise<T
  * `expiryStoreOf` (wired by the handler, which knows the adapters) lets the single artifact view say
  * whether something keeps the artifact; without it the view omits `retention`.
  */
-export function artifactRoutes(getDeps: () => Deps, expiryStoreOf?: (deps: Deps) => ExpiryStore): Record<string, RouteHandler> {
+export function artifactRoutes(getDeps: () => Deps, expiryStoreOf?: (deps: Deps) => RetentionGraphReader): Record<string, RouteHandler> {
   return {
     'POST /api/1.0/artifact/': withInput({ body: createSchema }, async (req) => {
       const body = parseWith(createSchema, jsonBody(req), 'Invalid artifact');
