@@ -56,6 +56,8 @@ export const LAMBDA_BUNDLE_OPTIONS: BuildOptions = {
   target: 'node22',
   minify: true,
   external: ['@aws-sdk/*'],
+  // NodejsFunction runs esbuild's CLI without --legal-comments: its default for bundles keeps them at the end.
+  legalComments: 'eof',
 };
 
 /** Builds the CLI, the task runner and the functions into `outDir`; resolves to the files written. */
