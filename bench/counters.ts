@@ -18,6 +18,7 @@ import {
   type DynamoDBClientConfig,
 } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
+import { appendFileSync } from 'node:fs';
 import { SQSClient } from '@aws-sdk/client-sqs';
 
 /** Commands that accept `ReturnConsumedCapacity`. */
@@ -383,6 +384,7 @@ export function countingDynamoClient(config: DynamoDBClientConfig, tally: Tally)
       try {
         const result = await next(request);
         const output = result.output as { ConsumedCapacity?: unknown };
+        if (process.env['BENCH_DYNAMO_LOG']) logRequest(process.env['BENCH_DYNAMO_LOG'], command, request.input as Record<string, unknown>, output.ConsumedCapacity);
         if (wantsCapacity && !addCapacity(tally, command, output.ConsumedCapacity, request.input as Record<string, unknown>)) tally.unreported += 1;
         addItems(tally, command, result.output);
         return result;
@@ -425,6 +427,25 @@ export function countingDynamoClient(config: DynamoDBClientConfig, tally: Tally)
     { step: 'build', name: 'benchTransactionUnits', priority: 'low' },
   );
   return client;
+}
+
+/**
+ * With BENCH_DYNAMO_LOG=<file>: one line per DynamoDB request (command, table, key or index and key
+ * condition, consistency, capacity) appended to the file, to trace which reads a step makes and why.
+ */
+function logRequest(file: string, command: string, input: Record<string, unknown>, consumed: unknown): void {
+  const keys = (value: unknown): string => JSON.stringify(value, (_k, v: unknown) => (v && typeof v === 'object' && 'S' in v ? (v as { S: string }).S : v && typeof v === 'object' && 'N' in v ? Number((v as { N: string }).N) : v));
+  const detail = {
+    table: input['TableName'],
+    key: input['Key'] ? keys(input['Key']) : undefined,
+    index: input['IndexName'],
+    condition: input['KeyConditionExpression'] ? `${String(input['KeyConditionExpression'])} ${keys(input['ExpressionAttributeValues'])}` : undefined,
+    batch: input['RequestItems'] ? keys(input['RequestItems']) : undefined,
+    consistent: input['ConsistentRead'],
+    item: input['Item'] ? keys({ pk: (input['Item'] as Record<string, unknown>)['pk'], sk: (input['Item'] as Record<string, unknown>)['sk'] }) : undefined,
+    capacity: consumed,
+  };
+  appendFileSync(file, `${command.replace(/Command$/, '')} ${JSON.stringify(detail)}\n`);
 }
 
 /** Counts commands sent through an S3 or SQS client (one per command; no retries happen on loopback). */

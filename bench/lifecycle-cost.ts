@@ -13,6 +13,7 @@
  * (uncounted) to have left no scheduler event behind: a repetition where the offer did not assign
  * (the stack's own tick got there first) is thrown away.
  */
+import { appendFileSync } from 'node:fs';
 import { authenticate } from '../shared/app/auth';
 import { createWorkRequest } from '../shared/app/work-requests';
 import { completeAndPullNext, getNextForWorker } from '../shared/app/workers';
@@ -83,6 +84,7 @@ export async function measureLifecycle(bench: InProcessBench, options: { userTok
     const out: { dynamo: TallySnapshot; sqs: TallySnapshot }[] = [];
     const step = async <T>(run: () => Promise<T>): Promise<T> => {
       const before = { dynamo: counting.dynamo.snapshot(), sqs: counting.sqs.snapshot() };
+      if (process.env['BENCH_DYNAMO_LOG']) appendFileSync(process.env['BENCH_DYNAMO_LOG'], `--- step ${STEPS[out.length]?.key}\n`);
       const result = await run();
       out.push({ dynamo: counting.dynamo.since(before.dynamo), sqs: counting.sqs.since(before.sqs) });
       return result;

@@ -312,7 +312,9 @@ export async function completeAndPullNext(
     // (before this finish) still names the request just finished among its slot holders.
     const partitions = deps.workRequests.candidatePartitions();
     partitions.catch(() => undefined); // awaited below only if needed: never an unhandled rejection
-    const active = (await deps.workRequests.activeForWorker(caller.worker.name, caller.worker)).filter((wr) => wr.id !== id && !isFinished(wr));
+    // The request just finished is excluded by the read itself: it is not read back (one BatchGetItem
+    // less when it held the worker's only slot; docs/decisions.md, "Reads of the idle path").
+    const active = (await deps.workRequests.activeForWorker(caller.worker.name, caller.worker, id)).filter((wr) => !isFinished(wr));
     // Workers completing at once mostly try different requests first (pull-spread.ts).
     const pick = pickWith(deps.ids);
     const next = await startOrPull(deps, caller.worker, active, active.length, { order: (sorted) => spreadFirst(sorted, pick), partitions });

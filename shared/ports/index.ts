@@ -393,8 +393,10 @@ export interface WorkRequestRepository {
    * Requests assigned to a worker and not finished (pending-assigned or running). `read`: the worker
    * as this caller just read it from the repository (the caller's authentication); an adapter that
    * keeps what it read with it (DynamoDB: the slot holders) may then spare a read of the worker.
+   * `finished`: a request this caller has just finished itself (a completion pulling the next one):
+   * never returned, so an adapter need not read it (it may still name a slot holder of `read`).
    */
-  activeForWorker(worker: string, read?: Worker): Promise<WorkRequest[]>;
+  activeForWorker(worker: string, read?: Worker, finished?: number): Promise<WorkRequest[]>;
   /** Children of a workflow (every one, superseded included), by id. */
   children(parentId: number): Promise<WorkRequest[]>;
   /**

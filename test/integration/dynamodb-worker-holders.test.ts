@@ -128,6 +128,27 @@ describe('the repository', () => {
   });
 });
 
+test('the request a completion has just finished is not read back: with the only slot, no read at all; with two, one BatchGetItem of the other', async () => {
+  const worker = await workerNamed('finished');
+  const only = await assigned(worker);
+  const send = jest.spyOn(doc, 'send');
+  try {
+    const read = (await workers.get(worker))!;
+    send.mockClear();
+    expect(await requests.activeForWorker(worker, read, only.id)).toEqual([]);
+    expect(send.mock.calls.map(([command]) => command.constructor.name)).toEqual([]);
+    const other = await assigned(worker);
+    const readAgain = (await workers.get(worker))!;
+    send.mockClear();
+    expect((await requests.activeForWorker(worker, readAgain, only.id)).map((r) => r.id)).toEqual([other.id]);
+    const batches = send.mock.calls.map(([command]) => command).filter((c) => c.constructor.name === 'BatchGetCommand');
+    expect(batches).toHaveLength(1);
+    expect(JSON.stringify(batches[0]!.input)).not.toContain(`WR#${only.id}"`);
+  } finally {
+    send.mockRestore();
+  }
+});
+
 test('given the worker as just read (get-next\'s authentication), its holders are taken from that read: no second GetItem of the worker', async () => {
   const worker = await workerNamed('read');
   const wr = await assigned(worker);

@@ -409,9 +409,9 @@ export class DynamoWorkRequestRepository implements WorkRequestRepository {
     return new MarkerBatch(this.markers);
   }
 
-  /** From the worker's slot holders, read consistently (or as `read` was), by id (worker-holders.ts). */
-  activeForWorker(worker: string, read?: Worker): Promise<WorkRequest[]> {
-    return activeFromHolders(this.doc, this.tableName, worker, { many: (ids) => this.getMany(ids), item: toWorkRequest, worker: read });
+  /** From the worker's slot holders, read consistently (or as `read` was), by id, `finished` not read (worker-holders.ts). */
+  activeForWorker(worker: string, read?: Worker, finished?: number): Promise<WorkRequest[]> {
+    return activeFromHolders(this.doc, this.tableName, worker, { many: (ids) => this.getMany(ids), item: toWorkRequest, worker: read, finished });
   }
 
   /** gsi3 `RUNNING#<0..3>` with `gsi3sk < :before`: oldest sign of life first. */

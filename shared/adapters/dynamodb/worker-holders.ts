@@ -47,18 +47,22 @@ export async function activeFromHolders(
   doc: DynamoDBDocumentClient,
   tableName: string,
   worker: string,
-  read: { many: (ids: number[]) => Promise<WorkRequest[]>; item: (item: Item) => WorkRequest; worker?: object },
+  read: { many: (ids: number[]) => Promise<WorkRequest[]>; item: (item: Item) => WorkRequest; worker?: object; finished?: number | undefined },
 ): Promise<WorkRequest[]> {
   const known = read.worker && itemsRead.get(read.worker);
   const workerItem =
     known?.name === worker ? known : (await doc.send(new GetCommand({ TableName: tableName, Key: keys.worker(worker), ConsistentRead: true }))).Item;
   const held = workerItem ? holderIds(workerItem) : [];
   const legacySlots = !workerItem || Number(workerItem.assigned ?? 0) > held.length;
-  const [fromHolders, legacy] = await Promise.all([read.many(held), legacySlots ? legacyIndexed(doc, tableName, worker) : []]);
+  // The request the caller has just finished is not active: its holder (still on a worker item read
+  // before that finish) counts for the legacy check above, but the request is not read (a completion
+  // pulling its next request spares a BatchGetItem when it held the worker's only slot).
+  const toRead = held.filter((id) => id !== read.finished);
+  const [fromHolders, legacy] = await Promise.all([read.many(toRead), legacySlots ? legacyIndexed(doc, tableName, worker) : []]);
   const found = new Map(fromHolders.filter((wr) => activeOn(wr, worker)).map((wr) => [wr.id, wr]));
   for (const item of legacy) {
     const wr = read.item(item);
-    if (found.has(wr.id) || !activeOn(wr, worker)) continue;
+    if (found.has(wr.id) || wr.id === read.finished || !activeOn(wr, worker)) continue;
     found.set(wr.id, wr);
     if (workerItem) await adoptLegacySlot(doc, tableName, wr);
   }

@@ -570,7 +570,7 @@ export class MemoryWorkRequestRepository implements WorkRequestRepository {
    * finished; while `assigned` exceeds its holders (a slot taken before holders, written into `items`
    * by a test), every request active on it too, each given a holder.
    */
-  async activeForWorker(worker: string) {
+  async activeForWorker(worker: string, _read?: Worker, finished?: number) {
     const activeOn = (wr: WorkRequest | undefined): wr is WorkRequest => wr?.worker === worker && (wr.status === 'pending' || wr.status === 'running');
     const w = this.workers.items.get(worker);
     const held = this.workers.holdersOf(worker);
@@ -582,7 +582,10 @@ export class MemoryWorkRequestRepository implements WorkRequestRepository {
         if (w) held.add(wr.id);
       }
     }
-    return found.sort((a, b) => a.id - b.id).map(clone);
+    return found
+      .filter((wr) => wr.id !== finished)
+      .sort((a, b) => a.id - b.id)
+      .map(clone);
   }
   async staleRunning(before: string, limit: number) {
     return [...this.items.values()]
