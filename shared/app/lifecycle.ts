@@ -156,11 +156,11 @@ export type DependentsReadAhead = Promise<{ dependents: WorkRequest[]; parent?: 
  * conditional on the version read, and the dependents are listed again after the commit (a dependency
  * added meanwhile is settled too). Never rejects.
  */
-export function readDependentsAhead(deps: Deps, wr: WorkRequest): DependentsReadAhead {
+export function readDependentsAhead(deps: Deps, wr: WorkRequest, listed?: Promise<number[]>): DependentsReadAhead {
   const parentId = wr.parent;
   // The workflow is read in the dependents' BatchGetItem, not beside the Query: one request less
   // while the commit is under way (on DynamoDB Local, parallel requests slow each other down).
-  return deps.workRequests.reverseDependencies(wr.id).then(
+  return (listed ?? deps.workRequests.reverseDependencies(wr.id)).then(
     async (ids) => {
       const wanted = parentId === null ? ids : [...ids.filter((id) => id !== parentId), parentId];
       const read = wanted.length ? await deps.workRequests.getMany(wanted) : [];
