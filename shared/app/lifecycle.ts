@@ -156,11 +156,18 @@ export type DependentsReadAhead = Promise<{ dependents: WorkRequest[]; parent?: 
  * conditional on the version read, and the dependents are listed again after the commit (a dependency
  * added meanwhile is settled too). Never rejects.
  */
-export function readDependentsAhead(deps: Deps, wr: WorkRequest): DependentsReadAhead {
-  const dependents = deps.workRequests.reverseDependencies(wr.id).then((ids) => (ids.length ? deps.workRequests.getMany(ids) : []));
-  const parent = wr.parent === null ? undefined : deps.workRequests.get(wr.parent);
-  return Promise.all([dependents, parent]).then(
-    ([list, workflow]) => ({ dependents: list, ...(workflow ? { parent: workflow } : {}) }),
+export function readDependentsAhead(deps: Deps, wr: WorkRequest, listed?: Promise<number[]>): DependentsReadAhead {
+  const parentId = wr.parent;
+  // The workflow is read in the dependents' BatchGetItem, not beside the Query: one request less
+  // while the commit is under way (on DynamoDB Local, parallel requests slow each other down).
+  return (listed ?? deps.workRequests.reverseDependencies(wr.id)).then(
+    async (ids) => {
+      const wanted = parentId === null ? ids : [...ids.filter((id) => id !== parentId), parentId];
+      const read = wanted.length ? await deps.workRequests.getMany(wanted) : [];
+      const parent = parentId === null ? undefined : read.find((r) => r.id === parentId);
+      const dependents = read.filter((r) => r.id !== parentId && ids.includes(r.id));
+      return { dependents, ...(parent ? { parent } : {}) };
+    },
     () => undefined,
   );
 }
@@ -175,7 +182,7 @@ export async function afterFinish(deps: Deps, finished: WorkRequest, opts: After
   const failures: FollowUpFailure[] = [];
   const step = followUpStep(failures, finished);
   const toOrchestrator = (kind: 'settle-dependents' | 'child-finished') => async () => {
-    const root = await rootWorkflowOf(deps, finished);
+    const root = await rootWorkflowRead(deps, finished, opts.readAhead);
     if (root) await deps.queues.enqueueOrchestration({ rootId: root.id, kind, workRequestId: finished.id });
   };
   // Independent steps, in parallel: the workflow's orchestrator judges completion from the children
@@ -191,6 +198,16 @@ export async function afterFinish(deps: Deps, finished: WorkRequest, opts: After
     await step('scheduler event', () => deps.queues.enqueueSchedulerEvent({ type: 'work-request-finished', workRequestId: finished.id }));
   }
   return failures;
+}
+
+/**
+ * The root workflow of `finished`; a top-level workflow read ahead with its dependents is not read
+ * again (one GetItem less on a workflow child's completion).
+ */
+async function rootWorkflowRead(deps: Deps, finished: WorkRequest, readAhead?: DependentsReadAhead): Promise<WorkRequest | undefined> {
+  const parent = readAhead ? (await readAhead)?.parent : undefined;
+  if (parent && parent.id === finished.parent && parent.parent === null && parent.taskType === 'Workflow') return parent;
+  return rootWorkflowOf(deps, finished);
 }
 
 /**
@@ -222,12 +239,10 @@ export async function settleDependentsOf(deps: Deps, id: number, finished?: Work
     for (const dependent of await deps.workRequests.reverseDependencies(id)) await settle(dependent);
   } else {
     // The dependents read ahead go now; the list read after the commit catches one added meanwhile.
-    const [listedNow] = await Promise.all([
-      deps.workRequests.reverseDependencies(id),
-      (async () => {
-        for (const dependent of early.dependents) await settle(dependent.id, { dependent, ...(early.parent ? { finishedParent: early.parent } : {}) });
-      })(),
-    ]);
+    // It is read after their pending writes, not beside them: it is never what they wait for, and
+    // on DynamoDB Local a parallel request slows the write a dependent waits for.
+    for (const dependent of early.dependents) await settle(dependent.id, { dependent, ...(early.parent ? { finishedParent: early.parent } : {}) });
+    const listedNow = await deps.workRequests.reverseDependencies(id);
     const seen = new Set(early.dependents.map((d) => d.id));
     for (const dependent of listedNow) if (!seen.has(dependent)) await settle(dependent);
   }

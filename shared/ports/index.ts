@@ -375,7 +375,11 @@ export interface WorkRequestRepository {
   cursorAfter(wr: WorkRequest, filter: WorkRequestListFilter): string;
   /** Fails with ConflictError when a condition does not hold (nothing is written then). */
   commit(changes: WorkRequestChanges): Promise<void>;
-  reverseDependencies(id: number): Promise<number[]>;
+  /**
+   * The requests that depend on `id`. `consistent: false`: an eventually consistent read (half the
+   * read units), for a guess that a consistent listing later confirms (a completion's read-ahead).
+   */
+  reverseDependencies(id: number, opts?: { consistent?: boolean }): Promise<number[]>;
   /**
    * Unassigned pending requests of one scheduling partition, highest effective priority first,
    * then oldest. `architecture` null means requests with no host architecture.

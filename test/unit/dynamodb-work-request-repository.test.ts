@@ -591,4 +591,15 @@ describe('reads', () => {
     const legacy = Buffer.from(JSON.stringify({ pk: 'WR#1', sk: 'W', gsi1pk: 'WRS#debusine', gsi1sk: 'x' })).toString('base64url');
     await expect(repo.list({ scope: 'debusine', limit: 5, cursor: legacy })).rejects.toThrow('does not belong to this listing');
   });
+
+  test('reverse dependencies: a consistent Query of the dependency partition unless asked not to (a guess confirmed later)', async () => {
+    ddb.on(QueryCommand).resolves({ Items: [{ dependent: 7 }, { dependent: 9 }] });
+    expect(await repo.reverseDependencies(42)).toEqual([7, 9]);
+    expect(await repo.reverseDependencies(42, { consistent: false })).toEqual([7, 9]);
+    const sent = ddb.commandCalls(QueryCommand).map((c) => c.args[0].input);
+    expect(sent.map((q) => [q.ExpressionAttributeValues?.[':pk'], q.ExpressionAttributeValues?.[':sk'], q.ConsistentRead])).toEqual([
+      ['WR#42', 'RDEP#', true],
+      ['WR#42', 'RDEP#', false],
+    ]);
+  });
 });

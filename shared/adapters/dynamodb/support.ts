@@ -138,9 +138,9 @@ export function scanAll(doc: DynamoDBDocumentClient, input: ScanCommandInput): P
 export type SortKeyCondition = { beginsWith: string } | { before: string };
 
 /** Every item of partition `pk` (or those whose sort key meets `sortKey`), read consistently. */
-export function queryPartition(doc: DynamoDBDocumentClient, tableName: string, pk: string, sortKey?: SortKeyCondition): Promise<Item[]> {
+export function queryPartition(doc: DynamoDBDocumentClient, tableName: string, pk: string, sortKey?: SortKeyCondition, consistent = true): Promise<Item[]> {
   if (sortKey === undefined) {
-    return queryAll(doc, { TableName: tableName, KeyConditionExpression: '#pk = :pk', ExpressionAttributeNames: names('pk'), ExpressionAttributeValues: { ':pk': pk }, ConsistentRead: true });
+    return queryAll(doc, { TableName: tableName, KeyConditionExpression: '#pk = :pk', ExpressionAttributeNames: names('pk'), ExpressionAttributeValues: { ':pk': pk }, ConsistentRead: consistent });
   }
   const [condition, value] = 'beginsWith' in sortKey ? ['begins_with(#sk, :sk)', sortKey.beginsWith] : ['#sk < :sk', sortKey.before];
   return queryAll(doc, {
@@ -148,7 +148,7 @@ export function queryPartition(doc: DynamoDBDocumentClient, tableName: string, p
     KeyConditionExpression: `#pk = :pk AND ${condition}`,
     ExpressionAttributeNames: names('pk', 'sk'),
     ExpressionAttributeValues: { ':pk': pk, ':sk': value },
-    ConsistentRead: true,
+    ConsistentRead: consistent,
   });
 }
 

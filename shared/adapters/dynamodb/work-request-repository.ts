@@ -346,9 +346,9 @@ export class DynamoWorkRequestRepository implements WorkRequestRepository {
     };
   }
 
-  /** Consistent Query of the dependency's partition: `begins_with(sk, 'RDEP#')`; ids ascending. */
-  async reverseDependencies(id: number): Promise<number[]> {
-    const items = await queryPartition(this.doc, this.tableName, workRequestPk(id), { beginsWith: REVERSE_DEPENDENCIES });
+  /** Query of the dependency's partition (consistent unless asked not to): `begins_with(sk, 'RDEP#')`; ids ascending. */
+  async reverseDependencies(id: number, opts: { consistent?: boolean } = {}): Promise<number[]> {
+    const items = await queryPartition(this.doc, this.tableName, workRequestPk(id), { beginsWith: REVERSE_DEPENDENCIES }, opts.consistent ?? true);
     return items.map((i) => Number(i.dependent));
   }
 
