@@ -41,7 +41,7 @@ import { startCountingProxy, type CountingProxy } from './proxy';
 import { renderReport } from './report';
 import { KiB, MiB, fmt, fmtMs, percentile } from './stats';
 import { measureWebUi, renderWebUiSection, summariseWebUi } from './web-ui';
-import { measureSpeed, renderSpeedSection, type SpeedResults } from './speed';
+import { measureSpeed, renderSpeedSection } from './speed';
 import { compile } from '../build/compile';
 import { measureIdBlocks, renderIdBlocksSection } from './id-blocks';
 import { measureChildSteps, renderChildStepsSection } from './child-steps';
@@ -171,16 +171,6 @@ async function main(): Promise<void> {
       return result;
     };
 
-    // ---------------------------------------------------------------- 9 (start-up and bundles), first
-    // Process start-up is timed while the stack is idle: after the other sections, DynamoDB Local's JVM
-    // still works through what they wrote (section 6 leaves 10,000 requests) and every process start
-    // shares the two cores with it. The floor is measured in section 9's place, after the dispatch.
-    let startupFirst: SpeedResults | undefined;
-    if (want('speed')) {
-      progress('start-up of the compiled CLI and task runner, Lambda bundles (first, while the stack is idle)');
-      startupFirst = await measureSpeed(stack.env, { parts: new Set(['startup', 'bundles']), floorIterations: 0, startupRuns: n(30, 5), bundleRuns: n(5, 2), progress });
-    }
-
     // ---------------------------------------------------------------- 1 + 3: HTTP uploads
     if (want('uploads')) {
       // Loads the handlers and warms up both JITs (Node's and DynamoDB Local's JVM): the first requests are much slower.
@@ -308,9 +298,15 @@ async function main(): Promise<void> {
     // ---------------------------------------------------------------- 9: floor, start-up, bundles
     let speedSection: string | undefined;
     if (want('speed')) {
-      progress('the floor (SQS hop + conditional write)');
-      const { floor } = await measureSpeed(stack.env, { parts: new Set(['floor']), floorIterations: n(40, 10), startupRuns: 0, bundleRuns: 0, progress });
-      speedSection = renderSpeedSection({ ...startupFirst!, floor }, dispatchP50P95);
+      progress('the floor, start-up of the compiled CLI and task runner, Lambda bundles');
+      const speed = await measureSpeed(stack.env, {
+        parts: new Set(['floor', 'startup', 'bundles']),
+        floorIterations: n(40, 10),
+        startupRuns: n(30, 5),
+        bundleRuns: n(5, 2),
+        progress,
+      });
+      speedSection = renderSpeedSection(speed, dispatchP50P95);
     }
 
     const extraSections: string[] = [];

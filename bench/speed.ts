@@ -244,7 +244,7 @@ export function renderSpeedSection(r: SpeedResults, dispatch?: { p50: number; p9
   }
   if (r.cliHelpMs.samples.length) {
     out.push(
-      '**Start-up** (wall time, the first run of each left out; timed at the start of `npm run bench`, while the local stack is idle, so that no earlier section\'s background work shares the cores with the processes started): the compiled bundles of `dist/` (built by `npm install`’s `prepare`, `build/compile.ts`) and, for reference, the TypeScript sources through tsx.',
+      '**Start-up** (wall time, the first run of each left out): the compiled bundles of `dist/` (built by `npm install`’s `prepare`, `build/compile.ts`) and, for reference, the TypeScript sources through tsx.',
       '',
       row(['', 'runs', 'p50', 'p95', 'tsx p50']),
       row(['---', '---:', '---:', '---:', '---:']),
