@@ -12,7 +12,7 @@ import { DEFAULT_UPLOAD_TUNING } from '../../cli/client/upload';
 import type { ChildRequest } from '../../cli/worker/protocol';
 import { createTaskContext } from '../../cli/worker/task-context';
 import { spawnTaskProcess } from '../../cli/worker/task-process';
-import { executeChildRequest } from '../../cli/worker/task-runner';
+import { executeChildRequest, lineWriter } from '../../cli/worker/task-runner';
 import { completionFor } from '../../cli/worker/worker';
 import { ConveyorApi } from '../../cli/client/api';
 
@@ -164,6 +164,66 @@ describe('task context', () => {
     expect(result.stdout).toBe(`out1\nfrom-env\n${dir}\n`);
     expect(lines).toEqual(expect.arrayContaining(['out1', 'err1', 'from-env', dir]));
     await expect(ctx.run('no-such-program-here', [])).rejects.toThrow(/cannot run no-such-program-here/);
+  });
+});
+
+describe('log lines of the task process (lineWriter)', () => {
+  const collecting = () => {
+    const chunks: string[] = [];
+    let callbacks = 0;
+    const stream = {
+      write: (chunk: Buffer | string, done?: () => void) => {
+        chunks.push(String(chunk));
+        if (done) setImmediate(() => (callbacks++, done()));
+        return true;
+      },
+    } as unknown as NodeJS.WritableStream;
+    return { chunks, stream, callbacks: () => callbacks };
+  };
+
+  it('writes each line whole with synchronous writes, however little each write takes; the stream is never touched', async () => {
+    const written: string[] = [];
+    const fallback = jest.fn();
+    const writer = lineWriter(7, fallback, ((fd: number, buffer: Buffer) => {
+      expect(fd).toBe(7);
+      const taken = Math.min(3, buffer.length); // a pipe taking 3 bytes at a time
+      written.push(buffer.subarray(0, taken).toString());
+      return taken;
+    }) as never);
+    writer.log('noop: result success');
+    writer.log('second');
+    expect(written.join('')).toBe('noop: result success\nsecond\n');
+    await writer.flush();
+    expect(fallback).not.toHaveBeenCalled();
+  });
+
+  it('a descriptor that refuses a synchronous write (EAGAIN) hands the rest, and every later line, to the stream in order; flush waits for it', async () => {
+    const sync: string[] = [];
+    const sink = collecting();
+    let calls = 0;
+    const writer = lineWriter(1, () => sink.stream, ((_fd: number, buffer: Buffer) => {
+      if (++calls === 2) throw Object.assign(new Error('EAGAIN: resource temporarily unavailable, write'), { code: 'EAGAIN' });
+      sync.push(buffer.subarray(0, 2).toString());
+      return 2;
+    }) as never);
+    writer.log('abcdef');
+    writer.log('next');
+    expect(sync).toEqual(['ab']);
+    expect(sink.chunks).toEqual(['cdef\n', 'next\n']);
+    expect(calls).toBe(2); // no synchronous write after the fallback
+    await writer.flush();
+    expect(sink.callbacks()).toBe(1);
+  });
+
+  it('a write that takes nothing falls back instead of spinning; other write errors are thrown', () => {
+    const sink = collecting();
+    const zero = lineWriter(1, () => sink.stream, (() => 0) as never);
+    zero.log('x');
+    expect(sink.chunks).toEqual(['x\n']);
+    const broken = lineWriter(1, () => sink.stream, (() => {
+      throw Object.assign(new Error('EPIPE'), { code: 'EPIPE' });
+    }) as never);
+    expect(() => broken.log('y')).toThrow('EPIPE');
   });
 });
 
