@@ -137,7 +137,7 @@ export function scanAll(doc: DynamoDBDocumentClient, input: ScanCommandInput): P
 /** Which sort keys of a partition `queryPartition` reads: those that begin with, or sort before, a value. */
 export type SortKeyCondition = { beginsWith: string } | { before: string };
 
-/** Every item of partition `pk` (or those whose sort key meets `sortKey`), read consistently. */
+/** Every item of partition `pk` (or those whose sort key meets `sortKey`), read consistently unless `consistent` is false. */
 export function queryPartition(doc: DynamoDBDocumentClient, tableName: string, pk: string, sortKey?: SortKeyCondition, consistent = true): Promise<Item[]> {
   if (sortKey === undefined) {
     return queryAll(doc, { TableName: tableName, KeyConditionExpression: '#pk = :pk', ExpressionAttributeNames: names('pk'), ExpressionAttributeValues: { ':pk': pk }, ConsistentRead: consistent });
