@@ -90,10 +90,35 @@ describe('candidate markers', () => {
     const stale = await requests.candidatePartitions();
     // A request becomes pending after the snapshot, and the reader's Query (as if it ran before the
     // commit landed) found nothing: the set bumped the generation, so the clear fails.
+    // Written by another process (this one's own recent set would cover it: no set, see below).
     const second = pendingOn(a);
-    await requests.commit({ create: [second] });
+    const genBefore = (await markerOf(a))?.gen;
+    await new DynamoWorkRequestRepository(doc, table, 0).commit({ create: [second] });
+    expect((await markerOf(a))?.gen).toBe(Number(genBefore ?? 0) + 1);
     await new CandidateMarkers(doc, table, 0).observed(stale as MarkerSnapshot, 'Worker', a, false);
     expect((await markerOf(a))?.holds).toBe(true);
+  });
+
+  it('a commit covered by this process\'s own set a moment ago sends no set, and no reader can clear the marker before it is found', async () => {
+    const a = arch();
+    // A long commit window, so that the second commit is surely within the first set's cover however slow the machine.
+    const writer = new DynamoWorkRequestRepository(doc, table, 0, 60_000);
+    const first = pendingOn(a);
+    await writer.commit({ create: [first] });
+    const afterFirst = await markerOf(a);
+    await writer.commit({ update: [{ workRequest: bump(first, { worker: 'someone', assignedAt: '2026-11-22T10:00:01.000Z' }), expectedVersion: first.version }] });
+    // A reader reads the markers and finds the partition empty; then a second request enters it
+    // within the first set's cover: no marker write at all (same gen, same setAt) ...
+    const stale = await requests.candidatePartitions();
+    const second = pendingOn(a);
+    await writer.commit({ create: [second] });
+    expect(await markerOf(a)).toEqual(afterFirst);
+    // ... yet the reader's clear is refused: its snapshot came before the stored setAt, which the
+    // second commit landed before. The next reader finds the request.
+    await new CandidateMarkers(doc, table, 0).observed(stale as MarkerSnapshot, 'Worker', a, false);
+    expect((await markerOf(a))?.holds).toBe(true);
+    const later = await requests.candidatePartitions();
+    expect((await requests.pendingCandidates('Worker', a, 10, later)).map((r) => r.id)).toEqual([second.id]);
   });
 
   it('an untrusted snapshot reads a partition marked empty and sets the marker again when it holds work', async () => {

@@ -4,7 +4,7 @@
  * commit. Checked against the DynamoDB commands the markers send (a fake client records them).
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { CandidateMarkers, MarkerBatch } from '../../shared/adapters/dynamodb/candidate-markers';
+import { CandidateMarkers, COMMIT_WINDOW_MS, COVER_MARGIN_MS, MarkerBatch } from '../../shared/adapters/dynamodb/candidate-markers';
 
 function recordingMarkers(indexLagMs = 0) {
   const sets: string[] = [];
@@ -44,8 +44,27 @@ test('each partition once at its first commit; close sets only those entered aga
   expect(sets).toEqual(['Worker#amd64']);
 });
 
-test('without a batch every commit sets its marker (no lag margin, as on the local stack)', async () => {
+test('without a batch a commit sends no set while its marker is covered by this process\'s last set, and says until when it relies on it', async () => {
   const { sets, markers } = recordingMarkers();
-  for (let i = 0; i < 3; i++) await markers.noteEntered([amd64(i)]);
-  expect(sets).toEqual(['Worker#amd64', 'Worker#amd64', 'Worker#amd64']);
+  const at = (ms: number) => markers.setAlongside([amd64(ms % 4)], ms, ms + COMMIT_WINDOW_MS);
+  expect(await at(1_000)).toEqual(new Map([['Worker#amd64', 1_000 + COMMIT_WINDOW_MS]])); // sent: covered up to its own window
+  // Sent within the cover (less the margin): no write; covered up to the stored setAt, not its own window.
+  expect(await at(1_000 + COMMIT_WINDOW_MS - COVER_MARGIN_MS)).toEqual(new Map([['Worker#amd64', 1_000 + COMMIT_WINDOW_MS]]));
+  expect(sets).toEqual(['Worker#amd64']);
+  // Less than the margin left: set again, with a later setAt.
+  const late = 1_001 + COMMIT_WINDOW_MS - COVER_MARGIN_MS;
+  expect(await at(late)).toEqual(new Map([['Worker#amd64', late + COMMIT_WINDOW_MS]]));
+  expect(sets).toEqual(['Worker#amd64', 'Worker#amd64']);
+  // Another partition has its own cover; entries outside pending partitions set nothing.
+  await markers.setAlongside(['PENDING#Worker#arm64#0', 'RUNNING#1', undefined], late, late + COMMIT_WINDOW_MS);
+  expect(sets).toEqual(['Worker#amd64', 'Worker#amd64', 'Worker#arm64']);
+});
+
+test('with a lag margin the cover lasts that much longer (a reader clears only twice the lag after the stored setAt)', async () => {
+  const { sets, markers } = recordingMarkers(1_000);
+  await markers.setAlongside([amd64(0)], 0, COMMIT_WINDOW_MS);
+  expect(markers.coveredUntil('Worker#amd64')).toBe(COMMIT_WINDOW_MS + 1_000);
+  expect(await markers.setAlongside([amd64(1)], 1_100, 1_100 + COMMIT_WINDOW_MS)).toEqual(new Map([['Worker#amd64', COMMIT_WINDOW_MS + 1_000]]));
+  expect(sets).toEqual(['Worker#amd64']);
+  expect(markers.coveredUntil('Worker#arm64')).toBeUndefined();
 });

@@ -7,7 +7,7 @@
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { setImmediate as tick, setTimeout as sleep } from 'node:timers/promises';
-import { CANDIDATE_MARKERS_PK, CandidateMarkers, COMMIT_WINDOW_MS, MarkerSnapshot } from '../../shared/adapters/dynamodb/candidate-markers';
+import { CANDIDATE_MARKERS_PK, CandidateMarkers, COMMIT_WINDOW_MS, COVER_MARGIN_MS, MarkerSnapshot } from '../../shared/adapters/dynamodb/candidate-markers';
 import { DynamoWorkRequestRepository } from '../../shared/adapters/dynamodb/work-request-repository';
 import { bump, newWorkRequest } from '../../shared/domain/work-requests';
 import { sequentialSteps, type TimedCall } from '../../bench/completion-trace';
@@ -30,7 +30,7 @@ interface Input {
  * The marker items and the commands that touch them; any other write (a work request's) is recorded
  * and answered after `writeDelayMs`. Every call takes at least a macrotask, as a network request does.
  */
-function markerTable(opts: { writeDelayMs?: number } = {}) {
+function markerTable(opts: { writeDelayMs?: number; duringWrite?: () => void } = {}) {
   const markers = new Map<string, StoredMarker>();
   const calls: TimedCall[] = [];
   const conditionFailed = () => Object.assign(new Error('The conditional request failed'), { name: 'ConditionalCheckFailedException' });
@@ -48,6 +48,7 @@ function markerTable(opts: { writeDelayMs?: number } = {}) {
         if (name === 'Query') return { Items: [...markers].map(([key, m]) => ({ pk: CANDIDATE_MARKERS_PK, sk: key, ...m })) };
         if (!onMarker) {
           if (opts.writeDelayMs) await sleep(opts.writeDelayMs);
+          opts.duringWrite?.();
           return {};
         }
         const stored = markers.get(sk);
@@ -188,6 +189,39 @@ describe("the repository's commit", () => {
     expect(markers.get(KEY)).toMatchObject({ holds: true, gen: 1 }); // no extra round trip in the batch
     await batch.close();
     expect(markers.get(KEY)).toMatchObject({ holds: true, gen: 2 });
+  });
+
+  const secondPending = (() => {
+    const other = newWorkRequest({ id: 78, ...fields, status: 'blocked', createdAt: '2026-12-06T10:00:00.000Z' });
+    return { update: [{ workRequest: bump(other, { status: 'pending' }), expectedVersion: other.version }] };
+  })();
+
+  test("a second pending write within the cover of this process's own set sends no marker set: one write, no UpdateItem", async () => {
+    const { doc, markers, calls } = markerTable({ writeDelayMs: 5 });
+    const repository = new DynamoWorkRequestRepository(doc, 'main', 0, 60_000);
+    await repository.commit(pending);
+    const afterFirst = { ...markers.get(KEY) };
+    calls.length = 0;
+    await repository.commit(secondPending);
+    expect(calls.map((c) => c.command)).toEqual(['PutItem']);
+    expect(markers.get(KEY)).toEqual(afterFirst);
+  });
+
+  test('a covered pending write answered after the cover sets the marker after it, with a later setAt', async () => {
+    let answeredAt: number | undefined;
+    const { doc, markers, calls } = markerTable({ duringWrite: () => answeredAt !== undefined && t.at(answeredAt) });
+    const t = clock(5_000_000);
+    // A 100 ms window: the first set covers until its commit's send + 100 ms.
+    const repository = new DynamoWorkRequestRepository(doc, 'main', 0, 100);
+    await repository.commit(pending);
+    expect(markers.get(KEY)).toMatchObject({ holds: true, gen: 1, setAt: new Date(5_000_100).toISOString() });
+    calls.length = 0;
+    t.at(5_000_100 - COVER_MARGIN_MS); // sent with just the margin of cover left: relies on it ...
+    answeredAt = 5_000_101; // ... but is answered after it
+    await repository.commit(secondPending);
+    expect(sequentialSteps(calls, 0, Number.POSITIVE_INFINITY)).toEqual([['PutItem'], ['UpdateItem']]);
+    expect(markers.get(KEY)).toEqual({ holds: true, gen: 2, setAt: new Date(5_000_101).toISOString() });
+    t.restore();
   });
 
   test('a write that enters no pending partition sends no marker set', async () => {

@@ -26,6 +26,10 @@
  * - `setAt` never goes back: a set whose `setAt` is older than the stored one (two sets of the same
  *   marker landing out of order, or a sequential set just after a parallel one) keeps the stored
  *   one and only bumps `gen` (a conditional write, and on its failure a second one: rare);
+ * - a commit sent while this process's own last set of its marker still covers it (the stored `setAt`,
+ *   plus the lag margin, is at least COVER_MARGIN_MS away) sends no set at all; answered after the cover,
+ *   it sets the marker after it (`setAt = now`) as above. A clear needs a snapshot read at least 2 × lag
+ *   after the stored `setAt`, so its Query runs after such a commit landed;
  * - a missing marker means "unknown": the partition is read, and created "empty" only if still absent;
  * - a stale "may hold" costs one read (a set whose commit failed leaves one); a lost set (the process
  *   died before it, or it failed) is repaired by the scheduler's periodic pass, which reads every
@@ -50,6 +54,12 @@ export const DEFAULT_INDEX_LAG_MS = 1_000;
  * such a set, and only a commit slower than this costs the round trip the parallel set saves.
  */
 export const COMMIT_WINDOW_MS = 200;
+/**
+ * A commit relies on the cover of this process's own last set of its marker (`coveredUntil`) only if
+ * that cover lasts at least this much longer than the moment it is sent; its answer is checked against
+ * the cover anyway (a slower one sets the marker after it), so this only keeps that second round trip rare.
+ */
+export const COVER_MARGIN_MS = 25;
 
 interface Marker {
   holds: boolean;
@@ -69,7 +79,7 @@ export function markerKeyOfIndex(gsi3pk: string | undefined): string | undefined
 }
 
 /** The marker keys of the pending partitions among `gsi3pks`, each once. */
-function markerKeysOf(gsi3pks: (string | undefined)[]): string[] {
+export function markerKeysOf(gsi3pks: (string | undefined)[]): string[] {
   return [...new Set(gsi3pks.map(markerKeyOfIndex).filter((k): k is string => k !== undefined))];
 }
 
@@ -153,12 +163,38 @@ export class CandidateMarkers {
   }
 
   /**
-   * The markers of the pending partitions a commit's requests enter say "may hold": sent alongside
-   * the commit with `setAt` = issue time + COMMIT_WINDOW_MS, or after it with `setAt` = now. Redundant
-   * within the lag margin of this process's own last set (no reader may clear it before).
+   * Until when (ms) the stored marker `sk` already says "may hold" for any commit that lands by then,
+   * as far as this process knows: its last set stored a `setAt` at least `last` (it never goes back),
+   * and a reader clears only with a snapshot read at least twice the index lag after the stored
+   * `setAt`, so its Query runs at least the lag after such a commit landed and finds the request.
+   * Undefined: this process has not set it.
    */
-  async noteEntered(gsi3pks: (string | undefined)[], setAt = Date.now()): Promise<void> {
-    await this.set(markerKeysOf(gsi3pks), setAt);
+  coveredUntil(sk: string): number | undefined {
+    const last = this.recentSets.get(sk);
+    return last === undefined ? undefined : last + this.indexLagMs;
+  }
+
+  /**
+   * Alongside a commit sent at `sentAt` whose requests enter `gsi3pks`: sets their markers with
+   * `setAt = landsBy` (the latest the commit may land), except those this process's own last set
+   * still covers (`coveredUntil`) for at least COVER_MARGIN_MS more: no write at all for a partition
+   * entered again and again, as a workflow chain's dependents or a burst of requests do. Resolves to
+   * the time until which each marker is covered without another set: a commit answered later than
+   * that must set it again after it (`setAt = now`).
+   */
+  async setAlongside(gsi3pks: (string | undefined)[], sentAt: number, landsBy: number): Promise<Map<string, number>> {
+    const coveredUntil = new Map<string, number>();
+    const sent: string[] = [];
+    for (const sk of markerKeysOf(gsi3pks)) {
+      const covered = this.coveredUntil(sk);
+      if (covered !== undefined && covered >= sentAt + COVER_MARGIN_MS) coveredUntil.set(sk, covered);
+      else {
+        sent.push(sk);
+        coveredUntil.set(sk, landsBy);
+      }
+    }
+    await this.set(sent, landsBy);
+    return coveredUntil;
   }
 
   /**

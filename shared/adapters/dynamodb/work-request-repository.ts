@@ -25,7 +25,7 @@ import { childProgressDeltas } from '../../domain/child-progress';
 import type { CandidatePartitions, ChildProgress, HeartbeatMessage, Page, PendingBatch, WorkRequestChanges, WorkRequestListFilter, WorkRequestRepository } from '../../ports';
 import { attempt, firstFailure, type RawItem, rawNumber } from './errors';
 import { writeInputPins } from './expiry-pins';
-import { CandidateMarkers, COMMIT_WINDOW_MS, DEFAULT_INDEX_LAG_MS, MarkerBatch, MarkerSnapshot, markerKeyOfIndex } from './candidate-markers';
+import { CandidateMarkers, COMMIT_WINDOW_MS, DEFAULT_INDEX_LAG_MS, MarkerBatch, MarkerSnapshot, markerKeyOfIndex, markerKeysOf } from './candidate-markers';
 import { giveBackSlot, takeSlot } from './slot-writes';
 import { activeFromHolders } from './worker-holders';
 import type { Worker } from '../../domain/workers';
@@ -334,14 +334,26 @@ export class DynamoWorkRequestRepository implements WorkRequestRepository {
     const batch = changes.pendingBatch instanceof MarkerBatch ? changes.pendingBatch : undefined;
     const sentAt = Date.now();
     const landsBy = sentAt + this.commitWindowMs;
-    const setting = (batch ? batch.noteEntered(entered, landsBy) : this.markers.noteEntered(entered, landsBy)).catch(() => undefined);
+    if (batch) {
+      const setting = batch.noteEntered(entered, landsBy).catch(() => undefined);
+      return {
+        landed: async (ok, answeredAt) => {
+          await setting;
+          // Too slow for the window: a reader's clear may have been based on a Query before the commit landed.
+          if (ok && answeredAt > landsBy) batch.landedLate(entered);
+        },
+      };
+    }
+    // Markers this process set a moment ago are not set again (`setAlongside`); a failed set counts as
+    // covering only up to the window, like a sent one.
+    const setting = this.markers.setAlongside(entered, sentAt, landsBy).catch(() => undefined);
     return {
       landed: async (ok, answeredAt) => {
-        await setting;
-        if (!ok || answeredAt <= landsBy) return;
-        // Too slow for the window: a reader's clear may have been based on a Query before the commit landed.
-        if (batch) batch.landedLate(entered);
-        else await this.markers.noteEntered(entered).catch(() => undefined);
+        const coveredUntil = await setting;
+        if (!ok) return;
+        const late = markerKeysOf(entered).filter((sk) => (coveredUntil?.get(sk) ?? landsBy) < answeredAt);
+        // Answered after its marker's cover: a reader's clear may have been based on a Query before the commit landed.
+        if (late.length) await this.markers.set(late).catch(() => undefined);
       },
     };
   }
