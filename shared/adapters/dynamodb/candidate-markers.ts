@@ -51,9 +51,12 @@ export const DEFAULT_INDEX_LAG_MS = 1_000;
 /**
  * How long a commit sent alongside its marker set may take before the set is repeated after it
  * (DynamoDB and DynamoDB Local answer a write in milliseconds): a clear waits this much longer after
- * such a set, and only a commit slower than this costs the round trip the parallel set saves.
+ * such a set, and only a commit slower than this costs the round trip the parallel set saves. It is
+ * also how long the set covers this process's later commits into the partition (no set of their own):
+ * a second, so that a busy partition costs about one set per second and process, not one per commit,
+ * while a partition that became empty says "may hold" (one Query in vain per reader) at most that longer.
  */
-export const COMMIT_WINDOW_MS = 200;
+export const COMMIT_WINDOW_MS = 1_000;
 /**
  * A commit relies on the cover of this process's own last set of its marker (`coveredUntil`) only if
  * that cover lasts at least this much longer than the moment it is sent; its answer is checked against
