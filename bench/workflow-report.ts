@@ -177,6 +177,7 @@ export function renderWorkflowSection(r: WorkflowResults): string {
       '  orchestrator queue is not on the path from a completion to the next child: the scheduler event (batching window) → scheduling pass',
       '  → worker queue → get-next is (section 4).',
       ...completionSequenceBullet(samples.map((s) => s.stepsToPending)),
+      ...dynamoSpeedBullet(chain, percentile(samples.map((s) => s.toPendingMs).filter((v) => Number.isFinite(v)), 50)),
     ].join('\n'),
   );
   out.push('');
@@ -254,6 +255,22 @@ export function renderWorkflowSection(r: WorkflowResults): string {
   out.push('');
   out.push(`Wall time of this section: ${fmt(r.ms / 1000, 1)} s.`);
   return out.join('\n');
+}
+
+/**
+ * DynamoDB Local's speed just before the samples (the latency run's own populate, its requests sent one
+ * after another), and the p50 in that unit: the host's speed moves every time of this section from run to
+ * run, this ratio much less.
+ */
+function dynamoSpeedBullet(chain: WorkflowResults['populate'][number] | undefined, toPendingP50: number): string[] {
+  const requests = chain ? totalOf(chain.dynamo.requests) : 0;
+  if (!chain || requests === 0 || !(chain.plainMs > 0) || !Number.isFinite(toPendingP50)) return [];
+  const perRequest = chain.plainMs / requests;
+  return [
+    `- **DynamoDB Local's speed in this run**: the latency run's own chain populate, just before these samples, took ${fmtMs(perRequest)} per request`,
+    `  (${n2(requests)} requests one after another in ${fmtMs(chain.plainMs)}); the completion → dependent pending p50 is ${fmt(toPendingP50 / perRequest, 1)} of those.`,
+    '  This machine\'s speed moves every time of this section by 20 to 30 % between runs; that ratio moves much less, so compare runs with it.',
+  ];
 }
 
 /** The round trips from completion start to the dependent's pending write (exact, unlike the times). */
