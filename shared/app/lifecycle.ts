@@ -165,7 +165,7 @@ export function readDependentsAhead(deps: Deps, wr: WorkRequest, listed?: Promis
       const wanted = parentId === null ? ids : [...ids.filter((id) => id !== parentId), parentId];
       const read = wanted.length ? await deps.workRequests.getMany(wanted) : [];
       const parent = parentId === null ? undefined : read.find((r) => r.id === parentId);
-      const dependents = read.filter((r) => r.id !== parentId && ids.includes(r.id));
+      const dependents = read.filter((r) => r.id !== parentId); // the rest of `wanted`: the listed ids
       return { dependents, ...(parent ? { parent } : {}) };
     },
     () => undefined,
