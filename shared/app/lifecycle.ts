@@ -102,23 +102,33 @@ export async function commitFinish(deps: Deps, wr: WorkRequest, opts: FinishOpti
 export async function followUpFinish(deps: Deps, finished: WorkRequest, opts: AfterFinishOptions = {}): Promise<FollowUpFailure[]> {
   const failures: FollowUpFailure[] = [];
   const step = followUpStep(failures, finished);
+  // Debusine's on-completed WebSocket listeners are told once the dependents read ahead went pending
+  // (their Query then runs beside the consistent re-listing of dependents, not after it), or once the
+  // unblocking is over when nothing was read ahead. Never before: on DynamoDB Local any request in
+  // parallel slows the pending write a dependent waits for.
+  let letListenersGo!: () => void;
+  const listenersMayGo = new Promise<void>((resolve) => (letListenersGo = resolve));
+  const listeners = listenersMayGo.then(() => step('completion listeners', () => notifyCompletionListeners(deps, finished)));
   // Usage accounting (a queue send) depends on nothing else here: it runs alongside the reactions
   // and the unblocking of dependents, so it is not one more round trip before a dependent goes.
   await Promise.all([
     step('usage accounting', () => noteUsageChange(deps, workRequestEvent(finished))),
     (async () => {
-      if (finished.status === 'completed') {
-        const effects = await runEventReactions(deps, finished, succeeded(finished) ? 'on_success' : 'on_failure');
-        for (const f of effects.failures) failures.push({ step: `event reaction ${String(f.action)}`, workRequestId: finished.id, error: f.error });
+      try {
+        if (finished.status === 'completed') {
+          const effects = await runEventReactions(deps, finished, succeeded(finished) ? 'on_success' : 'on_failure');
+          for (const f of effects.failures) failures.push({ step: `event reaction ${String(f.action)}`, workRequestId: finished.id, error: f.error });
+        }
+        failures.push(...(await afterFinish(deps, finished, { ...opts, onDependentsReadAheadSettled: letListenersGo })));
+      } finally {
+        letListenersGo();
       }
-      failures.push(...(await afterFinish(deps, finished, opts)));
     })(),
   ]);
   // A recurring job's run follows its request: a result, and the next run (SPEC §5); through the
   // port, so that only the functions that write it here bundle the recurring-job code.
   if (recurringRunOf(finished)) await step('recurring job run', () => recurringRunHooksOf(deps).moved(deps, finished, 'finished'));
-  // Debusine's on-completed WebSocket listeners.
-  await step('completion listeners', () => notifyCompletionListeners(deps, finished));
+  await listeners;
   return failures;
 }
 
@@ -144,6 +154,8 @@ export interface AfterFinishOptions {
   nudgeScheduler?: boolean;
   /** What `readDependentsAhead` read alongside the finish's commit. */
   readAhead?: DependentsReadAhead;
+  /** Called once the dependents read ahead were settled, before the dependents are listed again (not called without `readAhead`). */
+  onDependentsReadAheadSettled?: () => void;
 }
 
 /** A finishing request's dependents and its workflow, read while its finish commits (undefined: the read failed). */
@@ -189,7 +201,9 @@ export async function afterFinish(deps: Deps, finished: WorkRequest, opts: After
   // it reads itself (a dependent still blocked is settled there too), so it need not wait for the unblocking.
   await Promise.all([
     // A failed child about to be retried after a delay keeps its dependents: the retry takes them over.
-    delayedRetryOf(finished) ? undefined : step('unblock dependents', () => settleDependentsOf(deps, finished.id, finished, opts.readAhead), toOrchestrator('settle-dependents')),
+    delayedRetryOf(finished)
+      ? undefined
+      : step('unblock dependents', () => settleDependentsOf(deps, finished.id, finished, opts.readAhead, opts.onDependentsReadAheadSettled), toOrchestrator('settle-dependents')),
     // The workflow may be complete now: its orchestrator decides, one root at a time.
     finished.parent === null ? undefined : step('workflow completion', toOrchestrator('child-finished')),
   ]);
@@ -230,7 +244,13 @@ function followUpStep(failures: FollowUpFailure[], finished: WorkRequest) {
  * others); `finished`: that request as its finish committed it (see `SettleOptions`); `readAhead`:
  * what was read alongside that commit (its dependents go at once, while the list is read again).
  */
-export async function settleDependentsOf(deps: Deps, id: number, finished?: WorkRequest, readAhead?: DependentsReadAhead): Promise<void> {
+export async function settleDependentsOf(
+  deps: Deps,
+  id: number,
+  finished?: WorkRequest,
+  readAhead?: DependentsReadAhead,
+  onReadAheadSettled?: () => void,
+): Promise<void> {
   const errors: unknown[] = [];
   const settle = (dependent: number, ahead?: { dependent: WorkRequest; finishedParent?: WorkRequest }) =>
     settleDependent(deps, dependent, { ...(finished ? { finished } : {}), ...(ahead ? { ahead } : {}) }).catch((err: unknown) => errors.push(err));
@@ -242,6 +262,7 @@ export async function settleDependentsOf(deps: Deps, id: number, finished?: Work
     // It is read after their pending writes, not beside them: it is never what they wait for, and
     // on DynamoDB Local a parallel request slows the write a dependent waits for.
     for (const dependent of early.dependents) await settle(dependent.id, { dependent, ...(early.parent ? { finishedParent: early.parent } : {}) });
+    onReadAheadSettled?.();
     const listedNow = await deps.workRequests.reverseDependencies(id);
     const seen = new Set(early.dependents.map((d) => d.id));
     for (const dependent of listedNow) if (!seen.has(dependent)) await settle(dependent);

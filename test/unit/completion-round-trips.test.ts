@@ -13,6 +13,7 @@ import type { Deps } from '../../shared/ports';
 import { AMD64_METADATA, createSchedulingWorld } from '../support/scheduling';
 import { schedule } from '../../shared/app/scheduler';
 import { sequentialSteps, type TimedCall as Call } from '../../bench/completion-trace';
+import { createMemorySockets } from '../../shared/adapters/sockets/memory';
 
 /** `target`'s methods, each recorded and delayed by one macrotask before it runs. */
 function recorded<T extends object>(target: T, label: string, calls: Call[], clock: { t: number }): T {
@@ -153,5 +154,67 @@ describe('settling with the finished dependency as committed', () => {
     await completeWorkRequest(deps, await worker.caller(), a.id, { result: 'success' });
     expect(listings).toBe(2);
     expect((await w.deps.workRequests.get(dependent.id))!.status).toBe('pending');
+  });
+});
+
+describe("Debusine's completion listeners", () => {
+  /** `first` running on a worker with `second` blocked on it (both children of a workflow, or neither), one on-completed listener. */
+  async function completeWithListener(inWorkflow: boolean) {
+    const w = await createSchedulingWorld();
+    const worker = await w.addWorker('a.lan', { metadata: AMD64_METADATA });
+    const sockets = createMemorySockets();
+    await sockets.connections.put({ connectionId: 'l1', kind: 'on-completed', scope: 'debusine', workspaces: ['priv'], connectedAt: new Date().toISOString() });
+    sockets.pusher.open.add('l1');
+    const fields = { scope: 'debusine', workspace: 'priv', createdBy: 'user:contributor', createdAt: new Date().toISOString(), taskData: { result: true } };
+    const base = inWorkflow ? 9300 : 9400;
+    const root = newWorkRequest({ ...fields, id: base, taskType: 'Workflow', taskName: 'noop-graph', status: 'running', taskData: {} });
+    const parent = inWorkflow ? { parent: root.id } : {};
+    const first = newWorkRequest({ ...fields, id: base + 1, taskType: 'Worker', taskName: 'noop', ...parent, status: 'pending' });
+    const second = newWorkRequest({ ...fields, id: base + 2, taskType: 'Worker', taskName: 'noop', ...parent, status: 'blocked', dependencies: [first.id] });
+    if (inWorkflow) await w.deps.workRequests.commit({ create: [root] });
+    await w.deps.workRequests.commit({ create: [first, second], addReverseDependencies: [{ dependency: first.id, dependent: second.id }] });
+    await schedule(w.deps);
+    const caller = await worker.caller();
+    expect((await getNextForWorker(w.deps, caller))?.id).toBe(first.id);
+
+    const calls: Call[] = [];
+    const clock = { t: 0 };
+    let pendingAt = Number.NaN;
+    const workRequests = recorded(w.deps.workRequests, 'workRequests', calls, clock);
+    const deps: Deps = {
+      ...w.deps,
+      sockets: { ...sockets, connections: recorded(sockets.connections, 'sockets', calls, clock) },
+      workRequests: new Proxy(workRequests, {
+        get(obj, prop, receiver) {
+          if (prop !== 'commit') return Reflect.get(obj, prop, receiver) as unknown;
+          return async (changes: Parameters<Deps['workRequests']['commit']>[0]) => {
+            await obj.commit(changes);
+            if (changes.update?.some((u) => u.workRequest.id === second.id && u.workRequest.status === 'pending')) pendingAt = clock.t;
+          };
+        },
+      }),
+    };
+    await completeWorkRequest(deps, caller, first.id, { result: 'success' });
+    expect((await w.deps.workRequests.get(second.id))!.status).toBe('pending');
+    expect(sockets.pusher.sent).toEqual([{ connectionId: 'l1', message: expect.objectContaining({ text: 'work_request_completed', work_request_id: first.id }) }]);
+    const listenersRead = calls.filter((c) => c.command === 'sockets.listeners');
+    expect(listenersRead).toHaveLength(1);
+    const listings = calls.filter((c) => c.command === 'workRequests.reverseDependencies');
+    return { listenersRead: listenersRead[0]!, lastListing: listings.at(-1)!, pendingAt };
+  }
+
+  test("a workflow child's listeners are read once its dependent went pending, alongside the dependents' re-listing (one round trip, not two)", async () => {
+    const { listenersRead, lastListing, pendingAt } = await completeWithListener(true);
+    expect(listenersRead.start).toBeGreaterThanOrEqual(pendingAt); // sent after the pending write was answered
+    expect(lastListing.start).toBeGreaterThanOrEqual(pendingAt);
+    // Under way at the same time.
+    expect(listenersRead.start).toBeLessThan(lastListing.end);
+    expect(lastListing.start).toBeLessThan(listenersRead.end);
+  });
+
+  test('with nothing read ahead (a request outside workflows) they are read once the unblocking is over', async () => {
+    const { listenersRead, lastListing, pendingAt } = await completeWithListener(false);
+    expect(lastListing.end).toBeLessThan(pendingAt);
+    expect(listenersRead.start).toBeGreaterThanOrEqual(pendingAt); // sent after the pending write was answered
   });
 });
