@@ -35,43 +35,62 @@ function recorded<T extends object>(target: T, label: string, calls: Call[], clo
   });
 }
 
-test('a completion reaches its dependent\'s pending write in 3 sequential round trips: its dependents listed alongside its own read, they and the workflow read alongside the finish\'s commit, its finished dependency and its workflow not read again, accounting and the workflow message alongside, the re-listing after', async () => {
+/**
+ * A world with `first` running on a worker and `second` blocked on it alone, both children of a
+ * running workflow (`inWorkflow`) or neither; ids from `base`.
+ */
+async function runningWithBlockedDependent(base: number, inWorkflow = true) {
   const w = await createSchedulingWorld();
   const worker = await w.addWorker('a.lan', { metadata: AMD64_METADATA });
-  // CPU usage accounting on: the completion sends an accounting message.
-  const base = w.deps as Deps;
-  const quotaSettings = { ...(base.quotaSettings ?? {}), terminationPolicy: ['cpu', 'disk'] } as NonNullable<Deps['quotaSettings']>;
   const fields = { scope: 'debusine', workspace: 'priv', createdBy: 'user:contributor', createdAt: new Date().toISOString(), taskData: { result: true } };
-  const root = newWorkRequest({ ...fields, id: 9000, taskType: 'Workflow', taskName: 'noop-graph', status: 'running', taskData: {} });
-  const first = newWorkRequest({ ...fields, id: 9001, taskType: 'Worker', taskName: 'noop', parent: root.id, status: 'pending' });
-  const second = newWorkRequest({ ...fields, id: 9002, taskType: 'Worker', taskName: 'noop', parent: root.id, status: 'blocked', dependencies: [first.id] });
-  await w.deps.workRequests.commit({ create: [root] });
+  const root = newWorkRequest({ ...fields, id: base, taskType: 'Workflow', taskName: 'noop-graph', status: 'running', taskData: {} });
+  const parent = inWorkflow ? { parent: root.id } : {};
+  const first = newWorkRequest({ ...fields, id: base + 1, taskType: 'Worker', taskName: 'noop', ...parent, status: 'pending' });
+  const second = newWorkRequest({ ...fields, id: base + 2, taskType: 'Worker', taskName: 'noop', ...parent, status: 'blocked', dependencies: [first.id] });
+  if (inWorkflow) await w.deps.workRequests.commit({ create: [root] });
   await w.deps.workRequests.commit({ create: [first, second], addReverseDependencies: [{ dependency: first.id, dependent: second.id }] });
   await schedule(w.deps);
   const caller = await worker.caller();
   expect((await getNextForWorker(w.deps, caller))?.id).toBe(first.id);
+  return { w, caller, first, second };
+}
 
-  const calls: Call[] = [];
-  const clock = { t: 0 };
+/** The store's calls recorded into `calls`; `pendingAt()`: the clock once `dependentId`'s blocked → pending commit was answered. */
+function recordedWithPendingTime(store: Deps['workRequests'], dependentId: number, calls: Call[], clock: { t: number }) {
   let pendingAt = Number.NaN;
-  const workRequests = recorded(w.deps.workRequests, 'workRequests', calls, clock);
-  const deps: Deps = {
-    ...base,
-    quotaSettings,
+  const workRequests = recorded(store, 'workRequests', calls, clock);
+  return {
+    pendingAt: () => pendingAt,
     workRequests: new Proxy(workRequests, {
       get(obj, prop, receiver) {
         if (prop !== 'commit') return Reflect.get(obj, prop, receiver) as unknown;
         return async (changes: Parameters<Deps['workRequests']['commit']>[0]) => {
           await obj.commit(changes);
-          if (changes.update?.some((u) => u.workRequest.id === second.id && u.workRequest.status === 'pending')) pendingAt = clock.t;
+          if (changes.update?.some((u) => u.workRequest.id === dependentId && u.workRequest.status === 'pending')) pendingAt = clock.t;
         };
       },
     }),
+  };
+}
+
+test('a completion reaches its dependent\'s pending write in 3 sequential round trips: its dependents listed alongside its own read, they and the workflow read alongside the finish\'s commit, its finished dependency and its workflow not read again, accounting and the workflow message alongside, the re-listing after', async () => {
+  const { w, caller, first, second } = await runningWithBlockedDependent(9000);
+  // CPU usage accounting on: the completion sends an accounting message.
+  const base = w.deps as Deps;
+  const quotaSettings = { ...(base.quotaSettings ?? {}), terminationPolicy: ['cpu', 'disk'] } as NonNullable<Deps['quotaSettings']>;
+  const calls: Call[] = [];
+  const clock = { t: 0 };
+  const { workRequests, pendingAt: pendingTime } = recordedWithPendingTime(base.workRequests, second.id, calls, clock);
+  const deps: Deps = {
+    ...base,
+    quotaSettings,
+    workRequests,
     queues: recorded(base.queues, 'queues', calls, clock),
     accountingQueue: recorded(base.accountingQueue, 'accountingQueue', calls, clock),
     workers: recorded(base.workers, 'workers', calls, clock),
   };
   await completeWorkRequest(deps, caller, first.id, { result: 'success' });
+  const pendingAt = pendingTime();
 
   expect((await w.deps.workRequests.get(second.id))!.status).toBe('pending');
   // The path to the dependent's write; each step names its call first, then those under way alongside.
@@ -160,47 +179,21 @@ describe('settling with the finished dependency as committed', () => {
 describe("Debusine's completion listeners", () => {
   /** `first` running on a worker with `second` blocked on it (both children of a workflow, or neither), one on-completed listener. */
   async function completeWithListener(inWorkflow: boolean) {
-    const w = await createSchedulingWorld();
-    const worker = await w.addWorker('a.lan', { metadata: AMD64_METADATA });
+    const { w, caller, first, second } = await runningWithBlockedDependent(inWorkflow ? 9300 : 9400, inWorkflow);
     const sockets = createMemorySockets();
     await sockets.connections.put({ connectionId: 'l1', kind: 'on-completed', scope: 'debusine', workspaces: ['priv'], connectedAt: new Date().toISOString() });
     sockets.pusher.open.add('l1');
-    const fields = { scope: 'debusine', workspace: 'priv', createdBy: 'user:contributor', createdAt: new Date().toISOString(), taskData: { result: true } };
-    const base = inWorkflow ? 9300 : 9400;
-    const root = newWorkRequest({ ...fields, id: base, taskType: 'Workflow', taskName: 'noop-graph', status: 'running', taskData: {} });
-    const parent = inWorkflow ? { parent: root.id } : {};
-    const first = newWorkRequest({ ...fields, id: base + 1, taskType: 'Worker', taskName: 'noop', ...parent, status: 'pending' });
-    const second = newWorkRequest({ ...fields, id: base + 2, taskType: 'Worker', taskName: 'noop', ...parent, status: 'blocked', dependencies: [first.id] });
-    if (inWorkflow) await w.deps.workRequests.commit({ create: [root] });
-    await w.deps.workRequests.commit({ create: [first, second], addReverseDependencies: [{ dependency: first.id, dependent: second.id }] });
-    await schedule(w.deps);
-    const caller = await worker.caller();
-    expect((await getNextForWorker(w.deps, caller))?.id).toBe(first.id);
-
     const calls: Call[] = [];
     const clock = { t: 0 };
-    let pendingAt = Number.NaN;
-    const workRequests = recorded(w.deps.workRequests, 'workRequests', calls, clock);
-    const deps: Deps = {
-      ...w.deps,
-      sockets: { ...sockets, connections: recorded(sockets.connections, 'sockets', calls, clock) },
-      workRequests: new Proxy(workRequests, {
-        get(obj, prop, receiver) {
-          if (prop !== 'commit') return Reflect.get(obj, prop, receiver) as unknown;
-          return async (changes: Parameters<Deps['workRequests']['commit']>[0]) => {
-            await obj.commit(changes);
-            if (changes.update?.some((u) => u.workRequest.id === second.id && u.workRequest.status === 'pending')) pendingAt = clock.t;
-          };
-        },
-      }),
-    };
+    const { workRequests, pendingAt } = recordedWithPendingTime(w.deps.workRequests, second.id, calls, clock);
+    const deps: Deps = { ...w.deps, workRequests, sockets: { ...sockets, connections: recorded(sockets.connections, 'sockets', calls, clock) } };
     await completeWorkRequest(deps, caller, first.id, { result: 'success' });
     expect((await w.deps.workRequests.get(second.id))!.status).toBe('pending');
     expect(sockets.pusher.sent).toEqual([{ connectionId: 'l1', message: expect.objectContaining({ text: 'work_request_completed', work_request_id: first.id }) }]);
     const listenersRead = calls.filter((c) => c.command === 'sockets.listeners');
     expect(listenersRead).toHaveLength(1);
     const listings = calls.filter((c) => c.command === 'workRequests.reverseDependencies');
-    return { listenersRead: listenersRead[0]!, lastListing: listings.at(-1)!, pendingAt };
+    return { listenersRead: listenersRead[0]!, lastListing: listings.at(-1)!, pendingAt: pendingAt() };
   }
 
   test("a workflow child's listeners are read once its dependent went pending, alongside the dependents' re-listing (one round trip, not two)", async () => {
