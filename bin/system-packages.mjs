@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The one place that declares the Debian packages Conveyor needs besides npm's, and checks them.
-// `npm test` and `npm start` run it first: a missing package is installed where that is possible
+// `npm test`, `npm start`, `npm run bench` and `npm run reliability` run it first: a missing package is installed where that is possible
 // (root or password-less sudo, with apt-get), otherwise it stops with one message naming the
 // packages and the command that installs them. Plain JavaScript so it runs before anything is built.
 import { spawnSync } from 'node:child_process';
@@ -16,6 +16,11 @@ export const SYSTEM_PACKAGES = {
     { command: 'git', pkg: 'git', why: 'the worker\'s git-import task (e2e tests)' },
     { command: 'chromium', pkg: 'chromium', why: 'browser tests of the web UI' },
   ],
+  bench: [
+    { command: 'java', pkg: 'openjdk-17-jre-headless', why: 'DynamoDB Local (the benchmarks\' local stack)' },
+    { command: 'chromium', pkg: 'chromium', why: 'the web UI section (time to interactive in a browser)' },
+  ],
+  reliability: [{ command: 'java', pkg: 'openjdk-17-jre-headless', why: 'DynamoDB Local (the reliability runs\' local stack)' }],
 };
 
 function has(command) {
@@ -57,6 +62,11 @@ function tryInstall(pkgs) {
   return run(['apt-get', 'update', '-qq']) && run(['apt-get', 'install', '-y', '-qq', '--no-install-recommends', ...pkgs]);
 }
 
+/** How the README runs each purpose: `npm test` and `npm start` are npm's own; the others are `npm run`. */
+function npmCommand(purpose) {
+  return purpose === 'test' || purpose === 'start' ? `npm ${purpose}` : `npm run ${purpose}`;
+}
+
 function main() {
   const purpose = process.argv[2] ?? 'test';
   const missing = missingPackages(purpose);
@@ -65,7 +75,7 @@ function main() {
   if (tryInstall(pkgs) && missingPackages(purpose).length === 0) return;
   const lines = missing.map((m) => `  ${m.command} (Debian package ${m.pkg}): ${m.why}`);
   console.error(
-    `conveyor: \`npm ${purpose}\` needs these system packages, which are missing:\n${lines.join('\n')}\n` +
+    `conveyor: \`${npmCommand(purpose)}\` needs these system packages, which are missing:\n${lines.join('\n')}\n` +
       `Install them with:\n  sudo ${installCommand(pkgs)}\n`,
   );
   process.exit(1);

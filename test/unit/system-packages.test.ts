@@ -58,3 +58,14 @@ test('everything present passes silently', () => {
   expect(run.stderr).toBe('');
   expect(run.status).toBe(0);
 });
+
+test('the benchmarks need Java and Chromium (their web UI section), and say how they are run', () => {
+  const dir = pathWith({ java: 'echo \'openjdk version "17.0.15" 2025-04-15\' >&2' });
+  dirs.push(dir);
+  const run = check('bench', dir);
+  expect(run.status).toBe(1);
+  expect(run.stderr).toContain('`npm run bench` needs');
+  expect(run.stderr).toContain('chromium (Debian package chromium)');
+  expect(run.stderr).not.toContain('openjdk');
+  expect(check('reliability', dir).status).toBe(0);
+});
