@@ -269,7 +269,8 @@ function dynamoSpeedBullet(chain: WorkflowResults['populate'][number] | undefine
   return [
     `- **DynamoDB Local's speed in this run**: the latency run's own chain populate, just before these samples, took ${fmtMs(perRequest)} per request`,
     `  (${n2(requests)} requests one after another in ${fmtMs(chain.plainMs)}); the completion → dependent pending p50 is ${fmt(toPendingP50 / perRequest, 1)} of those.`,
-    '  This machine\'s speed moves every time of this section by 20 to 30 % between runs; that ratio moves much less, so compare runs with it.',
+    '  This machine\'s speed moves every time of this section by 20 to 30 % between runs, not all by the same factor, so this ratio moves too; only runs',
+    '  of two codes alternated on the machine compare them (docs/decisions.md, "Section 8.2 against the 22 Nov code again").',
   ];
 }
 
