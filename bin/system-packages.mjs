@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // The one place that declares the Debian packages Conveyor needs besides npm's, and checks them.
-// `npm test`, `npm start`, `npm run bench` and `npm run reliability` run it first: a missing package is installed where that is possible
-// (root or password-less sudo, with apt-get), otherwise it stops with one message naming the
-// packages and the command that installs them. Plain JavaScript so it runs before anything is built.
+// `npm test`, `npm start`, `npm run bench` and `npm run reliability` run it first: a missing package
+// is installed where that is possible (root or password-less sudo, with apt-get), otherwise it stops
+// with one message naming the packages and the command that installs them. Plain JavaScript so it
+// runs before anything is built.
 import { spawnSync } from 'node:child_process';
 
 /** For each purpose, the commands that must exist and the Debian package that provides each. */

@@ -98,7 +98,7 @@ export async function commitFinish(deps: Deps, wr: WorkRequest, opts: FinishOpti
   return finished;
 }
 
-/** What follows a committed finish: its event reactions, then `afterFinish`. Never throws. */
+/** What follows a committed finish: its event reactions, then `afterFinish`, and Debusine's completion listeners. Never throws. */
 export async function followUpFinish(deps: Deps, finished: WorkRequest, opts: AfterFinishOptions = {}): Promise<FollowUpFailure[]> {
   const failures: FollowUpFailure[] = [];
   const step = followUpStep(failures, finished);
