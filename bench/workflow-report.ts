@@ -259,8 +259,8 @@ export function renderWorkflowSection(r: WorkflowResults): string {
 
 /**
  * DynamoDB Local's speed just before the samples (the latency run's own populate, its requests sent one
- * after another), and the p50 in that unit: the host's speed moves every time of this section from run to
- * run, this ratio much less.
+ * after another), and the p50 in that unit: a hint when two runs of one code differ, not a fixed unit
+ * (it moved from 6.9 to 9.2 between two runs of nearly the same code; docs/decisions.md).
  */
 function dynamoSpeedBullet(chain: WorkflowResults['populate'][number] | undefined, toPendingP50: number): string[] {
   const requests = chain ? totalOf(chain.dynamo.requests) : 0;
